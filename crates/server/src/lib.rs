@@ -1,0 +1,68 @@
+//! `dangol-server`: the backend a shop runs itself.
+//!
+//! The server is a function: [`app`] builds the whole HTTP API from an
+//! [`AppState`], so tests drive it with `oneshot` or over a real socket.
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! use std::sync::Arc;
+//! use dangol_server::{app, AppState, sqlite::SqliteStore};
+//! let store = SqliteStore::open(std::path::Path::new("data/dangol.db")).await?;
+//! let state = AppState::new(Arc::new(store));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app(state)).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod demo;
+pub mod error;
+mod routes;
+pub mod sqlite;
+pub mod store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+
+pub use routes::MAX_EVENTS_BODY;
+use store::Store;
+
+/// Everything a request handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    /// Sites, configs and events.
+    pub store: Arc<dyn Store>,
+    /// Where `dangol.js` and the demo storefront live (`www/`).
+    pub www_dir: Option<PathBuf>,
+    /// Where the built widget lives (`pkg/`).
+    pub pkg_dir: Option<PathBuf>,
+    /// The bearer token for admin reads; admin routes are off without one.
+    pub admin_token: Option<String>,
+}
+
+impl AppState {
+    /// State with storage only: the API, no static files, no admin.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            www_dir: None,
+            pkg_dir: None,
+            admin_token: None,
+        }
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    routes::router(state)
+}
+
+/// Milliseconds since the Unix epoch, from the server's clock.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

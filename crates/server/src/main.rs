@@ -1,0 +1,94 @@
+//! The `dangol-server` binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use dangol_server::sqlite::SqliteStore;
+use dangol_server::{AppState, app, demo, now_ms};
+use tracing_subscriber::EnvFilter;
+
+/// The shop's own dangol backend.
+#[derive(Debug, Parser)]
+#[command(name = "dangol-server", version)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port (the chosen one is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Directory of the embedded SQLite database (created if missing).
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// Directory with `dangol.js` and the demo storefront.
+    #[arg(long)]
+    www: Option<PathBuf>,
+    /// Directory with the built widget (wasm-bindgen output).
+    #[arg(long)]
+    pkg: Option<PathBuf>,
+    /// Seed the demo site and its campaigns if they are missing.
+    #[arg(long)]
+    seed_demo: bool,
+    /// Bearer token for admin reads.
+    #[arg(long, env = "DANGOL_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
+    let db_path = args.data_dir.join("dangol.db");
+    let store = SqliteStore::open(&db_path)
+        .await
+        .with_context(|| format!("opening database {}", db_path.display()))?;
+    if args.seed_demo && demo::seed(&store, now_ms()).await? {
+        tracing::info!("seeded the demo site");
+    }
+
+    let state = AppState {
+        store: Arc::new(store),
+        www_dir: args.www,
+        pkg_dir: args.pkg,
+        admin_token: args.admin_token,
+    };
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("binding {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    // Tests and the xtask read this line to learn the port.
+    println!("dangol-server listening on http://{addr}");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    println!("dangol-server stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

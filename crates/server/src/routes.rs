@@ -1,0 +1,242 @@
+//! Routes: the browser API under `/v1`, admin reads, and static files.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use dangol_engine::event::parse_batch;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::error::ApiError;
+use crate::store::Site;
+use crate::{AppState, now_ms};
+
+/// Largest accepted event batch body: 100 events fit with ample room.
+pub const MAX_EVENTS_BODY: usize = 256 * 1024;
+
+pub(crate) fn router(state: AppState) -> Router {
+    let mut router = Router::new()
+        .route("/v1/sites/{site}/config", get(config))
+        .route(
+            "/v1/sites/{site}/events",
+            get(admin_events)
+                .post(ingest_events)
+                .options(events_preflight)
+                .layer(DefaultBodyLimit::max(MAX_EVENTS_BODY)),
+        )
+        .route("/healthz", get(|| async { "ok" }));
+    if let Some(www) = &state.www_dir {
+        router = router
+            .route_service("/dangol.js", ServeFile::new(www.join("dangol.js")))
+            .nest_service("/demo", ServeDir::new(www.join("demo")))
+            .route("/", get(|| async { Redirect::temporary("/demo/") }));
+    }
+    if let Some(pkg) = &state.pkg_dir {
+        router = router.nest_service("/pkg", ServeDir::new(pkg));
+    }
+    router.with_state(state)
+}
+
+async fn known_site(state: &AppState, site: &str) -> Result<Site, ApiError> {
+    state
+        .store
+        .site(site)
+        .await?
+        .ok_or_else(|| ApiError::unknown_site(site))
+}
+
+/// `GET /v1/sites/{site}/config`: the published config, anonymous and
+/// cacheable by any CDN; a strong ETag answers revalidations with 304.
+async fn config(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    known_site(&state, &site).await?;
+    let Some(published) = state.store.published(&site).await? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_published",
+            format!("site `{site}` has no published config yet"),
+        ));
+    };
+    let digest = Sha256::digest(published.body.as_bytes());
+    let etag = format!("\"v{}-{}\"", published.version, hex::encode(&digest[..12]));
+    let mut response = if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            published.body,
+        )
+            .into_response()
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60, stale-while-revalidate=600"),
+    );
+    // The config is public and anonymous: any page may read it.
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("ETag"),
+    );
+    Ok(response)
+}
+
+/// The origin a browser request came from, when it is allowed to send
+/// events: the server's own origin or one the site lists.
+fn allowed_origin(headers: &HeaderMap, site: &Site) -> Result<Option<HeaderValue>, ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        // Not a cross-origin browser request (a server or same-origin GET).
+        return Ok(None);
+    };
+    let text = origin.to_str().unwrap_or("");
+    let same_origin = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|host| {
+            text.strip_prefix("http://")
+                .or_else(|| text.strip_prefix("https://"))
+                == Some(host)
+        });
+    if same_origin || site.allowed_origins.iter().any(|o| o == text) {
+        Ok(Some(origin.clone()))
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            format!("origin `{text}` may not send events to site `{}`", site.id),
+        ))
+    }
+}
+
+fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> Response {
+    if let Some(origin) = origin {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+async fn events_preflight(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let site = known_site(&state, &site).await?;
+    let origin = allowed_origin(&headers, &site)?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(Method::POST.as_str()),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    Ok(with_cors(response, origin))
+}
+
+/// `POST /v1/sites/{site}/events`: a batch of up to 100 events. Each id is
+/// stored once, so retries are harmless; the answer accounts for every event.
+async fn ingest_events(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let site = known_site(&state, &site).await?;
+    let origin = allowed_origin(&headers, &site)?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+    let now = now_ms();
+    let parsed = parse_batch(&value, now).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut valid = Vec::new();
+    let mut rejected = Vec::new();
+    for (index, result) in parsed.into_iter().enumerate() {
+        match result {
+            Ok(event) => valid.push(event),
+            Err(err) => rejected.push(json!({"index": index, "error": err.to_string()})),
+        }
+    }
+    let fresh = state.store.insert_events(&site.id, &valid, now).await?;
+    let stored = fresh.iter().filter(|new| **new).count();
+    let body = json!({
+        "accepted": valid.len(),
+        "stored": stored,
+        "duplicates": valid.len() - stored,
+        "rejected": rejected,
+    });
+    Ok(with_cors(Json(body).into_response(), origin))
+}
+
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    anon: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /v1/sites/{site}/events`: stored events, for admins only.
+async fn admin_events(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+    Query(query): Query<EventsQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    known_site(&state, &site).await?;
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let events = state
+        .store
+        .events(&site, query.anon.as_deref(), limit)
+        .await?;
+    Ok(Json(json!({"events": events})).into_response())
+}
+
+fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match (&state.admin_token, given) {
+        (Some(expected), Some(given))
+            // Compare digests so the time taken says nothing about the token.
+            if Sha256::digest(expected.as_bytes()) == Sha256::digest(given.as_bytes()) =>
+        {
+            Ok(())
+        }
+        (None, _) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin_disabled",
+            "admin reads are off: start the server with --admin-token",
+        )),
+        _ => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid admin bearer token is required",
+        )),
+    }
+}

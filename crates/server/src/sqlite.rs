@@ -1,0 +1,249 @@
+//! The embedded default store: one SQLite file in WAL mode.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use dangol_engine::event::Event;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{Row, Sqlite, Transaction};
+
+use crate::store::{Published, Site, Store, StoreError, StoredEvent};
+
+/// Append-only, numbered migrations.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+
+/// SQLite storage.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn db(e: sqlx::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file and migrates it.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .foreign_keys(true);
+        Self::connect(options, 8).await
+    }
+
+    /// A private in-memory database, for tests.
+    pub async fn in_memory() -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(db)?
+            .foreign_keys(true);
+        // One connection: each in-memory connection is its own database.
+        Self::connect(options, 1).await
+    }
+
+    async fn connect(options: SqliteConnectOptions, max: u32) -> Result<Self, StoreError> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .connect_with(options)
+            .await
+            .map_err(db)?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        for (version, sql) in MIGRATIONS {
+            let mut tx = self.pool.begin().await.map_err(db)?;
+            let done: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                    .bind(version)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            if done.is_none() {
+                sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(db)?;
+                sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+            tx.commit().await.map_err(db)?;
+        }
+        Ok(())
+    }
+}
+
+async fn insert_event(
+    tx: &mut Transaction<'_, Sqlite>,
+    site: &str,
+    e: &Event,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO events (site, id, type, ts, anon, campaign, variant, item, category, price, received_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (site, id) DO NOTHING",
+    )
+    .bind(site)
+    .bind(&e.id)
+    .bind(&e.kind)
+    .bind(e.ts)
+    .bind(&e.anon)
+    .bind(&e.campaign)
+    .bind(&e.variant)
+    .bind(&e.item)
+    .bind(&e.category)
+    .bind(e.price)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn site(&self, id: &str) -> Result<Option<Site>, StoreError> {
+        let row = sqlx::query("SELECT id, name, allowed_origins FROM sites WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        let Some(row) = row else { return Ok(None) };
+        let origins: String = row.get("allowed_origins");
+        Ok(Some(Site {
+            id: row.get("id"),
+            name: row.get("name"),
+            allowed_origins: serde_json::from_str(&origins)
+                .map_err(|e| StoreError::Corrupt(format!("allowed_origins of `{id}`: {e}")))?,
+        }))
+    }
+
+    async fn put_site(&self, site: &Site, now_ms: i64) -> Result<(), StoreError> {
+        let origins = serde_json::to_string(&site.allowed_origins)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO sites (id, name, allowed_origins, created_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, allowed_origins = excluded.allowed_origins",
+        )
+        .bind(&site.id)
+        .bind(&site.name)
+        .bind(origins)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn publish(
+        &self,
+        site: &str,
+        render: &(dyn Fn(u64) -> String + Send + Sync),
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM sites WHERE id = $1")
+            .bind(site)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if exists.is_none() {
+            return Err(StoreError::UnknownSite(site.to_string()));
+        }
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM config_versions WHERE site = $1")
+                .bind(site)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+        let version = u64::try_from(last.unwrap_or(0)).unwrap_or(0) + 1;
+        let stored = i64::try_from(version).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO config_versions (site, version, body, created_ms) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(site)
+        .bind(stored)
+        .bind(render(version))
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(version)
+    }
+
+    async fn published(&self, site: &str) -> Result<Option<Published>, StoreError> {
+        let row = sqlx::query(
+            "SELECT version, body FROM config_versions WHERE site = $1 ORDER BY version DESC LIMIT 1",
+        )
+        .bind(site)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(row.map(|r| Published {
+            version: u64::try_from(r.get::<i64, _>("version")).unwrap_or(0),
+            body: r.get("body"),
+        }))
+    }
+
+    async fn insert_events(
+        &self,
+        site: &str,
+        events: &[Event],
+        now_ms: i64,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut fresh = Vec::with_capacity(events.len());
+        for e in events {
+            fresh.push(insert_event(&mut tx, site, e, now_ms).await?);
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(fresh)
+    }
+
+    async fn events(
+        &self,
+        site: &str,
+        anon: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, type, ts, anon, campaign, variant, item, category, price, received_ms
+             FROM events WHERE site = $1 AND ($2 IS NULL OR anon = $2)
+             ORDER BY received_ms DESC, ts DESC LIMIT $3",
+        )
+        .bind(site)
+        .bind(anon)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| StoredEvent {
+                event: Event {
+                    id: r.get("id"),
+                    kind: r.get("type"),
+                    ts: r.get("ts"),
+                    anon: r.get("anon"),
+                    campaign: r.get("campaign"),
+                    variant: r.get("variant"),
+                    item: r.get("item"),
+                    category: r.get("category"),
+                    price: r.get("price"),
+                },
+                received_ms: r.get("received_ms"),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,85 @@
+//! Storage behind one narrow trait. The HTTP layer only sees this trait, so
+//! the embedded SQLite store and a scale-out store run the same handlers and
+//! the same test bodies.
+
+use async_trait::async_trait;
+use dangol_engine::event::Event;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// A storage failure. The HTTP edge maps it to a 500 without leaking details.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The database refused or failed.
+    #[error("database error: {0}")]
+    Database(String),
+    /// A referenced site does not exist.
+    #[error("unknown site `{0}`")]
+    UnknownSite(String),
+    /// Stored data could not be read back.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+/// One site (one shop) served by this server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Site {
+    /// The id used in URLs and in the script tag's `data-site`.
+    pub id: String,
+    /// A name for people.
+    pub name: String,
+    /// Origins (scheme://host[:port]) whose pages may send events.
+    pub allowed_origins: Vec<String>,
+}
+
+/// A published, immutable config version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The version number, from 1.
+    pub version: u64,
+    /// The config as JSON text, exactly as served.
+    pub body: String,
+}
+
+/// An event as stored, with the server's receive time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredEvent {
+    /// The event as sent.
+    #[serde(flatten)]
+    pub event: Event,
+    /// When the server stored it (ms since the epoch).
+    pub received_ms: i64,
+}
+
+/// The storage the server needs.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Looks up a site.
+    async fn site(&self, id: &str) -> Result<Option<Site>, StoreError>;
+    /// Creates or updates a site.
+    async fn put_site(&self, site: &Site, now_ms: i64) -> Result<(), StoreError>;
+    /// Stores a new config version and returns its number. `render` gets the
+    /// number and returns the body to store (so the body can carry it).
+    async fn publish(
+        &self,
+        site: &str,
+        render: &(dyn Fn(u64) -> String + Send + Sync),
+        now_ms: i64,
+    ) -> Result<u64, StoreError>;
+    /// The newest published config of a site.
+    async fn published(&self, site: &str) -> Result<Option<Published>, StoreError>;
+    /// Stores events once per id; returns for each whether it was new.
+    async fn insert_events(
+        &self,
+        site: &str,
+        events: &[Event],
+        now_ms: i64,
+    ) -> Result<Vec<bool>, StoreError>;
+    /// Stored events of a site, newest first, optionally for one id only.
+    async fn events(
+        &self,
+        site: &str,
+        anon: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+}

@@ -1,0 +1,163 @@
+//! The HTTP API, driven in-process through `app(state)`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use dangol_server::sqlite::SqliteStore;
+use dangol_server::{AppState, app, demo, now_ms};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const TOKEN: &str = "test-admin-token";
+
+async fn state() -> AppState {
+    let store = SqliteStore::in_memory().await.unwrap();
+    demo::seed(&store, now_ms()).await.unwrap();
+    let mut state = AppState::new(Arc::new(store));
+    state.admin_token = Some(TOKEN.to_string());
+    state
+}
+
+async fn send(state: &AppState, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let res = app(state.clone()).oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+fn post_events(body: &Value, origin: Option<&str>) -> Request<Body> {
+    let mut req = Request::post("/v1/sites/demo/events")
+        .header(header::HOST, "127.0.0.1:9")
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(o) = origin {
+        req = req.header(header::ORIGIN, o);
+    }
+    req.body(Body::from(body.to_string())).unwrap()
+}
+
+fn event(id: &str, kind: &str) -> Value {
+    let mut e = json!({"id": id, "type": kind, "ts": now_ms(), "anon": "anon0123456789abcdef"});
+    if kind == "exposure" {
+        e["campaign"] = json!("welcome-hero");
+        e["variant"] = json!("a");
+    }
+    e
+}
+
+#[tokio::test]
+async fn config_is_served_with_a_strong_etag_and_revalidates_with_304() {
+    let state = state().await;
+    let (status, headers, body) =
+        send(&state, Request::get("/v1/sites/demo/config").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["site"], "demo");
+    assert_eq!(body["version"], 1);
+    let etag = headers[header::ETAG].to_str().unwrap().to_string();
+    assert!(etag.starts_with("\"v1-"), "{etag}");
+    assert!(headers[header::CACHE_CONTROL].to_str().unwrap().contains("public"));
+
+    let req = Request::get("/v1/sites/demo/config")
+        .header(header::IF_NONE_MATCH, &etag)
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = send(&state, req).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert_eq!(headers[header::ETAG].to_str().unwrap(), etag);
+}
+
+#[tokio::test]
+async fn an_unknown_site_is_a_404_that_names_it() {
+    let state = state().await;
+    let (status, _, body) =
+        send(&state, Request::get("/v1/sites/nope/config").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["message"], "no site `nope`");
+}
+
+#[tokio::test]
+async fn events_are_stored_once_per_id_so_retries_are_harmless() {
+    let state = state().await;
+    let batch = json!({"events": [event("evt_aaaaaaaa", "page_view"), event("evt_bbbbbbbb", "exposure")]});
+    let (status, _, body) = send(&state, post_events(&batch, None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((body["accepted"].as_u64(), body["stored"].as_u64()), (Some(2), Some(2)));
+
+    let (_, _, body) = send(&state, post_events(&batch, None)).await;
+    assert_eq!((body["stored"].as_u64(), body["duplicates"].as_u64()), (Some(0), Some(2)));
+
+    let req = Request::get("/v1/sites/demo/events?anon=anon0123456789abcdef")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = send(&state, req).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut ids: Vec<&str> = body["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    ids.sort();
+    assert_eq!(ids, ["evt_aaaaaaaa", "evt_bbbbbbbb"]);
+}
+
+#[tokio::test]
+async fn an_event_with_a_field_beyond_the_privacy_rules_is_rejected_by_name() {
+    let state = state().await;
+    let mut leaky = event("evt_cccccccc", "page_view");
+    leaky["email"] = json!("minji@example.com");
+    let batch = json!({"events": [leaky, event("evt_dddddddd", "page_view")]});
+    let (status, _, body) = send(&state, post_events(&batch, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["stored"], 1);
+    assert_eq!(body["rejected"][0]["index"], 0);
+    assert!(body["rejected"][0]["error"].as_str().unwrap().contains("`email`"), "{body}");
+}
+
+#[tokio::test]
+async fn events_from_a_foreign_origin_are_refused_and_same_origin_is_allowed() {
+    let state = state().await;
+    let batch = json!({"events": [event("evt_eeeeeeee", "page_view")]});
+    let (status, _, body) = send(&state, post_events(&batch, Some("https://evil.example"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body["error"]["message"].as_str().unwrap().contains("evil.example"));
+
+    let (status, headers, _) = send(&state, post_events(&batch, Some("http://127.0.0.1:9"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "http://127.0.0.1:9");
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_batches_are_refused_with_the_reason() {
+    let state = state().await;
+    let req = Request::post("/v1/sites/demo/events")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{not json"))
+        .unwrap();
+    let (status, _, body) = send(&state, req).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("the body is not JSON"));
+
+    let huge = "x".repeat(dangol_server::MAX_EVENTS_BODY + 1);
+    let req = Request::post("/v1/sites/demo/events").body(Body::from(huge)).unwrap();
+    let (status, _, _) = send(&state, req).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn admin_reads_need_the_token() {
+    let state = state().await;
+    let req = Request::get("/v1/sites/demo/events").body(Body::empty()).unwrap();
+    assert_eq!(send(&state, req).await.0, StatusCode::UNAUTHORIZED);
+    let req = Request::get("/v1/sites/demo/events")
+        .header(header::AUTHORIZATION, "Bearer wrong")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&state, req).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn seeding_twice_reuses_the_data() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    assert!(demo::seed(&store, now_ms()).await.unwrap());
+    assert!(!demo::seed(&store, now_ms()).await.unwrap());
+}
