@@ -1,1 +1,31 @@
-//! wip
+//! The dangol widget: a thin layer between the browser and
+//! [`dangol_engine`]. It reads the page, storage and network through
+//! [`platform`], asks the engine what to show, and renders it with
+//! [`render`]. No business rule lives here.
+//!
+//! Shops do not call this module directly: the loader `dangol.js` starts it
+//! and exposes `window.dangol`.
+
+pub mod platform;
+pub mod render;
+mod widget;
+
+use wasm_bindgen::prelude::*;
+
+pub use widget::Widget;
+
+/// Starts the widget for `site`, talking to the server at `endpoint`.
+///
+/// Never throws: a bad site id or endpoint logs one console warning and
+/// returns a widget that does nothing.
+///
+/// ```js
+/// import init, { start } from "/pkg/dangol.js";
+/// await init();
+/// const widget = start("demo", "https://shop.example");
+/// widget.grant(); // the shopper accepted personalisation
+/// ```
+#[wasm_bindgen]
+pub fn start(site: String, endpoint: String) -> Widget {
+    Widget::start(site, endpoint)
+}

@@ -1,1 +1,41 @@
-fn main() {}
+//! `cargo xtask demo|test|bench`: the project's only entry points. CI and
+//! people run the same commands; each installs what it is missing.
+
+mod bench;
+mod demo;
+mod run;
+mod test;
+mod tools;
+mod widget;
+
+use std::path::PathBuf;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  demo [--addr HOST:PORT]   build the widget and serve the demo storefront (default 127.0.0.1:8080)
+  test                      everything CI checks: fmt, clippy, native, wasm and end-to-end tests
+  bench                     benchmarks; writes target/bench/report.json";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo::run(&args[1..]),
+        Some("test") => test::run(),
+        Some("bench") => bench::run(),
+        _ => {
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(err) = result {
+        eprintln!("xtask: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+/// The workspace root (the parent of `xtask/`).
+pub fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}

@@ -89,7 +89,10 @@ pub fn validate(condition: &Value) -> Result<(), (String, String)> {
         Value::Object(map) => validate_object(map, ""),
         other => Err((
             String::new(),
-            format!("a condition must be a JSON object, found {}", type_name(other)),
+            format!(
+                "a condition must be a JSON object, found {}",
+                type_name(other)
+            ),
         )),
     }
 }
@@ -248,7 +251,9 @@ impl Eval<'_> {
         };
         // Logical operators inside `$elemMatch` combine conditions on each
         // element; other operators apply to the element itself.
-        let logical = cond.keys().any(|k| matches!(k.as_str(), "$and" | "$or" | "$nor"));
+        let logical = cond
+            .keys()
+            .any(|k| matches!(k.as_str(), "$and" | "$or" | "$nor"));
         if is_operator_object(cond) && !logical {
             items.iter().any(|item| self.value(arg, item))
         } else {
@@ -397,7 +402,10 @@ mod tests {
         assert!(check(attrs.clone(), json!({"cart.value": 52000})));
         assert!(!check(attrs.clone(), json!({"cart.value": 1})));
         assert!(check(attrs.clone(), json!({"cart.missing": null})));
-        assert!(check(attrs.clone(), json!({"cart.value.deeper": {"$exists": false}})));
+        assert!(check(
+            attrs.clone(),
+            json!({"cart.value.deeper": {"$exists": false}})
+        ));
         assert!(check(attrs, json!({"cart.items": {"$exists": true}})));
     }
 
@@ -412,15 +420,27 @@ mod tests {
     fn comparisons_need_the_same_kind_of_value() {
         assert!(check(json!({"n": 5}), json!({"n": {"$gt": 4, "$lte": 5}})));
         assert!(!check(json!({"n": true}), json!({"n": {"$gt": 0}})));
-        assert!(check(json!({"s": "b"}), json!({"s": {"$gt": "a", "$lt": "c"}})));
+        assert!(check(
+            json!({"s": "b"}),
+            json!({"s": {"$gt": "a", "$lt": "c"}})
+        ));
         assert!(!check(json!({"s": "5"}), json!({"s": {"$lt": 9}})));
     }
 
     #[test]
     fn in_against_an_array_attribute_means_intersection() {
-        assert!(check(json!({"tags": ["a", "b"]}), json!({"tags": {"$in": ["b", "z"]}})));
-        assert!(!check(json!({"tags": ["a", "b"]}), json!({"tags": {"$in": ["z"]}})));
-        assert!(check(json!({"tags": ["a"]}), json!({"tags": {"$nin": ["z"]}})));
+        assert!(check(
+            json!({"tags": ["a", "b"]}),
+            json!({"tags": {"$in": ["b", "z"]}})
+        ));
+        assert!(!check(
+            json!({"tags": ["a", "b"]}),
+            json!({"tags": {"$in": ["z"]}})
+        ));
+        assert!(check(
+            json!({"tags": ["a"]}),
+            json!({"tags": {"$nin": ["z"]}})
+        ));
         assert!(check(json!({"c": "X"}), json!({"c": {"$ini": ["x"]}})));
         assert!(!check(json!({"c": "X"}), json!({"c": {"$in": "X"}})));
     }
@@ -439,8 +459,14 @@ mod tests {
     #[test]
     fn elem_match_works_on_primitives_and_objects() {
         let attrs = json!({"nums": [1, 5, 9], "items": [{"cat": "shoes", "price": 10}]});
-        assert!(check(attrs.clone(), json!({"nums": {"$elemMatch": {"$gt": 8}}})));
-        assert!(!check(attrs.clone(), json!({"nums": {"$elemMatch": {"$gt": 9}}})));
+        assert!(check(
+            attrs.clone(),
+            json!({"nums": {"$elemMatch": {"$gt": 8}}})
+        ));
+        assert!(!check(
+            attrs.clone(),
+            json!({"nums": {"$elemMatch": {"$gt": 9}}})
+        ));
         assert!(check(
             attrs.clone(),
             json!({"items": {"$elemMatch": {"cat": "shoes", "price": {"$lt": 20}}}})
@@ -466,9 +492,18 @@ mod tests {
     #[test]
     fn regex_uses_the_plugged_engine_and_invalid_patterns_never_match() {
         let attrs = json!({"path": "/demo/product/42"});
-        assert!(check(attrs.clone(), json!({"path": {"$regex": "^/demo/product/\\d+$"}})));
-        assert!(check(attrs.clone(), json!({"path": {"$regexi": "PRODUCT"}})));
-        assert!(!check(attrs.clone(), json!({"path": {"$regex": "(unclosed"}})));
+        assert!(check(
+            attrs.clone(),
+            json!({"path": {"$regex": "^/demo/product/\\d+$"}})
+        ));
+        assert!(check(
+            attrs.clone(),
+            json!({"path": {"$regexi": "PRODUCT"}})
+        ));
+        assert!(!check(
+            attrs.clone(),
+            json!({"path": {"$regex": "(unclosed"}})
+        ));
         assert!(!eval_condition_with(
             &attrs,
             &json!({"path": {"$regex": "demo"}}),
@@ -479,18 +514,39 @@ mod tests {
 
     #[test]
     fn versions_compare_with_prerelease_before_release() {
-        assert!(check(json!({"v": "1.2.3-beta"}), json!({"v": {"$vlt": "1.2.3"}})));
-        assert!(check(json!({"v": "v1.10.0"}), json!({"v": {"$vgt": "1.9.9"}})));
-        assert!(check(json!({"v": "1.2.3+build7"}), json!({"v": {"$veq": "1.2.3"}})));
+        assert!(check(
+            json!({"v": "1.2.3-beta"}),
+            json!({"v": {"$vlt": "1.2.3"}})
+        ));
+        assert!(check(
+            json!({"v": "v1.10.0"}),
+            json!({"v": {"$vgt": "1.9.9"}})
+        ));
+        assert!(check(
+            json!({"v": "1.2.3+build7"}),
+            json!({"v": {"$veq": "1.2.3"}})
+        ));
     }
 
     #[test]
     fn saved_groups_and_unknown_operators() {
         let groups = json!({"vips": ["u1", "u2"]});
         let attrs = json!({"id": "u2"});
-        assert!(eval_condition(&attrs, &json!({"id": {"$inGroup": "vips"}}), &groups));
-        assert!(!eval_condition(&attrs, &json!({"id": {"$notInGroup": "vips"}}), &groups));
-        assert!(!eval_condition(&attrs, &json!({"id": {"$inGroup": "nobody"}}), &groups));
+        assert!(eval_condition(
+            &attrs,
+            &json!({"id": {"$inGroup": "vips"}}),
+            &groups
+        ));
+        assert!(!eval_condition(
+            &attrs,
+            &json!({"id": {"$notInGroup": "vips"}}),
+            &groups
+        ));
+        assert!(!eval_condition(
+            &attrs,
+            &json!({"id": {"$inGroup": "nobody"}}),
+            &groups
+        ));
         assert!(!check(attrs, json!({"id": {"$bogus": 1}})));
     }
 

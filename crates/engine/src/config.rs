@@ -179,10 +179,9 @@ impl Campaign {
             if !ids.insert(variant.id.as_str()) {
                 return Err(fail(&format!("variants[{i}].id"), "is used twice"));
             }
-            variant
-                .content
-                .check()
-                .map_err(|(field, message)| fail(&format!("variants[{i}].content.{field}"), &message))?;
+            variant.content.check().map_err(|(field, message)| {
+                fail(&format!("variants[{i}].content.{field}"), &message)
+            })?;
         }
         Ok(())
     }
@@ -198,7 +197,10 @@ impl Content {
                 if let Some(image) = &banner.image
                     && !is_safe_url(image)
                 {
-                    return Err(("image".into(), format!("`{image}` is not an http(s) or relative URL")));
+                    return Err((
+                        "image".into(),
+                        format!("`{image}` is not an http(s) or relative URL"),
+                    ));
                 }
                 if let Some(cta) = &banner.cta {
                     if cta.text.trim().is_empty() {
@@ -214,7 +216,10 @@ impl Content {
                 if let Some(theme) = &banner.theme
                     && !THEMES.contains(&theme.as_str())
                 {
-                    return Err(("theme".into(), format!("`{theme}` is not one of {THEMES:?}")));
+                    return Err((
+                        "theme".into(),
+                        format!("`{theme}` is not one of {THEMES:?}"),
+                    ));
                 }
                 Ok(())
             }
@@ -226,7 +231,8 @@ impl Content {
 pub fn is_identifier(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Only `http:`, `https:` or scheme-less (relative) URLs are allowed, so a
@@ -276,8 +282,10 @@ mod tests {
 
     #[test]
     fn a_javascript_link_is_rejected_naming_campaign_and_field() {
-        let err = config(banner(json!({"cta": {"text": "Go", "url": "javascript:alert(1)"}})))
-            .unwrap_err();
+        let err = config(banner(
+            json!({"cta": {"text": "Go", "url": "javascript:alert(1)"}}),
+        ))
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "campaign `c1`: variants[0].content.cta.url: `javascript:alert(1)` is not an http(s) or relative URL"
@@ -289,7 +297,10 @@ mod tests {
         let mut c = banner(json!({}));
         c["condition"] = json!({"$or": {"a": 1}});
         let err = config(c).unwrap_err();
-        assert!(err.to_string().starts_with("campaign `c1`: condition.$or:"), "{err}");
+        assert!(
+            err.to_string().starts_with("campaign `c1`: condition.$or:"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -300,7 +311,10 @@ mod tests {
                 .unwrap();
         assert!(cfg.compile().unwrap_err().to_string().contains("same id"));
         let err = config(json!({"id": "c2", "placement": "hero", "variants": []})).unwrap_err();
-        assert_eq!(err.to_string(), "campaign `c2`: variants: needs at least one variant");
+        assert_eq!(
+            err.to_string(),
+            "campaign `c2`: variants: needs at least one variant"
+        );
     }
 
     #[test]
@@ -312,10 +326,25 @@ mod tests {
 
     #[test]
     fn safe_urls_are_http_https_or_relative() {
-        for ok in ["/a", "a/b", "https://shop.example/x", "HTTP://x", "?q=1", "#top", "//cdn.example/x.png"] {
+        for ok in [
+            "/a",
+            "a/b",
+            "https://shop.example/x",
+            "HTTP://x",
+            "?q=1",
+            "#top",
+            "//cdn.example/x.png",
+        ] {
             assert!(is_safe_url(ok), "{ok}");
         }
-        for bad in ["javascript:alert(1)", " JavaScript:x", "data:text/html,x", "vbscript:x", "", "a\nb"] {
+        for bad in [
+            "javascript:alert(1)",
+            " JavaScript:x",
+            "data:text/html,x",
+            "vbscript:x",
+            "",
+            "a\nb",
+        ] {
             assert!(!is_safe_url(bad), "{bad}");
         }
     }

@@ -123,21 +123,43 @@ mod tests {
 
     #[test]
     fn the_first_matching_campaign_wins_and_says_why() {
-        let d = decide(&compiled(), "hero", &json!({"page": {"path": "/shoes/1"}}), &NativeRegex);
+        let d = decide(
+            &compiled(),
+            "hero",
+            &json!({"page": {"path": "/shoes/1"}}),
+            &NativeRegex,
+        );
         assert_eq!(d.chosen().unwrap().campaign_id, "shoes-only");
-        assert_eq!(d.reasons, vec![Reason::Targeted { campaign: "shoes-only".into() }]);
+        assert_eq!(
+            d.reasons,
+            vec![Reason::Targeted {
+                campaign: "shoes-only".into()
+            }]
+        );
     }
 
     #[test]
     fn a_non_matching_campaign_is_skipped_with_its_reason() {
-        let d = decide(&compiled(), "hero", &json!({"page": {"path": "/"}}), &NativeRegex);
+        let d = decide(
+            &compiled(),
+            "hero",
+            &json!({"page": {"path": "/"}}),
+            &NativeRegex,
+        );
         let chosen = d.chosen().unwrap();
-        assert_eq!((chosen.campaign_id.as_str(), chosen.variant_id.as_str()), ("everyone", "a"));
+        assert_eq!(
+            (chosen.campaign_id.as_str(), chosen.variant_id.as_str()),
+            ("everyone", "a")
+        );
         assert_eq!(
             d.reasons,
             vec![
-                Reason::NotTargeted { campaign: "shoes-only".into() },
-                Reason::Targeted { campaign: "everyone".into() }
+                Reason::NotTargeted {
+                    campaign: "shoes-only".into()
+                },
+                Reason::Targeted {
+                    campaign: "everyone".into()
+                }
             ]
         );
     }
@@ -146,7 +168,12 @@ mod tests {
     fn nothing_is_chosen_when_no_campaign_matches_or_exists() {
         let d = decide(&compiled(), "foot", &json!({}), &NativeRegex);
         assert!(d.chosen().is_none());
-        assert_eq!(d.reasons, vec![Reason::NotTargeted { campaign: "footer".into() }]);
+        assert_eq!(
+            d.reasons,
+            vec![Reason::NotTargeted {
+                campaign: "footer".into()
+            }]
+        );
         let d = decide(&compiled(), "nowhere", &json!({}), &NativeRegex);
         assert_eq!(d.reasons, vec![Reason::NoCampaigns]);
     }

@@ -58,6 +58,36 @@ pub struct Event {
     pub price: Option<f64>,
 }
 
+impl Event {
+    /// A page view.
+    pub fn page_view(id: String, ts: i64, anon: String) -> Self {
+        Self::bare(id, "page_view", ts, anon)
+    }
+
+    /// The shopper was shown a variant of a campaign.
+    pub fn exposure(id: String, ts: i64, anon: String, campaign: &str, variant: &str) -> Self {
+        Self {
+            campaign: Some(campaign.to_string()),
+            variant: Some(variant.to_string()),
+            ..Self::bare(id, "exposure", ts, anon)
+        }
+    }
+
+    fn bare(id: String, kind: &str, ts: i64, anon: String) -> Self {
+        Self {
+            id,
+            kind: kind.to_string(),
+            ts,
+            anon,
+            campaign: None,
+            variant: None,
+            item: None,
+            category: None,
+            price: None,
+        }
+    }
+}
+
 /// Oldest timestamp accepted: 2020-01-01.
 const MIN_TS: i64 = 1_577_836_800_000;
 /// How far ahead of the server's clock an event may be (clock skew): 1 day.
@@ -68,16 +98,28 @@ impl Event {
     /// `now_ms` is the receiver's clock.
     pub fn check(&self, now_ms: i64) -> Result<(), String> {
         if self.id.len() < 8 || !is_identifier(&self.id) {
-            return Err(format!("`id` must be 8-64 characters of letters, digits, `-` or `_`, got {:?}", self.id));
+            return Err(format!(
+                "`id` must be 8-64 characters of letters, digits, `-` or `_`, got {:?}",
+                self.id
+            ));
         }
         let custom_ok = self.kind.len() <= 40
             && !self.kind.is_empty()
-            && self.kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && self
+                .kind
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !custom_ok {
-            return Err(format!("`type` {:?} must be 1-40 characters of a-z, 0-9 or `_`", self.kind));
+            return Err(format!(
+                "`type` {:?} must be 1-40 characters of a-z, 0-9 or `_`",
+                self.kind
+            ));
         }
         if self.ts < MIN_TS || self.ts > now_ms + MAX_SKEW_MS {
-            return Err(format!("`ts` {} is not a plausible time in milliseconds", self.ts));
+            return Err(format!(
+                "`ts` {} is not a plausible time in milliseconds",
+                self.ts
+            ));
         }
         if self.anon.len() < 16 || !is_identifier(&self.anon) {
             return Err("`anon` must be a pseudonymous id of 16-64 letters or digits".into());
@@ -85,7 +127,10 @@ impl Event {
         if matches!(self.kind.as_str(), "exposure" | "click" | "dismiss")
             && (self.campaign.is_none() || self.variant.is_none())
         {
-            return Err(format!("a `{}` event needs `campaign` and `variant`", self.kind));
+            return Err(format!(
+                "a `{}` event needs `campaign` and `variant`",
+                self.kind
+            ));
         }
         for (name, value) in [
             ("campaign", &self.campaign),
@@ -111,9 +156,14 @@ impl Event {
 /// Parses a batch `{"events": [...]}` event by event, so one bad event does
 /// not sink the others. The outer error is for a batch that is unusable as a
 /// whole.
-pub fn parse_batch(body: &Value, now_ms: i64) -> Result<Vec<Result<Event, EventError>>, EventError> {
+pub fn parse_batch(
+    body: &Value,
+    now_ms: i64,
+) -> Result<Vec<Result<Event, EventError>>, EventError> {
     let Some(obj) = body.as_object() else {
-        return Err(EventError::Batch("the body must be a JSON object with an `events` array".into()));
+        return Err(EventError::Batch(
+            "the body must be a JSON object with an `events` array".into(),
+        ));
     };
     if let Some(key) = obj.keys().find(|k| k.as_str() != "events") {
         return Err(EventError::Batch(format!("unknown field `{key}`")));
@@ -132,7 +182,8 @@ pub fn parse_batch(body: &Value, now_ms: i64) -> Result<Vec<Result<Event, EventE
         .enumerate()
         .map(|(index, raw)| {
             let invalid = |message: String| EventError::Invalid { index, message };
-            let event: Event = serde_json::from_value(raw.clone()).map_err(|e| invalid(e.to_string()))?;
+            let event: Event =
+                serde_json::from_value(raw.clone()).map_err(|e| invalid(e.to_string()))?;
             event.check(now_ms).map_err(invalid)?;
             Ok(event)
         })
@@ -148,6 +199,20 @@ mod tests {
 
     fn page_view() -> Value {
         json!({"id": "evt_00000001", "type": "page_view", "ts": NOW - 5, "anon": "0123456789abcdef0123"})
+    }
+
+    #[test]
+    fn constructed_events_pass_their_own_checks() {
+        let anon = "0123456789abcdef0123".to_string();
+        Event::page_view("evt_00000009".into(), NOW, anon.clone())
+            .check(NOW)
+            .unwrap();
+        let e = Event::exposure("evt_0000000a".into(), NOW, anon, "c", "v");
+        e.check(NOW).unwrap();
+        assert_eq!(
+            (e.campaign.as_deref(), e.variant.as_deref()),
+            (Some("c"), Some("v"))
+        );
     }
 
     #[test]
@@ -177,7 +242,13 @@ mod tests {
         let mut e = page_view();
         e["type"] = json!("exposure");
         let parsed = parse_batch(&json!({"events": [e]}), NOW).unwrap();
-        assert!(parsed[0].as_ref().unwrap_err().to_string().contains("needs `campaign`"));
+        assert!(
+            parsed[0]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("needs `campaign`")
+        );
         let mut e = page_view();
         e["ts"] = json!(NOW + 2 * MAX_SKEW_MS);
         let parsed = parse_batch(&json!({"events": [e]}), NOW).unwrap();
@@ -187,7 +258,12 @@ mod tests {
     #[test]
     fn oversized_or_malformed_batches_are_refused_whole() {
         let many: Vec<Value> = (0..=MAX_BATCH).map(|_| page_view()).collect();
-        assert!(parse_batch(&json!({"events": many}), NOW).unwrap_err().to_string().contains("at most 100"));
+        assert!(
+            parse_batch(&json!({"events": many}), NOW)
+                .unwrap_err()
+                .to_string()
+                .contains("at most 100")
+        );
         assert!(parse_batch(&json!([]), NOW).is_err());
         assert!(parse_batch(&json!({"events": [], "extra": 1}), NOW).is_err());
     }

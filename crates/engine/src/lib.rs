@@ -27,6 +27,7 @@
 
 pub mod condition;
 pub mod config;
+pub mod consent;
 pub mod decide;
 pub mod error;
 pub mod event;

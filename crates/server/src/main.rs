@@ -54,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!("seeded the demo site");
     }
 
+    let seed_demo = args.seed_demo;
     let state = AppState {
         store: Arc::new(store),
         www_dir: args.www,
@@ -66,6 +67,13 @@ async fn main() -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Tests and the xtask read this line to learn the port.
     println!("dangol-server listening on http://{addr}");
+    if seed_demo {
+        println!("  demo storefront: http://{addr}/demo/");
+        println!(
+            "  demo config:     http://{addr}/v1/sites/{}/config",
+            demo::SITE
+        );
+    }
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown())
         .await?;
@@ -79,8 +87,7 @@ async fn shutdown() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         {
             s.recv().await;
         }

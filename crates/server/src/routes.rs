@@ -74,11 +74,7 @@ async fn config(
     {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        (
-            [(header::CONTENT_TYPE, "application/json")],
-            published.body,
-        )
-            .into_response()
+        ([(header::CONTENT_TYPE, "application/json")], published.body).into_response()
     };
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&etag) {

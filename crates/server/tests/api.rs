@@ -1,4 +1,5 @@
 //! The HTTP API, driven in-process through `app(state)`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic: a panic is a failed test
 
 use std::sync::Arc;
 
@@ -51,14 +52,24 @@ fn event(id: &str, kind: &str) -> Value {
 #[tokio::test]
 async fn config_is_served_with_a_strong_etag_and_revalidates_with_304() {
     let state = state().await;
-    let (status, headers, body) =
-        send(&state, Request::get("/v1/sites/demo/config").body(Body::empty()).unwrap()).await;
+    let (status, headers, body) = send(
+        &state,
+        Request::get("/v1/sites/demo/config")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["site"], "demo");
     assert_eq!(body["version"], 1);
     let etag = headers[header::ETAG].to_str().unwrap().to_string();
     assert!(etag.starts_with("\"v1-"), "{etag}");
-    assert!(headers[header::CACHE_CONTROL].to_str().unwrap().contains("public"));
+    assert!(
+        headers[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .contains("public")
+    );
 
     let req = Request::get("/v1/sites/demo/config")
         .header(header::IF_NONE_MATCH, &etag)
@@ -72,8 +83,13 @@ async fn config_is_served_with_a_strong_etag_and_revalidates_with_304() {
 #[tokio::test]
 async fn an_unknown_site_is_a_404_that_names_it() {
     let state = state().await;
-    let (status, _, body) =
-        send(&state, Request::get("/v1/sites/nope/config").body(Body::empty()).unwrap()).await;
+    let (status, _, body) = send(
+        &state,
+        Request::get("/v1/sites/nope/config")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["message"], "no site `nope`");
 }
@@ -81,13 +97,20 @@ async fn an_unknown_site_is_a_404_that_names_it() {
 #[tokio::test]
 async fn events_are_stored_once_per_id_so_retries_are_harmless() {
     let state = state().await;
-    let batch = json!({"events": [event("evt_aaaaaaaa", "page_view"), event("evt_bbbbbbbb", "exposure")]});
+    let batch =
+        json!({"events": [event("evt_aaaaaaaa", "page_view"), event("evt_bbbbbbbb", "exposure")]});
     let (status, _, body) = send(&state, post_events(&batch, None)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!((body["accepted"].as_u64(), body["stored"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (body["accepted"].as_u64(), body["stored"].as_u64()),
+        (Some(2), Some(2))
+    );
 
     let (_, _, body) = send(&state, post_events(&batch, None)).await;
-    assert_eq!((body["stored"].as_u64(), body["duplicates"].as_u64()), (Some(0), Some(2)));
+    assert_eq!(
+        (body["stored"].as_u64(), body["duplicates"].as_u64()),
+        (Some(0), Some(2))
+    );
 
     let req = Request::get("/v1/sites/demo/events?anon=anon0123456789abcdef")
         .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
@@ -95,7 +118,12 @@ async fn events_are_stored_once_per_id_so_retries_are_harmless() {
         .unwrap();
     let (status, _, body) = send(&state, req).await;
     assert_eq!(status, StatusCode::OK);
-    let mut ids: Vec<&str> = body["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let mut ids: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
     ids.sort();
     assert_eq!(ids, ["evt_aaaaaaaa", "evt_bbbbbbbb"]);
 }
@@ -110,7 +138,13 @@ async fn an_event_with_a_field_beyond_the_privacy_rules_is_rejected_by_name() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["stored"], 1);
     assert_eq!(body["rejected"][0]["index"], 0);
-    assert!(body["rejected"][0]["error"].as_str().unwrap().contains("`email`"), "{body}");
+    assert!(
+        body["rejected"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("`email`"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -119,11 +153,19 @@ async fn events_from_a_foreign_origin_are_refused_and_same_origin_is_allowed() {
     let batch = json!({"events": [event("evt_eeeeeeee", "page_view")]});
     let (status, _, body) = send(&state, post_events(&batch, Some("https://evil.example"))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(body["error"]["message"].as_str().unwrap().contains("evil.example"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("evil.example")
+    );
 
     let (status, headers, _) = send(&state, post_events(&batch, Some("http://127.0.0.1:9"))).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "http://127.0.0.1:9");
+    assert_eq!(
+        headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://127.0.0.1:9"
+    );
 }
 
 #[tokio::test]
@@ -135,10 +177,17 @@ async fn malformed_and_oversized_batches_are_refused_with_the_reason() {
         .unwrap();
     let (status, _, body) = send(&state, req).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["error"]["message"].as_str().unwrap().starts_with("the body is not JSON"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the body is not JSON")
+    );
 
     let huge = "x".repeat(dangol_server::MAX_EVENTS_BODY + 1);
-    let req = Request::post("/v1/sites/demo/events").body(Body::from(huge)).unwrap();
+    let req = Request::post("/v1/sites/demo/events")
+        .body(Body::from(huge))
+        .unwrap();
     let (status, _, _) = send(&state, req).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }
@@ -146,7 +195,9 @@ async fn malformed_and_oversized_batches_are_refused_with_the_reason() {
 #[tokio::test]
 async fn admin_reads_need_the_token() {
     let state = state().await;
-    let req = Request::get("/v1/sites/demo/events").body(Body::empty()).unwrap();
+    let req = Request::get("/v1/sites/demo/events")
+        .body(Body::empty())
+        .unwrap();
     assert_eq!(send(&state, req).await.0, StatusCode::UNAUTHORIZED);
     let req = Request::get("/v1/sites/demo/events")
         .header(header::AUTHORIZATION, "Bearer wrong")

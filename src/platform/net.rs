@@ -1,0 +1,89 @@
+//! HTTP through the browser's `fetch`, with timeouts. Requests are always
+//! anonymous (`credentials: "omit"`): no cookies go either way.
+
+use gloo::timers::callback::Timeout;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, Headers, RequestCredentials, RequestInit, RequestMode, Response};
+
+use super::describe;
+
+/// What a config fetch brought back.
+#[derive(Debug)]
+pub enum Fetched {
+    /// A new body, as text, with its ETag.
+    Body {
+        /// The response body.
+        text: String,
+        /// The strong ETag, for revalidation.
+        etag: Option<String>,
+    },
+    /// 304: the cached copy is current.
+    NotModified,
+}
+
+async fn send(url: &str, init: &RequestInit, timeout_ms: u32) -> Result<Response, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let controller = AbortController::new().map_err(|e| describe(&e))?;
+    init.set_signal(Some(&controller.signal()));
+    init.set_credentials(RequestCredentials::Omit);
+    init.set_mode(RequestMode::Cors);
+    // Dropping the timeout (when the request ends first) cancels it.
+    let _timeout = Timeout::new(timeout_ms, move || controller.abort());
+    let promise = window.fetch_with_str_and_init(url, init);
+    let value = JsFuture::from(promise).await.map_err(|e| {
+        let text = describe(&e);
+        if text.contains("abort") {
+            format!("no answer within {timeout_ms} ms")
+        } else {
+            text
+        }
+    })?;
+    value
+        .dyn_into::<Response>()
+        .map_err(|_| "fetch did not return a Response".to_string())
+}
+
+/// GETs a config, revalidating with `etag` when there is one.
+pub async fn get_config(url: &str, etag: Option<&str>, timeout_ms: u32) -> Result<Fetched, String> {
+    let init = RequestInit::new();
+    init.set_method("GET");
+    if let Some(tag) = etag {
+        let headers = Headers::new().map_err(|e| describe(&e))?;
+        headers
+            .set("If-None-Match", tag)
+            .map_err(|e| describe(&e))?;
+        init.set_headers(&headers);
+    }
+    let response = send(url, &init, timeout_ms).await?;
+    match response.status() {
+        304 => Ok(Fetched::NotModified),
+        200 => {
+            let etag = response.headers().get("ETag").ok().flatten();
+            let text = JsFuture::from(response.text().map_err(|e| describe(&e))?)
+                .await
+                .map_err(|e| describe(&e))?
+                .as_string()
+                .ok_or("the body is not text")?;
+            Ok(Fetched::Body { text, etag })
+        }
+        status => Err(format!("HTTP {status}")),
+    }
+}
+
+/// POSTs a JSON body with `keepalive`, so it survives the page being left.
+pub async fn post_json(url: &str, body: &str, timeout_ms: u32) -> Result<u16, String> {
+    let init = RequestInit::new();
+    init.set_method("POST");
+    // `keepalive` is not in web-sys's stable API; set the dictionary field.
+    js_sys::Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE)
+        .map_err(|e| describe(&e))?;
+    init.set_body(&JsValue::from_str(body));
+    let headers = Headers::new().map_err(|e| describe(&e))?;
+    headers
+        .set("Content-Type", "application/json")
+        .map_err(|e| describe(&e))?;
+    init.set_headers(&headers);
+    let response = send(url, &init, timeout_ms).await?;
+    Ok(response.status())
+}

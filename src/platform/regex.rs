@@ -1,0 +1,30 @@
+//! The browser's own `RegExp` behind the engine's [`RegexEngine`] trait, so
+//! `$regex` keeps JavaScript semantics and no regex engine ships in the wasm.
+
+use dangol_engine::condition::RegexEngine;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = RegExp)]
+    type JsRegExp;
+
+    // `catch`: an invalid pattern throws a SyntaxError, which must become a
+    // value here rather than an exception.
+    #[wasm_bindgen(catch, constructor, js_class = "RegExp")]
+    fn new(pattern: &str, flags: &str) -> Result<JsRegExp, JsValue>;
+
+    #[wasm_bindgen(method)]
+    fn test(this: &JsRegExp, text: &str) -> bool;
+}
+
+/// `RegExp` from the page's JavaScript engine.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BrowserRegex;
+
+impl RegexEngine for BrowserRegex {
+    fn is_match(&self, pattern: &str, text: &str, case_insensitive: bool) -> Option<bool> {
+        let flags = if case_insensitive { "i" } else { "" };
+        JsRegExp::new(pattern, flags).ok().map(|re| re.test(text))
+    }
+}

@@ -1,0 +1,48 @@
+//! The offers' stylesheet, shared by every shadow root through
+//! `adoptedStyleSheets` (works under `style-src` without `unsafe-inline`).
+//! Shops theme it with CSS custom properties set on the page.
+
+use std::cell::RefCell;
+
+use wasm_bindgen::JsValue;
+use web_sys::{CssStyleSheet, ShadowRoot};
+
+use crate::platform::describe;
+
+const CSS: &str = ":host{display:block;contain:content}\
+.banner{display:flex;align-items:center;gap:16px;box-sizing:border-box;width:100%;min-height:inherit;\
+padding:var(--dangol-padding,20px 24px);border-radius:var(--dangol-radius,12px);\
+font-family:var(--dangol-font,system-ui,sans-serif);background:var(--dangol-bg,#f7f4ef);color:var(--dangol-fg,#1d1d1f)}\
+.banner[data-theme=dark]{background:var(--dangol-dark-bg,#1d1d1f);color:var(--dangol-dark-fg,#fff)}\
+.banner[data-theme=accent]{background:var(--dangol-accent-bg,#ffe7d6);color:var(--dangol-accent-fg,#3a1a00)}\
+.image{width:72px;height:72px;object-fit:cover;border-radius:8px}\
+.text{flex:1;min-width:0}\
+.headline{margin:0;font-size:var(--dangol-headline-size,1.25rem);font-weight:700}\
+.body{margin:4px 0 0;opacity:.85}\
+.cta{flex:none;padding:10px 16px;border-radius:999px;text-decoration:none;font-weight:600;\
+background:var(--dangol-cta-bg,#d9480f);color:var(--dangol-cta-fg,#fff)}\
+.cta:focus-visible{outline:3px solid var(--dangol-focus,#1c7ed6);outline-offset:2px}";
+
+thread_local! {
+    static SHEET: RefCell<Option<CssStyleSheet>> = const { RefCell::new(None) };
+}
+
+fn sheet() -> Result<CssStyleSheet, String> {
+    SHEET.with(|cell| {
+        if let Some(sheet) = cell.borrow().as_ref() {
+            return Ok(sheet.clone());
+        }
+        let sheet = CssStyleSheet::new().map_err(|e| describe(&e))?;
+        sheet.replace_sync(CSS).map_err(|e| describe(&e))?;
+        *cell.borrow_mut() = Some(sheet.clone());
+        Ok(sheet)
+    })
+}
+
+/// Gives `root` the shared stylesheet.
+pub fn adopt(root: &ShadowRoot) -> Result<(), String> {
+    let sheets = js_sys::Array::of1(&sheet()?.into());
+    js_sys::Reflect::set(root, &JsValue::from_str("adoptedStyleSheets"), &sheets)
+        .map_err(|e| describe(&e))?;
+    Ok(())
+}

@@ -1,0 +1,101 @@
+// Test harness: the real dangol-server on a free loopback port with a fresh
+// SQLite database, and headless Chromium driven by playwright-core.
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { chromium } from "playwright-core";
+
+export const ROOT = process.env.DANGOL_ROOT || new URL("../..", import.meta.url).pathname;
+const SERVER_BIN = process.env.DANGOL_SERVER_BIN || join(ROOT, "target/debug/dangol-server");
+
+/** Starts dangol-server with the demo seeded; resolves once it listens. */
+export async function startServer() {
+  const dataDir = mkdtempSync(join(tmpdir(), "dangol-e2e-"));
+  const token = randomBytes(16).toString("hex");
+  const proc = spawn(
+    SERVER_BIN,
+    ["--addr", "127.0.0.1:0", "--data-dir", dataDir, "--www", join(ROOT, "www"), "--pkg", join(ROOT, "pkg"), "--seed-demo"],
+    { env: { ...process.env, DANGOL_ADMIN_TOKEN: token, RUST_LOG: "warn" }, stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const url = await new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error("dangol-server did not start within 30 s: " + out)), 30000);
+    proc.stdout.on("data", (chunk) => {
+      out += chunk;
+      const m = out.match(/listening on (http:\/\/[^\s]+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    proc.on("exit", (code) => { clearTimeout(timer); reject(new Error(`dangol-server exited early (${code}): ${out}`)); });
+  });
+  return {
+    url,
+    token,
+    /** Stored events of the demo site, optionally for one pseudonymous id. */
+    async events(anon) {
+      const q = anon ? `?anon=${encodeURIComponent(anon)}` : "";
+      const res = await fetch(`${url}/v1/sites/demo/events${q}`, { headers: { authorization: `Bearer ${token}` } });
+      if (!res.ok) throw new Error(`admin events read failed: HTTP ${res.status}`);
+      return (await res.json()).events;
+    },
+    async stop() {
+      if (proc.exitCode === null) {
+        const exited = new Promise((r) => proc.once("exit", r));
+        proc.kill("SIGTERM");
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Headless Chromium with the flags this machine needs. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
+
+/** A new page that records console warnings, page errors and requests. */
+export async function watchedPage(browser, init) {
+  const context = await browser.newContext();
+  if (init) await context.addInitScript(init);
+  const page = await context.newPage();
+  const log = { warnings: [], errors: [], requests: [] };
+  page.on("console", (m) => { if (m.type() === "warning") log.warnings.push(m.text()); });
+  page.on("pageerror", (e) => log.errors.push(String(e)));
+  page.on("request", (r) => log.requests.push({ method: r.method(), url: r.url() }));
+  return { context, page, log, dangolWarnings: () => log.warnings.filter((w) => w.startsWith("dangol:")) };
+}
+
+/** A loopback port with nothing listening on it. */
+export async function closedPort() {
+  const srv = createServer();
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** Polls `fn` until it returns a truthy value or `ms` pass. */
+export async function eventually(fn, ms = 10000, what = "condition") {
+  const until = Date.now() + ms;
+  let last;
+  while (Date.now() < until) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Where screenshots go. */
+export function shotPath(name) {
+  const dir = join(ROOT, "target/e2e");
+  mkdirSync(dir, { recursive: true });
+  return join(dir, name);
+}

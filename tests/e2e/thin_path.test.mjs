@@ -1,0 +1,135 @@
+// The thin path end to end: script tag → wasm → config → decision → banner
+// → consent → events in SQLite, and the page surviving every failure.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launchBrowser, watchedPage, closedPort, eventually, shotPath } from "./harness.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const HERO = '[data-dangol-slot="home-hero"]';
+
+async function dangolKeys(page) {
+  return page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("dangol:")));
+}
+
+test("a shopper who grants consent sees the banner and the server stores page_view and exposure", async () => {
+  const { context, page, log, dangolWarnings } = await watchedPage(browser);
+  await page.goto(`${server.url}/demo/`);
+  await page.waitForSelector(`${HERO}[data-dangol-rendered="welcome-hero"]`);
+
+  // Before consent: contextual banner, nothing stored, only the config fetched.
+  assert.deepEqual(await dangolKeys(page), []);
+  const api = log.requests.filter((r) => r.url.includes("/v1/"));
+  assert.deepEqual(api.map((r) => `${r.method} ${new URL(r.url).pathname}`), ["GET /v1/sites/demo/config"]);
+
+  const posted = page.waitForResponse((r) => r.url().endsWith("/v1/sites/demo/events") && r.request().method() === "POST");
+  await page.click("#consent-accept");
+  const response = await posted;
+  assert.equal(response.status(), 200);
+
+  assert.equal(await page.locator(`${HERO} .headline`).textContent(), "Welcome to Dangol Goods");
+  assert.equal(await page.locator(`${HERO} .cta`).getAttribute("href"), "/demo/category.html");
+  const anon = await page.evaluate(() => localStorage.getItem("dangol:demo:id"));
+  assert.match(anon, /^[0-9a-f]{32}$/);
+
+  const stored = await eventually(async () => {
+    const events = await server.events(anon);
+    return events.length >= 2 ? events : null;
+  }, 10000, "page_view and exposure in the database");
+  const kinds = stored.map((e) => `${e.type}:${e.campaign ?? ""}:${e.variant ?? ""}`).sort();
+  assert.deepEqual(kinds, ["exposure:welcome-hero:a", "page_view::"]);
+  await page.screenshot({ path: shotPath("home-consented.png"), fullPage: true });
+
+  // The next page view decides from the cached config and remembers consent.
+  assert.deepEqual((await dangolKeys(page)).sort(), ["dangol:demo:config", "dangol:demo:consent", "dangol:demo:etag", "dangol:demo:id"]);
+  await page.goto(`${server.url}/demo/category.html`);
+  await page.waitForSelector('[data-dangol-slot="category-top"][data-dangol-rendered="category-sale"]');
+  assert.equal(await page.isVisible("#consent-bar"), false);
+  await eventually(async () => (await server.events(anon)).length >= 4, 10000, "the second page's events");
+  assert.deepEqual(dangolWarnings(), []);
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
+test("declining consent stores nothing and sends nothing", async () => {
+  const { context, page, log } = await watchedPage(browser);
+  await page.goto(`${server.url}/demo/`);
+  await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
+  await page.click("#consent-decline");
+  await page.waitForTimeout(500);
+  assert.deepEqual(await dangolKeys(page), []);
+  assert.deepEqual(log.requests.filter((r) => r.method === "POST"), []);
+  await context.close();
+});
+
+test("a blocked localStorage leaves the page working and logs one clear warning", async () => {
+  const { context, page, log, dangolWarnings } = await watchedPage(browser, () => {
+    Object.defineProperty(window, "localStorage", {
+      get() { throw new DOMException("The operation is insecure.", "SecurityError"); },
+    });
+  });
+  await page.goto(`${server.url}/demo/`);
+  await page.waitForSelector("html[data-shop-ready]");
+  // The widget still decides from the page context, in memory only.
+  await page.waitForSelector(`${HERO}[data-dangol-rendered="welcome-hero"]`);
+  assert.equal(await page.locator("#products .card").count(), 6);
+  await page.waitForTimeout(300);
+  assert.equal(dangolWarnings().length, 1, dangolWarnings().join("\n"));
+  assert.match(dangolWarnings()[0], /localStorage is unavailable/);
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
+test("an unreachable server leaves the slot's own content and logs one clear warning", async () => {
+  const port = await closedPort();
+  const { context, page, log, dangolWarnings } = await watchedPage(browser);
+  // The shop's page points the widget at a server that is down.
+  await page.route(`${server.url}/demo/`, async (route) => {
+    const res = await route.fetch();
+    const html = (await res.text()).replace('data-site="demo"', `data-site="demo" data-endpoint="http://127.0.0.1:${port}"`);
+    await route.fulfill({ response: res, body: html });
+  });
+  await page.goto(`${server.url}/demo/`);
+  await eventually(() => dangolWarnings().length > 0, 10000, "the widget's warning");
+  await page.waitForTimeout(300);
+  assert.equal(dangolWarnings().length, 1, dangolWarnings().join("\n"));
+  assert.match(dangolWarnings()[0], /could not fetch the config from http:\/\/127\.0\.0\.1:\d+\/v1\/sites\/demo\/config/);
+  assert.equal(await page.locator(`${HERO}[data-dangol-rendered]`).count(), 0);
+  assert.equal(await page.locator(`${HERO} .fallback h2`).textContent(), "Winter collection");
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
+for (const [name, body, pattern] of [
+  ["truncated JSON", '{"site": "demo", "version": 2, "campaigns": [{"id": "x"', /the config from .* is malformed/],
+  ["a campaign with a javascript: link", JSON.stringify({
+    site: "demo", version: 2, campaigns: [{ id: "evil", placement: "home-hero",
+      variants: [{ id: "a", content: { type: "banner", headline: "Hi", cta: { text: "x", url: "javascript:alert(1)" } } }] }],
+  }), /campaign `evil`: variants\[0\]\.content\.cta\.url/],
+]) {
+  test(`a malformed config (${name}) leaves the slot's own content and logs one clear warning`, async () => {
+    const { context, page, log, dangolWarnings } = await watchedPage(browser);
+    await page.route("**/v1/sites/demo/config", (route) =>
+      route.fulfill({ status: 200, contentType: "application/json", body }));
+    await page.goto(`${server.url}/demo/`);
+    await eventually(() => dangolWarnings().length > 0, 10000, "the widget's warning");
+    await page.waitForTimeout(300);
+    assert.equal(dangolWarnings().length, 1, dangolWarnings().join("\n"));
+    assert.match(dangolWarnings()[0], pattern);
+    assert.equal(await page.locator(`${HERO}[data-dangol-rendered]`).count(), 0);
+    assert.equal(await page.locator(`${HERO} .fallback h2`).textContent(), "Winter collection");
+    assert.deepEqual(log.errors, []);
+    await context.close();
+  });
+}

@@ -1,0 +1,130 @@
+//! The widget's browser layer, in headless Chromium (wasm-bindgen-test).
+#![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic: a panic is a failed test
+
+use dangol::platform::random::hex_id;
+use dangol::platform::regex::BrowserRegex;
+use dangol::platform::storage::SiteStorage;
+use dangol::render::{RENDERED_ATTR, render};
+use dangol_engine::condition::RegexEngine;
+use dangol_engine::config::{Banner, Content, Cta};
+use wasm_bindgen_test::*;
+use web_sys::Element;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn document() -> web_sys::Document {
+    web_sys::window().unwrap().document().unwrap()
+}
+
+fn slot(placement: &str) -> Element {
+    let div = document().create_element("div").unwrap();
+    div.set_attribute("data-dangol-slot", placement).unwrap();
+    div.set_inner_html("<p class=\"fallback\">shop's own content</p>");
+    document().body().unwrap().append_child(&div).unwrap();
+    div
+}
+
+fn banner(headline: &str) -> Content {
+    Content::Banner(Banner {
+        headline: headline.to_string(),
+        body: "body text".to_string(),
+        image: None,
+        cta: Some(Cta {
+            text: "Go".to_string(),
+            url: "/sale".to_string(),
+        }),
+        theme: Some("dark".to_string()),
+    })
+}
+
+#[wasm_bindgen_test]
+fn storage_round_trips_and_clear_removes_only_the_sites_keys() {
+    let local = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    local.set_item("shop-own-key", "keep me").unwrap();
+    let store = SiteStorage::open("webtest").unwrap();
+    store.set("id", "abc").unwrap();
+    assert_eq!(store.get("id").as_deref(), Some("abc"));
+    assert_eq!(
+        local.get_item("dangol:webtest:id").unwrap().as_deref(),
+        Some("abc")
+    );
+    store.clear().unwrap();
+    assert_eq!(store.get("id"), None);
+    assert_eq!(
+        local.get_item("shop-own-key").unwrap().as_deref(),
+        Some("keep me")
+    );
+}
+
+#[wasm_bindgen_test]
+fn the_browser_regex_keeps_javascript_semantics_and_never_throws() {
+    let re = BrowserRegex;
+    assert_eq!(
+        re.is_match("^/demo/(index\\.html)?$", "/demo/", false),
+        Some(true)
+    );
+    assert_eq!(
+        re.is_match("PRODUCT", "/demo/product.html", true),
+        Some(true)
+    );
+    assert_eq!(
+        re.is_match("PRODUCT", "/demo/product.html", false),
+        Some(false)
+    );
+    // Lookbehind is JavaScript syntax the Rust regex crate lacks.
+    assert_eq!(
+        re.is_match("(?<=demo/)cart", "/demo/cart", false),
+        Some(true)
+    );
+    assert_eq!(re.is_match("(unclosed", "x", false), None);
+}
+
+#[wasm_bindgen_test]
+fn a_banner_renders_as_text_inside_shadow_dom_and_keeps_the_fallback() {
+    let slot = slot("hero");
+    let evil = "<img src=x onerror=alert(1)>";
+    render(&slot, &banner(evil), "c1").unwrap();
+    let root = slot.shadow_root().expect("a shadow root");
+    let headline = root.query_selector(".headline").unwrap().unwrap();
+    assert_eq!(headline.text_content().as_deref(), Some(evil));
+    assert!(
+        root.query_selector("img").unwrap().is_none(),
+        "no HTML was parsed"
+    );
+    let cta = root.query_selector("a.cta").unwrap().unwrap();
+    assert_eq!(cta.get_attribute("href").as_deref(), Some("/sale"));
+    assert_eq!(slot.get_attribute(RENDERED_ATTR).as_deref(), Some("c1"));
+    // The shop's own content is still in the light DOM, untouched.
+    assert!(slot.query_selector(".fallback").unwrap().is_some());
+    // Rendering again replaces the offer instead of stacking a second one.
+    render(&slot, &banner("second"), "c1").unwrap();
+    assert_eq!(root.query_selector_all(".banner").unwrap().length(), 1);
+}
+
+#[wasm_bindgen_test]
+fn a_slot_with_the_shops_own_shadow_root_is_left_alone() {
+    let slot = slot("taken");
+    let init = web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open);
+    slot.attach_shadow(&init).unwrap();
+    let err = render(&slot, &banner("x"), "c1").unwrap_err();
+    assert!(err.contains("shadow root of its own"), "{err}");
+    assert!(!slot.has_attribute(RENDERED_ATTR));
+}
+
+#[wasm_bindgen_test]
+fn random_ids_are_hex_and_distinct() {
+    let a = hex_id(16).unwrap();
+    let b = hex_id(16).unwrap();
+    assert_eq!(a.len(), 32);
+    assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+    assert_ne!(a, b);
+}
+
+#[wasm_bindgen_test]
+fn a_bad_script_tag_gives_an_inert_widget_not_an_exception() {
+    let widget = dangol::start("not a site!".to_string(), "ftp://x".to_string());
+    assert_eq!(widget.consent_status(), "unknown");
+    widget.deny();
+    assert_eq!(widget.consent_status(), "denied");
+}

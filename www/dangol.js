@@ -1,0 +1,33 @@
+/*! dangol loader: one async script tag; never blocks rendering, never throws into the page. */
+(function (w, d) {
+  var s = d.currentScript;
+  if (!s || (w.dangol && w.dangol.loader)) return;
+  var src = new URL(s.src, location.href);
+  var site = s.getAttribute("data-site") || "";
+  var endpoint = s.getAttribute("data-endpoint") || src.origin;
+  var base = new URL("pkg/", src);
+  var widget = null;
+  var queue = [];
+  function call(name, args) {
+    if (!widget) { queue.push([name, args]); return; }
+    try { return widget[name].apply(widget, args); }
+    catch (e) { console.warn("dangol: " + name + "() failed (" + e + "); the page is unaffected"); }
+  }
+  function api(name) { return function () { return call(name, [].slice.call(arguments)); }; }
+  w.dangol = {
+    loader: 1,
+    consent: { grant: api("grant"), deny: api("deny"), status: api("consentStatus") },
+    decisions: api("decisions")
+  };
+  // Calls made now are queued until the wasm is ready; pages that ran before
+  // this script wait for this event to find window.dangol.
+  try { w.dispatchEvent(new Event("dangol:loaded")); } catch (e) { /* very old browser */ }
+  import(new URL("dangol.js", base).href)
+    .then(function (m) {
+      return m.default({ module_or_path: new URL("dangol_bg.wasm", base) }).then(function () {
+        widget = m.start(site, endpoint);
+        queue.splice(0).forEach(function (c) { call(c[0], c[1]); });
+      });
+    })
+    .catch(function (e) { console.warn("dangol: the widget could not load (" + e + "); the page is unaffected"); });
+})(window, document);

@@ -1,0 +1,123 @@
+//! `cargo xtask test`: everything CI checks, in one command.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+
+use crate::run::{sh, step};
+use crate::{bench, root, tools, widget};
+
+/// The shipped bundle (loader + glue + wasm, gzip -9) may not grow past this.
+pub const BUNDLE_GZIP_BUDGET: u64 = 60_000;
+
+pub fn run() -> Result<()> {
+    let started = Instant::now();
+    let mut passed = 0u32;
+    let mut stage = |title: &str, f: &mut dyn FnMut() -> Result<()>| -> Result<()> {
+        step(title);
+        let t = Instant::now();
+        f()?;
+        passed += 1;
+        println!("--- ok: {title} ({:.0?})", t.elapsed());
+        Ok(())
+    };
+
+    stage("cargo fmt --check", &mut || {
+        sh(Command::new("cargo").args(["fmt", "--all", "--check"]))
+    })?;
+    stage("install what is missing", &mut || {
+        tools::ensure_wasm_target()?;
+        tools::ensure_wasm_bindgen()?;
+        tools::ensure_node()?;
+        tools::ensure_npm_tools()?;
+        tools::ensure_chromium()?;
+        Ok(())
+    })?;
+    stage("clippy (native, all targets)", &mut || {
+        sh(Command::new("cargo").args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    stage("clippy (widget as wasm32)", &mut || {
+        sh(Command::new("cargo").args([
+            "clippy",
+            "--package",
+            "dangol",
+            "--all-targets",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    stage("native tests", &mut || {
+        sh(Command::new("cargo").args(["test", "--workspace"]))
+    })?;
+    stage(
+        "widget tests in headless Chromium (wasm-bindgen-test)",
+        &mut || {
+            let (_, driver) = tools::ensure_chromium()?;
+            sh(Command::new("cargo")
+                .env("CHROMEDRIVER", driver)
+                .env(
+                    "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                    "wasm-bindgen-test-runner",
+                )
+                .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
+                .args([
+                    "test",
+                    "--package",
+                    "dangol",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                ]))
+        },
+    )?;
+    stage("widget bundle and its size budget", &mut || {
+        widget::build()?;
+        let (raw, gzip) = bench::bundle_sizes()?;
+        println!("bundle: {raw} bytes raw, {gzip} bytes gzip -9 (budget {BUNDLE_GZIP_BUDGET})");
+        if gzip > BUNDLE_GZIP_BUDGET {
+            bail!("the bundle is {gzip} bytes gzipped, over the budget of {BUNDLE_GZIP_BUDGET}");
+        }
+        Ok(())
+    })?;
+    stage(
+        "end-to-end tests (real server, headless Chromium)",
+        &mut || {
+            sh(Command::new("cargo").args(["build", "--package", "dangol-server"]))?;
+            let (chromium, _) = tools::ensure_chromium()?;
+            let root = root();
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| root.join("target"));
+            let mut files: Vec<_> = std::fs::read_dir(root.join("tests/e2e"))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                bail!("no end-to-end tests found in tests/e2e");
+            }
+            sh(Command::new("node")
+                .env("DANGOL_SERVER_BIN", target.join("debug/dangol-server"))
+                .env("DANGOL_ROOT", &root)
+                .env("CHROMIUM_PATH", chromium)
+                .args(["--test", "--test-concurrency=1"])
+                .args(&files))
+        },
+    )?;
+
+    println!(
+        "\nxtask test: {passed} passed, 0 failed (in {:.0?})",
+        started.elapsed()
+    );
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! Building the widget into `pkg/`: cargo (wasm32, release), wasm-bindgen,
+//! then wasm-opt when available.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::Result;
+
+use crate::root;
+use crate::run::{sh, step};
+use crate::tools;
+
+/// Files of the shipped bundle, in load order.
+pub fn bundle_files() -> Vec<PathBuf> {
+    let root = root();
+    vec![
+        root.join("www/dangol.js"),
+        root.join("pkg/dangol.js"),
+        root.join("pkg/dangol_bg.wasm"),
+    ]
+}
+
+/// Builds the release widget into `pkg/`.
+pub fn build() -> Result<()> {
+    step("building the widget (wasm32, release)");
+    sh(Command::new("cargo").args([
+        "build",
+        "--release",
+        "--lib",
+        "--package",
+        "dangol",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]))?;
+    let root = root();
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let wasm = target_dir.join("wasm32-unknown-unknown/release/dangol.wasm");
+    sh(Command::new("wasm-bindgen")
+        .args(["--target", "web", "--no-typescript", "--out-dir"])
+        .arg(root.join("pkg"))
+        .arg(&wasm))?;
+    let out = root.join("pkg/dangol_bg.wasm");
+    match tools::wasm_opt() {
+        Some(opt) => {
+            step("optimising the wasm (wasm-opt -Oz)");
+            sh(Command::new(opt)
+                .args([
+                    "-Oz",
+                    "--strip-debug",
+                    "--strip-producers",
+                    "--enable-bulk-memory",
+                    "--enable-nontrapping-float-to-int",
+                    "--enable-sign-ext",
+                    "--enable-reference-types",
+                    "--enable-multivalue",
+                    "-o",
+                ])
+                .arg(&out)
+                .arg(&out))?;
+        }
+        None => println!("(wasm-opt not installed: the wasm is left unoptimised)"),
+    }
+    Ok(())
+}
