@@ -15,7 +15,7 @@ use crate::platform::log::{Problem, warn_once};
 use crate::platform::net::{self, Fetched};
 use crate::platform::regex::BrowserRegex;
 use crate::platform::storage::SiteStorage;
-use crate::platform::{clock, dom, random};
+use crate::platform::{clock, dom, json, random};
 use crate::render;
 
 /// How long a request may take before it counts as failed.
@@ -84,13 +84,13 @@ impl Widget {
         let inner = self.inner.borrow();
         if !is_identifier(&inner.site) {
             return Err(format!(
-                "the script tag's data-site {:?} is not a site id",
+                "the script tag's data-site `{}` is not a site id",
                 inner.site
             ));
         }
         if !(inner.endpoint.starts_with("https://") || inner.endpoint.starts_with("http://")) {
             return Err(format!(
-                "the endpoint {:?} is not an http(s) URL",
+                "the endpoint `{}` is not an http(s) URL",
                 inner.endpoint
             ));
         }
@@ -242,7 +242,7 @@ impl Inner {
                     }
                     Err(e) => warn_once(
                         Problem::Render,
-                        &format!("could not render into slot {placement:?}: {e}"),
+                        &format!("could not render into slot `{placement}`: {e}"),
                     ),
                 }
             }
@@ -257,9 +257,9 @@ impl Inner {
 /// Parses config text with the browser's JSON parser and checks it.
 fn parse_config(text: &str, site: &str) -> Result<CompiledConfig, String> {
     let value = js_sys::JSON::parse(text).map_err(|e| crate::platform::describe(&e))?;
-    let config: SiteConfig = serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())?;
+    let config = SiteConfig::from_value(&json::from_js(&value)).map_err(|e| e.to_string())?;
     if config.site != site {
-        return Err(format!("it is for site {:?}, not {site:?}", config.site));
+        return Err(format!("it is for site `{}`, not `{site}`", config.site));
     }
     config.compile().map_err(|e| e.to_string())
 }
@@ -347,14 +347,11 @@ fn flush(cell: Rc<RefCell<Inner>>) {
                 event.anon = anon.clone();
             }
         }
-        let batch = serde_json::json!({ "events": &inner.pending[..count] });
-        let Ok(body) = js_sys::JSON::stringify(
-            &serde::Serialize::serialize(
-                &batch,
-                &serde_wasm_bindgen::Serializer::json_compatible(),
-            )
-            .unwrap_or(JsValue::NULL),
-        ) else {
+        let events = inner.pending[..count].iter().map(Event::to_value).collect();
+        let mut batch = serde_json::Map::new();
+        batch.insert("events".to_string(), serde_json::Value::Array(events));
+        let Ok(body) = js_sys::JSON::stringify(&json::to_js(&serde_json::Value::Object(batch)))
+        else {
             return;
         };
         inner.sending = true;

@@ -1,6 +1,6 @@
 //! Reading the page: its slots and its context for contextual decisions.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value};
 use wasm_bindgen::JsCast;
 use web_sys::Element;
 
@@ -25,16 +25,20 @@ pub fn slots() -> Vec<(String, Element)> {
 /// What the current page says about itself (contextual, not behavioural):
 /// usable before consent.
 pub fn page_context() -> Value {
-    let Some(window) = web_sys::window() else {
-        return json!({});
-    };
-    let location = window.location();
-    let referrer = window.document().map(|d| d.referrer()).unwrap_or_default();
-    json!({
-        "page": {
-            "path": location.pathname().unwrap_or_default(),
-            "search": location.search().unwrap_or_default(),
-            "referrer": referrer,
-        }
-    })
+    let mut page = Map::new();
+    if let Some(window) = web_sys::window() {
+        let location = window.location();
+        let mut put = |key: &str, value: String| {
+            page.insert(key.to_string(), Value::String(value));
+        };
+        put("path", location.pathname().unwrap_or_default());
+        put("search", location.search().unwrap_or_default());
+        put(
+            "referrer",
+            window.document().map(|d| d.referrer()).unwrap_or_default(),
+        );
+    }
+    let mut context = Map::new();
+    context.insert("page".to_string(), Value::Object(page));
+    Value::Object(context)
 }

@@ -1,11 +1,11 @@
 //! Console warnings, each kind at most once per page so a broken setup does
 //! not flood the shop's console.
 
-use std::cell::RefCell;
-use std::collections::HashSet;
+use std::cell::Cell;
 
 /// The kinds of problem the widget reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Problem {
     /// The script tag lacks `data-site` or has a bad endpoint.
     Setup,
@@ -22,12 +22,18 @@ pub enum Problem {
 }
 
 thread_local! {
-    static WARNED: RefCell<HashSet<Problem>> = RefCell::new(HashSet::new());
+    /// One bit per [`Problem`] already reported.
+    static WARNED: Cell<u32> = const { Cell::new(0) };
 }
 
 /// Logs `message` as a console warning unless this kind was logged already.
 pub fn warn_once(kind: Problem, message: &str) {
-    let first = WARNED.with(|w| w.borrow_mut().insert(kind));
+    let bit = 1u32 << (kind as u8);
+    let first = WARNED.with(|w| {
+        let seen = w.get();
+        w.set(seen | bit);
+        seen & bit == 0
+    });
     if first {
         web_sys::console::warn_1(&format!("dangol: {message}").into());
     }

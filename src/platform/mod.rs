@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod dom;
+pub mod json;
 pub mod log;
 pub mod net;
 pub mod random;

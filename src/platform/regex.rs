@@ -27,4 +27,8 @@ impl RegexEngine for BrowserRegex {
         let flags = if case_insensitive { "i" } else { "" };
         JsRegExp::new(pattern, flags).ok().map(|re| re.test(text))
     }
+
+    fn lowercase(&self, text: &str) -> String {
+        String::from(js_sys::JsString::from(text).to_lower_case())
+    }
 }

@@ -123,6 +123,15 @@ fn fresher(a: &Path, b: &Path) -> bool {
 
 /// `wasm-opt` from the npm package binaryen, if installed.
 pub fn wasm_opt() -> Option<PathBuf> {
-    let path = root().join("node_modules/.bin/wasm-opt");
+    npm_bin("wasm-opt")
+}
+
+/// `terser` from npm, if installed.
+pub fn terser() -> Option<PathBuf> {
+    npm_bin("terser")
+}
+
+fn npm_bin(name: &str) -> Option<PathBuf> {
+    let path = root().join("node_modules/.bin").join(name);
     path.exists().then_some(path)
 }

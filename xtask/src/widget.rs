@@ -62,5 +62,16 @@ pub fn build() -> Result<()> {
         }
         None => println!("(wasm-opt not installed: the wasm is left unoptimised)"),
     }
+    let glue = root.join("pkg/dangol.js");
+    match tools::terser() {
+        Some(terser) => {
+            step("minifying the JS glue (terser)");
+            sh(Command::new(terser)
+                .arg(&glue)
+                .args(["--module", "--compress", "--mangle", "--output"])
+                .arg(&glue))?;
+        }
+        None => println!("(terser not installed: the JS glue is left unminified)"),
+    }
     Ok(())
 }

@@ -18,6 +18,14 @@ use serde_json::{Map, Value};
 pub trait RegexEngine {
     /// Does `pattern` match anywhere in `text`?
     fn is_match(&self, pattern: &str, text: &str, case_insensitive: bool) -> Option<bool>;
+
+    /// Lower-cases text for the case-insensitive operators (`$ini`,
+    /// `$nini`, `$alli`). The widget uses JavaScript's `toLowerCase`, which
+    /// GrowthBook's semantics assume and which spares the wasm Rust's
+    /// Unicode case tables.
+    fn lowercase(&self, text: &str) -> String {
+        text.to_lowercase()
+    }
 }
 
 /// A regex engine that knows no patterns: every `$regex` is treated as
@@ -193,10 +201,10 @@ impl Eval<'_> {
                 Some(Ordering::Greater | Ordering::Equal)
             ),
             "$veq" | "$vne" | "$vgt" | "$vgte" | "$vlt" | "$vlte" => version_op(op, actual, arg),
-            "$in" => is_in(actual, arg, false),
-            "$nin" => matches!(arg, Value::Array(_)) && !is_in(actual, arg, false),
-            "$ini" => is_in(actual, arg, true),
-            "$nini" => matches!(arg, Value::Array(_)) && !is_in(actual, arg, true),
+            "$in" => is_in(actual, arg, None),
+            "$nin" => matches!(arg, Value::Array(_)) && !is_in(actual, arg, None),
+            "$ini" => is_in(actual, arg, Some(self.regex)),
+            "$nini" => matches!(arg, Value::Array(_)) && !is_in(actual, arg, Some(self.regex)),
             "$all" => self.all_of(actual, arg, false),
             "$alli" => self.all_of(actual, arg, true),
             "$elemMatch" => self.elem_match(actual, arg),
@@ -224,7 +232,7 @@ impl Eval<'_> {
                     .as_str()
                     .and_then(|id| self.groups.get(id))
                     .unwrap_or(&empty);
-                is_in(actual, group, false) == (op == "$inGroup")
+                is_in(actual, group, None) == (op == "$inGroup")
             }
             _ => false,
         }
@@ -237,7 +245,7 @@ impl Eval<'_> {
         want.iter().all(|w| {
             have.iter().any(|h| {
                 if fold {
-                    eq_fold(h, w)
+                    eq_fold(h, w, self.regex)
                 } else {
                     self.value(w, h)
                 }
@@ -310,9 +318,9 @@ fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn eq_fold(a: &Value, b: &Value) -> bool {
+fn eq_fold(a: &Value, b: &Value, text: &dyn RegexEngine) -> bool {
     match (a, b) {
-        (Value::String(x), Value::String(y)) => x.to_lowercase() == y.to_lowercase(),
+        (Value::String(x), Value::String(y)) => text.lowercase(x) == text.lowercase(y),
         _ => json_eq(a, b),
     }
 }
@@ -328,11 +336,15 @@ fn compare(a: &Value, b: &Value) -> Option<Ordering> {
 }
 
 /// `$in`: membership, or intersection when the attribute is an array.
-fn is_in(actual: &Value, list: &Value, fold: bool) -> bool {
+/// With `fold`, strings compare case-insensitively.
+fn is_in(actual: &Value, list: &Value, fold: Option<&dyn RegexEngine>) -> bool {
     let Value::Array(list) = list else {
         return false;
     };
-    let eq = |x: &Value, y: &Value| if fold { eq_fold(x, y) } else { json_eq(x, y) };
+    let eq = |x: &Value, y: &Value| match fold {
+        Some(text) => eq_fold(x, y, text),
+        None => json_eq(x, y),
+    };
     match actual {
         Value::Array(items) => items.iter().any(|i| list.iter().any(|l| eq(i, l))),
         _ => list.iter().any(|l| eq(actual, l)),
@@ -359,7 +371,7 @@ fn version_op(op: &str, actual: &Value, arg: &Value) -> bool {
 fn padded_version(value: &Value) -> String {
     let raw = match value {
         Value::String(s) if !s.is_empty() => s.clone(),
-        Value::Number(n) => n.to_string(),
+        Value::Number(n) => number_text(n),
         _ => "0".to_string(),
     };
     let trimmed = raw.strip_prefix('v').unwrap_or(&raw);
@@ -379,6 +391,27 @@ fn padded_version(value: &Value) -> String {
         })
         .collect::<Vec<_>>()
         .join("-")
+}
+
+/// A number as JavaScript would print it for the usual version-like values
+/// (`1` → "1", `1.25` → "1.25"), without pulling float formatting into the
+/// wasm: up to six decimals, trailing zeros trimmed.
+fn number_text(n: &serde_json::Number) -> String {
+    if let Some(i) = n.as_i64() {
+        return i.to_string();
+    }
+    if let Some(u) = n.as_u64() {
+        return u.to_string();
+    }
+    let f = n.as_f64().unwrap_or(0.0);
+    let sign = if f < 0.0 { "-" } else { "" };
+    let scaled = (f.abs() * 1e6).round() as u64;
+    let (whole, frac) = (scaled / 1_000_000, scaled % 1_000_000);
+    if frac == 0 {
+        return format!("{sign}{whole}");
+    }
+    let digits = format!("{frac:06}");
+    format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
 }
 
 #[cfg(test)]
@@ -526,6 +559,17 @@ mod tests {
             json!({"v": "1.2.3+build7"}),
             json!({"v": {"$veq": "1.2.3"}})
         ));
+    }
+
+    #[test]
+    fn numeric_versions_read_as_javascript_prints_them() {
+        assert!(check(json!({"v": 2}), json!({"v": {"$vgt": "1.9"}})));
+        assert!(check(json!({"v": 1.25}), json!({"v": {"$veq": "1.25"}})));
+        assert!(check(json!({"v": "1.2"}), json!({"v": {"$veq": 1.2}})));
+        assert_eq!(
+            number_text(&serde_json::Number::from_f64(-0.5).unwrap()),
+            "-0.5"
+        );
     }
 
     #[test]

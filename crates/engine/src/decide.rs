@@ -105,7 +105,7 @@ mod tests {
 
     fn compiled() -> CompiledConfig {
         let banner = |h: &str| json!({"type": "banner", "headline": h});
-        serde_json::from_value::<SiteConfig>(json!({
+        SiteConfig::from_value(&json!({
             "site": "demo", "version": 3,
             "campaigns": [
                 {"id": "shoes-only", "placement": "hero", "condition": {"page.path": {"$regex": "^/shoes"}},

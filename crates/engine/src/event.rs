@@ -73,6 +73,30 @@ impl Event {
         }
     }
 
+    /// The event as JSON, with only the fields that are set. Built by hand so
+    /// the widget needs no serde serializer.
+    pub fn to_value(&self) -> Value {
+        let mut map = serde_json::Map::new();
+        map.insert("id".into(), Value::from(self.id.as_str()));
+        map.insert("type".into(), Value::from(self.kind.as_str()));
+        map.insert("ts".into(), Value::from(self.ts));
+        map.insert("anon".into(), Value::from(self.anon.as_str()));
+        for (key, value) in [
+            ("campaign", &self.campaign),
+            ("variant", &self.variant),
+            ("item", &self.item),
+            ("category", &self.category),
+        ] {
+            if let Some(v) = value {
+                map.insert(key.into(), Value::from(v.as_str()));
+            }
+        }
+        if let Some(price) = self.price {
+            map.insert("price".into(), Value::from(price));
+        }
+        Value::Object(map)
+    }
+
     fn bare(id: String, kind: &str, ts: i64, anon: String) -> Self {
         Self {
             id,
@@ -213,6 +237,21 @@ mod tests {
             (e.campaign.as_deref(), e.variant.as_deref()),
             (Some("c"), Some("v"))
         );
+    }
+
+    #[test]
+    fn to_value_matches_serde_and_parses_back() {
+        let mut e = Event::exposure(
+            "evt_0000000b".into(),
+            NOW,
+            "0123456789abcdef0123".into(),
+            "c",
+            "v",
+        );
+        e.price = Some(12.5);
+        assert_eq!(e.to_value(), serde_json::to_value(&e).unwrap());
+        let parsed = parse_batch(&json!({"events": [e.to_value()]}), NOW).unwrap();
+        assert_eq!(parsed[0].as_ref().unwrap(), &e);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! use dangol_engine::{config::SiteConfig, decide::decide};
 //! use serde_json::json;
 //!
-//! let config: SiteConfig = serde_json::from_value(json!({
+//! let config = SiteConfig::from_value(&json!({
 //!     "site": "demo",
 //!     "version": 1,
 //!     "campaigns": [{

@@ -60,7 +60,10 @@ pub fn campaigns() -> Vec<Campaign> {
             }}]
         }
     ]);
-    serde_json::from_value(raw).unwrap_or_default()
+    let wrapped = json!({"site": SITE, "version": 1, "campaigns": raw});
+    SiteConfig::from_value(&wrapped)
+        .map(|c| c.campaigns)
+        .unwrap_or_default()
 }
 
 /// The demo config at a given version.

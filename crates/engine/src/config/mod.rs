@@ -1,48 +1,45 @@
 //! The site config: what the server publishes and the widget decides with.
 //!
-//! A config is parsed (serde) and then [compiled](SiteConfig::compile): every
+//! A config is parsed from a JSON value ([`SiteConfig::from_value`]) and then [compiled](SiteConfig::compile): every
 //! campaign is checked once, so evaluation later cannot fail. Errors name the
 //! campaign and the field.
 
-use std::collections::HashSet;
-
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::condition;
 use crate::error::ConfigError;
 
+mod parse;
+
 /// The published config of one site.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SiteConfig {
     /// The site's id, e.g. `"demo"`.
     pub site: String,
     /// The published version; grows by one with each publish.
     pub version: u64,
     /// Campaigns in priority order: earlier ones win a placement.
-    #[serde(default)]
     pub campaigns: Vec<Campaign>,
 }
 
 /// One campaign: who sees it, where, and what.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Campaign {
     /// Unique within the site.
     pub id: String,
     /// A name for people; not shown to shoppers.
-    #[serde(default)]
     pub name: String,
     /// The slot id it renders into (`<div data-dangol-slot="...">`).
     pub placement: String,
     /// A GrowthBook-style condition on the context; `{}` targets everyone.
-    #[serde(default = "empty_object")]
     pub condition: Value,
     /// At least one variant.
     pub variants: Vec<Variant>,
 }
 
 /// One variant of a campaign.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Variant {
     /// Unique within the campaign.
     pub id: String,
@@ -51,7 +48,7 @@ pub struct Variant {
 }
 
 /// The content types a variant can carry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Content {
     /// A banner: optional image, headline, body and call to action.
@@ -59,35 +56,30 @@ pub enum Content {
 }
 
 /// A banner offer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Banner {
     /// Always shown; plain text.
     pub headline: String,
     /// Plain text under the headline.
-    #[serde(default)]
     pub body: String,
     /// An optional image (http(s) or relative URL).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// An optional call to action.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cta: Option<Cta>,
     /// A theme name the widget maps to styles (`"light"`, `"dark"`, `"accent"`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub theme: Option<String>,
 }
 
 /// A call-to-action link.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Cta {
     /// The link text.
     pub text: String,
     /// http(s) or relative only.
     pub url: String,
-}
-
-fn empty_object() -> Value {
-    Value::Object(Default::default())
 }
 
 /// The themes a banner may name.
@@ -118,7 +110,9 @@ impl SiteConfig {
     /// Parses a config from JSON text (native callers; the widget lets the
     /// browser parse JSON and hands over a value).
     pub fn from_json(text: &str) -> Result<Self, ConfigError> {
-        serde_json::from_str(text).map_err(|e| ConfigError::Shape(e.to_string()))
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| ConfigError::Shape(e.to_string()))?;
+        Self::from_value(&value)
     }
 
     /// Checks every campaign and returns a config ready for decisions.
@@ -126,10 +120,10 @@ impl SiteConfig {
         if self.site.trim().is_empty() {
             return Err(ConfigError::Shape("`site` may not be empty".into()));
         }
-        let mut seen = HashSet::new();
         for (index, campaign) in self.campaigns.iter().enumerate() {
             campaign.check(index)?;
-            if !seen.insert(campaign.id.as_str()) {
+            // Configs hold tens of campaigns: a scan beats carrying a hash set.
+            if self.campaigns[..index].iter().any(|c| c.id == campaign.id) {
                 return Err(ConfigError::campaign(
                     &campaign.id,
                     "id",
@@ -168,7 +162,6 @@ impl Campaign {
         if self.variants.is_empty() {
             return Err(fail("variants", "needs at least one variant"));
         }
-        let mut ids = HashSet::new();
         for (i, variant) in self.variants.iter().enumerate() {
             if !is_identifier(&variant.id) {
                 return Err(fail(
@@ -176,7 +169,7 @@ impl Campaign {
                     "must be 1-64 characters of letters, digits, `-` or `_`",
                 ));
             }
-            if !ids.insert(variant.id.as_str()) {
+            if self.variants[..i].iter().any(|v| v.id == variant.id) {
                 return Err(fail(&format!("variants[{i}].id"), "is used twice"));
             }
             variant.content.check().map_err(|(field, message)| {
@@ -218,7 +211,7 @@ impl Content {
                 {
                     return Err((
                         "theme".into(),
-                        format!("`{theme}` is not one of {THEMES:?}"),
+                        format!("`{theme}` is not one of: {}", THEMES.join(", ")),
                     ));
                 }
                 Ok(())
@@ -259,10 +252,8 @@ mod tests {
     use serde_json::json;
 
     fn config(campaign: Value) -> Result<CompiledConfig, ConfigError> {
-        let cfg: SiteConfig =
-            serde_json::from_value(json!({"site": "s", "version": 1, "campaigns": [campaign]}))
-                .map_err(|e| ConfigError::Shape(e.to_string()))?;
-        cfg.compile()
+        SiteConfig::from_value(&json!({"site": "s", "version": 1, "campaigns": [campaign]}))?
+            .compile()
     }
 
     fn banner(extra: Value) -> Value {
@@ -306,9 +297,10 @@ mod tests {
     #[test]
     fn duplicate_ids_and_empty_variants_are_errors() {
         let c = banner(json!({}));
-        let cfg: SiteConfig =
-            serde_json::from_value(json!({"site": "s", "version": 1, "campaigns": [c.clone(), c]}))
-                .unwrap();
+        let cfg = SiteConfig::from_value(
+            &json!({"site": "s", "version": 1, "campaigns": [c.clone(), c]}),
+        )
+        .unwrap();
         assert!(cfg.compile().unwrap_err().to_string().contains("same id"));
         let err = config(json!({"id": "c2", "placement": "hero", "variants": []})).unwrap_err();
         assert_eq!(
