@@ -116,7 +116,7 @@ pub fn run() -> Result<()> {
     )?;
 
     println!(
-        "\nxtask test: {passed} passed, 0 failed (in {:.0?})",
+        "\nxtask test: all {passed} stages passed in {:.0?}",
         started.elapsed()
     );
     Ok(())
