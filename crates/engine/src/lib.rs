@@ -25,6 +25,7 @@
 //! assert_eq!(decision.chosen().map(|c| c.campaign_id.as_str()), Some("welcome"));
 //! ```
 
+pub mod bucket;
 pub mod condition;
 pub mod config;
 pub mod consent;
