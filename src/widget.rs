@@ -4,10 +4,14 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use dangol_engine::attributes::{self, Facts};
 use dangol_engine::config::{CompiledConfig, SiteConfig, is_identifier};
 use dangol_engine::consent::Consent;
-use dangol_engine::decide::{Decision, decide};
+use dangol_engine::decide::{Decision, Shopper, decide_page};
 use dangol_engine::event::{Event, MAX_BATCH};
+use dangol_engine::ledger::Ledger;
+use dangol_engine::random::SplitMix64;
+use dangol_engine::time::Moment;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
@@ -26,6 +30,7 @@ const KEY_CONSENT: &str = "consent";
 const KEY_ID: &str = "id";
 const KEY_CONFIG: &str = "config";
 const KEY_ETAG: &str = "etag";
+const KEY_LEDGER: &str = "ledger";
 
 /// A running widget. Returned by `start`; `window.dangol` delegates to it.
 #[wasm_bindgen]
@@ -42,6 +47,7 @@ struct Inner {
     /// The raw config text and ETag, kept to cache once consent allows.
     config_text: Option<(String, Option<String>)>,
     config: Option<CompiledConfig>,
+    ledger: Ledger,
     decisions: Vec<Decision>,
     rendered: bool,
     /// Events made on this page and not yet accepted by the server. Before
@@ -62,6 +68,7 @@ impl Widget {
             anon: None,
             config_text: None,
             config: None,
+            ledger: Ledger::default(),
             decisions: Vec::new(),
             rendered: false,
             pending: Vec::new(),
@@ -129,6 +136,7 @@ impl Widget {
         inner.consent = Consent::Denied;
         inner.pending.clear();
         inner.anon = None;
+        inner.ledger = Ledger::default();
         if let Some(storage) = &inner.storage
             && let Err(e) = storage.clear()
         {
@@ -202,6 +210,20 @@ impl Inner {
         if let Some((text, etag)) = self.config_text.clone() {
             self.cache_config(&text, etag.as_deref());
         }
+        self.save_ledger();
+    }
+
+    fn save_ledger(&self) {
+        if let Ok(text) = js_sys::JSON::stringify(&json::to_js(&self.ledger.to_value())) {
+            self.store(KEY_LEDGER, &String::from(text));
+        }
+    }
+
+    fn load_ledger(&mut self) {
+        let stored = self.storage.as_ref().and_then(|s| s.get(KEY_LEDGER));
+        if let Some(value) = stored.and_then(|t| js_sys::JSON::parse(&t).ok()) {
+            self.ledger = Ledger::from_value(&json::from_js(&value));
+        }
     }
 
     fn cache_config(&self, text: &str, etag: Option<&str>) {
@@ -223,31 +245,70 @@ impl Inner {
 
     /// Decides for every slot and renders the winners.
     fn apply(&mut self, config: CompiledConfig) {
-        let context = dom::page_context();
         let now = clock::now_ms();
-        let mut decisions = Vec::new();
-        for (placement, slot) in dom::slots() {
-            let decision = decide(&config, &placement, &context, &BrowserRegex);
-            if let Some(chosen) = decision.chosen() {
-                match render::render(&slot, &chosen.content, &chosen.campaign_id) {
-                    Ok(()) => {
-                        let event = Event::exposure(
-                            Self::new_event_id(),
-                            now,
-                            String::new(),
-                            &chosen.campaign_id,
-                            &chosen.variant_id,
-                        );
-                        self.record(event);
-                    }
-                    Err(e) => warn_once(
-                        Problem::Render,
-                        &format!("could not render into slot `{placement}`: {e}"),
-                    ),
-                }
+        let moment = Moment {
+            now_ms: now,
+            utc_offset_minutes: clock::utc_offset_minutes(),
+            // Sessions come with the profile; until then a page is a session.
+            session_start_ms: now,
+        };
+        let attributes = attributes::build(
+            &dom::page_context(),
+            &Facts::default(),
+            &serde_json::Map::new(),
+            self.consent,
+            &moment,
+        );
+        let slots = dom::slots();
+        let placements: Vec<&str> = slots.iter().map(|(p, _)| p.as_str()).collect();
+        let seed = random::hex_id(8)
+            .and_then(|h| u64::from_str_radix(&h, 16).ok())
+            .unwrap_or(now as u64);
+        let shopper = Shopper {
+            attributes: &attributes,
+            id: self.anon.as_deref().filter(|_| self.consent.may_store()),
+            consent: self.consent,
+            ledger: &self.ledger,
+        };
+        let decisions = decide_page(
+            &config,
+            &placements,
+            &shopper,
+            &moment,
+            &mut SplitMix64::new(seed),
+            &BrowserRegex,
+        );
+        for (decision, (placement, slot)) in decisions.iter().zip(&slots) {
+            for campaign in &decision.held_out {
+                self.record(Event::holdout(
+                    Self::new_event_id(),
+                    now,
+                    String::new(),
+                    campaign,
+                ));
             }
-            decisions.push(decision);
+            let Some(chosen) = decision.chosen() else {
+                continue;
+            };
+            match render::render(slot, &chosen.content, &chosen.campaign_id) {
+                Ok(()) => {
+                    self.ledger.record_show(&chosen.campaign_id, now);
+                    let event = Event::exposure(
+                        Self::new_event_id(),
+                        now,
+                        String::new(),
+                        &chosen.campaign_id,
+                        &chosen.variant_id,
+                    );
+                    self.record(event);
+                }
+                Err(e) => warn_once(
+                    Problem::Render,
+                    &format!("could not render into slot `{placement}`: {e}"),
+                ),
+            }
         }
+        self.save_ledger();
         self.decisions = decisions;
         self.config = Some(config);
         self.rendered = true;
@@ -257,11 +318,32 @@ impl Inner {
 /// Parses config text with the browser's JSON parser and checks it.
 fn parse_config(text: &str, site: &str) -> Result<CompiledConfig, String> {
     let value = js_sys::JSON::parse(text).map_err(|e| crate::platform::describe(&e))?;
-    let config = SiteConfig::from_value(&json::from_js(&value)).map_err(|e| e.to_string())?;
-    if config.site != site {
-        return Err(format!("it is for site `{}`, not `{site}`", config.site));
+    let config = SiteConfig::compile_value(&json::from_js(&value), &BrowserRegex)
+        .map_err(|e| e.to_string())?;
+    if config.config().site != site {
+        return Err(format!(
+            "it is for site `{}`, not `{site}`",
+            config.config().site
+        ));
     }
-    config.compile().map_err(|e| e.to_string())
+    Ok(config)
+}
+
+/// Campaigns the config had to skip: one warning naming them.
+fn report_problems(url: &str, config: &CompiledConfig) {
+    let problems = config.problems();
+    if problems.is_empty() {
+        return;
+    }
+    let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    warn_once(
+        Problem::ConfigInvalid,
+        &format!(
+            "the config from {url} has {} campaign(s) that cannot be used and are skipped: {}",
+            list.len(),
+            list.join("; ")
+        ),
+    );
 }
 
 /// The page lifecycle, run once after `start`.
@@ -283,6 +365,7 @@ async fn boot(cell: Rc<RefCell<Inner>>) {
         let mut etag = None;
         if inner.consent == Consent::Granted {
             inner.anon = inner.storage.as_ref().and_then(|s| s.get(KEY_ID));
+            inner.load_ledger();
             inner.persist_consent();
             // 2. A cached config decides at once: no network round-trip, no flicker.
             let cached = inner.storage.as_ref().and_then(|s| s.get(KEY_CONFIG));
@@ -307,6 +390,7 @@ async fn boot(cell: Rc<RefCell<Inner>>) {
             let mut inner = cell.borrow_mut();
             match parse_config(&text, &inner.site) {
                 Ok(config) => {
+                    report_problems(&url, &config);
                     inner.cache_config(&text, etag.as_deref());
                     inner.config_text = Some((text, etag));
                     if !inner.rendered {

@@ -6,7 +6,7 @@ use dangol::platform::random::hex_id;
 use dangol::platform::regex::BrowserRegex;
 use dangol::platform::storage::SiteStorage;
 use dangol::render::{RENDERED_ATTR, render};
-use dangol_engine::condition::RegexEngine;
+use dangol_engine::condition::{Matcher, RegexEngine};
 use dangol_engine::config::{Banner, Content, Cta};
 use wasm_bindgen_test::*;
 use web_sys::Element;
@@ -57,27 +57,41 @@ fn storage_round_trips_and_clear_removes_only_the_sites_keys() {
     );
 }
 
+fn matches(pattern: &str, text: &str, case_insensitive: bool) -> Option<bool> {
+    BrowserRegex
+        .compile(pattern, case_insensitive)
+        .map(|re| re.is_match(text))
+}
+
 #[wasm_bindgen_test]
 fn the_browser_regex_keeps_javascript_semantics_and_never_throws() {
-    let re = BrowserRegex;
     assert_eq!(
-        re.is_match("^/demo/(index\\.html)?$", "/demo/", false),
+        matches("^/demo/(index\\.html)?$", "/demo/", false),
         Some(true)
     );
-    assert_eq!(
-        re.is_match("PRODUCT", "/demo/product.html", true),
-        Some(true)
-    );
-    assert_eq!(
-        re.is_match("PRODUCT", "/demo/product.html", false),
-        Some(false)
-    );
+    assert_eq!(matches("PRODUCT", "/demo/product.html", true), Some(true));
+    assert_eq!(matches("PRODUCT", "/demo/product.html", false), Some(false));
     // Lookbehind is JavaScript syntax the Rust regex crate lacks.
-    assert_eq!(
-        re.is_match("(?<=demo/)cart", "/demo/cart", false),
-        Some(true)
-    );
-    assert_eq!(re.is_match("(unclosed", "x", false), None);
+    assert_eq!(matches("(?<=demo/)cart", "/demo/cart", false), Some(true));
+    assert_eq!(matches("(unclosed", "x", false), None);
+    assert_eq!(BrowserRegex.lowercase("ÉTÉ Ünd"), "été ünd");
+}
+
+#[wasm_bindgen_test]
+fn every_condition_case_holds_in_the_browser() {
+    let (count, failures) =
+        dangol_engine::spec::condition_cases(include_str!("cases/conditions.json"), &BrowserRegex)
+            .unwrap();
+    assert!(count >= 100);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[wasm_bindgen_test]
+fn every_bucketing_case_holds_in_wasm() {
+    let (count, failures) =
+        dangol_engine::spec::bucket_cases(include_str!("cases/bucket.json")).unwrap();
+    assert!(count >= 60);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[wasm_bindgen_test]

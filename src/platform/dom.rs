@@ -1,6 +1,6 @@
 //! Reading the page: its slots and its context for contextual decisions.
 
-use serde_json::{Map, Value};
+use dangol_engine::attributes::{PageContext, utm_from_query};
 use wasm_bindgen::JsCast;
 use web_sys::Element;
 
@@ -22,23 +22,47 @@ pub fn slots() -> Vec<(String, Element)> {
         .collect()
 }
 
+fn meta(document: &web_sys::Document, name: &str) -> Option<String> {
+    document
+        .query_selector(&format!("meta[name=\"{name}\"]"))
+        .ok()
+        .flatten()
+        .and_then(|m| m.get_attribute("content"))
+        .filter(|c| !c.is_empty())
+}
+
 /// What the current page says about itself (contextual, not behavioural):
-/// usable before consent.
-pub fn page_context() -> Value {
-    let mut page = Map::new();
-    if let Some(window) = web_sys::window() {
-        let location = window.location();
-        let mut put = |key: &str, value: String| {
-            page.insert(key.to_string(), Value::String(value));
-        };
-        put("path", location.pathname().unwrap_or_default());
-        put("search", location.search().unwrap_or_default());
-        put(
-            "referrer",
-            window.document().map(|d| d.referrer()).unwrap_or_default(),
-        );
+/// usable before consent. Shops mark the page type and category with
+/// `<meta name="dangol:page-type">` and `<meta name="dangol:category">`.
+pub fn page_context() -> PageContext {
+    let Some(window) = web_sys::window() else {
+        return PageContext::default();
+    };
+    let location = window.location();
+    let document = window.document();
+    let navigator = window.navigator();
+    let search = location.search().unwrap_or_default();
+    let width = window
+        .inner_width()
+        .ok()
+        .and_then(|w| w.as_f64())
+        .unwrap_or(1024.0);
+    let device = if width < 768.0 {
+        "mobile"
+    } else if width < 1024.0 {
+        "tablet"
+    } else {
+        "desktop"
+    };
+    PageContext {
+        page_type: document.as_ref().and_then(|d| meta(d, "dangol:page-type")),
+        category: document.as_ref().and_then(|d| meta(d, "dangol:category")),
+        url: location.href().unwrap_or_default(),
+        path: location.pathname().unwrap_or_default(),
+        utm: utm_from_query(&search),
+        search,
+        referrer: document.map(|d| d.referrer()).unwrap_or_default(),
+        device: device.to_string(),
+        locale: navigator.language().unwrap_or_default(),
     }
-    let mut context = Map::new();
-    context.insert("page".to_string(), Value::Object(page));
-    Value::Object(context)
 }

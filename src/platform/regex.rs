@@ -1,7 +1,7 @@
 //! The browser's own `RegExp` behind the engine's [`RegexEngine`] trait, so
 //! `$regex` keeps JavaScript semantics and no regex engine ships in the wasm.
 
-use dangol_engine::condition::RegexEngine;
+use dangol_engine::condition::{Matcher, RegexEngine};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -18,14 +18,22 @@ extern "C" {
     fn test(this: &JsRegExp, text: &str) -> bool;
 }
 
+impl Matcher for JsRegExp {
+    fn is_match(&self, text: &str) -> bool {
+        self.test(text)
+    }
+}
+
 /// `RegExp` from the page's JavaScript engine.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct BrowserRegex;
 
 impl RegexEngine for BrowserRegex {
-    fn is_match(&self, pattern: &str, text: &str, case_insensitive: bool) -> Option<bool> {
+    fn compile(&self, pattern: &str, case_insensitive: bool) -> Option<Box<dyn Matcher>> {
         let flags = if case_insensitive { "i" } else { "" };
-        JsRegExp::new(pattern, flags).ok().map(|re| re.test(text))
+        JsRegExp::new(pattern, flags)
+            .ok()
+            .map(|re| Box::new(re) as Box<dyn Matcher>)
     }
 
     fn lowercase(&self, text: &str) -> String {

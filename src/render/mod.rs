@@ -23,11 +23,15 @@ pub fn render(slot: &Element, content: &Content, campaign: &str) -> Result<(), S
     let document = slot
         .owner_document()
         .ok_or("the slot is not in a document")?;
+    let Content::Banner(banner) = content else {
+        return Err(format!(
+            "`{}` offers cannot be rendered by this widget version",
+            content.kind()
+        ));
+    };
     let root = shadow_root(slot)?;
     style::adopt(&root)?;
-    let node = match content {
-        Content::Banner(banner) => banner_node(&document, banner).map_err(|e| describe(&e))?,
-    };
+    let node = banner_node(&document, banner).map_err(|e| describe(&e))?;
     root.replace_children_with_node_1(&node);
     slot.set_attribute(RENDERED_ATTR, campaign)
         .map_err(|e| describe(&e))?;

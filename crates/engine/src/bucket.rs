@@ -4,6 +4,9 @@
 //! Hash versions are frozen: the output of a version never changes. A new
 //! algorithm gets a new version number, which travels in the config.
 
+/// The hash version new campaigns use unless the config says otherwise.
+pub const DEFAULT_HASH_VERSION: u32 = 2;
+
 /// FNV-1a, 32 bit, over the string's UTF-16 code units: exactly what
 /// JavaScript's `charCodeAt` loop sees, so non-ASCII ids ("josé", "用户123",
 /// "😀") hash the same here and in GrowthBook's JS SDK.

@@ -1,27 +1,93 @@
-//! Decisions: which variant of which campaign a placement shows, and why.
+//! Decisions: which campaign and variant each placement shows, and why
+//! every other campaign did not.
+//!
+//! The order of the gates is fixed and each one leaves a reason:
+//! 1. the global holdout (no personalisation at all for the control group);
+//! 2. schedule; 3. consent for behavioural audiences; 4. the audience
+//!    condition; 5. the shopper's caps;
+//! 6. a higher-priority campaign already won the placement;
+//! 7. another campaign of the same exclusion group is on the page;
+//! 8. site-wide message pressure;
+//! 9. the campaign's holdout (the slot falls through to the next campaign,
+//!    which is what the held-out shopper would have seen without it);
+//! 10. the variant: sticky by hash, or Thompson sampling.
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::condition::{RegexEngine, eval_condition_with};
-use crate::config::{CompiledConfig, Content};
+use crate::bucket;
+use crate::condition::RegexEngine;
+use crate::config::{Allocation, CompiledCampaign, CompiledConfig, Content, Schedule};
+use crate::consent::Consent;
+use crate::ledger::{Cap, Ledger};
+use crate::random::{Random, beta};
+use crate::time::Moment;
 
-/// Why a campaign was or was not chosen. Tests assert on these and the
+/// Why a campaign was or was not shown. Tests assert on these and the
 /// shopper-facing "why this offer?" is built from them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Reason {
-    /// The campaign's condition matched the context and it won the placement.
-    Targeted {
+    /// Shown: it targeted the shopper and won the placement.
+    Shown {
         /// The campaign.
         campaign: String,
+        /// The variant shown.
+        variant: String,
     },
-    /// The campaign's condition did not match the context.
+    /// The audience condition did not match.
     NotTargeted {
         /// The campaign.
         campaign: String,
     },
-    /// The config has no campaign for this placement.
+    /// Outside its dates, weekdays or hours.
+    OutOfSchedule {
+        /// The campaign.
+        campaign: String,
+    },
+    /// A frequency cap stopped it.
+    Capped {
+        /// The campaign.
+        campaign: String,
+        /// Which cap.
+        cap: Cap,
+    },
+    /// The site-wide limit of offers per session or day was reached.
+    PressureLimit {
+        /// The campaign.
+        campaign: String,
+        /// `per_session` or `per_day`.
+        limit: &'static str,
+    },
+    /// The shopper is in this campaign's holdout.
+    Holdout {
+        /// The campaign.
+        campaign: String,
+    },
+    /// The shopper is in the global holdout: no personalisation at all.
+    GlobalHoldout,
+    /// A higher-priority campaign won the placement.
+    LostToPriority {
+        /// The campaign.
+        campaign: String,
+        /// The campaign that won.
+        winner: String,
+    },
+    /// Another campaign of its exclusion group is on the page.
+    ExclusionGroup {
+        /// The campaign.
+        campaign: String,
+        /// The group.
+        group: String,
+        /// The campaign of the group that is shown.
+        winner: String,
+    },
+    /// Its audience needs behavioural data and the shopper has not consented.
+    NeedsConsent {
+        /// The campaign.
+        campaign: String,
+    },
+    /// No campaign names this placement.
     NoCampaigns,
 }
 
@@ -32,19 +98,23 @@ pub struct Chosen {
     pub campaign_id: String,
     /// The variant shown.
     pub variant_id: String,
+    /// The variant's position in the campaign.
+    pub variant_index: usize,
     /// The content to render.
     pub content: Content,
 }
 
-/// The decision for one placement, with its reasons in evaluation order.
+/// The decision for one placement, with a reason for every campaign considered.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
     /// The placement decided for.
     pub placement: String,
     /// The offer, if any campaign won.
     pub chosen: Option<Chosen>,
-    /// Every campaign considered and what happened to it.
+    /// Reasons in evaluation order.
     pub reasons: Vec<Reason>,
+    /// Campaigns whose holdout the shopper is in, for measuring uplift.
+    pub held_out: Vec<String>,
 }
 
 impl Decision {
@@ -54,45 +124,272 @@ impl Decision {
     }
 }
 
-/// Decides for one placement: the first campaign (in priority order) whose
-/// condition matches `context` wins; its first variant is shown.
+/// The shopper as decisions see them.
+pub struct Shopper<'a> {
+    /// From [`crate::attributes::build`].
+    pub attributes: &'a Value,
+    /// The pseudonymous id; `None` before consent.
+    pub id: Option<&'a str>,
+    /// The consent state.
+    pub consent: Consent,
+    /// Impressions, dismissals and conversions.
+    pub ledger: &'a Ledger,
+}
+
+/// Decides every placement of a page in order. Offers chosen earlier on
+/// the page count towards pressure and exclusion groups for later ones.
+pub fn decide_page(
+    config: &CompiledConfig,
+    placements: &[&str],
+    shopper: &Shopper<'_>,
+    moment: &Moment,
+    rng: &mut dyn Random,
+    regex: &dyn RegexEngine,
+) -> Vec<Decision> {
+    let mut page = PageState::default();
+    placements
+        .iter()
+        .map(|p| decide_one(config, p, shopper, moment, rng, regex, &mut page))
+        .collect()
+}
+
+/// Decides one placement on its own.
 pub fn decide(
     config: &CompiledConfig,
     placement: &str,
-    context: &Value,
+    shopper: &Shopper<'_>,
+    moment: &Moment,
+    rng: &mut dyn Random,
     regex: &dyn RegexEngine,
 ) -> Decision {
-    let no_groups = Value::Object(Default::default());
-    let mut reasons = Vec::new();
-    let mut chosen = None;
-    for campaign in config.campaigns_for(placement) {
-        // 1. Targeting: the campaign's condition on the page context.
-        if !eval_condition_with(context, &campaign.condition, &no_groups, regex) {
-            reasons.push(Reason::NotTargeted {
-                campaign: campaign.id.clone(),
+    decide_one(
+        config,
+        placement,
+        shopper,
+        moment,
+        rng,
+        regex,
+        &mut PageState::default(),
+    )
+}
+
+/// What earlier placements of the same page took.
+#[derive(Default)]
+struct PageState {
+    shown: usize,
+    groups: Vec<(String, String)>,
+    campaigns: Vec<String>,
+}
+
+/// Seed suffixes: hashing the same id for different purposes must not
+/// correlate the outcomes.
+const HOLDOUT_SALT: &str = "__holdout";
+const GLOBAL_HOLDOUT_SEED: &str = "__global_holdout";
+
+/// A number in [0, 1) for this shopper and seed: sticky by hash when there
+/// is an id, otherwise (no consent, so no id) fresh for this page.
+fn unit(seed: &str, id: Option<&str>, version: u32, rng: &mut dyn Random) -> f64 {
+    match id.and_then(|id| bucket::hash(seed, id, version)) {
+        Some(n) => n,
+        None => rng.next_f64(),
+    }
+}
+
+fn decide_one(
+    config: &CompiledConfig,
+    placement: &str,
+    shopper: &Shopper<'_>,
+    moment: &Moment,
+    rng: &mut dyn Random,
+    regex: &dyn RegexEngine,
+    page: &mut PageState,
+) -> Decision {
+    let mut decision = Decision {
+        placement: placement.to_string(),
+        chosen: None,
+        reasons: Vec::new(),
+        held_out: Vec::new(),
+    };
+    let site = config.config();
+    // 1. The global holdout is decided once per shopper, by hash.
+    if site.global_holdout > 0.0
+        && let Some(id) = shopper.id
+        && bucket::hash(GLOBAL_HOLDOUT_SEED, id, 2).is_some_and(|n| n < site.global_holdout)
+    {
+        decision.reasons.push(Reason::GlobalHoldout);
+        return decision;
+    }
+    for compiled in config.campaigns_for(placement) {
+        let campaign = &compiled.campaign;
+        let id = || campaign.id.clone();
+        // A campaign fills at most one placement per page.
+        if page.campaigns.contains(&campaign.id) {
+            continue;
+        }
+        // 2-5: is this campaign allowed for this shopper right now?
+        if !in_schedule(&campaign.schedule, moment) {
+            decision
+                .reasons
+                .push(Reason::OutOfSchedule { campaign: id() });
+            continue;
+        }
+        if compiled.behavioural && shopper.consent != Consent::Granted {
+            decision
+                .reasons
+                .push(Reason::NeedsConsent { campaign: id() });
+            continue;
+        }
+        if !compiled
+            .condition
+            .eval(shopper.attributes, &site.saved_groups, regex)
+        {
+            decision
+                .reasons
+                .push(Reason::NotTargeted { campaign: id() });
+            continue;
+        }
+        if let Some(cap) = shopper.ledger.capped(&campaign.id, &campaign.caps, moment) {
+            decision.reasons.push(Reason::Capped {
+                campaign: id(),
+                cap,
             });
             continue;
         }
-        // 2. The variant: compile() guarantees there is at least one.
-        if let Some(variant) = campaign.variants.first() {
-            reasons.push(Reason::Targeted {
-                campaign: campaign.id.clone(),
+        // 6-8: does it still fit on this page?
+        if let Some(chosen) = &decision.chosen {
+            decision.reasons.push(Reason::LostToPriority {
+                campaign: id(),
+                winner: chosen.campaign_id.clone(),
             });
-            chosen = Some(Chosen {
-                campaign_id: campaign.id.clone(),
-                variant_id: variant.id.clone(),
-                content: variant.content.clone(),
+            continue;
+        }
+        if let Some(group) = &campaign.group
+            && let Some((_, winner)) = page.groups.iter().find(|(g, _)| g == group)
+        {
+            decision.reasons.push(Reason::ExclusionGroup {
+                campaign: id(),
+                group: group.clone(),
+                winner: winner.clone(),
             });
-            break;
+            continue;
+        }
+        if let Some(limit) = pressure_limit(config, shopper.ledger, moment, page.shown) {
+            decision.reasons.push(Reason::PressureLimit {
+                campaign: id(),
+                limit,
+            });
+            continue;
+        }
+        // 9. The campaign's own holdout: fall through to the next campaign.
+        if campaign.holdout > 0.0 {
+            let seed = format!("{}{HOLDOUT_SALT}", campaign.seed);
+            if unit(&seed, shopper.id, campaign.hash_version, rng) < campaign.holdout {
+                decision.reasons.push(Reason::Holdout { campaign: id() });
+                decision.held_out.push(id());
+                continue;
+            }
+        }
+        // 10. The variant.
+        let index = choose_variant(compiled, shopper.id, rng);
+        let Some(variant) = campaign.variants.get(index) else {
+            continue;
+        };
+        decision.reasons.push(Reason::Shown {
+            campaign: id(),
+            variant: variant.id.clone(),
+        });
+        decision.chosen = Some(Chosen {
+            campaign_id: id(),
+            variant_id: variant.id.clone(),
+            variant_index: index,
+            content: variant.content.clone(),
+        });
+        page.shown += 1;
+        page.campaigns.push(id());
+        if let Some(group) = &campaign.group {
+            page.groups.push((group.clone(), id()));
         }
     }
-    if reasons.is_empty() {
-        reasons.push(Reason::NoCampaigns);
+    if decision.reasons.is_empty() {
+        decision.reasons.push(Reason::NoCampaigns);
     }
-    Decision {
-        placement: placement.to_string(),
-        chosen,
-        reasons,
+    decision
+}
+
+fn in_schedule(s: &Schedule, m: &Moment) -> bool {
+    if s.start_ms.is_some_and(|start| m.now_ms < start)
+        || s.end_ms.is_some_and(|end| m.now_ms >= end)
+    {
+        return false;
+    }
+    if !s.weekdays.is_empty() && !s.weekdays.contains(&m.weekday()) {
+        return false;
+    }
+    match s.hours {
+        None => true,
+        Some((from, to)) => {
+            let h = m.local_hour();
+            if from <= to {
+                (from..to).contains(&h)
+            } else {
+                // Wraps past midnight, e.g. 22 to 6.
+                h >= from || h < to
+            }
+        }
+    }
+}
+
+fn pressure_limit(
+    config: &CompiledConfig,
+    ledger: &Ledger,
+    m: &Moment,
+    shown_on_page: usize,
+) -> Option<&'static str> {
+    let pressure = config.config().pressure;
+    if let Some(limit) = pressure.per_session
+        && ledger.shows_this_session(m) + shown_on_page >= limit as usize
+    {
+        return Some("per_session");
+    }
+    if let Some(limit) = pressure.per_day
+        && ledger.shows_today(m) + shown_on_page >= limit as usize
+    {
+        return Some("per_day");
+    }
+    None
+}
+
+fn choose_variant(compiled: &CompiledCampaign, id: Option<&str>, rng: &mut dyn Random) -> usize {
+    let campaign = &compiled.campaign;
+    let n = campaign.variants.len();
+    if n <= 1 {
+        return 0;
+    }
+    match &campaign.allocation {
+        Allocation::Fixed { weights } => {
+            let ranges = bucket::bucket_ranges(n, 1.0, weights.as_deref());
+            let x = unit(&campaign.seed, id, campaign.hash_version, rng);
+            bucket::choose_variation(x, &ranges).unwrap_or(0)
+        }
+        Allocation::Bandit {
+            posteriors,
+            min_share,
+        } => {
+            // Exploration floor: with probability min_share × n pick any
+            // variant uniformly, so each keeps at least min_share of traffic.
+            if rng.next_f64() < min_share * n as f64 {
+                return ((rng.next_f64() * n as f64) as usize).min(n - 1);
+            }
+            let mut best = (0, f64::MIN);
+            for i in 0..n {
+                let (a, b) = posteriors.get(i).copied().unwrap_or((1.0, 1.0));
+                let draw = beta(a, b, rng);
+                if draw > best.1 {
+                    best = (i, draw);
+                }
+            }
+            best.0
+        }
     }
 }
 
@@ -101,80 +398,291 @@ mod tests {
     use super::*;
     use crate::condition::NativeRegex;
     use crate::config::SiteConfig;
+    use crate::random::SplitMix64;
     use serde_json::json;
 
-    fn compiled() -> CompiledConfig {
-        let banner = |h: &str| json!({"type": "banner", "headline": h});
-        SiteConfig::from_value(&json!({
-            "site": "demo", "version": 3,
-            "campaigns": [
-                {"id": "shoes-only", "placement": "hero", "condition": {"page.path": {"$regex": "^/shoes"}},
-                 "variants": [{"id": "a", "content": banner("Shoes")}]},
-                {"id": "everyone", "placement": "hero",
-                 "variants": [{"id": "a", "content": banner("Hello")}, {"id": "b", "content": banner("Hi")}]},
-                {"id": "footer", "placement": "foot", "condition": {"page.path": "/never"},
-                 "variants": [{"id": "a", "content": banner("F")}]}
-            ]
-        }))
-        .unwrap()
-        .compile()
-        .unwrap()
+    const NOW: i64 = 1_795_617_000_000; // Wednesday 14:30 UTC
+
+    fn compiled(config: Value) -> CompiledConfig {
+        let c = SiteConfig::compile_value(&config, &NativeRegex).unwrap();
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        c
+    }
+
+    fn banner(id: &str, extra: Value) -> Value {
+        let mut c = json!({"id": id, "placement": "hero",
+            "variants": [{"id": "a", "content": {"type": "banner", "headline": id}}]});
+        if let (Value::Object(c), Value::Object(e)) = (&mut c, extra) {
+            c.extend(e);
+        }
+        c
+    }
+
+    fn site(campaigns: Value) -> Value {
+        json!({"site": "s", "version": 1, "campaigns": campaigns})
+    }
+
+    fn run(config: &CompiledConfig, attrs: Value, consent: Consent, ledger: &Ledger) -> Decision {
+        let shopper = Shopper {
+            attributes: &attrs,
+            id: (consent == Consent::Granted).then_some("shopper-0001"),
+            consent,
+            ledger,
+        };
+        decide(
+            config,
+            "hero",
+            &shopper,
+            &Moment::utc(NOW),
+            &mut SplitMix64::new(1),
+            &NativeRegex,
+        )
     }
 
     #[test]
-    fn the_first_matching_campaign_wins_and_says_why() {
-        let d = decide(
-            &compiled(),
-            "hero",
-            &json!({"page": {"path": "/shoes/1"}}),
-            &NativeRegex,
+    fn the_highest_priority_matching_campaign_wins_and_others_say_why() {
+        let cfg = compiled(site(json!([
+            banner("low", json!({"priority": 1})),
+            banner(
+                "shoes",
+                json!({"priority": 5, "condition": {"page.path": {"$regex": "^/shoes"}}})
+            ),
+            banner("high", json!({"priority": 9})),
+        ])));
+        let d = run(
+            &cfg,
+            json!({"page": {"path": "/"}}),
+            Consent::Granted,
+            &Ledger::default(),
         );
-        assert_eq!(d.chosen().unwrap().campaign_id, "shoes-only");
-        assert_eq!(
-            d.reasons,
-            vec![Reason::Targeted {
-                campaign: "shoes-only".into()
-            }]
-        );
-    }
-
-    #[test]
-    fn a_non_matching_campaign_is_skipped_with_its_reason() {
-        let d = decide(
-            &compiled(),
-            "hero",
-            &json!({"page": {"path": "/"}}),
-            &NativeRegex,
-        );
-        let chosen = d.chosen().unwrap();
-        assert_eq!(
-            (chosen.campaign_id.as_str(), chosen.variant_id.as_str()),
-            ("everyone", "a")
-        );
+        assert_eq!(d.chosen().unwrap().campaign_id, "high");
         assert_eq!(
             d.reasons,
             vec![
-                Reason::NotTargeted {
-                    campaign: "shoes-only".into()
+                Reason::Shown {
+                    campaign: "high".into(),
+                    variant: "a".into()
                 },
-                Reason::Targeted {
-                    campaign: "everyone".into()
-                }
+                Reason::NotTargeted {
+                    campaign: "shoes".into()
+                },
+                Reason::LostToPriority {
+                    campaign: "low".into(),
+                    winner: "high".into()
+                },
             ]
         );
     }
 
     #[test]
-    fn nothing_is_chosen_when_no_campaign_matches_or_exists() {
-        let d = decide(&compiled(), "foot", &json!({}), &NativeRegex);
-        assert!(d.chosen().is_none());
+    fn behavioural_audiences_need_consent_and_contextual_ones_do_not() {
+        let cfg = compiled(site(json!([
+            banner(
+                "dormant",
+                json!({"priority": 2, "condition": {"lifecycle": "dormant"}})
+            ),
+            banner("home", json!({"condition": {"page.path": "/"}})),
+        ])));
+        let attrs = json!({"page": {"path": "/"}, "lifecycle": "dormant"});
+        let d = run(&cfg, attrs.clone(), Consent::Unknown, &Ledger::default());
+        assert_eq!(d.chosen().unwrap().campaign_id, "home");
         assert_eq!(
-            d.reasons,
-            vec![Reason::NotTargeted {
-                campaign: "footer".into()
+            d.reasons[0],
+            Reason::NeedsConsent {
+                campaign: "dormant".into()
+            }
+        );
+        let d = run(&cfg, attrs, Consent::Granted, &Ledger::default());
+        assert_eq!(d.chosen().unwrap().campaign_id, "dormant");
+    }
+
+    #[test]
+    fn schedule_dates_weekdays_and_wrapping_hours() {
+        let cases = [
+            (json!({"start_ms": NOW + 1}), false),
+            (json!({"end_ms": NOW}), false),
+            (json!({"start_ms": NOW, "end_ms": NOW + 1}), true),
+            (json!({"weekdays": [3]}), true),
+            (json!({"weekdays": [1, 2, 4, 5, 6, 7]}), false),
+            (json!({"hours": [14, 15]}), true),
+            (json!({"hours": [15, 14]}), false),
+            (json!({"hours": [22, 15]}), true),
+        ];
+        for (schedule, shown) in cases {
+            let cfg = compiled(site(json!([banner(
+                "c",
+                json!({"schedule": schedule.clone()})
+            )])));
+            let d = run(&cfg, json!({}), Consent::Granted, &Ledger::default());
+            assert_eq!(d.chosen().is_some(), shown, "{schedule}");
+            if !shown {
+                assert_eq!(
+                    d.reasons,
+                    vec![Reason::OutOfSchedule {
+                        campaign: "c".into()
+                    }]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_capped_campaign_gives_way_to_the_next() {
+        let cfg = compiled(site(json!([
+            banner("first", json!({"priority": 2, "caps": {"per_day": 1}})),
+            banner("second", json!({})),
+        ])));
+        let mut ledger = Ledger::default();
+        ledger.record_show("first", NOW - 60_000);
+        let d = run(&cfg, json!({}), Consent::Granted, &ledger);
+        assert_eq!(d.chosen().unwrap().campaign_id, "second");
+        assert_eq!(
+            d.reasons[0],
+            Reason::Capped {
+                campaign: "first".into(),
+                cap: Cap::PerDay
+            }
+        );
+    }
+
+    #[test]
+    fn pressure_limits_stop_offers_across_campaigns_and_placements() {
+        let mut config = site(json!([
+            banner("a", json!({"placements": ["hero"]})),
+            banner("b", json!({"placements": ["side"]})),
+        ]));
+        config["pressure"] = json!({"per_session": 1});
+        let cfg = compiled(config);
+        let attrs = json!({});
+        let ledger = Ledger::default();
+        let shopper = Shopper {
+            attributes: &attrs,
+            id: Some("x-000000000001"),
+            consent: Consent::Granted,
+            ledger: &ledger,
+        };
+        let ds = decide_page(
+            &cfg,
+            &["hero", "side"],
+            &shopper,
+            &Moment::utc(NOW),
+            &mut SplitMix64::new(3),
+            &NativeRegex,
+        );
+        assert_eq!(ds[0].chosen().unwrap().campaign_id, "a");
+        assert!(ds[1].chosen().is_none());
+        assert_eq!(
+            ds[1].reasons,
+            vec![Reason::PressureLimit {
+                campaign: "b".into(),
+                limit: "per_session"
             }]
         );
-        let d = decide(&compiled(), "nowhere", &json!({}), &NativeRegex);
-        assert_eq!(d.reasons, vec![Reason::NoCampaigns]);
+    }
+
+    #[test]
+    fn an_exclusion_group_allows_one_campaign_per_page() {
+        let cfg = compiled(site(json!([
+            banner("a", json!({"placements": ["hero"], "group": "promo"})),
+            banner("b", json!({"placements": ["side"], "group": "promo"})),
+            banner("c", json!({"placements": ["side"]})),
+        ])));
+        let attrs = json!({});
+        let ledger = Ledger::default();
+        let shopper = Shopper {
+            attributes: &attrs,
+            id: Some("x-000000000001"),
+            consent: Consent::Granted,
+            ledger: &ledger,
+        };
+        let ds = decide_page(
+            &cfg,
+            &["hero", "side"],
+            &shopper,
+            &Moment::utc(NOW),
+            &mut SplitMix64::new(3),
+            &NativeRegex,
+        );
+        assert_eq!(ds[1].chosen().unwrap().campaign_id, "c");
+        assert_eq!(
+            ds[1].reasons[0],
+            Reason::ExclusionGroup {
+                campaign: "b".into(),
+                group: "promo".into(),
+                winner: "a".into()
+            }
+        );
+    }
+
+    #[test]
+    fn the_global_holdout_gets_no_personalisation_at_all() {
+        let mut config = site(json!([banner("a", json!({}))]));
+        config["global_holdout"] = json!(1.0);
+        let cfg = compiled(config);
+        let d = run(&cfg, json!({}), Consent::Granted, &Ledger::default());
+        assert!(d.chosen().is_none());
+        assert_eq!(d.reasons, vec![Reason::GlobalHoldout]);
+    }
+
+    #[test]
+    fn a_campaign_holdout_falls_through_to_the_next_campaign() {
+        let cfg = compiled(site(json!([
+            banner("held", json!({"priority": 2, "holdout": 1.0})),
+            banner("next", json!({})),
+        ])));
+        let d = run(&cfg, json!({}), Consent::Granted, &Ledger::default());
+        assert_eq!(d.chosen().unwrap().campaign_id, "next");
+        assert_eq!(d.held_out, ["held"]);
+        assert_eq!(
+            d.reasons[0],
+            Reason::Holdout {
+                campaign: "held".into()
+            }
+        );
+    }
+
+    #[test]
+    fn fixed_allocation_is_sticky_per_shopper_and_follows_the_weights() {
+        let cfg = compiled(site(json!([banner(
+            "c",
+            json!({
+                "allocation": {"weights": [0.2, 0.8]},
+                "variants": [{"id": "a", "content": {"type": "banner", "headline": "A"}},
+                             {"id": "b", "content": {"type": "banner", "headline": "B"}}]
+            })
+        )])));
+        let attrs = json!({});
+        let ledger = Ledger::default();
+        let mut counts = [0usize; 2];
+        for i in 0..4000 {
+            let id = format!("shopper-{i:08}");
+            let shopper = Shopper {
+                attributes: &attrs,
+                id: Some(&id),
+                consent: Consent::Granted,
+                ledger: &ledger,
+            };
+            let first = decide(
+                &cfg,
+                "hero",
+                &shopper,
+                &Moment::utc(NOW),
+                &mut SplitMix64::new(i),
+                &NativeRegex,
+            );
+            let again = decide(
+                &cfg,
+                "hero",
+                &shopper,
+                &Moment::utc(NOW + 1),
+                &mut SplitMix64::new(i + 99),
+                &NativeRegex,
+            );
+            let v = first.chosen().unwrap().variant_index;
+            assert_eq!(v, again.chosen().unwrap().variant_index, "sticky for {id}");
+            counts[v] += 1;
+        }
+        let share_b = counts[1] as f64 / 4000.0;
+        assert!((share_b - 0.8).abs() < 0.03, "share of b: {share_b}");
     }
 }

@@ -26,6 +26,7 @@ pub const BUILT_IN_TYPES: &[&str] = &[
     "remove_from_cart",
     "begin_checkout",
     "purchase",
+    "holdout",
 ];
 
 /// One behavioural event.
@@ -95,6 +96,15 @@ impl Event {
             map.insert("price".into(), Value::from(price));
         }
         Value::Object(map)
+    }
+
+    /// The shopper was targeted by a campaign but kept in its holdout: the
+    /// control side of the uplift measurement.
+    pub fn holdout(id: String, ts: i64, anon: String, campaign: &str) -> Self {
+        Self {
+            campaign: Some(campaign.to_string()),
+            ..Self::bare(id, "holdout", ts, anon)
+        }
     }
 
     fn bare(id: String, kind: &str, ts: i64, anon: String) -> Self {

@@ -6,10 +6,16 @@
 //! the widget's WebAssembly module.
 //!
 //! ```
-//! use dangol_engine::{config::SiteConfig, decide::decide};
+//! use dangol_engine::condition::NativeRegex;
+//! use dangol_engine::config::SiteConfig;
+//! use dangol_engine::consent::Consent;
+//! use dangol_engine::decide::{Shopper, decide};
+//! use dangol_engine::ledger::Ledger;
+//! use dangol_engine::random::SplitMix64;
+//! use dangol_engine::time::Moment;
 //! use serde_json::json;
 //!
-//! let config = SiteConfig::from_value(&json!({
+//! let config = SiteConfig::compile_value(&json!({
 //!     "site": "demo",
 //!     "version": 1,
 //!     "campaigns": [{
@@ -18,13 +24,16 @@
 //!         "condition": {"page.path": "/"},
 //!         "variants": [{"id": "a", "content": {"type": "banner", "headline": "Welcome!"}}]
 //!     }]
-//! })).unwrap();
-//! let compiled = config.compile().unwrap();
-//! let context = json!({"page": {"path": "/"}});
-//! let decision = decide(&compiled, "home-hero", &context, &dangol_engine::condition::NoRegex);
+//! }), &NativeRegex).unwrap();
+//! let attributes = json!({"page": {"path": "/"}});
+//! let ledger = Ledger::default();
+//! let shopper = Shopper { attributes: &attributes, id: None, consent: Consent::Unknown, ledger: &ledger };
+//! let moment = Moment::utc(1_795_617_000_000);
+//! let decision = decide(&config, "home-hero", &shopper, &moment, &mut SplitMix64::new(7), &NativeRegex);
 //! assert_eq!(decision.chosen().map(|c| c.campaign_id.as_str()), Some("welcome"));
 //! ```
 
+pub mod attributes;
 pub mod bucket;
 pub mod condition;
 pub mod config;
@@ -32,5 +41,10 @@ pub mod consent;
 pub mod decide;
 pub mod error;
 pub mod event;
+pub mod ledger;
+pub mod random;
+#[doc(hidden)]
+pub mod spec;
+pub mod time;
 
 pub use error::{ConfigError, EventError};

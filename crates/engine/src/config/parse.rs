@@ -1,17 +1,21 @@
 //! Reading a config from a JSON value by hand, so every error names the
 //! campaign and the field, and the widget ships no serde deserializer.
 //!
-//! Unknown fields are ignored: an older widget must keep working with a
-//! config published by a newer server.
+//! Reading checks types; [`super::compile`] checks meaning. A campaign that
+//! cannot be read is kept as an error and skipped at compile time.
 
 use serde_json::{Map, Value};
 
-use super::{Banner, Campaign, Content, Cta, SiteConfig, Variant};
+use super::{
+    Allocation, Banner, Campaign, Caps, Content, Coupon, Cta, FeedbackQuestion, LoyaltyPrompt,
+    Placement, PlacementKind, Pressure, SCHEMA, Scale, Schedule, SiteConfig, Tier, Trigger,
+    Variant,
+};
 use crate::condition::type_name;
 use crate::error::ConfigError;
 
 /// A problem at a field path, before the campaign is known.
-type FieldError = (String, String);
+pub(crate) type FieldError = (String, String);
 
 fn field(path: &str, key: &str) -> String {
     if path.is_empty() {
@@ -25,143 +29,494 @@ fn wrong(path: String, want: &str, got: &Value) -> FieldError {
     (path, format!("must be {want}, found {}", type_name(got)))
 }
 
-fn object<'v>(v: &'v Value, path: &str) -> Result<&'v Map<String, Value>, FieldError> {
-    v.as_object()
-        .ok_or_else(|| wrong(path.to_string(), "an object", v))
+fn shape((path, message): FieldError) -> ConfigError {
+    ConfigError::Shape(format!("{path}: {message}"))
 }
 
-fn string(obj: &Map<String, Value>, path: &str, key: &str) -> Result<String, FieldError> {
-    match obj.get(key) {
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(other) => Err(wrong(field(path, key), "a string", other)),
-        None => Err((field(path, key), "is missing".to_string())),
+/// A JSON object with its path, for reading fields with good errors.
+struct Obj<'v> {
+    map: &'v Map<String, Value>,
+    path: String,
+}
+
+impl<'v> Obj<'v> {
+    fn new(value: &'v Value, path: &str) -> Result<Self, FieldError> {
+        value
+            .as_object()
+            .map(|map| Obj {
+                map,
+                path: path.to_string(),
+            })
+            .ok_or_else(|| {
+                let shown = if path.is_empty() { "config" } else { path };
+                wrong(shown.to_string(), "an object", value)
+            })
+    }
+
+    fn at(&self, key: &str) -> String {
+        field(&self.path, key)
+    }
+
+    /// A present, non-null value.
+    fn get(&self, key: &str) -> Option<&'v Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    fn string(&self, key: &str) -> Result<String, FieldError> {
+        self.opt_string(key)?
+            .ok_or_else(|| (self.at(key), "is missing".to_string()))
+    }
+
+    fn opt_string(&self, key: &str) -> Result<Option<String>, FieldError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(wrong(self.at(key), "a string", other)),
+        }
+    }
+
+    fn text(&self, key: &str, default: &str) -> Result<String, FieldError> {
+        Ok(self.opt_string(key)?.unwrap_or_else(|| default.to_string()))
+    }
+
+    fn number(&self, key: &str) -> Result<Option<f64>, FieldError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| wrong(self.at(key), "a number", v)),
+        }
+    }
+
+    fn share(&self, key: &str) -> Result<f64, FieldError> {
+        match self.number(key)? {
+            None => Ok(0.0),
+            Some(s) if (0.0..=1.0).contains(&s) => Ok(s),
+            Some(_) => Err((self.at(key), "must be a share between 0 and 1".into())),
+        }
+    }
+
+    fn count(&self, key: &str) -> Result<Option<u32>, FieldError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .map(Some)
+                .ok_or_else(|| wrong(self.at(key), "a whole number of at least 0", v)),
+        }
+    }
+
+    fn int(&self, key: &str) -> Result<Option<i64>, FieldError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| wrong(self.at(key), "a whole number", v)),
+        }
+    }
+
+    fn boolean(&self, key: &str) -> Result<bool, FieldError> {
+        match self.get(key) {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(other) => Err(wrong(self.at(key), "true or false", other)),
+        }
+    }
+
+    fn array(&self, key: &str) -> Result<&'v [Value], FieldError> {
+        match self.get(key) {
+            None => Ok(&[]),
+            Some(Value::Array(items)) => Ok(items),
+            Some(other) => Err(wrong(self.at(key), "an array", other)),
+        }
+    }
+
+    fn object(&self, key: &str) -> Result<Option<Obj<'v>>, FieldError> {
+        self.get(key)
+            .map(|v| Obj::new(v, &self.at(key)))
+            .transpose()
+    }
+
+    fn strings(&self, key: &str) -> Result<Vec<String>, FieldError> {
+        self.array(key)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| wrong(format!("{}[{i}]", self.at(key)), "a string", v))
+            })
+            .collect()
     }
 }
 
-fn opt_string(
-    obj: &Map<String, Value>,
-    path: &str,
-    key: &str,
-) -> Result<Option<String>, FieldError> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(wrong(field(path, key), "a string", other)),
-    }
-}
-
-fn array<'v>(
-    obj: &'v Map<String, Value>,
-    path: &str,
-    key: &str,
-) -> Result<&'v [Value], FieldError> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(&[]),
-        Some(Value::Array(items)) => Ok(items),
-        Some(other) => Err(wrong(field(path, key), "an array", other)),
-    }
+/// A config read field by field. Campaigns that could not be read are kept
+/// as errors so compilation can report and skip them.
+pub(crate) struct Read {
+    pub config: SiteConfig,
+    pub broken: Vec<(usize, ConfigError)>,
 }
 
 impl SiteConfig {
-    /// Reads a config from a JSON value. Errors name the campaign and the
-    /// field, e.g. ``campaign `welcome`: variants[0].content.headline: is missing``.
-    pub fn from_value(value: &Value) -> Result<Self, ConfigError> {
-        let shape = |(path, message): FieldError| ConfigError::Shape(format!("{path}: {message}"));
-        let obj = object(value, "config").map_err(shape)?;
-        let site = string(obj, "", "site").map_err(shape)?;
-        let version = match obj.get("version") {
-            Some(v) => v
-                .as_u64()
-                .ok_or_else(|| shape(wrong("version".into(), "a whole number of at least 0", v)))?,
-            None => return Err(shape(("version".into(), "is missing".into()))),
-        };
-        let mut campaigns = Vec::new();
-        for (index, raw) in array(obj, "", "campaigns")
-            .map_err(shape)?
-            .iter()
-            .enumerate()
-        {
-            campaigns.push(campaign(raw, index)?);
-        }
-        Ok(SiteConfig {
-            site,
-            version,
-            campaigns,
-        })
+    /// Reads a config from JSON text (native callers; the widget lets the
+    /// browser parse JSON and hands over a value).
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| ConfigError::Shape(e.to_string()))?;
+        Self::from_value(&value)
     }
+
+    /// Reads a config from a JSON value. Errors name the field, e.g.
+    /// `config is not valid: pressure.per_day: must be a whole number of at
+    /// least 0, found string`. A campaign that cannot be read makes this
+    /// fail too; [`SiteConfig::compile_value`] skips it instead.
+    pub fn from_value(value: &Value) -> Result<Self, ConfigError> {
+        let read = read(value)?;
+        match read.broken.into_iter().next() {
+            Some((_, err)) => Err(err),
+            None => Ok(read.config),
+        }
+    }
+}
+
+pub(crate) fn read(value: &Value) -> Result<Read, ConfigError> {
+    read_top(value).map_err(shape).and_then(|(config, raw)| {
+        let mut config = config;
+        let mut broken = Vec::new();
+        for (index, raw) in raw.iter().enumerate() {
+            match campaign(raw, index) {
+                Ok(c) => config.campaigns.push(c),
+                Err(e) => broken.push((index, e)),
+            }
+        }
+        if config.schema > SCHEMA {
+            return Err(ConfigError::Shape(format!(
+                "schema: {} is newer than this widget understands ({SCHEMA})",
+                config.schema
+            )));
+        }
+        Ok(Read { config, broken })
+    })
+}
+
+/// Everything but the campaigns, plus the raw campaign list.
+fn read_top(value: &Value) -> Result<(SiteConfig, &[Value]), FieldError> {
+    let top = Obj::new(value, "")?;
+    let version = match top.get("version") {
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| wrong("version".into(), "a whole number of at least 0", v))?,
+        None => return Err(("version".into(), "is missing".into())),
+    };
+    let pressure = match top.object("pressure")? {
+        Some(p) => Pressure {
+            per_session: p.count("per_session")?,
+            per_day: p.count("per_day")?,
+        },
+        None => Pressure::default(),
+    };
+    let saved_groups = match top.get("saved_groups") {
+        None => Value::Object(Map::new()),
+        Some(v @ Value::Object(_)) => v.clone(),
+        Some(other) => return Err(wrong("saved_groups".into(), "an object", other)),
+    };
+    let mut placements = Vec::new();
+    for (i, raw) in top.array("placements")?.iter().enumerate() {
+        placements.push(placement(raw, &format!("placements[{i}]"))?);
+    }
+    let mut tiers = Vec::new();
+    for (i, raw) in top.array("tiers")?.iter().enumerate() {
+        let t = Obj::new(raw, &format!("tiers[{i}]"))?;
+        let id = t.string("id")?;
+        tiers.push(Tier {
+            name: t.text("name", &id)?,
+            points: t.number("points")?.unwrap_or(0.0),
+            perks: t.text("perks", "")?,
+            id,
+        });
+    }
+    let config = SiteConfig {
+        schema: top.count("schema")?.map_or(SCHEMA, u64::from),
+        site: top.string("site")?,
+        version,
+        placements,
+        campaigns: Vec::new(),
+        pressure,
+        global_holdout: top.share("global_holdout")?,
+        saved_groups,
+        tiers,
+    };
+    Ok((config, top.array("campaigns")?))
+}
+
+fn placement(raw: &Value, path: &str) -> Result<Placement, FieldError> {
+    let p = Obj::new(raw, path)?;
+    let kind = match p.text("kind", "inline")?.as_str() {
+        "inline" => PlacementKind::Inline,
+        "modal" => PlacementKind::Modal,
+        "toast" => PlacementKind::Toast,
+        "bar" => PlacementKind::Bar,
+        other => {
+            return Err((
+                p.at("kind"),
+                format!("`{other}` is not one of: inline, modal, toast, bar"),
+            ));
+        }
+    };
+    let trigger = match p.object("trigger")? {
+        None => None,
+        Some(t) => {
+            let need = |key: &str| -> Result<u32, FieldError> {
+                t.count(key)?
+                    .ok_or_else(|| (t.at(key), "is missing".to_string()))
+            };
+            Some(match t.string("type")?.as_str() {
+                "page_load" => Trigger::PageLoad,
+                "exit_intent" => Trigger::ExitIntent,
+                "dwell" => Trigger::Dwell {
+                    seconds: need("seconds")?,
+                },
+                "scroll" => Trigger::Scroll {
+                    percent: need("percent")?,
+                },
+                "inactivity" => Trigger::Inactivity {
+                    seconds: need("seconds")?,
+                },
+                "nth_page_view" => Trigger::NthPageView { n: need("n")? },
+                "returning_with_cart" => Trigger::ReturningWithCart,
+                other => {
+                    return Err((
+                        t.at("type"),
+                        format!(
+                            "`{other}` is not one of: page_load, exit_intent, dwell, scroll, \
+                             inactivity, nth_page_view, returning_with_cart"
+                        ),
+                    ));
+                }
+            })
+        }
+    };
+    Ok(Placement {
+        id: p.string("id")?,
+        kind,
+        trigger,
+    })
 }
 
 fn campaign(raw: &Value, index: usize) -> Result<Campaign, ConfigError> {
     let position = format!("#{index}");
-    let obj = raw.as_object().ok_or_else(|| {
-        ConfigError::campaign(
+    let Some(map) = raw.as_object() else {
+        return Err(ConfigError::campaign(
             &position,
-            "",
+            "campaign",
             format!("must be an object, found {}", type_name(raw)),
-        )
-    })?;
-    let id = string(obj, "", "id").map_err(|(f, m)| ConfigError::campaign(&position, f, m))?;
-    let named = |(f, m): FieldError| ConfigError::campaign(&id, f, m);
-    let condition = match obj.get("condition") {
-        None | Some(Value::Null) => Value::Object(Map::new()),
-        Some(c) => c.clone(),
+        ));
+    };
+    let c = Obj {
+        map,
+        path: String::new(),
+    };
+    let id = c
+        .string("id")
+        .map_err(|(f, m)| ConfigError::campaign(&position, f, m))?;
+    campaign_fields(&c, &id).map_err(|(f, m)| ConfigError::campaign(&id, f, m))
+}
+
+fn schedule(s: &Obj<'_>) -> Result<Schedule, FieldError> {
+    let mut weekdays = Vec::new();
+    for (i, v) in s.array("weekdays")?.iter().enumerate() {
+        match v.as_u64().filter(|d| (1..=7).contains(d)) {
+            Some(d) => weekdays.push(d as u8),
+            None => {
+                return Err((
+                    format!("{}[{i}]", s.at("weekdays")),
+                    "must be a weekday from 1 (Monday) to 7 (Sunday)".to_string(),
+                ));
+            }
+        }
+    }
+    let hours = match s.array("hours")? {
+        [] => None,
+        [from, to] => {
+            let hour = |v: &Value| v.as_u64().filter(|h| *h <= 24).map(|h| h as u8);
+            match (hour(from), hour(to)) {
+                (Some(f), Some(t)) => Some((f, t)),
+                _ => return Err((s.at("hours"), "hours must be from 0 to 24".into())),
+            }
+        }
+        _ => return Err((s.at("hours"), "must be [from, to] in local hours".into())),
+    };
+    Ok(Schedule {
+        start_ms: s.int("start_ms")?,
+        end_ms: s.int("end_ms")?,
+        weekdays,
+        hours,
+    })
+}
+
+fn allocation(a: &Obj<'_>) -> Result<Allocation, FieldError> {
+    match a.text("type", "fixed")?.as_str() {
+        "fixed" => Ok(Allocation::Fixed {
+            weights: match a.get("weights") {
+                None => None,
+                Some(_) => Some(numbers(a, "weights")?),
+            },
+        }),
+        "bandit" => {
+            let mut posteriors = Vec::new();
+            for (i, p) in a.array("posteriors")?.iter().enumerate() {
+                let pair = match p.as_array().map(Vec::as_slice) {
+                    Some([x, y]) => x.as_f64().zip(y.as_f64()),
+                    _ => None,
+                };
+                match pair {
+                    Some((x, y)) if x > 0.0 && y > 0.0 => posteriors.push((x, y)),
+                    _ => {
+                        return Err((
+                            format!("{}[{i}]", a.at("posteriors")),
+                            "must be [alpha, beta] with both above 0".to_string(),
+                        ));
+                    }
+                }
+            }
+            Ok(Allocation::Bandit {
+                posteriors,
+                min_share: a.share("min_share")?,
+            })
+        }
+        other => Err((
+            a.at("type"),
+            format!("`{other}` is not one of: fixed, bandit"),
+        )),
+    }
+}
+
+fn campaign_fields(c: &Obj<'_>, id: &str) -> Result<Campaign, FieldError> {
+    // `placement` (one) is accepted as well as `placements` (several).
+    let mut placements = c.strings("placements")?;
+    if let Some(one) = c.opt_string("placement")? {
+        placements.insert(0, one);
+    }
+    let caps = match c.object("caps")? {
+        None => Caps::default(),
+        Some(k) => Caps {
+            per_session: k.count("per_session")?,
+            per_day: k.count("per_day")?,
+            per_week: k.count("per_week")?,
+            lifetime: k.count("lifetime")?,
+            min_gap_minutes: k.count("min_gap_minutes")?,
+            dismiss_cooldown_hours: k.count("dismiss_cooldown_hours")?,
+            stop_after_conversion: k.boolean("stop_after_conversion")?,
+        },
     };
     let mut variants = Vec::new();
-    for (i, v) in array(obj, "", "variants")
-        .map_err(named)?
-        .iter()
-        .enumerate()
-    {
-        variants.push(variant(v, &format!("variants[{i}]")).map_err(named)?);
+    for (i, v) in c.array("variants")?.iter().enumerate() {
+        variants.push(variant(v, &format!("variants[{i}]"))?);
     }
     Ok(Campaign {
-        name: opt_string(obj, "", "name")
-            .map_err(named)?
-            .unwrap_or_default(),
-        placement: string(obj, "", "placement").map_err(named)?,
-        condition,
+        id: id.to_string(),
+        name: c.text("name", "")?,
+        placements,
+        condition: c
+            .get("condition")
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Map::new())),
+        schedule: match c.object("schedule")? {
+            None => Schedule::default(),
+            Some(s) => schedule(&s)?,
+        },
+        priority: c.int("priority")?.unwrap_or(0),
+        group: c.opt_string("group")?,
+        caps,
+        holdout: c.share("holdout")?,
+        allocation: match c.object("allocation")? {
+            None => Allocation::Fixed { weights: None },
+            Some(a) => allocation(&a)?,
+        },
+        seed: c.text("seed", id)?,
+        hash_version: c
+            .count("hash_version")?
+            .unwrap_or(crate::bucket::DEFAULT_HASH_VERSION),
         variants,
-        id,
     })
+}
+
+fn numbers(obj: &Obj<'_>, key: &str) -> Result<Vec<f64>, FieldError> {
+    obj.array(key)?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            v.as_f64()
+                .ok_or_else(|| wrong(format!("{}[{i}]", obj.at(key)), "a number", v))
+        })
+        .collect()
 }
 
 fn variant(raw: &Value, path: &str) -> Result<Variant, FieldError> {
-    let obj = object(raw, path)?;
-    let content_path = field(path, "content");
-    let content = obj
-        .get("content")
-        .ok_or_else(|| (content_path.clone(), "is missing".to_string()))?;
+    let v = Obj::new(raw, path)?;
+    let content = v
+        .object("content")?
+        .ok_or_else(|| (v.at("content"), "is missing".to_string()))?;
     Ok(Variant {
-        id: string(obj, path, "id")?,
-        content: content_of(content, &content_path)?,
+        id: v.string("id")?,
+        content: content_of(&content)?,
     })
 }
 
-fn content_of(raw: &Value, path: &str) -> Result<Content, FieldError> {
-    let obj = object(raw, path)?;
-    match string(obj, path, "type")?.as_str() {
-        "banner" => Ok(Content::Banner(Banner {
-            headline: string(obj, path, "headline")?,
-            body: opt_string(obj, path, "body")?.unwrap_or_default(),
-            image: opt_string(obj, path, "image")?,
-            cta: match obj.get("cta") {
-                None | Some(Value::Null) => None,
-                Some(cta) => {
-                    let cta_path = field(path, "cta");
-                    let c = object(cta, &cta_path)?;
-                    Some(Cta {
-                        text: string(c, &cta_path, "text")?,
-                        url: string(c, &cta_path, "url")?,
-                    })
+fn content_of(c: &Obj<'_>) -> Result<Content, FieldError> {
+    Ok(match c.string("type")?.as_str() {
+        "banner" => Content::Banner(Banner {
+            headline: c.string("headline")?,
+            body: c.text("body", "")?,
+            image: c.opt_string("image")?,
+            cta: match c.object("cta")? {
+                None => None,
+                Some(cta) => Some(Cta {
+                    text: cta.string("text")?,
+                    url: cta.string("url")?,
+                }),
+            },
+            theme: c.opt_string("theme")?,
+        }),
+        "coupon" => Content::Coupon(Coupon {
+            headline: c.string("headline")?,
+            value: c.string("value")?,
+            body: c.text("body", "")?,
+            reveal: c.text("reveal", "Show my code")?,
+            terms: c.text("terms", "")?,
+        }),
+        "loyalty_prompt" => Content::LoyaltyPrompt(LoyaltyPrompt {
+            headline: c.string("headline")?,
+            body: c.text("body", "")?,
+        }),
+        "feedback_question" => Content::FeedbackQuestion(FeedbackQuestion {
+            question: c.string("question")?,
+            scale: match c.text("scale", "rating")?.as_str() {
+                "rating" => Scale::Rating,
+                "nps" => Scale::Nps,
+                "choice" => Scale::Choice {
+                    choices: c.strings("choices")?,
+                },
+                other => {
+                    return Err((
+                        c.at("scale"),
+                        format!("`{other}` is not one of: rating, nps, choice"),
+                    ));
                 }
             },
-            theme: opt_string(obj, path, "theme")?,
-        })),
-        other => Err((
-            field(path, "type"),
-            format!("`{other}` is not a content type (known: banner)"),
-        )),
-    }
+        }),
+        other => {
+            return Err((
+                c.at("type"),
+                format!(
+                    "`{other}` is not a content type (banner, coupon, loyalty_prompt, feedback_question)"
+                ),
+            ));
+        }
+    })
 }
 
 #[cfg(test)]
@@ -175,24 +530,56 @@ mod tests {
 
     #[test]
     fn a_full_config_reads_every_field_and_ignores_unknown_ones() {
-        let cfg = parse(
-            json!({"site": "s", "version": 7, "future_field": true, "campaigns": [{
-                "id": "c", "name": "N", "placement": "p", "condition": {"a": 1},
-                "variants": [{"id": "v", "content": {"type": "banner", "headline": "H", "body": "B",
-                    "image": "/i.png", "theme": "dark", "cta": {"text": "T", "url": "/u"}}}]
-            }]}),
-        )
+        let cfg = parse(json!({
+            "schema": 1, "site": "s", "version": 7, "future_field": true,
+            "pressure": {"per_session": 2, "per_day": 4}, "global_holdout": 0.05,
+            "saved_groups": {"vips": ["a"]},
+            "tiers": [{"id": "silver", "points": 0}, {"id": "gold", "name": "Gold", "points": 2000, "perks": "Free shipping"}],
+            "placements": [{"id": "exit", "kind": "modal", "trigger": {"type": "exit_intent"}},
+                           {"id": "dwell", "kind": "toast", "trigger": {"type": "dwell", "seconds": 30}}],
+            "campaigns": [{
+                "id": "c", "name": "N", "placements": ["p", "q"], "condition": {"a": 1},
+                "schedule": {"start_ms": 1, "end_ms": 2, "weekdays": [1, 7], "hours": [9, 18]},
+                "priority": 5, "group": "g", "holdout": 0.1, "seed": "s1", "hash_version": 1,
+                "caps": {"per_session": 1, "per_day": 2, "per_week": 3, "lifetime": 4,
+                         "min_gap_minutes": 5, "dismiss_cooldown_hours": 6, "stop_after_conversion": true},
+                "allocation": {"type": "bandit", "posteriors": [[1, 1], [2, 3]], "min_share": 0.1},
+                "variants": [
+                    {"id": "v", "content": {"type": "banner", "headline": "H", "body": "B",
+                        "image": "/i.png", "theme": "dark", "cta": {"text": "T", "url": "/u"}}},
+                    {"id": "w", "content": {"type": "banner", "headline": "H2"}}
+                ]
+            }]
+        }))
         .unwrap();
-        assert_eq!(cfg.version, 7);
-        let c = &cfg.campaigns[0];
+        assert_eq!((cfg.version, cfg.global_holdout), (7, 0.05));
         assert_eq!(
-            (c.id.as_str(), c.name.as_str(), c.placement.as_str()),
-            ("c", "N", "p")
+            cfg.pressure,
+            Pressure {
+                per_session: Some(2),
+                per_day: Some(4)
+            }
         );
-        assert_eq!(c.condition, json!({"a": 1}));
-        let Content::Banner(b) = &c.variants[0].content;
-        assert_eq!(b.cta.as_ref().map(|c| c.url.as_str()), Some("/u"));
-        assert_eq!(b.image.as_deref(), Some("/i.png"));
+        assert_eq!(cfg.tiers[1].perks, "Free shipping");
+        assert_eq!(cfg.tiers[0].name, "silver");
+        assert_eq!(
+            cfg.placements[1].trigger,
+            Some(Trigger::Dwell { seconds: 30 })
+        );
+        let c = &cfg.campaigns[0];
+        assert_eq!(c.placements, ["p", "q"]);
+        assert_eq!(c.schedule.hours, Some((9, 18)));
+        assert_eq!(c.schedule.weekdays, [1, 7]);
+        assert_eq!(c.caps.dismiss_cooldown_hours, Some(6));
+        assert!(c.caps.stop_after_conversion);
+        assert_eq!(
+            c.allocation,
+            Allocation::Bandit {
+                posteriors: vec![(1.0, 1.0), (2.0, 3.0)],
+                min_share: 0.1
+            }
+        );
+        assert_eq!((c.seed.as_str(), c.hash_version, c.priority), ("s1", 1, 5));
     }
 
     #[test]
@@ -202,13 +589,50 @@ mod tests {
             "variants": [{"id": "v", "content": {"type": "banner", "headline": "H"}}]}]}),
         )
         .unwrap();
-        assert_eq!(cfg.campaigns[0].condition, json!({}));
-        assert_eq!(cfg.campaigns[0].name, "");
-        assert!(
-            parse(json!({"site": "s", "version": 1}))
+        let c = &cfg.campaigns[0];
+        assert_eq!(c.condition, json!({}));
+        assert_eq!((c.seed.as_str(), c.holdout, c.priority), ("c", 0.0, 0));
+        assert_eq!(c.placements, ["p"]);
+        assert_eq!(c.allocation, Allocation::Fixed { weights: None });
+        assert_eq!(cfg.schema, SCHEMA);
+    }
+
+    #[test]
+    fn every_content_type_reads() {
+        let content = |c: Value| {
+            parse(
+                json!({"site": "s", "version": 1, "campaigns": [{"id": "c", "placement": "p",
+                "variants": [{"id": "v", "content": c}]}]}),
+            )
+            .map(|cfg| cfg.campaigns[0].variants[0].content.clone())
+        };
+        let coupon =
+            content(json!({"type": "coupon", "headline": "H", "value": "10% off"})).unwrap();
+        assert_eq!(coupon.kind(), "coupon");
+        let Content::Coupon(c) = coupon else {
+            unreachable!()
+        };
+        assert_eq!(c.reveal, "Show my code");
+        assert_eq!(
+            content(json!({"type": "loyalty_prompt", "headline": "H"}))
                 .unwrap()
-                .campaigns
-                .is_empty()
+                .kind(),
+            "loyalty_prompt"
+        );
+        let q = content(json!({"type": "feedback_question", "question": "Q?", "scale": "choice", "choices": ["a", "b"]})).unwrap();
+        assert_eq!(
+            q,
+            Content::FeedbackQuestion(FeedbackQuestion {
+                question: "Q?".into(),
+                scale: Scale::Choice {
+                    choices: vec!["a".into(), "b".into()]
+                },
+            })
+        );
+        assert!(
+            content(json!({"type": "coupon", "headline": "H"}))
+                .unwrap_err()
+                .ends_with("variants[0].content.value: is missing")
         );
     }
 
@@ -226,14 +650,33 @@ mod tests {
             parse(base(json!({"type": "banner", "headline": 5}))).unwrap_err(),
             "campaign `welcome`: variants[0].content.headline: must be a string, found number"
         );
-        assert_eq!(
-            parse(base(json!({"type": "popup", "headline": "x"}))).unwrap_err(),
-            "campaign `welcome`: variants[0].content.type: `popup` is not a content type (known: banner)"
+        assert!(
+            parse(base(json!({"type": "popup", "headline": "x"})))
+                .unwrap_err()
+                .starts_with(
+                    "campaign `welcome`: variants[0].content.type: `popup` is not a content type"
+                )
         );
         assert_eq!(
             parse(json!({"site": "s", "version": 1, "campaigns": [{"placement": "p"}]}))
                 .unwrap_err(),
             "campaign `#0`: id: is missing"
+        );
+        let caps = json!({"site": "s", "version": 1, "campaigns": [{"id": "c", "caps": {"per_day": "2"}}]});
+        assert_eq!(
+            parse(caps).unwrap_err(),
+            "campaign `c`: caps.per_day: must be a whole number of at least 0, found string"
+        );
+        let holdout =
+            json!({"site": "s", "version": 1, "campaigns": [{"id": "c", "holdout": 1.5}]});
+        assert_eq!(
+            parse(holdout).unwrap_err(),
+            "campaign `c`: holdout: must be a share between 0 and 1"
+        );
+        let days = json!({"site": "s", "version": 1, "campaigns": [{"id": "c", "schedule": {"weekdays": [0]}}]});
+        assert_eq!(
+            parse(days).unwrap_err(),
+            "campaign `c`: schedule.weekdays[0]: must be a weekday from 1 (Monday) to 7 (Sunday)"
         );
     }
 
@@ -252,5 +695,14 @@ mod tests {
             "config is not valid: version: must be a whole number of at least 0, found number"
         );
         assert!(parse(json!({"site": "s", "version": 1, "campaigns": {}})).is_err());
+        assert_eq!(
+            parse(json!({"schema": 9, "site": "s", "version": 1})).unwrap_err(),
+            "config is not valid: schema: 9 is newer than this widget understands (1)"
+        );
+        assert_eq!(
+            parse(json!({"site": "s", "version": 1, "placements": [{"id": "x", "kind": "popup"}]}))
+                .unwrap_err(),
+            "config is not valid: placements[0].kind: `popup` is not one of: inline, modal, toast, bar"
+        );
     }
 }

@@ -1,0 +1,263 @@
+//! The attribute contract: the one object a condition sees, built from the
+//! shopper's profile facts, declared attributes and the page context.
+//!
+//! | attribute | from | needs consent |
+//! |---|---|---|
+//! | `page.type`, `page.url`, `page.path`, `page.category`, `page.search`, `page.referrer` | the page | no |
+//! | `device` (`mobile`, `tablet`, `desktop`), `locale`, `local_hour` (0–23), `weekday` (1 = Monday) | the browser and the clock | no |
+//! | `utm.source`, `utm.medium`, `utm.campaign`, `utm.term`, `utm.content` | the page URL | no |
+//! | `consent` (`unknown`, `granted`, `denied`) | the consent state | no |
+//! | `visits`, `sessions`, `days_since_last_visit` | the profile | yes |
+//! | `lifecycle` (`new`, `active`, `loyal`, `vip`, `at_risk`, `dormant`) | the profile | yes |
+//! | `rfm.r`, `rfm.f`, `rfm.m` (1–5), `orders`, `revenue`, `aov` | the profile | yes |
+//! | `cart.items`, `cart.value` | the profile | yes |
+//! | `affinity` (top categories, best first), `price_sensitivity` (0–1), `viewed_without_buying` | the profile | yes |
+//! | `declared.*` (e.g. `tier`, `points`, `name`, `birthday_month`) | `dangol.set()` on the page | yes |
+//!
+//! Without consent only the contextual attributes are present, so a
+//! behavioural condition cannot match by accident.
+
+use serde_json::{Map, Value};
+
+use crate::consent::Consent;
+use crate::time::Moment;
+
+/// What the page and browser say (contextual: usable before consent).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PageContext {
+    /// The page's type as the shop marks it (`home`, `product`, `category`, `cart`...).
+    pub page_type: Option<String>,
+    /// The full URL.
+    pub url: String,
+    /// The path.
+    pub path: String,
+    /// The query string, with its `?`.
+    pub search: String,
+    /// The referrer URL.
+    pub referrer: String,
+    /// The category the page belongs to, as the shop marks it.
+    pub category: Option<String>,
+    /// `mobile`, `tablet` or `desktop`.
+    pub device: String,
+    /// The browser's language, e.g. `ko-KR`.
+    pub locale: String,
+    /// `utm_*` parameters of the URL, without the `utm_` prefix.
+    pub utm: Vec<(String, String)>,
+}
+
+/// What the profile knows (behavioural: only with consent).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    /// Page views ever.
+    pub visits: u32,
+    /// Sessions ever.
+    pub sessions: u32,
+    /// Days since the previous visit, if any.
+    pub days_since_last_visit: Option<f64>,
+    /// The lifecycle stage.
+    pub lifecycle: Option<String>,
+    /// RFM scores, 1–5 each.
+    pub rfm: Option<(u8, u8, u8)>,
+    /// Orders placed.
+    pub orders: u32,
+    /// Revenue in the site's currency.
+    pub revenue: f64,
+    /// Average order value.
+    pub aov: f64,
+    /// Items in the cart.
+    pub cart_items: u32,
+    /// Value of the cart.
+    pub cart_value: f64,
+    /// Top categories, best first.
+    pub affinity: Vec<String>,
+    /// 0 (never) to 1 (always waits for a deal).
+    pub price_sensitivity: f64,
+    /// Items viewed repeatedly without buying.
+    pub viewed_without_buying: u32,
+}
+
+fn put(map: &mut Map<String, Value>, key: &str, value: impl Into<Value>) {
+    map.insert(key.to_string(), value.into());
+}
+
+/// Builds the attributes a condition sees. Without consent the facts and
+/// declared attributes are left out.
+pub fn build(
+    page: &PageContext,
+    facts: &Facts,
+    declared: &Map<String, Value>,
+    consent: Consent,
+    moment: &Moment,
+) -> Value {
+    let mut attrs = Map::new();
+    let mut p = Map::new();
+    if let Some(t) = &page.page_type {
+        put(&mut p, "type", t.as_str());
+    }
+    put(&mut p, "url", page.url.as_str());
+    put(&mut p, "path", page.path.as_str());
+    put(&mut p, "search", page.search.as_str());
+    put(&mut p, "referrer", page.referrer.as_str());
+    if let Some(c) = &page.category {
+        put(&mut p, "category", c.as_str());
+    }
+    put(&mut attrs, "page", p);
+    put(&mut attrs, "device", page.device.as_str());
+    put(&mut attrs, "locale", page.locale.as_str());
+    put(&mut attrs, "local_hour", moment.local_hour());
+    put(&mut attrs, "weekday", moment.weekday());
+    let utm: Map<String, Value> = page
+        .utm
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+        .collect();
+    put(&mut attrs, "utm", utm);
+    put(&mut attrs, "consent", consent.as_str());
+    if consent != Consent::Granted {
+        return Value::Object(attrs);
+    }
+    put(&mut attrs, "visits", facts.visits);
+    put(&mut attrs, "sessions", facts.sessions);
+    if let Some(d) = facts.days_since_last_visit {
+        put(&mut attrs, "days_since_last_visit", d);
+    }
+    if let Some(l) = &facts.lifecycle {
+        put(&mut attrs, "lifecycle", l.as_str());
+    }
+    if let Some((r, f, m)) = facts.rfm {
+        let mut rfm = Map::new();
+        put(&mut rfm, "r", r);
+        put(&mut rfm, "f", f);
+        put(&mut rfm, "m", m);
+        put(&mut attrs, "rfm", rfm);
+    }
+    put(&mut attrs, "orders", facts.orders);
+    put(&mut attrs, "revenue", facts.revenue);
+    put(&mut attrs, "aov", facts.aov);
+    let mut cart = Map::new();
+    put(&mut cart, "items", facts.cart_items);
+    put(&mut cart, "value", facts.cart_value);
+    put(&mut attrs, "cart", cart);
+    put(
+        &mut attrs,
+        "affinity",
+        Value::Array(
+            facts
+                .affinity
+                .iter()
+                .map(|c| Value::from(c.as_str()))
+                .collect(),
+        ),
+    );
+    put(&mut attrs, "price_sensitivity", facts.price_sensitivity);
+    put(
+        &mut attrs,
+        "viewed_without_buying",
+        facts.viewed_without_buying,
+    );
+    put(&mut attrs, "declared", declared.clone());
+    Value::Object(attrs)
+}
+
+/// The `utm_*` parameters of a query string, without the prefix.
+pub fn utm_from_query(search: &str) -> Vec<(String, String)> {
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            let key = k.strip_prefix("utm_")?;
+            matches!(key, "source" | "medium" | "campaign" | "term" | "content")
+                .then(|| (key.to_string(), v.replace('+', " ")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn page() -> PageContext {
+        PageContext {
+            page_type: Some("product".into()),
+            path: "/p/1".into(),
+            device: "mobile".into(),
+            locale: "ko-KR".into(),
+            utm: utm_from_query("?utm_source=mail&x=1&utm_campaign=winter+sale"),
+            ..PageContext::default()
+        }
+    }
+
+    fn facts() -> Facts {
+        Facts {
+            visits: 12,
+            lifecycle: Some("at_risk".into()),
+            rfm: Some((2, 4, 5)),
+            cart_items: 2,
+            cart_value: 52000.0,
+            affinity: vec!["knit".into()],
+            ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn with_consent_the_contract_holds_profile_and_declared_attributes() {
+        let declared = json!({"tier": "gold", "points": 1200});
+        let attrs = build(
+            &page(),
+            &facts(),
+            declared.as_object().unwrap(),
+            Consent::Granted,
+            &Moment::utc(1_795_617_000_000),
+        );
+        assert_eq!(attrs["page"]["type"], "product");
+        assert_eq!(
+            attrs["utm"],
+            json!({"source": "mail", "campaign": "winter sale"})
+        );
+        assert_eq!(
+            (attrs["local_hour"].as_u64(), attrs["weekday"].as_u64()),
+            (Some(14), Some(3))
+        );
+        assert_eq!(attrs["lifecycle"], "at_risk");
+        assert_eq!(attrs["rfm"], json!({"r": 2, "f": 4, "m": 5}));
+        assert_eq!(attrs["cart"]["value"], 52000.0);
+        assert_eq!(attrs["declared"]["tier"], "gold");
+        assert_eq!(attrs["affinity"], json!(["knit"]));
+    }
+
+    #[test]
+    fn without_consent_only_contextual_attributes_are_present() {
+        let declared = json!({"tier": "gold"});
+        let attrs = build(
+            &page(),
+            &facts(),
+            declared.as_object().unwrap(),
+            Consent::Unknown,
+            &Moment::utc(0),
+        );
+        let mut keys: Vec<&str> = attrs
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "consent",
+                "device",
+                "local_hour",
+                "locale",
+                "page",
+                "utm",
+                "weekday"
+            ]
+        );
+        for root in keys {
+            assert!(crate::config::CONTEXTUAL_ROOTS.contains(&root), "{root}");
+        }
+    }
+}

@@ -1,0 +1,492 @@
+//! Checking a config's meaning and compiling its conditions, once per load.
+
+use serde_json::Value;
+
+use super::parse::{FieldError, read};
+use super::{Allocation, Campaign, Content, SiteConfig, THEMES, is_identifier, is_safe_url};
+use crate::condition::{Condition, RegexEngine};
+use crate::error::ConfigError;
+
+/// Attribute roots that describe the page, not the shopper: usable before
+/// consent. Everything else is behavioural or declared data.
+pub const CONTEXTUAL_ROOTS: &[&str] = &[
+    "page",
+    "device",
+    "locale",
+    "local_hour",
+    "weekday",
+    "utm",
+    "consent",
+];
+
+/// A campaign that passed every check, with its condition compiled.
+#[derive(Debug)]
+pub struct CompiledCampaign {
+    /// The campaign as configured.
+    pub campaign: Campaign,
+    /// Its audience condition, compiled.
+    pub condition: Condition,
+    /// Whether the condition reads anything beyond the page context, so it
+    /// needs consent.
+    pub behavioural: bool,
+    /// Position in the config, for stable priority ties.
+    pub index: usize,
+}
+
+/// A config that passed its checks: the only kind decisions take.
+#[derive(Debug)]
+pub struct CompiledConfig {
+    config: SiteConfig,
+    campaigns: Vec<CompiledCampaign>,
+    problems: Vec<ConfigError>,
+}
+
+impl CompiledConfig {
+    /// The config as read (its `campaigns` hold only the usable ones).
+    pub fn config(&self) -> &SiteConfig {
+        &self.config
+    }
+
+    /// Usable campaigns, highest priority first, then in config order.
+    pub fn campaigns(&self) -> &[CompiledCampaign] {
+        &self.campaigns
+    }
+
+    /// Campaigns that were skipped, each with the error naming the field.
+    pub fn problems(&self) -> &[ConfigError] {
+        &self.problems
+    }
+
+    /// Campaigns that may fill `placement`, in decision order.
+    pub fn campaigns_for<'a>(
+        &'a self,
+        placement: &'a str,
+    ) -> impl Iterator<Item = &'a CompiledCampaign> {
+        self.campaigns
+            .iter()
+            .filter(move |c| c.campaign.placements.iter().any(|p| p == placement))
+    }
+
+    /// Every placement id some campaign names, in first-seen order.
+    pub fn placement_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = Vec::new();
+        for c in &self.campaigns {
+            for p in &c.campaign.placements {
+                if !ids.contains(&p.as_str()) {
+                    ids.push(p);
+                }
+            }
+        }
+        ids
+    }
+}
+
+impl SiteConfig {
+    /// Reads and compiles a config in one step. Campaigns that cannot be
+    /// read or fail a check are skipped and listed in
+    /// [`CompiledConfig::problems`]; only a config that is unusable as a
+    /// whole is an error.
+    pub fn compile_value(
+        value: &Value,
+        regex: &dyn RegexEngine,
+    ) -> Result<CompiledConfig, ConfigError> {
+        let read = read(value)?;
+        read.config.compile_with(read.broken, regex)
+    }
+
+    /// Compiles a config that was read already (see [`SiteConfig::compile_value`]).
+    pub fn compile(self, regex: &dyn RegexEngine) -> Result<CompiledConfig, ConfigError> {
+        self.compile_with(Vec::new(), regex)
+    }
+
+    fn compile_with(
+        mut self,
+        broken: Vec<(usize, ConfigError)>,
+        regex: &dyn RegexEngine,
+    ) -> Result<CompiledConfig, ConfigError> {
+        if !is_identifier(&self.site) {
+            return Err(ConfigError::Shape(format!(
+                "site: `{}` is not a site id (1-64 letters, digits, `-` or `_`)",
+                self.site
+            )));
+        }
+        let mut problems: Vec<ConfigError> = broken.into_iter().map(|(_, e)| e).collect();
+        let mut compiled: Vec<CompiledCampaign> = Vec::new();
+        for (index, campaign) in std::mem::take(&mut self.campaigns).into_iter().enumerate() {
+            if compiled.iter().any(|c| c.campaign.id == campaign.id) {
+                problems.push(ConfigError::campaign(
+                    &campaign.id,
+                    "id",
+                    "another campaign has the same id",
+                ));
+                continue;
+            }
+            match check(&campaign, &self, regex) {
+                Ok((condition, behavioural)) => compiled.push(CompiledCampaign {
+                    campaign,
+                    condition,
+                    behavioural,
+                    index,
+                }),
+                Err((field, message)) => {
+                    let who = if is_identifier(&campaign.id) {
+                        campaign.id.clone()
+                    } else {
+                        format!("#{index}")
+                    };
+                    problems.push(ConfigError::campaign(who, field, message));
+                }
+            }
+        }
+        // Highest priority first; the sort is stable, so ties keep config order.
+        crate::ledger::insertion_sort(&mut compiled, |a, b| {
+            a.campaign.priority < b.campaign.priority
+        });
+        self.campaigns = compiled.iter().map(|c| c.campaign.clone()).collect();
+        Ok(CompiledConfig {
+            config: self,
+            campaigns: compiled,
+            problems,
+        })
+    }
+}
+
+const ID_RULE: &str = "must be 1-64 characters of letters, digits, `-` or `_`";
+
+fn check(
+    c: &Campaign,
+    config: &SiteConfig,
+    regex: &dyn RegexEngine,
+) -> Result<(Condition, bool), FieldError> {
+    let fail = |field: &str, message: &str| Err((field.to_string(), message.to_string()));
+    if !is_identifier(&c.id) {
+        return fail("id", ID_RULE);
+    }
+    if c.placements.is_empty() {
+        return fail("placements", "names no placement");
+    }
+    for (i, p) in c.placements.iter().enumerate() {
+        if !is_identifier(p) {
+            return fail(&format!("placements[{i}]"), ID_RULE);
+        }
+    }
+    if let Some(group) = &c.group
+        && !is_identifier(group)
+    {
+        return fail("group", ID_RULE);
+    }
+    if let (Some(start), Some(end)) = (c.schedule.start_ms, c.schedule.end_ms)
+        && start >= end
+    {
+        return fail("schedule.end_ms", "must be after start_ms");
+    }
+    if !matches!(c.hash_version, 1 | 2) {
+        return fail("hash_version", "must be 1 or 2");
+    }
+    let condition = Condition::compile(&c.condition, regex).map_err(|e| {
+        let field = if e.path.is_empty() {
+            "condition".to_string()
+        } else {
+            format!("condition.{}", e.path)
+        };
+        (field, e.message)
+    })?;
+    let behavioural = condition.paths().iter().any(|p| {
+        p.first()
+            .is_none_or(|root| !CONTEXTUAL_ROOTS.contains(&root.as_str()))
+    });
+    if c.variants.is_empty() {
+        return fail("variants", "needs at least one variant");
+    }
+    let kind = c.variants[0].content.kind();
+    for (i, variant) in c.variants.iter().enumerate() {
+        if !is_identifier(&variant.id) {
+            return fail(&format!("variants[{i}].id"), ID_RULE);
+        }
+        if c.variants[..i].iter().any(|v| v.id == variant.id) {
+            return fail(&format!("variants[{i}].id"), "is used twice");
+        }
+        if variant.content.kind() != kind {
+            return fail(
+                &format!("variants[{i}].content.type"),
+                &format!(
+                    "is `{}` but the first variant is `{kind}`",
+                    variant.content.kind()
+                ),
+            );
+        }
+        check_content(&variant.content, config)
+            .map_err(|(field, message)| (format!("variants[{i}].content.{field}"), message))?;
+    }
+    let n = c.variants.len();
+    match &c.allocation {
+        Allocation::Fixed { weights: Some(w) } => {
+            if w.len() != n {
+                return fail(
+                    "allocation.weights",
+                    &format!("needs one weight per variant ({n})"),
+                );
+            }
+            let total: f64 = w.iter().sum();
+            if w.iter().any(|x| !(x.is_finite() && *x >= 0.0)) || !(0.99..=1.01).contains(&total) {
+                return fail("allocation.weights", "must be at least 0 and sum to 1");
+            }
+        }
+        Allocation::Fixed { weights: None } => {}
+        Allocation::Bandit {
+            posteriors,
+            min_share,
+        } => {
+            if !posteriors.is_empty() && posteriors.len() != n {
+                return fail(
+                    "allocation.posteriors",
+                    &format!("needs one [alpha, beta] per variant ({n})"),
+                );
+            }
+            if *min_share * n as f64 > 1.0 {
+                return fail(
+                    "allocation.min_share",
+                    "times the number of variants must not exceed 1",
+                );
+            }
+        }
+    }
+    Ok((condition, behavioural))
+}
+
+fn nonempty(text: &str, field: &str) -> Result<(), FieldError> {
+    if text.trim().is_empty() {
+        Err((field.to_string(), "may not be empty".to_string()))
+    } else {
+        Ok(())
+    }
+}
+
+fn safe(url: &str, field: &str) -> Result<(), FieldError> {
+    if is_safe_url(url) {
+        Ok(())
+    } else {
+        Err((
+            field.to_string(),
+            format!("`{url}` is not an http(s) or relative URL"),
+        ))
+    }
+}
+
+fn check_content(content: &Content, config: &SiteConfig) -> Result<(), FieldError> {
+    match content {
+        Content::Banner(b) => {
+            nonempty(&b.headline, "headline")?;
+            if let Some(image) = &b.image {
+                safe(image, "image")?;
+            }
+            if let Some(cta) = &b.cta {
+                nonempty(&cta.text, "cta.text")?;
+                safe(&cta.url, "cta.url")?;
+            }
+            if let Some(theme) = &b.theme
+                && !THEMES.contains(&theme.as_str())
+            {
+                return Err((
+                    "theme".into(),
+                    format!("`{theme}` is not one of: {}", THEMES.join(", ")),
+                ));
+            }
+        }
+        Content::Coupon(c) => {
+            nonempty(&c.headline, "headline")?;
+            nonempty(&c.value, "value")?;
+            nonempty(&c.reveal, "reveal")?;
+        }
+        Content::LoyaltyPrompt(l) => {
+            nonempty(&l.headline, "headline")?;
+            if config.tiers.is_empty() {
+                return Err((
+                    "type".into(),
+                    "a loyalty prompt needs the site's `tiers` table".into(),
+                ));
+            }
+        }
+        Content::FeedbackQuestion(q) => {
+            nonempty(&q.question, "question")?;
+            if let super::Scale::Choice { choices } = &q.scale {
+                if !(2..=6).contains(&choices.len()) {
+                    return Err(("choices".into(), "needs 2 to 6 choices".into()));
+                }
+                for (i, choice) in choices.iter().enumerate() {
+                    nonempty(choice, &format!("choices[{i}]"))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::condition::NativeRegex;
+    use serde_json::json;
+
+    fn compile(campaigns: Value) -> CompiledConfig {
+        SiteConfig::compile_value(
+            &json!({"site": "s", "version": 1, "campaigns": campaigns}),
+            &NativeRegex,
+        )
+        .unwrap()
+    }
+
+    fn banner(id: &str, extra: Value) -> Value {
+        let mut c = json!({"id": id, "placement": "hero",
+            "variants": [{"id": "a", "content": {"type": "banner", "headline": "Hi"}}]});
+        if let (Value::Object(c), Value::Object(e)) = (&mut c, extra) {
+            c.extend(e);
+        }
+        c
+    }
+
+    fn problems(cfg: &CompiledConfig) -> Vec<String> {
+        cfg.problems().iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn an_invalid_campaign_is_reported_and_skipped_while_the_rest_work() {
+        let cfg = compile(json!([
+            banner("bad", json!({"variants": [{"id": "a", "content": {"type": "banner", "headline": "x",
+                "cta": {"text": "Go", "url": "javascript:alert(1)"}}}]})),
+            banner("good", json!({})),
+            {"id": "unreadable", "caps": "lots"}
+        ]));
+        assert_eq!(cfg.campaigns().len(), 1);
+        assert_eq!(cfg.campaigns()[0].campaign.id, "good");
+        assert_eq!(
+            problems(&cfg),
+            [
+                "campaign `unreadable`: caps: must be an object, found string",
+                "campaign `bad`: variants[0].content.cta.url: `javascript:alert(1)` is not an http(s) or relative URL",
+            ]
+        );
+    }
+
+    #[test]
+    fn campaigns_are_ordered_by_priority_then_config_order() {
+        let cfg = compile(json!([
+            banner("low", json!({"priority": 1})),
+            banner("high", json!({"priority": 9})),
+            banner("low2", json!({"priority": 1})),
+        ]));
+        let ids: Vec<&str> = cfg
+            .campaigns_for("hero")
+            .map(|c| c.campaign.id.as_str())
+            .collect();
+        assert_eq!(ids, ["high", "low", "low2"]);
+    }
+
+    #[test]
+    fn conditions_on_more_than_the_page_are_behavioural() {
+        let cfg = compile(json!([
+            banner(
+                "ctx",
+                json!({"condition": {"page.path": "/", "utm.source": "mail", "local_hour": {"$gte": 9}}})
+            ),
+            banner(
+                "beh",
+                json!({"condition": {"page.path": "/", "lifecycle": "dormant"}})
+            ),
+            banner("decl", json!({"condition": {"declared.tier": "gold"}})),
+        ]));
+        let flags: Vec<(&str, bool)> = cfg
+            .campaigns()
+            .iter()
+            .map(|c| (c.campaign.id.as_str(), c.behavioural))
+            .collect();
+        assert_eq!(flags, [("ctx", false), ("beh", true), ("decl", true)]);
+    }
+
+    #[test]
+    fn meaning_checks_name_the_field() {
+        let cases = [
+            (
+                banner("c", json!({"condition": {"$or": {"a": 1}}})),
+                "campaign `c`: condition.$or: `$or` needs an array of conditions",
+            ),
+            (
+                banner("c", json!({"condition": {"a": {"$regex": "("}}})),
+                "campaign `c`: condition.a.$regex: `(` is not a valid regular expression",
+            ),
+            (
+                banner("c", json!({"placement": null})),
+                "campaign `c`: placements: names no placement",
+            ),
+            (
+                banner("c", json!({"variants": []})),
+                "campaign `c`: variants: needs at least one variant",
+            ),
+            (
+                banner("c", json!({"allocation": {"weights": [0.5, 0.5]}})),
+                "campaign `c`: allocation.weights: needs one weight per variant (1)",
+            ),
+            (
+                banner("c", json!({"allocation": {"weights": [0.7]}})),
+                "campaign `c`: allocation.weights: must be at least 0 and sum to 1",
+            ),
+            (
+                banner("c", json!({"schedule": {"start_ms": 5, "end_ms": 5}})),
+                "campaign `c`: schedule.end_ms: must be after start_ms",
+            ),
+            (
+                banner("c", json!({"hash_version": 3})),
+                "campaign `c`: hash_version: must be 1 or 2",
+            ),
+            (
+                banner(
+                    "c",
+                    json!({"variants": [
+                {"id": "a", "content": {"type": "banner", "headline": "x"}},
+                {"id": "b", "content": {"type": "coupon", "headline": "x", "value": "5%"}}]}),
+                ),
+                "campaign `c`: variants[1].content.type: is `coupon` but the first variant is `banner`",
+            ),
+            (
+                banner(
+                    "c",
+                    json!({"variants": [{"id": "a", "content": {"type": "loyalty_prompt", "headline": "x"}}]}),
+                ),
+                "campaign `c`: variants[0].content.type: a loyalty prompt needs the site's `tiers` table",
+            ),
+            (
+                banner(
+                    "c",
+                    json!({"variants": [{"id": "a", "content": {"type": "feedback_question", "question": "Q", "scale": "choice", "choices": ["one"]}}]}),
+                ),
+                "campaign `c`: variants[0].content.choices: needs 2 to 6 choices",
+            ),
+        ];
+        for (campaign, want) in cases {
+            let cfg = compile(json!([campaign]));
+            assert_eq!(problems(&cfg), [want]);
+            assert!(cfg.campaigns().is_empty());
+        }
+    }
+
+    #[test]
+    fn duplicate_campaign_ids_keep_the_first() {
+        let cfg = compile(json!([
+            banner("c", json!({})),
+            banner("c", json!({"priority": 5}))
+        ]));
+        assert_eq!(cfg.campaigns().len(), 1);
+        assert_eq!(cfg.campaigns()[0].campaign.priority, 0);
+        assert_eq!(
+            problems(&cfg),
+            ["campaign `c`: id: another campaign has the same id"]
+        );
+    }
+
+    #[test]
+    fn a_bad_site_id_fails_the_whole_config() {
+        let err = SiteConfig::compile_value(&json!({"site": "a b", "version": 1}), &NativeRegex)
+            .unwrap_err();
+        assert!(err.to_string().contains("not a site id"));
+    }
+}

@@ -1,0 +1,102 @@
+//! Time as the engine sees it: passed in, never read from a clock. Days and
+//! weeks are the shopper's local ones, from the UTC offset the browser
+//! reports, so caps roll over at the shopper's midnight.
+
+use serde::{Deserialize, Serialize};
+
+const DAY_MS: i64 = 86_400_000;
+
+/// "Now" for one decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moment {
+    /// Milliseconds since the Unix epoch.
+    pub now_ms: i64,
+    /// Minutes to add to UTC for local time (UTC+9 → 540). Note: the
+    /// opposite sign of JavaScript's `getTimezoneOffset()`.
+    pub utc_offset_minutes: i32,
+    /// When the current session began (ms since the epoch).
+    pub session_start_ms: i64,
+}
+
+impl Moment {
+    /// A moment at `now_ms` in UTC whose session starts now.
+    pub fn utc(now_ms: i64) -> Self {
+        Self {
+            now_ms,
+            utc_offset_minutes: 0,
+            session_start_ms: now_ms,
+        }
+    }
+
+    fn local_ms(&self, ts: i64) -> i64 {
+        ts + i64::from(self.utc_offset_minutes) * 60_000
+    }
+
+    /// The local day number of `ts` (days since 1970-01-01, local).
+    pub fn day_of(&self, ts: i64) -> i64 {
+        self.local_ms(ts).div_euclid(DAY_MS)
+    }
+
+    /// The local week number of `ts`; weeks start on Monday.
+    pub fn week_of(&self, ts: i64) -> i64 {
+        // 1970-01-01 was a Thursday: shift so that weeks begin on Monday.
+        (self.day_of(ts) + 3).div_euclid(7)
+    }
+
+    /// Today's local weekday, 1 = Monday … 7 = Sunday.
+    pub fn weekday(&self) -> u8 {
+        ((self.day_of(self.now_ms) + 3).rem_euclid(7) + 1) as u8
+    }
+
+    /// The local hour now, 0–23.
+    pub fn local_hour(&self) -> u8 {
+        (self.local_ms(self.now_ms).rem_euclid(DAY_MS) / 3_600_000) as u8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // 2026-11-25 (a Wednesday) 14:30 UTC.
+    const WED_1430_UTC: i64 = 1_795_617_000_000;
+
+    #[test]
+    fn weekday_and_hour_follow_the_offset() {
+        let utc = Moment::utc(WED_1430_UTC);
+        assert_eq!((utc.weekday(), utc.local_hour()), (3, 14));
+        let seoul = Moment {
+            utc_offset_minutes: 540,
+            ..utc
+        };
+        assert_eq!((seoul.weekday(), seoul.local_hour()), (3, 23));
+        let later = Moment {
+            now_ms: WED_1430_UTC + 3_600_000,
+            ..seoul
+        };
+        assert_eq!((later.weekday(), later.local_hour()), (4, 0));
+        let la = Moment {
+            utc_offset_minutes: -480,
+            ..utc
+        };
+        assert_eq!((la.weekday(), la.local_hour()), (3, 6));
+    }
+
+    #[test]
+    fn days_and_weeks_roll_over_at_local_midnight_and_on_monday() {
+        let seoul = Moment {
+            utc_offset_minutes: 540,
+            ..Moment::utc(WED_1430_UTC)
+        };
+        let before = WED_1430_UTC + 29 * 60_000; // 23:59 Seoul
+        let after = WED_1430_UTC + 31 * 60_000; // 00:01 Seoul, Thursday
+        assert_eq!(seoul.day_of(after) - seoul.day_of(before), 1);
+        assert_eq!(seoul.week_of(after), seoul.week_of(before));
+        let sunday_night = WED_1430_UTC + 4 * 86_400_000 + 29 * 60_000;
+        let monday_morning = sunday_night + 2 * 60_000;
+        assert_eq!(
+            seoul.week_of(monday_morning) - seoul.week_of(sunday_night),
+            1
+        );
+    }
+}

@@ -1,0 +1,33 @@
+//! The expected-results files in `tests/cases/`, run natively.
+
+use dangol_engine::condition::NativeRegex;
+use dangol_engine::spec;
+
+#[test]
+fn every_condition_case_holds_natively() {
+    let (count, failures) = spec::condition_cases(
+        include_str!("../../../tests/cases/conditions.json"),
+        &NativeRegex,
+    )
+    .expect("the case file parses");
+    assert!(count >= 100, "only {count} condition cases");
+    assert!(
+        failures.is_empty(),
+        "{} of {count} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_bucketing_case_holds_natively() {
+    let (count, failures) = spec::bucket_cases(include_str!("../../../tests/cases/bucket.json"))
+        .expect("the case file parses");
+    assert!(count >= 60, "only {count} bucketing cases");
+    assert!(
+        failures.is_empty(),
+        "{} of {count} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
