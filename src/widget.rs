@@ -163,9 +163,14 @@ impl Widget {
     /// for (const d of dangol.decisions()) console.log(d.placement, d.reasons);
     /// ```
     pub fn decisions(&self) -> JsValue {
-        let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-        serde::Serialize::serialize(&self.inner.borrow().decisions, &serializer)
-            .unwrap_or(JsValue::NULL)
+        let list = self
+            .inner
+            .borrow()
+            .decisions
+            .iter()
+            .map(Decision::to_value)
+            .collect();
+        json::to_js(&serde_json::Value::Array(list))
     }
 }
 
@@ -335,13 +340,18 @@ fn report_problems(url: &str, config: &CompiledConfig) {
     if problems.is_empty() {
         return;
     }
-    let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    let mut list = String::new();
+    for (i, problem) in problems.iter().enumerate() {
+        if i > 0 {
+            list.push_str("; ");
+        }
+        list.push_str(&problem.to_string());
+    }
     warn_once(
         Problem::ConfigInvalid,
         &format!(
-            "the config from {url} has {} campaign(s) that cannot be used and are skipped: {}",
-            list.len(),
-            list.join("; ")
+            "the config from {url} has {} campaign(s) that cannot be used and are skipped: {list}",
+            problems.len()
         ),
     );
 }

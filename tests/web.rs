@@ -6,7 +6,7 @@ use dangol::platform::random::hex_id;
 use dangol::platform::regex::BrowserRegex;
 use dangol::platform::storage::SiteStorage;
 use dangol::render::{RENDERED_ATTR, render};
-use dangol_engine::condition::{Matcher, RegexEngine};
+use dangol_engine::condition::RegexEngine;
 use dangol_engine::config::{Banner, Content, Cta};
 use wasm_bindgen_test::*;
 use web_sys::Element;

@@ -32,11 +32,13 @@ async fn send(url: &str, init: &RequestInit, timeout_ms: u32) -> Result<Response
     let _timeout = Timeout::new(timeout_ms, move || controller.abort());
     let promise = window.fetch_with_str_and_init(url, init);
     let value = JsFuture::from(promise).await.map_err(|e| {
-        let text = describe(&e);
-        if text.contains("abort") {
+        let aborted = e
+            .dyn_ref::<js_sys::Error>()
+            .is_some_and(|err| err.name() == "AbortError");
+        if aborted {
             format!("no answer within {timeout_ms} ms")
         } else {
-            text
+            describe(&e)
         }
     })?;
     value

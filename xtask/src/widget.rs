@@ -48,6 +48,7 @@ pub fn build() -> Result<()> {
             sh(Command::new(opt)
                 .args([
                     "-Oz",
+                    "--converge",
                     "--strip-debug",
                     "--strip-producers",
                     "--enable-bulk-memory",

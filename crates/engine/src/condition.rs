@@ -543,7 +543,7 @@ impl Eval<'_> {
             Op::InGroup(id, want) => {
                 let members = self.groups.get(id.as_str());
                 let inside = members.is_some_and(|list| match list {
-                    Value::Array(list) => is_in_list(actual, list, |a, b| json_eq(a, b)),
+                    Value::Array(list) => is_in_list(actual, list, json_eq),
                     _ => false,
                 });
                 inside == *want

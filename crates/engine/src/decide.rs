@@ -13,7 +13,7 @@
 //! 10. the variant: sticky by hash, or Thompson sampling.
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::bucket;
 use crate::condition::RegexEngine;
@@ -121,6 +121,93 @@ impl Decision {
     /// The chosen offer, if any.
     pub fn chosen(&self) -> Option<&Chosen> {
         self.chosen.as_ref()
+    }
+
+    /// The decision as JSON for "why this offer?": placement, the chosen
+    /// campaign and variant, and every reason. Built by hand so the widget
+    /// needs no serde serializer; it matches the `Serialize` output minus
+    /// the content.
+    pub fn to_value(&self) -> Value {
+        let mut out = Map::new();
+        out.insert("placement".into(), Value::from(self.placement.as_str()));
+        let chosen = self.chosen.as_ref().map_or(Value::Null, |c| {
+            let mut m = Map::new();
+            m.insert("campaign_id".into(), Value::from(c.campaign_id.as_str()));
+            m.insert("variant_id".into(), Value::from(c.variant_id.as_str()));
+            m.insert("type".into(), Value::from(c.content.kind()));
+            Value::Object(m)
+        });
+        out.insert("chosen".into(), chosen);
+        let reasons = self.reasons.iter().map(Reason::to_value).collect();
+        out.insert("reasons".into(), Value::Array(reasons));
+        let held: Vec<Value> = self
+            .held_out
+            .iter()
+            .map(|c| Value::from(c.as_str()))
+            .collect();
+        out.insert("held_out".into(), Value::Array(held));
+        Value::Object(out)
+    }
+}
+
+impl Reason {
+    /// The reason's stable name, as in its JSON form.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Reason::Shown { .. } => "shown",
+            Reason::NotTargeted { .. } => "not_targeted",
+            Reason::OutOfSchedule { .. } => "out_of_schedule",
+            Reason::Capped { .. } => "capped",
+            Reason::PressureLimit { .. } => "pressure_limit",
+            Reason::Holdout { .. } => "holdout",
+            Reason::GlobalHoldout => "global_holdout",
+            Reason::LostToPriority { .. } => "lost_to_priority",
+            Reason::ExclusionGroup { .. } => "exclusion_group",
+            Reason::NeedsConsent { .. } => "needs_consent",
+            Reason::NoCampaigns => "no_campaigns",
+        }
+    }
+
+    /// The reason as JSON, e.g. `{"reason": "capped", "campaign": "c", "cap": "per_day"}`.
+    pub fn to_value(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("reason".into(), Value::from(self.name()));
+        let mut put = |k: &str, v: &str| {
+            m.insert(k.into(), Value::from(v));
+        };
+        match self {
+            Reason::Shown { campaign, variant } => {
+                put("campaign", campaign);
+                put("variant", variant);
+            }
+            Reason::NotTargeted { campaign }
+            | Reason::OutOfSchedule { campaign }
+            | Reason::Holdout { campaign }
+            | Reason::NeedsConsent { campaign } => put("campaign", campaign),
+            Reason::Capped { campaign, cap } => {
+                put("campaign", campaign);
+                put("cap", cap.name());
+            }
+            Reason::PressureLimit { campaign, limit } => {
+                put("campaign", campaign);
+                put("limit", limit);
+            }
+            Reason::LostToPriority { campaign, winner } => {
+                put("campaign", campaign);
+                put("winner", winner);
+            }
+            Reason::ExclusionGroup {
+                campaign,
+                group,
+                winner,
+            } => {
+                put("campaign", campaign);
+                put("group", group);
+                put("winner", winner);
+            }
+            Reason::GlobalHoldout | Reason::NoCampaigns => {}
+        }
+        Value::Object(m)
     }
 }
 
@@ -437,6 +524,50 @@ mod tests {
             &mut SplitMix64::new(1),
             &NativeRegex,
         )
+    }
+
+    #[test]
+    fn reasons_as_json_match_their_serde_form() {
+        let reasons = [
+            Reason::Shown {
+                campaign: "c".into(),
+                variant: "v".into(),
+            },
+            Reason::NotTargeted {
+                campaign: "c".into(),
+            },
+            Reason::OutOfSchedule {
+                campaign: "c".into(),
+            },
+            Reason::Capped {
+                campaign: "c".into(),
+                cap: Cap::DismissCooldown,
+            },
+            Reason::PressureLimit {
+                campaign: "c".into(),
+                limit: "per_day",
+            },
+            Reason::Holdout {
+                campaign: "c".into(),
+            },
+            Reason::GlobalHoldout,
+            Reason::LostToPriority {
+                campaign: "c".into(),
+                winner: "w".into(),
+            },
+            Reason::ExclusionGroup {
+                campaign: "c".into(),
+                group: "g".into(),
+                winner: "w".into(),
+            },
+            Reason::NeedsConsent {
+                campaign: "c".into(),
+            },
+            Reason::NoCampaigns,
+        ];
+        for r in reasons {
+            assert_eq!(r.to_value(), serde_json::to_value(&r).unwrap());
+        }
     }
 
     #[test]

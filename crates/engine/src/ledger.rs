@@ -53,6 +53,21 @@ pub enum Cap {
     Converted,
 }
 
+impl Cap {
+    /// The cap's stable name, as in the config's `caps` object.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cap::PerSession => "per_session",
+            Cap::PerDay => "per_day",
+            Cap::PerWeek => "per_week",
+            Cap::Lifetime => "lifetime",
+            Cap::MinGap => "min_gap",
+            Cap::DismissCooldown => "dismiss_cooldown",
+            Cap::Converted => "converted",
+        }
+    }
+}
+
 /// The shopper's ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Ledger {

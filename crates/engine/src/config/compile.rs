@@ -289,7 +289,7 @@ fn check_content(content: &Content, config: &SiteConfig) -> Result<(), FieldErro
             {
                 return Err((
                     "theme".into(),
-                    format!("`{theme}` is not one of: {}", THEMES.join(", ")),
+                    format!("`{theme}` is not one of: light, dark, accent"),
                 ));
             }
         }
