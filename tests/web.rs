@@ -142,3 +142,12 @@ fn a_bad_script_tag_gives_an_inert_widget_not_an_exception() {
     widget.deny();
     assert_eq!(widget.consent_status(), "denied");
 }
+
+#[wasm_bindgen_test]
+fn every_decision_case_holds_in_the_browser() {
+    let (count, failures) =
+        dangol_engine::spec::decide_cases(include_str!("cases/decide.json"), &BrowserRegex)
+            .unwrap();
+    assert!(count >= 40);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -10,6 +10,12 @@ use serde_json::Value;
 
 use crate::bucket;
 use crate::condition::{RegexEngine, eval_condition_with};
+use crate::config::SiteConfig;
+use crate::consent::Consent;
+use crate::decide::{Reason, Shopper, decide_page};
+use crate::ledger::Ledger;
+use crate::random::SplitMix64;
+use crate::time::Moment;
 
 /// Conditions: `[name, condition, attributes, expected, saved_groups?]`.
 pub fn condition_cases(
@@ -143,4 +149,109 @@ pub fn bucket_cases(json: &str) -> Result<(usize, Vec<String>), String> {
         }
     }
     Ok((count, failures))
+}
+
+/// A reason in the case files' short form, e.g. `capped:c:per_day`.
+pub fn reason_text(reason: &Reason) -> String {
+    let v = reason.to_value();
+    let mut parts = vec![reason.name().to_string()];
+    for key in ["campaign", "variant", "cap", "limit", "group", "winner"] {
+        if let Some(s) = v.get(key).and_then(Value::as_str) {
+            parts.push(s.to_string());
+        }
+    }
+    parts.join(":")
+}
+
+/// Decisions: config, attributes, consent, id, moment, ledger, placements
+/// and seed in; the chosen campaign, variant, reasons and holdouts out.
+pub fn decide_cases(json: &str, regex: &dyn RegexEngine) -> Result<(usize, Vec<String>), String> {
+    let cases: Vec<Value> = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let mut failures = Vec::new();
+    for case in &cases {
+        let name = case["name"].as_str().unwrap_or("?");
+        let config = match SiteConfig::compile_value(&case["config"], regex) {
+            Ok(c) if c.problems().is_empty() => c,
+            Ok(c) => {
+                failures.push(format!("{name}: config problems {:?}", c.problems()));
+                continue;
+            }
+            Err(e) => {
+                failures.push(format!("{name}: config error {e}"));
+                continue;
+            }
+        };
+        let m = &case["moment"];
+        let moment = Moment {
+            now_ms: m["now_ms"].as_i64().unwrap_or(0),
+            utc_offset_minutes: m["utc_offset_minutes"].as_i64().unwrap_or(0) as i32,
+            session_start_ms: m["session_start_ms"].as_i64().unwrap_or(0),
+        };
+        let mut ledger = Ledger::default();
+        let l = &case["ledger"];
+        let pairs = |key: &str| -> Vec<(String, i64)> {
+            l[key]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_i64()?)))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for (c, t) in pairs("shows") {
+            ledger.record_show(&c, t);
+        }
+        for (c, t) in pairs("dismissals") {
+            ledger.record_dismiss(&c, t);
+        }
+        for c in l["conversions"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            ledger.record_conversion(c.as_str().unwrap_or(""), moment.now_ms);
+        }
+        let consent = Consent::parse(case["consent"].as_str());
+        let shopper = Shopper {
+            attributes: &case["attributes"],
+            id: case["id"].as_str(),
+            consent,
+            ledger: &ledger,
+        };
+        let placements: Vec<&str> = case["placements"]
+            .as_array()
+            .map(|p| p.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let mut rng = SplitMix64::new(case["seed"].as_u64().unwrap_or(0));
+        let decisions = decide_page(&config, &placements, &shopper, &moment, &mut rng, regex);
+        let expected = case["expect"].as_array().cloned().unwrap_or_default();
+        if expected.len() != decisions.len() {
+            failures.push(format!("{name}: {} decisions for {} expectations", decisions.len(), expected.len()));
+            continue;
+        }
+        for (d, want) in decisions.iter().zip(&expected) {
+            let chosen = d.chosen().map(|c| c.campaign_id.as_str());
+            if chosen != want["chosen"].as_str() {
+                failures.push(format!("{name} [{}]: chose {chosen:?}, expected {}", d.placement, want["chosen"]));
+            }
+            if let Some(v) = want["variant"].as_str()
+                && d.chosen().map(|c| c.variant_id.as_str()) != Some(v)
+            {
+                failures.push(format!("{name} [{}]: variant {:?}, expected {v}", d.placement, d.chosen().map(|c| &c.variant_id)));
+            }
+            let got: Vec<String> = d.reasons.iter().map(reason_text).collect();
+            let want_reasons: Vec<String> = want["reasons"]
+                .as_array()
+                .map(|r| r.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            if got != want_reasons {
+                failures.push(format!("{name} [{}]: reasons {got:?}, expected {want_reasons:?}", d.placement));
+            }
+            if let Some(held) = want["held_out"].as_array() {
+                let want_held: Vec<&str> = held.iter().filter_map(Value::as_str).collect();
+                if d.held_out != want_held {
+                    failures.push(format!("{name} [{}]: held out {:?}, expected {want_held:?}", d.placement, d.held_out));
+                }
+            }
+        }
+    }
+    Ok((cases.len(), failures))
 }

@@ -31,3 +31,12 @@ fn every_bucketing_case_holds_natively() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn every_decision_case_holds_natively() {
+    let (count, failures) =
+        spec::decide_cases(include_str!("../../../tests/cases/decide.json"), &NativeRegex)
+            .expect("the case file parses");
+    assert!(count >= 40, "only {count} decision cases");
+    assert!(failures.is_empty(), "{} failed:\n{}", failures.len(), failures.join("\n"));
+}
