@@ -8,8 +8,28 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::{Map, Value};
 
-use crate::run::step;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::run::{sh, step};
 use crate::{root, tools, widget};
+
+/// Cargo's target directory.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// The mean of a criterion benchmark, in nanoseconds.
+fn criterion_mean_ns(path: &Path) -> Result<f64> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading criterion's estimates at {}", path.display()))?;
+    let estimates: Value = serde_json::from_str(&text)?;
+    estimates["mean"]["point_estimate"]
+        .as_f64()
+        .with_context(|| format!("no mean in {}", path.display()))
+}
 
 /// Raw and gzip -9 sizes of the shipped bundle (loader + glue + wasm).
 pub fn bundle_sizes() -> Result<(u64, u64)> {
@@ -58,6 +78,30 @@ pub fn run() -> Result<()> {
     let (raw, gzip) = bundle_sizes()?;
     report.insert("bundle_raw_bytes".into(), Value::from(raw));
     report.insert("bundle_gzip_bytes".into(), Value::from(gzip));
+
+    step("engine benchmarks (criterion)");
+    sh(Command::new("cargo").args(["bench", "--package", "dangol-engine", "--bench", "engine"]))?;
+    let criterion = target_dir().join("criterion");
+    for (bench, figure, scale) in [
+        (
+            "engine_eval_100_conditions",
+            "engine_eval_100_conditions_ns",
+            1.0,
+        ),
+        (
+            "engine_decide_100_campaigns",
+            "engine_decide_100_campaigns_ns",
+            1.0,
+        ),
+        (
+            "engine_compile_100_campaigns",
+            "engine_compile_100_campaigns_us",
+            1e-3,
+        ),
+    ] {
+        let ns = criterion_mean_ns(&criterion.join(bench).join("new/estimates.json"))?;
+        report.insert(figure.into(), Value::from((ns * scale).round()));
+    }
 
     let dir = root().join("target/bench");
     std::fs::create_dir_all(&dir)?;

@@ -57,6 +57,15 @@ pub fn run() -> Result<()> {
             "warnings",
         ]))
     })?;
+    stage("engine builds for wasm32 on its own", &mut || {
+        sh(Command::new("cargo").args([
+            "check",
+            "--package",
+            "dangol-engine",
+            "--target",
+            "wasm32-unknown-unknown",
+        ]))
+    })?;
     stage("native tests", &mut || {
         sh(Command::new("cargo").args(["test", "--workspace"]))
     })?;

@@ -206,7 +206,11 @@ pub fn decide_cases(json: &str, regex: &dyn RegexEngine) -> Result<(usize, Vec<S
         for (c, t) in pairs("dismissals") {
             ledger.record_dismiss(&c, t);
         }
-        for c in l["conversions"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        for c in l["conversions"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
             ledger.record_conversion(c.as_str().unwrap_or(""), moment.now_ms);
         }
         let consent = Consent::parse(case["consent"].as_str());
@@ -224,31 +228,52 @@ pub fn decide_cases(json: &str, regex: &dyn RegexEngine) -> Result<(usize, Vec<S
         let decisions = decide_page(&config, &placements, &shopper, &moment, &mut rng, regex);
         let expected = case["expect"].as_array().cloned().unwrap_or_default();
         if expected.len() != decisions.len() {
-            failures.push(format!("{name}: {} decisions for {} expectations", decisions.len(), expected.len()));
+            failures.push(format!(
+                "{name}: {} decisions for {} expectations",
+                decisions.len(),
+                expected.len()
+            ));
             continue;
         }
         for (d, want) in decisions.iter().zip(&expected) {
             let chosen = d.chosen().map(|c| c.campaign_id.as_str());
             if chosen != want["chosen"].as_str() {
-                failures.push(format!("{name} [{}]: chose {chosen:?}, expected {}", d.placement, want["chosen"]));
+                failures.push(format!(
+                    "{name} [{}]: chose {chosen:?}, expected {}",
+                    d.placement, want["chosen"]
+                ));
             }
             if let Some(v) = want["variant"].as_str()
                 && d.chosen().map(|c| c.variant_id.as_str()) != Some(v)
             {
-                failures.push(format!("{name} [{}]: variant {:?}, expected {v}", d.placement, d.chosen().map(|c| &c.variant_id)));
+                failures.push(format!(
+                    "{name} [{}]: variant {:?}, expected {v}",
+                    d.placement,
+                    d.chosen().map(|c| &c.variant_id)
+                ));
             }
             let got: Vec<String> = d.reasons.iter().map(reason_text).collect();
             let want_reasons: Vec<String> = want["reasons"]
                 .as_array()
-                .map(|r| r.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .map(|r| {
+                    r.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
             if got != want_reasons {
-                failures.push(format!("{name} [{}]: reasons {got:?}, expected {want_reasons:?}", d.placement));
+                failures.push(format!(
+                    "{name} [{}]: reasons {got:?}, expected {want_reasons:?}",
+                    d.placement
+                ));
             }
             if let Some(held) = want["held_out"].as_array() {
                 let want_held: Vec<&str> = held.iter().filter_map(Value::as_str).collect();
                 if d.held_out != want_held {
-                    failures.push(format!("{name} [{}]: held out {:?}, expected {want_held:?}", d.placement, d.held_out));
+                    failures.push(format!(
+                        "{name} [{}]: held out {:?}, expected {want_held:?}",
+                        d.placement, d.held_out
+                    ));
                 }
             }
         }

@@ -1,4 +1,5 @@
 //! The expected-results files in `tests/cases/`, run natively.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and bench code: a panic is a failure
 
 use dangol_engine::condition::NativeRegex;
 use dangol_engine::spec;
@@ -34,9 +35,16 @@ fn every_bucketing_case_holds_natively() {
 
 #[test]
 fn every_decision_case_holds_natively() {
-    let (count, failures) =
-        spec::decide_cases(include_str!("../../../tests/cases/decide.json"), &NativeRegex)
-            .expect("the case file parses");
+    let (count, failures) = spec::decide_cases(
+        include_str!("../../../tests/cases/decide.json"),
+        &NativeRegex,
+    )
+    .expect("the case file parses");
     assert!(count >= 40, "only {count} decision cases");
-    assert!(failures.is_empty(), "{} failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
