@@ -8,9 +8,10 @@
 //! | `utm.source`, `utm.medium`, `utm.campaign`, `utm.term`, `utm.content` | the page URL | no |
 //! | `consent` (`unknown`, `granted`, `denied`) | the consent state | no |
 //! | `visits`, `sessions`, `days_since_last_visit` | the profile | yes |
-//! | `lifecycle` (`new`, `active`, `loyal`, `vip`, `at_risk`, `dormant`) | the profile | yes |
+//! | `lifecycle` (`new`, `active`, `loyal`, `vip`, `at_risk`, `dormant`), `lifecycle_previous` | the profile | yes |
 //! | `rfm.r`, `rfm.f`, `rfm.m` (1–5), `orders`, `revenue`, `aov` | the profile | yes |
-//! | `cart.items`, `cart.value` | the profile | yes |
+//! | `cart.items`, `cart.value`, `cart.abandoned` | the profile | yes |
+//! | `usual_hour`, `long_dwell_without_purchase` | the profile | yes |
 //! | `affinity` (top categories, best first), `price_sensitivity` (0–1), `viewed_without_buying` | the profile | yes |
 //! | `declared.*` (e.g. `tier`, `points`, `name`, `birthday_month`) | `dangol.set()` on the page | yes |
 //!
@@ -74,6 +75,14 @@ pub struct Facts {
     pub price_sensitivity: f64,
     /// Items viewed repeatedly without buying.
     pub viewed_without_buying: u32,
+    /// The cart is not empty and untouched for a while.
+    pub cart_abandoned: bool,
+    /// Long engaged time this session without an order.
+    pub long_dwell_without_purchase: bool,
+    /// The stage before the last lifecycle change.
+    pub previous_lifecycle: Option<String>,
+    /// The usual local hour of visits.
+    pub usual_hour: Option<u8>,
 }
 
 fn put(map: &mut Map<String, Value>, key: &str, value: impl Into<Value>) {
@@ -137,6 +146,7 @@ pub fn build(
     let mut cart = Map::new();
     put(&mut cart, "items", facts.cart_items);
     put(&mut cart, "value", facts.cart_value);
+    put(&mut cart, "abandoned", facts.cart_abandoned);
     put(&mut attrs, "cart", cart);
     put(
         &mut attrs,

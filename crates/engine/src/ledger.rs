@@ -8,10 +8,11 @@ use serde_json::{Map, Value};
 use crate::config::Caps;
 use crate::time::Moment;
 
-/// Impressions kept per campaign (caps above this per week act as this).
-pub const MAX_SHOWS: usize = 64;
+/// Impressions kept per campaign, so no count cap may exceed it (the
+/// config check refuses larger caps).
+pub const MAX_SHOWS: usize = 12;
 /// Campaigns remembered; the least recently active is forgotten first.
-pub const MAX_CAMPAIGNS: usize = 100;
+pub const MAX_CAMPAIGNS: usize = 24;
 /// Impressions older than this are dropped (a week plus a day of slack for
 /// time-zone changes).
 const KEEP_MS: i64 = 8 * 86_400_000;
@@ -86,7 +87,10 @@ impl Ledger {
     }
 
     fn entry_mut(&mut self, campaign: &str, now_ms: i64) -> &mut Entry {
-        let index = match self.entries.iter().position(|e| e.campaign == campaign) {
+        let index = match self.entries.iter().position(|e| {
+            e.campaign == campaign
+                || (campaign.len() > 64 && campaign.starts_with(e.campaign.as_str()))
+        }) {
             Some(i) => i,
             None => {
                 if self.entries.len() >= MAX_CAMPAIGNS
@@ -95,8 +99,18 @@ impl Ledger {
                 {
                     self.entries.swap_remove(stalest);
                 }
+                // Campaign ids are at most 64 characters of [A-Za-z0-9_-]; a
+                // longer one cannot match a config and is cut to bound the size.
+                let mut id = campaign.to_string();
+                if id.len() > 64 {
+                    let mut end = 64;
+                    while !id.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    id.truncate(end);
+                }
                 self.entries.push(Entry {
-                    campaign: campaign.to_string(),
+                    campaign: id,
                     ..Entry::default()
                 });
                 self.entries.len() - 1
@@ -301,6 +315,13 @@ mod tests {
     }
 
     #[test]
+    fn ids_are_kept_short() {
+        let mut ledger = Ledger::default();
+        ledger.record_show(&"x".repeat(500), NOW);
+        assert_eq!(ledger.entries()[0].campaign.len(), 64);
+    }
+
+    #[test]
     fn per_week_caps_reset_on_monday() {
         let mut ledger = Ledger::default();
         let per_week = Caps {
@@ -426,10 +447,14 @@ mod tests {
             ledger.entry("c0").is_none(),
             "the stalest campaign was forgotten"
         );
-        assert_eq!(ledger.entry("c119").map(|e| e.lifetime), Some(74));
+        let last = format!("c{}", MAX_CAMPAIGNS + 19);
+        assert_eq!(
+            ledger.entry(&last).map(|e| e.lifetime),
+            Some(MAX_SHOWS as u32 + 10)
+        );
         // Old impressions fall out of the window.
-        ledger.record_show("c119", NOW + 9 * 24 * H);
-        assert_eq!(ledger.entry("c119").map(|e| e.shows.len()), Some(1));
+        ledger.record_show(&last, NOW + 9 * 24 * H);
+        assert_eq!(ledger.entry(&last).map(|e| e.shows.len()), Some(1));
         let back = Ledger::from_value(&ledger.to_value());
         assert_eq!(back, ledger);
         assert_eq!(

@@ -42,6 +42,7 @@ pub mod decide;
 pub mod error;
 pub mod event;
 pub mod ledger;
+pub mod profile;
 pub mod random;
 #[doc(hidden)]
 pub mod spec;

@@ -180,6 +180,21 @@ fn check(
     {
         return fail("schedule.end_ms", "must be after start_ms");
     }
+    let most = crate::ledger::MAX_SHOWS as u32;
+    for (name, cap) in [
+        ("per_session", c.caps.per_session),
+        ("per_day", c.caps.per_day),
+        ("per_week", c.caps.per_week),
+    ] {
+        if cap.is_some_and(|n| n > most) {
+            return fail(
+                &format!("caps.{name}"),
+                &format!(
+                    "may be at most {most}: the profile keeps the last {most} impressions of a campaign"
+                ),
+            );
+        }
+    }
     if !matches!(c.hash_version, 1 | 2) {
         return fail("hash_version", "must be 1 or 2");
     }

@@ -1,0 +1,191 @@
+//! The profile's stored form: compact JSON with a schema number, so a newer
+//! widget can migrate what an older one wrote.
+
+use serde_json::{Map, Value};
+
+use super::{CartLine, MAX_CART, MAX_SCORES, MAX_TRANSACTIONS, Profile, Score, Stage, clip};
+use crate::ledger::Ledger;
+
+/// The stored schema this engine writes. Version history:
+/// - 1: the first stored profile.
+pub const PROFILE_SCHEMA: u64 = 1;
+
+fn scores(list: &[Score]) -> Value {
+    Value::Array(
+        list.iter()
+            .map(|s| {
+                Value::Array(vec![
+                    Value::from(s.key.as_str()),
+                    Value::from(s.value),
+                    Value::from(s.at_ms),
+                ])
+            })
+            .collect(),
+    )
+}
+
+fn read_scores(v: &Value) -> Vec<Score> {
+    let mut out: Vec<Score> = v
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| {
+            Some(Score {
+                key: clip(s[0].as_str()?),
+                value: s[1].as_f64().filter(|x| x.is_finite())?,
+                at_ms: s[2].as_i64()?,
+            })
+        })
+        .collect();
+    out.truncate(MAX_SCORES);
+    out
+}
+
+pub(super) fn to_value(p: &Profile) -> Value {
+    let mut m = Map::new();
+    let mut put = |k: &str, v: Value| {
+        m.insert(k.to_string(), v);
+    };
+    put("v", Value::from(PROFILE_SCHEMA));
+    put("first", Value::from(p.first_seen_ms));
+    put("last", Value::from(p.last_seen_ms));
+    put("ss", Value::from(p.session_start_ms));
+    if let Some(prev) = p.previous_visit_ms {
+        put("prev", Value::from(prev));
+    }
+    put("visits", Value::from(p.visits));
+    put("sessions", Value::from(p.sessions));
+    put("hours", Value::from(p.hours.to_vec()));
+    put("orders", Value::from(p.orders));
+    put("revenue", Value::from(p.revenue));
+    if let Some(t) = p.last_purchase_ms {
+        put("lp", Value::from(t));
+    }
+    if let Some(g) = p.purchase_gap_days {
+        put("gap", Value::from(g));
+    }
+    put("tx", Value::from(p.transactions.clone()));
+    put("cat", scores(&p.categories));
+    put("brand", scores(&p.brands));
+    put("items", scores(&p.item_views));
+    put(
+        "price",
+        Value::Array(vec![
+            Value::from(p.price_signals),
+            Value::from(p.price_signals_ms),
+        ]),
+    );
+    put(
+        "cart",
+        Value::Array(
+            p.cart
+                .iter()
+                .map(|l| {
+                    Value::Array(vec![
+                        Value::from(l.item.as_str()),
+                        Value::from(l.price),
+                        Value::from(l.quantity),
+                    ])
+                })
+                .collect(),
+        ),
+    );
+    put("cart_ms", Value::from(p.cart_ms));
+    put("eng", Value::from(p.session_engaged_s));
+    put("bought", Value::Bool(p.session_purchased));
+    put("stage", Value::from(p.stage.name()));
+    if let Some(prev) = p.previous_stage {
+        put("prev_stage", Value::from(prev.name()));
+    }
+    put("ledger", p.ledger.to_value());
+    Value::Object(m)
+}
+
+pub(super) fn from_value(v: &Value) -> Result<Profile, String> {
+    let obj = v.as_object().ok_or("the stored profile is not an object")?;
+    let schema = obj
+        .get("v")
+        .and_then(Value::as_u64)
+        .ok_or("the stored profile has no schema number")?;
+    if schema > PROFILE_SCHEMA {
+        return Err(format!(
+            "the stored profile has schema {schema}, newer than {PROFILE_SCHEMA}"
+        ));
+    }
+    // Migrations from older schemas go here, oldest first; schema 1 is the first.
+    let int = |k: &str| obj.get(k).and_then(Value::as_i64);
+    let count = |k: &str| {
+        obj.get(k)
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0)
+    };
+    let num = |k: &str| obj.get(k).and_then(Value::as_f64).filter(|x| x.is_finite());
+    let mut hours = [0u16; 24];
+    if let Some(list) = obj.get("hours").and_then(Value::as_array) {
+        for (h, c) in hours.iter_mut().zip(list) {
+            *h = c.as_u64().and_then(|n| u16::try_from(n).ok()).unwrap_or(0);
+        }
+    }
+    let mut transactions: Vec<String> = obj
+        .get("tx")
+        .and_then(Value::as_array)
+        .map(|l| l.iter().filter_map(Value::as_str).map(clip).collect())
+        .unwrap_or_default();
+    let excess = transactions.len().saturating_sub(MAX_TRANSACTIONS);
+    transactions.drain(..excess);
+    let mut cart: Vec<CartLine> = obj
+        .get("cart")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|c| {
+                    Some(CartLine {
+                        item: clip(c[0].as_str()?),
+                        price: c[1].as_f64().filter(|x| x.is_finite())?,
+                        quantity: c[2].as_u64().and_then(|n| u32::try_from(n).ok())?,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    cart.truncate(MAX_CART);
+    let price = obj.get("price");
+    Ok(Profile {
+        first_seen_ms: int("first").ok_or("the stored profile has no first visit")?,
+        last_seen_ms: int("last").unwrap_or(0),
+        session_start_ms: int("ss").unwrap_or(0),
+        previous_visit_ms: int("prev"),
+        visits: count("visits"),
+        sessions: count("sessions"),
+        hours,
+        orders: count("orders"),
+        revenue: num("revenue").unwrap_or(0.0).max(0.0),
+        last_purchase_ms: int("lp"),
+        purchase_gap_days: num("gap"),
+        transactions,
+        categories: read_scores(obj.get("cat").unwrap_or(&Value::Null)),
+        brands: read_scores(obj.get("brand").unwrap_or(&Value::Null)),
+        item_views: read_scores(obj.get("items").unwrap_or(&Value::Null)),
+        price_signals: price
+            .and_then(|p| p[0].as_f64())
+            .filter(|x| x.is_finite())
+            .unwrap_or(0.0),
+        price_signals_ms: price.and_then(|p| p[1].as_i64()).unwrap_or(0),
+        cart,
+        cart_ms: int("cart_ms").unwrap_or(0),
+        session_engaged_s: count("eng"),
+        session_purchased: obj.get("bought").and_then(Value::as_bool).unwrap_or(false),
+        stage: obj
+            .get("stage")
+            .and_then(Value::as_str)
+            .and_then(Stage::parse)
+            .unwrap_or_default(),
+        previous_stage: obj
+            .get("prev_stage")
+            .and_then(Value::as_str)
+            .and_then(Stage::parse),
+        ledger: Ledger::from_value(obj.get("ledger").unwrap_or(&Value::Null)),
+    })
+}

@@ -1,0 +1,293 @@
+use super::*;
+
+const DAY: i64 = 86_400_000;
+const H: i64 = 3_600_000;
+const T0: i64 = 1_795_617_000_000;
+
+fn cfg() -> ProfileConfig {
+    ProfileConfig::default()
+}
+
+fn view(p: &mut Profile, t: i64) -> Option<StageChange> {
+    p.apply(
+        &Input::PageView {
+            category: None,
+            sale: false,
+        },
+        &cfg(),
+        t,
+        540,
+    )
+}
+
+fn buy(p: &mut Profile, t: i64, id: &str, value: f64) -> Option<StageChange> {
+    p.apply(
+        &Input::Purchase {
+            transaction_id: Some(id.into()),
+            value,
+            categories: vec!["knit".into()],
+            coupon: false,
+        },
+        &cfg(),
+        t,
+        540,
+    )
+}
+
+#[test]
+fn sessions_follow_the_thirty_minute_inactivity_rule() {
+    let mut p = Profile::default();
+    view(&mut p, T0);
+    view(&mut p, T0 + 29 * 60_000);
+    assert_eq!((p.visits, p.sessions), (2, 1));
+    view(&mut p, T0 + 29 * 60_000 + 30 * 60_000);
+    assert_eq!((p.visits, p.sessions), (3, 2));
+    assert_eq!(p.previous_visit_ms, Some(T0 + 29 * 60_000));
+    // 14:30 UTC is 23:30 in Seoul.
+    assert_eq!(p.usual_hour(), Some(23));
+}
+
+#[test]
+fn every_lifecycle_transition_over_simulated_months() {
+    let mut p = Profile::default();
+    let mut changes = Vec::new();
+    let mut record = |c: Option<StageChange>| {
+        if let Some(c) = c {
+            changes.push((c.from.name(), c.to.name()));
+        }
+    };
+    record(view(&mut p, T0));
+    assert_eq!(p.stage, Stage::New);
+    // A second session a day later: active.
+    record(view(&mut p, T0 + DAY));
+    // Orders every 10 days; the third makes a loyal shopper.
+    record(buy(&mut p, T0 + DAY + 60_000, "o1", 30_000.0));
+    record(buy(&mut p, T0 + 11 * DAY, "o2", 30_000.0));
+    record(buy(&mut p, T0 + 21 * DAY, "o3", 30_000.0));
+    assert_eq!(p.stage, Stage::Loyal);
+    assert!((p.purchase_gap_days.unwrap() - 9.99).abs() < 0.1);
+    // Big orders lift monetary and frequency: vip.
+    record(buy(&mut p, T0 + 25 * DAY, "o4", 200_000.0));
+    record(buy(&mut p, T0 + 27 * DAY, "o5", 300_000.0));
+    assert_eq!(p.rfm(&cfg(), T0 + 27 * DAY), (5, 4, 4));
+    assert_eq!(p.stage, Stage::Vip);
+    // Three weeks later the usual gap (~6.5 days) is long past: at risk.
+    record(view(&mut p, T0 + 50 * DAY));
+    assert_eq!(p.stage, Stage::AtRisk);
+    // Gone for 40 days, back without buying: dormant for this visit.
+    record(view(&mut p, T0 + 90 * DAY));
+    assert_eq!(p.stage, Stage::Dormant);
+    assert_eq!(
+        p.facts(&cfg(), T0 + 90 * DAY)
+            .days_since_last_visit
+            .map(f64::round),
+        Some(40.0)
+    );
+    // Buying in that visit ends dormancy.
+    record(buy(&mut p, T0 + 90 * DAY + H, "o6", 50_000.0));
+    assert_ne!(p.stage, Stage::Dormant);
+    assert_eq!(
+        changes,
+        [
+            ("new", "active"),
+            ("active", "loyal"),
+            ("loyal", "vip"),
+            ("vip", "at_risk"),
+            ("at_risk", "dormant"),
+            ("dormant", p.stage.name()),
+        ]
+    );
+    let facts = p.facts(&cfg(), T0 + 90 * DAY + H);
+    assert_eq!(facts.previous_lifecycle.as_deref(), Some("dormant"));
+}
+
+#[test]
+fn a_purchase_with_a_seen_transaction_id_counts_once() {
+    let mut p = Profile::default();
+    buy(&mut p, T0, "order-1", 50_000.0);
+    buy(&mut p, T0 + 1000, "order-1", 50_000.0);
+    assert_eq!((p.orders, p.revenue), (1, 50_000.0));
+    buy(&mut p, T0 + 2000, "order-2", 10_000.0);
+    assert_eq!((p.orders, p.revenue), (2, 60_000.0));
+}
+
+#[test]
+fn rfm_scores_follow_the_thresholds() {
+    let mut p = Profile::default();
+    assert_eq!(p.rfm(&cfg(), T0), (1, 1, 1));
+    buy(&mut p, T0, "a", 60_000.0);
+    assert_eq!(p.rfm(&cfg(), T0 + DAY), (5, 2, 2));
+    assert_eq!(p.rfm(&cfg(), T0 + 8 * DAY), (4, 2, 2));
+    assert_eq!(p.rfm(&cfg(), T0 + 100 * DAY), (2, 2, 2));
+    assert_eq!(p.rfm(&cfg(), T0 + 200 * DAY), (1, 2, 2));
+}
+
+#[test]
+fn affinity_decays_with_the_half_life() {
+    let mut p = Profile::default();
+    let item = |c: &str| Input::ViewItem {
+        item: format!("{c}-1"),
+        category: Some(c.into()),
+        brand: None,
+    };
+    for _ in 0..4 {
+        p.apply(&item("knit"), &cfg(), T0, 0);
+    }
+    p.apply(&item("shoes"), &cfg(), T0 + 28 * DAY, 0);
+    p.apply(&item("shoes"), &cfg(), T0 + 28 * DAY, 0);
+    // Knit had 4 points, two half-lives ago: 1 point now. Shoes has 2.
+    let facts = p.facts(&cfg(), T0 + 28 * DAY);
+    assert_eq!(facts.affinity, ["shoes", "knit"]);
+    let knit = p.categories.iter().find(|s| s.key == "knit").unwrap();
+    let now = decayed(knit.value, knit.at_ms, T0 + 28 * DAY, 14.0);
+    assert!((now - 1.0).abs() < 1e-9, "{now}");
+    // Long after, nothing is strong enough to count.
+    assert!(p.facts(&cfg(), T0 + 200 * DAY).affinity.is_empty());
+}
+
+#[test]
+fn a_cart_left_alone_is_abandoned_and_a_purchase_clears_it() {
+    let mut p = Profile::default();
+    let add = Input::AddToCart {
+        item: "knit-1".into(),
+        category: Some("knit".into()),
+        price: 59_000.0,
+        quantity: 2,
+    };
+    p.apply(&add, &cfg(), T0, 0);
+    let f = p.facts(&cfg(), T0 + 10 * 60_000);
+    assert_eq!(
+        (f.cart_items, f.cart_value, f.cart_abandoned),
+        (2, 118_000.0, false)
+    );
+    assert!(p.facts(&cfg(), T0 + 31 * 60_000).cart_abandoned);
+    buy(&mut p, T0 + DAY, "o", 118_000.0);
+    let f = p.facts(&cfg(), T0 + 2 * DAY);
+    assert_eq!((f.cart_items, f.cart_abandoned), (0, false));
+}
+
+#[test]
+fn price_sensitivity_rises_with_coupons_sales_removals_and_repeat_views() {
+    let mut p = Profile::default();
+    assert_eq!(p.facts(&cfg(), T0).price_sensitivity, 0.0);
+    let v = Input::ViewItem {
+        item: "coat".into(),
+        category: None,
+        brand: None,
+    };
+    for i in 0..4 {
+        p.apply(&v, &cfg(), T0 + i, 0);
+    }
+    let after_views = p.facts(&cfg(), T0 + 10).price_sensitivity;
+    assert!(after_views > 0.0);
+    assert_eq!(p.facts(&cfg(), T0 + 10).viewed_without_buying, 1);
+    p.apply(
+        &Input::PageView {
+            category: None,
+            sale: true,
+        },
+        &cfg(),
+        T0 + 20,
+        0,
+    );
+    p.apply(
+        &Input::AddToCart {
+            item: "coat".into(),
+            category: None,
+            price: 1.0,
+            quantity: 1,
+        },
+        &cfg(),
+        T0 + 30,
+        0,
+    );
+    p.apply(
+        &Input::RemoveFromCart {
+            item: "coat".into(),
+        },
+        &cfg(),
+        T0 + 40,
+        0,
+    );
+    let later = p.facts(&cfg(), T0 + 50).price_sensitivity;
+    assert!(later > after_views && later < 1.0, "{later}");
+}
+
+#[test]
+fn long_dwell_without_purchase_is_flagged_per_session() {
+    let mut p = Profile::default();
+    view(&mut p, T0);
+    p.apply(&Input::Engaged { seconds: 200 }, &cfg(), T0 + 60_000, 0);
+    assert!(p.facts(&cfg(), T0 + 60_000).long_dwell_without_purchase);
+    view(&mut p, T0 + DAY);
+    assert!(!p.facts(&cfg(), T0 + DAY).long_dwell_without_purchase);
+}
+
+#[test]
+fn offer_events_feed_the_ledger() {
+    let mut p = Profile::default();
+    p.apply(
+        &Input::Exposure {
+            campaign: "c".into(),
+        },
+        &cfg(),
+        T0,
+        0,
+    );
+    p.apply(
+        &Input::Dismiss {
+            campaign: "c".into(),
+        },
+        &cfg(),
+        T0 + 1,
+        0,
+    );
+    p.apply(
+        &Input::Convert {
+            campaign: "c".into(),
+        },
+        &cfg(),
+        T0 + 2,
+        0,
+    );
+    let e = p.ledger.entry("c").unwrap();
+    assert_eq!(
+        (e.lifetime, e.last_dismiss_ms, e.converted),
+        (1, Some(T0 + 1), true)
+    );
+}
+
+#[test]
+fn the_stored_form_round_trips_and_junk_is_an_error() {
+    let mut p = Profile::default();
+    view(&mut p, T0);
+    buy(&mut p, T0 + H, "o1", 10_000.0);
+    p.apply(
+        &Input::AddToCart {
+            item: "x".into(),
+            category: Some("c".into()),
+            price: 5.0,
+            quantity: 1,
+        },
+        &cfg(),
+        T0 + 2 * H,
+        0,
+    );
+    p.apply(
+        &Input::Exposure {
+            campaign: "c".into(),
+        },
+        &cfg(),
+        T0 + 3 * H,
+        0,
+    );
+    let back = Profile::from_value(&p.to_value()).unwrap();
+    assert_eq!(back, p);
+    assert!(Profile::from_value(&serde_json::json!("junk")).is_err());
+    assert!(
+        Profile::from_value(&serde_json::json!({"v": 99, "first": 1}))
+            .unwrap_err()
+            .contains("newer")
+    );
+    assert!(Profile::from_value(&serde_json::json!({"v": 1})).is_err());
+}
