@@ -17,7 +17,20 @@
   w.dangol = {
     loader: 1,
     consent: { grant: api("grant"), deny: api("deny"), status: api("consentStatus") },
-    decisions: api("decisions")
+    track: api("track"),
+    set: api("set"),
+    decisions: api("decisions"),
+    export: api("export"),
+    forget: api("forget")
+  };
+  // GA4 ecommerce pushes, including those made before dangol loaded.
+  var dl = (w.dataLayer = w.dataLayer || []);
+  var seen = dl.length;
+  var push = dl.push;
+  dl.push = function () {
+    var r = push.apply(dl, arguments);
+    for (var i = 0; i < arguments.length; i++) call("dataLayer", [arguments[i]]);
+    return r;
   };
   // Calls made now are queued until the wasm is ready; pages that ran before
   // this script wait for this event to find window.dangol.
@@ -26,6 +39,7 @@
     .then(function (m) {
       return m.default({ module_or_path: new URL("dangol_bg.wasm", base) }).then(function () {
         widget = m.start(site, endpoint);
+        for (var i = 0; i < seen; i++) call("dataLayer", [dl[i]]);
         queue.splice(0).forEach(function (c) { call(c[0], c[1]); });
       });
     })

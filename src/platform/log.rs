@@ -38,3 +38,9 @@ pub fn warn_once(kind: Problem, message: &str) {
         web_sys::console::warn_1(&format!("dangol: {message}").into());
     }
 }
+
+/// Logs `message` as a console warning, every time: for mistakes in calls
+/// the page makes (each bad call is named and dropped).
+pub fn warn(message: &str) {
+    web_sys::console::warn_1(&message.into());
+}

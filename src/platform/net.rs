@@ -73,8 +73,28 @@ pub async fn get_config(url: &str, etag: Option<&str>, timeout_ms: u32) -> Resul
     }
 }
 
+/// DELETEs a resource, proving ownership with `key`.
+pub async fn delete(url: &str, key: &str, timeout_ms: u32) -> Result<u16, String> {
+    let init = RequestInit::new();
+    init.set_method("DELETE");
+    let headers = Headers::new().map_err(|e| describe(&e))?;
+    headers.set("X-Dangol-Key", key).map_err(|e| describe(&e))?;
+    init.set_headers(&headers);
+    let response = send(url, &init, timeout_ms).await?;
+    match response.status() {
+        s @ 200..=299 => Ok(s),
+        s => Err(format!("HTTP {s}")),
+    }
+}
+
 /// POSTs a JSON body with `keepalive`, so it survives the page being left.
-pub async fn post_json(url: &str, body: &str, timeout_ms: u32) -> Result<u16, String> {
+/// `key` is the id's erase key, sent so the server can tie it to the id.
+pub async fn post_json(
+    url: &str,
+    body: &str,
+    key: Option<&str>,
+    timeout_ms: u32,
+) -> Result<u16, String> {
     let init = RequestInit::new();
     init.set_method("POST");
     // `keepalive` is not in web-sys's stable API; set the dictionary field.
@@ -85,6 +105,9 @@ pub async fn post_json(url: &str, body: &str, timeout_ms: u32) -> Result<u16, St
     headers
         .set("Content-Type", "application/json")
         .map_err(|e| describe(&e))?;
+    if let Some(key) = key {
+        headers.set("X-Dangol-Key", key).map_err(|e| describe(&e))?;
+    }
     init.set_headers(&headers);
     let response = send(url, &init, timeout_ms).await?;
     Ok(response.status())

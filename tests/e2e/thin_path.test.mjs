@@ -52,7 +52,7 @@ test("a shopper who grants consent sees the banner and the server stores page_vi
   await page.screenshot({ path: shotPath("home-consented.png"), fullPage: true });
 
   // The next page view decides from the cached config and remembers consent.
-  assert.deepEqual((await dangolKeys(page)).sort(), ["dangol:demo:config", "dangol:demo:consent", "dangol:demo:etag", "dangol:demo:id", "dangol:demo:ledger"]);
+  assert.deepEqual((await dangolKeys(page)).sort(), ["dangol:demo:config", "dangol:demo:consent", "dangol:demo:declared", "dangol:demo:etag", "dangol:demo:id", "dangol:demo:key", "dangol:demo:profile"]);
   await page.goto(`${server.url}/demo/category.html`);
   await page.waitForSelector('[data-dangol-slot="category-top"][data-dangol-rendered="category-sale"]');
   assert.equal(await page.isVisible("#consent-bar"), false);

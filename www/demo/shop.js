@@ -46,9 +46,16 @@
     detail.appendChild(sw);
     detail.appendChild(el("h1", {}, p.name));
     detail.appendChild(el("p", { class: "price" }, won.format(p.price)));
+    // GA4 ecommerce, as most shops already push it; dangol reads it too.
+    var ga4Item = { item_id: p.id, item_name: p.name, item_category: p.category, price: p.price, quantity: 1 };
+    window.dataLayer = window.dataLayer || [];
+    window.dataLayer.push({ ecommerce: null });
+    window.dataLayer.push({ event: "view_item", ecommerce: { currency: "KRW", value: p.price, items: [ga4Item] } });
     var add = el("button", { id: "add-to-cart" }, "Add to cart");
     add.addEventListener("click", function () {
       var c = cart(); c.push({ id: p.id, name: p.name, price: p.price }); store("cart", c);
+      window.dataLayer.push({ ecommerce: null });
+      window.dataLayer.push({ event: "add_to_cart", ecommerce: { currency: "KRW", value: p.price, items: [ga4Item] } });
       add.textContent = "Added ✓";
     });
     detail.appendChild(add);
@@ -66,6 +73,14 @@
 
   var pay = document.getElementById("place-order");
   if (pay) pay.addEventListener("click", function () {
+    var lines = cart();
+    var total = lines.reduce(function (s, l) { return s + l.price; }, 0);
+    withDangol(function (d) {
+      d.track("purchase", {
+        transaction_id: "demo-" + Date.now(), value: total, currency: "KRW",
+        items: lines.map(function (l) { return { item_id: l.id, item_name: l.name, price: l.price, quantity: 1 }; })
+      });
+    });
     store("cart", []);
     document.getElementById("order-status").textContent = "Thank you! Your order is placed.";
   });

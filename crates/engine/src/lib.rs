@@ -47,5 +47,6 @@ pub mod random;
 #[doc(hidden)]
 pub mod spec;
 pub mod time;
+pub mod track;
 
 pub use error::{ConfigError, EventError};

@@ -18,7 +18,7 @@ fn input(kind: u8, a: u64, b: u64) -> Input {
     match kind % 10 {
         0 | 1 => Input::PageView {
             category,
-            sale: b % 7 == 0,
+            sale: b.is_multiple_of(7),
         },
         2 | 3 => Input::ViewItem {
             item,
@@ -36,7 +36,7 @@ fn input(kind: u8, a: u64, b: u64) -> Input {
             transaction_id: Some(id(a, (b % 100) as usize + 1)),
             value: (b % 500_000) as f64,
             categories: (0..(b % 8)).map(|i| id(a + i, 30)).collect(),
-            coupon: b % 3 == 0,
+            coupon: b.is_multiple_of(3),
         },
         7 => Input::Engaged {
             seconds: (b % 600) as u32,

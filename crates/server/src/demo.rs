@@ -39,12 +39,26 @@ pub fn config(version: u64) -> Value {
                 }}]
             },
             {
+                "id": "cart-reminder",
+                "name": "Abandoned-cart reminder",
+                "placements": ["home-hero"],
+                "priority": 15,
+                "condition": {"cart.items": {"$gt": 0}},
+                "caps": {"per_session": 3},
+                "variants": [{"id": "a", "content": {
+                    "type": "banner", "theme": "dark",
+                    "headline": "Still thinking it over?",
+                    "body": "Your cart is waiting for you.",
+                    "cta": {"text": "Back to my cart", "url": "/demo/cart.html"}
+                }}]
+            },
+            {
                 "id": "welcome-hero",
                 "name": "Welcome for every visitor",
                 "placements": ["home-hero"],
                 "priority": 10,
                 "condition": {"page.path": {"$regex": "^/demo/(index\\.html)?$"}},
-                "caps": {"per_day": 20},
+                "caps": {"per_day": 10},
                 "variants": [{"id": "a", "content": {
                     "type": "banner", "theme": "accent",
                     "headline": "Welcome to Dangol Goods",
@@ -53,10 +67,24 @@ pub fn config(version: u64) -> Value {
                 }}]
             },
             {
+                "id": "knit-lover",
+                "name": "Knitwear for shoppers who love knitwear",
+                "placements": ["category-top"],
+                "priority": 5,
+                "condition": {"affinity": {"$in": ["knit"]}},
+                "variants": [{"id": "a", "content": {
+                    "type": "banner", "theme": "accent",
+                    "headline": "New knits, picked for you",
+                    "body": "You've been looking at knitwear: the new cable knits just arrived.",
+                    "cta": {"text": "See the knits", "url": "/demo/category.html#knit"}
+                }}]
+            },
+            {
                 "id": "category-sale",
                 "name": "Winter sale on the category page",
                 "placements": ["category-top"],
                 "condition": {"page.path": {"$regex": "category"}},
+                "priority": 1,
                 "variants": [{"id": "a", "content": {
                     "type": "banner", "theme": "light",
                     "headline": "Winter sale: up to 30% off knitwear",
@@ -115,7 +143,7 @@ mod tests {
     fn the_demo_config_passes_the_engines_checks() {
         let cfg = SiteConfig::compile_value(&config(1), &NativeRegex).unwrap();
         assert!(cfg.problems().is_empty(), "{:?}", cfg.problems());
-        assert_eq!(cfg.campaigns().len(), 4);
+        assert_eq!(cfg.campaigns().len(), 6);
         assert!(usable(&config(3).to_string()));
         assert!(!usable(
             r#"{"site": "demo", "version": 1, "campaigns": [{"id": "x"}]}"#

@@ -2,9 +2,9 @@
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use axum::{Json, Router};
 use dangol_engine::event::parse_batch;
 use serde::Deserialize;
@@ -28,6 +28,10 @@ pub(crate) fn router(state: AppState) -> Router {
                 .post(ingest_events)
                 .options(events_preflight)
                 .layer(DefaultBodyLimit::max(MAX_EVENTS_BODY)),
+        )
+        .route(
+            "/v1/sites/{site}/subjects/{anon}",
+            delete(erase_subject).options(events_preflight),
         )
         .route("/healthz", get(|| async { "ok" }));
     if let Some(www) = &state.www_dir {
@@ -134,20 +138,25 @@ fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> Response {
 
 async fn events_preflight(
     State(state): State<AppState>,
-    Path(site): Path<String>,
+    Path(params): Path<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let site = params
+        .into_iter()
+        .find(|(k, _)| k == "site")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
     let site = known_site(&state, &site).await?;
     let origin = allowed_origin(&headers, &site)?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let h = response.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static(Method::POST.as_str()),
+        HeaderValue::from_static("POST, DELETE"),
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("content-type"),
+        HeaderValue::from_static("content-type, x-dangol-key"),
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,
@@ -177,6 +186,18 @@ async fn ingest_events(
             Ok(event) => valid.push(event),
             Err(err) => rejected.push(json!({"index": index, "error": err.to_string()})),
         }
+    }
+    // The first batch of an id registers its erase key (see erase_subject).
+    if let Some(key) = headers.get("x-dangol-key").and_then(|v| v.to_str().ok())
+        && (16..=128).contains(&key.len())
+        && let Some(first) = valid.first()
+        && valid.iter().all(|e| e.anon == first.anon)
+    {
+        let hash = hex::encode(Sha256::digest(key.as_bytes()));
+        state
+            .store
+            .register_subject(&site.id, &first.anon, &hash, now)
+            .await?;
     }
     let fresh = state.store.insert_events(&site.id, &valid, now).await?;
     let stored = fresh.iter().filter(|new| **new).count();
@@ -210,6 +231,45 @@ async fn admin_events(
         .events(&site, query.anon.as_deref(), limit)
         .await?;
     Ok(Json(json!({"events": events})).into_response())
+}
+
+/// `DELETE /v1/sites/{site}/subjects/{anon}`: erases everything tied to a
+/// pseudonymous id. The widget proves it holds the id with the erase key it
+/// registered with the id's first events (`X-Dangol-Key`); admins may erase
+/// any id.
+async fn erase_subject(
+    State(state): State<AppState>,
+    Path((site, anon)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let site = known_site(&state, &site).await?;
+    let origin = allowed_origin(&headers, &site)?;
+    if require_admin(&state, &headers).is_err() {
+        let given = headers
+            .get("x-dangol-key")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "erasing an id needs its erase key (X-Dangol-Key) or an admin token",
+                )
+            })?;
+        let stored = state.store.subject_key(&site.id, &anon).await?;
+        let hash = hex::encode(Sha256::digest(given.as_bytes()));
+        if stored.as_deref() != Some(hash.as_str()) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "wrong_key",
+                format!("the erase key does not belong to id `{anon}`"),
+            ));
+        }
+    }
+    let erased = state.store.erase_subject(&site.id, &anon).await?;
+    Ok(with_cors(
+        Json(json!({"erased_events": erased})).into_response(),
+        origin,
+    ))
 }
 
 fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {

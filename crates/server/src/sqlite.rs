@@ -11,7 +11,10 @@ use sqlx::{Row, Sqlite, Transaction};
 use crate::store::{Published, Site, Store, StoreError, StoredEvent};
 
 /// Append-only, numbered migrations.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_subjects.sql")),
+];
 
 /// SQLite storage.
 #[derive(Debug, Clone)]
@@ -209,6 +212,55 @@ impl Store for SqliteStore {
         }
         tx.commit().await.map_err(db)?;
         Ok(fresh)
+    }
+
+    async fn register_subject(
+        &self,
+        site: &str,
+        anon: &str,
+        key_hash: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO subjects (site, anon, key_hash, created_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (site, anon) DO NOTHING",
+        )
+        .bind(site)
+        .bind(anon)
+        .bind(key_hash)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn subject_key(&self, site: &str, anon: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT key_hash FROM subjects WHERE site = $1 AND anon = $2")
+            .bind(site)
+            .bind(anon)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    async fn erase_subject(&self, site: &str, anon: &str) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let events = sqlx::query("DELETE FROM events WHERE site = $1 AND anon = $2")
+            .bind(site)
+            .bind(anon)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        sqlx::query("DELETE FROM subjects WHERE site = $1 AND anon = $2")
+            .bind(site)
+            .bind(anon)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(events)
     }
 
     async fn events(

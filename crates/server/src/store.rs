@@ -75,6 +75,19 @@ pub trait Store: Send + Sync + 'static {
         events: &[Event],
         now_ms: i64,
     ) -> Result<Vec<bool>, StoreError>;
+    /// Remembers the erase key (its SHA-256, hex) of a pseudonymous id the
+    /// first time the id is seen; later keys are ignored.
+    async fn register_subject(
+        &self,
+        site: &str,
+        anon: &str,
+        key_hash: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// The registered erase-key hash of an id.
+    async fn subject_key(&self, site: &str, anon: &str) -> Result<Option<String>, StoreError>;
+    /// Erases everything tied to an id; returns how many events went.
+    async fn erase_subject(&self, site: &str, anon: &str) -> Result<u64, StoreError>;
     /// Stored events of a site, newest first, optionally for one id only.
     async fn events(
         &self,

@@ -212,3 +212,64 @@ async fn seeding_twice_reuses_the_data() {
     assert!(demo::seed(&store, now_ms()).await.unwrap());
     assert!(!demo::seed(&store, now_ms()).await.unwrap());
 }
+
+fn erase(anon: &str, key: Option<&str>, admin: bool) -> Request<Body> {
+    let mut req = Request::delete(format!("/v1/sites/demo/subjects/{anon}"));
+    if let Some(k) = key {
+        req = req.header("x-dangol-key", k);
+    }
+    if admin {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
+    }
+    req.body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn only_the_ids_own_key_or_an_admin_can_erase_it() {
+    let state = state().await;
+    let key = "k0123456789abcdef0123456789abcdef";
+    let batch =
+        json!({"events": [event("evt_erase001", "page_view"), event("evt_erase002", "exposure")]});
+    let req = Request::post("/v1/sites/demo/events")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-dangol-key", key)
+        .body(Body::from(batch.to_string()))
+        .unwrap();
+    assert_eq!(send(&state, req).await.0, StatusCode::OK);
+    // A later key for the same id does not replace the first.
+    let again = Request::post("/v1/sites/demo/events")
+        .header("x-dangol-key", "attacker-key-0000000000")
+        .body(Body::from(
+            json!({"events": [event("evt_erase003", "page_view")]}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(send(&state, again).await.0, StatusCode::OK);
+
+    let anon = "anon0123456789abcdef";
+    let (status, _, body) = send(&state, erase(anon, None, false)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, _, body) = send(&state, erase(anon, Some("attacker-key-0000000000"), false)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        body["error"]["message"],
+        format!("the erase key does not belong to id `{anon}`")
+    );
+    let (status, _, body) = send(&state, erase(anon, Some(key), false)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["erased_events"], 3);
+    let req = Request::get(format!("/v1/sites/demo/events?anon={anon}"))
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&state, req).await.2["events"], json!([]));
+    // The key went with the data: it cannot erase again, an admin still can.
+    assert_eq!(
+        send(&state, erase(anon, Some(key), false)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, _, body) = send(&state, erase(anon, None, true)).await;
+    assert_eq!(
+        (status, body["erased_events"].as_u64()),
+        (StatusCode::OK, Some(0))
+    );
+}

@@ -41,6 +41,9 @@ pub struct SiteConfig {
     pub saved_groups: Value,
     /// The loyalty tier table, lowest first.
     pub tiers: Vec<Tier>,
+    /// Thresholds for sessions, RFM, lifecycle and affinity.
+    #[serde(skip)]
+    pub profile: crate::profile::ProfileConfig,
 }
 
 /// A place on the page where offers appear.

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::condition::type_name;
 use crate::error::ConfigError;
+use crate::profile::ProfileConfig;
 
 /// A problem at a field path, before the campaign is known.
 pub(crate) type FieldError = (String, String);
@@ -238,7 +239,12 @@ fn read_top(value: &Value) -> Result<(SiteConfig, &[Value]), FieldError> {
             id,
         });
     }
+    let profile = match top.object("profile")? {
+        None => ProfileConfig::default(),
+        Some(p) => profile_config(&p)?,
+    };
     let config = SiteConfig {
+        profile,
         schema: top.count("schema")?.map_or(SCHEMA, u64::from),
         site: top.string("site")?,
         version,
@@ -250,6 +256,50 @@ fn read_top(value: &Value) -> Result<(SiteConfig, &[Value]), FieldError> {
         tiers,
     };
     Ok((config, top.array("campaigns")?))
+}
+
+fn four(obj: &Obj<'_>, key: &str, default: [f64; 4]) -> Result<[f64; 4], FieldError> {
+    if obj.get(key).is_none() {
+        return Ok(default);
+    }
+    match numbers(obj, key)?.as_slice() {
+        [a, b, c, d] if a <= b && b <= c && c <= d => Ok([*a, *b, *c, *d]),
+        _ => Err((obj.at(key), "must be four ascending numbers".into())),
+    }
+}
+
+fn profile_config(p: &Obj<'_>) -> Result<ProfileConfig, FieldError> {
+    let d = ProfileConfig::default();
+    let days = |key: &str, default: f64| -> Result<f64, FieldError> {
+        match p.number(key)? {
+            None => Ok(default),
+            Some(x) if x >= 0.0 => Ok(x),
+            Some(_) => Err((p.at(key), "must be at least 0".into())),
+        }
+    };
+    Ok(ProfileConfig {
+        session_timeout_minutes: p
+            .count("session_timeout_minutes")?
+            .unwrap_or(d.session_timeout_minutes)
+            .max(1),
+        recency_days: four(p, "recency_days", d.recency_days)?,
+        frequency_orders: four(p, "frequency_orders", d.frequency_orders)?,
+        monetary: four(p, "monetary", d.monetary)?,
+        dormant_days: days("dormant_days", d.dormant_days)?,
+        at_risk_factor: days("at_risk_factor", d.at_risk_factor)?,
+        at_risk_min_days: days("at_risk_min_days", d.at_risk_min_days)?,
+        loyal_orders: p.count("loyal_orders")?.unwrap_or(d.loyal_orders),
+        vip_rfm_total: p
+            .count("vip_rfm_total")?
+            .map_or(d.vip_rfm_total, |n| n.min(15) as u8),
+        affinity_half_life_days: days("affinity_half_life_days", d.affinity_half_life_days)?,
+        long_dwell_seconds: p
+            .count("long_dwell_seconds")?
+            .unwrap_or(d.long_dwell_seconds),
+        cart_abandon_minutes: p
+            .count("cart_abandon_minutes")?
+            .unwrap_or(d.cart_abandon_minutes),
+    })
 }
 
 fn placement(raw: &Value, path: &str) -> Result<Placement, FieldError> {
@@ -580,6 +630,22 @@ mod tests {
             }
         );
         assert_eq!((c.seed.as_str(), c.hash_version, c.priority), ("s1", 1, 5));
+        assert_eq!(cfg.profile, ProfileConfig::default());
+    }
+
+    #[test]
+    fn profile_thresholds_read_from_the_config() {
+        let cfg = parse(json!({"site": "s", "version": 1, "profile": {
+            "dormant_days": 45, "recency_days": [3, 14, 60, 120], "loyal_orders": 5}}))
+        .unwrap();
+        assert_eq!(cfg.profile.dormant_days, 45.0);
+        assert_eq!(cfg.profile.recency_days, [3.0, 14.0, 60.0, 120.0]);
+        assert_eq!(cfg.profile.loyal_orders, 5);
+        let bad = parse(json!({"site": "s", "version": 1, "profile": {"monetary": [3, 2, 1, 0]}}));
+        assert_eq!(
+            bad.unwrap_err(),
+            "config is not valid: profile.monetary: must be four ascending numbers"
+        );
     }
 
     #[test]

@@ -349,7 +349,7 @@ impl Profile {
                 if let Some(h) = self.hours.get_mut(hour) {
                     *h = h.saturating_add(1);
                 }
-                if self.hours.iter().any(|h| *h == u16::MAX) {
+                if self.hours.contains(&u16::MAX) {
                     self.hours.iter_mut().for_each(|h| *h /= 2);
                 }
                 if let Some(c) = category {

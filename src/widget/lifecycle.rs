@@ -1,0 +1,213 @@
+//! The page lifecycle: read consent and the cached config, fetch the
+//! config, decide and render, and send what consent allows.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use dangol_engine::config::{CompiledConfig, SiteConfig};
+use dangol_engine::consent::Consent;
+use dangol_engine::event::{Event, MAX_BATCH};
+use dangol_engine::profile::Input;
+use wasm_bindgen_futures::spawn_local;
+
+use super::state::{Inner, KEY_CONFIG, KEY_CONSENT, KEY_ETAG};
+use crate::platform::log::{Problem, warn_once};
+use crate::platform::net::{self, Fetched};
+use crate::platform::regex::BrowserRegex;
+use crate::platform::storage::SiteStorage;
+use crate::platform::{clock, dom, json};
+
+/// How long a request may take before it counts as failed.
+pub(crate) const TIMEOUT_MS: u32 = 8_000;
+
+/// Parses config text with the browser's JSON parser and checks it.
+pub(crate) fn parse_config(text: &str, site: &str) -> Result<CompiledConfig, String> {
+    let value = js_sys::JSON::parse(text).map_err(|e| crate::platform::describe(&e))?;
+    let config = SiteConfig::compile_value(&json::from_js(&value), &BrowserRegex)
+        .map_err(|e| e.to_string())?;
+    if config.config().site != site {
+        return Err(format!(
+            "it is for site `{}`, not `{site}`",
+            config.config().site
+        ));
+    }
+    Ok(config)
+}
+
+/// Campaigns the config had to skip: one warning naming them.
+fn report_problems(url: &str, config: &CompiledConfig) {
+    let problems = config.problems();
+    if problems.is_empty() {
+        return;
+    }
+    let mut list = String::new();
+    for (i, problem) in problems.iter().enumerate() {
+        if i > 0 {
+            list.push_str("; ");
+        }
+        list.push_str(&problem.to_string());
+    }
+    warn_once(
+        Problem::ConfigInvalid,
+        &format!(
+            "the config from {url} has {} campaign(s) that cannot be used and are skipped: {list}",
+            problems.len()
+        ),
+    );
+}
+
+/// The page lifecycle, run once after `start`.
+pub(crate) async fn boot(cell: Rc<RefCell<Inner>>) {
+    // 1. Storage and consent. Reading is allowed before consent; writing is not.
+    let (url, cached_etag) = {
+        let mut inner = cell.borrow_mut();
+        match SiteStorage::open(&inner.site) {
+            Ok(storage) => inner.storage = Some(storage),
+            Err(e) => warn_once(
+                Problem::Storage,
+                &format!(
+                    "localStorage is unavailable ({e}); offers still show, but nothing is remembered between pages"
+                ),
+            ),
+        }
+        let stored = inner.storage.as_ref().and_then(|s| s.get(KEY_CONSENT));
+        inner.consent = Consent::parse(stored.as_deref());
+        inner.page = dom::page_context();
+        let mut etag = None;
+        let mut cached = None;
+        if inner.consent == Consent::Granted {
+            inner.load_all();
+            // 2. A cached config decides at once: no round-trip, no flicker.
+            if let Some(text) = inner.storage.as_ref().and_then(|s| s.get(KEY_CONFIG))
+                && let Ok(config) = parse_config(&text, &inner.site)
+            {
+                etag = inner.storage.as_ref().and_then(|s| s.get(KEY_ETAG));
+                inner.config_text = Some((text, etag.clone()));
+                cached = Some(config);
+            }
+        }
+        // 3. This page view, in memory (and in storage with consent).
+        let page_view = Event::page_view(Inner::new_event_id(), clock::now_ms(), String::new());
+        inner.pending.insert(0, page_view);
+        if let Some(config) = cached {
+            inner.config = Some(config);
+        }
+        let view = Input::PageView {
+            category: inner.page.category.clone(),
+            sale: inner.page.page_type.as_deref() == Some("sale"),
+        };
+        inner.apply_input(&view);
+        if let Some(config) = inner.config.take() {
+            inner.apply(config);
+        }
+        (inner.config_url(), etag)
+    };
+
+    // 4. Fetch (or revalidate) the config. A new config applies to this page
+    //    only if nothing was rendered yet: never swap what the shopper sees.
+    match net::get_config(&url, cached_etag.as_deref(), TIMEOUT_MS).await {
+        Ok(Fetched::NotModified) => {}
+        Ok(Fetched::Body { text, etag }) => {
+            let mut inner = cell.borrow_mut();
+            match parse_config(&text, &inner.site) {
+                Ok(config) => {
+                    report_problems(&url, &config);
+                    inner.cache_config(&text, etag.as_deref());
+                    inner.config_text = Some((text, etag));
+                    if inner.rendered {
+                        // Kept for the next page.
+                    } else {
+                        inner.apply(config);
+                    }
+                }
+                Err(e) => warn_once(
+                    Problem::ConfigInvalid,
+                    &format!(
+                        "the config from {url} is malformed ({e}); the page keeps its own content"
+                    ),
+                ),
+            }
+        }
+        Err(e) => warn_once(
+            Problem::ConfigFetch,
+            &format!("could not fetch the config from {url} ({e}); the page keeps its own content"),
+        ),
+    }
+
+    // 5. Send what consent allows.
+    flush(cell);
+}
+
+/// Sends pending events if consent allows; failed batches stay pending.
+pub(crate) fn flush(cell: Rc<RefCell<Inner>>) {
+    let (url, body, key, count) = {
+        let mut inner = cell.borrow_mut();
+        if !inner.consent.may_send() || inner.sending || inner.pending.is_empty() {
+            return;
+        }
+        let Some(anon) = inner.anon.clone() else {
+            return;
+        };
+        let count = inner.pending.len().min(MAX_BATCH);
+        for event in inner.pending.iter_mut().take(count) {
+            if event.anon.is_empty() {
+                event.anon = anon.clone();
+            }
+        }
+        let events = inner.pending[..count].iter().map(Event::to_value).collect();
+        let mut batch = serde_json::Map::new();
+        batch.insert("events".to_string(), serde_json::Value::Array(events));
+        let Ok(body) = js_sys::JSON::stringify(&json::to_js(&serde_json::Value::Object(batch)))
+        else {
+            return;
+        };
+        inner.sending = true;
+        (
+            inner.events_url(),
+            String::from(body),
+            inner.key.clone(),
+            count,
+        )
+    };
+    spawn_local(async move {
+        let result = net::post_json(&url, &body, key.as_deref(), TIMEOUT_MS).await;
+        let more = {
+            let mut inner = cell.borrow_mut();
+            inner.sending = false;
+            match result {
+                Ok(status) if (200..300).contains(&status) => {
+                    let n = count.min(inner.pending.len());
+                    inner.pending.drain(..n);
+                    !inner.pending.is_empty()
+                }
+                Ok(status) if (400..500).contains(&status) && status != 429 => {
+                    // The server refused the batch itself: retrying cannot help.
+                    let n = count.min(inner.pending.len());
+                    inner.pending.drain(..n);
+                    warn_once(
+                        Problem::Send,
+                        &format!("the server refused events (HTTP {status})"),
+                    );
+                    false
+                }
+                Ok(status) => {
+                    warn_once(
+                        Problem::Send,
+                        &format!("could not send events (HTTP {status}); they stay queued"),
+                    );
+                    false
+                }
+                Err(e) => {
+                    warn_once(
+                        Problem::Send,
+                        &format!("could not send events ({e}); they stay queued"),
+                    );
+                    false
+                }
+            }
+        };
+        if more {
+            flush(cell);
+        }
+    });
+}

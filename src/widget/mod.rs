@@ -1,0 +1,207 @@
+//! The widget's exported object: what `window.dangol` delegates to. Each
+//! method translates between JavaScript and the page lifecycle in
+//! [`state`] and [`lifecycle`]; none of them throws.
+
+mod lifecycle;
+mod state;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use dangol_engine::config::is_identifier;
+use dangol_engine::consent::Consent;
+use dangol_engine::decide::Decision;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::spawn_local;
+
+use crate::platform::json;
+use crate::platform::log::{Problem, warn, warn_once};
+use state::Inner;
+
+/// A running widget. Returned by `start`; `window.dangol` delegates to it.
+#[wasm_bindgen]
+pub struct Widget {
+    inner: Rc<RefCell<Inner>>,
+}
+
+impl Widget {
+    pub(crate) fn start(site: String, endpoint: String) -> Widget {
+        let endpoint = endpoint.trim_end_matches('/').to_string();
+        let widget = Widget {
+            inner: Rc::new(RefCell::new(Inner::new(site, endpoint))),
+        };
+        if let Err(problem) = widget.check_setup() {
+            warn_once(
+                Problem::Setup,
+                &format!("{problem}; the widget stays off and the page is unaffected"),
+            );
+            widget.inner.borrow_mut().disabled = true;
+            return widget;
+        }
+        let inner = widget.inner.clone();
+        spawn_local(async move { lifecycle::boot(inner).await });
+        widget
+    }
+
+    fn check_setup(&self) -> Result<(), String> {
+        let inner = self.inner.borrow();
+        if !is_identifier(&inner.site) {
+            return Err(format!(
+                "the script tag's data-site `{}` is not a site id",
+                inner.site
+            ));
+        }
+        if !(inner.endpoint.starts_with("https://") || inner.endpoint.starts_with("http://")) {
+            return Err(format!(
+                "the endpoint `{}` is not an http(s) URL",
+                inner.endpoint
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[wasm_bindgen]
+impl Widget {
+    /// The shopper accepted personalisation and measurement: from now on the
+    /// profile is kept in first-party storage and events are sent. The
+    /// session upgrades at once, without a reload.
+    ///
+    /// ```js
+    /// dangol.consent.grant();
+    /// ```
+    pub fn grant(&self) {
+        {
+            let mut inner = self.inner.borrow_mut();
+            if inner.disabled || inner.consent == Consent::Granted {
+                return;
+            }
+            inner.consent = Consent::Granted;
+            inner.persist_all();
+        }
+        lifecycle::flush(self.inner.clone());
+    }
+
+    /// The shopper refused or withdrew consent: the profile, the unsent
+    /// events and the id are deleted at once.
+    ///
+    /// ```js
+    /// dangol.consent.deny();
+    /// ```
+    pub fn deny(&self) {
+        self.inner.borrow_mut().wipe(Consent::Denied);
+    }
+
+    /// `"unknown"`, `"granted"` or `"denied"`.
+    ///
+    /// ```js
+    /// if (dangol.consent.status() === "unknown") showConsentBar();
+    /// ```
+    #[wasm_bindgen(js_name = consentStatus)]
+    pub fn consent_status(&self) -> String {
+        self.inner.borrow().consent.as_str().to_string()
+    }
+
+    /// The decisions made on this page with their reasons ("why this offer?").
+    ///
+    /// ```js
+    /// for (const d of dangol.decisions()) console.log(d.placement, d.reasons);
+    /// ```
+    pub fn decisions(&self) -> JsValue {
+        let list = self
+            .inner
+            .borrow()
+            .decisions
+            .iter()
+            .map(Decision::to_value)
+            .collect();
+        json::to_js(&serde_json::Value::Array(list))
+    }
+
+    /// Records an e-commerce or custom event with GA4's names and fields.
+    /// A bad call logs one console warning naming the problem and is dropped.
+    ///
+    /// ```js
+    /// dangol.track("add_to_cart", { items: [{ item_id: "knit-01", item_category: "knit", price: 59000 }] });
+    /// ```
+    pub fn track(&self, name: JsValue, props: JsValue) {
+        let Some(name) = name.as_string() else {
+            warn("dangol.track: the event name must be a string; the call was dropped");
+            return;
+        };
+        self.inner
+            .borrow_mut()
+            .track(&name, &json::from_js(&props), "dangol.track");
+        lifecycle::flush(self.inner.clone());
+    }
+
+    /// Reads one GA4 `dataLayer` entry (the loader forwards every push,
+    /// including those made before dangol loaded). Entries that are not GA4
+    /// e-commerce events are ignored.
+    #[wasm_bindgen(js_name = dataLayer)]
+    pub fn data_layer(&self, entry: JsValue) {
+        let entry = json::from_js(&entry);
+        let Some(name) = entry.get("event").and_then(|e| e.as_str()) else {
+            return;
+        };
+        const GA4: &[&str] = &[
+            "view_item",
+            "view_item_list",
+            "add_to_cart",
+            "remove_from_cart",
+            "begin_checkout",
+            "purchase",
+        ];
+        if !GA4.contains(&name) {
+            return;
+        }
+        let props = entry.get("ecommerce").cloned().unwrap_or_default();
+        self.inner.borrow_mut().track(name, &props, "dataLayer");
+        lifecycle::flush(self.inner.clone());
+    }
+
+    /// Declares attributes the site knows (tier, points, name, birthday
+    /// month...). They are used in decisions and text, kept locally with
+    /// consent, and never sent anywhere.
+    ///
+    /// ```js
+    /// dangol.set({ tier: "gold", points: 1200, name: "Minji", birthday_month: 3 });
+    /// ```
+    pub fn set(&self, attributes: JsValue) {
+        let value = json::from_js(&attributes);
+        if let Err(problem) = self.inner.borrow_mut().declare(value) {
+            warn(&format!("dangol.set: {problem}; the call was dropped"));
+        }
+    }
+
+    /// Everything stored about the shopper, as JSON.
+    ///
+    /// ```js
+    /// const mine = dangol.export();
+    /// ```
+    pub fn export(&self) -> JsValue {
+        json::to_js(&self.inner.borrow().export())
+    }
+
+    /// Deletes everything local and asks the shop's server to erase the
+    /// pseudonymous id.
+    ///
+    /// ```js
+    /// dangol.forget();
+    /// ```
+    pub fn forget(&self) {
+        let erase = self.inner.borrow().erase_request();
+        self.inner.borrow_mut().wipe(Consent::Denied);
+        if let Some((url, key)) = erase {
+            spawn_local(async move {
+                if let Err(e) =
+                    crate::platform::net::delete(&url, &key, lifecycle::TIMEOUT_MS).await
+                {
+                    warn(&format!(
+                        "dangol.forget: local data is gone, but the server could not be asked to erase it ({e})"
+                    ));
+                }
+            });
+        }
+    }
+}

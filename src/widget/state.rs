@@ -1,0 +1,372 @@
+//! The widget's state on one page: consent, storage, profile, declared
+//! attributes, the config, the decisions and the events waiting to be sent.
+
+use dangol_engine::attributes::{self, PageContext};
+use dangol_engine::config::CompiledConfig;
+use dangol_engine::consent::Consent;
+use dangol_engine::decide::{Decision, Shopper, decide_page};
+use dangol_engine::event::Event;
+use dangol_engine::profile::{Input, Profile, ProfileConfig};
+use dangol_engine::random::SplitMix64;
+use dangol_engine::time::Moment;
+use dangol_engine::track;
+use serde_json::{Map, Value};
+
+use crate::platform::log::{Problem, warn, warn_once};
+use crate::platform::regex::BrowserRegex;
+use crate::platform::storage::SiteStorage;
+use crate::platform::{clock, dom, json, random};
+use crate::render;
+
+/// Storage keys (namespaced per site by [`SiteStorage`]).
+pub(super) const KEY_CONSENT: &str = "consent";
+pub(super) const KEY_ID: &str = "id";
+pub(super) const KEY_KEY: &str = "key";
+pub(super) const KEY_CONFIG: &str = "config";
+pub(super) const KEY_ETAG: &str = "etag";
+pub(super) const KEY_PROFILE: &str = "profile";
+pub(super) const KEY_DECLARED: &str = "declared";
+
+/// Most bytes of declared attributes (as JSON) kept.
+const MAX_DECLARED_BYTES: usize = 4096;
+
+pub(crate) struct Inner {
+    pub site: String,
+    pub endpoint: String,
+    /// A broken setup: the widget does nothing.
+    pub disabled: bool,
+    pub consent: Consent,
+    pub storage: Option<SiteStorage>,
+    /// The pseudonymous id, created at the first grant.
+    pub anon: Option<String>,
+    /// A secret made with the id; proves to the server that an erase
+    /// request comes from the id's own browser.
+    pub key: Option<String>,
+    /// The raw config text and ETag, kept to cache once consent allows.
+    pub config_text: Option<(String, Option<String>)>,
+    pub config: Option<CompiledConfig>,
+    pub profile: Profile,
+    pub declared: Map<String, Value>,
+    pub page: PageContext,
+    pub decisions: Vec<Decision>,
+    pub rendered: bool,
+    /// Events made on this page and not yet accepted by the server. Before
+    /// consent they exist only here, in memory; on denial they are dropped.
+    pub pending: Vec<Event>,
+    pub sending: bool,
+}
+
+impl Inner {
+    pub fn new(site: String, endpoint: String) -> Self {
+        Self {
+            site,
+            endpoint,
+            disabled: false,
+            consent: Consent::Unknown,
+            storage: None,
+            anon: None,
+            key: None,
+            config_text: None,
+            config: None,
+            profile: Profile::default(),
+            declared: Map::new(),
+            page: PageContext::default(),
+            decisions: Vec::new(),
+            rendered: false,
+            pending: Vec::new(),
+            sending: false,
+        }
+    }
+
+    pub fn config_url(&self) -> String {
+        format!("{}/v1/sites/{}/config", self.endpoint, self.site)
+    }
+
+    pub fn events_url(&self) -> String {
+        format!("{}/v1/sites/{}/events", self.endpoint, self.site)
+    }
+
+    pub fn profile_config(&self) -> ProfileConfig {
+        self.config
+            .as_ref()
+            .map(|c| c.config().profile.clone())
+            .unwrap_or_default()
+    }
+
+    /// Writes to storage only when consent allows; reports a failure once.
+    pub fn store(&self, key: &str, value: &str) {
+        if !self.consent.may_store() {
+            return;
+        }
+        if let Some(storage) = &self.storage
+            && let Err(e) = storage.set(key, value)
+        {
+            warn_once(
+                Problem::Storage,
+                &format!(
+                    "could not write to localStorage ({e}); nothing will be remembered between pages"
+                ),
+            );
+        }
+    }
+
+    fn store_json(&self, key: &str, value: &Value) {
+        if let Ok(text) = js_sys::JSON::stringify(&json::to_js(value)) {
+            self.store(key, &String::from(text));
+        }
+    }
+
+    fn load_json(&self, key: &str) -> Option<Value> {
+        let text = self.storage.as_ref()?.get(key)?;
+        js_sys::JSON::parse(&text).ok().map(|v| json::from_js(&v))
+    }
+
+    /// After a grant: consent, id, config, profile and declared attributes.
+    pub fn persist_all(&mut self) {
+        if self.anon.is_none() {
+            self.anon = random::hex_id(16);
+        }
+        if self.key.is_none() {
+            self.key = random::hex_id(16);
+        }
+        self.store(KEY_CONSENT, Consent::Granted.as_str());
+        if let Some(id) = &self.anon {
+            self.store(KEY_ID, id);
+        }
+        if let Some(key) = &self.key {
+            self.store(KEY_KEY, key);
+        }
+        if let Some((text, etag)) = self.config_text.clone() {
+            self.cache_config(&text, etag.as_deref());
+        }
+        self.save_profile();
+        self.store_json(KEY_DECLARED, &Value::Object(self.declared.clone()));
+    }
+
+    /// At boot with stored consent: id, key, profile and declared attributes.
+    pub fn load_all(&mut self) {
+        let storage = self.storage.as_ref();
+        self.anon = storage.and_then(|s| s.get(KEY_ID));
+        self.key = storage.and_then(|s| s.get(KEY_KEY));
+        if let Some(stored) = self.load_json(KEY_PROFILE) {
+            match Profile::from_value(&stored) {
+                Ok(profile) => self.profile = profile,
+                Err(e) => warn_once(
+                    Problem::Storage,
+                    &format!("the stored profile could not be read ({e}); starting a new one"),
+                ),
+            }
+        }
+        if let Some(Value::Object(declared)) = self.load_json(KEY_DECLARED) {
+            self.declared = declared;
+        }
+    }
+
+    pub fn save_profile(&self) {
+        self.store_json(KEY_PROFILE, &self.profile.to_value());
+    }
+
+    pub fn cache_config(&self, text: &str, etag: Option<&str>) {
+        self.store(KEY_CONFIG, text);
+        if let Some(tag) = etag {
+            self.store(KEY_ETAG, tag);
+        }
+    }
+
+    pub fn new_event_id() -> String {
+        format!("e{}", random::hex_id(12).unwrap_or_default())
+    }
+
+    pub fn record(&mut self, event: Event) {
+        if !self.consent.must_discard() {
+            self.pending.push(event);
+        }
+    }
+
+    /// Feeds one input to the profile; a lifecycle change becomes an event.
+    pub fn apply_input(&mut self, input: &Input) {
+        let now = clock::now_ms();
+        let cfg = self.profile_config();
+        if let Some(change) = self
+            .profile
+            .apply(input, &cfg, now, clock::utc_offset_minutes())
+        {
+            let kind = format!("stage_{}", change.to.name());
+            let mut event = Event::page_view(Self::new_event_id(), now, String::new());
+            event.kind = kind;
+            self.record(event);
+        }
+    }
+
+    /// A tracked call from the page or the dataLayer.
+    pub fn track(&mut self, name: &str, props: &Value, source: &str) {
+        if self.disabled {
+            return;
+        }
+        match track::interpret(name, props) {
+            Err(problem) => warn(&format!("{source}: `{name}` was dropped: {problem}")),
+            Ok(tracked) => {
+                let now = clock::now_ms();
+                for input in &tracked.inputs {
+                    self.apply_input(input);
+                }
+                for out in tracked.outgoing {
+                    let mut event = Event::page_view(Self::new_event_id(), now, String::new());
+                    event.kind = out.kind;
+                    event.item = out.item;
+                    event.category = out.category;
+                    event.price = out.price;
+                    self.record(event);
+                }
+                self.save_profile();
+            }
+        }
+    }
+
+    /// `dangol.set`: declared attributes, merged; `null` removes one.
+    pub fn declare(&mut self, value: Value) -> Result<(), String> {
+        let Value::Object(map) = value else {
+            return Err("the attributes must be an object".into());
+        };
+        let mut next = self.declared.clone();
+        for (k, v) in map {
+            if k.is_empty() || k.len() > 40 {
+                return Err(format!("attribute name `{k}` must be 1-40 characters"));
+            }
+            if v.is_null() {
+                next.remove(&k);
+            } else {
+                next.insert(k, v);
+            }
+        }
+        // Measured with the browser's JSON: no serializer in the wasm.
+        let size = js_sys::JSON::stringify(&json::to_js(&Value::Object(next.clone())))
+            .map(|s| s.length() as usize)
+            .unwrap_or(usize::MAX);
+        if size > MAX_DECLARED_BYTES {
+            return Err(format!(
+                "the declared attributes would take {size} bytes; at most {MAX_DECLARED_BYTES} are kept"
+            ));
+        }
+        self.declared = next;
+        self.store_json(KEY_DECLARED, &Value::Object(self.declared.clone()));
+        Ok(())
+    }
+
+    /// Everything kept about the shopper.
+    pub fn export(&self) -> Value {
+        let mut out = Map::new();
+        out.insert("site".into(), Value::from(self.site.as_str()));
+        out.insert("consent".into(), Value::from(self.consent.as_str()));
+        out.insert(
+            "id".into(),
+            self.anon.as_deref().map_or(Value::Null, Value::from),
+        );
+        out.insert("profile".into(), self.profile.to_value());
+        out.insert("declared".into(), Value::Object(self.declared.clone()));
+        let pending: Vec<Value> = self.pending.iter().map(Event::to_value).collect();
+        out.insert("unsent_events".into(), Value::Array(pending));
+        Value::Object(out)
+    }
+
+    /// The URL and key for asking the server to erase this shopper's id.
+    pub fn erase_request(&self) -> Option<(String, String)> {
+        let id = self.anon.as_ref()?;
+        let key = self.key.clone()?;
+        Some((
+            format!("{}/v1/sites/{}/subjects/{id}", self.endpoint, self.site),
+            key,
+        ))
+    }
+
+    /// Withdrawal or forget: everything local goes at once.
+    pub fn wipe(&mut self, consent: Consent) {
+        self.consent = consent;
+        self.pending.clear();
+        self.anon = None;
+        self.key = None;
+        self.profile = Profile::default();
+        self.declared = Map::new();
+        if let Some(storage) = &self.storage
+            && let Err(e) = storage.clear()
+        {
+            warn_once(
+                Problem::Storage,
+                &format!("could not wipe localStorage: {e}"),
+            );
+        }
+    }
+
+    /// Decides for every slot and renders the winners.
+    pub fn apply(&mut self, config: CompiledConfig) {
+        let now = clock::now_ms();
+        let cfg = config.config().profile.clone();
+        let moment = Moment {
+            now_ms: now,
+            utc_offset_minutes: clock::utc_offset_minutes(),
+            session_start_ms: self.profile.session_start_ms,
+        };
+        let attributes = attributes::build(
+            &self.page,
+            &self.profile.facts(&cfg, now),
+            &self.declared,
+            self.consent,
+            &moment,
+        );
+        let slots = dom::slots();
+        let placements: Vec<&str> = slots.iter().map(|(p, _)| p.as_str()).collect();
+        let seed = random::hex_id(8)
+            .and_then(|h| u64::from_str_radix(&h, 16).ok())
+            .unwrap_or(now as u64);
+        let shopper = Shopper {
+            attributes: &attributes,
+            id: self.anon.as_deref().filter(|_| self.consent.may_store()),
+            consent: self.consent,
+            ledger: &self.profile.ledger,
+        };
+        let decisions = decide_page(
+            &config,
+            &placements,
+            &shopper,
+            &moment,
+            &mut SplitMix64::new(seed),
+            &BrowserRegex,
+        );
+        self.config = Some(config);
+        for (decision, (placement, slot)) in decisions.iter().zip(&slots) {
+            for campaign in &decision.held_out {
+                self.record(Event::holdout(
+                    Self::new_event_id(),
+                    now,
+                    String::new(),
+                    campaign,
+                ));
+            }
+            let Some(chosen) = decision.chosen() else {
+                continue;
+            };
+            match render::render(slot, &chosen.content, &chosen.campaign_id) {
+                Ok(()) => {
+                    self.apply_input(&Input::Exposure {
+                        campaign: chosen.campaign_id.clone(),
+                    });
+                    let event = Event::exposure(
+                        Self::new_event_id(),
+                        now,
+                        String::new(),
+                        &chosen.campaign_id,
+                        &chosen.variant_id,
+                    );
+                    self.record(event);
+                }
+                Err(e) => warn_once(
+                    Problem::Render,
+                    &format!("could not render into slot `{placement}`: {e}"),
+                ),
+            }
+        }
+        self.save_profile();
+        self.decisions = decisions;
+        self.rendered = true;
+    }
+}

@@ -1,0 +1,125 @@
+// The shopper's profile in the browser: GA4 dataLayer and dangol.track feed
+// it, decisions use it after consent, and export/forget hand control back.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launchBrowser, watchedPage, eventually } from "./harness.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const HERO = '[data-dangol-slot="home-hero"]';
+
+async function storageSnapshot(page) {
+  return page.evaluate(async () => ({
+    local: Object.keys(localStorage),
+    session: Object.keys(sessionStorage),
+    cookies: document.cookie,
+    idb: indexedDB.databases ? (await indexedDB.databases()).map((d) => d.name) : [],
+  }));
+}
+
+test("before consent nothing is stored anywhere and only the config is fetched, also with GA4 pushes", async () => {
+  const { context, page, log } = await watchedPage(browser);
+  await page.goto(`${server.url}/demo/product.html?id=knit-02`);
+  await page.waitForSelector('[data-dangol-slot="product-promo"][data-dangol-rendered]');
+  await page.click("#add-to-cart");
+  await page.evaluate(() => window.dangol.track("begin_checkout", {}));
+  await page.waitForTimeout(300);
+  const snap = await storageSnapshot(page);
+  // The shop's own cart key is its business; dangol wrote nothing.
+  assert.deepEqual(snap.local.filter((k) => k.startsWith("dangol")), []);
+  assert.deepEqual(snap.session, []);
+  assert.equal(snap.cookies, "");
+  assert.deepEqual(snap.idb, []);
+  const api = log.requests.filter((r) => r.url.includes("/v1/"));
+  assert.deepEqual(api.map((r) => `${r.method} ${new URL(r.url).pathname}`), ["GET /v1/sites/demo/config"]);
+  const configRequest = api[0].url;
+  assert.equal(new URL(configRequest).search, "", "the config fetch carries nothing about the shopper");
+  await context.close();
+});
+
+test("GA4 pushes (also before load) and track calls build the profile that decisions use after consent", async () => {
+  const { context, page, log, dangolWarnings } = await watchedPage(browser);
+  await page.goto(`${server.url}/demo/product.html?id=knit-01`);
+  await page.waitForSelector('[data-dangol-slot="product-promo"][data-dangol-rendered]');
+  await page.click("#consent-accept");
+  await page.click("#add-to-cart");
+  const anon = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
+  const stored = await eventually(async () => {
+    const events = await server.events(anon);
+    return events.some((e) => e.type === "add_to_cart") ? events : null;
+  }, 10000, "the add_to_cart event on the server");
+  const add = stored.find((e) => e.type === "add_to_cart");
+  assert.deepEqual({ item: add.item, category: add.category, price: add.price }, { item: "knit-01", category: "knit", price: 59000 });
+  assert.ok(stored.some((e) => e.type === "view_item" && e.item === "knit-01"), "the view_item pushed before load");
+  // Nothing but the allowed fields left the browser: no item names.
+  for (const e of stored) assert.ok(!JSON.stringify(e).includes("Wool crew knit"), JSON.stringify(e));
+
+  const exported = await page.evaluate(() => window.dangol.export());
+  assert.equal(exported.id, anon);
+  assert.equal(exported.consent, "granted");
+  assert.equal(exported.profile.cart.length, 1);
+
+  // Back on the home page the cart-reminder campaign wins the hero slot.
+  await page.goto(`${server.url}/demo/`);
+  await page.waitForSelector(`${HERO}[data-dangol-rendered="cart-reminder"]`);
+  const decisions = await page.evaluate(() => window.dangol.decisions());
+  const hero = decisions.find((d) => d.placement === "home-hero");
+  assert.deepEqual(hero.reasons.map((r) => r.reason), ["not_targeted", "shown", "lost_to_priority"]);
+  assert.deepEqual(dangolWarnings(), []);
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
+test("a bad track call logs one warning naming the problem and throws nothing", async () => {
+  const { context, page, log } = await watchedPage(browser);
+  await page.goto(`${server.url}/demo/`);
+  await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
+  const returned = await page.evaluate(() => {
+    window.dangol.track("add_to_cart", { items: [{ item_id: "x", colour: "red" }] });
+    window.dangol.track(42, {});
+    window.dangol.set("gold");
+    return "still running";
+  });
+  assert.equal(returned, "still running");
+  await page.waitForTimeout(200);
+  assert.deepEqual(log.warnings, [
+    "dataLayer: `add_to_cart` was dropped: unknown field `items[0].colour`".replace("dataLayer", "dangol.track"),
+    "dangol.track: the event name must be a string; the call was dropped",
+    "dangol.set: the attributes must be an object; the call was dropped",
+  ]);
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
+test("declared attributes decide but never leave the browser, and forget() erases here and on the server", async () => {
+  const { context, page } = await watchedPage(browser);
+  const posted = [];
+  page.on("request", (r) => { if (r.method() === "POST") posted.push(r.postData() || ""); });
+  await page.goto(`${server.url}/demo/`);
+  await page.click("#consent-accept");
+  await page.evaluate(() => window.dangol.set({ tier: "vip", name: "Minji" }));
+  const anon = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
+  await page.reload();
+  await page.waitForSelector(`${HERO}[data-dangol-rendered="vip-hero"]`);
+  await eventually(async () => (await server.events(anon)).length >= 4, 10000, "events of two pages");
+  for (const body of posted) {
+    assert.ok(!body.includes("Minji") && !body.includes("vip\""), body);
+  }
+
+  await page.evaluate(() => window.dangol.forget());
+  assert.deepEqual(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("dangol:"))), []);
+  assert.equal(await page.evaluate(() => window.dangol.consent.status()), "denied");
+  await eventually(async () => (await server.events(anon)).length === 0, 10000, "the server to erase the id");
+  await context.close();
+});
