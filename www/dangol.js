@@ -16,7 +16,7 @@
   function api(name) { return function () { return call(name, [].slice.call(arguments)); }; }
   w.dangol = {
     loader: 1,
-    consent: { grant: api("grant"), deny: api("deny"), status: api("consentStatus") },
+    consent: { grant: api("grant"), deny: api("deny"), status: api("consentStatus"), purposes: api("consentPurposes") },
     track: api("track"),
     set: api("set"),
     decisions: api("decisions"),

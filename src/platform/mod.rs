@@ -5,6 +5,7 @@
 //! value, never as a panic or an exception thrown into the shop's page.
 
 pub mod clock;
+pub mod consent;
 pub mod dom;
 pub mod json;
 pub mod log;

@@ -43,6 +43,13 @@ impl SiteStorage {
             .map_err(|e| describe(&e))
     }
 
+    /// Removes one value.
+    pub fn remove(&self, name: &str) -> Result<(), String> {
+        self.storage
+            .remove_item(&format!("{}{name}", self.prefix))
+            .map_err(|e| describe(&e))
+    }
+
     /// Removes every key of this site.
     pub fn clear(&self) -> Result<(), String> {
         let len = self.storage.length().map_err(|e| describe(&e))?;

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use dangol_engine::config::{CompiledConfig, SiteConfig};
-use dangol_engine::consent::Consent;
+use dangol_engine::consent::{Consent, Purposes};
 use dangol_engine::event::{Event, MAX_BATCH};
 use dangol_engine::profile::Input;
 use wasm_bindgen_futures::spawn_local;
@@ -15,7 +15,7 @@ use crate::platform::log::{Problem, warn_once};
 use crate::platform::net::{self, Fetched};
 use crate::platform::regex::BrowserRegex;
 use crate::platform::storage::SiteStorage;
-use crate::platform::{clock, dom, json};
+use crate::platform::{clock, consent, dom, json};
 
 /// How long a request may take before it counts as failed.
 pub(crate) const TIMEOUT_MS: u32 = 8_000;
@@ -71,12 +71,20 @@ pub(crate) async fn boot(cell: Rc<RefCell<Inner>>) {
             ),
         }
         let stored = inner.storage.as_ref().and_then(|s| s.get(KEY_CONSENT));
-        inner.consent = Consent::parse(stored.as_deref());
         inner.page = dom::page_context();
+        let gpc = consent::gpc();
+        if let Some(own) = stored.map(|s| Purposes::decode(Some(&s))) {
+            inner.load_all();
+            inner.set_signals(|s| {
+                s.own = Some(own);
+                s.gpc = gpc;
+            });
+        } else {
+            inner.set_signals(|s| s.gpc = gpc);
+        }
         let mut etag = None;
         let mut cached = None;
         if inner.consent == Consent::Granted {
-            inner.load_all();
             // 2. A cached config decides at once: no round-trip, no flicker.
             if let Some(text) = inner.storage.as_ref().and_then(|s| s.get(KEY_CONFIG))
                 && let Ok(config) = parse_config(&text, &inner.site)
@@ -134,7 +142,16 @@ pub(crate) async fn boot(cell: Rc<RefCell<Inner>>) {
         ),
     }
 
-    // 5. Send what consent allows.
+    // 5. Listen to a TCF consent manager, if the page has one.
+    let tcf_cell = cell.clone();
+    consent::listen_tcf(move |purposes| {
+        tcf_cell
+            .borrow_mut()
+            .set_signals(|s| s.tcf = Some(purposes));
+        flush(tcf_cell.clone());
+    });
+
+    // 6. Send what consent allows.
     flush(cell);
 }
 
@@ -142,7 +159,7 @@ pub(crate) async fn boot(cell: Rc<RefCell<Inner>>) {
 pub(crate) fn flush(cell: Rc<RefCell<Inner>>) {
     let (url, body, key, count) = {
         let mut inner = cell.borrow_mut();
-        if !inner.consent.may_send() || inner.sending || inner.pending.is_empty() {
+        if !inner.measurement.may_send() || inner.sending || inner.pending.is_empty() {
             return;
         }
         let Some(anon) = inner.anon.clone() else {

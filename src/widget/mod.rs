@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use dangol_engine::config::is_identifier;
-use dangol_engine::consent::Consent;
+use dangol_engine::consent::{Consent, Purposes};
 use dangol_engine::decide::Decision;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
@@ -63,21 +63,42 @@ impl Widget {
 
 #[wasm_bindgen]
 impl Widget {
-    /// The shopper accepted personalisation and measurement: from now on the
-    /// profile is kept in first-party storage and events are sent. The
+    /// The shopper accepted: both purposes, or only those listed
+    /// (`"personalisation"`, `"measurement"`; the others are refused). The
     /// session upgrades at once, without a reload.
     ///
     /// ```js
-    /// dangol.consent.grant();
+    /// dangol.consent.grant();                      // both
+    /// dangol.consent.grant(["measurement"]);       // measurement only
     /// ```
-    pub fn grant(&self) {
+    pub fn grant(&self, purposes: JsValue) {
+        let mut chosen = Purposes::both(Consent::Granted);
+        if purposes.is_truthy() {
+            let list = json::from_js(&purposes);
+            let Some(names) = list.as_array() else {
+                warn(
+                    "dangol.consent.grant: purposes must be an array of names; the call was dropped",
+                );
+                return;
+            };
+            chosen = Purposes::both(Consent::Denied);
+            for name in names {
+                match name.as_str() {
+                    Some("personalisation") => chosen.personalisation = Consent::Granted,
+                    Some("measurement") => chosen.measurement = Consent::Granted,
+                    other => warn(&format!(
+                        "dangol.consent.grant: unknown purpose {}; known: personalisation, measurement",
+                        other.unwrap_or("(not a string)")
+                    )),
+                }
+            }
+        }
         {
             let mut inner = self.inner.borrow_mut();
-            if inner.disabled || inner.consent == Consent::Granted {
+            if inner.disabled {
                 return;
             }
-            inner.consent = Consent::Granted;
-            inner.persist_all();
+            inner.set_signals(|s| s.own = Some(chosen));
         }
         lifecycle::flush(self.inner.clone());
     }
@@ -89,10 +110,12 @@ impl Widget {
     /// dangol.consent.deny();
     /// ```
     pub fn deny(&self) {
-        self.inner.borrow_mut().wipe(Consent::Denied);
+        self.inner
+            .borrow_mut()
+            .set_signals(|s| s.own = Some(Purposes::both(Consent::Denied)));
     }
 
-    /// `"unknown"`, `"granted"` or `"denied"`.
+    /// Personalisation consent: `"unknown"`, `"granted"` or `"denied"`.
     ///
     /// ```js
     /// if (dangol.consent.status() === "unknown") showConsentBar();
@@ -100,6 +123,21 @@ impl Widget {
     #[wasm_bindgen(js_name = consentStatus)]
     pub fn consent_status(&self) -> String {
         self.inner.borrow().consent.as_str().to_string()
+    }
+
+    /// Both purposes and whether Global Privacy Control is on.
+    ///
+    /// ```js
+    /// const { personalisation, measurement, gpc } = dangol.consent.purposes();
+    /// ```
+    #[wasm_bindgen(js_name = consentPurposes)]
+    pub fn consent_purposes(&self) -> JsValue {
+        let inner = self.inner.borrow();
+        let mut out = serde_json::Map::new();
+        out.insert("personalisation".into(), inner.consent.as_str().into());
+        out.insert("measurement".into(), inner.measurement.as_str().into());
+        out.insert("gpc".into(), inner.signals.gpc.into());
+        json::to_js(&serde_json::Value::Object(out))
     }
 
     /// The decisions made on this page with their reasons ("why this offer?").
@@ -141,6 +179,40 @@ impl Widget {
     #[wasm_bindgen(js_name = dataLayer)]
     pub fn data_layer(&self, entry: JsValue) {
         let entry = json::from_js(&entry);
+        // gtag("consent", "default" | "update", {...}) pushes its arguments.
+        if entry.get("0").and_then(|v| v.as_str()) == Some("consent") {
+            if let Some(settings) = entry.get("2").and_then(|v| v.as_object()) {
+                // A default "denied" is no one's answer yet: keep this page's
+                // events in memory until an update says yes or no.
+                let refused = if entry.get("1").and_then(|v| v.as_str()) == Some("default") {
+                    Consent::Unknown
+                } else {
+                    Consent::Denied
+                };
+                let read = |key: &str| {
+                    settings.get(key).and_then(|v| v.as_str()).map(|v| {
+                        if v == "granted" {
+                            Consent::Granted
+                        } else {
+                            refused
+                        }
+                    })
+                };
+                let (p, m) = (read("personalization_storage"), read("analytics_storage"));
+                self.inner.borrow_mut().set_signals(|s| {
+                    let mut mode = s.consent_mode.unwrap_or_default();
+                    if let Some(p) = p {
+                        mode.personalisation = p;
+                    }
+                    if let Some(m) = m {
+                        mode.measurement = m;
+                    }
+                    s.consent_mode = Some(mode);
+                });
+                lifecycle::flush(self.inner.clone());
+            }
+            return;
+        }
         let Some(name) = entry.get("event").and_then(|e| e.as_str()) else {
             return;
         };
@@ -191,7 +263,7 @@ impl Widget {
     /// ```
     pub fn forget(&self) {
         let erase = self.inner.borrow().erase_request();
-        self.inner.borrow_mut().wipe(Consent::Denied);
+        self.inner.borrow_mut().forget_all();
         if let Some((url, key)) = erase {
             spawn_local(async move {
                 if let Err(e) =

@@ -3,7 +3,7 @@
 
 use dangol_engine::attributes::{self, PageContext};
 use dangol_engine::config::CompiledConfig;
-use dangol_engine::consent::Consent;
+use dangol_engine::consent::{Consent, Purposes, Signals, resolve};
 use dangol_engine::decide::{Decision, Shopper, decide_page};
 use dangol_engine::event::Event;
 use dangol_engine::profile::{Input, Profile, ProfileConfig};
@@ -35,7 +35,12 @@ pub(crate) struct Inner {
     pub endpoint: String,
     /// A broken setup: the widget does nothing.
     pub disabled: bool,
+    /// Personalisation consent: profile kept and used in decisions.
     pub consent: Consent,
+    /// Measurement consent: events sent.
+    pub measurement: Consent,
+    /// What each consent source says.
+    pub signals: Signals,
     pub storage: Option<SiteStorage>,
     /// The pseudonymous id, created at the first grant.
     pub anon: Option<String>,
@@ -63,6 +68,8 @@ impl Inner {
             endpoint,
             disabled: false,
             consent: Consent::Unknown,
+            measurement: Consent::Unknown,
+            signals: Signals::default(),
             storage: None,
             anon: None,
             key: None,
@@ -93,9 +100,51 @@ impl Inner {
             .unwrap_or_default()
     }
 
+    fn purposes(&self) -> Purposes {
+        Purposes {
+            personalisation: self.consent,
+            measurement: self.measurement,
+        }
+    }
+
+    /// Changes what a consent source says and carries out what follows:
+    /// a grant stores what it allows at once (no reload needed); a
+    /// withdrawal deletes what it no longer allows at once.
+    pub fn set_signals(&mut self, change: impl FnOnce(&mut Signals)) {
+        change(&mut self.signals);
+        let before = self.purposes();
+        let after = resolve(&self.signals);
+        if after == before {
+            return;
+        }
+        self.consent = after.personalisation;
+        self.measurement = after.measurement;
+        if !after.measurement.may_send() {
+            self.pending.clear();
+        }
+        if !after.personalisation.may_store() && before.personalisation.may_store() {
+            self.profile = Profile::default();
+            self.declared = Map::new();
+        }
+        if after.may_store_anything() {
+            self.persist_all();
+        } else {
+            self.wipe_storage();
+            self.anon = None;
+            self.key = None;
+        }
+        if !after.personalisation.may_store()
+            && let Some(storage) = &self.storage
+        {
+            for key in [KEY_PROFILE, KEY_DECLARED, KEY_CONFIG, KEY_ETAG] {
+                let _ = storage.remove(key);
+            }
+        }
+    }
+
     /// Writes to storage only when consent allows; reports a failure once.
     pub fn store(&self, key: &str, value: &str) {
-        if !self.consent.may_store() {
+        if !self.purposes().may_store_anything() {
             return;
         }
         if let Some(storage) = &self.storage
@@ -129,18 +178,22 @@ impl Inner {
         if self.key.is_none() {
             self.key = random::hex_id(16);
         }
-        self.store(KEY_CONSENT, Consent::Granted.as_str());
+        if let Some(own) = self.signals.own {
+            self.store(KEY_CONSENT, &own.encode());
+        }
         if let Some(id) = &self.anon {
             self.store(KEY_ID, id);
         }
         if let Some(key) = &self.key {
             self.store(KEY_KEY, key);
         }
-        if let Some((text, etag)) = self.config_text.clone() {
-            self.cache_config(&text, etag.as_deref());
+        if self.consent.may_store() {
+            if let Some((text, etag)) = self.config_text.clone() {
+                self.cache_config(&text, etag.as_deref());
+            }
+            self.save_profile();
+            self.store_json(KEY_DECLARED, &Value::Object(self.declared.clone()));
         }
-        self.save_profile();
-        self.store_json(KEY_DECLARED, &Value::Object(self.declared.clone()));
     }
 
     /// At boot with stored consent: id, key, profile and declared attributes.
@@ -163,10 +216,15 @@ impl Inner {
     }
 
     pub fn save_profile(&self) {
-        self.store_json(KEY_PROFILE, &self.profile.to_value());
+        if self.consent.may_store() {
+            self.store_json(KEY_PROFILE, &self.profile.to_value());
+        }
     }
 
     pub fn cache_config(&self, text: &str, etag: Option<&str>) {
+        if !self.consent.may_store() {
+            return;
+        }
         self.store(KEY_CONFIG, text);
         if let Some(tag) = etag {
             self.store(KEY_ETAG, tag);
@@ -178,7 +236,7 @@ impl Inner {
     }
 
     pub fn record(&mut self, event: Event) {
-        if !self.consent.must_discard() {
+        if !self.measurement.must_discard() {
             self.pending.push(event);
         }
     }
@@ -249,7 +307,9 @@ impl Inner {
             ));
         }
         self.declared = next;
-        self.store_json(KEY_DECLARED, &Value::Object(self.declared.clone()));
+        if self.consent.may_store() {
+            self.store_json(KEY_DECLARED, &Value::Object(self.declared.clone()));
+        }
         Ok(())
     }
 
@@ -257,7 +317,10 @@ impl Inner {
     pub fn export(&self) -> Value {
         let mut out = Map::new();
         out.insert("site".into(), Value::from(self.site.as_str()));
-        out.insert("consent".into(), Value::from(self.consent.as_str()));
+        let mut consent = Map::new();
+        consent.insert("personalisation".into(), Value::from(self.consent.as_str()));
+        consent.insert("measurement".into(), Value::from(self.measurement.as_str()));
+        out.insert("consent".into(), Value::Object(consent));
         out.insert(
             "id".into(),
             self.anon.as_deref().map_or(Value::Null, Value::from),
@@ -279,14 +342,18 @@ impl Inner {
         ))
     }
 
-    /// Withdrawal or forget: everything local goes at once.
-    pub fn wipe(&mut self, consent: Consent) {
-        self.consent = consent;
+    /// Forget: everything local goes at once, and the choice becomes "no".
+    pub fn forget_all(&mut self) {
+        self.set_signals(|s| s.own = Some(Purposes::both(Consent::Denied)));
         self.pending.clear();
         self.anon = None;
         self.key = None;
         self.profile = Profile::default();
         self.declared = Map::new();
+        self.wipe_storage();
+    }
+
+    fn wipe_storage(&self) {
         if let Some(storage) = &self.storage
             && let Err(e) = storage.clear()
         {
@@ -320,7 +387,10 @@ impl Inner {
             .unwrap_or(now as u64);
         let shopper = Shopper {
             attributes: &attributes,
-            id: self.anon.as_deref().filter(|_| self.consent.may_store()),
+            id: self
+                .anon
+                .as_deref()
+                .filter(|_| self.purposes().may_store_anything()),
             consent: self.consent,
             ledger: &self.profile.ledger,
         };

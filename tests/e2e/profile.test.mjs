@@ -67,7 +67,7 @@ test("GA4 pushes (also before load) and track calls build the profile that decis
 
   const exported = await page.evaluate(() => window.dangol.export());
   assert.equal(exported.id, anon);
-  assert.equal(exported.consent, "granted");
+  assert.deepEqual(exported.consent, { personalisation: "granted", measurement: "granted" });
   assert.equal(exported.profile.cart.length, 1);
 
   // Back on the home page the cart-reminder campaign wins the hero slot.

@@ -50,9 +50,177 @@ impl Consent {
     }
 }
 
+/// The two purposes a shopper consents to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Purposes {
+    /// Keep the profile and use behaviour in decisions.
+    pub personalisation: Consent,
+    /// Send events to the shop's server.
+    pub measurement: Consent,
+}
+
+impl Purposes {
+    /// Both purposes with one answer.
+    pub fn both(answer: Consent) -> Self {
+        Self {
+            personalisation: answer,
+            measurement: answer,
+        }
+    }
+
+    /// May anything be written to storage (the choice and the id)?
+    pub fn may_store_anything(self) -> bool {
+        self.personalisation.may_store() || self.measurement.may_store()
+    }
+
+    /// The stored form of the shop's own choice, e.g. `p=granted;m=denied`.
+    pub fn encode(self) -> String {
+        format!(
+            "p={};m={}",
+            self.personalisation.as_str(),
+            self.measurement.as_str()
+        )
+    }
+
+    /// Reads [`Purposes::encode`]; the older single word applies to both.
+    pub fn decode(text: Option<&str>) -> Self {
+        let Some(text) = text else {
+            return Self::default();
+        };
+        let mut out = Self::both(Consent::parse(Some(text)));
+        for part in text.split(';') {
+            match part.split_once('=') {
+                Some(("p", v)) => out.personalisation = Consent::parse(Some(v)),
+                Some(("m", v)) => out.measurement = Consent::parse(Some(v)),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// What each consent source says; `None` where a source is absent or
+/// has not answered yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Signals {
+    /// The shop's own `dangol.consent.grant()` / `deny()`.
+    pub own: Option<Purposes>,
+    /// IAB TCF v2.2 through `__tcfapi`.
+    pub tcf: Option<Purposes>,
+    /// Google Consent Mode v2 (`personalization_storage`, `analytics_storage`).
+    pub consent_mode: Option<Purposes>,
+    /// Global Privacy Control (`navigator.globalPrivacyControl`).
+    pub gpc: bool,
+}
+
+/// Combines the sources. Precedence, highest first:
+/// 1. the shop's own call (the shop speaks for itself);
+/// 2. IAB TCF v2.2, when a CMP has answered;
+/// 3. Google Consent Mode v2;
+/// 4. otherwise unknown: contextual decisions only, nothing stored or sent.
+///
+/// Global Privacy Control then overrides measurement: when the browser sends
+/// it, nothing is sent, whatever else says yes.
+pub fn resolve(signals: &Signals) -> Purposes {
+    let mut purposes = signals
+        .own
+        .or(signals.tcf)
+        .or(signals.consent_mode)
+        .unwrap_or_default();
+    if signals.gpc {
+        purposes.measurement = Consent::Denied;
+    }
+    purposes
+}
+
+/// TCF v2.2 purpose consents (index = purpose number) to dangol's purposes:
+/// purposes 1, 5 and 6 → personalisation; 1 and 8 → measurement.
+pub fn from_tcf(consented: impl Fn(u8) -> bool) -> Purposes {
+    let answer = |yes: bool| {
+        if yes {
+            Consent::Granted
+        } else {
+            Consent::Denied
+        }
+    };
+    Purposes {
+        personalisation: answer(consented(1) && consented(5) && consented(6)),
+        measurement: answer(consented(1) && consented(8)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shops_own_call_wins_then_tcf_then_consent_mode() {
+        let yes = Purposes::both(Consent::Granted);
+        let no = Purposes::both(Consent::Denied);
+        let all = Signals {
+            own: Some(no),
+            tcf: Some(yes),
+            consent_mode: Some(yes),
+            gpc: false,
+        };
+        assert_eq!(resolve(&all), no);
+        assert_eq!(resolve(&Signals { own: None, ..all }), yes);
+        assert_eq!(
+            resolve(&Signals {
+                own: None,
+                tcf: None,
+                consent_mode: Some(no),
+                gpc: false
+            }),
+            no
+        );
+        assert_eq!(resolve(&Signals::default()), Purposes::default());
+    }
+
+    #[test]
+    fn gpc_turns_measurement_off_whatever_else_says() {
+        let signals = Signals {
+            own: Some(Purposes::both(Consent::Granted)),
+            gpc: true,
+            ..Signals::default()
+        };
+        let p = resolve(&signals);
+        assert_eq!(
+            (p.personalisation, p.measurement),
+            (Consent::Granted, Consent::Denied)
+        );
+    }
+
+    #[test]
+    fn tcf_purposes_map_to_personalisation_and_measurement() {
+        let p = from_tcf(|n| [1, 5, 6].contains(&n));
+        assert_eq!(
+            (p.personalisation, p.measurement),
+            (Consent::Granted, Consent::Denied)
+        );
+        let m = from_tcf(|n| [1, 8].contains(&n));
+        assert_eq!(
+            (m.personalisation, m.measurement),
+            (Consent::Denied, Consent::Granted)
+        );
+        let none = from_tcf(|n| n != 1);
+        assert_eq!(none, Purposes::both(Consent::Denied));
+    }
+
+    #[test]
+    fn the_stored_choice_round_trips() {
+        let p = Purposes {
+            personalisation: Consent::Granted,
+            measurement: Consent::Denied,
+        };
+        assert_eq!(p.encode(), "p=granted;m=denied");
+        assert_eq!(Purposes::decode(Some(&p.encode())), p);
+        assert_eq!(
+            Purposes::decode(Some("granted")),
+            Purposes::both(Consent::Granted)
+        );
+        assert_eq!(Purposes::decode(None), Purposes::default());
+    }
 
     #[test]
     fn only_granted_consent_stores_or_sends() {

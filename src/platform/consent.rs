@@ -1,0 +1,75 @@
+//! Consent signals the browser and the page already carry: Global Privacy
+//! Control and an IAB TCF v2.2 consent manager (`__tcfapi`).
+
+use dangol_engine::consent::{Purposes, from_tcf};
+use js_sys::{Function, Reflect};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+/// Whether the browser sends Global Privacy Control.
+pub fn gpc() -> bool {
+    web_sys::window()
+        .and_then(|w| Reflect::get(&w.navigator(), &JsValue::from_str("globalPrivacyControl")).ok())
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+}
+
+fn get(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Reads a TCF `tcData`: `None` while the CMP has not answered (or GDPR
+/// does not apply). dangol acts for the shop itself, the publisher, so
+/// `publisher.consents` count first and `purpose.consents` where the CMP
+/// leaves those empty.
+fn purposes_from(tc_data: &JsValue) -> Option<Purposes> {
+    let status = get(tc_data, "eventStatus").as_string().unwrap_or_default();
+    if status != "tcloaded" && status != "useractioncomplete" {
+        return None;
+    }
+    if get(tc_data, "gdprApplies").as_bool() == Some(false) {
+        return None;
+    }
+    let publisher = get(&get(tc_data, "publisher"), "consents");
+    let purpose = get(&get(tc_data, "purpose"), "consents");
+    let publisher_empty = !publisher.is_object()
+        || js_sys::Object::keys(publisher.unchecked_ref::<js_sys::Object>()).length() == 0;
+    let source = if publisher_empty { purpose } else { publisher };
+    Some(from_tcf(|n| {
+        Reflect::get(&source, &JsValue::from(u32::from(n)))
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+    }))
+}
+
+/// Subscribes to the page's TCF consent manager, if there is one: `on_change`
+/// gets every answer (the first and each change of mind). The listener lives
+/// as long as the page.
+pub fn listen_tcf(mut on_change: impl FnMut(Purposes) + 'static) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let Ok(api) = Reflect::get(&window, &JsValue::from_str("__tcfapi")) else {
+        return;
+    };
+    let Some(api) = api.dyn_ref::<Function>() else {
+        return;
+    };
+    let callback =
+        Closure::<dyn FnMut(JsValue, JsValue)>::new(move |tc_data: JsValue, ok: JsValue| {
+            if ok.as_bool() == Some(true)
+                && let Some(purposes) = purposes_from(&tc_data)
+            {
+                on_change(purposes);
+            }
+        });
+    let args = js_sys::Array::of3(
+        &JsValue::from_str("addEventListener"),
+        &JsValue::from(2),
+        callback.as_ref(),
+    );
+    // A broken CMP must not break the widget: a throw is just no signal.
+    let _ = api.apply(&JsValue::NULL, &args);
+    callback.forget();
+}
