@@ -8,6 +8,7 @@ use dangol::platform::storage::SiteStorage;
 use dangol::render::{RENDERED_ATTR, render};
 use dangol_engine::condition::RegexEngine;
 use dangol_engine::config::{Banner, Content, Cta};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::Element;
 
@@ -98,7 +99,7 @@ fn every_bucketing_case_holds_in_wasm() {
 fn a_banner_renders_as_text_inside_shadow_dom_and_keeps_the_fallback() {
     let slot = slot("hero");
     let evil = "<img src=x onerror=alert(1)>";
-    render(&slot, &banner(evil), "c1").unwrap();
+    render(&slot, &banner(evil), "c1", &[]).unwrap();
     let root = slot.shadow_root().expect("a shadow root");
     let headline = root.query_selector(".headline").unwrap().unwrap();
     assert_eq!(headline.text_content().as_deref(), Some(evil));
@@ -112,7 +113,7 @@ fn a_banner_renders_as_text_inside_shadow_dom_and_keeps_the_fallback() {
     // The shop's own content is still in the light DOM, untouched.
     assert!(slot.query_selector(".fallback").unwrap().is_some());
     // Rendering again replaces the offer instead of stacking a second one.
-    render(&slot, &banner("second"), "c1").unwrap();
+    render(&slot, &banner("second"), "c1", &[]).unwrap();
     assert_eq!(root.query_selector_all(".banner").unwrap().length(), 1);
 }
 
@@ -121,7 +122,7 @@ fn a_slot_with_the_shops_own_shadow_root_is_left_alone() {
     let slot = slot("taken");
     let init = web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open);
     slot.attach_shadow(&init).unwrap();
-    let err = render(&slot, &banner("x"), "c1").unwrap_err();
+    let err = render(&slot, &banner("x"), "c1", &[]).unwrap_err();
     assert!(err.contains("shadow root of its own"), "{err}");
     assert!(!slot.has_attribute(RENDERED_ATTR));
 }
@@ -150,4 +151,47 @@ fn every_decision_case_holds_in_the_browser() {
             .unwrap();
     assert!(count >= 40);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[wasm_bindgen_test]
+fn a_personal_offer_explains_itself_and_can_switch_personalisation_off() {
+    let slot = slot("why");
+    let why = vec!["you have 2 items in your cart".to_string()];
+    let listeners = render(&slot, &banner("Still thinking?"), "c1", &why).unwrap();
+    assert_eq!(listeners.len(), 2);
+    let root = slot.shadow_root().unwrap();
+    let panel = root.query_selector(".explain").unwrap().unwrap();
+    assert!(panel.has_attribute("hidden"));
+    let button: web_sys::HtmlElement = root
+        .query_selector(".why")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    button.click();
+    assert!(!panel.has_attribute("hidden"));
+    assert_eq!(
+        root.query_selector(".explain-text")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .as_deref(),
+        Some("You see this because you have 2 items in your cart.")
+    );
+    let fired = std::rc::Rc::new(std::cell::Cell::new(false));
+    let seen = fired.clone();
+    let window = web_sys::window().unwrap();
+    let _listen = gloo::events::EventListener::new(&window, dangol::render::OFF_EVENT, move |_| {
+        seen.set(true)
+    });
+    let off: web_sys::HtmlElement = root
+        .query_selector(".off")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    off.click();
+    assert!(fired.get(), "the switch-off event fired");
+    // The shop's own content shows again through a <slot>.
+    assert!(root.query_selector("slot").unwrap().is_some());
+    assert!(root.query_selector(".banner").unwrap().is_none());
+    drop(listeners);
 }

@@ -32,6 +32,17 @@
     for (var i = 0; i < arguments.length; i++) call("dataLayer", [arguments[i]]);
     return r;
   };
+  // Single-page apps: route changes are page views.
+  ["pushState", "replaceState"].forEach(function (m) {
+    var orig = history[m];
+    if (typeof orig !== "function") return;
+    history[m] = function () {
+      var r = orig.apply(this, arguments);
+      call("navigate", []);
+      return r;
+    };
+  });
+  w.addEventListener("popstate", function () { call("navigate", []); });
   // Calls made now are queued until the wasm is ready; pages that ran before
   // this script wait for this event to find window.dangol.
   try { w.dispatchEvent(new Event("dangol:loaded")); } catch (e) { /* very old browser */ }

@@ -8,6 +8,7 @@
 mod style;
 
 use dangol_engine::config::{Banner, Content};
+use gloo::events::EventListener;
 use wasm_bindgen::JsValue;
 use web_sys::{Document, Element, ShadowRoot, ShadowRootInit, ShadowRootMode};
 
@@ -16,10 +17,23 @@ use crate::platform::describe;
 /// Marks a slot the widget rendered into.
 pub const RENDERED_ATTR: &str = "data-dangol-rendered";
 
+/// The event a shopper's "turn off personalised offers" fires on `window`.
+pub const OFF_EVENT: &str = "dangol:personalisation-off";
+
 /// Renders `content` into `slot`, replacing what the slot shows. The slot's
 /// own children stay in the light DOM untouched, so removing the shadow
 /// content (or never rendering) leaves the shop's fallback in place.
-pub fn render(slot: &Element, content: &Content, campaign: &str) -> Result<(), String> {
+///
+/// `why` holds the plain-words reasons: when there are any, the offer gets
+/// a "Why this offer?" button that shows them with a control to switch
+/// personalisation off. The returned listeners must live as long as the
+/// offer.
+pub fn render(
+    slot: &Element,
+    content: &Content,
+    campaign: &str,
+    why: &[String],
+) -> Result<Vec<EventListener>, String> {
     let document = slot
         .owner_document()
         .ok_or("the slot is not in a document")?;
@@ -33,9 +47,71 @@ pub fn render(slot: &Element, content: &Content, campaign: &str) -> Result<(), S
     style::adopt(&root)?;
     let node = banner_node(&document, banner).map_err(|e| describe(&e))?;
     root.replace_children_with_node_1(&node);
+    let listeners = if why.is_empty() {
+        Vec::new()
+    } else {
+        why_this_offer(&document, &root, &node, why).map_err(|e| describe(&e))?
+    };
     slot.set_attribute(RENDERED_ATTR, campaign)
         .map_err(|e| describe(&e))?;
-    Ok(())
+    Ok(listeners)
+}
+
+/// The "Why this offer?" button, its explanation and the switch-off control.
+fn why_this_offer(
+    document: &Document,
+    root: &ShadowRoot,
+    banner: &Element,
+    why: &[String],
+) -> Result<Vec<EventListener>, JsValue> {
+    let button = el(document, "button", "why")?;
+    button.set_attribute("type", "button")?;
+    button.set_attribute("aria-expanded", "false")?;
+    button.set_text_content(Some("Why this offer?"));
+    banner.append_child(&button)?;
+    let panel = el(document, "div", "explain")?;
+    panel.set_attribute("hidden", "")?;
+    let text = el(document, "p", "explain-text")?;
+    text.set_text_content(Some(&format!(
+        "You see this because {}.",
+        why.join(", and ")
+    )));
+    panel.append_child(&text)?;
+    let off = el(document, "button", "off")?;
+    off.set_attribute("type", "button")?;
+    off.set_text_content(Some("Turn off personalised offers"));
+    panel.append_child(&off)?;
+    root.append_child(&panel)?;
+
+    let toggle = {
+        let (button, panel) = (button.clone(), panel.clone());
+        EventListener::new(&button.clone(), "click", move |_| {
+            let open = panel.has_attribute("hidden");
+            let _ = if open {
+                panel.remove_attribute("hidden")
+            } else {
+                panel.set_attribute("hidden", "")
+            };
+            let _ = button.set_attribute("aria-expanded", if open { "true" } else { "false" });
+        })
+    };
+    let switch_off = {
+        let root = root.clone();
+        EventListener::new(&off, "click", move |_| {
+            if let Some(window) = web_sys::window()
+                && let Ok(event) = web_sys::Event::new(OFF_EVENT)
+            {
+                let _ = window.dispatch_event(&event);
+            }
+            // Give the slot back to the shop's own content.
+            if let Some(document) = root.owner_document()
+                && let Ok(slot) = document.create_element("slot")
+            {
+                root.replace_children_with_node_1(&slot);
+            }
+        })
+    };
+    Ok(vec![toggle, switch_off])
 }
 
 fn shadow_root(slot: &Element) -> Result<ShadowRoot, String> {

@@ -21,7 +21,12 @@ font-family:var(--dangol-font,system-ui,sans-serif);background:var(--dangol-bg,#
 .body{margin:4px 0 0;opacity:.85}\
 .cta{flex:none;padding:10px 16px;border-radius:999px;text-decoration:none;font-weight:600;\
 background:var(--dangol-cta-bg,#d9480f);color:var(--dangol-cta-fg,#fff)}\
-.cta:focus-visible{outline:3px solid var(--dangol-focus,#1c7ed6);outline-offset:2px}";
+.cta:focus-visible,.why:focus-visible,.off:focus-visible{outline:3px solid var(--dangol-focus,#1c7ed6);outline-offset:2px}\
+.why{flex:none;background:none;border:0;padding:4px;font:inherit;font-size:.8rem;text-decoration:underline;color:inherit;opacity:.75;cursor:pointer}\
+.explain{margin-top:8px;padding:12px 16px;border-radius:8px;background:var(--dangol-explain-bg,#fff);color:var(--dangol-explain-fg,#1d1d1f);\
+font-family:var(--dangol-font,system-ui,sans-serif);font-size:.9rem;box-shadow:0 1px 4px rgba(0,0,0,.12)}\
+.explain[hidden]{display:none}.explain-text{margin:0 0 8px}\
+.off{font:inherit;padding:6px 12px;border-radius:999px;border:1px solid currentColor;background:none;color:inherit;cursor:pointer}";
 
 thread_local! {
     static SHEET: RefCell<Option<CssStyleSheet>> = const { RefCell::new(None) };

@@ -8,6 +8,7 @@ use dangol_engine::config::{CompiledConfig, SiteConfig};
 use dangol_engine::consent::{Consent, Purposes};
 use dangol_engine::event::{Event, MAX_BATCH};
 use dangol_engine::profile::Input;
+use gloo::events::EventListener;
 use wasm_bindgen_futures::spawn_local;
 
 use super::state::{Inner, KEY_CONFIG, KEY_CONSENT, KEY_ETAG};
@@ -151,8 +152,95 @@ pub(crate) async fn boot(cell: Rc<RefCell<Inner>>) {
         flush(tcf_cell.clone());
     });
 
-    // 6. Send what consent allows.
+    // 6. Engaged time and sending on the way out.
+    watch_page(&cell);
+
+    // 7. Send what consent allows.
     flush(cell);
+}
+
+/// Counts engaged (visible) time into the profile and flushes events when
+/// the page is hidden or left (fetch keepalive survives the unload).
+fn watch_page(cell: &Rc<RefCell<Inner>>) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let Some(document) = window.document() else {
+        return;
+    };
+    let weak = Rc::downgrade(cell);
+    let on_change = move |_: &web_sys::Event| {
+        let Some(cell) = weak.upgrade() else {
+            return;
+        };
+        let visible = web_sys::window()
+            .and_then(|w| w.document())
+            .is_some_and(|d| !d.hidden());
+        let now = clock::now_ms();
+        {
+            let mut inner = cell.borrow_mut();
+            match (inner.visible_since.take(), visible) {
+                (Some(since), false) => {
+                    let seconds = u32::try_from(((now - since) / 1000).max(0)).unwrap_or(u32::MAX);
+                    inner.apply_input(&Input::Engaged { seconds });
+                    inner.save_profile();
+                }
+                (Some(since), true) => inner.visible_since = Some(since),
+                (None, true) => inner.visible_since = Some(now),
+                (None, false) => {}
+            }
+        }
+        if !visible {
+            flush(cell);
+        }
+    };
+    let on_hide = on_change.clone();
+    let weak = Rc::downgrade(cell);
+    let on_off = move |_: &web_sys::Event| {
+        if let Some(cell) = weak.upgrade() {
+            cell.borrow_mut().personalisation_off();
+        }
+    };
+    let listeners = vec![
+        EventListener::new(&document, "visibilitychange", on_change),
+        EventListener::new(&window, "pagehide", on_hide),
+        EventListener::new(&window, crate::render::OFF_EVENT, on_off),
+    ];
+    let mut inner = cell.borrow_mut();
+    if !document.hidden() {
+        inner.visible_since = Some(clock::now_ms());
+    }
+    inner.listeners.extend(listeners);
+}
+
+/// A single-page app changed its route: a new page view, and decisions for
+/// slots the new route brought (slots showing an offer keep it).
+pub(crate) fn navigated(cell: &Rc<RefCell<Inner>>) {
+    {
+        let mut inner = cell.borrow_mut();
+        let page = dom::page_context();
+        // Before boot has read the first page, there is nothing to compare.
+        if inner.page.path.is_empty()
+            || (page.path == inner.page.path && page.search == inner.page.search)
+        {
+            return;
+        }
+        inner.page = page;
+        let view = Input::PageView {
+            category: inner.page.category.clone(),
+            sale: inner.page.page_type.as_deref() == Some("sale"),
+        };
+        inner.apply_input(&view);
+        inner.record(Event::page_view(
+            Inner::new_event_id(),
+            clock::now_ms(),
+            String::new(),
+        ));
+        if let Some(config) = inner.config.take() {
+            inner.apply(config);
+        }
+    }
+    flush(cell.clone());
 }
 
 /// Sends pending events if consent allows; failed batches stay pending.

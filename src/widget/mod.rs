@@ -255,6 +255,12 @@ impl Widget {
         json::to_js(&self.inner.borrow().export())
     }
 
+    /// A single-page app changed its route (the loader calls this on
+    /// `history.pushState`, `replaceState` and `popstate`).
+    pub fn navigate(&self) {
+        lifecycle::navigated(&self.inner);
+    }
+
     /// Deletes everything local and asks the shop's server to erase the
     /// pseudonymous id.
     ///

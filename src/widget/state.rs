@@ -6,6 +6,7 @@ use dangol_engine::config::CompiledConfig;
 use dangol_engine::consent::{Consent, Purposes, Signals, resolve};
 use dangol_engine::decide::{Decision, Shopper, decide_page};
 use dangol_engine::event::Event;
+use dangol_engine::explain;
 use dangol_engine::profile::{Input, Profile, ProfileConfig};
 use dangol_engine::random::SplitMix64;
 use dangol_engine::time::Moment;
@@ -59,6 +60,10 @@ pub(crate) struct Inner {
     /// consent they exist only here, in memory; on denial they are dropped.
     pub pending: Vec<Event>,
     pub sending: bool,
+    /// When the page last became visible, for engaged time.
+    pub visible_since: Option<i64>,
+    /// Page listeners; dropping them (with the widget) removes them.
+    pub listeners: Vec<gloo::events::EventListener>,
 }
 
 impl Inner {
@@ -82,6 +87,8 @@ impl Inner {
             rendered: false,
             pending: Vec::new(),
             sending: false,
+            visible_since: None,
+            listeners: Vec::new(),
         }
     }
 
@@ -342,6 +349,18 @@ impl Inner {
         ))
     }
 
+    /// The shopper switched personalisation off from an offer; measurement
+    /// keeps whatever it was.
+    pub fn personalisation_off(&mut self) {
+        let measurement = self.measurement;
+        self.set_signals(|s| {
+            s.own = Some(Purposes {
+                personalisation: Consent::Denied,
+                measurement,
+            });
+        });
+    }
+
     /// Forget: everything local goes at once, and the choice becomes "no".
     pub fn forget_all(&mut self) {
         self.set_signals(|s| s.own = Some(Purposes::both(Consent::Denied)));
@@ -380,7 +399,11 @@ impl Inner {
             self.consent,
             &moment,
         );
-        let slots = dom::slots();
+        // Slots showing an offer keep it: never swap what the shopper sees.
+        let slots: Vec<_> = dom::slots()
+            .into_iter()
+            .filter(|(_, el)| !el.has_attribute(render::RENDERED_ATTR))
+            .collect();
         let placements: Vec<&str> = slots.iter().map(|(p, _)| p.as_str()).collect();
         let seed = random::hex_id(8)
             .and_then(|h| u64::from_str_radix(&h, 16).ok())
@@ -402,7 +425,6 @@ impl Inner {
             &mut SplitMix64::new(seed),
             &BrowserRegex,
         );
-        self.config = Some(config);
         for (decision, (placement, slot)) in decisions.iter().zip(&slots) {
             for campaign in &decision.held_out {
                 self.record(Event::holdout(
@@ -415,8 +437,17 @@ impl Inner {
             let Some(chosen) = decision.chosen() else {
                 continue;
             };
-            match render::render(slot, &chosen.content, &chosen.campaign_id) {
-                Ok(()) => {
+            // Plain-words reasons, only for offers chosen from personal data.
+            let why = config
+                .campaigns()
+                .iter()
+                .find(|c| c.campaign.id == chosen.campaign_id)
+                .filter(|c| c.behavioural)
+                .map(|c| explain::why(&c.condition, &attributes))
+                .unwrap_or_default();
+            match render::render(slot, &chosen.content, &chosen.campaign_id, &why) {
+                Ok(listeners) => {
+                    self.listeners.extend(listeners);
                     self.apply_input(&Input::Exposure {
                         campaign: chosen.campaign_id.clone(),
                     });
@@ -435,6 +466,7 @@ impl Inner {
                 ),
             }
         }
+        self.config = Some(config);
         self.save_profile();
         self.decisions = decisions;
         self.rendered = true;

@@ -123,3 +123,64 @@ test("declared attributes decide but never leave the browser, and forget() erase
   await eventually(async () => (await server.events(anon)).length === 0, 10000, "the server to erase the id");
   await context.close();
 });
+
+test("single-page-app route changes are page views; a replaceState to the same URL is not", async () => {
+  const { context, page } = await watchedPage(browser);
+  await page.goto(`${server.url}/demo/`);
+  await page.click("#consent-accept");
+  const anon = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
+  await page.evaluate(() => {
+    history.pushState({}, "", "/demo/?route=winter");
+    history.replaceState({}, "", "/demo/?route=winter");
+    history.pushState({}, "", "/demo/?route=spring");
+    history.back();
+  });
+  const views = await eventually(async () => {
+    const v = (await server.events(anon)).filter((e) => e.type === "page_view");
+    return v.length >= 4 ? v : null;
+  }, 10000, "four page views");
+  await page.waitForTimeout(300);
+  assert.equal((await server.events(anon)).filter((e) => e.type === "page_view").length, 4, "load, winter, spring, back to winter");
+  const profile = (await page.evaluate(() => window.dangol.export())).profile;
+  assert.equal(profile.visits, 4);
+  assert.equal(views.length, 4);
+  await context.close();
+});
+
+test("engaged time counts only while the page is visible", async () => {
+  const { context, page } = await watchedPage(browser);
+  await page.goto(`${server.url}/demo/`);
+  await page.click("#consent-accept");
+  await page.waitForTimeout(1200);
+  // Hide the page as a tab switch would.
+  await page.evaluate(() => {
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+    document.dispatchEvent(new Event("visibilitychange"));
+  });
+  const engaged = (await page.evaluate(() => window.dangol.export())).profile.eng;
+  assert.ok(engaged >= 1 && engaged <= 5, `engaged seconds: ${engaged}`);
+  await context.close();
+});
+
+test("a personal offer says why in plain words and can switch personalisation off", async () => {
+  const { context, page, log } = await watchedPage(browser);
+  await page.goto(`${server.url}/demo/product.html?id=scarf-01`);
+  await page.click("#consent-accept");
+  await page.click("#add-to-cart");
+  await page.goto(`${server.url}/demo/`);
+  await page.waitForSelector(`${HERO}[data-dangol-rendered="cart-reminder"]`);
+  await page.click(`${HERO} .why`);
+  assert.equal(await page.locator(`${HERO} .explain-text`).textContent(), "You see this because you have 1 item in your cart.");
+  await page.screenshot({ path: (await import("./harness.mjs")).shotPath("why-this-offer.png") });
+  await page.click(`${HERO} .off`);
+  assert.deepEqual(await page.evaluate(() => window.dangol.consent.purposes()),
+    { personalisation: "denied", measurement: "granted", gpc: false });
+  assert.equal(await page.locator(`${HERO} .banner`).count(), 0);
+  assert.equal(await page.locator(`${HERO} .fallback h2`).isVisible(), true);
+  assert.equal(await page.evaluate(() => localStorage.getItem("dangol:demo:profile")), null);
+  // Contextual offers still show on the next page; personal ones do not.
+  await page.goto(`${server.url}/demo/`);
+  await page.waitForSelector(`${HERO}[data-dangol-rendered="welcome-hero"]`);
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});

@@ -41,6 +41,7 @@ pub mod consent;
 pub mod decide;
 pub mod error;
 pub mod event;
+pub mod explain;
 pub mod ledger;
 pub mod profile;
 pub mod random;
