@@ -66,3 +66,41 @@ pub fn page_context() -> PageContext {
         locale: navigator.language().unwrap_or_default(),
     }
 }
+
+/// A click on (or inside) an element marked `data-dangol-track="name"`:
+/// the event name and GA4-style properties from its `data-dangol-*`
+/// attributes (`item-id`, `item-name`, `item-category`, `item-brand`,
+/// `price`, `quantity`, `value`, `currency`, `transaction-id`).
+pub fn tracked_click(event: &web_sys::Event) -> Option<(String, serde_json::Value)> {
+    let target = event.target()?.dyn_into::<Element>().ok()?;
+    let marked = target.closest("[data-dangol-track]").ok()??;
+    let name = marked.get_attribute("data-dangol-track")?;
+    let mut props = serde_json::Map::new();
+    for (attr, key, numeric) in [
+        ("item-id", "item_id", false),
+        ("item-name", "item_name", false),
+        ("item-category", "item_category", false),
+        ("item-brand", "item_brand", false),
+        ("price", "price", true),
+        ("quantity", "quantity", true),
+        ("value", "value", true),
+        ("currency", "currency", false),
+        ("transaction-id", "transaction_id", false),
+    ] {
+        let Some(raw) = marked.get_attribute(&format!("data-dangol-{attr}")) else {
+            continue;
+        };
+        let value = if numeric {
+            // The browser parses numbers, so the wasm carries no float parser.
+            let n = js_sys::Number::parse_float(&raw);
+            match serde_json::Number::from_f64(n) {
+                Some(n) => serde_json::Value::Number(n),
+                None => serde_json::Value::String(raw),
+            }
+        } else {
+            serde_json::Value::String(raw)
+        };
+        props.insert(key.to_string(), value);
+    }
+    Some((name, serde_json::Value::Object(props)))
+}

@@ -201,7 +201,18 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
             cell.borrow_mut().personalisation_off();
         }
     };
+    let weak = Rc::downgrade(cell);
+    let on_click = move |event: &web_sys::Event| {
+        let Some(cell) = weak.upgrade() else {
+            return;
+        };
+        if let Some((name, props)) = dom::tracked_click(event) {
+            cell.borrow_mut().track(&name, &props, "data-dangol-track");
+            flush(cell);
+        }
+    };
     let listeners = vec![
+        EventListener::new(&document, "click", on_click),
         EventListener::new(&document, "visibilitychange", on_change),
         EventListener::new(&window, "pagehide", on_hide),
         EventListener::new(&window, crate::render::OFF_EVENT, on_off),

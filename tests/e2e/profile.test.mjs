@@ -30,6 +30,7 @@ async function storageSnapshot(page) {
 
 test("before consent nothing is stored anywhere and only the config is fetched, also with GA4 pushes", async () => {
   const { context, page, log } = await watchedPage(browser);
+  const storedBefore = (await server.events()).length;
   await page.goto(`${server.url}/demo/product.html?id=knit-02`);
   await page.waitForSelector('[data-dangol-slot="product-promo"][data-dangol-rendered]');
   await page.click("#add-to-cart");
@@ -45,6 +46,8 @@ test("before consent nothing is stored anywhere and only the config is fetched, 
   assert.deepEqual(api.map((r) => `${r.method} ${new URL(r.url).pathname}`), ["GET /v1/sites/demo/config"]);
   const configRequest = api[0].url;
   assert.equal(new URL(configRequest).search, "", "the config fetch carries nothing about the shopper");
+  // And on the server side: nothing arrived.
+  assert.equal((await server.events()).length, storedBefore);
   await context.close();
 });
 
@@ -182,5 +185,49 @@ test("a personal offer says why in plain words and can switch personalisation of
   await page.goto(`${server.url}/demo/`);
   await page.waitForSelector(`${HERO}[data-dangol-rendered="welcome-hero"]`);
   assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
+test("data-dangol-* attributes on the shop's own elements are tracked on click", async () => {
+  const { context, page } = await watchedPage(browser);
+  await page.goto(`${server.url}/demo/`);
+  await page.click("#consent-accept");
+  const anon = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
+  await page.evaluate(() => {
+    const b = document.createElement("button");
+    b.id = "quick-add";
+    b.setAttribute("data-dangol-track", "add_to_cart");
+    b.setAttribute("data-dangol-item-id", "cap-01");
+    b.setAttribute("data-dangol-item-category", "acc");
+    b.setAttribute("data-dangol-price", "19000");
+    b.innerHTML = "<span>Quick add</span>";
+    document.body.appendChild(b);
+  });
+  await page.click("#quick-add span");
+  const add = await eventually(async () => (await server.events(anon)).find((e) => e.type === "add_to_cart"), 10000, "the add_to_cart event");
+  assert.deepEqual({ item: add.item, category: add.category, price: add.price }, { item: "cap-01", category: "acc", price: 19000 });
+  assert.equal((await page.evaluate(() => window.dangol.export())).profile.cart[0][0], "cap-01");
+  await context.close();
+});
+
+test("in a sandboxed iframe (storage blocked) the page works and the widget warns once", async () => {
+  const { context, page } = await watchedPage(browser);
+  const warnings = [];
+  const errors = [];
+  page.on("console", (m) => { if (m.type() === "warning" && m.text().startsWith("dangol:")) warnings.push(m.text()); });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.route(`${server.url}/e2e/sandbox.html`, (route) => route.fulfill({
+    contentType: "text/html",
+    body: `<!doctype html><iframe id="shop" sandbox="allow-scripts" src="${server.url}/demo/" style="width:1000px;height:600px"></iframe>`,
+  }));
+  await page.goto(`${server.url}/e2e/sandbox.html`);
+  const frame = await eventually(() => page.frames().find((f) => f.url().endsWith("/demo/")), 5000, "the shop frame");
+  await frame.waitForSelector("html[data-shop-ready]");
+  await frame.waitForSelector(`${HERO}[data-dangol-rendered="welcome-hero"]`);
+  assert.equal(await frame.locator("#products .card").count(), 6);
+  await page.waitForTimeout(300);
+  assert.equal(warnings.length, 1, warnings.join("\n"));
+  assert.match(warnings[0], /localStorage is unavailable/);
+  assert.deepEqual(errors, []);
   await context.close();
 });

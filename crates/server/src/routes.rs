@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::ApiError;
 use crate::store::Site;
@@ -41,7 +42,15 @@ pub(crate) fn router(state: AppState) -> Router {
             .route("/", get(|| async { Redirect::temporary("/demo/") }));
     }
     if let Some(pkg) = &state.pkg_dir {
-        router = router.nest_service("/pkg", ServeDir::new(pkg));
+        // The widget's module and wasm are public and load cross-origin from
+        // shops' pages (module scripts and streaming wasm need CORS).
+        let assets = tower::ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::overriding(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            ))
+            .service(ServeDir::new(pkg));
+        router = router.nest_service("/pkg", assets);
     }
     router.with_state(state)
 }

@@ -273,3 +273,19 @@ async fn only_the_ids_own_key_or_an_admin_can_erase_it() {
         (StatusCode::OK, Some(0))
     );
 }
+
+#[tokio::test]
+async fn widget_assets_load_cross_origin_from_shop_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("dangol_bg.wasm"), b"\0asm").unwrap();
+    let mut state = state().await;
+    state.pkg_dir = Some(dir.path().to_path_buf());
+    let req = Request::get("/pkg/dangol_bg.wasm")
+        .header(header::ORIGIN, "https://shop.example")
+        .body(Body::empty())
+        .unwrap();
+    let res = app(state).oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/wasm");
+}
