@@ -20,6 +20,20 @@ pub const RENDERED_ATTR: &str = "data-dangol-rendered";
 /// The event a shopper's "turn off personalised offers" fires on `window`.
 pub const OFF_EVENT: &str = "dangol:personalisation-off";
 
+/// The event a click on an offer's call to action fires on `window`; its
+/// `detail` is `"campaign/variant"`.
+pub const CLICK_EVENT: &str = "dangol:offer-click";
+
+fn announce_click(detail: &str) {
+    let init = web_sys::CustomEventInit::new();
+    init.set_detail(&JsValue::from_str(detail));
+    if let Some(window) = web_sys::window()
+        && let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(CLICK_EVENT, &init)
+    {
+        let _ = window.dispatch_event(&event);
+    }
+}
+
 /// Renders `content` into `slot`, replacing what the slot shows. The slot's
 /// own children stay in the light DOM untouched, so removing the shadow
 /// content (or never rendering) leaves the shop's fallback in place.
@@ -32,6 +46,7 @@ pub fn render(
     slot: &Element,
     content: &Content,
     campaign: &str,
+    variant: &str,
     why: &[String],
 ) -> Result<Vec<EventListener>, String> {
     let document = slot
@@ -47,11 +62,17 @@ pub fn render(
     style::adopt(&root)?;
     let node = banner_node(&document, banner).map_err(|e| describe(&e))?;
     root.replace_children_with_node_1(&node);
-    let listeners = if why.is_empty() {
+    let mut listeners = if why.is_empty() {
         Vec::new()
     } else {
         why_this_offer(&document, &root, &node, why).map_err(|e| describe(&e))?
     };
+    if let Ok(Some(cta)) = node.query_selector(".cta") {
+        let detail = format!("{campaign}/{variant}");
+        listeners.push(EventListener::new(&cta, "click", move |_| {
+            announce_click(&detail);
+        }));
+    }
     slot.set_attribute(RENDERED_ATTR, campaign)
         .map_err(|e| describe(&e))?;
     Ok(listeners)

@@ -9,6 +9,7 @@ use dangol_engine::consent::{Consent, Purposes};
 use dangol_engine::event::{Event, MAX_BATCH};
 use dangol_engine::profile::Input;
 use gloo::events::EventListener;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
 use super::state::{Inner, KEY_CONFIG, KEY_CONSENT, KEY_ETAG};
@@ -57,8 +58,10 @@ fn report_problems(url: &str, config: &CompiledConfig) {
     );
 }
 
-/// The page lifecycle, run once after `start`.
-pub(crate) async fn boot(cell: Rc<RefCell<Inner>>) {
+/// The page lifecycle, started by `start`. Everything local happens at
+/// once, before `start` returns, so calls the page queued before the widget
+/// loaded see the stored profile; only the network waits.
+pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
     // 1. Storage and consent. Reading is allowed before consent; writing is not.
     let (url, cached_etag) = {
         let mut inner = cell.borrow_mut();
@@ -97,7 +100,7 @@ pub(crate) async fn boot(cell: Rc<RefCell<Inner>>) {
         }
         // 3. This page view, in memory (and in storage with consent).
         let page_view = Event::page_view(Inner::new_event_id(), clock::now_ms(), String::new());
-        inner.pending.insert(0, page_view);
+        inner.pending.push(page_view);
         if let Some(config) = cached {
             inner.config = Some(config);
         }
@@ -111,7 +114,10 @@ pub(crate) async fn boot(cell: Rc<RefCell<Inner>>) {
         }
         (inner.config_url(), etag)
     };
+    spawn_local(finish(cell, url, cached_etag));
+}
 
+async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<String>) {
     // 4. Fetch (or revalidate) the config. A new config applies to this page
     //    only if nothing was rendered yet: never swap what the shopper sees.
     match net::get_config(&url, cached_etag.as_deref(), TIMEOUT_MS).await {
@@ -211,7 +217,23 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
             flush(cell);
         }
     };
+    let weak = Rc::downgrade(cell);
+    let on_offer_click = move |event: &web_sys::Event| {
+        let Some(cell) = weak.upgrade() else {
+            return;
+        };
+        let detail = event
+            .dyn_ref::<web_sys::CustomEvent>()
+            .and_then(|e| e.detail().as_string())
+            .unwrap_or_default();
+        if let Some((campaign, variant)) = detail.split_once('/') {
+            cell.borrow_mut().offer_clicked(campaign, variant);
+            // The click usually navigates away: keepalive carries the event.
+            flush(cell);
+        }
+    };
     let listeners = vec![
+        EventListener::new(&window, crate::render::CLICK_EVENT, on_offer_click),
         EventListener::new(&document, "click", on_click),
         EventListener::new(&document, "visibilitychange", on_change),
         EventListener::new(&window, "pagehide", on_hide),

@@ -38,8 +38,7 @@ impl Widget {
             widget.inner.borrow_mut().disabled = true;
             return widget;
         }
-        let inner = widget.inner.clone();
-        spawn_local(async move { lifecycle::boot(inner).await });
+        lifecycle::boot(widget.inner.clone());
         widget
     }
 

@@ -270,6 +270,9 @@ impl Inner {
         }
         match track::interpret(name, props) {
             Err(problem) => warn(&format!("{source}: `{name}` was dropped: {problem}")),
+            Ok(tracked) if tracked.inputs.iter().any(|i| self.profile.is_repeat(i)) => {
+                // Already counted (same transaction id): counted once.
+            }
             Ok(tracked) => {
                 let now = clock::now_ms();
                 for input in &tracked.inputs {
@@ -347,6 +350,21 @@ impl Inner {
             format!("{}/v1/sites/{}/subjects/{id}", self.endpoint, self.site),
             key,
         ))
+    }
+
+    /// The shopper clicked an offer's call to action.
+    pub fn offer_clicked(&mut self, campaign: &str, variant: &str) {
+        let event = Event::exposure(
+            Self::new_event_id(),
+            clock::now_ms(),
+            String::new(),
+            campaign,
+            variant,
+        );
+        self.record(Event {
+            kind: "click".to_string(),
+            ..event
+        });
     }
 
     /// The shopper switched personalisation off from an offer; measurement
@@ -445,7 +463,13 @@ impl Inner {
                 .filter(|c| c.behavioural)
                 .map(|c| explain::why(&c.condition, &attributes))
                 .unwrap_or_default();
-            match render::render(slot, &chosen.content, &chosen.campaign_id, &why) {
+            match render::render(
+                slot,
+                &chosen.content,
+                &chosen.campaign_id,
+                &chosen.variant_id,
+                &why,
+            ) {
                 Ok(listeners) => {
                     self.listeners.extend(listeners);
                     self.apply_input(&Input::Exposure {

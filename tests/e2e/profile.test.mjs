@@ -231,3 +231,23 @@ test("in a sandboxed iframe (storage blocked) the page works and the widget warn
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test("a click on an offer is recorded even as it navigates away, and a repeated order is counted once", async () => {
+  const { context, page } = await watchedPage(browser);
+  await page.goto(`${server.url}/demo/`);
+  await page.click("#consent-accept");
+  const anon = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
+  await page.waitForSelector(`${HERO}[data-dangol-rendered="welcome-hero"]`);
+  await page.click(`${HERO} .cta`);
+  await page.waitForURL(/category\.html/);
+  const click = await eventually(async () => (await server.events(anon)).find((e) => e.type === "click"), 10000, "the click event");
+  assert.deepEqual({ campaign: click.campaign, variant: click.variant }, { campaign: "welcome-hero", variant: "a" });
+
+  const order = { transaction_id: "T-777", value: 59000, items: [{ item_id: "knit-01", price: 59000 }] };
+  await page.evaluate((o) => { window.dangol.track("purchase", o); window.dangol.track("purchase", o); }, order);
+  await eventually(async () => (await server.events(anon)).some((e) => e.type === "purchase"), 10000, "the purchase");
+  await page.waitForTimeout(300);
+  assert.equal((await server.events(anon)).filter((e) => e.type === "purchase").length, 1);
+  assert.equal((await page.evaluate(() => window.dangol.export())).profile.orders, 1);
+  await context.close();
+});

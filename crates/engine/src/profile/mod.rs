@@ -549,6 +549,19 @@ impl Profile {
         Stage::New
     }
 
+    /// Whether an input repeats something already counted (a purchase
+    /// whose transaction id was seen): such a call is dropped whole, so the
+    /// order is neither counted nor sent twice.
+    pub fn is_repeat(&self, input: &Input) -> bool {
+        match input {
+            Input::Purchase {
+                transaction_id: Some(id),
+                ..
+            } => self.transactions.contains(&clip(id)),
+            _ => false,
+        }
+    }
+
     /// The usual local hour of visits, if there is a history.
     pub fn usual_hour(&self) -> Option<u8> {
         let (hour, count) = self.hours.iter().enumerate().max_by_key(|(_, c)| **c)?;

@@ -112,6 +112,27 @@ fn a_purchase_with_a_seen_transaction_id_counts_once() {
 }
 
 #[test]
+fn repeats_are_recognised_before_they_are_applied() {
+    let mut p = Profile::default();
+    let order = Input::Purchase {
+        transaction_id: Some("T1".into()),
+        value: 5.0,
+        categories: vec![],
+        coupon: false,
+    };
+    assert!(!p.is_repeat(&order));
+    p.apply(&order, &cfg(), T0, 0);
+    assert!(p.is_repeat(&order));
+    let anonymous = Input::Purchase {
+        transaction_id: None,
+        value: 5.0,
+        categories: vec![],
+        coupon: false,
+    };
+    assert!(!p.is_repeat(&anonymous));
+}
+
+#[test]
 fn rfm_scores_follow_the_thresholds() {
     let mut p = Profile::default();
     assert_eq!(p.rfm(&cfg(), T0), (1, 1, 1));
