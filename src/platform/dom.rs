@@ -104,3 +104,33 @@ pub fn tracked_click(event: &web_sys::Event) -> Option<(String, serde_json::Valu
     }
     Some((name, serde_json::Value::Object(props)))
 }
+
+/// How far down the page the viewport's bottom edge is, in percent.
+pub fn scroll_depth_pct() -> u32 {
+    let Some(window) = web_sys::window() else {
+        return 0;
+    };
+    let Some(root) = window.document().and_then(|d| d.document_element()) else {
+        return 0;
+    };
+    let height = f64::from(root.scroll_height());
+    let bottom = window.scroll_y().unwrap_or(0.0)
+        + window
+            .inner_height()
+            .ok()
+            .and_then(|h| h.as_f64())
+            .unwrap_or(0.0);
+    if height <= 0.0 {
+        return 0;
+    }
+    ((bottom / height) * 100.0).clamp(0.0, 100.0) as u32
+}
+
+/// Exit intent on a desktop: the pointer leaves the page through its top
+/// edge (towards the tabs and the address bar).
+pub fn is_exit_intent(event: &web_sys::Event) -> bool {
+    let Some(mouse) = event.dyn_ref::<web_sys::MouseEvent>() else {
+        return false;
+    };
+    mouse.related_target().is_none() && mouse.client_y() <= 0
+}

@@ -232,7 +232,46 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
             flush(cell);
         }
     };
+    let weak = Rc::downgrade(cell);
+    let last_scroll = Rc::new(std::cell::Cell::new((0.0f64, 0i64)));
+    let on_scroll = move |_: &web_sys::Event| {
+        let Some(cell) = weak.upgrade() else {
+            return;
+        };
+        let depth = dom::scroll_depth_pct();
+        let y = web_sys::window()
+            .and_then(|w| w.scroll_y().ok())
+            .unwrap_or(0.0);
+        let now = clock::now_ms();
+        // Exit intent on a phone: a fast scroll back up (a screen's worth
+        // in well under a second) after reading down the page.
+        let (last_y, last_t) = last_scroll.get();
+        last_scroll.set((y, now));
+        let seen = {
+            let mut inner = cell.borrow_mut();
+            inner.max_scroll_pct = inner.max_scroll_pct.max(depth);
+            last_y - y > 600.0
+                && now - last_t < 400
+                && inner.max_scroll_pct >= 30
+                && inner.exit_intent_seen()
+        };
+        if seen {
+            flush(cell);
+        }
+    };
+    let weak = Rc::downgrade(cell);
+    let on_leave = move |event: &web_sys::Event| {
+        if dom::is_exit_intent(event)
+            && let Some(cell) = weak.upgrade()
+            && cell.borrow_mut().exit_intent_seen()
+        {
+            flush(cell);
+        }
+    };
+    let passive = gloo::events::EventListenerOptions::default();
     let listeners = vec![
+        EventListener::new_with_options(&window, "scroll", passive, on_scroll),
+        EventListener::new(&document, "mouseout", on_leave),
         EventListener::new(&window, crate::render::CLICK_EVENT, on_offer_click),
         EventListener::new(&document, "click", on_click),
         EventListener::new(&document, "visibilitychange", on_change),

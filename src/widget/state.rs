@@ -62,6 +62,10 @@ pub(crate) struct Inner {
     pub sending: bool,
     /// When the page last became visible, for engaged time.
     pub visible_since: Option<i64>,
+    /// The deepest scroll on this page, in percent of the page height.
+    pub max_scroll_pct: u32,
+    /// Whether the shopper showed exit intent on this page.
+    pub exit_intent: bool,
     /// Page listeners; dropping them (with the widget) removes them.
     pub listeners: Vec<gloo::events::EventListener>,
 }
@@ -88,6 +92,8 @@ impl Inner {
             pending: Vec::new(),
             sending: false,
             visible_since: None,
+            max_scroll_pct: 0,
+            exit_intent: false,
             listeners: Vec::new(),
         }
     }
@@ -336,6 +342,10 @@ impl Inner {
             self.anon.as_deref().map_or(Value::Null, Value::from),
         );
         out.insert("profile".into(), self.profile.to_value());
+        let mut page = Map::new();
+        page.insert("max_scroll_pct".into(), Value::from(self.max_scroll_pct));
+        page.insert("exit_intent".into(), Value::from(self.exit_intent));
+        out.insert("page".into(), Value::Object(page));
         out.insert("declared".into(), Value::Object(self.declared.clone()));
         let pending: Vec<Value> = self.pending.iter().map(Event::to_value).collect();
         out.insert("unsent_events".into(), Value::Array(pending));
@@ -350,6 +360,19 @@ impl Inner {
             format!("{}/v1/sites/{}/subjects/{id}", self.endpoint, self.site),
             key,
         ))
+    }
+
+    /// The pointer left through the top edge (or a fast scroll up on a
+    /// phone): once per page, an `exit_intent` event.
+    pub fn exit_intent_seen(&mut self) -> bool {
+        if self.exit_intent {
+            return false;
+        }
+        self.exit_intent = true;
+        let mut event = Event::page_view(Self::new_event_id(), clock::now_ms(), String::new());
+        event.kind = "exit_intent".to_string();
+        self.record(event);
+        true
     }
 
     /// The shopper clicked an offer's call to action.

@@ -251,3 +251,20 @@ test("a click on an offer is recorded even as it navigates away, and a repeated 
   assert.equal((await page.evaluate(() => window.dangol.export())).profile.orders, 1);
   await context.close();
 });
+
+test("scroll depth and exit intent are seen", async () => {
+  const { context, page } = await watchedPage(browser);
+  await page.setViewportSize({ width: 1000, height: 500 });
+  await page.goto(`${server.url}/demo/category.html`);
+  await page.click("#consent-accept");
+  const anon = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
+  await page.mouse.wheel(0, 5000);
+  await eventually(async () => (await page.evaluate(() => window.dangol.export())).page.max_scroll_pct === 100, 5000, "the bottom of the page");
+  // The pointer leaves through the top edge.
+  await page.mouse.move(500, 200);
+  await page.mouse.move(500, -5);
+  await page.evaluate(() => document.dispatchEvent(new MouseEvent("mouseout", { clientY: -5, relatedTarget: null, bubbles: true })));
+  await eventually(async () => (await server.events(anon)).some((e) => e.type === "exit_intent"), 10000, "the exit_intent event");
+  assert.equal((await page.evaluate(() => window.dangol.export())).page.exit_intent, true);
+  await context.close();
+});
