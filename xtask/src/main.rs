@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod postgres;
 mod run;
 mod test;
 mod tools;

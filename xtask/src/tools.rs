@@ -79,7 +79,7 @@ pub fn ensure_chromium() -> Result<(PathBuf, PathBuf)> {
     }
 }
 
-fn apt_install(packages: &[&str]) -> Result<()> {
+pub fn apt_install(packages: &[&str]) -> Result<()> {
     sh(Command::new("apt-get").arg("update").arg("-q"))?;
     sh(Command::new("apt-get")
         .env("DEBIAN_FRONTEND", "noninteractive")

@@ -16,6 +16,7 @@
 
 pub mod demo;
 pub mod error;
+pub mod postgres;
 mod routes;
 pub mod sqlite;
 pub mod store;

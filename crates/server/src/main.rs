@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use dangol_server::postgres::PgStore;
 use dangol_server::sqlite::SqliteStore;
+use dangol_server::store::Store;
 use dangol_server::{AppState, app, demo, now_ms};
 use tracing_subscriber::EnvFilter;
 
@@ -20,6 +22,10 @@ struct Args {
     /// Directory of the embedded SQLite database (created if missing).
     #[arg(long, default_value = "data")]
     data_dir: PathBuf,
+    /// A PostgreSQL database (`postgres://...`) instead of the embedded
+    /// SQLite one: the scale-out path, shared by several servers.
+    #[arg(long, env = "DANGOL_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// Directory with `dangol.js` and the demo storefront.
     #[arg(long)]
     www: Option<PathBuf>,
@@ -44,19 +50,30 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
 
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
-    let db_path = args.data_dir.join("dangol.db");
-    let store = SqliteStore::open(&db_path)
-        .await
-        .with_context(|| format!("opening database {}", db_path.display()))?;
-    if args.seed_demo && demo::seed(&store, now_ms()).await? {
+    let store: Arc<dyn Store> = match &args.database_url {
+        Some(url) => Arc::new(
+            PgStore::connect(url)
+                .await
+                .context("connecting to the PostgreSQL database")?,
+        ),
+        None => {
+            std::fs::create_dir_all(&args.data_dir)
+                .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
+            let db_path = args.data_dir.join("dangol.db");
+            Arc::new(
+                SqliteStore::open(&db_path)
+                    .await
+                    .with_context(|| format!("opening database {}", db_path.display()))?,
+            )
+        }
+    };
+    if args.seed_demo && demo::seed(store.as_ref(), now_ms()).await? {
         tracing::info!("seeded the demo site");
     }
 
     let seed_demo = args.seed_demo;
     let state = AppState {
-        store: Arc::new(store),
+        store,
         www_dir: args.www,
         pkg_dir: args.pkg,
         admin_token: args.admin_token,

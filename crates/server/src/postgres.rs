@@ -1,0 +1,292 @@
+//! The scale-out store: PostgreSQL (or a Postgres-wire database). Several
+//! stateless servers share one database; ids and codes are made unique by
+//! the database's constraints, not by the servers.
+
+use async_trait::async_trait;
+use dangol_engine::event::Event;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Row, Transaction};
+
+use crate::store::{Published, Site, Store, StoreError, StoredEvent};
+
+/// Append-only, numbered migrations.
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../migrations/postgres/0002_subjects.sql")),
+];
+
+/// PostgreSQL storage.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+fn db(e: sqlx::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://...`) and migrates the schema.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(url)
+            .await
+            .map_err(db)?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("SELECT pg_advisory_xact_lock(7291004)")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        for (version, sql) in MIGRATIONS {
+            let mut tx = self.pool.begin().await.map_err(db)?;
+            // Servers starting together migrate one at a time.
+            sqlx::query("SELECT pg_advisory_xact_lock(7291004)")
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            let done: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                    .bind(version)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            if done.is_none() {
+                sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(db)?;
+                sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+            tx.commit().await.map_err(db)?;
+        }
+        Ok(())
+    }
+}
+
+async fn insert_event(
+    tx: &mut Transaction<'_, Postgres>,
+    site: &str,
+    e: &Event,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO events (site, id, type, ts, anon, campaign, variant, item, category, price, received_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (site, id) DO NOTHING",
+    )
+    .bind(site)
+    .bind(&e.id)
+    .bind(&e.kind)
+    .bind(e.ts)
+    .bind(&e.anon)
+    .bind(&e.campaign)
+    .bind(&e.variant)
+    .bind(&e.item)
+    .bind(&e.category)
+    .bind(e.price)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn site(&self, id: &str) -> Result<Option<Site>, StoreError> {
+        let row = sqlx::query("SELECT id, name, allowed_origins FROM sites WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        let Some(row) = row else { return Ok(None) };
+        let origins: String = row.get("allowed_origins");
+        Ok(Some(Site {
+            id: row.get("id"),
+            name: row.get("name"),
+            allowed_origins: serde_json::from_str(&origins)
+                .map_err(|e| StoreError::Corrupt(format!("allowed_origins of `{id}`: {e}")))?,
+        }))
+    }
+
+    async fn put_site(&self, site: &Site, now_ms: i64) -> Result<(), StoreError> {
+        let origins = serde_json::to_string(&site.allowed_origins)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO sites (id, name, allowed_origins, created_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, allowed_origins = excluded.allowed_origins",
+        )
+        .bind(&site.id)
+        .bind(&site.name)
+        .bind(origins)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn publish(
+        &self,
+        site: &str,
+        render: &(dyn Fn(u64) -> String + Send + Sync),
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM sites WHERE id = $1")
+            .bind(site)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if exists.is_none() {
+            return Err(StoreError::UnknownSite(site.to_string()));
+        }
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM config_versions WHERE site = $1")
+                .bind(site)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+        let version = u64::try_from(last.unwrap_or(0)).unwrap_or(0) + 1;
+        let stored = i64::try_from(version).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO config_versions (site, version, body, created_ms) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(site)
+        .bind(stored)
+        .bind(render(version))
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(version)
+    }
+
+    async fn published(&self, site: &str) -> Result<Option<Published>, StoreError> {
+        let row = sqlx::query(
+            "SELECT version, body FROM config_versions WHERE site = $1 ORDER BY version DESC LIMIT 1",
+        )
+        .bind(site)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(row.map(|r| Published {
+            version: u64::try_from(r.get::<i64, _>("version")).unwrap_or(0),
+            body: r.get("body"),
+        }))
+    }
+
+    async fn insert_events(
+        &self,
+        site: &str,
+        events: &[Event],
+        now_ms: i64,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut fresh = Vec::with_capacity(events.len());
+        for e in events {
+            fresh.push(insert_event(&mut tx, site, e, now_ms).await?);
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(fresh)
+    }
+
+    async fn register_subject(
+        &self,
+        site: &str,
+        anon: &str,
+        key_hash: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO subjects (site, anon, key_hash, created_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (site, anon) DO NOTHING",
+        )
+        .bind(site)
+        .bind(anon)
+        .bind(key_hash)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn subject_key(&self, site: &str, anon: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT key_hash FROM subjects WHERE site = $1 AND anon = $2")
+            .bind(site)
+            .bind(anon)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    async fn erase_subject(&self, site: &str, anon: &str) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let events = sqlx::query("DELETE FROM events WHERE site = $1 AND anon = $2")
+            .bind(site)
+            .bind(anon)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        sqlx::query("DELETE FROM subjects WHERE site = $1 AND anon = $2")
+            .bind(site)
+            .bind(anon)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(events)
+    }
+
+    async fn events(
+        &self,
+        site: &str,
+        anon: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, type, ts, anon, campaign, variant, item, category, price, received_ms
+             FROM events WHERE site = $1 AND ($2::TEXT IS NULL OR anon = $2::TEXT)
+             ORDER BY received_ms DESC, ts DESC LIMIT $3",
+        )
+        .bind(site)
+        .bind(anon)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| StoredEvent {
+                event: Event {
+                    id: r.get("id"),
+                    kind: r.get("type"),
+                    ts: r.get("ts"),
+                    anon: r.get("anon"),
+                    campaign: r.get("campaign"),
+                    variant: r.get("variant"),
+                    item: r.get("item"),
+                    category: r.get("category"),
+                    price: r.get("price"),
+                },
+                received_ms: r.get("received_ms"),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,352 @@
+//! The HTTP API's test bodies, shared by every storage backend: each takes
+//! a fresh `AppState` with the demo seeded and an admin token.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)] // test helpers may panic: a panic is a failed test
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use dangol_server::store::Store;
+use dangol_server::{AppState, app, demo, now_ms};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub const TOKEN: &str = "test-admin-token";
+
+/// A state over `store`, with the demo seeded and the admin token set.
+pub async fn state_over(store: Arc<dyn Store>) -> AppState {
+    demo::seed(store.as_ref(), now_ms()).await.unwrap();
+    let mut state = AppState::new(store);
+    state.admin_token = Some(TOKEN.to_string());
+    state
+}
+
+async fn send(state: &AppState, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let res = app(state.clone()).oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+fn post_events(body: &Value, origin: Option<&str>) -> Request<Body> {
+    let mut req = Request::post("/v1/sites/demo/events")
+        .header(header::HOST, "127.0.0.1:9")
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(o) = origin {
+        req = req.header(header::ORIGIN, o);
+    }
+    req.body(Body::from(body.to_string())).unwrap()
+}
+
+fn event(id: &str, kind: &str) -> Value {
+    let mut e = json!({"id": id, "type": kind, "ts": now_ms(), "anon": "anon0123456789abcdef"});
+    if kind == "exposure" {
+        e["campaign"] = json!("welcome-hero");
+        e["variant"] = json!("a");
+    }
+    e
+}
+
+pub async fn config_is_served_with_a_strong_etag_and_revalidates_with_304(state: AppState) {
+    let (status, headers, body) = send(
+        &state,
+        Request::get("/v1/sites/demo/config")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["site"], "demo");
+    assert_eq!(body["version"], 1);
+    let etag = headers[header::ETAG].to_str().unwrap().to_string();
+    assert!(etag.starts_with("\"v1-"), "{etag}");
+    assert!(
+        headers[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .contains("public")
+    );
+
+    let req = Request::get("/v1/sites/demo/config")
+        .header(header::IF_NONE_MATCH, &etag)
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = send(&state, req).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert_eq!(headers[header::ETAG].to_str().unwrap(), etag);
+}
+
+pub async fn an_unknown_site_is_a_404_that_names_it(state: AppState) {
+    let (status, _, body) = send(
+        &state,
+        Request::get("/v1/sites/nope/config")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["message"], "no site `nope`");
+}
+
+pub async fn events_are_stored_once_per_id_so_retries_are_harmless(state: AppState) {
+    let batch =
+        json!({"events": [event("evt_aaaaaaaa", "page_view"), event("evt_bbbbbbbb", "exposure")]});
+    let (status, _, body) = send(&state, post_events(&batch, None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["accepted"].as_u64(), body["stored"].as_u64()),
+        (Some(2), Some(2))
+    );
+
+    let (_, _, body) = send(&state, post_events(&batch, None)).await;
+    assert_eq!(
+        (body["stored"].as_u64(), body["duplicates"].as_u64()),
+        (Some(0), Some(2))
+    );
+
+    let req = Request::get("/v1/sites/demo/events?anon=anon0123456789abcdef")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = send(&state, req).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut ids: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["evt_aaaaaaaa", "evt_bbbbbbbb"]);
+}
+
+pub async fn an_event_with_a_field_beyond_the_privacy_rules_is_rejected_by_name(state: AppState) {
+    let mut leaky = event("evt_cccccccc", "page_view");
+    leaky["email"] = json!("minji@example.com");
+    let batch = json!({"events": [leaky, event("evt_dddddddd", "page_view")]});
+    let (status, _, body) = send(&state, post_events(&batch, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["stored"], 1);
+    assert_eq!(body["rejected"][0]["index"], 0);
+    assert!(
+        body["rejected"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("`email`"),
+        "{body}"
+    );
+}
+
+pub async fn events_from_a_foreign_origin_are_refused_and_same_origin_is_allowed(state: AppState) {
+    let batch = json!({"events": [event("evt_eeeeeeee", "page_view")]});
+    let (status, _, body) = send(&state, post_events(&batch, Some("https://evil.example"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("evil.example")
+    );
+
+    let (status, headers, _) = send(&state, post_events(&batch, Some("http://127.0.0.1:9"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://127.0.0.1:9"
+    );
+}
+
+pub async fn malformed_and_oversized_batches_are_refused_with_the_reason(state: AppState) {
+    let req = Request::post("/v1/sites/demo/events")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{not json"))
+        .unwrap();
+    let (status, _, body) = send(&state, req).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the body is not JSON")
+    );
+
+    let huge = "x".repeat(dangol_server::MAX_EVENTS_BODY + 1);
+    let req = Request::post("/v1/sites/demo/events")
+        .body(Body::from(huge))
+        .unwrap();
+    let (status, _, _) = send(&state, req).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+pub async fn admin_reads_need_the_token(state: AppState) {
+    let req = Request::get("/v1/sites/demo/events")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&state, req).await.0, StatusCode::UNAUTHORIZED);
+    let req = Request::get("/v1/sites/demo/events")
+        .header(header::AUTHORIZATION, "Bearer wrong")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&state, req).await.0, StatusCode::UNAUTHORIZED);
+}
+
+pub async fn seeding_twice_reuses_the_data(state: AppState) {
+    // The state was seeded once already.
+    assert!(!demo::seed(state.store.as_ref(), now_ms()).await.unwrap());
+    assert_eq!(
+        state
+            .store
+            .published("demo")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
+}
+
+fn erase(anon: &str, key: Option<&str>, admin: bool) -> Request<Body> {
+    let mut req = Request::delete(format!("/v1/sites/demo/subjects/{anon}"));
+    if let Some(k) = key {
+        req = req.header("x-dangol-key", k);
+    }
+    if admin {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
+    }
+    req.body(Body::empty()).unwrap()
+}
+
+pub async fn only_the_ids_own_key_or_an_admin_can_erase_it(state: AppState) {
+    let key = "k0123456789abcdef0123456789abcdef";
+    let batch =
+        json!({"events": [event("evt_erase001", "page_view"), event("evt_erase002", "exposure")]});
+    let req = Request::post("/v1/sites/demo/events")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-dangol-key", key)
+        .body(Body::from(batch.to_string()))
+        .unwrap();
+    assert_eq!(send(&state, req).await.0, StatusCode::OK);
+    // A later key for the same id does not replace the first.
+    let again = Request::post("/v1/sites/demo/events")
+        .header("x-dangol-key", "attacker-key-0000000000")
+        .body(Body::from(
+            json!({"events": [event("evt_erase003", "page_view")]}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(send(&state, again).await.0, StatusCode::OK);
+
+    let anon = "anon0123456789abcdef";
+    let (status, _, body) = send(&state, erase(anon, None, false)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, _, body) = send(&state, erase(anon, Some("attacker-key-0000000000"), false)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        body["error"]["message"],
+        format!("the erase key does not belong to id `{anon}`")
+    );
+    let (status, _, body) = send(&state, erase(anon, Some(key), false)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["erased_events"], 3);
+    let req = Request::get(format!("/v1/sites/demo/events?anon={anon}"))
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&state, req).await.2["events"], json!([]));
+    // The key went with the data: it cannot erase again, an admin still can.
+    assert_eq!(
+        send(&state, erase(anon, Some(key), false)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, _, body) = send(&state, erase(anon, None, true)).await;
+    assert_eq!(
+        (status, body["erased_events"].as_u64()),
+        (StatusCode::OK, Some(0))
+    );
+}
+
+pub async fn widget_assets_load_cross_origin_from_shop_pages(mut state: AppState) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("dangol_bg.wasm"), b"\0asm").unwrap();
+    state.pkg_dir = Some(dir.path().to_path_buf());
+    let req = Request::get("/pkg/dangol_bg.wasm")
+        .header(header::ORIGIN, "https://shop.example")
+        .body(Body::empty())
+        .unwrap();
+    let res = app(state).oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/wasm");
+}
+
+/// One `#[tokio::test]` per shared body, each on a fresh state from `$make`
+/// (an async fn returning `Option<AppState>`; `None` skips, loudly).
+#[macro_export]
+macro_rules! api_tests {
+    ($make:path) => {
+        #[tokio::test]
+        async fn config_is_served_with_a_strong_etag_and_revalidates_with_304() {
+            if let Some(state) = $make().await {
+                common::config_is_served_with_a_strong_etag_and_revalidates_with_304(state).await;
+            }
+        }
+        #[tokio::test]
+        async fn an_unknown_site_is_a_404_that_names_it() {
+            if let Some(state) = $make().await {
+                common::an_unknown_site_is_a_404_that_names_it(state).await;
+            }
+        }
+        #[tokio::test]
+        async fn events_are_stored_once_per_id_so_retries_are_harmless() {
+            if let Some(state) = $make().await {
+                common::events_are_stored_once_per_id_so_retries_are_harmless(state).await;
+            }
+        }
+        #[tokio::test]
+        async fn an_event_with_a_field_beyond_the_privacy_rules_is_rejected_by_name() {
+            if let Some(state) = $make().await {
+                common::an_event_with_a_field_beyond_the_privacy_rules_is_rejected_by_name(state)
+                    .await;
+            }
+        }
+        #[tokio::test]
+        async fn events_from_a_foreign_origin_are_refused_and_same_origin_is_allowed() {
+            if let Some(state) = $make().await {
+                common::events_from_a_foreign_origin_are_refused_and_same_origin_is_allowed(state)
+                    .await;
+            }
+        }
+        #[tokio::test]
+        async fn malformed_and_oversized_batches_are_refused_with_the_reason() {
+            if let Some(state) = $make().await {
+                common::malformed_and_oversized_batches_are_refused_with_the_reason(state).await;
+            }
+        }
+        #[tokio::test]
+        async fn admin_reads_need_the_token() {
+            if let Some(state) = $make().await {
+                common::admin_reads_need_the_token(state).await;
+            }
+        }
+        #[tokio::test]
+        async fn seeding_twice_reuses_the_data() {
+            if let Some(state) = $make().await {
+                common::seeding_twice_reuses_the_data(state).await;
+            }
+        }
+        #[tokio::test]
+        async fn only_the_ids_own_key_or_an_admin_can_erase_it() {
+            if let Some(state) = $make().await {
+                common::only_the_ids_own_key_or_an_admin_can_erase_it(state).await;
+            }
+        }
+        #[tokio::test]
+        async fn widget_assets_load_cross_origin_from_shop_pages() {
+            if let Some(state) = $make().await {
+                common::widget_assets_load_cross_origin_from_shop_pages(state).await;
+            }
+        }
+    };
+}
