@@ -196,10 +196,14 @@ impl Store for PgStore {
         events: &[Event],
         now_ms: i64,
     ) -> Result<Vec<bool>, StoreError> {
+        // Insert in id order: concurrent batches that share ids (retries to
+        // two replicas) then wait on each other instead of deadlocking.
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        order.sort_by(|&a, &b| events[a].id.cmp(&events[b].id));
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let mut fresh = Vec::with_capacity(events.len());
-        for e in events {
-            fresh.push(insert_event(&mut tx, site, e, now_ms).await?);
+        let mut fresh = vec![false; events.len()];
+        for i in order {
+            fresh[i] = insert_event(&mut tx, site, &events[i], now_ms).await?;
         }
         tx.commit().await.map_err(db)?;
         Ok(fresh)

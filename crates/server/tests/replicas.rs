@@ -1,0 +1,142 @@
+//! Stateless replicas: two dangol-server processes on one PostgreSQL
+//! database take concurrent, overlapping batches, and every event id is
+//! stored exactly once.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sqlx::Connection;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct Server(Child, String);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start(database_url: &str, seed: bool) -> Server {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dangol-server"));
+    cmd.args(["--addr", &addr, "--database-url", database_url])
+        .env("DANGOL_ADMIN_TOKEN", "replica-token")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null());
+    if seed {
+        cmd.arg("--seed-demo");
+    }
+    let server = Server(cmd.spawn().unwrap(), addr.clone());
+    let until = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(&addr).await.is_err() {
+        assert!(
+            Instant::now() < until,
+            "dangol-server on {addr} did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server
+}
+
+/// A minimal HTTP/1.1 request over a real socket.
+async fn request(addr: &str, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Authorization: Bearer replica-token\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let status: u16 = text[9..12].parse().unwrap();
+    let (headers, payload) = text.split_once("\r\n\r\n").unwrap();
+    // Bodies may come chunked; the JSON is the part between the braces.
+    let payload = if headers
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let start = payload.find(['{', '[']).unwrap_or(0);
+        let end = payload.rfind(['}', ']']).map_or(payload.len(), |e| e + 1);
+        &payload[start..end]
+    } else {
+        payload
+    };
+    (status, serde_json::from_str(payload).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_store_every_overlapping_event_exactly_once() {
+    let Ok(url) = std::env::var("DANGOL_TEST_POSTGRES_URL") else {
+        eprintln!("NOTICE: DANGOL_TEST_POSTGRES_URL is not set: the replica test is skipped");
+        return;
+    };
+    let name = format!("dangol_replicas_{}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let db = format!("{}/{name}", url.rsplit_once('/').unwrap().0);
+    let a = start(&db, true).await;
+    let b = start(&db, false).await;
+
+    // 40 batches of 50 events over 500 distinct ids: every id is sent 4
+    // times, half to each replica, all at once.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut tasks = Vec::new();
+    for batch in 0..40u32 {
+        let addr = if batch % 2 == 0 {
+            a.1.clone()
+        } else {
+            b.1.clone()
+        };
+        let events: Vec<Value> = (0..50u32)
+            .map(|i| {
+                let n = (batch * 50 + i) % 500;
+                json!({"id": format!("evt_{n:08}"), "type": "page_view", "ts": now,
+                       "anon": format!("replica-anon-{:04}", n % 17)})
+            })
+            .collect();
+        let body = json!({"events": events}).to_string();
+        tasks.push(tokio::spawn(async move {
+            request(&addr, "POST", "/v1/sites/demo/events", &body).await
+        }));
+    }
+    let mut stored = 0;
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        stored += body["stored"].as_u64().unwrap();
+    }
+    println!("sent 2000 events over 500 ids to two replicas; stored {stored}");
+    assert_eq!(
+        stored, 500,
+        "each id stored exactly once across both replicas"
+    );
+    let mut conn = sqlx::PgConnection::connect(&db).await.unwrap();
+    let (rows, distinct): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT id) FROM events WHERE site = 'demo'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!((rows, distinct), (500, 500));
+    drop((a, b));
+}
