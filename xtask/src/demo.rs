@@ -37,10 +37,12 @@ pub fn run(args: &[String]) -> Result<()> {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
     let token = crate::bench::random_hex(16);
+    let redeem_key = crate::bench::random_hex(16);
     let mut server = Command::new(target.join("debug/dangol-server"));
     server
         .current_dir(&root)
         .env("DANGOL_ADMIN_TOKEN", &token)
+        .env("DANGOL_REDEEM_KEY", &redeem_key)
         .args([
             "--addr",
             &addr,
@@ -54,6 +56,7 @@ pub fn run(args: &[String]) -> Result<()> {
         .arg("--seed-demo");
     step("starting dangol-server (Ctrl-C stops it)");
     println!("  admin API token for this run: {token}");
+    println!("  coupon redeem key for this run: {redeem_key}");
     exec(server)
 }
 

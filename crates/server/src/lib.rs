@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod coupons;
 pub mod demo;
 pub mod error;
 pub mod postgres;

@@ -35,6 +35,9 @@ struct Args {
     /// Seed the demo site and its campaigns if they are missing.
     #[arg(long)]
     seed_demo: bool,
+    /// The demo site's redeem key, for the shop's checkout (with --seed-demo).
+    #[arg(long, env = "DANGOL_REDEEM_KEY", hide_env_values = true)]
+    redeem_key: Option<String>,
     /// Bearer token for admin reads.
     #[arg(long, env = "DANGOL_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -69,6 +72,12 @@ async fn main() -> anyhow::Result<()> {
     };
     if args.seed_demo && demo::seed(store.as_ref(), now_ms()).await? {
         tracing::info!("seeded the demo site");
+    }
+    if args.seed_demo
+        && let Some(key) = &args.redeem_key
+    {
+        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(key.as_bytes()));
+        store.set_redeem_key(demo::SITE, &hash).await?;
     }
 
     let seed_demo = args.seed_demo;

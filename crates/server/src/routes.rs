@@ -31,6 +31,16 @@ pub(crate) fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(MAX_EVENTS_BODY)),
         )
         .route(
+            "/v1/sites/{site}/coupons/claim",
+            axum::routing::post(crate::coupons::claim)
+                .options(events_preflight)
+                .layer(DefaultBodyLimit::max(4096)),
+        )
+        .route(
+            "/v1/sites/{site}/coupons/redeem",
+            axum::routing::post(crate::coupons::redeem).layer(DefaultBodyLimit::max(4096)),
+        )
+        .route(
             "/v1/sites/{site}/subjects/{anon}",
             delete(erase_subject).options(events_preflight),
         )
@@ -55,7 +65,7 @@ pub(crate) fn router(state: AppState) -> Router {
     router.with_state(state)
 }
 
-async fn known_site(state: &AppState, site: &str) -> Result<Site, ApiError> {
+pub(crate) async fn known_site(state: &AppState, site: &str) -> Result<Site, ApiError> {
     state
         .store
         .site(site)
@@ -111,7 +121,10 @@ async fn config(
 
 /// The origin a browser request came from, when it is allowed to send
 /// events: the server's own origin or one the site lists.
-fn allowed_origin(headers: &HeaderMap, site: &Site) -> Result<Option<HeaderValue>, ApiError> {
+pub(crate) fn allowed_origin(
+    headers: &HeaderMap,
+    site: &Site,
+) -> Result<Option<HeaderValue>, ApiError> {
     let Some(origin) = headers.get(header::ORIGIN) else {
         // Not a cross-origin browser request (a server or same-origin GET).
         return Ok(None);
@@ -136,7 +149,7 @@ fn allowed_origin(headers: &HeaderMap, site: &Site) -> Result<Option<HeaderValue
     }
 }
 
-fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> Response {
+pub(crate) fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> Response {
     if let Some(origin) = origin {
         let h = response.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);

@@ -8,12 +8,17 @@ use dangol_engine::event::Event;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Row, Sqlite, Transaction};
 
-use crate::store::{Published, Site, Store, StoreError, StoredEvent};
+use crate::store::{
+    Claim, ClaimRequest, IssuedCoupon, Published, Redeem, Site, Store, StoreError, StoredEvent,
+};
+
+type DbRow = sqlx::sqlite::SqliteRow;
 
 /// Append-only, numbered migrations.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_subjects.sql")),
+    (3, include_str!("../migrations/sqlite/0003_coupons.sql")),
 ];
 
 /// SQLite storage.
@@ -261,6 +266,156 @@ impl Store for SqliteStore {
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(events)
+    }
+
+    async fn set_redeem_key(&self, site: &str, key_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sites SET redeem_key_hash = $2 WHERE id = $1")
+            .bind(site)
+            .bind(key_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn redeem_key(&self, site: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<Option<String>> =
+            sqlx::query_scalar("SELECT redeem_key_hash FROM sites WHERE id = $1")
+                .bind(site)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(row.flatten())
+    }
+
+    async fn claim_coupon(&self, req: ClaimRequest<'_>) -> Result<Claim, StoreError> {
+        let existing = |row: Option<DbRow>| {
+            row.map(|r| IssuedCoupon {
+                code: r.get("code"),
+                campaign: r.get("campaign"),
+                variant: r.get("variant"),
+                expires_ms: r.get("expires_ms"),
+                redeemed_ms: r.get("redeemed_ms"),
+            })
+        };
+        let select = "SELECT code, campaign, variant, expires_ms, redeemed_ms FROM coupons
+                      WHERE site = $1 AND campaign = $2 AND anon = $3";
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let found = sqlx::query(select)
+            .bind(req.site)
+            .bind(req.campaign)
+            .bind(req.anon)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if let Some(c) = existing(found) {
+            return Ok(Claim::Existing(c));
+        }
+        sqlx::query(
+            "INSERT INTO coupon_budgets (site, campaign, issued) VALUES ($1, $2, 0)
+             ON CONFLICT (site, campaign) DO NOTHING",
+        )
+        .bind(req.site)
+        .bind(req.campaign)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let counted = sqlx::query(
+            "UPDATE coupon_budgets SET issued = issued + 1
+             WHERE site = $1 AND campaign = $2 AND issued < $3",
+        )
+        .bind(req.site)
+        .bind(req.campaign)
+        .bind(i64::from(req.budget))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if counted.rows_affected() == 0 {
+            return Ok(Claim::Exhausted);
+        }
+        let coupon = IssuedCoupon {
+            code: req.code.clone(),
+            campaign: req.campaign.to_string(),
+            variant: req.variant.to_string(),
+            expires_ms: req.now_ms + req.valid_ms,
+            redeemed_ms: None,
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO coupons (site, code, campaign, variant, anon, claimed_ms, expires_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (site, campaign, anon) DO NOTHING",
+        )
+        .bind(req.site)
+        .bind(&coupon.code)
+        .bind(req.campaign)
+        .bind(req.variant)
+        .bind(req.anon)
+        .bind(req.now_ms)
+        .bind(coupon.expires_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if inserted.rows_affected() == 0 {
+            // The same id claimed at the same moment elsewhere: undo this
+            // budget step and hand back that code.
+            tx.rollback().await.map_err(db)?;
+            let found = sqlx::query(select)
+                .bind(req.site)
+                .bind(req.campaign)
+                .bind(req.anon)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+            return existing(found)
+                .map(Claim::Existing)
+                .ok_or_else(|| StoreError::Corrupt("a concurrent claim vanished".into()));
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Claim::New(coupon))
+    }
+
+    async fn redeem_coupon(
+        &self,
+        site: &str,
+        code: &str,
+        now_ms: i64,
+    ) -> Result<Redeem, StoreError> {
+        let done = sqlx::query(
+            "UPDATE coupons SET redeemed_ms = $3
+             WHERE site = $1 AND code = $2 AND redeemed_ms IS NULL AND expires_ms > $3",
+        )
+        .bind(site)
+        .bind(code)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        let row = sqlx::query(
+            "SELECT code, campaign, variant, expires_ms, redeemed_ms FROM coupons
+             WHERE site = $1 AND code = $2",
+        )
+        .bind(site)
+        .bind(code)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        let Some(r) = row else {
+            return Ok(Redeem::Unknown);
+        };
+        let coupon = IssuedCoupon {
+            code: r.get("code"),
+            campaign: r.get("campaign"),
+            variant: r.get("variant"),
+            expires_ms: r.get("expires_ms"),
+            redeemed_ms: r.get("redeemed_ms"),
+        };
+        Ok(if done.rows_affected() == 1 {
+            Redeem::Redeemed(coupon)
+        } else if let Some(at) = coupon.redeemed_ms {
+            Redeem::AlreadyUsed(at)
+        } else {
+            Redeem::Expired
+        })
     }
 
     async fn events(

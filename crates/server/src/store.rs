@@ -51,6 +51,65 @@ pub struct StoredEvent {
     pub received_ms: i64,
 }
 
+/// An issued coupon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssuedCoupon {
+    /// The code the shopper types at checkout.
+    pub code: String,
+    /// The campaign.
+    pub campaign: String,
+    /// The variant.
+    pub variant: String,
+    /// When it stops being valid (ms).
+    pub expires_ms: i64,
+    /// When it was redeemed, if it was.
+    pub redeemed_ms: Option<i64>,
+}
+
+/// What a claim did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The id's existing code (claiming again is harmless).
+    Existing(IssuedCoupon),
+    /// A new code.
+    New(IssuedCoupon),
+    /// The campaign's budget is spent.
+    Exhausted,
+}
+
+/// What a redemption did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redeem {
+    /// Redeemed now.
+    Redeemed(IssuedCoupon),
+    /// No such code.
+    Unknown,
+    /// Past its validity.
+    Expired,
+    /// Redeemed before, at this time (ms).
+    AlreadyUsed(i64),
+}
+
+/// What a new claim needs.
+pub struct ClaimRequest<'a> {
+    /// The site.
+    pub site: &'a str,
+    /// The campaign.
+    pub campaign: &'a str,
+    /// The variant shown.
+    pub variant: &'a str,
+    /// The pseudonymous id.
+    pub anon: &'a str,
+    /// The campaign's budget.
+    pub budget: u32,
+    /// How long a code stays valid (ms).
+    pub valid_ms: i64,
+    /// A fresh, unguessable code.
+    pub code: String,
+    /// Now (ms).
+    pub now_ms: i64,
+}
+
 /// The storage the server needs.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -88,6 +147,19 @@ pub trait Store: Send + Sync + 'static {
     async fn subject_key(&self, site: &str, anon: &str) -> Result<Option<String>, StoreError>;
     /// Erases everything tied to an id; returns how many events went.
     async fn erase_subject(&self, site: &str, anon: &str) -> Result<u64, StoreError>;
+    /// Sets the site's redeem key (its SHA-256, hex).
+    async fn set_redeem_key(&self, site: &str, key_hash: &str) -> Result<(), StoreError>;
+    /// The site's redeem-key hash.
+    async fn redeem_key(&self, site: &str) -> Result<Option<String>, StoreError>;
+    /// Issues a code to an id, once per campaign and within the budget.
+    async fn claim_coupon(&self, req: ClaimRequest<'_>) -> Result<Claim, StoreError>;
+    /// Redeems a code exactly once, also under concurrent redeems.
+    async fn redeem_coupon(
+        &self,
+        site: &str,
+        code: &str,
+        now_ms: i64,
+    ) -> Result<Redeem, StoreError>;
     /// Stored events of a site, newest first, optionally for one id only.
     async fn events(
         &self,

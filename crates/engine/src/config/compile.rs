@@ -233,6 +233,25 @@ fn check(
         check_content(&variant.content, config)
             .map_err(|(field, message)| (format!("variants[{i}].content.{field}"), message))?;
     }
+    if kind == "coupon" {
+        let Some(policy) = &c.coupon else {
+            return fail(
+                "coupon",
+                "a coupon campaign needs `coupon` with its `budget`",
+            );
+        };
+        if policy.budget == 0 || policy.valid_days == 0 {
+            return fail("coupon", "`budget` and `valid_days` must be at least 1");
+        }
+        let prefix_ok = policy.prefix.len() <= 16
+            && policy
+                .prefix
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
+        if !prefix_ok {
+            return fail("coupon.prefix", "must be at most 16 of A-Z, 0-9 or `-`");
+        }
+    }
     let n = c.variants.len();
     match &c.allocation {
         Allocation::Fixed { weights: Some(w) } => {

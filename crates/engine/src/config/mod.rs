@@ -156,6 +156,20 @@ pub struct Campaign {
     pub hash_version: u32,
     /// At least one; all of one content type.
     pub variants: Vec<Variant>,
+    /// How the server issues codes; required for coupon campaigns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coupon: Option<CouponPolicy>,
+}
+
+/// How the server issues a coupon campaign's codes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CouponPolicy {
+    /// Most codes the campaign hands out in all.
+    pub budget: u32,
+    /// Days a code stays valid after it is claimed.
+    pub valid_days: u32,
+    /// Text before the random part of each code, e.g. `WELCOME`.
+    pub prefix: String,
 }
 
 /// When a campaign runs, in the shopper's local time.

@@ -7,9 +7,9 @@
 use serde_json::{Map, Value};
 
 use super::{
-    Allocation, Banner, Campaign, Caps, Content, Coupon, Cta, FeedbackQuestion, LoyaltyPrompt,
-    Placement, PlacementKind, Pressure, SCHEMA, Scale, Schedule, SiteConfig, Tier, Trigger,
-    Variant,
+    Allocation, Banner, Campaign, Caps, Content, Coupon, CouponPolicy, Cta, FeedbackQuestion,
+    LoyaltyPrompt, Placement, PlacementKind, Pressure, SCHEMA, Scale, Schedule, SiteConfig, Tier,
+    Trigger, Variant,
 };
 use crate::condition::type_name;
 use crate::error::ConfigError;
@@ -485,6 +485,16 @@ fn campaign_fields(c: &Obj<'_>, id: &str) -> Result<Campaign, FieldError> {
         allocation: match c.object("allocation")? {
             None => Allocation::Fixed { weights: None },
             Some(a) => allocation(&a)?,
+        },
+        coupon: match c.object("coupon")? {
+            None => None,
+            Some(k) => Some(CouponPolicy {
+                budget: k
+                    .count("budget")?
+                    .ok_or_else(|| (k.at("budget"), "is missing".to_string()))?,
+                valid_days: k.count("valid_days")?.unwrap_or(30),
+                prefix: k.text("prefix", "")?,
+            }),
         },
         seed: c.text("seed", id)?,
         hash_version: c

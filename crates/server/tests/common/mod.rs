@@ -281,6 +281,158 @@ pub async fn widget_assets_load_cross_origin_from_shop_pages(mut state: AppState
     assert_eq!(res.headers()[header::CONTENT_TYPE], "application/wasm");
 }
 
+fn post_json(path: &str, body: &Value, bearer: Option<&str>) -> Request<Body> {
+    let mut req = Request::post(path).header(header::CONTENT_TYPE, "application/json");
+    if let Some(b) = bearer {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {b}"));
+    }
+    req.body(Body::from(body.to_string())).unwrap()
+}
+
+pub async fn coupons_go_once_per_id_within_budget_and_redeem_exactly_once(state: AppState) {
+    use dangol_server::store::{ClaimRequest, Redeem};
+    use sha2::{Digest, Sha256};
+    let mut config = dangol_server::demo::config(2);
+    config["campaigns"].as_array_mut().unwrap().push(json!({
+        "id": "kurly", "placement": "home-hero", "coupon": {"budget": 2, "valid_days": 7, "prefix": "KURLY"},
+        "variants": [{"id": "a", "content": {"type": "coupon", "headline": "For you", "value": "10% off"}}]
+    }));
+    let body = config.to_string();
+    state
+        .store
+        .publish("demo", &move |_| body.clone(), now_ms())
+        .await
+        .unwrap();
+    let key = "redeem-key-0123456789";
+    let hash = hex::encode(Sha256::digest(key.as_bytes()));
+    state.store.set_redeem_key("demo", &hash).await.unwrap();
+
+    let claim = |anon: &str| {
+        post_json(
+            "/v1/sites/demo/coupons/claim",
+            &json!({"anon": anon, "campaign": "kurly", "variant": "a"}),
+            None,
+        )
+    };
+    let (status, _, first) = send(&state, claim("anon-aaaaaaaaaaaaaaaa")).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let code = first["code"].as_str().unwrap().to_string();
+    assert!(code.starts_with("KURLY-"), "{code}");
+    let (_, _, again) = send(&state, claim("anon-aaaaaaaaaaaaaaaa")).await;
+    assert_eq!(
+        again["code"],
+        code.as_str(),
+        "claiming again gives the same code"
+    );
+    let (status, _, second) = send(&state, claim("anon-bbbbbbbbbbbbbbbb")).await;
+    assert_eq!(status, StatusCode::OK);
+    let other = second["code"].as_str().unwrap().to_string();
+    assert_ne!(other, code);
+    let (status, _, spent) = send(&state, claim("anon-cccccccccccccccc")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(spent["error"]["code"], "exhausted");
+
+    let bad = [
+        (
+            json!({"anon": "anon-dddddddddddddddd", "campaign": "nope", "variant": "a"}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            json!({"anon": "anon-dddddddddddddddd", "campaign": "welcome-hero", "variant": "a"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"anon": "anon-dddddddddddddddd", "campaign": "kurly", "variant": "zz"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"anon": "short", "campaign": "kurly", "variant": "a"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"anon": "anon-dddddddddddddddd", "campaign": "kurly", "variant": "a", "email": "x"}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (body, want) in bad {
+        let (status, _, answer) = send(
+            &state,
+            post_json("/v1/sites/demo/coupons/claim", &body, None),
+        )
+        .await;
+        assert_eq!(status, want, "{body} -> {answer}");
+        assert!(answer["error"]["message"].is_string());
+    }
+
+    let redeem = |code: &str, bearer: Option<&str>| {
+        post_json(
+            "/v1/sites/demo/coupons/redeem",
+            &json!({"code": code}),
+            bearer,
+        )
+    };
+    assert_eq!(
+        send(&state, redeem(&code, None)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(&state, redeem(&code, Some("wrong"))).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, _, done) = send(&state, redeem(&code.to_lowercase(), Some(key))).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["campaign"], "kurly");
+    let (status, _, twice) = send(&state, redeem(&code, Some(key))).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(twice["error"]["code"], "already_redeemed");
+    assert_eq!(
+        send(&state, redeem("KURLY-NOSUCHCODE", Some(key))).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Sixteen checkouts redeem the same code at once: exactly one wins.
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (state, req) = (state.clone(), redeem(&other, Some(key)));
+            tokio::spawn(async move { send(&state, req).await.0 })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            StatusCode::OK => wins += 1,
+            StatusCode::CONFLICT => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(wins, 1);
+
+    // A code past its validity is refused as expired.
+    let now = now_ms();
+    state
+        .store
+        .claim_coupon(ClaimRequest {
+            site: "demo",
+            campaign: "short-lived",
+            variant: "a",
+            anon: "anon-eeeeeeeeeeeeeeee",
+            budget: 5,
+            valid_ms: 1000,
+            code: "SHORT-0000000001".into(),
+            now_ms: now,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        state
+            .store
+            .redeem_coupon("demo", "SHORT-0000000001", now + 2000)
+            .await
+            .unwrap(),
+        Redeem::Expired
+    );
+}
+
 /// One `#[tokio::test]` per shared body, each on a fresh state from `$make`
 /// (an async fn returning `Option<AppState>`; `None` skips, loudly).
 #[macro_export]
@@ -340,6 +492,12 @@ macro_rules! api_tests {
         async fn only_the_ids_own_key_or_an_admin_can_erase_it() {
             if let Some(state) = $make().await {
                 common::only_the_ids_own_key_or_an_admin_can_erase_it(state).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn coupons_go_once_per_id_within_budget_and_redeem_exactly_once() {
+            if let Some(state) = $make().await {
+                common::coupons_go_once_per_id_within_budget_and_redeem_exactly_once(state).await;
             }
         }
         #[tokio::test]
