@@ -73,6 +73,30 @@ pub async fn get_config(url: &str, etag: Option<&str>, timeout_ms: u32) -> Resul
     }
 }
 
+/// POSTs JSON and returns the status and the body text.
+pub async fn post_for_text(
+    url: &str,
+    body: &str,
+    timeout_ms: u32,
+) -> Result<(u16, String), String> {
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(body));
+    let headers = Headers::new().map_err(|e| describe(&e))?;
+    headers
+        .set("Content-Type", "application/json")
+        .map_err(|e| describe(&e))?;
+    init.set_headers(&headers);
+    let response = send(url, &init, timeout_ms).await?;
+    let status = response.status();
+    let text = JsFuture::from(response.text().map_err(|e| describe(&e))?)
+        .await
+        .map_err(|e| describe(&e))?
+        .as_string()
+        .unwrap_or_default();
+    Ok((status, text))
+}
+
 /// DELETEs a resource, proving ownership with `key`.
 pub async fn delete(url: &str, key: &str, timeout_ms: u32) -> Result<u16, String> {
     let init = RequestInit::new();

@@ -5,6 +5,7 @@
 //! parsed, and styles use a constructable stylesheet so a strict CSP without
 //! `unsafe-inline` still works.
 
+pub mod coupon;
 mod style;
 
 use dangol_engine::config::{Banner, Content};
@@ -52,22 +53,28 @@ pub fn render(
     let document = slot
         .owner_document()
         .ok_or("the slot is not in a document")?;
-    let Content::Banner(banner) = content else {
-        return Err(format!(
-            "`{}` offers cannot be rendered by this widget version",
-            content.kind()
-        ));
-    };
+    let node = match content {
+        Content::Banner(banner) => banner_node(&document, banner),
+        Content::Coupon(c) => coupon::node(&document, c),
+        other => {
+            return Err(format!(
+                "`{}` offers cannot be rendered by this widget version",
+                other.kind()
+            ));
+        }
+    }
+    .map_err(|e| describe(&e))?;
     let root = shadow_root(slot)?;
     style::adopt(&root)?;
-    let node = banner_node(&document, banner).map_err(|e| describe(&e))?;
     root.replace_children_with_node_1(&node);
     let mut listeners = if why.is_empty() {
         Vec::new()
     } else {
         why_this_offer(&document, &root, &node, why).map_err(|e| describe(&e))?
     };
-    if let Ok(Some(cta)) = node.query_selector(".cta") {
+    if matches!(content, Content::Coupon(_)) {
+        listeners.extend(coupon::wire(slot, &root, campaign, variant));
+    } else if let Ok(Some(cta)) = node.query_selector(".cta") {
         let detail = format!("{campaign}/{variant}");
         listeners.push(EventListener::new(&cta, "click", move |_| {
             announce_click(&detail);
@@ -148,7 +155,7 @@ fn shadow_root(slot: &Element) -> Result<ShadowRoot, String> {
         .map_err(|e| describe(&e))
 }
 
-fn el(document: &Document, tag: &str, class: &str) -> Result<Element, JsValue> {
+pub(crate) fn el(document: &Document, tag: &str, class: &str) -> Result<Element, JsValue> {
     let e = document.create_element(tag)?;
     e.set_class_name(class);
     e.set_attribute("part", class)?;

@@ -26,6 +26,10 @@ background:var(--dangol-cta-bg,#d9480f);color:var(--dangol-cta-fg,#fff)}\
 .explain{margin-top:8px;padding:12px 16px;border-radius:8px;background:var(--dangol-explain-bg,#fff);color:var(--dangol-explain-fg,#1d1d1f);\
 font-family:var(--dangol-font,system-ui,sans-serif);font-size:.9rem;box-shadow:0 1px 4px rgba(0,0,0,.12)}\
 .explain[hidden]{display:none}.explain-text{margin:0 0 8px}\
+.value{margin:2px 0 0;font-size:var(--dangol-coupon-value-size,1.6rem);font-weight:800}\
+.terms{margin:4px 0 0;font-size:.8rem;opacity:.7}.status{margin:4px 0 0;font-size:.85rem}.status:empty{display:none}\
+.code{flex:none;padding:8px 14px;border:2px dashed currentColor;border-radius:8px;font-size:1.1rem;font-weight:700;letter-spacing:.05em}\
+button.cta{border:0;font:inherit;cursor:pointer}button.cta[disabled]{opacity:.6;cursor:progress}\
 .off{font:inherit;padding:6px 12px;border-radius:999px;border:1px solid currentColor;background:none;color:inherit;cursor:pointer}";
 
 thread_local! {

@@ -269,7 +269,74 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
         }
     };
     let passive = gloo::events::EventListenerOptions::default();
+    let weak = Rc::downgrade(cell);
+    let on_claim = move |event: &web_sys::Event| {
+        let Some(cell) = weak.upgrade() else {
+            return;
+        };
+        let Some(slot) = event
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        else {
+            return;
+        };
+        let detail = event
+            .dyn_ref::<web_sys::CustomEvent>()
+            .and_then(|e| e.detail().as_string())
+            .unwrap_or_default();
+        let Some((campaign, variant)) = detail.split_once('/') else {
+            return;
+        };
+        let (campaign, variant) = (campaign.to_string(), variant.to_string());
+        let request = cell.borrow().claim_request(&campaign, &variant);
+        let Some((url, body)) = request else {
+            crate::render::coupon::show_failure(
+                &slot,
+                "Allow personalised offers to get your own code.",
+            );
+            return;
+        };
+        spawn_local(async move {
+            match net::post_for_text(&url, &body, TIMEOUT_MS).await {
+                Ok((200, text)) => {
+                    let answer = js_sys::JSON::parse(&text)
+                        .map(|v| json::from_js(&v))
+                        .unwrap_or_default();
+                    let code = answer["code"].as_str().unwrap_or_default().to_string();
+                    let expires = answer["expires_ms"].as_f64().unwrap_or(0.0);
+                    let listeners = crate::render::coupon::show_code(&slot, &code, expires);
+                    let mut inner = cell.borrow_mut();
+                    inner.listeners.extend(listeners);
+                    inner.claimed(&campaign, &variant);
+                    drop(inner);
+                    flush(cell);
+                }
+                Ok((409, _)) => crate::render::coupon::show_failure(
+                    &slot,
+                    "Sorry, every code for this offer has been claimed.",
+                ),
+                Ok((status, _)) => {
+                    warn_once(
+                        Problem::Send,
+                        &format!("could not claim a coupon (HTTP {status})"),
+                    );
+                    crate::render::coupon::show_failure(
+                        &slot,
+                        "Your code could not be fetched right now. Please try again later.",
+                    );
+                }
+                Err(e) => {
+                    warn_once(Problem::Send, &format!("could not claim a coupon ({e})"));
+                    crate::render::coupon::show_failure(
+                        &slot,
+                        "Your code could not be fetched right now. Please try again later.",
+                    );
+                }
+            }
+        });
+    };
     let listeners = vec![
+        EventListener::new(&window, crate::render::coupon::CLAIM_EVENT, on_claim),
         EventListener::new_with_options(&window, "scroll", passive, on_scroll),
         EventListener::new(&document, "mouseout", on_leave),
         EventListener::new(&window, crate::render::CLICK_EVENT, on_offer_click),

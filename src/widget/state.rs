@@ -375,6 +375,35 @@ impl Inner {
         true
     }
 
+    /// The claim request for a coupon: URL and body, when there is an id.
+    pub fn claim_request(&self, campaign: &str, variant: &str) -> Option<(String, String)> {
+        let anon = self.anon.as_ref()?;
+        let mut body = Map::new();
+        body.insert("anon".into(), Value::from(anon.as_str()));
+        body.insert("campaign".into(), Value::from(campaign));
+        body.insert("variant".into(), Value::from(variant));
+        let text = js_sys::JSON::stringify(&json::to_js(&Value::Object(body))).ok()?;
+        Some((
+            format!("{}/v1/sites/{}/coupons/claim", self.endpoint, self.site),
+            String::from(text),
+        ))
+    }
+
+    /// A coupon was claimed: a `claim` event.
+    pub fn claimed(&mut self, campaign: &str, variant: &str) {
+        let event = Event::exposure(
+            Self::new_event_id(),
+            clock::now_ms(),
+            String::new(),
+            campaign,
+            variant,
+        );
+        self.record(Event {
+            kind: "claim".to_string(),
+            ..event
+        });
+    }
+
     /// The shopper clicked an offer's call to action.
     pub fn offer_clicked(&mut self, campaign: &str, variant: &str) {
         let event = Event::exposure(

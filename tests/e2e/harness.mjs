@@ -15,10 +15,11 @@ const SERVER_BIN = process.env.DANGOL_SERVER_BIN || join(ROOT, "target/debug/dan
 export async function startServer() {
   const dataDir = mkdtempSync(join(tmpdir(), "dangol-e2e-"));
   const token = randomBytes(16).toString("hex");
+  const redeemKey = randomBytes(16).toString("hex");
   const proc = spawn(
     SERVER_BIN,
     ["--addr", "127.0.0.1:0", "--data-dir", dataDir, "--www", join(ROOT, "www"), "--pkg", join(ROOT, "pkg"), "--seed-demo"],
-    { env: { ...process.env, DANGOL_ADMIN_TOKEN: token, RUST_LOG: "warn" }, stdio: ["ignore", "pipe", "inherit"] },
+    { env: { ...process.env, DANGOL_ADMIN_TOKEN: token, DANGOL_REDEEM_KEY: redeemKey, RUST_LOG: "warn" }, stdio: ["ignore", "pipe", "inherit"] },
   );
   const url = await new Promise((resolve, reject) => {
     let out = "";
@@ -33,6 +34,15 @@ export async function startServer() {
   return {
     url,
     token,
+    /** Redeems a coupon as the shop's checkout would. */
+    async redeem(code) {
+      const res = await fetch(`${url}/v1/sites/demo/coupons/redeem`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${redeemKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ code }),
+      });
+      return { status: res.status, body: await res.json() };
+    },
     /** Stored events of the demo site, optionally for one pseudonymous id. */
     async events(anon) {
       const q = anon ? `?anon=${encodeURIComponent(anon)}` : "";

@@ -93,6 +93,37 @@ pub fn config(version: u64) -> Value {
                 }}]
             },
             {
+                "id": "price-hesitant",
+                "name": "Coupon for the price-hesitant",
+                "placements": ["product-promo"],
+                "priority": 10,
+                "condition": {"viewed_without_buying": {"$gte": 1}},
+                "caps": {"per_day": 3},
+                "coupon": {"budget": 500, "valid_days": 7, "prefix": "KNIT"},
+                "variants": [{"id": "a", "content": {
+                    "type": "coupon",
+                    "headline": "Still deciding? This one's on us",
+                    "value": "10% off",
+                    "body": "For the item you keep coming back to.",
+                    "reveal": "Show my code",
+                    "terms": "One code per customer, valid for 7 days."
+                }}]
+            },
+            {
+                "id": "cart-coupon",
+                "name": "Coupon on the cart page",
+                "placements": ["cart-offer"],
+                "condition": {"cart.items": {"$gt": 0}},
+                "coupon": {"budget": 1000, "valid_days": 14, "prefix": "DANGOL"},
+                "variants": [{"id": "a", "content": {
+                    "type": "coupon",
+                    "headline": "A little something for your cart",
+                    "value": "₩5,000 off over ₩50,000",
+                    "reveal": "Show my code",
+                    "terms": "One code per customer, valid for 14 days."
+                }}]
+            },
+            {
                 "id": "product-shipping",
                 "name": "Free shipping reminder on product pages",
                 "placements": ["product-promo"],
@@ -143,7 +174,7 @@ mod tests {
     fn the_demo_config_passes_the_engines_checks() {
         let cfg = SiteConfig::compile_value(&config(1), &NativeRegex).unwrap();
         assert!(cfg.problems().is_empty(), "{:?}", cfg.problems());
-        assert_eq!(cfg.campaigns().len(), 6);
+        assert_eq!(cfg.campaigns().len(), 8);
         assert!(usable(&config(3).to_string()));
         assert!(!usable(
             r#"{"site": "demo", "version": 1, "campaigns": [{"id": "x"}]}"#

@@ -1,0 +1,133 @@
+//! The coupon offer: value, a reveal button that asks the shop's server for
+//! a unique code, then the code with copy-to-clipboard and its expiry.
+
+use dangol_engine::config::Coupon;
+use gloo::events::EventListener;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Document, Element, ShadowRoot};
+
+use super::el;
+
+/// The event a reveal button fires (bubbling, from the slot); its `detail`
+/// is `"campaign/variant"`.
+pub const CLAIM_EVENT: &str = "dangol:claim";
+
+/// The coupon before it is revealed.
+pub fn node(document: &Document, coupon: &Coupon) -> Result<Element, JsValue> {
+    let root = el(document, "div", "banner coupon")?;
+    root.set_attribute("data-theme", "accent")?;
+    root.set_attribute("role", "region")?;
+    root.set_attribute("aria-label", &coupon.headline)?;
+    let text = el(document, "div", "text")?;
+    let headline = el(document, "p", "headline")?;
+    headline.set_text_content(Some(&coupon.headline));
+    text.append_child(&headline)?;
+    let value = el(document, "p", "value")?;
+    value.set_text_content(Some(&coupon.value));
+    text.append_child(&value)?;
+    if !coupon.body.is_empty() {
+        let body = el(document, "p", "body")?;
+        body.set_text_content(Some(&coupon.body));
+        text.append_child(&body)?;
+    }
+    if !coupon.terms.is_empty() {
+        let terms = el(document, "p", "terms")?;
+        terms.set_text_content(Some(&coupon.terms));
+        text.append_child(&terms)?;
+    }
+    let status = el(document, "p", "status")?;
+    status.set_attribute("role", "status")?;
+    status.set_attribute("aria-live", "polite")?;
+    text.append_child(&status)?;
+    root.append_child(&text)?;
+    let reveal = el(document, "button", "cta reveal")?;
+    reveal.set_attribute("type", "button")?;
+    reveal.set_text_content(Some(&coupon.reveal));
+    root.append_child(&reveal)?;
+    Ok(root)
+}
+
+/// Wires the reveal button: it fires [`CLAIM_EVENT`] from the slot.
+pub fn wire(
+    slot: &Element,
+    root: &ShadowRoot,
+    campaign: &str,
+    variant: &str,
+) -> Vec<EventListener> {
+    let Ok(Some(reveal)) = root.query_selector(".reveal") else {
+        return Vec::new();
+    };
+    let slot = slot.clone();
+    let detail = format!("{campaign}/{variant}");
+    let button = reveal.clone();
+    vec![EventListener::new(&reveal, "click", move |_| {
+        let _ = button.set_attribute("disabled", "");
+        let init = web_sys::CustomEventInit::new();
+        init.set_detail(&JsValue::from_str(&detail));
+        init.set_bubbles(true);
+        init.set_composed(true);
+        if let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(CLAIM_EVENT, &init) {
+            let _ = slot.dispatch_event(&event);
+        }
+    })]
+}
+
+/// Shows the claimed code, with a copy button and when it expires.
+pub fn show_code(slot: &Element, code: &str, expires_ms: f64) -> Vec<EventListener> {
+    let Some(root) = slot.shadow_root() else {
+        return Vec::new();
+    };
+    let Some(document) = slot.owner_document() else {
+        return Vec::new();
+    };
+    let build = || -> Result<Vec<EventListener>, JsValue> {
+        let status = root.query_selector(".status")?.ok_or("no status")?;
+        let days = ((expires_ms - js_sys::Date::now()) / 86_400_000.0)
+            .ceil()
+            .max(0.0) as u32;
+        let until = js_sys::Date::new(&JsValue::from_f64(expires_ms))
+            .to_locale_date_string("default", &JsValue::UNDEFINED);
+        status.set_text_content(Some(&format!(
+            "Valid until {} ({} day{} left)",
+            String::from(until),
+            days,
+            if days == 1 { "" } else { "s" }
+        )));
+        let code_el = el(&document, "code", "code")?;
+        code_el.set_text_content(Some(code));
+        let copy = el(&document, "button", "cta copy")?;
+        copy.set_attribute("type", "button")?;
+        copy.set_text_content(Some("Copy code"));
+        if let Some(reveal) = root.query_selector(".reveal")? {
+            reveal.replace_with_with_node_1(&code_el)?;
+        }
+        if let Some(banner) = root.query_selector(".coupon")? {
+            banner.append_child(&copy)?;
+        }
+        let text = code.to_string();
+        let button = copy.clone();
+        Ok(vec![EventListener::new(&copy, "click", move |_| {
+            if let Some(window) = web_sys::window() {
+                let _ = window.navigator().clipboard().write_text(&text);
+            }
+            button.set_text_content(Some("Copied"));
+        })])
+    };
+    build().unwrap_or_default()
+}
+
+/// A friendly word instead of a code (budget spent, offline...).
+pub fn show_failure(slot: &Element, message: &str) {
+    let Some(root) = slot.shadow_root() else {
+        return;
+    };
+    if let Ok(Some(status)) = root.query_selector(".status") {
+        status.set_text_content(Some(message));
+    }
+    if let Ok(Some(reveal)) = root.query_selector(".reveal") {
+        let _ = reveal.remove_attribute("disabled");
+        if let Some(button) = reveal.dyn_ref::<web_sys::HtmlElement>() {
+            button.set_hidden(true);
+        }
+    }
+}
