@@ -6,6 +6,7 @@
 //! `unsafe-inline` still works.
 
 pub mod coupon;
+pub mod prompts;
 mod style;
 
 use dangol_engine::config::{Banner, Content};
@@ -49,6 +50,7 @@ pub fn render(
     campaign: &str,
     variant: &str,
     why: &[String],
+    loyalty: Option<&dangol_engine::loyalty::Progress>,
 ) -> Result<Vec<EventListener>, String> {
     let document = slot
         .owner_document()
@@ -56,12 +58,16 @@ pub fn render(
     let node = match content {
         Content::Banner(banner) => banner_node(&document, banner),
         Content::Coupon(c) => coupon::node(&document, c),
-        other => {
-            return Err(format!(
-                "`{}` offers cannot be rendered by this widget version",
-                other.kind()
-            ));
-        }
+        Content::LoyaltyPrompt(prompt) => match loyalty {
+            Some(progress) => prompts::loyalty_node(&document, prompt, progress),
+            None => {
+                return Err(
+                    "a loyalty prompt needs the shopper's points (`dangol.set({ points })`)"
+                        .to_string(),
+                );
+            }
+        },
+        Content::FeedbackQuestion(q) => prompts::feedback_node(&document, q),
     }
     .map_err(|e| describe(&e))?;
     let root = shadow_root(slot)?;
@@ -74,6 +80,8 @@ pub fn render(
     };
     if matches!(content, Content::Coupon(_)) {
         listeners.extend(coupon::wire(slot, &root, campaign, variant));
+    } else if matches!(content, Content::FeedbackQuestion(_)) {
+        listeners.extend(prompts::wire_feedback(&root, campaign, variant));
     } else if let Ok(Some(cta)) = node.query_selector(".cta") {
         let detail = format!("{campaign}/{variant}");
         listeners.push(EventListener::new(&cta, "click", move |_| {

@@ -335,7 +335,27 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
             }
         });
     };
+    let weak = Rc::downgrade(cell);
+    let on_feedback = move |event: &web_sys::Event| {
+        let Some(cell) = weak.upgrade() else {
+            return;
+        };
+        let detail = event
+            .dyn_ref::<web_sys::CustomEvent>()
+            .and_then(|e| e.detail().as_string())
+            .unwrap_or_default();
+        let mut parts = detail.splitn(3, '/');
+        if let (Some(campaign), Some(variant), Some(Ok(answer))) = (
+            parts.next(),
+            parts.next(),
+            parts.next().map(str::parse::<u8>),
+        ) {
+            cell.borrow_mut().answered(campaign, variant, answer);
+            flush(cell);
+        }
+    };
     let listeners = vec![
+        EventListener::new(&window, crate::render::prompts::FEEDBACK_EVENT, on_feedback),
         EventListener::new(&window, crate::render::coupon::CLAIM_EVENT, on_claim),
         EventListener::new_with_options(&window, "scroll", passive, on_scroll),
         EventListener::new(&document, "mouseout", on_leave),

@@ -389,6 +389,22 @@ impl Inner {
         ))
     }
 
+    /// The shopper answered a feedback question: a `feedback` event.
+    pub fn answered(&mut self, campaign: &str, variant: &str, answer: u8) {
+        let event = Event::exposure(
+            Self::new_event_id(),
+            clock::now_ms(),
+            String::new(),
+            campaign,
+            variant,
+        );
+        self.record(Event {
+            kind: "feedback".to_string(),
+            answer: Some(answer),
+            ..event
+        });
+    }
+
     /// A coupon was claimed: a `claim` event.
     pub fn claimed(&mut self, campaign: &str, variant: &str) {
         let event = Event::exposure(
@@ -515,12 +531,14 @@ impl Inner {
                 .filter(|c| c.behavioural)
                 .map(|c| explain::why(&c.condition, &attributes))
                 .unwrap_or_default();
+            let standing = dangol_engine::loyalty::progress(&config.config().tiers, &self.declared);
             match render::render(
                 slot,
                 &chosen.content,
                 &chosen.campaign_id,
                 &chosen.variant_id,
                 &why,
+                standing.as_ref(),
             ) {
                 Ok(listeners) => {
                     self.listeners.extend(listeners);

@@ -69,3 +69,31 @@ test("without consent the reveal explains instead of failing", async () => {
   assert.equal(await page.locator(`${OFFER} .fallback h2`).textContent(), "Free returns");
   await context.close();
 });
+
+test("a member sees their tier progress, and a buyer can answer the feedback question", async () => {
+  const { context, page, log } = await watchedPage(browser);
+  await page.goto(`${server.url}/demo/`);
+  await page.click("#consent-accept");
+  const anon = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
+  await page.click("#member-login");
+  await page.waitForSelector('[data-dangol-slot="home-loyalty"][data-dangol-rendered="tier-progress"]');
+  const loyalty = '[data-dangol-slot="home-loyalty"]';
+  assert.equal(await page.locator(`${loyalty} .standing`).textContent(), "1,200 / 2,000 points to Gold");
+  assert.equal(await page.locator(`${loyalty} progress`).getAttribute("value"), "1200");
+  assert.equal(await page.locator(`${loyalty} .body`).first().textContent(), "Gold unlocks: Free shipping on every order");
+
+  await page.goto(`${server.url}/demo/checkout.html`);
+  await page.click("#place-order");
+  await page.reload();
+  const feedback = '[data-dangol-slot="checkout-feedback"]';
+  await page.waitForSelector(`${feedback}[data-dangol-rendered="post-purchase-feedback"]`);
+  assert.equal(await page.locator(`${feedback} .answer`).count(), 5);
+  await page.click(`${feedback} .answer[data-answer="4"]`);
+  assert.equal(await page.locator(`${feedback} .status`).textContent(), "Thank you for your answer!");
+  const answer = await eventually(async () => (await server.events(anon)).find((e) => e.type === "feedback"), 10000, "the feedback event");
+  assert.deepEqual({ campaign: answer.campaign, answer: answer.answer }, { campaign: "post-purchase-feedback", answer: 4 });
+  // Declared attributes never left the browser.
+  for (const e of await server.events(anon)) assert.ok(!JSON.stringify(e).includes("Minji"));
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});

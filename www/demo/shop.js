@@ -91,6 +91,13 @@
     else window.addEventListener("dangol:loaded", function () { fn(window.dangol); }, { once: true });
   }
 
+  // A demo sign-in: the shop declares what it knows about its member.
+  var login = document.getElementById("member-login");
+  if (login) login.addEventListener("click", function () {
+    withDangol(function (d) { d.set({ tier: "silver", points: 1200, name: "Minji" }); });
+    setTimeout(function () { location.reload(); }, 50);
+  });
+
   // The consent bar: the shop asks, dangol obeys.
   var bar = document.getElementById("consent-bar");
   var choice = store("consent");

@@ -57,6 +57,10 @@ pub struct Event {
     /// A price in the site's currency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<f64>,
+    /// Feedback events: the answer to the shop's own question (a rating
+    /// 1–5, an NPS score 0–10 or the index of a fixed choice). Never text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<u8>,
 }
 
 impl Event {
@@ -95,6 +99,9 @@ impl Event {
         if let Some(price) = self.price {
             map.insert("price".into(), Value::from(price));
         }
+        if let Some(answer) = self.answer {
+            map.insert("answer".into(), Value::from(answer));
+        }
         Value::Object(map)
     }
 
@@ -118,6 +125,7 @@ impl Event {
             item: None,
             category: None,
             price: None,
+            answer: None,
         }
     }
 }
@@ -177,6 +185,12 @@ impl Event {
             {
                 return Err(format!("`{name}` must be 1-64 printable characters"));
             }
+        }
+        if self.answer.is_some_and(|a| a > 10) {
+            return Err("`answer` must be from 0 to 10".into());
+        }
+        if self.kind == "feedback" && (self.campaign.is_none() || self.answer.is_none()) {
+            return Err("a `feedback` event needs `campaign` and `answer`".into());
         }
         if let Some(p) = self.price
             && !(p.is_finite() && p >= 0.0)

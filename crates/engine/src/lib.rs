@@ -43,6 +43,7 @@ pub mod error;
 pub mod event;
 pub mod explain;
 pub mod ledger;
+pub mod loyalty;
 pub mod profile;
 pub mod random;
 #[doc(hidden)]

@@ -124,6 +124,29 @@ pub fn config(version: u64) -> Value {
                 }}]
             },
             {
+                "id": "tier-progress",
+                "name": "Tier-progress nudge for members",
+                "placements": ["home-loyalty"],
+                "condition": {"declared.points": {"$exists": true}},
+                "variants": [{"id": "a", "content": {
+                    "type": "loyalty_prompt",
+                    "headline": "You're getting close",
+                    "body": "Points come with every order."
+                }}]
+            },
+            {
+                "id": "post-purchase-feedback",
+                "name": "Post-purchase feedback question",
+                "placements": ["checkout-feedback"],
+                "condition": {"orders": {"$gte": 1}},
+                "caps": {"lifetime": 1},
+                "variants": [{"id": "a", "content": {
+                    "type": "feedback_question",
+                    "question": "How was shopping with us today?",
+                    "scale": "rating"
+                }}]
+            },
+            {
                 "id": "product-shipping",
                 "name": "Free shipping reminder on product pages",
                 "placements": ["product-promo"],
@@ -174,7 +197,7 @@ mod tests {
     fn the_demo_config_passes_the_engines_checks() {
         let cfg = SiteConfig::compile_value(&config(1), &NativeRegex).unwrap();
         assert!(cfg.problems().is_empty(), "{:?}", cfg.problems());
-        assert_eq!(cfg.campaigns().len(), 8);
+        assert_eq!(cfg.campaigns().len(), 10);
         assert!(usable(&config(3).to_string()));
         assert!(!usable(
             r#"{"site": "demo", "version": 1, "campaigns": [{"id": "x"}]}"#

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_subjects.sql")),
     (3, include_str!("../migrations/postgres/0003_coupons.sql")),
+    (4, include_str!("../migrations/postgres/0004_answers.sql")),
 ];
 
 /// PostgreSQL storage.
@@ -88,8 +89,8 @@ async fn insert_event(
     now_ms: i64,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "INSERT INTO events (site, id, type, ts, anon, campaign, variant, item, category, price, received_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        "INSERT INTO events (site, id, type, ts, anon, campaign, variant, item, category, price, answer, received_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (site, id) DO NOTHING",
     )
     .bind(site)
@@ -102,6 +103,7 @@ async fn insert_event(
     .bind(&e.item)
     .bind(&e.category)
     .bind(e.price)
+    .bind(e.answer.map(i64::from))
     .bind(now_ms)
     .execute(&mut **tx)
     .await
@@ -420,7 +422,7 @@ impl Store for PgStore {
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, type, ts, anon, campaign, variant, item, category, price, received_ms
+            "SELECT id, type, ts, anon, campaign, variant, item, category, price, answer, received_ms
              FROM events WHERE site = $1 AND ($2::TEXT IS NULL OR anon = $2::TEXT)
              ORDER BY received_ms DESC, ts DESC LIMIT $3",
         )
@@ -443,6 +445,9 @@ impl Store for PgStore {
                     item: r.get("item"),
                     category: r.get("category"),
                     price: r.get("price"),
+                    answer: r
+                        .get::<Option<i64>, _>("answer")
+                        .and_then(|a| u8::try_from(a).ok()),
                 },
                 received_ms: r.get("received_ms"),
             })
