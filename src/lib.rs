@@ -14,7 +14,9 @@ use wasm_bindgen::prelude::*;
 
 pub use widget::Widget;
 
-/// Starts the widget for `site`, talking to the server at `endpoint`.
+/// Starts the widget for `site`, talking to the server at `endpoint`. With
+/// `key` (the site's Ed25519 public key, base64, from the script tag's
+/// `data-key`), only configs signed with it are used.
 ///
 /// Never throws: a bad site id or endpoint logs one console warning and
 /// returns a widget that does nothing.
@@ -22,10 +24,10 @@ pub use widget::Widget;
 /// ```js
 /// import init, { start } from "/pkg/dangol.js";
 /// await init();
-/// const widget = start("demo", "https://shop.example");
+/// const widget = start("demo", "https://shop.example", "MCowBQYDK2VwAyEA...");
 /// widget.grant(); // the shopper accepted personalisation
 /// ```
 #[wasm_bindgen]
-pub fn start(site: String, endpoint: String) -> Widget {
-    Widget::start(site, endpoint)
+pub fn start(site: String, endpoint: String, key: Option<String>) -> Widget {
+    Widget::start(site, endpoint, key.filter(|k| !k.is_empty()))
 }

@@ -5,6 +5,7 @@
   var src = new URL(s.src, location.href);
   var site = s.getAttribute("data-site") || "";
   var endpoint = s.getAttribute("data-endpoint") || src.origin;
+  var key = s.getAttribute("data-key") || "";
   var base = new URL("pkg/", src);
   var widget = null;
   var queue = [];
@@ -49,7 +50,7 @@
   import(new URL("dangol.js", base).href)
     .then(function (m) {
       return m.default({ module_or_path: new URL("dangol_bg.wasm", base) }).then(function () {
-        widget = m.start(site, endpoint);
+        widget = m.start(site, endpoint, key);
         for (var i = 0; i < seen; i++) call("dataLayer", [dl[i]]);
         queue.splice(0).forEach(function (c) { call(c[0], c[1]); });
       });

@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod consent;
+pub mod crypto;
 pub mod dom;
 pub mod json;
 pub mod log;

@@ -17,6 +17,8 @@ pub enum Fetched {
         text: String,
         /// The strong ETag, for revalidation.
         etag: Option<String>,
+        /// The Ed25519 signature of the body (base64), if the server sent one.
+        signature: Option<String>,
     },
     /// 304: the cached copy is current.
     NotModified,
@@ -62,12 +64,17 @@ pub async fn get_config(url: &str, etag: Option<&str>, timeout_ms: u32) -> Resul
         304 => Ok(Fetched::NotModified),
         200 => {
             let etag = response.headers().get("ETag").ok().flatten();
+            let signature = response.headers().get("X-Dangol-Signature").ok().flatten();
             let text = JsFuture::from(response.text().map_err(|e| describe(&e))?)
                 .await
                 .map_err(|e| describe(&e))?
                 .as_string()
                 .ok_or("the body is not text")?;
-            Ok(Fetched::Body { text, etag })
+            Ok(Fetched::Body {
+                text,
+                etag,
+                signature,
+            })
         }
         status => Err(format!("HTTP {status}")),
     }

@@ -17,7 +17,7 @@ use crate::platform::log::{Problem, warn_once};
 use crate::platform::net::{self, Fetched};
 use crate::platform::regex::BrowserRegex;
 use crate::platform::storage::SiteStorage;
-use crate::platform::{clock, consent, dom, json};
+use crate::platform::{clock, consent, crypto, dom, json};
 
 /// How long a request may take before it counts as failed.
 pub(crate) const TIMEOUT_MS: u32 = 8_000;
@@ -122,7 +122,49 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
     //    only if nothing was rendered yet: never swap what the shopper sees.
     match net::get_config(&url, cached_etag.as_deref(), TIMEOUT_MS).await {
         Ok(Fetched::NotModified) => {}
-        Ok(Fetched::Body { text, etag }) => {
+        Ok(Fetched::Body {
+            text,
+            etag,
+            signature,
+        }) => {
+            let key = cell.borrow().public_key.clone();
+            if let Some(key) = key {
+                match &signature {
+                    None => {
+                        warn_once(
+                            Problem::ConfigInvalid,
+                            &format!(
+                                "the config from {url} is not signed, but the script tag asks for signed configs; the page keeps its own content"
+                            ),
+                        );
+                        return flush(cell);
+                    }
+                    Some(sig) => match crypto::verify_ed25519(&key, sig, &text).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            warn_once(
+                                Problem::ConfigInvalid,
+                                &format!(
+                                    "the config from {url} does not match its signature (tampered with?); the page keeps its own content"
+                                ),
+                            );
+                            return flush(cell);
+                        }
+                        // Browsers without Ed25519 in WebCrypto fall back to
+                        // trusting HTTPS alone.
+                        Err(crypto::Unverifiable::Unsupported) => {}
+                        Err(crypto::Unverifiable::Failed(e)) => {
+                            warn_once(
+                                Problem::ConfigInvalid,
+                                &format!(
+                                    "the config's signature could not be checked ({e}); the page keeps its own content"
+                                ),
+                            );
+                            return flush(cell);
+                        }
+                    },
+                }
+            }
             let mut inner = cell.borrow_mut();
             match parse_config(&text, &inner.site) {
                 Ok(config) => {

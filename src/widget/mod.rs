@@ -25,10 +25,12 @@ pub struct Widget {
 }
 
 impl Widget {
-    pub(crate) fn start(site: String, endpoint: String) -> Widget {
+    pub(crate) fn start(site: String, endpoint: String, key: Option<String>) -> Widget {
         let endpoint = endpoint.trim_end_matches('/').to_string();
+        let mut inner = Inner::new(site, endpoint);
+        inner.public_key = key;
         let widget = Widget {
-            inner: Rc::new(RefCell::new(Inner::new(site, endpoint))),
+            inner: Rc::new(RefCell::new(inner)),
         };
         if let Err(problem) = widget.check_setup() {
             warn_once(

@@ -34,6 +34,8 @@ const MAX_DECLARED_BYTES: usize = 4096;
 pub(crate) struct Inner {
     pub site: String,
     pub endpoint: String,
+    /// The site's Ed25519 public key (base64): configs must be signed with it.
+    pub public_key: Option<String>,
     /// A broken setup: the widget does nothing.
     pub disabled: bool,
     /// Personalisation consent: profile kept and used in decisions.
@@ -75,6 +77,7 @@ impl Inner {
         Self {
             site,
             endpoint,
+            public_key: None,
             disabled: false,
             consent: Consent::Unknown,
             measurement: Consent::Unknown,

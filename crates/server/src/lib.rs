@@ -19,6 +19,7 @@ pub mod demo;
 pub mod error;
 pub mod postgres;
 mod routes;
+pub mod signing;
 pub mod sqlite;
 pub mod store;
 

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/postgres/0002_subjects.sql")),
     (3, include_str!("../migrations/postgres/0003_coupons.sql")),
     (4, include_str!("../migrations/postgres/0004_answers.sql")),
+    (5, include_str!("../migrations/postgres/0005_signing.sql")),
 ];
 
 /// PostgreSQL storage.
@@ -269,6 +270,30 @@ impl Store for PgStore {
         sqlx::query("UPDATE sites SET redeem_key_hash = $2 WHERE id = $1")
             .bind(site)
             .bind(key_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn signing_key(&self, site: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<Option<String>> =
+            sqlx::query_scalar("SELECT signing_key FROM sites WHERE id = $1")
+                .bind(site)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(row.flatten())
+    }
+
+    async fn set_signing_key_if_missing(
+        &self,
+        site: &str,
+        key_hex: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sites SET signing_key = $2 WHERE id = $1 AND signing_key IS NULL")
+            .bind(site)
+            .bind(key_hex)
             .execute(&self.pool)
             .await
             .map_err(db)?;

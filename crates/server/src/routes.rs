@@ -44,6 +44,7 @@ pub(crate) fn router(state: AppState) -> Router {
             "/v1/sites/{site}/subjects/{anon}",
             delete(erase_subject).options(events_preflight),
         )
+        .route("/v1/sites/{site}/key", get(public_key))
         .route("/healthz", get(|| async { "ok" }));
     if let Some(www) = &state.www_dir {
         router = router
@@ -88,6 +89,8 @@ async fn config(
             format!("site `{site}` has no published config yet"),
         ));
     };
+    let key = crate::signing::key_for(state.store.as_ref(), &site).await?;
+    let signature = crate::signing::sign(&key, published.body.as_bytes());
     let digest = Sha256::digest(published.body.as_bytes());
     let etag = format!("\"v{}-{}\"", published.version, hex::encode(&digest[..12]));
     let mut response = if headers
@@ -103,6 +106,9 @@ async fn config(
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
+    if let Ok(v) = HeaderValue::from_str(&signature) {
+        h.insert("x-dangol-signature", v);
+    }
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=60, stale-while-revalidate=600"),
@@ -114,7 +120,26 @@ async fn config(
     );
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("ETag"),
+        HeaderValue::from_static("ETag, X-Dangol-Signature"),
+    );
+    Ok(response)
+}
+
+/// `GET /v1/sites/{site}/key`: the public key that verifies the site's
+/// configs; shops put it in the script tag's `data-key`.
+async fn public_key(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+) -> Result<Response, ApiError> {
+    known_site(&state, &site).await?;
+    let key = crate::signing::key_for(state.store.as_ref(), &site).await?;
+    let mut response = Json(json!({
+        "site": site, "algorithm": "Ed25519", "public_key": crate::signing::public_key(&key)
+    }))
+    .into_response();
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
     );
     Ok(response)
 }

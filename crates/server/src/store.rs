@@ -149,6 +149,12 @@ pub trait Store: Send + Sync + 'static {
     async fn erase_subject(&self, site: &str, anon: &str) -> Result<u64, StoreError>;
     /// Sets the site's redeem key (its SHA-256, hex).
     async fn set_redeem_key(&self, site: &str, key_hash: &str) -> Result<(), StoreError>;
+    /// The site's Ed25519 signing key (hex of the secret).
+    async fn signing_key(&self, site: &str) -> Result<Option<String>, StoreError>;
+    /// Gives a site a signing key unless it has one (replicas racing at
+    /// start-up end with the same key).
+    async fn set_signing_key_if_missing(&self, site: &str, key_hex: &str)
+    -> Result<(), StoreError>;
     /// The site's redeem-key hash.
     async fn redeem_key(&self, site: &str) -> Result<Option<String>, StoreError>;
     /// Issues a code to an id, once per campaign and within the budget.

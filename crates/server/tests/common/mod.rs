@@ -433,6 +433,65 @@ pub async fn coupons_go_once_per_id_within_budget_and_redeem_exactly_once(state:
     );
 }
 
+pub async fn configs_are_signed_with_the_sites_published_key(state: AppState) {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+    let res = app(state.clone())
+        .oneshot(
+            Request::get("/v1/sites/demo/config")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let signature = res.headers()["x-dangol-signature"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let expose = res.headers()[header::ACCESS_CONTROL_EXPOSE_HEADERS]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(expose.contains("X-Dangol-Signature"), "{expose}");
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let (status, _, key) = send(
+        &state,
+        Request::get("/v1/sites/demo/key")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(key["algorithm"], "Ed25519");
+    let public: [u8; 32] = STANDARD
+        .decode(key["public_key"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let public = VerifyingKey::from_bytes(&public).unwrap();
+    let sig = Signature::from_slice(&STANDARD.decode(&signature).unwrap()).unwrap();
+    assert!(
+        public.verify(&body, &sig).is_ok(),
+        "the served bytes verify"
+    );
+    let mut tampered = body.to_vec();
+    tampered[2] ^= 1;
+    assert!(
+        public.verify(&tampered, &sig).is_err(),
+        "a changed byte does not"
+    );
+    // The key is stable across requests.
+    let (_, _, again) = send(
+        &state,
+        Request::get("/v1/sites/demo/key")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(again["public_key"], key["public_key"]);
+}
+
 /// One `#[tokio::test]` per shared body, each on a fresh state from `$make`
 /// (an async fn returning `Option<AppState>`; `None` skips, loudly).
 #[macro_export]
@@ -498,6 +557,12 @@ macro_rules! api_tests {
         async fn coupons_go_once_per_id_within_budget_and_redeem_exactly_once() {
             if let Some(state) = $make().await {
                 common::coupons_go_once_per_id_within_budget_and_redeem_exactly_once(state).await;
+            }
+        }
+        #[tokio::test]
+        async fn configs_are_signed_with_the_sites_published_key() {
+            if let Some(state) = $make().await {
+                common::configs_are_signed_with_the_sites_published_key(state).await;
             }
         }
         #[tokio::test]
