@@ -222,6 +222,7 @@ async fn ingest_events(
 ) -> Result<Response, ApiError> {
     let site = known_site(&state, &site).await?;
     let origin = allowed_origin(&headers, &site)?;
+    let body = inflate(&headers, body)?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
     let now = now_ms();
@@ -255,6 +256,41 @@ async fn ingest_events(
         "rejected": rejected,
     });
     Ok(with_cors(Json(body).into_response(), origin))
+}
+
+/// Inflates a gzip body (`Content-Encoding: gzip`); the size limit applies
+/// to the inflated bytes too, so a small bomb cannot grow past it.
+fn inflate(headers: &HeaderMap, body: Bytes) -> Result<Bytes, ApiError> {
+    use std::io::Read;
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
+    match encoding.as_str() {
+        "identity" => Ok(body),
+        "gzip" => {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(body.as_ref())
+                .take(MAX_EVENTS_BODY as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| ApiError::bad_request(format!("the gzip body is corrupt: {e}")))?;
+            if out.len() > MAX_EVENTS_BODY {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!("the batch inflates past {MAX_EVENTS_BODY} bytes"),
+                ));
+            }
+            Ok(Bytes::from(out))
+        }
+        other => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            format!("content encoding `{other}` is not supported (gzip is)"),
+        )),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -492,6 +492,35 @@ pub async fn configs_are_signed_with_the_sites_published_key(state: AppState) {
     assert_eq!(again["public_key"], key["public_key"]);
 }
 
+pub async fn gzip_batches_are_accepted_and_a_gzip_bomb_is_refused(state: AppState) {
+    use std::io::Write;
+    let gzip = |bytes: &[u8]| {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    };
+    let batch = json!({"events": [event("evt_gzip0001", "page_view")]});
+    let req = Request::post("/v1/sites/demo/events")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_ENCODING, "gzip")
+        .body(Body::from(gzip(batch.to_string().as_bytes())))
+        .unwrap();
+    let (status, _, body) = send(&state, req).await;
+    assert_eq!(
+        (status, body["stored"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{body}"
+    );
+    // Small on the wire, huge when inflated: refused by the body limit.
+    let bomb = gzip(&vec![b' '; dangol_server::MAX_EVENTS_BODY * 4]);
+    assert!(bomb.len() < 4096);
+    let req = Request::post("/v1/sites/demo/events")
+        .header(header::CONTENT_ENCODING, "gzip")
+        .body(Body::from(bomb))
+        .unwrap();
+    assert_eq!(send(&state, req).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
 /// One `#[tokio::test]` per shared body, each on a fresh state from `$make`
 /// (an async fn returning `Option<AppState>`; `None` skips, loudly).
 #[macro_export]
@@ -563,6 +592,12 @@ macro_rules! api_tests {
         async fn configs_are_signed_with_the_sites_published_key() {
             if let Some(state) = $make().await {
                 common::configs_are_signed_with_the_sites_published_key(state).await;
+            }
+        }
+        #[tokio::test]
+        async fn gzip_batches_are_accepted_and_a_gzip_bomb_is_refused() {
+            if let Some(state) = $make().await {
+                common::gzip_batches_are_accepted_and_a_gzip_bomb_is_refused(state).await;
             }
         }
         #[tokio::test]
