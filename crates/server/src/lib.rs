@@ -29,7 +29,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 
-pub use routes::MAX_EVENTS_BODY;
+pub use routes::{API_PATHS, MAX_EVENTS_BODY, OPENAPI_JSON};
 use store::Store;
 
 /// Everything a request handler needs.

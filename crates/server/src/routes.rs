@@ -20,32 +20,48 @@ use crate::{AppState, now_ms};
 /// Largest accepted event batch body: 100 events fit with ample room.
 pub const MAX_EVENTS_BODY: usize = 256 * 1024;
 
+/// The API's paths, as routed and as documented in `/v1/openapi.json` (a
+/// test keeps the two in step).
+pub const API_PATHS: &[&str] = &[CONFIG, KEY, EVENTS, CLAIM, REDEEM, SUBJECT, OPENAPI, HEALTH];
+const CONFIG: &str = "/v1/sites/{site}/config";
+const KEY: &str = "/v1/sites/{site}/key";
+const EVENTS: &str = "/v1/sites/{site}/events";
+const CLAIM: &str = "/v1/sites/{site}/coupons/claim";
+const REDEEM: &str = "/v1/sites/{site}/coupons/redeem";
+const SUBJECT: &str = "/v1/sites/{site}/subjects/{anon}";
+const OPENAPI: &str = "/v1/openapi.json";
+const HEALTH: &str = "/healthz";
+
+/// The OpenAPI document, served as is.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
 pub(crate) fn router(state: AppState) -> Router {
     let mut router = Router::new()
-        .route("/v1/sites/{site}/config", get(config))
+        .route(CONFIG, get(config))
         .route(
-            "/v1/sites/{site}/events",
+            OPENAPI,
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON) }),
+        )
+        .route(
+            EVENTS,
             get(admin_events)
                 .post(ingest_events)
                 .options(events_preflight)
                 .layer(DefaultBodyLimit::max(MAX_EVENTS_BODY)),
         )
         .route(
-            "/v1/sites/{site}/coupons/claim",
+            CLAIM,
             axum::routing::post(crate::coupons::claim)
                 .options(events_preflight)
                 .layer(DefaultBodyLimit::max(4096)),
         )
         .route(
-            "/v1/sites/{site}/coupons/redeem",
+            REDEEM,
             axum::routing::post(crate::coupons::redeem).layer(DefaultBodyLimit::max(4096)),
         )
-        .route(
-            "/v1/sites/{site}/subjects/{anon}",
-            delete(erase_subject).options(events_preflight),
-        )
-        .route("/v1/sites/{site}/key", get(public_key))
-        .route("/healthz", get(|| async { "ok" }));
+        .route(SUBJECT, delete(erase_subject).options(events_preflight))
+        .route(KEY, get(public_key))
+        .route(HEALTH, get(|| async { "ok" }));
     if let Some(www) = &state.www_dir {
         router = router
             .route_service("/dangol.js", ServeFile::new(www.join("dangol.js")))
