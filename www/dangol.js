@@ -53,6 +53,8 @@
         widget = m.start(site, endpoint, key);
         for (var i = 0; i < seen; i++) call("dataLayer", [dl[i]]);
         queue.splice(0).forEach(function (c) { call(c[0], c[1]); });
+        w.dangol.ready = true;
+        try { w.dispatchEvent(new Event("dangol:ready")); } catch (e) { /* very old browser */ }
       });
     })
     .catch(function (e) { console.warn("dangol: the widget could not load (" + e + "); the page is unaffected"); });

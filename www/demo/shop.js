@@ -94,8 +94,12 @@
   // A demo sign-in: the shop declares what it knows about its member.
   var login = document.getElementById("member-login");
   if (login) login.addEventListener("click", function () {
-    withDangol(function (d) { d.set({ tier: "silver", points: 1200, name: "Minji" }); });
-    setTimeout(function () { location.reload(); }, 50);
+    withDangol(function (d) {
+      d.set({ tier: "silver", points: 1200, name: "Minji" });
+      // Reload once dangol has taken the call (it may still be loading).
+      if (d.ready) location.reload();
+      else window.addEventListener("dangol:ready", function () { location.reload(); }, { once: true });
+    });
   });
 
   // The consent bar: the shop asks, dangol obeys.

@@ -161,6 +161,12 @@ pub fn config(version: u64) -> Value {
     })
 }
 
+/// Whether a stored demo config is the one this build ships (so a demo
+/// from an older build gets the new campaigns, keeping its data).
+fn current(body: &str, version: u64) -> bool {
+    serde_json::from_str::<Value>(body).is_ok_and(|stored| stored == config(version))
+}
+
 /// Whether a stored config still reads as a valid config of this engine.
 fn usable(body: &str) -> bool {
     SiteConfig::from_json(body)
@@ -174,6 +180,7 @@ pub async fn seed(store: &dyn Store, now_ms: i64) -> Result<bool, StoreError> {
     if store.site(SITE).await?.is_some()
         && let Some(published) = store.published(SITE).await?
         && usable(&published.body)
+        && current(&published.body, published.version)
     {
         return Ok(false);
     }
@@ -199,6 +206,8 @@ mod tests {
         assert!(cfg.problems().is_empty(), "{:?}", cfg.problems());
         assert_eq!(cfg.campaigns().len(), 10);
         assert!(usable(&config(3).to_string()));
+        assert!(current(&config(3).to_string(), 3));
+        assert!(!current(&config(3).to_string(), 4));
         assert!(!usable(
             r#"{"site": "demo", "version": 1, "campaigns": [{"id": "x"}]}"#
         ));
