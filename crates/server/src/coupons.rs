@@ -75,13 +75,25 @@ fn compile(site: &str, body: &str) -> Result<CompiledConfig, ApiError> {
 pub(crate) async fn claim(
     State(state): State<AppState>,
     Path(site): Path<String>,
+    axum::Extension(ip): axum::Extension<crate::limits::ClientIp>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let site = known_site(&state, &site).await?;
     let origin = allowed_origin(&headers, &site)?;
+    // Farming many ids from one address is held to the per-address limit.
+    state.limiter.check(
+        &format!("claims:{}", ip.0),
+        state.limits.claims_per_ip,
+        "coupon claims from this address",
+    )?;
     let body: ClaimBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the claim is not valid: {e}")))?;
+    state.limiter.check(
+        &format!("claims-id:{}", body.anon),
+        state.limits.claims_per_id,
+        "coupon claims for this id",
+    )?;
     if body.anon.len() < 16 || !is_identifier(&body.anon) {
         return Err(ApiError::bad_request(
             "`anon` must be a pseudonymous id of 16-64 letters or digits",
@@ -156,10 +168,17 @@ pub(crate) struct RedeemBody {
 pub(crate) async fn redeem(
     State(state): State<AppState>,
     Path(site): Path<String>,
+    axum::Extension(ip): axum::Extension<crate::limits::ClientIp>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let site = known_site(&state, &site).await?;
+    // Guessing codes is held back per address.
+    state.limiter.check(
+        &format!("redeems:{}", ip.0),
+        state.limits.redeems_per_ip,
+        "redeem attempts from this address",
+    )?;
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

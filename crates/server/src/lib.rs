@@ -17,6 +17,7 @@
 pub mod coupons;
 pub mod demo;
 pub mod error;
+pub mod limits;
 pub mod postgres;
 mod routes;
 pub mod signing;
@@ -43,6 +44,10 @@ pub struct AppState {
     pub pkg_dir: Option<PathBuf>,
     /// The bearer token for admin reads; admin routes are off without one.
     pub admin_token: Option<String>,
+    /// Requests allowed per minute.
+    pub limits: limits::Limits,
+    /// The rate-limit counters.
+    pub limiter: Arc<limits::Limiter>,
 }
 
 impl AppState {
@@ -53,6 +58,8 @@ impl AppState {
             www_dir: None,
             pkg_dir: None,
             admin_token: None,
+            limits: limits::Limits::default(),
+            limiter: Arc::default(),
         }
     }
 }
@@ -68,4 +75,19 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// Purges raw events older than `retention_days` now and then every hour,
+/// for as long as the server runs.
+pub async fn retention_loop(store: Arc<dyn Store>, retention_days: u32) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let cutoff = now_ms() - i64::from(retention_days) * 86_400_000;
+        match store.purge_events(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, retention_days, "purged old events"),
+            Err(e) => tracing::error!(error = %e, "could not purge old events"),
+        }
+    }
 }

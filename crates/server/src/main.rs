@@ -35,6 +35,9 @@ struct Args {
     /// Seed the demo site and its campaigns if they are missing.
     #[arg(long)]
     seed_demo: bool,
+    /// Raw events older than this many days are purged (hourly).
+    #[arg(long, default_value_t = 90)]
+    retention_days: u32,
     /// The demo site's redeem key, for the shop's checkout (with --seed-demo).
     #[arg(long, env = "DANGOL_REDEEM_KEY", hide_env_values = true)]
     redeem_key: Option<String>,
@@ -80,12 +83,18 @@ async fn main() -> anyhow::Result<()> {
         store.set_redeem_key(demo::SITE, &hash).await?;
     }
 
+    tokio::spawn(dangol_server::retention_loop(
+        store.clone(),
+        args.retention_days,
+    ));
     let seed_demo = args.seed_demo;
     let state = AppState {
         store,
         www_dir: args.www,
         pkg_dir: args.pkg,
         admin_token: args.admin_token,
+        limits: dangol_server::limits::Limits::default(),
+        limiter: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -100,9 +109,12 @@ async fn main() -> anyhow::Result<()> {
             demo::SITE
         );
     }
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
     println!("dangol-server stopped");
     Ok(())
 }

@@ -79,7 +79,9 @@ pub(crate) fn router(state: AppState) -> Router {
             .service(ServeDir::new(pkg));
         router = router.nest_service("/pkg", assets);
     }
-    router.with_state(state)
+    router
+        .layer(axum::middleware::from_fn(crate::limits::client_ip))
+        .with_state(state)
 }
 
 pub(crate) async fn known_site(state: &AppState, site: &str) -> Result<Site, ApiError> {
@@ -233,11 +235,17 @@ async fn events_preflight(
 async fn ingest_events(
     State(state): State<AppState>,
     Path(site): Path<String>,
+    axum::Extension(ip): axum::Extension<crate::limits::ClientIp>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let site = known_site(&state, &site).await?;
     let origin = allowed_origin(&headers, &site)?;
+    state.limiter.check(
+        &format!("events:{}", ip.0),
+        state.limits.events_per_ip,
+        "event batches from this address",
+    )?;
     let body = inflate(&headers, body)?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;

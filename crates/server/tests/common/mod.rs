@@ -521,6 +521,86 @@ pub async fn gzip_batches_are_accepted_and_a_gzip_bomb_is_refused(state: AppStat
     assert_eq!(send(&state, req).await.0, StatusCode::PAYLOAD_TOO_LARGE);
 }
 
+pub async fn old_events_are_purged_after_the_retention(state: AppState) {
+    let day = 86_400_000i64;
+    let mut old = event("evt_old00001", "page_view");
+    old["ts"] = json!(now_ms() - 100 * day);
+    let batch = json!({"events": [old, event("evt_new00001", "page_view")]});
+    assert_eq!(send(&state, post_events(&batch, None)).await.2["stored"], 2);
+    let purged = state.store.purge_events(now_ms() - 90 * day).await.unwrap();
+    assert_eq!(purged, 1);
+    let left = state.store.events("demo", None, 100).await.unwrap();
+    let ids: Vec<&str> = left.iter().map(|e| e.event.id.as_str()).collect();
+    assert_eq!(ids, ["evt_new00001"]);
+}
+
+pub async fn coupon_farming_and_code_guessing_are_held_to_the_address_limits(mut state: AppState) {
+    state.limits.claims_per_ip = 10;
+    state.limits.redeems_per_ip = 5;
+    let mut config = dangol_server::demo::config(2);
+    config["campaigns"].as_array_mut().unwrap().push(json!({
+        "id": "farm", "placement": "home-hero", "coupon": {"budget": 1000, "valid_days": 7},
+        "variants": [{"id": "a", "content": {"type": "coupon", "headline": "x", "value": "5%"}}]
+    }));
+    let body = config.to_string();
+    state
+        .store
+        .publish("demo", &move |_| body.clone(), now_ms())
+        .await
+        .unwrap();
+    let mut issued = 0;
+    let mut limited = 0;
+    // Limits count per clock minute: a run that crosses a minute boundary
+    // may use one more window's allowance.
+    let windows = |start: i64, end: i64| (end / 60_000 - start / 60_000 + 1) as usize;
+    let started = now_ms();
+    for i in 0..1000 {
+        let claim =
+            json!({"anon": format!("farmed-id-{i:010}"), "campaign": "farm", "variant": "a"});
+        let res = app(state.clone())
+            .oneshot(post_json("/v1/sites/demo/coupons/claim", &claim, None))
+            .await
+            .unwrap();
+        match res.status() {
+            StatusCode::OK => issued += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert!(res.headers().contains_key(header::RETRY_AFTER));
+                limited += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    println!("1000 fresh ids from one address: {issued} codes issued, {limited} refused");
+    let spanned = windows(started, now_ms());
+    assert!(
+        issued >= 10 && issued <= 10 * spanned,
+        "{issued} issued over {spanned} window(s)"
+    );
+    assert_eq!(issued + limited, 1000);
+
+    let key = "redeem-key-guessing-01";
+    let hash = {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(key.as_bytes()))
+    };
+    state.store.set_redeem_key("demo", &hash).await.unwrap();
+    let mut statuses = Vec::new();
+    let started = now_ms();
+    for i in 0..7 {
+        let guess = json!({"code": format!("GUESS-{i:010}")});
+        let req = post_json("/v1/sites/demo/coupons/redeem", &guess, Some(key));
+        statuses.push(send(&state, req).await.0.as_u16());
+    }
+    if windows(started, now_ms()) == 1 {
+        assert_eq!(statuses, [404, 404, 404, 404, 404, 429, 429]);
+    } else {
+        assert!(
+            statuses.iter().filter(|s| **s == 429).count() <= 2,
+            "{statuses:?}"
+        );
+    }
+}
+
 /// One `#[tokio::test]` per shared body, each on a fresh state from `$make`
 /// (an async fn returning `Option<AppState>`; `None` skips, loudly).
 #[macro_export]
@@ -598,6 +678,19 @@ macro_rules! api_tests {
         async fn gzip_batches_are_accepted_and_a_gzip_bomb_is_refused() {
             if let Some(state) = $make().await {
                 common::gzip_batches_are_accepted_and_a_gzip_bomb_is_refused(state).await;
+            }
+        }
+        #[tokio::test]
+        async fn old_events_are_purged_after_the_retention() {
+            if let Some(state) = $make().await {
+                common::old_events_are_purged_after_the_retention(state).await;
+            }
+        }
+        #[tokio::test]
+        async fn coupon_farming_and_code_guessing_are_held_to_the_address_limits() {
+            if let Some(state) = $make().await {
+                common::coupon_farming_and_code_guessing_are_held_to_the_address_limits(state)
+                    .await;
             }
         }
         #[tokio::test]
