@@ -21,6 +21,7 @@ pub mod limits;
 pub mod postgres;
 mod routes;
 pub mod signing;
+mod sql;
 pub mod sqlite;
 pub mod store;
 

@@ -1,0 +1,418 @@
+//! The SQL both stores share. SQLite and PostgreSQL take the same
+//! statements (positional `$n` parameters, `ON CONFLICT`, `CAST`), so one
+//! body implements [`crate::store::Store`] for each; only connecting and
+//! migrating differ, in `sqlite.rs` and `postgres.rs`.
+
+/// Implements `Store` for `$store` (with a `pool` field) over database
+/// `$db` whose rows are `$row`.
+macro_rules! sql_store {
+    ($store:ty, $db:ty, $row:ty) => {
+        async fn insert_event(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            site: &str,
+            e: &Event,
+            now_ms: i64,
+        ) -> Result<bool, StoreError> {
+            let done = sqlx::query(
+                "INSERT INTO events (site, id, type, ts, anon, campaign, variant, item, category, price, answer, received_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT (site, id) DO NOTHING",
+            )
+            .bind(site)
+            .bind(&e.id)
+            .bind(&e.kind)
+            .bind(e.ts)
+            .bind(&e.anon)
+            .bind(&e.campaign)
+            .bind(&e.variant)
+            .bind(&e.item)
+            .bind(&e.category)
+            .bind(e.price)
+            .bind(e.answer.map(i64::from))
+            .bind(now_ms)
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn site(&self, id: &str) -> Result<Option<Site>, StoreError> {
+                let row = sqlx::query("SELECT id, name, allowed_origins FROM sites WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                let Some(row) = row else { return Ok(None) };
+                let origins: String = row.get("allowed_origins");
+                Ok(Some(Site {
+                    id: row.get("id"),
+                    name: row.get("name"),
+                    allowed_origins: serde_json::from_str(&origins)
+                        .map_err(|e| StoreError::Corrupt(format!("allowed_origins of `{id}`: {e}")))?,
+                }))
+            }
+
+            async fn put_site(&self, site: &Site, now_ms: i64) -> Result<(), StoreError> {
+                let origins = serde_json::to_string(&site.allowed_origins)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query(
+                    "INSERT INTO sites (id, name, allowed_origins, created_ms) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, allowed_origins = excluded.allowed_origins",
+                )
+                .bind(&site.id)
+                .bind(&site.name)
+                .bind(origins)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn publish(
+                &self,
+                site: &str,
+                render: &(dyn Fn(u64) -> String + Send + Sync),
+                now_ms: i64,
+            ) -> Result<u64, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                let exists: Option<String> = sqlx::query_scalar("SELECT id FROM sites WHERE id = $1")
+                    .bind(site)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                if exists.is_none() {
+                    return Err(StoreError::UnknownSite(site.to_string()));
+                }
+                let last: Option<i64> =
+                    sqlx::query_scalar("SELECT MAX(version) FROM config_versions WHERE site = $1")
+                        .bind(site)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                let version = u64::try_from(last.unwrap_or(0)).unwrap_or(0) + 1;
+                let stored = i64::try_from(version).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query(
+                    "INSERT INTO config_versions (site, version, body, created_ms) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(site)
+                .bind(stored)
+                .bind(render(version))
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+                Ok(version)
+            }
+
+            async fn published(&self, site: &str) -> Result<Option<Published>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT version, body FROM config_versions WHERE site = $1 ORDER BY version DESC LIMIT 1",
+                )
+                .bind(site)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(row.map(|r| Published {
+                    version: u64::try_from(r.get::<i64, _>("version")).unwrap_or(0),
+                    body: r.get("body"),
+                }))
+            }
+
+            async fn insert_events(
+                &self,
+                site: &str,
+                events: &[Event],
+                now_ms: i64,
+            ) -> Result<Vec<bool>, StoreError> {
+                // Insert in id order: concurrent batches that share ids (retries to
+                // two replicas) then wait on each other instead of deadlocking.
+                let mut order: Vec<usize> = (0..events.len()).collect();
+                order.sort_by(|&a, &b| events[a].id.cmp(&events[b].id));
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut fresh = vec![false; events.len()];
+                for i in order {
+                    fresh[i] = insert_event(&mut tx, site, &events[i], now_ms).await?;
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(fresh)
+            }
+
+            async fn register_subject(
+                &self,
+                site: &str,
+                anon: &str,
+                key_hash: &str,
+                now_ms: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO subjects (site, anon, key_hash, created_ms) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (site, anon) DO NOTHING",
+                )
+                .bind(site)
+                .bind(anon)
+                .bind(key_hash)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn subject_key(&self, site: &str, anon: &str) -> Result<Option<String>, StoreError> {
+                sqlx::query_scalar("SELECT key_hash FROM subjects WHERE site = $1 AND anon = $2")
+                    .bind(site)
+                    .bind(anon)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)
+            }
+
+            async fn erase_subject(&self, site: &str, anon: &str) -> Result<u64, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                let events = sqlx::query("DELETE FROM events WHERE site = $1 AND anon = $2")
+                    .bind(site)
+                    .bind(anon)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .rows_affected();
+                sqlx::query("DELETE FROM subjects WHERE site = $1 AND anon = $2")
+                    .bind(site)
+                    .bind(anon)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+                Ok(events)
+            }
+
+            async fn set_redeem_key(&self, site: &str, key_hash: &str) -> Result<(), StoreError> {
+                sqlx::query("UPDATE sites SET redeem_key_hash = $2 WHERE id = $1")
+                    .bind(site)
+                    .bind(key_hash)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn purge_events(&self, before_ms: i64) -> Result<u64, StoreError> {
+                let done = sqlx::query("DELETE FROM events WHERE ts < $1")
+                    .bind(before_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn signing_key(&self, site: &str) -> Result<Option<String>, StoreError> {
+                let row: Option<Option<String>> =
+                    sqlx::query_scalar("SELECT signing_key FROM sites WHERE id = $1")
+                        .bind(site)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?;
+                Ok(row.flatten())
+            }
+
+            async fn set_signing_key_if_missing(
+                &self,
+                site: &str,
+                key_hex: &str,
+            ) -> Result<(), StoreError> {
+                sqlx::query("UPDATE sites SET signing_key = $2 WHERE id = $1 AND signing_key IS NULL")
+                    .bind(site)
+                    .bind(key_hex)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn redeem_key(&self, site: &str) -> Result<Option<String>, StoreError> {
+                let row: Option<Option<String>> =
+                    sqlx::query_scalar("SELECT redeem_key_hash FROM sites WHERE id = $1")
+                        .bind(site)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?;
+                Ok(row.flatten())
+            }
+
+            async fn claim_coupon(&self, req: ClaimRequest<'_>) -> Result<Claim, StoreError> {
+                let existing = |row: Option<$row>| {
+                    row.map(|r| IssuedCoupon {
+                        code: r.get("code"),
+                        campaign: r.get("campaign"),
+                        variant: r.get("variant"),
+                        expires_ms: r.get("expires_ms"),
+                        redeemed_ms: r.get("redeemed_ms"),
+                    })
+                };
+                let select = "SELECT code, campaign, variant, expires_ms, redeemed_ms FROM coupons
+                              WHERE site = $1 AND campaign = $2 AND anon = $3";
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                let found = sqlx::query(select)
+                    .bind(req.site)
+                    .bind(req.campaign)
+                    .bind(req.anon)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                if let Some(c) = existing(found) {
+                    return Ok(Claim::Existing(c));
+                }
+                sqlx::query(
+                    "INSERT INTO coupon_budgets (site, campaign, issued) VALUES ($1, $2, 0)
+                     ON CONFLICT (site, campaign) DO NOTHING",
+                )
+                .bind(req.site)
+                .bind(req.campaign)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                let counted = sqlx::query(
+                    "UPDATE coupon_budgets SET issued = issued + 1
+                     WHERE site = $1 AND campaign = $2 AND issued < $3",
+                )
+                .bind(req.site)
+                .bind(req.campaign)
+                .bind(i64::from(req.budget))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                if counted.rows_affected() == 0 {
+                    return Ok(Claim::Exhausted);
+                }
+                let coupon = IssuedCoupon {
+                    code: req.code.clone(),
+                    campaign: req.campaign.to_string(),
+                    variant: req.variant.to_string(),
+                    expires_ms: req.now_ms + req.valid_ms,
+                    redeemed_ms: None,
+                };
+                let inserted = sqlx::query(
+                    "INSERT INTO coupons (site, code, campaign, variant, anon, claimed_ms, expires_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (site, campaign, anon) DO NOTHING",
+                )
+                .bind(req.site)
+                .bind(&coupon.code)
+                .bind(req.campaign)
+                .bind(req.variant)
+                .bind(req.anon)
+                .bind(req.now_ms)
+                .bind(coupon.expires_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                if inserted.rows_affected() == 0 {
+                    // The same id claimed at the same moment elsewhere: undo this
+                    // budget step and hand back that code.
+                    tx.rollback().await.map_err(db)?;
+                    let found = sqlx::query(select)
+                        .bind(req.site)
+                        .bind(req.campaign)
+                        .bind(req.anon)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?;
+                    return existing(found)
+                        .map(Claim::Existing)
+                        .ok_or_else(|| StoreError::Corrupt("a concurrent claim vanished".into()));
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(Claim::New(coupon))
+            }
+
+            async fn redeem_coupon(
+                &self,
+                site: &str,
+                code: &str,
+                now_ms: i64,
+            ) -> Result<Redeem, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE coupons SET redeemed_ms = $3
+                     WHERE site = $1 AND code = $2 AND redeemed_ms IS NULL AND expires_ms > $3",
+                )
+                .bind(site)
+                .bind(code)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                let row = sqlx::query(
+                    "SELECT code, campaign, variant, expires_ms, redeemed_ms FROM coupons
+                     WHERE site = $1 AND code = $2",
+                )
+                .bind(site)
+                .bind(code)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+                let Some(r) = row else {
+                    return Ok(Redeem::Unknown);
+                };
+                let coupon = IssuedCoupon {
+                    code: r.get("code"),
+                    campaign: r.get("campaign"),
+                    variant: r.get("variant"),
+                    expires_ms: r.get("expires_ms"),
+                    redeemed_ms: r.get("redeemed_ms"),
+                };
+                Ok(if done.rows_affected() == 1 {
+                    Redeem::Redeemed(coupon)
+                } else if let Some(at) = coupon.redeemed_ms {
+                    Redeem::AlreadyUsed(at)
+                } else {
+                    Redeem::Expired
+                })
+            }
+
+            async fn events(
+                &self,
+                site: &str,
+                anon: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<StoredEvent>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, type, ts, anon, campaign, variant, item, category, price, answer, received_ms
+                     FROM events WHERE site = $1 AND (CAST($2 AS TEXT) IS NULL OR anon = CAST($2 AS TEXT))
+                     ORDER BY received_ms DESC, ts DESC LIMIT $3",
+                )
+                .bind(site)
+                .bind(anon)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| StoredEvent {
+                        event: Event {
+                            id: r.get("id"),
+                            kind: r.get("type"),
+                            ts: r.get("ts"),
+                            anon: r.get("anon"),
+                            campaign: r.get("campaign"),
+                            variant: r.get("variant"),
+                            item: r.get("item"),
+                            category: r.get("category"),
+                            price: r.get("price"),
+                            answer: r
+                                .get::<Option<i64>, _>("answer")
+                                .and_then(|a| u8::try_from(a).ok()),
+                        },
+                        received_ms: r.get("received_ms"),
+                    })
+                    .collect())
+            }
+        }
+    };
+}
+
+pub(crate) use sql_store;
