@@ -7,6 +7,48 @@
 /// `$db` whose rows are `$row`.
 macro_rules! sql_store {
     ($store:ty, $db:ty, $row:ty) => {
+        /// Runs the numbered, append-only migrations not yet applied, each
+        /// in its own transaction. `lock` (a statement) serialises servers
+        /// migrating one database together.
+        async fn run_migrations(
+            pool: &sqlx::Pool<$db>,
+            migrations: &[(i64, &str)],
+            lock: Option<&str>,
+        ) -> Result<(), StoreError> {
+            let begin = || async {
+                let mut tx = pool.begin().await.map_err(db)?;
+                if let Some(lock) = lock {
+                    sqlx::query(lock).execute(&mut *tx).await.map_err(db)?;
+                }
+                Ok::<_, StoreError>(tx)
+            };
+            let mut tx = begin().await?;
+            sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+            for (version, sql) in migrations {
+                let mut tx = begin().await?;
+                let done: Option<i64> =
+                    sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                        .bind(version)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                if done.is_none() {
+                    sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(db)?;
+                    sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
+                        .bind(version)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)?;
+            }
+            Ok(())
+        }
+
         async fn insert_event(
             tx: &mut sqlx::Transaction<'_, $db>,
             site: &str,

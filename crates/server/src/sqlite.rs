@@ -63,29 +63,7 @@ impl SqliteStore {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
-        for (version, sql) in MIGRATIONS {
-            let mut tx = self.pool.begin().await.map_err(db)?;
-            let done: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-                    .bind(version)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            if done.is_none() {
-                sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(db)?;
-                sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
-                    .bind(version)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            }
-            tx.commit().await.map_err(db)?;
-        }
-        Ok(())
+        run_migrations(&self.pool, MIGRATIONS, None).await
     }
 }
 

@@ -606,98 +606,33 @@ pub async fn coupon_farming_and_code_guessing_are_held_to_the_address_limits(mut
 #[macro_export]
 macro_rules! api_tests {
     ($make:path) => {
-        #[tokio::test]
-        async fn config_is_served_with_a_strong_etag_and_revalidates_with_304() {
-            if let Some(state) = $make().await {
-                common::config_is_served_with_a_strong_etag_and_revalidates_with_304(state).await;
+        api_tests!(@each $make;
+            config_is_served_with_a_strong_etag_and_revalidates_with_304,
+            an_unknown_site_is_a_404_that_names_it,
+            events_are_stored_once_per_id_so_retries_are_harmless,
+            an_event_with_a_field_beyond_the_privacy_rules_is_rejected_by_name,
+            events_from_a_foreign_origin_are_refused_and_same_origin_is_allowed,
+            malformed_and_oversized_batches_are_refused_with_the_reason,
+            admin_reads_need_the_token,
+            seeding_twice_reuses_the_data,
+            only_the_ids_own_key_or_an_admin_can_erase_it,
+            coupons_go_once_per_id_within_budget_and_redeem_exactly_once,
+            configs_are_signed_with_the_sites_published_key,
+            gzip_batches_are_accepted_and_a_gzip_bomb_is_refused,
+            old_events_are_purged_after_the_retention,
+            coupon_farming_and_code_guessing_are_held_to_the_address_limits,
+            widget_assets_load_cross_origin_from_shop_pages,
+        );
+    };
+    (@each $make:path; $($name:ident),* $(,)?) => {
+        $(
+            // Several threads, so concurrent requests really run together.
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                if let Some(state) = $make().await {
+                    common::$name(state).await;
+                }
             }
-        }
-        #[tokio::test]
-        async fn an_unknown_site_is_a_404_that_names_it() {
-            if let Some(state) = $make().await {
-                common::an_unknown_site_is_a_404_that_names_it(state).await;
-            }
-        }
-        #[tokio::test]
-        async fn events_are_stored_once_per_id_so_retries_are_harmless() {
-            if let Some(state) = $make().await {
-                common::events_are_stored_once_per_id_so_retries_are_harmless(state).await;
-            }
-        }
-        #[tokio::test]
-        async fn an_event_with_a_field_beyond_the_privacy_rules_is_rejected_by_name() {
-            if let Some(state) = $make().await {
-                common::an_event_with_a_field_beyond_the_privacy_rules_is_rejected_by_name(state)
-                    .await;
-            }
-        }
-        #[tokio::test]
-        async fn events_from_a_foreign_origin_are_refused_and_same_origin_is_allowed() {
-            if let Some(state) = $make().await {
-                common::events_from_a_foreign_origin_are_refused_and_same_origin_is_allowed(state)
-                    .await;
-            }
-        }
-        #[tokio::test]
-        async fn malformed_and_oversized_batches_are_refused_with_the_reason() {
-            if let Some(state) = $make().await {
-                common::malformed_and_oversized_batches_are_refused_with_the_reason(state).await;
-            }
-        }
-        #[tokio::test]
-        async fn admin_reads_need_the_token() {
-            if let Some(state) = $make().await {
-                common::admin_reads_need_the_token(state).await;
-            }
-        }
-        #[tokio::test]
-        async fn seeding_twice_reuses_the_data() {
-            if let Some(state) = $make().await {
-                common::seeding_twice_reuses_the_data(state).await;
-            }
-        }
-        #[tokio::test]
-        async fn only_the_ids_own_key_or_an_admin_can_erase_it() {
-            if let Some(state) = $make().await {
-                common::only_the_ids_own_key_or_an_admin_can_erase_it(state).await;
-            }
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn coupons_go_once_per_id_within_budget_and_redeem_exactly_once() {
-            if let Some(state) = $make().await {
-                common::coupons_go_once_per_id_within_budget_and_redeem_exactly_once(state).await;
-            }
-        }
-        #[tokio::test]
-        async fn configs_are_signed_with_the_sites_published_key() {
-            if let Some(state) = $make().await {
-                common::configs_are_signed_with_the_sites_published_key(state).await;
-            }
-        }
-        #[tokio::test]
-        async fn gzip_batches_are_accepted_and_a_gzip_bomb_is_refused() {
-            if let Some(state) = $make().await {
-                common::gzip_batches_are_accepted_and_a_gzip_bomb_is_refused(state).await;
-            }
-        }
-        #[tokio::test]
-        async fn old_events_are_purged_after_the_retention() {
-            if let Some(state) = $make().await {
-                common::old_events_are_purged_after_the_retention(state).await;
-            }
-        }
-        #[tokio::test]
-        async fn coupon_farming_and_code_guessing_are_held_to_the_address_limits() {
-            if let Some(state) = $make().await {
-                common::coupon_farming_and_code_guessing_are_held_to_the_address_limits(state)
-                    .await;
-            }
-        }
-        #[tokio::test]
-        async fn widget_assets_load_cross_origin_from_shop_pages() {
-            if let Some(state) = $make().await {
-                common::widget_assets_load_cross_origin_from_shop_pages(state).await;
-            }
-        }
+        )*
     };
 }
