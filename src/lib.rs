@@ -31,3 +31,10 @@ pub use widget::Widget;
 pub fn start(site: String, endpoint: String, key: Option<String>) -> Widget {
     Widget::start(site, endpoint, key.filter(|k| !k.is_empty()))
 }
+
+// A small free-list allocator: dlmalloc costs ~7 KB of wasm, and the widget
+// allocates little. The widget runs on one thread.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };

@@ -532,7 +532,7 @@ impl Inner {
                 .iter()
                 .find(|c| c.campaign.id == chosen.campaign_id)
                 .filter(|c| c.behavioural)
-                .map(|c| explain::why(&c.condition, &attributes))
+                .map(|c| explain::why(&c.condition, &attributes, dangol_engine::i18n::Lang::En))
                 .unwrap_or_default();
             let standing = dangol_engine::loyalty::progress(&config.config().tiers, &self.declared);
             match render::render(
@@ -546,6 +546,7 @@ impl Inner {
                 Ok(listeners) => {
                     self.listeners.extend(listeners);
                     self.apply_input(&Input::Exposure {
+                        variant: chosen.variant_id.clone(),
                         campaign: chosen.campaign_id.clone(),
                     });
                     let event = Event::exposure(

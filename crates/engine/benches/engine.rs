@@ -109,7 +109,7 @@ fn benches(c: &mut Criterion) {
     let config = SiteConfig::compile_value(&raw, &NativeRegex).expect("valid");
     let mut ledger = Ledger::default();
     for i in (0..100).step_by(9) {
-        ledger.record_show(&format!("campaign-{i}"), NOW - 3_600_000);
+        ledger.record_show(&format!("campaign-{i}"), "a", NOW - 3_600_000);
     }
     let placements = [
         "home-hero",

@@ -115,11 +115,11 @@ pub fn build(
     put(&mut attrs, "locale", page.locale.as_str());
     put(&mut attrs, "local_hour", moment.local_hour());
     put(&mut attrs, "weekday", moment.weekday());
-    let utm: Map<String, Value> = page
-        .utm
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-        .collect();
+    // Inserted one by one: collecting into a map would ship a sort.
+    let mut utm = Map::new();
+    for (k, v) in &page.utm {
+        utm.insert(k.clone(), Value::from(v.as_str()));
+    }
     put(&mut attrs, "utm", utm);
     put(&mut attrs, "consent", consent.as_str());
     if consent != Consent::Granted {

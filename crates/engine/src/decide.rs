@@ -664,7 +664,7 @@ mod tests {
             banner("second", json!({})),
         ])));
         let mut ledger = Ledger::default();
-        ledger.record_show("first", NOW - 60_000);
+        ledger.record_show("first", "a", NOW - 60_000);
         let d = run(&cfg, json!({}), Consent::Granted, &ledger);
         assert_eq!(d.chosen().unwrap().campaign_id, "second");
         assert_eq!(

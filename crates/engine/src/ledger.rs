@@ -22,6 +22,8 @@ const KEEP_MS: i64 = 8 * 86_400_000;
 pub struct Entry {
     /// The campaign.
     pub campaign: String,
+    /// The variant seen last, for attributing a conversion.
+    pub variant: String,
     /// Recent impression times (ms), oldest first.
     pub shows: Vec<i64>,
     /// Impressions ever.
@@ -122,8 +124,11 @@ impl Ledger {
     }
 
     /// The shopper saw the campaign at `now_ms`.
-    pub fn record_show(&mut self, campaign: &str, now_ms: i64) {
+    pub fn record_show(&mut self, campaign: &str, variant: &str, now_ms: i64) {
         let entry = self.entry_mut(campaign, now_ms);
+        if entry.variant != variant {
+            entry.variant = variant.chars().take(64).collect();
+        }
         entry.shows.retain(|&t| now_ms - t < KEEP_MS);
         if entry.shows.len() >= MAX_SHOWS {
             entry.shows.remove(0);
@@ -140,6 +145,17 @@ impl Ledger {
     /// The shopper converted on the campaign.
     pub fn record_conversion(&mut self, campaign: &str, now_ms: i64) {
         self.entry_mut(campaign, now_ms).converted = true;
+    }
+
+    /// The offer seen last within `window_ms` before `now_ms`: the campaign
+    /// and variant a purchase now is attributed to.
+    pub fn last_seen(&self, now_ms: i64, window_ms: i64) -> Option<(&str, &str)> {
+        self.entries
+            .iter()
+            .filter_map(|e| e.shows.iter().max().map(|&t| (t, e)))
+            .filter(|(t, _)| *t <= now_ms && now_ms - t <= window_ms)
+            .max_by_key(|(t, _)| *t)
+            .map(|(_, e)| (e.campaign.as_str(), e.variant.as_str()))
     }
 
     /// The first cap that stops `campaign` now, if any.
@@ -204,6 +220,9 @@ impl Ledger {
                 .map(|e| {
                     let mut m = Map::new();
                     m.insert("c".into(), Value::from(e.campaign.as_str()));
+                    if !e.variant.is_empty() {
+                        m.insert("v".into(), Value::from(e.variant.as_str()));
+                    }
                     m.insert("s".into(), Value::from(e.shows.clone()));
                     m.insert("n".into(), Value::from(e.lifetime));
                     if let Some(d) = e.last_dismiss_ms {
@@ -233,11 +252,17 @@ impl Ledger {
                     .iter()
                     .filter_map(Value::as_i64)
                     .collect();
-                shows.sort_unstable();
+                insertion_sort(&mut shows, |a, b| a > b);
                 let excess = shows.len().saturating_sub(MAX_SHOWS);
                 shows.drain(..excess);
                 Some(Entry {
                     campaign: v["c"].as_str()?.to_string(),
+                    variant: v["v"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .chars()
+                        .take(64)
+                        .collect(),
                     shows,
                     lifetime: v["n"]
                         .as_u64()
@@ -296,7 +321,7 @@ mod tests {
         };
         let mut ledger = Ledger::default();
         // NOW is 23:30 in Seoul; the impression is at 23:50 there.
-        ledger.record_show("c", NOW + 20 * 60_000);
+        ledger.record_show("c", "a", NOW + 20 * 60_000);
         let per_day = Caps {
             per_day: Some(1),
             ..caps()
@@ -317,7 +342,7 @@ mod tests {
     #[test]
     fn ids_are_kept_short() {
         let mut ledger = Ledger::default();
-        ledger.record_show(&"x".repeat(500), NOW);
+        ledger.record_show(&"x".repeat(500), "a", NOW);
         assert_eq!(ledger.entries()[0].campaign.len(), 64);
     }
 
@@ -328,8 +353,8 @@ mod tests {
             per_week: Some(2),
             ..caps()
         };
-        ledger.record_show("c", NOW); // Wednesday
-        ledger.record_show("c", NOW + 24 * H); // Thursday
+        ledger.record_show("c", "a", NOW); // Wednesday
+        ledger.record_show("c", "a", NOW + 24 * H); // Thursday
         assert_eq!(
             ledger.capped("c", &per_week, &Moment::utc(NOW + 3 * 24 * H)),
             Some(Cap::PerWeek)
@@ -343,7 +368,7 @@ mod tests {
     #[test]
     fn session_lifetime_gap_dismiss_and_conversion_caps() {
         let mut ledger = Ledger::default();
-        ledger.record_show("c", NOW);
+        ledger.record_show("c", "a", NOW);
         let m = Moment {
             now_ms: NOW + 10 * 60_000,
             utc_offset_minutes: 0,
@@ -438,7 +463,7 @@ mod tests {
         let mut ledger = Ledger::default();
         for i in 0..(MAX_CAMPAIGNS as i64 + 20) {
             for j in 0..(MAX_SHOWS as i64 + 10) {
-                ledger.record_show(&format!("c{i}"), NOW + i * 1000 + j);
+                ledger.record_show(&format!("c{i}"), "a", NOW + i * 1000 + j);
             }
         }
         assert_eq!(ledger.entries().len(), MAX_CAMPAIGNS);
@@ -453,7 +478,7 @@ mod tests {
             Some(MAX_SHOWS as u32 + 10)
         );
         // Old impressions fall out of the window.
-        ledger.record_show(&last, NOW + 9 * 24 * H);
+        ledger.record_show(&last, "a", NOW + 9 * 24 * H);
         assert_eq!(ledger.entry(&last).map(|e| e.shows.len()), Some(1));
         let back = Ledger::from_value(&ledger.to_value());
         assert_eq!(back, ledger);
@@ -473,9 +498,9 @@ mod tests {
     #[test]
     fn pressure_counts_every_campaign() {
         let mut ledger = Ledger::default();
-        ledger.record_show("a", NOW - 2 * H);
-        ledger.record_show("b", NOW - H);
-        ledger.record_show("b", NOW - 30 * H);
+        ledger.record_show("a", "a", NOW - 2 * H);
+        ledger.record_show("b", "a", NOW - H);
+        ledger.record_show("b", "a", NOW - 30 * H);
         let m = Moment {
             now_ms: NOW,
             utc_offset_minutes: 0,
@@ -483,5 +508,22 @@ mod tests {
         };
         assert_eq!(ledger.shows_this_session(&m), 1);
         assert_eq!(ledger.shows_today(&m), 2);
+    }
+
+    #[test]
+    fn purchases_go_to_the_last_offer_seen_within_the_window() {
+        let mut ledger = Ledger::default();
+        assert_eq!(ledger.last_seen(NOW, 24 * H), None);
+        ledger.record_show("a", "x", NOW - 3 * H);
+        ledger.record_show("b", "y", NOW - 2 * H);
+        ledger.record_show("a", "z", NOW - 30 * H);
+        assert_eq!(ledger.last_seen(NOW, 24 * H), Some(("b", "y")));
+        assert_eq!(ledger.last_seen(NOW, H), None);
+        // Stored and read back, the variant stays.
+        let again = Ledger::from_value(&ledger.to_value());
+        assert_eq!(again.last_seen(NOW, 24 * H), Some(("b", "y")));
+        // A show in the future (clock change) is not a cause.
+        ledger.record_show("c", "w", NOW + H);
+        assert_eq!(ledger.last_seen(NOW, 24 * H), Some(("b", "y")));
     }
 }

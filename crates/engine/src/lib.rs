@@ -42,13 +42,16 @@ pub mod decide;
 pub mod error;
 pub mod event;
 pub mod explain;
+pub mod i18n;
 pub mod ledger;
 pub mod loyalty;
 pub mod profile;
 pub mod random;
 #[doc(hidden)]
 pub mod spec;
+pub mod text;
 pub mod time;
 pub mod track;
+pub mod trigger;
 
 pub use error::{ConfigError, EventError};

@@ -201,7 +201,7 @@ pub fn decide_cases(json: &str, regex: &dyn RegexEngine) -> Result<(usize, Vec<S
                 .unwrap_or_default()
         };
         for (c, t) in pairs("shows") {
-            ledger.record_show(&c, t);
+            ledger.record_show(&c, "a", t);
         }
         for (c, t) in pairs("dismissals") {
             ledger.record_dismiss(&c, t);

@@ -43,6 +43,7 @@ fn input(kind: u8, a: u64, b: u64) -> Input {
         },
         8 => Input::Exposure {
             campaign: id(a % 400, (b % 64) as usize + 1),
+            variant: id(b % 7, (a % 64) as usize + 1),
         },
         _ => Input::Dismiss {
             campaign: id(a % 400, (b % 64) as usize + 1),

@@ -105,7 +105,7 @@ proptest! {
                 }
             }
             for d in &decisions {
-                if let Some(c) = d.chosen() { ledger.record_show(&c.campaign_id, now); }
+                if let Some(c) = d.chosen() { ledger.record_show(&c.campaign_id, "a", now); }
             }
             let today = m.day_of(now);
             let in_session = |t: i64| t >= session_start;

@@ -41,6 +41,16 @@ pub struct SiteConfig {
     pub saved_groups: Value,
     /// The loyalty tier table, lowest first.
     pub tiers: Vec<Tier>,
+    /// The language of the widget's own words (`"ko"` or `"en"`) when the
+    /// page's `lang` names neither.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// The site's currency (ISO 4217, e.g. `"KRW"`) for amounts in text tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Hours after an exposure in which a purchase counts as a conversion
+    /// of that offer (the last offer seen wins). Default 24.
+    pub attribution_hours: u32,
     /// Thresholds for sessions, RFM, lifecycle and affinity.
     #[serde(skip)]
     pub profile: crate::profile::ProfileConfig,
@@ -252,6 +262,43 @@ pub enum Content {
 }
 
 impl Content {
+    /// A copy with every shopper-facing text passed through `f` (text
+    /// tokens are filled this way, see [`crate::text::fill`]). URLs and ids
+    /// are left alone.
+    pub fn map_text(&self, f: impl Fn(&str) -> String) -> Content {
+        match self {
+            Content::Banner(b) => Content::Banner(Banner {
+                headline: f(&b.headline),
+                body: f(&b.body),
+                cta: b.cta.as_ref().map(|c| Cta {
+                    text: f(&c.text),
+                    url: c.url.clone(),
+                }),
+                ..b.clone()
+            }),
+            Content::Coupon(c) => Content::Coupon(Coupon {
+                headline: f(&c.headline),
+                value: f(&c.value),
+                body: f(&c.body),
+                reveal: f(&c.reveal),
+                terms: f(&c.terms),
+            }),
+            Content::LoyaltyPrompt(p) => Content::LoyaltyPrompt(LoyaltyPrompt {
+                headline: f(&p.headline),
+                body: f(&p.body),
+            }),
+            Content::FeedbackQuestion(q) => Content::FeedbackQuestion(FeedbackQuestion {
+                question: f(&q.question),
+                scale: match &q.scale {
+                    Scale::Choice { choices } => Scale::Choice {
+                        choices: choices.iter().map(|c| f(c)).collect(),
+                    },
+                    other => other.clone(),
+                },
+            }),
+        }
+    }
+
     /// The content type's name, as in the config.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -339,6 +386,12 @@ pub enum Scale {
     },
 }
 
+/// Languages the widget's own words come in.
+pub const LOCALES: &[&str] = &["ko", "en"];
+
+/// Default conversion attribution window, in hours.
+pub const ATTRIBUTION_HOURS: u32 = 24;
+
 /// The themes a banner may name.
 pub const THEMES: &[&str] = &["light", "dark", "accent"];
 
@@ -395,6 +448,43 @@ mod tests {
         ] {
             assert!(!is_safe_url(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn map_text_reaches_every_shopper_facing_text_and_no_url() {
+        let banner = Content::Banner(Banner {
+            headline: "h".into(),
+            body: "b".into(),
+            image: Some("/i.png".into()),
+            cta: Some(Cta {
+                text: "t".into(),
+                url: "/u".into(),
+            }),
+            theme: None,
+        });
+        let Content::Banner(out) = banner.map_text(|s| format!("[{s}]")) else {
+            panic!("not a banner");
+        };
+        assert_eq!((out.headline.as_str(), out.body.as_str()), ("[h]", "[b]"));
+        assert_eq!(out.image.as_deref(), Some("/i.png"));
+        let cta = out.cta.unwrap();
+        assert_eq!((cta.text.as_str(), cta.url.as_str()), ("[t]", "/u"));
+        let q = Content::FeedbackQuestion(FeedbackQuestion {
+            question: "q".into(),
+            scale: Scale::Choice {
+                choices: vec!["x".into(), "y".into()],
+            },
+        });
+        let Content::FeedbackQuestion(out) = q.map_text(|s| s.to_uppercase()) else {
+            panic!("not a question");
+        };
+        assert_eq!(out.question, "Q");
+        assert_eq!(
+            out.scale,
+            Scale::Choice {
+                choices: vec!["X".into(), "Y".into()]
+            }
+        );
     }
 
     #[test]

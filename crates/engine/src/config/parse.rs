@@ -7,9 +7,9 @@
 use serde_json::{Map, Value};
 
 use super::{
-    Allocation, Banner, Campaign, Caps, Content, Coupon, CouponPolicy, Cta, FeedbackQuestion,
-    LoyaltyPrompt, Placement, PlacementKind, Pressure, SCHEMA, Scale, Schedule, SiteConfig, Tier,
-    Trigger, Variant,
+    ATTRIBUTION_HOURS, Allocation, Banner, Campaign, Caps, Content, Coupon, CouponPolicy, Cta,
+    FeedbackQuestion, LOCALES, LoyaltyPrompt, Placement, PlacementKind, Pressure, SCHEMA, Scale,
+    Schedule, SiteConfig, Tier, Trigger, Variant,
 };
 use crate::condition::type_name;
 use crate::error::ConfigError;
@@ -254,6 +254,29 @@ fn read_top(value: &Value) -> Result<(SiteConfig, &[Value]), FieldError> {
         global_holdout: top.share("global_holdout")?,
         saved_groups,
         tiers,
+        locale: match top.opt_string("locale")? {
+            Some(l) if !LOCALES.contains(&l.as_str()) => {
+                return Err((
+                    "locale".into(),
+                    format!("must be one of {}, found `{l}`", LOCALES.join(", ")),
+                ));
+            }
+            other => other,
+        },
+        currency: match top.opt_string("currency")? {
+            Some(c) if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()) => {
+                return Err((
+                    "currency".into(),
+                    format!("must be a three-letter ISO 4217 code like KRW, found `{c}`"),
+                ));
+            }
+            other => other,
+        },
+        attribution_hours: match top.count("attribution_hours")? {
+            Some(0) => return Err(("attribution_hours".into(), "must be at least 1".into())),
+            Some(h) => h.min(24 * 90),
+            None => ATTRIBUTION_HOURS,
+        },
     };
     Ok((config, top.array("campaigns")?))
 }

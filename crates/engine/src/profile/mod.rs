@@ -199,10 +199,12 @@ pub enum Input {
         /// Seconds.
         seconds: u32,
     },
-    /// The widget showed an offer.
+    /// The shopper saw an offer.
     Exposure {
         /// The campaign.
         campaign: String,
+        /// The variant.
+        variant: String,
     },
     /// The shopper dismissed an offer.
     Dismiss {
@@ -269,6 +271,8 @@ pub struct Profile {
     pub cart_ms: i64,
     /// Engaged seconds in this session.
     pub session_engaged_s: u32,
+    /// Page views in this session.
+    pub session_views: u32,
     /// Whether this session has an order.
     pub session_purchased: bool,
     /// The lifecycle stage as of the latest event.
@@ -344,6 +348,7 @@ impl Profile {
         match input {
             Input::PageView { category, sale } => {
                 self.visits = self.visits.saturating_add(1);
+                self.session_views = self.session_views.saturating_add(1);
                 let local = now_ms + i64::from(utc_offset_minutes) * 60_000;
                 let hour = (local.rem_euclid(86_400_000) / 3_600_000) as usize;
                 if let Some(h) = self.hours.get_mut(hour) {
@@ -453,7 +458,9 @@ impl Profile {
             Input::Engaged { seconds } => {
                 self.session_engaged_s = self.session_engaged_s.saturating_add(*seconds);
             }
-            Input::Exposure { campaign } => self.ledger.record_show(campaign, now_ms),
+            Input::Exposure { campaign, variant } => {
+                self.ledger.record_show(campaign, variant, now_ms)
+            }
             Input::Dismiss { campaign } => self.ledger.record_dismiss(campaign, now_ms),
             Input::Convert { campaign } => self.ledger.record_conversion(campaign, now_ms),
         }
@@ -478,6 +485,7 @@ impl Profile {
             self.sessions = self.sessions.saturating_add(1);
             self.session_start_ms = now_ms;
             self.session_engaged_s = 0;
+            self.session_views = 0;
             self.session_purchased = false;
         }
         self.last_seen_ms = self.last_seen_ms.max(now_ms);

@@ -93,6 +93,7 @@ pub(super) fn to_value(p: &Profile) -> Value {
     );
     put("cart_ms", Value::from(p.cart_ms));
     put("eng", Value::from(p.session_engaged_s));
+    put("sv", Value::from(p.session_views));
     put("bought", Value::Bool(p.session_purchased));
     put("stage", Value::from(p.stage.name()));
     if let Some(prev) = p.previous_stage {
@@ -176,6 +177,7 @@ pub(super) fn from_value(v: &Value) -> Result<Profile, String> {
         cart,
         cart_ms: int("cart_ms").unwrap_or(0),
         session_engaged_s: count("eng"),
+        session_views: count("sv"),
         session_purchased: obj.get("bought").and_then(Value::as_bool).unwrap_or(false),
         stage: obj
             .get("stage")

@@ -250,6 +250,7 @@ fn offer_events_feed_the_ledger() {
     p.apply(
         &Input::Exposure {
             campaign: "c".into(),
+            variant: "a".into(),
         },
         &cfg(),
         T0,
@@ -297,6 +298,7 @@ fn the_stored_form_round_trips_and_junk_is_an_error() {
     p.apply(
         &Input::Exposure {
             campaign: "c".into(),
+            variant: "a".into(),
         },
         &cfg(),
         T0 + 3 * H,
