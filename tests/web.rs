@@ -5,9 +5,10 @@
 use dangol::platform::random::hex_id;
 use dangol::platform::regex::BrowserRegex;
 use dangol::platform::storage::SiteStorage;
-use dangol::render::{RENDERED_ATTR, render};
+use dangol::render::{Offer, RENDERED_ATTR, inline};
 use dangol_engine::condition::RegexEngine;
 use dangol_engine::config::{Banner, Content, Cta};
+use dangol_engine::i18n::Lang;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::Element;
@@ -95,11 +96,30 @@ fn every_bucketing_case_holds_in_wasm() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Renders `content` inline, in English.
+fn render(
+    slot: &web_sys::Element,
+    content: &dangol_engine::config::Content,
+    campaign: &str,
+    variant: &str,
+    why: &[String],
+) -> Result<Vec<gloo::events::EventListener>, String> {
+    let offer = Offer {
+        content,
+        campaign,
+        variant,
+        why,
+        loyalty: None,
+        lang: Lang::En,
+    };
+    inline(slot, &offer).map(|r| r.listeners)
+}
+
 #[wasm_bindgen_test]
 fn a_banner_renders_as_text_inside_shadow_dom_and_keeps_the_fallback() {
     let slot = slot("hero");
     let evil = "<img src=x onerror=alert(1)>";
-    render(&slot, &banner(evil), "c1", "a", &[], None).unwrap();
+    render(&slot, &banner(evil), "c1", "a", &[]).unwrap();
     let root = slot.shadow_root().expect("a shadow root");
     let headline = root.query_selector(".headline").unwrap().unwrap();
     assert_eq!(headline.text_content().as_deref(), Some(evil));
@@ -113,7 +133,7 @@ fn a_banner_renders_as_text_inside_shadow_dom_and_keeps_the_fallback() {
     // The shop's own content is still in the light DOM, untouched.
     assert!(slot.query_selector(".fallback").unwrap().is_some());
     // Rendering again replaces the offer instead of stacking a second one.
-    render(&slot, &banner("second"), "c1", "a", &[], None).unwrap();
+    render(&slot, &banner("second"), "c1", "a", &[]).unwrap();
     assert_eq!(root.query_selector_all(".banner").unwrap().length(), 1);
 }
 
@@ -122,7 +142,7 @@ fn a_slot_with_the_shops_own_shadow_root_is_left_alone() {
     let slot = slot("taken");
     let init = web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open);
     slot.attach_shadow(&init).unwrap();
-    let err = render(&slot, &banner("x"), "c1", "a", &[], None).unwrap_err();
+    let err = render(&slot, &banner("x"), "c1", "a", &[]).unwrap_err();
     assert!(err.contains("shadow root of its own"), "{err}");
     assert!(!slot.has_attribute(RENDERED_ATTR));
 }
@@ -157,7 +177,7 @@ fn every_decision_case_holds_in_the_browser() {
 fn a_personal_offer_explains_itself_and_can_switch_personalisation_off() {
     let slot = slot("why");
     let why = vec!["you have 2 items in your cart".to_string()];
-    let listeners = render(&slot, &banner("Still thinking?"), "c1", "a", &why, None).unwrap();
+    let listeners = render(&slot, &banner("Still thinking?"), "c1", "a", &why).unwrap();
     assert_eq!(
         listeners.len(),
         3,

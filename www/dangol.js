@@ -2,6 +2,7 @@
 (function (w, d) {
   var s = d.currentScript;
   if (!s || (w.dangol && w.dangol.loader)) return;
+  try { performance.mark("dangol:start"); } catch (e) { /* no User Timing */ }
   var src = new URL(s.src, location.href);
   var site = s.getAttribute("data-site") || "";
   var endpoint = s.getAttribute("data-endpoint") || src.origin;
@@ -22,10 +23,22 @@
     set: api("set"),
     decisions: api("decisions"),
     export: api("export"),
-    forget: api("forget")
+    forget: api("forget"),
+    on: api("on"),
+    refresh: api("refresh"),
+    destroy: function () {
+      call("destroy", []);
+      dl.push = push;
+      for (var m in patched) history[m] = patched[m];
+      w.removeEventListener("popstate", onPop);
+      widget = null;
+      queue = [];
+      delete w.dangol;
+    }
   };
   // GA4 ecommerce pushes, including those made before dangol loaded.
   var dl = (w.dataLayer = w.dataLayer || []);
+  var patched = {};
   var seen = dl.length;
   var push = dl.push;
   dl.push = function () {
@@ -37,19 +50,22 @@
   ["pushState", "replaceState"].forEach(function (m) {
     var orig = history[m];
     if (typeof orig !== "function") return;
+    patched[m] = orig;
     history[m] = function () {
       var r = orig.apply(this, arguments);
       call("navigate", []);
       return r;
     };
   });
-  w.addEventListener("popstate", function () { call("navigate", []); });
+  function onPop() { call("navigate", []); }
+  w.addEventListener("popstate", onPop);
   // Calls made now are queued until the wasm is ready; pages that ran before
   // this script wait for this event to find window.dangol.
   try { w.dispatchEvent(new Event("dangol:loaded")); } catch (e) { /* very old browser */ }
   import(new URL("dangol.js", base).href)
     .then(function (m) {
       return m.default({ module_or_path: new URL("dangol_bg.wasm", base) }).then(function () {
+        if (!w.dangol) return; // destroyed before it loaded
         widget = m.start(site, endpoint, key);
         for (var i = 0; i < seen; i++) call("dataLayer", [dl[i]]);
         queue.splice(0).forEach(function (c) { call(c[0], c[1]); });

@@ -134,3 +134,32 @@ pub fn is_exit_intent(event: &web_sys::Event) -> bool {
     };
     mouse.related_target().is_none() && mouse.client_y() <= 0
 }
+
+/// Watches the page for elements added later (a single-page app rendering
+/// a new view); dropping it stops watching.
+pub struct Mutations {
+    observer: web_sys::MutationObserver,
+    _callback: wasm_bindgen::closure::Closure<dyn FnMut()>,
+}
+
+impl Drop for Mutations {
+    fn drop(&mut self) {
+        self.observer.disconnect();
+    }
+}
+
+/// Calls `on_change` after elements were added anywhere in the page.
+pub fn watch_mutations(on_change: impl FnMut() + 'static) -> Option<Mutations> {
+    let document = web_sys::window()?.document()?;
+    let root = document.document_element()?;
+    let callback = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(on_change);
+    let observer = web_sys::MutationObserver::new(callback.as_ref().unchecked_ref()).ok()?;
+    let init = web_sys::MutationObserverInit::new();
+    init.set_child_list(true);
+    init.set_subtree(true);
+    observer.observe_with_options(&root, &init).ok()?;
+    Some(Mutations {
+        observer,
+        _callback: callback,
+    })
+}

@@ -19,6 +19,8 @@ pub enum Problem {
     Send,
     /// An offer could not be rendered.
     Render,
+    /// A page's `dangol.on` callback threw.
+    Callback,
 }
 
 thread_local! {

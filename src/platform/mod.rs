@@ -8,11 +8,13 @@ pub mod clock;
 pub mod consent;
 pub mod crypto;
 pub mod dom;
+pub mod format;
 pub mod json;
 pub mod log;
 pub mod net;
 pub mod random;
 pub mod regex;
+pub mod seen;
 pub mod storage;
 
 use wasm_bindgen::JsValue;

@@ -2,6 +2,7 @@
 //! a unique code, then the code with copy-to-clipboard and its expiry.
 
 use dangol_engine::config::Coupon;
+use dangol_engine::i18n::Lang;
 use gloo::events::EventListener;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, ShadowRoot};
@@ -48,17 +49,11 @@ pub fn node(document: &Document, coupon: &Coupon) -> Result<Element, JsValue> {
 }
 
 /// Wires the reveal button: it fires [`CLAIM_EVENT`] from the slot.
-pub fn wire(
-    slot: &Element,
-    root: &ShadowRoot,
-    campaign: &str,
-    variant: &str,
-) -> Vec<EventListener> {
+pub fn wire(slot: &Element, root: &ShadowRoot, detail: String) -> Vec<EventListener> {
     let Ok(Some(reveal)) = root.query_selector(".reveal") else {
         return Vec::new();
     };
     let slot = slot.clone();
-    let detail = format!("{campaign}/{variant}");
     let button = reveal.clone();
     vec![EventListener::new(&reveal, "click", move |_| {
         let _ = button.set_attribute("disabled", "");
@@ -73,7 +68,7 @@ pub fn wire(
 }
 
 /// Shows the claimed code, with a copy button and when it expires.
-pub fn show_code(slot: &Element, code: &str, expires_ms: f64) -> Vec<EventListener> {
+pub fn show_code(slot: &Element, code: &str, expires_ms: f64, lang: Lang) -> Vec<EventListener> {
     let Some(root) = slot.shadow_root() else {
         return Vec::new();
     };
@@ -86,18 +81,13 @@ pub fn show_code(slot: &Element, code: &str, expires_ms: f64) -> Vec<EventListen
             .ceil()
             .max(0.0) as u32;
         let until = js_sys::Date::new(&JsValue::from_f64(expires_ms))
-            .to_locale_date_string("default", &JsValue::UNDEFINED);
-        status.set_text_content(Some(&format!(
-            "Valid until {} ({} day{} left)",
-            String::from(until),
-            days,
-            if days == 1 { "" } else { "s" }
-        )));
+            .to_locale_date_string(lang.tag(), &JsValue::UNDEFINED);
+        status.set_text_content(Some(&lang.valid_until(&String::from(until), days)));
         let code_el = el(&document, "code", "code")?;
         code_el.set_text_content(Some(code));
         let copy = el(&document, "button", "cta copy")?;
         copy.set_attribute("type", "button")?;
-        copy.set_text_content(Some("Copy code"));
+        copy.set_text_content(Some(lang.words().copy));
         if let Some(reveal) = root.query_selector(".reveal")? {
             reveal.replace_with_with_node_1(&code_el)?;
         }
@@ -106,11 +96,12 @@ pub fn show_code(slot: &Element, code: &str, expires_ms: f64) -> Vec<EventListen
         }
         let text = code.to_string();
         let button = copy.clone();
+        let copied = lang.words().copied;
         Ok(vec![EventListener::new(&copy, "click", move |_| {
             if let Some(window) = web_sys::window() {
                 let _ = window.navigator().clipboard().write_text(&text);
             }
-            button.set_text_content(Some("Copied"));
+            button.set_text_content(Some(copied));
         })])
     };
     build().unwrap_or_default()

@@ -6,10 +6,13 @@
 //! `unsafe-inline` still works.
 
 pub mod coupon;
+pub mod overlay;
 pub mod prompts;
 mod style;
 
 use dangol_engine::config::{Banner, Content};
+use dangol_engine::i18n::Lang;
+use dangol_engine::loyalty::Progress;
 use gloo::events::EventListener;
 use wasm_bindgen::JsValue;
 use web_sys::{Document, Element, ShadowRoot, ShadowRootInit, ShadowRootMode};
@@ -19,6 +22,9 @@ use crate::platform::describe;
 /// Marks a slot the widget rendered into.
 pub const RENDERED_ATTR: &str = "data-dangol-rendered";
 
+/// Marks a slot whose shadow root the widget made.
+const HOST_ATTR: &str = "data-dangol-host";
+
 /// The event a shopper's "turn off personalised offers" fires on `window`.
 pub const OFF_EVENT: &str = "dangol:personalisation-off";
 
@@ -26,40 +32,92 @@ pub const OFF_EVENT: &str = "dangol:personalisation-off";
 /// `detail` is `"campaign/variant"`.
 pub const CLICK_EVENT: &str = "dangol:offer-click";
 
-fn announce_click(detail: &str) {
+/// The event closing an overlay fires on `window`; its `detail` is
+/// `"campaign/variant"`.
+pub const DISMISS_EVENT: &str = "dangol:dismiss";
+
+/// Fires `name` on `window` with a text `detail`.
+pub(crate) fn announce(name: &str, detail: &str) {
     let init = web_sys::CustomEventInit::new();
     init.set_detail(&JsValue::from_str(detail));
     if let Some(window) = web_sys::window()
-        && let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(CLICK_EVENT, &init)
+        && let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(name, &init)
     {
         let _ = window.dispatch_event(&event);
     }
 }
 
-/// Renders `content` into `slot`, replacing what the slot shows. The slot's
+/// One offer to render. Its text tokens are already filled.
+pub struct Offer<'a> {
+    /// What to show.
+    pub content: &'a Content,
+    /// The campaign.
+    pub campaign: &'a str,
+    /// The variant.
+    pub variant: &'a str,
+    /// Plain-words reasons; an offer with any gets "Why this offer?".
+    pub why: &'a [String],
+    /// The shopper's loyalty standing, for loyalty prompts.
+    pub loyalty: Option<&'a Progress>,
+    /// The widget's own words and number formats.
+    pub lang: Lang,
+}
+
+/// A rendered offer. Dropping `listeners` unwires it.
+pub struct Rendered {
+    /// The slot, or the overlay's own element in `<body>`.
+    pub host: Element,
+    /// The offer's element inside the shadow root (what must be seen).
+    pub node: Element,
+    /// Its listeners; they must live as long as the offer.
+    pub listeners: Vec<EventListener>,
+}
+
+/// Renders `offer` into `slot`, replacing what the slot shows. The slot's
 /// own children stay in the light DOM untouched, so removing the shadow
 /// content (or never rendering) leaves the shop's fallback in place.
-///
-/// `why` holds the plain-words reasons: when there are any, the offer gets
-/// a "Why this offer?" button that shows them with a control to switch
-/// personalisation off. The returned listeners must live as long as the
-/// offer.
-pub fn render(
-    slot: &Element,
-    content: &Content,
-    campaign: &str,
-    variant: &str,
-    why: &[String],
-    loyalty: Option<&dangol_engine::loyalty::Progress>,
-) -> Result<Vec<EventListener>, String> {
+pub fn inline(slot: &Element, offer: &Offer<'_>) -> Result<Rendered, String> {
     let document = slot
         .owner_document()
         .ok_or("the slot is not in a document")?;
-    let node = match content {
-        Content::Banner(banner) => banner_node(&document, banner),
-        Content::Coupon(c) => coupon::node(&document, c),
-        Content::LoyaltyPrompt(prompt) => match loyalty {
-            Some(progress) => prompts::loyalty_node(&document, prompt, progress),
+    let node = content_node(&document, offer)?;
+    let root = shadow_root(slot)?;
+    style::adopt(&root)?;
+    root.replace_children_with_node_1(&node);
+    let listeners = wire(slot, &root, &node, offer)?;
+    slot.set_attribute(RENDERED_ATTR, offer.campaign)
+        .map_err(|e| describe(&e))?;
+    Ok(Rendered {
+        host: slot.clone(),
+        node,
+        listeners,
+    })
+}
+
+/// Takes an offer off the page: a slot gets the shop's own content back,
+/// an overlay is removed.
+pub fn clear(host: &Element) {
+    if host.has_attribute(overlay::OVERLAY_ATTR) {
+        host.remove();
+        return;
+    }
+    if let Some(root) = host.shadow_root()
+        && host.has_attribute(RENDERED_ATTR)
+        && let Some(document) = host.owner_document()
+        && let Ok(slot) = document.create_element("slot")
+    {
+        root.replace_children_with_node_1(&slot);
+    }
+    let _ = host.remove_attribute(RENDERED_ATTR);
+}
+
+/// The offer's element, by content type.
+fn content_node(document: &Document, offer: &Offer<'_>) -> Result<Element, String> {
+    match offer.content {
+        Content::Banner(banner) => banner_node(document, banner),
+        Content::Coupon(c) => coupon::node(document, c),
+        Content::LoyaltyPrompt(prompt) => match offer.loyalty {
+            Some(progress) => prompts::loyalty_node(document, prompt, progress, offer.lang),
             None => {
                 return Err(
                     "a loyalty prompt needs the shopper's points (`dangol.set({ points })`)"
@@ -67,29 +125,40 @@ pub fn render(
                 );
             }
         },
-        Content::FeedbackQuestion(q) => prompts::feedback_node(&document, q),
+        Content::FeedbackQuestion(q) => prompts::feedback_node(document, q, offer.lang),
     }
-    .map_err(|e| describe(&e))?;
-    let root = shadow_root(slot)?;
-    style::adopt(&root)?;
-    root.replace_children_with_node_1(&node);
-    let mut listeners = if why.is_empty() {
+    .map_err(|e| describe(&e))
+}
+
+/// "Why this offer?" and the offer's own controls.
+fn wire(
+    host: &Element,
+    root: &ShadowRoot,
+    node: &Element,
+    offer: &Offer<'_>,
+) -> Result<Vec<EventListener>, String> {
+    let document = host
+        .owner_document()
+        .ok_or("the offer is not in a document")?;
+    let mut listeners = if offer.why.is_empty() {
         Vec::new()
     } else {
-        why_this_offer(&document, &root, &node, why).map_err(|e| describe(&e))?
+        why_this_offer(&document, root, node, offer.why, offer.lang).map_err(|e| describe(&e))?
     };
-    if matches!(content, Content::Coupon(_)) {
-        listeners.extend(coupon::wire(slot, &root, campaign, variant));
-    } else if matches!(content, Content::FeedbackQuestion(_)) {
-        listeners.extend(prompts::wire_feedback(&root, campaign, variant));
-    } else if let Ok(Some(cta)) = node.query_selector(".cta") {
-        let detail = format!("{campaign}/{variant}");
-        listeners.push(EventListener::new(&cta, "click", move |_| {
-            announce_click(&detail);
-        }));
+    let detail = format!("{}/{}", offer.campaign, offer.variant);
+    match offer.content {
+        Content::Coupon(_) => listeners.extend(coupon::wire(host, root, detail)),
+        Content::FeedbackQuestion(_) => {
+            listeners.extend(prompts::wire_feedback(root, detail, offer.lang))
+        }
+        _ => {
+            if let Ok(Some(cta)) = node.query_selector(".cta") {
+                listeners.push(EventListener::new(&cta, "click", move |_| {
+                    announce(CLICK_EVENT, &detail);
+                }));
+            }
+        }
     }
-    slot.set_attribute(RENDERED_ATTR, campaign)
-        .map_err(|e| describe(&e))?;
     Ok(listeners)
 }
 
@@ -99,23 +168,22 @@ fn why_this_offer(
     root: &ShadowRoot,
     banner: &Element,
     why: &[String],
+    lang: Lang,
 ) -> Result<Vec<EventListener>, JsValue> {
+    let words = lang.words();
     let button = el(document, "button", "why")?;
     button.set_attribute("type", "button")?;
     button.set_attribute("aria-expanded", "false")?;
-    button.set_text_content(Some("Why this offer?"));
+    button.set_text_content(Some(words.why));
     banner.append_child(&button)?;
     let panel = el(document, "div", "explain")?;
     panel.set_attribute("hidden", "")?;
     let text = el(document, "p", "explain-text")?;
-    text.set_text_content(Some(&format!(
-        "You see this because {}.",
-        why.join(", and ")
-    )));
+    text.set_text_content(Some(&lang.because(why)));
     panel.append_child(&text)?;
     let off = el(document, "button", "off")?;
     off.set_attribute("type", "button")?;
-    off.set_text_content(Some("Turn off personalised offers"));
+    off.set_text_content(Some(words.off));
     panel.append_child(&off)?;
     root.append_child(&panel)?;
 
@@ -153,14 +221,18 @@ fn why_this_offer(
 fn shadow_root(slot: &Element) -> Result<ShadowRoot, String> {
     if let Some(root) = slot.shadow_root() {
         // Only reuse a root the widget made itself; never touch the shop's.
-        return if slot.has_attribute(RENDERED_ATTR) {
+        return if slot.has_attribute(HOST_ATTR) {
             Ok(root)
         } else {
             Err("the slot already has a shadow root of its own".into())
         };
     }
-    slot.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
-        .map_err(|e| describe(&e))
+    let root = slot
+        .attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
+        .map_err(|e| describe(&e))?;
+    // A shadow root cannot be taken off again: mark it as ours for reuse.
+    let _ = slot.set_attribute(HOST_ATTR, "");
+    Ok(root)
 }
 
 pub(crate) fn el(document: &Document, tag: &str, class: &str) -> Result<Element, JsValue> {

@@ -2,6 +2,7 @@
 //! unlocks) and feedback questions (one tap; the answer becomes an event).
 
 use dangol_engine::config::{FeedbackQuestion, LoyaltyPrompt, Scale};
+use dangol_engine::i18n::Lang;
 use dangol_engine::loyalty::Progress;
 use gloo::events::EventListener;
 use wasm_bindgen::JsValue;
@@ -13,8 +14,8 @@ use super::el;
 /// `"campaign/variant/answer"`.
 pub const FEEDBACK_EVENT: &str = "dangol:feedback";
 
-fn number(n: f64) -> String {
-    String::from(js_sys::Number::from(n).to_locale_string("default"))
+fn number(n: f64, lang: Lang) -> String {
+    String::from(js_sys::Number::from(n).to_locale_string(lang.tag()))
 }
 
 /// A plain number as text, formatted by the browser (no float formatting
@@ -31,6 +32,7 @@ pub fn loyalty_node(
     document: &Document,
     prompt: &LoyaltyPrompt,
     progress: &Progress,
+    lang: Lang,
 ) -> Result<Element, JsValue> {
     let root = el(document, "div", "banner loyalty")?;
     root.set_attribute("role", "region")?;
@@ -43,22 +45,20 @@ pub fn loyalty_node(
     let bar = el(document, "progress", "progress")?;
     match &progress.next {
         Some(next) => {
-            standing.set_text_content(Some(&format!(
-                "{} / {} points to {}",
-                number(progress.points),
-                number(next.points),
-                next.name
-            )));
+            let line = lang.points_to(
+                &number(progress.points, lang),
+                &number(next.points, lang),
+                &next.name,
+            );
+            standing.set_text_content(Some(&line));
             bar.set_attribute("max", &plain(next.points))?;
             bar.set_attribute("value", &plain(progress.points.min(next.points)))?;
-            bar.set_attribute("aria-label", &format!("Progress to {}", next.name))?;
+            bar.set_attribute("aria-label", &line)?;
         }
         None => {
-            standing.set_text_content(Some(&format!(
-                "{} points: you're {}, our top tier",
-                number(progress.points),
-                progress.tier.name
-            )));
+            standing.set_text_content(Some(
+                &lang.top_tier(&number(progress.points, lang), &progress.tier.name),
+            ));
             bar.set_attribute("max", "1")?;
             bar.set_attribute("value", "1")?;
             bar.set_attribute("aria-label", &progress.tier.name)?;
@@ -70,7 +70,7 @@ pub fn loyalty_node(
         && !next.perks.is_empty()
     {
         let perks = el(document, "p", "body")?;
-        perks.set_text_content(Some(&format!("{} unlocks: {}", next.name, next.perks)));
+        perks.set_text_content(Some(&lang.unlocks(&next.name, &next.perks)));
         text.append_child(&perks)?;
     }
     if !prompt.body.is_empty() {
@@ -83,7 +83,11 @@ pub fn loyalty_node(
 }
 
 /// The question and one button per possible answer.
-pub fn feedback_node(document: &Document, q: &FeedbackQuestion) -> Result<Element, JsValue> {
+pub fn feedback_node(
+    document: &Document,
+    q: &FeedbackQuestion,
+    lang: Lang,
+) -> Result<Element, JsValue> {
     let root = el(document, "div", "banner feedback")?;
     root.set_attribute("role", "group")?;
     root.set_attribute("aria-label", &q.question)?;
@@ -94,10 +98,10 @@ pub fn feedback_node(document: &Document, q: &FeedbackQuestion) -> Result<Elemen
     let answers = el(document, "div", "answers")?;
     let labels: Vec<(u8, String, String)> = match &q.scale {
         Scale::Rating => (1..=5u8)
-            .map(|n| (n, "★".repeat(usize::from(n)), format!("{n} of 5")))
+            .map(|n| (n, "★".repeat(usize::from(n)), lang.score_of(n, 5)))
             .collect(),
         Scale::Nps => (0..=10u8)
-            .map(|n| (n, n.to_string(), format!("{n} of 10")))
+            .map(|n| (n, n.to_string(), lang.score_of(n, 10)))
             .collect(),
         Scale::Choice { choices } => choices
             .iter()
@@ -122,12 +126,13 @@ pub fn feedback_node(document: &Document, q: &FeedbackQuestion) -> Result<Elemen
 }
 
 /// One tap answers: the answer is announced, the buttons go, thanks stay.
-pub fn wire_feedback(root: &ShadowRoot, campaign: &str, variant: &str) -> Vec<EventListener> {
+pub fn wire_feedback(root: &ShadowRoot, detail: String, lang: Lang) -> Vec<EventListener> {
     let Ok(Some(answers)) = root.query_selector(".answers") else {
         return Vec::new();
     };
     let shadow = root.clone();
-    let prefix = format!("{campaign}/{variant}/");
+    let prefix = detail + "/";
+    let thanks = lang.words().thanks;
     vec![EventListener::new(
         &answers.clone(),
         "click",
@@ -150,7 +155,7 @@ pub fn wire_feedback(root: &ShadowRoot, campaign: &str, variant: &str) -> Vec<Ev
             }
             answers.set_inner_html("");
             if let Ok(Some(status)) = shadow.query_selector(".status") {
-                status.set_text_content(Some("Thank you for your answer!"));
+                status.set_text_content(Some(thanks));
             }
         },
     )]

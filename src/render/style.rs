@@ -33,7 +33,18 @@ button.cta{border:0;font:inherit;cursor:pointer}button.cta[disabled]{opacity:.6;
 .standing{margin:4px 0}.progress{width:100%;max-width:320px;height:10px;accent-color:var(--dangol-cta-bg,#d9480f)}\
 .answers{display:flex;flex-wrap:wrap;gap:6px;margin-top:8px}.answer{font:inherit;min-width:40px;padding:6px 10px;border-radius:8px;\
 border:1px solid currentColor;background:none;color:inherit;cursor:pointer}.answer:focus-visible{outline:3px solid var(--dangol-focus,#1c7ed6)}\
-.off{font:inherit;padding:6px 12px;border-radius:999px;border:1px solid currentColor;background:none;color:inherit;cursor:pointer}";
+.off{font:inherit;padding:6px 12px;border-radius:999px;border:1px solid currentColor;background:none;color:inherit;cursor:pointer}\
+.backdrop{position:fixed;inset:0;background:var(--dangol-backdrop,rgba(0,0,0,.45));z-index:2147483646}\
+.overlay{position:fixed;z-index:2147483647;box-sizing:border-box;color:var(--dangol-fg,#1d1d1f)}\
+.modal{top:50%;left:50%;transform:translate(-50%,-50%);width:min(92vw,var(--dangol-modal-width,520px));max-height:90vh;overflow:auto;\
+border-radius:var(--dangol-radius,12px);box-shadow:0 12px 40px rgba(0,0,0,.3)}\
+.toast{right:16px;bottom:16px;width:min(92vw,var(--dangol-toast-width,380px));border-radius:var(--dangol-radius,12px);box-shadow:0 6px 24px rgba(0,0,0,.2)}\
+.toast .banner{flex-wrap:wrap}.bar{left:0;right:0;bottom:0;box-shadow:0 -2px 12px rgba(0,0,0,.15)}.bar .banner{border-radius:0}\
+.overlay .banner{padding-right:52px}\
+.close{position:absolute;top:8px;right:8px;z-index:1;width:36px;height:36px;border:0;border-radius:50%;background:rgba(0,0,0,.08);\
+color:inherit;font:inherit;font-size:1.3rem;line-height:1;cursor:pointer}.close:focus-visible{outline:3px solid var(--dangol-focus,#1c7ed6)}\
+@media (prefers-reduced-motion:no-preference){.overlay{animation:dangol-in .2s ease-out}}\
+@keyframes dangol-in{from{opacity:0;translate:0 12px}}";
 
 thread_local! {
     static SHEET: RefCell<Option<CssStyleSheet>> = const { RefCell::new(None) };

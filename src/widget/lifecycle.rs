@@ -229,6 +229,7 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
             let mut inner = cell.borrow_mut();
             match (inner.visible_since.take(), visible) {
                 (Some(since), false) => {
+                    inner.visible_ms += (now - since).max(0);
                     let seconds = u32::try_from(((now - since) / 1000).max(0)).unwrap_or(u32::MAX);
                     inner.apply_input(&Input::Engaged { seconds });
                     inner.save_profile();
@@ -292,10 +293,13 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
         let seen = {
             let mut inner = cell.borrow_mut();
             inner.max_scroll_pct = inner.max_scroll_pct.max(depth);
-            last_y - y > 600.0
+            inner.last_input_ms = now;
+            let seen = last_y - y > 600.0
                 && now - last_t < 400
                 && inner.max_scroll_pct >= 30
-                && inner.exit_intent_seen()
+                && inner.exit_intent_seen();
+            inner.check_triggers();
+            seen
         };
         if seen {
             flush(cell);
@@ -307,6 +311,7 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
             && let Some(cell) = weak.upgrade()
             && cell.borrow_mut().exit_intent_seen()
         {
+            cell.borrow_mut().check_triggers();
             flush(cell);
         }
     };
@@ -331,11 +336,10 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
         };
         let (campaign, variant) = (campaign.to_string(), variant.to_string());
         let request = cell.borrow().claim_request(&campaign, &variant);
+        let lang = cell.borrow().lang();
+        let words = lang.words();
         let Some((url, body)) = request else {
-            crate::render::coupon::show_failure(
-                &slot,
-                "Allow personalised offers to get your own code.",
-            );
+            crate::render::coupon::show_failure(&slot, words.claim_needs_consent);
             return;
         };
         spawn_local(async move {
@@ -346,33 +350,26 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
                         .unwrap_or_default();
                     let code = answer["code"].as_str().unwrap_or_default().to_string();
                     let expires = answer["expires_ms"].as_f64().unwrap_or(0.0);
-                    let listeners = crate::render::coupon::show_code(&slot, &code, expires);
+                    let listeners = crate::render::coupon::show_code(&slot, &code, expires, lang);
                     let mut inner = cell.borrow_mut();
-                    inner.listeners.extend(listeners);
+                    if let Some(shown) = inner.shown.iter_mut().find(|s| s.host == slot) {
+                        shown.listeners.extend(listeners);
+                    }
                     inner.claimed(&campaign, &variant);
                     drop(inner);
                     flush(cell);
                 }
-                Ok((409, _)) => crate::render::coupon::show_failure(
-                    &slot,
-                    "Sorry, every code for this offer has been claimed.",
-                ),
+                Ok((409, _)) => crate::render::coupon::show_failure(&slot, words.claim_exhausted),
                 Ok((status, _)) => {
                     warn_once(
                         Problem::Send,
                         &format!("could not claim a coupon (HTTP {status})"),
                     );
-                    crate::render::coupon::show_failure(
-                        &slot,
-                        "Your code could not be fetched right now. Please try again later.",
-                    );
+                    crate::render::coupon::show_failure(&slot, words.claim_failed);
                 }
                 Err(e) => {
                     warn_once(Problem::Send, &format!("could not claim a coupon ({e})"));
-                    crate::render::coupon::show_failure(
-                        &slot,
-                        "Your code could not be fetched right now. Please try again later.",
-                    );
+                    crate::render::coupon::show_failure(&slot, words.claim_failed);
                 }
             }
         });
@@ -396,7 +393,31 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
             flush(cell);
         }
     };
-    let listeners = vec![
+    let weak = Rc::downgrade(cell);
+    let on_dismiss = move |event: &web_sys::Event| {
+        let Some(cell) = weak.upgrade() else {
+            return;
+        };
+        let detail = event
+            .dyn_ref::<web_sys::CustomEvent>()
+            .and_then(|e| e.detail().as_string())
+            .unwrap_or_default();
+        if let Some((campaign, variant)) = detail.split_once('/') {
+            cell.borrow_mut().dismissed(campaign, variant);
+            flush(cell);
+        }
+    };
+    // Any input resets the inactivity clock.
+    let weak = Rc::downgrade(cell);
+    let on_input = move |_: &web_sys::Event| {
+        if let Some(cell) = weak.upgrade()
+            && let Ok(mut inner) = cell.try_borrow_mut()
+        {
+            inner.last_input_ms = clock::now_ms();
+        }
+    };
+    let mut listeners = vec![
+        EventListener::new(&window, crate::render::DISMISS_EVENT, on_dismiss),
         EventListener::new(&window, crate::render::prompts::FEEDBACK_EVENT, on_feedback),
         EventListener::new(&window, crate::render::coupon::CLAIM_EVENT, on_claim),
         EventListener::new_with_options(&window, "scroll", passive, on_scroll),
@@ -407,7 +428,45 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
         EventListener::new(&window, "pagehide", on_hide),
         EventListener::new(&window, crate::render::OFF_EVENT, on_off),
     ];
+    for name in [
+        "pointermove",
+        "pointerdown",
+        "keydown",
+        "touchstart",
+        "wheel",
+    ] {
+        listeners.push(EventListener::new_with_options(
+            &document,
+            name,
+            passive,
+            on_input.clone(),
+        ));
+    }
+    // Time-based triggers (dwell, inactivity) are checked every second.
+    let weak = Rc::downgrade(cell);
+    let ticker = gloo::timers::callback::Interval::new(1_000, move || {
+        if let Some(cell) = weak.upgrade() {
+            let opened = {
+                let mut inner = cell.borrow_mut();
+                let before = inner.shown.len();
+                inner.check_triggers();
+                inner.shown.len() != before
+            };
+            if opened {
+                flush(cell);
+            }
+        }
+    });
+    // Slots a single-page app adds later are decided when they appear.
+    let weak = Rc::downgrade(cell);
+    let mutations = dom::watch_mutations(move || {
+        if let Some(cell) = weak.upgrade() {
+            slots_added(&cell);
+        }
+    });
     let mut inner = cell.borrow_mut();
+    inner.ticker = Some(ticker);
+    inner.mutations = mutations;
     if !document.hidden() {
         inner.visible_since = Some(clock::now_ms());
     }
@@ -427,6 +486,20 @@ pub(crate) fn navigated(cell: &Rc<RefCell<Inner>>) {
             return;
         }
         inner.page = page;
+        // A new route is a new page: its own scroll, time and exit intent;
+        // slots still showing an offer keep it.
+        let now = clock::now_ms();
+        inner.max_scroll_pct = 0;
+        inner.exit_intent = false;
+        inner.visible_ms = 0;
+        if inner.visible_since.is_some() {
+            inner.visible_since = Some(now);
+        }
+        inner.closed.clear();
+        inner.waiting.clear();
+        let showing: Vec<web_sys::Element> = inner.shown.iter().map(|s| s.host.clone()).collect();
+        inner.decided.retain(|d| showing.contains(d));
+        inner.decisions.clear();
         let view = Input::PageView {
             category: inner.page.category.clone(),
             sale: inner.page.page_type.as_deref() == Some("sale"),
@@ -444,8 +517,10 @@ pub(crate) fn navigated(cell: &Rc<RefCell<Inner>>) {
     flush(cell.clone());
 }
 
-/// Sends pending events if consent allows; failed batches stay pending.
+/// Runs the page's queued callbacks, then sends pending events if consent
+/// allows; failed batches stay pending.
 pub(crate) fn flush(cell: Rc<RefCell<Inner>>) {
+    super::callbacks::deliver(&cell);
     let (url, body, key, count) = {
         let mut inner = cell.borrow_mut();
         if !inner.measurement.may_send() || inner.sending || inner.pending.is_empty() {
@@ -516,4 +591,26 @@ pub(crate) fn flush(cell: Rc<RefCell<Inner>>) {
             flush(cell);
         }
     });
+}
+
+/// Elements were added to the page: decide for slots that are new.
+fn slots_added(cell: &Rc<RefCell<Inner>>) {
+    {
+        let Ok(mut inner) = cell.try_borrow_mut() else {
+            return;
+        };
+        if inner.config.is_none() || inner.disabled {
+            return;
+        }
+        let fresh = dom::slots()
+            .iter()
+            .any(|(_, el)| !inner.decided.iter().any(|d| d == el));
+        if !fresh {
+            return;
+        }
+        if let Some(config) = inner.config.take() {
+            inner.apply(config);
+        }
+    }
+    flush(cell.clone());
 }

@@ -2,7 +2,9 @@
 //! method translates between JavaScript and the page lifecycle in
 //! [`state`] and [`lifecycle`]; none of them throws.
 
+mod callbacks;
 mod lifecycle;
+mod offers;
 mod state;
 
 use std::cell::RefCell;
@@ -11,6 +13,7 @@ use std::rc::Rc;
 use dangol_engine::config::is_identifier;
 use dangol_engine::consent::{Consent, Purposes};
 use dangol_engine::decide::Decision;
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
@@ -32,6 +35,7 @@ impl Widget {
         let widget = Widget {
             inner: Rc::new(RefCell::new(inner)),
         };
+        widget.inner.borrow_mut().self_ref = Some(Rc::downgrade(&widget.inner));
         if let Err(problem) = widget.check_setup() {
             warn_once(
                 Problem::Setup,
@@ -282,5 +286,86 @@ impl Widget {
                 }
             });
         }
+    }
+
+    /// Calls `callback(detail)` on `"decision"` (each placement decided,
+    /// with its reasons; decisions already made on this page are replayed),
+    /// `"exposure"` (an offer was actually seen: half of it in view for a
+    /// second), `"click"`, `"dismiss"` or `"claim"` (detail `{campaign,
+    /// variant}`). A callback that throws is reported once and changes
+    /// nothing else.
+    ///
+    /// ```js
+    /// dangol.on("exposure", ({ campaign, variant }) => analytics.log("offer_seen", campaign, variant));
+    /// ```
+    pub fn on(&self, name: JsValue, callback: JsValue) {
+        let Some(name) = name
+            .as_string()
+            .filter(|n| callbacks::NAMES.contains(&n.as_str()))
+        else {
+            warn(&format!(
+                "dangol.on: the event name must be one of {}; the call was dropped",
+                callbacks::NAMES.join(", ")
+            ));
+            return;
+        };
+        let Ok(f) = callback.dyn_into::<js_sys::Function>() else {
+            warn(&format!(
+                "dangol.on(\"{name}\"): the callback must be a function; the call was dropped"
+            ));
+            return;
+        };
+        self.inner.borrow_mut().add_handler(&name, f);
+        lifecycle::flush(self.inner.clone());
+    }
+
+    /// Decides again for the whole page with the newest config: offers on
+    /// the page are taken off and every slot and overlay is decided anew.
+    /// For pages that changed what they declared or swapped their content.
+    ///
+    /// ```js
+    /// dangol.set({ tier: "gold" });
+    /// dangol.refresh();
+    /// ```
+    pub fn refresh(&self) {
+        {
+            let mut inner = self.inner.borrow_mut();
+            if inner.disabled {
+                return;
+            }
+            inner.clear_offers();
+            inner.page = crate::platform::dom::page_context();
+            // The newest config the server sent, if one came after this page
+            // first decided.
+            let newest = inner
+                .config_text
+                .as_ref()
+                .and_then(|(text, _)| lifecycle::parse_config(text, &inner.site).ok());
+            if let Some(config) = newest.or_else(|| inner.config.take()) {
+                inner.apply(config);
+            }
+        }
+        lifecycle::flush(self.inner.clone());
+    }
+
+    /// Removes everything the widget added to the page (offers, overlays,
+    /// listeners, timers and observers) and stops it. Stored data and
+    /// consent stay; the loader also restores `history` and `dataLayer`.
+    ///
+    /// ```js
+    /// dangol.destroy();
+    /// ```
+    pub fn destroy(&self) {
+        let mut inner = self.inner.borrow_mut();
+        inner.clear_offers();
+        inner.disabled = true;
+        inner.handlers.clear();
+        inner.calls.clear();
+        // Dropping them removes every listener, timer and observer.
+        let listeners = std::mem::take(&mut inner.listeners);
+        let ticker = inner.ticker.take();
+        let mutations = inner.mutations.take();
+        drop(inner);
+        spawn_local(async move { drop((listeners, ticker, mutations)) });
     }
 }

@@ -1,23 +1,19 @@
 //! The widget's state on one page: consent, storage, profile, declared
 //! attributes, the config, the decisions and the events waiting to be sent.
 
-use dangol_engine::attributes::{self, PageContext};
+use dangol_engine::attributes::PageContext;
 use dangol_engine::config::CompiledConfig;
 use dangol_engine::consent::{Consent, Purposes, Signals, resolve};
-use dangol_engine::decide::{Decision, Shopper, decide_page};
+use dangol_engine::decide::Decision;
 use dangol_engine::event::Event;
-use dangol_engine::explain;
 use dangol_engine::profile::{Input, Profile, ProfileConfig};
-use dangol_engine::random::SplitMix64;
-use dangol_engine::time::Moment;
 use dangol_engine::track;
 use serde_json::{Map, Value};
 
+use super::offers::{Shown, Waiting};
 use crate::platform::log::{Problem, warn, warn_once};
-use crate::platform::regex::BrowserRegex;
 use crate::platform::storage::SiteStorage;
-use crate::platform::{clock, dom, json, random};
-use crate::render;
+use crate::platform::{clock, json, random};
 
 /// Storage keys (namespaced per site by [`SiteStorage`]).
 pub(super) const KEY_CONSENT: &str = "consent";
@@ -56,8 +52,30 @@ pub(crate) struct Inner {
     pub profile: Profile,
     pub declared: Map<String, Value>,
     pub page: PageContext,
+    /// Every decision made on this page, in order.
     pub decisions: Vec<Decision>,
+    /// Whether this page has decided with a config yet.
     pub rendered: bool,
+    /// Offers on the page now.
+    pub shown: Vec<Shown>,
+    /// Overlays decided and waiting for their trigger.
+    pub waiting: Vec<Waiting>,
+    /// Overlay placements the shopper closed on this page.
+    pub closed: Vec<String>,
+    /// Slots decided on this page (with or without an offer).
+    pub decided: Vec<web_sys::Element>,
+    /// `dangol.on` callbacks, and the calls waiting to be made.
+    pub handlers: Vec<(String, js_sys::Function)>,
+    pub calls: Vec<(String, js_sys::Function, Value)>,
+    /// Visible time on this page before `visible_since`, in milliseconds.
+    pub visible_ms: i64,
+    /// The shopper's last pointer, key, touch or scroll input.
+    pub last_input_ms: i64,
+    /// The widget itself, for callbacks that outlive a borrow.
+    pub self_ref: Option<std::rc::Weak<std::cell::RefCell<Inner>>>,
+    /// Timers and observers that live as long as the widget.
+    pub ticker: Option<gloo::timers::callback::Interval>,
+    pub mutations: Option<crate::platform::dom::Mutations>,
     /// Events made on this page and not yet accepted by the server. Before
     /// consent they exist only here, in memory; on denial they are dropped.
     pub pending: Vec<Event>,
@@ -92,6 +110,17 @@ impl Inner {
             page: PageContext::default(),
             decisions: Vec::new(),
             rendered: false,
+            shown: Vec::new(),
+            waiting: Vec::new(),
+            closed: Vec::new(),
+            decided: Vec::new(),
+            handlers: Vec::new(),
+            calls: Vec::new(),
+            visible_ms: 0,
+            last_input_ms: clock::now_ms(),
+            self_ref: None,
+            ticker: None,
+            mutations: None,
             pending: Vec::new(),
             sending: false,
             visible_since: None,
@@ -116,7 +145,7 @@ impl Inner {
             .unwrap_or_default()
     }
 
-    fn purposes(&self) -> Purposes {
+    pub(super) fn purposes(&self) -> Purposes {
         Purposes {
             personalisation: self.consent,
             measurement: self.measurement,
@@ -284,6 +313,13 @@ impl Inner {
             }
             Ok(tracked) => {
                 let now = clock::now_ms();
+                // A purchase after an offer was seen converts that offer.
+                if let Some(value) = tracked.inputs.iter().find_map(|i| match i {
+                    Input::Purchase { value, .. } => Some(*value),
+                    _ => None,
+                }) {
+                    self.attribute_purchase(Some(value));
+                }
                 for input in &tracked.inputs {
                     self.apply_input(input);
                 }
@@ -421,6 +457,7 @@ impl Inner {
             kind: "claim".to_string(),
             ..event
         });
+        self.emit("claim", super::offers::offer_detail(campaign, variant));
     }
 
     /// The shopper clicked an offer's call to action.
@@ -436,6 +473,7 @@ impl Inner {
             kind: "click".to_string(),
             ..event
         });
+        self.emit("click", super::offers::offer_detail(campaign, variant));
     }
 
     /// The shopper switched personalisation off from an offer; measurement
@@ -470,103 +508,5 @@ impl Inner {
                 &format!("could not wipe localStorage: {e}"),
             );
         }
-    }
-
-    /// Decides for every slot and renders the winners.
-    pub fn apply(&mut self, config: CompiledConfig) {
-        let now = clock::now_ms();
-        let cfg = config.config().profile.clone();
-        let moment = Moment {
-            now_ms: now,
-            utc_offset_minutes: clock::utc_offset_minutes(),
-            session_start_ms: self.profile.session_start_ms,
-        };
-        let attributes = attributes::build(
-            &self.page,
-            &self.profile.facts(&cfg, now),
-            &self.declared,
-            self.consent,
-            &moment,
-        );
-        // Slots showing an offer keep it: never swap what the shopper sees.
-        let slots: Vec<_> = dom::slots()
-            .into_iter()
-            .filter(|(_, el)| !el.has_attribute(render::RENDERED_ATTR))
-            .collect();
-        let placements: Vec<&str> = slots.iter().map(|(p, _)| p.as_str()).collect();
-        let seed = random::hex_id(8)
-            .and_then(|h| u64::from_str_radix(&h, 16).ok())
-            .unwrap_or(now as u64);
-        let shopper = Shopper {
-            attributes: &attributes,
-            id: self
-                .anon
-                .as_deref()
-                .filter(|_| self.purposes().may_store_anything()),
-            consent: self.consent,
-            ledger: &self.profile.ledger,
-        };
-        let decisions = decide_page(
-            &config,
-            &placements,
-            &shopper,
-            &moment,
-            &mut SplitMix64::new(seed),
-            &BrowserRegex,
-        );
-        for (decision, (placement, slot)) in decisions.iter().zip(&slots) {
-            for campaign in &decision.held_out {
-                self.record(Event::holdout(
-                    Self::new_event_id(),
-                    now,
-                    String::new(),
-                    campaign,
-                ));
-            }
-            let Some(chosen) = decision.chosen() else {
-                continue;
-            };
-            // Plain-words reasons, only for offers chosen from personal data.
-            let why = config
-                .campaigns()
-                .iter()
-                .find(|c| c.campaign.id == chosen.campaign_id)
-                .filter(|c| c.behavioural)
-                .map(|c| explain::why(&c.condition, &attributes, dangol_engine::i18n::Lang::En))
-                .unwrap_or_default();
-            let standing = dangol_engine::loyalty::progress(&config.config().tiers, &self.declared);
-            match render::render(
-                slot,
-                &chosen.content,
-                &chosen.campaign_id,
-                &chosen.variant_id,
-                &why,
-                standing.as_ref(),
-            ) {
-                Ok(listeners) => {
-                    self.listeners.extend(listeners);
-                    self.apply_input(&Input::Exposure {
-                        variant: chosen.variant_id.clone(),
-                        campaign: chosen.campaign_id.clone(),
-                    });
-                    let event = Event::exposure(
-                        Self::new_event_id(),
-                        now,
-                        String::new(),
-                        &chosen.campaign_id,
-                        &chosen.variant_id,
-                    );
-                    self.record(event);
-                }
-                Err(e) => warn_once(
-                    Problem::Render,
-                    &format!("could not render into slot `{placement}`: {e}"),
-                ),
-            }
-        }
-        self.config = Some(config);
-        self.save_profile();
-        self.decisions = decisions;
-        self.rendered = true;
     }
 }

@@ -115,7 +115,12 @@ test("declared attributes decide but never leave the browser, and forget() erase
   const anon = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
   await page.reload();
   await page.waitForSelector(`${HERO}[data-dangol-rendered="vip-hero"]`);
-  await eventually(async () => (await server.events(anon)).length >= 4, 10000, "events of two pages");
+  // Two page views, and the VIP banner's exposure once it was seen for a second.
+  await eventually(async () => {
+    const events = await server.events(anon);
+    return events.filter((e) => e.type === "page_view").length >= 2
+      && events.some((e) => e.type === "exposure" && e.campaign === "vip-hero");
+  }, 10000, "events of two pages");
   for (const body of posted) {
     assert.ok(!body.includes("Minji") && !body.includes("vip\""), body);
   }
