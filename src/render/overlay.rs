@@ -89,17 +89,28 @@ pub fn open(kind: PlacementKind, placement: &str, offer: &Offer<'_>) -> Result<R
     };
     let on_close = shut.clone();
     listeners.push(EventListener::new(&close, "click", move |_| on_close()));
-    let keys_frame = frame.clone();
-    listeners.push(EventListener::new(&document, "keydown", move |event| {
-        let Some(key) = event.dyn_ref::<KeyboardEvent>() else {
-            return;
-        };
-        match key.key().as_str() {
-            "Escape" | "Esc" => shut(),
-            "Tab" if modal => trap_tab(&keys_frame, key),
-            _ => {}
-        }
-    }));
+    let (keys_frame, keys_host) = (frame.clone(), host.clone());
+    // Not passive: Tab must be able to cancel the browser's own move.
+    let active = gloo::events::EventListenerOptions::enable_prevent_default();
+    listeners.push(EventListener::new_with_options(
+        &document,
+        "keydown",
+        active,
+        move |event| {
+            let Some(key) = event.dyn_ref::<KeyboardEvent>() else {
+                return;
+            };
+            // Only the overlay opened last (the one on top) answers the keyboard.
+            if !is_topmost(&keys_host) {
+                return;
+            }
+            match key.key().as_str() {
+                "Escape" | "Esc" => shut(),
+                "Tab" if modal => trap_tab(&keys_frame, key),
+                _ => {}
+            }
+        },
+    ));
     if modal && let Some(first) = first_focusable(&frame) {
         let _ = first.focus();
     }
@@ -108,6 +119,13 @@ pub fn open(kind: PlacementKind, placement: &str, offer: &Offer<'_>) -> Result<R
         node,
         listeners,
     })
+}
+
+fn is_topmost(host: &Element) -> bool {
+    host.owner_document()
+        .and_then(|d| d.query_selector_all(&format!("[{OVERLAY_ATTR}]")).ok())
+        .and_then(|list| list.item(list.length().checked_sub(1)?))
+        .is_some_and(|last| last.is_same_node(Some(host.as_ref())))
 }
 
 fn focusables(frame: &Element) -> Vec<HtmlElement> {

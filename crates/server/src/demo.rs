@@ -19,6 +19,12 @@ pub fn config(version: u64) -> Value {
         "version": version,
         "pressure": {"per_session": 6, "per_day": 12},
         "global_holdout": 0.0,
+        "currency": "KRW",
+        "placements": [
+            {"id": "leaving-modal", "kind": "modal", "trigger": {"type": "exit_intent"}},
+            {"id": "welcome-back-bar", "kind": "bar", "trigger": {"type": "returning_with_cart"}},
+            {"id": "help-toast", "kind": "toast", "trigger": {"type": "dwell", "seconds": 20}}
+        ],
         "tiers": [
             {"id": "silver", "name": "Silver", "points": 0, "perks": "Birthday coupon"},
             {"id": "gold", "name": "Gold", "points": 2000, "perks": "Free shipping on every order"},
@@ -124,13 +130,54 @@ pub fn config(version: u64) -> Value {
                 }}]
             },
             {
+                "id": "leaving-cart",
+                "name": "Exit intent with a full cart",
+                "placements": ["leaving-modal"],
+                "priority": 10,
+                "condition": {"cart.items": {"$gt": 0}},
+                "caps": {"per_session": 1, "dismiss_cooldown_hours": 24},
+                "variants": [{"id": "a", "content": {
+                    "type": "banner", "theme": "light",
+                    "headline": "Leaving already?",
+                    "body": "Your {{cart.items}} item(s) worth {{cart.value}} are saved in your cart.",
+                    "cta": {"text": "Finish my order", "url": "/demo/cart.html"}
+                }}]
+            },
+            {
+                "id": "welcome-back-cart",
+                "name": "Returning shopper with a saved cart",
+                "placements": ["welcome-back-bar"],
+                "priority": 10,
+                "condition": {"cart.items": {"$gt": 0}},
+                "caps": {"per_day": 1},
+                "variants": [{"id": "a", "content": {
+                    "type": "banner", "theme": "dark",
+                    "headline": "Welcome back, {{declared.name | \"friend\"}}",
+                    "body": "Your cart ({{cart.value}}) is right where you left it.",
+                    "cta": {"text": "Open my cart", "url": "/demo/cart.html"}
+                }}]
+            },
+            {
+                "id": "product-help",
+                "name": "Help for shoppers who linger on a product",
+                "placements": ["help-toast"],
+                "condition": {"page.type": "product"},
+                "caps": {"per_day": 1, "dismiss_cooldown_hours": 72},
+                "variants": [{"id": "a", "content": {
+                    "type": "banner", "theme": "light",
+                    "headline": "Need a hand choosing?",
+                    "body": "Free returns within 30 days, and sizes run true.",
+                    "cta": {"text": "Size guide", "url": "/demo/product.html#size"}
+                }}]
+            },
+            {
                 "id": "tier-progress",
                 "name": "Tier-progress nudge for members",
                 "placements": ["home-loyalty"],
                 "condition": {"declared.points": {"$exists": true}},
                 "variants": [{"id": "a", "content": {
                     "type": "loyalty_prompt",
-                    "headline": "You're getting close",
+                    "headline": "{{declared.name | \"You\"}}, you're getting close",
                     "body": "Points come with every order."
                 }}]
             },
@@ -204,7 +251,7 @@ mod tests {
     fn the_demo_config_passes_the_engines_checks() {
         let cfg = SiteConfig::compile_value(&config(1), &NativeRegex).unwrap();
         assert!(cfg.problems().is_empty(), "{:?}", cfg.problems());
-        assert_eq!(cfg.campaigns().len(), 10);
+        assert_eq!(cfg.campaigns().len(), 13);
         assert!(usable(&config(3).to_string()));
         assert!(current(&config(3).to_string(), 3));
         assert!(!current(&config(3).to_string(), 4));

@@ -1,0 +1,432 @@
+// Offers on the page: every content type and placement, every trigger,
+// keyboard use, single-page apps, a strict CSP, hostile configs, the
+// exposure rule and the page's API. Pages and configs are served through
+// request interception on the real server's origin.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launchBrowser, watchedPage, eventually, shotPath } from "./harness.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const STRICT_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'";
+
+/** A test page: a top and a bottom slot (far below the fold) and a button. */
+function pageHtml({ lang = "en", extraHead = "", body = "", strict = false } = {}) {
+  // A page under a strict CSP cannot use style attributes either.
+  const h = strict ? "" : ' style="min-height:140px"';
+  const filler = strict ? "" : '<div style="height:2400px"></div>';
+  return `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><title>offers</title>
+${extraHead}<script async src="/dangol.js" data-site="demo"></script></head>
+<body><button id="shop-button">Shop button</button>
+<div data-dangol-slot="top"${h}><p class="fallback">Shop's own top</p></div>
+<div data-dangol-slot="second"${h}><p class="fallback">Shop's own second</p></div>
+<div data-dangol-slot="third"${h}><p class="fallback">Shop's own third</p></div>
+<div data-dangol-slot="fourth"${h}><p class="fallback">Shop's own fourth</p></div>
+${filler}
+<div data-dangol-slot="bottom"${h}><p class="fallback">Shop's own bottom</p></div>
+${body}</body></html>`;
+}
+
+function config(campaigns, extra = {}) {
+  return { schema: 1, site: "demo", version: 900, campaigns, ...extra };
+}
+
+function banner(id, placement, headline, more = {}) {
+  const { content, ...rest } = more;
+  return {
+    id, placements: [placement], condition: {},
+    variants: [{ id: "a", content: { type: "banner", headline, body: "Body of " + id, cta: { text: "Go", url: "/demo/category.html" }, ...content } }],
+    ...rest,
+  };
+}
+
+/** Opens `path` on the server's origin with our HTML and config. */
+async function open(browserCtx, { html = pageHtml(), cfg, csp, init } = {}) {
+  const w = await watchedPage(browserCtx, init);
+  await w.page.route(`${server.url}/e2e/offers.html`, (route) => route.fulfill({
+    status: 200,
+    headers: { "content-type": "text/html; charset=utf-8", ...(csp ? { "content-security-policy": csp } : {}) },
+    body: html,
+  }));
+  if (cfg) {
+    await w.page.route("**/v1/sites/demo/config", (route) =>
+      route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(cfg) }));
+  }
+  await w.page.goto(`${server.url}/e2e/offers.html`);
+  await w.page.waitForFunction(() => window.dangol && window.dangol.ready === true);
+  return w;
+}
+
+/** Text of `selector` inside the shadow root of `host`. */
+function shadowText(page, host, selector) {
+  return page.evaluate(([h, s]) => document.querySelector(h)?.shadowRoot?.querySelector(s)?.textContent ?? null, [host, selector]);
+}
+
+/** The element focused, looking inside shadow roots. */
+function deepFocus(page) {
+  return page.evaluate(() => {
+    let a = document.activeElement;
+    while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
+    return a ? (a.id || a.className || a.tagName) : null;
+  });
+}
+
+test("every content type renders inline inside shadow DOM, with tokens filled as text", async () => {
+  const cfg = config([
+    banner("b", "top", "Hi {{declared.name | \"there\"}}"),
+    {
+      id: "c", placements: ["second"], condition: {}, coupon: { budget: 5, valid_days: 7, prefix: "T" },
+      variants: [{ id: "a", content: { type: "coupon", headline: "For you", value: "10% off", reveal: "Show my code", terms: "Once" } }],
+    },
+    { id: "l", placements: ["third"], condition: {}, variants: [{ id: "a", content: { type: "loyalty_prompt", headline: "{{declared.name | \"You\"}}, nearly Gold" } }] },
+    { id: "f", placements: ["fourth"], condition: {}, variants: [{ id: "a", content: { type: "feedback_question", question: "How was it?", scale: "nps" } }] },
+  ], {
+    currency: "KRW",
+    tiers: [{ id: "silver", name: "Silver", points: 0 }, { id: "gold", name: "Gold", points: 2000, perks: "Free shipping" }],
+  });
+  const { context, page, log } = await open(browser, {
+    cfg,
+    init: () => window.addEventListener("dangol:loaded", () => window.dangol.set({ name: "Minji", points: 1200 })),
+  });
+  await page.waitForSelector('[data-dangol-slot="fourth"][data-dangol-rendered="f"]');
+  // Before consent, declared attributes are not used: tokens take their fallback.
+  assert.equal(await shadowText(page, '[data-dangol-slot="top"]', ".headline"), "Hi there");
+  assert.equal(await shadowText(page, '[data-dangol-slot="second"]', ".value"), "10% off");
+  assert.equal(await shadowText(page, '[data-dangol-slot="second"]', "button.reveal"), "Show my code");
+  assert.equal(await shadowText(page, '[data-dangol-slot="third"]', ".headline"), "You, nearly Gold");
+  assert.equal(await shadowText(page, '[data-dangol-slot="third"]', ".standing"), "1,200 / 2,000 points to Gold");
+  assert.equal(await page.evaluate(() => document.querySelector('[data-dangol-slot="fourth"]').shadowRoot.querySelectorAll(".answer").length), 11);
+  // The shop's own content is still there, behind the shadow root.
+  assert.equal(await page.locator('[data-dangol-slot="top"] .fallback').count(), 1);
+  // Without consent, the coupon's reveal says how to get a code.
+  await page.evaluate(() => document.querySelector('[data-dangol-slot="second"]').shadowRoot.querySelector(".reveal").click());
+  await eventually(async () => /Allow personalised offers/.test(await shadowText(page, '[data-dangol-slot="second"]', ".status") || ""), 3000, "the consent hint");
+  // With consent, the same offers greet the shopper by name.
+  await page.evaluate(() => { window.dangol.consent.grant(); window.dangol.refresh(); });
+  await page.waitForSelector('[data-dangol-slot="top"][data-dangol-rendered="b"]');
+  assert.equal(await shadowText(page, '[data-dangol-slot="top"]', ".headline"), "Hi Minji");
+  assert.equal(await shadowText(page, '[data-dangol-slot="third"]', ".headline"), "Minji, nearly Gold");
+  await page.screenshot({ path: shotPath("offers-content-types.png"), fullPage: false });
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
+test("modal, toast and bar open as overlays; the modal traps focus, Esc closes it and gives focus back", async () => {
+  const cfg = config([
+    banner("m", "pop", "A modal offer", { priority: 3 }),
+    banner("t", "corner", "A toast offer", { priority: 2 }),
+    banner("r", "strip", "A bar offer", { priority: 1 }),
+  ], {
+    placements: [
+      { id: "pop", kind: "modal", trigger: { type: "inactivity", seconds: 2 } },
+      { id: "corner", kind: "toast", trigger: { type: "page_load" } },
+      { id: "strip", kind: "bar" },
+    ],
+  });
+  const { context, page, log } = await open(browser, {
+    cfg,
+    init: () => window.addEventListener("dangol:loaded", () => {
+      window.__dismissed = [];
+      window.dangol.on("dismiss", (d) => window.__dismissed.push(d.campaign));
+    }),
+  });
+  await page.waitForSelector('[data-dangol-overlay="corner"]', { state: "attached" });
+  await page.waitForSelector('[data-dangol-overlay="strip"]', { state: "attached" });
+  assert.equal(await shadowText(page, '[data-dangol-overlay="corner"]', ".headline"), "A toast offer");
+  assert.equal(await page.evaluate(() => document.querySelector('[data-dangol-overlay="corner"]').shadowRoot.querySelector(".overlay").getAttribute("role")), "dialog");
+  assert.equal(await page.evaluate(() => document.querySelector('[data-dangol-overlay="strip"]').shadowRoot.querySelector(".overlay").getAttribute("role")), "region");
+  // Keyboard only: focus the shop's button, then stay idle until the modal opens.
+  await page.focus("#shop-button");
+  await page.waitForSelector('[data-dangol-overlay="pop"]', { state: "attached", timeout: 5000 });
+  const dialog = await page.evaluate(() => {
+    const f = document.querySelector('[data-dangol-overlay="pop"]').shadowRoot.querySelector(".overlay");
+    return { role: f.getAttribute("role"), modal: f.getAttribute("aria-modal"), label: f.getAttribute("aria-label") };
+  });
+  assert.deepEqual(dialog, { role: "dialog", modal: "true", label: "A modal offer" });
+  assert.equal(await deepFocus(page), "close");
+  await page.screenshot({ path: shotPath("offers-overlays.png") });
+  // Tab cycles inside the modal: close → call to action → close.
+  await page.keyboard.press("Tab");
+  assert.equal(await deepFocus(page), "cta");
+  await page.keyboard.press("Tab");
+  assert.equal(await deepFocus(page), "close");
+  await page.keyboard.press("Shift+Tab");
+  assert.equal(await deepFocus(page), "cta");
+  // Esc closes the modal (the overlay on top), focus returns to the shop's button.
+  await page.keyboard.press("Escape");
+  await eventually(() => page.evaluate(() => !document.querySelector('[data-dangol-overlay="pop"]')), 2000, "the modal to close");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "shop-button");
+  assert.equal(await page.evaluate(() => document.querySelectorAll("[data-dangol-overlay]").length), 2, "the toast and bar stay");
+  // A close button works by click too; Esc then closes the last one.
+  await page.evaluate(() => document.querySelector('[data-dangol-overlay="corner"]').shadowRoot.querySelector(".close").click());
+  await page.keyboard.press("Escape");
+  await eventually(() => page.evaluate(() => !document.querySelector("[data-dangol-overlay]")), 2000, "every overlay closed");
+  const dismissed = await eventually(() => page.evaluate(() => window.__dismissed.length >= 3 && window.__dismissed), 2000, "dismiss callbacks");
+  assert.deepEqual(dismissed, ["m", "t", "r"]);
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
+test("each trigger opens its overlay only on its own signal", async () => {
+  const triggers = [
+    ["exit", { type: "exit_intent" }, (p) => p.evaluate(() => document.dispatchEvent(new MouseEvent("mouseout", { clientY: -2, relatedTarget: null, bubbles: true })))],
+    ["dwell", { type: "dwell", seconds: 1 }, (p) => p.waitForTimeout(1500)],
+    ["scroll", { type: "scroll", percent: 60 }, (p) => p.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight))],
+    ["idle", { type: "inactivity", seconds: 1 }, (p) => p.waitForTimeout(1500)],
+  ];
+  for (const [id, trigger, fire] of triggers) {
+    const cfg = config([banner(id, "spot", "Offer " + id)], { placements: [{ id: "spot", kind: "toast", trigger }] });
+    const { context, page } = await open(browser, { cfg });
+    // Keep the shopper "active" and at the top: nothing fires by itself.
+    for (let i = 0; i < 4; i++) { await page.mouse.move(10 + i, 10); await page.waitForTimeout(150); }
+    if (id !== "dwell" && id !== "idle") {
+      assert.equal(await page.evaluate(() => !!document.querySelector("[data-dangol-overlay]")), false, `${id} opened early`);
+    }
+    await fire(page);
+    await page.waitForSelector('[data-dangol-overlay="spot"]', { state: "attached", timeout: 5000 });
+    assert.equal(await shadowText(page, '[data-dangol-overlay="spot"]', ".headline"), "Offer " + id);
+    await context.close();
+  }
+});
+
+test("the nth page view and a returning shopper with a cart open their overlays", async () => {
+  const cfg = config([
+    banner("second", "nth", "Your second page"),
+    { ...banner("back", "cartbar", "Welcome back, your cart is worth {{cart.value}}"), condition: { "cart.items": { $gt: 0 } } },
+  ], {
+    currency: "KRW",
+    placements: [
+      { id: "nth", kind: "toast", trigger: { type: "nth_page_view", n: 2 } },
+      { id: "cartbar", kind: "bar", trigger: { type: "returning_with_cart" } },
+    ],
+  });
+  const { context, page } = await open(browser, { cfg });
+  await page.evaluate(() => window.dangol.consent.grant());
+  await page.evaluate(() => window.dangol.track("add_to_cart", { items: [{ item_id: "knit-01", item_category: "knit", price: 59000 }] }));
+  assert.equal(await page.evaluate(() => !!document.querySelector('[data-dangol-overlay="nth"]')), false);
+  await page.reload();
+  await page.waitForSelector('[data-dangol-overlay="nth"]', { state: "attached", timeout: 5000 });
+  // Same session: no "returning" bar.
+  assert.equal(await page.evaluate(() => !!document.querySelector('[data-dangol-overlay="cartbar"]')), false);
+  // Two hours later (the stored profile says so), a new session starts with
+  // the cart still full. The widget is stopped first so it cannot save over the edit.
+  await page.evaluate(() => window.dangol.destroy());
+  await page.waitForTimeout(100);
+  await page.evaluate(() => {
+    const key = "dangol:demo:profile";
+    const p = JSON.parse(localStorage.getItem(key));
+    const shift = 2 * 3600 * 1000;
+    p.last -= shift; p.ss -= shift; p.first -= shift; p.cart_ms -= shift;
+    localStorage.setItem(key, JSON.stringify(p));
+  });
+  await page.reload();
+  await page.waitForSelector('[data-dangol-overlay="cartbar"]', { state: "attached", timeout: 5000 });
+  assert.equal(await shadowText(page, '[data-dangol-overlay="cartbar"]', ".headline"), "Welcome back, your cart is worth ₩59,000");
+  assert.equal(await page.evaluate(() => !!document.querySelector('[data-dangol-overlay="nth"]')), false, "the first page of the new session is not the second");
+  await context.close();
+});
+
+test("single-page apps: a slot added later gets its offer, a route change keeps the offer on screen", async () => {
+  const cfg = config([banner("late", "later", "A late slot's offer"), banner("stay", "top", "Stays put")]);
+  const { context, page } = await open(browser, { cfg });
+  await page.waitForSelector('[data-dangol-slot="top"][data-dangol-rendered="stay"]');
+  await page.evaluate(() => {
+    const d = document.createElement("div");
+    d.setAttribute("data-dangol-slot", "later");
+    d.style.minHeight = "100px";
+    d.textContent = "fallback";
+    document.body.prepend(d);
+  });
+  await page.waitForSelector('[data-dangol-slot="later"][data-dangol-rendered="late"]', { timeout: 3000 });
+  await page.evaluate(() => history.pushState({}, "", "/e2e/offers.html?route=2"));
+  await page.waitForTimeout(300);
+  assert.equal(await shadowText(page, '[data-dangol-slot="top"]', ".headline"), "Stays put");
+  const decisions = await page.evaluate(() => window.dangol.decisions());
+  assert.ok(Array.isArray(decisions));
+  await context.close();
+});
+
+test("a strict Content-Security-Policy page shows styled offers and overlays with no violation", async () => {
+  const cfg = config([banner("csp", "top", "Under a strict CSP"), banner("csp-modal", "pop", "Modal under CSP")], {
+    placements: [{ id: "pop", kind: "modal", trigger: { type: "page_load" } }],
+  });
+  const html = pageHtml({ strict: true });
+  const { context, page, log } = await open(browser, {
+    cfg, html, csp: STRICT_CSP,
+    init: () => {
+      window.__violations = [];
+      document.addEventListener("securitypolicyviolation", (e) => window.__violations.push(e.violatedDirective + " " + e.blockedURI));
+    },
+  });
+  await page.waitForSelector('[data-dangol-slot="top"][data-dangol-rendered="csp"]');
+  await page.waitForSelector('[data-dangol-overlay="pop"]', { state: "attached" });
+  const styled = await page.evaluate(() => {
+    const root = document.querySelector('[data-dangol-slot="top"]').shadowRoot;
+    const modal = document.querySelector('[data-dangol-overlay="pop"]').shadowRoot.querySelector(".overlay");
+    return { display: getComputedStyle(root.querySelector(".banner")).display, position: getComputedStyle(modal).position };
+  });
+  assert.deepEqual(styled, { display: "flex", position: "fixed" });
+  await page.screenshot({ path: shotPath("offers-strict-csp.png") });
+  assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
+test("hostile config: markup, script URLs and token tricks render inert", async () => {
+  const evil = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script>";
+  const cfg = config([
+    {
+      id: "evil-text", placements: ["top"], condition: {},
+      variants: [{ id: "a", content: { type: "banner", headline: evil, body: "{{declared.html}} {{ {{declared.name}} }} {{constructor.constructor}} {{", cta: { text: evil, url: "/ok" } } }],
+    },
+    banner("js-link", "second", "bad link", { content: { cta: { text: "x", url: "javascript:window.__pwned=3" } } }),
+    banner("data-link", "third", "bad link", { content: { cta: { text: "x", url: "data:text/html,<script>window.__pwned=4</script>" } } }),
+    banner("data-image", "fourth", "bad image", { content: { image: "data:image/svg+xml,<svg onload=window.__pwned=5>" } }),
+    {
+      id: "evil-coupon", placements: ["bottom"], condition: {}, coupon: { budget: 1, valid_days: 1, prefix: "X" },
+      variants: [{ id: "a", content: { type: "coupon", headline: evil, value: evil, body: evil, reveal: evil, terms: evil } }],
+    },
+    { id: "evil-q", placements: ["pop"], condition: {}, variants: [{ id: "a", content: { type: "feedback_question", question: evil, scale: "choice", choices: [evil, "{{declared.html}}"] } }] },
+  ], { placements: [{ id: "pop", kind: "modal", trigger: { type: "page_load" } }] });
+  const { context, page, log, dangolWarnings } = await open(browser, {
+    cfg,
+    init: () => window.addEventListener("dangol:loaded", () => {
+      window.dangol.consent.grant();
+      window.dangol.set({ html: "<b onclick=x>bold</b>", name: "{{declared.html}}" });
+    }),
+  });
+  await page.waitForSelector('[data-dangol-slot="top"][data-dangol-rendered="evil-text"]');
+  await page.waitForSelector('[data-dangol-overlay="pop"]', { state: "attached" });
+  await page.waitForTimeout(500);
+  assert.equal(await shadowText(page, '[data-dangol-slot="top"]', ".headline"), evil);
+  // Declared text is inserted once, as text; a token inside a value is not expanded.
+  assert.equal(await shadowText(page, '[data-dangol-slot="top"]', ".body"), "<b onclick=x>bold</b>  }}  {{");
+  // No element came from the config's text anywhere on the page.
+  const injected = await page.evaluate(() => {
+    const roots = [document, ...[...document.querySelectorAll("[data-dangol-rendered],[data-dangol-overlay]")].map((h) => h.shadowRoot)];
+    return roots.flatMap((r) => [...r.querySelectorAll("img,script:not([src]),b,svg,iframe")].map((e) => e.outerHTML));
+  });
+  assert.deepEqual(injected, []);
+  // Script and data URLs never reach the page: those campaigns are skipped by name.
+  for (const slot of ["second", "third", "fourth"]) {
+    assert.equal(await page.evaluate((s) => document.querySelector(`[data-dangol-slot="${s}"]`).hasAttribute("data-dangol-rendered"), slot), false, slot);
+  }
+  const warning = dangolWarnings().find((w) => w.includes("cannot be used"));
+  assert.ok(warning && warning.includes("js-link") && warning.includes("data-link") && warning.includes("data-image"), dangolWarnings().join("\n"));
+  const hrefs = await page.evaluate(() => [...document.querySelectorAll("[data-dangol-rendered],[data-dangol-overlay]")]
+    .flatMap((h) => [...h.shadowRoot.querySelectorAll("a")].map((a) => a.getAttribute("href"))));
+  assert.ok(hrefs.every((h) => h === "/ok"), JSON.stringify(hrefs));
+  await page.evaluate(() => document.querySelector('[data-dangol-overlay="pop"]').shadowRoot.querySelectorAll(".answer").forEach((b) => b.focus()));
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  await page.screenshot({ path: shotPath("offers-hostile-config.png") });
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
+test("an exposure counts only once the offer was half visible for a second", async () => {
+  const cfg = config([banner("above", "top", "Above the fold"), banner("below", "bottom", "Below the fold")]);
+  const { context, page } = await open(browser, {
+    cfg,
+    init: () => window.addEventListener("dangol:loaded", () => {
+      window.__exposed = [];
+      window.dangol.on("exposure", (d) => window.__exposed.push(d.campaign));
+    }),
+  });
+  await page.waitForSelector('[data-dangol-slot="bottom"][data-dangol-rendered="below"]');
+  await page.waitForTimeout(500);
+  assert.deepEqual(await page.evaluate(() => window.__exposed), [], "nothing is seen in half a second");
+  await page.waitForTimeout(900);
+  assert.deepEqual(await page.evaluate(() => window.__exposed), ["above"]);
+  // A glance at the bottom shorter than a second does not count.
+  await page.evaluate(() => document.querySelector('[data-dangol-slot="bottom"]').scrollIntoView());
+  await page.waitForTimeout(400);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.waitForTimeout(1200);
+  assert.deepEqual(await page.evaluate(() => window.__exposed), ["above"]);
+  await page.evaluate(() => document.querySelector('[data-dangol-slot="bottom"]').scrollIntoView());
+  await eventually(() => page.evaluate(() => window.__exposed.includes("below")), 3000, "the bottom offer's exposure");
+  await context.close();
+});
+
+test("clicks, claims and an attributed purchase are events; on('decision') replays; refresh and destroy", async () => {
+  const cfg = config([
+    banner("hero", "top", "Hero offer"),
+    {
+      // The server issues codes for the campaigns it published: the demo's.
+      id: "cart-coupon", placements: ["second"], condition: {}, coupon: { budget: 1000, valid_days: 14, prefix: "DANGOL" },
+      variants: [{ id: "a", content: { type: "coupon", headline: "Deal", value: "₩5,000 off", reveal: "Show my code" } }],
+    },
+  ], { attribution_hours: 24 });
+  const { context, page } = await open(browser, { cfg });
+  await page.evaluate(() => window.dangol.consent.grant());
+  const anon = await page.evaluate(() => localStorage.getItem("dangol:demo:id"));
+  const heard = await page.evaluate(() => new Promise((resolve) => {
+    const got = [];
+    window.dangol.on("decision", (d) => got.push(d.placement));
+    setTimeout(() => resolve(got), 50);
+  }));
+  assert.ok(heard.includes("top") && heard.includes("second"), JSON.stringify(heard));
+  await page.evaluate(() => {
+    window.__claims = [];
+    window.dangol.on("claim", (d) => window.__claims.push(d.campaign));
+  });
+  // Wait for the hero's exposure, then claim the coupon and buy.
+  await eventually(async () => (await server.events(anon)).some((e) => e.type === "exposure" && e.campaign === "hero"), 5000, "the hero exposure");
+  await page.evaluate(() => document.querySelector('[data-dangol-slot="second"]').shadowRoot.querySelector(".reveal").click());
+  await eventually(() => page.evaluate(() => window.__claims.includes("cart-coupon")), 5000, "the claim callback");
+  assert.match(await shadowText(page, '[data-dangol-slot="second"]', ".code"), /^DANGOL/);
+  await page.evaluate(() => window.dangol.track("purchase", { transaction_id: "T-900", value: 64000, items: [{ item_id: "knit-01", price: 64000 }] }));
+  const events = await eventually(async () => {
+    const e = await server.events(anon);
+    return e.some((x) => x.type === "conversion") && e.some((x) => x.type === "claim") ? e : null;
+  }, 10000, "claim and conversion events");
+  const conversion = events.find((x) => x.type === "conversion");
+  assert.equal(conversion.price, 64000);
+  assert.ok(["hero", "cart-coupon"].includes(conversion.campaign), JSON.stringify(conversion));
+  // refresh() decides again; destroy() takes everything off the page.
+  await page.evaluate(() => window.dangol.refresh());
+  await page.waitForSelector('[data-dangol-slot="top"][data-dangol-rendered="hero"]');
+  const pushState = await page.evaluate(() => history.pushState.toString());
+  assert.ok(!pushState.includes("[native code]"), "the loader wraps pushState");
+  await page.evaluate(() => window.dangol.destroy());
+  await page.waitForTimeout(100);
+  const after = await page.evaluate(() => ({
+    rendered: document.querySelectorAll("[data-dangol-rendered],[data-dangol-overlay]").length,
+    shadow: document.querySelector('[data-dangol-slot="top"]').shadowRoot.querySelector(".banner") !== null,
+    api: typeof window.dangol,
+    pushState: history.pushState.toString().includes("[native code]"),
+  }));
+  assert.deepEqual(after, { rendered: 0, shadow: false, api: "undefined", pushState: true });
+  await context.close();
+});
+
+test("a Korean page gets the widget's words in Korean and amounts in won", async () => {
+  const cfg = config([
+    { ...banner("ko", "pop", "장바구니 {{cart.value}}"), condition: {} },
+  ], { currency: "KRW", placements: [{ id: "pop", kind: "modal", trigger: { type: "page_load" } }] });
+  const { context, page } = await open(browser, {
+    cfg, html: pageHtml({ lang: "ko" }),
+  });
+  await page.evaluate(() => window.dangol.consent.grant());
+  await page.evaluate(() => window.dangol.track("add_to_cart", { items: [{ item_id: "k1", price: 12000, quantity: 2 }] }));
+  await page.reload();
+  await page.waitForSelector('[data-dangol-overlay="pop"]', { state: "attached" });
+  const words = await page.evaluate(() => {
+    const r = document.querySelector('[data-dangol-overlay="pop"]').shadowRoot;
+    return { close: r.querySelector(".close").getAttribute("aria-label"), headline: r.querySelector(".headline").textContent };
+  });
+  assert.equal(words.close, "닫기");
+  assert.equal(words.headline, "장바구니 ₩24,000");
+  await context.close();
+});
