@@ -38,3 +38,67 @@ pub fn start(site: String, endpoint: String, key: Option<String>) -> Widget {
 #[global_allocator]
 static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+
+/// Condition evaluation in the browser, for `cargo xtask bench` only (the
+/// shipped bundle is built without the `bench` feature).
+#[cfg(feature = "bench")]
+#[wasm_bindgen]
+pub struct BenchConditions {
+    conditions: Vec<dangol_engine::condition::Condition>,
+}
+
+#[cfg(feature = "bench")]
+#[wasm_bindgen]
+impl BenchConditions {
+    /// Compiles an array of GrowthBook-style conditions once.
+    ///
+    /// ```js
+    /// const bench = new BenchConditions(conditions);
+    /// const matched = bench.run(attributes, 1000);
+    /// ```
+    #[wasm_bindgen(constructor)]
+    pub fn new(conditions: JsValue) -> BenchConditions {
+        let list = platform::json::from_js(&conditions);
+        let conditions = list
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| {
+                        dangol_engine::condition::Condition::compile(
+                            c,
+                            &platform::regex::BrowserRegex,
+                        )
+                        .ok()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        BenchConditions { conditions }
+    }
+
+    /// How many conditions compiled.
+    pub fn len(&self) -> usize {
+        self.conditions.len()
+    }
+
+    /// Whether none compiled.
+    pub fn is_empty(&self) -> bool {
+        self.conditions.is_empty()
+    }
+
+    /// Evaluates every condition against `attributes`, `rounds` times;
+    /// returns how many evaluations matched (so none can be skipped).
+    pub fn run(&self, attributes: JsValue, rounds: u32) -> u32 {
+        let attributes = platform::json::from_js(&attributes);
+        let groups = serde_json::Value::Object(serde_json::Map::new());
+        let mut matched = 0;
+        for _ in 0..rounds {
+            for c in &self.conditions {
+                if c.eval(&attributes, &groups, &platform::regex::BrowserRegex) {
+                    matched += 1;
+                }
+            }
+        }
+        matched
+    }
+}

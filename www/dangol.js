@@ -62,9 +62,12 @@
   // Calls made now are queued until the wasm is ready; pages that ran before
   // this script wait for this event to find window.dangol.
   try { w.dispatchEvent(new Event("dangol:loaded")); } catch (e) { /* very old browser */ }
+  // The wasm downloads and compiles while the glue loads, not after it.
+  var wasm = fetch(new URL("dangol_bg.wasm", base));
+  wasm.catch(function () { /* reported by init below */ });
   import(new URL("dangol.js", base).href)
     .then(function (m) {
-      return m.default({ module_or_path: new URL("dangol_bg.wasm", base) }).then(function () {
+      return m.default({ module_or_path: wasm }).then(function () {
         if (!w.dangol) return; // destroyed before it loaded
         widget = m.start(site, endpoint, key);
         for (var i = 0; i < seen; i++) call("dataLayer", [dl[i]]);

@@ -430,3 +430,26 @@ test("a Korean page gets the widget's words in Korean and amounts in won", async
   assert.equal(words.headline, "장바구니 ₩24,000");
   await context.close();
 });
+
+test("offers render into the space the demo reserved: no layout shift, even when the wasm is slow", async () => {
+  const { context, page } = await watchedPage(browser, () => {
+    window.__shifts = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (!e.hadRecentInput) window.__shifts.push(e.value);
+    }).observe({ type: "layout-shift", buffered: true });
+  });
+  await page.goto(`${server.url}/demo/`);
+  await page.click("#consent-accept");
+  await page.waitForFunction(() => localStorage.getItem("dangol:demo:id"));
+  await page.evaluate(() => window.dangol.set({ tier: "silver", points: 1200, name: "Minji" }));
+  // The page paints its own content first; the offers come half a second later.
+  await page.route("**/pkg/dangol_bg.wasm", async (route) => {
+    await new Promise((r) => setTimeout(r, 500));
+    await route.continue();
+  });
+  await page.reload();
+  await page.waitForSelector('[data-dangol-slot="home-loyalty"][data-dangol-rendered="tier-progress"]');
+  await page.waitForTimeout(500);
+  assert.deepEqual(await page.evaluate(() => window.__shifts), []);
+  await context.close();
+});

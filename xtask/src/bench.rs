@@ -103,6 +103,11 @@ pub fn run() -> Result<()> {
         report.insert(figure.into(), Value::from((ns * scale).round()));
     }
 
+    step("browser figures (headless Chromium on the demo storefront)");
+    for (name, value) in browser_figures()? {
+        report.insert(name, value);
+    }
+
     let dir = root().join("target/bench");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("report.json");
@@ -118,4 +123,61 @@ pub fn run() -> Result<()> {
     }
     println!("\nwritten to {}", path.display());
     Ok(())
+}
+
+/// Builds the widget with its `bench` export into `target/bench/pkg` and
+/// runs `tests/bench/browser.mjs`: first offer time, condition evaluation
+/// against GrowthBook's SDK, layout shift and Lighthouse, with and without
+/// the widget.
+fn browser_figures() -> Result<Map<String, Value>> {
+    let root = root();
+    sh(Command::new("cargo").args([
+        "build",
+        "--release",
+        "--lib",
+        "--package",
+        "dangol",
+        "--features",
+        "bench",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]))?;
+    let out = target_dir().join("bench/pkg");
+    sh(Command::new("wasm-bindgen")
+        .args(["--target", "web", "--no-typescript", "--out-dir"])
+        .arg(&out)
+        .arg(target_dir().join("wasm32-unknown-unknown/release/dangol.wasm")))?;
+    if let Some(opt) = tools::wasm_opt() {
+        let wasm = out.join("dangol_bg.wasm");
+        sh(Command::new(opt)
+            .args(widget::WASM_OPT_FLAGS)
+            .arg("-o")
+            .arg(&wasm)
+            .arg(&wasm))?;
+    }
+    // The shipped widget again (the bench build shares its target path).
+    widget::build()?;
+    sh(Command::new("cargo").args(["build", "--package", "dangol-server"]))?;
+    let (chromium, _) = tools::ensure_chromium()?;
+    let output = Command::new("node")
+        .env(
+            "DANGOL_SERVER_BIN",
+            target_dir().join("debug/dangol-server"),
+        )
+        .env("DANGOL_ROOT", &root)
+        .env("CHROMIUM_PATH", chromium)
+        .arg(root.join("tests/bench/browser.mjs"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running tests/bench/browser.mjs")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    if !output.status.success() {
+        anyhow::bail!("the browser benchmarks failed ({})", output.status);
+    }
+    let last = stdout.lines().last().unwrap_or_default();
+    match serde_json::from_str(last)? {
+        Value::Object(map) => Ok(map),
+        other => anyhow::bail!("the browser benchmarks printed {other}, not an object"),
+    }
 }

