@@ -150,6 +150,18 @@ impl Inner {
             &mut SplitMix64::new(seed),
             &BrowserRegex,
         );
+        // The global holdout's control group, once per page: the baseline
+        // for the overall uplift of personalisation.
+        let held = |d: &dangol_engine::decide::Decision| {
+            d.reasons
+                .iter()
+                .any(|r| matches!(r, dangol_engine::decide::Reason::GlobalHoldout))
+        };
+        if decisions.iter().any(held) && !self.decisions.iter().any(held) {
+            let mut event = Event::page_view(Self::new_event_id(), now, String::new());
+            event.kind = "global_holdout".to_string();
+            self.record(event);
+        }
         let mut ready = Vec::new();
         for decision in &decisions {
             for campaign in &decision.held_out {

@@ -237,10 +237,48 @@ pub async fn seed(store: &dyn Store, now_ms: i64) -> Result<bool, StoreError> {
         allowed_origins: Vec::new(),
     };
     store.put_site(&site, now_ms).await?;
-    // A missing demo, or one published by an older engine, gets a new version.
-    let render = |version: u64| config(version).to_string();
-    store.publish(SITE, &render, now_ms).await?;
+    // A missing demo, or one published by an older engine, gets its
+    // settings and campaigns as drafts and a new version.
+    let mut settings = config(0);
+    let campaigns = settings["campaigns"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if let Some(map) = settings.as_object_mut() {
+        for key in ["site", "version", "schema", "campaigns"] {
+            map.remove(key);
+        }
+    }
+    store
+        .put_site_settings(SITE, &settings.to_string(), 90)
+        .await?;
+    for d in store.campaigns(SITE).await? {
+        store.delete_campaign(SITE, &d.id).await?;
+    }
+    for (i, c) in campaigns.iter().enumerate() {
+        let id = c["id"].as_str().unwrap_or_default();
+        store
+            .put_campaign(SITE, id, &c.to_string(), now_ms + i as i64)
+            .await?;
+    }
+    crate::admin::sites::publish_site(store, SITE)
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("the demo config does not publish: {e:?}")))?;
     Ok(true)
+}
+
+/// The demo's admin account, with a fresh password each start: returns the
+/// email and the password to print.
+pub async fn seed_admin(store: &dyn Store, now_ms: i64) -> Result<(String, String), StoreError> {
+    let email = "admin@demo.dangol".to_string();
+    let password = std::env::var("DANGOL_DEMO_ADMIN_PASSWORD").unwrap_or_else(|_| {
+        let mut buf = [0u8; 9];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut buf);
+        hex::encode(buf)
+    });
+    let hash = crate::admin::auth::hash_password(&password).map_err(StoreError::Corrupt)?;
+    store.put_admin(&email, &hash, now_ms).await?;
+    Ok((email, password))
 }
 
 #[cfg(test)]

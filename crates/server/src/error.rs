@@ -14,6 +14,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     retry_after_s: Option<i64>,
+    problems: Vec<String>,
 }
 
 impl ApiError {
@@ -24,7 +25,14 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_s: None,
+            problems: Vec::new(),
         }
+    }
+
+    /// Lists each problem on its own (e.g. every invalid field).
+    pub fn with_details(mut self, problems: Vec<String>) -> Self {
+        self.problems = problems;
+        self
     }
 
     /// Adds a `Retry-After` header (seconds).
@@ -66,7 +74,10 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        if !self.problems.is_empty() {
+            body["error"]["problems"] = json!(self.problems);
+        }
         let mut response = (self.status, Json(body)).into_response();
         if let Some(s) = self.retry_after_s
             && let Ok(v) = axum::http::HeaderValue::from_str(&s.to_string())

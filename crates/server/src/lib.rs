@@ -14,11 +14,13 @@
 //! # Ok(()) }
 //! ```
 
+pub mod admin;
 pub mod coupons;
 pub mod demo;
 pub mod error;
 pub mod limits;
 pub mod postgres;
+pub mod results;
 mod routes;
 pub mod signing;
 mod sql;
@@ -78,16 +80,31 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Purges raw events older than `retention_days` now and then every hour,
-/// for as long as the server runs.
-pub async fn retention_loop(store: Arc<dyn Store>, retention_days: u32) {
+/// Purges each site's raw events older than its retention (default 90
+/// days, at most `max_days` when given); returns how many went.
+pub async fn purge_once(
+    store: &dyn Store,
+    max_days: Option<u32>,
+) -> Result<u64, store::StoreError> {
+    let mut purged = 0;
+    for site in store.sites().await? {
+        let days = store.site_settings(&site.id).await?.map_or(90, |(_, d)| d);
+        let days = max_days.map_or(days, |m| days.min(m));
+        let cutoff = now_ms() - i64::from(days) * 86_400_000;
+        purged += store.purge_site_events(&site.id, cutoff).await?;
+    }
+    Ok(purged)
+}
+
+/// Purges old raw events now and then every hour, for as long as the
+/// server runs (see [`purge_once`]).
+pub async fn retention_loop(store: Arc<dyn Store>, max_days: Option<u32>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        let cutoff = now_ms() - i64::from(retention_days) * 86_400_000;
-        match store.purge_events(cutoff).await {
+        match purge_once(store.as_ref(), max_days).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, retention_days, "purged old events"),
+            Ok(n) => tracing::info!(purged = n, "purged old events"),
             Err(e) => tracing::error!(error = %e, "could not purge old events"),
         }
     }

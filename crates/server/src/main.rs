@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use dangol_server::admin::auth::{check_new_admin, hash_password};
 use dangol_server::postgres::PgStore;
 use dangol_server::sqlite::SqliteStore;
 use dangol_server::store::Store;
@@ -35,15 +36,38 @@ struct Args {
     /// Seed the demo site and its campaigns if they are missing.
     #[arg(long)]
     seed_demo: bool,
-    /// Raw events older than this many days are purged (hourly).
-    #[arg(long, default_value_t = 90)]
-    retention_days: u32,
+    /// Keep raw events at most this many days for every site (each site's
+    /// own retention applies, 90 days unless set; purged hourly).
+    #[arg(long)]
+    retention_days: Option<u32>,
     /// The demo site's redeem key, for the shop's checkout (with --seed-demo).
     #[arg(long, env = "DANGOL_REDEEM_KEY", hide_env_values = true)]
     redeem_key: Option<String>,
-    /// Bearer token for admin reads.
+    /// Bearer token for the admin API (automation).
     #[arg(long, env = "DANGOL_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Cmd {
+    /// Manage admin accounts.
+    Admin {
+        #[command(subcommand)]
+        action: AdminCmd,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AdminCmd {
+    /// Creates an admin (or sets a new password for one). The password comes
+    /// from DANGOL_ADMIN_PASSWORD or, without it, the first line of stdin.
+    Create {
+        /// The admin's email, their sign-in name.
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[tokio::main]
@@ -73,9 +97,33 @@ async fn main() -> anyhow::Result<()> {
             )
         }
     };
+    if let Some(Cmd::Admin {
+        action: AdminCmd::Create { email },
+    }) = &args.command
+    {
+        let password = match std::env::var("DANGOL_ADMIN_PASSWORD") {
+            Ok(p) => p,
+            Err(_) => {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                line.trim_end_matches(['\r', '\n']).to_string()
+            }
+        };
+        let email = email.trim().to_lowercase();
+        check_new_admin(&email, &password).map_err(anyhow::Error::msg)?;
+        let hash = hash_password(&password).map_err(anyhow::Error::msg)?;
+        store.put_admin(&email, &hash, now_ms()).await?;
+        println!("admin {email} can sign in at /v1/admin/login");
+        return Ok(());
+    }
     if args.seed_demo && demo::seed(store.as_ref(), now_ms()).await? {
         tracing::info!("seeded the demo site");
     }
+    let demo_login = if args.seed_demo {
+        Some(demo::seed_admin(store.as_ref(), now_ms()).await?)
+    } else {
+        None
+    };
     if args.seed_demo
         && let Some(key) = &args.redeem_key
     {
@@ -87,6 +135,7 @@ async fn main() -> anyhow::Result<()> {
         store.clone(),
         args.retention_days,
     ));
+    tokio::spawn(dangol_server::admin::sites::bandit_loop(store.clone()));
     let seed_demo = args.seed_demo;
     let state = AppState {
         store,
@@ -108,6 +157,9 @@ async fn main() -> anyhow::Result<()> {
             "  demo config:     http://{addr}/v1/sites/{}/config",
             demo::SITE
         );
+    }
+    if let Some((email, password)) = &demo_login {
+        println!("  admin sign-in:   {email} / {password}");
     }
     axum::serve(
         listener,

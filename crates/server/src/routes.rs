@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::admin::{self, auth::Admin};
 use crate::error::ApiError;
 use crate::store::Site;
 use crate::{AppState, now_ms};
@@ -22,7 +23,29 @@ pub const MAX_EVENTS_BODY: usize = 256 * 1024;
 
 /// The API's paths, as routed and as documented in `/v1/openapi.json` (a
 /// test keeps the two in step).
-pub const API_PATHS: &[&str] = &[CONFIG, KEY, EVENTS, CLAIM, REDEEM, SUBJECT, OPENAPI, HEALTH];
+pub const API_PATHS: &[&str] = &[
+    CONFIG,
+    KEY,
+    EVENTS,
+    CLAIM,
+    REDEEM,
+    SUBJECT,
+    OPENAPI,
+    HEALTH,
+    admin::LOGIN,
+    admin::LOGOUT,
+    admin::SESSION,
+    admin::SITES,
+    admin::SITE,
+    admin::CAMPAIGNS,
+    admin::CAMPAIGN,
+    admin::PUBLISH,
+    admin::VERSIONS,
+    admin::VERSION,
+    admin::ROLLBACK,
+    admin::RESULTS,
+    admin::BANDITS,
+];
 const CONFIG: &str = "/v1/sites/{site}/config";
 const KEY: &str = "/v1/sites/{site}/key";
 const EVENTS: &str = "/v1/sites/{site}/events";
@@ -61,7 +84,8 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route(SUBJECT, delete(erase_subject).options(events_preflight))
         .route(KEY, get(public_key))
-        .route(HEALTH, get(|| async { "ok" }));
+        .route(HEALTH, get(|| async { "ok" }))
+        .merge(admin::router());
     if let Some(www) = &state.www_dir {
         router = router
             .route_service("/dangol.js", ServeFile::new(www.join("dangol.js")))
@@ -328,9 +352,8 @@ async fn admin_events(
     State(state): State<AppState>,
     Path(site): Path<String>,
     Query(query): Query<EventsQuery>,
-    headers: HeaderMap,
+    _: Admin,
 ) -> Result<Response, ApiError> {
-    require_admin(&state, &headers)?;
     known_site(&state, &site).await?;
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let events = state

@@ -228,6 +228,14 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
+                // Issued codes stay (they count against budgets and the shop may
+                // still redeem them) but no longer point at the id.
+                sqlx::query("UPDATE coupons SET anon = 'erased:' || code WHERE site = $1 AND anon = $2")
+                    .bind(site)
+                    .bind(anon)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
                 tx.commit().await.map_err(db)?;
                 Ok(events)
             }
@@ -452,6 +460,282 @@ macro_rules! sql_store {
                         received_ms: r.get("received_ms"),
                     })
                     .collect())
+            }
+            async fn sites(&self) -> Result<Vec<Site>, StoreError> {
+                let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM sites ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                let mut out = Vec::new();
+                for id in ids {
+                    if let Some(site) = self.site(&id).await? {
+                        out.push(site);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn site_settings(&self, site: &str) -> Result<Option<(String, u32)>, StoreError> {
+                let row = sqlx::query("SELECT settings, retention_days FROM sites WHERE id = $1")
+                    .bind(site)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(row.map(|r| {
+                    (
+                        r.get::<String, _>("settings"),
+                        u32::try_from(r.get::<i64, _>("retention_days")).unwrap_or(90),
+                    )
+                }))
+            }
+
+            async fn put_site_settings(
+                &self,
+                site: &str,
+                settings: &str,
+                retention_days: u32,
+            ) -> Result<(), StoreError> {
+                let done = sqlx::query("UPDATE sites SET settings = $2, retention_days = $3 WHERE id = $1")
+                    .bind(site)
+                    .bind(settings)
+                    .bind(i64::from(retention_days))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::UnknownSite(site.to_string()));
+                }
+                Ok(())
+            }
+
+            async fn campaigns(&self, site: &str) -> Result<Vec<$crate::store::Draft>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, body, updated_ms FROM campaigns WHERE site = $1 ORDER BY created_ms, id",
+                )
+                .bind(site)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| $crate::store::Draft {
+                        id: r.get("id"),
+                        body: r.get("body"),
+                        updated_ms: r.get("updated_ms"),
+                    })
+                    .collect())
+            }
+
+            async fn put_campaign(
+                &self,
+                site: &str,
+                id: &str,
+                body: &str,
+                now_ms: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO campaigns (site, id, body, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $4)
+                     ON CONFLICT (site, id) DO UPDATE SET body = excluded.body, updated_ms = excluded.updated_ms",
+                )
+                .bind(site)
+                .bind(id)
+                .bind(body)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn delete_campaign(&self, site: &str, id: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM campaigns WHERE site = $1 AND id = $2")
+                    .bind(site)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn versions(&self, site: &str) -> Result<Vec<(u64, i64)>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT version, created_ms FROM config_versions WHERE site = $1 ORDER BY version DESC",
+                )
+                .bind(site)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| {
+                        (
+                            u64::try_from(r.get::<i64, _>("version")).unwrap_or(0),
+                            r.get::<i64, _>("created_ms"),
+                        )
+                    })
+                    .collect())
+            }
+
+            async fn version(&self, site: &str, version: u64) -> Result<Option<Published>, StoreError> {
+                let Ok(v) = i64::try_from(version) else {
+                    return Ok(None);
+                };
+                let row = sqlx::query("SELECT body FROM config_versions WHERE site = $1 AND version = $2")
+                    .bind(site)
+                    .bind(v)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(row.map(|r| Published {
+                    version,
+                    body: r.get("body"),
+                }))
+            }
+
+            async fn purge_site_events(&self, site: &str, before_ms: i64) -> Result<u64, StoreError> {
+                let done = sqlx::query("DELETE FROM events WHERE site = $1 AND ts < $2")
+                    .bind(site)
+                    .bind(before_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn events_between(
+                &self,
+                site: &str,
+                types: &[&str],
+                from_ms: i64,
+                to_ms: i64,
+            ) -> Result<Vec<Event>, StoreError> {
+                // The types go in as one JSON-free list: a few fixed names.
+                let mut out = Vec::new();
+                for kind in types {
+                    let rows = sqlx::query(
+                        "SELECT id, type, ts, anon, campaign, variant, item, category, price, answer
+                         FROM events WHERE site = $1 AND type = $2 AND ts >= $3 AND ts < $4",
+                    )
+                    .bind(site)
+                    .bind(*kind)
+                    .bind(from_ms)
+                    .bind(to_ms)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    out.extend(rows.into_iter().map(|r| Event {
+                        id: r.get("id"),
+                        kind: r.get("type"),
+                        ts: r.get("ts"),
+                        anon: r.get("anon"),
+                        campaign: r.get("campaign"),
+                        variant: r.get("variant"),
+                        item: r.get("item"),
+                        category: r.get("category"),
+                        price: r.get("price"),
+                        answer: r
+                            .get::<Option<i64>, _>("answer")
+                            .and_then(|a| u8::try_from(a).ok()),
+                    }));
+                }
+                out.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.id.cmp(&b.id)));
+                Ok(out)
+            }
+
+            async fn redemptions(&self, site: &str) -> Result<Vec<(String, String, u64)>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT campaign, variant, COUNT(*) AS n FROM coupons
+                     WHERE site = $1 AND redeemed_ms IS NOT NULL GROUP BY campaign, variant",
+                )
+                .bind(site)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| {
+                        (
+                            r.get("campaign"),
+                            r.get("variant"),
+                            u64::try_from(r.get::<i64, _>("n")).unwrap_or(0),
+                        )
+                    })
+                    .collect())
+            }
+
+            async fn put_admin(
+                &self,
+                email: &str,
+                password_hash: &str,
+                now_ms: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO admins (email, password_hash, created_ms) VALUES ($1, $2, $3)
+                     ON CONFLICT (email) DO UPDATE SET password_hash = excluded.password_hash",
+                )
+                .bind(email)
+                .bind(password_hash)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn admin_hash(&self, email: &str) -> Result<Option<String>, StoreError> {
+                sqlx::query_scalar("SELECT password_hash FROM admins WHERE email = $1")
+                    .bind(email)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)
+            }
+
+            async fn create_session(&self, s: &$crate::store::Session) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO admin_sessions (token_hash, email, csrf, created_ms, expires_ms)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&s.token_hash)
+                .bind(&s.email)
+                .bind(&s.csrf)
+                .bind(s.created_ms)
+                .bind(s.expires_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                // Expired sessions go while new ones come.
+                sqlx::query("DELETE FROM admin_sessions WHERE expires_ms < $1")
+                    .bind(s.created_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn session(&self, token_hash: &str) -> Result<Option<$crate::store::Session>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT token_hash, email, csrf, created_ms, expires_ms FROM admin_sessions WHERE token_hash = $1",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(row.map(|r| $crate::store::Session {
+                    token_hash: r.get("token_hash"),
+                    email: r.get("email"),
+                    csrf: r.get("csrf"),
+                    created_ms: r.get("created_ms"),
+                    expires_ms: r.get("expires_ms"),
+                }))
+            }
+
+            async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM admin_sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
             }
         }
     };

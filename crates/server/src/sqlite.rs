@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/sqlite/0003_coupons.sql")),
     (4, include_str!("../migrations/sqlite/0004_answers.sql")),
     (5, include_str!("../migrations/sqlite/0005_signing.sql")),
+    (6, include_str!("../migrations/sqlite/0006_admin.sql")),
 ];
 
 /// SQLite storage.

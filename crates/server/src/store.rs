@@ -176,4 +176,85 @@ pub trait Store: Send + Sync + 'static {
         anon: Option<&str>,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Every site.
+    async fn sites(&self) -> Result<Vec<Site>, StoreError>;
+    /// A site's settings (the config's top level without campaigns, as
+    /// JSON text) and its retention of raw events in days.
+    async fn site_settings(&self, site: &str) -> Result<Option<(String, u32)>, StoreError>;
+    /// Replaces a site's settings and retention.
+    async fn put_site_settings(
+        &self,
+        site: &str,
+        settings: &str,
+        retention_days: u32,
+    ) -> Result<(), StoreError>;
+    /// A site's campaign drafts, in the order they were created.
+    async fn campaigns(&self, site: &str) -> Result<Vec<Draft>, StoreError>;
+    /// Creates or replaces one campaign draft.
+    async fn put_campaign(
+        &self,
+        site: &str,
+        id: &str,
+        body: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Deletes a campaign draft; whether it existed.
+    async fn delete_campaign(&self, site: &str, id: &str) -> Result<bool, StoreError>;
+    /// Published versions of a site, newest first: number and time.
+    async fn versions(&self, site: &str) -> Result<Vec<(u64, i64)>, StoreError>;
+    /// One published version.
+    async fn version(&self, site: &str, version: u64) -> Result<Option<Published>, StoreError>;
+    /// Deletes a site's raw events older than `before_ms`.
+    async fn purge_site_events(&self, site: &str, before_ms: i64) -> Result<u64, StoreError>;
+    /// A site's events of the given types between two times (event time).
+    async fn events_between(
+        &self,
+        site: &str,
+        types: &[&str],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<Event>, StoreError>;
+    /// Redeemed coupons per campaign and variant.
+    async fn redemptions(&self, site: &str) -> Result<Vec<(String, String, u64)>, StoreError>;
+    /// Creates an admin or replaces their password hash.
+    async fn put_admin(
+        &self,
+        email: &str,
+        password_hash: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// An admin's password hash.
+    async fn admin_hash(&self, email: &str) -> Result<Option<String>, StoreError>;
+    /// Starts a session (the token's SHA-256, hex).
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// A live or expired session by its token hash.
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError>;
+    /// Ends a session.
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+}
+
+/// A campaign draft as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    /// The campaign id.
+    pub id: String,
+    /// The campaign as JSON text.
+    pub body: String,
+    /// Last change (ms).
+    pub updated_ms: i64,
+}
+
+/// An admin's signed-in session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// SHA-256 (hex) of the cookie's token; the token itself is never stored.
+    pub token_hash: String,
+    /// Who.
+    pub email: String,
+    /// The token every state-changing request must echo in `X-CSRF-Token`.
+    pub csrf: String,
+    /// Started (ms).
+    pub created_ms: i64,
+    /// Ends (ms).
+    pub expires_ms: i64,
 }

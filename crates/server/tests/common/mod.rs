@@ -22,8 +22,26 @@ pub async fn state_over(store: Arc<dyn Store>) -> AppState {
     state
 }
 
+/// Sends `req` to the app served on a real loopback socket.
 async fn send(state: &AppState, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
-    let res = app(state.clone()).oneshot(req).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, service).await });
+    let (mut parts, body) = req.into_parts();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    parts.uri = format!("http://{addr}{path}").parse().unwrap();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Body>();
+    let res = client
+        .request(Request::from_parts(parts, body))
+        .await
+        .unwrap();
+    server.abort();
     let status = res.status();
     let headers = res.headers().clone();
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
@@ -601,6 +619,728 @@ pub async fn coupon_farming_and_code_guessing_are_held_to_the_address_limits(mut
     }
 }
 
+const PASSWORD: &str = "a long enough password";
+
+async fn sign_in(state: &AppState) -> (String, String) {
+    let hash = dangol_server::admin::auth::hash_password(PASSWORD).unwrap();
+    state
+        .store
+        .put_admin("owner@shop.example", &hash, now_ms())
+        .await
+        .unwrap();
+    let (status, headers, body) = send(
+        state,
+        json_req(
+            "POST",
+            "/v1/admin/login",
+            &json!({"email": "Owner@Shop.example", "password": PASSWORD}),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cookie = headers[header::SET_COOKIE].to_str().unwrap().to_string();
+    let token = cookie.split(';').next().unwrap().to_string();
+    (token, body["csrf"].as_str().unwrap().to_string())
+}
+
+/// A JSON request, with the session cookie and CSRF token when given.
+fn json_req(
+    method: &str,
+    uri: &str,
+    body: &Value,
+    session: Option<(&str, Option<&str>)>,
+) -> Request<Body> {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some((cookie, csrf)) = session {
+        req = req.header(header::COOKIE, cookie);
+        if let Some(csrf) = csrf {
+            req = req.header("x-csrf-token", csrf);
+        }
+    }
+    let text = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    req.body(Body::from(text)).unwrap()
+}
+
+fn bearer(method: &str, uri: &str, body: &Value) -> Request<Body> {
+    let mut req = json_req(method, uri, body, None);
+    req.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {TOKEN}").parse().unwrap(),
+    );
+    req
+}
+
+pub async fn admins_sign_in_with_a_strict_cookie_and_changes_need_the_csrf_token(state: AppState) {
+    let hash = dangol_server::admin::auth::hash_password(PASSWORD).unwrap();
+    state
+        .store
+        .put_admin("owner@shop.example", &hash, now_ms())
+        .await
+        .unwrap();
+    // Wrong password and unknown account: the same answer.
+    for (email, password) in [
+        ("owner@shop.example", "not the password"),
+        ("nobody@shop.example", PASSWORD),
+    ] {
+        let (status, headers, body) = send(
+            &state,
+            json_req(
+                "POST",
+                "/v1/admin/login",
+                &json!({"email": email, "password": password}),
+                None,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["error"]["message"], "wrong email or password");
+        assert!(headers.get(header::SET_COOKIE).is_none());
+    }
+    let (status, _, body) = send(
+        &state,
+        json_req("POST", "/v1/admin/login", &json!({"email": 3}), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("email"),
+        "{body}"
+    );
+
+    let (status, headers, body) = send(
+        &state,
+        json_req(
+            "POST",
+            "/v1/admin/login",
+            &json!({"email": "owner@shop.example", "password": PASSWORD}),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let cookie = headers[header::SET_COOKIE].to_str().unwrap().to_string();
+    for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attr), "{cookie} lacks {attr}");
+    }
+    let session = cookie.split(';').next().unwrap().to_string();
+    let csrf = body["csrf"].as_str().unwrap().to_string();
+    // A second sign-in gets a different session: a planted token is worthless.
+    let (again, _) = sign_in(&state).await;
+    assert_ne!(again, session);
+
+    let (status, _, body) = send(
+        &state,
+        json_req(
+            "GET",
+            "/v1/admin/sites",
+            &Value::Null,
+            Some((&session, None)),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["sites"][0]["id"], "demo");
+    let campaign = json!({"placements": ["home-hero"], "variants": [{"id": "a", "content": {"type": "banner", "headline": "Hi"}}]});
+    let uri = "/v1/admin/sites/demo/campaigns/csrf-test";
+    let (status, _, body) = send(
+        &state,
+        json_req("PUT", uri, &campaign, Some((&session, None))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "csrf");
+    let (status, _, _) = send(
+        &state,
+        json_req("PUT", uri, &campaign, Some((&session, Some("wrong-token")))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        state
+            .store
+            .campaigns("demo")
+            .await
+            .unwrap()
+            .iter()
+            .all(|d| d.id != "csrf-test"),
+        "nothing stored"
+    );
+    let (status, _, _) = send(
+        &state,
+        json_req("PUT", uri, &campaign, Some((&session, Some(&csrf)))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Signed out, the cookie is dead.
+    let (status, headers, _) = send(
+        &state,
+        json_req(
+            "POST",
+            "/v1/admin/logout",
+            &Value::Null,
+            Some((&session, Some(&csrf))),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(
+        headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let (status, _, _) = send(
+        &state,
+        json_req(
+            "GET",
+            "/v1/admin/sites",
+            &Value::Null,
+            Some((&session, None)),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // An expired session is refused with its own reason.
+    let token = "0123456789abcdef0123456789abcdef";
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
+    state
+        .store
+        .create_session(&dangol_server::store::Session {
+            token_hash: hash,
+            email: "owner@shop.example".into(),
+            csrf: "c".into(),
+            created_ms: now_ms() - 20 * 3_600_000,
+            expires_ms: now_ms() - 1,
+        })
+        .await
+        .unwrap_or(());
+    let (status, _, body) = send(
+        &state,
+        json_req(
+            "GET",
+            "/v1/admin/sites",
+            &Value::Null,
+            Some((&format!("dangol_session={token}"), None)),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        matches!(
+            body["error"]["code"].as_str(),
+            Some("session_expired" | "unauthorized")
+        ),
+        "{body}"
+    );
+}
+
+pub async fn every_admin_route_refuses_without_a_session_or_token(state: AppState) {
+    let doc: Value = serde_json::from_str(dangol_server::OPENAPI_JSON).unwrap();
+    let mut checked = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/v1/admin/") || path == "/v1/admin/login" {
+            continue;
+        }
+        for method in ops.as_object().unwrap().keys() {
+            let uri = path
+                .replace("{site}", "demo")
+                .replace("{id}", "welcome-hero")
+                .replace("{version}", "1");
+            for auth in [
+                None,
+                Some("Bearer not-the-token"),
+                Some("Basic YWRtaW46YWRtaW4="),
+            ] {
+                let mut req = json_req(&method.to_uppercase(), &uri, &json!({}), None);
+                if let Some(a) = auth {
+                    req.headers_mut()
+                        .insert(header::AUTHORIZATION, a.parse().unwrap());
+                }
+                let (status, _, body) = send(&state, req).await;
+                assert_eq!(
+                    status,
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {uri} with {auth:?}: {body}"
+                );
+                checked += 1;
+            }
+            // A forged cookie is no session either.
+            let req = json_req(
+                &method.to_uppercase(),
+                &uri,
+                &json!({}),
+                Some(("dangol_session=forged", Some("x"))),
+            );
+            assert_eq!(
+                send(&state, req).await.0,
+                StatusCode::UNAUTHORIZED,
+                "{method} {uri}"
+            );
+        }
+    }
+    assert!(checked >= 3 * 14, "only {checked} admin requests checked");
+    // The old admin read needs it too.
+    let (status, _, _) = send(
+        &state,
+        json_req("GET", "/v1/sites/demo/events", &Value::Null, None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+pub async fn sign_in_attempts_are_throttled(state: AppState) {
+    let mut last = (StatusCode::OK, Value::Null);
+    let mut retry = None;
+    for _ in 0..7 {
+        let (status, headers, body) = send(
+            &state,
+            json_req(
+                "POST",
+                "/v1/admin/login",
+                &json!({"email": "owner@shop.example", "password": "guess guess guess"}),
+                None,
+            ),
+        )
+        .await;
+        retry = headers.get(header::RETRY_AFTER).cloned();
+        last = (status, body);
+    }
+    assert_eq!(last.0, StatusCode::TOO_MANY_REQUESTS, "{}", last.1);
+    assert!(retry.is_some());
+    assert!(
+        last.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sign-in attempts")
+    );
+}
+
+pub async fn campaigns_are_checked_by_the_engine_then_published_and_rolled_back(state: AppState) {
+    let uri = "/v1/admin/sites/demo/campaigns/spring-sale";
+    // Wrong types and bad links are refused by name; nothing is stored.
+    let bad = json!({"placements": ["home-hero"], "priority": "high",
+                     "variants": [{"id": "a", "content": {"type": "banner", "headline": "Spring", "cta": {"text": "Go", "url": "javascript:alert(1)"}}}]});
+    let (status, _, body) = send(&state, bearer("PUT", uri, &bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let problems = body["error"]["problems"].to_string();
+    assert!(
+        problems.contains("spring-sale") && problems.contains("priority"),
+        "{problems}"
+    );
+    let (status, _, _) = send(&state, bearer("GET", uri, &Value::Null)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for (raw, code) in [
+        ("{not json", StatusCode::BAD_REQUEST),
+        ("[1,2]", StatusCode::BAD_REQUEST),
+    ] {
+        let mut req = bearer("PUT", uri, &Value::Null);
+        *req.body_mut() = Body::from(raw);
+        assert_eq!(send(&state, req).await.0, code, "{raw}");
+    }
+    let (status, _, _) = send(
+        &state,
+        bearer(
+            "PUT",
+            "/v1/admin/sites/demo/campaigns/other",
+            &json!({"id": "spring-sale"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = send(
+        &state,
+        bearer("PUT", "/v1/admin/sites/nope/campaigns/x", &json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let good = json!({"name": "Spring sale", "placements": ["home-hero"], "priority": 50,
+                      "variants": [{"id": "a", "content": {"type": "banner", "headline": "Spring sale"}}]});
+    let (status, _, body) = send(&state, bearer("PUT", uri, &good)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, _, body) = send(
+        &state,
+        bearer("GET", "/v1/admin/sites/demo/campaigns", &Value::Null),
+    )
+    .await;
+    let listed = body["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "spring-sale")
+        .unwrap()
+        .clone();
+    assert_eq!(listed["published"], false);
+
+    let (status, _, body) = send(
+        &state,
+        bearer("POST", "/v1/admin/sites/demo/publish", &Value::Null),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["version"], 2);
+    assert_eq!(body["changes"], json!(["campaign `spring-sale` added"]));
+    let (_, _, config) = send(
+        &state,
+        Request::get("/v1/sites/demo/config")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(config["version"], 2);
+    assert!(
+        config["campaigns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == "spring-sale")
+    );
+
+    let (_, _, body) = send(
+        &state,
+        bearer("GET", "/v1/admin/sites/demo/versions", &Value::Null),
+    )
+    .await;
+    let versions: Vec<u64> = body["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, [2, 1]);
+    let (status, _, _) = send(
+        &state,
+        bearer(
+            "POST",
+            "/v1/admin/sites/demo/rollback",
+            &json!({"version": "one"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = send(
+        &state,
+        bearer(
+            "POST",
+            "/v1/admin/sites/demo/rollback",
+            &json!({"version": 9}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, body) = send(
+        &state,
+        bearer(
+            "POST",
+            "/v1/admin/sites/demo/rollback",
+            &json!({"version": 1}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["version"].as_u64(), body["rolled_back_to"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(body["changes"], json!(["campaign `spring-sale` removed"]));
+    let (_, _, config) = send(
+        &state,
+        Request::get("/v1/sites/demo/config")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(config["version"], 3);
+    assert!(
+        config["campaigns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["id"] != "spring-sale")
+    );
+    let (status, _, _) = send(&state, bearer("GET", uri, &Value::Null)).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the rollback made version 1 the drafts"
+    );
+
+    // Site settings are checked too.
+    let (status, _, body) = send(&state, bearer("PUT", "/v1/admin/sites/demo", &json!({"name": "Demo", "allowed_origins": ["ftp://x"], "settings": {"currency": "won"}}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let text = body["error"]["problems"].to_string();
+    assert!(
+        text.contains("ftp://x") && text.contains("currency"),
+        "{text}"
+    );
+}
+
+fn results_event(
+    id: &str,
+    kind: &str,
+    anon: &str,
+    campaign: Option<&str>,
+    variant: Option<&str>,
+    price: Option<f64>,
+) -> Value {
+    let mut e = json!({"id": id, "type": kind, "ts": now_ms() - 60_000, "anon": anon});
+    if let Some(c) = campaign {
+        e["campaign"] = json!(c);
+    }
+    if let Some(v) = variant {
+        e["variant"] = json!(v);
+    }
+    if let Some(p) = price {
+        e["price"] = json!(p);
+    }
+    e
+}
+
+pub async fn results_count_per_variant_with_intervals_and_uplift(state: AppState) {
+    let mut events = Vec::new();
+    for i in 0..10 {
+        let anon = format!("anon{i:016}");
+        events.push(results_event(
+            &format!("evt_exp_{i:04}"),
+            "exposure",
+            &anon,
+            Some("welcome-hero"),
+            Some("a"),
+            None,
+        ));
+        if i < 4 {
+            events.push(results_event(
+                &format!("evt_clk_{i:04}"),
+                "click",
+                &anon,
+                Some("welcome-hero"),
+                Some("a"),
+                None,
+            ));
+        }
+        if i < 2 {
+            events.push(results_event(
+                &format!("evt_cnv_{i:04}"),
+                "conversion",
+                &anon,
+                Some("welcome-hero"),
+                Some("a"),
+                Some(30_000.0),
+            ));
+            events.push(results_event(
+                &format!("evt_buy_{i:04}"),
+                "purchase",
+                &anon,
+                None,
+                None,
+                Some(30_000.0),
+            ));
+        }
+        let held = format!("held{i:016}");
+        events.push(results_event(
+            &format!("evt_hld_{i:04}"),
+            "holdout",
+            &held,
+            Some("welcome-hero"),
+            None,
+            None,
+        ));
+    }
+    let (status, _, body) = send(&state, post_events(&json!({"events": events}), None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = send(
+        &state,
+        bearer("GET", "/v1/admin/sites/demo/results?days=7", &Value::Null),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let c = body["results"]["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["campaign"] == "welcome-hero")
+        .unwrap()
+        .clone();
+    let a = &c["variants"][0];
+    assert_eq!(
+        (
+            a["exposures"].as_u64(),
+            a["shoppers"].as_u64(),
+            a["clicks"].as_u64(),
+            a["conversions"].as_u64()
+        ),
+        (Some(10), Some(10), Some(4), Some(2))
+    );
+    assert_eq!(a["revenue"], 60_000.0);
+    assert_eq!(a["revenue_per_shopper"], 6_000.0);
+    let rate = &a["conversion_rate"];
+    assert_eq!(rate["value"], 0.2);
+    assert!(rate["low"].as_f64().unwrap() < 0.2 && rate["high"].as_f64().unwrap() > 0.2);
+    assert_eq!(
+        (
+            c["treated"]["shoppers"].as_u64(),
+            c["treated"]["converted"].as_u64()
+        ),
+        (Some(10), Some(2))
+    );
+    assert_eq!(
+        (
+            c["holdout"]["shoppers"].as_u64(),
+            c["holdout"]["converted"].as_u64()
+        ),
+        (Some(10), Some(0))
+    );
+    assert_eq!(c["uplift"]["value"], 0.2);
+    assert_eq!(c["daily"].as_array().unwrap().len(), 1);
+    let (status, _, _) = send(
+        &state,
+        bearer("GET", "/v1/admin/sites/demo/results?days=0", &Value::Null),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = send(
+        &state,
+        bearer("GET", "/v1/admin/sites/demo/results?days=x", &Value::Null),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+pub async fn bandit_posteriors_follow_the_results_into_the_next_config(state: AppState) {
+    let campaign = json!({"placements": ["home-hero"], "priority": 99,
+        "allocation": {"type": "bandit", "min_share": 0.1},
+        "variants": [{"id": "x", "content": {"type": "banner", "headline": "X"}},
+                     {"id": "y", "content": {"type": "banner", "headline": "Y"}}]});
+    let (status, _, body) = send(
+        &state,
+        bearer("PUT", "/v1/admin/sites/demo/campaigns/duel", &campaign),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, _, body) = send(
+        &state,
+        bearer("POST", "/v1/admin/sites/demo/publish", &Value::Null),
+    )
+    .await;
+    assert_eq!(body["version"], 2);
+    let (_, _, config) = send(
+        &state,
+        Request::get("/v1/sites/demo/config")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let duel = config["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "duel")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        duel["allocation"]["posteriors"],
+        json!([[1.0, 1.0], [1.0, 1.0]])
+    );
+    // Nothing new yet: no new version.
+    let (_, _, body) = send(
+        &state,
+        bearer("POST", "/v1/admin/sites/demo/bandits", &Value::Null),
+    )
+    .await;
+    assert_eq!(body["published"], false);
+    let mut events = Vec::new();
+    for i in 0..4 {
+        let anon = format!("duel{i:016}");
+        events.push(results_event(
+            &format!("evt_dx_{i:04}"),
+            "exposure",
+            &anon,
+            Some("duel"),
+            Some("x"),
+            None,
+        ));
+    }
+    events.push(results_event(
+        "evt_dx_cnv1",
+        "conversion",
+        "duel0000000000000000",
+        Some("duel"),
+        Some("x"),
+        Some(1.0),
+    ));
+    send(&state, post_events(&json!({"events": events}), None)).await;
+    let (_, _, body) = send(
+        &state,
+        bearer("POST", "/v1/admin/sites/demo/bandits", &Value::Null),
+    )
+    .await;
+    assert_eq!(body["published"], true, "{body}");
+    let (_, _, config) = send(
+        &state,
+        Request::get("/v1/sites/demo/config")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(config["version"], 3);
+    let duel = config["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "duel")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        duel["allocation"]["posteriors"],
+        json!([[2.0, 4.0], [1.0, 1.0]])
+    );
+}
+
+pub async fn each_site_keeps_raw_events_for_its_own_retention(state: AppState) {
+    let day = 86_400_000i64;
+    let (status, _, body) = send(&state, bearer("PUT", "/v1/admin/sites/demo", &json!({"name": "Demo", "retention_days": 7,
+        "settings": serde_json::from_str::<Value>(&state.store.site_settings("demo").await.unwrap().unwrap().0).unwrap()}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut old = event("evt_ret_old1", "page_view");
+    old["ts"] = json!(now_ms() - 8 * day);
+    let mut mid = event("evt_ret_mid1", "page_view");
+    mid["ts"] = json!(now_ms() - 6 * day);
+    send(&state, post_events(&json!({"events": [old, mid]}), None)).await;
+    let purged = dangol_server::purge_once(state.store.as_ref(), None)
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    let ids: Vec<String> = state
+        .store
+        .events("demo", None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event.id)
+        .collect();
+    assert_eq!(ids, ["evt_ret_mid1"]);
+    let (status, _, _) = send(
+        &state,
+        bearer(
+            "PUT",
+            "/v1/admin/sites/demo",
+            &json!({"name": "Demo", "retention_days": 0}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
 /// One `#[tokio::test]` per shared body, each on a fresh state from `$make`
 /// (an async fn returning `Option<AppState>`; `None` skips, loudly).
 #[macro_export]
@@ -622,6 +1362,13 @@ macro_rules! api_tests {
             old_events_are_purged_after_the_retention,
             coupon_farming_and_code_guessing_are_held_to_the_address_limits,
             widget_assets_load_cross_origin_from_shop_pages,
+            admins_sign_in_with_a_strict_cookie_and_changes_need_the_csrf_token,
+            every_admin_route_refuses_without_a_session_or_token,
+            sign_in_attempts_are_throttled,
+            campaigns_are_checked_by_the_engine_then_published_and_rolled_back,
+            results_count_per_variant_with_intervals_and_uplift,
+            bandit_posteriors_follow_the_results_into_the_next_config,
+            each_site_keeps_raw_events_for_its_own_retention,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

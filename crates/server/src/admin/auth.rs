@@ -1,0 +1,299 @@
+//! Who may use the admin API: admins signed in with a password (argon2id
+//! hashes, a session cookie that is `Secure`, `HttpOnly` and
+//! `SameSite=Strict`, a CSRF token on every change, throttled logins), and
+//! automation with the server's bearer token.
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::limits::ClientIp;
+use crate::store::Session;
+use crate::{AppState, now_ms};
+
+/// The session cookie's name.
+pub const COOKIE: &str = "dangol_session";
+/// The header a signed-in admin's changes must carry.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// How long a session lasts.
+const SESSION_MS: i64 = 12 * 3_600_000;
+/// Login attempts per minute per client address, and per email.
+const LOGINS_PER_IP: u32 = 10;
+const LOGINS_PER_EMAIL: u32 = 5;
+
+/// An argon2id hash (PHC string) of `password`.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| format!("could not hash the password: {e}"))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// Checks what `dangol-server admin create` is given.
+pub fn check_new_admin(email: &str, password: &str) -> Result<(), String> {
+    let at = email.find('@').unwrap_or(0);
+    if email.len() > 254 || at == 0 || at + 1 >= email.len() || email.contains(char::is_whitespace)
+    {
+        return Err(format!("`{email}` is not an email address"));
+    }
+    if password.chars().count() < 12 {
+        return Err("the password must be at least 12 characters".into());
+    }
+    Ok(())
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Equal without telling how much of it was equal.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Someone allowed to use the admin API.
+#[derive(Debug, Clone)]
+pub enum Admin {
+    /// Automation with the bearer token.
+    Token,
+    /// A signed-in admin.
+    Person {
+        /// Who.
+        email: String,
+        /// The session's CSRF token.
+        csrf: String,
+    },
+}
+
+fn unauthorized() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "sign in (POST /v1/admin/login) or send the admin bearer token",
+    )
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(bearer) = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        {
+            return match &state.admin_token {
+                Some(token) if same(bearer, token) => Ok(Admin::Token),
+                _ => Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "the bearer token is not the admin token",
+                )),
+            };
+        }
+        let token = cookie(&parts.headers, COOKIE).ok_or_else(unauthorized)?;
+        let session = state
+            .store
+            .session(&sha256_hex(&token))
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "the session is unknown or ended; sign in again",
+                )
+            })?;
+        if session.expires_ms <= now_ms() {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "session_expired",
+                "the session expired; sign in again",
+            ));
+        }
+        // Cookies ride along with cross-site requests; a change must also
+        // carry the token only our own pages can read.
+        if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !same(sent, &session.csrf) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf",
+                    "this change needs the session's CSRF token in X-CSRF-Token",
+                ));
+            }
+        }
+        Ok(Admin::Person {
+            email: session.email,
+            csrf: session.csrf,
+        })
+    }
+}
+
+/// `POST /v1/admin/login` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    email: String,
+    password: String,
+}
+
+fn session_cookie(token: &str, max_age_s: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age_s}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// `POST /v1/admin/login`: a new session (a fresh token every time, so a
+/// token planted before sign-in is worthless) and its CSRF token.
+pub async fn login(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let login: Login = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the login is not {{email, password}}: {e}")))?;
+    let email = login.email.trim().to_lowercase();
+    state.limiter.check(
+        &format!("login-ip:{}", ip.0),
+        LOGINS_PER_IP,
+        "sign-in attempts from this address",
+    )?;
+    state.limiter.check(
+        &format!("login-email:{email}"),
+        LOGINS_PER_EMAIL,
+        "sign-in attempts for this account",
+    )?;
+    let hash = state.store.admin_hash(&email).await?;
+    // Unknown accounts cost the same time as wrong passwords.
+    let ok = match &hash {
+        Some(h) => verify_password(&login.password, h),
+        None => {
+            let _ = verify_password(&login.password, dummy_hash());
+            false
+        }
+    };
+    if !ok {
+        tracing::warn!(email = %email, ip = %ip.0, "failed admin sign-in");
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_credentials",
+            "wrong email or password",
+        ));
+    }
+    let token = random_hex(32);
+    let now = now_ms();
+    let session = Session {
+        token_hash: sha256_hex(&token),
+        email: email.clone(),
+        csrf: random_hex(16),
+        created_ms: now,
+        expires_ms: now + SESSION_MS,
+    };
+    state.store.create_session(&session).await?;
+    let mut res =
+        Json(json!({"email": email, "csrf": session.csrf, "expires_ms": session.expires_ms}))
+            .into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&token, SESSION_MS / 1000),
+    );
+    Ok(res)
+}
+
+/// A hash of a random password, checked against for unknown accounts.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password(&random_hex(16)).unwrap_or_default())
+}
+
+/// `POST /v1/admin/logout`: ends the session.
+pub async fn logout(
+    State(state): State<AppState>,
+    admin: Admin,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let (Admin::Person { .. }, Some(token)) = (&admin, cookie(&headers, COOKIE)) {
+        state.store.delete_session(&sha256_hex(&token)).await?;
+    }
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie("", 0));
+    Ok(res)
+}
+
+/// `GET /v1/admin/session`: who is signed in, and the CSRF token for pages
+/// that reloaded.
+pub async fn whoami(admin: Admin) -> Json<serde_json::Value> {
+    Json(match admin {
+        Admin::Token => json!({"kind": "token"}),
+        Admin::Person { email, csrf } => json!({"kind": "session", "email": email, "csrf": csrf}),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_with_argon2id_and_verify() {
+        let h = hash_password("correct horse battery").unwrap();
+        assert!(h.starts_with("$argon2id$"), "{h}");
+        assert!(verify_password("correct horse battery", &h));
+        assert!(!verify_password("wrong horse battery", &h));
+        assert!(!verify_password("x", "not a hash"));
+        assert!(PasswordHash::new(dummy_hash()).is_ok());
+    }
+
+    #[test]
+    fn new_admins_need_an_email_and_a_long_password() {
+        assert!(check_new_admin("a@shop.example", "twelve chars").is_ok());
+        assert!(check_new_admin("shop.example", "twelve chars").is_err());
+        assert!(check_new_admin("a@shop.example", "short").is_err());
+    }
+}

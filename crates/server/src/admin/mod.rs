@@ -1,0 +1,53 @@
+//! The admin API under `/v1/admin`: sign-in, sites, campaign drafts,
+//! publishing and rollback, results and bandit updates. Every route needs a
+//! signed-in admin (with the CSRF token for changes) or the bearer token.
+
+pub mod auth;
+pub mod sites;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::AppState;
+
+/// Largest admin request body (a campaign with its variants).
+const MAX_BODY: usize = 256 * 1024;
+
+pub(crate) const LOGIN: &str = "/v1/admin/login";
+pub(crate) const LOGOUT: &str = "/v1/admin/logout";
+pub(crate) const SESSION: &str = "/v1/admin/session";
+pub(crate) const SITES: &str = "/v1/admin/sites";
+pub(crate) const SITE: &str = "/v1/admin/sites/{site}";
+pub(crate) const CAMPAIGNS: &str = "/v1/admin/sites/{site}/campaigns";
+pub(crate) const CAMPAIGN: &str = "/v1/admin/sites/{site}/campaigns/{id}";
+pub(crate) const PUBLISH: &str = "/v1/admin/sites/{site}/publish";
+pub(crate) const VERSIONS: &str = "/v1/admin/sites/{site}/versions";
+pub(crate) const VERSION: &str = "/v1/admin/sites/{site}/versions/{version}";
+pub(crate) const ROLLBACK: &str = "/v1/admin/sites/{site}/rollback";
+pub(crate) const RESULTS: &str = "/v1/admin/sites/{site}/results";
+pub(crate) const BANDITS: &str = "/v1/admin/sites/{site}/bandits";
+
+/// The admin routes.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route(LOGIN, post(auth::login))
+        .route(LOGOUT, post(auth::logout))
+        .route(SESSION, get(auth::whoami))
+        .route(SITES, get(sites::list_sites))
+        .route(SITE, get(sites::get_site).put(sites::put_site))
+        .route(CAMPAIGNS, get(sites::list_campaigns))
+        .route(
+            CAMPAIGN,
+            get(sites::get_campaign)
+                .put(sites::put_campaign)
+                .delete(sites::delete_campaign),
+        )
+        .route(PUBLISH, post(sites::publish))
+        .route(VERSIONS, get(sites::versions))
+        .route(VERSION, get(sites::get_version))
+        .route(ROLLBACK, post(sites::rollback))
+        .route(RESULTS, get(sites::results))
+        .route(BANDITS, post(sites::bandits))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+}

@@ -1,0 +1,641 @@
+//! Sites, campaign drafts, publishing, rollback and results.
+//!
+//! A site's published config is composed from its settings (the config's
+//! top level: placements, pressure, tiers, currency...) and its campaign
+//! drafts, checked by the engine, with fresh bandit posteriors, and stored
+//! as a new immutable version. Every check names the campaign and field.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use dangol_engine::condition::NativeRegex;
+use dangol_engine::config::{ATTRIBUTION_HOURS, SiteConfig, is_identifier};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::auth::Admin;
+use crate::error::ApiError;
+use crate::results::{self, Results};
+use crate::store::{Site, Store, StoreError};
+use crate::{AppState, now_ms};
+
+/// Top-level keys that belong to a version, not to the settings.
+const NOT_SETTINGS: &[&str] = &["site", "version", "schema", "campaigns"];
+/// Days of events the bandit posteriors learn from.
+const BANDIT_DAYS: i64 = 30;
+
+fn unprocessable(code: &'static str, message: String, problems: Vec<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message).with_details(problems)
+}
+
+fn parse_json(body: &[u8], what: &str) -> Result<Value, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("{what} is not JSON: {e}")))
+}
+
+async fn site_or_404(state: &AppState, site: &str) -> Result<Site, ApiError> {
+    crate::routes::known_site(state, site).await
+}
+
+async fn settings_of(store: &dyn Store, site: &str) -> Result<(Map<String, Value>, u32), ApiError> {
+    let (text, retention) = store
+        .site_settings(site)
+        .await?
+        .ok_or_else(|| ApiError::unknown_site(site))?;
+    match serde_json::from_str(&text) {
+        Ok(Value::Object(map)) => Ok((map, retention)),
+        _ => Err(StoreError::Corrupt(format!("settings of `{site}`")).into()),
+    }
+}
+
+/// The config for `site` from settings and campaigns (version 0 until
+/// published).
+fn compose(
+    site: &str,
+    settings: &Map<String, Value>,
+    campaigns: Vec<Value>,
+    version: u64,
+) -> Value {
+    let mut config = settings.clone();
+    config.insert("schema".into(), json!(1));
+    config.insert("site".into(), json!(site));
+    config.insert("version".into(), json!(version));
+    config.insert("campaigns".into(), Value::Array(campaigns));
+    Value::Object(config)
+}
+
+/// Every problem the engine finds, each naming the campaign and field.
+fn check(config: &Value) -> Result<(), Vec<String>> {
+    match SiteConfig::compile_value(config, &NativeRegex) {
+        Err(e) => Err(vec![e.to_string()]),
+        Ok(c) if !c.problems().is_empty() => {
+            Err(c.problems().iter().map(ToString::to_string).collect())
+        }
+        Ok(_) => Ok(()),
+    }
+}
+
+async fn drafts(store: &dyn Store, site: &str) -> Result<Vec<Value>, ApiError> {
+    store
+        .campaigns(site)
+        .await?
+        .into_iter()
+        .map(|d| {
+            serde_json::from_str(&d.body)
+                .map_err(|e| StoreError::Corrupt(format!("campaign `{}`: {e}", d.id)).into())
+        })
+        .collect()
+}
+
+/// The results of the last `days` days.
+pub async fn results_for(store: &dyn Store, site: &str, days: i64) -> Result<Results, ApiError> {
+    let now = now_ms();
+    let events = store
+        .events_between(
+            site,
+            results::TYPES,
+            now - days * 86_400_000,
+            now + 86_400_000,
+        )
+        .await?;
+    let redemptions = store.redemptions(site).await?;
+    let hours = match store.published(site).await? {
+        Some(p) => serde_json::from_str::<Value>(&p.body)
+            .ok()
+            .and_then(|v| v["attribution_hours"].as_u64())
+            .unwrap_or(u64::from(ATTRIBUTION_HOURS)),
+        None => u64::from(ATTRIBUTION_HOURS),
+    };
+    Ok(results::compute(
+        &events,
+        &redemptions,
+        i64::try_from(hours).unwrap_or(24) * 3_600_000,
+    ))
+}
+
+/// Bandit campaigns get the posteriors the results give (Beta(1, 1) for a
+/// variant nobody saw yet).
+fn with_posteriors(mut campaigns: Vec<Value>, results: &Results) -> Vec<Value> {
+    for c in &mut campaigns {
+        if c["allocation"]["type"] != "bandit" {
+            continue;
+        }
+        let id = c["id"].as_str().unwrap_or_default().to_string();
+        let found = results.campaigns.iter().find(|r| r.campaign == id);
+        let posteriors: Vec<Value> = c["variants"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|v| {
+                let vid = v["id"].as_str().unwrap_or_default();
+                let (a, b) = found
+                    .and_then(|r| r.variants.iter().find(|x| x.variant == vid))
+                    .map_or((1.0, 1.0), |x| x.posterior);
+                json!([a, b])
+            })
+            .collect();
+        c["allocation"]["posteriors"] = Value::Array(posteriors);
+    }
+    campaigns
+}
+
+/// What changes between two configs, in words.
+pub fn changes(before: Option<&Value>, after: &Value) -> Vec<String> {
+    let empty = Value::Null;
+    let before = before.unwrap_or(&empty);
+    let mut out = Vec::new();
+    let list = |v: &Value| -> Vec<(String, Value)> {
+        v["campaigns"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|c| (c["id"].as_str().unwrap_or_default().to_string(), c.clone()))
+            .collect()
+    };
+    let (old, new) = (list(before), list(after));
+    for (id, c) in &new {
+        match old.iter().find(|(o, _)| o == id) {
+            None => out.push(format!("campaign `{id}` added")),
+            Some((_, prev)) if prev != c => {
+                let mut fields: Vec<&str> = c
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, v)| prev.get(k.as_str()) != Some(*v))
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                fields.extend(
+                    prev.as_object()
+                        .into_iter()
+                        .flatten()
+                        .filter(|(k, _)| c.get(k.as_str()).is_none())
+                        .map(|(k, _)| k.as_str()),
+                );
+                out.push(format!("campaign `{id}`: {} changed", fields.join(", ")));
+            }
+            Some(_) => {}
+        }
+    }
+    for (id, _) in &old {
+        if !new.iter().any(|(n, _)| n == id) {
+            out.push(format!("campaign `{id}` removed"));
+        }
+    }
+    let keys = |v: &Value| -> Vec<String> {
+        v.as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k.clone())
+            .filter(|k| !NOT_SETTINGS.contains(&k.as_str()))
+            .collect()
+    };
+    let mut settings = keys(after);
+    settings.extend(keys(before));
+    settings.sort();
+    settings.dedup();
+    for k in settings {
+        if before.get(&k) != after.get(&k) {
+            out.push(format!("`{k}` changed"));
+        }
+    }
+    out
+}
+
+/// Publishes the drafts as a new version, unless the engine finds a
+/// problem; returns the version and what changed.
+pub async fn publish_site(store: &dyn Store, site: &str) -> Result<(u64, Vec<String>), ApiError> {
+    let (settings, _) = settings_of(store, site).await?;
+    let results = results_for(store, site, BANDIT_DAYS).await?;
+    let campaigns = with_posteriors(drafts(store, site).await?, &results);
+    let candidate = compose(site, &settings, campaigns, 1);
+    check(&candidate).map_err(|problems| {
+        unprocessable(
+            "invalid_config",
+            format!("site `{site}` cannot be published: {}", problems.join("; ")),
+            problems,
+        )
+    })?;
+    let before = store
+        .published(site)
+        .await?
+        .and_then(|p| serde_json::from_str::<Value>(&p.body).ok());
+    let render = |version: u64| {
+        let mut c = candidate.clone();
+        c["version"] = json!(version);
+        c.to_string()
+    };
+    let version = store.publish(site, &render, now_ms()).await?;
+    Ok((version, changes(before.as_ref(), &candidate)))
+}
+
+/// Republishes when a bandit campaign's posteriors moved; returns the new
+/// version if there was one.
+pub async fn refresh_bandits(store: &dyn Store, site: &str) -> Result<Option<u64>, ApiError> {
+    let Some(published) = store.published(site).await? else {
+        return Ok(None);
+    };
+    let current: Value = serde_json::from_str(&published.body)
+        .map_err(|e| StoreError::Corrupt(format!("published config of `{site}`: {e}")))?;
+    let live: Vec<Value> = current["campaigns"].as_array().cloned().unwrap_or_default();
+    if !live.iter().any(|c| c["allocation"]["type"] == "bandit") {
+        return Ok(None);
+    }
+    let results = results_for(store, site, BANDIT_DAYS).await?;
+    let fresh = with_posteriors(live.clone(), &results);
+    if fresh == live {
+        return Ok(None);
+    }
+    let mut next = current;
+    next["campaigns"] = Value::Array(fresh);
+    let render = |version: u64| {
+        let mut c = next.clone();
+        c["version"] = json!(version);
+        c.to_string()
+    };
+    Ok(Some(store.publish(site, &render, now_ms()).await?))
+}
+
+/// Every hour: bandit posteriors recomputed for every site.
+pub async fn bandit_loop(store: std::sync::Arc<dyn Store>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let Ok(sites) = store.sites().await else {
+            continue;
+        };
+        for site in sites {
+            match refresh_bandits(store.as_ref(), &site.id).await {
+                Ok(Some(v)) => {
+                    tracing::info!(site = %site.id, version = v, "published new bandit posteriors")
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(site = %site.id, error = ?e, "could not update bandit posteriors")
+                }
+            }
+        }
+    }
+}
+
+/// `GET /v1/admin/sites`.
+pub async fn list_sites(State(state): State<AppState>, _: Admin) -> Result<Json<Value>, ApiError> {
+    let sites = state.store.sites().await?;
+    Ok(Json(json!({"sites": sites})))
+}
+
+/// `GET /v1/admin/sites/{site}`: the site, its settings and retention.
+pub async fn get_site(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(site): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let s = site_or_404(&state, &site).await?;
+    let (settings, retention) = settings_of(state.store.as_ref(), &site).await?;
+    Ok(Json(json!({
+        "id": s.id, "name": s.name, "allowed_origins": s.allowed_origins,
+        "retention_days": retention, "settings": settings,
+    })))
+}
+
+/// `PUT /v1/admin/sites/{site}` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteBody {
+    name: String,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    #[serde(default)]
+    retention_days: Option<u32>,
+    #[serde(default)]
+    settings: Option<Map<String, Value>>,
+}
+
+fn check_origin(origin: &str) -> Result<(), String> {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| format!("allowed origin `{origin}` must start with https:// or http://"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+        return Err(format!(
+            "allowed origin `{origin}` must be scheme://host[:port] with nothing after"
+        ));
+    }
+    Ok(())
+}
+
+/// `PUT /v1/admin/sites/{site}`: creates or updates a site.
+pub async fn put_site(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(site): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    if !is_identifier(&site) {
+        return Err(ApiError::bad_request(format!(
+            "site id `{site}` must be 1-64 characters of letters, digits, `-` or `_`"
+        )));
+    }
+    let b: SiteBody = serde_json::from_value(parse_json(&body, "the site")?)
+        .map_err(|e| ApiError::bad_request(format!("the site: {e}")))?;
+    let mut problems = Vec::new();
+    if b.name.trim().is_empty() || b.name.len() > 200 {
+        problems.push("name: must be 1-200 characters".to_string());
+    }
+    problems.extend(
+        b.allowed_origins
+            .iter()
+            .filter_map(|o| check_origin(o).err()),
+    );
+    let retention = b.retention_days.unwrap_or(90);
+    if !(1..=3650).contains(&retention) {
+        problems.push(format!(
+            "retention_days: must be 1 to 3650, found {retention}"
+        ));
+    }
+    let mut settings = b.settings.unwrap_or_default();
+    settings.retain(|k, _| !NOT_SETTINGS.contains(&k.as_str()));
+    if let Err(p) = check(&compose(&site, &settings, Vec::new(), 1)) {
+        problems.extend(p.into_iter().map(|m| format!("settings: {m}")));
+    }
+    if !problems.is_empty() {
+        return Err(unprocessable("invalid_site", problems.join("; "), problems));
+    }
+    let now = now_ms();
+    state
+        .store
+        .put_site(
+            &Site {
+                id: site.clone(),
+                name: b.name,
+                allowed_origins: b.allowed_origins,
+            },
+            now,
+        )
+        .await?;
+    let text = Value::Object(settings).to_string();
+    state
+        .store
+        .put_site_settings(&site, &text, retention)
+        .await?;
+    // A new site gets its signing key at once.
+    crate::signing::key_for(state.store.as_ref(), &site).await?;
+    Ok(Json(json!({"site": site, "saved": true})))
+}
+
+/// `GET /v1/admin/sites/{site}/campaigns`: drafts, with what is live.
+pub async fn list_campaigns(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(site): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    site_or_404(&state, &site).await?;
+    let live: Value = match state.store.published(&site).await? {
+        Some(p) => serde_json::from_str(&p.body).unwrap_or(Value::Null),
+        None => Value::Null,
+    };
+    let list: Vec<Value> = state
+        .store
+        .campaigns(&site)
+        .await?
+        .into_iter()
+        .map(|d| {
+            let body: Value = serde_json::from_str(&d.body).unwrap_or(Value::Null);
+            let published = live["campaigns"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|c| c["id"] == body["id"]));
+            json!({"id": d.id, "updated_ms": d.updated_ms, "published": published, "campaign": body})
+        })
+        .collect();
+    Ok(Json(json!({"campaigns": list})))
+}
+
+/// `GET /v1/admin/sites/{site}/campaigns/{id}`.
+pub async fn get_campaign(
+    State(state): State<AppState>,
+    _: Admin,
+    Path((site, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    site_or_404(&state, &site).await?;
+    let draft = state
+        .store
+        .campaigns(&site)
+        .await?
+        .into_iter()
+        .find(|d| d.id == id)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_campaign",
+                format!("site `{site}` has no campaign `{id}`"),
+            )
+        })?;
+    let body: Value = serde_json::from_str(&draft.body)
+        .map_err(|e| StoreError::Corrupt(format!("campaign `{id}`: {e}")))?;
+    Ok(Json(body))
+}
+
+/// `PUT /v1/admin/sites/{site}/campaigns/{id}`: creates or replaces a draft,
+/// after the engine checked it against the site's settings.
+pub async fn put_campaign(
+    State(state): State<AppState>,
+    _: Admin,
+    Path((site, id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    site_or_404(&state, &site).await?;
+    if !is_identifier(&id) {
+        return Err(ApiError::bad_request(format!(
+            "campaign id `{id}` must be 1-64 characters of letters, digits, `-` or `_`"
+        )));
+    }
+    let mut campaign = parse_json(&body, "the campaign")?;
+    let Some(obj) = campaign.as_object_mut() else {
+        return Err(ApiError::bad_request("the campaign must be a JSON object"));
+    };
+    match obj.get("id") {
+        None => {
+            obj.insert("id".into(), json!(id));
+        }
+        Some(v) if v == &json!(id) => {}
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "the campaign's id {other} is not the `{id}` of its URL"
+            )));
+        }
+    }
+    let (settings, _) = settings_of(state.store.as_ref(), &site).await?;
+    let mut others = drafts(state.store.as_ref(), &site).await?;
+    others.retain(|c| c["id"] != json!(id));
+    others.push(campaign.clone());
+    if let Err(problems) = check(&compose(&site, &settings, others, 1)) {
+        return Err(unprocessable(
+            "invalid_campaign",
+            problems.join("; "),
+            problems,
+        ));
+    }
+    state
+        .store
+        .put_campaign(&site, &id, &campaign.to_string(), now_ms())
+        .await?;
+    Ok(Json(json!({"campaign": id, "saved": true})))
+}
+
+/// `DELETE /v1/admin/sites/{site}/campaigns/{id}`.
+pub async fn delete_campaign(
+    State(state): State<AppState>,
+    _: Admin,
+    Path((site, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    site_or_404(&state, &site).await?;
+    if state.store.delete_campaign(&site, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_campaign",
+            format!("site `{site}` has no campaign `{id}`"),
+        ))
+    }
+}
+
+/// `POST /v1/admin/sites/{site}/publish`.
+pub async fn publish(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(site): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    site_or_404(&state, &site).await?;
+    let (version, changes) = publish_site(state.store.as_ref(), &site).await?;
+    Ok(Json(json!({"version": version, "changes": changes})))
+}
+
+/// `GET /v1/admin/sites/{site}/versions`.
+pub async fn versions(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(site): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    site_or_404(&state, &site).await?;
+    let list: Vec<Value> = state
+        .store
+        .versions(&site)
+        .await?
+        .into_iter()
+        .map(|(v, at)| json!({"version": v, "published_ms": at}))
+        .collect();
+    Ok(Json(json!({"versions": list})))
+}
+
+async fn version_body(state: &AppState, site: &str, version: u64) -> Result<Value, ApiError> {
+    let p = state.store.version(site, version).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_version",
+            format!("site `{site}` has no version {version}"),
+        )
+    })?;
+    serde_json::from_str(&p.body)
+        .map_err(|e| StoreError::Corrupt(format!("version {version} of `{site}`: {e}")).into())
+}
+
+/// `GET /v1/admin/sites/{site}/versions/{version}`: the config as published.
+pub async fn get_version(
+    State(state): State<AppState>,
+    _: Admin,
+    Path((site, version)): Path<(String, u64)>,
+) -> Result<Json<Value>, ApiError> {
+    site_or_404(&state, &site).await?;
+    version_body(&state, &site, version).await.map(Json)
+}
+
+/// `POST /v1/admin/sites/{site}/rollback` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rollback {
+    version: u64,
+}
+
+/// `POST /v1/admin/sites/{site}/rollback`: publishes an older version's
+/// config again as a new version, and makes its settings and campaigns the
+/// drafts, so the next publish starts from it.
+pub async fn rollback(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(site): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    site_or_404(&state, &site).await?;
+    let r: Rollback = serde_json::from_value(parse_json(&body, "the rollback")?).map_err(|e| {
+        ApiError::bad_request(format!("the rollback must be {{\"version\": n}}: {e}"))
+    })?;
+    let old = version_body(&state, &site, r.version).await?;
+    let store = state.store.as_ref();
+    let mut settings = old.as_object().cloned().unwrap_or_default();
+    settings.retain(|k, _| !NOT_SETTINGS.contains(&k.as_str()));
+    let (_, retention) = settings_of(store, &site).await?;
+    store
+        .put_site_settings(&site, &Value::Object(settings).to_string(), retention)
+        .await?;
+    for d in store.campaigns(&site).await? {
+        store.delete_campaign(&site, &d.id).await?;
+    }
+    let now = now_ms();
+    for (i, c) in old["campaigns"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let id = c["id"].as_str().unwrap_or_default();
+        // Creation order is config order.
+        store
+            .put_campaign(&site, id, &c.to_string(), now + i as i64)
+            .await?;
+    }
+    let (version, changes) = publish_site(store, &site).await?;
+    Ok(Json(
+        json!({"version": version, "rolled_back_to": r.version, "changes": changes}),
+    ))
+}
+
+/// `?days=` for results.
+#[derive(Deserialize)]
+pub struct Days {
+    days: Option<i64>,
+}
+
+/// `GET /v1/admin/sites/{site}/results?days=30`.
+pub async fn results(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(site): Path<String>,
+    Query(q): Query<Days>,
+) -> Result<Json<Value>, ApiError> {
+    site_or_404(&state, &site).await?;
+    let days = q.days.unwrap_or(30);
+    if !(1..=3650).contains(&days) {
+        return Err(ApiError::bad_request(format!(
+            "days must be 1 to 3650, found {days}"
+        )));
+    }
+    let r = results_for(state.store.as_ref(), &site, days).await?;
+    Ok(Json(json!({"site": site, "days": days, "results": r})))
+}
+
+/// `POST /v1/admin/sites/{site}/bandits`: recomputes the bandit posteriors
+/// now and publishes them if they moved.
+pub async fn bandits(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(site): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    site_or_404(&state, &site).await?;
+    let version = refresh_bandits(state.store.as_ref(), &site).await?;
+    Ok(Json(
+        json!({"published": version.is_some(), "version": version}),
+    ))
+}

@@ -1,0 +1,440 @@
+//! What worked: per campaign and variant, exposures, shoppers, clicks,
+//! dismissals, claims, redemptions, conversions and revenue; conversion
+//! rates with 95 % Wilson intervals; uplift against the campaign's holdout
+//! and the global holdout with Newcombe's interval for a difference; a daily
+//! series; and the bandit's Beta posteriors.
+//!
+//! Pure functions over stored events, so the arithmetic is unit-tested.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use dangol_engine::event::Event;
+use serde::Serialize;
+
+/// Event types results read.
+pub const TYPES: &[&str] = &[
+    "exposure",
+    "click",
+    "dismiss",
+    "claim",
+    "conversion",
+    "holdout",
+    "global_holdout",
+    "purchase",
+];
+
+const Z: f64 = 1.959_963_984_540_054;
+const DAY_MS: i64 = 86_400_000;
+
+/// A share with its 95 % interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rate {
+    /// The point estimate.
+    pub value: f64,
+    /// Lower bound.
+    pub low: f64,
+    /// Upper bound.
+    pub high: f64,
+}
+
+/// `k` of `n` with the Wilson score interval; `None` for `n = 0`.
+pub fn wilson(k: u64, n: u64) -> Option<Rate> {
+    if n == 0 {
+        return None;
+    }
+    let (k, n) = (k.min(n) as f64, n as f64);
+    let p = k / n;
+    let z2 = Z * Z;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / (1.0 + z2 / n);
+    Some(Rate {
+        value: p,
+        low: (centre - half).max(0.0),
+        high: (centre + half).min(1.0),
+    })
+}
+
+/// The difference `a - b` with Newcombe's hybrid score interval.
+pub fn difference(a: Rate, b: Rate) -> Rate {
+    let d = a.value - b.value;
+    Rate {
+        value: d,
+        low: d - ((a.value - a.low).powi(2) + (b.high - b.value).powi(2)).sqrt(),
+        high: d + ((a.high - a.value).powi(2) + (b.value - b.low).powi(2)).sqrt(),
+    }
+}
+
+/// One variant's numbers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct VariantResult {
+    /// The variant.
+    pub variant: String,
+    /// Offers seen.
+    pub exposures: u64,
+    /// Distinct shoppers who saw it.
+    pub shoppers: u64,
+    /// Calls to action clicked.
+    pub clicks: u64,
+    /// Overlays closed.
+    pub dismissals: u64,
+    /// Coupon codes claimed.
+    pub claims: u64,
+    /// Coupon codes redeemed at checkout.
+    pub redemptions: u64,
+    /// Purchases attributed to it (last offer seen).
+    pub conversions: u64,
+    /// Distinct shoppers with an attributed purchase.
+    pub converted: u64,
+    /// Revenue of attributed purchases.
+    pub revenue: f64,
+    /// Shoppers who clicked, of those who saw it.
+    pub click_rate: Option<Rate>,
+    /// Converted shoppers, of those who saw it.
+    pub conversion_rate: Option<Rate>,
+    /// Revenue per shopper who saw it.
+    pub revenue_per_shopper: f64,
+    /// The bandit's Beta(α, β) for this variant.
+    pub posterior: (f64, f64),
+}
+
+/// A group compared in an uplift: shoppers and those who bought within the
+/// attribution window after entering it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Group {
+    /// Distinct shoppers in the group.
+    pub shoppers: u64,
+    /// Of them, those who bought within the window.
+    pub converted: u64,
+    /// Their purchase rate.
+    pub rate: Option<Rate>,
+}
+
+/// One day of one campaign.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Day {
+    /// UTC date, `YYYY-MM-DD`.
+    pub day: String,
+    /// Exposures that day.
+    pub exposures: u64,
+    /// Conversions that day.
+    pub conversions: u64,
+    /// Revenue that day.
+    pub revenue: f64,
+}
+
+/// One campaign's numbers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CampaignResult {
+    /// The campaign.
+    pub campaign: String,
+    /// Per variant, in id order.
+    pub variants: Vec<VariantResult>,
+    /// Shoppers who saw any variant.
+    pub treated: Group,
+    /// Shoppers kept in the campaign's holdout.
+    pub holdout: Group,
+    /// Treated minus holdout purchase rate, when both have shoppers.
+    pub uplift: Option<Rate>,
+    /// Per UTC day.
+    pub daily: Vec<Day>,
+}
+
+/// The whole site.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Results {
+    /// Per campaign, in id order.
+    pub campaigns: Vec<CampaignResult>,
+    /// Shoppers who saw any offer.
+    pub personalised: Group,
+    /// Shoppers in the global holdout (no personalisation at all).
+    pub global_holdout: Group,
+    /// Personalised minus global holdout purchase rate.
+    pub uplift: Option<Rate>,
+}
+
+/// UTC `YYYY-MM-DD` of a time (civil-from-days, Howard Hinnant's algorithm).
+pub fn utc_day(ms: i64) -> String {
+    let z = ms.div_euclid(DAY_MS) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Who entered a group when (first time), and who bought within `window`
+/// after that.
+fn group(entered: &HashMap<&str, i64>, purchases: &HashMap<&str, Vec<i64>>, window: i64) -> Group {
+    let converted = entered
+        .iter()
+        .filter(|(anon, at)| {
+            purchases
+                .get(*anon)
+                .is_some_and(|ts| ts.iter().any(|t| *t >= **at && *t - **at <= window))
+        })
+        .count() as u64;
+    let shoppers = entered.len() as u64;
+    Group {
+        shoppers,
+        converted,
+        rate: wilson(converted, shoppers),
+    }
+}
+
+fn first_seen<'e>(map: &mut HashMap<&'e str, i64>, anon: &'e str, ts: i64) {
+    map.entry(anon)
+        .and_modify(|t| *t = (*t).min(ts))
+        .or_insert(ts);
+}
+
+/// Computes the results from `events` (sorted or not), the redeemed
+/// coupons per campaign and variant, and the attribution window.
+pub fn compute(events: &[Event], redemptions: &[(String, String, u64)], window_ms: i64) -> Results {
+    /// A variant's numbers, and who saw, clicked and converted.
+    type Tally<'e> = (
+        VariantResult,
+        BTreeSet<&'e str>,
+        BTreeSet<&'e str>,
+        BTreeSet<&'e str>,
+    );
+    #[derive(Default)]
+    struct Acc<'e> {
+        variants: BTreeMap<&'e str, Tally<'e>>,
+        treated: HashMap<&'e str, i64>,
+        holdout: HashMap<&'e str, i64>,
+        daily: BTreeMap<String, Day>,
+    }
+    let mut campaigns: BTreeMap<&str, Acc> = BTreeMap::new();
+    let mut purchases: HashMap<&str, Vec<i64>> = HashMap::new();
+    let mut personalised: HashMap<&str, i64> = HashMap::new();
+    let mut global: HashMap<&str, i64> = HashMap::new();
+    for e in events {
+        let anon = e.anon.as_str();
+        match e.kind.as_str() {
+            "purchase" => {
+                purchases.entry(anon).or_default().push(e.ts);
+                continue;
+            }
+            "global_holdout" => {
+                first_seen(&mut global, anon, e.ts);
+                continue;
+            }
+            _ => {}
+        }
+        let Some(campaign) = e.campaign.as_deref() else {
+            continue;
+        };
+        let acc = campaigns.entry(campaign).or_default();
+        if e.kind == "holdout" {
+            first_seen(&mut acc.holdout, anon, e.ts);
+            continue;
+        }
+        let Some(variant) = e.variant.as_deref() else {
+            continue;
+        };
+        let (v, seen, clicked, converted) = acc.variants.entry(variant).or_insert_with(|| {
+            (
+                VariantResult {
+                    variant: variant.to_string(),
+                    ..VariantResult::default()
+                },
+                BTreeSet::new(),
+                BTreeSet::new(),
+                BTreeSet::new(),
+            )
+        });
+        match e.kind.as_str() {
+            "exposure" => {
+                v.exposures += 1;
+                seen.insert(anon);
+                first_seen(&mut acc.treated, anon, e.ts);
+                first_seen(&mut personalised, anon, e.ts);
+                acc.daily.entry(utc_day(e.ts)).or_default().exposures += 1;
+            }
+            "click" => {
+                v.clicks += 1;
+                clicked.insert(anon);
+            }
+            "dismiss" => v.dismissals += 1,
+            "claim" => v.claims += 1,
+            "conversion" => {
+                v.conversions += 1;
+                converted.insert(anon);
+                let revenue = e.price.filter(|p| p.is_finite() && *p > 0.0).unwrap_or(0.0);
+                v.revenue += revenue;
+                let day = acc.daily.entry(utc_day(e.ts)).or_default();
+                day.conversions += 1;
+                day.revenue += revenue;
+            }
+            _ => {}
+        }
+    }
+    let mut out = Results::default();
+    for (campaign, acc) in campaigns {
+        let mut result = CampaignResult {
+            campaign: campaign.to_string(),
+            ..CampaignResult::default()
+        };
+        for (_, (mut v, seen, clicked, converted)) in acc.variants {
+            v.shoppers = seen.len() as u64;
+            v.converted = converted.iter().filter(|a| seen.contains(*a)).count() as u64;
+            v.click_rate = wilson(
+                clicked.iter().filter(|a| seen.contains(*a)).count() as u64,
+                v.shoppers,
+            );
+            v.conversion_rate = wilson(v.converted, v.shoppers);
+            v.revenue_per_shopper = if v.shoppers == 0 {
+                0.0
+            } else {
+                v.revenue / v.shoppers as f64
+            };
+            v.redemptions = redemptions
+                .iter()
+                .filter(|(c, var, _)| c == campaign && *var == v.variant)
+                .map(|(_, _, n)| *n)
+                .sum();
+            v.posterior = (
+                1.0 + v.converted as f64,
+                1.0 + v.shoppers.saturating_sub(v.converted) as f64,
+            );
+            result.variants.push(v);
+        }
+        result.treated = group(&acc.treated, &purchases, window_ms);
+        result.holdout = group(&acc.holdout, &purchases, window_ms);
+        result.uplift = match (result.treated.rate, result.holdout.rate) {
+            (Some(t), Some(h)) => Some(difference(t, h)),
+            _ => None,
+        };
+        result.daily = acc
+            .daily
+            .into_iter()
+            .map(|(day, d)| Day { day, ..d })
+            .collect();
+        out.campaigns.push(result);
+    }
+    out.personalised = group(&personalised, &purchases, window_ms);
+    out.global_holdout = group(&global, &purchases, window_ms);
+    out.uplift = match (out.personalised.rate, out.global_holdout.rate) {
+        (Some(p), Some(g)) => Some(difference(p, g)),
+        _ => None,
+    };
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(
+        kind: &str,
+        anon: &str,
+        ts: i64,
+        campaign: Option<&str>,
+        variant: Option<&str>,
+        price: Option<f64>,
+    ) -> Event {
+        Event {
+            id: format!("{kind}-{anon}-{ts}"),
+            kind: kind.into(),
+            ts,
+            anon: anon.into(),
+            campaign: campaign.map(Into::into),
+            variant: variant.map(Into::into),
+            item: None,
+            category: None,
+            price,
+            answer: None,
+        }
+    }
+
+    #[test]
+    fn wilson_matches_known_values() {
+        // 10 of 100: 0.0552 to 0.1744 (Wilson, 95 %).
+        let r = wilson(10, 100).unwrap();
+        assert!(
+            (r.low - 0.0552).abs() < 5e-4 && (r.high - 0.1744).abs() < 5e-4,
+            "{r:?}"
+        );
+        let zero = wilson(0, 20).unwrap();
+        assert_eq!(zero.low, 0.0);
+        assert!(zero.high > 0.1 && zero.high < 0.2);
+        assert_eq!(wilson(3, 0), None);
+        // Newcombe: 56/70 vs 48/80 gives 0.2 with about [0.0524, 0.3339].
+        let d = difference(wilson(56, 70).unwrap(), wilson(48, 80).unwrap());
+        assert!((d.value - 0.2).abs() < 1e-9);
+        assert!(
+            (d.low - 0.0524).abs() < 2e-3 && (d.high - 0.3339).abs() < 2e-3,
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn dates_are_utc_days() {
+        assert_eq!(utc_day(0), "1970-01-01");
+        assert_eq!(utc_day(1_795_617_000_000), "2026-11-25");
+        assert_eq!(utc_day(951_782_400_000), "2000-02-29");
+    }
+
+    #[test]
+    fn variants_holdouts_and_uplift_are_counted_per_shopper() {
+        let h = 3_600_000;
+        let t0 = 1_795_617_000_000;
+        let events = vec![
+            ev("exposure", "a1", t0, Some("c"), Some("x"), None),
+            ev("exposure", "a1", t0 + 10, Some("c"), Some("x"), None),
+            ev("click", "a1", t0 + 20, Some("c"), Some("x"), None),
+            ev(
+                "conversion",
+                "a1",
+                t0 + h,
+                Some("c"),
+                Some("x"),
+                Some(50_000.0),
+            ),
+            ev("purchase", "a1", t0 + h, None, None, Some(50_000.0)),
+            ev("exposure", "a2", t0, Some("c"), Some("y"), None),
+            ev("dismiss", "a2", t0 + 5, Some("c"), Some("y"), None),
+            // Bought two days later: outside a one-day window.
+            ev("purchase", "a2", t0 + 48 * h, None, None, Some(10_000.0)),
+            ev("holdout", "h1", t0, Some("c"), None, None),
+            ev("holdout", "h2", t0, Some("c"), None, None),
+            ev("purchase", "h1", t0 + 2 * h, None, None, Some(20_000.0)),
+            ev("global_holdout", "g1", t0, None, None, None),
+        ];
+        let r = compute(&events, &[("c".into(), "x".into(), 1)], 24 * h);
+        let c = &r.campaigns[0];
+        assert_eq!(c.campaign, "c");
+        let x = &c.variants[0];
+        assert_eq!(
+            (
+                x.exposures,
+                x.shoppers,
+                x.clicks,
+                x.conversions,
+                x.converted
+            ),
+            (2, 1, 1, 1, 1)
+        );
+        assert_eq!(
+            (x.revenue, x.redemptions, x.posterior),
+            (50_000.0, 1, (2.0, 1.0))
+        );
+        assert_eq!(x.conversion_rate.unwrap().value, 1.0);
+        let y = &c.variants[1];
+        assert_eq!(
+            (y.exposures, y.dismissals, y.converted, y.posterior),
+            (1, 1, 0, (1.0, 2.0))
+        );
+        assert_eq!((c.treated.shoppers, c.treated.converted), (2, 1));
+        assert_eq!((c.holdout.shoppers, c.holdout.converted), (2, 1));
+        assert_eq!(c.uplift.unwrap().value, 0.0);
+        assert_eq!(c.daily.len(), 1);
+        assert_eq!((c.daily[0].exposures, c.daily[0].conversions), (3, 1));
+        assert_eq!((r.personalised.shoppers, r.global_holdout.shoppers), (2, 1));
+        assert_eq!(r.uplift.unwrap().value, 0.5);
+    }
+}
