@@ -103,11 +103,35 @@ pub fn run() -> Result<()> {
         report.insert(figure.into(), Value::from((ns * scale).round()));
     }
 
+    step("server load over loopback (release build)");
+    for (name, value) in crate::load::figures()? {
+        report.insert(name, value);
+    }
+
     step("browser figures (headless Chromium on the demo storefront)");
     for (name, value) in browser_figures()? {
         report.insert(name, value);
     }
 
+    write_report(report)
+}
+
+/// Only the server's load figures, merged into an existing report.
+pub fn run_load() -> Result<()> {
+    let path = root().join("target/bench/report.json");
+    let mut report = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    step("server load over loopback (release build)");
+    for (name, value) in crate::load::figures()? {
+        report.insert(name, value);
+    }
+    write_report(report)
+}
+
+fn write_report(report: Map<String, Value>) -> Result<()> {
     let dir = root().join("target/bench");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("report.json");

@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod load;
 mod postgres;
 mod run;
 mod test;
@@ -16,13 +17,15 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   demo [--addr HOST:PORT]   build the widget and serve the demo storefront (default 127.0.0.1:8080)
   test                      everything CI checks: fmt, clippy, native, wasm and end-to-end tests
-  bench                     benchmarks; writes target/bench/report.json";
+  bench                     benchmarks; writes target/bench/report.json
+  bench load                only the server's load figures (ingest, config)";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo::run(&args[1..]),
         Some("test") => test::run(),
+        Some("bench") if args.get(1).map(String::as_str) == Some("load") => bench::run_load(),
         Some("bench") => bench::run(),
         _ => {
             eprintln!("{USAGE}");

@@ -15,6 +15,7 @@
 //! ```
 
 pub mod admin;
+pub mod cache;
 pub mod coupons;
 pub mod demo;
 pub mod error;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub limits: limits::Limits,
     /// The rate-limit counters.
     pub limiter: Arc<limits::Limiter>,
+    /// Sites and served configs, for a second.
+    pub cache: Arc<cache::Cache>,
 }
 
 impl AppState {
@@ -63,6 +66,7 @@ impl AppState {
             admin_token: None,
             limits: limits::Limits::default(),
             limiter: Arc::default(),
+            cache: Arc::default(),
         }
     }
 }

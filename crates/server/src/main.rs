@@ -43,6 +43,9 @@ struct Args {
     /// The demo site's redeem key, for the shop's checkout (with --seed-demo).
     #[arg(long, env = "DANGOL_REDEEM_KEY", hide_env_values = true)]
     redeem_key: Option<String>,
+    /// Event batches accepted per minute from one client address.
+    #[arg(long, default_value_t = 600)]
+    events_per_ip: u32,
     /// Bearer token for the admin API (automation).
     #[arg(long, env = "DANGOL_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -142,8 +145,12 @@ async fn main() -> anyhow::Result<()> {
         www_dir: args.www,
         pkg_dir: args.pkg,
         admin_token: args.admin_token,
-        limits: dangol_server::limits::Limits::default(),
+        limits: dangol_server::limits::Limits {
+            events_per_ip: args.events_per_ip,
+            ..dangol_server::limits::Limits::default()
+        },
         limiter: Arc::default(),
+        cache: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

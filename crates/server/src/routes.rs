@@ -1,5 +1,7 @@
 //! Routes: the browser API under `/v1`, admin reads, and static files.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -14,6 +16,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::admin::{self, auth::Admin};
+use crate::cache::Served;
 use crate::error::ApiError;
 use crate::store::Site;
 use crate::{AppState, now_ms};
@@ -109,11 +112,45 @@ pub(crate) fn router(state: AppState) -> Router {
 }
 
 pub(crate) async fn known_site(state: &AppState, site: &str) -> Result<Site, ApiError> {
-    state
-        .store
-        .site(site)
-        .await?
-        .ok_or_else(|| ApiError::unknown_site(site))
+    let found = match state.cache.site(site) {
+        Some(found) => found,
+        None => {
+            let found = state.store.site(site).await?;
+            state.cache.put_site(site, found.clone());
+            found
+        }
+    };
+    found.ok_or_else(|| ApiError::unknown_site(site))
+}
+
+/// The site's newest config as served (body, ETag, signature), from the
+/// cache when it is fresh.
+async fn served_config(state: &AppState, site: &str) -> Result<Arc<Served>, ApiError> {
+    if let Some(served) = state.cache.config(site) {
+        return Ok(served);
+    }
+    known_site(state, site).await?;
+    let Some(published) = state.store.published(site).await? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_published",
+            format!("site `{site}` has no published config yet"),
+        ));
+    };
+    let key = crate::signing::key_for(state.store.as_ref(), site).await?;
+    let signature = crate::signing::sign(&key, published.body.as_bytes());
+    let digest = Sha256::digest(published.body.as_bytes());
+    let etag = format!("\"v{}-{}\"", published.version, hex::encode(&digest[..12]));
+    let served = Arc::new(Served {
+        version: published.version,
+        etag_header: HeaderValue::from_str(&etag).ok(),
+        signature_header: HeaderValue::from_str(&signature).ok(),
+        etag,
+        signature,
+        body: published.body,
+    });
+    state.cache.put_config(site, served.clone());
+    Ok(served)
 }
 
 /// `GET /v1/sites/{site}/config`: the published config, anonymous and
@@ -123,32 +160,25 @@ async fn config(
     Path(site): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    known_site(&state, &site).await?;
-    let Some(published) = state.store.published(&site).await? else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_published",
-            format!("site `{site}` has no published config yet"),
-        ));
-    };
-    let key = crate::signing::key_for(state.store.as_ref(), &site).await?;
-    let signature = crate::signing::sign(&key, published.body.as_bytes());
-    let digest = Sha256::digest(published.body.as_bytes());
-    let etag = format!("\"v{}-{}\"", published.version, hex::encode(&digest[..12]));
+    let served = served_config(&state, &site).await?;
     let mut response = if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == served.etag))
     {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, "application/json")], published.body).into_response()
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            served.body.clone(),
+        )
+            .into_response()
     };
     let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Some(v) = served.etag_header.clone() {
         h.insert(header::ETAG, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&signature) {
+    if let Some(v) = served.signature_header.clone() {
         h.insert("x-dangol-signature", v);
     }
     h.insert(

@@ -49,35 +49,6 @@ macro_rules! sql_store {
             Ok(())
         }
 
-        async fn insert_event(
-            tx: &mut sqlx::Transaction<'_, $db>,
-            site: &str,
-            e: &Event,
-            now_ms: i64,
-        ) -> Result<bool, StoreError> {
-            let done = sqlx::query(
-                "INSERT INTO events (site, id, type, ts, anon, campaign, variant, item, category, price, answer, received_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                 ON CONFLICT (site, id) DO NOTHING",
-            )
-            .bind(site)
-            .bind(&e.id)
-            .bind(&e.kind)
-            .bind(e.ts)
-            .bind(&e.anon)
-            .bind(&e.campaign)
-            .bind(&e.variant)
-            .bind(&e.item)
-            .bind(&e.category)
-            .bind(e.price)
-            .bind(e.answer.map(i64::from))
-            .bind(now_ms)
-            .execute(&mut **tx)
-            .await
-            .map_err(db)?;
-            Ok(done.rows_affected() == 1)
-        }
-
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             async fn site(&self, id: &str) -> Result<Option<Site>, StoreError> {
@@ -170,16 +141,46 @@ macro_rules! sql_store {
                 events: &[Event],
                 now_ms: i64,
             ) -> Result<Vec<bool>, StoreError> {
-                // Insert in id order: concurrent batches that share ids (retries to
-                // two replicas) then wait on each other instead of deadlocking.
+                // One statement per batch, rows in id order: concurrent batches
+                // that share ids (retries to two replicas) then wait on each
+                // other instead of deadlocking. An id repeated within the batch
+                // is stored once, as its first copy.
                 let mut order: Vec<usize> = (0..events.len()).collect();
-                order.sort_by(|&a, &b| events[a].id.cmp(&events[b].id));
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                order.sort_by(|&a, &b| events[a].id.cmp(&events[b].id).then(a.cmp(&b)));
+                order.dedup_by(|b, a| events[*a].id == events[*b].id);
+                if order.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut query = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO events (site, id, type, ts, anon, campaign, variant, item, category, price, answer, received_ms) ",
+                );
+                query.push_values(order.iter().map(|&i| &events[i]), |mut row, e| {
+                    row.push_bind(site)
+                        .push_bind(&e.id)
+                        .push_bind(&e.kind)
+                        .push_bind(e.ts)
+                        .push_bind(&e.anon)
+                        .push_bind(&e.campaign)
+                        .push_bind(&e.variant)
+                        .push_bind(&e.item)
+                        .push_bind(&e.category)
+                        .push_bind(e.price)
+                        .push_bind(e.answer.map(i64::from))
+                        .push_bind(now_ms);
+                });
+                query.push(" ON CONFLICT (site, id) DO NOTHING RETURNING id");
+                let stored: std::collections::HashSet<String> = query
+                    .build()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .into_iter()
+                    .map(|r| r.get::<String, _>("id"))
+                    .collect();
                 let mut fresh = vec![false; events.len()];
                 for i in order {
-                    fresh[i] = insert_event(&mut tx, site, &events[i], now_ms).await?;
+                    fresh[i] = stored.contains(&events[i].id);
                 }
-                tx.commit().await.map_err(db)?;
                 Ok(fresh)
             }
 

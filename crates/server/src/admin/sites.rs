@@ -381,6 +381,7 @@ pub async fn put_site(
         .await?;
     // A new site gets its signing key at once.
     crate::signing::key_for(state.store.as_ref(), &site).await?;
+    state.cache.invalidate(&site);
     Ok(Json(json!({"site": site, "saved": true})))
 }
 
@@ -509,6 +510,7 @@ pub async fn publish(
 ) -> Result<Json<Value>, ApiError> {
     site_or_404(&state, &site).await?;
     let (version, changes) = publish_site(state.store.as_ref(), &site).await?;
+    state.cache.invalidate(&site);
     Ok(Json(json!({"version": version, "changes": changes})))
 }
 
@@ -597,6 +599,7 @@ pub async fn rollback(
             .await?;
     }
     let (version, changes) = publish_site(store, &site).await?;
+    state.cache.invalidate(&site);
     Ok(Json(
         json!({"version": version, "rolled_back_to": r.version, "changes": changes}),
     ))
@@ -635,6 +638,7 @@ pub async fn bandits(
 ) -> Result<Json<Value>, ApiError> {
     site_or_404(&state, &site).await?;
     let version = refresh_bandits(state.store.as_ref(), &site).await?;
+    state.cache.invalidate(&site);
     Ok(Json(
         json!({"published": version.is_some(), "version": version}),
     ))

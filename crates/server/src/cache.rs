@@ -1,0 +1,98 @@
+//! A one-second cache of sites and served configs, so the hot paths (config
+//! revalidations, event batches) do not read the database every time. This
+//! server drops an entry the moment it changes it; other replicas see the
+//! change within a second.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::store::Site;
+
+const TTL: Duration = Duration::from_secs(1);
+
+/// A config as served: body, ETag and signature.
+#[derive(Debug)]
+pub struct Served {
+    /// The version.
+    pub version: u64,
+    /// The JSON text.
+    pub body: String,
+    /// The strong ETag, quoted.
+    pub etag: String,
+    /// The Ed25519 signature (base64).
+    pub signature: String,
+    /// The ETag and signature as header values, made once.
+    pub etag_header: Option<axum::http::HeaderValue>,
+    /// See `etag_header`.
+    pub signature_header: Option<axum::http::HeaderValue>,
+}
+
+type Entries<T> = Mutex<HashMap<String, (Instant, T)>>;
+
+/// The cached entries.
+#[derive(Debug, Default)]
+pub struct Cache {
+    sites: Entries<Option<Site>>,
+    configs: Entries<Arc<Served>>,
+}
+
+fn get<T: Clone>(map: &Entries<T>, key: &str) -> Option<T> {
+    let map = map
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    map.get(key)
+        .filter(|(at, _)| at.elapsed() < TTL)
+        .map(|(_, v)| v.clone())
+}
+
+fn put<T>(map: &Entries<T>, key: &str, value: T) {
+    let mut map = map
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if map.len() > 10_000 {
+        map.retain(|_, (at, _)| at.elapsed() < TTL);
+    }
+    map.insert(key.to_string(), (Instant::now(), value));
+}
+
+impl Cache {
+    /// A site looked up less than a second ago (`Some(None)`: it did not exist).
+    pub fn site(&self, id: &str) -> Option<Option<Site>> {
+        get(&self.sites, id)
+    }
+
+    /// Remembers a lookup.
+    pub fn put_site(&self, id: &str, site: Option<Site>) {
+        put(&self.sites, id, site);
+    }
+
+    /// A config served less than a second ago.
+    pub fn config(&self, site: &str) -> Option<Arc<Served>> {
+        get(&self.configs, site)
+    }
+
+    /// Remembers a served config.
+    pub fn put_config(&self, site: &str, served: Arc<Served>) {
+        put(&self.configs, site, served);
+    }
+
+    /// Forgets a site and its config (after a change).
+    pub fn invalidate(&self, site: &str) {
+        for map in [&self.sites as &dyn Forget, &self.configs] {
+            map.forget(site);
+        }
+    }
+}
+
+trait Forget {
+    fn forget(&self, key: &str);
+}
+
+impl<T> Forget for Entries<T> {
+    fn forget(&self, key: &str) {
+        self.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key);
+    }
+}

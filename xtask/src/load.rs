@@ -1,0 +1,259 @@
+//! A load generator over loopback for `cargo xtask bench`: event ingest in
+//! batches of 50 (SQLite and PostgreSQL) and config requests revalidated
+//! with their ETag, against a release `dangol-server`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Map, Value, json};
+
+use crate::bench::target_dir;
+use crate::root;
+use crate::run::sh;
+
+/// Concurrent connections.
+const CONNECTIONS: usize = 32;
+/// How long each measurement runs.
+const DURATION: Duration = Duration::from_secs(6);
+/// Events per ingest batch.
+const BATCH: usize = 50;
+
+/// A release server on a free port; killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+    _data: tempdir::Dir,
+}
+
+mod tempdir {
+    /// A temporary directory removed on drop.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(database_url: Option<&str>) -> Result<Server> {
+    let data = std::env::temp_dir().join(format!("dangol-load-{}", crate::bench::random_hex(6)));
+    std::fs::create_dir_all(&data)?;
+    let mut cmd = Command::new(target_dir().join("release/dangol-server"));
+    cmd.args([
+        "--addr",
+        "127.0.0.1:0",
+        "--seed-demo",
+        "--events-per-ip",
+        "100000000",
+        "--data-dir",
+    ])
+    .arg(&data)
+    .env("RUST_LOG", "warn")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
+    if let Some(url) = database_url {
+        cmd.args(["--database-url", url]);
+    }
+    let mut child = cmd.spawn().context("starting the release dangol-server")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let Some(line) = lines.next() else {
+            bail!("dangol-server exited before listening");
+        };
+        let line = line?;
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Ok(Server {
+        child,
+        url,
+        _data: tempdir::Dir(data),
+    })
+}
+
+fn client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(CONNECTIONS)
+        .build_http()
+}
+
+fn batch(worker: usize, n: u64, now_ms: i64) -> Bytes {
+    let events: Vec<Value> = (0..BATCH)
+        .map(|i| {
+            json!({
+                "id": format!("w{worker:02}b{n:08}e{i:02}"),
+                "type": if i % 5 == 0 { "exposure" } else { "page_view" },
+                "ts": now_ms,
+                "anon": format!("load{worker:02}{:012}", n % 1000),
+                "campaign": if i % 5 == 0 { Some("welcome-hero") } else { None },
+                "variant": if i % 5 == 0 { Some("a") } else { None },
+            })
+        })
+        .map(|mut e| {
+            if let Some(m) = e.as_object_mut() {
+                m.retain(|_, v| !v.is_null());
+            }
+            e
+        })
+        .collect();
+    Bytes::from(json!({ "events": events }).to_string())
+}
+
+/// Events stored per second with batches of 50.
+async fn ingest(url: &str) -> Result<f64> {
+    let client = client();
+    let stored = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+    let mut tasks = Vec::new();
+    for worker in 0..CONNECTIONS {
+        let (client, stored, failed) = (client.clone(), stored.clone(), failed.clone());
+        let uri: hyper::Uri = format!("{url}/v1/sites/demo/events").parse()?;
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while start.elapsed() < DURATION {
+                let req = Request::post(uri.clone())
+                    .header("content-type", "application/json")
+                    .body(Full::new(batch(worker, n, now_ms)));
+                n += 1;
+                let Ok(req) = req else { continue };
+                match client.request(req).await {
+                    Ok(res) if res.status().is_success() => {
+                        let body = res
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let v: Value = serde_json::from_slice(&body).unwrap_or_default();
+                        stored.fetch_add(v["stored"].as_u64().unwrap_or(0), Ordering::Relaxed);
+                    }
+                    _ => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let failed = failed.load(Ordering::Relaxed);
+    if failed > 0 {
+        println!("  ingest: {failed} batches failed");
+    }
+    Ok(stored.load(Ordering::Relaxed) as f64 / secs)
+}
+
+/// Config requests per second and their 99th percentile latency (ms), all
+/// revalidations with the current ETag (what browsers and CDNs send).
+async fn config(url: &str) -> Result<(f64, f64)> {
+    let client = client();
+    let uri: hyper::Uri = format!("{url}/v1/sites/demo/config").parse()?;
+    let first = client
+        .request(Request::get(uri.clone()).body(Full::new(Bytes::new()))?)
+        .await?;
+    let etag = first
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .context("the config has no ETag")?
+        .to_string();
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let (client, uri, etag) = (client.clone(), uri.clone(), etag.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut bad = 0u64;
+            while start.elapsed() < DURATION {
+                let t = Instant::now();
+                let Ok(req) = Request::get(uri.clone())
+                    .header("if-none-match", &etag)
+                    .body(Full::new(Bytes::new()))
+                else {
+                    continue;
+                };
+                match client.request(req).await {
+                    Ok(res) if res.status() == 304 => {
+                        let _ = res.into_body().collect().await;
+                        latencies.push(t.elapsed());
+                    }
+                    _ => bad += 1,
+                }
+            }
+            (latencies, bad)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut bad = 0;
+    for t in tasks {
+        let (l, b) = t.await?;
+        all.extend(l);
+        bad += b;
+    }
+    if bad > 0 {
+        println!("  config: {bad} requests failed");
+    }
+    let secs = start.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let p99 = all
+        .get(all.len().saturating_sub(1) * 99 / 100)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    Ok((all.len() as f64 / secs, p99))
+}
+
+/// Runs every load figure.
+pub fn figures() -> Result<Map<String, Value>> {
+    sh(Command::new("cargo").args(["build", "--release", "--package", "dangol-server"]))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut out = Map::new();
+    {
+        let server = start_server(None)?;
+        let (rps, p99) = runtime.block_on(config(&server.url))?;
+        out.insert("config_requests_per_s".into(), json!(rps.round()));
+        out.insert("config_p99_ms".into(), json!((p99 * 100.0).round() / 100.0));
+        let eps = runtime.block_on(ingest(&server.url))?;
+        out.insert("ingest_events_per_s_sqlite".into(), json!(eps.round()));
+    }
+    match crate::postgres::Cluster::start()? {
+        Some(cluster) => {
+            let server = start_server(Some(&cluster.url))?;
+            let eps = runtime.block_on(ingest(&server.url))?;
+            out.insert("ingest_events_per_s_postgres".into(), json!(eps.round()));
+        }
+        None => {
+            println!("NOTICE: no PostgreSQL here: ingest_events_per_s_postgres is not measured")
+        }
+    }
+    let _ = root();
+    Ok(out)
+}
