@@ -95,7 +95,18 @@ pub async fn purge_once(
         let days = store.site_settings(&site.id).await?.map_or(90, |(_, d)| d);
         let days = max_days.map_or(days, |m| days.min(m));
         let cutoff = now_ms() - i64::from(days) * 86_400_000;
-        purged += store.purge_site_events(&site.id, cutoff).await?;
+        // What results count is rolled up into daily counts before it goes.
+        let old = store
+            .events_between(&site.id, results::TYPES, i64::MIN, cutoff)
+            .await?;
+        if !old.is_empty() {
+            let rows = results::daily_rows(&old);
+            let ids: Vec<String> = old.into_iter().map(|e| e.id).collect();
+            purged += store.archive_events(&site.id, &rows, &ids).await?;
+        }
+        purged += store
+            .purge_site_events(&site.id, cutoff, results::TYPES)
+            .await?;
     }
     Ok(purged)
 }

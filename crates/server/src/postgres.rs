@@ -18,6 +18,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/postgres/0004_answers.sql")),
     (5, include_str!("../migrations/postgres/0005_signing.sql")),
     (6, include_str!("../migrations/postgres/0006_admin.sql")),
+    (
+        7,
+        include_str!("../migrations/postgres/0007_daily_stats.sql"),
+    ),
 ];
 
 /// PostgreSQL storage.

@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use dangol_engine::event::Event;
 use serde::Serialize;
 
+use crate::store::DailyRow;
+
 /// Event types results read.
 pub const TYPES: &[&str] = &[
     "exposure",
@@ -191,6 +193,121 @@ fn first_seen<'e>(map: &mut HashMap<&'e str, i64>, anon: &'e str, ts: i64) {
         .or_insert(ts);
 }
 
+/// Daily counts of `events` per campaign, variant and type, with revenue:
+/// what is kept of them after retention.
+pub fn daily_rows(events: &[Event]) -> Vec<DailyRow> {
+    let mut map: BTreeMap<(String, &str, &str, &str), (u64, f64)> = BTreeMap::new();
+    for e in events {
+        let key = (
+            utc_day(e.ts),
+            e.campaign.as_deref().unwrap_or(""),
+            e.variant.as_deref().unwrap_or(""),
+            e.kind.as_str(),
+        );
+        let entry = map.entry(key).or_default();
+        entry.0 += 1;
+        entry.1 += e.price.filter(|p| p.is_finite() && *p > 0.0).unwrap_or(0.0);
+    }
+    map.into_iter()
+        .map(|((day, campaign, variant, kind), (n, revenue))| DailyRow {
+            day,
+            campaign: campaign.to_string(),
+            variant: variant.to_string(),
+            kind: kind.to_string(),
+            n,
+            revenue,
+        })
+        .collect()
+}
+
+/// Adds daily counts archived after retention to `results`: counts,
+/// revenue and the daily series. Shoppers, rates and uplift need raw
+/// events and cover the retention window only.
+pub fn add_archived(results: &mut Results, archived: &[DailyRow]) {
+    for row in archived.iter().filter(|r| !r.campaign.is_empty()) {
+        let campaign = match results
+            .campaigns
+            .iter_mut()
+            .position(|c| c.campaign == row.campaign)
+        {
+            Some(i) => &mut results.campaigns[i],
+            None => {
+                results.campaigns.push(CampaignResult {
+                    campaign: row.campaign.clone(),
+                    ..CampaignResult::default()
+                });
+                results
+                    .campaigns
+                    .sort_by(|a, b| a.campaign.cmp(&b.campaign));
+                let i = results
+                    .campaigns
+                    .iter()
+                    .position(|c| c.campaign == row.campaign)
+                    .unwrap_or(0);
+                &mut results.campaigns[i]
+            }
+        };
+        let day = match campaign.daily.iter().position(|d| d.day == row.day) {
+            Some(i) => i,
+            None => {
+                campaign.daily.push(Day {
+                    day: row.day.clone(),
+                    ..Day::default()
+                });
+                campaign.daily.sort_by(|a, b| a.day.cmp(&b.day));
+                campaign
+                    .daily
+                    .iter()
+                    .position(|d| d.day == row.day)
+                    .unwrap_or(0)
+            }
+        };
+        match row.kind.as_str() {
+            "exposure" => campaign.daily[day].exposures += row.n,
+            "conversion" => {
+                campaign.daily[day].conversions += row.n;
+                campaign.daily[day].revenue += row.revenue;
+            }
+            _ => {}
+        }
+        if row.variant.is_empty() {
+            continue;
+        }
+        let v = match campaign
+            .variants
+            .iter()
+            .position(|v| v.variant == row.variant)
+        {
+            Some(i) => &mut campaign.variants[i],
+            None => {
+                campaign.variants.push(VariantResult {
+                    variant: row.variant.clone(),
+                    posterior: (1.0, 1.0),
+                    ..VariantResult::default()
+                });
+                campaign.variants.sort_by(|a, b| a.variant.cmp(&b.variant));
+                let i = campaign
+                    .variants
+                    .iter()
+                    .position(|v| v.variant == row.variant)
+                    .unwrap_or(0);
+                &mut campaign.variants[i]
+            }
+        };
+        match row.kind.as_str() {
+            "exposure" => v.exposures += row.n,
+            "click" => v.clicks += row.n,
+            "dismiss" => v.dismissals += row.n,
+            "claim" => v.claims += row.n,
+            "conversion" => {
+                v.conversions += row.n;
+                v.revenue += row.revenue;
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Computes the results from `events` (sorted or not), the redeemed
 /// coupons per campaign and variant, and the attribution window.
 pub fn compute(events: &[Event], redemptions: &[(String, String, u64)], window_ms: i64) -> Results {
@@ -349,6 +466,58 @@ mod tests {
             price,
             answer: None,
         }
+    }
+
+    #[test]
+    fn archived_days_add_counts_and_series_but_not_shoppers() {
+        let t0 = 1_795_617_000_000;
+        let old = vec![
+            ev(
+                "exposure",
+                "a1",
+                t0 - 100 * DAY_MS,
+                Some("c"),
+                Some("x"),
+                None,
+            ),
+            ev(
+                "exposure",
+                "a2",
+                t0 - 100 * DAY_MS,
+                Some("c"),
+                Some("x"),
+                None,
+            ),
+            ev(
+                "conversion",
+                "a1",
+                t0 - 100 * DAY_MS,
+                Some("c"),
+                Some("x"),
+                Some(9.0),
+            ),
+            ev("page_view", "a1", t0 - 100 * DAY_MS, None, None, None),
+        ];
+        let rows = daily_rows(&old);
+        assert_eq!(rows.len(), 3);
+        let recent = vec![ev("exposure", "a3", t0, Some("c"), Some("x"), None)];
+        let mut r = compute(&recent, &[], DAY_MS);
+        add_archived(&mut r, &rows);
+        let c = &r.campaigns[0];
+        assert_eq!(
+            (
+                c.variants[0].exposures,
+                c.variants[0].conversions,
+                c.variants[0].revenue
+            ),
+            (3, 1, 9.0)
+        );
+        assert_eq!(
+            c.variants[0].shoppers, 1,
+            "shoppers come from raw events only"
+        );
+        assert_eq!(c.daily.len(), 2);
+        assert_eq!(c.daily[0].exposures, 2);
     }
 
     #[test]

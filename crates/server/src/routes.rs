@@ -48,6 +48,7 @@ pub const API_PATHS: &[&str] = &[
     admin::ROLLBACK,
     admin::RESULTS,
     admin::BANDITS,
+    admin::REDEEM_KEY,
 ];
 const CONFIG: &str = "/v1/sites/{site}/config";
 const KEY: &str = "/v1/sites/{site}/key";

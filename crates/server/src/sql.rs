@@ -593,14 +593,93 @@ macro_rules! sql_store {
                 }))
             }
 
-            async fn purge_site_events(&self, site: &str, before_ms: i64) -> Result<u64, StoreError> {
-                let done = sqlx::query("DELETE FROM events WHERE site = $1 AND ts < $2")
+            async fn purge_site_events(
+                &self,
+                site: &str,
+                before_ms: i64,
+                keep: &[&str],
+            ) -> Result<u64, StoreError> {
+                let mut query = sqlx::QueryBuilder::<$db>::new("DELETE FROM events WHERE site = ");
+                query.push_bind(site).push(" AND ts < ").push_bind(before_ms);
+                if !keep.is_empty() {
+                    query.push(" AND type NOT IN (");
+                    let mut list = query.separated(", ");
+                    for k in keep {
+                        list.push_bind(*k);
+                    }
+                    query.push(")");
+                }
+                let done = query.build().execute(&self.pool).await.map_err(db)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn archive_events(
+                &self,
+                site: &str,
+                rows: &[$crate::store::DailyRow],
+                ids: &[String],
+            ) -> Result<u64, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                for r in rows {
+                    sqlx::query(
+                        "INSERT INTO daily_stats (site, day, campaign, variant, kind, n, revenue)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)
+                         ON CONFLICT (site, day, campaign, variant, kind)
+                         DO UPDATE SET n = daily_stats.n + excluded.n, revenue = daily_stats.revenue + excluded.revenue",
+                    )
                     .bind(site)
-                    .bind(before_ms)
-                    .execute(&self.pool)
+                    .bind(&r.day)
+                    .bind(&r.campaign)
+                    .bind(&r.variant)
+                    .bind(&r.kind)
+                    .bind(i64::try_from(r.n).unwrap_or(i64::MAX))
+                    .bind(r.revenue)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db)?;
-                Ok(done.rows_affected())
+                }
+                let mut deleted = 0;
+                for chunk in ids.chunks(500) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new("DELETE FROM events WHERE site = ");
+                    query.push_bind(site).push(" AND id IN (");
+                    let mut list = query.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id);
+                    }
+                    query.push(")");
+                    deleted += query.build().execute(&mut *tx).await.map_err(db)?.rows_affected();
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(deleted)
+            }
+
+            async fn daily_stats(
+                &self,
+                site: &str,
+                from: &str,
+                to: &str,
+            ) -> Result<Vec<$crate::store::DailyRow>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT day, campaign, variant, kind, n, revenue FROM daily_stats
+                     WHERE site = $1 AND day >= $2 AND day <= $3 ORDER BY day, campaign, variant, kind",
+                )
+                .bind(site)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| $crate::store::DailyRow {
+                        day: r.get("day"),
+                        campaign: r.get("campaign"),
+                        variant: r.get("variant"),
+                        kind: r.get("kind"),
+                        n: u64::try_from(r.get::<i64, _>("n")).unwrap_or(0),
+                        revenue: r.get("revenue"),
+                    })
+                    .collect())
             }
 
             async fn events_between(

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/sqlite/0004_answers.sql")),
     (5, include_str!("../migrations/sqlite/0005_signing.sql")),
     (6, include_str!("../migrations/sqlite/0006_admin.sql")),
+    (7, include_str!("../migrations/sqlite/0007_daily_stats.sql")),
 ];
 
 /// SQLite storage.

@@ -204,8 +204,29 @@ pub trait Store: Send + Sync + 'static {
     async fn versions(&self, site: &str) -> Result<Vec<(u64, i64)>, StoreError>;
     /// One published version.
     async fn version(&self, site: &str, version: u64) -> Result<Option<Published>, StoreError>;
-    /// Deletes a site's raw events older than `before_ms`.
-    async fn purge_site_events(&self, site: &str, before_ms: i64) -> Result<u64, StoreError>;
+    /// Deletes a site's raw events older than `before_ms`, except those of
+    /// the `keep` types (which [`Store::archive_events`] rolls up first).
+    async fn purge_site_events(
+        &self,
+        site: &str,
+        before_ms: i64,
+        keep: &[&str],
+    ) -> Result<u64, StoreError>;
+    /// In one transaction: adds `rows` to the site's daily counts and
+    /// deletes the raw events `ids` they were counted from.
+    async fn archive_events(
+        &self,
+        site: &str,
+        rows: &[DailyRow],
+        ids: &[String],
+    ) -> Result<u64, StoreError>;
+    /// The site's daily counts for days `from..=to` (`YYYY-MM-DD`).
+    async fn daily_stats(
+        &self,
+        site: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<DailyRow>, StoreError>;
     /// A site's events of the given types between two times (event time).
     async fn events_between(
         &self,
@@ -231,6 +252,23 @@ pub trait Store: Send + Sync + 'static {
     async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError>;
     /// Ends a session.
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+}
+
+/// Daily counts of one event type for one campaign and variant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DailyRow {
+    /// UTC date, `YYYY-MM-DD`.
+    pub day: String,
+    /// The campaign (empty for events without one).
+    pub campaign: String,
+    /// The variant (empty for events without one).
+    pub variant: String,
+    /// The event type.
+    pub kind: String,
+    /// How many.
+    pub n: u64,
+    /// Sum of their prices.
+    pub revenue: f64,
 }
 
 /// A campaign draft as stored.

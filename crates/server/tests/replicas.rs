@@ -33,6 +33,7 @@ async fn start(database_url: &str, seed: bool) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dangol-server"));
     cmd.args(["--addr", &addr, "--database-url", database_url])
         .env("DANGOL_ADMIN_TOKEN", "replica-token")
+        .env("DANGOL_REDEEM_KEY", "replica-redeem-key")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null());
     if seed {
@@ -52,10 +53,20 @@ async fn start(database_url: &str, seed: bool) -> Server {
 
 /// A minimal HTTP/1.1 request over a real socket.
 async fn request(addr: &str, method: &str, path: &str, body: &str) -> (u16, Value) {
+    request_as(addr, "replica-token", method, path, body).await
+}
+
+async fn request_as(
+    addr: &str,
+    bearer: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, Value) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Authorization: Bearer replica-token\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+         Authorization: Bearer {bearer}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -79,19 +90,75 @@ async fn request(addr: &str, method: &str, path: &str, body: &str) -> (u16, Valu
     (status, serde_json::from_str(payload).unwrap_or(Value::Null))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_replicas_store_every_overlapping_event_exactly_once() {
+/// A fresh database on the test cluster, or `None` (skipped, loudly).
+async fn database(tag: &str) -> Option<String> {
     let Ok(url) = std::env::var("DANGOL_TEST_POSTGRES_URL") else {
         eprintln!("NOTICE: DANGOL_TEST_POSTGRES_URL is not set: the replica test is skipped");
-        return;
+        return None;
     };
-    let name = format!("dangol_replicas_{}", std::process::id());
+    let name = format!("dangol_replicas_{tag}_{}", std::process::id());
     let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
         .await
         .unwrap();
-    let db = format!("{}/{name}", url.rsplit_once('/').unwrap().0);
+    Some(format!("{}/{name}", url.rsplit_once('/').unwrap().0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_redeem_a_code_exactly_once() {
+    let Some(db) = database("redeem").await else {
+        return;
+    };
+    let a = start(&db, true).await;
+    let b = start(&db, false).await;
+    let claim = json!({"anon": "replica-anon-claims", "campaign": "cart-coupon", "variant": "a"})
+        .to_string();
+    let (status, body) = request(&a.1, "POST", "/v1/sites/demo/coupons/claim", &claim).await;
+    assert_eq!(status, 200, "{body}");
+    let code = body["code"].as_str().unwrap().to_string();
+    // The same id claiming at the other replica gets the same code.
+    let (_, again) = request(&b.1, "POST", "/v1/sites/demo/coupons/claim", &claim).await;
+    assert_eq!(again["code"], code.as_str());
+    let redeem = json!({"code": code}).to_string();
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let addr = if i % 2 == 0 { a.1.clone() } else { b.1.clone() };
+        let body = redeem.clone();
+        tasks.push(tokio::spawn(async move {
+            request_as(
+                &addr,
+                "replica-redeem-key",
+                "POST",
+                "/v1/sites/demo/coupons/redeem",
+                &body,
+            )
+            .await
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap().0);
+    }
+    statuses.sort_unstable();
+    println!("16 concurrent redeems of one code on two replicas: {statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 409),
+        "{statuses:?}"
+    );
+    drop((a, b));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_store_every_overlapping_event_exactly_once() {
+    let Some(db) = database("events").await else {
+        return;
+    };
     let a = start(&db, true).await;
     let b = start(&db, false).await;
 

@@ -27,6 +27,7 @@ pub(crate) const VERSION: &str = "/v1/admin/sites/{site}/versions/{version}";
 pub(crate) const ROLLBACK: &str = "/v1/admin/sites/{site}/rollback";
 pub(crate) const RESULTS: &str = "/v1/admin/sites/{site}/results";
 pub(crate) const BANDITS: &str = "/v1/admin/sites/{site}/bandits";
+pub(crate) const REDEEM_KEY: &str = "/v1/admin/sites/{site}/redeem-key";
 
 /// The admin routes.
 pub(crate) fn router() -> Router<AppState> {
@@ -49,5 +50,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route(ROLLBACK, post(sites::rollback))
         .route(RESULTS, get(sites::results))
         .route(BANDITS, post(sites::bandits))
+        .route(REDEEM_KEY, post(sites::rotate_redeem_key))
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }

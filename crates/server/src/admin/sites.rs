@@ -106,11 +106,21 @@ pub async fn results_for(store: &dyn Store, site: &str, days: i64) -> Result<Res
             .unwrap_or(u64::from(ATTRIBUTION_HOURS)),
         None => u64::from(ATTRIBUTION_HOURS),
     };
-    Ok(results::compute(
+    let mut computed = results::compute(
         &events,
         &redemptions,
         i64::try_from(hours).unwrap_or(24) * 3_600_000,
-    ))
+    );
+    // Days past the retention survive as daily counts.
+    let archived = store
+        .daily_stats(
+            site,
+            &results::utc_day(now - days * 86_400_000),
+            &results::utc_day(now),
+        )
+        .await?;
+    results::add_archived(&mut computed, &archived);
+    Ok(computed)
 }
 
 /// Bandit campaigns get the posteriors the results give (Beta(1, 1) for a
@@ -642,4 +652,21 @@ pub async fn bandits(
     Ok(Json(
         json!({"published": version.is_some(), "version": version}),
     ))
+}
+
+/// `POST /v1/admin/sites/{site}/redeem-key`: a new secret key for the shop's
+/// checkout to redeem coupons with. It is shown once; only its hash is kept,
+/// and the old key stops working at once.
+pub async fn rotate_redeem_key(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(site): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    site_or_404(&state, &site).await?;
+    let mut buf = [0u8; 24];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut buf);
+    let key = hex::encode(buf);
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(key.as_bytes()));
+    state.store.set_redeem_key(&site, &hash).await?;
+    Ok(Json(json!({"site": site, "redeem_key": key})))
 }

@@ -888,7 +888,7 @@ pub async fn every_admin_route_refuses_without_a_session_or_token(state: AppStat
             );
         }
     }
-    assert!(checked >= 3 * 14, "only {checked} admin requests checked");
+    assert!(checked >= 3 * 15, "only {checked} admin requests checked");
     // The old admin read needs it too.
     let (status, _, _) = send(
         &state,
@@ -1073,6 +1073,30 @@ pub async fn campaigns_are_checked_by_the_engine_then_published_and_rolled_back(
         status,
         StatusCode::NOT_FOUND,
         "the rollback made version 1 the drafts"
+    );
+
+    // A new redeem key works at once; the old one does not.
+    let (status, _, body) = send(
+        &state,
+        bearer("POST", "/v1/admin/sites/demo/redeem-key", &Value::Null),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let key = body["redeem_key"].as_str().unwrap().to_string();
+    let mut redeem = json_req(
+        "POST",
+        "/v1/sites/demo/coupons/redeem",
+        &json!({"code": "NOPE-0000"}),
+        None,
+    );
+    redeem.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {key}").parse().unwrap(),
+    );
+    assert_eq!(
+        send(&state, redeem).await.0,
+        StatusCode::NOT_FOUND,
+        "the new key is accepted (the code is unknown)"
     );
 
     // Site settings are checked too.
