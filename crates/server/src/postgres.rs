@@ -11,7 +11,7 @@ use crate::store::{
 };
 
 /// Append-only, numbered migrations.
-const MIGRATIONS: &[(i64, &str)] = &[
+pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_subjects.sql")),
     (3, include_str!("../migrations/postgres/0003_coupons.sql")),
@@ -21,6 +21,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         7,
         include_str!("../migrations/postgres/0007_daily_stats.sql"),
+    ),
+    (
+        8,
+        include_str!("../migrations/postgres/0008_coupon_pool.sql"),
     ),
 ];
 
@@ -59,3 +63,32 @@ impl PgStore {
 }
 
 crate::sql::sql_store!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn both_stores_have_the_same_numbered_migrations() {
+        let numbers = |m: &[(i64, &str)]| m.iter().map(|(n, _)| *n).collect::<Vec<_>>();
+        assert_eq!(
+            numbers(super::MIGRATIONS),
+            numbers(crate::sqlite::MIGRATIONS)
+        );
+        let expected: Vec<i64> = (1..=super::MIGRATIONS.len() as i64).collect();
+        assert_eq!(
+            numbers(super::MIGRATIONS),
+            expected,
+            "numbered from 1, no gaps"
+        );
+        // Each dialect's files exist for every number.
+        for dialect in ["sqlite", "postgres"] {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(dialect);
+            assert_eq!(
+                std::fs::read_dir(&dir).unwrap().count(),
+                super::MIGRATIONS.len(),
+                "{dialect}"
+            );
+        }
+    }
+}

@@ -49,6 +49,7 @@ pub const API_PATHS: &[&str] = &[
     admin::RESULTS,
     admin::BANDITS,
     admin::REDEEM_KEY,
+    admin::CODES,
 ];
 const CONFIG: &str = "/v1/sites/{site}/config";
 const KEY: &str = "/v1/sites/{site}/key";

@@ -339,8 +339,55 @@ macro_rules! sql_store {
                 if counted.rows_affected() == 0 {
                     return Ok(Claim::Exhausted);
                 }
+                // A campaign with uploaded codes hands those out, one each.
+                let pooled: Option<String> = sqlx::query_scalar(
+                    "SELECT code FROM coupon_pool WHERE site = $1 AND campaign = $2 LIMIT 1",
+                )
+                .bind(req.site)
+                .bind(req.campaign)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+                let mut code = req.code.clone();
+                if pooled.is_some() {
+                    let mut taken = None;
+                    // A concurrent claim may take the same free code first: try the next.
+                    for _ in 0..8 {
+                        let Some(free): Option<String> = sqlx::query_scalar(
+                            "SELECT code FROM coupon_pool WHERE site = $1 AND campaign = $2 AND assigned = 0
+                             ORDER BY code LIMIT 1",
+                        )
+                        .bind(req.site)
+                        .bind(req.campaign)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db)?
+                        else {
+                            break;
+                        };
+                        let done = sqlx::query(
+                            "UPDATE coupon_pool SET assigned = 1 WHERE site = $1 AND code = $2 AND assigned = 0",
+                        )
+                        .bind(req.site)
+                        .bind(&free)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        if done.rows_affected() == 1 {
+                            taken = Some(free);
+                            break;
+                        }
+                    }
+                    match taken {
+                        Some(c) => code = c,
+                        None => {
+                            tx.rollback().await.map_err(db)?;
+                            return Ok(Claim::Exhausted);
+                        }
+                    }
+                }
                 let coupon = IssuedCoupon {
-                    code: req.code.clone(),
+                    code,
                     campaign: req.campaign.to_string(),
                     variant: req.variant.to_string(),
                     expires_ms: req.now_ms + req.valid_ms,
@@ -720,6 +767,42 @@ macro_rules! sql_store {
                 }
                 out.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.id.cmp(&b.id)));
                 Ok(out)
+            }
+
+            async fn add_pool_codes(
+                &self,
+                site: &str,
+                campaign: &str,
+                codes: &[String],
+            ) -> Result<u64, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut added = 0;
+                for chunk in codes.chunks(500) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO coupon_pool (site, campaign, code, assigned) ",
+                    );
+                    query.push_values(chunk, |mut row, code| {
+                        row.push_bind(site).push_bind(campaign).push_bind(code).push_bind(0i64);
+                    });
+                    query.push(" ON CONFLICT (site, code) DO NOTHING");
+                    added += query.build().execute(&mut *tx).await.map_err(db)?.rows_affected();
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(added)
+            }
+
+            async fn pool_size(&self, site: &str, campaign: &str) -> Result<(u64, u64), StoreError> {
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN assigned = 0 THEN 1 ELSE 0 END), 0) AS free
+                     FROM coupon_pool WHERE site = $1 AND campaign = $2",
+                )
+                .bind(site)
+                .bind(campaign)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+                let count = |k: &str| u64::try_from(row.get::<i64, _>(k)).unwrap_or(0);
+                Ok((count("total"), count("free")))
             }
 
             async fn redemptions(&self, site: &str) -> Result<Vec<(String, String, u64)>, StoreError> {

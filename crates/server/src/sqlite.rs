@@ -12,7 +12,7 @@ use crate::store::{
 };
 
 /// Append-only, numbered migrations.
-const MIGRATIONS: &[(i64, &str)] = &[
+pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_subjects.sql")),
     (3, include_str!("../migrations/sqlite/0003_coupons.sql")),
@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/sqlite/0005_signing.sql")),
     (6, include_str!("../migrations/sqlite/0006_admin.sql")),
     (7, include_str!("../migrations/sqlite/0007_daily_stats.sql")),
+    (8, include_str!("../migrations/sqlite/0008_coupon_pool.sql")),
 ];
 
 /// SQLite storage.

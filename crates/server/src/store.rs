@@ -235,6 +235,16 @@ pub trait Store: Send + Sync + 'static {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<Event>, StoreError>;
+    /// Adds uploaded codes to a campaign's pool; returns how many were new
+    /// (a code already in the site's pools is skipped).
+    async fn add_pool_codes(
+        &self,
+        site: &str,
+        campaign: &str,
+        codes: &[String],
+    ) -> Result<u64, StoreError>;
+    /// A campaign's pool: codes in all, and codes not yet handed out.
+    async fn pool_size(&self, site: &str, campaign: &str) -> Result<(u64, u64), StoreError>;
     /// Redeemed coupons per campaign and variant.
     async fn redemptions(&self, site: &str) -> Result<Vec<(String, String, u64)>, StoreError>;
     /// Creates an admin or replaces their password hash.

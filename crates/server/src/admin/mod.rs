@@ -27,6 +27,7 @@ pub(crate) const VERSION: &str = "/v1/admin/sites/{site}/versions/{version}";
 pub(crate) const ROLLBACK: &str = "/v1/admin/sites/{site}/rollback";
 pub(crate) const RESULTS: &str = "/v1/admin/sites/{site}/results";
 pub(crate) const BANDITS: &str = "/v1/admin/sites/{site}/bandits";
+pub(crate) const CODES: &str = "/v1/admin/sites/{site}/campaigns/{id}/codes";
 pub(crate) const REDEEM_KEY: &str = "/v1/admin/sites/{site}/redeem-key";
 
 /// The admin routes.
@@ -51,5 +52,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route(RESULTS, get(sites::results))
         .route(BANDITS, post(sites::bandits))
         .route(REDEEM_KEY, post(sites::rotate_redeem_key))
+        .route(CODES, get(sites::pool).post(sites::upload_codes))
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }

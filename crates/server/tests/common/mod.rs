@@ -888,7 +888,7 @@ pub async fn every_admin_route_refuses_without_a_session_or_token(state: AppStat
             );
         }
     }
-    assert!(checked >= 3 * 15, "only {checked} admin requests checked");
+    assert!(checked >= 3 * 17, "only {checked} admin requests checked");
     // The old admin read needs it too.
     let (status, _, _) = send(
         &state,
@@ -1365,6 +1365,77 @@ pub async fn each_site_keeps_raw_events_for_its_own_retention(state: AppState) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+pub async fn uploaded_codes_are_handed_out_once_each_then_the_campaign_is_spent(state: AppState) {
+    let uri = "/v1/admin/sites/demo/campaigns/cart-coupon/codes";
+    for (body, code) in [
+        (
+            json!({"codes": ["ok-lowercase"]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (json!({"codes": []}), StatusCode::BAD_REQUEST),
+        (json!({"codes": "SHOP-1"}), StatusCode::BAD_REQUEST),
+        (json!({"list": ["SHOP-1"]}), StatusCode::BAD_REQUEST),
+    ] {
+        let (status, _, answer) = send(&state, bearer("POST", uri, &body)).await;
+        assert_eq!(status, code, "{body}: {answer}");
+    }
+    let (status, _, _) = send(
+        &state,
+        bearer(
+            "POST",
+            "/v1/admin/sites/demo/campaigns/welcome-hero/codes",
+            &json!({"codes": ["A-1"]}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a banner campaign has no coupons"
+    );
+    let (status, _, body) = send(
+        &state,
+        bearer(
+            "POST",
+            uri,
+            &json!({"codes": ["SHOP-2", "SHOP-1", "SHOP-1"]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["added"].as_u64(), body["pool"]["free"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let (_, _, body) = send(&state, bearer("POST", uri, &json!({"codes": ["SHOP-2"]}))).await;
+    assert_eq!(
+        (body["added"].as_u64(), body["skipped"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let mut got = Vec::new();
+    for i in 0..3 {
+        let claim =
+            json!({"anon": format!("pooled{i:016}"), "campaign": "cart-coupon", "variant": "a"});
+        let (status, _, body) = send(
+            &state,
+            post_json("/v1/sites/demo/coupons/claim", &claim, None),
+        )
+        .await;
+        got.push((status, body["code"].as_str().map(str::to_string)));
+    }
+    assert_eq!(got[0], (StatusCode::OK, Some("SHOP-1".to_string())));
+    assert_eq!(got[1], (StatusCode::OK, Some("SHOP-2".to_string())));
+    assert_eq!(got[2].0, StatusCode::CONFLICT, "the pool is spent");
+    let (_, _, body) = send(&state, bearer("GET", uri, &Value::Null)).await;
+    assert_eq!(
+        (
+            body["pool"]["total"].as_u64(),
+            body["pool"]["free"].as_u64()
+        ),
+        (Some(2), Some(0))
+    );
+}
+
 /// One `#[tokio::test]` per shared body, each on a fresh state from `$make`
 /// (an async fn returning `Option<AppState>`; `None` skips, loudly).
 #[macro_export]
@@ -1393,6 +1464,7 @@ macro_rules! api_tests {
             results_count_per_variant_with_intervals_and_uplift,
             bandit_posteriors_follow_the_results_into_the_next_config,
             each_site_keeps_raw_events_for_its_own_retention,
+            uploaded_codes_are_handed_out_once_each_then_the_campaign_is_spent,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
