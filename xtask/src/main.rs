@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod fuzz;
 mod load;
 mod postgres;
 mod run;
@@ -18,7 +19,8 @@ commands:
   demo [--addr HOST:PORT]   build the widget and serve the demo storefront (default 127.0.0.1:8080)
   test                      everything CI checks: fmt, clippy, native, wasm and end-to-end tests
   bench                     benchmarks; writes target/bench/report.json
-  bench load                only the server's load figures (ingest, config)";
+  bench load                only the server's load figures (ingest, config)
+  fuzz [SECONDS]            every fuzz target for SECONDS each (default 60)";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,6 +29,11 @@ fn main() {
         Some("test") => test::run(),
         Some("bench") if args.get(1).map(String::as_str) == Some("load") => bench::run_load(),
         Some("bench") => bench::run(),
+        Some("fuzz") => match args.get(1).map(|s| s.parse::<u32>()) {
+            None => fuzz::run(60),
+            Some(Ok(seconds)) if seconds > 0 => fuzz::run(seconds),
+            Some(_) => Err(anyhow::anyhow!("fuzz takes a number of seconds per target")),
+        },
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);

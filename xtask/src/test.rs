@@ -102,6 +102,9 @@ pub fn run() -> Result<()> {
                 ]))
         },
     )?;
+    stage("fuzz smoke (each target a few seconds)", &mut || {
+        crate::fuzz::run(5)
+    })?;
     stage("widget bundle and its size budget", &mut || {
         widget::build()?;
         let (raw, gzip) = bench::bundle_sizes()?;
