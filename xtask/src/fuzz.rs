@@ -43,7 +43,8 @@ pub fn run(seconds: u32) -> Result<()> {
         .args(["fuzz", "build", "-O"]))?;
     for target in TARGETS {
         step(&format!("fuzzing `{target}` for {seconds} s"));
-        let work = std::env::temp_dir().join(format!("dangol-fuzz-{target}-{}", std::process::id()));
+        let work =
+            std::env::temp_dir().join(format!("dangol-fuzz-{target}-{}", std::process::id()));
         std::fs::create_dir_all(&work)?;
         let seeds: PathBuf = dir.join("seeds").join(target);
         let regressions: PathBuf = dir.join("regressions").join(target);

@@ -27,6 +27,8 @@ const CONNECTIONS: usize = 32;
 const DURATION: Duration = Duration::from_secs(6);
 /// Events per ingest batch.
 const BATCH: usize = 50;
+/// The demo's redeem key in load runs.
+const REDEEM_KEY: &str = "load-redeem-key-0123456789";
 
 /// A release server on a free port; killed on drop.
 struct Server {
@@ -99,7 +101,11 @@ fn client() -> Client<HttpConnector, Full<Bytes>> {
 }
 
 fn batch(worker: usize, n: u64, now_ms: i64) -> Bytes {
-    let events: Vec<Value> = (0..BATCH)
+    batch_of(BATCH, worker, n, now_ms)
+}
+
+fn batch_of(size: usize, worker: usize, n: u64, now_ms: i64) -> Bytes {
+    let events: Vec<Value> = (0..size)
         .map(|i| {
             json!({
                 "id": format!("w{worker:02}b{n:08}e{i:02}"),
@@ -228,6 +234,170 @@ async fn config(url: &str) -> Result<(f64, f64)> {
     Ok((all.len() as f64 / secs, p99))
 }
 
+/// The server's resident memory in MB (Linux `/proc`).
+fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// One request of the soak mix; whether it succeeded.
+async fn soak_request(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    url: &str,
+    etag: &str,
+    n: u64,
+    claim_every: u64,
+) -> bool {
+    let kind = n % 100;
+    let claim = n.is_multiple_of(claim_every);
+    let req = if !claim && kind < 80 {
+        Request::get(format!("{url}/v1/sites/demo/config"))
+            .header("if-none-match", etag)
+            .body(Full::new(Bytes::new()))
+    } else if !claim {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        Request::post(format!("{url}/v1/sites/demo/events"))
+            .header("content-type", "application/json")
+            .body(Full::new(batch_of(10, 99, n, now_ms)))
+    } else {
+        // A claim by a fresh id, then the shop redeems that code.
+        let claim =
+            json!({"anon": format!("soak{n:016}"), "campaign": "cart-coupon", "variant": "a"});
+        let Ok(req) = Request::post(format!("{url}/v1/sites/demo/coupons/claim"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(claim.to_string())))
+        else {
+            return false;
+        };
+        let Ok(res) = client.request(req).await else {
+            return false;
+        };
+        if !res.status().is_success() {
+            return false;
+        }
+        let body = res
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let code: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let redeem = json!({"code": code["code"]});
+        Request::post(format!("{url}/v1/sites/demo/coupons/redeem"))
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {REDEEM_KEY}"))
+            .body(Full::new(Bytes::from(redeem.to_string())))
+    };
+    let Ok(req) = req else {
+        return false;
+    };
+    match client.request(req).await {
+        Ok(res) => {
+            let ok = res.status().is_success() || res.status() == 304;
+            let _ = res.into_body().collect().await;
+            ok
+        }
+        Err(_) => false,
+    }
+}
+
+/// Mixed traffic (80 % config revalidations, 20 % batches of 10 events,
+/// and two coupon claims a second, each followed by the shop redeeming the
+/// code) at `rate` requests a second for `seconds`: requests made, requests
+/// failed, and the server's memory growth in MB from after a warm-up to the
+/// end.
+async fn soak(url: &str, pid: u32, rate: f64, seconds: u64) -> Result<(u64, u64, f64)> {
+    let client = client();
+    let first = client
+        .request(Request::get(format!("{url}/v1/sites/demo/config")).body(Full::new(Bytes::new()))?)
+        .await?;
+    let etag = first
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let made = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let limit = Arc::new(tokio::sync::Semaphore::new(256));
+    let start = Instant::now();
+    let total = (rate * seconds as f64) as u64;
+    // Two claims a second stay within the demo coupon's budget of 1,000.
+    let claim_every = ((rate / 2.0) as u64).max(1);
+    let mut rss_start = None;
+    for n in 0..total {
+        // Open loop: request n goes out at its own time, however slow others are.
+        let due = start + Duration::from_secs_f64(n as f64 / rate);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            tokio::time::sleep(wait).await;
+        }
+        if rss_start.is_none() && start.elapsed() >= Duration::from_secs(10.min(seconds / 4)) {
+            rss_start = Some(rss_mb(pid));
+        }
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            break;
+        };
+        let (client, url, etag, made, failed) = (
+            client.clone(),
+            url.to_string(),
+            etag.clone(),
+            made.clone(),
+            failed.clone(),
+        );
+        tokio::spawn(async move {
+            let ok = soak_request(&client, &url, &etag, n, claim_every).await;
+            made.fetch_add(1, Ordering::Relaxed);
+            if !ok {
+                failed.fetch_add(1, Ordering::Relaxed);
+            }
+            drop(permit);
+        });
+    }
+    let _ = limit.acquire_many(256).await;
+    let growth = rss_mb(pid) - rss_start.unwrap_or_else(|| rss_mb(pid));
+    Ok((
+        made.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed),
+        growth,
+    ))
+}
+
+/// The soak run alone: mixed traffic at half the measured capacity for
+/// `DANGOL_SOAK_SECONDS` (default 300).
+pub fn soak_figures(capacity_rps: f64) -> Result<Map<String, Value>> {
+    let seconds = std::env::var("DANGOL_SOAK_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let server = start_server(None)?;
+    let rate = (capacity_rps / 2.0).max(10.0);
+    println!("  soak: {rate:.0} requests/s for {seconds} s");
+    let (made, failed, growth) =
+        runtime.block_on(soak(&server.url, server.child.id(), rate, seconds))?;
+    let mut out = Map::new();
+    out.insert("soak_requests".into(), json!(made));
+    out.insert("soak_errors".into(), json!(failed));
+    out.insert(
+        "soak_rss_growth_mb".into(),
+        json!((growth * 10.0).round() / 10.0),
+    );
+    out.insert("soak_rate_per_s".into(), json!(rate.round()));
+    Ok(out)
+}
+
 /// Runs every load figure.
 pub fn figures() -> Result<Map<String, Value>> {
     sh(Command::new("cargo").args(["build", "--release", "--package", "dangol-server"]))?;
@@ -244,6 +414,12 @@ pub fn figures() -> Result<Map<String, Value>> {
         let eps = runtime.block_on(ingest(&server.url))?;
         out.insert("ingest_events_per_s_sqlite".into(), json!(eps.round()));
     }
+    // The mix's capacity from the two measured ones (a batch of 10 events
+    // costs about a fifth of a batch of 50); the soak runs at half of it.
+    let config_rps = out["config_requests_per_s"].as_f64().unwrap_or(1000.0);
+    let batch_rps = out["ingest_events_per_s_sqlite"].as_f64().unwrap_or(1000.0) / 10.0;
+    let capacity = 1.0 / (0.8 / config_rps + 0.2 / batch_rps);
+    out.extend(soak_figures(capacity)?);
     match crate::postgres::Cluster::start()? {
         Some(cluster) => {
             let server = start_server(Some(&cluster.url))?;

@@ -46,6 +46,12 @@ struct Args {
     /// Event batches accepted per minute from one client address.
     #[arg(long, default_value_t = 600)]
     events_per_ip: u32,
+    /// Coupon claims accepted per minute from one client address.
+    #[arg(long, default_value_t = 20)]
+    claims_per_ip: u32,
+    /// Redeem attempts accepted per minute from one client address.
+    #[arg(long, default_value_t = 120)]
+    redeems_per_ip: u32,
     /// Bearer token for the admin API (automation).
     #[arg(long, env = "DANGOL_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -147,6 +153,8 @@ async fn main() -> anyhow::Result<()> {
         admin_token: args.admin_token,
         limits: dangol_server::limits::Limits {
             events_per_ip: args.events_per_ip,
+            claims_per_ip: args.claims_per_ip,
+            redeems_per_ip: args.redeems_per_ip,
             ..dangol_server::limits::Limits::default()
         },
         limiter: Arc::default(),
