@@ -125,7 +125,7 @@ pub async fn post_json(
     body: &str,
     key: Option<&str>,
     timeout_ms: u32,
-) -> Result<u16, String> {
+) -> Result<(u16, Option<i64>), String> {
     let init = RequestInit::new();
     init.set_method("POST");
     // `keepalive` is not in web-sys's stable API; set the dictionary field.
@@ -141,5 +141,13 @@ pub async fn post_json(
     }
     init.set_headers(&headers);
     let response = send(url, &init, timeout_ms).await?;
-    Ok(response.status())
+    // `Retry-After` in seconds (the server never sends a date).
+    let retry_after_ms = response
+        .headers()
+        .get("retry-after")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .map(|s| s.saturating_mul(1000));
+    Ok((response.status(), retry_after_ms))
 }

@@ -13,3 +13,8 @@ pub fn hex_id(bytes: usize) -> Option<String> {
     }
     Some(out)
 }
+
+/// A number in [0, 1) for jitter (the browser's `Math.random`).
+pub fn unit() -> f64 {
+    js_sys::Math::random()
+}

@@ -50,6 +50,16 @@ impl SiteStorage {
             .map_err(|e| describe(&e))
     }
 
+    /// Names of this site's keys that start with `start`.
+    pub fn names(&self, start: &str) -> Vec<String> {
+        let len = self.storage.length().unwrap_or(0);
+        (0..len)
+            .filter_map(|i| self.storage.key(i).ok().flatten())
+            .filter_map(|k| k.strip_prefix(&self.prefix).map(str::to_string))
+            .filter(|k| k.starts_with(start))
+            .collect()
+    }
+
     /// Removes every key of this site.
     pub fn clear(&self) -> Result<(), String> {
         let len = self.storage.length().map_err(|e| describe(&e))?;

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use dangol_engine::config::{CompiledConfig, SiteConfig};
 use dangol_engine::consent::{Consent, Purposes};
-use dangol_engine::event::{Event, MAX_BATCH};
+use dangol_engine::event::Event;
 use dangol_engine::profile::Input;
 use gloo::events::EventListener;
 use wasm_bindgen::JsCast;
@@ -100,7 +100,8 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
         }
         // 3. This page view, in memory (and in storage with consent).
         let page_view = Event::page_view(Inner::new_event_id(), clock::now_ms(), String::new());
-        inner.pending.push(page_view);
+        inner.record(page_view);
+        inner.adopt_orphans();
         if let Some(config) = cached {
             inner.config = Some(config);
         }
@@ -444,17 +445,29 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
     }
     // Time-based triggers (dwell, inactivity) are checked every second.
     let weak = Rc::downgrade(cell);
+    let mut ticks = 0u32;
     let ticker = gloo::timers::callback::Interval::new(1_000, move || {
-        if let Some(cell) = weak.upgrade() {
-            let opened = {
-                let mut inner = cell.borrow_mut();
-                let before = inner.shown.len();
-                inner.check_triggers();
-                inner.shown.len() != before
+        let Some(cell) = weak.upgrade() else {
+            return;
+        };
+        ticks = ticks.wrapping_add(1);
+        let send = {
+            let Ok(mut inner) = cell.try_borrow_mut() else {
+                return;
             };
-            if opened {
-                flush(cell);
+            inner.check_triggers();
+            // The outbox's heartbeat tells other pages this one is alive;
+            // every few seconds, outboxes of pages that are gone are adopted.
+            if !inner.outbox.is_empty() {
+                inner.save_outbox();
             }
+            if ticks.is_multiple_of(3) {
+                inner.adopt_orphans();
+            }
+            inner.outbox.due(clock::now_ms()) || !inner.calls.is_empty()
+        };
+        if send {
+            flush(cell);
         }
     });
     // Slots a single-page app adds later are decided when they appear.
@@ -517,29 +530,23 @@ pub(crate) fn navigated(cell: &Rc<RefCell<Inner>>) {
     flush(cell.clone());
 }
 
-/// Runs the page's queued callbacks, then sends pending events if consent
-/// allows; failed batches stay pending.
+/// Runs the page's queued callbacks, then sends the oldest waiting events
+/// if consent allows, the network is up and no retry is pending. A batch
+/// stays in the stored outbox until the server took it; failures back off.
 pub(crate) fn flush(cell: Rc<RefCell<Inner>>) {
     super::callbacks::deliver(&cell);
-    let (url, body, key, count) = {
+    let (url, body, key, batch) = {
         let mut inner = cell.borrow_mut();
-        if !inner.measurement.may_send() || inner.sending || inner.pending.is_empty() {
+        let now = clock::now_ms();
+        if !inner.measurement.may_send() || inner.sending || !inner.outbox.due(now) || !online() {
             return;
         }
         let Some(anon) = inner.anon.clone() else {
             return;
         };
-        let count = inner.pending.len().min(MAX_BATCH);
-        for event in inner.pending.iter_mut().take(count) {
-            if event.anon.is_empty() {
-                event.anon = anon.clone();
-            }
-        }
-        let events = inner.pending[..count].iter().map(Event::to_value).collect();
-        let mut batch = serde_json::Map::new();
-        batch.insert("events".to_string(), serde_json::Value::Array(events));
-        let Ok(body) = js_sys::JSON::stringify(&json::to_js(&serde_json::Value::Object(batch)))
-        else {
+        inner.outbox.stamp(&anon);
+        let batch = inner.outbox.batch();
+        let Ok(body) = js_sys::JSON::stringify(&json::to_js(&batch.to_value())) else {
             return;
         };
         inner.sending = true;
@@ -547,7 +554,7 @@ pub(crate) fn flush(cell: Rc<RefCell<Inner>>) {
             inner.events_url(),
             String::from(body),
             inner.key.clone(),
-            count,
+            batch,
         )
     };
     spawn_local(async move {
@@ -555,42 +562,55 @@ pub(crate) fn flush(cell: Rc<RefCell<Inner>>) {
         let more = {
             let mut inner = cell.borrow_mut();
             inner.sending = false;
-            match result {
-                Ok(status) if (200..300).contains(&status) => {
-                    let n = count.min(inner.pending.len());
-                    inner.pending.drain(..n);
-                    !inner.pending.is_empty()
+            let now = clock::now_ms();
+            let jitter = crate::platform::random::unit();
+            let more = match result {
+                Ok((status, _)) if (200..300).contains(&status) => {
+                    inner.outbox.delivered(&batch);
+                    !inner.outbox.is_empty()
                 }
-                Ok(status) if (400..500).contains(&status) && status != 429 => {
+                Ok((status, _))
+                    if (400..500).contains(&status) && status != 429 && status != 408 =>
+                {
                     // The server refused the batch itself: retrying cannot help.
-                    let n = count.min(inner.pending.len());
-                    inner.pending.drain(..n);
+                    inner.outbox.refused(&batch);
                     warn_once(
                         Problem::Send,
                         &format!("the server refused events (HTTP {status})"),
                     );
-                    false
+                    !inner.outbox.is_empty()
                 }
-                Ok(status) => {
+                Ok((status, retry_after)) => {
+                    inner.outbox.failed(now, retry_after, jitter);
                     warn_once(
                         Problem::Send,
-                        &format!("could not send events (HTTP {status}); they stay queued"),
+                        &format!(
+                            "could not send events (HTTP {status}); they stay queued and are retried"
+                        ),
                     );
                     false
                 }
                 Err(e) => {
+                    inner.outbox.failed(now, None, jitter);
                     warn_once(
                         Problem::Send,
-                        &format!("could not send events ({e}); they stay queued"),
+                        &format!("could not send events ({e}); they stay queued and are retried"),
                     );
                     false
                 }
-            }
+            };
+            inner.save_outbox();
+            more
         };
         if more {
             flush(cell);
         }
     });
+}
+
+/// Whether the browser thinks it is online (unknown counts as online).
+fn online() -> bool {
+    web_sys::window().is_none_or(|w| w.navigator().on_line())
 }
 
 /// Elements were added to the page: decide for slots that are new.

@@ -6,6 +6,7 @@ use dangol_engine::config::CompiledConfig;
 use dangol_engine::consent::{Consent, Purposes, Signals, resolve};
 use dangol_engine::decide::Decision;
 use dangol_engine::event::Event;
+use dangol_engine::outbox::Outbox;
 use dangol_engine::profile::{Input, Profile, ProfileConfig};
 use dangol_engine::track;
 use serde_json::{Map, Value};
@@ -23,6 +24,11 @@ pub(super) const KEY_CONFIG: &str = "config";
 pub(super) const KEY_ETAG: &str = "etag";
 pub(super) const KEY_PROFILE: &str = "profile";
 pub(super) const KEY_DECLARED: &str = "declared";
+/// Unsent events, one key per page: `outbox:<page id>`.
+pub(super) const KEY_OUTBOX: &str = "outbox:";
+/// An outbox whose page wrote nothing for this long is orphaned (the page
+/// is gone) and another page adopts it.
+const ORPHAN_MS: i64 = 4_000;
 
 /// Most bytes of declared attributes (as JSON) kept.
 const MAX_DECLARED_BYTES: usize = 4096;
@@ -78,7 +84,10 @@ pub(crate) struct Inner {
     pub mutations: Option<crate::platform::dom::Mutations>,
     /// Events made on this page and not yet accepted by the server. Before
     /// consent they exist only here, in memory; on denial they are dropped.
-    pub pending: Vec<Event>,
+    pub outbox: Outbox,
+    /// This page's own outbox key (`outbox:<random>`): each page writes only
+    /// its own, so tabs never overwrite each other's unsent events.
+    pub outbox_key: String,
     pub sending: bool,
     /// When the page last became visible, for engaged time.
     pub visible_since: Option<i64>,
@@ -121,7 +130,8 @@ impl Inner {
             self_ref: None,
             ticker: None,
             mutations: None,
-            pending: Vec::new(),
+            outbox: Outbox::default(),
+            outbox_key: format!("{KEY_OUTBOX}{}", random::hex_id(6).unwrap_or_default()),
             sending: false,
             visible_since: None,
             max_scroll_pct: 0,
@@ -165,7 +175,7 @@ impl Inner {
         self.consent = after.personalisation;
         self.measurement = after.measurement;
         if !after.measurement.may_send() {
-            self.pending.clear();
+            self.outbox = Outbox::default();
         }
         if !after.personalisation.may_store() && before.personalisation.may_store() {
             self.profile = Profile::default();
@@ -184,6 +194,56 @@ impl Inner {
             for key in [KEY_PROFILE, KEY_DECLARED, KEY_CONFIG, KEY_ETAG] {
                 let _ = storage.remove(key);
             }
+        }
+    }
+
+    /// Keeps the outbox in storage (with measurement consent), stamped with
+    /// the time so other pages can tell it is alive; an empty one is removed.
+    pub fn save_outbox(&self) {
+        if !self.measurement.may_send() {
+            return;
+        }
+        let Some(storage) = &self.storage else {
+            return;
+        };
+        if self.outbox.is_empty() {
+            let _ = storage.remove(&self.outbox_key);
+            return;
+        }
+        let mut value = self.outbox.to_value();
+        value["t"] = Value::from(clock::now_ms());
+        self.store_json(&self.outbox_key, &value);
+    }
+
+    /// Takes in the outboxes of pages that are gone (a reload, a closed tab),
+    /// so their events are sent from here. Two pages adopting the same one at
+    /// once send its events twice, which the server's ids make harmless.
+    pub fn adopt_orphans(&mut self) {
+        if !self.measurement.may_send() {
+            return;
+        }
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
+        let now = clock::now_ms();
+        let mut adopted = false;
+        for name in storage.names(KEY_OUTBOX) {
+            if name == self.outbox_key {
+                continue;
+            }
+            let Some(value) = self.load_json(&name) else {
+                let _ = storage.remove(&name);
+                continue;
+            };
+            if now - value["t"].as_i64().unwrap_or(0) < ORPHAN_MS {
+                continue;
+            }
+            self.outbox.adopt(Outbox::from_value(&value));
+            let _ = storage.remove(&name);
+            adopted = true;
+        }
+        if adopted {
+            self.save_outbox();
         }
     }
 
@@ -232,6 +292,7 @@ impl Inner {
         if let Some(key) = &self.key {
             self.store(KEY_KEY, key);
         }
+        self.save_outbox();
         if self.consent.may_store() {
             if let Some((text, etag)) = self.config_text.clone() {
                 self.cache_config(&text, etag.as_deref());
@@ -282,7 +343,8 @@ impl Inner {
 
     pub fn record(&mut self, event: Event) {
         if !self.measurement.must_discard() {
-            self.pending.push(event);
+            self.outbox.push(event);
+            self.save_outbox();
         }
     }
 
@@ -386,7 +448,7 @@ impl Inner {
         page.insert("exit_intent".into(), Value::from(self.exit_intent));
         out.insert("page".into(), Value::Object(page));
         out.insert("declared".into(), Value::Object(self.declared.clone()));
-        let pending: Vec<Value> = self.pending.iter().map(Event::to_value).collect();
+        let pending: Vec<Value> = self.outbox.events().iter().map(Event::to_value).collect();
         out.insert("unsent_events".into(), Value::Array(pending));
         Value::Object(out)
     }
@@ -491,7 +553,7 @@ impl Inner {
     /// Forget: everything local goes at once, and the choice becomes "no".
     pub fn forget_all(&mut self) {
         self.set_signals(|s| s.own = Some(Purposes::both(Consent::Denied)));
-        self.pending.clear();
+        self.outbox = Outbox::default();
         self.anon = None;
         self.key = None;
         self.profile = Profile::default();

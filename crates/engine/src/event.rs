@@ -105,6 +105,34 @@ impl Event {
         Value::Object(map)
     }
 
+    /// Reads what [`Event::to_value`] wrote, by hand (the widget ships no
+    /// serde deserializer); `None` when a required field is missing or a
+    /// field has the wrong type.
+    pub fn from_stored(value: &Value) -> Option<Event> {
+        let text = |k: &str| match value.get(k) {
+            None => Some(None),
+            Some(v) => v.as_str().map(|s| Some(s.to_string())),
+        };
+        Some(Event {
+            id: value.get("id")?.as_str()?.to_string(),
+            kind: value.get("type")?.as_str()?.to_string(),
+            ts: value.get("ts")?.as_i64()?,
+            anon: value.get("anon")?.as_str()?.to_string(),
+            campaign: text("campaign")?,
+            variant: text("variant")?,
+            item: text("item")?,
+            category: text("category")?,
+            price: match value.get("price") {
+                None => None,
+                Some(v) => Some(v.as_f64()?),
+            },
+            answer: match value.get("answer") {
+                None => None,
+                Some(v) => Some(u8::try_from(v.as_u64()?).ok()?),
+            },
+        })
+    }
+
     /// The shopper was targeted by a campaign but kept in its holdout: the
     /// control side of the uplift measurement.
     pub fn holdout(id: String, ts: i64, anon: String, campaign: &str) -> Self {
@@ -213,8 +241,18 @@ pub fn parse_batch(
             "the body must be a JSON object with an `events` array".into(),
         ));
     };
-    if let Some(key) = obj.keys().find(|k| k.as_str() != "events") {
+    if let Some(key) = obj
+        .keys()
+        .find(|k| k.as_str() != "events" && k.as_str() != "dropped")
+    {
         return Err(EventError::Batch(format!("unknown field `{key}`")));
+    }
+    if let Some(d) = obj.get("dropped")
+        && !d.is_u64()
+    {
+        return Err(EventError::Batch(
+            "`dropped` must be a whole number of at least 0".into(),
+        ));
     }
     let Some(events) = obj.get("events").and_then(Value::as_array) else {
         return Err(EventError::Batch("`events` must be an array".into()));

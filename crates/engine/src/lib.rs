@@ -45,6 +45,7 @@ pub mod explain;
 pub mod i18n;
 pub mod ledger;
 pub mod loyalty;
+pub mod outbox;
 pub mod profile;
 pub mod random;
 #[doc(hidden)]

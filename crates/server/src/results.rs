@@ -152,6 +152,9 @@ pub struct Results {
     pub global_holdout: Group,
     /// Personalised minus global holdout purchase rate.
     pub uplift: Option<Rate>,
+    /// Events browsers had to drop from a full outbox (reported with later
+    /// batches), so the counts above may miss that many.
+    pub dropped_events: u64,
 }
 
 /// UTC `YYYY-MM-DD` of a time (civil-from-days, Howard Hinnant's algorithm).
@@ -224,6 +227,11 @@ pub fn daily_rows(events: &[Event]) -> Vec<DailyRow> {
 /// revenue and the daily series. Shoppers, rates and uplift need raw
 /// events and cover the retention window only.
 pub fn add_archived(results: &mut Results, archived: &[DailyRow]) {
+    results.dropped_events += archived
+        .iter()
+        .filter(|r| r.kind == "outbox_dropped")
+        .map(|r| r.n)
+        .sum::<u64>();
     for row in archived.iter().filter(|r| !r.campaign.is_empty()) {
         let campaign = match results
             .campaigns

@@ -253,6 +253,11 @@ pub(crate) fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> 
         let h = response.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        // The widget backs off by it, also on a refusal.
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Retry-After"),
+        );
     }
     response
 }
@@ -297,12 +302,26 @@ async fn ingest_events(
 ) -> Result<Response, ApiError> {
     let site = known_site(&state, &site).await?;
     let origin = allowed_origin(&headers, &site)?;
+    // Refusals carry CORS too, so the page can read them (and Retry-After).
+    match store_batch(&state, &site, &ip, &headers, body).await {
+        Ok(response) => Ok(with_cors(response, origin)),
+        Err(e) => Ok(with_cors(e.into_response(), origin)),
+    }
+}
+
+async fn store_batch(
+    state: &AppState,
+    site: &Site,
+    ip: &crate::limits::ClientIp,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     state.limiter.check(
         &format!("events:{}", ip.0),
         state.limits.events_per_ip,
         "event batches from this address",
     )?;
-    let body = inflate(&headers, body)?;
+    let body = inflate(headers, body)?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
     let now = now_ms();
@@ -327,6 +346,24 @@ async fn ingest_events(
             .register_subject(&site.id, &first.anon, &hash, now)
             .await?;
     }
+    // Events a browser's full outbox had to drop are counted per day, so
+    // the shop sees what was lost.
+    if let Some(dropped) = value
+        .get("dropped")
+        .and_then(Value::as_u64)
+        .filter(|d| *d > 0)
+    {
+        tracing::warn!(site = %site.id, dropped, "a browser reported events dropped from a full outbox");
+        let row = crate::store::DailyRow {
+            day: crate::results::utc_day(now),
+            campaign: String::new(),
+            variant: String::new(),
+            kind: "outbox_dropped".into(),
+            n: dropped.min(1_000_000),
+            revenue: 0.0,
+        };
+        state.store.archive_events(&site.id, &[row], &[]).await?;
+    }
     let fresh = state.store.insert_events(&site.id, &valid, now).await?;
     let stored = fresh.iter().filter(|new| **new).count();
     let body = json!({
@@ -335,7 +372,7 @@ async fn ingest_events(
         "duplicates": valid.len() - stored,
         "rejected": rejected,
     });
-    Ok(with_cors(Json(body).into_response(), origin))
+    Ok(Json(body).into_response())
 }
 
 /// Inflates a gzip body (`Content-Encoding: gzip`); the size limit applies
