@@ -26,6 +26,10 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../migrations/postgres/0008_coupon_pool.sql"),
     ),
+    (
+        9,
+        include_str!("../migrations/postgres/0009_api_tokens.sql"),
+    ),
 ];
 
 /// PostgreSQL storage.

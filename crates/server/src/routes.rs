@@ -38,6 +38,8 @@ pub const API_PATHS: &[&str] = &[
     admin::LOGIN,
     admin::LOGOUT,
     admin::SESSION,
+    admin::TOKENS,
+    admin::TOKEN,
     admin::SITES,
     admin::SITE,
     admin::CAMPAIGNS,

@@ -826,6 +826,55 @@ macro_rules! sql_store {
                     .collect())
             }
 
+            async fn put_api_token(
+                &self,
+                token_hash: &str,
+                name: &str,
+                created_by: &str,
+                now_ms: i64,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "INSERT INTO api_tokens (token_hash, name, created_by, created_ms) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(token_hash)
+                .bind(name)
+                .bind(created_by)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn api_token(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
+                sqlx::query_scalar("SELECT name FROM api_tokens WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)
+            }
+
+            async fn api_tokens(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+                let rows = sqlx::query("SELECT name, created_by, created_ms FROM api_tokens ORDER BY name")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| (r.get("name"), r.get("created_by"), r.get("created_ms")))
+                    .collect())
+            }
+
+            async fn delete_api_token(&self, name: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM api_tokens WHERE name = $1")
+                    .bind(name)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn put_admin(
                 &self,
                 email: &str,

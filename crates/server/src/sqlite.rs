@@ -21,6 +21,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/sqlite/0006_admin.sql")),
     (7, include_str!("../migrations/sqlite/0007_daily_stats.sql")),
     (8, include_str!("../migrations/sqlite/0008_coupon_pool.sql")),
+    (9, include_str!("../migrations/sqlite/0009_api_tokens.sql")),
 ];
 
 /// SQLite storage.

@@ -247,6 +247,20 @@ pub trait Store: Send + Sync + 'static {
     async fn pool_size(&self, site: &str, campaign: &str) -> Result<(u64, u64), StoreError>;
     /// Redeemed coupons per campaign and variant.
     async fn redemptions(&self, site: &str) -> Result<Vec<(String, String, u64)>, StoreError>;
+    /// Adds a named API token (its SHA-256); false when the name is taken.
+    async fn put_api_token(
+        &self,
+        token_hash: &str,
+        name: &str,
+        created_by: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
+    /// The name of the API token with this hash.
+    async fn api_token(&self, token_hash: &str) -> Result<Option<String>, StoreError>;
+    /// Every API token: name, who made it, when.
+    async fn api_tokens(&self) -> Result<Vec<(String, String, i64)>, StoreError>;
+    /// Revokes an API token by name; whether it existed.
+    async fn delete_api_token(&self, name: &str) -> Result<bool, StoreError>;
     /// Creates an admin or replaces their password hash.
     async fn put_admin(
         &self,

@@ -31,7 +31,8 @@ async fn every_routed_path_is_documented_and_every_documented_operation_is_route
                 .replace("{site}", "demo")
                 .replace("{anon}", "anon0123456789abcdef")
                 .replace("{id}", "welcome-hero")
-                .replace("{version}", "1");
+                .replace("{version}", "1")
+                .replace("{name}", "ci");
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let res = app(state.clone())
                 .oneshot(

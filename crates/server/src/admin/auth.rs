@@ -123,12 +123,20 @@ impl FromRequestParts<AppState> for Admin {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
         {
-            return match &state.admin_token {
-                Some(token) if same(bearer, token) => Ok(Admin::Token),
-                _ => Err(ApiError::new(
+            if state
+                .admin_token
+                .as_deref()
+                .is_some_and(|t| same(bearer, t))
+            {
+                return Ok(Admin::Token);
+            }
+            // A named API token made by an admin.
+            return match state.store.api_token(&sha256_hex(bearer)).await? {
+                Some(_) => Ok(Admin::Token),
+                None => Err(ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "unauthorized",
-                    "the bearer token is not the admin token",
+                    "the bearer token is neither the admin token nor an API token",
                 )),
             };
         }
@@ -295,5 +303,78 @@ mod tests {
         assert!(check_new_admin("a@shop.example", "twelve chars").is_ok());
         assert!(check_new_admin("shop.example", "twelve chars").is_err());
         assert!(check_new_admin("a@shop.example", "short").is_err());
+    }
+}
+
+/// `POST /v1/admin/tokens` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    name: String,
+}
+
+/// `POST /v1/admin/tokens`: a named API token for automation, shown once.
+pub async fn create_token(
+    State(state): State<AppState>,
+    admin: Admin,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let req: NewToken = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!("the token must be {{\"name\": \"...\"}}: {e}"))
+    })?;
+    if !dangol_engine::config::is_identifier(&req.name) {
+        return Err(ApiError::bad_request(format!(
+            "token name `{}` must be 1-64 characters of letters, digits, `-` or `_`",
+            req.name
+        )));
+    }
+    let by = match &admin {
+        Admin::Token => "api".to_string(),
+        Admin::Person { email, .. } => email.clone(),
+    };
+    let token = format!("dgl_{}", random_hex(24));
+    if !state
+        .store
+        .put_api_token(&sha256_hex(&token), &req.name, &by, now_ms())
+        .await?
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "token_exists",
+            format!("there is already a token named `{}`", req.name),
+        ));
+    }
+    Ok(Json(json!({"name": req.name, "token": token})))
+}
+
+/// `GET /v1/admin/tokens`: names, makers and times (never the tokens).
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    _: Admin,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let list: Vec<serde_json::Value> = state
+        .store
+        .api_tokens()
+        .await?
+        .into_iter()
+        .map(|(name, by, at)| json!({"name": name, "created_by": by, "created_ms": at}))
+        .collect();
+    Ok(Json(json!({"tokens": list})))
+}
+
+/// `DELETE /v1/admin/tokens/{name}`: revokes a token at once.
+pub async fn delete_token(
+    State(state): State<AppState>,
+    _: Admin,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if state.store.delete_api_token(&name).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_token",
+            format!("there is no token named `{name}`"),
+        ))
     }
 }

@@ -17,6 +17,8 @@ const MAX_BODY: usize = 256 * 1024;
 pub(crate) const LOGIN: &str = "/v1/admin/login";
 pub(crate) const LOGOUT: &str = "/v1/admin/logout";
 pub(crate) const SESSION: &str = "/v1/admin/session";
+pub(crate) const TOKENS: &str = "/v1/admin/tokens";
+pub(crate) const TOKEN: &str = "/v1/admin/tokens/{name}";
 pub(crate) const SITES: &str = "/v1/admin/sites";
 pub(crate) const SITE: &str = "/v1/admin/sites/{site}";
 pub(crate) const CAMPAIGNS: &str = "/v1/admin/sites/{site}/campaigns";
@@ -36,6 +38,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route(LOGIN, post(auth::login))
         .route(LOGOUT, post(auth::logout))
         .route(SESSION, get(auth::whoami))
+        .route(TOKENS, get(auth::list_tokens).post(auth::create_token))
+        .route(TOKEN, axum::routing::delete(auth::delete_token))
         .route(SITES, get(sites::list_sites))
         .route(SITE, get(sites::get_site).put(sites::put_site))
         .route(CAMPAIGNS, get(sites::list_campaigns))

@@ -780,6 +780,73 @@ pub async fn admins_sign_in_with_a_strict_cookie_and_changes_need_the_csrf_token
     .await;
     assert_eq!(status, StatusCode::OK);
 
+    // A named API token, made with the session, works as a bearer until revoked.
+    let (status, _, body) = send(
+        &state,
+        json_req(
+            "POST",
+            "/v1/admin/tokens",
+            &json!({"name": "ci"}),
+            Some((&session, Some(&csrf))),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let api = body["token"].as_str().unwrap().to_string();
+    let (status, _, _) = send(
+        &state,
+        json_req(
+            "POST",
+            "/v1/admin/tokens",
+            &json!({"name": "ci"}),
+            Some((&session, Some(&csrf))),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (_, _, body) = send(
+        &state,
+        json_req(
+            "GET",
+            "/v1/admin/tokens",
+            &Value::Null,
+            Some((&session, None)),
+        ),
+    )
+    .await;
+    assert_eq!(body["tokens"][0]["created_by"], "owner@shop.example");
+    assert!(
+        !body.to_string().contains(&api),
+        "the list never shows a token"
+    );
+    let mut with_api = json_req("GET", "/v1/admin/sites", &Value::Null, None);
+    with_api.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {api}").parse().unwrap(),
+    );
+    assert_eq!(send(&state, with_api).await.0, StatusCode::OK);
+    let (status, _, _) = send(
+        &state,
+        json_req(
+            "DELETE",
+            "/v1/admin/tokens/ci",
+            &Value::Null,
+            Some((&session, Some(&csrf))),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let mut with_api = json_req("GET", "/v1/admin/sites", &Value::Null, None);
+    with_api.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {api}").parse().unwrap(),
+    );
+    assert_eq!(
+        send(&state, with_api).await.0,
+        StatusCode::UNAUTHORIZED,
+        "revoked at once"
+    );
+
     // Signed out, the cookie is dead.
     let (status, headers, _) = send(
         &state,
@@ -888,7 +955,7 @@ pub async fn every_admin_route_refuses_without_a_session_or_token(state: AppStat
             );
         }
     }
-    assert!(checked >= 3 * 17, "only {checked} admin requests checked");
+    assert!(checked >= 3 * 20, "only {checked} admin requests checked");
     // The old admin read needs it too.
     let (status, _, _) = send(
         &state,
