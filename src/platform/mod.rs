@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod dom;
 pub mod format;
 pub mod json;
+pub mod locks;
 pub mod log;
 pub mod net;
 pub mod random;

@@ -241,7 +241,7 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
             }
         }
         if !visible {
-            flush(cell);
+            flush_on_hide(cell);
         }
     };
     let on_hide = on_change.clone();
@@ -534,6 +534,17 @@ pub(crate) fn navigated(cell: &Rc<RefCell<Inner>>) {
 /// if consent allows, the network is up and no retry is pending. A batch
 /// stays in the stored outbox until the server took it; failures back off.
 pub(crate) fn flush(cell: Rc<RefCell<Inner>>) {
+    send(cell, true);
+}
+
+/// The page is being hidden or left: send now, without waiting for the
+/// cross-tab lock (its callback might never run in a page that is going),
+/// with `keepalive` so the request outlives the page.
+fn flush_on_hide(cell: Rc<RefCell<Inner>>) {
+    send(cell, false);
+}
+
+fn send(cell: Rc<RefCell<Inner>>, exclusive: bool) {
     super::callbacks::deliver(&cell);
     let (url, body, key, batch) = {
         let mut inner = cell.borrow_mut();
@@ -557,7 +568,11 @@ pub(crate) fn flush(cell: Rc<RefCell<Inner>>) {
             batch,
         )
     };
-    spawn_local(async move {
+    // One page sends at a time across the shopper's tabs; a page that finds
+    // the lock taken tries again on its next tick.
+    let lock = format!("dangol-send:{}", cell.borrow().site);
+    let waiting = cell.clone();
+    let task = async move {
         let result = net::post_json(&url, &body, key.as_deref(), TIMEOUT_MS).await;
         let more = {
             let mut inner = cell.borrow_mut();
@@ -605,7 +620,14 @@ pub(crate) fn flush(cell: Rc<RefCell<Inner>>) {
         if more {
             flush(cell);
         }
-    });
+    };
+    if exclusive {
+        crate::platform::locks::run_exclusive(&lock, task, move || {
+            waiting.borrow_mut().sending = false;
+        });
+    } else {
+        spawn_local(task);
+    }
 }
 
 /// Whether the browser thinks it is online (unknown counts as online).

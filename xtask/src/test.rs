@@ -12,8 +12,9 @@ use crate::{bench, postgres, root, tools, widget};
 /// this ceiling. It is not the target: the target is 81,920 bytes, with
 /// 35,000 as the goal, and `cargo xtask bench` reports where it stands.
 /// Overlays, triggers, text tokens, two languages and the exposure rule
-/// took it from 121 KB to 134 KB; the persisted outbox to 138 KB.
-pub const BUNDLE_GZIP_BUDGET: u64 = 140_000;
+/// took it from 121 KB to 134 KB; the persisted outbox with its cross-tab
+/// lock to 140 KB.
+pub const BUNDLE_GZIP_BUDGET: u64 = 142_000;
 
 pub fn run() -> Result<()> {
     let started = Instant::now();
