@@ -64,10 +64,15 @@ fn start_server(database_url: Option<&str>) -> Result<Server> {
         "--seed-demo",
         "--events-per-ip",
         "100000000",
+        "--claims-per-ip",
+        "100000000",
+        "--redeems-per-ip",
+        "100000000",
         "--data-dir",
     ])
     .arg(&data)
     .env("RUST_LOG", "warn")
+    .env("DANGOL_REDEEM_KEY", REDEEM_KEY)
     .stdout(Stdio::piped())
     .stderr(Stdio::inherit());
     if let Some(url) = database_url {
@@ -282,6 +287,7 @@ async fn soak_request(
             return false;
         };
         if !res.status().is_success() {
+            eprintln!("  soak: claim {n} answered {}", res.status());
             return false;
         }
         let body = res
@@ -302,11 +308,26 @@ async fn soak_request(
     };
     match client.request(req).await {
         Ok(res) => {
-            let ok = res.status().is_success() || res.status() == 304;
-            let _ = res.into_body().collect().await;
+            let status = res.status();
+            let ok = status.is_success() || status == 304;
+            let body = res
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            if !ok {
+                eprintln!(
+                    "  soak: request {n} answered {status}: {}",
+                    String::from_utf8_lossy(&body)
+                );
+            }
             ok
         }
-        Err(_) => false,
+        Err(e) => {
+            eprintln!("  soak: request {n} failed: {e}");
+            false
+        }
     }
 }
 

@@ -66,7 +66,7 @@ impl PgStore {
     }
 }
 
-crate::sql::sql_store!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow);
+crate::sql::sql_store!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow, "BEGIN");
 
 #[cfg(test)]
 mod tests {

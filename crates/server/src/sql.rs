@@ -4,9 +4,11 @@
 //! migrating differ, in `sqlite.rs` and `postgres.rs`.
 
 /// Implements `Store` for `$store` (with a `pool` field) over database
-/// `$db` whose rows are `$row`.
+/// `$db` whose rows are `$row`; `$begin` starts a transaction that will
+/// write (SQLite's `BEGIN IMMEDIATE` takes the write lock up front, so a
+/// transaction that reads first never fails to upgrade under load).
 macro_rules! sql_store {
-    ($store:ty, $db:ty, $row:ty) => {
+    ($store:ty, $db:ty, $row:ty, $begin:expr) => {
         /// Runs the numbered, append-only migrations not yet applied, each
         /// in its own transaction. `lock` (a statement) serialises servers
         /// migrating one database together.
@@ -16,7 +18,7 @@ macro_rules! sql_store {
             lock: Option<&str>,
         ) -> Result<(), StoreError> {
             let begin = || async {
-                let mut tx = pool.begin().await.map_err(db)?;
+                let mut tx = pool.begin_with($begin).await.map_err(db)?;
                 if let Some(lock) = lock {
                     sqlx::query(lock).execute(&mut *tx).await.map_err(db)?;
                 }
@@ -90,7 +92,7 @@ macro_rules! sql_store {
                 render: &(dyn Fn(u64) -> String + Send + Sync),
                 now_ms: i64,
             ) -> Result<u64, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
                 let exists: Option<String> = sqlx::query_scalar("SELECT id FROM sites WHERE id = $1")
                     .bind(site)
                     .fetch_optional(&mut *tx)
@@ -215,7 +217,7 @@ macro_rules! sql_store {
             }
 
             async fn erase_subject(&self, site: &str, anon: &str) -> Result<u64, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
                 let events = sqlx::query("DELETE FROM events WHERE site = $1 AND anon = $2")
                     .bind(site)
                     .bind(anon)
@@ -306,7 +308,7 @@ macro_rules! sql_store {
                 };
                 let select = "SELECT code, campaign, variant, expires_ms, redeemed_ms FROM coupons
                               WHERE site = $1 AND campaign = $2 AND anon = $3";
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
                 let found = sqlx::query(select)
                     .bind(req.site)
                     .bind(req.campaign)
@@ -666,7 +668,7 @@ macro_rules! sql_store {
                 rows: &[$crate::store::DailyRow],
                 ids: &[String],
             ) -> Result<u64, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
                 for r in rows {
                     sqlx::query(
                         "INSERT INTO daily_stats (site, day, campaign, variant, kind, n, revenue)
@@ -775,7 +777,7 @@ macro_rules! sql_store {
                 campaign: &str,
                 codes: &[String],
             ) -> Result<u64, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
                 let mut added = 0;
                 for chunk in codes.chunks(500) {
                     let mut query = sqlx::QueryBuilder::<$db>::new(
