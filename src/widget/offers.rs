@@ -351,17 +351,7 @@ impl Inner {
         self.apply_input(&Input::Dismiss {
             campaign: campaign.to_string(),
         });
-        let event = Event::exposure(
-            Self::new_event_id(),
-            clock::now_ms(),
-            String::new(),
-            campaign,
-            variant,
-        );
-        self.record(Event {
-            kind: "dismiss".to_string(),
-            ..event
-        });
+        self.record(Self::offer_event("dismiss", campaign, variant));
         self.save_profile();
         self.emit("dismiss", offer_detail(campaign, variant));
     }

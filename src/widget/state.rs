@@ -490,8 +490,8 @@ impl Inner {
         ))
     }
 
-    /// The shopper answered a feedback question: a `feedback` event.
-    pub fn answered(&mut self, campaign: &str, variant: &str, answer: u8) {
+    /// An event of `kind` about an offer, made now.
+    pub fn offer_event(kind: &str, campaign: &str, variant: &str) -> Event {
         let event = Event::exposure(
             Self::new_event_id(),
             clock::now_ms(),
@@ -499,42 +499,29 @@ impl Inner {
             campaign,
             variant,
         );
-        self.record(Event {
-            kind: "feedback".to_string(),
-            answer: Some(answer),
+        Event {
+            kind: kind.to_string(),
             ..event
+        }
+    }
+
+    /// The shopper answered a feedback question: a `feedback` event.
+    pub fn answered(&mut self, campaign: &str, variant: &str, answer: u8) {
+        self.record(Event {
+            answer: Some(answer),
+            ..Self::offer_event("feedback", campaign, variant)
         });
     }
 
     /// A coupon was claimed: a `claim` event.
     pub fn claimed(&mut self, campaign: &str, variant: &str) {
-        let event = Event::exposure(
-            Self::new_event_id(),
-            clock::now_ms(),
-            String::new(),
-            campaign,
-            variant,
-        );
-        self.record(Event {
-            kind: "claim".to_string(),
-            ..event
-        });
+        self.record(Self::offer_event("claim", campaign, variant));
         self.emit("claim", super::offers::offer_detail(campaign, variant));
     }
 
     /// The shopper clicked an offer's call to action.
     pub fn offer_clicked(&mut self, campaign: &str, variant: &str) {
-        let event = Event::exposure(
-            Self::new_event_id(),
-            clock::now_ms(),
-            String::new(),
-            campaign,
-            variant,
-        );
-        self.record(Event {
-            kind: "click".to_string(),
-            ..event
-        });
+        self.record(Self::offer_event("click", campaign, variant));
         self.emit("click", super::offers::offer_detail(campaign, variant));
     }
 

@@ -51,6 +51,24 @@ macro_rules! sql_store {
             Ok(())
         }
 
+        /// An event from a row of `events`.
+        fn event_of(r: &$row) -> Event {
+            Event {
+                id: r.get("id"),
+                kind: r.get("type"),
+                ts: r.get("ts"),
+                anon: r.get("anon"),
+                campaign: r.get("campaign"),
+                variant: r.get("variant"),
+                item: r.get("item"),
+                category: r.get("category"),
+                price: r.get("price"),
+                answer: r
+                    .get::<Option<i64>, _>("answer")
+                    .and_then(|a| u8::try_from(a).ok()),
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             async fn site(&self, id: &str) -> Result<Option<Site>, StoreError> {
@@ -493,20 +511,7 @@ macro_rules! sql_store {
                 Ok(rows
                     .into_iter()
                     .map(|r| StoredEvent {
-                        event: Event {
-                            id: r.get("id"),
-                            kind: r.get("type"),
-                            ts: r.get("ts"),
-                            anon: r.get("anon"),
-                            campaign: r.get("campaign"),
-                            variant: r.get("variant"),
-                            item: r.get("item"),
-                            category: r.get("category"),
-                            price: r.get("price"),
-                            answer: r
-                                .get::<Option<i64>, _>("answer")
-                                .and_then(|a| u8::try_from(a).ok()),
-                        },
+                        event: event_of(&r),
                         received_ms: r.get("received_ms"),
                     })
                     .collect())
@@ -752,20 +757,7 @@ macro_rules! sql_store {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db)?;
-                    out.extend(rows.into_iter().map(|r| Event {
-                        id: r.get("id"),
-                        kind: r.get("type"),
-                        ts: r.get("ts"),
-                        anon: r.get("anon"),
-                        campaign: r.get("campaign"),
-                        variant: r.get("variant"),
-                        item: r.get("item"),
-                        category: r.get("category"),
-                        price: r.get("price"),
-                        answer: r
-                            .get::<Option<i64>, _>("answer")
-                            .and_then(|a| u8::try_from(a).ok()),
-                    }));
+                    out.extend(rows.iter().map(event_of));
                 }
                 out.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.id.cmp(&b.id)));
                 Ok(out)
