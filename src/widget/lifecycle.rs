@@ -208,6 +208,15 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
     flush(cell);
 }
 
+/// The text `detail` of one of the offers' custom events
+/// (`"campaign/variant"`, or `"campaign/variant/answer"`).
+fn detail_of(event: &web_sys::Event) -> String {
+    event
+        .dyn_ref::<web_sys::CustomEvent>()
+        .and_then(|e| e.detail().as_string())
+        .unwrap_or_default()
+}
+
 /// Counts engaged (visible) time into the profile and flushes events when
 /// the page is hidden or left (fetch keepalive survives the unload).
 fn watch_page(cell: &Rc<RefCell<Inner>>) {
@@ -266,10 +275,7 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
         let Some(cell) = weak.upgrade() else {
             return;
         };
-        let detail = event
-            .dyn_ref::<web_sys::CustomEvent>()
-            .and_then(|e| e.detail().as_string())
-            .unwrap_or_default();
+        let detail = detail_of(event);
         if let Some((campaign, variant)) = detail.split_once('/') {
             cell.borrow_mut().offer_clicked(campaign, variant);
             // The click usually navigates away: keepalive carries the event.
@@ -328,10 +334,7 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
         else {
             return;
         };
-        let detail = event
-            .dyn_ref::<web_sys::CustomEvent>()
-            .and_then(|e| e.detail().as_string())
-            .unwrap_or_default();
+        let detail = detail_of(event);
         let Some((campaign, variant)) = detail.split_once('/') else {
             return;
         };
@@ -380,10 +383,7 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
         let Some(cell) = weak.upgrade() else {
             return;
         };
-        let detail = event
-            .dyn_ref::<web_sys::CustomEvent>()
-            .and_then(|e| e.detail().as_string())
-            .unwrap_or_default();
+        let detail = detail_of(event);
         let mut parts = detail.splitn(3, '/');
         if let (Some(campaign), Some(variant), Some(Ok(answer))) = (
             parts.next(),
@@ -399,10 +399,7 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
         let Some(cell) = weak.upgrade() else {
             return;
         };
-        let detail = event
-            .dyn_ref::<web_sys::CustomEvent>()
-            .and_then(|e| e.detail().as_string())
-            .unwrap_or_default();
+        let detail = detail_of(event);
         if let Some((campaign, variant)) = detail.split_once('/') {
             cell.borrow_mut().dismissed(campaign, variant);
             flush(cell);
@@ -456,9 +453,11 @@ fn watch_page(cell: &Rc<RefCell<Inner>>) {
                 return;
             };
             inner.check_triggers();
-            // The outbox's heartbeat tells other pages this one is alive;
-            // every few seconds, outboxes of pages that are gone are adopted.
-            if !inner.outbox.is_empty() {
+            // The outbox's heartbeat (every 2 s, well inside the 4 s after
+            // which a page counts as gone) tells other pages this one is
+            // alive; every few seconds, outboxes of pages that are gone are
+            // adopted.
+            if !inner.outbox.is_empty() && ticks.is_multiple_of(2) {
                 inner.save_outbox();
             }
             if ticks.is_multiple_of(3) {

@@ -46,6 +46,14 @@ pub(crate) struct Waiting {
     pub why: Vec<String>,
 }
 
+/// Where an offer goes.
+enum Target<'a> {
+    /// Into this slot; the attributes the page was decided with.
+    Slot(&'a Element, &'a Value),
+    /// As an overlay of this kind.
+    Overlay(PlacementKind),
+}
+
 /// A decided offer on its way to the page.
 struct Ready {
     placement: String,
@@ -162,6 +170,7 @@ impl Inner {
             event.kind = "global_holdout".to_string();
             self.record(event);
         }
+        let lang = self.lang();
         let mut ready = Vec::new();
         for decision in &decisions {
             for campaign in &decision.held_out {
@@ -179,7 +188,7 @@ impl Inner {
                     .iter()
                     .find(|c| c.campaign.id == chosen.campaign_id)
                     .filter(|c| c.behavioural)
-                    .map(|c| explain::why(&c.condition, &attributes, self.lang()))
+                    .map(|c| explain::why(&c.condition, &attributes, lang))
                     .unwrap_or_default();
                 ready.push(Ready {
                     placement: decision.placement.clone(),
@@ -193,13 +202,8 @@ impl Inner {
         self.config = Some(config);
         for offer in ready {
             if let Some((_, slot)) = slots.iter().find(|(p, _)| *p == offer.placement) {
-                self.show(
-                    Some(slot),
-                    &offer.placement,
-                    &offer.chosen,
-                    &offer.why,
-                    None,
-                );
+                let target = Target::Slot(slot, &attributes);
+                self.show(target, &offer.placement, &offer.chosen, &offer.why);
             } else if let Some((_, kind, trigger)) =
                 overlays.iter().find(|(p, _, _)| *p == offer.placement)
             {
@@ -227,7 +231,7 @@ impl Inner {
         while i < self.waiting.len() {
             if self.waiting[i].trigger.fires(&signals) {
                 let w = self.waiting.remove(i);
-                self.show(None, &w.placement, &w.chosen, &w.why, Some(w.kind));
+                self.show(Target::Overlay(w.kind), &w.placement, &w.chosen, &w.why);
             } else if !self.waiting[i].trigger.may_fire_later(&signals) {
                 self.waiting.remove(i);
             } else {
@@ -236,21 +240,18 @@ impl Inner {
         }
     }
 
-    /// Renders one chosen offer into `slot`, or as an overlay of `kind`.
-    fn show(
-        &mut self,
-        slot: Option<&Element>,
-        placement: &str,
-        chosen: &Chosen,
-        why: &[String],
-        kind: Option<PlacementKind>,
-    ) {
+    /// Renders one chosen offer into a slot (with the attributes the page
+    /// was just decided with), or as an overlay (attributes as they are now,
+    /// when its trigger fired).
+    fn show(&mut self, target: Target<'_>, placement: &str, chosen: &Chosen, why: &[String]) {
         let Some(config) = self.config.as_ref() else {
             return;
         };
         let lang = self.lang();
-        let now = clock::now_ms();
-        let attributes = self.attributes(config, now);
+        let attributes = match target {
+            Target::Slot(_, attributes) => attributes.clone(),
+            Target::Overlay(_) => self.attributes(config, clock::now_ms()),
+        };
         let currency = config.config().currency.clone();
         let numbers = IntlNumbers { tag: lang.tag() };
         // Text tokens are filled as text; nothing is ever parsed as HTML.
@@ -270,10 +271,9 @@ impl Inner {
             loyalty: standing.as_ref(),
             lang,
         };
-        let result = match (slot, kind) {
-            (Some(slot), _) => render::inline(slot, &offer),
-            (None, Some(kind)) => overlay::open(kind, placement, &offer),
-            (None, None) => return,
+        let result = match target {
+            Target::Slot(slot, _) => render::inline(slot, &offer),
+            Target::Overlay(kind) => overlay::open(kind, placement, &offer),
         };
         let rendered = match result {
             Ok(r) => r,

@@ -445,7 +445,12 @@ async fn erase_subject(
 ) -> Result<Response, ApiError> {
     let site = known_site(&state, &site).await?;
     let origin = allowed_origin(&headers, &site)?;
-    if require_admin(&state, &headers).is_err() {
+    // An admin (token, API token or session with its CSRF token) may erase
+    // any id; otherwise the id's own erase key is needed.
+    if crate::admin::auth::authenticate(&state, &axum::http::Method::DELETE, &headers)
+        .await
+        .is_err()
+    {
         let given = headers
             .get("x-dangol-key")
             .and_then(|v| v.to_str().ok())
@@ -471,29 +476,4 @@ async fn erase_subject(
         Json(json!({"erased_events": erased})).into_response(),
         origin,
     ))
-}
-
-fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match (&state.admin_token, given) {
-        (Some(expected), Some(given))
-            // Compare digests so the time taken says nothing about the token.
-            if Sha256::digest(expected.as_bytes()) == Sha256::digest(given.as_bytes()) =>
-        {
-            Ok(())
-        }
-        (None, _) => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "admin_disabled",
-            "admin reads are off: start the server with --admin-token",
-        )),
-        _ => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "a valid admin bearer token is required",
-        )),
-    }
 }

@@ -271,15 +271,6 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn purge_events(&self, before_ms: i64) -> Result<u64, StoreError> {
-                let done = sqlx::query("DELETE FROM events WHERE ts < $1")
-                    .bind(before_ms)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db)?;
-                Ok(done.rows_affected())
-            }
-
             async fn signing_key(&self, site: &str) -> Result<Option<String>, StoreError> {
                 let row: Option<Option<String>> =
                     sqlx::query_scalar("SELECT signing_key FROM sites WHERE id = $1")

@@ -149,9 +149,6 @@ pub trait Store: Send + Sync + 'static {
     async fn erase_subject(&self, site: &str, anon: &str) -> Result<u64, StoreError>;
     /// Sets the site's redeem key (its SHA-256, hex).
     async fn set_redeem_key(&self, site: &str, key_hash: &str) -> Result<(), StoreError>;
-    /// Deletes raw events older than `before_ms` (event time); returns how
-    /// many went.
-    async fn purge_events(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// The site's Ed25519 signing key (hex of the secret).
     async fn signing_key(&self, site: &str) -> Result<Option<String>, StoreError>;
     /// Gives a site a signing key unless it has one (replicas racing at

@@ -117,69 +117,77 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(bearer) = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+        authenticate(state, &parts.method, &parts.headers).await
+    }
+}
+
+/// Who sends a request: the admin token or an API token as a bearer, or a
+/// signed-in admin's session cookie (with the CSRF token for a change).
+pub async fn authenticate(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Admin, ApiError> {
+    if let Some(bearer) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        if state
+            .admin_token
+            .as_deref()
+            .is_some_and(|t| same(bearer, t))
         {
-            if state
-                .admin_token
-                .as_deref()
-                .is_some_and(|t| same(bearer, t))
-            {
-                return Ok(Admin::Token);
-            }
-            // A named API token made by an admin.
-            return match state.store.api_token(&sha256_hex(bearer)).await? {
-                Some(_) => Ok(Admin::Token),
-                None => Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "the bearer token is neither the admin token nor an API token",
-                )),
-            };
+            return Ok(Admin::Token);
         }
-        let token = cookie(&parts.headers, COOKIE).ok_or_else(unauthorized)?;
-        let session = state
-            .store
-            .session(&sha256_hex(&token))
-            .await?
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "the session is unknown or ended; sign in again",
-                )
-            })?;
-        if session.expires_ms <= now_ms() {
-            return Err(ApiError::new(
+        // A named API token made by an admin.
+        return match state.store.api_token(&sha256_hex(bearer)).await? {
+            Some(_) => Ok(Admin::Token),
+            None => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "session_expired",
-                "the session expired; sign in again",
+                "unauthorized",
+                "the bearer token is neither the admin token nor an API token",
+            )),
+        };
+    }
+    let token = cookie(headers, COOKIE).ok_or_else(unauthorized)?;
+    let session = state
+        .store
+        .session(&sha256_hex(&token))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the session is unknown or ended; sign in again",
+            )
+        })?;
+    if session.expires_ms <= now_ms() {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "session_expired",
+            "the session expired; sign in again",
+        ));
+    }
+    // Cookies ride along with cross-site requests; a change must also
+    // carry the token only our own pages can read.
+    if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        let sent = headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !same(sent, &session.csrf) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "this change needs the session's CSRF token in X-CSRF-Token",
             ));
         }
-        // Cookies ride along with cross-site requests; a change must also
-        // carry the token only our own pages can read.
-        if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-            let sent = parts
-                .headers
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            if !same(sent, &session.csrf) {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "csrf",
-                    "this change needs the session's CSRF token in X-CSRF-Token",
-                ));
-            }
-        }
-        Ok(Admin::Person {
-            email: session.email,
-            csrf: session.csrf,
-        })
     }
+    Ok(Admin::Person {
+        email: session.email,
+        csrf: session.csrf,
+    })
 }
 
 /// `POST /v1/admin/login` body.

@@ -24,6 +24,14 @@ const NOT_SETTINGS: &[&str] = &["site", "version", "schema", "campaigns"];
 /// Days of events the bandit posteriors learn from.
 const BANDIT_DAYS: i64 = 30;
 
+fn unknown_campaign(site: &str, id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_campaign",
+        format!("site `{site}` has no campaign `{id}`"),
+    )
+}
+
 fn unprocessable(code: &'static str, message: String, problems: Vec<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message).with_details(problems)
 }
@@ -213,12 +221,31 @@ pub fn changes(before: Option<&Value>, after: &Value) -> Vec<String> {
     out
 }
 
+/// What a publish did.
+#[derive(Debug)]
+pub struct Publish {
+    /// The live version afterwards.
+    pub version: u64,
+    /// What changed, in words.
+    pub changes: Vec<String>,
+    /// Whether a new version was stored: publishing what is already live
+    /// stores nothing, so browsers and CDNs keep their cached copy.
+    pub published: bool,
+}
+
 /// Publishes the drafts as a new version, unless the engine finds a
-/// problem; returns the version and what changed.
-pub async fn publish_site(store: &dyn Store, site: &str) -> Result<(u64, Vec<String>), ApiError> {
+/// problem or nothing changed.
+pub async fn publish_site(store: &dyn Store, site: &str) -> Result<Publish, ApiError> {
     let (settings, _) = settings_of(store, site).await?;
-    let results = results_for(store, site, BANDIT_DAYS).await?;
-    let campaigns = with_posteriors(drafts(store, site).await?, &results);
+    let mut campaigns = drafts(store, site).await?;
+    // Reading a month of events is only worth it for bandit campaigns.
+    if campaigns
+        .iter()
+        .any(|c| c["allocation"]["type"] == "bandit")
+    {
+        let results = results_for(store, site, BANDIT_DAYS).await?;
+        campaigns = with_posteriors(campaigns, &results);
+    }
     let candidate = compose(site, &settings, campaigns, 1);
     check(&candidate).map_err(|problems| {
         unprocessable(
@@ -227,17 +254,31 @@ pub async fn publish_site(store: &dyn Store, site: &str) -> Result<(u64, Vec<Str
             problems,
         )
     })?;
-    let before = store
-        .published(site)
-        .await?
+    let live = store.published(site).await?;
+    let before = live
+        .as_ref()
         .and_then(|p| serde_json::from_str::<Value>(&p.body).ok());
+    let changes = changes(before.as_ref(), &candidate);
+    if let Some(live) = live
+        && changes.is_empty()
+    {
+        return Ok(Publish {
+            version: live.version,
+            changes,
+            published: false,
+        });
+    }
     let render = |version: u64| {
         let mut c = candidate.clone();
         c["version"] = json!(version);
         c.to_string()
     };
     let version = store.publish(site, &render, now_ms()).await?;
-    Ok((version, changes(before.as_ref(), &candidate)))
+    Ok(Publish {
+        version,
+        changes,
+        published: true,
+    })
 }
 
 /// Republishes when a bandit campaign's posteriors moved; returns the new
@@ -435,13 +476,7 @@ pub async fn get_campaign(
         .await?
         .into_iter()
         .find(|d| d.id == id)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_campaign",
-                format!("site `{site}` has no campaign `{id}`"),
-            )
-        })?;
+        .ok_or_else(|| unknown_campaign(&site, &id))?;
     let body: Value = serde_json::from_str(&draft.body)
         .map_err(|e| StoreError::Corrupt(format!("campaign `{id}`: {e}")))?;
     Ok(Json(body))
@@ -504,11 +539,7 @@ pub async fn delete_campaign(
     if state.store.delete_campaign(&site, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_campaign",
-            format!("site `{site}` has no campaign `{id}`"),
-        ))
+        Err(unknown_campaign(&site, &id))
     }
 }
 
@@ -519,9 +550,11 @@ pub async fn publish(
     Path(site): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     site_or_404(&state, &site).await?;
-    let (version, changes) = publish_site(state.store.as_ref(), &site).await?;
+    let p = publish_site(state.store.as_ref(), &site).await?;
     state.cache.invalidate(&site);
-    Ok(Json(json!({"version": version, "changes": changes})))
+    Ok(Json(
+        json!({"version": p.version, "changes": p.changes, "published": p.published}),
+    ))
 }
 
 /// `GET /v1/admin/sites/{site}/versions`.
@@ -608,11 +641,14 @@ pub async fn rollback(
             .put_campaign(&site, id, &c.to_string(), now + i as i64)
             .await?;
     }
-    let (version, changes) = publish_site(store, &site).await?;
+    let p = publish_site(store, &site).await?;
     state.cache.invalidate(&site);
-    Ok(Json(
-        json!({"version": version, "rolled_back_to": r.version, "changes": changes}),
-    ))
+    Ok(Json(json!({
+        "version": p.version,
+        "rolled_back_to": r.version,
+        "changes": p.changes,
+        "published": p.published,
+    })))
 }
 
 /// `?days=` for results.
@@ -694,11 +730,7 @@ pub async fn upload_codes(
     site_or_404(&state, &site).await?;
     let drafts = drafts(state.store.as_ref(), &site).await?;
     let Some(campaign) = drafts.iter().find(|c| c["id"] == json!(id)) else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_campaign",
-            format!("site `{site}` has no campaign `{id}`"),
-        ));
+        return Err(unknown_campaign(&site, &id));
     };
     if campaign.get("coupon").is_none() {
         return Err(ApiError::bad_request(format!(
