@@ -261,7 +261,7 @@ pub async fn seed(store: &dyn Store, now_ms: i64) -> Result<bool, StoreError> {
             .put_campaign(SITE, id, &c.to_string(), now_ms + i as i64)
             .await?;
     }
-    crate::admin::sites::publish_site(store, SITE)
+    crate::admin::publish::publish_site(store, SITE)
         .await
         .map_err(|e| StoreError::Corrupt(format!("the demo config does not publish: {e:?}")))?;
     Ok(true)

@@ -144,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
         store.clone(),
         args.retention_days,
     ));
-    tokio::spawn(dangol_server::admin::sites::bandit_loop(store.clone()));
+    tokio::spawn(dangol_server::admin::publish::bandit_loop(store.clone()));
     let seed_demo = args.seed_demo;
     let state = AppState {
         store,

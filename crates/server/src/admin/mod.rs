@@ -3,6 +3,7 @@
 //! signed-in admin (with the CSRF token for changes) or the bearer token.
 
 pub mod auth;
+pub mod publish;
 pub mod sites;
 
 use axum::Router;
@@ -49,12 +50,12 @@ pub(crate) fn router() -> Router<AppState> {
                 .put(sites::put_campaign)
                 .delete(sites::delete_campaign),
         )
-        .route(PUBLISH, post(sites::publish))
-        .route(VERSIONS, get(sites::versions))
-        .route(VERSION, get(sites::get_version))
-        .route(ROLLBACK, post(sites::rollback))
-        .route(RESULTS, get(sites::results))
-        .route(BANDITS, post(sites::bandits))
+        .route(PUBLISH, post(publish::publish))
+        .route(VERSIONS, get(publish::versions))
+        .route(VERSION, get(publish::get_version))
+        .route(ROLLBACK, post(publish::rollback))
+        .route(RESULTS, get(publish::results))
+        .route(BANDITS, post(publish::bandits))
         .route(REDEEM_KEY, post(sites::rotate_redeem_key))
         .route(CODES, get(sites::pool).post(sites::upload_codes))
         .layer(DefaultBodyLimit::max(MAX_BODY))
