@@ -7,6 +7,8 @@
 //! and exposes `window.dangol`.
 
 pub mod platform;
+#[cfg(feature = "preview")]
+pub mod preview;
 pub mod render;
 mod widget;
 

@@ -19,6 +19,7 @@ pub mod cache;
 pub mod coupons;
 pub mod demo;
 pub mod error;
+pub mod insights;
 pub mod limits;
 pub mod postgres;
 pub mod results;

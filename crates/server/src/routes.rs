@@ -52,6 +52,8 @@ pub const API_PATHS: &[&str] = &[
     admin::BANDITS,
     admin::REDEEM_KEY,
     admin::CODES,
+    admin::INSIGHTS,
+    admin::REACH,
 ];
 const CONFIG: &str = "/v1/sites/{site}/config";
 const KEY: &str = "/v1/sites/{site}/key";
@@ -92,7 +94,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(SUBJECT, delete(erase_subject).options(events_preflight))
         .route(KEY, get(public_key))
         .route(HEALTH, get(|| async { "ok" }))
-        .merge(admin::router());
+        .merge(admin::router(&state));
     if let Some(www) = &state.www_dir {
         router = router
             .route_service("/dangol.js", ServeFile::new(www.join("dangol.js")))

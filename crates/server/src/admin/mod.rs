@@ -2,7 +2,9 @@
 //! publishing and rollback, results and bandit updates. Every route needs a
 //! signed-in admin (with the CSRF token for changes) or the bearer token.
 
+pub mod audience;
 pub mod auth;
+mod pages;
 pub mod publish;
 pub mod sites;
 
@@ -31,11 +33,14 @@ pub(crate) const ROLLBACK: &str = "/v1/admin/sites/{site}/rollback";
 pub(crate) const RESULTS: &str = "/v1/admin/sites/{site}/results";
 pub(crate) const BANDITS: &str = "/v1/admin/sites/{site}/bandits";
 pub(crate) const CODES: &str = "/v1/admin/sites/{site}/campaigns/{id}/codes";
+pub(crate) const INSIGHTS: &str = "/v1/admin/sites/{site}/insights";
+pub(crate) const REACH: &str = "/v1/admin/sites/{site}/reach";
 pub(crate) const REDEEM_KEY: &str = "/v1/admin/sites/{site}/redeem-key";
 
 /// The admin routes.
-pub(crate) fn router() -> Router<AppState> {
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
     Router::new()
+        .merge(pages::router(state))
         .route(LOGIN, post(auth::login))
         .route(LOGOUT, post(auth::logout))
         .route(SESSION, get(auth::whoami))
@@ -50,7 +55,9 @@ pub(crate) fn router() -> Router<AppState> {
                 .put(sites::put_campaign)
                 .delete(sites::delete_campaign),
         )
-        .route(PUBLISH, post(publish::publish))
+        .route(PUBLISH, get(publish::pending).post(publish::publish))
+        .route(INSIGHTS, get(audience::insights))
+        .route(REACH, post(audience::reach))
         .route(VERSIONS, get(publish::versions))
         .route(VERSION, get(publish::get_version))
         .route(ROLLBACK, post(publish::rollback))

@@ -162,8 +162,38 @@ pub struct Publish {
 /// Publishes the drafts as a new version, unless the engine finds a
 /// problem or nothing changed.
 pub async fn publish_site(store: &dyn Store, site: &str) -> Result<Publish, ApiError> {
+    let (candidate, changes, live) = candidate(store, site).await?;
+    if let Some(live) = live
+        && changes.is_empty()
+    {
+        return Ok(Publish {
+            version: live,
+            changes,
+            published: false,
+        });
+    }
+    let render = |version: u64| {
+        let mut c = candidate.clone();
+        c["version"] = json!(version);
+        c.to_string()
+    };
+    let version = store.publish(site, &render, now_ms()).await?;
+    Ok(Publish {
+        version,
+        changes,
+        published: true,
+    })
+}
+
+/// The config the drafts would publish (paused campaigns left out), what
+/// it changes against the live one, and the live version.
+async fn candidate(
+    store: &dyn Store,
+    site: &str,
+) -> Result<(Value, Vec<String>, Option<u64>), ApiError> {
     let (settings, _) = settings_of(store, site).await?;
     let mut campaigns = drafts(store, site).await?;
+    campaigns.retain(|c| c["paused"] != json!(true));
     // Reading a month of events is only worth it for bandit campaigns.
     if campaigns
         .iter()
@@ -185,26 +215,19 @@ pub async fn publish_site(store: &dyn Store, site: &str) -> Result<Publish, ApiE
         .as_ref()
         .and_then(|p| serde_json::from_str::<Value>(&p.body).ok());
     let changes = changes(before.as_ref(), &candidate);
-    if let Some(live) = live
-        && changes.is_empty()
-    {
-        return Ok(Publish {
-            version: live.version,
-            changes,
-            published: false,
-        });
-    }
-    let render = |version: u64| {
-        let mut c = candidate.clone();
-        c["version"] = json!(version);
-        c.to_string()
-    };
-    let version = store.publish(site, &render, now_ms()).await?;
-    Ok(Publish {
-        version,
-        changes,
-        published: true,
-    })
+    Ok((candidate, changes, live.map(|l| l.version)))
+}
+
+/// `GET /v1/admin/sites/{site}/publish`: what publishing now would change,
+/// without publishing (a refusal lists every problem, as `POST` would).
+pub async fn pending(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(site): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    site_or_404(&state, &site).await?;
+    let (_, changes, live) = candidate(state.store.as_ref(), &site).await?;
+    Ok(Json(json!({"live_version": live, "changes": changes})))
 }
 
 /// Republishes when a bandit campaign's posteriors moved; returns the new
@@ -367,7 +390,7 @@ pub async fn rollback(
 /// `?days=` for results.
 #[derive(Deserialize)]
 pub struct Days {
-    days: Option<i64>,
+    pub(super) days: Option<i64>,
 }
 
 /// `GET /v1/admin/sites/{site}/results?days=30`.

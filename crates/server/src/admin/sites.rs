@@ -216,6 +216,7 @@ pub async fn list_campaigns(
         Some(p) => serde_json::from_str(&p.body).unwrap_or(Value::Null),
         None => Value::Null,
     };
+    let now = now_ms();
     let list: Vec<Value> = state
         .store
         .campaigns(&site)
@@ -225,11 +226,39 @@ pub async fn list_campaigns(
             let body: Value = serde_json::from_str(&d.body).unwrap_or(Value::Null);
             let published = live["campaigns"]
                 .as_array()
-                .is_some_and(|l| l.iter().any(|c| c["id"] == body["id"]));
-            json!({"id": d.id, "updated_ms": d.updated_ms, "published": published, "campaign": body})
+                .and_then(|l| l.iter().find(|c| c["id"] == body["id"]));
+            json!({
+                "id": d.id, "updated_ms": d.updated_ms,
+                "published": published.is_some(),
+                "status": status(&body, published.is_some(), now),
+                // The draft differs from what is live (publishing would change it).
+                "changed": published.is_none_or(|p| p != &body),
+                "campaign": body,
+            })
         })
         .collect();
     Ok(Json(json!({"campaigns": list})))
+}
+
+/// Where a campaign stands: `paused` (kept out of the published config),
+/// `draft` (not published yet), `scheduled` (published, starts later),
+/// `ended` (published, its end has passed) or `live`.
+pub fn status(campaign: &Value, published: bool, now_ms: i64) -> &'static str {
+    let schedule = &campaign["schedule"];
+    if campaign["paused"] == json!(true) {
+        "paused"
+    } else if !published {
+        "draft"
+    } else if schedule["end_ms"].as_i64().is_some_and(|end| end <= now_ms) {
+        "ended"
+    } else if schedule["start_ms"]
+        .as_i64()
+        .is_some_and(|start| start > now_ms)
+    {
+        "scheduled"
+    } else {
+        "live"
+    }
 }
 
 /// `GET /v1/admin/sites/{site}/campaigns/{id}`.
@@ -406,4 +435,26 @@ pub async fn pool(
     Ok(Json(
         json!({"campaign": id, "pool": {"total": total, "free": free}}),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_campaign_status_follows_publication_schedule_and_pause() {
+        let now = 1_000_000;
+        let c = |v: Value| v;
+        assert_eq!(status(&c(json!({"id": "x"})), false, now), "draft");
+        assert_eq!(status(&c(json!({"id": "x"})), true, now), "live");
+        assert_eq!(
+            status(&c(json!({"id": "x", "paused": true})), true, now),
+            "paused"
+        );
+        let later = json!({"id": "x", "schedule": {"start_ms": now + 1}});
+        assert_eq!(status(&later, true, now), "scheduled");
+        assert_eq!(status(&later, false, now), "draft");
+        let over = json!({"id": "x", "schedule": {"start_ms": 0, "end_ms": now}});
+        assert_eq!(status(&over, true, now), "ended");
+    }
 }

@@ -1524,6 +1524,271 @@ pub async fn uploaded_codes_are_handed_out_once_each_then_the_campaign_is_spent(
     );
 }
 
+pub async fn dashboard_views_rebuild_shoppers_from_their_events(state: AppState) {
+    let mut events = Vec::new();
+    for i in 0..6 {
+        let anon = format!("shop{i:016}");
+        events.push(results_event(
+            &format!("evt_pv_{i:04}"),
+            "page_view",
+            &anon,
+            None,
+            None,
+            None,
+        ));
+        // Two shoppers bought; one of them saw three offers today.
+        if i < 2 {
+            events.push(results_event(
+                &format!("evt_by_{i:04}"),
+                "purchase",
+                &anon,
+                None,
+                None,
+                Some(40_000.0),
+            ));
+        }
+    }
+    for n in 0..3 {
+        let variant = if n == 0 { "a" } else { "b" };
+        events.push(results_event(
+            &format!("evt_ex_{n:04}"),
+            "exposure",
+            "shop0000000000000000",
+            Some("welcome-hero"),
+            Some(variant),
+            None,
+        ));
+    }
+    let (status, _, body) = send(&state, post_events(&json!({"events": events}), None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, _, body) = send(
+        &state,
+        bearer("GET", "/v1/admin/sites/demo/insights?days=7", &Value::Null),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let i = &body["insights"];
+    assert_eq!(i["shoppers"], 6);
+    assert_eq!(
+        body["stages"],
+        json!(["new", "active", "loyal", "vip", "at_risk", "dormant"])
+    );
+    let today: u64 = i["lifecycle"][0]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(today, 6, "{i}");
+    // One shopper-day with three offers.
+    assert_eq!(i["frequency"], json!([0, 0, 1, 0, 0, 0]));
+    assert_eq!(i["most_offers_in_a_day"], 3);
+    let day = &i["allocation"]["welcome-hero"][0]["exposures"];
+    assert_eq!((day["a"].as_u64(), day["b"].as_u64()), (Some(1), Some(2)));
+
+    let reach = |condition: Value| {
+        let state = state.clone();
+        async move {
+            send(
+                &state,
+                bearer(
+                    "POST",
+                    "/v1/admin/sites/demo/reach",
+                    &json!({"condition": condition}),
+                ),
+            )
+            .await
+        }
+    };
+    let (status, _, body) = reach(json!({"orders": {"$gte": 1}})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["reach"],
+        json!({"shoppers": 6, "matched": 2, "unknown": []})
+    );
+    let (_, _, body) = reach(json!({"declared.tier": "vip"})).await;
+    assert_eq!(body["reach"]["matched"], 0);
+    assert_eq!(body["reach"]["unknown"], json!(["declared.tier"]));
+    let (status, _, body) = reach(json!({"orders": {"$bogus": 1}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("$bogus"),
+        "{body}"
+    );
+    let (status, _, _) = send(
+        &state,
+        bearer("GET", "/v1/admin/sites/demo/insights?days=0", &Value::Null),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = send(
+        &state,
+        bearer("GET", "/v1/admin/sites/nope/insights", &Value::Null),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+pub async fn paused_campaigns_stay_unpublished_and_publishing_can_be_previewed(state: AppState) {
+    let (_, _, body) = send(
+        &state,
+        bearer("POST", "/v1/admin/sites/demo/publish", &Value::Null),
+    )
+    .await;
+    let live = body["version"].as_u64().unwrap();
+    let campaign = json!({
+        "name": "Paused for now", "placements": ["home-hero"], "paused": true,
+        "variants": [{"id": "a", "content": {"type": "banner", "headline": "Hi"}}]
+    });
+    let (status, _, body) = send(
+        &state,
+        bearer("PUT", "/v1/admin/sites/demo/campaigns/later", &campaign),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, _, body) = send(
+        &state,
+        bearer("GET", "/v1/admin/sites/demo/publish", &Value::Null),
+    )
+    .await;
+    assert_eq!(body, json!({"live_version": live, "changes": []}));
+    let (_, _, body) = send(
+        &state,
+        bearer("GET", "/v1/admin/sites/demo/campaigns", &Value::Null),
+    )
+    .await;
+    let row = body["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "later")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (row["status"].as_str(), row["published"].as_bool()),
+        (Some("paused"), Some(false))
+    );
+    let live_row = body["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "welcome-hero")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (live_row["status"].as_str(), live_row["changed"].as_bool()),
+        (Some("live"), Some(false))
+    );
+
+    let mut resumed = campaign.clone();
+    resumed["paused"] = json!(false);
+    send(
+        &state,
+        bearer("PUT", "/v1/admin/sites/demo/campaigns/later", &resumed),
+    )
+    .await;
+    let (_, _, body) = send(
+        &state,
+        bearer("GET", "/v1/admin/sites/demo/publish", &Value::Null),
+    )
+    .await;
+    assert_eq!(body["changes"], json!(["campaign `later` added"]));
+    // Previewing stored nothing.
+    let (_, _, body) = send(
+        &state,
+        bearer("GET", "/v1/admin/sites/demo/versions", &Value::Null),
+    )
+    .await;
+    assert_eq!(
+        body["versions"][0]["version"].as_u64(),
+        Some(live),
+        "{body}"
+    );
+    let (_, _, body) = send(
+        &state,
+        bearer("POST", "/v1/admin/sites/demo/publish", &Value::Null),
+    )
+    .await;
+    assert_eq!(
+        (body["published"].as_bool(), body["version"].as_u64()),
+        (Some(true), Some(live + 1))
+    );
+}
+
+pub async fn dashboard_pages_need_a_signed_in_admin(mut state: AppState) {
+    let www = tempfile::tempdir().unwrap();
+    std::fs::create_dir(www.path().join("admin")).unwrap();
+    for f in [
+        "index.html",
+        "login.html",
+        "app.js",
+        "login.js",
+        "admin.css",
+        "preview.html",
+    ] {
+        std::fs::write(www.path().join("admin").join(f), f).unwrap();
+    }
+    let pkg = tempfile::tempdir().unwrap();
+    std::fs::create_dir(pkg.path().join("preview")).unwrap();
+    std::fs::write(pkg.path().join("preview/dangol.js"), "preview").unwrap();
+    state.www_dir = Some(www.path().to_path_buf());
+    state.pkg_dir = Some(pkg.path().to_path_buf());
+    let get = |uri: &str, cookie: Option<&str>| {
+        let mut req = Request::get(uri);
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    // Without a session: pages go to the sign-in page, other files are refused.
+    for page in ["/admin/", "/admin/index.html", "/admin/preview.html"] {
+        let (status, headers, _) = send(&state, get(page, None)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+        assert_eq!(headers[header::LOCATION], "/admin/login", "{page}");
+        let (status, _, _) = send(&state, get(page, Some("dangol_session=forged"))).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{page} with a forged cookie");
+    }
+    for file in ["/admin/app.js", "/admin/preview/dangol.js"] {
+        let (status, _, body) = send(&state, get(file, None)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{file}");
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+    // The sign-in page is public, under a strict CSP.
+    let (status, headers, _) = send(&state, get("/admin/login", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self' 'wasm-unsafe-eval'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    // Signed in, everything is served.
+    let (cookie, _) = sign_in(&state).await;
+    for file in [
+        "/admin/",
+        "/admin/app.js",
+        "/admin/preview.html",
+        "/admin/preview/dangol.js",
+    ] {
+        let (status, _, _) = send(&state, get(file, Some(&cookie))).await;
+        assert_eq!(status, StatusCode::OK, "{file}");
+    }
+    // The dashboard is read-only: a change there is no page.
+    let (status, _, _) = send(
+        &state,
+        Request::post("/admin/app.js")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
 /// One `#[tokio::test]` per shared body, each on a fresh state from `$make`
 /// (an async fn returning `Option<AppState>`; `None` skips, loudly).
 #[macro_export]
@@ -1553,6 +1818,9 @@ macro_rules! api_tests {
             bandit_posteriors_follow_the_results_into_the_next_config,
             each_site_keeps_raw_events_for_its_own_retention,
             uploaded_codes_are_handed_out_once_each_then_the_campaign_is_spent,
+            dashboard_views_rebuild_shoppers_from_their_events,
+            paused_campaigns_stay_unpublished_and_publishing_can_be_previewed,
+            dashboard_pages_need_a_signed_in_admin,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

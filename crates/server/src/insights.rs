@@ -1,0 +1,365 @@
+//! What the dashboard shows beyond campaign results: the lifecycle mix of
+//! shoppers over time, how many offers shoppers saw per day (the
+//! over-messaging check), the variants' share of exposures per day (the
+//! bandit's allocation over time) and the reach of an audience.
+//!
+//! The server never sees declared attributes, so it rebuilds each shopper's
+//! profile by replaying their stored events through the engine's own
+//! profile code; the lifecycle and facts are then the ones the widget would
+//! compute from the same events. Conditions on what only the browser knows
+//! (declared attributes, the page, the device) are reported as unknown.
+
+use std::collections::BTreeMap;
+
+use dangol_engine::attributes::{self, PageContext};
+use dangol_engine::condition::{Condition, NativeRegex};
+use dangol_engine::consent::Consent;
+use dangol_engine::event::Event;
+use dangol_engine::profile::{Input, Profile, ProfileConfig};
+use dangol_engine::time::Moment;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::results::utc_day;
+
+/// Event types the replay reads.
+pub const TYPES: &[&str] = &[
+    "page_view",
+    "view_item",
+    "add_to_cart",
+    "remove_from_cart",
+    "purchase",
+    "exposure",
+    "dismiss",
+];
+
+/// The lifecycle stages, in the order charts stack them.
+pub const STAGES: &[&str] = &["new", "active", "loyal", "vip", "at_risk", "dormant"];
+
+/// Offers seen per shopper-day are counted up to this; more go in the last bucket.
+const MOST_PER_DAY: usize = 6;
+
+/// One day of the lifecycle mix: shoppers active that day by the stage
+/// they ended the day in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageDay {
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    /// Shoppers per stage, in [`STAGES`] order.
+    pub stages: Vec<u64>,
+}
+
+/// One day of a campaign's exposures split by variant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AllocationDay {
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    /// Exposures per variant id.
+    pub exposures: BTreeMap<String, u64>,
+}
+
+/// What the dashboard charts besides the results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Insights {
+    /// Distinct shoppers in the window.
+    pub shoppers: u64,
+    /// The lifecycle mix per day.
+    pub lifecycle: Vec<StageDay>,
+    /// `frequency[n]`: shopper-days on which a shopper saw `n + 1` offers
+    /// (the last bucket is that many or more).
+    pub frequency: Vec<u64>,
+    /// The busiest shopper-day's count of offers seen.
+    pub most_offers_in_a_day: u64,
+    /// Per campaign, the exposures of each variant per day.
+    pub allocation: BTreeMap<String, Vec<AllocationDay>>,
+}
+
+/// How many shoppers an audience would have matched.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reach {
+    /// Shoppers in the window.
+    pub shoppers: u64,
+    /// Of them, those the condition matches at the end of the window.
+    pub matched: u64,
+    /// Attribute paths the server cannot know (declared attributes, the
+    /// page, the device...): the condition saw them as missing.
+    pub unknown: Vec<String>,
+}
+
+/// Attribute roots the server can rebuild from events.
+const KNOWN_ROOTS: &[&str] = &[
+    "visits",
+    "sessions",
+    "days_since_last_visit",
+    "lifecycle",
+    "rfm",
+    "orders",
+    "revenue",
+    "aov",
+    "cart",
+    "affinity",
+    "price_sensitivity",
+    "viewed_without_buying",
+    "consent",
+];
+
+fn input(e: &Event) -> Option<Input> {
+    Some(match e.kind.as_str() {
+        "page_view" => Input::PageView {
+            category: e.category.clone(),
+            sale: false,
+        },
+        "view_item" => Input::ViewItem {
+            item: e.item.clone()?,
+            category: e.category.clone(),
+            brand: None,
+        },
+        "add_to_cart" => Input::AddToCart {
+            item: e.item.clone()?,
+            category: e.category.clone(),
+            price: e.price.unwrap_or(0.0),
+            quantity: 1,
+        },
+        "remove_from_cart" => Input::RemoveFromCart {
+            item: e.item.clone()?,
+        },
+        "purchase" => Input::Purchase {
+            transaction_id: Some(e.id.clone()),
+            value: e.price.unwrap_or(0.0),
+            categories: e.category.iter().cloned().collect(),
+            coupon: false,
+        },
+        "exposure" => Input::Exposure {
+            campaign: e.campaign.clone()?,
+            variant: e.variant.clone().unwrap_or_default(),
+        },
+        "dismiss" => Input::Dismiss {
+            campaign: e.campaign.clone()?,
+        },
+        _ => return None,
+    })
+}
+
+/// Each shopper's events in time order.
+fn by_shopper(events: &[Event]) -> BTreeMap<&str, Vec<&Event>> {
+    let mut map: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
+    for e in events.iter().filter(|e| !e.anon.is_empty()) {
+        map.entry(e.anon.as_str()).or_default().push(e);
+    }
+    for list in map.values_mut() {
+        list.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.id.cmp(&b.id)));
+    }
+    map
+}
+
+/// Replays one shopper's events, calling `day_end` with the profile after
+/// the last event of each UTC day.
+fn replay(
+    events: &[&Event],
+    cfg: &ProfileConfig,
+    mut day_end: impl FnMut(&str, &Profile, i64),
+) -> Profile {
+    let mut profile = Profile::default();
+    for (i, e) in events.iter().enumerate() {
+        if let Some(input) = input(e) {
+            profile.apply(&input, cfg, e.ts, 0);
+        }
+        let day = utc_day(e.ts);
+        if events.get(i + 1).is_none_or(|next| utc_day(next.ts) != day) {
+            day_end(&day, &profile, e.ts);
+        }
+    }
+    profile
+}
+
+/// The lifecycle mix, offers per shopper-day and allocation over time.
+pub fn compute(events: &[Event], cfg: &ProfileConfig) -> Insights {
+    let shoppers = by_shopper(events);
+    let mut stages: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for list in shoppers.values() {
+        replay(list, cfg, |day, profile, ts| {
+            let stage = profile.stage_at(cfg, ts).name();
+            let row = stages
+                .entry(day.to_string())
+                .or_insert_with(|| vec![0; STAGES.len()]);
+            if let Some(i) = STAGES.iter().position(|s| *s == stage) {
+                row[i] += 1;
+            }
+        });
+    }
+    let mut per_shopper_day: BTreeMap<(&str, String), u64> = BTreeMap::new();
+    let mut allocation: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>> = BTreeMap::new();
+    for e in events.iter().filter(|e| e.kind == "exposure") {
+        let day = utc_day(e.ts);
+        if !e.anon.is_empty() {
+            *per_shopper_day
+                .entry((e.anon.as_str(), day.clone()))
+                .or_default() += 1;
+        }
+        if let Some(c) = &e.campaign {
+            *allocation
+                .entry(c.clone())
+                .or_default()
+                .entry(day)
+                .or_default()
+                .entry(e.variant.clone().unwrap_or_default())
+                .or_default() += 1;
+        }
+    }
+    let mut frequency = vec![0; MOST_PER_DAY];
+    for n in per_shopper_day.values() {
+        let bucket = (*n as usize).clamp(1, MOST_PER_DAY) - 1;
+        frequency[bucket] += 1;
+    }
+    Insights {
+        shoppers: shoppers.len() as u64,
+        lifecycle: stages
+            .into_iter()
+            .map(|(day, stages)| StageDay { day, stages })
+            .collect(),
+        frequency,
+        most_offers_in_a_day: per_shopper_day.values().copied().max().unwrap_or(0),
+        allocation: allocation
+            .into_iter()
+            .map(|(c, days)| {
+                let days = days
+                    .into_iter()
+                    .map(|(day, exposures)| AllocationDay { day, exposures })
+                    .collect();
+                (c, days)
+            })
+            .collect(),
+    }
+}
+
+/// How many of the window's shoppers `condition` matches, each with the
+/// facts their events give at `now_ms`.
+pub fn reach(
+    events: &[Event],
+    condition: &Condition,
+    saved_groups: &Value,
+    cfg: &ProfileConfig,
+    now_ms: i64,
+) -> Reach {
+    let shoppers = by_shopper(events);
+    let moment = Moment::utc(now_ms);
+    let page = PageContext::default();
+    let declared = Map::new();
+    let mut matched = 0;
+    for list in shoppers.values() {
+        let profile = replay(list, cfg, |_, _, _| {});
+        let facts = profile.facts(cfg, now_ms);
+        let attrs = attributes::build(&page, &facts, &declared, Consent::Granted, &moment);
+        if condition.eval(&attrs, saved_groups, &NativeRegex) {
+            matched += 1;
+        }
+    }
+    let mut unknown: Vec<String> = condition
+        .paths()
+        .into_iter()
+        .map(|p| p.join("."))
+        .filter(|p| !KNOWN_ROOTS.contains(&p.split('.').next().unwrap_or_default()))
+        .collect();
+    unknown.sort();
+    unknown.dedup();
+    Reach {
+        shoppers: shoppers.len() as u64,
+        matched,
+        unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const DAY: i64 = 86_400_000;
+
+    fn ev(id: &str, kind: &str, anon: &str, ts: i64) -> Event {
+        let mut e = Event::page_view(id.into(), ts, anon.into());
+        e.kind = kind.into();
+        e
+    }
+
+    fn exposure(id: &str, anon: &str, ts: i64, campaign: &str, variant: &str) -> Event {
+        Event::exposure(id.into(), ts, anon.into(), campaign, variant)
+    }
+
+    fn purchase(id: &str, anon: &str, ts: i64, value: f64) -> Event {
+        let mut e = ev(id, "purchase", anon, ts);
+        e.price = Some(value);
+        e
+    }
+
+    #[test]
+    fn the_lifecycle_mix_follows_each_shopper_day_by_day() {
+        let t0 = 20_000 * DAY;
+        let events = vec![
+            ev("1", "page_view", "a", t0),
+            ev("2", "page_view", "b", t0 + 1000),
+            purchase("3", "b", t0 + 2000, 30_000.0),
+            ev("4", "page_view", "a", t0 + DAY),
+        ];
+        let i = compute(&events, &ProfileConfig::default());
+        assert_eq!(i.shoppers, 2);
+        assert_eq!(i.lifecycle.len(), 2);
+        // Day one: a is new; b bought, so active.
+        assert_eq!(i.lifecycle[0].stages, vec![1, 1, 0, 0, 0, 0]);
+        // Day two: only a came, a returning visitor (active).
+        assert_eq!(i.lifecycle[1].stages, vec![0, 1, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn offers_per_shopper_day_and_variant_shares_are_counted() {
+        let t0 = 20_000 * DAY;
+        let mut events = Vec::new();
+        for n in 0..8 {
+            events.push(exposure(
+                &format!("x{n}"),
+                "heavy",
+                t0 + n,
+                "c",
+                if n % 2 == 0 { "a" } else { "b" },
+            ));
+        }
+        events.push(exposure("y", "light", t0, "c", "a"));
+        events.push(exposure("z", "light", t0 + DAY, "c", "a"));
+        let i = compute(&events, &ProfileConfig::default());
+        // light saw one offer on each of two days; heavy saw 8 on one day (6+ bucket).
+        assert_eq!(i.frequency, vec![2, 0, 0, 0, 0, 1]);
+        assert_eq!(i.most_offers_in_a_day, 8);
+        let days = &i.allocation["c"];
+        assert_eq!(days.len(), 2);
+        assert_eq!(days[0].exposures["a"], 5);
+        assert_eq!(days[0].exposures["b"], 4);
+        assert_eq!(days[1].exposures["a"], 1);
+    }
+
+    #[test]
+    fn reach_counts_matching_shoppers_and_names_what_only_the_browser_knows() {
+        let t0 = 20_000 * DAY;
+        let events = vec![
+            ev("1", "page_view", "a", t0),
+            purchase("2", "a", t0 + 1000, 10_000.0),
+            ev("3", "page_view", "b", t0),
+            ev("4", "page_view", "c", t0),
+        ];
+        let cfg = ProfileConfig::default();
+        let buyers = Condition::compile(&json!({"orders": {"$gte": 1}}), &NativeRegex).unwrap();
+        let r = reach(&events, &buyers, &json!({}), &cfg, t0 + DAY);
+        assert_eq!((r.shoppers, r.matched), (3, 1));
+        assert!(r.unknown.is_empty());
+        let tier = Condition::compile(
+            &json!({"declared.tier": "vip", "page.path": "/", "orders": {"$gte": 0}}),
+            &NativeRegex,
+        )
+        .unwrap();
+        let r = reach(&events, &tier, &json!({}), &cfg, t0 + DAY);
+        assert_eq!(r.matched, 0);
+        assert_eq!(
+            r.unknown,
+            vec!["declared.tier".to_string(), "page.path".to_string()]
+        );
+    }
+}
