@@ -16,10 +16,11 @@ export async function startServer() {
   const dataDir = mkdtempSync(join(tmpdir(), "dangol-e2e-"));
   const token = randomBytes(16).toString("hex");
   const redeemKey = randomBytes(16).toString("hex");
+  const adminPassword = randomBytes(12).toString("hex");
   const proc = spawn(
     SERVER_BIN,
     ["--addr", "127.0.0.1:0", "--data-dir", dataDir, "--www", join(ROOT, "www"), "--pkg", join(ROOT, "pkg"), "--seed-demo"],
-    { env: { ...process.env, DANGOL_ADMIN_TOKEN: token, DANGOL_REDEEM_KEY: redeemKey, RUST_LOG: "warn" }, stdio: ["ignore", "pipe", "inherit"] },
+    { env: { ...process.env, DANGOL_ADMIN_TOKEN: token, DANGOL_REDEEM_KEY: redeemKey, DANGOL_DEMO_ADMIN_PASSWORD: adminPassword, RUST_LOG: "warn" }, stdio: ["ignore", "pipe", "inherit"] },
   );
   const url = await new Promise((resolve, reject) => {
     let out = "";
@@ -34,6 +35,8 @@ export async function startServer() {
   return {
     url,
     token,
+    /** The demo's admin account. */
+    admin: { email: "admin@demo.dangol", password: adminPassword },
     /** Redeems a coupon as the shop's checkout would. */
     async redeem(code) {
       const res = await fetch(`${url}/v1/sites/demo/coupons/redeem`, {

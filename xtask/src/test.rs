@@ -55,6 +55,8 @@ pub fn run() -> Result<()> {
             "--package",
             "dangol",
             "--all-targets",
+            // The bench and dashboard-preview exports too.
+            "--all-features",
             "--target",
             "wasm32-unknown-unknown",
             "--",

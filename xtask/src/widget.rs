@@ -77,5 +77,30 @@ pub fn build() -> Result<()> {
         }
         None => println!("(terser not installed: the JS glue is left unminified)"),
     }
-    Ok(())
+    build_preview()
+}
+
+/// Builds the dashboard's preview of the widget (the `preview` feature:
+/// the real engine and renderer, driven by the dashboard) into
+/// `pkg/preview/`. A debug build: it is never shipped to shops.
+pub fn build_preview() -> Result<()> {
+    step("building the dashboard's preview of the widget (wasm32, preview feature)");
+    sh(Command::new("cargo").args([
+        "build",
+        "--lib",
+        "--package",
+        "dangol",
+        "--features",
+        "preview",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]))?;
+    let root = root();
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    sh(Command::new("wasm-bindgen")
+        .args(["--target", "web", "--no-typescript", "--out-dir"])
+        .arg(root.join("pkg/preview"))
+        .arg(target_dir.join("wasm32-unknown-unknown/debug/dangol.wasm")))
 }

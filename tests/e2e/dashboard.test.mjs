@@ -1,0 +1,197 @@
+// The marketer's dashboard end to end: sign in, draft a coupon campaign from
+// a playbook, preview it on example shoppers, publish, shop as a matching and
+// a non-matching shopper, redeem, and read the results. Also: nothing under
+// /admin/ or /v1/admin/ without a session, and no change without the CSRF token.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launchBrowser, watchedPage, eventually, shotPath } from "./harness.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function signIn(page) {
+  await page.goto(`${server.url}/admin/`);
+  await page.waitForURL(/\/admin\/login$/);
+  await page.fill("#email", server.admin.email);
+  await page.fill("#password", server.admin.password);
+  await page.press("#password", "Enter");
+  await page.waitForSelector("table.campaigns");
+}
+
+test("every dashboard page and admin call needs a session, and a change needs the CSRF token", async () => {
+  // Pages go to the sign-in page; scripts and the preview build are refused.
+  for (const path of ["/admin/", "/admin/index.html", "/admin/preview.html"]) {
+    const res = await fetch(`${server.url}${path}`, { redirect: "manual" });
+    assert.equal(res.status, 303, path);
+    assert.equal(res.headers.get("location"), "/admin/login", path);
+  }
+  for (const path of ["/admin/app.js", "/admin/editor.js", "/admin/preview/dangol.js", "/admin/preview/dangol_bg.wasm"]) {
+    assert.equal((await fetch(`${server.url}${path}`)).status, 401, path);
+  }
+  // Every admin API operation the OpenAPI document lists, without a session.
+  const doc = await (await fetch(`${server.url}/v1/openapi.json`)).json();
+  let refused = 0;
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    if (!path.startsWith("/v1/admin/") || path === "/v1/admin/login") continue;
+    for (const method of Object.keys(ops)) {
+      const url = server.url + path.replace("{site}", "demo").replace("{id}", "welcome-hero").replace("{version}", "1").replace("{name}", "ci");
+      const res = await fetch(url, { method: method.toUpperCase(), headers: { "content-type": "application/json", cookie: "dangol_session=forged" }, body: method === "get" ? undefined : "{}" });
+      assert.equal(res.status, 401, `${method} ${path}`);
+      refused += 1;
+    }
+  }
+  assert.ok(refused >= 20, `only ${refused} admin operations checked`);
+
+  const { context, page, log } = await watchedPage(browser);
+  await signIn(page);
+  // Signed in, but a change without the session's CSRF token is refused...
+  const status = await page.evaluate(async () => (await fetch("/v1/admin/sites/demo/publish", { method: "POST" })).status);
+  assert.equal(status, 403);
+  // ...and so is a plain form posted at the API (what a cross-site form would do).
+  const [formPublish] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/v1/admin/sites/demo/publish") && r.request().method() === "POST"),
+    page.evaluate(() => {
+      const f = document.createElement("form");
+      f.method = "post";
+      f.action = "/v1/admin/sites/demo/publish";
+      document.body.append(f);
+      setTimeout(() => f.submit(), 0);
+    }),
+  ]);
+  assert.equal(formPublish.status(), 403);
+  assert.equal((await formPublish.json()).error.code, "csrf");
+  // Signing out ends the session: the dashboard sends us back to sign in.
+  await page.goto(`${server.url}/admin/`);
+  await page.click("#sign-out");
+  await page.waitForURL(/\/admin\/login$/);
+  await page.goto(`${server.url}/admin/`);
+  await page.waitForURL(/\/admin\/login$/);
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
+test("a playbook coupon is drafted, previewed, published, shown to the right shopper, redeemed and counted", async () => {
+  const { context, page, log } = await watchedPage(browser);
+  await signIn(page);
+  await page.screenshot({ path: shotPath("dashboard-campaigns.png"), fullPage: true });
+  // The demo's live campaigns are listed with their status.
+  assert.equal(await page.locator('tr[data-campaign="welcome-hero"] [data-status]').getAttribute("data-status"), "live");
+
+  // A draft from the tailored-coupon playbook.
+  await page.click('[data-playbook="price"]');
+  await page.waitForSelector("form.editor");
+  assert.equal(await page.inputValue('[data-path="id"]'), "tailored-coupon");
+  assert.equal(await page.inputValue('[data-path="placements"]'), "home-hero");
+  assert.equal(await page.inputValue('[data-path="variants[0].content.type"]'), "coupon");
+  const condition = JSON.parse(await page.inputValue("#condition-json"));
+  assert.deepEqual(condition.$or[1], { viewed_without_buying: { $gte: 1 } });
+  // Every shopper who matches gets it in this test: no holdout.
+  await page.fill('[data-path="holdout"]', "0");
+
+  // The preview picks it for a price-sensitive shopper, with the reasons...
+  await page.selectOption("#example", "price");
+  const gets = page.locator(".outcome .gets");
+  await eventually(async () => (await gets.getAttribute("data-chosen")) === "tailored-coupon/a", 10000, "the preview to choose the coupon");
+  assert.equal(await page.$$eval(".outcome .match", (els) => els.length), 1);
+  assert.match(await page.locator(".outcome").textContent(), /tailored-coupon — shown/);
+  const frame = page.frameLocator("iframe.preview-frame");
+  await frame.locator('[data-preview-variant="a"][data-dangol-rendered="tailored-coupon"]').waitFor();
+  await page.screenshot({ path: shotPath("dashboard-preview-match.png"), fullPage: true });
+  // ...and not for a new visitor, who gets the demo's welcome instead.
+  await page.selectOption("#example", "new");
+  await eventually(async () => (await gets.getAttribute("data-chosen")) === "welcome-hero/a", 10000, "the preview to choose the welcome");
+  assert.equal(await page.$$eval(".outcome .no-match", (els) => els.length), 1);
+  assert.equal(await page.$$eval('.outcome [data-reason="not_targeted"]', (els) => els.filter((e) => e.textContent.startsWith("tailored-coupon")).length), 1);
+  await page.screenshot({ path: shotPath("dashboard-preview-no-match.png"), fullPage: true });
+
+  // The engine's refusal appears beside the field it concerns.
+  const headline = page.locator('[data-path="variants[0].content.headline"]');
+  await headline.fill("");
+  await page.click('button[type="submit"]');
+  await page.waitForSelector('[data-path="variants[0].content.headline"][aria-invalid="true"]');
+  const problem = await headline.locator("xpath=..").locator(".problem").textContent();
+  assert.match(problem, /may not be empty|is missing/);
+  // The condition can be edited as JSON; the rules follow.
+  await headline.fill("Still deciding? This helps");
+  await page.click('button[type="submit"]');
+  await page.waitForFunction(() => document.getElementById("flash").textContent.length > 0);
+  assert.match(await page.evaluate(() => location.hash), /#\/campaigns\/tailored-coupon/);
+
+  // Reach over the last 30 days' shoppers (none yet on this fresh server).
+  await page.click("text=Estimate reach");
+  await page.waitForSelector(".reach strong");
+  assert.match(await page.locator(".reach").textContent(), /\d+ of \d+ shoppers/);
+
+  // Publish, with the diff first.
+  await page.goto(`${server.url}/admin/#/publish`);
+  await page.waitForSelector("ul.changes");
+  assert.match(await page.locator("ul.changes").textContent(), /campaign `tailored-coupon` added/);
+  await page.click("#publish-now");
+  await page.waitForSelector("text=Nothing to publish");
+  await page.screenshot({ path: shotPath("dashboard-published.png"), fullPage: true });
+
+  // A shopper who keeps looking at a coat gets the coupon on the home page.
+  const shopper = await watchedPage(browser);
+  await shopper.page.goto(`${server.url}/demo/product.html?id=coat-01`);
+  await shopper.page.click("#consent-accept");
+  const anon = await eventually(() => shopper.page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
+  for (let i = 0; i < 3; i++) {
+    await shopper.page.reload();
+    await shopper.page.waitForSelector("html[data-shop-ready]");
+    await shopper.page.waitForTimeout(300);
+  }
+  await shopper.page.goto(`${server.url}/demo/`);
+  const hero = '[data-dangol-slot="home-hero"]';
+  await shopper.page.waitForSelector(`${hero}[data-dangol-rendered="tailored-coupon"]`, { timeout: 15000 });
+  await shopper.page.click(`${hero} .reveal`);
+  const code = await eventually(async () => {
+    const c = shopper.page.locator(`${hero} .code`);
+    return (await c.count()) ? c.textContent() : null;
+  }, 10000, "the code");
+  assert.match(code, /^PICK-/);
+  await shopper.page.screenshot({ path: shotPath("dashboard-shopper-match.png") });
+  assert.equal((await server.redeem(code)).status, 200);
+
+  // A new visitor does not.
+  const other = await watchedPage(browser);
+  await other.page.goto(`${server.url}/demo/`);
+  await other.page.click("#consent-accept");
+  await other.page.waitForSelector(`${hero}[data-dangol-rendered="welcome-hero"]`, { timeout: 15000 });
+  await other.page.screenshot({ path: shotPath("dashboard-shopper-other.png") });
+
+  // The exposure (seen for a second) and the claim reach the server.
+  await eventually(async () => {
+    const events = await server.events(anon);
+    return events.some((e) => e.type === "exposure" && e.campaign === "tailored-coupon") && events.some((e) => e.type === "claim");
+  }, 15000, "the shopper's exposure and claim");
+
+  // The results page counts them.
+  await page.goto(`${server.url}/admin/#/results`);
+  const row = page.locator('section[data-campaign="tailored-coupon"] tr[data-variant="a"]');
+  await row.waitFor();
+  const metric = async (m) => Number((await row.locator(`[data-metric="${m}"]`).textContent()).replace(/[^0-9]/g, ""));
+  assert.ok((await metric("exposures")) >= 1);
+  assert.equal(await metric("claims"), 1);
+  assert.equal(await metric("redemptions"), 1);
+  assert.ok(await page.locator("svg.chart").count() >= 2, "charts are drawn");
+  await page.screenshot({ path: shotPath("dashboard-results.png"), fullPage: true });
+
+  // In Korean too.
+  await page.click("#lang");
+  await page.waitForSelector("text=개인화의 전체 효과");
+  assert.deepEqual(log.errors, []);
+  assert.deepEqual(shopper.log.errors, []);
+  await shopper.context.close();
+  await other.context.close();
+  await context.close();
+});

@@ -1,0 +1,38 @@
+// Inside the preview iframe: the widget's real engine and renderer (the
+// dashboard's `preview` build) draw each variant for an example shopper.
+import init, { Preview } from "/admin/preview/dangol.js";
+
+const ready = init({ module_or_path: "/admin/preview/dangol_bg.wasm" });
+
+/** Called by the dashboard (same origin): decides and renders. */
+window.dangolPreview = async function show({ config, campaign, placement, attributes, lang }) {
+  await ready;
+  const problems = Preview.check(config);
+  const preview = Preview.compile(config);
+  const slots = document.getElementById("slots");
+  slots.replaceChildren();
+  if (!preview) return { problems };
+  const decision = preview.decide(placement, attributes, lang, Date.now());
+  const own = config.campaigns.find((c) => c.id === campaign);
+  const rendered = [];
+  for (const v of own ? own.variants : []) {
+    const label = document.createElement("div");
+    label.className = "slot-label";
+    label.textContent = `${campaign} / ${v.id}`;
+    const slot = document.createElement("div");
+    slot.dataset.dangolSlot = placement;
+    slot.dataset.previewVariant = v.id;
+    slots.append(label, slot);
+    const error = preview.render(slot, campaign, v.id, attributes, lang);
+    if (error) {
+      const p = document.createElement("p");
+      p.className = "error";
+      p.textContent = error;
+      slots.append(p);
+    }
+    rendered.push({ variant: v.id, error: error ?? null });
+  }
+  preview.free();
+  return { problems, decision, rendered };
+};
+document.documentElement.dataset.ready = "1";
