@@ -123,7 +123,7 @@ test("a playbook coupon is drafted, previewed, published, shown to the right sho
   assert.match(problem, /may not be empty|is missing/);
   // The condition can be edited as JSON; the rules follow.
   await headline.fill("Still deciding? This helps");
-  await page.click('button[type="submit"]');
+  await headline.press("Enter");
   await page.waitForFunction(() => document.getElementById("flash").textContent.length > 0);
   assert.match(await page.evaluate(() => location.hash), /#\/campaigns\/tailored-coupon/);
 

@@ -36,6 +36,7 @@ export async function results(view, ctx, days = 30) {
     table(t("overall"), ["", t("shoppers"), t("converted"), t("conversionRate")],
       [groupRow(t("personalised"), res.personalised), groupRow(t("globalHoldout"), res.global_holdout)]),
     h("p", { class: "uplift" }, `${t("uplift")}: `, h("strong", {}, rate(res.uplift))),
+    res.uplift ? intervalChart(t("overall"), [{ name: t("uplift"), ...res.uplift }]) : null,
     res.dropped_events ? h("p", { class: "note" }, t("droppedEvents", { n: num(res.dropped_events) })) : null);
 
   const campaigns = res.campaigns.map((c) => {
