@@ -195,3 +195,53 @@ test("a playbook coupon is drafted, previewed, published, shown to the right sho
   await other.context.close();
   await context.close();
 });
+
+test("pausing from the list, publishing with its diff, rolling back after seeing the difference, and a code pool", async () => {
+  const { context, page, log } = await watchedPage(browser);
+  await signIn(page);
+  // Pause a live campaign from the list: it becomes `paused` and leaves the next publish.
+  const row = page.locator('tr[data-campaign="knit-lover"]');
+  await row.getByRole("button", { name: "Pause" }).click();
+  await page.waitForSelector('tr[data-campaign="knit-lover"] [data-status="paused"]');
+  await page.goto(`${server.url}/admin/#/publish`);
+  await page.waitForSelector("ul.changes");
+  assert.match(await page.locator("ul.changes").textContent(), /campaign `knit-lover` removed/);
+  assert.match(await page.locator("table.diff").textContent(), /knit-lover\s*removed/);
+  const before = Number(await page.locator("tr[data-version]").first().getAttribute("data-version"));
+  await page.click("#publish-now");
+  await page.waitForSelector(`tr[data-version="${before + 1}"]`);
+  const config = await (await fetch(`${server.url}/v1/sites/demo/config`)).json();
+  assert.ok(!config.campaigns.some((c) => c.id === "knit-lover"), "a paused campaign is not published");
+
+  // Roll back: the difference shows first, and only the confirmation publishes.
+  await page.locator(`tr[data-version="${before}"]`).getByRole("button", { name: "Roll back to this" }).click();
+  await page.waitForSelector(".rollback-confirm table.diff");
+  assert.match(await page.locator(".rollback-confirm:not(:empty)").textContent(), /knit-lover\s*added/);
+  assert.equal(await page.locator("tr[data-version]").first().getAttribute("data-version"), String(before + 1));
+  await page.locator(".rollback-confirm:not(:empty)").getByRole("button", { name: "Confirm" }).click();
+  await page.waitForSelector(`tr[data-version="${before + 2}"]`);
+  const back = await (await fetch(`${server.url}/v1/sites/demo/config`)).json();
+  assert.ok(back.campaigns.some((c) => c.id === "knit-lover"), "the rollback brings it back");
+  await page.screenshot({ path: shotPath("dashboard-rollback.png"), fullPage: true });
+
+  // A coupon campaign's own codes go into its pool.
+  await page.goto(`${server.url}/admin/#/campaigns/cart-coupon`);
+  await page.waitForSelector('[data-path="codes"]');
+  await page.fill('[data-path="codes"]', "SHOP-0001\nSHOP-0002\nSHOP-0002");
+  await page.click("text=Upload codes");
+  await page.waitForSelector("text=Pool: 2 free of 2");
+  // A bad code is refused by name.
+  await page.fill('[data-path="codes"]', "bad code!");
+  await page.click("text=Upload codes");
+  await page.waitForSelector("text=/must be 1-64 of A-Z/");
+
+  // Korean throughout.
+  await page.click("#lang");
+  await page.waitForSelector("text=코드 풀 (선택, 한 줄에 하나)");
+  await page.goto(`${server.url}/admin/#/campaigns`);
+  await page.waitForSelector("text=바로 쓰는 플레이북");
+  assert.equal(await page.evaluate(() => document.documentElement.lang), "ko");
+  await page.click("#lang");
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
