@@ -46,10 +46,7 @@ pub fn build() -> Result<()> {
         "wasm32-unknown-unknown",
     ]))?;
     let root = root();
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let wasm = target_dir.join("wasm32-unknown-unknown/release/dangol.wasm");
+    let wasm = crate::bench::target_dir().join("wasm32-unknown-unknown/release/dangol.wasm");
     sh(Command::new("wasm-bindgen")
         .args(["--target", "web", "--no-typescript", "--out-dir"])
         .arg(root.join("pkg"))
@@ -95,12 +92,8 @@ pub fn build_preview() -> Result<()> {
         "--target",
         "wasm32-unknown-unknown",
     ]))?;
-    let root = root();
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
     sh(Command::new("wasm-bindgen")
         .args(["--target", "web", "--no-typescript", "--out-dir"])
-        .arg(root.join("pkg/preview"))
-        .arg(target_dir.join("wasm32-unknown-unknown/debug/dangol.wasm")))
+        .arg(root().join("pkg/preview"))
+        .arg(crate::bench::target_dir().join("wasm32-unknown-unknown/debug/dangol.wasm")))
 }

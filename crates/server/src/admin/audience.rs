@@ -39,6 +39,19 @@ async fn profile_config(state: &AppState, site: &str) -> Result<(ProfileConfig, 
     Ok((cfg, groups))
 }
 
+/// The events the replay reads, of the last `days` days.
+async fn recent_events(
+    state: &AppState,
+    site: &str,
+    days: i64,
+) -> Result<Vec<dangol_engine::event::Event>, ApiError> {
+    let now = now_ms();
+    Ok(state
+        .store
+        .events_between(site, insights::TYPES, now - days * DAY_MS, now + DAY_MS)
+        .await?)
+}
+
 /// `GET /v1/admin/sites/{site}/insights?days=30`.
 pub async fn insights(
     State(state): State<AppState>,
@@ -49,11 +62,7 @@ pub async fn insights(
     site_or_404(&state, &site).await?;
     let days = window(q.days)?;
     let (cfg, _) = profile_config(&state, &site).await?;
-    let now = now_ms();
-    let events = state
-        .store
-        .events_between(&site, insights::TYPES, now - days * DAY_MS, now + DAY_MS)
-        .await?;
+    let events = recent_events(&state, &site, days).await?;
     let computed = insights::compute(&events, &cfg);
     Ok(Json(json!({
         "site": site, "days": days, "stages": insights::STAGES, "insights": computed,
@@ -81,12 +90,8 @@ pub async fn reach(
     };
     Condition::compile(&condition, &NativeRegex).map_err(invalid)?;
     let (cfg, groups) = profile_config(&state, &site).await?;
-    let now = now_ms();
-    let events = state
-        .store
-        .events_between(&site, insights::TYPES, now - days * DAY_MS, now + DAY_MS)
-        .await?;
+    let events = recent_events(&state, &site, days).await?;
     let compiled = Condition::compile(&condition, &NativeRegex).map_err(invalid)?;
-    let r = insights::reach(&events, &compiled, &groups, &cfg, now);
+    let r = insights::reach(&events, &compiled, &groups, &cfg, now_ms());
     Ok(Json(json!({"site": site, "days": days, "reach": r})))
 }
