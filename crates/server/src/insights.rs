@@ -141,10 +141,10 @@ fn input(e: &Event) -> Option<Input> {
 }
 
 /// Each shopper's events in time order.
-fn by_shopper(events: &[Event]) -> BTreeMap<&str, Vec<&Event>> {
-    let mut map: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
+fn by_shopper(events: &[Event]) -> BTreeMap<&str, Vec<Event>> {
+    let mut map: BTreeMap<&str, Vec<Event>> = BTreeMap::new();
     for e in events.iter().filter(|e| !e.anon.is_empty()) {
-        map.entry(e.anon.as_str()).or_default().push(e);
+        map.entry(e.anon.as_str()).or_default().push(e.clone());
     }
     for list in map.values_mut() {
         list.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.id.cmp(&b.id)));
@@ -152,10 +152,10 @@ fn by_shopper(events: &[Event]) -> BTreeMap<&str, Vec<&Event>> {
     map
 }
 
-/// Replays one shopper's events, calling `day_end` with the profile after
-/// the last event of each UTC day.
+/// Replays one shopper's events (in time order), calling `day_end` with
+/// the profile after the last event of each UTC day.
 fn replay(
-    events: &[&Event],
+    events: &[Event],
     cfg: &ProfileConfig,
     mut day_end: impl FnMut(&str, &Profile, i64),
 ) -> Profile {
@@ -172,12 +172,39 @@ fn replay(
     profile
 }
 
-/// The lifecycle mix, offers per shopper-day and allocation over time.
-pub fn compute(events: &[Event], cfg: &ProfileConfig) -> Insights {
-    let shoppers = by_shopper(events);
-    let mut stages: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for list in shoppers.values() {
-        replay(list, cfg, |day, profile, ts| {
+/// Builds [`Insights`] one shopper at a time, so a replay holds only the
+/// shopper at hand (and the store's current page) in memory.
+pub struct Replay<'a> {
+    cfg: &'a ProfileConfig,
+    shoppers: u64,
+    stages: BTreeMap<String, Vec<u64>>,
+    frequency: Vec<u64>,
+    most: u64,
+    allocation: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
+}
+
+impl<'a> Replay<'a> {
+    /// An empty replay with the site's profile thresholds.
+    pub fn new(cfg: &'a ProfileConfig) -> Self {
+        Self {
+            cfg,
+            shoppers: 0,
+            stages: BTreeMap::new(),
+            frequency: vec![0; MOST_PER_DAY],
+            most: 0,
+            allocation: BTreeMap::new(),
+        }
+    }
+
+    /// Adds one shopper's events, in time order.
+    pub fn shopper(&mut self, events: &[Event]) {
+        if events.is_empty() {
+            return;
+        }
+        self.shoppers += 1;
+        let cfg = self.cfg;
+        let stages = &mut self.stages;
+        replay(events, cfg, |day, profile, ts| {
             let stage = profile.stage_at(cfg, ts).name();
             let row = stages
                 .entry(day.to_string())
@@ -186,54 +213,125 @@ pub fn compute(events: &[Event], cfg: &ProfileConfig) -> Insights {
                 row[i] += 1;
             }
         });
-    }
-    let mut per_shopper_day: BTreeMap<(&str, String), u64> = BTreeMap::new();
-    let mut allocation: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>> = BTreeMap::new();
-    for e in events.iter().filter(|e| e.kind == "exposure") {
-        let day = utc_day(e.ts);
-        if !e.anon.is_empty() {
-            *per_shopper_day
-                .entry((e.anon.as_str(), day.clone()))
-                .or_default() += 1;
+        let mut per_day: BTreeMap<String, u64> = BTreeMap::new();
+        for e in events.iter().filter(|e| e.kind == "exposure") {
+            let day = utc_day(e.ts);
+            *per_day.entry(day.clone()).or_default() += 1;
+            if let Some(c) = &e.campaign {
+                *self
+                    .allocation
+                    .entry(c.clone())
+                    .or_default()
+                    .entry(day)
+                    .or_default()
+                    .entry(e.variant.clone().unwrap_or_default())
+                    .or_default() += 1;
+            }
         }
-        if let Some(c) = &e.campaign {
-            *allocation
-                .entry(c.clone())
-                .or_default()
-                .entry(day)
-                .or_default()
-                .entry(e.variant.clone().unwrap_or_default())
-                .or_default() += 1;
+        for n in per_day.into_values() {
+            self.frequency[(n as usize).clamp(1, MOST_PER_DAY) - 1] += 1;
+            self.most = self.most.max(n);
         }
     }
-    let mut frequency = vec![0; MOST_PER_DAY];
-    for n in per_shopper_day.values() {
-        let bucket = (*n as usize).clamp(1, MOST_PER_DAY) - 1;
-        frequency[bucket] += 1;
-    }
-    Insights {
-        shoppers: shoppers.len() as u64,
-        lifecycle: stages
-            .into_iter()
-            .map(|(day, stages)| StageDay { day, stages })
-            .collect(),
-        frequency,
-        most_offers_in_a_day: per_shopper_day.values().copied().max().unwrap_or(0),
-        allocation: allocation
-            .into_iter()
-            .map(|(c, days)| {
-                let days = days
-                    .into_iter()
-                    .map(|(day, exposures)| AllocationDay { day, exposures })
-                    .collect();
-                (c, days)
-            })
-            .collect(),
+
+    /// The insights of every shopper added.
+    pub fn finish(self) -> Insights {
+        Insights {
+            shoppers: self.shoppers,
+            lifecycle: self
+                .stages
+                .into_iter()
+                .map(|(day, stages)| StageDay { day, stages })
+                .collect(),
+            frequency: self.frequency,
+            most_offers_in_a_day: self.most,
+            allocation: self
+                .allocation
+                .into_iter()
+                .map(|(c, days)| {
+                    let days = days
+                        .into_iter()
+                        .map(|(day, exposures)| AllocationDay { day, exposures })
+                        .collect();
+                    (c, days)
+                })
+                .collect(),
+        }
     }
 }
 
-/// How many of the window's shoppers `condition` matches, each with the
-/// facts their events give at `now_ms`.
+/// The lifecycle mix, offers per shopper-day and allocation over time of
+/// `events` (any order).
+pub fn compute(events: &[Event], cfg: &ProfileConfig) -> Insights {
+    let mut replay = Replay::new(cfg);
+    for list in by_shopper(events).values() {
+        replay.shopper(list);
+    }
+    replay.finish()
+}
+
+/// Counts the shoppers an audience matches, one shopper at a time.
+pub struct ReachCount<'a> {
+    cfg: &'a ProfileConfig,
+    saved_groups: &'a Value,
+    now_ms: i64,
+    shoppers: u64,
+    matched: u64,
+}
+
+impl<'a> ReachCount<'a> {
+    /// A count with the site's thresholds and saved groups, as of `now_ms`.
+    pub fn new(cfg: &'a ProfileConfig, saved_groups: &'a Value, now_ms: i64) -> Self {
+        Self {
+            cfg,
+            saved_groups,
+            now_ms,
+            shoppers: 0,
+            matched: 0,
+        }
+    }
+
+    /// Adds one shopper's events (in time order): do the facts their
+    /// events give now match `condition`?
+    pub fn shopper(&mut self, events: &[Event], condition: &Condition) {
+        if events.is_empty() {
+            return;
+        }
+        self.shoppers += 1;
+        let profile = replay(events, self.cfg, |_, _, _| {});
+        let facts = profile.facts(self.cfg, self.now_ms);
+        let attrs = attributes::build(
+            &PageContext::default(),
+            &facts,
+            &Map::new(),
+            Consent::Granted,
+            &Moment::utc(self.now_ms),
+        );
+        if condition.eval(&attrs, self.saved_groups, &NativeRegex) {
+            self.matched += 1;
+        }
+    }
+
+    /// The reach, naming what the condition reads that the server cannot know.
+    pub fn finish(self, condition: &Condition) -> Reach {
+        let mut unknown: Vec<String> = condition
+            .paths()
+            .into_iter()
+            .map(|p| p.join("."))
+            .filter(|p| !KNOWN_ROOTS.contains(&p.split('.').next().unwrap_or_default()))
+            .collect();
+        unknown.sort();
+        unknown.dedup();
+        Reach {
+            shoppers: self.shoppers,
+            matched: self.matched,
+            unknown,
+        }
+    }
+}
+
+/// How many of the shoppers of `events` (any order) `condition` matches,
+/// each with the facts their events give at `now_ms`.
 pub fn reach(
     events: &[Event],
     condition: &Condition,
@@ -241,32 +339,17 @@ pub fn reach(
     cfg: &ProfileConfig,
     now_ms: i64,
 ) -> Reach {
-    let shoppers = by_shopper(events);
-    let moment = Moment::utc(now_ms);
-    let page = PageContext::default();
-    let declared = Map::new();
-    let mut matched = 0;
-    for list in shoppers.values() {
-        let profile = replay(list, cfg, |_, _, _| {});
-        let facts = profile.facts(cfg, now_ms);
-        let attrs = attributes::build(&page, &facts, &declared, Consent::Granted, &moment);
-        if condition.eval(&attrs, saved_groups, &NativeRegex) {
-            matched += 1;
-        }
+    let mut count = ReachCount::new(cfg, saved_groups, now_ms);
+    for list in by_shopper(events).values() {
+        count.shopper(list, condition);
     }
-    let mut unknown: Vec<String> = condition
-        .paths()
-        .into_iter()
-        .map(|p| p.join("."))
-        .filter(|p| !KNOWN_ROOTS.contains(&p.split('.').next().unwrap_or_default()))
-        .collect();
-    unknown.sort();
-    unknown.dedup();
-    Reach {
-        shoppers: shoppers.len() as u64,
-        matched,
-        unknown,
-    }
+    count.finish(condition)
+}
+
+/// Splits a page of events ordered by shopper into each shopper's run.
+pub fn shoppers_of(page: &[Event]) -> impl Iterator<Item = &[Event]> {
+    page.chunk_by(|a, b| a.anon == b.anon)
+        .filter(|run| run.first().is_some_and(|e| !e.anon.is_empty()))
 }
 
 #[cfg(test)]

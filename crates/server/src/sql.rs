@@ -754,6 +754,59 @@ macro_rules! sql_store {
                 Ok(out)
             }
 
+            async fn next_subjects_events(
+                &self,
+                site: &str,
+                types: &[&str],
+                (from_ms, to_ms): (i64, i64),
+                after: &str,
+                limit: u32,
+            ) -> Result<(Vec<Event>, Option<String>), StoreError> {
+                let last: Option<String> = sqlx::query_scalar(
+                    "SELECT MAX(anon) FROM (SELECT DISTINCT anon FROM events
+                     WHERE site = $1 AND anon > $2 ORDER BY anon LIMIT $3) AS page",
+                )
+                .bind(site)
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+                let Some(last) = last else {
+                    return Ok((Vec::new(), None));
+                };
+                let mut query = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT id, type, ts, anon, campaign, variant, item, category, price, answer
+                     FROM events WHERE site = ",
+                );
+                query
+                    .push_bind(site)
+                    .push(" AND anon > ")
+                    .push_bind(after)
+                    .push(" AND anon <= ")
+                    .push_bind(last.clone())
+                    .push(" AND ts >= ")
+                    .push_bind(from_ms)
+                    .push(" AND ts < ")
+                    .push_bind(to_ms)
+                    .push(" AND type IN (");
+                let mut list = query.separated(", ");
+                for kind in types {
+                    list.push_bind(*kind);
+                }
+                query.push(") ORDER BY anon, ts, id");
+                let mut out = Vec::new();
+                {
+                    let mut rows = query.build().fetch(&self.pool);
+                    while let Some(row) =
+                        futures_util::TryStreamExt::try_next(&mut rows).await.map_err(db)?
+                    {
+                        out.push(event_of(&row));
+                    }
+                }
+                Ok((out, Some(last)))
+            }
+
             async fn add_pool_codes(
                 &self,
                 site: &str,

@@ -232,6 +232,19 @@ pub trait Store: Send + Sync + 'static {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<Event>, StoreError>;
+    /// The events of the given types between two times of the next (at
+    /// most) `limit` shoppers whose id sorts after `after`, ordered by
+    /// shopper and then time; with the last shopper id looked at, `None`
+    /// when no shopper is left. Reading shoppers page by page keeps the
+    /// memory of a replay bounded by one page.
+    async fn next_subjects_events(
+        &self,
+        site: &str,
+        types: &[&str],
+        window: (i64, i64),
+        after: &str,
+        limit: u32,
+    ) -> Result<(Vec<Event>, Option<String>), StoreError>;
     /// Adds uploaded codes to a campaign's pool; returns how many were new
     /// (a code already in the site's pools is skipped).
     async fn add_pool_codes(

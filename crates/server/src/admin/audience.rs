@@ -39,17 +39,31 @@ async fn profile_config(state: &AppState, site: &str) -> Result<(ProfileConfig, 
     Ok((cfg, groups))
 }
 
-/// The events the replay reads, of the last `days` days.
-async fn recent_events(
+/// Shoppers per page of a replay: memory stays bounded by one page.
+const PAGE: u32 = 2_000;
+
+/// Calls `each` with every page of the last `days` days' events the replay
+/// reads, ordered by shopper and then time.
+async fn pages(
     state: &AppState,
     site: &str,
     days: i64,
-) -> Result<Vec<dangol_engine::event::Event>, ApiError> {
+    mut each: impl FnMut(&[dangol_engine::event::Event]),
+) -> Result<(), ApiError> {
     let now = now_ms();
-    Ok(state
-        .store
-        .events_between(site, insights::TYPES, now - days * DAY_MS, now + DAY_MS)
-        .await?)
+    let window = (now - days * DAY_MS, now + DAY_MS);
+    let mut after = String::new();
+    loop {
+        let (events, last) = state
+            .store
+            .next_subjects_events(site, insights::TYPES, window, &after, PAGE)
+            .await?;
+        each(&events);
+        match last {
+            Some(last) => after = last,
+            None => return Ok(()),
+        }
+    }
 }
 
 /// `GET /v1/admin/sites/{site}/insights?days=30`.
@@ -62,8 +76,12 @@ pub async fn insights(
     site_or_404(&state, &site).await?;
     let days = window(q.days)?;
     let (cfg, _) = profile_config(&state, &site).await?;
-    let events = recent_events(&state, &site, days).await?;
-    let computed = insights::compute(&events, &cfg);
+    let mut replay = insights::Replay::new(&cfg);
+    pages(&state, &site, days, |page| {
+        insights::shoppers_of(page).for_each(|run| replay.shopper(run));
+    })
+    .await?;
+    let computed = replay.finish();
     Ok(Json(json!({
         "site": site, "days": days, "stages": insights::STAGES, "insights": computed,
     })))
@@ -82,16 +100,23 @@ pub async fn reach(
     let days = window(q.days)?;
     let body = parse_json(&body, "the reach request")?;
     let condition = body.get("condition").cloned().unwrap_or(json!({}));
-    // Checked before reading events; compiled again after (a compiled
-    // condition is not `Send`, so it cannot live across an await).
+    // Checked before reading any event.
     let invalid = |e: dangol_engine::condition::ConditionError| {
         let problem = format!("condition: {}: {}", e.path, e.message);
         super::sites::unprocessable("invalid_condition", problem.clone(), vec![problem])
     };
     Condition::compile(&condition, &NativeRegex).map_err(invalid)?;
     let (cfg, groups) = profile_config(&state, &site).await?;
-    let events = recent_events(&state, &site, days).await?;
+    let mut count = insights::ReachCount::new(&cfg, &groups, now_ms());
+    pages(&state, &site, days, |page| {
+        // Compiled per page: a compiled condition is not `Send`, so it may
+        // not live across the store's awaits.
+        if let Ok(compiled) = Condition::compile(&condition, &NativeRegex) {
+            insights::shoppers_of(page).for_each(|run| count.shopper(run, &compiled));
+        }
+    })
+    .await?;
     let compiled = Condition::compile(&condition, &NativeRegex).map_err(invalid)?;
-    let r = insights::reach(&events, &compiled, &groups, &cfg, now_ms());
+    let r = count.finish(&compiled);
     Ok(Json(json!({"site": site, "days": days, "reach": r})))
 }

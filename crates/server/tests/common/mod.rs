@@ -1633,6 +1633,60 @@ pub async fn dashboard_views_rebuild_shoppers_from_their_events(state: AppState)
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+pub async fn replays_page_through_every_shopper_once_in_time_order(state: AppState) {
+    let mut events = Vec::new();
+    for i in 0..5 {
+        let anon = format!("page{i:016}");
+        for n in 0..3 {
+            let mut e = results_event(
+                &format!("evt_pg_{i}_{n}"),
+                "page_view",
+                &anon,
+                None,
+                None,
+                None,
+            );
+            // Stored out of order; read back in time order.
+            e["ts"] = json!(now_ms() - 60_000 - (3 - n) * 1000);
+            events.push(e);
+        }
+    }
+    events.reverse();
+    let (status, _, body) = send(&state, post_events(&json!({"events": events}), None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let window = (now_ms() - 86_400_000, now_ms() + 86_400_000);
+    let mut after = String::new();
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let (page, last) = state
+            .store
+            .next_subjects_events("demo", &["page_view"], window, &after, 2)
+            .await
+            .unwrap();
+        pages += 1;
+        seen.extend(page);
+        match last {
+            Some(l) => after = l,
+            None => break,
+        }
+    }
+    // Five shoppers two at a time: three pages with shoppers, then the end.
+    assert_eq!(pages, 4);
+    let ours: Vec<_> = seen.iter().filter(|e| e.anon.starts_with("page")).collect();
+    assert_eq!(ours.len(), 15);
+    for pair in ours.windows(2) {
+        assert!(
+            (pair[0].anon.as_str(), pair[0].ts) < (pair[1].anon.as_str(), pair[1].ts),
+            "{} {} before {} {}",
+            pair[0].anon,
+            pair[0].ts,
+            pair[1].anon,
+            pair[1].ts
+        );
+    }
+}
+
 pub async fn paused_campaigns_stay_unpublished_and_publishing_can_be_previewed(state: AppState) {
     let (_, _, body) = send(
         &state,
@@ -1819,6 +1873,7 @@ macro_rules! api_tests {
             each_site_keeps_raw_events_for_its_own_retention,
             uploaded_codes_are_handed_out_once_each_then_the_campaign_is_spent,
             dashboard_views_rebuild_shoppers_from_their_events,
+            replays_page_through_every_shopper_once_in_time_order,
             paused_campaigns_stay_unpublished_and_publishing_can_be_previewed,
             dashboard_pages_need_a_signed_in_admin,
         );
