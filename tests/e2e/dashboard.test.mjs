@@ -245,3 +245,36 @@ test("pausing from the list, publishing with its diff, rolling back after seeing
   assert.deepEqual(log.errors, []);
   await context.close();
 });
+
+test("the dashboard's pages pass axe's WCAG 2 A/AA rules with nothing serious or critical", async () => {
+  // The pages' CSP forbids injected scripts; this context bypasses it to run axe.
+  const context = await browser.newContext({ bypassCSP: true });
+  const page = await context.newPage();
+  const axePath = new URL("../../node_modules/axe-core/axe.min.js", import.meta.url).pathname;
+  const audit = async (name) => {
+    await page.addScriptTag({ path: axePath });
+    const result = await page.evaluate(async () => {
+      const r = await window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa"], resultTypes: ["violations"] });
+      return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")})`);
+    });
+    assert.deepEqual(result, [], `${name}: ${result.join("; ")}`);
+  };
+  await page.goto(`${server.url}/admin/login`);
+  await audit("sign-in");
+  await page.fill("#email", server.admin.email);
+  await page.fill("#password", server.admin.password);
+  await page.press("#password", "Enter");
+  await page.waitForSelector("table.campaigns");
+  await audit("campaigns");
+  await page.goto(`${server.url}/admin/#/new/winback`);
+  await page.waitForSelector(".outcome .gets");
+  await audit("editor");
+  await page.goto(`${server.url}/admin/#/results`);
+  await page.waitForSelector("#overall");
+  await audit("results");
+  await page.goto(`${server.url}/admin/#/publish`);
+  await page.waitForSelector("#publish-now");
+  await audit("publish");
+  await context.close();
+});
