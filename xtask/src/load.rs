@@ -29,6 +29,8 @@ const DURATION: Duration = Duration::from_secs(6);
 const BATCH: usize = 50;
 /// The demo's redeem key in load runs.
 const REDEEM_KEY: &str = "load-redeem-key-0123456789";
+/// The admin token the load server runs with (for the replay figures).
+const ADMIN_TOKEN: &str = "load-admin-token-0123456789";
 
 /// A release server on a free port; killed on drop.
 struct Server {
@@ -73,6 +75,7 @@ fn start_server(database_url: Option<&str>) -> Result<Server> {
     .arg(&data)
     .env("RUST_LOG", "warn")
     .env("DANGOL_REDEEM_KEY", REDEEM_KEY)
+    .env("DANGOL_ADMIN_TOKEN", ADMIN_TOKEN)
     .stdout(Stdio::piped())
     .stderr(Stdio::inherit());
     if let Some(url) = database_url {
@@ -131,8 +134,8 @@ fn batch_of(size: usize, worker: usize, n: u64, now_ms: i64) -> Bytes {
     Bytes::from(json!({ "events": events }).to_string())
 }
 
-/// Events stored per second with batches of 50.
-async fn ingest(url: &str) -> Result<f64> {
+/// Events stored per second with batches of 50, and how many were stored.
+async fn ingest(url: &str) -> Result<(f64, u64)> {
     let client = client();
     let stored = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
@@ -178,7 +181,48 @@ async fn ingest(url: &str) -> Result<f64> {
     if failed > 0 {
         println!("  ingest: {failed} batches failed");
     }
-    Ok(stored.load(Ordering::Relaxed) as f64 / secs)
+    let stored = stored.load(Ordering::Relaxed);
+    Ok((stored as f64 / secs, stored))
+}
+
+/// The dashboard's replays over what `ingest` stored: milliseconds for the
+/// insights and for a reach estimate, and how many shoppers they read.
+async fn replays(url: &str) -> Result<(f64, f64, u64)> {
+    let client = client();
+    let timed = |method: &'static str, path: &'static str, body: &'static str| {
+        let client = client.clone();
+        let uri = format!("{url}{path}");
+        async move {
+            let req = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from_static(body.as_bytes())))?;
+            let start = Instant::now();
+            let res = client.request(req).await?;
+            let status = res.status();
+            let bytes = res.into_body().collect().await?.to_bytes();
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            if !status.is_success() {
+                bail!("{method} {path}: HTTP {status}");
+            }
+            let v: Value = serde_json::from_slice(&bytes)?;
+            anyhow::Ok((ms, v))
+        }
+    };
+    let (insights_ms, v) = timed("GET", "/v1/admin/sites/demo/insights?days=30", "").await?;
+    let (reach_ms, _) = timed(
+        "POST",
+        "/v1/admin/sites/demo/reach?days=30",
+        r#"{"condition": {"visits": {"$gte": 2}}}"#,
+    )
+    .await?;
+    Ok((
+        insights_ms,
+        reach_ms,
+        v["insights"]["shoppers"].as_u64().unwrap_or(0),
+    ))
 }
 
 /// Config requests per second and their 99th percentile latency (ms), all
@@ -432,8 +476,14 @@ pub fn figures() -> Result<Map<String, Value>> {
         let (rps, p99) = runtime.block_on(config(&server.url))?;
         out.insert("config_requests_per_s".into(), json!(rps.round()));
         out.insert("config_p99_ms".into(), json!((p99 * 100.0).round() / 100.0));
-        let eps = runtime.block_on(ingest(&server.url))?;
+        let (eps, stored) = runtime.block_on(ingest(&server.url))?;
         out.insert("ingest_events_per_s_sqlite".into(), json!(eps.round()));
+        // The dashboard's replays read every event just stored.
+        let (insights_ms, reach_ms, shoppers) = runtime.block_on(replays(&server.url))?;
+        out.insert("replay_events".into(), json!(stored));
+        out.insert("replay_shoppers".into(), json!(shoppers));
+        out.insert("insights_ms".into(), json!(insights_ms.round()));
+        out.insert("reach_ms".into(), json!(reach_ms.round()));
     }
     // The mix's capacity from the two measured ones (a batch of 10 events
     // costs about a fifth of a batch of 50); the soak runs at half of it.
@@ -444,7 +494,7 @@ pub fn figures() -> Result<Map<String, Value>> {
     match crate::postgres::Cluster::start()? {
         Some(cluster) => {
             let server = start_server(Some(&cluster.url))?;
-            let eps = runtime.block_on(ingest(&server.url))?;
+            let (eps, _) = runtime.block_on(ingest(&server.url))?;
             out.insert("ingest_events_per_s_postgres".into(), json!(eps.round()));
         }
         None => {
