@@ -5,7 +5,10 @@
 mod callbacks;
 mod lifecycle;
 mod offers;
+mod persist;
 mod state;
+mod sync;
+mod watch;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -105,7 +108,7 @@ impl Widget {
             }
             inner.set_signals(|s| s.own = Some(chosen));
         }
-        lifecycle::flush(self.inner.clone());
+        sync::flush(self.inner.clone());
     }
 
     /// The shopper refused or withdrew consent: the profile, the unsent
@@ -175,7 +178,7 @@ impl Widget {
         self.inner
             .borrow_mut()
             .track(&name, &json::from_js(&props), "dangol.track");
-        lifecycle::flush(self.inner.clone());
+        sync::flush(self.inner.clone());
     }
 
     /// Reads one GA4 `dataLayer` entry (the loader forwards every push,
@@ -214,7 +217,7 @@ impl Widget {
                     }
                     s.consent_mode = Some(mode);
                 });
-                lifecycle::flush(self.inner.clone());
+                sync::flush(self.inner.clone());
             }
             return;
         }
@@ -234,7 +237,7 @@ impl Widget {
         }
         let props = entry.get("ecommerce").cloned().unwrap_or_default();
         self.inner.borrow_mut().track(name, &props, "dataLayer");
-        lifecycle::flush(self.inner.clone());
+        sync::flush(self.inner.clone());
     }
 
     /// Declares attributes the site knows (tier, points, name, birthday
@@ -316,7 +319,7 @@ impl Widget {
             return;
         };
         self.inner.borrow_mut().add_handler(&name, f);
-        lifecycle::flush(self.inner.clone());
+        sync::flush(self.inner.clone());
     }
 
     /// Decides again for the whole page with the newest config: offers on
@@ -345,7 +348,7 @@ impl Widget {
                 inner.apply(config);
             }
         }
-        lifecycle::flush(self.inner.clone());
+        sync::flush(self.inner.clone());
     }
 
     /// Removes everything the widget added to the page (offers, overlays,

@@ -295,7 +295,7 @@ impl Inner {
             crate::platform::seen::watch(&rendered.node, move || {
                 if let Some(cell) = weak.upgrade() {
                     cell.borrow_mut().seen(&campaign, &variant);
-                    super::lifecycle::flush(cell);
+                    super::sync::flush(cell);
                 }
             })
         });
