@@ -174,6 +174,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     if let Some((email, password)) = &demo_login {
+        println!("  dashboard:       http://{addr}/admin/");
         println!("  admin sign-in:   {email} / {password}");
     }
     axum::serve(
