@@ -232,12 +232,22 @@ pub async fn list_campaigns(
                 "published": published.is_some(),
                 "status": status(&body, published.is_some(), now),
                 // The draft differs from what is live (publishing would change it).
-                "changed": published.is_none_or(|p| p != &body),
+                "changed": published.is_none_or(|p| !same_campaign(p, &body)),
                 "campaign": body,
             })
         })
         .collect();
     Ok(Json(json!({"campaigns": list})))
+}
+
+/// Whether a live campaign is its draft: the bandit posteriors publishing
+/// adds are not the marketer's change.
+fn same_campaign(live: &Value, draft: &Value) -> bool {
+    let mut live = live.clone();
+    if let Some(a) = live.get_mut("allocation").and_then(Value::as_object_mut) {
+        a.remove("posteriors");
+    }
+    &live == draft
 }
 
 /// Where a campaign stands: `paused` (kept out of the published config),
@@ -456,5 +466,14 @@ mod tests {
         assert_eq!(status(&later, false, now), "draft");
         let over = json!({"id": "x", "schedule": {"start_ms": 0, "end_ms": now}});
         assert_eq!(status(&over, true, now), "ended");
+    }
+
+    #[test]
+    fn a_bandit_campaign_is_unchanged_by_the_posteriors_publishing_adds() {
+        let draft = json!({"id": "b", "allocation": {"type": "bandit", "min_share": 0.1}});
+        let live = json!({"id": "b", "allocation": {"type": "bandit", "min_share": 0.1, "posteriors": [[3, 9], [1, 1]]}});
+        assert!(same_campaign(&live, &draft));
+        let edited = json!({"id": "b", "allocation": {"type": "bandit", "min_share": 0.2}});
+        assert!(!same_campaign(&live, &edited));
     }
 }
