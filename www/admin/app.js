@@ -84,7 +84,8 @@ async function campaigns(view) {
     if (!c) return { exposures: 0 };
     const sum = (k) => c.variants.reduce((a, v) => a + v[k], 0);
     const shoppers = sum("shoppers");
-    return { exposures: sum("exposures"), click: shoppers ? sum("clicks") / sum("exposures") : null, conv: shoppers ? sum("converted") / shoppers : null };
+    const exposures = sum("exposures");
+    return { exposures, click: exposures ? sum("clicks") / exposures : null, conv: shoppers ? sum("converted") / shoppers : null };
   };
   const rows = list.campaigns.map((c) => {
     const n = totals(c.id);
