@@ -6,18 +6,15 @@
 use dangol_engine::config::{CompiledConfig, SiteConfig};
 use dangol_engine::consent::Consent;
 use dangol_engine::decide::{Shopper, decide};
-use dangol_engine::explain;
 use dangol_engine::i18n::Lang;
 use dangol_engine::ledger::Ledger;
 use dangol_engine::loyalty;
 use dangol_engine::random::SplitMix64;
-use dangol_engine::text;
 use dangol_engine::time::Moment;
 use serde_json::{Map, Value, json};
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
 
-use crate::platform::format::IntlNumbers;
 use crate::platform::json;
 use crate::platform::regex::BrowserRegex;
 use crate::render::{self, Offer};
@@ -25,7 +22,8 @@ use crate::render::{self, Offer};
 /// A config compiled for previewing.
 ///
 /// ```js
-/// const preview = Preview.compile(config);   // {ok, problems} or {error}
+/// const preview = Preview.compile(config);   // throws the reason for a config refused whole
+/// const problems = preview.problems();         // campaigns skipped, by field
 /// const decision = preview.decide("home-hero", attributes, "en", Date.now());
 /// preview.render(slot, "welcome", "a", attributes, "en");
 /// ```
@@ -40,21 +38,22 @@ fn lang_of(tag: &str) -> Lang {
 
 #[wasm_bindgen]
 impl Preview {
-    /// Compiles `config` (a plain object). Never throws: a config the
-    /// engine refuses gives `undefined`, and `check` says why.
-    pub fn compile(config: JsValue) -> Option<Preview> {
+    /// Compiles `config` (a plain object). A config the engine refuses as
+    /// a whole throws its reason, naming the field.
+    pub fn compile(config: JsValue) -> Result<Preview, String> {
         SiteConfig::compile_value(&json::from_js(&config), &BrowserRegex)
-            .ok()
             .map(|config| Preview { config })
+            .map_err(|e| e.to_string())
     }
 
-    /// Every problem the engine finds in `config`, each naming the
-    /// campaign and field; empty when it is fine.
-    pub fn check(config: JsValue) -> Vec<String> {
-        match SiteConfig::compile_value(&json::from_js(&config), &BrowserRegex) {
-            Err(e) => vec![e.to_string()],
-            Ok(c) => c.problems().iter().map(ToString::to_string).collect(),
-        }
+    /// The campaigns the engine skipped, each problem naming the campaign
+    /// and field; empty when every campaign is usable.
+    pub fn problems(&self) -> Vec<String> {
+        self.config
+            .problems()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     /// The decision for `placement` for a shopper with `attributes` (as a
@@ -91,7 +90,7 @@ impl Preview {
                 json!({
                     "campaign": c.campaign.id,
                     "matches": c.condition.eval(&attributes, &self.config.config().saved_groups, &BrowserRegex),
-                    "why": explain::why(&c.condition, &attributes, lang),
+                    "why": c.why(&attributes, lang),
                 })
             })
             .collect();
@@ -124,16 +123,13 @@ impl Preview {
         let Some(v) = c.campaign.variants.iter().find(|v| v.id == variant) else {
             return Some(format!("campaign `{campaign}` has no variant `{variant}`"));
         };
-        let numbers = IntlNumbers { tag: lang.tag() };
-        let content = v
-            .content
-            .map_text(|t| text::fill(t, &attributes, site.currency.as_deref(), &numbers));
+        let content = render::filled(&v.content, &attributes, site.currency.as_deref(), lang);
         let declared = attributes["declared"]
             .as_object()
             .cloned()
             .unwrap_or_default();
         let standing = loyalty::progress(&site.tiers, &declared);
-        let why = explain::why(&c.condition, &attributes, lang);
+        let why = c.why(&attributes, lang);
         let offer = Offer {
             content: &content,
             campaign,

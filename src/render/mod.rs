@@ -73,6 +73,25 @@ pub struct Rendered {
     pub listeners: Vec<EventListener>,
 }
 
+/// `content` with its text tokens filled from `attributes`, numbers and
+/// amounts in `lang`'s format (the browser's `Intl`). Tokens become text;
+/// nothing is ever parsed as HTML.
+pub fn filled(
+    content: &Content,
+    attributes: &serde_json::Value,
+    currency: Option<&str>,
+    lang: Lang,
+) -> Content {
+    let numbers = crate::platform::format::IntlNumbers { tag: lang.tag() };
+    content.map_text(|t| {
+        if dangol_engine::text::has_tokens(t) {
+            dangol_engine::text::fill(t, attributes, currency, &numbers)
+        } else {
+            t.to_string()
+        }
+    })
+}
+
 /// Renders `offer` into `slot`, replacing what the slot shows. The slot's
 /// own children stay in the light DOM untouched, so removing the shadow
 /// content (or never rendering) leaves the shop's fallback in place.

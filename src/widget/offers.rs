@@ -7,18 +7,16 @@ use dangol_engine::config::{CompiledConfig, PlacementKind, Trigger};
 use dangol_engine::decide::{Chosen, Shopper, decide_page};
 use dangol_engine::event::Event;
 use dangol_engine::i18n::Lang;
+use dangol_engine::loyalty;
 use dangol_engine::profile::Input;
 use dangol_engine::random::SplitMix64;
-use dangol_engine::text;
 use dangol_engine::time::Moment;
 use dangol_engine::trigger::PageSignals;
-use dangol_engine::{explain, loyalty};
 use gloo::events::EventListener;
 use serde_json::Value;
 use web_sys::Element;
 
 use super::state::Inner;
-use crate::platform::format::IntlNumbers;
 use crate::platform::log::{Problem, warn_once};
 use crate::platform::regex::BrowserRegex;
 use crate::platform::seen::Watch;
@@ -182,13 +180,11 @@ impl Inner {
                 ));
             }
             if let Some(chosen) = decision.chosen() {
-                // Plain-words reasons, only for offers chosen from personal data.
                 let why = config
                     .campaigns()
                     .iter()
                     .find(|c| c.campaign.id == chosen.campaign_id)
-                    .filter(|c| c.behavioural)
-                    .map(|c| explain::why(&c.condition, &attributes, lang))
+                    .map(|c| c.why(&attributes, lang))
                     .unwrap_or_default();
                 ready.push(Ready {
                     placement: decision.placement.clone(),
@@ -252,16 +248,12 @@ impl Inner {
             Target::Slot(_, attributes) => attributes.clone(),
             Target::Overlay(_) => self.attributes(config, clock::now_ms()),
         };
-        let currency = config.config().currency.clone();
-        let numbers = IntlNumbers { tag: lang.tag() };
-        // Text tokens are filled as text; nothing is ever parsed as HTML.
-        let content = chosen.content.map_text(|t| {
-            if text::has_tokens(t) {
-                text::fill(t, &attributes, currency.as_deref(), &numbers)
-            } else {
-                t.to_string()
-            }
-        });
+        let content = render::filled(
+            &chosen.content,
+            &attributes,
+            config.config().currency.as_deref(),
+            lang,
+        );
         let standing = loyalty::progress(&config.config().tiers, &self.declared);
         let offer = Offer {
             content: &content,

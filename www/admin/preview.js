@@ -7,11 +7,15 @@ const ready = init({ module_or_path: "/admin/preview/dangol_bg.wasm" });
 /** Called by the dashboard (same origin): decides and renders. */
 window.dangolPreview = async function show({ config, campaign, placement, attributes, lang }) {
   await ready;
-  const problems = Preview.check(config);
-  const preview = Preview.compile(config);
   const slots = document.getElementById("slots");
   slots.replaceChildren();
-  if (!preview) return { problems };
+  let preview;
+  try {
+    preview = Preview.compile(config);
+  } catch (reason) {
+    return { problems: [String(reason)] };
+  }
+  const problems = preview.problems();
   const decision = preview.decide(placement, attributes, lang, Date.now());
   const own = config.campaigns.find((c) => c.id === campaign);
   const rendered = [];

@@ -140,16 +140,13 @@ fn input(e: &Event) -> Option<Input> {
     })
 }
 
-/// Each shopper's events in time order.
-fn by_shopper(events: &[Event]) -> BTreeMap<&str, Vec<Event>> {
-    let mut map: BTreeMap<&str, Vec<Event>> = BTreeMap::new();
-    for e in events.iter().filter(|e| !e.anon.is_empty()) {
-        map.entry(e.anon.as_str()).or_default().push(e.clone());
-    }
-    for list in map.values_mut() {
-        list.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.id.cmp(&b.id)));
-    }
-    map
+/// `events` ordered by shopper and then time, as the store pages them.
+fn by_shopper(events: &[Event]) -> Vec<Event> {
+    let mut sorted = events.to_vec();
+    sorted.sort_by(|a, b| {
+        (a.anon.as_str(), a.ts, a.id.as_str()).cmp(&(b.anon.as_str(), b.ts, b.id.as_str()))
+    });
+    sorted
 }
 
 /// Replays one shopper's events (in time order), calling `day_end` with
@@ -264,9 +261,7 @@ impl<'a> Replay<'a> {
 /// `events` (any order).
 pub fn compute(events: &[Event], cfg: &ProfileConfig) -> Insights {
     let mut replay = Replay::new(cfg);
-    for list in by_shopper(events).values() {
-        replay.shopper(list);
-    }
+    shoppers_of(&by_shopper(events)).for_each(|run| replay.shopper(run));
     replay.finish()
 }
 
@@ -312,22 +307,28 @@ impl<'a> ReachCount<'a> {
         }
     }
 
-    /// The reach, naming what the condition reads that the server cannot know.
-    pub fn finish(self, condition: &Condition) -> Reach {
-        let mut unknown: Vec<String> = condition
-            .paths()
-            .into_iter()
-            .map(|p| p.join("."))
-            .filter(|p| !KNOWN_ROOTS.contains(&p.split('.').next().unwrap_or_default()))
-            .collect();
-        unknown.sort();
-        unknown.dedup();
+    /// The reach; `unknown` is what the condition reads that the server
+    /// cannot know (see [`unknown_paths`]).
+    pub fn finish(self, unknown: Vec<String>) -> Reach {
         Reach {
             shoppers: self.shoppers,
             matched: self.matched,
             unknown,
         }
     }
+}
+
+/// The attribute paths `condition` reads that only the browser knows.
+pub fn unknown_paths(condition: &Condition) -> Vec<String> {
+    let mut unknown: Vec<String> = condition
+        .paths()
+        .into_iter()
+        .map(|p| p.join("."))
+        .filter(|p| !KNOWN_ROOTS.contains(&p.split('.').next().unwrap_or_default()))
+        .collect();
+    unknown.sort();
+    unknown.dedup();
+    unknown
 }
 
 /// How many of the shoppers of `events` (any order) `condition` matches,
@@ -340,10 +341,8 @@ pub fn reach(
     now_ms: i64,
 ) -> Reach {
     let mut count = ReachCount::new(cfg, saved_groups, now_ms);
-    for list in by_shopper(events).values() {
-        count.shopper(list, condition);
-    }
-    count.finish(condition)
+    shoppers_of(&by_shopper(events)).for_each(|run| count.shopper(run, condition));
+    count.finish(unknown_paths(condition))
 }
 
 /// Splits a page of events ordered by shopper into each shopper's run.

@@ -33,6 +33,19 @@ pub struct CompiledCampaign {
     pub index: usize,
 }
 
+impl CompiledCampaign {
+    /// The plain-words reasons a shopper sees under "Why this offer?":
+    /// only for an offer chosen from personal data (an audience of page
+    /// context alone explains nothing about the shopper), else none.
+    pub fn why(&self, attributes: &Value, lang: crate::i18n::Lang) -> Vec<String> {
+        if self.behavioural {
+            crate::explain::why(&self.condition, attributes, lang)
+        } else {
+            Vec::new()
+        }
+    }
+}
+
 /// A config that passed its checks: the only kind decisions take.
 #[derive(Debug)]
 pub struct CompiledConfig {
@@ -435,6 +448,33 @@ mod tests {
             .map(|c| (c.campaign.id.as_str(), c.behavioural))
             .collect();
         assert_eq!(flags, [("ctx", false), ("beh", true), ("decl", true)]);
+    }
+
+    #[test]
+    fn only_an_offer_chosen_from_personal_data_explains_itself() {
+        let cfg = compile(json!([
+            banner("ctx", json!({"condition": {"page.path": "/"}})),
+            banner(
+                "beh",
+                json!({"condition": {"page.path": "/", "lifecycle": "dormant"}})
+            ),
+        ]));
+        let attrs = json!({"page": {"path": "/"}, "lifecycle": "dormant"});
+        let why = |id: &str| {
+            let c = cfg
+                .campaigns()
+                .iter()
+                .find(|c| c.campaign.id == id)
+                .unwrap();
+            c.why(&attrs, crate::i18n::Lang::En)
+        };
+        assert!(why("ctx").is_empty());
+        let reasons = why("beh");
+        assert!(!reasons.is_empty());
+        assert_eq!(
+            reasons,
+            crate::explain::why(&cfg.campaigns()[1].condition, &attrs, crate::i18n::Lang::En)
+        );
     }
 
     #[test]

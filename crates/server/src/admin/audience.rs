@@ -17,15 +17,8 @@ use crate::{AppState, insights, now_ms};
 
 const DAY_MS: i64 = 86_400_000;
 
-fn window(days: Option<i64>) -> Result<i64, ApiError> {
-    let days = days.unwrap_or(30);
-    if !(1..=365).contains(&days) {
-        return Err(ApiError::bad_request(format!(
-            "days must be 1 to 365, found {days}"
-        )));
-    }
-    Ok(days)
-}
+/// The longest window a replay reads.
+const MAX_DAYS: i64 = 365;
 
 /// The profile thresholds of the site's settings (the engine's defaults
 /// when the settings name none).
@@ -74,7 +67,7 @@ pub async fn insights(
     Query(q): Query<Days>,
 ) -> Result<Json<Value>, ApiError> {
     site_or_404(&state, &site).await?;
-    let days = window(q.days)?;
+    let days = q.within(MAX_DAYS)?;
     let (cfg, _) = profile_config(&state, &site).await?;
     let mut replay = insights::Replay::new(&cfg);
     pages(&state, &site, days, |page| {
@@ -97,15 +90,17 @@ pub async fn reach(
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     site_or_404(&state, &site).await?;
-    let days = window(q.days)?;
+    let days = q.within(MAX_DAYS)?;
     let body = parse_json(&body, "the reach request")?;
     let condition = body.get("condition").cloned().unwrap_or(json!({}));
-    // Checked before reading any event.
-    let invalid = |e: dangol_engine::condition::ConditionError| {
-        let problem = format!("condition: {}: {}", e.path, e.message);
-        super::sites::unprocessable("invalid_condition", problem.clone(), vec![problem])
-    };
-    Condition::compile(&condition, &NativeRegex).map_err(invalid)?;
+    // Checked (and what it reads the server cannot know, named) before
+    // reading any event.
+    let unknown = Condition::compile(&condition, &NativeRegex)
+        .map(|c| insights::unknown_paths(&c))
+        .map_err(|e| {
+            let problem = format!("condition: {}: {}", e.path, e.message);
+            super::sites::unprocessable("invalid_condition", problem.clone(), vec![problem])
+        })?;
     let (cfg, groups) = profile_config(&state, &site).await?;
     let mut count = insights::ReachCount::new(&cfg, &groups, now_ms());
     pages(&state, &site, days, |page| {
@@ -116,7 +111,6 @@ pub async fn reach(
         }
     })
     .await?;
-    let compiled = Condition::compile(&condition, &NativeRegex).map_err(invalid)?;
-    let r = count.finish(&compiled);
+    let r = count.finish(unknown);
     Ok(Json(json!({"site": site, "days": days, "reach": r})))
 }

@@ -387,10 +387,24 @@ pub async fn rollback(
     })))
 }
 
-/// `?days=` for results.
+/// `?days=`: the window results and replays read (30 when absent).
 #[derive(Deserialize)]
 pub struct Days {
-    pub(super) days: Option<i64>,
+    days: Option<i64>,
+}
+
+impl Days {
+    /// The window, refused by name unless it is 1 to `max` days.
+    pub(super) fn within(&self, max: i64) -> Result<i64, ApiError> {
+        let days = self.days.unwrap_or(30);
+        if (1..=max).contains(&days) {
+            Ok(days)
+        } else {
+            Err(ApiError::bad_request(format!(
+                "days must be 1 to {max}, found {days}"
+            )))
+        }
+    }
 }
 
 /// `GET /v1/admin/sites/{site}/results?days=30`.
@@ -401,12 +415,7 @@ pub async fn results(
     Query(q): Query<Days>,
 ) -> Result<Json<Value>, ApiError> {
     site_or_404(&state, &site).await?;
-    let days = q.days.unwrap_or(30);
-    if !(1..=3650).contains(&days) {
-        return Err(ApiError::bad_request(format!(
-            "days must be 1 to 3650, found {days}"
-        )));
-    }
+    let days = q.within(3650)?;
     let r = results_for(state.store.as_ref(), &site, days).await?;
     Ok(Json(json!({"site": site, "days": days, "results": r})))
 }
