@@ -155,31 +155,7 @@ fn write_report(report: Map<String, Value>) -> Result<()> {
 /// the widget.
 fn browser_figures() -> Result<Map<String, Value>> {
     let root = root();
-    sh(Command::new("cargo").args([
-        "build",
-        "--release",
-        "--lib",
-        "--package",
-        "dangol",
-        "--features",
-        "bench",
-        "--target",
-        "wasm32-unknown-unknown",
-    ]))?;
-    let out = target_dir().join("bench/pkg");
-    sh(Command::new("wasm-bindgen")
-        .args(["--target", "web", "--no-typescript", "--out-dir"])
-        .arg(&out)
-        .arg(target_dir().join("wasm32-unknown-unknown/release/dangol.wasm")))?;
-    if let Some(opt) = tools::wasm_opt() {
-        let wasm = out.join("dangol_bg.wasm");
-        sh(Command::new(opt)
-            .args(widget::WASM_OPT_FLAGS)
-            .arg("-o")
-            .arg(&wasm)
-            .arg(&wasm))?;
-    }
-    // The shipped widget again (the bench build shares its target path).
+    widget::build_bundle(&["bench"], &target_dir().join("bench/pkg"))?;
     widget::build()?;
     sh(Command::new("cargo").args(["build", "--package", "dangol-server"]))?;
     let (chromium, _) = tools::ensure_chromium()?;

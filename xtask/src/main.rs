@@ -18,6 +18,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   demo [--addr HOST:PORT]   build the widget and serve the demo storefront (default 127.0.0.1:8080)
   test                      everything CI checks: fmt, clippy, native, wasm and end-to-end tests
+  build                     the widget bundle into pkg/ (and the dashboard's preview)
   bench                     benchmarks; writes target/bench/report.json
   bench load                only the server's load figures (ingest, config)
   fuzz [SECONDS]            every fuzz target for SECONDS each (default 60)";
@@ -27,6 +28,9 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo::run(&args[1..]),
         Some("test") => test::run(),
+        Some("build") => tools::ensure_wasm_target()
+            .and_then(|()| tools::ensure_wasm_bindgen())
+            .and_then(|()| widget::build()),
         Some("bench") if args.get(1).map(String::as_str) == Some("load") => bench::run_load(),
         Some("bench") => bench::run(),
         Some("fuzz") => match args.get(1).map(|s| s.parse::<u32>()) {

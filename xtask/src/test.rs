@@ -13,8 +13,9 @@ use crate::{bench, postgres, root, tools, widget};
 /// 35,000 as the goal, and `cargo xtask bench` reports where it stands.
 /// Overlays, triggers, text tokens, two languages and the exposure rule
 /// took it from 121 KB to 134 KB; the persisted outbox with its cross-tab
-/// lock to 140 KB.
-pub const BUNDLE_GZIP_BUDGET: u64 = 142_000;
+/// lock to 140 KB. Rebuilding the standard library with trapping panics
+/// and shortening the wasm's import and export names brought it to 122 KB.
+pub const BUNDLE_GZIP_BUDGET: u64 = 124_000;
 
 pub fn run() -> Result<()> {
     let started = Instant::now();

@@ -20,7 +20,7 @@ pub fn wasm_bindgen_version() -> Result<String> {
         .context("Cargo.toml must pin wasm-bindgen as `wasm-bindgen = \"=X.Y.Z\"`")
 }
 
-/// The wasm32 target, via rustup.
+/// The wasm32 target and the standard library's source, via rustup.
 pub fn ensure_wasm_target() -> Result<()> {
     let installed =
         output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
@@ -30,6 +30,13 @@ pub fn ensure_wasm_target() -> Result<()> {
     {
         step("installing the wasm32-unknown-unknown target");
         sh(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    let components = output(Command::new("rustup").args(["component", "list", "--installed"]))
+        .unwrap_or_default();
+    if !components.lines().any(|l| l.trim().starts_with("rust-src")) {
+        // The shipped widget rebuilds the standard library for size.
+        step("installing the rust-src component");
+        sh(Command::new("rustup").args(["component", "add", "rust-src"]))?;
     }
     Ok(())
 }

@@ -1,10 +1,12 @@
 //! Building the widget into `pkg/`: cargo (wasm32, release), wasm-bindgen,
 //! then wasm-opt when available.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
 
 use crate::root;
 use crate::run::{sh, step};
@@ -36,34 +38,80 @@ pub const WASM_OPT_FLAGS: &[&str] = &[
 /// Builds the release widget into `pkg/`.
 pub fn build() -> Result<()> {
     step("building the widget (wasm32, release)");
-    sh(Command::new("cargo").args([
-        "build",
-        "--release",
-        "--lib",
-        "--package",
-        "dangol",
-        "--target",
-        "wasm32-unknown-unknown",
-    ]))?;
-    let root = root();
-    let wasm = crate::bench::target_dir().join("wasm32-unknown-unknown/release/dangol.wasm");
+    build_bundle(&[], &root().join("pkg"))?;
+    build_preview()
+}
+
+/// The shipped pipeline, for the widget and for its `bench` build alike:
+///
+/// 1. cargo, release, with the standard library rebuilt for size and
+///    panics that trap at once (no panic messages or formatting in the
+///    wasm; a trap reaches the loader as an exception it already catches).
+///    That needs `RUSTC_BOOTSTRAP` and the `rust-src` component; it builds
+///    in its own target directory so other builds keep their caches.
+/// 2. wasm-bindgen.
+/// 3. wasm-opt `-Oz`, which also shortens the names the wasm imports and
+///    exports (wasm-bindgen's are long and hashed, and appear in both
+///    files); the JS glue is rewritten with the new names.
+/// 4. terser on the glue.
+pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
+    let target = crate::bench::target_dir().join("ship");
+    let mut cargo = Command::new("cargo");
+    cargo
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("RUSTFLAGS", "-Zunstable-options -Cpanic=immediate-abort")
+        .args([
+            "build",
+            "--release",
+            "--lib",
+            "--package",
+            "dangol",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-Zbuild-std=std,panic_abort",
+            "-Zbuild-std-features=optimize_for_size",
+            "--target-dir",
+        ])
+        .arg(&target);
+    if !features.is_empty() {
+        cargo.arg("--features").arg(features.join(","));
+    }
+    sh(&mut cargo)?;
     sh(Command::new("wasm-bindgen")
         .args(["--target", "web", "--no-typescript", "--out-dir"])
-        .arg(root.join("pkg"))
-        .arg(&wasm))?;
-    let out = root.join("pkg/dangol_bg.wasm");
+        .arg(out)
+        .arg(target.join("wasm32-unknown-unknown/release/dangol.wasm")))?;
+    let wasm = out.join("dangol_bg.wasm");
+    let glue = out.join("dangol.js");
     match tools::wasm_opt() {
         Some(opt) => {
-            step("optimising the wasm (wasm-opt -Oz)");
-            sh(Command::new(opt)
+            step("optimising the wasm (wasm-opt -Oz) and shortening its import and export names");
+            let mapping = Command::new(opt)
+                .arg("--minify-imports-and-exports-and-modules")
                 .args(WASM_OPT_FLAGS)
                 .arg("-o")
-                .arg(&out)
-                .arg(&out))?;
+                .arg(&wasm)
+                .arg(&wasm)
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .context("running wasm-opt")?;
+            if !mapping.status.success() {
+                bail!("wasm-opt failed ({})", mapping.status);
+            }
+            // `--converge` reruns the passes, so one mapping per round.
+            let mappings = serde_json::Deserializer::from_slice(&mapping.stdout)
+                .into_iter::<Value>()
+                .collect::<Result<Vec<_>, _>>()
+                .context("reading the name mappings wasm-opt printed")?;
+            let modules = import_modules(&std::fs::read(&wasm)?)?;
+            let [module] = modules.as_slice() else {
+                bail!("expected the wasm to import from one module, found {modules:?}");
+            };
+            let text = std::fs::read_to_string(&glue)?;
+            std::fs::write(&glue, rename_in_glue(&text, &mappings, module)?)?;
         }
         None => println!("(wasm-opt not installed: the wasm is left unoptimised)"),
     }
-    let glue = root.join("pkg/dangol.js");
     match tools::terser() {
         Some(terser) => {
             step("minifying the JS glue (terser)");
@@ -74,7 +122,171 @@ pub fn build() -> Result<()> {
         }
         None => println!("(terser not installed: the JS glue is left unminified)"),
     }
-    build_preview()
+    Ok(())
+}
+
+/// The glue with wasm-opt's new names: `wasm.<export>` uses the export's
+/// new name, every import's key its new name, and the import object's
+/// module key the new module name. `mappings` are wasm-opt's, one per
+/// round, each renaming the names the round before left.
+fn rename_in_glue(glue: &str, mappings: &[Value], module: &str) -> Result<String> {
+    let pairs = |key: &str, old: usize, new: usize| -> Result<HashMap<String, String>> {
+        let mut names: Option<HashMap<String, String>> = None;
+        for mapping in mappings {
+            let rows = mapping[key]
+                .as_array()
+                .with_context(|| format!("wasm-opt's mapping has no `{key}` list"))?;
+            let round = rows
+                .iter()
+                .map(|row| match (row[old].as_str(), row[new].as_str()) {
+                    (Some(o), Some(n)) => Ok((o.to_string(), n.to_string())),
+                    _ => bail!("wasm-opt's mapping has a malformed `{key}` row: {row}"),
+                })
+                .collect::<Result<HashMap<_, _>>>()?;
+            names = Some(match names {
+                None => round,
+                Some(mut names) => {
+                    for name in names.values_mut() {
+                        if let Some(next) = round.get(name.as_str()) {
+                            name.clone_from(next);
+                        }
+                    }
+                    names
+                }
+            });
+        }
+        names.context("wasm-opt printed no name mapping")
+    };
+    let imports = pairs("imports", 1, 2)?;
+    let exports = pairs("exports", 0, 1)?;
+    let old_module = "\"./dangol_bg.js\"";
+    if glue.matches(old_module).count() != 1 {
+        bail!("the glue does not name its import module {old_module} exactly once");
+    }
+    let glue = glue.replace(old_module, &format!("{module:?}"));
+    let mut out = String::with_capacity(glue.len());
+    let mut rest = glue.as_str();
+    let (mut renamed_imports, mut renamed_exports) = (0, 0);
+    while let Some(start) = rest.find(is_ident) {
+        let (before, word) = rest.split_at(start);
+        let len = word.find(|c: char| !is_ident(c)).unwrap_or(word.len());
+        let (word, after) = word.split_at(len);
+        out.push_str(before);
+        let new = if out.ends_with("wasm.") {
+            exports.get(word).inspect(|_| renamed_exports += 1)
+        } else {
+            imports.get(word).inspect(|_| renamed_imports += 1)
+        };
+        out.push_str(new.map_or(word, String::as_str));
+        rest = after;
+    }
+    out.push_str(rest);
+    if renamed_imports < imports.len() {
+        bail!(
+            "the glue names {renamed_imports} of the wasm's {} imports",
+            imports.len()
+        );
+    }
+    if renamed_exports == 0 {
+        bail!("the glue calls none of the wasm's exports by name");
+    }
+    Ok(out)
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '$'
+}
+
+/// The module names of a wasm's imports, in order, without repeats.
+fn import_modules(wasm: &[u8]) -> Result<Vec<String>> {
+    let mut r = Reader { bytes: wasm, at: 8 };
+    if wasm.get(..4) != Some(b"\0asm") {
+        bail!("not a wasm module");
+    }
+    let mut modules: Vec<String> = Vec::new();
+    while r.at < wasm.len() {
+        let id = r.byte()?;
+        let size = r.leb()? as usize;
+        if id != 2 {
+            r.at += size;
+            continue;
+        }
+        for _ in 0..r.leb()? {
+            let module = r.name()?;
+            r.name()?;
+            match r.byte()? {
+                0 => {
+                    r.leb()?;
+                }
+                4 => {
+                    r.byte()?;
+                    r.leb()?;
+                }
+                1 => {
+                    r.byte()?;
+                    r.limits()?;
+                }
+                2 => r.limits()?,
+                3 => {
+                    r.byte()?;
+                    r.byte()?;
+                }
+                other => bail!("unknown import kind {other}"),
+            }
+            if !modules.contains(&module) {
+                modules.push(module);
+            }
+        }
+        break;
+    }
+    Ok(modules)
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn byte(&mut self) -> Result<u8> {
+        let b = *self.bytes.get(self.at).context("the wasm ends early")?;
+        self.at += 1;
+        Ok(b)
+    }
+
+    fn leb(&mut self) -> Result<u64> {
+        let (mut value, mut shift) = (0u64, 0);
+        loop {
+            let b = self.byte()?;
+            value |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(value);
+            }
+            shift += 7;
+            if shift > 63 {
+                bail!("a LEB128 number in the wasm is too long");
+            }
+        }
+    }
+
+    fn name(&mut self) -> Result<String> {
+        let len = self.leb()? as usize;
+        let bytes = self
+            .bytes
+            .get(self.at..self.at + len)
+            .context("the wasm ends early")?;
+        self.at += len;
+        Ok(String::from_utf8_lossy(bytes).into_owned())
+    }
+
+    fn limits(&mut self) -> Result<()> {
+        let flags = self.byte()?;
+        self.leb()?;
+        if flags & 1 != 0 {
+            self.leb()?;
+        }
+        Ok(())
+    }
 }
 
 /// Builds the dashboard's preview of the widget (the `preview` feature:
@@ -96,4 +308,71 @@ pub fn build_preview() -> Result<()> {
         .args(["--target", "web", "--no-typescript", "--out-dir"])
         .arg(root().join("pkg/preview"))
         .arg(crate::bench::target_dir().join("wasm32-unknown-unknown/debug/dangol.wasm")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_glue_takes_the_new_names_of_imports_exports_and_module() -> Result<()> {
+        let glue = r#"function f(p) { wasm.widget_set(p); wasm.memory.buffer; }
+function __wbg_get_imports() {
+    const import0 = { __wbg_keys_105f: function(a) { return Object.keys(a); }, widget_set_x: 1 };
+    return { "./dangol_bg.js": import0 };
+}"#;
+        let first = serde_json::json!({
+            "imports": [["./dangol_bg.js", "__wbg_keys_105f", "z"]],
+            "exports": [["widget_set", "b"], ["memory", "y"]]
+        });
+        // A second round renames some of the first round's names again.
+        let second = serde_json::json!({
+            "imports": [["m", "z", "a"]],
+            "exports": [["b", "b"], ["y", "c"]]
+        });
+        let out = rename_in_glue(glue, &[first, second], "m")?;
+        assert!(out.contains("wasm.b(p)"), "{out}");
+        assert!(out.contains("wasm.c.buffer"), "{out}");
+        assert!(out.contains("{ a: function(a)"), "{out}");
+        // Only whole names change, and exports only after `wasm.`.
+        assert!(out.contains("widget_set_x: 1"), "{out}");
+        assert!(out.contains(r#"return { "m": import0 }"#), "{out}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_glue_missing_an_import_is_refused_by_count() {
+        let mapping = serde_json::json!({
+            "imports": [["./dangol_bg.js", "__wbg_gone_1", "a"]],
+            "exports": [["start", "b"]]
+        });
+        let err = rename_in_glue(
+            r#"wasm.start(); x = { "./dangol_bg.js": {} };"#,
+            &[mapping],
+            "m",
+        )
+        .err()
+        .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("the glue names 0 of the wasm's 1 imports")
+        );
+    }
+
+    #[test]
+    fn import_modules_reads_the_import_section() -> Result<()> {
+        // (module (import "a" "f" (func)) (import "b" "m" (memory 1 2)) (import "a" "g" (global i32)))
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.extend([1, 4, 1, 0x60, 0, 0]); // type section: () -> ()
+        let imports: &[u8] = &[
+            3, 1, b'a', 1, b'f', 0, 0, //
+            1, b'b', 1, b'm', 2, 1, 1, 2, //
+            1, b'a', 1, b'g', 3, 0x7f, 0,
+        ];
+        wasm.extend([2, imports.len() as u8]);
+        wasm.extend(imports);
+        assert_eq!(import_modules(&wasm)?, ["a", "b"]);
+        assert!(import_modules(b"\0wat\x01\0\0\0").is_err());
+        Ok(())
+    }
 }
