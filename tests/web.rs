@@ -80,6 +80,35 @@ fn the_browser_regex_keeps_javascript_semantics_and_never_throws() {
 }
 
 #[wasm_bindgen_test]
+fn the_regex_answers_each_text_afresh_though_it_reuses_the_last_one() {
+    let product = BrowserRegex.compile("^/demo/product/", false).unwrap();
+    let cart = BrowserRegex.compile("cart$", false).unwrap();
+    let texts = [
+        "/demo/product/3",
+        "/demo/product/3",
+        "/demo/cart",
+        "/demo/product/",
+        "",
+        "/demo/cart",
+    ];
+    let got: Vec<(bool, bool)> = texts
+        .iter()
+        .map(|t| (product.is_match(t), cart.is_match(t)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (true, false),
+            (true, false),
+            (false, true),
+            (true, false),
+            (false, false),
+            (false, true)
+        ]
+    );
+}
+
+#[wasm_bindgen_test]
 fn every_condition_case_holds_in_the_browser() {
     let (count, failures) =
         dangol_engine::spec::condition_cases(include_str!("cases/conditions.json"), &BrowserRegex)

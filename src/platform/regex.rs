@@ -1,7 +1,10 @@
 //! The browser's own `RegExp` behind the engine's [`RegexEngine`] trait, so
 //! `$regex` keeps JavaScript semantics and no regex engine ships in the wasm.
 
+use std::cell::RefCell;
+
 use dangol_engine::condition::{Matcher, RegexEngine};
+use js_sys::JsString;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -15,12 +18,31 @@ extern "C" {
     fn new(pattern: &str, flags: &str) -> Result<JsRegExp, JsValue>;
 
     #[wasm_bindgen(method)]
-    fn test(this: &JsRegExp, text: &str) -> bool;
+    fn test(this: &JsRegExp, text: &JsString) -> bool;
+}
+
+thread_local! {
+    /// The text matched last, as a JavaScript string. A page's audiences
+    /// test the same few attributes (`page.path`, `page.url`…) against
+    /// many patterns, and copying a string into JavaScript costs more than
+    /// the match itself.
+    static LAST_TEXT: RefCell<Option<(String, JsString)>> = const { RefCell::new(None) };
 }
 
 impl Matcher for JsRegExp {
     fn is_match(&self, text: &str) -> bool {
-        self.test(text)
+        LAST_TEXT.with(|last| {
+            let mut last = last.borrow_mut();
+            match &*last {
+                Some((cached, js)) if cached == text => self.test(js),
+                _ => {
+                    let js = JsString::from(text);
+                    let matched = self.test(&js);
+                    *last = Some((text.to_string(), js));
+                    matched
+                }
+            }
+        })
     }
 }
 
@@ -37,6 +59,6 @@ impl RegexEngine for BrowserRegex {
     }
 
     fn lowercase(&self, text: &str) -> String {
-        String::from(js_sys::JsString::from(text).to_lower_case())
+        String::from(JsString::from(text).to_lower_case())
     }
 }

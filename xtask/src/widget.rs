@@ -46,7 +46,8 @@ pub fn build() -> Result<()> {
 ///
 /// 1. cargo, release, with the standard library rebuilt for size and
 ///    panics that trap at once (no panic messages or formatting in the
-///    wasm; a trap reaches the loader as an exception it already catches).
+///    wasm; a trap reaches the loader as an exception it already catches),
+///    so no source locations are kept for panic messages either.
 ///    That needs `RUSTC_BOOTSTRAP` and the `rust-src` component; it builds
 ///    in its own target directory so other builds keep their caches.
 /// 2. wasm-bindgen.
@@ -59,7 +60,10 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
     let mut cargo = Command::new("cargo");
     cargo
         .env("RUSTC_BOOTSTRAP", "1")
-        .env("RUSTFLAGS", "-Zunstable-options -Cpanic=immediate-abort")
+        .env(
+            "RUSTFLAGS",
+            "-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none",
+        )
         .args([
             "build",
             "--release",
