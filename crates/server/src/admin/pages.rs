@@ -47,9 +47,11 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
     if let Some(pkg) = &state.pkg_dir {
         router = router.nest_service("/admin/preview", ServeDir::new(preview_dir(pkg)));
     }
+    // `route_layer`: only the dashboard's own paths are guarded; a path
+    // that matches nothing stays the server's plain 404.
     router
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
-        .layer(axum::middleware::map_response(headers))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .route_layer(axum::middleware::map_response(headers))
 }
 
 fn preview_dir(pkg: &std::path::Path) -> PathBuf {

@@ -1806,10 +1806,24 @@ pub async fn dashboard_pages_need_a_signed_in_admin(mut state: AppState) {
         let (status, _, _) = send(&state, get(page, Some("dangol_session=forged"))).await;
         assert_eq!(status, StatusCode::SEE_OTHER, "{page} with a forged cookie");
     }
-    for file in ["/admin/app.js", "/admin/preview/dangol.js"] {
+    for file in [
+        "/admin/app.js",
+        "/admin/preview/dangol.js",
+        "/admin/missing.js",
+    ] {
         let (status, _, body) = send(&state, get(file, None)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{file}");
         assert_eq!(body["error"]["code"], "unauthorized");
+    }
+    // Paths outside the dashboard that match nothing are not found, not
+    // refused: a browser's own /favicon.ico asks no one to sign in.
+    for path in ["/favicon.ico", "/nothing/here"] {
+        let (status, headers, _) = send(&state, get(path, None)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            headers.get(header::CONTENT_SECURITY_POLICY).is_none(),
+            "{path}"
+        );
     }
     // The sign-in page is public, under a strict CSP.
     let (status, headers, _) = send(&state, get("/admin/login", None)).await;
