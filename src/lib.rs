@@ -47,12 +47,14 @@ static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> 
 #[wasm_bindgen]
 pub struct BenchConditions {
     conditions: Vec<dangol_engine::condition::Condition>,
+    paths: dangol_engine::condition::Paths,
 }
 
 #[cfg(feature = "bench")]
 #[wasm_bindgen]
 impl BenchConditions {
-    /// Compiles an array of GrowthBook-style conditions once.
+    /// Compiles an array of GrowthBook-style conditions once, together, as
+    /// a config's audiences are (sharing their attribute paths).
     ///
     /// ```js
     /// const bench = new BenchConditions(conditions);
@@ -61,21 +63,23 @@ impl BenchConditions {
     #[wasm_bindgen(constructor)]
     pub fn new(conditions: JsValue) -> BenchConditions {
         let list = platform::json::from_js(&conditions);
+        let mut paths = dangol_engine::condition::Paths::default();
         let conditions = list
             .as_array()
             .map(|a| {
                 a.iter()
                     .filter_map(|c| {
-                        dangol_engine::condition::Condition::compile(
+                        dangol_engine::condition::Condition::compile_with(
                             c,
                             &platform::regex::BrowserRegex,
+                            &mut paths,
                         )
                         .ok()
                     })
                     .collect()
             })
             .unwrap_or_default();
-        BenchConditions { conditions }
+        BenchConditions { conditions, paths }
     }
 
     /// How many conditions compiled.
@@ -88,15 +92,22 @@ impl BenchConditions {
         self.conditions.is_empty()
     }
 
-    /// Evaluates every condition against `attributes`, `rounds` times;
-    /// returns how many evaluations matched (so none can be skipped).
+    /// Evaluates every condition against `attributes`, `rounds` times, as a
+    /// page's decision does (each round looks the paths up once); returns
+    /// how many evaluations matched (so none can be skipped).
     pub fn run(&self, attributes: JsValue, rounds: u32) -> u32 {
         let attributes = platform::json::from_js(&attributes);
         let groups = serde_json::Value::Object(serde_json::Map::new());
         let mut matched = 0;
         for _ in 0..rounds {
+            let resolved = self.paths.resolve(&attributes);
             for c in &self.conditions {
-                if c.eval(&attributes, &groups, &platform::regex::BrowserRegex) {
+                if c.eval_resolved(
+                    &resolved,
+                    &attributes,
+                    &groups,
+                    &platform::regex::BrowserRegex,
+                ) {
                     matched += 1;
                 }
             }

@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use dangol_engine::condition::{Condition, NativeRegex};
+use dangol_engine::condition::{Condition, NativeRegex, Paths};
 use dangol_engine::config::SiteConfig;
 use dangol_engine::consent::Consent;
 use dangol_engine::decide::{Shopper, decide_page};
@@ -86,14 +86,22 @@ fn config_100() -> Value {
 fn benches(c: &mut Criterion) {
     let attrs = attributes();
     let groups = json!({});
+    // Compiled together and evaluated as a page's decision does: each round
+    // looks every attribute path up once.
+    let mut paths = Paths::default();
     let conditions: Vec<Condition> = (0..100)
-        .map(|i| Condition::compile(&realistic_condition(i), &NativeRegex).expect("valid"))
+        .map(|i| {
+            Condition::compile_with(&realistic_condition(i), &NativeRegex, &mut paths)
+                .expect("valid")
+        })
         .collect();
     c.bench_function("engine_eval_100_conditions", |b| {
         b.iter(|| {
             let mut hits = 0;
+            let attrs = black_box(&attrs);
+            let resolved = paths.resolve(attrs);
             for cond in &conditions {
-                if cond.eval(black_box(&attrs), &groups, &NativeRegex) {
+                if cond.eval_resolved(&resolved, attrs, &groups, &NativeRegex) {
                     hits += 1;
                 }
             }

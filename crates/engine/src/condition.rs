@@ -94,12 +94,45 @@ pub fn eval_condition_with(
     saved_groups: &Value,
     regex: &dyn RegexEngine,
 ) -> bool {
-    Condition::compile_lenient(condition, regex).eval(attributes, saved_groups, regex)
+    let mut paths = Paths::default();
+    let compiled = Condition::compile_inner(condition, regex, Some(&mut paths)).0;
+    compiled.eval_resolved(&paths.resolve(attributes), attributes, saved_groups, regex)
 }
 
 /// A condition ready to evaluate.
 pub struct Condition {
     root: Node,
+}
+
+/// The attribute paths of a set of conditions compiled together (a
+/// config's audiences), each kept once. An evaluation round looks every
+/// path up once ([`Paths::resolve`]) instead of once per test: looking
+/// paths up in the attribute maps is most of what evaluating costs.
+#[derive(Debug, Default)]
+pub struct Paths {
+    list: Vec<Vec<String>>,
+}
+
+impl Paths {
+    fn slot(&mut self, path: &[String]) -> u32 {
+        let at = self.list.iter().position(|p| p == path).unwrap_or_else(|| {
+            self.list.push(path.to_vec());
+            self.list.len() - 1
+        });
+        at as u32
+    }
+
+    /// Every path's value in `attributes` (`null` where missing).
+    pub fn resolve<'v>(&self, attributes: &'v Value) -> Resolved<'v> {
+        Resolved {
+            values: self.list.iter().map(|p| get_path(attributes, p)).collect(),
+        }
+    }
+}
+
+/// The values of a [`Paths`] in one set of attributes.
+pub struct Resolved<'v> {
+    values: Vec<&'v Value>,
 }
 
 impl std::fmt::Debug for Condition {
@@ -122,7 +155,14 @@ enum Node {
     Or(Vec<Node>),
     Nor(Vec<Node>),
     Not(Box<Node>),
-    Field { path: Vec<String>, test: Test },
+    /// `slot` indexes the [`Paths`] the condition was compiled with; only
+    /// paths read from the attributes themselves have one (not those read
+    /// from the elements of an `$elemMatch`).
+    Field {
+        path: Vec<String>,
+        slot: Option<u32>,
+        test: Test,
+    },
     Never,
 }
 
@@ -154,6 +194,9 @@ enum Op {
 struct Compiler<'a> {
     regex: &'a dyn RegexEngine,
     first_error: Option<ConditionError>,
+    paths: Option<&'a mut Paths>,
+    /// Inside an `$elemMatch`, paths are read from an element.
+    in_element: bool,
 }
 
 impl Compiler<'_> {
@@ -191,10 +234,18 @@ impl Compiler<'_> {
                         self.fail(&path, "an attribute path may not be empty".into());
                         Node::Never
                     }
-                    field => Node::Field {
-                        path: field.split('.').map(str::to_string).collect(),
-                        test: self.test(value, &path),
-                    },
+                    field => {
+                        let field: Vec<String> = field.split('.').map(str::to_string).collect();
+                        let slot = match (&mut self.paths, self.in_element) {
+                            (Some(paths), false) => Some(paths.slot(&field)),
+                            _ => None,
+                        };
+                        Node::Field {
+                            path: field,
+                            slot,
+                            test: self.test(value, &path),
+                        }
+                    }
                 }
             })
             .collect();
@@ -301,7 +352,10 @@ impl Compiler<'_> {
                     if is_operator_object(cond) && !logical {
                         Op::ElemValue(Box::new(self.test(arg, path)))
                     } else {
-                        Op::ElemCond(Box::new(self.object(cond, path)))
+                        let outer = std::mem::replace(&mut self.in_element, true);
+                        let node = self.object(cond, path);
+                        self.in_element = outer;
+                        Op::ElemCond(Box::new(node))
                     }
                 }
                 other => {
@@ -403,7 +457,22 @@ impl Condition {
     /// without an array, an unknown operator, an invalid regex...) is an
     /// error naming its path.
     pub fn compile(condition: &Value, regex: &dyn RegexEngine) -> Result<Self, ConditionError> {
-        let (compiled, error) = Self::compile_inner(condition, regex);
+        let (compiled, error) = Self::compile_inner(condition, regex, None);
+        match error {
+            Some(e) => Err(e),
+            None => Ok(compiled),
+        }
+    }
+
+    /// [`Condition::compile`], keeping its attribute paths in `paths`,
+    /// shared with the other conditions compiled with it, for
+    /// [`Condition::eval_resolved`].
+    pub fn compile_with(
+        condition: &Value,
+        regex: &dyn RegexEngine,
+        paths: &mut Paths,
+    ) -> Result<Self, ConditionError> {
+        let (compiled, error) = Self::compile_inner(condition, regex, Some(paths));
         match error {
             Some(e) => Err(e),
             None => Ok(compiled),
@@ -413,13 +482,19 @@ impl Condition {
     /// Compiles with GrowthBook's forgiving semantics: malformed parts never
     /// match instead of being errors.
     pub fn compile_lenient(condition: &Value, regex: &dyn RegexEngine) -> Self {
-        Self::compile_inner(condition, regex).0
+        Self::compile_inner(condition, regex, None).0
     }
 
-    fn compile_inner(condition: &Value, regex: &dyn RegexEngine) -> (Self, Option<ConditionError>) {
+    fn compile_inner<'a>(
+        condition: &Value,
+        regex: &'a dyn RegexEngine,
+        paths: Option<&'a mut Paths>,
+    ) -> (Self, Option<ConditionError>) {
         let mut compiler = Compiler {
             regex,
             first_error: None,
+            paths,
+            in_element: false,
         };
         let root = match condition {
             Value::Object(map) => compiler.object(map, ""),
@@ -442,6 +517,25 @@ impl Condition {
         Eval {
             groups: saved_groups,
             text: regex,
+            resolved: None,
+        }
+        .node(&self.root, attributes)
+    }
+
+    /// [`Condition::eval`] with the paths already looked up: `resolved`
+    /// comes from the [`Paths`] this condition was compiled with, resolved
+    /// in `attributes`.
+    pub fn eval_resolved(
+        &self,
+        resolved: &Resolved<'_>,
+        attributes: &Value,
+        saved_groups: &Value,
+        regex: &dyn RegexEngine,
+    ) -> bool {
+        Eval {
+            groups: saved_groups,
+            text: regex,
+            resolved: Some(resolved),
         }
         .node(&self.root, attributes)
     }
@@ -468,6 +562,7 @@ fn collect_paths<'a>(node: &'a Node, out: &mut Vec<&'a [String]>) {
 struct Eval<'a> {
     groups: &'a Value,
     text: &'a dyn RegexEngine,
+    resolved: Option<&'a Resolved<'a>>,
 }
 
 impl Eval<'_> {
@@ -477,7 +572,12 @@ impl Eval<'_> {
             Node::Or(list) => list.is_empty() || list.iter().any(|n| self.node(n, attrs)),
             Node::Nor(list) => !(list.is_empty() || list.iter().any(|n| self.node(n, attrs))),
             Node::Not(inner) => !self.node(inner, attrs),
-            Node::Field { path, test } => self.test(test, get_path(attrs, path)),
+            Node::Field { path, slot, test } => {
+                let known = slot
+                    .zip(self.resolved)
+                    .and_then(|(slot, resolved)| resolved.values.get(slot as usize).copied());
+                self.test(test, known.unwrap_or_else(|| get_path(attrs, path)))
+            }
             Node::Never => false,
         }
     }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::bucket;
-use crate::condition::RegexEngine;
+use crate::condition::{RegexEngine, Resolved};
 use crate::config::{Allocation, CompiledCampaign, CompiledConfig, Content, Schedule};
 use crate::consent::Consent;
 use crate::ledger::{Cap, Ledger};
@@ -233,7 +233,7 @@ pub fn decide_page(
     rng: &mut dyn Random,
     regex: &dyn RegexEngine,
 ) -> Vec<Decision> {
-    let mut page = PageState::default();
+    let mut page = PageState::new(config, shopper);
     placements
         .iter()
         .map(|p| decide_one(config, p, shopper, moment, rng, regex, &mut page))
@@ -256,16 +256,28 @@ pub fn decide(
         moment,
         rng,
         regex,
-        &mut PageState::default(),
+        &mut PageState::new(config, shopper),
     )
 }
 
-/// What earlier placements of the same page took.
-#[derive(Default)]
-struct PageState {
+/// One page's decisions: the shopper's attribute paths, looked up once for
+/// every placement, and what earlier placements took.
+struct PageState<'v> {
+    resolved: Resolved<'v>,
     shown: usize,
     groups: Vec<(String, String)>,
     campaigns: Vec<String>,
+}
+
+impl<'v> PageState<'v> {
+    fn new(config: &CompiledConfig, shopper: &Shopper<'v>) -> Self {
+        PageState {
+            resolved: config.paths().resolve(shopper.attributes),
+            shown: 0,
+            groups: Vec::new(),
+            campaigns: Vec::new(),
+        }
+    }
 }
 
 /// Seed suffixes: hashing the same id for different purposes must not
@@ -289,7 +301,7 @@ fn decide_one(
     moment: &Moment,
     rng: &mut dyn Random,
     regex: &dyn RegexEngine,
-    page: &mut PageState,
+    page: &mut PageState<'_>,
 ) -> Decision {
     let mut decision = Decision {
         placement: placement.to_string(),
@@ -326,10 +338,12 @@ fn decide_one(
                 .push(Reason::NeedsConsent { campaign: id() });
             continue;
         }
-        if !compiled
-            .condition
-            .eval(shopper.attributes, &site.saved_groups, regex)
-        {
+        if !compiled.condition.eval_resolved(
+            &page.resolved,
+            shopper.attributes,
+            &site.saved_groups,
+            regex,
+        ) {
             decision
                 .reasons
                 .push(Reason::NotTargeted { campaign: id() });

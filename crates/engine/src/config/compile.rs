@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::parse::{FieldError, read};
 use super::{Allocation, Campaign, Content, SiteConfig, THEMES, is_identifier, is_safe_url};
-use crate::condition::{Condition, RegexEngine};
+use crate::condition::{Condition, Paths, RegexEngine};
 use crate::error::ConfigError;
 
 /// Attribute roots that describe the page, not the shopper: usable before
@@ -51,6 +51,8 @@ impl CompiledCampaign {
 pub struct CompiledConfig {
     config: SiteConfig,
     campaigns: Vec<CompiledCampaign>,
+    /// Every attribute path the campaigns' conditions read, once.
+    paths: Paths,
     problems: Vec<ConfigError>,
 }
 
@@ -58,6 +60,12 @@ impl CompiledConfig {
     /// The config as read (its `campaigns` hold only the usable ones).
     pub fn config(&self) -> &SiteConfig {
         &self.config
+    }
+
+    /// The attribute paths the campaigns' conditions read, for
+    /// [`Condition::eval_resolved`].
+    pub fn paths(&self) -> &Paths {
+        &self.paths
     }
 
     /// Usable campaigns, highest priority first, then in config order.
@@ -125,6 +133,7 @@ impl SiteConfig {
         }
         let mut problems: Vec<ConfigError> = broken.into_iter().map(|(_, e)| e).collect();
         let mut compiled: Vec<CompiledCampaign> = Vec::new();
+        let mut paths = Paths::default();
         for (index, campaign) in std::mem::take(&mut self.campaigns).into_iter().enumerate() {
             if compiled.iter().any(|c| c.campaign.id == campaign.id) {
                 problems.push(ConfigError::campaign(
@@ -134,7 +143,7 @@ impl SiteConfig {
                 ));
                 continue;
             }
-            match check(&campaign, &self, regex) {
+            match check(&campaign, &self, regex, &mut paths) {
                 Ok((condition, behavioural)) => compiled.push(CompiledCampaign {
                     campaign,
                     condition,
@@ -159,6 +168,7 @@ impl SiteConfig {
         Ok(CompiledConfig {
             config: self,
             campaigns: compiled,
+            paths,
             problems,
         })
     }
@@ -170,6 +180,7 @@ fn check(
     c: &Campaign,
     config: &SiteConfig,
     regex: &dyn RegexEngine,
+    paths: &mut Paths,
 ) -> Result<(Condition, bool), FieldError> {
     let fail = |field: &str, message: &str| Err((field.to_string(), message.to_string()));
     if !is_identifier(&c.id) {
@@ -211,7 +222,7 @@ fn check(
     if !matches!(c.hash_version, 1 | 2) {
         return fail("hash_version", "must be 1 or 2");
     }
-    let condition = Condition::compile(&c.condition, regex).map_err(|e| {
+    let condition = Condition::compile_with(&c.condition, regex, paths).map_err(|e| {
         let field = if e.path.is_empty() {
             "condition".to_string()
         } else {
