@@ -94,6 +94,8 @@ pub fn eval_condition_with(
     saved_groups: &Value,
     regex: &dyn RegexEngine,
 ) -> bool {
+    // Evaluated as a config's decisions are, so the shared expected
+    // results (natively and in the browser) hold for that way too.
     let mut paths = Paths::default();
     let compiled = Condition::compile_inner(condition, regex, Some(&mut paths)).0;
     compiled.eval_resolved(&paths.resolve(attributes), attributes, saved_groups, regex)
@@ -457,11 +459,7 @@ impl Condition {
     /// without an array, an unknown operator, an invalid regex...) is an
     /// error naming its path.
     pub fn compile(condition: &Value, regex: &dyn RegexEngine) -> Result<Self, ConditionError> {
-        let (compiled, error) = Self::compile_inner(condition, regex, None);
-        match error {
-            Some(e) => Err(e),
-            None => Ok(compiled),
-        }
+        Self::strict(Self::compile_inner(condition, regex, None))
     }
 
     /// [`Condition::compile`], keeping its attribute paths in `paths`,
@@ -472,7 +470,10 @@ impl Condition {
         regex: &dyn RegexEngine,
         paths: &mut Paths,
     ) -> Result<Self, ConditionError> {
-        let (compiled, error) = Self::compile_inner(condition, regex, Some(paths));
+        Self::strict(Self::compile_inner(condition, regex, Some(paths)))
+    }
+
+    fn strict((compiled, error): (Self, Option<ConditionError>)) -> Result<Self, ConditionError> {
         match error {
             Some(e) => Err(e),
             None => Ok(compiled),
