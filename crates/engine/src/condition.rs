@@ -9,7 +9,9 @@
 //! (paths split, regexes built, version literals padded) and then evaluated
 //! many times. Regular expressions go through [`RegexEngine`], so the widget
 //! uses the browser's own `RegExp` (JavaScript semantics, no regex engine in
-//! the wasm) while native builds use the `regex` crate.
+//! the wasm) while native builds use the `regex` crate. A pattern that is
+//! plain text, perhaps anchored (`^/sale`, `\.html$`), is matched as text
+//! without either: every regex engine reads such a pattern alike.
 
 use std::cmp::Ordering;
 
@@ -188,6 +190,7 @@ enum Op {
     Exists(bool),
     Type(String),
     Regex(Option<Box<dyn Matcher>>),
+    Text(Literal),
     Not(Box<Test>),
     InGroup(String, bool),
     Never,
@@ -403,6 +406,11 @@ impl Compiler<'_> {
             },
             "$regex" | "$regexi" => match arg {
                 Value::String(pattern) => {
+                    if op == "$regex"
+                        && let Some(literal) = Literal::parse(pattern)
+                    {
+                        return Op::Text(literal);
+                    }
                     let compiled = self.regex.compile(pattern, op == "$regexi");
                     if compiled.is_none() {
                         self.fail(
@@ -640,6 +648,10 @@ impl Eval<'_> {
                 (Value::String(text), Some(m)) => m.is_match(text),
                 _ => false,
             },
+            Op::Text(literal) => match actual {
+                Value::String(text) => literal.is_match(text),
+                _ => false,
+            },
             Op::Not(test) => !self.test(test, actual),
             Op::InGroup(id, want) => {
                 let members = self.groups.get(id.as_str());
@@ -765,6 +777,61 @@ fn padded_version(value: &Value) -> String {
     out
 }
 
+/// A case-sensitive `$regex` pattern with no operator in it but anchors:
+/// text, perhaps after `^` and before a final `$`, with punctuation escaped
+/// by a backslash (`^/demo/product/3`, `\.html$`, `gift`). JavaScript's
+/// `RegExp` and the `regex` crate both read such a pattern as "this text,
+/// at the start / end / anywhere", so it is matched as text: no call into
+/// a regex engine, which in the browser means no trip into JavaScript.
+#[derive(Debug, Clone, PartialEq)]
+struct Literal {
+    text: String,
+    start: bool,
+    end: bool,
+}
+
+/// Characters with a meaning in a pattern, outside a class.
+const PATTERN_SYNTAX: &str = "\\^$.|?*+()[]{}";
+
+impl Literal {
+    /// The pattern as text, or `None` when any part of it is an operator.
+    fn parse(pattern: &str) -> Option<Literal> {
+        let (start, rest) = match pattern.strip_prefix('^') {
+            Some(rest) => (true, rest),
+            None => (false, pattern),
+        };
+        let mut literal = Literal {
+            text: String::with_capacity(rest.len()),
+            start,
+            end: false,
+        };
+        let mut chars = rest.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some(e) if PATTERN_SYNTAX.contains(e) || e == '/' || e == '-' => {
+                        literal.text.push(e)
+                    }
+                    _ => return None,
+                },
+                '$' if chars.as_str().is_empty() => literal.end = true,
+                c if PATTERN_SYNTAX.contains(c) => return None,
+                c => literal.text.push(c),
+            }
+        }
+        Some(literal)
+    }
+
+    fn is_match(&self, text: &str) -> bool {
+        match (self.start, self.end) {
+            (true, true) => text == self.text,
+            (true, false) => text.starts_with(&self.text),
+            (false, true) => text.ends_with(&self.text),
+            (false, false) => text.contains(&self.text),
+        }
+    }
+}
+
 /// A number as JavaScript would print it for the usual version-like values
 /// (`1` → "1", `1.25` → "1.25"), without pulling float formatting into the
 /// wasm: up to six decimals, trailing zeros trimmed.
@@ -828,6 +895,76 @@ mod tests {
         let mut paths: Vec<String> = cond.paths().iter().map(|p| p.join(".")).collect();
         paths.sort();
         assert_eq!(paths, ["declared.tier", "page.path", "visits"]);
+    }
+
+    #[test]
+    fn plain_text_patterns_match_as_the_regex_engine_would() {
+        let patterns = [
+            "^/demo/product/3",
+            "^/demo/product/3$",
+            "knit",
+            "\\.html$",
+            "^$",
+            "",
+            "^\\/sale\\-2024",
+            "a\\$b",
+            "\\(1\\)",
+            "한글",
+            "^/cart$",
+            "c$",
+        ];
+        let texts = [
+            "",
+            "/demo/product/3",
+            "/demo/product/31",
+            "/x/demo/product/3",
+            "knit",
+            "warm knitwear",
+            "index.html",
+            "index_html",
+            "/sale-2024/x",
+            "a$b",
+            "(1)",
+            "한글날",
+            "/cart",
+            "/cart/",
+            "abc",
+            "Knit",
+        ];
+        for pattern in patterns {
+            let literal = Literal::parse(pattern)
+                .unwrap_or_else(|| panic!("`{pattern}` should read as text"));
+            let regex = regex::Regex::new(pattern).unwrap();
+            for text in texts {
+                assert_eq!(
+                    literal.is_match(text),
+                    regex.is_match(text),
+                    "`{pattern}` on `{text}`"
+                );
+            }
+        }
+        for pattern in [
+            "a.b", "^a|b", "colou?r", "x+", "(a)", "[ab]", "a{2}", "\\d", "a$b", "\\w+$", "^^a",
+        ] {
+            assert_eq!(Literal::parse(pattern), None, "`{pattern}` has an operator");
+        }
+    }
+
+    #[test]
+    fn text_patterns_skip_the_regex_engine_and_others_use_it() {
+        let cond = |pattern: &str| json!({"page.path": {"$regex": pattern}});
+        let page = json!({"page": {"path": "/demo/product/3"}});
+        // NoRegex knows no patterns, so only text patterns can match.
+        let plain = Condition::compile(&cond("^/demo/product/"), &NoRegex).unwrap();
+        assert!(plain.eval(&page, &json!({}), &NoRegex));
+        assert!(Condition::compile(&cond("^/demo/product/\\d"), &NoRegex).is_err());
+        let native = Condition::compile(&cond("^/demo/product/\\d$"), &NativeRegex).unwrap();
+        assert!(native.eval(&page, &json!({}), &NativeRegex));
+        // `$regexi` folds case by the engine's rules, never as plain text.
+        let folded = json!({"page.path": {"$regexi": "^/DEMO/"}});
+        assert!(Condition::compile(&folded, &NoRegex).is_err());
+        // A number is never text.
+        assert!(!plain.eval(&json!({"page": {"path": 3}}), &json!({}), &NoRegex));
     }
 
     #[test]
