@@ -120,7 +120,11 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
 async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<String>) {
     // 4. Fetch (or revalidate) the config. A new config applies to this page
     //    only if nothing was rendered yet: never swap what the shopper sees.
-    match net::get_config(&url, cached_etag.as_deref(), TIMEOUT_MS).await {
+    let fetched = net::get_config(&url, cached_etag.as_deref(), TIMEOUT_MS).await;
+    if cell.borrow().disabled {
+        return; // destroyed while the config loaded: add nothing to the page
+    }
+    match fetched {
         Ok(Fetched::NotModified) => {}
         Ok(Fetched::Body {
             text,
@@ -166,6 +170,9 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
                 }
             }
             let mut inner = cell.borrow_mut();
+            if inner.disabled {
+                return; // destroyed while the signature was checked
+            }
             match parse_config(&text, &inner.site) {
                 Ok(config) => {
                     report_problems(&url, &config);

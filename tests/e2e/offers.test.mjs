@@ -453,3 +453,27 @@ test("offers render into the space the demo reserved: no layout shift, even when
   assert.deepEqual(await page.evaluate(() => window.__shifts), []);
   await context.close();
 });
+
+test("destroy() while the config is still loading: nothing appears afterwards", async () => {
+  const cfg = config([banner("late", "top", "Arrived late")]);
+  const run = async (destroyEarly) => {
+    const { context, page, log } = await watchedPage(browser);
+    await page.route(`${server.url}/e2e/offers.html`, (route) => route.fulfill({ status: 200, contentType: "text/html", body: pageHtml() }));
+    await page.route("**/v1/sites/demo/config", async (route) => {
+      await new Promise((r) => setTimeout(r, 600));
+      await route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(cfg) });
+    });
+    await page.goto(`${server.url}/e2e/offers.html`);
+    await page.waitForFunction(() => window.dangol && window.dangol.ready === true);
+    if (destroyEarly) await page.evaluate(() => window.dangol.destroy());
+    await page.waitForTimeout(1500);
+    const shown = await page.evaluate(() => document.querySelector('[data-dangol-slot="top"]').getAttribute("data-dangol-rendered"));
+    await context.close();
+    assert.deepEqual(log.errors, []);
+    return shown;
+  };
+  // Left running, the late config shows its banner.
+  assert.equal(await run(false), "late");
+  // Destroyed first, the same late config adds nothing to the page.
+  assert.equal(await run(true), null);
+});
