@@ -2,6 +2,8 @@
 // → consent → events in SQLite, and the page surviving every failure.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { get } from "node:http";
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { startServer, launchBrowser, watchedPage, closedPort, eventually, shotPath } from "./harness.mjs";
 
 let server;
@@ -133,3 +135,47 @@ for (const [name, body, pattern] of [
     await context.close();
   });
 }
+
+/** A raw GET (no decoding): status, headers and body bytes. */
+function rawGet(url, headers) {
+  return new Promise((resolve, reject) => {
+    get(url, { headers }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+    }).on("error", reject);
+  });
+}
+
+test("the widget's glue and wasm travel compressed, as brotli or gzip by what the browser accepts", async () => {
+  for (const [file, type] of [["dangol_bg.wasm", "application/wasm"], ["dangol.js", "text/javascript"]]) {
+    const url = `${server.url}/pkg/${file}`;
+    const plain = await rawGet(url, {});
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers["content-encoding"], undefined);
+    const br = await rawGet(url, { "accept-encoding": "gzip, br" });
+    const gz = await rawGet(url, { "accept-encoding": "gzip" });
+    for (const r of [plain, br, gz]) {
+      assert.equal(r.headers["content-type"], type, file);
+      assert.equal(r.headers.vary, "accept-encoding", file);
+      assert.equal(r.headers["access-control-allow-origin"], "*", file);
+    }
+    assert.equal(br.headers["content-encoding"], "br", file);
+    assert.equal(gz.headers["content-encoding"], "gzip", file);
+    assert.ok(br.body.length < plain.body.length * 0.5, `${file}: ${br.body.length} of ${plain.body.length} bytes`);
+    assert.ok(gz.body.length < plain.body.length * 0.5, `${file}: ${gz.body.length} of ${plain.body.length} bytes`);
+    // The same file either way.
+    assert.deepEqual(brotliDecompressSync(br.body), plain.body, file);
+    assert.deepEqual(gunzipSync(gz.body), plain.body, file);
+  }
+  // A real page load downloads the compressed wasm and still runs it.
+  const { context, page } = await watchedPage(browser);
+  await page.goto(`${server.url}/demo/`);
+  await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
+  const sizes = await page.evaluate(() => {
+    const e = performance.getEntriesByType("resource").find((r) => r.name.endsWith("/pkg/dangol_bg.wasm"));
+    return { encoded: e.encodedBodySize, decoded: e.decodedBodySize };
+  });
+  assert.ok(sizes.encoded < sizes.decoded * 0.5, JSON.stringify(sizes));
+  await context.close();
+});

@@ -1,11 +1,9 @@
 //! `cargo xtask bench`: named figures, unit in the name, written to
 //! `target/bench/report.json` and printed as a table.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use anyhow::{Context, Result};
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use serde_json::{Map, Value};
 
 use std::path::{Path, PathBuf};
@@ -36,13 +34,25 @@ pub fn bundle_sizes() -> Result<(u64, u64)> {
     let mut raw = 0u64;
     let mut gzip = 0u64;
     for file in widget::bundle_files() {
-        let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+        let bytes = read(&file)?;
         raw += bytes.len() as u64;
-        let mut enc = GzEncoder::new(Vec::new(), Compression::best());
-        enc.write_all(&bytes)?;
-        gzip += enc.finish()?.len() as u64;
+        gzip += widget::gzip(&bytes)?.len() as u64;
     }
     Ok((raw, gzip))
+}
+
+/// The bundle's brotli size (quality 11): what a browser that accepts
+/// brotli downloads.
+pub fn bundle_brotli_bytes() -> Result<u64> {
+    let mut total = 0u64;
+    for file in widget::bundle_files() {
+        total += widget::brotli(&read(&file)?)?.len() as u64;
+    }
+    Ok(total)
+}
+
+fn read(file: &Path) -> Result<Vec<u8>> {
+    std::fs::read(file).with_context(|| format!("reading {}", file.display()))
 }
 
 /// Random hex from the OS.
@@ -78,6 +88,10 @@ pub fn run() -> Result<()> {
     let (raw, gzip) = bundle_sizes()?;
     report.insert("bundle_raw_bytes".into(), Value::from(raw));
     report.insert("bundle_gzip_bytes".into(), Value::from(gzip));
+    report.insert(
+        "bundle_brotli_bytes".into(),
+        Value::from(bundle_brotli_bytes()?),
+    );
 
     step("engine benchmarks (criterion)");
     sh(Command::new("cargo").args(["bench", "--package", "dangol-engine", "--bench", "engine"]))?;

@@ -2,6 +2,7 @@
 //! then wasm-opt when available.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -126,7 +127,36 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
         }
         None => println!("(terser not installed: the JS glue is left unminified)"),
     }
+    precompress(out)
+}
+
+/// The glue and the wasm as brotli and gzip too (`<file>.br`, `<file>.gz`),
+/// which the server sends to browsers that accept them.
+fn precompress(out: &Path) -> Result<()> {
+    for name in ["dangol.js", "dangol_bg.wasm"] {
+        let bytes = std::fs::read(out.join(name))?;
+        std::fs::write(out.join(format!("{name}.br")), brotli(&bytes)?)?;
+        std::fs::write(out.join(format!("{name}.gz")), gzip(&bytes)?)?;
+    }
     Ok(())
+}
+
+/// `bytes` gzipped at the best level.
+pub fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes)?;
+    Ok(enc.finish()?)
+}
+
+/// `bytes` as brotli at the best quality.
+pub fn brotli(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    {
+        let mut enc = brotli::CompressorWriter::new(&mut out, 4096, 11, 22);
+        enc.write_all(bytes)?;
+        enc.flush()?;
+    }
+    Ok(out)
 }
 
 /// The glue with wasm-opt's new names: `wasm.<export>` uses the export's
@@ -317,6 +347,21 @@ pub fn build_preview() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn the_compressed_copies_read_back_as_the_file() -> Result<()> {
+        let text = b"(function(){ var dangol = 1; })();".repeat(50);
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&gzip(&text)?[..]).read_to_end(&mut back)?;
+        assert_eq!(back, text);
+        let packed = brotli(&text)?;
+        assert!(packed.len() < text.len() / 10, "{} bytes", packed.len());
+        back.clear();
+        ::brotli::Decompressor::new(&packed[..], 4096).read_to_end(&mut back)?;
+        assert_eq!(back, text);
+        Ok(())
+    }
 
     #[test]
     fn the_glue_takes_the_new_names_of_imports_exports_and_module() -> Result<()> {
