@@ -68,6 +68,11 @@
   import(new URL("dangol.js", base).href)
     .then(function (m) {
       return m.default({ module_or_path: wasm }).then(function () {
+        // The widget starts in a task of its own, so the page's input and
+        // paint can run between instantiating the wasm and starting it.
+        var s = w.scheduler;
+        return s && s.yield ? s.yield() : new Promise(function (r) { setTimeout(r, 0); });
+      }).then(function () {
         if (!w.dangol) return; // destroyed before it loaded
         widget = m.start(site, endpoint, key);
         for (var i = 0; i < seen; i++) call("dataLayer", [dl[i]]);

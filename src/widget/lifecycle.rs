@@ -169,15 +169,28 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
                     },
                 }
             }
-            let mut inner = cell.borrow_mut();
-            if inner.disabled {
-                return; // destroyed while the signature was checked
-            }
-            match parse_config(&text, &inner.site) {
+            let parsed = {
+                let inner = cell.borrow();
+                if inner.disabled {
+                    return; // destroyed while the signature was checked
+                }
+                parse_config(&text, &inner.site)
+            };
+            match parsed {
                 Ok(config) => {
                     report_problems(&url, &config);
-                    inner.cache_config(&text, etag.as_deref());
-                    inner.config_text = Some((text, etag));
+                    {
+                        let mut inner = cell.borrow_mut();
+                        inner.cache_config(&text, etag.as_deref());
+                        inner.config_text = Some((text, etag));
+                    }
+                    // Deciding and rendering get a task of their own, so the
+                    // page's input and paint can run between the two halves.
+                    clock::next_task().await;
+                    let mut inner = cell.borrow_mut();
+                    if inner.disabled {
+                        return;
+                    }
                     if inner.rendered {
                         // Kept for the next page.
                     } else {
