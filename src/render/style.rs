@@ -10,13 +10,13 @@ use web_sys::{CssStyleSheet, ShadowRoot};
 use crate::platform::describe;
 
 const CSS: &str = ":host{display:block;contain:content}\
-.banner{display:flex;align-items:center;gap:16px;box-sizing:border-box;width:100%;min-height:inherit;\
+.banner{display:flex;flex-wrap:wrap;align-items:center;gap:12px 16px;box-sizing:border-box;width:100%;min-height:inherit;\
 padding:var(--dangol-padding,20px 24px);border-radius:var(--dangol-radius,12px);\
 font-family:var(--dangol-font,system-ui,sans-serif);background:var(--dangol-bg,#f7f4ef);color:var(--dangol-fg,#1d1d1f)}\
 .banner[data-theme=dark]{background:var(--dangol-dark-bg,#1d1d1f);color:var(--dangol-dark-fg,#fff)}\
 .banner[data-theme=accent]{background:var(--dangol-accent-bg,#ffe7d6);color:var(--dangol-accent-fg,#3a1a00)}\
 .image{width:72px;height:72px;object-fit:cover;border-radius:8px}\
-.text{flex:1;min-width:0}\
+.text{flex:1 1 240px;min-width:0}\
 .headline{margin:0;font-size:var(--dangol-headline-size,1.25rem);font-weight:700}\
 .body{margin:4px 0 0;opacity:.85}\
 .cta{flex:none;padding:10px 16px;border-radius:999px;text-decoration:none;font-weight:600;\
@@ -39,7 +39,7 @@ border:1px solid currentColor;background:none;color:inherit;cursor:pointer}.answ
 .modal{top:50%;left:50%;transform:translate(-50%,-50%);width:min(92vw,var(--dangol-modal-width,520px));max-height:90vh;overflow:auto;\
 border-radius:var(--dangol-radius,12px);box-shadow:0 12px 40px rgba(0,0,0,.3)}\
 .toast{right:16px;bottom:16px;width:min(92vw,var(--dangol-toast-width,380px));border-radius:var(--dangol-radius,12px);box-shadow:0 6px 24px rgba(0,0,0,.2)}\
-.toast .banner{flex-wrap:wrap}.bar{left:0;right:0;bottom:0;box-shadow:0 -2px 12px rgba(0,0,0,.15)}.bar .banner{border-radius:0}\
+.bar{left:0;right:0;bottom:0;box-shadow:0 -2px 12px rgba(0,0,0,.15)}.bar .banner{border-radius:0}\
 .overlay .banner{padding-right:52px}\
 .close{position:absolute;top:8px;right:8px;z-index:1;width:36px;height:36px;border:0;border-radius:50%;background:rgba(0,0,0,.08);\
 color:inherit;font:inherit;font-size:1.3rem;line-height:1;cursor:pointer}.close:focus-visible{outline:3px solid var(--dangol-focus,#1c7ed6)}\

@@ -431,27 +431,41 @@ test("a Korean page gets the widget's words in Korean and amounts in won", async
   await context.close();
 });
 
-test("offers render into the space the demo reserved: no layout shift, even when the wasm is slow", async () => {
-  const { context, page } = await watchedPage(browser, () => {
-    window.__shifts = [];
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) if (!e.hadRecentInput) window.__shifts.push(e.value);
-    }).observe({ type: "layout-shift", buffered: true });
-  });
-  await page.goto(`${server.url}/demo/`);
-  await page.click("#consent-accept");
-  await page.waitForFunction(() => localStorage.getItem("dangol:demo:id"));
-  await page.evaluate(() => window.dangol.set({ tier: "silver", points: 1200, name: "Minji" }));
-  // The page paints its own content first; the offers come half a second later.
-  await page.route("**/pkg/dangol_bg.wasm", async (route) => {
-    await new Promise((r) => setTimeout(r, 500));
-    await route.continue();
-  });
-  await page.reload();
-  await page.waitForSelector('[data-dangol-slot="home-loyalty"][data-dangol-rendered="tier-progress"]');
-  await page.waitForTimeout(500);
-  assert.deepEqual(await page.evaluate(() => window.__shifts), []);
-  await context.close();
+test("offers render into the space the demo reserved: no layout shift on a phone or a desktop, even when the wasm is slow", async () => {
+  for (const viewport of [{ width: 1280, height: 720 }, { width: 412, height: 823 }, { width: 360, height: 740 }]) {
+    const context = await browser.newContext({ viewport });
+    await context.addInitScript(() => {
+      window.__shifts = [];
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) if (!e.hadRecentInput) window.__shifts.push(e.value);
+      }).observe({ type: "layout-shift", buffered: true });
+    });
+    const page = await context.newPage();
+    // The page paints its own content first; the offers come half a second later.
+    await page.route("**/pkg/dangol_bg.wasm", async (route) => {
+      await new Promise((r) => setTimeout(r, 500));
+      await route.continue();
+    });
+    const settled = async (path, slot) => {
+      await page.goto(`${server.url}/demo/${path}`);
+      await page.waitForSelector(`[data-dangol-slot="${slot}"][data-dangol-rendered]`);
+      await page.waitForTimeout(300);
+      assert.deepEqual(await page.evaluate(() => window.__shifts), [], `${path} at ${viewport.width}px`);
+    };
+    // A first visit: the welcome banner, before any consent.
+    await settled("", "home-hero");
+    // A signed-in member with a full cart gets the tallest offers.
+    await page.click("#consent-accept");
+    await page.waitForFunction(() => localStorage.getItem("dangol:demo:id"));
+    await page.evaluate(() => {
+      window.dangol.set({ tier: "silver", points: 1200, name: "Minji" });
+      window.dangol.track("add_to_cart", { items: [{ item_id: "knit-01", item_category: "knit", price: 59000 }] });
+    });
+    await settled("", "home-loyalty");
+    await settled("category.html", "category-top");
+    await settled("cart.html", "cart-offer");
+    await context.close();
+  }
 });
 
 test("destroy() while the config is still loading: nothing appears afterwards", async () => {
