@@ -147,7 +147,7 @@ function rawGet(url, headers) {
   });
 }
 
-test("the widget's glue and wasm travel compressed, as brotli or gzip by what the browser accepts", async () => {
+test("the loader, glue, wasm and config travel compressed, as brotli or gzip by what the browser accepts", async () => {
   for (const [file, type] of [["dangol_bg.wasm", "application/wasm"], ["dangol.js", "text/javascript"]]) {
     const url = `${server.url}/pkg/${file}`;
     const plain = await rawGet(url, {});
@@ -167,6 +167,22 @@ test("the widget's glue and wasm travel compressed, as brotli or gzip by what th
     // The same file either way.
     assert.deepEqual(brotliDecompressSync(br.body), plain.body, file);
     assert.deepEqual(gunzipSync(gz.body), plain.body, file);
+  }
+  // The loader and the config are compressed on the fly; the config keeps
+  // its ETag and signature (made over the uncompressed text).
+  for (const path of ["/dangol.js", "/v1/sites/demo/config"]) {
+    const plain = await rawGet(`${server.url}${path}`, {});
+    const br = await rawGet(`${server.url}${path}`, { "accept-encoding": "br" });
+    const gz = await rawGet(`${server.url}${path}`, { "accept-encoding": "gzip" });
+    assert.equal(plain.headers["content-encoding"], undefined, path);
+    assert.equal(br.headers["content-encoding"], "br", path);
+    assert.equal(gz.headers["content-encoding"], "gzip", path);
+    assert.ok(br.body.length < plain.body.length * 0.6, `${path}: ${br.body.length} of ${plain.body.length} bytes`);
+    assert.deepEqual(brotliDecompressSync(br.body), plain.body, path);
+    assert.deepEqual(gunzipSync(gz.body), plain.body, path);
+    assert.match(br.headers.vary, /accept-encoding/i, path);
+    assert.equal(br.headers.etag, plain.headers.etag, path);
+    assert.equal(br.headers["x-dangol-signature"], plain.headers["x-dangol-signature"], path);
   }
   // A real page load downloads the compressed wasm and still runs it.
   const { context, page } = await watchedPage(browser);

@@ -12,6 +12,7 @@ use dangol_engine::event::parse_batch;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -69,7 +70,9 @@ pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
 pub(crate) fn router(state: AppState) -> Router {
     let mut router = Router::new()
-        .route(CONFIG, get(config))
+        // Configs are public (no secret to leak through compression) and
+        // grow with the campaigns: brotli or gzip when the browser accepts.
+        .route(CONFIG, get(config).layer(CompressionLayer::new()))
         .route(
             OPENAPI,
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON) }),
@@ -96,9 +99,13 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(HEALTH, get(|| async { "ok" }))
         .merge(admin::router(&state));
     if let Some(www) = &state.www_dir {
+        let www_files = || tower::ServiceBuilder::new().layer(CompressionLayer::new());
         router = router
-            .route_service("/dangol.js", ServeFile::new(www.join("dangol.js")))
-            .nest_service("/demo", ServeDir::new(www.join("demo")))
+            .route_service(
+                "/dangol.js",
+                www_files().service(ServeFile::new(www.join("dangol.js"))),
+            )
+            .nest_service("/demo", www_files().service(ServeDir::new(www.join("demo"))))
             .route("/", get(|| async { Redirect::temporary("/demo/") }));
     }
     if let Some(pkg) = &state.pkg_dir {
