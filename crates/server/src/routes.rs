@@ -105,7 +105,10 @@ pub(crate) fn router(state: AppState) -> Router {
                 "/dangol.js",
                 www_files().service(ServeFile::new(www.join("dangol.js"))),
             )
-            .nest_service("/demo", www_files().service(ServeDir::new(www.join("demo"))))
+            .nest_service(
+                "/demo",
+                www_files().service(ServeDir::new(www.join("demo"))),
+            )
             .route("/", get(|| async { Redirect::temporary("/demo/") }));
     }
     if let Some(pkg) = &state.pkg_dir {
