@@ -18,7 +18,10 @@ pub use widget::Widget;
 
 /// Starts the widget for `site`, talking to the server at `endpoint`. With
 /// `key` (the site's Ed25519 public key, base64, from the script tag's
-/// `data-key`), only configs signed with it are used.
+/// `data-key`), only configs signed with it are used. `config`, when given,
+/// is a `fetch` of the site's config that is already under way (the loader
+/// starts one on a first visit, while the wasm loads); the widget reads it
+/// instead of asking again.
 ///
 /// Never throws: a bad site id or endpoint logs one console warning and
 /// returns a widget that does nothing.
@@ -26,12 +29,17 @@ pub use widget::Widget;
 /// ```js
 /// import init, { start } from "/pkg/dangol.js";
 /// await init();
-/// const widget = start("demo", "https://shop.example", "MCowBQYDK2VwAyEA...");
+/// const widget = start("demo", "https://shop.example", "MCowBQYDK2VwAyEA...", null);
 /// widget.grant(); // the shopper accepted personalisation
 /// ```
 #[wasm_bindgen]
-pub fn start(site: String, endpoint: String, key: Option<String>) -> Widget {
-    Widget::start(site, endpoint, key.filter(|k| !k.is_empty()))
+pub fn start(
+    site: String,
+    endpoint: String,
+    key: Option<String>,
+    config: Option<js_sys::Promise>,
+) -> Widget {
+    Widget::start(site, endpoint, key.filter(|k| !k.is_empty()), config)
 }
 
 // A small free-list allocator: dlmalloc costs ~7 KB of wasm, and the widget

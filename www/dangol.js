@@ -62,6 +62,17 @@
   // Calls made now are queued until the wasm is ready; pages that ran before
   // this script wait for this event to find window.dangol.
   try { w.dispatchEvent(new Event("dangol:loaded")); } catch (e) { /* very old browser */ }
+  // A first visit (no config stored) asks for the config now, while the
+  // wasm loads, rather than after it: the same anonymous request, sooner.
+  var config = null;
+  try {
+    if (/^[\w-]{1,64}$/.test(site) && /^https?:\/\//.test(endpoint) && !localStorage.getItem("dangol:" + site + ":config")) {
+      config = fetch(endpoint.replace(/\/+$/, "") + "/v1/sites/" + site + "/config", {
+        mode: "cors", credentials: "omit", signal: AbortSignal.timeout ? AbortSignal.timeout(8000) /* the widget's TIMEOUT_MS */ : undefined
+      });
+      config.catch(function () { /* the widget reports it */ });
+    }
+  } catch (e) { config = null; /* storage blocked: the widget asks itself */ }
   // The wasm downloads and compiles while the glue loads, not after it.
   var wasm = fetch(new URL("dangol_bg.wasm", base));
   wasm.catch(function () { /* reported by init below */ });
@@ -74,7 +85,7 @@
         return s && s.yield ? s.yield() : new Promise(function (r) { setTimeout(r, 0); });
       }).then(function () {
         if (!w.dangol) return; // destroyed before it loaded
-        widget = m.start(site, endpoint, key);
+        widget = m.start(site, endpoint, key, config);
         for (var i = 0; i < seen; i++) call("dataLayer", [dl[i]]);
         queue.splice(0).forEach(function (c) { call(c[0], c[1]); });
         w.dangol.ready = true;

@@ -33,11 +33,17 @@ async fn send(url: &str, init: &RequestInit, timeout_ms: u32) -> Result<Response
     // Dropping the timeout (when the request ends first) cancels it.
     let _timeout = Timeout::new(timeout_ms, move || controller.abort());
     let promise = window.fetch_with_str_and_init(url, init);
-    let value = JsFuture::from(promise).await.map_err(|e| {
-        let aborted = e
+    response(promise, timeout_ms).await
+}
+
+/// The `Response` a fetch promise brings; a request aborted by its timeout
+/// says so.
+async fn response(request: js_sys::Promise, timeout_ms: u32) -> Result<Response, String> {
+    let value = JsFuture::from(request).await.map_err(|e| {
+        let timed_out = e
             .dyn_ref::<js_sys::Error>()
-            .is_some_and(|err| err.name() == "AbortError");
-        if aborted {
+            .is_some_and(|err| err.name() == "AbortError" || err.name() == "TimeoutError");
+        if timed_out {
             format!("no answer within {timeout_ms} ms")
         } else {
             describe(&e)
@@ -59,7 +65,19 @@ pub async fn get_config(url: &str, etag: Option<&str>, timeout_ms: u32) -> Resul
             .map_err(|e| describe(&e))?;
         init.set_headers(&headers);
     }
-    let response = send(url, &init, timeout_ms).await?;
+    read_config(send(url, &init, timeout_ms).await?).await
+}
+
+/// The config request the loader started before the wasm loaded, with the
+/// same timeout (`AbortSignal.timeout`).
+pub async fn prefetched_config(
+    request: js_sys::Promise,
+    timeout_ms: u32,
+) -> Result<Fetched, String> {
+    read_config(response(request, timeout_ms).await?).await
+}
+
+async fn read_config(response: Response) -> Result<Fetched, String> {
     match response.status() {
         304 => Ok(Fetched::NotModified),
         200 => {

@@ -120,7 +120,11 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
 async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<String>) {
     // 4. Fetch (or revalidate) the config. A new config applies to this page
     //    only if nothing was rendered yet: never swap what the shopper sees.
-    let fetched = net::get_config(&url, cached_etag.as_deref(), TIMEOUT_MS).await;
+    let prefetched = cell.borrow_mut().prefetched.take();
+    let fetched = match prefetched {
+        Some(request) => net::prefetched_config(request, TIMEOUT_MS).await,
+        None => net::get_config(&url, cached_etag.as_deref(), TIMEOUT_MS).await,
+    };
     if cell.borrow().disabled {
         return; // destroyed while the config loaded: add nothing to the page
     }

@@ -31,10 +31,16 @@ pub struct Widget {
 }
 
 impl Widget {
-    pub(crate) fn start(site: String, endpoint: String, key: Option<String>) -> Widget {
+    pub(crate) fn start(
+        site: String,
+        endpoint: String,
+        key: Option<String>,
+        config: Option<js_sys::Promise>,
+    ) -> Widget {
         let endpoint = endpoint.trim_end_matches('/').to_string();
         let mut inner = Inner::new(site, endpoint);
         inner.public_key = key;
+        inner.prefetched = config;
         let widget = Widget {
             inner: Rc::new(RefCell::new(inner)),
         };

@@ -52,6 +52,9 @@ pub(crate) struct Inner {
     /// A secret made with the id; proves to the server that an erase
     /// request comes from the id's own browser.
     pub key: Option<String>,
+    /// The config request the loader started (a first visit), used instead
+    /// of a request of the widget's own.
+    pub prefetched: Option<js_sys::Promise>,
     /// The raw config text and ETag, kept to cache once consent allows.
     pub config_text: Option<(String, Option<String>)>,
     pub config: Option<CompiledConfig>,
@@ -112,6 +115,7 @@ impl Inner {
             storage: None,
             anon: None,
             key: None,
+            prefetched: None,
             config_text: None,
             config: None,
             profile: Profile::default(),

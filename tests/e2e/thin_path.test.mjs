@@ -195,3 +195,40 @@ test("the loader, glue, wasm and config travel compressed, as brotli or gzip by 
   assert.ok(sizes.encoded < sizes.decoded * 0.5, JSON.stringify(sizes));
   await context.close();
 });
+
+test("a first visit asks for the config while the wasm loads, once; a returning shopper revalidates it", async () => {
+  const { context, page, log, dangolWarnings } = await watchedPage(browser);
+  const times = {};
+  page.on("request", (r) => {
+    if (r.url().endsWith("/v1/sites/demo/config")) times.config ??= Date.now();
+  });
+  page.on("requestfinished", (r) => {
+    if (r.url().endsWith("/pkg/dangol_bg.wasm")) times.wasm = Date.now();
+  });
+  // A slow wasm: the config must not wait for it.
+  await page.route("**/pkg/dangol_bg.wasm", async (route) => {
+    await new Promise((r) => setTimeout(r, 400));
+    await route.continue();
+  });
+  await page.goto(`${server.url}/demo/`);
+  await page.waitForSelector(`${HERO}[data-dangol-rendered="welcome-hero"]`);
+  assert.ok(times.config < times.wasm - 200, `config asked at ${times.config}, wasm loaded at ${times.wasm}`);
+  const configs = () => log.requests.filter((r) => r.url.endsWith("/v1/sites/demo/config"));
+  assert.equal(configs().length, 1);
+
+  // With consent the config is stored; the next page decides from it and
+  // the widget itself revalidates (If-None-Match), still once.
+  await page.click("#consent-accept");
+  await page.waitForFunction(() => localStorage.getItem("dangol:demo:config"));
+  const revalidation = page.waitForRequest((r) => r.url().endsWith("/v1/sites/demo/config"));
+  log.requests.length = 0;
+  await page.reload();
+  const request = await revalidation;
+  assert.match((await request.allHeaders())["if-none-match"] ?? "", /^"v\d+-/);
+  await page.waitForSelector(`${HERO}[data-dangol-rendered="welcome-hero"]`);
+  await page.waitForTimeout(300);
+  assert.equal(configs().length, 1);
+  assert.deepEqual(dangolWarnings(), []);
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
