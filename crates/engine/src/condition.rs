@@ -190,7 +190,6 @@ enum Op {
     Exists(bool),
     Type(String),
     Regex(Option<Box<dyn Matcher>>),
-    Text(Literal),
     Not(Box<Test>),
     InGroup(String, bool),
     Never,
@@ -409,7 +408,7 @@ impl Compiler<'_> {
                     if op == "$regex"
                         && let Some(literal) = Literal::parse(pattern)
                     {
-                        return Op::Text(literal);
+                        return Op::Regex(Some(Box::new(literal)));
                     }
                     let compiled = self.regex.compile(pattern, op == "$regexi");
                     if compiled.is_none() {
@@ -648,10 +647,6 @@ impl Eval<'_> {
                 (Value::String(text), Some(m)) => m.is_match(text),
                 _ => false,
             },
-            Op::Text(literal) => match actual {
-                Value::String(text) => literal.is_match(text),
-                _ => false,
-            },
             Op::Not(test) => !self.test(test, actual),
             Op::InGroup(id, want) => {
                 let members = self.groups.get(id.as_str());
@@ -822,6 +817,9 @@ impl Literal {
         Some(literal)
     }
 
+}
+
+impl Matcher for Literal {
     fn is_match(&self, text: &str) -> bool {
         match (self.start, self.end) {
             (true, true) => text == self.text,
