@@ -21,7 +21,9 @@ pub use widget::Widget;
 /// `data-key`), only configs signed with it are used. `config`, when given,
 /// is a `fetch` of the site's config that is already under way (the loader
 /// starts one on a first visit, while the wasm loads); the widget reads it
-/// instead of asking again.
+/// instead of asking again. `next_task`, when given, returns a promise
+/// that resolves in a later task; the widget waits for it between reading
+/// a fetched config and rendering it, so neither makes a long task.
 ///
 /// Never throws: a bad site id or endpoint logs one console warning and
 /// returns a widget that does nothing.
@@ -29,7 +31,7 @@ pub use widget::Widget;
 /// ```js
 /// import init, { start } from "/pkg/dangol.js";
 /// await init();
-/// const widget = start("demo", "https://shop.example", "MCowBQYDK2VwAyEA...", null);
+/// const widget = start("demo", "https://shop.example", "MCowBQYDK2VwAyEA...", null, null);
 /// widget.grant(); // the shopper accepted personalisation
 /// ```
 #[wasm_bindgen]
@@ -38,8 +40,15 @@ pub fn start(
     endpoint: String,
     key: Option<String>,
     config: Option<js_sys::Promise>,
+    next_task: Option<js_sys::Function>,
 ) -> Widget {
-    Widget::start(site, endpoint, key.filter(|k| !k.is_empty()), config)
+    Widget::start(
+        site,
+        endpoint,
+        key.filter(|k| !k.is_empty()),
+        config,
+        next_task,
+    )
 }
 
 // A small free-list allocator: dlmalloc costs ~7 KB of wasm, and the widget

@@ -62,6 +62,13 @@
   // Calls made now are queued until the wasm is ready; pages that ran before
   // this script wait for this event to find window.dangol.
   try { w.dispatchEvent(new Event("dangol:loaded")); } catch (e) { /* very old browser */ }
+  // A promise that resolves in a later task (ahead of other queued tasks
+  // where the browser has scheduler.yield): the page's input and paint run
+  // in between, so the widget never makes a long task.
+  function nextTask() {
+    var s = w.scheduler;
+    return s && s.yield ? s.yield() : new Promise(function (r) { setTimeout(r, 0); });
+  }
   // A first visit (no config stored) asks for the config now, while the
   // wasm loads, rather than after it: the same anonymous request, sooner.
   var config = null;
@@ -78,14 +85,11 @@
   wasm.catch(function () { /* reported by init below */ });
   import(new URL("dangol.js", base).href)
     .then(function (m) {
-      return m.default({ module_or_path: wasm }).then(function () {
-        // The widget starts in a task of its own, so the page's input and
-        // paint can run between instantiating the wasm and starting it.
-        var s = w.scheduler;
-        return s && s.yield ? s.yield() : new Promise(function (r) { setTimeout(r, 0); });
-      }).then(function () {
+      // The widget starts in a task of its own, so the page's input and
+      // paint can run between instantiating the wasm and starting it.
+      return m.default({ module_or_path: wasm }).then(nextTask).then(function () {
         if (!w.dangol) return; // destroyed before it loaded
-        widget = m.start(site, endpoint, key, config);
+        widget = m.start(site, endpoint, key, config, nextTask);
         for (var i = 0; i < seen; i++) call("dataLayer", [dl[i]]);
         queue.splice(0).forEach(function (c) { call(c[0], c[1]); });
         w.dangol.ready = true;

@@ -24,7 +24,14 @@ pub enum Fetched {
     NotModified,
 }
 
-async fn send(url: &str, init: &RequestInit, timeout_ms: u32) -> Result<Response, String> {
+/// `fetch(url, init)`, aborted after `timeout_ms`; or, given `started`,
+/// that request instead (the loader's, which has its own timeout).
+async fn send(
+    url: &str,
+    init: &RequestInit,
+    timeout_ms: u32,
+    started: Option<js_sys::Promise>,
+) -> Result<Response, String> {
     let window = web_sys::window().ok_or("no window")?;
     let controller = AbortController::new().map_err(|e| describe(&e))?;
     init.set_signal(Some(&controller.signal()));
@@ -32,18 +39,12 @@ async fn send(url: &str, init: &RequestInit, timeout_ms: u32) -> Result<Response
     init.set_mode(RequestMode::Cors);
     // Dropping the timeout (when the request ends first) cancels it.
     let _timeout = Timeout::new(timeout_ms, move || controller.abort());
-    let promise = window.fetch_with_str_and_init(url, init);
-    response(promise, timeout_ms).await
-}
-
-/// The `Response` a fetch promise brings; a request aborted by its timeout
-/// says so.
-async fn response(request: js_sys::Promise, timeout_ms: u32) -> Result<Response, String> {
-    let value = JsFuture::from(request).await.map_err(|e| {
-        let timed_out = e
+    let promise = started.unwrap_or_else(|| window.fetch_with_str_and_init(url, init));
+    let value = JsFuture::from(promise).await.map_err(|e| {
+        let aborted = e
             .dyn_ref::<js_sys::Error>()
             .is_some_and(|err| err.name() == "AbortError" || err.name() == "TimeoutError");
-        if timed_out {
+        if aborted {
             format!("no answer within {timeout_ms} ms")
         } else {
             describe(&e)
@@ -54,8 +55,14 @@ async fn response(request: js_sys::Promise, timeout_ms: u32) -> Result<Response,
         .map_err(|_| "fetch did not return a Response".to_string())
 }
 
-/// GETs a config, revalidating with `etag` when there is one.
-pub async fn get_config(url: &str, etag: Option<&str>, timeout_ms: u32) -> Result<Fetched, String> {
+/// GETs a config, revalidating with `etag` when there is one; `started` is
+/// the same request already under way (the loader's, on a first visit).
+pub async fn get_config(
+    url: &str,
+    etag: Option<&str>,
+    timeout_ms: u32,
+    started: Option<js_sys::Promise>,
+) -> Result<Fetched, String> {
     let init = RequestInit::new();
     init.set_method("GET");
     if let Some(tag) = etag {
@@ -65,19 +72,7 @@ pub async fn get_config(url: &str, etag: Option<&str>, timeout_ms: u32) -> Resul
             .map_err(|e| describe(&e))?;
         init.set_headers(&headers);
     }
-    read_config(send(url, &init, timeout_ms).await?).await
-}
-
-/// The config request the loader started before the wasm loaded, with the
-/// same timeout (`AbortSignal.timeout`).
-pub async fn prefetched_config(
-    request: js_sys::Promise,
-    timeout_ms: u32,
-) -> Result<Fetched, String> {
-    read_config(response(request, timeout_ms).await?).await
-}
-
-async fn read_config(response: Response) -> Result<Fetched, String> {
+    let response = send(url, &init, timeout_ms, started).await?;
     match response.status() {
         304 => Ok(Fetched::NotModified),
         200 => {
@@ -112,7 +107,7 @@ pub async fn post_for_text(
         .set("Content-Type", "application/json")
         .map_err(|e| describe(&e))?;
     init.set_headers(&headers);
-    let response = send(url, &init, timeout_ms).await?;
+    let response = send(url, &init, timeout_ms, None).await?;
     let status = response.status();
     let text = JsFuture::from(response.text().map_err(|e| describe(&e))?)
         .await
@@ -129,7 +124,7 @@ pub async fn delete(url: &str, key: &str, timeout_ms: u32) -> Result<u16, String
     let headers = Headers::new().map_err(|e| describe(&e))?;
     headers.set("X-Dangol-Key", key).map_err(|e| describe(&e))?;
     init.set_headers(&headers);
-    let response = send(url, &init, timeout_ms).await?;
+    let response = send(url, &init, timeout_ms, None).await?;
     match response.status() {
         s @ 200..=299 => Ok(s),
         s => Err(format!("HTTP {s}")),
@@ -158,7 +153,7 @@ pub async fn post_json(
         headers.set("X-Dangol-Key", key).map_err(|e| describe(&e))?;
     }
     init.set_headers(&headers);
-    let response = send(url, &init, timeout_ms).await?;
+    let response = send(url, &init, timeout_ms, None).await?;
     // `Retry-After` in seconds (the server never sends a date).
     let retry_after_ms = response
         .headers()

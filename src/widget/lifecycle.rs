@@ -120,11 +120,8 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
 async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<String>) {
     // 4. Fetch (or revalidate) the config. A new config applies to this page
     //    only if nothing was rendered yet: never swap what the shopper sees.
-    let prefetched = cell.borrow_mut().prefetched.take();
-    let fetched = match prefetched {
-        Some(request) => net::prefetched_config(request, TIMEOUT_MS).await,
-        None => net::get_config(&url, cached_etag.as_deref(), TIMEOUT_MS).await,
-    };
+    let started = cell.borrow_mut().prefetched.take();
+    let fetched = net::get_config(&url, cached_etag.as_deref(), TIMEOUT_MS, started).await;
     if cell.borrow().disabled {
         return; // destroyed while the config loaded: add nothing to the page
     }
@@ -190,7 +187,10 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
                     }
                     // Deciding and rendering get a task of their own, so the
                     // page's input and paint can run between the two halves.
-                    clock::next_task().await;
+                    let pause = cell.borrow().next_task.clone();
+                    if let Some(next_task) = pause {
+                        clock::next_task(&next_task).await;
+                    }
                     let mut inner = cell.borrow_mut();
                     if inner.disabled {
                         return;

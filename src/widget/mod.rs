@@ -36,11 +36,13 @@ impl Widget {
         endpoint: String,
         key: Option<String>,
         config: Option<js_sys::Promise>,
+        next_task: Option<js_sys::Function>,
     ) -> Widget {
         let endpoint = endpoint.trim_end_matches('/').to_string();
         let mut inner = Inner::new(site, endpoint);
         inner.public_key = key;
         inner.prefetched = config;
+        inner.next_task = next_task;
         let widget = Widget {
             inner: Rc::new(RefCell::new(inner)),
         };

@@ -407,18 +407,11 @@ pub(crate) fn offer_detail(campaign: &str, variant: &str) -> Value {
 
 /// A performance mark when the first offer is painted, for measuring.
 fn mark_first_offer() {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let Some(performance) = window.performance() else {
-        return;
-    };
-    if performance
-        .get_entries_by_name("dangol:first-offer")
-        .length()
-        > 0
-    {
+    static MARKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if MARKED.swap(true, std::sync::atomic::Ordering::Relaxed) {
         return;
     }
-    let _ = performance.mark("dangol:first-offer");
+    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = performance.mark("dangol:first-offer");
+    }
 }

@@ -55,6 +55,8 @@ pub(crate) struct Inner {
     /// The config request the loader started (a first visit), used instead
     /// of a request of the widget's own.
     pub prefetched: Option<js_sys::Promise>,
+    /// The loader's function for continuing in a later task.
+    pub next_task: Option<js_sys::Function>,
     /// The raw config text and ETag, kept to cache once consent allows.
     pub config_text: Option<(String, Option<String>)>,
     pub config: Option<CompiledConfig>,
@@ -116,6 +118,7 @@ impl Inner {
             anon: None,
             key: None,
             prefetched: None,
+            next_task: None,
             config_text: None,
             config: None,
             profile: Profile::default(),

@@ -4,7 +4,9 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { get } from "node:http";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
-import { startServer, launchBrowser, watchedPage, closedPort, eventually, shotPath } from "./harness.mjs";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { startServer, launchBrowser, watchedPage, closedPort, eventually, shotPath, ROOT } from "./harness.mjs";
 
 let server;
 let browser;
@@ -168,8 +170,12 @@ test("the loader, glue, wasm and config travel compressed, as brotli or gzip by 
     assert.deepEqual(brotliDecompressSync(br.body), plain.body, file);
     assert.deepEqual(gunzipSync(gz.body), plain.body, file);
   }
-  // The loader and the config are compressed on the fly; the config keeps
-  // its ETag and signature (made over the uncompressed text).
+  // The loader as shipped is the build's minified copy of www/dangol.js.
+  const loader = await rawGet(`${server.url}/dangol.js`, {});
+  assert.ok(loader.body.length < statSync(join(ROOT, "www/dangol.js")).size * 0.7, `loader: ${loader.body.length} bytes`);
+  assert.match(loader.body.toString(), /dangol:start/);
+  // The loader, precompressed, and the config, compressed on the fly; the
+  // config keeps its ETag and signature (made over the uncompressed text).
   for (const path of ["/dangol.js", "/v1/sites/demo/config"]) {
     const plain = await rawGet(`${server.url}${path}`, {});
     const br = await rawGet(`${server.url}${path}`, { "accept-encoding": "br" });

@@ -30,7 +30,13 @@ fn main() {
         Some("test") => test::run(),
         Some("build") => tools::ensure_wasm_target()
             .and_then(|()| tools::ensure_wasm_bindgen())
-            .and_then(|()| widget::build()),
+            .and_then(|()| widget::build())
+            .and_then(|()| {
+                let (raw, gzip) = bench::bundle_sizes()?;
+                let brotli = bench::bundle_brotli_bytes()?;
+                println!("bundle: {raw} bytes raw, {gzip} gzip -9, {brotli} brotli");
+                Ok(())
+            }),
         Some("bench") if args.get(1).map(String::as_str) == Some("load") => bench::run_load(),
         Some("bench") => bench::run(),
         Some("fuzz") => match args.get(1).map(|s| s.parse::<u32>()) {

@@ -17,7 +17,7 @@ use crate::tools;
 pub fn bundle_files() -> Vec<PathBuf> {
     let root = root();
     vec![
-        root.join("www/dangol.js"),
+        root.join("pkg").join(LOADER),
         root.join("pkg/dangol.js"),
         root.join("pkg/dangol_bg.wasm"),
     ]
@@ -117,23 +117,35 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
         }
         None => println!("(wasm-opt not installed: the wasm is left unoptimised)"),
     }
+    let loader = out.join(LOADER);
     match tools::terser() {
         Some(terser) => {
-            step("minifying the JS glue (terser)");
-            sh(Command::new(terser)
+            step("minifying the JS glue and the loader (terser)");
+            sh(Command::new(&terser)
                 .arg(&glue)
                 .args(["--module", "--compress", "--mangle", "--output"])
                 .arg(&glue))?;
+            sh(Command::new(&terser)
+                .arg(root().join("www/dangol.js"))
+                .args(["--compress", "--mangle", "--comments", "false", "--output"])
+                .arg(&loader))?;
         }
-        None => println!("(terser not installed: the JS glue is left unminified)"),
+        None => {
+            println!("(terser not installed: the JS glue and the loader are left unminified)");
+            std::fs::copy(root().join("www/dangol.js"), &loader)?;
+        }
     }
     precompress(out)
 }
 
-/// The glue and the wasm as brotli and gzip too (`<file>.br`, `<file>.gz`),
+/// The loader as shipped (minified from `www/dangol.js`); the server
+/// answers `/dangol.js` with it.
+pub const LOADER: &str = "loader.js";
+
+/// The loader, the glue and the wasm as brotli and gzip too (`<file>.br`, `<file>.gz`),
 /// which the server sends to browsers that accept them.
 fn precompress(out: &Path) -> Result<()> {
-    for name in ["dangol.js", "dangol_bg.wasm"] {
+    for name in [LOADER, "dangol.js", "dangol_bg.wasm"] {
         let bytes = std::fs::read(out.join(name))?;
         std::fs::write(out.join(format!("{name}.br")), brotli(&bytes)?)?;
         std::fs::write(out.join(format!("{name}.gz")), gzip(&bytes)?)?;

@@ -816,7 +816,6 @@ impl Literal {
         }
         Some(literal)
     }
-
 }
 
 impl Matcher for Literal {

@@ -100,11 +100,29 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(admin::router(&state));
     if let Some(www) = &state.www_dir {
         let www_files = || tower::ServiceBuilder::new().layer(CompressionLayer::new());
-        router = router
-            .route_service(
+        // The build's minified loader (with brotli and gzip copies) when
+        // there is one, else the loader's source.
+        let built = state.pkg_dir.as_ref().map(|pkg| pkg.join("loader.js"));
+        router = match built.filter(|loader| loader.is_file()) {
+            Some(loader) => router.route_service(
+                "/dangol.js",
+                tower::ServiceBuilder::new()
+                    .layer(SetResponseHeaderLayer::overriding(
+                        header::VARY,
+                        HeaderValue::from_static("accept-encoding"),
+                    ))
+                    .service(
+                        ServeFile::new(loader)
+                            .precompressed_br()
+                            .precompressed_gzip(),
+                    ),
+            ),
+            None => router.route_service(
                 "/dangol.js",
                 www_files().service(ServeFile::new(www.join("dangol.js"))),
-            )
+            ),
+        };
+        router = router
             .nest_service(
                 "/demo",
                 www_files().service(ServeDir::new(www.join("demo"))),
