@@ -8,6 +8,11 @@
   var endpoint = s.getAttribute("data-endpoint") || src.origin;
   var key = s.getAttribute("data-key") || "";
   var base = new URL("pkg/", src);
+  // The build this loader belongs to (the build writes it in). The widget's
+  // files are asked for by it, so a loader cached from before an upgrade
+  // never pairs one build's glue with another's wasm.
+  var build = "DANGOL_BUILD";
+  var v = /^[0-9a-f]+$/.test(build) ? "?v=" + build : "";
   var widget = null;
   var queue = [];
   function call(name, args) {
@@ -81,9 +86,9 @@
     }
   } catch (e) { config = null; /* storage blocked: the widget asks itself */ }
   // The wasm downloads and compiles while the glue loads, not after it.
-  var wasm = fetch(new URL("dangol_bg.wasm", base));
+  var wasm = fetch(new URL("dangol_bg.wasm" + v, base));
   wasm.catch(function () { /* reported by init below */ });
-  import(new URL("dangol.js", base).href)
+  import(new URL("dangol.js" + v, base).href)
     .then(function (m) {
       // The widget starts in a task of its own, so the page's input and
       // paint can run between instantiating the wasm and starting it.

@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { get } from "node:http";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { startServer, launchBrowser, watchedPage, closedPort, eventually, shotPath, ROOT } from "./harness.mjs";
 
@@ -195,7 +195,7 @@ test("the loader, glue, wasm and config travel compressed, as brotli or gzip by 
   await page.goto(`${server.url}/demo/`);
   await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
   const sizes = await page.evaluate(() => {
-    const e = performance.getEntriesByType("resource").find((r) => r.name.endsWith("/pkg/dangol_bg.wasm"));
+    const e = performance.getEntriesByType("resource").find((r) => r.name.includes("/pkg/dangol_bg.wasm"));
     return { encoded: e.encodedBodySize, decoded: e.decodedBodySize };
   });
   assert.ok(sizes.encoded < sizes.decoded * 0.5, JSON.stringify(sizes));
@@ -209,10 +209,10 @@ test("a first visit asks for the config while the wasm loads, once; a returning 
     if (r.url().endsWith("/v1/sites/demo/config")) times.config ??= Date.now();
   });
   page.on("requestfinished", (r) => {
-    if (r.url().endsWith("/pkg/dangol_bg.wasm")) times.wasm = Date.now();
+    if (r.url().includes("/pkg/dangol_bg.wasm")) times.wasm = Date.now();
   });
   // A slow wasm: the config must not wait for it.
-  await page.route("**/pkg/dangol_bg.wasm", async (route) => {
+  await page.route("**/pkg/dangol_bg.wasm*", async (route) => {
     await new Promise((r) => setTimeout(r, 400));
     await route.continue();
   });
@@ -237,4 +237,44 @@ test("a first visit asks for the config while the wasm loads, once; a returning 
   assert.deepEqual(dangolWarnings(), []);
   assert.deepEqual(log.errors, []);
   await context.close();
+});
+
+test("the widget's files are asked for by build: cached for good, and another build's are refused", async () => {
+  const build = readFileSync(join(ROOT, "pkg/build-id"), "utf8").trim();
+  assert.match(build, /^[0-9a-f]{8}$/);
+  const loader = await rawGet(`${server.url}/dangol.js`, {});
+  assert.match(loader.body.toString(), new RegExp(`"${build}"`));
+  assert.equal(loader.headers["cache-control"], "public, max-age=300");
+  for (const file of ["dangol.js", "dangol_bg.wasm"]) {
+    const current = await rawGet(`${server.url}/pkg/${file}?v=${build}`, {});
+    assert.equal(current.status, 200, file);
+    assert.equal(current.headers["cache-control"], "public, max-age=31536000, immutable", file);
+    const other = await rawGet(`${server.url}/pkg/${file}?v=0badc0de`, {});
+    assert.equal(other.status, 404, file);
+    assert.equal(other.headers["cache-control"], "no-store", file);
+    assert.match(other.body.toString(), /0badc0de/);
+    const plain = await rawGet(`${server.url}/pkg/${file}`, {});
+    assert.equal(plain.status, 200, file);
+    assert.equal(plain.headers["cache-control"], "no-cache", file);
+  }
+  // A page asks for its loader's build and shows its offer.
+  const { context, page, log, dangolWarnings } = await watchedPage(browser);
+  await page.goto(`${server.url}/demo/`);
+  await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
+  const asked = log.requests.map((r) => r.url).filter((u) => u.includes("/pkg/"));
+  assert.deepEqual(asked.sort(), [`${server.url}/pkg/dangol.js?v=${build}`, `${server.url}/pkg/dangol_bg.wasm?v=${build}`]);
+  assert.deepEqual(dangolWarnings(), []);
+  await context.close();
+
+  // A loader from another build finds no files, says so once and leaves the page as it was.
+  const stale = await watchedPage(browser);
+  const text = loader.body.toString().replace(`"${build}"`, '"0badc0de"');
+  await stale.page.route(`${server.url}/dangol.js`, (route) => route.fulfill({ status: 200, contentType: "text/javascript", body: text }));
+  await stale.page.goto(`${server.url}/demo/`);
+  await eventually(async () => stale.dangolWarnings().length > 0, 5000, "the loader's warning");
+  assert.match(stale.dangolWarnings()[0], /could not load/);
+  assert.equal(await stale.page.locator(`${HERO} .fallback h2`).textContent(), "Winter collection");
+  assert.equal(await stale.page.evaluate(() => document.querySelector('[data-dangol-slot="home-hero"]').hasAttribute("data-dangol-rendered")), false);
+  assert.deepEqual(stale.log.errors, []);
+  await stale.context.close();
 });

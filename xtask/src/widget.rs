@@ -135,8 +135,25 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
             std::fs::copy(root().join("www/dangol.js"), &loader)?;
         }
     }
+    // The build id: the loader asks for the glue and wasm of its own build.
+    let mut crc = flate2::Crc::new();
+    crc.update(&std::fs::read(&glue)?);
+    crc.update(&std::fs::read(&wasm)?);
+    let id = format!("{:08x}", crc.sum());
+    let text = std::fs::read_to_string(&loader)?;
+    if !text.contains("\"DANGOL_BUILD\"") {
+        bail!("the loader has no \"DANGOL_BUILD\" for the build id");
+    }
+    std::fs::write(
+        &loader,
+        text.replace("\"DANGOL_BUILD\"", &format!("\"{id}\"")),
+    )?;
+    std::fs::write(out.join(BUILD_ID), &id)?;
     precompress(out)
 }
+
+/// The build id's file: the server answers only for this build's files.
+pub const BUILD_ID: &str = "build-id";
 
 /// The loader as shipped (minified from `www/dangol.js`); the server
 /// answers `/dangol.js` with it.

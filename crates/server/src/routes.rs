@@ -107,6 +107,7 @@ pub(crate) fn router(state: AppState) -> Router {
             Some(loader) => router.route_service(
                 "/dangol.js",
                 tower::ServiceBuilder::new()
+                    .layer(loader_cache())
                     .layer(SetResponseHeaderLayer::overriding(
                         header::VARY,
                         HeaderValue::from_static("accept-encoding"),
@@ -119,7 +120,9 @@ pub(crate) fn router(state: AppState) -> Router {
             ),
             None => router.route_service(
                 "/dangol.js",
-                www_files().service(ServeFile::new(www.join("dangol.js"))),
+                www_files()
+                    .layer(loader_cache())
+                    .service(ServeFile::new(www.join("dangol.js"))),
             ),
         };
         router = router
@@ -143,12 +146,66 @@ pub(crate) fn router(state: AppState) -> Router {
                 header::VARY,
                 HeaderValue::from_static("accept-encoding"),
             ))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(pkg.join("build-id")),
+                versioned,
+            ))
             .service(ServeDir::new(pkg).precompressed_br().precompressed_gzip());
         router = router.nest_service("/pkg", assets);
     }
     router
         .layer(axum::middleware::from_fn(crate::limits::client_ip))
         .with_state(state)
+}
+
+/// The loader is cached for five minutes: an upgrade reaches every page
+/// within that.
+fn loader_cache() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    )
+}
+
+/// The loader asks for the widget's files with `?v=<build id>`. The current
+/// build's files may then be cached for good (`immutable`); a request for
+/// another build (a loader cached from before an upgrade) is a 404, not a
+/// glue and a wasm that do not fit each other, and the loader gives up
+/// quietly until its short cache runs out. Without `v`, browsers revalidate.
+async fn versioned(
+    State(id_file): State<Arc<std::path::PathBuf>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let asked = request
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("v=")))
+        .map(str::to_string);
+    let cache = match asked {
+        None => "no-cache",
+        Some(asked) => {
+            let current = tokio::fs::read_to_string(&*id_file)
+                .await
+                .unwrap_or_default();
+            if asked != current.trim() {
+                return (
+                    StatusCode::NOT_FOUND,
+                    [(header::CACHE_CONTROL, "no-store")],
+                    format!("build `{asked}` is not the widget this server has"),
+                )
+                    .into_response();
+            }
+            "public, max-age=31536000, immutable"
+        }
+    };
+    let mut response = next.run(request).await;
+    if response.status().is_success() {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    }
+    response
 }
 
 pub(crate) async fn known_site(state: &AppState, site: &str) -> Result<Site, ApiError> {
