@@ -25,6 +25,25 @@ fn detail_of(event: &web_sys::Event) -> String {
         .unwrap_or_default()
 }
 
+/// A listener for one of the offers' `"campaign/variant"` events: records
+/// it with `record` and sends what consent allows.
+fn on_offer_event(
+    cell: &Rc<RefCell<Inner>>,
+    record: fn(&mut Inner, &str, &str),
+) -> impl FnMut(&web_sys::Event) + 'static {
+    let weak = Rc::downgrade(cell);
+    move |event| {
+        let Some(cell) = weak.upgrade() else {
+            return;
+        };
+        let detail = detail_of(event);
+        if let Some((campaign, variant)) = detail.split_once('/') {
+            record(&mut cell.borrow_mut(), campaign, variant);
+            flush(cell);
+        }
+    }
+}
+
 /// Counts engaged (visible) time into the profile and flushes events when
 /// the page is hidden or left (fetch keepalive survives the unload).
 pub(super) fn watch_page(cell: &Rc<RefCell<Inner>>) {
@@ -78,18 +97,8 @@ pub(super) fn watch_page(cell: &Rc<RefCell<Inner>>) {
             flush(cell);
         }
     };
-    let weak = Rc::downgrade(cell);
-    let on_offer_click = move |event: &web_sys::Event| {
-        let Some(cell) = weak.upgrade() else {
-            return;
-        };
-        let detail = detail_of(event);
-        if let Some((campaign, variant)) = detail.split_once('/') {
-            cell.borrow_mut().offer_clicked(campaign, variant);
-            // The click usually navigates away: keepalive carries the event.
-            flush(cell);
-        }
-    };
+    // A click usually navigates away: keepalive carries the event.
+    let on_offer_click = on_offer_event(cell, Inner::offer_clicked);
     let weak = Rc::downgrade(cell);
     let last_scroll = Rc::new(std::cell::Cell::new((0.0f64, 0i64)));
     let on_scroll = move |_: &web_sys::Event| {
@@ -202,17 +211,7 @@ pub(super) fn watch_page(cell: &Rc<RefCell<Inner>>) {
             flush(cell);
         }
     };
-    let weak = Rc::downgrade(cell);
-    let on_dismiss = move |event: &web_sys::Event| {
-        let Some(cell) = weak.upgrade() else {
-            return;
-        };
-        let detail = detail_of(event);
-        if let Some((campaign, variant)) = detail.split_once('/') {
-            cell.borrow_mut().dismissed(campaign, variant);
-            flush(cell);
-        }
-    };
+    let on_dismiss = on_offer_event(cell, Inner::dismissed);
     // Any input resets the inactivity clock.
     let weak = Rc::downgrade(cell);
     let on_input = move |_: &web_sys::Event| {
