@@ -11,15 +11,18 @@ import { chromium } from "playwright-core";
 export const ROOT = process.env.DANGOL_ROOT || new URL("../..", import.meta.url).pathname;
 const SERVER_BIN = process.env.DANGOL_SERVER_BIN || join(ROOT, "target/debug/dangol-server");
 
-/** Starts dangol-server with the demo seeded; resolves once it listens. */
-export async function startServer() {
+/**
+ * Starts dangol-server with the demo seeded; resolves once it listens.
+ * `pkg` serves another build directory than the repository's `pkg/`.
+ */
+export async function startServer({ pkg = join(ROOT, "pkg") } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "dangol-e2e-"));
   const token = randomBytes(16).toString("hex");
   const redeemKey = randomBytes(16).toString("hex");
   const adminPassword = randomBytes(12).toString("hex");
   const proc = spawn(
     SERVER_BIN,
-    ["--addr", "127.0.0.1:0", "--data-dir", dataDir, "--www", join(ROOT, "www"), "--pkg", join(ROOT, "pkg"), "--seed-demo"],
+    ["--addr", "127.0.0.1:0", "--data-dir", dataDir, "--www", join(ROOT, "www"), "--pkg", pkg, "--seed-demo"],
     { env: { ...process.env, DANGOL_ADMIN_TOKEN: token, DANGOL_REDEEM_KEY: redeemKey, DANGOL_DEMO_ADMIN_PASSWORD: adminPassword, RUST_LOG: "warn" }, stdio: ["ignore", "pipe", "inherit"] },
   );
   const url = await new Promise((resolve, reject) => {

@@ -4,7 +4,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { get } from "node:http";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
-import { readFileSync, statSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer, launchBrowser, watchedPage, closedPort, eventually, shotPath, ROOT } from "./harness.mjs";
 
@@ -277,4 +278,45 @@ test("the widget's files are asked for by build: cached for good, and another bu
   assert.equal(await stale.page.evaluate(() => document.querySelector('[data-dangol-slot="home-hero"]').hasAttribute("data-dangol-rendered")), false);
   assert.deepEqual(stale.log.errors, []);
   await stale.context.close();
+});
+
+test("the server keeps serving the builds before the current one, so a page with a cached loader keeps its offers", async () => {
+  // A build directory as an upgrade leaves it: the current build at the top
+  // and in builds/, and an earlier build (here the same files under another
+  // id) still in builds/.
+  const pkg = mkdtempSync(join(tmpdir(), "dangol-pkg-"));
+  const build = readFileSync(join(ROOT, "pkg/build-id"), "utf8").trim();
+  cpSync(join(ROOT, "pkg"), pkg, { recursive: true });
+  assert.ok(statSync(join(pkg, "builds", build)).isDirectory(), "the build keeps its own files in builds/<id>/");
+  const earlier = "00d0b01d";
+  cpSync(join(pkg, "builds", build), join(pkg, "builds", earlier), { recursive: true });
+  const upgraded = await startServer({ pkg });
+  try {
+    for (const file of ["dangol.js", "dangol_bg.wasm"]) {
+      const kept = await rawGet(`${upgraded.url}/pkg/${file}?v=${earlier}`, { "accept-encoding": "br" });
+      assert.equal(kept.status, 200, file);
+      assert.equal(kept.headers["cache-control"], "public, max-age=31536000, immutable", file);
+      assert.equal(kept.headers["content-encoding"], "br", file);
+      assert.deepEqual(brotliDecompressSync(kept.body), readFileSync(join(ROOT, "pkg", file)), file);
+      for (const id of ["0badc0de", "../../..", "0LDB01D0"]) {
+        const gone = await rawGet(`${upgraded.url}/pkg/${file}?v=${encodeURIComponent(id)}`, {});
+        assert.equal(gone.status, 404, `${file} ?v=${id}`);
+      }
+    }
+    // A page whose loader is the earlier build's loads that build and shows its offer.
+    const loader = await rawGet(`${upgraded.url}/dangol.js`, {});
+    const text = loader.body.toString().replace(`"${build}"`, `"${earlier}"`);
+    const { context, page, log, dangolWarnings } = await watchedPage(browser);
+    await page.route(`${upgraded.url}/dangol.js`, (route) => route.fulfill({ status: 200, contentType: "text/javascript", body: text }));
+    await page.goto(`${upgraded.url}/demo/`);
+    await page.waitForSelector(`${HERO}[data-dangol-rendered="welcome-hero"]`);
+    const asked = log.requests.map((r) => r.url).filter((u) => u.includes("/pkg/"));
+    assert.deepEqual(asked.sort(), [`${upgraded.url}/pkg/dangol.js?v=${earlier}`, `${upgraded.url}/pkg/dangol_bg.wasm?v=${earlier}`]);
+    assert.deepEqual(dangolWarnings(), []);
+    assert.deepEqual(log.errors, []);
+    await context.close();
+  } finally {
+    await upgraded.stop();
+    rmSync(pkg, { recursive: true, force: true });
+  }
 });

@@ -149,7 +149,43 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
         text.replace("\"DANGOL_BUILD\"", &format!("\"{id}\"")),
     )?;
     std::fs::write(out.join(BUILD_ID), &id)?;
-    precompress(out)
+    precompress(out)?;
+    keep_build(out, &id)
+}
+
+/// How many builds' files the server keeps serving: the current one and the
+/// ones before it, for pages whose loader was cached before an upgrade.
+pub const KEPT_BUILDS: usize = 3;
+
+/// The glue and the wasm (with their compressed copies) also go to
+/// `builds/<id>/`, where the server finds a build by the id its loader
+/// asks for. Only the newest [`KEPT_BUILDS`] builds stay.
+fn keep_build(out: &Path, id: &str) -> Result<()> {
+    let builds = out.join("builds");
+    let dir = builds.join(id);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    for name in ["dangol.js", "dangol_bg.wasm"] {
+        for suffix in ["", ".br", ".gz"] {
+            let file = format!("{name}{suffix}");
+            std::fs::copy(out.join(&file), dir.join(&file))
+                .with_context(|| format!("keeping {file} of build {id}"))?;
+        }
+    }
+    let mut kept = Vec::new();
+    for entry in std::fs::read_dir(&builds)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            kept.push((entry.metadata()?.modified()?, entry.path()));
+        }
+    }
+    kept.sort_by_key(|k| std::cmp::Reverse(k.0));
+    for (_, old) in kept.iter().skip(KEPT_BUILDS) {
+        std::fs::remove_dir_all(old)?;
+    }
+    Ok(())
 }
 
 /// The build id's file: the server answers only for this build's files.
@@ -389,6 +425,41 @@ mod tests {
         back.clear();
         ::brotli::Decompressor::new(&packed[..], 4096).read_to_end(&mut back)?;
         assert_eq!(back, text);
+        Ok(())
+    }
+
+    #[test]
+    fn a_build_keeps_its_files_by_id_and_only_the_newest_builds_stay() -> Result<()> {
+        let out = std::env::temp_dir().join(format!("dangol-keep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(&out)?;
+        let ids = ["00000001", "00000002", "00000003", "00000004", "00000005"];
+        for id in ids {
+            for name in ["dangol.js", "dangol_bg.wasm"] {
+                for suffix in ["", ".br", ".gz"] {
+                    std::fs::write(out.join(format!("{name}{suffix}")), format!("{id}{suffix}"))?;
+                }
+            }
+            keep_build(&out, id)?;
+            // Directory times order the builds; keep them apart.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let mut kept: Vec<String> = std::fs::read_dir(out.join("builds"))?
+            .map(|e| Ok(e?.file_name().to_string_lossy().into_owned()))
+            .collect::<Result<_>>()?;
+        kept.sort();
+        assert_eq!(kept, ["00000003", "00000004", "00000005"]);
+        assert_eq!(
+            std::fs::read_to_string(out.join("builds/00000004/dangol_bg.wasm.br"))?,
+            "00000004.br"
+        );
+        // Rebuilding an old id makes it the newest again.
+        keep_build(&out, "00000003")?;
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        keep_build(&out, "00000006")?;
+        assert!(!out.join("builds/00000004").exists());
+        assert!(out.join("builds/00000003/dangol.js").exists());
+        std::fs::remove_dir_all(&out)?;
         Ok(())
     }
 

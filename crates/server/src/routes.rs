@@ -147,7 +147,7 @@ pub(crate) fn router(state: AppState) -> Router {
                 HeaderValue::from_static("accept-encoding"),
             ))
             .layer(axum::middleware::from_fn_with_state(
-                Arc::new(pkg.join("build-id")),
+                Arc::new(pkg.clone()),
                 versioned,
             ))
             .service(ServeDir::new(pkg).precompressed_br().precompressed_gzip());
@@ -167,14 +167,16 @@ fn loader_cache() -> SetResponseHeaderLayer<HeaderValue> {
     )
 }
 
-/// The loader asks for the widget's files with `?v=<build id>`. The current
-/// build's files may then be cached for good (`immutable`); a request for
-/// another build (a loader cached from before an upgrade) is a 404, not a
-/// glue and a wasm that do not fit each other, and the loader gives up
-/// quietly until its short cache runs out. Without `v`, browsers revalidate.
+/// The loader asks for the widget's files with `?v=<build id>`. The build
+/// keeps its files in `builds/<id>/` as well, and the last few builds stay
+/// there, so a loader cached from before an upgrade still gets the glue and
+/// the wasm of its own build. A build's files never change, so browsers may
+/// keep them for good (`immutable`). A build that is not kept is a 404, not
+/// a glue and a wasm that do not fit each other: the loader gives up quietly
+/// until its short cache runs out. Without `v`, browsers revalidate.
 async fn versioned(
-    State(id_file): State<Arc<std::path::PathBuf>>,
-    request: axum::extract::Request,
+    State(pkg): State<Arc<std::path::PathBuf>>,
+    mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     let asked = request
@@ -185,16 +187,28 @@ async fn versioned(
     let cache = match asked {
         None => "no-cache",
         Some(asked) => {
-            let current = tokio::fs::read_to_string(&*id_file)
-                .await
-                .unwrap_or_default();
-            if asked != current.trim() {
-                return (
-                    StatusCode::NOT_FOUND,
-                    [(header::CACHE_CONTROL, "no-store")],
-                    format!("build `{asked}` is not the widget this server has"),
-                )
-                    .into_response();
+            let kept = is_build_id(&asked) && {
+                let dir = pkg.join("builds").join(&asked);
+                tokio::fs::metadata(&dir).await.is_ok_and(|m| m.is_dir())
+            };
+            if kept {
+                let path = format!("/builds/{asked}{}", request.uri().path());
+                match path.parse() {
+                    Ok(uri) => *request.uri_mut() = uri,
+                    Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+                }
+            } else {
+                let current = tokio::fs::read_to_string(pkg.join("build-id"))
+                    .await
+                    .unwrap_or_default();
+                if asked != current.trim() {
+                    return (
+                        StatusCode::NOT_FOUND,
+                        [(header::CACHE_CONTROL, "no-store")],
+                        format!("build `{asked}` is not a widget this server keeps"),
+                    )
+                        .into_response();
+                }
             }
             "public, max-age=31536000, immutable"
         }
@@ -206,6 +220,11 @@ async fn versioned(
             .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     }
     response
+}
+
+/// A build id as the build writes it: eight lowercase hex digits.
+fn is_build_id(id: &str) -> bool {
+    id.len() == 8 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 pub(crate) async fn known_site(state: &AppState, site: &str) -> Result<Site, ApiError> {
