@@ -72,7 +72,12 @@ pub(crate) fn router(state: AppState) -> Router {
     let mut router = Router::new()
         // Configs are public (no secret to leak through compression) and
         // grow with the campaigns: brotli or gzip when the browser accepts.
-        .route(CONFIG, get(config).layer(CompressionLayer::new()))
+        .route(
+            CONFIG,
+            get(config)
+                .layer(CompressionLayer::new())
+                .layer(axum::middleware::map_response(weak_etag_when_encoded)),
+        )
         .route(
             OPENAPI,
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON) }),
@@ -280,7 +285,7 @@ async fn config(
     let mut response = if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == served.etag))
+        .is_some_and(|v| etag_matches(v, &served.etag))
     {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -311,6 +316,32 @@ async fn config(
         HeaderValue::from_static("ETag, X-Dangol-Signature"),
     );
     Ok(response)
+}
+
+/// `If-None-Match` against the config's tag, by weak comparison (RFC 9110
+/// 13.1.2): a tag the server weakened for a compressed copy still matches.
+fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    let bare = |t: &str| -> String { t.trim().trim_start_matches("W/").to_string() };
+    if_none_match
+        .split(',')
+        .any(|t| t.trim() == "*" || bare(t) == bare(etag))
+}
+
+/// A compressed config is not the same bytes as the uncompressed one, so
+/// its tag is weak (`W/"…"`), as a strong tag must differ per encoding.
+async fn weak_etag_when_encoded(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    if headers.contains_key(header::CONTENT_ENCODING) {
+        let weak = headers
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.starts_with("W/"))
+            .and_then(|v| HeaderValue::from_str(&format!("W/{v}")).ok());
+        if let Some(weak) = weak {
+            headers.insert(header::ETAG, weak);
+        }
+    }
+    response
 }
 
 /// `GET /v1/sites/{site}/key`: the public key that verifies the site's

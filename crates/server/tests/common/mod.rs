@@ -95,6 +95,32 @@ pub async fn config_is_served_with_a_strong_etag_and_revalidates_with_304(state:
     let (status, headers, _) = send(&state, req).await;
     assert_eq!(status, StatusCode::NOT_MODIFIED);
     assert_eq!(headers[header::ETAG].to_str().unwrap(), etag);
+
+    // A compressed copy carries the tag weakened, and the weak tag (as a
+    // browser sends it back) revalidates too; another version's does not.
+    let req = Request::get("/v1/sites/demo/config")
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .body(Body::empty())
+        .unwrap();
+    let response = app(state.clone()).oneshot(req).await.unwrap();
+    assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+    let weak = response.headers()[header::ETAG]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(weak, format!("W/{etag}"));
+    for (tag, want) in [
+        (weak.as_str(), StatusCode::NOT_MODIFIED),
+        ("\"v0-x\", W/\"v0-y\"", StatusCode::OK),
+        ("*", StatusCode::NOT_MODIFIED),
+    ] {
+        let req = Request::get("/v1/sites/demo/config")
+            .header(header::IF_NONE_MATCH, tag)
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, _) = send(&state, req).await;
+        assert_eq!(status, want, "If-None-Match: {tag}");
+    }
 }
 
 pub async fn an_unknown_site_is_a_404_that_names_it(state: AppState) {
