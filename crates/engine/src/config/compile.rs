@@ -150,7 +150,8 @@ impl SiteConfig {
                     behavioural,
                     index,
                 }),
-                Err((field, message)) => {
+                Err(e) => {
+                    let (field, message) = *e.0;
                     let who = if is_identifier(&campaign.id) {
                         campaign.id.clone()
                     } else {
@@ -182,7 +183,7 @@ fn check(
     regex: &dyn RegexEngine,
     paths: &mut Paths,
 ) -> Result<(Condition, bool), FieldError> {
-    let fail = |field: &str, message: &str| Err((field.to_string(), message.to_string()));
+    let fail = |field: &str, message: &str| Err((field.to_string(), message.to_string()).into());
     if !is_identifier(&c.id) {
         return fail("id", ID_RULE);
     }
@@ -254,8 +255,10 @@ fn check(
                 ),
             );
         }
-        check_content(&variant.content, config)
-            .map_err(|(field, message)| (format!("variants[{i}].content.{field}"), message))?;
+        check_content(&variant.content, config).map_err(|e| {
+            let (field, message) = *e.0;
+            FieldError::from((format!("variants[{i}].content.{field}"), message))
+        })?;
     }
     if kind == "coupon" {
         let Some(policy) = &c.coupon else {
@@ -314,7 +317,7 @@ fn check(
 
 fn nonempty(text: &str, field: &str) -> Result<(), FieldError> {
     if text.trim().is_empty() {
-        Err((field.to_string(), "may not be empty".to_string()))
+        Err((field.to_string(), "may not be empty".to_string()).into())
     } else {
         Ok(())
     }
@@ -327,7 +330,8 @@ fn safe(url: &str, field: &str) -> Result<(), FieldError> {
         Err((
             field.to_string(),
             format!("`{url}` is not an http(s) or relative URL"),
-        ))
+        )
+            .into())
     }
 }
 
@@ -348,7 +352,8 @@ fn check_content(content: &Content, config: &SiteConfig) -> Result<(), FieldErro
                 return Err((
                     "theme".into(),
                     format!("`{theme}` is not one of: light, dark, accent"),
-                ));
+                )
+                    .into());
             }
         }
         Content::Coupon(c) => {
@@ -362,14 +367,15 @@ fn check_content(content: &Content, config: &SiteConfig) -> Result<(), FieldErro
                 return Err((
                     "type".into(),
                     "a loyalty prompt needs the site's `tiers` table".into(),
-                ));
+                )
+                    .into());
             }
         }
         Content::FeedbackQuestion(q) => {
             nonempty(&q.question, "question")?;
             if let super::Scale::Choice { choices } = &q.scale {
                 if !(2..=6).contains(&choices.len()) {
-                    return Err(("choices".into(), "needs 2 to 6 choices".into()));
+                    return Err(("choices".into(), "needs 2 to 6 choices".into()).into());
                 }
                 for (i, choice) in choices.iter().enumerate() {
                     nonempty(choice, &format!("choices[{i}]"))?;
