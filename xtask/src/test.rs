@@ -15,7 +15,8 @@ use crate::{bench, postgres, root, tools, widget};
 /// took it from 121 KB to 134 KB; the persisted outbox with its cross-tab
 /// lock to 140 KB. Rebuilding the standard library with trapping panics
 /// and shortening the wasm's import and export names brought it to 122 KB.
-pub const BUNDLE_GZIP_BUDGET: u64 = 124_000;
+/// The ceiling comes down with each saving, so none is lost unnoticed.
+pub const BUNDLE_GZIP_BUDGET: u64 = 123_000;
 
 pub fn run() -> Result<()> {
     let started = Instant::now();
