@@ -16,7 +16,7 @@ use crate::{bench, postgres, root, tools, widget};
 /// lock to 140 KB. Rebuilding the standard library with trapping panics
 /// and shortening the wasm's import and export names brought it to 122 KB.
 /// The ceiling comes down with each saving, so none is lost unnoticed.
-pub const BUNDLE_GZIP_BUDGET: u64 = 123_000;
+pub const BUNDLE_GZIP_BUDGET: u64 = 122_000;
 
 pub fn run() -> Result<()> {
     let started = Instant::now();
