@@ -12,44 +12,10 @@ pub mod preview;
 pub mod render;
 mod widget;
 
+#[cfg(feature = "bench")]
 use wasm_bindgen::prelude::*;
 
-pub use widget::Widget;
-
-/// Starts the widget for `site`, talking to the server at `endpoint`. With
-/// `key` (the site's Ed25519 public key, base64, from the script tag's
-/// `data-key`), only configs signed with it are used. `config`, when given,
-/// is a `fetch` of the site's config that is already under way (the loader
-/// starts one on a first visit, while the wasm loads); the widget reads it
-/// instead of asking again. `next_task`, when given, returns a promise
-/// that resolves in a later task; the widget waits for it between reading
-/// a fetched config and rendering it, so neither makes a long task.
-///
-/// Never throws: a bad site id or endpoint logs one console warning and
-/// returns a widget that does nothing.
-///
-/// ```js
-/// import init, { start } from "/pkg/dangol.js";
-/// await init();
-/// const widget = start("demo", "https://shop.example", "MCowBQYDK2VwAyEA...", null, null);
-/// widget.grant(); // the shopper accepted personalisation
-/// ```
-#[wasm_bindgen]
-pub fn start(
-    site: String,
-    endpoint: String,
-    key: Option<String>,
-    config: Option<js_sys::Promise>,
-    next_task: Option<js_sys::Function>,
-) -> Widget {
-    Widget::start(
-        site,
-        endpoint,
-        key.filter(|k| !k.is_empty()),
-        config,
-        next_task,
-    )
-}
+pub use widget::{Widget, start};
 
 // A small free-list allocator: dlmalloc costs ~7 KB of wasm, and the widget
 // allocates little. The widget runs on one thread.

@@ -30,35 +30,54 @@ pub struct Widget {
     inner: Rc<RefCell<Inner>>,
 }
 
-impl Widget {
-    pub(crate) fn start(
-        site: String,
-        endpoint: String,
-        key: Option<String>,
-        config: Option<js_sys::Promise>,
-        next_task: Option<js_sys::Function>,
-    ) -> Widget {
-        let endpoint = endpoint.trim_end_matches('/').to_string();
-        let mut inner = Inner::new(site, endpoint);
-        inner.public_key = key;
-        inner.prefetched = config;
-        inner.next_task = next_task;
-        let widget = Widget {
-            inner: Rc::new(RefCell::new(inner)),
-        };
-        widget.inner.borrow_mut().self_ref = Some(Rc::downgrade(&widget.inner));
-        if let Err(problem) = widget.check_setup() {
-            warn_once(
-                Problem::Setup,
-                &format!("{problem}; the widget stays off and the page is unaffected"),
-            );
-            widget.inner.borrow_mut().disabled = true;
-            return widget;
-        }
-        lifecycle::boot(widget.inner.clone());
-        widget
+/// Starts the widget for `site`, talking to the server at `endpoint`. With
+/// `key` (the site's Ed25519 public key, base64, from the script tag's
+/// `data-key`), only configs signed with it are used. `config`, when given,
+/// is a `fetch` of the site's config that is already under way (the loader
+/// starts one on a first visit, while the wasm loads); the widget reads it
+/// instead of asking again. `next_task`, when given, returns a promise
+/// that resolves in a later task; the widget waits for it between reading
+/// a fetched config and rendering it, so neither makes a long task.
+///
+/// Never throws: a bad site id or endpoint logs one console warning and
+/// returns a widget that does nothing.
+///
+/// ```js
+/// import init, { start } from "/pkg/dangol.js";
+/// await init();
+/// const widget = start("demo", "https://shop.example", "MCowBQYDK2VwAyEA...", null, null);
+/// widget.grant(); // the shopper accepted personalisation
+/// ```
+#[wasm_bindgen]
+pub fn start(
+    site: String,
+    endpoint: String,
+    key: Option<String>,
+    config: Option<js_sys::Promise>,
+    next_task: Option<js_sys::Function>,
+) -> Widget {
+    let endpoint = endpoint.trim_end_matches('/').to_string();
+    let mut inner = Inner::new(site, endpoint);
+    inner.public_key = key.filter(|k| !k.is_empty());
+    inner.prefetched = config;
+    inner.next_task = next_task;
+    let widget = Widget {
+        inner: Rc::new(RefCell::new(inner)),
+    };
+    widget.inner.borrow_mut().self_ref = Some(Rc::downgrade(&widget.inner));
+    if let Err(problem) = widget.check_setup() {
+        warn_once(
+            Problem::Setup,
+            &format!("{problem}; the widget stays off and the page is unaffected"),
+        );
+        widget.inner.borrow_mut().disabled = true;
+        return widget;
     }
+    lifecycle::boot(widget.inner.clone());
+    widget
+}
 
+impl Widget {
     fn check_setup(&self) -> Result<(), String> {
         let inner = self.inner.borrow();
         if !is_identifier(&inner.site) {

@@ -151,10 +151,7 @@ pub(crate) fn router(state: AppState) -> Router {
                 header::VARY,
                 HeaderValue::from_static("accept-encoding"),
             ))
-            .layer(axum::middleware::from_fn_with_state(
-                Arc::new(pkg.clone()),
-                versioned,
-            ))
+            .layer(axum::middleware::from_fn(versioned))
             .service(ServeDir::new(pkg).precompressed_br().precompressed_gzip());
         router = router.nest_service("/pkg", assets);
     }
@@ -172,57 +169,53 @@ fn loader_cache() -> SetResponseHeaderLayer<HeaderValue> {
     )
 }
 
-/// The loader asks for the widget's files with `?v=<build id>`. The build
-/// keeps its files in `builds/<id>/` as well, and the last few builds stay
-/// there, so a loader cached from before an upgrade still gets the glue and
-/// the wasm of its own build. A build's files never change, so browsers may
-/// keep them for good (`immutable`). A build that is not kept is a 404, not
-/// a glue and a wasm that do not fit each other: the loader gives up quietly
-/// until its short cache runs out. Without `v`, browsers revalidate.
-async fn versioned(
-    State(pkg): State<Arc<std::path::PathBuf>>,
-    mut request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
+/// The loader asks for the widget's files with `?v=<build id>`, and they
+/// are served from that build's directory, `builds/<id>/`. The build keeps
+/// its files there and the last few builds stay, so a loader cached from
+/// before an upgrade still gets the glue and the wasm of its own build. A
+/// build's files never change, so browsers may keep them for good
+/// (`immutable`). A build that is not kept is a 404, not a glue and a wasm
+/// that do not fit each other: the loader gives up quietly until its short
+/// cache runs out. Without `v`, browsers revalidate.
+async fn versioned(mut request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let asked = request
         .uri()
         .query()
         .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("v=")))
         .map(str::to_string);
-    let cache = match asked {
-        None => "no-cache",
-        Some(asked) => {
-            let kept = is_build_id(&asked) && {
-                let dir = pkg.join("builds").join(&asked);
-                tokio::fs::metadata(&dir).await.is_ok_and(|m| m.is_dir())
-            };
-            if kept {
-                let path = format!("/builds/{asked}{}", request.uri().path());
-                match path.parse() {
-                    Ok(uri) => *request.uri_mut() = uri,
-                    Err(_) => return StatusCode::BAD_REQUEST.into_response(),
-                }
-            } else {
-                let current = tokio::fs::read_to_string(pkg.join("build-id"))
-                    .await
-                    .unwrap_or_default();
-                if asked != current.trim() {
-                    return (
-                        StatusCode::NOT_FOUND,
-                        [(header::CACHE_CONTROL, "no-store")],
-                        format!("build `{asked}` is not a widget this server keeps"),
-                    )
-                        .into_response();
-                }
-            }
-            "public, max-age=31536000, immutable"
+    let Some(asked) = asked else {
+        let mut response = next.run(request).await;
+        if response.status().is_success() {
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         }
+        return response;
     };
+    let not_kept = || {
+        (
+            StatusCode::NOT_FOUND,
+            [(header::CACHE_CONTROL, "no-store")],
+            format!("build `{asked}` is not a widget this server keeps"),
+        )
+            .into_response()
+    };
+    if !is_build_id(&asked) {
+        return not_kept();
+    }
+    match format!("/builds/{asked}{}", request.uri().path()).parse() {
+        Ok(uri) => *request.uri_mut() = uri,
+        Err(_) => return not_kept(),
+    }
     let mut response = next.run(request).await;
+    if response.status() == StatusCode::NOT_FOUND {
+        return not_kept();
+    }
     if response.status().is_success() {
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
     }
     response
 }
@@ -321,7 +314,9 @@ async fn config(
 /// `If-None-Match` against the config's tag, by weak comparison (RFC 9110
 /// 13.1.2): a tag the server weakened for a compressed copy still matches.
 fn etag_matches(if_none_match: &str, etag: &str) -> bool {
-    let bare = |t: &str| -> String { t.trim().trim_start_matches("W/").to_string() };
+    fn bare(tag: &str) -> &str {
+        tag.trim().trim_start_matches("W/")
+    }
     if_none_match
         .split(',')
         .any(|t| t.trim() == "*" || bare(t) == bare(etag))
