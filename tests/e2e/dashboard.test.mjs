@@ -246,6 +246,27 @@ test("pausing from the list, publishing with its diff, rolling back after seeing
   await context.close();
 });
 
+test("a dashboard action that fails on the network says so, and the page keeps working", async () => {
+  const { context, page, log } = await watchedPage(browser);
+  await signIn(page);
+  const row = 'tr[data-campaign="welcome-hero"]';
+  await page.waitForSelector(`${row} [data-status="live"]`);
+  // The pause request never reaches the server.
+  await page.route("**/campaigns/welcome-hero", (route) =>
+    route.request().method() === "PUT" ? route.abort("connectionreset") : route.continue());
+  await page.locator(row).getByRole("button", { name: "Pause" }).click();
+  await page.waitForSelector("#flash:has-text('Something went wrong')");
+  assert.equal(await page.locator(`${row} [data-status]`).getAttribute("data-status"), "live");
+  // With the network back, the same button works.
+  await page.unroute("**/campaigns/welcome-hero");
+  await page.locator(row).getByRole("button", { name: "Pause" }).click();
+  await page.waitForSelector(`${row} [data-status="paused"]`);
+  await page.locator(row).getByRole("button", { name: "Resume" }).click();
+  await page.waitForSelector(`${row} [data-status="live"]`);
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
 test("the dashboard's pages pass axe's WCAG 2 A/AA rules with nothing serious or critical", async () => {
   // The pages' CSP forbids injected scripts; this context bypasses it to run axe.
   const context = await browser.newContext({ bypassCSP: true });

@@ -17,6 +17,18 @@ const ctx = {
   },
 };
 
+/** A button's action: a failure (the network, or the server refusing) is
+ * shown to the marketer, never an unhandled rejection. */
+function action(fn) {
+  return async (...args) => {
+    try {
+      await fn(...args);
+    } catch (e) {
+      ctx.flash(t("error", { message: e.message }));
+    }
+  };
+}
+
 function chrome() {
   document.title = t("title");
   document.documentElement.lang = lang();
@@ -90,17 +102,17 @@ async function campaigns(view) {
   const rows = list.campaigns.map((c) => {
     const n = totals(c.id);
     const body = c.campaign;
-    const toggle = async () => {
+    const toggle = action(async () => {
       const next = structuredClone(body);
       if (next.paused) delete next.paused; else next.paused = true;
       await api("PUT", `${sitePath(s)}/campaigns/${encodeURIComponent(c.id)}`, next);
       route();
-    };
-    const remove = async () => {
+    });
+    const remove = action(async () => {
       if (!confirm(`${t("delete")} ${c.id}?`)) return;
       await api("DELETE", `${sitePath(s)}/campaigns/${encodeURIComponent(c.id)}`);
       route();
-    };
+    });
     return h("tr", { "data-campaign": c.id },
       h("td", {}, h("a", { href: `#/campaigns/${encodeURIComponent(c.id)}` }, body.name || c.id), h("br"), h("small", {}, c.id)),
       h("td", {}, h("span", { class: `badge ${c.status}`, "data-status": c.status }, t(`st_${c.status}`)),
@@ -176,16 +188,16 @@ async function publish(view) {
   } }, t("publishNow"));
   const rollbackRows = versions.versions.map((v, i) => {
     const confirmBox = h("div", { class: "rollback-confirm" });
-    const ask = async () => {
+    const ask = action(async () => {
       const old = await api("GET", `${sitePath(s)}/versions/${v.version}`);
-      const go = h("button", { type: "button", class: "primary", onclick: async () => {
+      const go = h("button", { type: "button", class: "primary", onclick: action(async () => {
         const r = await api("POST", `${sitePath(s)}/rollback`, { version: v.version });
         await publish(view);
         ctx.flash(t("published", r));
-      } }, t("confirm"));
+      }) }, t("confirm"));
       confirmBox.replaceChildren(h("p", {}, t("rollbackConfirm", { version: v.version })), diffTable(detail(live, old)), go);
       go.focus();
-    };
+    });
     return h("tr", { "data-version": v.version },
       h("th", { scope: "row" }, String(v.version), i === 0 ? h("span", { class: "badge live" }, ` ${t("live")}`) : null),
       h("td", {}, new Date(v.published_ms).toLocaleString(lang() === "ko" ? "ko-KR" : "en-US")),
