@@ -48,6 +48,7 @@ pub mod loyalty;
 pub mod outbox;
 pub mod profile;
 pub mod random;
+pub mod session;
 #[doc(hidden)]
 pub mod spec;
 pub mod text;

@@ -82,6 +82,19 @@ impl Outbox {
         }
     }
 
+    /// Gives every waiting event `anon` (two tabs settled on one id).
+    pub fn restamp(&mut self, anon: &str) {
+        for e in &mut self.events {
+            anon.clone_into(&mut e.anon);
+        }
+    }
+
+    /// Keeps only the events of `anon` or of no id yet (an adopted outbox
+    /// may hold events of an id since erased: they are not sent).
+    pub fn retain_id(&mut self, anon: &str) {
+        self.events.retain(|e| e.anon.is_empty() || e.anon == anon);
+    }
+
     /// Whether a send may start now (not backing off).
     pub fn due(&self, now_ms: i64) -> bool {
         !self.is_empty() && now_ms >= self.next_try_ms

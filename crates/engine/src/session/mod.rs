@@ -1,0 +1,886 @@
+//! The shopper's session on one page, as a state machine: inputs in,
+//! effects out.
+//!
+//! The widget feeds it what happens (the page started with what storage
+//! held, a consent signal, a `track`/`set`/`forget` call, a server answer,
+//! a timer tick, a storage change made by another tab) and carries out the
+//! [`Effect`]s it returns (store, remove, send, erase). Every privacy rule
+//! lives here, where it runs natively in a unit test:
+//!
+//! - **Before consent** nothing is stored and nothing about the shopper is
+//!   sent; this page's events and profile inputs wait in memory.
+//! - **One id per shopper.** The pseudonymous id and its erase key are made
+//!   (or taken from storage) when some source first allows storing, whether
+//!   that is the shop's own call, a TCF consent manager or Google Consent
+//!   Mode, so a shopper whose consent comes only from a consent manager
+//!   keeps one id across pages and visits.
+//! - **A withdrawal takes effect at once, everywhere.** Withdrawing
+//!   measurement drops the unsent events and every page's stored outbox;
+//!   withdrawing personalisation drops the profile and declared attributes;
+//!   withdrawing both (or `forget()`) also erases the server's copy of the
+//!   id and wipes the site's storage. Other tabs see the id go (the
+//!   `storage` event) and stop too, and a batch still on its way is
+//!   ignored when it answers.
+//! - **Declared attributes never leave the browser**: no send effect
+//!   carries them, and a coupon claim carries the id only with
+//!   measurement consent.
+
+use serde_json::{Map, Value};
+
+use crate::consent::{Consent, Purposes, Signals, resolve};
+use crate::event::Event;
+use crate::outbox::{Batch, Outbox};
+use crate::profile::{Input as ProfileInput, Profile, ProfileConfig};
+
+#[cfg(test)]
+mod tests;
+
+/// Most bytes of declared attributes (as JSON) kept.
+pub const MAX_DECLARED_BYTES: usize = 4096;
+/// An outbox whose page wrote nothing for this long is orphaned (the page
+/// is gone) and another page adopts it.
+pub const ORPHAN_MS: i64 = 4_000;
+/// A page with unsent events rewrites its outbox at least this often, so
+/// other pages can tell it is alive.
+pub const HEARTBEAT_MS: i64 = 2_000;
+/// Profile inputs kept in memory before consent, replayed onto the stored
+/// profile when consent restores it.
+const MAX_PENDING_INPUTS: usize = 64;
+
+/// A storage key of the site (the widget namespaces them per site).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key {
+    /// The shop's own consent choice (`p=granted;m=denied`).
+    Consent,
+    /// The pseudonymous id.
+    Id,
+    /// The id's erase key.
+    EraseKey,
+    /// The cached config text.
+    Config,
+    /// The cached config's ETag.
+    Etag,
+    /// The profile.
+    Profile,
+    /// Declared attributes.
+    Declared,
+    /// One page's unsent events, by page id.
+    Outbox(String),
+}
+
+impl Key {
+    /// The name in storage.
+    pub fn name(&self) -> String {
+        match self {
+            Key::Consent => "consent".into(),
+            Key::Id => "id".into(),
+            Key::EraseKey => "key".into(),
+            Key::Config => "config".into(),
+            Key::Etag => "etag".into(),
+            Key::Profile => "profile".into(),
+            Key::Declared => "declared".into(),
+            Key::Outbox(page) => format!("{OUTBOX_PREFIX}{page}"),
+        }
+    }
+
+    /// Reads [`Key::name`].
+    pub fn parse(name: &str) -> Option<Key> {
+        Some(match name {
+            "consent" => Key::Consent,
+            "id" => Key::Id,
+            "key" => Key::EraseKey,
+            "config" => Key::Config,
+            "etag" => Key::Etag,
+            "profile" => Key::Profile,
+            "declared" => Key::Declared,
+            other => Key::Outbox(other.strip_prefix(OUTBOX_PREFIX)?.to_string()),
+        })
+    }
+}
+
+/// The start of every outbox key's name.
+pub const OUTBOX_PREFIX: &str = "outbox:";
+
+/// What the widget must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Write text under a key.
+    Store(Key, String),
+    /// Write a JSON value under a key.
+    StoreJson(Key, Value),
+    /// Remove one key.
+    Remove(Key),
+    /// Remove every page's stored outbox.
+    RemoveOutboxes,
+    /// Remove every key of the site.
+    Wipe,
+    /// Ask the server to erase everything tied to `id`, proven with `key`.
+    Erase {
+        /// The pseudonymous id.
+        id: String,
+        /// Its erase key.
+        key: String,
+    },
+    /// POST a batch of events; answer with [`Input::Sent`] and this ticket.
+    Send {
+        /// Names this send in its answer.
+        ticket: u32,
+        /// The request body (`{"events": [...], "dropped": n}`).
+        body: Value,
+        /// The erase key, which the server ties to the id on its first batch.
+        key: String,
+    },
+}
+
+/// How a send ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Outcome {
+    /// 2xx: the server took the batch.
+    Delivered,
+    /// A 4xx other than 408 and 429: resending cannot help.
+    Refused,
+    /// Network error, timeout, 408, 429 or 5xx; with the server's
+    /// `Retry-After` in ms.
+    Failed(Option<i64>),
+    /// The send never started (another tab was sending).
+    Skipped,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// The shop's own `dangol.consent.grant()` / `deny()`.
+    Own(Purposes),
+    /// The shopper switched personalisation off from an offer; measurement
+    /// keeps what it was.
+    PersonalisationOff,
+    /// A TCF consent manager answered.
+    Tcf(Purposes),
+    /// `gtag("consent", "default" | "update", {...})`: `Some(true)` for
+    /// `granted`, `Some(false)` for anything else, `None` when not named.
+    ConsentMode {
+        /// `update` (an answer) rather than `default` (no one's answer yet).
+        update: bool,
+        /// `personalization_storage`.
+        personalisation: Option<bool>,
+        /// `analytics_storage`.
+        measurement: Option<bool>,
+    },
+    /// `dangol.forget()`.
+    Forget,
+    /// An event made on this page.
+    Record(Event),
+    /// Something for the local profile (a page view, an exposure, engaged
+    /// time...).
+    Profile(ProfileInput),
+    /// A fetched config's text and ETag, cached while personalisation allows.
+    ConfigFetched(String, Option<String>),
+    /// Send what is due, if the browser is online.
+    Flush {
+        /// `navigator.onLine`.
+        online: bool,
+    },
+    /// The answer to [`Effect::Send`].
+    Sent(u32, Outcome),
+    /// Once a second.
+    Tick,
+    /// Outboxes stored by pages (not this one), with their page ids, to
+    /// adopt those whose page is gone.
+    Orphans(Vec<(String, Option<Value>)>),
+    /// Another tab changed a key (`None` for the key: storage was cleared).
+    StorageChanged(Option<Key>, Option<String>),
+}
+
+/// What storage held when the page started (reading is allowed before
+/// consent; nothing read is used until consent allows).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stored {
+    /// The shop's own choice.
+    pub consent: Option<String>,
+    /// The id.
+    pub id: Option<String>,
+    /// Its erase key.
+    pub key: Option<String>,
+    /// The profile.
+    pub profile: Option<Value>,
+    /// Declared attributes.
+    pub declared: Option<Value>,
+    /// The cached config and its ETag.
+    pub config: Option<(String, Option<String>)>,
+}
+
+/// The time and randomness an input may need (the session has neither).
+pub struct Ctx<'a> {
+    /// Now, in ms since the epoch.
+    pub now_ms: i64,
+    /// The shopper's offset from UTC.
+    pub utc_offset_minutes: i32,
+    /// A number in [0, 1), for retry jitter.
+    pub jitter: f64,
+    /// A fresh random id (16+ hex digits) each call.
+    pub fresh: &'a mut dyn FnMut() -> String,
+}
+
+/// The session. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Session {
+    page: String,
+    signals: Signals,
+    purposes: Purposes,
+    id: Option<String>,
+    key: Option<String>,
+    /// What storage held at the start and is not in use yet.
+    stored: Stored,
+    profile: Profile,
+    profile_config: ProfileConfig,
+    attribution_hours: u32,
+    /// Profile inputs of this page before personalisation consent.
+    pending: Vec<(ProfileInput, i64)>,
+    declared: Map<String, Value>,
+    config: Option<(String, Option<String>)>,
+    outbox: Outbox,
+    in_flight: Option<(u32, Batch)>,
+    tickets: u32,
+    saved_ms: i64,
+}
+
+impl Session {
+    /// The session of page `page` (a random page id), with what storage
+    /// held and whether Global Privacy Control is on.
+    pub fn start(page: String, stored: Stored, gpc: bool, ctx: &mut Ctx) -> (Self, Vec<Effect>) {
+        let mut session = Session {
+            page,
+            signals: Signals::default(),
+            purposes: Purposes::default(),
+            id: None,
+            key: None,
+            stored: Stored::default(),
+            profile: Profile::default(),
+            profile_config: ProfileConfig::default(),
+            attribution_hours: crate::config::ATTRIBUTION_HOURS,
+            pending: Vec::new(),
+            declared: Map::new(),
+            config: None,
+            outbox: Outbox::default(),
+            in_flight: None,
+            tickets: 0,
+            saved_ms: 0,
+        };
+        let own = stored
+            .consent
+            .as_deref()
+            .map(|text| Purposes::decode(Some(text)));
+        session.stored = stored;
+        let mut out = Vec::new();
+        session.change(&mut out, ctx, |s| {
+            s.own = own;
+            s.gpc = gpc;
+        });
+        (session, out)
+    }
+
+    /// What consent allows now.
+    pub fn purposes(&self) -> Purposes {
+        self.purposes
+    }
+
+    /// What each source says.
+    pub fn signals(&self) -> &Signals {
+        &self.signals
+    }
+
+    /// The pseudonymous id, while consent allows one.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// The id a coupon claim may carry: only with measurement consent.
+    pub fn claim_id(&self) -> Option<&str> {
+        self.id.as_deref().filter(|_| self.purposes.measurement.may_send())
+    }
+
+    /// The profile (this page's only, until personalisation consent).
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// Declared attributes.
+    pub fn declared(&self) -> &Map<String, Value> {
+        &self.declared
+    }
+
+    /// The stored config, when personalisation allowed caching it.
+    pub fn cached_config(&self) -> Option<&(String, Option<String>)> {
+        self.config.as_ref()
+    }
+
+    /// Events waiting to be sent.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Whether a send could start now (used to decide whether to flush).
+    pub fn due(&self, now_ms: i64) -> bool {
+        self.in_flight.is_none() && self.outbox.due(now_ms)
+    }
+
+    /// Uses the profile settings and attribution window of a config.
+    pub fn configure(&mut self, profile: ProfileConfig, attribution_hours: u32) {
+        self.profile_config = profile;
+        self.attribution_hours = attribution_hours;
+    }
+
+    /// `dangol.set`: merges declared attributes (`null` removes one). A bad
+    /// call changes nothing and says what was wrong.
+    pub fn declare(&mut self, value: &Value) -> Result<Vec<Effect>, String> {
+        let Value::Object(map) = value else {
+            return Err("the attributes must be an object".into());
+        };
+        let mut next = self.declared.clone();
+        for (k, v) in map {
+            if k.is_empty() || k.chars().count() > 40 {
+                return Err(format!("attribute name `{k}` must be 1-40 characters"));
+            }
+            if v.is_null() {
+                next.remove(k);
+            } else {
+                next.insert(k.clone(), v.clone());
+            }
+        }
+        let size = json_len(&Value::Object(next.clone()));
+        if size > MAX_DECLARED_BYTES {
+            return Err(format!(
+                "the declared attributes would take {size} bytes; at most {MAX_DECLARED_BYTES} are kept"
+            ));
+        }
+        self.declared = next;
+        let mut out = Vec::new();
+        self.save_declared(&mut out);
+        Ok(out)
+    }
+
+    /// `dangol.track` or a GA4 `dataLayer` event: profile inputs, a
+    /// conversion of the last offer seen (for a purchase) and events.
+    pub fn track(&mut self, name: &str, props: &Value, ctx: &mut Ctx) -> Result<Vec<Effect>, String> {
+        let tracked = crate::track::interpret(name, props)?;
+        let mut out = Vec::new();
+        if tracked.inputs.iter().any(|i| self.profile.is_repeat(i)) {
+            return Ok(out); // the same transaction, counted once
+        }
+        if let Some(value) = tracked.inputs.iter().find_map(|i| match i {
+            ProfileInput::Purchase { value, .. } => Some(*value),
+            _ => None,
+        }) {
+            self.attribute_purchase(value, &mut out, ctx);
+        }
+        for input in tracked.inputs {
+            self.apply_profile(input, &mut out, ctx);
+        }
+        for o in tracked.outgoing {
+            let mut event = Event::page_view(event_id(ctx), ctx.now_ms, String::new());
+            event.kind = o.kind;
+            event.item = o.item;
+            event.category = o.category;
+            event.price = o.price;
+            self.record(event, &mut out, ctx);
+        }
+        self.save_profile(&mut out);
+        Ok(out)
+    }
+
+    /// Carries out one input.
+    pub fn handle(&mut self, input: Input, ctx: &mut Ctx) -> Vec<Effect> {
+        let mut out = Vec::new();
+        match input {
+            Input::Own(p) => self.change(&mut out, ctx, |s| s.own = Some(p)),
+            Input::PersonalisationOff => {
+                let measurement = self.purposes.measurement;
+                self.change(&mut out, ctx, |s| {
+                    s.own = Some(Purposes {
+                        personalisation: Consent::Denied,
+                        measurement,
+                    })
+                });
+            }
+            Input::Tcf(p) => self.change(&mut out, ctx, |s| s.tcf = Some(p)),
+            Input::ConsentMode {
+                update,
+                personalisation,
+                measurement,
+            } => {
+                // A default "denied" is no one's answer yet: this page's
+                // events wait in memory until an update says yes or no.
+                let answer = |granted: bool| match (granted, update) {
+                    (true, _) => Consent::Granted,
+                    (false, true) => Consent::Denied,
+                    (false, false) => Consent::Unknown,
+                };
+                self.change(&mut out, ctx, |s| {
+                    let mut mode = s.consent_mode.unwrap_or_default();
+                    if let Some(p) = personalisation {
+                        mode.personalisation = answer(p);
+                    }
+                    if let Some(m) = measurement {
+                        mode.measurement = answer(m);
+                    }
+                    s.consent_mode = Some(mode);
+                });
+            }
+            Input::Forget => self.forget(&mut out),
+            Input::Record(event) => self.record(event, &mut out, ctx),
+            Input::Profile(input) => {
+                self.apply_profile(input, &mut out, ctx);
+                self.save_profile(&mut out);
+            }
+            Input::ConfigFetched(text, etag) => {
+                self.config = Some((text, etag));
+                self.save_config(&mut out);
+            }
+            Input::Flush { online } => {
+                if online {
+                    self.send(&mut out, ctx.now_ms);
+                }
+            }
+            Input::Sent(ticket, outcome) => self.sent(ticket, outcome, &mut out, ctx),
+            Input::Tick => {
+                if self.purposes.measurement.may_send()
+                    && !self.outbox.is_empty()
+                    && ctx.now_ms - self.saved_ms >= HEARTBEAT_MS
+                {
+                    self.save_outbox(&mut out, ctx.now_ms);
+                }
+            }
+            Input::Orphans(list) => self.adopt(list, &mut out, ctx.now_ms),
+            Input::StorageChanged(key, value) => self.storage_changed(key, value, &mut out, ctx),
+        }
+        out
+    }
+
+    /// Everything kept about the shopper, for `dangol.export()`.
+    pub fn export(&self) -> Map<String, Value> {
+        let mut out = Map::new();
+        let mut consent = Map::new();
+        consent.insert("personalisation".into(), self.purposes.personalisation.as_str().into());
+        consent.insert("measurement".into(), self.purposes.measurement.as_str().into());
+        out.insert("consent".into(), Value::Object(consent));
+        out.insert("id".into(), self.id.as_deref().map_or(Value::Null, Value::from));
+        out.insert("profile".into(), self.profile.to_value());
+        out.insert("declared".into(), Value::Object(self.declared.clone()));
+        let pending = self.outbox.events().iter().map(Event::to_value).collect();
+        out.insert("unsent_events".into(), Value::Array(pending));
+        out
+    }
+
+    // --- consent -------------------------------------------------------
+
+    /// Changes what a source says and carries out what follows: a grant
+    /// stores what it allows at once; a withdrawal deletes what it no
+    /// longer allows at once.
+    fn change(&mut self, out: &mut Vec<Effect>, ctx: &mut Ctx, f: impl FnOnce(&mut Signals)) {
+        f(&mut self.signals);
+        let before = self.purposes;
+        let after = resolve(&self.signals);
+        self.purposes = after;
+        // 1. Measurement: denied drops this page's events; any loss of
+        //    consent removes every page's stored outbox.
+        if after.measurement.must_discard() {
+            self.outbox = Outbox::default();
+            self.in_flight = None;
+        }
+        if before.measurement.may_send() && !after.measurement.may_send() {
+            self.in_flight = None;
+            out.push(Effect::RemoveOutboxes);
+        }
+        // 2. Personalisation: a withdrawal drops the profile, declared
+        //    attributes and the cached config, here and in storage.
+        if before.personalisation.may_store() && !after.personalisation.may_store() {
+            self.profile = Profile::default();
+            self.declared = Map::new();
+            self.config = None;
+            for key in [Key::Profile, Key::Declared, Key::Config, Key::Etag] {
+                out.push(Effect::Remove(key));
+            }
+        }
+        if after.personalisation.must_discard() {
+            self.pending.clear();
+            self.stored.profile = None;
+            self.stored.declared = None;
+            self.stored.config = None;
+        }
+        // 3. The id: kept while anything may be stored; dropped (and the
+        //    server's copy erased) when nothing may.
+        if after.may_store_anything() {
+            self.take_id(ctx);
+            if before.personalisation != after.personalisation && after.personalisation.may_store() {
+                self.restore(ctx);
+            }
+            self.persist(out, ctx.now_ms);
+        } else {
+            // Only a definite no to both purposes erases: an unanswered
+            // purpose (a consent manager that has not answered yet, Global
+            // Privacy Control alone) keeps what storage holds for later.
+            let refused = after.personalisation.must_discard() && after.measurement.must_discard();
+            if refused || before.may_store_anything() {
+                let id = self.id.take().or(self.stored.id.take());
+                let key = self.key.take().or(self.stored.key.take());
+                if refused && let (Some(id), Some(key)) = (id, key) {
+                    out.push(Effect::Erase { id, key });
+                }
+                self.clear_all();
+                out.push(Effect::Wipe);
+            }
+        }
+    }
+
+    /// The id and key: this page's, else the stored ones, else new.
+    fn take_id(&mut self, ctx: &mut Ctx) {
+        if self.id.is_none() {
+            self.id = self.stored.id.take().or_else(|| Some((ctx.fresh)()));
+            self.key = None;
+        }
+        if self.key.is_none() {
+            self.key = self.stored.key.take().or_else(|| Some((ctx.fresh)()));
+        }
+    }
+
+    /// Personalisation is allowed: the stored profile, declared attributes
+    /// and config come back, with this page's inputs replayed on top.
+    fn restore(&mut self, ctx: &mut Ctx) {
+        if let Some(stored) = self.stored.profile.take()
+            && let Ok(profile) = Profile::from_value(&stored)
+        {
+            self.profile = profile;
+            for (input, at) in std::mem::take(&mut self.pending) {
+                self.profile
+                    .apply(&input, &self.profile_config, at, ctx.utc_offset_minutes);
+            }
+        }
+        self.pending.clear();
+        if let Some(Value::Object(stored)) = self.stored.declared.take() {
+            // What this page declared wins over what was stored.
+            let mut merged = stored;
+            merged.extend(std::mem::take(&mut self.declared));
+            self.declared = merged;
+        }
+        if self.config.is_none() {
+            self.config = self.stored.config.take();
+        }
+    }
+
+    /// After a grant: everything consent now allows goes to storage.
+    fn persist(&mut self, out: &mut Vec<Effect>, now_ms: i64) {
+        // The id before the choice: another tab that hears of the choice
+        // finds the id already there and takes it rather than making one.
+        if let (Some(id), Some(key)) = (&self.id, &self.key) {
+            out.push(Effect::Store(Key::Id, id.clone()));
+            out.push(Effect::Store(Key::EraseKey, key.clone()));
+        }
+        if let Some(own) = self.signals.own {
+            out.push(Effect::Store(Key::Consent, own.encode()));
+        }
+        self.save_outbox(out, now_ms);
+        self.save_config(out);
+        self.save_profile(out);
+        self.save_declared(out);
+    }
+
+    fn forget(&mut self, out: &mut Vec<Effect>) {
+        let id = self.id.take().or(self.stored.id.take());
+        let key = self.key.take().or(self.stored.key.take());
+        if let (Some(id), Some(key)) = (id, key) {
+            out.push(Effect::Erase { id, key });
+        }
+        self.signals.own = Some(Purposes::both(Consent::Denied));
+        self.purposes = resolve(&self.signals);
+        self.clear_all();
+        out.push(Effect::Wipe);
+    }
+
+    fn clear_all(&mut self) {
+        self.stored = Stored::default();
+        self.outbox = Outbox::default();
+        self.in_flight = None;
+        self.profile = Profile::default();
+        self.pending.clear();
+        self.declared = Map::new();
+        self.config = None;
+    }
+
+    // --- another tab ----------------------------------------------------
+
+    fn storage_changed(
+        &mut self,
+        key: Option<Key>,
+        value: Option<String>,
+        out: &mut Vec<Effect>,
+        ctx: &mut Ctx,
+    ) {
+        match (key, value) {
+            // The id went (a withdrawal or `forget()` in another tab, or the
+            // page cleared storage): this page stops at once, and takes back
+            // what it may have written since.
+            (None, _) | (Some(Key::Id), None) => {
+                if self.id.is_none() && self.stored.id.is_none() {
+                    return;
+                }
+                self.id = None;
+                self.key = None;
+                self.signals.own = Some(Purposes::both(Consent::Denied));
+                self.purposes = resolve(&self.signals);
+                self.clear_all();
+                out.push(Effect::Remove(Key::Outbox(self.page.clone())));
+                out.push(Effect::Remove(Key::Profile));
+                out.push(Effect::Remove(Key::Declared));
+            }
+            // Another tab's choice is the shopper's choice here too.
+            (Some(Key::Consent), Some(text)) => {
+                let own = Purposes::decode(Some(&text));
+                if self.signals.own != Some(own) {
+                    self.change(out, ctx, |s| s.own = Some(own));
+                }
+            }
+            // Two tabs that granted at once agree on the last id written; a
+            // tab that may not store yet keeps it for when it may.
+            (Some(Key::Id), Some(id)) => {
+                if !self.purposes.may_store_anything() {
+                    self.stored.id = Some(id);
+                } else if self.id.as_deref() != Some(id.as_str()) {
+                    self.outbox.restamp(&id);
+                    self.id = Some(id);
+                }
+            }
+            (Some(Key::EraseKey), Some(key)) => {
+                if self.purposes.may_store_anything() {
+                    self.key = Some(key);
+                } else {
+                    self.stored.key = Some(key);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // --- profile ----------------------------------------------------------
+
+    fn apply_profile(&mut self, input: ProfileInput, out: &mut Vec<Effect>, ctx: &mut Ctx) {
+        let now = ctx.now_ms;
+        let change = self
+            .profile
+            .apply(&input, &self.profile_config, now, ctx.utc_offset_minutes);
+        if self.stored.profile.is_some() && self.pending.len() < MAX_PENDING_INPUTS {
+            self.pending.push((input, now));
+        }
+        if let Some(change) = change {
+            let mut event = Event::page_view(event_id(ctx), now, String::new());
+            event.kind = format!("stage_{}", change.to.name());
+            self.record(event, out, ctx);
+        }
+    }
+
+    /// A purchase converts the last offer seen within the attribution window.
+    fn attribute_purchase(&mut self, value: f64, out: &mut Vec<Effect>, ctx: &mut Ctx) {
+        let window = i64::from(self.attribution_hours) * 3_600_000;
+        let Some((campaign, variant)) = self
+            .profile
+            .ledger
+            .last_seen(ctx.now_ms, window)
+            .map(|(c, v)| (c.to_string(), v.to_string()))
+        else {
+            return;
+        };
+        self.apply_profile(
+            ProfileInput::Convert {
+                campaign: campaign.clone(),
+            },
+            out,
+            ctx,
+        );
+        let event = Event::exposure(event_id(ctx), ctx.now_ms, String::new(), &campaign, &variant);
+        self.record(
+            Event {
+                kind: "conversion".into(),
+                price: Some(value),
+                ..event
+            },
+            out,
+            ctx,
+        );
+    }
+
+    fn save_profile(&self, out: &mut Vec<Effect>) {
+        if self.purposes.personalisation.may_store() {
+            out.push(Effect::StoreJson(Key::Profile, self.profile.to_value()));
+        }
+    }
+
+    fn save_declared(&self, out: &mut Vec<Effect>) {
+        if self.purposes.personalisation.may_store() {
+            out.push(Effect::StoreJson(Key::Declared, Value::Object(self.declared.clone())));
+        }
+    }
+
+    fn save_config(&self, out: &mut Vec<Effect>) {
+        if !self.purposes.personalisation.may_store() {
+            return;
+        }
+        if let Some((text, etag)) = &self.config {
+            out.push(Effect::Store(Key::Config, text.clone()));
+            if let Some(tag) = etag {
+                out.push(Effect::Store(Key::Etag, tag.clone()));
+            }
+        }
+    }
+
+    // --- outbox -------------------------------------------------------------
+
+    fn record(&mut self, event: Event, out: &mut Vec<Effect>, ctx: &mut Ctx) {
+        if self.purposes.measurement.must_discard() {
+            return;
+        }
+        self.outbox.push(event);
+        self.save_outbox(out, ctx.now_ms);
+    }
+
+    /// This page's outbox, stamped with the time so other pages can tell it
+    /// is alive; an empty one is removed.
+    fn save_outbox(&mut self, out: &mut Vec<Effect>, now_ms: i64) {
+        if !self.purposes.measurement.may_send() {
+            return;
+        }
+        let key = Key::Outbox(self.page.clone());
+        self.saved_ms = now_ms;
+        if self.outbox.is_empty() {
+            out.push(Effect::Remove(key));
+            return;
+        }
+        let mut value = self.outbox.to_value();
+        value["t"] = Value::from(now_ms);
+        out.push(Effect::StoreJson(key, value));
+    }
+
+    fn send(&mut self, out: &mut Vec<Effect>, now_ms: i64) {
+        if !self.purposes.measurement.may_send() || !self.due(now_ms) {
+            return;
+        }
+        let (Some(id), Some(key)) = (&self.id, &self.key) else {
+            return;
+        };
+        self.outbox.stamp(id);
+        let batch = self.outbox.batch();
+        self.tickets = self.tickets.wrapping_add(1);
+        out.push(Effect::Send {
+            ticket: self.tickets,
+            body: batch.to_value(),
+            key: key.clone(),
+        });
+        self.in_flight = Some((self.tickets, batch));
+    }
+
+    fn sent(&mut self, ticket: u32, outcome: Outcome, out: &mut Vec<Effect>, ctx: &mut Ctx) {
+        // An answer to a batch of before a withdrawal or `forget()` changes
+        // nothing.
+        let Some((current, batch)) = self.in_flight.take() else {
+            return;
+        };
+        if current != ticket {
+            self.in_flight = Some((current, batch));
+            return;
+        }
+        match outcome {
+            Outcome::Delivered => self.outbox.delivered(&batch),
+            Outcome::Refused => self.outbox.refused(&batch),
+            Outcome::Failed(retry_after) => {
+                self.outbox.failed(ctx.now_ms, retry_after, ctx.jitter);
+            }
+            Outcome::Skipped => return,
+        }
+        self.save_outbox(out, ctx.now_ms);
+        if outcome == Outcome::Delivered {
+            self.send(out, ctx.now_ms);
+        }
+    }
+
+    /// Takes in the outboxes of pages that are gone (a reload, a closed
+    /// tab), so their events are sent from here. Two pages adopting the same
+    /// one at once send its events twice, which the server's ids make
+    /// harmless.
+    fn adopt(&mut self, list: Vec<(String, Option<Value>)>, out: &mut Vec<Effect>, now_ms: i64) {
+        if !self.purposes.measurement.may_send() {
+            return;
+        }
+        let mut adopted = false;
+        for (page, value) in list {
+            if page == self.page {
+                continue;
+            }
+            if let Some(value) = &value {
+                if now_ms - value["t"].as_i64().unwrap_or(0) < ORPHAN_MS {
+                    continue;
+                }
+                let mut other = Outbox::from_value(value);
+                // Events of another id (one since erased) are not ours to send.
+                if let Some(id) = &self.id {
+                    other.retain_id(id);
+                }
+                self.outbox.adopt(other);
+                adopted = true;
+            }
+            out.push(Effect::Remove(Key::Outbox(page)));
+        }
+        if adopted {
+            self.save_outbox(out, now_ms);
+        }
+    }
+}
+
+fn event_id(ctx: &mut Ctx) -> String {
+    let mut id = (ctx.fresh)();
+    id.truncate(24);
+    format!("e{id}")
+}
+
+/// The length of `value` as compact JSON, without a serializer: strings
+/// count their escapes, numbers their digits (a fraction counts as 24).
+pub fn json_len(value: &Value) -> usize {
+    match value {
+        Value::Null => 4,
+        Value::Bool(true) => 4,
+        Value::Bool(false) => 5,
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => digits(u),
+            (None, Some(i)) => 1 + digits(i.unsigned_abs()),
+            _ => 24,
+        },
+        Value::String(s) => string_len(s),
+        Value::Array(items) => {
+            2 + items.iter().map(json_len).sum::<usize>() + items.len().saturating_sub(1)
+        }
+        Value::Object(map) => {
+            2 + map
+                .iter()
+                .map(|(k, v)| string_len(k) + 1 + json_len(v))
+                .sum::<usize>()
+                + map.len().saturating_sub(1)
+        }
+    }
+}
+
+fn digits(mut n: u64) -> usize {
+    let mut d = 1;
+    while n >= 10 {
+        n /= 10;
+        d += 1;
+    }
+    d
+}
+
+fn string_len(s: &str) -> usize {
+    2 + s
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8(),
+        })
+        .sum::<usize>()
+}

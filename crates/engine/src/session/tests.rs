@@ -1,0 +1,542 @@
+use serde_json::json;
+
+use super::*;
+use crate::consent::from_tcf;
+
+const T0: i64 = 1_795_617_000_000;
+
+/// A session with a counting id source and a clock the test moves.
+struct Page {
+    session: Session,
+    now: i64,
+    next: u64,
+}
+
+impl Page {
+    fn start(stored: Stored, gpc: bool) -> (Page, Vec<Effect>) {
+        let mut next = 0;
+        let mut fresh = || {
+            next += 1;
+            format!("{next:016x}")
+        };
+        let mut ctx = Ctx {
+            now_ms: T0,
+            utc_offset_minutes: 540,
+            jitter: 0.5,
+            fresh: &mut fresh,
+        };
+        let (session, out) = Session::start("p1".into(), stored, gpc, &mut ctx);
+        (
+            Page {
+                session,
+                now: T0,
+                next: 1000 * (1 + next),
+            },
+            out,
+        )
+    }
+
+    fn new() -> Page {
+        Page::start(Stored::default(), false).0
+    }
+
+    fn with<R>(&mut self, f: impl FnOnce(&mut Session, &mut Ctx) -> R) -> R {
+        let next = &mut self.next;
+        let mut fresh = || {
+            *next += 1;
+            format!("{next:016x}")
+        };
+        let mut ctx = Ctx {
+            now_ms: self.now,
+            utc_offset_minutes: 540,
+            jitter: 0.5,
+            fresh: &mut fresh,
+        };
+        f(&mut self.session, &mut ctx)
+    }
+
+    fn on(&mut self, input: Input) -> Vec<Effect> {
+        self.with(|s, ctx| s.handle(input, ctx))
+    }
+
+    fn view(&mut self) -> Vec<Effect> {
+        let mut out = self.on(Input::Profile(ProfileInput::PageView {
+            category: Some("knit".into()),
+            sale: false,
+        }));
+        let id = format!("e{:x}", self.next);
+        out.extend(self.on(Input::Record(Event::page_view(id, self.now, String::new()))));
+        out
+    }
+
+    fn track_purchase(&mut self) -> Vec<Effect> {
+        let props = json!({"transaction_id": "t1", "value": 59000, "items": [{"item_id": "knit-01", "price": 59000}]});
+        self.with(|s, ctx| s.track("purchase", &props, ctx))
+            .unwrap_or_default()
+    }
+
+    /// What storage would hold after `effects`, as a map of key names.
+    fn stored_after(effects: &[Effect]) -> Stored {
+        let mut stored = Stored::default();
+        for e in effects {
+            match e {
+                Effect::Store(Key::Consent, v) => stored.consent = Some(v.clone()),
+                Effect::Store(Key::Id, v) => stored.id = Some(v.clone()),
+                Effect::Store(Key::EraseKey, v) => stored.key = Some(v.clone()),
+                Effect::StoreJson(Key::Profile, v) => stored.profile = Some(v.clone()),
+                Effect::StoreJson(Key::Declared, v) => stored.declared = Some(v.clone()),
+                Effect::Wipe => stored = Stored::default(),
+                _ => {}
+            }
+        }
+        stored
+    }
+}
+
+fn yes() -> Purposes {
+    Purposes::both(Consent::Granted)
+}
+
+fn no() -> Purposes {
+    Purposes::both(Consent::Denied)
+}
+
+fn stores(effects: &[Effect]) -> bool {
+    effects.iter().any(|e| {
+        matches!(
+            e,
+            Effect::Store(..) | Effect::StoreJson(..) | Effect::Send { .. }
+        )
+    })
+}
+
+fn sends(effects: &[Effect]) -> Vec<(u32, Value)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { ticket, body, .. } => Some((*ticket, body.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn nothing_is_stored_or_sent_before_consent() {
+    let mut page = Page::new();
+    let mut all = page.view();
+    all.extend(page.track_purchase());
+    all.extend(
+        page.with(|s, _| s.declare(&json!({"tier": "gold"})))
+            .unwrap_or_default(),
+    );
+    all.extend(page.on(Input::Flush { online: true }));
+    all.extend(page.on(Input::Tick));
+    all.extend(page.on(Input::ConfigFetched("{}".into(), Some("\"v1\"".into()))));
+    assert!(!stores(&all), "{all:?}");
+    assert_eq!(page.session.id(), None);
+    // The page's events wait in memory for an answer.
+    let kinds: Vec<&str> = page.session.outbox().events().iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"page_view") && kinds.contains(&"purchase"), "{kinds:?}");
+}
+
+#[test]
+fn a_grant_stores_the_id_the_choice_the_profile_and_the_waiting_events_at_once() {
+    let mut page = Page::new();
+    page.view();
+    let out = page.on(Input::Own(yes()));
+    let stored = Page::stored_after(&out);
+    assert_eq!(stored.consent.as_deref(), Some("p=granted;m=granted"));
+    assert_eq!(stored.id.as_deref(), page.session.id());
+    assert!(stored.key.is_some() && stored.profile.is_some());
+    assert!(out.iter().any(|e| matches!(e, Effect::StoreJson(Key::Outbox(p), _) if p == "p1")));
+    let sent = sends(&page.on(Input::Flush { online: true }));
+    assert_eq!(sent.len(), 1);
+    let id = page.session.id().unwrap_or_default().to_string();
+    assert!(
+        sent[0].1["events"]
+            .as_array()
+            .is_some_and(|e| e.iter().all(|e| e["anon"] == id.as_str()))
+    );
+}
+
+#[test]
+fn a_consent_manager_only_shopper_keeps_one_id_and_profile_across_pages() {
+    let tcf_yes = from_tcf(|_| true);
+    // Page 1: the CMP answers yes; the id and profile are stored, the
+    // shop's own choice is not (there was none).
+    let mut first = Page::new();
+    first.view();
+    let out = first.on(Input::Tcf(tcf_yes));
+    let stored = Page::stored_after(&out);
+    assert_eq!(stored.consent, None);
+    let id = first.session.id().map(str::to_string);
+    assert!(id.is_some());
+    // Page 2 starts before the CMP has answered: nothing stored is used.
+    let (mut second, out) = Page::start(stored, false);
+    assert!(!stores(&out));
+    second.view();
+    assert_eq!(second.session.id(), None);
+    assert_eq!(second.session.profile().visits, 1);
+    // The CMP answers: the same id, and the stored profile with this
+    // page's view on top.
+    second.on(Input::Tcf(tcf_yes));
+    assert_eq!(second.session.id().map(str::to_string), id);
+    assert_eq!(second.session.profile().visits, 2);
+}
+
+#[test]
+fn consent_mode_default_denied_waits_and_an_update_decides() {
+    let mut page = Page::new();
+    page.on(Input::ConsentMode {
+        update: false,
+        personalisation: Some(false),
+        measurement: Some(false),
+    });
+    page.view();
+    assert_eq!(page.session.purposes(), Purposes::default());
+    assert_eq!(page.session.outbox().len(), 1, "kept for an answer");
+    page.on(Input::ConsentMode {
+        update: true,
+        personalisation: None,
+        measurement: Some(true),
+    });
+    assert_eq!(page.session.purposes().measurement, Consent::Granted);
+    assert_eq!(page.session.purposes().personalisation, Consent::Unknown);
+    assert!(page.session.id().is_some());
+    page.on(Input::ConsentMode {
+        update: true,
+        personalisation: None,
+        measurement: Some(false),
+    });
+    assert!(page.session.outbox().is_empty());
+}
+
+#[test]
+fn withdrawing_measurement_removes_every_stored_outbox_and_keeps_the_id_for_erasure() {
+    let mut page = Page::new();
+    page.on(Input::Own(yes()));
+    page.view();
+    let id = page.session.id().map(str::to_string);
+    let out = page.on(Input::Own(Purposes {
+        personalisation: Consent::Granted,
+        measurement: Consent::Denied,
+    }));
+    assert!(out.contains(&Effect::RemoveOutboxes), "{out:?}");
+    assert!(page.session.outbox().is_empty());
+    assert_eq!(page.session.id().map(str::to_string), id);
+    // Later events are neither kept nor sent.
+    let later = page.view();
+    assert!(sends(&later).is_empty());
+    assert!(!later.iter().any(|e| matches!(e, Effect::StoreJson(Key::Outbox(_), _))));
+    assert!(sends(&page.on(Input::Flush { online: true })).is_empty());
+    // And `forget()` can still erase the id on the server.
+    let out = page.on(Input::Forget);
+    assert!(matches!(&out[0], Effect::Erase { id: erased, .. } if Some(erased) == id.as_ref()));
+}
+
+#[test]
+fn deny_after_a_grant_erases_the_servers_copy_and_wipes_storage() {
+    let mut page = Page::new();
+    page.on(Input::Own(yes()));
+    let id = page.session.id().map(str::to_string);
+    let out = page.on(Input::Own(no()));
+    assert!(matches!(&out[..], [.., Effect::Erase { id: erased, .. }, Effect::Wipe] if Some(erased) == id.as_ref()), "{out:?}");
+    assert_eq!(page.session.id(), None);
+    assert_eq!(page.session.profile(), &Profile::default());
+}
+
+#[test]
+fn a_consent_manager_refusal_erases_an_id_stored_on_an_earlier_visit() {
+    let stored = Stored {
+        id: Some("aaaaaaaaaaaaaaaa".into()),
+        key: Some("kkkkkkkkkkkkkkkk".into()),
+        ..Stored::default()
+    };
+    let (mut page, _) = Page::start(stored, false);
+    let out = page.on(Input::Tcf(from_tcf(|_| false)));
+    assert_eq!(
+        out,
+        vec![
+            Effect::Erase {
+                id: "aaaaaaaaaaaaaaaa".into(),
+                key: "kkkkkkkkkkkkkkkk".into()
+            },
+            Effect::Wipe
+        ]
+    );
+}
+
+#[test]
+fn global_privacy_control_alone_keeps_a_stored_id_for_the_consent_manager() {
+    let stored = Stored {
+        id: Some("aaaaaaaaaaaaaaaa".into()),
+        key: Some("kkkkkkkkkkkkkkkk".into()),
+        ..Stored::default()
+    };
+    let (mut page, out) = Page::start(stored, true);
+    assert!(out.is_empty(), "{out:?}");
+    page.on(Input::Tcf(from_tcf(|_| true)));
+    assert_eq!(page.session.id(), Some("aaaaaaaaaaaaaaaa"));
+    assert_eq!(page.session.purposes().measurement, Consent::Denied);
+    assert_eq!(page.session.claim_id(), None);
+}
+
+#[test]
+fn forget_before_the_consent_manager_answers_still_erases_the_stored_id() {
+    let stored = Stored {
+        id: Some("aaaaaaaaaaaaaaaa".into()),
+        key: Some("kkkkkkkkkkkkkkkk".into()),
+        ..Stored::default()
+    };
+    let (mut page, _) = Page::start(stored, false);
+    let out = page.on(Input::Forget);
+    assert!(matches!(&out[0], Effect::Erase { id, .. } if id == "aaaaaaaaaaaaaaaa"));
+    assert_eq!(out.last(), Some(&Effect::Wipe));
+    // The shopper said no: a later consent manager answer cannot bring
+    // the old id back.
+    page.on(Input::Tcf(from_tcf(|_| true)));
+    assert_eq!(page.session.id(), None);
+}
+
+#[test]
+fn another_tabs_withdrawal_stops_this_tab_at_once() {
+    let mut page = Page::new();
+    page.on(Input::Own(yes()));
+    page.view();
+    let old = page.session.id().unwrap_or_default().to_string();
+    let sent = sends(&page.on(Input::Flush { online: true }));
+    let out = page.on(Input::StorageChanged(Some(Key::Id), None));
+    assert!(out.contains(&Effect::Remove(Key::Outbox("p1".into()))));
+    assert!(!out.iter().any(|e| matches!(e, Effect::Erase { .. })), "the other tab erased");
+    // The batch in flight answers late: nothing is written back.
+    let late = page.on(Input::Sent(sent[0].0, Outcome::Failed(None)));
+    assert!(late.is_empty(), "{late:?}");
+    let mut after = page.view();
+    after.extend(page.on(Input::Tick));
+    after.extend(page.on(Input::Flush { online: true }));
+    after.extend(page.track_purchase());
+    assert!(!stores(&after), "{after:?}");
+    assert!(!format!("{after:?}").contains(&old));
+}
+
+#[test]
+fn another_tabs_grant_is_taken_with_the_id_it_wrote() {
+    let mut other = Page::new();
+    let written = other.on(Input::Own(yes()));
+    let mut page = Page::new();
+    for e in &written {
+        if let Effect::Store(key, value) = e {
+            page.on(Input::StorageChanged(Some(key.clone()), Some(value.clone())));
+        }
+    }
+    assert_eq!(page.session.purposes(), yes());
+    assert_eq!(page.session.id(), other.session.id());
+}
+
+#[test]
+fn a_batch_answered_after_forget_changes_nothing() {
+    let mut page = Page::new();
+    page.on(Input::Own(yes()));
+    page.view();
+    let sent = sends(&page.on(Input::Flush { online: true }));
+    page.on(Input::Forget);
+    assert!(page.on(Input::Sent(sent[0].0, Outcome::Delivered)).is_empty());
+    // A new grant makes a new id; the old one never comes back.
+    page.on(Input::Own(yes()));
+    assert!(page.session.id().is_some());
+    assert_ne!(
+        page.session.id(),
+        sent[0].1["events"][0]["anon"].as_str(),
+        "a new id"
+    );
+}
+
+#[test]
+fn a_coupon_claim_carries_the_id_only_with_measurement_consent() {
+    let mut page = Page::new();
+    assert_eq!(page.session.claim_id(), None);
+    page.on(Input::Own(Purposes {
+        personalisation: Consent::Granted,
+        measurement: Consent::Denied,
+    }));
+    assert!(page.session.id().is_some());
+    assert_eq!(page.session.claim_id(), None);
+    page.on(Input::Own(yes()));
+    assert_eq!(page.session.claim_id(), page.session.id());
+}
+
+#[test]
+fn declared_attributes_are_limited_by_name_and_size_and_never_sent() {
+    let mut page = Page::new();
+    page.on(Input::Own(yes()));
+    let long = "n".repeat(41);
+    let err = page
+        .with(|s, _| s.declare(&json!({ long.clone(): 1 })))
+        .unwrap_err();
+    assert!(err.contains(&long), "{err}");
+    let big = "x".repeat(MAX_DECLARED_BYTES);
+    let err = page
+        .with(|s, _| s.declare(&json!({ "bio": big })))
+        .unwrap_err();
+    assert!(err.contains("4096"), "{err}");
+    assert!(page.session.declared().is_empty(), "a bad call changes nothing");
+    let out = page
+        .with(|s, _| s.declare(&json!({"name": "Minji-secret", "tier": "gold"})))
+        .unwrap_or_default();
+    assert!(matches!(&out[..], [Effect::StoreJson(Key::Declared, v)] if v["name"] == "Minji-secret"));
+    page.view();
+    page.track_purchase();
+    let sent = sends(&page.on(Input::Flush { online: true }));
+    assert!(!sent.is_empty());
+    assert!(!format!("{sent:?}").contains("Minji-secret"));
+    // null removes one.
+    page.with(|s, _| s.declare(&json!({"name": null}))).unwrap_or_default();
+    assert!(!page.session.declared().contains_key("name"));
+}
+
+#[test]
+fn withdrawing_personalisation_keeps_measurement_and_drops_the_profile() {
+    let mut page = Page::new();
+    page.on(Input::Own(yes()));
+    page.view();
+    page.with(|s, _| s.declare(&json!({"tier": "gold"}))).unwrap_or_default();
+    let out = page.on(Input::PersonalisationOff);
+    for key in [Key::Profile, Key::Declared, Key::Config] {
+        assert!(out.contains(&Effect::Remove(key.clone())), "{key:?}: {out:?}");
+    }
+    assert!(page.session.declared().is_empty());
+    assert_eq!(page.session.profile().visits, 0);
+    assert_eq!(page.session.purposes().measurement, Consent::Granted);
+    let later = page.view();
+    assert!(!later.iter().any(|e| matches!(e, Effect::StoreJson(Key::Profile, _))));
+}
+
+#[test]
+fn a_purchase_after_a_seen_offer_converts_it() {
+    let mut page = Page::new();
+    page.on(Input::Own(yes()));
+    page.on(Input::Profile(ProfileInput::Exposure {
+        campaign: "welcome".into(),
+        variant: "a".into(),
+    }));
+    page.now += 60_000;
+    page.track_purchase();
+    let kinds: Vec<&str> = page.session.outbox().events().iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"conversion"), "{kinds:?}");
+    // The same transaction again is counted once.
+    let before = page.session.outbox().len();
+    assert!(page.track_purchase().is_empty());
+    assert_eq!(page.session.outbox().len(), before);
+}
+
+#[test]
+fn failed_sends_back_off_and_delivered_ones_leave_the_outbox() {
+    let mut page = Page::new();
+    page.on(Input::Own(yes()));
+    page.view();
+    let sent = sends(&page.on(Input::Flush { online: true }));
+    assert!(sends(&page.on(Input::Flush { online: true })).is_empty(), "one at a time");
+    page.on(Input::Sent(sent[0].0, Outcome::Failed(Some(30_000))));
+    assert!(sends(&page.on(Input::Flush { online: true })).is_empty(), "backing off");
+    page.now += 30_000;
+    let again = sends(&page.on(Input::Flush { online: true }));
+    assert_eq!(again.len(), 1);
+    let out = page.on(Input::Sent(again[0].0, Outcome::Delivered));
+    assert!(out.contains(&Effect::Remove(Key::Outbox("p1".into()))));
+    assert!(page.session.outbox().is_empty());
+    assert!(sends(&page.on(Input::Flush { online: false })).is_empty());
+}
+
+#[test]
+fn outboxes_of_pages_that_are_gone_are_adopted_without_an_erased_ids_events() {
+    let mut page = Page::new();
+    page.on(Input::Own(yes()));
+    let id = page.session.id().unwrap_or_default().to_string();
+    let mut mine = Outbox::default();
+    mine.push(Event::page_view("e-mine".into(), T0, id.clone()));
+    mine.push(Event::page_view("e-erased".into(), T0, "0ld0ld0ld0ld0ld0".into()));
+    let mut gone = mine.to_value();
+    gone["t"] = json!(T0 - ORPHAN_MS);
+    let mut alive = mine.to_value();
+    alive["t"] = json!(T0 - 1);
+    let out = page.on(Input::Orphans(vec![
+        ("gone".into(), Some(gone)),
+        ("alive".into(), Some(alive)),
+        ("junk".into(), None),
+    ]));
+    assert!(out.contains(&Effect::Remove(Key::Outbox("gone".into()))));
+    assert!(out.contains(&Effect::Remove(Key::Outbox("junk".into()))));
+    assert!(!out.contains(&Effect::Remove(Key::Outbox("alive".into()))));
+    let ids: Vec<&str> = page.session.outbox().events().iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["e-mine"]);
+}
+
+#[test]
+fn a_new_page_with_a_stored_choice_restores_everything() {
+    let mut first = Page::new();
+    let mut written = first.on(Input::Own(yes()));
+    written.extend(first.view());
+    written.extend(
+        first
+            .with(|s, _| s.declare(&json!({"tier": "gold"})))
+            .unwrap_or_default(),
+    );
+    let stored = Page::stored_after(&written);
+    let (second, _) = Page::start(stored, false);
+    assert_eq!(second.session.purposes(), yes());
+    assert_eq!(second.session.id(), first.session.id());
+    assert_eq!(second.session.profile().visits, 1);
+    assert_eq!(second.session.declared()["tier"], "gold");
+}
+
+#[test]
+fn the_json_length_matches_serde_json() {
+    for v in [
+        json!(null),
+        json!({"a": [1, -20, true, false, null, "x\"y\\z\n\u{1}é한"], "b": {}}),
+        json!([]),
+        json!({"tier": "gold", "points": 1200, "birthday_month": 3}),
+    ] {
+        assert_eq!(json_len(&v), serde_json::to_string(&v).map(|s| s.len()).unwrap_or(0), "{v}");
+    }
+}
+
+#[test]
+fn storage_keys_round_trip() {
+    for key in [
+        Key::Consent,
+        Key::Id,
+        Key::EraseKey,
+        Key::Config,
+        Key::Etag,
+        Key::Profile,
+        Key::Declared,
+        Key::Outbox("ab12".into()),
+    ] {
+        assert_eq!(Key::parse(&key.name()), Some(key));
+    }
+    assert_eq!(Key::parse("other"), None);
+}
+
+#[test]
+fn personalisation_without_an_answer_on_measurement_keeps_events_unsent() {
+    let mut page = Page::new();
+    page.on(Input::ConsentMode {
+        update: true,
+        personalisation: Some(true),
+        measurement: None,
+    });
+    assert!(page.session.id().is_some());
+    let mut out = page.view();
+    out.extend(page.on(Input::Flush { online: true }));
+    assert!(sends(&out).is_empty(), "{out:?}");
+    assert!(!out.iter().any(|e| matches!(e, Effect::StoreJson(Key::Outbox(_), _))));
+    assert_eq!(page.session.claim_id(), None);
+    // The answer comes: they go.
+    page.on(Input::ConsentMode {
+        update: true,
+        personalisation: None,
+        measurement: Some(true),
+    });
+    assert_eq!(sends(&page.on(Input::Flush { online: true })).len(), 1);
+}
