@@ -80,13 +80,13 @@
   try {
     if (/^[\w-]{1,64}$/.test(site) && /^https?:\/\//.test(endpoint) && !localStorage.getItem("dangol:" + site + ":config")) {
       config = fetch(endpoint.replace(/\/+$/, "") + "/v1/sites/" + site + "/config", {
-        mode: "cors", credentials: "omit", signal: AbortSignal.timeout ? AbortSignal.timeout(8000) /* the widget's TIMEOUT_MS */ : undefined
+        mode: "cors", credentials: "omit", referrerPolicy: "no-referrer", signal: AbortSignal.timeout ? AbortSignal.timeout(8000) /* the widget's TIMEOUT_MS */ : undefined
       });
       config.catch(function () { /* the widget reports it */ });
     }
   } catch (e) { config = null; /* storage blocked: the widget asks itself */ }
   // The wasm downloads and compiles while the glue loads, not after it.
-  var wasm = fetch(new URL("dangol_bg.wasm" + v, base));
+  var wasm = fetch(new URL("dangol_bg.wasm" + v, base), { referrerPolicy: "no-referrer" });
   wasm.catch(function () { /* reported by init below */ });
   import(new URL("dangol.js" + v, base).href)
     .then(function (m) {

@@ -1,24 +1,33 @@
 //! Moving JSON between JavaScript and the engine without a serde
 //! deserializer in the wasm: the browser parses and stringifies JSON
-//! (`JSON.parse`/`JSON.stringify`), and these two walkers convert values.
+//! (`JSON.parse`/`JSON.stringify`), and these walkers convert values.
+//!
+//! Values from the page are walked with a budget: at most [`MAX_NODES`]
+//! values and [`MAX_DEPTH`] levels, and only plain objects and arrays
+//! (a DOM node, a class instance, a cyclic structure or a 10 MB array costs
+//! a bounded walk, never a frozen page).
 
 use js_sys::{Array, Object, Reflect};
 use serde_json::{Map, Number, Value};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Deepest nesting accepted from JavaScript; deeper parts become `null`.
-const MAX_DEPTH: u32 = 64;
+const MAX_DEPTH: u32 = 16;
+/// Most values read from one JavaScript value; the rest are left out.
+pub const MAX_NODES: u32 = 2_000;
 
 /// A JSON-like JavaScript value as a `serde_json::Value`. Functions,
-/// symbols, `undefined` and non-finite numbers become `null`.
+/// symbols, `undefined`, non-finite numbers and objects that are not plain
+/// (DOM nodes, class instances) become `null`.
 pub fn from_js(value: &JsValue) -> Value {
-    convert_in(value, 0)
+    convert_in(value, 0, &mut MAX_NODES.clone())
 }
 
-fn convert_in(value: &JsValue, depth: u32) -> Value {
-    if depth > MAX_DEPTH {
+fn convert_in(value: &JsValue, depth: u32, budget: &mut u32) -> Value {
+    if depth > MAX_DEPTH || *budget == 0 {
         return Value::Null;
     }
+    *budget -= 1;
     if let Some(b) = value.as_bool() {
         return Value::Bool(b);
     }
@@ -30,20 +39,56 @@ fn convert_in(value: &JsValue, depth: u32) -> Value {
     }
     if Array::is_array(value) {
         let array: &Array = value.unchecked_ref();
-        return Value::Array(array.iter().map(|v| convert_in(&v, depth + 1)).collect());
+        let mut out = Vec::new();
+        for i in 0..array.length() {
+            if *budget == 0 {
+                break;
+            }
+            out.push(convert_in(&array.get(i), depth + 1, budget));
+        }
+        return Value::Array(out);
     }
-    if value.is_object() && !value.is_function() {
+    if is_plain(value) {
         let mut map = Map::new();
         let object: &Object = value.unchecked_ref();
         for key in Object::keys(object).iter() {
+            if *budget == 0 {
+                break;
+            }
             if let Some(name) = key.as_string() {
                 let v = Reflect::get(value, &key).unwrap_or(JsValue::NULL);
-                map.insert(name, convert_in(&v, depth + 1));
+                map.insert(name, convert_in(&v, depth + 1, budget));
             }
         }
         return Value::Object(map);
     }
     Value::Null
+}
+
+/// A plain object: `{...}` or `Object.create(null)`, not a DOM node or an
+/// instance of a class (whose back-references can reach the whole page).
+fn is_plain(value: &JsValue) -> bool {
+    if !value.is_object() || value.is_function() {
+        return false;
+    }
+    let proto = Object::get_prototype_of(value);
+    proto.is_null() || Object::get_prototype_of(&proto).is_null()
+}
+
+/// Reads only `fields` of `value` (each converted with the shared budget);
+/// absent fields are left out. `None` when `value` is not an object.
+pub fn pick(value: &JsValue, fields: &[&str], budget: &mut u32) -> Option<Map<String, Value>> {
+    if !value.is_object() {
+        return None;
+    }
+    let mut out = Map::new();
+    for field in fields {
+        let v = Reflect::get(value, &JsValue::from_str(field)).unwrap_or(JsValue::UNDEFINED);
+        if !v.is_undefined() {
+            out.insert((*field).to_string(), convert_in(&v, 1, budget));
+        }
+    }
+    Some(out)
 }
 
 /// Whole numbers stay integers (so `1` round-trips as `1`); others are f64.

@@ -1,5 +1,6 @@
 //! HTTP through the browser's `fetch`, with timeouts. Requests are always
-//! anonymous (`credentials: "omit"`): no cookies go either way.
+//! anonymous (`credentials: "omit"`, `referrerPolicy: "no-referrer"`): no
+//! cookies go either way, and no page URL goes out.
 
 use gloo::timers::callback::Timeout;
 use wasm_bindgen::{JsCast, JsValue};
@@ -37,6 +38,9 @@ async fn send(
     init.set_signal(Some(&controller.signal()));
     init.set_credentials(RequestCredentials::Omit);
     init.set_mode(RequestMode::Cors);
+    // No page URL in `Referer`: what the shopper is looking at is not the
+    // server's business (and goes nowhere before consent).
+    let _ = js_sys::Reflect::set(init, &"referrerPolicy".into(), &"no-referrer".into());
     // Dropping the timeout (when the request ends first) cancels it.
     let _timeout = Timeout::new(timeout_ms, move || controller.abort());
     let promise = started.unwrap_or_else(|| window.fetch_with_str_and_init(url, init));

@@ -5,18 +5,28 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use dangol_engine::config::{CompiledConfig, SiteConfig};
-use dangol_engine::consent::{Consent, Purposes};
 use dangol_engine::event::Event;
-use dangol_engine::profile::Input;
+use dangol_engine::profile::Input as ProfileInput;
+use dangol_engine::session::{Input, Key, Session};
 use wasm_bindgen_futures::spawn_local;
 
-use super::state::{Inner, KEY_CONFIG, KEY_CONSENT, KEY_ETAG};
+use super::effects::read_stored;
+use super::state::{Inner, fresh_id, with_ctx};
 use super::sync::flush;
 use crate::platform::log::{Problem, warn_once};
 use crate::platform::net::{self, Fetched};
 use crate::platform::regex::BrowserRegex;
 use crate::platform::storage::SiteStorage;
 use crate::platform::{clock, consent, crypto, dom, json};
+
+impl Inner {
+    /// The session uses `config`'s profile settings and attribution window.
+    pub fn configure(&mut self, config: &CompiledConfig) {
+        let c = config.config();
+        self.session
+            .configure(c.profile.clone(), c.attribution_hours);
+    }
+}
 
 /// How long a request may take before it counts as failed.
 pub(crate) const TIMEOUT_MS: u32 = 8_000;
@@ -61,8 +71,9 @@ fn report_problems(url: &str, config: &CompiledConfig) {
 /// once, before `start` returns, so calls the page queued before the widget
 /// loaded see the stored profile; only the network waits.
 pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
-    // 1. Storage and consent. Reading is allowed before consent; writing is not.
-    let (url, cached_etag) = {
+    // 1. Storage and consent: the session reads what storage holds and uses
+    //    it only as consent allows. Other tabs' changes reach it at once.
+    {
         let mut inner = cell.borrow_mut();
         match SiteStorage::open(&inner.site) {
             Ok(storage) => inner.storage = Some(storage),
@@ -73,48 +84,86 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
                 ),
             ),
         }
-        let stored = inner.storage.as_ref().and_then(|s| s.get(KEY_CONSENT));
         inner.page = dom::page_context();
-        let gpc = consent::gpc();
-        if let Some(own) = stored.map(|s| Purposes::decode(Some(&s))) {
-            inner.load_all();
-            inner.set_signals(|s| {
-                s.own = Some(own);
-                s.gpc = gpc;
-            });
-        } else {
-            inner.set_signals(|s| s.gpc = gpc);
+        let stored = read_stored(inner.storage.as_ref());
+        let page = fresh_id();
+        let (session, effects) = with_ctx(|ctx| Session::start(page, stored, consent::gpc(), ctx));
+        inner.session = session;
+        inner.carry_out(effects);
+        if let Some(listener) = other_tabs(&cell, &inner.site) {
+            inner.listeners.push(listener);
         }
+    }
+    // 2. A TCF consent manager that has answered already answers now,
+    //    before the first decision.
+    let tcf_cell = Rc::downgrade(&cell);
+    consent::listen_tcf(move |purposes| {
+        if let Some(cell) = tcf_cell.upgrade() {
+            cell.borrow_mut().input(Input::Tcf(purposes));
+            flush(cell);
+        }
+    });
+    let (url, cached_etag) = {
+        let mut inner = cell.borrow_mut();
+        // 3. A cached config (kept only with personalisation consent)
+        //    decides at once: no round-trip, no flicker.
         let mut etag = None;
-        let mut cached = None;
-        if inner.consent == Consent::Granted {
-            // 2. A cached config decides at once: no round-trip, no flicker.
-            if let Some(text) = inner.storage.as_ref().and_then(|s| s.get(KEY_CONFIG))
-                && let Ok(config) = parse_config(&text, &inner.site)
-            {
-                etag = inner.storage.as_ref().and_then(|s| s.get(KEY_ETAG));
-                inner.config_text = Some((text, etag.clone()));
-                cached = Some(config);
-            }
-        }
-        // 3. This page view, in memory (and in storage with consent).
-        let page_view = Event::page_view(Inner::new_event_id(), clock::now_ms(), String::new());
-        inner.record(page_view);
-        inner.adopt_orphans();
-        if let Some(config) = cached {
+        if let Some((text, tag)) = inner.session.cached_config().cloned()
+            && let Ok(config) = parse_config(&text, &inner.site)
+        {
+            etag = tag;
+            inner.configure(&config);
             inner.config = Some(config);
         }
-        let view = Input::PageView {
+        // 4. This page view, in memory (and in storage with consent).
+        let page_view = Event::page_view(Inner::new_event_id(), clock::now_ms(), String::new());
+        inner.record(page_view);
+        inner.offer_orphans();
+        let view = Input::Profile(ProfileInput::PageView {
             category: inner.page.category.clone(),
             sale: inner.page.page_type.as_deref() == Some("sale"),
-        };
-        inner.apply_input(&view);
+        });
+        inner.input(view);
         if let Some(config) = inner.config.take() {
             inner.apply(config);
         }
         (inner.config_url(), etag)
     };
     spawn_local(finish(cell, url, cached_etag));
+}
+
+/// Listens to the `storage` event: another tab of this site changed a key
+/// (a withdrawal, `forget()`, a grant). The session decides what follows.
+fn other_tabs(cell: &Rc<RefCell<Inner>>, site: &str) -> Option<gloo::events::EventListener> {
+    let window = web_sys::window()?;
+    let prefix = format!("dangol:{site}:");
+    let weak = Rc::downgrade(cell);
+    Some(gloo::events::EventListener::new(
+        &window,
+        "storage",
+        move |event| {
+            let Some(cell) = weak.upgrade() else {
+                return;
+            };
+            let get = |name: &str| js_sys::Reflect::get(event, &name.into()).ok();
+            let key = get("key").and_then(|k| k.as_string());
+            let key = match key {
+                // `localStorage.clear()`: every key went.
+                None => None,
+                Some(name) => match name.strip_prefix(&prefix).and_then(Key::parse) {
+                    Some(key) => Some(key),
+                    None => return, // another site's key, or not ours
+                },
+            };
+            let value = get("newValue").and_then(|v| v.as_string());
+            let Ok(mut inner) = cell.try_borrow_mut() else {
+                return;
+            };
+            inner.input(Input::StorageChanged(key, value));
+            drop(inner);
+            flush(cell);
+        },
+    ))
 }
 
 async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<String>) {
@@ -180,11 +229,7 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
             match parsed {
                 Ok(config) => {
                     report_problems(&url, &config);
-                    {
-                        let mut inner = cell.borrow_mut();
-                        inner.cache_config(&text, etag.as_deref());
-                        inner.config_text = Some((text, etag));
-                    }
+                    cell.borrow_mut().input(Input::ConfigFetched(text, etag));
                     // Deciding and rendering get a task of their own, so the
                     // page's input and paint can run between the two halves.
                     let pause = cell.borrow().next_task.clone();
@@ -195,9 +240,9 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
                     if inner.disabled {
                         return;
                     }
-                    if inner.rendered {
-                        // Kept for the next page.
-                    } else {
+                    if !inner.rendered {
+                        // Otherwise kept for the next page.
+                        inner.configure(&config);
                         inner.apply(config);
                     }
                 }
@@ -214,15 +259,6 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
             &format!("could not fetch the config from {url} ({e}); the page keeps its own content"),
         ),
     }
-
-    // 5. Listen to a TCF consent manager, if the page has one.
-    let tcf_cell = cell.clone();
-    consent::listen_tcf(move |purposes| {
-        tcf_cell
-            .borrow_mut()
-            .set_signals(|s| s.tcf = Some(purposes));
-        flush(tcf_cell.clone());
-    });
 
     // 6. Engaged time and sending on the way out.
     super::watch::watch_page(&cell);
@@ -258,7 +294,7 @@ pub(crate) fn navigated(cell: &Rc<RefCell<Inner>>) {
         let showing: Vec<web_sys::Element> = inner.shown.iter().map(|s| s.host.clone()).collect();
         inner.decided.retain(|d| showing.contains(d));
         inner.decisions.clear();
-        let view = Input::PageView {
+        let view = ProfileInput::PageView {
             category: inner.page.category.clone(),
             sale: inner.page.page_type.as_deref() == Some("sale"),
         };

@@ -3,9 +3,9 @@
 //! [`state`] and [`lifecycle`]; none of them throws.
 
 mod callbacks;
+mod effects;
 mod lifecycle;
 mod offers;
-mod persist;
 mod state;
 mod sync;
 mod watch;
@@ -16,6 +16,8 @@ use std::rc::Rc;
 use dangol_engine::config::is_identifier;
 use dangol_engine::consent::{Consent, Purposes};
 use dangol_engine::decide::Decision;
+use dangol_engine::session::{Input, Session, Stored};
+use dangol_engine::track;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
@@ -57,7 +59,10 @@ pub fn start(
     next_task: Option<js_sys::Function>,
 ) -> Widget {
     let endpoint = endpoint.trim_end_matches('/').to_string();
-    let mut inner = Inner::new(site, endpoint);
+    // A session with nothing read yet; boot starts the page's own.
+    let blank =
+        state::with_ctx(|ctx| Session::start(String::new(), Stored::default(), false, ctx).0);
+    let mut inner = Inner::new(site, endpoint, blank);
     inner.public_key = key.filter(|k| !k.is_empty());
     inner.prefetched = config;
     inner.next_task = next_task;
@@ -133,21 +138,23 @@ impl Widget {
             if inner.disabled {
                 return;
             }
-            inner.set_signals(|s| s.own = Some(chosen));
+            inner.input(Input::Own(chosen));
         }
         sync::flush(self.inner.clone());
     }
 
     /// The shopper refused or withdrew consent: the profile, the unsent
-    /// events and the id are deleted at once.
+    /// events and the id are deleted at once, in every open tab of the
+    /// site, and the server is asked to erase what it holds for the id.
     ///
     /// ```js
     /// dangol.consent.deny();
     /// ```
     pub fn deny(&self) {
-        self.inner
-            .borrow_mut()
-            .set_signals(|s| s.own = Some(Purposes::both(Consent::Denied)));
+        let mut inner = self.inner.borrow_mut();
+        if !inner.disabled {
+            inner.input(Input::Own(Purposes::both(Consent::Denied)));
+        }
     }
 
     /// Personalisation consent: `"unknown"`, `"granted"` or `"denied"`.
@@ -157,7 +164,7 @@ impl Widget {
     /// ```
     #[wasm_bindgen(js_name = consentStatus)]
     pub fn consent_status(&self) -> String {
-        self.inner.borrow().consent.as_str().to_string()
+        self.inner.borrow().consent().as_str().to_string()
     }
 
     /// Both purposes and whether Global Privacy Control is on.
@@ -169,9 +176,13 @@ impl Widget {
     pub fn consent_purposes(&self) -> JsValue {
         let inner = self.inner.borrow();
         let mut out = serde_json::Map::new();
-        out.insert("personalisation".into(), inner.consent.as_str().into());
-        out.insert("measurement".into(), inner.measurement.as_str().into());
-        out.insert("gpc".into(), inner.signals.gpc.into());
+        let purposes = inner.session.purposes();
+        out.insert(
+            "personalisation".into(),
+            purposes.personalisation.as_str().into(),
+        );
+        out.insert("measurement".into(), purposes.measurement.as_str().into());
+        out.insert("gpc".into(), inner.session.signals().gpc.into());
         json::to_js(&serde_json::Value::Object(out))
     }
 
@@ -209,46 +220,41 @@ impl Widget {
     }
 
     /// Reads one GA4 `dataLayer` entry (the loader forwards every push,
-    /// including those made before dangol loaded). Entries that are not GA4
-    /// e-commerce events are ignored.
+    /// including those made before dangol loaded). Only the fields dangol
+    /// reads are touched, within a budget: tag managers push DOM nodes,
+    /// cyclic objects and huge arrays too, and none of them may cost the
+    /// page a visible pause. Entries that are not GA4 e-commerce events or
+    /// Consent Mode calls are ignored.
     #[wasm_bindgen(js_name = dataLayer)]
     pub fn data_layer(&self, entry: JsValue) {
-        let entry = json::from_js(&entry);
+        let get = |value: &JsValue, key: &str| {
+            js_sys::Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+        };
+        if !entry.is_object() {
+            return;
+        }
+        let mut budget = json::MAX_NODES;
         // gtag("consent", "default" | "update", {...}) pushes its arguments.
-        if entry.get("0").and_then(|v| v.as_str()) == Some("consent") {
-            if let Some(settings) = entry.get("2").and_then(|v| v.as_object()) {
-                // A default "denied" is no one's answer yet: keep this page's
-                // events in memory until an update says yes or no.
-                let refused = if entry.get("1").and_then(|v| v.as_str()) == Some("default") {
-                    Consent::Unknown
-                } else {
-                    Consent::Denied
-                };
+        if get(&entry, "0").as_string().as_deref() == Some("consent") {
+            let fields = ["personalization_storage", "analytics_storage"];
+            if let Some(settings) = json::pick(&get(&entry, "2"), &fields, &mut budget) {
                 let read = |key: &str| {
-                    settings.get(key).and_then(|v| v.as_str()).map(|v| {
-                        if v == "granted" {
-                            Consent::Granted
-                        } else {
-                            refused
-                        }
-                    })
+                    settings
+                        .get(key)
+                        .and_then(|v| v.as_str())
+                        .map(|v| v == "granted")
                 };
-                let (p, m) = (read("personalization_storage"), read("analytics_storage"));
-                self.inner.borrow_mut().set_signals(|s| {
-                    let mut mode = s.consent_mode.unwrap_or_default();
-                    if let Some(p) = p {
-                        mode.personalisation = p;
-                    }
-                    if let Some(m) = m {
-                        mode.measurement = m;
-                    }
-                    s.consent_mode = Some(mode);
-                });
+                let input = Input::ConsentMode {
+                    update: get(&entry, "1").as_string().as_deref() != Some("default"),
+                    personalisation: read(fields[0]),
+                    measurement: read(fields[1]),
+                };
+                self.inner.borrow_mut().input(input);
                 sync::flush(self.inner.clone());
             }
             return;
         }
-        let Some(name) = entry.get("event").and_then(|e| e.as_str()) else {
+        let Some(name) = get(&entry, "event").as_string() else {
             return;
         };
         const GA4: &[&str] = &[
@@ -259,11 +265,32 @@ impl Widget {
             "begin_checkout",
             "purchase",
         ];
-        if !GA4.contains(&name) {
+        if !GA4.contains(&name.as_str()) {
             return;
         }
-        let props = entry.get("ecommerce").cloned().unwrap_or_default();
-        self.inner.borrow_mut().track(name, &props, "dataLayer");
+        let ecommerce = get(&entry, "ecommerce");
+        let fields: Vec<&str> = track::EVENT_FIELDS
+            .iter()
+            .copied()
+            .filter(|f| *f != "items")
+            .collect();
+        let mut props = json::pick(&ecommerce, &fields, &mut budget).unwrap_or_default();
+        let items = get(&ecommerce, "items");
+        if js_sys::Array::is_array(&items) {
+            let items: &js_sys::Array = items.unchecked_ref();
+            // One more than the limit, so an over-long list is refused by name.
+            let n = items.length().min(track::MAX_ITEMS as u32 + 1);
+            let list = (0..n)
+                .map(|i| {
+                    json::pick(&items.get(i), track::ITEM_FIELDS, &mut budget)
+                        .map_or(serde_json::Value::Null, serde_json::Value::Object)
+                })
+                .collect();
+            props.insert("items".into(), serde_json::Value::Array(list));
+        }
+        self.inner
+            .borrow_mut()
+            .track(&name, &serde_json::Value::Object(props), "dataLayer");
         sync::flush(self.inner.clone());
     }
 
@@ -276,7 +303,7 @@ impl Widget {
     /// ```
     pub fn set(&self, attributes: JsValue) {
         let value = json::from_js(&attributes);
-        if let Err(problem) = self.inner.borrow_mut().declare(value) {
+        if let Err(problem) = self.inner.borrow_mut().declare(&value) {
             warn(&format!("dangol.set: {problem}; the call was dropped"));
         }
     }
@@ -296,26 +323,15 @@ impl Widget {
         lifecycle::navigated(&self.inner);
     }
 
-    /// Deletes everything local and asks the shop's server to erase the
-    /// pseudonymous id.
+    /// Deletes everything local, in every open tab of the site, and asks
+    /// the shop's server to erase the pseudonymous id (the server then
+    /// refuses events for it, so nothing sent late brings data back).
     ///
     /// ```js
     /// dangol.forget();
     /// ```
     pub fn forget(&self) {
-        let erase = self.inner.borrow().erase_request();
-        self.inner.borrow_mut().forget_all();
-        if let Some((url, key)) = erase {
-            spawn_local(async move {
-                if let Err(e) =
-                    crate::platform::net::delete(&url, &key, lifecycle::TIMEOUT_MS).await
-                {
-                    warn(&format!(
-                        "dangol.forget: local data is gone, but the server could not be asked to erase it ({e})"
-                    ));
-                }
-            });
-        }
+        self.inner.borrow_mut().input(Input::Forget);
     }
 
     /// Calls `callback(detail)` on `"decision"` (each placement decided,
@@ -368,8 +384,8 @@ impl Widget {
             // The newest config the server sent, if one came after this page
             // first decided.
             let newest = inner
-                .config_text
-                .as_ref()
+                .session
+                .cached_config()
                 .and_then(|(text, _)| lifecycle::parse_config(text, &inner.site).ok());
             if let Some(config) = newest.or_else(|| inner.config.take()) {
                 inner.apply(config);

@@ -74,17 +74,21 @@ impl Inner {
     /// What the page has shown so far, for overlay triggers.
     pub fn signals(&self, now: i64) -> PageSignals {
         let visible = self.visible_ms + self.visible_since.map_or(0, |since| now - since);
-        let consented = self.consent.may_store();
+        let consented = self.consent().may_store();
         PageSignals {
             visible_seconds: u32::try_from(visible.max(0) / 1000).unwrap_or(u32::MAX),
             scroll_pct: self.max_scroll_pct,
             idle_seconds: u32::try_from(((now - self.last_input_ms) / 1000).max(0))
                 .unwrap_or(u32::MAX),
             exit_intent: self.exit_intent,
-            session_page_views: self.profile.session_views.max(1),
-            sessions: if consented { self.profile.sessions } else { 0 },
+            session_page_views: self.profile().session_views.max(1),
+            sessions: if consented {
+                self.profile().sessions
+            } else {
+                0
+            },
             cart_items: if consented {
-                self.profile.cart.len() as u32
+                self.profile().cart.len() as u32
             } else {
                 0
             },
@@ -95,7 +99,7 @@ impl Inner {
         Moment {
             now_ms: now,
             utc_offset_minutes: clock::utc_offset_minutes(),
-            session_start_ms: self.profile.session_start_ms,
+            session_start_ms: self.profile().session_start_ms,
         }
     }
 
@@ -103,9 +107,9 @@ impl Inner {
         let cfg = &config.config().profile;
         attributes::build(
             &self.page,
-            &self.profile.facts(cfg, now),
-            &self.declared,
-            self.consent,
+            &self.profile().facts(cfg, now),
+            self.declared(),
+            self.consent(),
             &self.moment(now),
         )
     }
@@ -141,12 +145,9 @@ impl Inner {
             .unwrap_or(now as u64);
         let shopper = Shopper {
             attributes: &attributes,
-            id: self
-                .anon
-                .as_deref()
-                .filter(|_| self.measurement.may_send() || self.consent.may_store()),
-            consent: self.consent,
-            ledger: &self.profile.ledger,
+            id: self.session.id(),
+            consent: self.consent(),
+            ledger: &self.profile().ledger,
         };
         let decisions = decide_page(
             &config,
@@ -254,7 +255,7 @@ impl Inner {
             config.config().currency.as_deref(),
             lang,
         );
-        let standing = loyalty::progress(&config.config().tiers, &self.declared);
+        let standing = loyalty::progress(&config.config().tiers, self.declared());
         let offer = Offer {
             content: &content,
             campaign: &chosen.campaign_id,
@@ -328,7 +329,6 @@ impl Inner {
             campaign,
             variant,
         ));
-        self.save_profile();
         self.emit("exposure", offer_detail(campaign, variant));
     }
 
@@ -344,43 +344,7 @@ impl Inner {
             campaign: campaign.to_string(),
         });
         self.record(Self::offer_event("dismiss", campaign, variant));
-        self.save_profile();
         self.emit("dismiss", offer_detail(campaign, variant));
-    }
-
-    /// A purchase: a conversion of the last offer seen within the config's
-    /// attribution window, if any.
-    pub fn attribute_purchase(&mut self, value: Option<f64>) {
-        let now = clock::now_ms();
-        let hours = self
-            .config
-            .as_ref()
-            .map_or(dangol_engine::config::ATTRIBUTION_HOURS, |c| {
-                c.config().attribution_hours
-            });
-        let Some((campaign, variant)) = self
-            .profile
-            .ledger
-            .last_seen(now, i64::from(hours) * 3_600_000)
-            .map(|(c, v)| (c.to_string(), v.to_string()))
-        else {
-            return;
-        };
-        self.apply_input(&Input::Convert {
-            campaign: campaign.clone(),
-        });
-        let event = Event::exposure(
-            Self::new_event_id(),
-            now,
-            String::new(),
-            &campaign,
-            &variant,
-        );
-        self.record(Event {
-            kind: "conversion".to_string(),
-            price: value,
-            ..event
-        });
     }
 
     /// Takes every offer off the page and forgets this page's decisions.

@@ -6,10 +6,12 @@ use std::rc::Rc;
 
 use wasm_bindgen_futures::spawn_local;
 
+use dangol_engine::session::{Input, Outcome};
+
 use super::lifecycle::TIMEOUT_MS;
 use super::state::Inner;
 use crate::platform::log::{Problem, warn_once};
-use crate::platform::{clock, json, net};
+use crate::platform::{json, net};
 
 /// Runs the page's queued callbacks, then sends the oldest waiting events
 /// if consent allows, the network is up and no retry is pending. A batch
@@ -27,87 +29,74 @@ pub(super) fn flush_on_hide(cell: Rc<RefCell<Inner>>) {
 
 fn send(cell: Rc<RefCell<Inner>>, exclusive: bool) {
     super::callbacks::deliver(&cell);
-    let (url, body, key, batch) = {
+    let (sends, url, site) = {
         let mut inner = cell.borrow_mut();
-        let now = clock::now_ms();
-        if !inner.measurement.may_send() || inner.sending || !inner.outbox.due(now) || !online() {
-            return;
-        }
-        let Some(anon) = inner.anon.clone() else {
-            return;
-        };
-        inner.outbox.stamp(&anon);
-        let batch = inner.outbox.batch();
-        let Ok(body) = js_sys::JSON::stringify(&json::to_js(&batch.to_value())) else {
-            return;
-        };
-        inner.sending = true;
+        inner.input(Input::Flush { online: online() });
         (
+            std::mem::take(&mut inner.outgoing),
             inner.events_url(),
-            String::from(body),
-            inner.key.clone(),
-            batch,
+            inner.site.clone(),
         )
     };
-    // One page sends at a time across the shopper's tabs; a page that finds
-    // the lock taken tries again on its next tick.
-    let lock = format!("dangol-send:{}", cell.borrow().site);
-    let waiting = cell.clone();
-    let task = async move {
-        let result = net::post_json(&url, &body, key.as_deref(), TIMEOUT_MS).await;
-        let more = {
-            let mut inner = cell.borrow_mut();
-            inner.sending = false;
-            let now = clock::now_ms();
-            let jitter = crate::platform::random::unit();
-            let more = match result {
-                Ok((status, _)) if (200..300).contains(&status) => {
-                    inner.outbox.delivered(&batch);
-                    !inner.outbox.is_empty()
-                }
+    for (ticket, body, key) in sends {
+        let Ok(body) = js_sys::JSON::stringify(&json::to_js(&body)) else {
+            cell.borrow_mut()
+                .input(Input::Sent(ticket, Outcome::Skipped));
+            continue;
+        };
+        let body = String::from(body);
+        let url = url.clone();
+        let answer = cell.clone();
+        let task = async move {
+            let result = net::post_json(&url, &body, Some(&key), TIMEOUT_MS).await;
+            let outcome = match result {
+                Ok((status, _)) if (200..300).contains(&status) => Outcome::Delivered,
                 Ok((status, _))
                     if (400..500).contains(&status) && status != 429 && status != 408 =>
                 {
-                    // The server refused the batch itself: retrying cannot help.
-                    inner.outbox.refused(&batch);
                     warn_once(
                         Problem::Send,
                         &format!("the server refused events (HTTP {status})"),
                     );
-                    !inner.outbox.is_empty()
+                    Outcome::Refused
                 }
                 Ok((status, retry_after)) => {
-                    inner.outbox.failed(now, retry_after, jitter);
                     warn_once(
                         Problem::Send,
                         &format!(
                             "could not send events (HTTP {status}); they stay queued and are retried"
                         ),
                     );
-                    false
+                    Outcome::Failed(retry_after)
                 }
                 Err(e) => {
-                    inner.outbox.failed(now, None, jitter);
                     warn_once(
                         Problem::Send,
                         &format!("could not send events ({e}); they stay queued and are retried"),
                     );
-                    false
+                    Outcome::Failed(None)
                 }
             };
-            inner.save_outbox();
-            more
+            answer.borrow_mut().input(Input::Sent(ticket, outcome));
+            // What the session sends next (the rest of a long outbox) goes
+            // out in the same way.
+            flush(answer);
         };
-        if more {
-            flush(cell);
+        // One page sends at a time across the shopper's tabs; a page that
+        // finds the lock taken tries again on its next tick.
+        if exclusive {
+            let busy = cell.clone();
+            crate::platform::locks::run_exclusive(
+                &format!("dangol-send:{site}"),
+                task,
+                move || {
+                    busy.borrow_mut()
+                        .input(Input::Sent(ticket, Outcome::Skipped));
+                },
+            );
+        } else {
+            spawn_local(task);
         }
-    };
-    if exclusive {
-        crate::platform::locks::run_exclusive(&lock, task, move || {
-            waiting.borrow_mut().sending = false;
-        });
-    } else {
-        spawn_local(task);
     }
 }
 

@@ -5,7 +5,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use dangol_engine::profile::Input;
+use dangol_engine::profile::Input as ProfileInput;
+use dangol_engine::session::Input;
 use gloo::events::EventListener;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
@@ -68,8 +69,7 @@ pub(super) fn watch_page(cell: &Rc<RefCell<Inner>>) {
                 (Some(since), false) => {
                     inner.visible_ms += (now - since).max(0);
                     let seconds = u32::try_from(((now - since) / 1000).max(0)).unwrap_or(u32::MAX);
-                    inner.apply_input(&Input::Engaged { seconds });
-                    inner.save_profile();
+                    inner.apply_input(&ProfileInput::Engaged { seconds });
                 }
                 (Some(since), true) => inner.visible_since = Some(since),
                 (None, true) => inner.visible_since = Some(now),
@@ -84,7 +84,7 @@ pub(super) fn watch_page(cell: &Rc<RefCell<Inner>>) {
     let weak = Rc::downgrade(cell);
     let on_off = move |_: &web_sys::Event| {
         if let Some(cell) = weak.upgrade() {
-            cell.borrow_mut().personalisation_off();
+            cell.borrow_mut().input(Input::PersonalisationOff);
         }
     };
     let weak = Rc::downgrade(cell);
@@ -260,17 +260,13 @@ pub(super) fn watch_page(cell: &Rc<RefCell<Inner>>) {
                 return;
             };
             inner.check_triggers();
-            // The outbox's heartbeat (every 2 s, well inside the 4 s after
-            // which a page counts as gone) tells other pages this one is
-            // alive; every few seconds, outboxes of pages that are gone are
-            // adopted.
-            if !inner.outbox.is_empty() && ticks.is_multiple_of(2) {
-                inner.save_outbox();
-            }
+            // The outbox's heartbeat tells other pages this one is alive;
+            // every few seconds, outboxes of pages that are gone are adopted.
+            inner.input(Input::Tick);
             if ticks.is_multiple_of(3) {
-                inner.adopt_orphans();
+                inner.offer_orphans();
             }
-            inner.outbox.due(clock::now_ms()) || !inner.calls.is_empty()
+            inner.session.due(clock::now_ms()) || !inner.calls.is_empty()
         };
         if send {
             flush(cell);

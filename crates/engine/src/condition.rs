@@ -410,6 +410,12 @@ impl Compiler<'_> {
                     {
                         return Op::Regex(Some(Box::new(literal)));
                     }
+                    // Patterns that can backtrack catastrophically never
+                    // run: the shopper's tab must not hang on a crafted text.
+                    if let Some(why) = crate::pattern::risk(pattern, op == "$regexi") {
+                        self.fail(path, why);
+                        return Op::Regex(None);
+                    }
                     let compiled = self.regex.compile(pattern, op == "$regexi");
                     if compiled.is_none() {
                         self.fail(
@@ -644,7 +650,7 @@ impl Eval<'_> {
             Op::Exists(want) => actual.is_null() != *want,
             Op::Type(name) => type_name(actual) == name,
             Op::Regex(matcher) => match (actual, matcher) {
-                (Value::String(text), Some(m)) => m.is_match(text),
+                (Value::String(text), Some(m)) => m.is_match(crate::pattern::head(text)),
                 _ => false,
             },
             Op::Not(test) => !self.test(test, actual),

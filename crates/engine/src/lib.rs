@@ -46,6 +46,7 @@ pub mod i18n;
 pub mod ledger;
 pub mod loyalty;
 pub mod outbox;
+pub mod pattern;
 pub mod profile;
 pub mod random;
 pub mod session;

@@ -18,7 +18,7 @@ use crate::profile::Input;
 pub const MAX_ITEMS: usize = 50;
 
 /// The GA4 fields an item may carry; anything else is refused by name.
-const ITEM_FIELDS: &[&str] = &[
+pub const ITEM_FIELDS: &[&str] = &[
     "item_id",
     "item_name",
     "item_brand",
@@ -40,7 +40,7 @@ const ITEM_FIELDS: &[&str] = &[
 ];
 
 /// The GA4 event-level fields a call may carry.
-const EVENT_FIELDS: &[&str] = &[
+pub const EVENT_FIELDS: &[&str] = &[
     "items",
     "value",
     "currency",

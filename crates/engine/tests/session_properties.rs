@@ -167,7 +167,10 @@ impl World {
             }
             match effect {
                 Effect::Store(..) | Effect::StoreJson(..) | Effect::Send { .. } => {
-                    assert!(self.granted_ever, "written or sent before any consent: {text}");
+                    assert!(
+                        self.granted_ever,
+                        "written or sent before any consent: {text}"
+                    );
                 }
                 _ => {}
             }
@@ -209,10 +212,10 @@ impl World {
         }
         // 3. An id the tab dropped (a withdrawal, `forget()`, another tab's
         //    erase) is dead.
-        if out.iter().any(|e| matches!(e, Effect::Wipe)) {
-            if let Some(id) = before.get("id") {
-                self.dead.push(id.clone());
-            }
+        if out.iter().any(|e| matches!(e, Effect::Wipe))
+            && let Some(id) = before.get("id")
+        {
+            self.dead.push(id.clone());
         }
         // The other tab hears each key that changed.
         let other = 1 - tab;
@@ -250,11 +253,23 @@ impl World {
             }
             Step::GrantPersonalisation => {
                 self.granted_ever = true;
-                self.handle(tab, Input::Own(Purposes { personalisation: Consent::Granted, measurement: Consent::Denied }));
+                self.handle(
+                    tab,
+                    Input::Own(Purposes {
+                        personalisation: Consent::Granted,
+                        measurement: Consent::Denied,
+                    }),
+                );
             }
             Step::GrantMeasurement => {
                 self.granted_ever = true;
-                self.handle(tab, Input::Own(Purposes { personalisation: Consent::Denied, measurement: Consent::Granted }));
+                self.handle(
+                    tab,
+                    Input::Own(Purposes {
+                        personalisation: Consent::Denied,
+                        measurement: Consent::Granted,
+                    }),
+                );
             }
             Step::Deny => self.handle(tab, Input::Own(Purposes::both(Consent::Denied))),
             Step::TcfYes => {
@@ -264,13 +279,21 @@ impl World {
             Step::TcfNo => self.handle(tab, Input::Tcf(from_tcf(|_| false))),
             Step::ModeDefaultDenied => self.handle(
                 tab,
-                Input::ConsentMode { update: false, personalisation: Some(false), measurement: Some(false) },
+                Input::ConsentMode {
+                    update: false,
+                    personalisation: Some(false),
+                    measurement: Some(false),
+                },
             ),
             Step::ModeUpdate(p, m) => {
                 self.granted_ever |= *p == Some(true) || *m == Some(true);
                 self.handle(
                     tab,
-                    Input::ConsentMode { update: true, personalisation: *p, measurement: *m },
+                    Input::ConsentMode {
+                        update: true,
+                        personalisation: *p,
+                        measurement: *m,
+                    },
                 );
             }
             Step::PersonalisationOff => self.handle(tab, Input::PersonalisationOff),
@@ -281,19 +304,32 @@ impl World {
                 self.handle(tab, Input::Forget);
             }
             Step::View => {
-                self.handle(tab, Input::Profile(ProfileInput::PageView { category: Some("knit".into()), sale: false }));
+                self.handle(
+                    tab,
+                    Input::Profile(ProfileInput::PageView {
+                        category: Some("knit".into()),
+                        sale: false,
+                    }),
+                );
                 self.next += 1;
                 let id = format!("e{}", self.next);
-                self.handle(tab, Input::Record(Event::page_view(id, self.now, String::new())));
+                self.handle(
+                    tab,
+                    Input::Record(Event::page_view(id, self.now, String::new())),
+                );
             }
             Step::Purchase => {
                 self.next += 1;
                 let props = json!({"transaction_id": format!("t{}", self.next), "value": 10, "items": [{"item_id": "knit-01", "price": 10}]});
-                let out = self.with(tab, |s, ctx| s.track("purchase", &props, ctx)).unwrap();
+                let out = self
+                    .with(tab, |s, ctx| s.track("purchase", &props, ctx))
+                    .unwrap();
                 self.carry_out(tab, out);
             }
             Step::Declare => {
-                let out = self.with(tab, |s, _| s.declare(&json!({"name": SECRET}))).unwrap();
+                let out = self
+                    .with(tab, |s, _| s.declare(&json!({"name": SECRET})))
+                    .unwrap();
                 self.carry_out(tab, out);
             }
             Step::Flush => self.handle(tab, Input::Flush { online: true }),
@@ -333,7 +369,12 @@ trait Blank {
 impl Blank for Session {
     fn start_blank() -> Session {
         let mut fresh = || String::from("0000000000000000");
-        let mut ctx = Ctx { now_ms: T0, utc_offset_minutes: 0, jitter: 0.0, fresh: &mut fresh };
+        let mut ctx = Ctx {
+            now_ms: T0,
+            utc_offset_minutes: 0,
+            jitter: 0.0,
+            fresh: &mut fresh,
+        };
         Session::start("blank".into(), Stored::default(), false, &mut ctx).0
     }
 }

@@ -35,10 +35,24 @@ pub fn new_code(prefix: &str) -> String {
     }
 }
 
+/// An id for a claim made without measurement consent: random, used once,
+/// tied to nothing else the server holds.
+fn one_off_id() -> String {
+    let mut rng = rand::rng();
+    let hex: String = (0..24)
+        .map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)]))
+        .collect();
+    format!("claim{hex}")
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ClaimBody {
-    anon: String,
+    /// The pseudonymous id; absent when the shopper has not allowed
+    /// measurement (the coupon is then bound to a one-off id of the
+    /// server's own, and only the per-address limit bounds farming).
+    #[serde(default)]
+    anon: Option<String>,
     campaign: String,
     variant: String,
 }
@@ -89,16 +103,22 @@ pub(crate) async fn claim(
     )?;
     let body: ClaimBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the claim is not valid: {e}")))?;
-    state.limiter.check(
-        &format!("claims-id:{}", body.anon),
-        state.limits.claims_per_id,
-        "coupon claims for this id",
-    )?;
-    if body.anon.len() < 16 || !is_identifier(&body.anon) {
-        return Err(ApiError::bad_request(
-            "`anon` must be a pseudonymous id of 16-64 letters or digits",
-        ));
-    }
+    let anon = match body.anon {
+        Some(anon) => {
+            state.limiter.check(
+                &format!("claims-id:{anon}"),
+                state.limits.claims_per_id,
+                "coupon claims for this id",
+            )?;
+            if anon.len() < 16 || !is_identifier(&anon) {
+                return Err(ApiError::bad_request(
+                    "`anon` must be a pseudonymous id of 16-64 letters or digits",
+                ));
+            }
+            anon
+        }
+        None => one_off_id(),
+    };
     let published = published_body(&state, &site.id).await?;
     let (campaign, policy) = {
         let config = compile(&site.id, &published)?;
@@ -134,7 +154,7 @@ pub(crate) async fn claim(
             site: &site.id,
             campaign: &campaign.id,
             variant: &body.variant,
-            anon: &body.anon,
+            anon: &anon,
             budget: policy.budget,
             valid_ms: i64::from(policy.valid_days) * 86_400_000,
             code: new_code(&policy.prefix),

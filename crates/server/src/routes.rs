@@ -75,6 +75,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(
             CONFIG,
             get(config)
+                .options(config_preflight)
                 .layer(CompressionLayer::new())
                 .layer(axum::middleware::map_response(weak_etag_when_encoded)),
         )
@@ -311,6 +312,32 @@ async fn config(
     Ok(response)
 }
 
+/// `OPTIONS /v1/sites/{site}/config`: the CORS preflight of a revalidation
+/// (`If-None-Match` is not a CORS-safelisted header, so a browser may ask
+/// before sending it from a shop's page on another origin). The config is
+/// public: any origin may read it.
+async fn config_preflight() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("if-none-match"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    response
+}
+
 /// `If-None-Match` against the config's tag, by weak comparison (RFC 9110
 /// 13.1.2): a tag the server weakened for a compressed copy still matches.
 fn etag_matches(if_none_match: &str, etag: &str) -> bool {
@@ -474,6 +501,12 @@ async fn store_batch(
             Err(err) => rejected.push(json!({"index": index, "error": err.to_string()})),
         }
     }
+    // Events of an erased id are refused: a batch still on its way when its
+    // shopper asked to be forgotten, or another tab's outbox, adds nothing.
+    let erased = erased_ids(state, &site.id, &valid).await?;
+    let before = valid.len();
+    valid.retain(|e| !erased.contains(&e.anon));
+    let refused_erased = before - valid.len();
     // The first batch of an id registers its erase key (see erase_subject).
     if let Some(key) = headers.get("x-dangol-key").and_then(|v| v.to_str().ok())
         && (16..=128).contains(&key.len())
@@ -505,14 +538,40 @@ async fn store_batch(
         state.store.archive_events(&site.id, &[row], &[]).await?;
     }
     let fresh = state.store.insert_events(&site.id, &valid, now).await?;
+    // An erase that committed while these were being stored: take them out
+    // again (the erase deletes what was stored before its tombstone; this
+    // check, after storing, catches the rest).
+    for anon in erased_ids(state, &site.id, &valid).await? {
+        state.store.erase_subject(&site.id, &anon).await?;
+    }
     let stored = fresh.iter().filter(|new| **new).count();
     let body = json!({
         "accepted": valid.len(),
         "stored": stored,
         "duplicates": valid.len() - stored,
+        "erased": refused_erased,
         "rejected": rejected,
     });
     Ok(Json(body).into_response())
+}
+
+/// The ids among `events` that were erased.
+async fn erased_ids(
+    state: &AppState,
+    site: &str,
+    events: &[dangol_engine::event::Event],
+) -> Result<Vec<String>, ApiError> {
+    let mut ids: Vec<&str> = events.iter().map(|e| e.anon.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut erased = Vec::new();
+    for anon in ids {
+        let hash = hex::encode(Sha256::digest(anon.as_bytes()));
+        if state.store.is_erased(site, &hash).await? {
+            erased.push(anon.to_string());
+        }
+    }
+    Ok(erased)
 }
 
 /// Inflates a gzip body (`Content-Encoding: gzip`); the size limit applies
@@ -601,7 +660,10 @@ async fn erase_subject(
             })?;
         let stored = state.store.subject_key(&site.id, &anon).await?;
         let hash = hex::encode(Sha256::digest(given.as_bytes()));
-        if stored.as_deref() != Some(hash.as_str()) {
+        // An id the server never registered (its browser sent nothing yet,
+        // or it was erased already) holds nothing to protect: erasing it
+        // only makes sure nothing is ever stored for it.
+        if stored.is_some() && stored.as_deref() != Some(hash.as_str()) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "wrong_key",

@@ -234,7 +234,35 @@ macro_rules! sql_store {
                     .map_err(db)
             }
 
+            async fn is_erased(&self, site: &str, anon_hash: &str) -> Result<bool, StoreError> {
+                let found: Option<i64> = sqlx::query_scalar(
+                    "SELECT erased_ms FROM erased WHERE site = $1 AND anon_hash = $2",
+                )
+                .bind(site)
+                .bind(anon_hash)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(found.is_some())
+            }
+
             async fn erase_subject(&self, site: &str, anon: &str) -> Result<u64, StoreError> {
+                // 1. The tombstone commits first: a batch stored after this
+                //    sees it (and takes its events back out, see
+                //    `routes::store_batch`); one stored before it is deleted
+                //    below.
+                let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(anon.as_bytes()));
+                sqlx::query(
+                    "INSERT INTO erased (site, anon_hash, erased_ms) VALUES ($1, $2, $3)
+                     ON CONFLICT (site, anon_hash) DO NOTHING",
+                )
+                .bind(site)
+                .bind(&hash)
+                .bind(crate::now_ms())
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                // 2. Then everything tied to the id.
                 let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
                 let events = sqlx::query("DELETE FROM events WHERE site = $1 AND anon = $2")
                     .bind(site)

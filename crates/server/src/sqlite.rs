@@ -22,6 +22,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/sqlite/0007_daily_stats.sql")),
     (8, include_str!("../migrations/sqlite/0008_coupon_pool.sql")),
     (9, include_str!("../migrations/sqlite/0009_api_tokens.sql")),
+    (10, include_str!("../migrations/sqlite/0010_erased.sql")),
 ];
 
 /// SQLite storage.

@@ -145,7 +145,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// The registered erase-key hash of an id.
     async fn subject_key(&self, site: &str, anon: &str) -> Result<Option<String>, StoreError>;
-    /// Erases everything tied to an id; returns how many events went.
+    /// Whether the id with this SHA-256 (hex) was erased.
+    async fn is_erased(&self, site: &str, anon_hash: &str) -> Result<bool, StoreError>;
+    /// Erases everything tied to an id and remembers (as a hash) that it
+    /// was erased; returns how many events went.
     async fn erase_subject(&self, site: &str, anon: &str) -> Result<u64, StoreError>;
     /// Sets the site's redeem key (its SHA-256, hex).
     async fn set_redeem_key(&self, site: &str, key_hash: &str) -> Result<(), StoreError>;

@@ -296,7 +296,9 @@ impl Session {
 
     /// The id a coupon claim may carry: only with measurement consent.
     pub fn claim_id(&self) -> Option<&str> {
-        self.id.as_deref().filter(|_| self.purposes.measurement.may_send())
+        self.id
+            .as_deref()
+            .filter(|_| self.purposes.measurement.may_send())
     }
 
     /// The profile (this page's only, until personalisation consent).
@@ -361,7 +363,12 @@ impl Session {
 
     /// `dangol.track` or a GA4 `dataLayer` event: profile inputs, a
     /// conversion of the last offer seen (for a purchase) and events.
-    pub fn track(&mut self, name: &str, props: &Value, ctx: &mut Ctx) -> Result<Vec<Effect>, String> {
+    pub fn track(
+        &mut self,
+        name: &str,
+        props: &Value,
+        ctx: &mut Ctx,
+    ) -> Result<Vec<Effect>, String> {
         let tracked = crate::track::interpret(name, props)?;
         let mut out = Vec::new();
         if tracked.inputs.iter().any(|i| self.profile.is_repeat(i)) {
@@ -460,10 +467,19 @@ impl Session {
     pub fn export(&self) -> Map<String, Value> {
         let mut out = Map::new();
         let mut consent = Map::new();
-        consent.insert("personalisation".into(), self.purposes.personalisation.as_str().into());
-        consent.insert("measurement".into(), self.purposes.measurement.as_str().into());
+        consent.insert(
+            "personalisation".into(),
+            self.purposes.personalisation.as_str().into(),
+        );
+        consent.insert(
+            "measurement".into(),
+            self.purposes.measurement.as_str().into(),
+        );
         out.insert("consent".into(), Value::Object(consent));
-        out.insert("id".into(), self.id.as_deref().map_or(Value::Null, Value::from));
+        out.insert(
+            "id".into(),
+            self.id.as_deref().map_or(Value::Null, Value::from),
+        );
         out.insert("profile".into(), self.profile.to_value());
         out.insert("declared".into(), Value::Object(self.declared.clone()));
         let pending = self.outbox.events().iter().map(Event::to_value).collect();
@@ -511,7 +527,8 @@ impl Session {
         //    server's copy erased) when nothing may.
         if after.may_store_anything() {
             self.take_id(ctx);
-            if before.personalisation != after.personalisation && after.personalisation.may_store() {
+            if before.personalisation != after.personalisation && after.personalisation.may_store()
+            {
                 self.restore(ctx);
             }
             self.persist(out, ctx.now_ms);
@@ -695,7 +712,13 @@ impl Session {
             out,
             ctx,
         );
-        let event = Event::exposure(event_id(ctx), ctx.now_ms, String::new(), &campaign, &variant);
+        let event = Event::exposure(
+            event_id(ctx),
+            ctx.now_ms,
+            String::new(),
+            &campaign,
+            &variant,
+        );
         self.record(
             Event {
                 kind: "conversion".into(),
@@ -715,7 +738,10 @@ impl Session {
 
     fn save_declared(&self, out: &mut Vec<Effect>) {
         if self.purposes.personalisation.may_store() {
-            out.push(Effect::StoreJson(Key::Declared, Value::Object(self.declared.clone())));
+            out.push(Effect::StoreJson(
+                Key::Declared,
+                Value::Object(self.declared.clone()),
+            ));
         }
     }
 

@@ -135,8 +135,17 @@ fn nothing_is_stored_or_sent_before_consent() {
     assert!(!stores(&all), "{all:?}");
     assert_eq!(page.session.id(), None);
     // The page's events wait in memory for an answer.
-    let kinds: Vec<&str> = page.session.outbox().events().iter().map(|e| e.kind.as_str()).collect();
-    assert!(kinds.contains(&"page_view") && kinds.contains(&"purchase"), "{kinds:?}");
+    let kinds: Vec<&str> = page
+        .session
+        .outbox()
+        .events()
+        .iter()
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"page_view") && kinds.contains(&"purchase"),
+        "{kinds:?}"
+    );
 }
 
 #[test]
@@ -148,7 +157,10 @@ fn a_grant_stores_the_id_the_choice_the_profile_and_the_waiting_events_at_once()
     assert_eq!(stored.consent.as_deref(), Some("p=granted;m=granted"));
     assert_eq!(stored.id.as_deref(), page.session.id());
     assert!(stored.key.is_some() && stored.profile.is_some());
-    assert!(out.iter().any(|e| matches!(e, Effect::StoreJson(Key::Outbox(p), _) if p == "p1")));
+    assert!(
+        out.iter()
+            .any(|e| matches!(e, Effect::StoreJson(Key::Outbox(p), _) if p == "p1"))
+    );
     let sent = sends(&page.on(Input::Flush { online: true }));
     assert_eq!(sent.len(), 1);
     let id = page.session.id().unwrap_or_default().to_string();
@@ -227,7 +239,11 @@ fn withdrawing_measurement_removes_every_stored_outbox_and_keeps_the_id_for_eras
     // Later events are neither kept nor sent.
     let later = page.view();
     assert!(sends(&later).is_empty());
-    assert!(!later.iter().any(|e| matches!(e, Effect::StoreJson(Key::Outbox(_), _))));
+    assert!(
+        !later
+            .iter()
+            .any(|e| matches!(e, Effect::StoreJson(Key::Outbox(_), _)))
+    );
     assert!(sends(&page.on(Input::Flush { online: true })).is_empty());
     // And `forget()` can still erase the id on the server.
     let out = page.on(Input::Forget);
@@ -240,7 +256,10 @@ fn deny_after_a_grant_erases_the_servers_copy_and_wipes_storage() {
     page.on(Input::Own(yes()));
     let id = page.session.id().map(str::to_string);
     let out = page.on(Input::Own(no()));
-    assert!(matches!(&out[..], [.., Effect::Erase { id: erased, .. }, Effect::Wipe] if Some(erased) == id.as_ref()), "{out:?}");
+    assert!(
+        matches!(&out[..], [.., Effect::Erase { id: erased, .. }, Effect::Wipe] if Some(erased) == id.as_ref()),
+        "{out:?}"
+    );
     assert_eq!(page.session.id(), None);
     assert_eq!(page.session.profile(), &Profile::default());
 }
@@ -307,7 +326,10 @@ fn another_tabs_withdrawal_stops_this_tab_at_once() {
     let sent = sends(&page.on(Input::Flush { online: true }));
     let out = page.on(Input::StorageChanged(Some(Key::Id), None));
     assert!(out.contains(&Effect::Remove(Key::Outbox("p1".into()))));
-    assert!(!out.iter().any(|e| matches!(e, Effect::Erase { .. })), "the other tab erased");
+    assert!(
+        !out.iter().any(|e| matches!(e, Effect::Erase { .. })),
+        "the other tab erased"
+    );
     // The batch in flight answers late: nothing is written back.
     let late = page.on(Input::Sent(sent[0].0, Outcome::Failed(None)));
     assert!(late.is_empty(), "{late:?}");
@@ -326,7 +348,10 @@ fn another_tabs_grant_is_taken_with_the_id_it_wrote() {
     let mut page = Page::new();
     for e in &written {
         if let Effect::Store(key, value) = e {
-            page.on(Input::StorageChanged(Some(key.clone()), Some(value.clone())));
+            page.on(Input::StorageChanged(
+                Some(key.clone()),
+                Some(value.clone()),
+            ));
         }
     }
     assert_eq!(page.session.purposes(), yes());
@@ -340,7 +365,10 @@ fn a_batch_answered_after_forget_changes_nothing() {
     page.view();
     let sent = sends(&page.on(Input::Flush { online: true }));
     page.on(Input::Forget);
-    assert!(page.on(Input::Sent(sent[0].0, Outcome::Delivered)).is_empty());
+    assert!(
+        page.on(Input::Sent(sent[0].0, Outcome::Delivered))
+            .is_empty()
+    );
     // A new grant makes a new id; the old one never comes back.
     page.on(Input::Own(yes()));
     assert!(page.session.id().is_some());
@@ -379,18 +407,24 @@ fn declared_attributes_are_limited_by_name_and_size_and_never_sent() {
         .with(|s, _| s.declare(&json!({ "bio": big })))
         .unwrap_err();
     assert!(err.contains("4096"), "{err}");
-    assert!(page.session.declared().is_empty(), "a bad call changes nothing");
+    assert!(
+        page.session.declared().is_empty(),
+        "a bad call changes nothing"
+    );
     let out = page
         .with(|s, _| s.declare(&json!({"name": "Minji-secret", "tier": "gold"})))
         .unwrap_or_default();
-    assert!(matches!(&out[..], [Effect::StoreJson(Key::Declared, v)] if v["name"] == "Minji-secret"));
+    assert!(
+        matches!(&out[..], [Effect::StoreJson(Key::Declared, v)] if v["name"] == "Minji-secret")
+    );
     page.view();
     page.track_purchase();
     let sent = sends(&page.on(Input::Flush { online: true }));
     assert!(!sent.is_empty());
     assert!(!format!("{sent:?}").contains("Minji-secret"));
     // null removes one.
-    page.with(|s, _| s.declare(&json!({"name": null}))).unwrap_or_default();
+    page.with(|s, _| s.declare(&json!({"name": null})))
+        .unwrap_or_default();
     assert!(!page.session.declared().contains_key("name"));
 }
 
@@ -399,16 +433,24 @@ fn withdrawing_personalisation_keeps_measurement_and_drops_the_profile() {
     let mut page = Page::new();
     page.on(Input::Own(yes()));
     page.view();
-    page.with(|s, _| s.declare(&json!({"tier": "gold"}))).unwrap_or_default();
+    page.with(|s, _| s.declare(&json!({"tier": "gold"})))
+        .unwrap_or_default();
     let out = page.on(Input::PersonalisationOff);
     for key in [Key::Profile, Key::Declared, Key::Config] {
-        assert!(out.contains(&Effect::Remove(key.clone())), "{key:?}: {out:?}");
+        assert!(
+            out.contains(&Effect::Remove(key.clone())),
+            "{key:?}: {out:?}"
+        );
     }
     assert!(page.session.declared().is_empty());
     assert_eq!(page.session.profile().visits, 0);
     assert_eq!(page.session.purposes().measurement, Consent::Granted);
     let later = page.view();
-    assert!(!later.iter().any(|e| matches!(e, Effect::StoreJson(Key::Profile, _))));
+    assert!(
+        !later
+            .iter()
+            .any(|e| matches!(e, Effect::StoreJson(Key::Profile, _)))
+    );
 }
 
 #[test]
@@ -421,7 +463,13 @@ fn a_purchase_after_a_seen_offer_converts_it() {
     }));
     page.now += 60_000;
     page.track_purchase();
-    let kinds: Vec<&str> = page.session.outbox().events().iter().map(|e| e.kind.as_str()).collect();
+    let kinds: Vec<&str> = page
+        .session
+        .outbox()
+        .events()
+        .iter()
+        .map(|e| e.kind.as_str())
+        .collect();
     assert!(kinds.contains(&"conversion"), "{kinds:?}");
     // The same transaction again is counted once.
     let before = page.session.outbox().len();
@@ -435,9 +483,15 @@ fn failed_sends_back_off_and_delivered_ones_leave_the_outbox() {
     page.on(Input::Own(yes()));
     page.view();
     let sent = sends(&page.on(Input::Flush { online: true }));
-    assert!(sends(&page.on(Input::Flush { online: true })).is_empty(), "one at a time");
+    assert!(
+        sends(&page.on(Input::Flush { online: true })).is_empty(),
+        "one at a time"
+    );
     page.on(Input::Sent(sent[0].0, Outcome::Failed(Some(30_000))));
-    assert!(sends(&page.on(Input::Flush { online: true })).is_empty(), "backing off");
+    assert!(
+        sends(&page.on(Input::Flush { online: true })).is_empty(),
+        "backing off"
+    );
     page.now += 30_000;
     let again = sends(&page.on(Input::Flush { online: true }));
     assert_eq!(again.len(), 1);
@@ -454,7 +508,11 @@ fn outboxes_of_pages_that_are_gone_are_adopted_without_an_erased_ids_events() {
     let id = page.session.id().unwrap_or_default().to_string();
     let mut mine = Outbox::default();
     mine.push(Event::page_view("e-mine".into(), T0, id.clone()));
-    mine.push(Event::page_view("e-erased".into(), T0, "0ld0ld0ld0ld0ld0".into()));
+    mine.push(Event::page_view(
+        "e-erased".into(),
+        T0,
+        "0ld0ld0ld0ld0ld0".into(),
+    ));
     let mut gone = mine.to_value();
     gone["t"] = json!(T0 - ORPHAN_MS);
     let mut alive = mine.to_value();
@@ -467,7 +525,13 @@ fn outboxes_of_pages_that_are_gone_are_adopted_without_an_erased_ids_events() {
     assert!(out.contains(&Effect::Remove(Key::Outbox("gone".into()))));
     assert!(out.contains(&Effect::Remove(Key::Outbox("junk".into()))));
     assert!(!out.contains(&Effect::Remove(Key::Outbox("alive".into()))));
-    let ids: Vec<&str> = page.session.outbox().events().iter().map(|e| e.id.as_str()).collect();
+    let ids: Vec<&str> = page
+        .session
+        .outbox()
+        .events()
+        .iter()
+        .map(|e| e.id.as_str())
+        .collect();
     assert_eq!(ids, ["e-mine"]);
 }
 
@@ -497,7 +561,11 @@ fn the_json_length_matches_serde_json() {
         json!([]),
         json!({"tier": "gold", "points": 1200, "birthday_month": 3}),
     ] {
-        assert_eq!(json_len(&v), serde_json::to_string(&v).map(|s| s.len()).unwrap_or(0), "{v}");
+        assert_eq!(
+            json_len(&v),
+            serde_json::to_string(&v).map(|s| s.len()).unwrap_or(0),
+            "{v}"
+        );
     }
 }
 
@@ -530,7 +598,10 @@ fn personalisation_without_an_answer_on_measurement_keeps_events_unsent() {
     let mut out = page.view();
     out.extend(page.on(Input::Flush { online: true }));
     assert!(sends(&out).is_empty(), "{out:?}");
-    assert!(!out.iter().any(|e| matches!(e, Effect::StoreJson(Key::Outbox(_), _))));
+    assert!(
+        !out.iter()
+            .any(|e| matches!(e, Effect::StoreJson(Key::Outbox(_), _)))
+    );
     assert_eq!(page.session.claim_id(), None);
     // The answer comes: they go.
     page.on(Input::ConsentMode {

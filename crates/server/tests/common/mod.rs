@@ -123,6 +123,92 @@ pub async fn config_is_served_with_a_strong_etag_and_revalidates_with_304(state:
     }
 }
 
+pub async fn every_route_the_widget_calls_answers_its_cors_preflight(state: AppState) {
+    let preflight = |path: &str, method: &str, headers: &str| {
+        Request::options(path)
+            .header(header::ORIGIN, "https://shop.example")
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, method)
+            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, headers)
+            .body(Body::empty())
+            .unwrap()
+    };
+    // The config is public: any origin, with the revalidation header.
+    let (status, headers, _) = send(
+        &state,
+        preflight("/v1/sites/demo/config", "GET", "if-none-match"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_METHODS], "GET");
+    assert!(
+        headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
+            .to_str()
+            .unwrap()
+            .contains("if-none-match")
+    );
+    // A revalidation from another origin can read the 304 and its tag.
+    let (_, first, _) = send(
+        &state,
+        Request::get("/v1/sites/demo/config")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let etag = first[header::ETAG].clone();
+    let req = Request::get("/v1/sites/demo/config")
+        .header(header::ORIGIN, "https://shop.example")
+        .header(header::IF_NONE_MATCH, etag)
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = send(&state, req).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    assert!(
+        headers[header::ACCESS_CONTROL_EXPOSE_HEADERS]
+            .to_str()
+            .unwrap()
+            .contains("ETag")
+    );
+    // Events, claims and erasure: the site's own origins, with their headers.
+    for (path, method, asked) in [
+        (
+            "/v1/sites/demo/events",
+            "POST",
+            "content-type, x-dangol-key",
+        ),
+        ("/v1/sites/demo/coupons/claim", "POST", "content-type"),
+        (
+            "/v1/sites/demo/subjects/anon0123456789abcdef",
+            "DELETE",
+            "x-dangol-key",
+        ),
+    ] {
+        let req = Request::options(path)
+            .header(header::HOST, "127.0.0.1:9")
+            .header(header::ORIGIN, "http://127.0.0.1:9")
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, method)
+            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, asked)
+            .body(Body::empty())
+            .unwrap();
+        let (status, headers, _) = send(&state, req).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{path}");
+        assert!(
+            headers[header::ACCESS_CONTROL_ALLOW_METHODS]
+                .to_str()
+                .unwrap()
+                .contains(method),
+            "{path}"
+        );
+        let allowed = headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
+            .to_str()
+            .unwrap();
+        for h in asked.split(", ") {
+            assert!(allowed.contains(h), "{path}: {h} not in {allowed}");
+        }
+    }
+}
+
 pub async fn an_unknown_site_is_a_404_that_names_it(state: AppState) {
     let (status, _, body) = send(
         &state,
@@ -299,16 +385,102 @@ pub async fn only_the_ids_own_key_or_an_admin_can_erase_it(state: AppState) {
         .body(Body::empty())
         .unwrap();
     assert_eq!(send(&state, req).await.2["events"], json!([]));
-    // The key went with the data: it cannot erase again, an admin still can.
+    // Erasing again finds nothing (the key went with the data); an admin
+    // may erase too.
+    let (status, _, body) = send(&state, erase(anon, Some(key), false)).await;
     assert_eq!(
-        send(&state, erase(anon, Some(key), false)).await.0,
-        StatusCode::FORBIDDEN
+        (status, body["erased_events"].as_u64()),
+        (StatusCode::OK, Some(0))
     );
     let (status, _, body) = send(&state, erase(anon, None, true)).await;
     assert_eq!(
         (status, body["erased_events"].as_u64()),
         (StatusCode::OK, Some(0))
     );
+}
+
+fn keyed_batch(key: &str, ids: &[&str]) -> Request<Body> {
+    let events: Vec<Value> = ids.iter().map(|id| event(id, "page_view")).collect();
+    Request::post("/v1/sites/demo/events")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-dangol-key", key)
+        .body(Body::from(json!({ "events": events }).to_string()))
+        .unwrap()
+}
+
+pub async fn events_for_an_erased_id_are_refused_so_a_late_batch_brings_nothing_back(
+    state: AppState,
+) {
+    let anon = "anon0123456789abcdef";
+    let key = "k0123456789abcdef0123456789abcdef";
+    let (status, _, body) = send(&state, keyed_batch(key, &["evt_late0001"])).await;
+    assert_eq!(
+        (status, body["stored"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{body}"
+    );
+    let (status, _, body) = send(&state, erase(anon, Some(key), false)).await;
+    assert_eq!(
+        (status, body["erased_events"].as_u64()),
+        (StatusCode::OK, Some(1))
+    );
+    // A batch that was on its way (or another tab's outbox) arrives after
+    // the erase: taken, not stored, and the id is not registered again.
+    let (status, _, body) = send(&state, keyed_batch(key, &["evt_late0002", "evt_late0003"])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["stored"].as_u64(), body["erased"].as_u64()),
+        (Some(0), Some(2)),
+        "{body}"
+    );
+    let req = Request::get(format!("/v1/sites/demo/events?anon={anon}"))
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&state, req).await.2["events"], json!([]));
+    assert_eq!(state.store.subject_key("demo", anon).await.unwrap(), None);
+    // Another id is untouched.
+    let mut other = event("evt_other001", "page_view");
+    other["anon"] = json!("anonffffffffffffffff");
+    let (_, _, body) = send(&state, post_events(&json!({"events": [other]}), None)).await;
+    assert_eq!(body["stored"].as_u64(), Some(1), "{body}");
+}
+
+pub async fn an_id_that_never_sent_anything_can_be_erased_and_then_stores_nothing(state: AppState) {
+    // A shopper who allowed personalisation only, then withdrew: the id
+    // never reached the server, and erasing it makes sure it never does.
+    let anon = "anon0123456789abcdef";
+    let (status, _, body) = send(&state, erase(anon, Some("k-never-registered-0000"), false)).await;
+    assert_eq!(
+        (status, body["erased_events"].as_u64()),
+        (StatusCode::OK, Some(0)),
+        "{body}"
+    );
+    let (_, _, body) = send(
+        &state,
+        keyed_batch("k0123456789abcdef0123", &["evt_never001"]),
+    )
+    .await;
+    assert_eq!(body["stored"].as_u64(), Some(0), "{body}");
+    // A registered id still needs its own key.
+    let mut other = event("evt_other001", "page_view");
+    other["anon"] = json!("anonffffffffffffffff");
+    let req = Request::post("/v1/sites/demo/events")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-dangol-key", "k-the-real-key-00000000")
+        .body(Body::from(json!({"events": [other]}).to_string()))
+        .unwrap();
+    assert_eq!(send(&state, req).await.0, StatusCode::OK);
+    let (status, _, _) = send(
+        &state,
+        erase(
+            "anonffffffffffffffff",
+            Some("k-a-guess-000000000000"),
+            false,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
 pub async fn widget_assets_load_cross_origin_from_shop_pages(mut state: AppState) {
@@ -474,6 +646,46 @@ pub async fn coupons_go_once_per_id_within_budget_and_redeem_exactly_once(state:
             .await
             .unwrap(),
         Redeem::Expired
+    );
+}
+
+pub async fn a_claim_without_measurement_consent_names_no_id_and_gets_its_own_code(
+    state: AppState,
+) {
+    let mut config = dangol_server::demo::config(2);
+    config["campaigns"].as_array_mut().unwrap().push(json!({
+        "id": "kurly", "placement": "home-hero", "coupon": {"budget": 5, "valid_days": 7, "prefix": "KURLY"},
+        "variants": [{"id": "a", "content": {"type": "coupon", "headline": "For you", "value": "10% off"}}]
+    }));
+    let body = config.to_string();
+    state
+        .store
+        .publish("demo", &move |_| body.clone(), now_ms())
+        .await
+        .unwrap();
+    let claim = || {
+        post_json(
+            "/v1/sites/demo/coupons/claim",
+            &json!({"campaign": "kurly", "variant": "a"}),
+            None,
+        )
+    };
+    let (status, _, first) = send(&state, claim()).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (status, _, second) = send(&state, claim()).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_ne!(
+        first["code"], second["code"],
+        "each anonymous claim is its own"
+    );
+    // They count against the campaign's budget like any claim.
+    for _ in 0..3 {
+        send(&state, claim()).await;
+    }
+    let (status, _, spent) = send(&state, claim()).await;
+    assert_eq!(
+        (status, spent["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("exhausted"))
     );
 }
 
@@ -1891,6 +2103,7 @@ macro_rules! api_tests {
         api_tests!(@each $make;
             config_is_served_with_a_strong_etag_and_revalidates_with_304,
             an_unknown_site_is_a_404_that_names_it,
+            every_route_the_widget_calls_answers_its_cors_preflight,
             events_are_stored_once_per_id_so_retries_are_harmless,
             an_event_with_a_field_beyond_the_privacy_rules_is_rejected_by_name,
             events_from_a_foreign_origin_are_refused_and_same_origin_is_allowed,
@@ -1898,6 +2111,9 @@ macro_rules! api_tests {
             admin_reads_need_the_token,
             seeding_twice_reuses_the_data,
             only_the_ids_own_key_or_an_admin_can_erase_it,
+            events_for_an_erased_id_are_refused_so_a_late_batch_brings_nothing_back,
+            an_id_that_never_sent_anything_can_be_erased_and_then_stores_nothing,
+            a_claim_without_measurement_consent_names_no_id_and_gets_its_own_code,
             coupons_go_once_per_id_within_budget_and_redeem_exactly_once,
             configs_are_signed_with_the_sites_published_key,
             gzip_batches_are_accepted_and_a_gzip_bomb_is_refused,

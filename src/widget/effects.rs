@@ -1,0 +1,113 @@
+//! Carrying out what the session decided: storage writes and removals,
+//! erase requests, and batches handed to [`super::sync`] to send. No rule
+//! is decided here.
+
+use dangol_engine::session::{Effect, Input, Key, OUTBOX_PREFIX, Stored};
+use serde_json::Value;
+use wasm_bindgen_futures::spawn_local;
+
+use super::lifecycle::TIMEOUT_MS;
+use super::state::Inner;
+use crate::platform::log::{Problem, warn, warn_once};
+use crate::platform::storage::SiteStorage;
+use crate::platform::{json, net};
+
+/// What storage holds for the session at page start (reading is allowed
+/// before consent; the session decides what may be used).
+pub(super) fn read_stored(storage: Option<&SiteStorage>) -> Stored {
+    let Some(storage) = storage else {
+        return Stored::default();
+    };
+    let get = |key: Key| storage.get(&key.name());
+    Stored {
+        consent: get(Key::Consent),
+        id: get(Key::Id),
+        key: get(Key::EraseKey),
+        profile: get(Key::Profile).and_then(|t| parse(&t)),
+        declared: get(Key::Declared).and_then(|t| parse(&t)),
+        config: get(Key::Config).map(|text| (text, get(Key::Etag))),
+    }
+}
+
+fn parse(text: &str) -> Option<Value> {
+    js_sys::JSON::parse(text).ok().map(|v| json::from_js(&v))
+}
+
+impl Inner {
+    /// Carries out the session's effects, in order.
+    pub fn carry_out(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Store(key, text) => self.write(&key, &text),
+                Effect::StoreJson(key, value) => {
+                    if let Ok(text) = js_sys::JSON::stringify(&json::to_js(&value)) {
+                        self.write(&key, &String::from(text));
+                    }
+                }
+                Effect::Remove(key) => {
+                    if let Some(storage) = &self.storage {
+                        let _ = storage.remove(&key.name());
+                    }
+                }
+                Effect::RemoveOutboxes => {
+                    if let Some(storage) = &self.storage {
+                        for name in storage.names(OUTBOX_PREFIX) {
+                            let _ = storage.remove(&name);
+                        }
+                    }
+                }
+                Effect::Wipe => {
+                    if let Some(storage) = &self.storage
+                        && let Err(e) = storage.clear()
+                    {
+                        warn_once(
+                            Problem::Storage,
+                            &format!("could not wipe localStorage: {e}"),
+                        );
+                    }
+                }
+                Effect::Erase { id, key } => {
+                    let url = format!("{}/v1/sites/{}/subjects/{id}", self.endpoint, self.site);
+                    spawn_local(async move {
+                        if let Err(e) = net::delete(&url, &key, TIMEOUT_MS).await {
+                            warn(&format!(
+                                "local data is gone, but the server could not be asked to erase it ({e})"
+                            ));
+                        }
+                    });
+                }
+                Effect::Send { ticket, body, key } => self.outgoing.push((ticket, body, key)),
+            }
+        }
+    }
+
+    fn write(&self, key: &Key, text: &str) {
+        if let Some(storage) = &self.storage
+            && let Err(e) = storage.set(&key.name(), text)
+        {
+            warn_once(
+                Problem::Storage,
+                &format!(
+                    "could not write to localStorage ({e}); nothing will be remembered between pages"
+                ),
+            );
+        }
+    }
+
+    /// Hands the session the outboxes other pages stored, so it adopts those
+    /// whose page is gone.
+    pub fn offer_orphans(&mut self) {
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
+        let list = storage
+            .names(OUTBOX_PREFIX)
+            .into_iter()
+            .filter_map(|name| {
+                let page = name.strip_prefix(OUTBOX_PREFIX)?.to_string();
+                Some((page, storage.get(&name).and_then(|t| parse(&t))))
+            })
+            .collect();
+        self.input(Input::Orphans(list));
+    }
+}
