@@ -16,7 +16,7 @@ use std::rc::Rc;
 use dangol_engine::config::is_identifier;
 use dangol_engine::consent::{Consent, Purposes};
 use dangol_engine::decide::Decision;
-use dangol_engine::session::{Input, Session, Stored};
+use dangol_engine::session::{Input, Session};
 use dangol_engine::track;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -60,9 +60,7 @@ pub fn start(
 ) -> Widget {
     let endpoint = endpoint.trim_end_matches('/').to_string();
     // A session with nothing read yet; boot starts the page's own.
-    let blank =
-        state::with_ctx(|ctx| Session::start(String::new(), Stored::default(), false, ctx).0);
-    let mut inner = Inner::new(site, endpoint, blank);
+    let mut inner = Inner::new(site, endpoint, Session::new(String::new()));
     inner.public_key = key.filter(|k| !k.is_empty());
     inner.prefetched = config;
     inner.next_task = next_task;

@@ -208,12 +208,12 @@ impl Inner {
         true
     }
 
-    /// The claim request for a coupon: URL and body. The body names the
-    /// pseudonymous id only with measurement consent; without it the server
-    /// binds the coupon to a one-off id of its own.
+    /// The claim request for a coupon: URL and body, when consent allows a
+    /// claim. The body names the pseudonymous id only with measurement
+    /// consent; without it the server binds the coupon to a one-off id.
     pub fn claim_request(&self, campaign: &str, variant: &str) -> Option<(String, String)> {
         let mut body = Map::new();
-        if let Some(anon) = self.session.claim_id() {
+        if let Some(anon) = self.session.claim()? {
             body.insert("anon".into(), Value::from(anon));
         }
         body.insert("campaign".into(), Value::from(campaign));

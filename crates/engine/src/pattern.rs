@@ -40,6 +40,7 @@ pub fn head(text: &str) -> &str {
 }
 
 /// Why `pattern` is refused, or `None` when it is safe to run.
+#[cfg(feature = "checks")]
 pub fn risk(pattern: &str, ignore_case: bool) -> Option<String> {
     let mut p = Parser {
         chars: pattern.chars().collect(),
@@ -72,6 +73,7 @@ pub fn risk(pattern: &str, ignore_case: bool) -> Option<String> {
     None
 }
 
+#[cfg(feature = "checks")]
 /// A set of characters: ranges, or everything but them.
 #[derive(Debug, Clone, Default)]
 struct Set {
@@ -79,6 +81,7 @@ struct Set {
     negated: bool,
 }
 
+#[cfg(feature = "checks")]
 impl Set {
     fn of(ranges: &[(u32, u32)]) -> Set {
         Set {
@@ -155,8 +158,11 @@ impl Set {
     }
 }
 
+#[cfg(feature = "checks")]
 const DIGIT: &[(u32, u32)] = &[(0x30, 0x39)];
+#[cfg(feature = "checks")]
 const WORD: &[(u32, u32)] = &[(0x30, 0x39), (0x41, 0x5a), (0x5f, 0x5f), (0x61, 0x7a)];
+#[cfg(feature = "checks")]
 const SPACE: &[(u32, u32)] = &[
     (0x09, 0x0d),
     (0x20, 0x20),
@@ -170,6 +176,7 @@ const SPACE: &[(u32, u32)] = &[
     (0xfeff, 0xfeff),
 ];
 
+#[cfg(feature = "checks")]
 /// One element of a sequence, with its repetition.
 struct Atom {
     set: Set,
@@ -179,12 +186,14 @@ struct Atom {
     star: bool,
 }
 
+#[cfg(feature = "checks")]
 struct Parser {
     chars: Vec<char>,
     at: usize,
     ignore_case: bool,
 }
 
+#[cfg(feature = "checks")]
 impl Parser {
     fn peek(&self) -> Option<char> {
         self.chars.get(self.at).copied()
@@ -441,7 +450,7 @@ impl Parser {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "checks"))]
 mod tests {
     use super::*;
 

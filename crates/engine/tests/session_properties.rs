@@ -96,7 +96,7 @@ impl World {
     fn new(gpc: bool) -> World {
         let mut world = World {
             storage: BTreeMap::new(),
-            tabs: [Session::start_blank(), Session::start_blank()],
+            tabs: [Session::new(String::new()), Session::new(String::new())],
             in_flight: [Vec::new(), Vec::new()],
             now: T0,
             next: 0,
@@ -358,24 +358,6 @@ impl World {
                 self.handle(tab, Input::Orphans(list));
             }
         }
-    }
-}
-
-/// A blank session to fill the tabs before they start.
-trait Blank {
-    fn start_blank() -> Session;
-}
-
-impl Blank for Session {
-    fn start_blank() -> Session {
-        let mut fresh = || String::from("0000000000000000");
-        let mut ctx = Ctx {
-            now_ms: T0,
-            utc_offset_minutes: 0,
-            jitter: 0.0,
-            fresh: &mut fresh,
-        };
-        Session::start("blank".into(), Stored::default(), false, &mut ctx).0
     }
 }
 

@@ -248,7 +248,26 @@ impl Session {
     /// The session of page `page` (a random page id), with what storage
     /// held and whether Global Privacy Control is on.
     pub fn start(page: String, stored: Stored, gpc: bool, ctx: &mut Ctx) -> (Self, Vec<Effect>) {
-        let mut session = Session {
+        let mut session = Session::new(page);
+        let own = stored
+            .consent
+            .as_deref()
+            .map(|text| Purposes::decode(Some(text)));
+        session.stored = stored;
+        let mut out = Vec::new();
+        let signals = Signals {
+            own,
+            gpc,
+            ..Signals::default()
+        };
+        session.change(&mut out, ctx, signals);
+        (session, out)
+    }
+
+    /// A session that has read nothing yet and allows nothing: the state
+    /// before [`Session::start`].
+    pub fn new(page: String) -> Self {
+        Session {
             page,
             signals: Signals::default(),
             purposes: Purposes::default(),
@@ -265,18 +284,7 @@ impl Session {
             in_flight: None,
             tickets: 0,
             saved_ms: 0,
-        };
-        let own = stored
-            .consent
-            .as_deref()
-            .map(|text| Purposes::decode(Some(text)));
-        session.stored = stored;
-        let mut out = Vec::new();
-        session.change(&mut out, ctx, |s| {
-            s.own = own;
-            s.gpc = gpc;
-        });
-        (session, out)
+        }
     }
 
     /// What consent allows now.
@@ -294,11 +302,19 @@ impl Session {
         self.id.as_deref()
     }
 
-    /// The id a coupon claim may carry: only with measurement consent.
-    pub fn claim_id(&self) -> Option<&str> {
-        self.id
-            .as_deref()
-            .filter(|_| self.purposes.measurement.may_send())
+    /// Whether a coupon may be claimed, and with which id: `None` before
+    /// any consent (a claim would tell the server this shopper was
+    /// targeted); with consent, the id only with measurement consent
+    /// (`Some(None)`: a claim that names no one).
+    pub fn claim(&self) -> Option<Option<&str>> {
+        if !self.purposes.may_store_anything() {
+            return None;
+        }
+        Some(
+            self.id
+                .as_deref()
+                .filter(|_| self.purposes.measurement.may_send()),
+        )
     }
 
     /// The profile (this page's only, until personalisation consent).
@@ -399,17 +415,25 @@ impl Session {
     pub fn handle(&mut self, input: Input, ctx: &mut Ctx) -> Vec<Effect> {
         let mut out = Vec::new();
         match input {
-            Input::Own(p) => self.change(&mut out, ctx, |s| s.own = Some(p)),
+            Input::Own(p) => {
+                let mut s = self.signals;
+                s.own = Some(p);
+                self.change(&mut out, ctx, s);
+            }
             Input::PersonalisationOff => {
                 let measurement = self.purposes.measurement;
-                self.change(&mut out, ctx, |s| {
-                    s.own = Some(Purposes {
-                        personalisation: Consent::Denied,
-                        measurement,
-                    })
+                let mut s = self.signals;
+                s.own = Some(Purposes {
+                    personalisation: Consent::Denied,
+                    measurement,
                 });
+                self.change(&mut out, ctx, s);
             }
-            Input::Tcf(p) => self.change(&mut out, ctx, |s| s.tcf = Some(p)),
+            Input::Tcf(p) => {
+                let mut s = self.signals;
+                s.tcf = Some(p);
+                self.change(&mut out, ctx, s);
+            }
             Input::ConsentMode {
                 update,
                 personalisation,
@@ -422,16 +446,16 @@ impl Session {
                     (false, true) => Consent::Denied,
                     (false, false) => Consent::Unknown,
                 };
-                self.change(&mut out, ctx, |s| {
-                    let mut mode = s.consent_mode.unwrap_or_default();
-                    if let Some(p) = personalisation {
-                        mode.personalisation = answer(p);
-                    }
-                    if let Some(m) = measurement {
-                        mode.measurement = answer(m);
-                    }
-                    s.consent_mode = Some(mode);
-                });
+                let mut s = self.signals;
+                let mut mode = s.consent_mode.unwrap_or_default();
+                if let Some(p) = personalisation {
+                    mode.personalisation = answer(p);
+                }
+                if let Some(m) = measurement {
+                    mode.measurement = answer(m);
+                }
+                s.consent_mode = Some(mode);
+                self.change(&mut out, ctx, s);
             }
             Input::Forget => self.forget(&mut out),
             Input::Record(event) => self.record(event, &mut out, ctx),
@@ -492,8 +516,8 @@ impl Session {
     /// Changes what a source says and carries out what follows: a grant
     /// stores what it allows at once; a withdrawal deletes what it no
     /// longer allows at once.
-    fn change(&mut self, out: &mut Vec<Effect>, ctx: &mut Ctx, f: impl FnOnce(&mut Signals)) {
-        f(&mut self.signals);
+    fn change(&mut self, out: &mut Vec<Effect>, ctx: &mut Ctx, signals: Signals) {
+        self.signals = signals;
         let before = self.purposes;
         let after = resolve(&self.signals);
         self.purposes = after;
@@ -653,7 +677,9 @@ impl Session {
             (Some(Key::Consent), Some(text)) => {
                 let own = Purposes::decode(Some(&text));
                 if self.signals.own != Some(own) {
-                    self.change(out, ctx, |s| s.own = Some(own));
+                    let mut s = self.signals;
+                    s.own = Some(own);
+                    self.change(out, ctx, s);
                 }
             }
             // Two tabs that granted at once agree on the last id written; a

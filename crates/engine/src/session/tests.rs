@@ -297,7 +297,7 @@ fn global_privacy_control_alone_keeps_a_stored_id_for_the_consent_manager() {
     page.on(Input::Tcf(from_tcf(|_| true)));
     assert_eq!(page.session.id(), Some("aaaaaaaaaaaaaaaa"));
     assert_eq!(page.session.purposes().measurement, Consent::Denied);
-    assert_eq!(page.session.claim_id(), None);
+    assert_eq!(page.session.claim(), Some(None));
 }
 
 #[test]
@@ -382,15 +382,17 @@ fn a_batch_answered_after_forget_changes_nothing() {
 #[test]
 fn a_coupon_claim_carries_the_id_only_with_measurement_consent() {
     let mut page = Page::new();
-    assert_eq!(page.session.claim_id(), None);
+    assert_eq!(page.session.claim(), None, "no claim before consent");
     page.on(Input::Own(Purposes {
         personalisation: Consent::Granted,
         measurement: Consent::Denied,
     }));
     assert!(page.session.id().is_some());
-    assert_eq!(page.session.claim_id(), None);
+    assert_eq!(page.session.claim(), Some(None), "a claim naming no one");
     page.on(Input::Own(yes()));
-    assert_eq!(page.session.claim_id(), page.session.id());
+    assert_eq!(page.session.claim(), Some(page.session.id()));
+    page.on(Input::Own(no()));
+    assert_eq!(page.session.claim(), None);
 }
 
 #[test]
@@ -602,7 +604,7 @@ fn personalisation_without_an_answer_on_measurement_keeps_events_unsent() {
         !out.iter()
             .any(|e| matches!(e, Effect::StoreJson(Key::Outbox(_), _)))
     );
-    assert_eq!(page.session.claim_id(), None);
+    assert_eq!(page.session.claim(), Some(None));
     // The answer comes: they go.
     page.on(Input::ConsentMode {
         update: true,

@@ -1,0 +1,280 @@
+// The shopper's session on real deployments: consent from a consent manager
+// only, several open tabs, tag managers' dataLayer pushes, and the shop's
+// page on another origin than dangol-server (the README's own setup).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { build } from "esbuild";
+import { startServer, launchBrowser, watchedPage, eventually, ROOT } from "./harness.mjs";
+
+let server;
+let browser;
+let cmp;
+
+before(async () => {
+  const bundled = await build({
+    entryPoints: [`${ROOT}/tests/e2e/fixtures/tcf-cmp.js`],
+    bundle: true,
+    write: false,
+    format: "iife",
+    platform: "browser",
+    logLevel: "silent",
+  });
+  cmp = bundled.outputFiles[0].text;
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const HERO = '[data-dangol-slot="home-hero"]';
+const dangolKeys = (page) =>
+  page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("dangol:")).sort());
+
+async function admin(path, init = {}) {
+  const res = await fetch(`${server.url}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json", ...(init.headers || {}) },
+  });
+  const body = await res.json().catch(() => null);
+  if (!res.ok) throw new Error(`${init.method || "GET"} ${path}: HTTP ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+test("a shopper whose consent comes only from a TCF consent manager keeps one id and profile across pages", async () => {
+  const { context, page, log } = await watchedPage(browser, cmp);
+  await page.goto(`${server.url}/demo/`);
+  await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
+  await page.evaluate(() => window.__testCmp.answer([], [1, 5, 6, 8]));
+  const anon = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
+  assert.equal(await page.evaluate(() => localStorage.getItem("dangol:demo:consent")), null, "the shop made no choice of its own");
+
+  // Two more pages; on each the consent manager answers again.
+  for (const path of ["/demo/category.html", "/demo/"]) {
+    await page.goto(`${server.url}${path}`);
+    await page.evaluate(() => window.__testCmp.answer([], [1, 5, 6, 8]));
+    await eventually(async () => (await page.evaluate(() => window.dangol.consent.purposes())).measurement === "granted", 5000, "the answer");
+    assert.equal(await page.evaluate(() => localStorage.getItem("dangol:demo:id")), anon, `the same id on ${path}`);
+  }
+  const exported = await page.evaluate(() => window.dangol.export());
+  assert.equal(exported.id, anon);
+  assert.ok(exported.profile.visits >= 3, `the profile carried over: ${exported.profile.visits} visits`);
+  // The server sees one shopper, not one per page.
+  await eventually(async () => (await server.events(anon)).filter((e) => e.type === "page_view").length >= 3, 10000, "three page views of one id");
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
+test("forget() in one tab stops every open tab at once, and nothing sent late brings data back", async () => {
+  const context = await browser.newContext();
+  const errors = [];
+  const a = await context.newPage();
+  const b = await context.newPage();
+  for (const p of [a, b]) p.on("pageerror", (e) => errors.push(String(e)));
+  await a.goto(`${server.url}/demo/`);
+  await a.click("#consent-accept");
+  const anon = await eventually(() => a.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
+  await b.goto(`${server.url}/demo/category.html`);
+  await eventually(async () => (await b.evaluate(() => window.dangol.export())).id === anon, 5000, "tab B on the same id");
+  await eventually(async () => (await server.events(anon)).length >= 2, 10000, "events of both tabs");
+
+  // Tab B keeps making events: a GA4 push every 50 ms, as a busy page would.
+  await b.evaluate(() => {
+    window.__pushes = setInterval(() => {
+      window.dataLayer.push({ event: "view_item", ecommerce: { items: [{ item_id: "knit-01", item_category: "knit", price: 59000 }] } });
+    }, 50);
+  });
+  await a.evaluate(() => window.dangol.forget());
+  // Tab B hears it through the storage event and stops.
+  await eventually(async () => (await b.evaluate(() => window.dangol.consent.status())) === "denied", 5000, "tab B to stop");
+  assert.equal((await b.evaluate(() => window.dangol.export())).id, null);
+  await b.waitForTimeout(2500); // heartbeats and retries would have written by now
+  assert.deepEqual(await dangolKeys(b), [], "no tab wrote anything back");
+  await eventually(async () => (await server.events(anon)).length === 0, 10000, "the server to erase the id");
+  // A batch of the erased id arriving now (one that was on its way) is refused.
+  const late = await fetch(`${server.url}/v1/sites/demo/events`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ events: [{ id: "e-late-0000000001", type: "page_view", ts: Date.now(), anon }] }),
+  }).then((r) => r.json());
+  assert.deepEqual([late.stored, late.erased], [0, 1]);
+  assert.equal((await server.events(anon)).length, 0);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("deny() erases the server's copy of the id, in every tab", async () => {
+  const context = await browser.newContext();
+  const a = await context.newPage();
+  const b = await context.newPage();
+  await a.goto(`${server.url}/demo/`);
+  await a.click("#consent-accept");
+  const anon = await eventually(() => a.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
+  await b.goto(`${server.url}/demo/`);
+  await eventually(async () => (await server.events(anon)).length >= 2, 10000, "events");
+  await b.evaluate(() => window.dangol.consent.deny());
+  await eventually(async () => (await a.evaluate(() => window.dangol.consent.status())) === "denied", 5000, "tab A to stop");
+  await eventually(async () => (await server.events(anon)).length === 0, 10000, "the server to erase the id");
+  assert.deepEqual(await dangolKeys(a), []);
+  await context.close();
+});
+
+test("withdrawing measurement keeps personalisation but removes every unsent event, and claims carry no id", async () => {
+  const { context, page } = await watchedPage(browser);
+  await page.route("**/v1/sites/demo/events", (route) => route.abort()); // events pile up unsent
+  await page.goto(`${server.url}/demo/`);
+  // The shop's own call (the demo's consent bar would grant both again on
+  // every page).
+  await page.evaluate(() => window.dangol.consent.grant());
+  await eventually(async () => (await dangolKeys(page)).some((k) => k.startsWith("dangol:demo:outbox:")), 5000, "a stored outbox");
+  await page.evaluate(() => window.dangol.consent.grant(["personalisation"]));
+  const keys = await dangolKeys(page);
+  assert.ok(!keys.some((k) => k.includes("outbox")), `no outbox left: ${keys}`);
+  assert.ok(keys.includes("dangol:demo:profile") && keys.includes("dangol:demo:id"), `${keys}`);
+  assert.deepEqual((await page.evaluate(() => window.dangol.export())).unsent_events, []);
+  // A coupon claimed now names no pseudonymous id, and still gets a code.
+  const claims = [];
+  page.on("request", (r) => { if (r.url().endsWith("/coupons/claim")) claims.push(JSON.parse(r.postData())); });
+  await page.goto(`${server.url}/demo/product.html?id=coat-01`);
+  await page.click("#add-to-cart");
+  await page.goto(`${server.url}/demo/cart.html`);
+  const OFFER = '[data-dangol-slot="cart-offer"]';
+  await page.waitForSelector(`${OFFER}[data-dangol-rendered="cart-coupon"]`);
+  await page.click(`${OFFER} .reveal`);
+  await eventually(async () => (await page.locator(`${OFFER} .code`).count()) > 0, 10000, "the code");
+  assert.deepEqual(claims, [{ campaign: "cart-coupon", variant: claims[0].variant }]);
+  await context.close();
+});
+
+test("a DOM node, a cyclic object and a 10 MB array pushed to dataLayer cost the page no pause, and GA4 events still count", async () => {
+  const { context, page, log } = await watchedPage(browser);
+  await page.goto(`${server.url}/demo/`);
+  await page.waitForFunction(() => window.dangol && window.dangol.ready);
+  const took = await page.evaluate(() => {
+    const cyclic = { event: "view_item", ecommerce: { items: [{ item_id: "knit-01", price: 1 }] } };
+    cyclic.self = cyclic;
+    cyclic.ecommerce.back = cyclic;
+    cyclic.ecommerce.items[0].parent = cyclic;
+    const node = document.body;
+    node.__reactFiber = { stateNode: node, return: { child: node } };
+    const big = new Array(10 * 1024 * 1024 / 8).fill(0).map((_, i) => ({ i }));
+    big.event = "purchase";
+    const t0 = performance.now();
+    window.dataLayer.push(node);
+    window.dataLayer.push({ event: "view_item_list", ecommerce: { items: big } });
+    window.dataLayer.push(big);
+    window.dataLayer.push(cyclic);
+    return performance.now() - t0;
+  });
+  // Generous, so a loaded machine cannot fail it; walking the structures
+  // (as the widget once did) takes many seconds or never ends.
+  assert.ok(took < 1000, `dataLayer pushes took ${took} ms`);
+  const viewed = await page.evaluate(() => window.dangol.export().profile);
+  assert.ok(JSON.stringify(viewed).includes("knit"), "the cyclic view_item still counted");
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
+test("widget requests send no page URL", async () => {
+  const { context, page } = await watchedPage(browser);
+  const referers = [];
+  page.on("request", (r) => {
+    if (r.url().includes("/v1/")) referers.push([r.url(), r.headers()["referer"] || null]);
+  });
+  await page.goto(`${server.url}/demo/category.html?utm_source=mail&secret=1`);
+  await page.click("#consent-accept");
+  await eventually(() => referers.some(([u]) => u.endsWith("/events")), 10000, "an events request");
+  for (const [url, referer] of referers) assert.equal(referer, null, `${url} sent Referer ${referer}`);
+  await context.close();
+});
+
+test("cross-origin: a shop page on another origin gets offers, revalidates with 304, and sees a published change and a rollback", async () => {
+  // The shop: its own origin, its own page, dangol's script tag.
+  const shop = createServer((req, res) => {
+    if (req.url.startsWith("/demo/")) {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      res.end(`<!doctype html><html lang="en"><head><title>Shop</title></head><body>
+        <div data-dangol-slot="home-hero" style="min-height:140px"></div>
+        <button id="consent-accept" onclick="dangol.consent.grant()">Accept</button>
+        <script async src="${server.url}/dangol.js" data-site="demo"></script></body></html>`);
+    } else if (req.url === "/favicon.ico") {
+      res.writeHead(204);
+      res.end();
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise((r) => shop.listen(0, "localhost", r));
+  const shopOrigin = `http://localhost:${shop.address().port}`;
+  assert.notEqual(new URL(server.url).origin, shopOrigin);
+  const site = await admin("/v1/admin/sites/demo");
+  const putSite = (origins) => admin("/v1/admin/sites/demo", {
+    method: "PUT",
+    body: JSON.stringify({ name: site.name, allowed_origins: origins, retention_days: site.retention_days, settings: site.settings }),
+  });
+  await putSite([shopOrigin]);
+
+  const { context, page, log } = await watchedPage(browser);
+  const failed = [];
+  const consoleErrors = [];
+  const statuses = [];
+  // A CORS refusal fails a request with net::ERR_FAILED; the test's own
+  // reloads abort what is still in flight (net::ERR_ABORTED), which is not
+  // a failure of the page's.
+  page.on("requestfailed", (r) => {
+    if (r.failure()?.errorText !== "net::ERR_ABORTED") failed.push(`${r.url()} ${r.failure()?.errorText}`);
+  });
+  page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+  page.on("response", (r) => { if (r.url().includes("/config")) statuses.push(r.status()); });
+  try {
+    // 1. First visit.
+    await page.goto(`${shopOrigin}/demo/`);
+    await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
+    const campaign = await page.getAttribute(HERO, "data-dangol-rendered");
+    await page.click("#consent-accept");
+    const anon = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
+    await eventually(async () => (await server.events(anon)).length >= 2, 10000, "events sent across origins");
+
+    // 2. A returning shopper revalidates the config: 304.
+    await page.reload();
+    await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
+    await eventually(() => statuses.includes(304), 5000, "a 304 revalidation");
+
+    // 3. A published change reaches the returning shopper (on the page
+    //    after the one that fetched it: shown offers never swap).
+    const hero = () => page.evaluate((sel) => document.querySelector(sel).shadowRoot.textContent, HERO);
+    const shown = await page.getAttribute(HERO, "data-dangol-rendered");
+    const draft = await admin(`/v1/admin/sites/demo/campaigns/${shown}`);
+    const before = await admin("/v1/admin/sites/demo/versions");
+    const oldVersion = Math.max(...before.versions.map((v) => v.version));
+    const changed = structuredClone(draft);
+    for (const v of changed.variants) v.content.headline = "Cross-origin change";
+    await admin(`/v1/admin/sites/demo/campaigns/${shown}`, { method: "PUT", body: JSON.stringify(changed) });
+    await admin("/v1/admin/sites/demo/publish", { method: "POST", body: "{}" });
+    await eventually(async () => {
+      await page.reload();
+      await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
+      return (await hero()).includes("Cross-origin change");
+    }, 15000, "the published change");
+
+    // 4. A rollback reaches them too.
+    await admin("/v1/admin/sites/demo/rollback", { method: "POST", body: JSON.stringify({ version: oldVersion }) });
+    await eventually(async () => {
+      await page.reload();
+      await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
+      return !(await hero()).includes("Cross-origin change");
+    }, 15000, "the rollback");
+    assert.ok(campaign);
+    assert.deepEqual(failed, [], "no failed request");
+    assert.deepEqual(consoleErrors, [], "no console error");
+    assert.deepEqual(log.errors, []);
+  } finally {
+    await context.close();
+    await putSite(site.allowed_origins);
+    shop.close();
+  }
+});
