@@ -24,6 +24,26 @@ pub use widget::{Widget, start};
 static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
+/// Loading a stored config (100 campaigns, say) into one ready to decide,
+/// `rounds` times, as a returning shopper's page does: the browser's JSON
+/// parser, then reading and compiling. For `cargo xtask bench` only;
+/// returns the campaigns compiled in all (so no round can be skipped).
+///
+/// ```js
+/// const compiled = benchConfigLoad(configText, "demo", 100);
+/// ```
+#[cfg(feature = "bench")]
+#[wasm_bindgen(js_name = benchConfigLoad)]
+pub fn bench_config_load(text: &str, site: &str, rounds: u32) -> u32 {
+    let mut compiled = 0;
+    for _ in 0..rounds {
+        if let Ok(config) = widget::parse_config(text, site) {
+            compiled += config.campaigns().len() as u32;
+        }
+    }
+    compiled
+}
+
 /// Condition evaluation in the browser, for `cargo xtask bench` only (the
 /// shipped bundle is built without the `bench` feature).
 #[cfg(feature = "bench")]

@@ -137,6 +137,8 @@ impl Preview {
             why: &why,
             loyalty: standing.as_ref(),
             lang,
+            // The preview records nothing and claims no codes.
+            sink: std::rc::Rc::new(|_| {}),
         };
         match render::inline(slot, &offer) {
             // The preview never claims codes or records events: its

@@ -9,6 +9,10 @@ use web_sys::{AbortController, Headers, RequestCredentials, RequestInit, Request
 
 use super::describe;
 
+/// How long a request may take before it counts as failed (the loader's
+/// config request uses the same).
+pub const TIMEOUT_MS: u32 = 8_000;
+
 /// What a config fetch brought back.
 #[derive(Debug)]
 pub enum Fetched {

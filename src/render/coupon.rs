@@ -9,10 +9,6 @@ use web_sys::{Document, Element, ShadowRoot};
 
 use super::el;
 
-/// The event a reveal button fires (bubbling, from the slot); its `detail`
-/// is `"campaign/variant"`.
-pub const CLAIM_EVENT: &str = "dangol:claim";
-
 /// The coupon before it is revealed.
 pub fn node(document: &Document, coupon: &Coupon) -> Result<Element, JsValue> {
     let root = el(document, "div", "banner coupon")?;
@@ -48,8 +44,8 @@ pub fn node(document: &Document, coupon: &Coupon) -> Result<Element, JsValue> {
     Ok(root)
 }
 
-/// Wires the reveal button: it fires [`CLAIM_EVENT`] from the slot.
-pub fn wire(slot: &Element, root: &ShadowRoot, detail: String) -> Vec<EventListener> {
+/// Wires the reveal button: it asks the widget for the code.
+pub fn wire(slot: &Element, root: &ShadowRoot, sink: super::Sink) -> Vec<EventListener> {
     let Ok(Some(reveal)) = root.query_selector(".reveal") else {
         return Vec::new();
     };
@@ -57,13 +53,7 @@ pub fn wire(slot: &Element, root: &ShadowRoot, detail: String) -> Vec<EventListe
     let button = reveal.clone();
     vec![EventListener::new(&reveal, "click", move |_| {
         let _ = button.set_attribute("disabled", "");
-        let init = web_sys::CustomEventInit::new();
-        init.set_detail(&JsValue::from_str(&detail));
-        init.set_bubbles(true);
-        init.set_composed(true);
-        if let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(CLAIM_EVENT, &init) {
-            let _ = slot.dispatch_event(&event);
-        }
+        sink(super::Action::Claim(slot.clone()));
     })]
 }
 

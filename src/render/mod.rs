@@ -25,27 +25,23 @@ pub const RENDERED_ATTR: &str = "data-dangol-rendered";
 /// Marks a slot whose shadow root the widget made.
 const HOST_ATTR: &str = "data-dangol-host";
 
-/// The event a shopper's "turn off personalised offers" fires on `window`.
-pub const OFF_EVENT: &str = "dangol:personalisation-off";
-
-/// The event a click on an offer's call to action fires on `window`; its
-/// `detail` is `"campaign/variant"`.
-pub const CLICK_EVENT: &str = "dangol:offer-click";
-
-/// The event closing an overlay fires on `window`; its `detail` is
-/// `"campaign/variant"`.
-pub const DISMISS_EVENT: &str = "dangol:dismiss";
-
-/// Fires `name` on `window` with a text `detail`.
-pub(crate) fn announce(name: &str, detail: &str) {
-    let init = web_sys::CustomEventInit::new();
-    init.set_detail(&JsValue::from_str(detail));
-    if let Some(window) = web_sys::window()
-        && let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(name, &init)
-    {
-        let _ = window.dispatch_event(&event);
-    }
+/// What the shopper did with an offer. Render tells the widget through the
+/// offer's [`Sink`]; the widget decides what follows.
+pub enum Action {
+    /// Clicked the call to action.
+    Click,
+    /// Closed an overlay (its button or Esc).
+    Dismiss,
+    /// Answered the feedback question.
+    Answer(u8),
+    /// Asked for the coupon's code; the slot shows the outcome.
+    Claim(Element),
+    /// Switched personalised offers off.
+    PersonalisationOff,
 }
+
+/// Where an offer's actions go (the widget knows which offer it is for).
+pub type Sink = std::rc::Rc<dyn Fn(Action)>;
 
 /// One offer to render. Its text tokens are already filled.
 pub struct Offer<'a> {
@@ -61,6 +57,8 @@ pub struct Offer<'a> {
     pub loyalty: Option<&'a Progress>,
     /// The widget's own words and number formats.
     pub lang: Lang,
+    /// Where the shopper's actions on it go.
+    pub sink: Sink,
 }
 
 /// A rendered offer. Dropping `listeners` unwires it.
@@ -162,18 +160,18 @@ fn wire(
     let mut listeners = if offer.why.is_empty() {
         Vec::new()
     } else {
-        why_this_offer(&document, root, node, offer.why, offer.lang).map_err(|e| describe(&e))?
+        why_this_offer(&document, root, node, offer).map_err(|e| describe(&e))?
     };
-    let detail = format!("{}/{}", offer.campaign, offer.variant);
+    let sink = offer.sink.clone();
     match offer.content {
-        Content::Coupon(_) => listeners.extend(coupon::wire(host, root, detail)),
+        Content::Coupon(_) => listeners.extend(coupon::wire(host, root, sink)),
         Content::FeedbackQuestion(_) => {
-            listeners.extend(prompts::wire_feedback(root, detail, offer.lang))
+            listeners.extend(prompts::wire_feedback(root, sink, offer.lang))
         }
         _ => {
             if let Ok(Some(cta)) = node.query_selector(".cta") {
                 listeners.push(EventListener::new(&cta, "click", move |_| {
-                    announce(CLICK_EVENT, &detail);
+                    sink(Action::Click);
                 }));
             }
         }
@@ -186,9 +184,9 @@ fn why_this_offer(
     document: &Document,
     root: &ShadowRoot,
     banner: &Element,
-    why: &[String],
-    lang: Lang,
+    offer: &Offer<'_>,
 ) -> Result<Vec<EventListener>, JsValue> {
+    let (why, lang) = (offer.why, offer.lang);
     let words = lang.words();
     let button = el(document, "button", "why")?;
     button.set_attribute("type", "button")?;
@@ -220,12 +218,9 @@ fn why_this_offer(
     };
     let switch_off = {
         let root = root.clone();
+        let sink = offer.sink.clone();
         EventListener::new(&off, "click", move |_| {
-            if let Some(window) = web_sys::window()
-                && let Ok(event) = web_sys::Event::new(OFF_EVENT)
-            {
-                let _ = window.dispatch_event(&event);
-            }
+            sink(Action::PersonalisationOff);
             // Give the slot back to the shop's own content.
             if let Some(document) = root.owner_document()
                 && let Ok(slot) = document.create_element("slot")

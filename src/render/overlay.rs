@@ -10,7 +10,7 @@ use gloo::events::EventListener;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, KeyboardEvent};
 
-use super::{DISMISS_EVENT, Offer, Rendered, announce, content_node, el, style, wire};
+use super::{Action, Offer, Rendered, content_node, el, style, wire};
 use crate::platform::describe;
 
 /// Marks the element an overlay lives in; its value is the placement.
@@ -73,9 +73,9 @@ pub fn open(kind: PlacementKind, placement: &str, offer: &Offer<'_>) -> Result<R
     body.append_child(&host).map_err(|e| describe(&e))?;
     let mut listeners = wire(&host, &root, &node, offer)?;
 
-    let detail = format!("{}/{}", offer.campaign, offer.variant);
     let shut = {
         let host = host.clone();
+        let sink = offer.sink.clone();
         move || {
             if !host.is_connected() {
                 return;
@@ -84,7 +84,7 @@ pub fn open(kind: PlacementKind, placement: &str, offer: &Offer<'_>) -> Result<R
             if modal && let Some(before) = &before {
                 let _ = before.focus();
             }
-            announce(DISMISS_EVENT, &detail);
+            sink(Action::Dismiss);
         }
     };
     let on_close = shut.clone();

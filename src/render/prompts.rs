@@ -10,10 +10,6 @@ use web_sys::{Document, Element, ShadowRoot};
 
 use super::el;
 
-/// The event an answer fires on `window`; `detail` is
-/// `"campaign/variant/answer"`.
-pub const FEEDBACK_EVENT: &str = "dangol:feedback";
-
 fn number(n: f64, lang: Lang) -> String {
     String::from(js_sys::Number::from(n).to_locale_string(lang.tag()))
 }
@@ -125,13 +121,13 @@ pub fn feedback_node(
     Ok(root)
 }
 
-/// One tap answers: the answer is announced, the buttons go, thanks stay.
-pub fn wire_feedback(root: &ShadowRoot, detail: String, lang: Lang) -> Vec<EventListener> {
+/// One tap answers: the answer goes to the widget, the buttons go, thanks
+/// stay.
+pub fn wire_feedback(root: &ShadowRoot, sink: super::Sink, lang: Lang) -> Vec<EventListener> {
     let Ok(Some(answers)) = root.query_selector(".answers") else {
         return Vec::new();
     };
     let shadow = root.clone();
-    let prefix = detail + "/";
     let thanks = lang.words().thanks;
     vec![EventListener::new(
         &answers.clone(),
@@ -143,16 +139,13 @@ pub fn wire_feedback(root: &ShadowRoot, detail: String, lang: Lang) -> Vec<Event
             let Ok(button) = wasm_bindgen::JsCast::dyn_into::<Element>(target) else {
                 return;
             };
-            let Some(answer) = button.get_attribute("data-answer") else {
+            let Some(answer) = button
+                .get_attribute("data-answer")
+                .and_then(|a| a.parse::<u8>().ok())
+            else {
                 return;
             };
-            let init = web_sys::CustomEventInit::new();
-            init.set_detail(&JsValue::from_str(&format!("{prefix}{answer}")));
-            if let Some(window) = web_sys::window()
-                && let Ok(e) = web_sys::CustomEvent::new_with_event_init_dict(FEEDBACK_EVENT, &init)
-            {
-                let _ = window.dispatch_event(&e);
-            }
+            sink(super::Action::Answer(answer));
             answers.set_inner_html("");
             if let Ok(Some(status)) = shadow.query_selector(".status") {
                 status.set_text_content(Some(thanks));

@@ -20,7 +20,7 @@ font-family:var(--dangol-font,system-ui,sans-serif);background:var(--dangol-bg,#
 .headline{margin:0;font-size:var(--dangol-headline-size,1.25rem);font-weight:700}\
 .body{margin:4px 0 0;opacity:.85}\
 .cta{flex:none;padding:10px 16px;border-radius:999px;text-decoration:none;font-weight:600;\
-background:var(--dangol-cta-bg,#d9480f);color:var(--dangol-cta-fg,#fff)}\
+background:var(--dangol-cta-bg,#c2410c);color:var(--dangol-cta-fg,#fff)}\
 .cta:focus-visible,.why:focus-visible,.off:focus-visible{outline:3px solid var(--dangol-focus,#1c7ed6);outline-offset:2px}\
 .why{flex:none;background:none;border:0;padding:4px;font:inherit;font-size:.8rem;text-decoration:underline;color:inherit;opacity:.75;cursor:pointer}\
 .explain{margin-top:8px;padding:12px 16px;border-radius:8px;background:var(--dangol-explain-bg,#fff);color:var(--dangol-explain-fg,#1d1d1f);\
@@ -30,7 +30,7 @@ font-family:var(--dangol-font,system-ui,sans-serif);font-size:.9rem;box-shadow:0
 .terms{margin:4px 0 0;font-size:.8rem;opacity:.7}.status{margin:4px 0 0;font-size:.85rem}.status:empty{display:none}\
 .code{flex:none;padding:8px 14px;border:2px dashed currentColor;border-radius:8px;font-size:1.1rem;font-weight:700;letter-spacing:.05em}\
 button.cta{border:0;font:inherit;cursor:pointer}button.cta[disabled]{opacity:.6;cursor:progress}\
-.standing{margin:4px 0}.progress{width:100%;max-width:320px;height:10px;accent-color:var(--dangol-cta-bg,#d9480f)}\
+.standing{margin:4px 0}.progress{width:100%;max-width:320px;height:10px;accent-color:var(--dangol-cta-bg,#c2410c)}\
 .answers{display:flex;flex-wrap:wrap;gap:6px;margin-top:8px}.answer{font:inherit;min-width:40px;padding:6px 10px;border-radius:8px;\
 border:1px solid currentColor;background:none;color:inherit;cursor:pointer}.answer:focus-visible{outline:3px solid var(--dangol-focus,#1c7ed6)}\
 .off{font:inherit;padding:6px 12px;border-radius:999px;border:1px solid currentColor;background:none;color:inherit;cursor:pointer}\

@@ -13,7 +13,7 @@ use crate::platform::describe;
 use crate::platform::json;
 use crate::platform::log::{Problem, warn_once};
 
-/// What a page can listen to.
+/// What a page can listen to (`dangol.on`'s warning names them too).
 pub const NAMES: &[&str] = &["decision", "exposure", "click", "dismiss", "claim"];
 
 impl Inner {

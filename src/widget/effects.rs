@@ -6,7 +6,6 @@ use dangol_engine::session::{Effect, Input, Key, OUTBOX_PREFIX, Stored};
 use serde_json::Value;
 use wasm_bindgen_futures::spawn_local;
 
-use super::lifecycle::TIMEOUT_MS;
 use super::state::Inner;
 use crate::platform::log::{Problem, warn, warn_once};
 use crate::platform::storage::SiteStorage;
@@ -69,7 +68,7 @@ impl Inner {
                 Effect::Erase { id, key } => {
                     let url = format!("{}/v1/sites/{}/subjects/{id}", self.endpoint, self.site);
                     spawn_local(async move {
-                        if let Err(e) = net::delete(&url, &key, TIMEOUT_MS).await {
+                        if let Err(e) = net::delete(&url, &key, net::TIMEOUT_MS).await {
                             warn(&format!(
                                 "local data is gone, but the server could not be asked to erase it ({e})"
                             ));

@@ -11,7 +11,7 @@ use dangol_engine::session::{Input, Key, Session};
 use wasm_bindgen_futures::spawn_local;
 
 use super::effects::read_stored;
-use super::state::{Inner, fresh_id, with_ctx};
+use super::state::{Inner, Phase, fresh_id, with_ctx};
 use super::sync::flush;
 use crate::platform::log::{Problem, warn_once};
 use crate::platform::net::{self, Fetched};
@@ -27,9 +27,6 @@ impl Inner {
             .configure(c.profile.clone(), c.attribution_hours);
     }
 }
-
-/// How long a request may take before it counts as failed.
-pub(crate) const TIMEOUT_MS: u32 = 8_000;
 
 /// Parses config text with the browser's JSON parser and checks it.
 pub(crate) fn parse_config(text: &str, site: &str) -> Result<CompiledConfig, String> {
@@ -170,8 +167,8 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
     // 4. Fetch (or revalidate) the config. A new config applies to this page
     //    only if nothing was rendered yet: never swap what the shopper sees.
     let started = cell.borrow_mut().prefetched.take();
-    let fetched = net::get_config(&url, cached_etag.as_deref(), TIMEOUT_MS, started).await;
-    if cell.borrow().disabled {
+    let fetched = net::get_config(&url, cached_etag.as_deref(), net::TIMEOUT_MS, started).await;
+    if cell.borrow().phase == Phase::Off {
         return; // destroyed while the config loaded: add nothing to the page
     }
     match fetched {
@@ -221,7 +218,7 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
             }
             let parsed = {
                 let inner = cell.borrow();
-                if inner.disabled {
+                if inner.phase == Phase::Off {
                     return; // destroyed while the signature was checked
                 }
                 parse_config(&text, &inner.site)
@@ -237,10 +234,10 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
                         clock::next_task(&next_task).await;
                     }
                     let mut inner = cell.borrow_mut();
-                    if inner.disabled {
+                    if inner.phase == Phase::Off {
                         return;
                     }
-                    if !inner.rendered {
+                    if inner.phase == Phase::Waiting {
                         // Otherwise kept for the next page.
                         inner.configure(&config);
                         inner.apply(config);

@@ -2,6 +2,7 @@
 //! method translates between JavaScript and the page lifecycle in
 //! [`state`] and [`lifecycle`]; none of them throws.
 
+mod actions;
 mod callbacks;
 mod effects;
 mod lifecycle;
@@ -24,7 +25,10 @@ use wasm_bindgen_futures::spawn_local;
 
 use crate::platform::json;
 use crate::platform::log::{Problem, warn, warn_once};
-use state::Inner;
+use state::{Inner, Phase};
+
+#[cfg(feature = "bench")]
+pub(crate) use lifecycle::parse_config;
 
 /// A running widget. Returned by `start`; `window.dangol` delegates to it.
 #[wasm_bindgen]
@@ -73,7 +77,7 @@ pub fn start(
             Problem::Setup,
             &format!("{problem}; the widget stays off and the page is unaffected"),
         );
-        widget.inner.borrow_mut().disabled = true;
+        widget.inner.borrow_mut().phase = Phase::Off;
         return widget;
     }
     lifecycle::boot(widget.inner.clone());
@@ -133,7 +137,7 @@ impl Widget {
         }
         {
             let mut inner = self.inner.borrow_mut();
-            if inner.disabled {
+            if inner.phase == Phase::Off {
                 return;
             }
             inner.input(Input::Own(chosen));
@@ -150,7 +154,7 @@ impl Widget {
     /// ```
     pub fn deny(&self) {
         let mut inner = self.inner.borrow_mut();
-        if !inner.disabled {
+        if inner.phase != Phase::Off {
             inner.input(Input::Own(Purposes::both(Consent::Denied)));
         }
     }
@@ -347,10 +351,9 @@ impl Widget {
             .as_string()
             .filter(|n| callbacks::NAMES.contains(&n.as_str()))
         else {
-            warn(&format!(
-                "dangol.on: the event name must be one of {}; the call was dropped",
-                callbacks::NAMES.join(", ")
-            ));
+            warn(
+                "dangol.on: the event name must be one of decision, exposure, click, dismiss, claim; the call was dropped",
+            );
             return;
         };
         let Ok(f) = callback.dyn_into::<js_sys::Function>() else {
@@ -374,7 +377,7 @@ impl Widget {
     pub fn refresh(&self) {
         {
             let mut inner = self.inner.borrow_mut();
-            if inner.disabled {
+            if inner.phase == Phase::Off {
                 return;
             }
             inner.clear_offers();
@@ -402,7 +405,7 @@ impl Widget {
     pub fn destroy(&self) {
         let mut inner = self.inner.borrow_mut();
         inner.clear_offers();
-        inner.disabled = true;
+        inner.phase = Phase::Off;
         inner.handlers.clear();
         inner.calls.clear();
         // Dropping them removes every listener, timer and observer.

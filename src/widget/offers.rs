@@ -12,37 +12,14 @@ use dangol_engine::profile::Input;
 use dangol_engine::random::SplitMix64;
 use dangol_engine::time::Moment;
 use dangol_engine::trigger::PageSignals;
-use gloo::events::EventListener;
 use serde_json::Value;
 use web_sys::Element;
 
-use super::state::Inner;
+use super::state::{Inner, Phase, Shown, Waiting, offer_detail};
 use crate::platform::log::{Problem, warn_once};
 use crate::platform::regex::BrowserRegex;
-use crate::platform::seen::Watch;
 use crate::platform::{clock, dom, random};
 use crate::render::{self, Offer, overlay};
-
-/// An offer on the page.
-pub(crate) struct Shown {
-    pub host: Element,
-    pub campaign: String,
-    pub variant: String,
-    pub placement: String,
-    /// Recorded as an exposure once actually seen.
-    pub seen: bool,
-    pub watch: Option<Watch>,
-    pub listeners: Vec<EventListener>,
-}
-
-/// An overlay decided at page load, waiting for its trigger.
-pub(crate) struct Waiting {
-    pub placement: String,
-    pub kind: PlacementKind,
-    pub trigger: Trigger,
-    pub chosen: Chosen,
-    pub why: Vec<String>,
-}
 
 /// Where an offer goes.
 enum Target<'a> {
@@ -214,7 +191,9 @@ impl Inner {
             }
         }
         self.decisions.extend(decisions);
-        self.rendered = true;
+        if self.phase == Phase::Waiting {
+            self.phase = Phase::Decided;
+        }
         self.check_triggers();
     }
 
@@ -256,6 +235,11 @@ impl Inner {
             lang,
         );
         let standing = loyalty::progress(&config.config().tiers, self.declared());
+        let sink = super::actions::sink(
+            self.self_ref.clone().unwrap_or_default(),
+            &chosen.campaign_id,
+            &chosen.variant_id,
+        );
         let offer = Offer {
             content: &content,
             campaign: &chosen.campaign_id,
@@ -263,6 +247,7 @@ impl Inner {
             why,
             loyalty: standing.as_ref(),
             lang,
+            sink,
         };
         let result = match target {
             Target::Slot(slot, _) => render::inline(slot, &offer),
@@ -359,14 +344,6 @@ impl Inner {
         self.closed.clear();
         self.decisions.clear();
     }
-}
-
-/// `{campaign, variant}` for page callbacks.
-pub(crate) fn offer_detail(campaign: &str, variant: &str) -> Value {
-    let mut m = serde_json::Map::new();
-    m.insert("campaign".into(), Value::from(campaign));
-    m.insert("variant".into(), Value::from(variant));
-    Value::Object(m)
 }
 
 /// A performance mark when the first offer is painted, for measuring.

@@ -10,8 +10,13 @@ use dangol_engine::profile::{Input as ProfileInput, Profile};
 use dangol_engine::session::{Ctx, Input, Session};
 use serde_json::{Map, Value};
 
-use super::offers::{Shown, Waiting};
+use dangol_engine::config::{PlacementKind, Trigger};
+use dangol_engine::decide::Chosen;
+use gloo::events::EventListener;
+use web_sys::Element;
+
 use crate::platform::log::warn;
+use crate::platform::seen::Watch;
 use crate::platform::storage::SiteStorage;
 use crate::platform::{clock, json, random};
 
@@ -20,8 +25,9 @@ pub(crate) struct Inner {
     pub endpoint: String,
     /// The site's Ed25519 public key (base64): configs must be signed with it.
     pub public_key: Option<String>,
-    /// A broken setup: the widget does nothing.
-    pub disabled: bool,
+    /// Where the page is in its life: waiting for a config, deciding with
+    /// one, or off.
+    pub phase: Phase,
     /// The shopper's session: consent, id, profile, declared attributes and
     /// the outbox, with every rule about them (see the engine's `session`).
     pub session: Session,
@@ -37,8 +43,6 @@ pub(crate) struct Inner {
     pub page: PageContext,
     /// Every decision made on this page, in order.
     pub decisions: Vec<Decision>,
-    /// Whether this page has decided with a config yet.
-    pub rendered: bool,
     /// Offers on the page now.
     pub shown: Vec<Shown>,
     /// Overlays decided and waiting for their trigger.
@@ -69,6 +73,47 @@ pub(crate) struct Inner {
     pub listeners: Vec<gloo::events::EventListener>,
 }
 
+/// An offer on the page.
+pub(crate) struct Shown {
+    pub host: Element,
+    pub campaign: String,
+    pub variant: String,
+    pub placement: String,
+    /// Recorded as an exposure once actually seen.
+    pub seen: bool,
+    pub watch: Option<Watch>,
+    pub listeners: Vec<EventListener>,
+}
+
+/// An overlay decided at page load, waiting for its trigger.
+pub(crate) struct Waiting {
+    pub placement: String,
+    pub kind: PlacementKind,
+    pub trigger: Trigger,
+    pub chosen: Chosen,
+    pub why: Vec<String>,
+}
+
+/// `{campaign, variant}` for page callbacks.
+pub(crate) fn offer_detail(campaign: &str, variant: &str) -> Value {
+    let mut m = Map::new();
+    m.insert("campaign".into(), Value::from(campaign));
+    m.insert("variant".into(), Value::from(variant));
+    Value::Object(m)
+}
+
+/// The widget's phase on this page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// No config has decided this page yet.
+    Waiting,
+    /// The page has decided with a config; a newer one waits for the next
+    /// page (never swapping what the shopper sees).
+    Decided,
+    /// A broken setup, or destroyed: the widget does nothing more.
+    Off,
+}
+
 /// A fresh random id (hex): the browser's cryptographic generator.
 pub(super) fn fresh_id() -> String {
     random::hex_id(16).unwrap_or_else(|| {
@@ -96,7 +141,7 @@ impl Inner {
             site,
             endpoint,
             public_key: None,
-            disabled: false,
+            phase: Phase::Waiting,
             session,
             storage: None,
             outgoing: Vec::new(),
@@ -105,7 +150,6 @@ impl Inner {
             config: None,
             page: PageContext::default(),
             decisions: Vec::new(),
-            rendered: false,
             shown: Vec::new(),
             waiting: Vec::new(),
             closed: Vec::new(),
@@ -168,7 +212,7 @@ impl Inner {
 
     /// A tracked call from the page or the dataLayer.
     pub fn track(&mut self, name: &str, props: &Value, source: &str) {
-        if self.disabled {
+        if self.phase == Phase::Off {
             return;
         }
         match with_ctx(|ctx| self.session.track(name, props, ctx)) {
@@ -251,12 +295,12 @@ impl Inner {
     /// A coupon was claimed: a `claim` event.
     pub fn claimed(&mut self, campaign: &str, variant: &str) {
         self.record(Self::offer_event("claim", campaign, variant));
-        self.emit("claim", super::offers::offer_detail(campaign, variant));
+        self.emit("claim", offer_detail(campaign, variant));
     }
 
     /// The shopper clicked an offer's call to action.
     pub fn offer_clicked(&mut self, campaign: &str, variant: &str) {
         self.record(Self::offer_event("click", campaign, variant));
-        self.emit("click", super::offers::offer_detail(campaign, variant));
+        self.emit("click", offer_detail(campaign, variant));
     }
 }

@@ -8,7 +8,6 @@ use wasm_bindgen_futures::spawn_local;
 
 use dangol_engine::session::{Input, Outcome};
 
-use super::lifecycle::TIMEOUT_MS;
 use super::state::Inner;
 use crate::platform::log::{Problem, warn_once};
 use crate::platform::{json, net};
@@ -48,7 +47,7 @@ fn send(cell: Rc<RefCell<Inner>>, exclusive: bool) {
         let url = url.clone();
         let answer = cell.clone();
         let task = async move {
-            let result = net::post_json(&url, &body, Some(&key), TIMEOUT_MS).await;
+            let result = net::post_json(&url, &body, Some(&key), net::TIMEOUT_MS).await;
             let outcome = match result {
                 Ok((status, _)) if (200..300).contains(&status) => Outcome::Delivered,
                 Ok((status, _))

@@ -5,6 +5,8 @@
 // - first_offer_ms: loader start → first offer painted, cached config (median)
 // - wasm_eval_100_conditions_ns / growthbook_js_eval_100_conditions_ns: the
 //   same 100 conditions in the same page, ours (wasm) and GrowthBook's SDK
+// - config_load_us_100: a stored config of 100 campaigns to one ready to
+//   decide, in the page (JSON.parse, reading, compiling)
 // - cls_with / cls_without / cls_added: layout shift on the demo home page,
 //   the worse of a desktop and a phone viewport
 // - lighthouse_*: Lighthouse 12 performance score and TBT with and without
@@ -103,7 +105,18 @@ async function conditions(browser, server) {
       js.push(time((r) => { for (let k = 0; k < r; k++) gbRound(); }, rounds));
     }
     const med = (xs) => xs.sort((a, b) => a - b)[3];
-    return { wasm: med(wasm), js: med(js), agree, matched: gbRound() };
+    // A stored config of 100 campaigns (the same audiences) to one ready to decide.
+    const config = JSON.stringify({
+      schema: 1, site: "demo", version: 1,
+      campaigns: conds.map((condition, i) => ({
+        id: `c${i}`, placements: [`p${i % 5}`], condition,
+        variants: [{ id: "a", content: { type: "banner", headline: `Offer ${i}`, body: "Warm knits", cta: { text: "Go", url: "/demo/category.html" } } }],
+      })),
+    });
+    if (m.benchConfigLoad(config, "demo", 1) !== 100) throw new Error("the 100-campaign config did not compile whole");
+    const load = [];
+    for (let i = 0; i < 7; i++) load.push(time((r) => m.benchConfigLoad(config, "demo", r), 50) / 1000);
+    return { wasm: med(wasm), js: med(js), agree, matched: gbRound(), configLoadUs: med(load) };
   }, { conds, attrs: ATTRIBUTES });
   await context.close();
   if (!result.agree) throw new Error("ours and GrowthBook disagree on the same 100 conditions");
@@ -158,6 +171,7 @@ try {
   report.wasm_eval_100_conditions_ns = Math.round(c.wasm);
   report.growthbook_js_eval_100_conditions_ns = Math.round(c.js);
   report.wasm_vs_growthbook_speedup = Math.round((c.js / c.wasm) * 100) / 100;
+  report.config_load_us_100 = Math.round(c.configLoadUs);
   // A desktop and a phone (where offers wrap and grow taller); the worse counts.
   let clsWith = 0;
   let clsWithout = 0;

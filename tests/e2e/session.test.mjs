@@ -78,6 +78,7 @@ test("forget() in one tab stops every open tab at once, and nothing sent late br
   await a.click("#consent-accept");
   const anon = await eventually(() => a.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
   await b.goto(`${server.url}/demo/category.html`);
+  await b.waitForFunction(() => window.dangol && window.dangol.ready);
   await eventually(async () => (await b.evaluate(() => window.dangol.export())).id === anon, 5000, "tab B on the same id");
   await eventually(async () => (await server.events(anon)).length >= 2, 10000, "events of both tabs");
 

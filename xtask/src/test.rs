@@ -15,8 +15,13 @@ use crate::{bench, postgres, root, tools, widget};
 /// took it from 121 KB to 134 KB; the persisted outbox with its cross-tab
 /// lock to 140 KB. Rebuilding the standard library with trapping panics
 /// and shortening the wasm's import and export names brought it to 122 KB.
+/// The shopper's session as the engine's state machine, with what consent
+/// on real deployments needs (one id under a consent manager, every tab
+/// stopping on a withdrawal, erasure on `deny()`, bounded `dataLayer`
+/// reading), cost 5.6 KB; typed offer actions and leaving publish-only
+/// config checks to the server won 2.6 KB of it back: 124.1 KB.
 /// The ceiling comes down with each saving, so none is lost unnoticed.
-pub const BUNDLE_GZIP_BUDGET: u64 = 122_000;
+pub const BUNDLE_GZIP_BUDGET: u64 = 124_500;
 
 pub fn run() -> Result<()> {
     let started = Instant::now();

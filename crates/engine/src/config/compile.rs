@@ -2,8 +2,10 @@
 
 use serde_json::Value;
 
+#[cfg(feature = "checks")]
+use super::THEMES;
 use super::parse::{FieldError, read};
-use super::{Allocation, Campaign, Content, SiteConfig, THEMES, is_identifier, is_safe_url};
+use super::{Allocation, Campaign, Content, SiteConfig, is_identifier, is_safe_url};
 use crate::condition::{Condition, Paths, RegexEngine};
 use crate::error::ConfigError;
 
@@ -175,6 +177,7 @@ impl SiteConfig {
     }
 }
 
+#[cfg(feature = "checks")]
 const ID_RULE: &str = "must be 1-64 characters of letters, digits, `-` or `_`";
 
 fn check(
@@ -184,42 +187,14 @@ fn check(
     paths: &mut Paths,
 ) -> Result<(Condition, bool), FieldError> {
     let fail = |field: &str, message: &str| Err((field.to_string(), message.to_string()).into());
-    if !is_identifier(&c.id) {
-        return fail("id", ID_RULE);
-    }
-    if c.placements.is_empty() {
-        return fail("placements", "names no placement");
-    }
-    for (i, p) in c.placements.iter().enumerate() {
-        if !is_identifier(p) {
-            return fail(&format!("placements[{i}]"), ID_RULE);
-        }
-    }
-    if let Some(group) = &c.group
-        && !is_identifier(group)
-    {
-        return fail("group", ID_RULE);
-    }
-    if let (Some(start), Some(end)) = (c.schedule.start_ms, c.schedule.end_ms)
-        && start >= end
-    {
-        return fail("schedule.end_ms", "must be after start_ms");
-    }
-    let most = crate::ledger::MAX_SHOWS as u32;
-    for (name, cap) in [
-        ("per_session", c.caps.per_session),
-        ("per_day", c.caps.per_day),
-        ("per_week", c.caps.per_week),
-    ] {
-        if cap.is_some_and(|n| n > most) {
-            return fail(
-                &format!("caps.{name}"),
-                &format!(
-                    "may be at most {most}: the profile keeps the last {most} impressions of a campaign"
-                ),
-            );
-        }
-    }
+    // 1. Checks of form and range that only the publishing side needs: the
+    //    widget runs configs its server checked (and signed), and running
+    //    them unchecked is safe. Everything below is checked everywhere,
+    //    because the widget relies on it.
+    #[cfg(feature = "checks")]
+    publish_checks(c, config)?;
+    #[cfg(not(feature = "checks"))]
+    let _ = config;
     if !matches!(c.hash_version, 1 | 2) {
         return fail("hash_version", "must be 1 or 2");
     }
@@ -238,46 +213,18 @@ fn check(
     if c.variants.is_empty() {
         return fail("variants", "needs at least one variant");
     }
-    let kind = c.variants[0].content.kind();
+    // 2. Links and images: only http(s) or relative, on every side.
     for (i, variant) in c.variants.iter().enumerate() {
-        if !is_identifier(&variant.id) {
-            return fail(&format!("variants[{i}].id"), ID_RULE);
-        }
-        if c.variants[..i].iter().any(|v| v.id == variant.id) {
-            return fail(&format!("variants[{i}].id"), "is used twice");
-        }
-        if variant.content.kind() != kind {
-            return fail(
-                &format!("variants[{i}].content.type"),
-                &format!(
-                    "is `{}` but the first variant is `{kind}`",
-                    variant.content.kind()
-                ),
-            );
-        }
-        check_content(&variant.content, config).map_err(|e| {
+        check_urls(&variant.content).map_err(|e| {
             let (field, message) = *e.0;
             FieldError::from((format!("variants[{i}].content.{field}"), message))
         })?;
     }
-    if kind == "coupon" {
-        let Some(policy) = &c.coupon else {
-            return fail(
-                "coupon",
-                "a coupon campaign needs `coupon` with its `budget`",
-            );
-        };
-        if policy.budget == 0 || policy.valid_days == 0 {
-            return fail("coupon", "`budget` and `valid_days` must be at least 1");
-        }
-        let prefix_ok = policy.prefix.len() <= 16
-            && policy
-                .prefix
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
-        if !prefix_ok {
-            return fail("coupon.prefix", "must be at most 16 of A-Z, 0-9 or `-`");
-        }
+    if c.variants[0].content.kind() == "coupon" && c.coupon.is_none() {
+        return fail(
+            "coupon",
+            "a coupon campaign needs `coupon` with its `budget`",
+        );
     }
     let n = c.variants.len();
     match &c.allocation {
@@ -315,6 +262,91 @@ fn check(
     Ok((condition, behavioural))
 }
 
+/// Ids, placements, schedule, caps, variants and content as a marketer
+/// should write them (see [`check`]).
+#[cfg(feature = "checks")]
+fn publish_checks(c: &Campaign, config: &SiteConfig) -> Result<(), FieldError> {
+    let fail = |field: &str, message: &str| Err((field.to_string(), message.to_string()).into());
+    if !is_identifier(&c.id) {
+        return fail("id", ID_RULE);
+    }
+    if c.placements.is_empty() {
+        return fail("placements", "names no placement");
+    }
+    for (i, p) in c.placements.iter().enumerate() {
+        if !is_identifier(p) {
+            return fail(&format!("placements[{i}]"), ID_RULE);
+        }
+    }
+    if let Some(group) = &c.group
+        && !is_identifier(group)
+    {
+        return fail("group", ID_RULE);
+    }
+    if let (Some(start), Some(end)) = (c.schedule.start_ms, c.schedule.end_ms)
+        && start >= end
+    {
+        return fail("schedule.end_ms", "must be after start_ms");
+    }
+    let most = crate::ledger::MAX_SHOWS as u32;
+    for (name, cap) in [
+        ("per_session", c.caps.per_session),
+        ("per_day", c.caps.per_day),
+        ("per_week", c.caps.per_week),
+    ] {
+        if cap.is_some_and(|n| n > most) {
+            return fail(
+                &format!("caps.{name}"),
+                &format!(
+                    "may be at most {most}: the profile keeps the last {most} impressions of a campaign"
+                ),
+            );
+        }
+    }
+    let Some(first) = c.variants.first() else {
+        return Ok(());
+    };
+    let kind = first.content.kind();
+    for (i, variant) in c.variants.iter().enumerate() {
+        if !is_identifier(&variant.id) {
+            return fail(&format!("variants[{i}].id"), ID_RULE);
+        }
+        if c.variants[..i].iter().any(|v| v.id == variant.id) {
+            return fail(&format!("variants[{i}].id"), "is used twice");
+        }
+        if variant.content.kind() != kind {
+            return fail(
+                &format!("variants[{i}].content.type"),
+                &format!(
+                    "is `{}` but the first variant is `{kind}`",
+                    variant.content.kind()
+                ),
+            );
+        }
+        check_content(&variant.content, config).map_err(|e| {
+            let (field, message) = *e.0;
+            FieldError::from((format!("variants[{i}].content.{field}"), message))
+        })?;
+    }
+    if kind == "coupon"
+        && let Some(policy) = &c.coupon
+    {
+        if policy.budget == 0 || policy.valid_days == 0 {
+            return fail("coupon", "`budget` and `valid_days` must be at least 1");
+        }
+        let prefix_ok = policy.prefix.len() <= 16
+            && policy
+                .prefix
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
+        if !prefix_ok {
+            return fail("coupon.prefix", "must be at most 16 of A-Z, 0-9 or `-`");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(feature = "checks")]
 fn nonempty(text: &str, field: &str) -> Result<(), FieldError> {
     if text.trim().is_empty() {
         Err((field.to_string(), "may not be empty".to_string()).into())
@@ -335,16 +367,27 @@ fn safe(url: &str, field: &str) -> Result<(), FieldError> {
     }
 }
 
+/// Images and links: only http(s) or relative URLs, never `javascript:` or
+/// `data:`.
+fn check_urls(content: &Content) -> Result<(), FieldError> {
+    if let Content::Banner(b) = content {
+        if let Some(image) = &b.image {
+            safe(image, "image")?;
+        }
+        if let Some(cta) = &b.cta {
+            safe(&cta.url, "cta.url")?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(feature = "checks")]
 fn check_content(content: &Content, config: &SiteConfig) -> Result<(), FieldError> {
     match content {
         Content::Banner(b) => {
             nonempty(&b.headline, "headline")?;
-            if let Some(image) = &b.image {
-                safe(image, "image")?;
-            }
             if let Some(cta) = &b.cta {
                 nonempty(&cta.text, "cta.text")?;
-                safe(&cta.url, "cta.url")?;
             }
             if let Some(theme) = &b.theme
                 && !THEMES.contains(&theme.as_str())

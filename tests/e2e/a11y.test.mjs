@@ -1,0 +1,106 @@
+// Offers as shoppers with assistive technology meet them: axe-core's WCAG 2
+// A and AA rules on storefront pages showing every content type, inline and
+// as each overlay, in English and Korean and in every built-in theme, with
+// the "why this offer?" explanation open.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launchBrowser, watchedPage } from "./harness.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const AXE = new URL("../../node_modules/axe-core/axe.min.js", import.meta.url).pathname;
+
+function pageHtml(lang) {
+  return `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><title>a11y</title>
+<script async src="/dangol.js" data-site="demo"></script></head>
+<body><main><h1>Shop</h1>
+<div data-dangol-slot="s1" style="min-height:140px"></div>
+<div data-dangol-slot="s2" style="min-height:140px"></div>
+<div data-dangol-slot="s3" style="min-height:140px"></div>
+<div data-dangol-slot="s4" style="min-height:140px"></div>
+</main></body></html>`;
+}
+
+function banner(id, placement, theme) {
+  return {
+    id, placements: [placement], condition: {},
+    variants: [{ id: "a", content: { type: "banner", theme, headline: `Offer ${id}`, body: "Warm knits for the cold days ahead", cta: { text: "Shop knits", url: "/demo/category.html" } } }],
+  };
+}
+
+function configFor(theme) {
+  return {
+    schema: 1, site: "demo", version: 901, currency: "KRW",
+    tiers: [{ id: "silver", name: "Silver", points: 0 }, { id: "gold", name: "Gold", points: 2000, perks: "Free shipping" }],
+    placements: [
+      { id: "pop", kind: "modal", trigger: { type: "page_load" } },
+      { id: "corner", kind: "toast", trigger: { type: "page_load" } },
+      { id: "strip", kind: "bar" },
+    ],
+    campaigns: [
+      banner("inline", "s1", theme),
+      {
+        id: "c", placements: ["s2"], condition: {}, coupon: { budget: 5, valid_days: 7, prefix: "T" },
+        variants: [{ id: "a", content: { type: "coupon", headline: "For you", value: "10% off", reveal: "Show my code", terms: "Once per order" } }],
+      },
+      { id: "l", placements: ["s3"], condition: {}, variants: [{ id: "a", content: { type: "loyalty_prompt", headline: "Nearly Gold" } }] },
+      { id: "f", placements: ["s4"], condition: {}, variants: [{ id: "a", content: { type: "feedback_question", question: "How was it?", scale: "nps" } }] },
+      { ...banner("modal", "pop", theme), priority: 3 },
+      { ...banner("toast", "corner", theme), priority: 2 },
+      { ...banner("bar", "strip", theme), priority: 1 },
+    ],
+  };
+}
+
+for (const lang of ["en", "ko"]) {
+  for (const theme of ["light", "dark", "accent"]) {
+    test(`every content type, inline and as modal, toast and bar, passes axe (${lang}, ${theme} theme)`, async () => {
+      const { context, page, log } = await watchedPage(browser, () =>
+        window.addEventListener("dangol:loaded", () => window.dangol.set({ points: 1200 })));
+      await page.route(`${server.url}/e2e/a11y.html`, (route) =>
+        route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: pageHtml(lang) }));
+      await page.route("**/v1/sites/demo/config", (route) =>
+        route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(configFor(theme)) }));
+      await page.goto(`${server.url}/e2e/a11y.html`);
+      for (const slot of ["s1", "s2", "s3", "s4"]) {
+        await page.waitForSelector(`[data-dangol-slot="${slot}"][data-dangol-rendered]`);
+      }
+      // Only one overlay opens at a time (pressure); open each in turn.
+      const seen = [];
+      for (let round = 0; round < 3; round++) {
+        const overlay = await page.waitForSelector("[data-dangol-overlay]", { state: "attached", timeout: 5000 }).catch(() => null);
+        if (!overlay) break;
+        const id = await overlay.getAttribute("data-dangol-overlay");
+        if (seen.includes(id)) break;
+        seen.push(id);
+        // The explanation, opened on the inline banner, is checked too.
+        await page.evaluate(() => document.querySelector('[data-dangol-slot="s1"]').shadowRoot.querySelector(".why")?.click());
+        await page.addScriptTag({ path: AXE });
+        const violations = await page.evaluate(async () => {
+          const r = await window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa"], resultTypes: ["violations"] });
+          return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+        });
+        assert.deepEqual(violations, [], `${lang}, ${theme}, with the ${id} overlay open`);
+        await page.evaluate((sel) => {
+          const host = document.querySelector(`[data-dangol-overlay="${sel}"]`);
+          host?.shadowRoot?.querySelector(".close")?.click();
+        }, id);
+        await page.waitForTimeout(100);
+      }
+      assert.deepEqual(seen.sort(), ["corner", "pop", "strip"], "each overlay kind was checked");
+      assert.deepEqual(log.errors, []);
+      await context.close();
+    });
+  }
+}
