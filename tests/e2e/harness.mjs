@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { chromium } from "playwright-core";
+import { build } from "esbuild";
 
 export const ROOT = process.env.DANGOL_ROOT || new URL("../..", import.meta.url).pathname;
 const SERVER_BIN = process.env.DANGOL_SERVER_BIN || join(ROOT, "target/debug/dangol-server");
@@ -114,4 +115,18 @@ export function shotPath(name) {
   const dir = join(ROOT, "target/e2e");
   mkdirSync(dir, { recursive: true });
   return join(dir, name);
+}
+
+/** A real TCF v2.2 consent manager (tests/e2e/fixtures/tcf-cmp.js), bundled
+ * as a script to add to a page before it loads. */
+export async function tcfCmpScript() {
+  const bundled = await build({
+    entryPoints: [join(ROOT, "tests/e2e/fixtures/tcf-cmp.js")],
+    bundle: true,
+    write: false,
+    format: "iife",
+    platform: "browser",
+    logLevel: "silent",
+  });
+  return bundled.outputFiles[0].text;
 }

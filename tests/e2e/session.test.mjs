@@ -4,23 +4,14 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { build } from "esbuild";
-import { startServer, launchBrowser, watchedPage, eventually, ROOT } from "./harness.mjs";
+import { startServer, launchBrowser, watchedPage, eventually, tcfCmpScript } from "./harness.mjs";
 
 let server;
 let browser;
 let cmp;
 
 before(async () => {
-  const bundled = await build({
-    entryPoints: [`${ROOT}/tests/e2e/fixtures/tcf-cmp.js`],
-    bundle: true,
-    write: false,
-    format: "iife",
-    platform: "browser",
-    logLevel: "silent",
-  });
-  cmp = bundled.outputFiles[0].text;
+  cmp = await tcfCmpScript();
   server = await startServer();
   browser = await launchBrowser();
 });

@@ -114,20 +114,7 @@ impl World {
         self.pages += 1;
         let stored = stored_from(&self.storage);
         let page = format!("page{}", self.pages);
-        let (session, out) = {
-            let next = &mut self.next;
-            let mut fresh = || {
-                *next += 1;
-                format!("{:016x}", *next)
-            };
-            let mut ctx = Ctx {
-                now_ms: self.now,
-                utc_offset_minutes: 0,
-                jitter: 0.3,
-                fresh: &mut fresh,
-            };
-            Session::start(page, stored, gpc, &mut ctx)
-        };
+        let (session, out) = self.with(tab, |_, ctx| Session::start(page, stored, gpc, ctx));
         self.tabs[tab] = session;
         self.in_flight[tab].clear();
         self.carry_out(tab, out);

@@ -30,6 +30,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../migrations/postgres/0009_api_tokens.sql"),
     ),
+    (10, include_str!("../migrations/postgres/0010_erased.sql")),
 ];
 
 /// PostgreSQL storage.

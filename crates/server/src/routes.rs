@@ -317,23 +317,10 @@ async fn config(
 /// before sending it from a shop's page on another origin). The config is
 /// public: any origin may read it.
 async fn config_preflight() -> Response {
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    let h = response.headers_mut();
-    h.insert(
+    let mut response = preflight("GET", "if-none-match");
+    response.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("if-none-match"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("86400"),
     );
     response
 }
@@ -441,21 +428,27 @@ async fn events_preflight(
         .unwrap_or_default();
     let site = known_site(&state, &site).await?;
     let origin = allowed_origin(&headers, &site)?;
+    let response = preflight("POST, DELETE", "content-type, x-dangol-key");
+    Ok(with_cors(response, origin))
+}
+
+/// A CORS preflight's answer: these methods and request headers, for a day.
+fn preflight(methods: &'static str, headers: &'static str) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let h = response.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("POST, DELETE"),
+        HeaderValue::from_static(methods),
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("content-type, x-dangol-key"),
+        HeaderValue::from_static(headers),
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,
         HeaderValue::from_static("86400"),
     );
-    Ok(with_cors(response, origin))
+    response
 }
 
 /// `POST /v1/sites/{site}/events`: a batch of up to 100 events. Each id is

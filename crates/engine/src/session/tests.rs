@@ -93,6 +93,16 @@ impl Page {
     }
 }
 
+/// What an earlier visit left when consent came from a consent manager:
+/// the id and its key, and no choice of the shop's own.
+fn earlier_visit() -> Stored {
+    Stored {
+        id: Some("aaaaaaaaaaaaaaaa".into()),
+        key: Some("kkkkkkkkkkkkkkkk".into()),
+        ..Stored::default()
+    }
+}
+
 fn yes() -> Purposes {
     Purposes::both(Consent::Granted)
 }
@@ -266,11 +276,7 @@ fn deny_after_a_grant_erases_the_servers_copy_and_wipes_storage() {
 
 #[test]
 fn a_consent_manager_refusal_erases_an_id_stored_on_an_earlier_visit() {
-    let stored = Stored {
-        id: Some("aaaaaaaaaaaaaaaa".into()),
-        key: Some("kkkkkkkkkkkkkkkk".into()),
-        ..Stored::default()
-    };
+    let stored = earlier_visit();
     let (mut page, _) = Page::start(stored, false);
     let out = page.on(Input::Tcf(from_tcf(|_| false)));
     assert_eq!(
@@ -287,11 +293,7 @@ fn a_consent_manager_refusal_erases_an_id_stored_on_an_earlier_visit() {
 
 #[test]
 fn global_privacy_control_alone_keeps_a_stored_id_for_the_consent_manager() {
-    let stored = Stored {
-        id: Some("aaaaaaaaaaaaaaaa".into()),
-        key: Some("kkkkkkkkkkkkkkkk".into()),
-        ..Stored::default()
-    };
+    let stored = earlier_visit();
     let (mut page, out) = Page::start(stored, true);
     assert!(out.is_empty(), "{out:?}");
     page.on(Input::Tcf(from_tcf(|_| true)));
@@ -302,11 +304,7 @@ fn global_privacy_control_alone_keeps_a_stored_id_for_the_consent_manager() {
 
 #[test]
 fn forget_before_the_consent_manager_answers_still_erases_the_stored_id() {
-    let stored = Stored {
-        id: Some("aaaaaaaaaaaaaaaa".into()),
-        key: Some("kkkkkkkkkkkkkkkk".into()),
-        ..Stored::default()
-    };
+    let stored = earlier_visit();
     let (mut page, _) = Page::start(stored, false);
     let out = page.on(Input::Forget);
     assert!(matches!(&out[0], Effect::Erase { id, .. } if id == "aaaaaaaaaaaaaaaa"));

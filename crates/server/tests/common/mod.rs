@@ -505,12 +505,12 @@ fn post_json(path: &str, body: &Value, bearer: Option<&str>) -> Request<Body> {
     req.body(Body::from(body.to_string())).unwrap()
 }
 
-pub async fn coupons_go_once_per_id_within_budget_and_redeem_exactly_once(state: AppState) {
-    use dangol_server::store::{ClaimRequest, Redeem};
-    use sha2::{Digest, Sha256};
+/// Publishes the demo's config with a coupon campaign `kurly` (variant
+/// `a`) that hands out `budget` codes.
+async fn publish_coupon_campaign(state: &AppState, budget: u32) {
     let mut config = dangol_server::demo::config(2);
     config["campaigns"].as_array_mut().unwrap().push(json!({
-        "id": "kurly", "placement": "home-hero", "coupon": {"budget": 2, "valid_days": 7, "prefix": "KURLY"},
+        "id": "kurly", "placement": "home-hero", "coupon": {"budget": budget, "valid_days": 7, "prefix": "KURLY"},
         "variants": [{"id": "a", "content": {"type": "coupon", "headline": "For you", "value": "10% off"}}]
     }));
     let body = config.to_string();
@@ -519,6 +519,12 @@ pub async fn coupons_go_once_per_id_within_budget_and_redeem_exactly_once(state:
         .publish("demo", &move |_| body.clone(), now_ms())
         .await
         .unwrap();
+}
+
+pub async fn coupons_go_once_per_id_within_budget_and_redeem_exactly_once(state: AppState) {
+    use dangol_server::store::{ClaimRequest, Redeem};
+    use sha2::{Digest, Sha256};
+    publish_coupon_campaign(&state, 2).await;
     let key = "redeem-key-0123456789";
     let hash = hex::encode(Sha256::digest(key.as_bytes()));
     state.store.set_redeem_key("demo", &hash).await.unwrap();
@@ -652,17 +658,7 @@ pub async fn coupons_go_once_per_id_within_budget_and_redeem_exactly_once(state:
 pub async fn a_claim_without_measurement_consent_names_no_id_and_gets_its_own_code(
     state: AppState,
 ) {
-    let mut config = dangol_server::demo::config(2);
-    config["campaigns"].as_array_mut().unwrap().push(json!({
-        "id": "kurly", "placement": "home-hero", "coupon": {"budget": 5, "valid_days": 7, "prefix": "KURLY"},
-        "variants": [{"id": "a", "content": {"type": "coupon", "headline": "For you", "value": "10% off"}}]
-    }));
-    let body = config.to_string();
-    state
-        .store
-        .publish("demo", &move |_| body.clone(), now_ms())
-        .await
-        .unwrap();
+    publish_coupon_campaign(&state, 5).await;
     let claim = || {
         post_json(
             "/v1/sites/demo/coupons/claim",
