@@ -153,10 +153,10 @@ impl Widget {
     /// dangol.consent.deny();
     /// ```
     pub fn deny(&self) {
-        let mut inner = self.inner.borrow_mut();
-        if inner.phase != Phase::Off {
-            inner.input(Input::Own(Purposes::both(Consent::Denied)));
-        }
+        // Honoured even by a widget that is off: a refusal always counts.
+        self.inner
+            .borrow_mut()
+            .input(Input::Own(Purposes::both(Consent::Denied)));
     }
 
     /// Personalisation consent: `"unknown"`, `"granted"` or `"denied"`.

@@ -19,9 +19,11 @@ use crate::{bench, postgres, root, tools, widget};
 /// on real deployments needs (one id under a consent manager, every tab
 /// stopping on a withdrawal, erasure on `deny()`, bounded `dataLayer`
 /// reading), cost 5.6 KB; typed offer actions and leaving publish-only
-/// config checks to the server won 2.6 KB of it back: 124.1 KB.
+/// config checks to the server won 2.6 KB of it back; refusing patterns
+/// that backtrack catastrophically in the widget too (a crafted URL must
+/// not hang a tab) cost 2.4 KB: 126.6 KB.
 /// The ceiling comes down with each saving, so none is lost unnoticed.
-pub const BUNDLE_GZIP_BUDGET: u64 = 124_500;
+pub const BUNDLE_GZIP_BUDGET: u64 = 127_000;
 
 pub fn run() -> Result<()> {
     let started = Instant::now();

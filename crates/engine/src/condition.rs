@@ -410,10 +410,8 @@ impl Compiler<'_> {
                     {
                         return Op::Regex(Some(Box::new(literal)));
                     }
-                    // Patterns that can backtrack catastrophically are
-                    // refused where configs are published, so they never
-                    // reach a shopper's tab.
-                    #[cfg(feature = "checks")]
+                    // Patterns that can backtrack catastrophically never
+                    // run: the shopper's tab must not hang on a crafted text.
                     if let Some(why) = crate::pattern::risk(pattern, op == "$regexi") {
                         self.fail(path, why);
                         return Op::Regex(None);
