@@ -41,7 +41,7 @@ impl Preview {
     /// Compiles `config` (a plain object). A config the engine refuses as
     /// a whole throws its reason, naming the field.
     pub fn compile(config: JsValue) -> Result<Preview, String> {
-        SiteConfig::compile_value(&json::from_js(&config), &BrowserRegex)
+        SiteConfig::compile_value(&json::from_parsed(&config), &BrowserRegex)
             .map(|config| Preview { config })
             .map_err(|e| e.to_string())
     }

@@ -273,3 +273,26 @@ fn a_personal_offer_explains_itself_and_can_switch_personalisation_off() {
     assert!(root.query_selector(".banner").unwrap().is_none());
     drop(listeners);
 }
+
+#[wasm_bindgen_test]
+fn what_json_parse_made_is_read_whole_and_what_the_page_hands_over_within_a_budget() {
+    use dangol::platform::json::{MAX_NODES, from_js, from_parsed};
+    // A config of 100 campaigns holds far more values than the page's budget.
+    let campaigns: Vec<String> = (0..500)
+        .map(|i| format!(r#"{{"id":"c{i}","condition":{{"a":{{"$gte":{i}}}}}}}"#))
+        .collect();
+    let text = format!(r#"{{"campaigns":[{}]}}"#, campaigns.join(","));
+    let parsed = js_sys::JSON::parse(&text).unwrap();
+    let whole = from_parsed(&parsed);
+    assert_eq!(whole["campaigns"].as_array().map(Vec::len), Some(500));
+    assert_eq!(whole["campaigns"][499]["condition"]["a"]["$gte"], 499);
+    // The same from the page is cut at the budget, and a cyclic object ends.
+    let cut = from_js(&parsed);
+    let kept = cut["campaigns"].as_array().map_or(0, Vec::len);
+    assert!(kept > 0 && kept < 500, "{kept}");
+    let cyclic = js_sys::Object::new();
+    js_sys::Reflect::set(&cyclic, &"self".into(), &cyclic).unwrap();
+    let walked = from_js(&cyclic);
+    assert!(walked.is_object());
+    assert!(MAX_NODES >= 1_000);
+}

@@ -11,20 +11,31 @@ use js_sys::{Array, Object, Reflect};
 use serde_json::{Map, Number, Value};
 use wasm_bindgen::{JsCast, JsValue};
 
-/// Deepest nesting accepted from JavaScript; deeper parts become `null`.
+/// Deepest nesting accepted from the page; deeper parts become `null`.
 const MAX_DEPTH: u32 = 16;
-/// Most values read from one JavaScript value; the rest are left out.
+/// Deepest nesting of what the browser's JSON parser made (a config, what
+/// the widget stored): conditions may nest deeply.
+const MAX_PARSED_DEPTH: u32 = 64;
+/// Most values read from one value the page hands over; the rest are left
+/// out.
 pub const MAX_NODES: u32 = 2_000;
 
-/// A JSON-like JavaScript value as a `serde_json::Value`. Functions,
-/// symbols, `undefined`, non-finite numbers and objects that are not plain
-/// (DOM nodes, class instances) become `null`.
+/// A JSON-like JavaScript value from the page (`track`, `set`, a
+/// `dataLayer` entry) as a `serde_json::Value`, within the budget.
+/// Functions, symbols, `undefined`, non-finite numbers and objects that are
+/// not plain (DOM nodes, class instances) become `null`.
 pub fn from_js(value: &JsValue) -> Value {
-    convert_in(value, 0, &mut MAX_NODES.clone())
+    convert_in(value, 0, MAX_DEPTH, &mut MAX_NODES.clone())
 }
 
-fn convert_in(value: &JsValue, depth: u32, budget: &mut u32) -> Value {
-    if depth > MAX_DEPTH || *budget == 0 {
+/// What `JSON.parse` made (a config, the widget's own stored data, a
+/// server's answer): a tree of plain values, read whole, however large.
+pub fn from_parsed(value: &JsValue) -> Value {
+    convert_in(value, 0, MAX_PARSED_DEPTH, &mut u32::MAX.clone())
+}
+
+fn convert_in(value: &JsValue, depth: u32, max_depth: u32, budget: &mut u32) -> Value {
+    if depth > max_depth || *budget == 0 {
         return Value::Null;
     }
     *budget -= 1;
@@ -44,7 +55,7 @@ fn convert_in(value: &JsValue, depth: u32, budget: &mut u32) -> Value {
             if *budget == 0 {
                 break;
             }
-            out.push(convert_in(&array.get(i), depth + 1, budget));
+            out.push(convert_in(&array.get(i), depth + 1, max_depth, budget));
         }
         return Value::Array(out);
     }
@@ -57,7 +68,7 @@ fn convert_in(value: &JsValue, depth: u32, budget: &mut u32) -> Value {
             }
             if let Some(name) = key.as_string() {
                 let v = Reflect::get(value, &key).unwrap_or(JsValue::NULL);
-                map.insert(name, convert_in(&v, depth + 1, budget));
+                map.insert(name, convert_in(&v, depth + 1, max_depth, budget));
             }
         }
         return Value::Object(map);
@@ -85,7 +96,7 @@ pub fn pick(value: &JsValue, fields: &[&str], budget: &mut u32) -> Option<Map<St
     for field in fields {
         let v = Reflect::get(value, &JsValue::from_str(field)).unwrap_or(JsValue::UNDEFINED);
         if !v.is_undefined() {
-            out.insert((*field).to_string(), convert_in(&v, 1, budget));
+            out.insert((*field).to_string(), convert_in(&v, 1, MAX_DEPTH, budget));
         }
     }
     Some(out)

@@ -55,7 +55,7 @@ fn claim(cell: Rc<RefCell<Inner>>, slot: Element, campaign: String, variant: Str
         match net::post_for_text(&url, &body, net::TIMEOUT_MS).await {
             Ok((200, text)) => {
                 let answer = js_sys::JSON::parse(&text)
-                    .map(|v| json::from_js(&v))
+                    .map(|v| json::from_parsed(&v))
                     .unwrap_or_default();
                 let code = answer["code"].as_str().unwrap_or_default().to_string();
                 let expires = answer["expires_ms"].as_f64().unwrap_or(0.0);

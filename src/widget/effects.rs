@@ -29,7 +29,9 @@ pub(super) fn read_stored(storage: Option<&SiteStorage>) -> Stored {
 }
 
 fn parse(text: &str) -> Option<Value> {
-    js_sys::JSON::parse(text).ok().map(|v| json::from_js(&v))
+    js_sys::JSON::parse(text)
+        .ok()
+        .map(|v| json::from_parsed(&v))
 }
 
 impl Inner {

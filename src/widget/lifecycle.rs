@@ -31,7 +31,7 @@ impl Inner {
 /// Parses config text with the browser's JSON parser and checks it.
 pub(crate) fn parse_config(text: &str, site: &str) -> Result<CompiledConfig, String> {
     let value = js_sys::JSON::parse(text).map_err(|e| crate::platform::describe(&e))?;
-    let config = SiteConfig::compile_value(&json::from_js(&value), &BrowserRegex)
+    let config = SiteConfig::compile_value(&json::from_parsed(&value), &BrowserRegex)
         .map_err(|e| e.to_string())?;
     if config.config().site != site {
         return Err(format!(
