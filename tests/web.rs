@@ -276,7 +276,7 @@ fn a_personal_offer_explains_itself_and_can_switch_personalisation_off() {
 
 #[wasm_bindgen_test]
 fn what_json_parse_made_is_read_whole_and_what_the_page_hands_over_within_a_budget() {
-    use dangol::platform::json::{MAX_NODES, from_js, from_parsed};
+    use dangol::platform::json::{from_js, from_parsed};
     // A config of 100 campaigns holds far more values than the page's budget.
     let campaigns: Vec<String> = (0..500)
         .map(|i| format!(r#"{{"id":"c{i}","condition":{{"a":{{"$gte":{i}}}}}}}"#))
@@ -294,5 +294,4 @@ fn what_json_parse_made_is_read_whole_and_what_the_page_hands_over_within_a_budg
     js_sys::Reflect::set(&cyclic, &"self".into(), &cyclic).unwrap();
     let walked = from_js(&cyclic);
     assert!(walked.is_object());
-    assert!(MAX_NODES >= 1_000);
 }
