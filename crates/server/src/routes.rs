@@ -494,12 +494,7 @@ async fn store_batch(
             Err(err) => rejected.push(json!({"index": index, "error": err.to_string()})),
         }
     }
-    // Events of an erased id are refused: a batch still on its way when its
-    // shopper asked to be forgotten, or another tab's outbox, adds nothing.
-    let erased = erased_ids(state, &site.id, &valid).await?;
-    let before = valid.len();
-    valid.retain(|e| !erased.contains(&e.anon));
-    let refused_erased = before - valid.len();
+
     // The first batch of an id registers its erase key (see erase_subject).
     if let Some(key) = headers.get("x-dangol-key").and_then(|v| v.to_str().ok())
         && (16..=128).contains(&key.len())
@@ -531,17 +526,26 @@ async fn store_batch(
         state.store.archive_events(&site.id, &[row], &[]).await?;
     }
     let fresh = state.store.insert_events(&site.id, &valid, now).await?;
-    // An erase that committed while these were being stored: take them out
-    // again (the erase deletes what was stored before its tombstone; this
-    // check, after storing, catches the rest).
-    for anon in erased_ids(state, &site.id, &valid).await? {
-        state.store.erase_subject(&site.id, &anon).await?;
+    // Events of an erased id are taken out again at once: a batch still on
+    // its way when its shopper asked to be forgotten, or another tab's
+    // outbox, adds nothing. Checked after storing, so an erase that commits
+    // meanwhile is caught too (the erase deletes what was stored before its
+    // tombstone; this catches the rest). One lookup per id in the batch.
+    let erased = erased_ids(state, &site.id, &valid).await?;
+    for anon in &erased {
+        state.store.erase_subject(&site.id, anon).await?;
     }
-    let stored = fresh.iter().filter(|new| **new).count();
+    let is_erased = |e: &dangol_engine::event::Event| erased.contains(&e.anon);
+    let stored = valid
+        .iter()
+        .zip(&fresh)
+        .filter(|(e, new)| **new && !is_erased(e))
+        .count();
+    let refused_erased = valid.iter().filter(|e| is_erased(e)).count();
     let body = json!({
-        "accepted": valid.len(),
+        "accepted": valid.len() - refused_erased,
         "stored": stored,
-        "duplicates": valid.len() - stored,
+        "duplicates": valid.len() - refused_erased - stored,
         "erased": refused_erased,
         "rejected": rejected,
     });
