@@ -239,18 +239,14 @@ impl Widget {
         // gtag("consent", "default" | "update", {...}) pushes its arguments.
         if get(&entry, "0").as_string().as_deref() == Some("consent") {
             let fields = ["personalization_storage", "analytics_storage"];
-            if let Some(settings) = json::pick(&get(&entry, "2"), &fields, &mut budget) {
-                let read = |key: &str| {
-                    settings
-                        .get(key)
-                        .and_then(|v| v.as_str())
-                        .map(|v| v == "granted")
-                };
-                let input = Input::ConsentMode {
-                    update: get(&entry, "1").as_string().as_deref() != Some("default"),
-                    personalisation: read(fields[0]),
-                    measurement: read(fields[1]),
-                };
+            let command = get(&entry, "1").as_string().unwrap_or_default();
+            if let Some(settings) = json::pick(&get(&entry, "2"), &fields, &mut budget)
+                && let Some(input) = Input::consent_mode(
+                    &command,
+                    settings.get(fields[0]).and_then(|v| v.as_str()),
+                    settings.get(fields[1]).and_then(|v| v.as_str()),
+                )
+            {
                 self.inner.borrow_mut().input(input);
                 sync::flush(self.inner.clone());
             }
@@ -259,15 +255,7 @@ impl Widget {
         let Some(name) = get(&entry, "event").as_string() else {
             return;
         };
-        const GA4: &[&str] = &[
-            "view_item",
-            "view_item_list",
-            "add_to_cart",
-            "remove_from_cart",
-            "begin_checkout",
-            "purchase",
-        ];
-        if !GA4.contains(&name.as_str()) {
+        if !track::DATA_LAYER_EVENTS.contains(&name.as_str()) {
             return;
         }
         let ecommerce = get(&entry, "ecommerce");

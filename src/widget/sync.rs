@@ -49,33 +49,26 @@ fn send(cell: Rc<RefCell<Inner>>, exclusive: bool) {
         let task = async move {
             let result = net::post_json(&url, &body, Some(&key), net::TIMEOUT_MS).await;
             let outcome = match result {
-                Ok((status, _)) if (200..300).contains(&status) => Outcome::Delivered,
-                Ok((status, _))
-                    if (400..500).contains(&status) && status != 429 && status != 408 =>
-                {
-                    warn_once(
-                        Problem::Send,
-                        &format!("the server refused events (HTTP {status})"),
-                    );
-                    Outcome::Refused
-                }
-                Ok((status, retry_after)) => {
-                    warn_once(
-                        Problem::Send,
-                        &format!(
-                            "could not send events (HTTP {status}); they stay queued and are retried"
-                        ),
-                    );
-                    Outcome::Failed(retry_after)
-                }
-                Err(e) => {
-                    warn_once(
-                        Problem::Send,
-                        &format!("could not send events ({e}); they stay queued and are retried"),
-                    );
-                    Outcome::Failed(None)
-                }
+                Ok((status, retry_after)) => Outcome::of_status(status, retry_after),
+                Err(_) => Outcome::Failed(None),
             };
+            match (&result, outcome) {
+                (Ok((status, _)), Outcome::Refused) => warn_once(
+                    Problem::Send,
+                    &format!("the server refused events (HTTP {status})"),
+                ),
+                (Ok((status, _)), Outcome::Failed(_)) => warn_once(
+                    Problem::Send,
+                    &format!(
+                        "could not send events (HTTP {status}); they stay queued and are retried"
+                    ),
+                ),
+                (Err(e), _) => warn_once(
+                    Problem::Send,
+                    &format!("could not send events ({e}); they stay queued and are retried"),
+                ),
+                _ => {}
+            }
             answer.borrow_mut().input(Input::Sent(ticket, outcome));
             // What the session sends next (the rest of a long outbox) goes
             // out in the same way.

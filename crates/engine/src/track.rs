@@ -17,6 +17,17 @@ use crate::profile::Input;
 /// Most items one call may carry.
 pub const MAX_ITEMS: usize = 50;
 
+/// The GA4 e-commerce events read from `dataLayer` (other pushes are the
+/// tag manager's own business).
+pub const DATA_LAYER_EVENTS: &[&str] = &[
+    "view_item",
+    "view_item_list",
+    "add_to_cart",
+    "remove_from_cart",
+    "begin_checkout",
+    "purchase",
+];
+
 /// The GA4 fields an item may carry; anything else is refused by name.
 pub const ITEM_FIELDS: &[&str] = &[
     "item_id",

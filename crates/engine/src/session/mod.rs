@@ -146,6 +146,20 @@ pub enum Outcome {
     Skipped,
 }
 
+impl Outcome {
+    /// How a send that got an HTTP answer ended: 2xx delivered; 408, 429
+    /// and 5xx retried (after `retry_after_ms` at the earliest); any other
+    /// refusal is final.
+    pub fn of_status(status: u16, retry_after_ms: Option<i64>) -> Outcome {
+        match status {
+            200..=299 => Outcome::Delivered,
+            408 | 429 => Outcome::Failed(retry_after_ms),
+            400..=499 => Outcome::Refused,
+            _ => Outcome::Failed(retry_after_ms),
+        }
+    }
+}
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
@@ -189,6 +203,28 @@ pub enum Input {
     Orphans(Vec<(String, Option<Value>)>),
     /// Another tab changed a key (`None` for the key: storage was cleared).
     StorageChanged(Option<Key>, Option<String>),
+}
+
+impl Input {
+    /// A Google Consent Mode call (`gtag("consent", command, settings)`),
+    /// from its `personalization_storage` and `analytics_storage`; `None`
+    /// for a command other than `default` or `update`.
+    pub fn consent_mode(
+        command: &str,
+        personalization_storage: Option<&str>,
+        analytics_storage: Option<&str>,
+    ) -> Option<Input> {
+        let update = match command {
+            "default" => false,
+            "update" => true,
+            _ => return None,
+        };
+        Some(Input::ConsentMode {
+            update,
+            personalisation: personalization_storage.map(|v| v == "granted"),
+            measurement: analytics_storage.map(|v| v == "granted"),
+        })
+    }
 }
 
 /// What storage held when the page started (reading is allowed before

@@ -75,6 +75,16 @@ impl Page {
             .unwrap_or_default()
     }
 
+    /// The kinds of the events waiting to be sent.
+    fn kinds(&self) -> Vec<&str> {
+        self.session
+            .outbox()
+            .events()
+            .iter()
+            .map(|e| e.kind.as_str())
+            .collect()
+    }
+
     /// What storage would hold after `effects`, as a map of key names.
     fn stored_after(effects: &[Effect]) -> Stored {
         let mut stored = Stored::default();
@@ -145,13 +155,7 @@ fn nothing_is_stored_or_sent_before_consent() {
     assert!(!stores(&all), "{all:?}");
     assert_eq!(page.session.id(), None);
     // The page's events wait in memory for an answer.
-    let kinds: Vec<&str> = page
-        .session
-        .outbox()
-        .events()
-        .iter()
-        .map(|e| e.kind.as_str())
-        .collect();
+    let kinds = page.kinds();
     assert!(
         kinds.contains(&"page_view") && kinds.contains(&"purchase"),
         "{kinds:?}"
@@ -463,13 +467,7 @@ fn a_purchase_after_a_seen_offer_converts_it() {
     }));
     page.now += 60_000;
     page.track_purchase();
-    let kinds: Vec<&str> = page
-        .session
-        .outbox()
-        .events()
-        .iter()
-        .map(|e| e.kind.as_str())
-        .collect();
+    let kinds = page.kinds();
     assert!(kinds.contains(&"conversion"), "{kinds:?}");
     // The same transaction again is counted once.
     let before = page.session.outbox().len();
@@ -551,6 +549,44 @@ fn a_new_page_with_a_stored_choice_restores_everything() {
     assert_eq!(second.session.id(), first.session.id());
     assert_eq!(second.session.profile().visits, 1);
     assert_eq!(second.session.declared()["tier"], "gold");
+}
+
+#[test]
+fn http_answers_map_to_delivered_retried_or_refused() {
+    assert_eq!(Outcome::of_status(200, None), Outcome::Delivered);
+    assert_eq!(Outcome::of_status(204, None), Outcome::Delivered);
+    assert_eq!(
+        Outcome::of_status(429, Some(5_000)),
+        Outcome::Failed(Some(5_000))
+    );
+    assert_eq!(Outcome::of_status(408, None), Outcome::Failed(None));
+    assert_eq!(
+        Outcome::of_status(503, Some(1_000)),
+        Outcome::Failed(Some(1_000))
+    );
+    assert_eq!(Outcome::of_status(400, None), Outcome::Refused);
+    assert_eq!(Outcome::of_status(413, None), Outcome::Refused);
+}
+
+#[test]
+fn consent_mode_calls_read_default_and_update_only() {
+    assert_eq!(
+        Input::consent_mode("default", Some("denied"), Some("granted")),
+        Some(Input::ConsentMode {
+            update: false,
+            personalisation: Some(false),
+            measurement: Some(true),
+        })
+    );
+    assert_eq!(
+        Input::consent_mode("update", None, Some("denied")),
+        Some(Input::ConsentMode {
+            update: true,
+            personalisation: None,
+            measurement: Some(false),
+        })
+    );
+    assert_eq!(Input::consent_mode("set", Some("granted"), None), None);
 }
 
 #[test]
