@@ -17,6 +17,8 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
+use crate::wire::{Reader, Writer};
+
 /// A compiled regular expression.
 pub trait Matcher {
     /// Does the pattern match anywhere in `text`?
@@ -112,7 +114,7 @@ pub struct Condition {
 /// config's audiences), each kept once. An evaluation round looks every
 /// path up once ([`Paths::resolve`]) instead of once per test: looking
 /// paths up in the attribute maps is most of what evaluating costs.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Paths {
     list: Vec<Vec<String>>,
 }
@@ -189,11 +191,18 @@ enum Op {
     Size(Box<Test>),
     Exists(bool),
     Type(String),
-    Regex(Option<Box<dyn Matcher>>),
+    /// A pattern that is plain text (see [`Literal`]).
+    Literal(Literal),
+    /// The pattern, whether it folds case, and the engine's compiled form
+    /// (`None`: invalid or refused, never matches).
+    Regex(String, bool, Option<Box<dyn Matcher>>),
     Not(Box<Test>),
     InGroup(String, bool),
     Never,
 }
+
+/// The version operators, in their compact-form order.
+const VERSION_OPS: [&str; 6] = ["$veq", "$vne", "$vgt", "$vgte", "$vlt", "$vlte"];
 
 struct Compiler<'a> {
     regex: &'a dyn RegexEngine,
@@ -310,12 +319,10 @@ impl Compiler<'_> {
             "$lte" => Op::Cmp(Ordering::Less, true, arg.clone()),
             "$gt" => Op::Cmp(Ordering::Greater, false, arg.clone()),
             "$gte" => Op::Cmp(Ordering::Greater, true, arg.clone()),
-            "$veq" => Op::Version("$veq", padded_version(arg)),
-            "$vne" => Op::Version("$vne", padded_version(arg)),
-            "$vgt" => Op::Version("$vgt", padded_version(arg)),
-            "$vgte" => Op::Version("$vgte", padded_version(arg)),
-            "$vlt" => Op::Version("$vlt", padded_version(arg)),
-            "$vlte" => Op::Version("$vlte", padded_version(arg)),
+            "$veq" | "$vne" | "$vgt" | "$vgte" | "$vlt" | "$vlte" => {
+                let at = VERSION_OPS.iter().position(|v| *v == op).unwrap_or(0);
+                Op::Version(VERSION_OPS[at], padded_version(arg))
+            }
             "$in" | "$nin" | "$ini" | "$nini" => {
                 let Some(items) = self.array(arg, path, op) else {
                     return Op::Never;
@@ -408,13 +415,13 @@ impl Compiler<'_> {
                     if op == "$regex"
                         && let Some(literal) = Literal::parse(pattern)
                     {
-                        return Op::Regex(Some(Box::new(literal)));
+                        return Op::Literal(literal);
                     }
                     // Patterns that can backtrack catastrophically never
                     // run: the shopper's tab must not hang on a crafted text.
                     if let Some(why) = crate::pattern::risk(pattern, op == "$regexi") {
                         self.fail(path, why);
-                        return Op::Regex(None);
+                        return Op::Never;
                     }
                     let compiled = self.regex.compile(pattern, op == "$regexi");
                     if compiled.is_none() {
@@ -423,7 +430,7 @@ impl Compiler<'_> {
                             format!("`{pattern}` is not a valid regular expression"),
                         );
                     }
-                    Op::Regex(compiled)
+                    Op::Regex(pattern.clone(), op == "$regexi", compiled)
                 }
                 other => {
                     self.fail(
@@ -649,7 +656,11 @@ impl Eval<'_> {
             },
             Op::Exists(want) => actual.is_null() != *want,
             Op::Type(name) => type_name(actual) == name,
-            Op::Regex(matcher) => match (actual, matcher) {
+            Op::Literal(literal) => match actual {
+                Value::String(text) => literal.is_match(crate::pattern::head(text)),
+                _ => false,
+            },
+            Op::Regex(_, _, matcher) => match (actual, matcher) {
                 (Value::String(text), Some(m)) => m.is_match(crate::pattern::head(text)),
                 _ => false,
             },
@@ -854,6 +865,226 @@ fn number_text(n: &serde_json::Number) -> String {
     }
     let digits = format!("{frac:06}");
     format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
+}
+
+// The compact form (see `crate::wire`): the server writes compiled
+// conditions once; the widget reads them without a condition compiler.
+// Regexes are compiled by the reader's engine as they are read.
+
+impl Paths {
+    pub(crate) fn write(&self, w: &mut Writer) {
+        w.list(&self.list, |w, path| w.list(path, |w, part| w.s(part)));
+    }
+
+    pub(crate) fn read(r: &mut Reader<'_>) -> Option<Self> {
+        Some(Paths {
+            list: r.list(|r| r.list(Reader::s))?,
+        })
+    }
+}
+
+impl Condition {
+    /// Writes the compiled condition in the compact form.
+    pub(crate) fn write(&self, w: &mut Writer) {
+        write_node(w, &self.root);
+    }
+
+    /// Reads a condition [written](Condition::write) by the server.
+    pub(crate) fn read(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> Option<Self> {
+        Some(Condition {
+            root: read_node(r, regex)?,
+        })
+    }
+}
+
+fn write_node(w: &mut Writer, node: &Node) {
+    match node {
+        Node::And(list) | Node::Or(list) | Node::Nor(list) => {
+            w.u(match node {
+                Node::And(_) => 0,
+                Node::Or(_) => 1,
+                _ => 2,
+            });
+            w.list(list, write_node);
+        }
+        Node::Not(inner) => {
+            w.u(3);
+            write_node(w, inner);
+        }
+        Node::Field { path, slot, test } => {
+            w.u(4);
+            w.list(path, |w, p| w.s(p));
+            w.opt(slot.as_ref(), |w, s| w.u(u64::from(*s)));
+            write_test(w, test);
+        }
+        Node::Never => w.u(5),
+    }
+}
+
+fn read_node(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> Option<Node> {
+    r.nested(|r| {
+        Some(match r.u()? {
+            kind @ 0..=2 => {
+                let list = r.list(|r| read_node(r, regex))?;
+                match kind {
+                    0 => Node::And(list),
+                    1 => Node::Or(list),
+                    _ => Node::Nor(list),
+                }
+            }
+            3 => Node::Not(Box::new(read_node(r, regex)?)),
+            4 => Node::Field {
+                path: r.list(Reader::s)?,
+                slot: r.opt(Reader::u32)?,
+                test: read_test(r, regex)?,
+            },
+            5 => Node::Never,
+            _ => return None,
+        })
+    })
+}
+
+fn write_test(w: &mut Writer, test: &Test) {
+    match test {
+        Test::Equals(v) => {
+            w.u(0);
+            w.value(v);
+        }
+        Test::Ops(ops) => {
+            w.u(1);
+            w.list(ops, write_op);
+        }
+    }
+}
+
+fn read_test(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> Option<Test> {
+    r.nested(|r| {
+        Some(match r.u()? {
+            0 => Test::Equals(r.value()?),
+            1 => Test::Ops(r.list(|r| read_op(r, regex))?),
+            _ => return None,
+        })
+    })
+}
+
+fn write_op(w: &mut Writer, op: &Op) {
+    match op {
+        Op::Eq(v) | Op::Ne(v) => {
+            w.u(u64::from(matches!(op, Op::Ne(_))));
+            w.value(v);
+        }
+        Op::Cmp(ord, or_equal, v) => {
+            w.u(2);
+            w.b(*ord == Ordering::Greater);
+            w.b(*or_equal);
+            w.value(v);
+        }
+        Op::Version(name, padded) => {
+            w.u(3);
+            w.u(VERSION_OPS.iter().position(|v| v == name).unwrap_or(0) as u64);
+            w.s(padded);
+        }
+        Op::In(list, fold) | Op::Nin(list, fold) => {
+            w.u(if matches!(op, Op::In(..)) { 4 } else { 5 });
+            w.list(list, Writer::value);
+            w.b(*fold);
+        }
+        Op::All(tests) => {
+            w.u(6);
+            w.list(tests, write_test);
+        }
+        Op::AllFold(list) => {
+            w.u(7);
+            w.list(list, Writer::value);
+        }
+        Op::ElemValue(test) | Op::Size(test) | Op::Not(test) => {
+            w.u(match op {
+                Op::ElemValue(_) => 8,
+                Op::Size(_) => 10,
+                _ => 15,
+            });
+            write_test(w, test);
+        }
+        Op::ElemCond(node) => {
+            w.u(9);
+            write_node(w, node);
+        }
+        Op::Exists(want) => {
+            w.u(11);
+            w.b(*want);
+        }
+        Op::Type(name) => {
+            w.u(12);
+            w.s(name);
+        }
+        Op::Literal(l) => {
+            w.u(13);
+            w.s(&l.text);
+            w.b(l.start);
+            w.b(l.end);
+        }
+        // An invalid pattern never matches, as `Never` does.
+        Op::Regex(_, _, None) | Op::Never => w.u(17),
+        Op::Regex(pattern, fold, Some(_)) => {
+            w.u(14);
+            w.s(pattern);
+            w.b(*fold);
+        }
+        Op::InGroup(id, want) => {
+            w.u(16);
+            w.s(id);
+            w.b(*want);
+        }
+    }
+}
+
+fn read_op(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> Option<Op> {
+    r.nested(|r| {
+        Some(match r.u()? {
+            0 => Op::Eq(r.value()?),
+            1 => Op::Ne(r.value()?),
+            2 => {
+                let ord = if r.b()? {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                };
+                Op::Cmp(ord, r.b()?, r.value()?)
+            }
+            3 => Op::Version(VERSION_OPS.get(r.u()? as usize)?, r.s()?),
+            kind @ (4 | 5) => {
+                let list = r.list(Reader::value)?;
+                let fold = r.b()?;
+                if kind == 4 {
+                    Op::In(list, fold)
+                } else {
+                    Op::Nin(list, fold)
+                }
+            }
+            6 => Op::All(r.list(|r| read_test(r, regex))?),
+            7 => Op::AllFold(r.list(Reader::value)?),
+            8 => Op::ElemValue(Box::new(read_test(r, regex)?)),
+            9 => Op::ElemCond(Box::new(read_node(r, regex)?)),
+            10 => Op::Size(Box::new(read_test(r, regex)?)),
+            11 => Op::Exists(r.b()?),
+            12 => Op::Type(r.s()?),
+            13 => Op::Literal(Literal {
+                text: r.s()?,
+                start: r.b()?,
+                end: r.b()?,
+            }),
+            14 => {
+                let pattern = r.s()?;
+                let fold = r.b()?;
+                let compiled = regex.compile(&pattern, fold);
+                Op::Regex(pattern, fold, compiled)
+            }
+            15 => Op::Not(Box::new(read_test(r, regex)?)),
+            16 => Op::InGroup(r.s()?, r.b()?),
+            17 => Op::Never,
+            _ => return None,
+        })
+    })
 }
 
 #[cfg(test)]

@@ -56,5 +56,6 @@ pub mod text;
 pub mod time;
 pub mod track;
 pub mod trigger;
+pub mod wire;
 
 pub use error::{ConfigError, EventError};

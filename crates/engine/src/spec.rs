@@ -9,13 +9,14 @@
 use serde_json::Value;
 
 use crate::bucket;
-use crate::condition::{RegexEngine, eval_condition_with};
-use crate::config::SiteConfig;
+use crate::condition::{Condition, RegexEngine, eval_condition_with};
+use crate::config::{SiteConfig, compact};
 use crate::consent::Consent;
 use crate::decide::{Reason, Shopper, decide_page};
 use crate::ledger::Ledger;
 use crate::random::SplitMix64;
 use crate::time::Moment;
+use crate::wire::{Reader, Writer, unbase64};
 
 /// Conditions: `[name, condition, attributes, expected, saved_groups?]`.
 pub fn condition_cases(
@@ -32,6 +33,16 @@ pub fn condition_cases(
         let got = eval_condition_with(&case[2], &case[1], groups, regex);
         if want != Some(got) {
             failures.push(format!("{name}: expected {want:?}, got {got}"));
+        }
+        // Compiled, written in the compact form and read back (regexes
+        // compiled again by the reader's engine), it answers alike.
+        let mut w = Writer::default();
+        Condition::compile_lenient(&case[1], regex).write(&mut w);
+        let bytes = unbase64(&w.finish()).unwrap_or_default();
+        match Condition::read(&mut Reader::new(&bytes), regex) {
+            Some(back) if Some(back.eval(&case[2], groups, regex)) == want => {}
+            Some(_) => failures.push(format!("{name}: differs read back from the compact form")),
+            None => failures.push(format!("{name}: unreadable in the compact form")),
         }
     }
     Ok((cases.len(), failures))
@@ -224,56 +235,68 @@ pub fn decide_cases(json: &str, regex: &dyn RegexEngine) -> Result<(usize, Vec<S
             .as_array()
             .map(|p| p.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        let mut rng = SplitMix64::new(case["seed"].as_u64().unwrap_or(0));
-        let decisions = decide_page(&config, &placements, &shopper, &moment, &mut rng, regex);
-        let expected = case["expect"].as_array().cloned().unwrap_or_default();
-        if expected.len() != decisions.len() {
-            failures.push(format!(
-                "{name}: {} decisions for {} expectations",
-                decisions.len(),
-                expected.len()
-            ));
-            continue;
-        }
-        for (d, want) in decisions.iter().zip(&expected) {
-            let chosen = d.chosen().map(|c| c.campaign_id.as_str());
-            if chosen != want["chosen"].as_str() {
-                failures.push(format!(
-                    "{name} [{}]: chose {chosen:?}, expected {}",
-                    d.placement, want["chosen"]
-                ));
+        // As the server compiled it, and as the widget reads it back from
+        // the compact form the server publishes: both decide alike.
+        let compact = match compact::read(&compact::write(&config), regex) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{name}: compact form unreadable: {e}"));
+                continue;
             }
-            if let Some(v) = want["variant"].as_str()
-                && d.chosen().map(|c| c.variant_id.as_str()) != Some(v)
-            {
+        };
+        for (config, form) in [(&config, ""), (&compact, " (compact)")] {
+            let name = format!("{name}{form}");
+            let mut rng = SplitMix64::new(case["seed"].as_u64().unwrap_or(0));
+            let decisions = decide_page(config, &placements, &shopper, &moment, &mut rng, regex);
+            let expected = case["expect"].as_array().cloned().unwrap_or_default();
+            if expected.len() != decisions.len() {
                 failures.push(format!(
-                    "{name} [{}]: variant {:?}, expected {v}",
-                    d.placement,
-                    d.chosen().map(|c| &c.variant_id)
+                    "{name}: {} decisions for {} expectations",
+                    decisions.len(),
+                    expected.len()
                 ));
+                continue;
             }
-            let got: Vec<String> = d.reasons.iter().map(reason_text).collect();
-            let want_reasons: Vec<String> = want["reasons"]
-                .as_array()
-                .map(|r| {
-                    r.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if got != want_reasons {
-                failures.push(format!(
-                    "{name} [{}]: reasons {got:?}, expected {want_reasons:?}",
-                    d.placement
-                ));
-            }
-            if let Some(held) = want["held_out"].as_array() {
-                let want_held: Vec<&str> = held.iter().filter_map(Value::as_str).collect();
-                if d.held_out != want_held {
+            for (d, want) in decisions.iter().zip(&expected) {
+                let chosen = d.chosen().map(|c| c.campaign_id.as_str());
+                if chosen != want["chosen"].as_str() {
                     failures.push(format!(
-                        "{name} [{}]: held out {:?}, expected {want_held:?}",
-                        d.placement, d.held_out
+                        "{name} [{}]: chose {chosen:?}, expected {}",
+                        d.placement, want["chosen"]
                     ));
+                }
+                if let Some(v) = want["variant"].as_str()
+                    && d.chosen().map(|c| c.variant_id.as_str()) != Some(v)
+                {
+                    failures.push(format!(
+                        "{name} [{}]: variant {:?}, expected {v}",
+                        d.placement,
+                        d.chosen().map(|c| &c.variant_id)
+                    ));
+                }
+                let got: Vec<String> = d.reasons.iter().map(reason_text).collect();
+                let want_reasons: Vec<String> = want["reasons"]
+                    .as_array()
+                    .map(|r| {
+                        r.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if got != want_reasons {
+                    failures.push(format!(
+                        "{name} [{}]: reasons {got:?}, expected {want_reasons:?}",
+                        d.placement
+                    ));
+                }
+                if let Some(held) = want["held_out"].as_array() {
+                    let want_held: Vec<&str> = held.iter().filter_map(Value::as_str).collect();
+                    if d.held_out != want_held {
+                        failures.push(format!(
+                            "{name} [{}]: held out {:?}, expected {want_held:?}",
+                            d.placement, d.held_out
+                        ));
+                    }
                 }
             }
         }

@@ -59,6 +59,20 @@ pub struct CompiledConfig {
 }
 
 impl CompiledConfig {
+    /// A config read back from its compact form (checked when written).
+    pub(crate) fn assemble(
+        config: SiteConfig,
+        campaigns: Vec<CompiledCampaign>,
+        paths: Paths,
+    ) -> Self {
+        CompiledConfig {
+            config,
+            campaigns,
+            paths,
+            problems: Vec::new(),
+        }
+    }
+
     /// The config as read (its `campaigns` hold only the usable ones).
     pub fn config(&self) -> &SiteConfig {
         &self.config

@@ -10,6 +10,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+pub mod compact;
 mod compile;
 mod parse;
 

@@ -1,0 +1,470 @@
+//! The compact form of a checked config: what the server publishes to the
+//! widget, so the browser carries no config reader, validator or condition
+//! compiler, and a stored config is ready to decide after one linear read.
+//!
+//! The server reads and checks the JSON config once per publish
+//! ([`SiteConfig::compile_value`]) and [writes](write) the result: only the
+//! usable campaigns, already in decision order, with their conditions
+//! compiled (paths split, version literals padded, literal patterns
+//! recognised) and the attribute paths the conditions share. The widget
+//! [reads](read) it back. Fields the widget never uses (a campaign's source
+//! condition) are left out. The form starts with [`FORMAT`]: a widget reads
+//! only the format it knows, and a server that changes it bumps it.
+//!
+//! The reader still refuses what would make deciding fail (no variants, a
+//! weight list of the wrong length) and unsafe links, so a config changed
+//! in storage or on the way cannot break or misuse the page.
+
+use serde_json::Value;
+
+use super::compile::{CompiledCampaign, CompiledConfig};
+use super::{
+    Allocation, Banner, Campaign, Caps, Content, Coupon, CouponPolicy, Cta, FeedbackQuestion,
+    LoyaltyPrompt, Placement, PlacementKind, Pressure, Scale, Schedule, SiteConfig, Tier, Trigger,
+    Variant, is_safe_url,
+};
+use crate::condition::{Condition, Paths, RegexEngine};
+use crate::profile::ProfileConfig;
+use crate::wire::{Reader, Writer, unbase64};
+
+/// The compact form's version; the first thing in it.
+pub const FORMAT: u64 = 1;
+
+/// Why a compact config could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompactError {
+    /// Not base64 text.
+    NotBase64,
+    /// A format this engine does not know (newer, or not a compact config).
+    Format(u64),
+    /// Bytes that do not read as a config, at this byte offset.
+    Corrupt(usize),
+}
+
+impl std::fmt::Display for CompactError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompactError::NotBase64 => f.write_str("it is not base64 text"),
+            CompactError::Format(n) => {
+                f.write_str("its format ")?;
+                f.write_str(&n.to_string())?;
+                f.write_str(" is not the one this widget reads (1)")
+            }
+            CompactError::Corrupt(at) => {
+                f.write_str("it is corrupt at byte ")?;
+                f.write_str(&at.to_string())
+            }
+        }
+    }
+}
+
+/// Writes a checked config in the compact form (base64 text).
+pub fn write(config: &CompiledConfig) -> String {
+    let mut w = Writer::default();
+    w.u(FORMAT);
+    let c = config.config();
+    w.u(c.schema);
+    w.s(&c.site);
+    w.u(c.version);
+    w.list(&c.placements, |w, p| {
+        w.s(&p.id);
+        w.u(p.kind as u64);
+        w.opt(p.trigger.as_ref(), write_trigger);
+    });
+    w.opt(c.pressure.per_session.as_ref(), |w, n| w.u((*n).into()));
+    w.opt(c.pressure.per_day.as_ref(), |w, n| w.u((*n).into()));
+    w.n(c.global_holdout);
+    w.value(&c.saved_groups);
+    w.list(&c.tiers, |w, t| {
+        w.s(&t.id);
+        w.s(&t.name);
+        w.n(t.points);
+        w.s(&t.perks);
+    });
+    w.opt(c.locale.as_ref(), |w, s| w.s(s));
+    w.opt(c.currency.as_ref(), |w, s| w.s(s));
+    w.u(c.attribution_hours.into());
+    let custom = c.profile != ProfileConfig::default();
+    w.opt(custom.then_some(&c.profile), write_profile);
+    config.paths().write(&mut w);
+    w.list(config.campaigns(), |w, compiled| {
+        write_campaign(w, &compiled.campaign);
+        compiled.condition.write(w);
+        w.b(compiled.behavioural);
+        w.u(compiled.index as u64);
+    });
+    w.finish()
+}
+
+/// Reads a config [written](write) by the server, compiling its regexes
+/// with `regex`.
+pub fn read(text: &str, regex: &dyn RegexEngine) -> Result<CompiledConfig, CompactError> {
+    let bytes = unbase64(text.trim()).ok_or(CompactError::NotBase64)?;
+    let mut r = Reader::new(&bytes);
+    match r.u() {
+        Some(FORMAT) => {}
+        Some(other) => return Err(CompactError::Format(other)),
+        None => return Err(CompactError::Corrupt(0)),
+    }
+    match read_config(&mut r, regex) {
+        Some(config) if r.done() => Ok(config),
+        _ => Err(CompactError::Corrupt(r.position())),
+    }
+}
+
+fn read_config(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> Option<CompiledConfig> {
+    let schema = r.u()?;
+    let site = r.s()?;
+    let version = r.u()?;
+    let placements = r.list(|r| {
+        Some(Placement {
+            id: r.s()?,
+            kind: match r.u()? {
+                0 => PlacementKind::Inline,
+                1 => PlacementKind::Modal,
+                2 => PlacementKind::Toast,
+                3 => PlacementKind::Bar,
+                _ => return None,
+            },
+            trigger: r.opt(read_trigger)?,
+        })
+    })?;
+    let pressure = Pressure {
+        per_session: r.opt(Reader::u32)?,
+        per_day: r.opt(Reader::u32)?,
+    };
+    let global_holdout = r.n()?;
+    let saved_groups = r.value()?;
+    let tiers = r.list(|r| {
+        Some(Tier {
+            id: r.s()?,
+            name: r.s()?,
+            points: r.n()?,
+            perks: r.s()?,
+        })
+    })?;
+    let locale = r.opt(Reader::s)?;
+    let currency = r.opt(Reader::s)?;
+    let attribution_hours = r.u32()?;
+    let profile = r.opt(read_profile)?.unwrap_or_default();
+    let paths = Paths::read(r)?;
+    let campaigns = r.list(|r| {
+        Some(CompiledCampaign {
+            campaign: read_campaign(r)?,
+            condition: Condition::read(r, regex)?,
+            behavioural: r.b()?,
+            index: usize::try_from(r.u()?).ok()?,
+        })
+    })?;
+    let config = SiteConfig {
+        schema,
+        site,
+        version,
+        placements,
+        campaigns: campaigns.iter().map(|c| c.campaign.clone()).collect(),
+        pressure,
+        global_holdout,
+        saved_groups,
+        tiers,
+        locale,
+        currency,
+        attribution_hours,
+        profile,
+    };
+    Some(CompiledConfig::assemble(config, campaigns, paths))
+}
+
+fn write_trigger(w: &mut Writer, t: &Trigger) {
+    let (kind, n) = match *t {
+        Trigger::PageLoad => (0, None),
+        Trigger::ExitIntent => (1, None),
+        Trigger::Dwell { seconds } => (2, Some(seconds)),
+        Trigger::Scroll { percent } => (3, Some(percent)),
+        Trigger::Inactivity { seconds } => (4, Some(seconds)),
+        Trigger::NthPageView { n } => (5, Some(n)),
+        Trigger::ReturningWithCart => (6, None),
+    };
+    w.u(kind);
+    if let Some(n) = n {
+        w.u(n.into());
+    }
+}
+
+fn read_trigger(r: &mut Reader<'_>) -> Option<Trigger> {
+    Some(match r.u()? {
+        0 => Trigger::PageLoad,
+        1 => Trigger::ExitIntent,
+        2 => Trigger::Dwell { seconds: r.u32()? },
+        3 => Trigger::Scroll { percent: r.u32()? },
+        4 => Trigger::Inactivity { seconds: r.u32()? },
+        5 => Trigger::NthPageView { n: r.u32()? },
+        6 => Trigger::ReturningWithCart,
+        _ => return None,
+    })
+}
+
+fn write_profile(w: &mut Writer, p: &ProfileConfig) {
+    w.u(p.session_timeout_minutes.into());
+    for list in [&p.recency_days, &p.frequency_orders, &p.monetary] {
+        list.iter().for_each(|x| w.n(*x));
+    }
+    for x in [
+        p.dormant_days,
+        p.at_risk_factor,
+        p.at_risk_min_days,
+        p.affinity_half_life_days,
+    ] {
+        w.n(x);
+    }
+    w.u(p.loyal_orders.into());
+    w.u(p.vip_rfm_total.into());
+    w.u(p.long_dwell_seconds.into());
+    w.u(p.cart_abandon_minutes.into());
+}
+
+fn read_profile(r: &mut Reader<'_>) -> Option<ProfileConfig> {
+    let session_timeout_minutes = r.u32()?;
+    let mut four = || Some([r.n()?, r.n()?, r.n()?, r.n()?]);
+    let (recency_days, frequency_orders, monetary) = (four()?, four()?, four()?);
+    let [
+        dormant_days,
+        at_risk_factor,
+        at_risk_min_days,
+        affinity_half_life_days,
+    ] = four()?;
+    Some(ProfileConfig {
+        session_timeout_minutes,
+        recency_days,
+        frequency_orders,
+        monetary,
+        dormant_days,
+        at_risk_factor,
+        at_risk_min_days,
+        affinity_half_life_days,
+        loyal_orders: r.u32()?,
+        vip_rfm_total: u8::try_from(r.u()?).ok()?,
+        long_dwell_seconds: r.u32()?,
+        cart_abandon_minutes: r.u32()?,
+    })
+}
+
+fn write_campaign(w: &mut Writer, c: &Campaign) {
+    w.s(&c.id);
+    w.s(&c.name);
+    w.list(&c.placements, |w, p| w.s(p));
+    let s = &c.schedule;
+    w.opt(s.start_ms.as_ref(), |w, t| w.i(*t));
+    w.opt(s.end_ms.as_ref(), |w, t| w.i(*t));
+    w.list(&s.weekdays, |w, d| w.u((*d).into()));
+    w.opt(s.hours.as_ref(), |w, (from, to)| {
+        w.u((*from).into());
+        w.u((*to).into());
+    });
+    w.i(c.priority);
+    w.opt(c.group.as_ref(), |w, g| w.s(g));
+    let caps = &c.caps;
+    for cap in [
+        caps.per_session,
+        caps.per_day,
+        caps.per_week,
+        caps.lifetime,
+        caps.min_gap_minutes,
+        caps.dismiss_cooldown_hours,
+    ] {
+        w.opt(cap.as_ref(), |w, n| w.u((*n).into()));
+    }
+    w.b(caps.stop_after_conversion);
+    w.n(c.holdout);
+    match &c.allocation {
+        Allocation::Fixed { weights } => {
+            w.u(0);
+            w.opt(weights.as_ref(), |w, list| w.list(list, |w, x| w.n(*x)));
+        }
+        Allocation::Bandit {
+            posteriors,
+            min_share,
+        } => {
+            w.u(1);
+            w.list(posteriors, |w, (a, b)| {
+                w.n(*a);
+                w.n(*b);
+            });
+            w.n(*min_share);
+        }
+    }
+    w.s(&c.seed);
+    w.u(c.hash_version.into());
+    w.list(&c.variants, |w, v| {
+        w.s(&v.id);
+        write_content(w, &v.content);
+    });
+    w.opt(c.coupon.as_ref(), |w, p| {
+        w.u(p.budget.into());
+        w.u(p.valid_days.into());
+        w.s(&p.prefix);
+    });
+}
+
+fn read_campaign(r: &mut Reader<'_>) -> Option<Campaign> {
+    let id = r.s()?;
+    let name = r.s()?;
+    let placements = r.list(Reader::s)?;
+    let schedule = Schedule {
+        start_ms: r.opt(Reader::i)?,
+        end_ms: r.opt(Reader::i)?,
+        weekdays: r.list(small)?,
+        hours: r.opt(|r| Some((small(r)?, small(r)?)))?,
+    };
+    let priority = r.i()?;
+    let group = r.opt(Reader::s)?;
+    let mut cap = || r.opt(Reader::u32);
+    let caps = Caps {
+        per_session: cap()?,
+        per_day: cap()?,
+        per_week: cap()?,
+        lifetime: cap()?,
+        min_gap_minutes: cap()?,
+        dismiss_cooldown_hours: cap()?,
+        stop_after_conversion: r.b()?,
+    };
+    let holdout = r.n()?;
+    let allocation = match r.u()? {
+        0 => Allocation::Fixed {
+            weights: r.opt(|r| r.list(Reader::n))?,
+        },
+        1 => Allocation::Bandit {
+            posteriors: r.list(|r| Some((r.n()?, r.n()?)))?,
+            min_share: r.n()?,
+        },
+        _ => return None,
+    };
+    let seed = r.s()?;
+    let hash_version = r.u32()?;
+    let variants = r.list(|r| {
+        Some(Variant {
+            id: r.s()?,
+            content: read_content(r)?,
+        })
+    })?;
+    let coupon = r.opt(|r| {
+        Some(CouponPolicy {
+            budget: r.u32()?,
+            valid_days: r.u32()?,
+            prefix: r.s()?,
+        })
+    })?;
+    // What deciding relies on: variants, and one weight or posterior each.
+    let n = variants.len();
+    let fits = match &allocation {
+        Allocation::Fixed { weights } => weights.as_ref().is_none_or(|w| w.len() == n),
+        Allocation::Bandit { posteriors, .. } => posteriors.is_empty() || posteriors.len() == n,
+    };
+    if n == 0 || !fits {
+        return None;
+    }
+    Some(Campaign {
+        id,
+        name,
+        placements,
+        condition: Value::Null,
+        schedule,
+        priority,
+        group,
+        caps,
+        holdout,
+        allocation,
+        seed,
+        hash_version,
+        variants,
+        coupon,
+    })
+}
+
+fn small(r: &mut Reader<'_>) -> Option<u8> {
+    u8::try_from(r.u()?).ok()
+}
+
+fn write_content(w: &mut Writer, content: &Content) {
+    match content {
+        Content::Banner(b) => {
+            w.u(0);
+            w.s(&b.headline);
+            w.s(&b.body);
+            w.opt(b.image.as_ref(), |w, s| w.s(s));
+            w.opt(b.cta.as_ref(), |w, c| {
+                w.s(&c.text);
+                w.s(&c.url);
+            });
+            w.opt(b.theme.as_ref(), |w, s| w.s(s));
+        }
+        Content::Coupon(c) => {
+            w.u(1);
+            for text in [&c.headline, &c.value, &c.body, &c.reveal, &c.terms] {
+                w.s(text);
+            }
+        }
+        Content::LoyaltyPrompt(p) => {
+            w.u(2);
+            w.s(&p.headline);
+            w.s(&p.body);
+        }
+        Content::FeedbackQuestion(q) => {
+            w.u(3);
+            w.s(&q.question);
+            match &q.scale {
+                Scale::Rating => w.u(0),
+                Scale::Nps => w.u(1),
+                Scale::Choice { choices } => {
+                    w.u(2);
+                    w.list(choices, |w, c| w.s(c));
+                }
+            }
+        }
+    }
+}
+
+fn read_content(r: &mut Reader<'_>) -> Option<Content> {
+    Some(match r.u()? {
+        0 => {
+            let safe = |url: String| is_safe_url(&url).then_some(url);
+            Content::Banner(Banner {
+                headline: r.s()?,
+                body: r.s()?,
+                image: r.opt(|r| safe(r.s()?))?,
+                cta: r.opt(|r| {
+                    Some(Cta {
+                        text: r.s()?,
+                        url: safe(r.s()?)?,
+                    })
+                })?,
+                theme: r.opt(Reader::s)?,
+            })
+        }
+        1 => Content::Coupon(Coupon {
+            headline: r.s()?,
+            value: r.s()?,
+            body: r.s()?,
+            reveal: r.s()?,
+            terms: r.s()?,
+        }),
+        2 => Content::LoyaltyPrompt(LoyaltyPrompt {
+            headline: r.s()?,
+            body: r.s()?,
+        }),
+        3 => Content::FeedbackQuestion(FeedbackQuestion {
+            question: r.s()?,
+            scale: match r.u()? {
+                0 => Scale::Rating,
+                1 => Scale::Nps,
+                2 => Scale::Choice {
+                    choices: r.list(Reader::s)?,
+                },
+                _ => return None,
+            },
+        }),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests;

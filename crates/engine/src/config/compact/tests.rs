@@ -1,0 +1,199 @@
+use serde_json::{Value, json};
+
+use super::*;
+use crate::condition::NativeRegex;
+
+/// Every config of the shared decision cases.
+fn case_configs() -> Vec<CompiledConfig> {
+    let cases: Vec<Value> =
+        serde_json::from_str(include_str!("../../../../../tests/cases/decide.json")).unwrap();
+    cases
+        .iter()
+        .map(|case| SiteConfig::compile_value(&case["config"], &NativeRegex).unwrap())
+        .collect()
+}
+
+/// The config as the widget sees it: the source conditions stay behind.
+fn without_sources(config: &SiteConfig) -> SiteConfig {
+    let mut out = config.clone();
+    for c in &mut out.campaigns {
+        c.condition = Value::Null;
+    }
+    out
+}
+
+#[test]
+fn every_case_config_reads_back_as_written() {
+    let configs = case_configs();
+    assert!(configs.len() >= 40);
+    for config in &configs {
+        let text = write(config);
+        let back = read(&text, &NativeRegex).unwrap();
+        assert_eq!(back.config(), &without_sources(config.config()));
+        assert_eq!(back.campaigns().len(), config.campaigns().len());
+        for (a, b) in back.campaigns().iter().zip(config.campaigns()) {
+            assert_eq!((a.index, a.behavioural), (b.index, b.behavioural));
+        }
+        // Writing what was read gives the same text: nothing is lost.
+        assert_eq!(write(&back), text);
+    }
+}
+
+#[test]
+fn profile_thresholds_and_site_settings_survive() {
+    let config = SiteConfig::compile_value(
+        &json!({
+            "site": "s", "version": 9, "locale": "ko", "currency": "KRW",
+            "attribution_hours": 48, "global_holdout": 0.05,
+            "pressure": {"per_session": 2, "per_day": 5},
+            "saved_groups": {"beta": ["a", 1, 2.5]},
+            "tiers": [{"id": "gold", "name": "Gold", "points": 1000, "perks": "free shipping"}],
+            "profile": {"session_timeout_minutes": 45, "recency_days": [1, 2, 3, 4], "vip_rfm_total": 12},
+            "placements": [{"id": "pop", "kind": "modal", "trigger": {"type": "dwell", "seconds": 12}}],
+            "campaigns": [{
+                "id": "c", "placement": "pop", "priority": -3, "group": "g", "holdout": 0.1,
+                "schedule": {"start_ms": -5, "weekdays": [1, 7], "hours": [22, 6]},
+                "caps": {"per_day": 1, "min_gap_minutes": 30, "stop_after_conversion": true},
+                "condition": {"utm.source": {"$regex": "^news(letter)?$"}, "cart.value": {"$gte": 1.5}},
+                "allocation": {"type": "bandit", "posteriors": [[1, 2], [3, 4]], "min_share": 0.1},
+                "variants": [
+                    {"id": "a", "content": {"type": "feedback_question", "question": "Which?", "scale": "choice", "choices": ["x", "y"]}},
+                    {"id": "b", "content": {"type": "feedback_question", "question": "How?", "scale": "nps"}}
+                ]
+            }]
+        }),
+        &NativeRegex,
+    )
+    .unwrap();
+    assert!(config.problems().is_empty(), "{:?}", config.problems());
+    let back = read(&write(&config), &NativeRegex).unwrap();
+    assert_eq!(back.config(), &without_sources(config.config()));
+    assert_eq!(back.config().profile.session_timeout_minutes, 45);
+    assert_eq!(back.config().profile.vip_rfm_total, 12);
+    assert_eq!(back.paths(), config.paths());
+    // The regex was compiled again by the reader's engine.
+    let attrs = json!({"utm": {"source": "newsletter"}, "cart": {"value": 2}});
+    let c = &back.campaigns()[0];
+    assert!(c.behavioural);
+    assert!(
+        c.condition
+            .eval(&attrs, &back.config().saved_groups, &NativeRegex)
+    );
+    let attrs = json!({"utm": {"source": "newsletters"}, "cart": {"value": 2}});
+    assert!(
+        !c.condition
+            .eval(&attrs, &back.config().saved_groups, &NativeRegex)
+    );
+}
+
+#[test]
+fn broken_or_foreign_text_is_refused_by_name() {
+    let config = &case_configs()[0];
+    let text = write(config);
+    assert_eq!(
+        read("{\"site\":\"demo\"}", &NativeRegex).unwrap_err(),
+        CompactError::NotBase64
+    );
+    let mut bytes = unbase64(&text).unwrap();
+    bytes[0] = 2;
+    let err = read(&crate::wire::base64(&bytes), &NativeRegex).unwrap_err();
+    assert_eq!(err, CompactError::Format(2));
+    assert!(err.to_string().contains("format 2"), "{err}");
+    // Every truncation is corrupt, never a panic or a partial config.
+    let bytes = unbase64(&text).unwrap();
+    for end in 1..bytes.len() {
+        let cut = crate::wire::base64(&bytes[..end]);
+        assert!(
+            matches!(read(&cut, &NativeRegex), Err(CompactError::Corrupt(_))),
+            "cut at {end}"
+        );
+    }
+    // Bytes after the end are corrupt too.
+    let mut longer = bytes.clone();
+    longer.push(0);
+    let err = read(&crate::wire::base64(&longer), &NativeRegex).unwrap_err();
+    assert_eq!(err, CompactError::Corrupt(bytes.len()));
+}
+
+/// A campaign as written by something other than the checking server.
+fn forged(content: Content, weights: Option<Vec<f64>>, variants: usize) -> String {
+    let campaign = Campaign {
+        id: "c".into(),
+        name: String::new(),
+        placements: vec!["p".into()],
+        condition: json!({}),
+        schedule: Schedule::default(),
+        priority: 0,
+        group: None,
+        caps: Caps::default(),
+        holdout: 0.0,
+        allocation: Allocation::Fixed { weights },
+        seed: "c".into(),
+        hash_version: 2,
+        variants: (0..variants)
+            .map(|i| Variant {
+                id: i.to_string(),
+                content: content.clone(),
+            })
+            .collect(),
+        coupon: None,
+    };
+    let mut paths = Paths::default();
+    let condition = Condition::compile_with(&json!({}), &NativeRegex, &mut paths).unwrap();
+    let site = SiteConfig::compile_value(&json!({"site": "s", "version": 1}), &NativeRegex)
+        .unwrap()
+        .config()
+        .clone();
+    let compiled = CompiledCampaign {
+        campaign,
+        condition,
+        behavioural: false,
+        index: 0,
+    };
+    write(&CompiledConfig::assemble(site, vec![compiled], paths))
+}
+
+fn banner(url: &str) -> Content {
+    Content::Banner(Banner {
+        headline: "h".into(),
+        body: String::new(),
+        image: None,
+        cta: Some(Cta {
+            text: "go".into(),
+            url: url.into(),
+        }),
+        theme: None,
+    })
+}
+
+#[test]
+fn what_would_break_deciding_or_the_page_is_refused() {
+    assert!(read(&forged(banner("/sale"), None, 1), &NativeRegex).is_ok());
+    assert!(read(&forged(banner("/sale"), Some(vec![1.0]), 1), &NativeRegex).is_ok());
+    for text in [
+        forged(banner("javascript:alert(1)"), None, 1),
+        forged(banner("/sale"), None, 0),
+        forged(banner("/sale"), Some(vec![0.5, 0.5]), 1),
+    ] {
+        assert!(matches!(
+            read(&text, &NativeRegex),
+            Err(CompactError::Corrupt(_))
+        ));
+    }
+}
+
+#[test]
+fn the_compact_form_is_smaller_than_the_json() {
+    let cases: Vec<Value> =
+        serde_json::from_str(include_str!("../../../../../tests/cases/decide.json")).unwrap();
+    let (mut json_bytes, mut compact_bytes) = (0, 0);
+    for case in &cases {
+        let config = SiteConfig::compile_value(&case["config"], &NativeRegex).unwrap();
+        json_bytes += case["config"].to_string().len();
+        compact_bytes += write(&config).len();
+    }
+    assert!(
+        compact_bytes < json_bytes,
+        "{compact_bytes} B compact vs {json_bytes} B JSON"
+    );
+}

@@ -1,0 +1,406 @@
+//! The compact binary form the server publishes checked configs in (see
+//! [`crate::config::compact`]): varints, length-prefixed UTF-8 and
+//! little-endian floats, carried as base64 text so it can be stored and
+//! signed like any text. Writing happens once per publish on the server;
+//! reading is all the widget does with a config, so the reader is small and
+//! trusts nothing: every length is checked against what is left, nesting is
+//! bounded, and a bad byte makes the whole read fail (never a panic).
+
+use serde_json::{Map, Number, Value};
+
+/// Nesting the reader accepts (conditions and values); deeper is corrupt.
+const MAX_DEPTH: u32 = 64;
+
+/// Builds the bytes of a compact form.
+#[derive(Debug, Default)]
+pub struct Writer {
+    bytes: Vec<u8>,
+}
+
+impl Writer {
+    /// A whole number, as a LEB128 varint.
+    pub fn u(&mut self, mut n: u64) {
+        loop {
+            let low = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                self.bytes.push(low);
+                return;
+            }
+            self.bytes.push(low | 0x80);
+        }
+    }
+
+    /// A signed whole number, zigzag-encoded.
+    pub fn i(&mut self, n: i64) {
+        self.u(((n << 1) ^ (n >> 63)) as u64);
+    }
+
+    /// A float, 8 bytes little-endian.
+    pub fn f(&mut self, x: f64) {
+        self.bytes.extend_from_slice(&x.to_le_bytes());
+    }
+
+    /// A number, short when it is whole and small (most shares, weights
+    /// and thresholds are 0, 1 or a whole amount): twice the number as a
+    /// varint, or 1 and the 8 bytes of the float.
+    pub fn n(&mut self, x: f64) {
+        if x.fract() == 0.0 && (0.0..4e15).contains(&x) {
+            self.u(x as u64 * 2);
+        } else {
+            self.u(1);
+            self.f(x);
+        }
+    }
+
+    /// A flag.
+    pub fn b(&mut self, flag: bool) {
+        self.bytes.push(u8::from(flag));
+    }
+
+    /// Text: its length, then its UTF-8.
+    pub fn s(&mut self, text: &str) {
+        self.u(text.len() as u64);
+        self.bytes.extend_from_slice(text.as_bytes());
+    }
+
+    /// An optional value: a flag, then the value when present.
+    pub fn opt<T>(&mut self, value: Option<&T>, write: impl FnOnce(&mut Self, &T)) {
+        self.b(value.is_some());
+        if let Some(v) = value {
+            write(self, v);
+        }
+    }
+
+    /// A list: its length, then each item.
+    pub fn list<T>(&mut self, items: &[T], mut write: impl FnMut(&mut Self, &T)) {
+        self.u(items.len() as u64);
+        for item in items {
+            write(self, item);
+        }
+    }
+
+    /// Any JSON value, tagged by kind; numbers keep their kind (whole,
+    /// negative whole or float) so they read back as the same value.
+    pub fn value(&mut self, value: &Value) {
+        match value {
+            Value::Null => self.u(0),
+            Value::Bool(b) => self.u(1 + u64::from(*b)),
+            Value::Number(n) => {
+                if let Some(u) = n.as_u64() {
+                    self.u(3);
+                    self.u(u);
+                } else if let Some(i) = n.as_i64() {
+                    self.u(4);
+                    self.i(i);
+                } else {
+                    self.u(5);
+                    self.f(n.as_f64().unwrap_or(0.0));
+                }
+            }
+            Value::String(s) => {
+                self.u(6);
+                self.s(s);
+            }
+            Value::Array(items) => {
+                self.u(7);
+                self.list(items, Self::value);
+            }
+            Value::Object(map) => {
+                self.u(8);
+                self.u(map.len() as u64);
+                for (k, v) in map {
+                    self.s(k);
+                    self.value(v);
+                }
+            }
+        }
+    }
+
+    /// The bytes as base64 text (standard alphabet, padded).
+    pub fn finish(self) -> String {
+        base64(&self.bytes)
+    }
+}
+
+/// Reads a compact form; every method is `None` on bad or missing bytes.
+#[derive(Debug)]
+pub struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    depth: u32,
+}
+
+impl<'a> Reader<'a> {
+    /// Reads from raw bytes.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Reader {
+            bytes,
+            at: 0,
+            depth: 0,
+        }
+    }
+
+    /// Where the reader is, for an error message.
+    pub fn position(&self) -> usize {
+        self.at
+    }
+
+    /// Whether every byte was read.
+    pub fn done(&self) -> bool {
+        self.at == self.bytes.len()
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        let b = *self.bytes.get(self.at)?;
+        self.at += 1;
+        Some(b)
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.at.checked_add(n)?;
+        let out = self.bytes.get(self.at..end)?;
+        self.at = end;
+        Some(out)
+    }
+
+    /// See [`Writer::u`].
+    pub fn u(&mut self) -> Option<u64> {
+        let mut n = 0u64;
+        let mut shift = 0;
+        loop {
+            let b = self.byte()?;
+            if shift > 63 {
+                return None;
+            }
+            n |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Some(n);
+            }
+            shift += 7;
+        }
+    }
+
+    /// A varint that must fit in a `u32`.
+    pub fn u32(&mut self) -> Option<u32> {
+        u32::try_from(self.u()?).ok()
+    }
+
+    /// See [`Writer::i`].
+    pub fn i(&mut self) -> Option<i64> {
+        let z = self.u()?;
+        Some(((z >> 1) as i64) ^ -((z & 1) as i64))
+    }
+
+    /// See [`Writer::f`].
+    pub fn f(&mut self) -> Option<f64> {
+        let raw: [u8; 8] = self.take(8)?.try_into().ok()?;
+        Some(f64::from_le_bytes(raw))
+    }
+
+    /// See [`Writer::n`].
+    pub fn n(&mut self) -> Option<f64> {
+        match self.u()? {
+            1 => self.f(),
+            z if z % 2 == 0 => Some((z / 2) as f64),
+            _ => None,
+        }
+    }
+
+    /// See [`Writer::b`].
+    pub fn b(&mut self) -> Option<bool> {
+        match self.byte()? {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+
+    /// See [`Writer::s`].
+    pub fn s(&mut self) -> Option<String> {
+        let n = usize::try_from(self.u()?).ok()?;
+        let raw = self.take(n)?;
+        std::str::from_utf8(raw).ok().map(str::to_string)
+    }
+
+    /// See [`Writer::opt`].
+    pub fn opt<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        Some(if self.b()? { Some(read(self)?) } else { None })
+    }
+
+    /// See [`Writer::list`]. A length beyond the bytes left is corrupt
+    /// (every item takes at least one byte), so nothing huge is allocated.
+    pub fn list<T>(&mut self, mut read: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
+        let n = usize::try_from(self.u()?).ok()?;
+        if n > self.bytes.len() - self.at {
+            return None;
+        }
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(read(self)?);
+        }
+        Some(out)
+    }
+
+    /// Runs `read` one level deeper; too deep is corrupt.
+    pub fn nested<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<T> {
+        if self.depth >= MAX_DEPTH {
+            return None;
+        }
+        self.depth += 1;
+        let out = read(self);
+        self.depth -= 1;
+        out
+    }
+
+    /// See [`Writer::value`].
+    pub fn value(&mut self) -> Option<Value> {
+        self.nested(|r| {
+            Some(match r.u()? {
+                0 => Value::Null,
+                1 => Value::Bool(false),
+                2 => Value::Bool(true),
+                3 => Value::Number(r.u()?.into()),
+                4 => Value::Number(r.i()?.into()),
+                5 => Value::Number(Number::from_f64(r.f()?)?),
+                6 => Value::String(r.s()?),
+                7 => Value::Array(r.list(Self::value)?),
+                8 => {
+                    let pairs = r.list(|r| Some((r.s()?, r.value()?)))?;
+                    Value::Object(pairs.into_iter().collect::<Map<String, Value>>())
+                }
+                _ => return None,
+            })
+        })
+    }
+}
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding.
+pub fn base64(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Decodes [`base64`]; `None` for any character outside the alphabet or a
+/// length that is not a whole number of groups. Whitespace is not allowed.
+pub fn unbase64(text: &str) -> Option<Vec<u8>> {
+    let text = text.as_bytes();
+    if !text.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let groups = text.len() / 4;
+    for (g, group) in text.chunks(4).enumerate() {
+        let mut n = 0u32;
+        let mut pad = 0;
+        for (i, &c) in group.iter().enumerate() {
+            let v = match c {
+                b'A'..=b'Z' => c - b'A',
+                b'a'..=b'z' => c - b'a' + 26,
+                b'0'..=b'9' => c - b'0' + 52,
+                b'+' => 62,
+                b'/' => 63,
+                b'=' if i >= 2 => {
+                    pad += 1;
+                    0
+                }
+                _ => return None,
+            };
+            if pad > 0 && c != b'=' {
+                return None;
+            }
+            n = n << 6 | u32::from(v);
+        }
+        if pad > 0 && g + 1 != groups {
+            return None; // padding only ends the text
+        }
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..4 - pad]);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn base64_round_trips_every_length() {
+        for len in 0..40u8 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| i.wrapping_mul(97).wrapping_add(3))
+                .collect();
+            let text = base64(&bytes);
+            assert_eq!(text.len() % 4, 0);
+            assert_eq!(unbase64(&text).as_deref(), Some(bytes.as_slice()), "{len}");
+        }
+        assert_eq!(base64(b"dangol"), "ZGFuZ29s");
+        assert_eq!(base64(b"ab"), "YWI=");
+    }
+
+    #[test]
+    fn bad_base64_is_refused() {
+        for bad in ["abc", "ab=c", "a===", "YW I=", "YWI=YWI", "YW\u{e9}="] {
+            assert_eq!(unbase64(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn values_keep_their_kind() {
+        let value = json!({
+            "n": 5, "neg": -3, "f": 1.5, "big": u64::MAX, "s": "한국어",
+            "a": [null, true, false, [], {}], "o": {"k": {"deep": [1, 2.0]}}
+        });
+        let mut w = Writer::default();
+        w.value(&value);
+        let bytes = unbase64(&w.finish()).unwrap();
+        let mut r = Reader::new(&bytes);
+        let back = r.value().unwrap();
+        assert!(r.done());
+        assert_eq!(back, value);
+        // 2.0 stays a float and 5 stays whole: `$veq` prints them apart.
+        assert!(back["o"]["k"]["deep"][1].is_f64());
+        assert!(back["n"].is_u64());
+    }
+
+    #[test]
+    fn corrupt_bytes_are_refused_without_panicking() {
+        let mut w = Writer::default();
+        w.value(&json!({"list": [1, 2, 3], "text": "abc"}));
+        let bytes = unbase64(&w.finish()).unwrap();
+        // Every truncation fails cleanly.
+        for end in 0..bytes.len() {
+            assert_eq!(Reader::new(&bytes[..end]).value(), None, "{end}");
+        }
+        // A length claiming more than is left allocates nothing and fails.
+        assert_eq!(
+            Reader::new(&[7, 0xff, 0xff, 0xff, 0xff, 0x0f]).value(),
+            None
+        );
+        // An unknown tag, a flag that is not 0 or 1, an endless varint.
+        assert_eq!(Reader::new(&[9]).value(), None);
+        assert_eq!(Reader::new(&[2]).opt(Reader::u), None);
+        assert_eq!(Reader::new(&[0xff; 12]).u(), None);
+        // Invalid UTF-8.
+        assert_eq!(Reader::new(&[6, 1, 0xff]).value(), None);
+        // Nesting beyond the limit.
+        let deep = [[7u8, 1]; 100].concat();
+        assert_eq!(Reader::new(&deep).value(), None);
+    }
+}
