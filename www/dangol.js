@@ -79,7 +79,7 @@
   var config = null;
   try {
     if (/^[\w-]{1,64}$/.test(site) && /^https?:\/\//.test(endpoint) && !localStorage.getItem("dangol:" + site + ":config")) {
-      config = fetch(endpoint.replace(/\/+$/, "") + "/v1/sites/" + site + "/config", {
+      config = fetch(endpoint.replace(/\/+$/, "") + "/v1/sites/" + site + "/config/compact", {
         mode: "cors", credentials: "omit", referrerPolicy: "no-referrer", signal: AbortSignal.timeout ? AbortSignal.timeout(8000) /* the widget's TIMEOUT_MS */ : undefined
       });
       config.catch(function () { /* the widget reports it */ });

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use dangol_engine::config::{CompiledConfig, SiteConfig};
+use dangol_engine::config::{CompiledConfig, compact};
 use dangol_engine::event::Event;
 use dangol_engine::profile::Input as ProfileInput;
 use dangol_engine::session::{Input, Key, Session};
@@ -17,7 +17,7 @@ use crate::platform::log::{Problem, warn_once};
 use crate::platform::net::{self, Fetched};
 use crate::platform::regex::BrowserRegex;
 use crate::platform::storage::SiteStorage;
-use crate::platform::{clock, consent, crypto, dom, json};
+use crate::platform::{clock, consent, crypto, dom};
 
 impl Inner {
     /// The session uses `config`'s profile settings and attribution window.
@@ -28,11 +28,10 @@ impl Inner {
     }
 }
 
-/// Parses config text with the browser's JSON parser and checks it.
+/// Reads the compact config the server published (checked and compiled
+/// there) and makes sure it is this site's.
 pub(crate) fn parse_config(text: &str, site: &str) -> Result<CompiledConfig, String> {
-    let value = js_sys::JSON::parse(text).map_err(|e| crate::platform::describe(&e))?;
-    let config = SiteConfig::compile_value(&json::from_parsed(&value), &BrowserRegex)
-        .map_err(|e| e.to_string())?;
+    let config = compact::read(text, &BrowserRegex).map_err(|e| e.to_string())?;
     if config.config().site != site {
         return Err(format!(
             "it is for site `{}`, not `{site}`",
@@ -40,28 +39,6 @@ pub(crate) fn parse_config(text: &str, site: &str) -> Result<CompiledConfig, Str
         ));
     }
     Ok(config)
-}
-
-/// Campaigns the config had to skip: one warning naming them.
-fn report_problems(url: &str, config: &CompiledConfig) {
-    let problems = config.problems();
-    if problems.is_empty() {
-        return;
-    }
-    let mut list = String::new();
-    for (i, problem) in problems.iter().enumerate() {
-        if i > 0 {
-            list.push_str("; ");
-        }
-        list.push_str(&problem.to_string());
-    }
-    warn_once(
-        Problem::ConfigInvalid,
-        &format!(
-            "the config from {url} has {} campaign(s) that cannot be used and are skipped: {list}",
-            problems.len()
-        ),
-    );
 }
 
 /// The page lifecycle, started by `start`. Everything local happens at
@@ -225,7 +202,6 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
             };
             match parsed {
                 Ok(config) => {
-                    report_problems(&url, &config);
                     cell.borrow_mut().input(Input::ConfigFetched(text, etag));
                     // Deciding and rendering get a task of their own, so the
                     // page's input and paint can run between the two halves.

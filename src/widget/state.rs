@@ -169,7 +169,7 @@ impl Inner {
     }
 
     pub fn config_url(&self) -> String {
-        format!("{}/v1/sites/{}/config", self.endpoint, self.site)
+        format!("{}/v1/sites/{}/config/compact", self.endpoint, self.site)
     }
 
     pub fn events_url(&self) -> String {

@@ -6,7 +6,7 @@
 // - wasm_eval_100_conditions_ns / growthbook_js_eval_100_conditions_ns: the
 //   same 100 conditions in the same page, ours (wasm) and GrowthBook's SDK
 // - config_load_us_100: a stored config of 100 campaigns to one ready to
-//   decide, in the page (JSON.parse, reading, compiling)
+//   decide, in the page (reading the compact form the server publishes)
 // - cls_with / cls_without / cls_added: layout shift on the demo home page,
 //   the worse of a desktop and a phone viewport
 // - lighthouse_*: Lighthouse 12 performance score and TBT with and without
@@ -15,7 +15,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startServer, launchBrowser, ROOT } from "../e2e/harness.mjs";
+import { startServer, launchBrowser, compactConfig, ROOT } from "../e2e/harness.mjs";
 
 const BENCH = join(ROOT, "target/bench");
 const runs = Number(process.env.DANGOL_BENCH_RUNS || 15);
@@ -90,7 +90,16 @@ async function conditions(browser, server) {
   await page.route(`${server.url}/bench/`, (route) => route.fulfill({ status: 200, contentType: "text/html", body: "<!doctype html><title>bench</title><script src=\"growthbook.js\"></script>" }));
   await page.goto(`${server.url}/bench/`);
   const conds = Array.from({ length: 100 }, (_, i) => condition(i));
-  const result = await page.evaluate(async ({ conds, attrs }) => {
+  // A stored config of 100 campaigns (the same audiences), as the server
+  // publishes it to the widget (the compact form).
+  const config = compactConfig({
+    schema: 1, site: "demo", version: 1,
+    campaigns: conds.map((condition, i) => ({
+      id: `c${i}`, placements: [`p${i % 5}`], condition,
+      variants: [{ id: "a", content: { type: "banner", headline: `Offer ${i}`, body: "Warm knits", cta: { text: "Go", url: "/demo/category.html" } } }],
+    })),
+  });
+  const result = await page.evaluate(async ({ conds, attrs, config }) => {
     const m = await import("./pkg/dangol.js");
     await m.default({ module_or_path: new URL("pkg/dangol_bg.wasm", location.href) });
     const ours = new m.BenchConditions(conds);
@@ -105,19 +114,12 @@ async function conditions(browser, server) {
       js.push(time((r) => { for (let k = 0; k < r; k++) gbRound(); }, rounds));
     }
     const med = (xs) => xs.sort((a, b) => a - b)[3];
-    // A stored config of 100 campaigns (the same audiences) to one ready to decide.
-    const config = JSON.stringify({
-      schema: 1, site: "demo", version: 1,
-      campaigns: conds.map((condition, i) => ({
-        id: `c${i}`, placements: [`p${i % 5}`], condition,
-        variants: [{ id: "a", content: { type: "banner", headline: `Offer ${i}`, body: "Warm knits", cta: { text: "Go", url: "/demo/category.html" } } }],
-      })),
-    });
+    // The stored config to one ready to decide.
     if (m.benchConfigLoad(config, "demo", 1) !== 100) throw new Error("the 100-campaign config did not compile whole");
     const load = [];
     for (let i = 0; i < 7; i++) load.push(time((r) => m.benchConfigLoad(config, "demo", r), 50) / 1000);
     return { wasm: med(wasm), js: med(js), agree, matched: gbRound(), configLoadUs: med(load) };
-  }, { conds, attrs: ATTRIBUTES });
+  }, { conds, attrs: ATTRIBUTES, config });
   await context.close();
   if (!result.agree) throw new Error("ours and GrowthBook disagree on the same 100 conditions");
   return result;

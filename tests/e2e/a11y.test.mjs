@@ -4,7 +4,7 @@
 // the "why this offer?" explanation open.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, watchedPage } from "./harness.mjs";
+import { startServer, launchBrowser, watchedPage, compactConfig } from "./harness.mjs";
 
 let server;
 let browser;
@@ -70,8 +70,9 @@ for (const lang of ["en", "ko"]) {
         window.addEventListener("dangol:loaded", () => window.dangol.set({ points: 1200 })));
       await page.route(`${server.url}/e2e/a11y.html`, (route) =>
         route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: pageHtml(lang) }));
-      await page.route("**/v1/sites/demo/config", (route) =>
-        route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(configFor(theme)) }));
+      const body = compactConfig(configFor(theme));
+      await page.route("**/v1/sites/demo/config/compact", (route) =>
+        route.fulfill({ status: 200, contentType: "text/plain", body }));
       await page.goto(`${server.url}/e2e/a11y.html`);
       for (const slot of ["s1", "s2", "s3", "s4"]) {
         await page.waitForSelector(`[data-dangol-slot="${slot}"][data-dangol-rendered]`);

@@ -1,6 +1,6 @@
 // Test harness: the real dangol-server on a free loopback port with a fresh
 // SQLite database, and headless Chromium driven by playwright-core.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -11,6 +11,16 @@ import { build } from "esbuild";
 
 export const ROOT = process.env.DANGOL_ROOT || new URL("../..", import.meta.url).pathname;
 const SERVER_BIN = process.env.DANGOL_SERVER_BIN || join(ROOT, "target/debug/dangol-server");
+
+/**
+ * A config (JSON) in the compact form the widget reads, checked as
+ * publishing checks it: what `/v1/sites/{site}/config/compact` would serve.
+ * Throws with the server's message when the config cannot be published.
+ */
+export function compactConfig(config) {
+  const json = typeof config === "string" ? config : JSON.stringify(config);
+  return execFileSync(SERVER_BIN, ["compact"], { input: json, stdio: "pipe", env: { ...process.env, RUST_BACKTRACE: "0" } }).toString().trim();
+}
 
 /**
  * Starts dangol-server with the demo seeded; resolves once it listens.

@@ -43,7 +43,7 @@ test("before consent nothing is stored anywhere and only the config is fetched, 
   assert.equal(snap.cookies, "");
   assert.deepEqual(snap.idb, []);
   const api = log.requests.filter((r) => r.url.includes("/v1/"));
-  assert.deepEqual(api.map((r) => `${r.method} ${new URL(r.url).pathname}`), ["GET /v1/sites/demo/config"]);
+  assert.deepEqual(api.map((r) => `${r.method} ${new URL(r.url).pathname}`), ["GET /v1/sites/demo/config/compact"]);
   const configRequest = api[0].url;
   assert.equal(new URL(configRequest).search, "", "the config fetch carries nothing about the shopper");
   // And on the server side: nothing arrived.

@@ -43,10 +43,13 @@ test("a config tampered with on the way is refused and the slot keeps its conten
   const { context, page, dangolWarnings, log } = await watchedPage(browser);
   await withKey(page);
   // A CDN (or anyone in between) rewrites the body but cannot re-sign it.
-  await page.route("**/v1/sites/demo/config", async (route) => {
+  await page.route("**/v1/sites/demo/config/compact", async (route) => {
     const res = await route.fetch();
-    const body = (await res.text()).replace("Welcome to Dangol Goods", "Click here for a prize");
-    await route.fulfill({ response: res, body });
+    const bytes = Buffer.from(await res.text(), "base64");
+    const at = bytes.indexOf("Welcome to Dangol Goods");
+    assert.ok(at > 0, "the headline is in the compact config");
+    bytes.write("Click here for a prize!", at);
+    await route.fulfill({ response: res, body: bytes.toString("base64") });
   });
   await page.goto(`${server.url}/demo/`);
   await eventually(() => dangolWarnings().length > 0, 10000, "the widget's warning");

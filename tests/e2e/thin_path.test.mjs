@@ -7,7 +7,7 @@ import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startServer, launchBrowser, watchedPage, closedPort, eventually, shotPath, ROOT } from "./harness.mjs";
+import { startServer, launchBrowser, watchedPage, closedPort, eventually, shotPath, compactConfig, ROOT } from "./harness.mjs";
 
 let server;
 let browser;
@@ -36,7 +36,7 @@ test("a shopper who grants consent sees the banner and the server stores page_vi
   // Before consent: contextual banner, nothing stored, only the config fetched.
   assert.deepEqual(await dangolKeys(page), []);
   const api = log.requests.filter((r) => r.url.includes("/v1/"));
-  assert.deepEqual(api.map((r) => `${r.method} ${new URL(r.url).pathname}`), ["GET /v1/sites/demo/config"]);
+  assert.deepEqual(api.map((r) => `${r.method} ${new URL(r.url).pathname}`), ["GET /v1/sites/demo/config/compact"]);
 
   const posted = page.waitForResponse((r) => r.url().endsWith("/v1/sites/demo/events") && r.request().method() === "POST");
   await page.click("#consent-accept");
@@ -109,24 +109,35 @@ test("an unreachable server leaves the slot's own content and logs one clear war
   await eventually(() => dangolWarnings().length > 0, 10000, "the widget's warning");
   await page.waitForTimeout(300);
   assert.equal(dangolWarnings().length, 1, dangolWarnings().join("\n"));
-  assert.match(dangolWarnings()[0], /could not fetch the config from http:\/\/127\.0\.0\.1:\d+\/v1\/sites\/demo\/config/);
+  assert.match(dangolWarnings()[0], /could not fetch the config from http:\/\/127\.0\.0\.1:\d+\/v1\/sites\/demo\/config\/compact/);
   assert.equal(await page.locator(`${HERO}[data-dangol-rendered]`).count(), 0);
   assert.equal(await page.locator(`${HERO} .fallback h2`).textContent(), "Winter collection");
   assert.deepEqual(log.errors, []);
   await context.close();
 });
 
-for (const [name, body, pattern] of [
-  ["truncated JSON", '{"site": "demo", "version": 2, "campaigns": [{"id": "x"', /the config from .* is malformed/],
-  ["a campaign with a javascript: link", JSON.stringify({
+// A valid compact config whose link is rewritten, byte for byte, to a
+// script URL: only the checking server writes configs, but what the widget
+// reads from the network or storage is still checked where it matters.
+function forgedLink() {
+  const cfg = {
     site: "demo", version: 2, campaigns: [{ id: "evil", placement: "home-hero",
-      variants: [{ id: "a", content: { type: "banner", headline: "Hi", cta: { text: "x", url: "javascript:alert(1)" } } }] }],
-  }), /has 1 campaign\(s\) that cannot be used and are skipped: campaign `evil`: variants\[0\]\.content\.cta\.url/],
+      variants: [{ id: "a", content: { type: "banner", headline: "Hi", cta: { text: "x", url: "https://x.example/aaaaaaa" } } }] }],
+  };
+  const bytes = Buffer.from(compactConfig(cfg), "base64");
+  bytes.write("javascript:alert(1)//////", bytes.indexOf("https://x.example/aaaaaaa"));
+  return bytes.toString("base64");
+}
+
+for (const [name, body, pattern] of [
+  ["cut short", compactConfig({ site: "demo", version: 2 }).slice(0, 8), /the config from .* is malformed \(it is corrupt at byte \d+\)/],
+  ["JSON where the compact form belongs", '{"site": "demo", "version": 2, "campaigns": []}', /the config from .* is malformed \(it is not base64 text\)/],
+  ["a campaign with a javascript: link", forgedLink(), /the config from .* is malformed \(it is corrupt at byte \d+\)/],
 ]) {
   test(`a malformed config (${name}) leaves the slot's own content and logs one clear warning`, async () => {
     const { context, page, log, dangolWarnings } = await watchedPage(browser);
-    await page.route("**/v1/sites/demo/config", (route) =>
-      route.fulfill({ status: 200, contentType: "application/json", body }));
+    await page.route("**/v1/sites/demo/config/compact", (route) =>
+      route.fulfill({ status: 200, contentType: "text/plain", body }));
     await page.goto(`${server.url}/demo/`);
     await eventually(() => dangolWarnings().length > 0, 10000, "the widget's warning");
     await page.waitForTimeout(300);
@@ -178,7 +189,7 @@ test("the loader, glue, wasm and config travel compressed, as brotli or gzip by 
   // The loader, precompressed, and the config, compressed on the fly; the
   // config keeps its signature (made over the uncompressed text) and its
   // ETag, weakened for a compressed copy (a strong tag names exact bytes).
-  for (const path of ["/dangol.js", "/v1/sites/demo/config"]) {
+  for (const path of ["/dangol.js", "/v1/sites/demo/config", "/v1/sites/demo/config/compact"]) {
     const plain = await rawGet(`${server.url}${path}`, {});
     const br = await rawGet(`${server.url}${path}`, { "accept-encoding": "br" });
     const gz = await rawGet(`${server.url}${path}`, { "accept-encoding": "gzip" });
@@ -209,7 +220,7 @@ test("a first visit asks for the config while the wasm loads, once; a returning 
   const { context, page, log, dangolWarnings } = await watchedPage(browser);
   const times = {};
   page.on("request", (r) => {
-    if (r.url().endsWith("/v1/sites/demo/config")) times.config ??= Date.now();
+    if (r.url().endsWith("/v1/sites/demo/config/compact")) times.config ??= Date.now();
   });
   page.on("requestfinished", (r) => {
     if (r.url().includes("/pkg/dangol_bg.wasm")) times.wasm = Date.now();
@@ -222,18 +233,18 @@ test("a first visit asks for the config while the wasm loads, once; a returning 
   await page.goto(`${server.url}/demo/`);
   await page.waitForSelector(`${HERO}[data-dangol-rendered="welcome-hero"]`);
   assert.ok(times.config < times.wasm - 200, `config asked at ${times.config}, wasm loaded at ${times.wasm}`);
-  const configs = () => log.requests.filter((r) => r.url.endsWith("/v1/sites/demo/config"));
+  const configs = () => log.requests.filter((r) => r.url.endsWith("/v1/sites/demo/config/compact"));
   assert.equal(configs().length, 1);
 
   // With consent the config is stored; the next page decides from it and
   // the widget itself revalidates (If-None-Match), still once.
   await page.click("#consent-accept");
   await page.waitForFunction(() => localStorage.getItem("dangol:demo:config"));
-  const revalidation = page.waitForRequest((r) => r.url().endsWith("/v1/sites/demo/config"));
+  const revalidation = page.waitForRequest((r) => r.url().endsWith("/v1/sites/demo/config/compact"));
   log.requests.length = 0;
   await page.reload();
   const request = await revalidation;
-  assert.match((await request.allHeaders())["if-none-match"] ?? "", /^W\/"v\d+-/);
+  assert.match((await request.allHeaders())["if-none-match"] ?? "", /^W\/"c\d+-/);
   await page.waitForSelector(`${HERO}[data-dangol-rendered="welcome-hero"]`);
   await page.waitForTimeout(300);
   assert.equal(configs().length, 1);

@@ -229,7 +229,7 @@ async fn replays(url: &str) -> Result<(f64, f64, u64)> {
 /// revalidations with the current ETag (what browsers and CDNs send).
 async fn config(url: &str) -> Result<(f64, f64)> {
     let client = client();
-    let uri: hyper::Uri = format!("{url}/v1/sites/demo/config").parse()?;
+    let uri: hyper::Uri = format!("{url}/v1/sites/demo/config/compact").parse()?;
     let first = client
         .request(Request::get(uri.clone()).body(Full::new(Bytes::new()))?)
         .await?;
@@ -307,7 +307,7 @@ async fn soak_request(
     let kind = n % 100;
     let claim = n.is_multiple_of(claim_every);
     let req = if !claim && kind < 80 {
-        Request::get(format!("{url}/v1/sites/demo/config"))
+        Request::get(format!("{url}/v1/sites/demo/config/compact"))
             .header("if-none-match", etag)
             .body(Full::new(Bytes::new()))
     } else if !claim {
@@ -383,7 +383,7 @@ async fn soak_request(
 async fn soak(url: &str, pid: u32, rate: f64, seconds: u64) -> Result<(u64, u64, f64)> {
     let client = client();
     let first = client
-        .request(Request::get(format!("{url}/v1/sites/demo/config")).body(Full::new(Bytes::new()))?)
+        .request(Request::get(format!("{url}/v1/sites/demo/config/compact")).body(Full::new(Bytes::new()))?)
         .await?;
     let etag = first
         .headers()

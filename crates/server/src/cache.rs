@@ -11,16 +11,26 @@ use crate::store::Site;
 
 const TTL: Duration = Duration::from_secs(1);
 
-/// A config as served: body, ETag and signature.
+/// A config as served, in both forms: the JSON the marketer published (for
+/// people and tools) and the compact form the widget reads.
 #[derive(Debug)]
 pub struct Served {
     /// The version.
     pub version: u64,
     /// The JSON text.
+    pub json: Form,
+    /// The checked, compiled config in the compact form (base64 text).
+    pub compact: Form,
+}
+
+/// One form of a served config: body, ETag and signature.
+#[derive(Debug)]
+pub struct Form {
+    /// The text.
     pub body: String,
     /// The strong ETag, quoted.
     pub etag: String,
-    /// The Ed25519 signature (base64).
+    /// The Ed25519 signature of the body (base64).
     pub signature: String,
     /// The ETag and signature as header values, made once.
     pub etag_header: Option<axum::http::HeaderValue>,

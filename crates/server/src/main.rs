@@ -66,6 +66,10 @@ enum Cmd {
         #[command(subcommand)]
         action: AdminCmd,
     },
+    /// Reads a config (JSON) from stdin, checks it as publishing does and
+    /// prints the compact form the widget reads (what
+    /// `/v1/sites/{site}/config/compact` serves), for tests and CDNs.
+    Compact,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -88,6 +92,9 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if let Some(Cmd::Compact) = &args.command {
+        return compact_stdin();
+    }
 
     let store: Arc<dyn Store> = match &args.database_url {
         Some(url) => Arc::new(
@@ -204,4 +211,21 @@ async fn shutdown() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// `dangol-server compact`: JSON config on stdin, compact form on stdout.
+fn compact_stdin() -> anyhow::Result<()> {
+    use dangol_engine::condition::NativeRegex;
+    use dangol_engine::config::{SiteConfig, compact};
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).context("the config on stdin is not JSON")?;
+    let config = SiteConfig::compile_value(&value, &NativeRegex).map_err(anyhow::Error::msg)?;
+    if !config.problems().is_empty() {
+        let list: Vec<String> = config.problems().iter().map(ToString::to_string).collect();
+        anyhow::bail!("the config cannot be published: {}", list.join("; "));
+    }
+    println!("{}", compact::write(&config));
+    Ok(())
 }

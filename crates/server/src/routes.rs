@@ -8,6 +8,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
+use dangol_engine::condition::NativeRegex;
+use dangol_engine::config::SiteConfig;
 use dangol_engine::event::parse_batch;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -17,7 +19,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::admin::{self, auth::Admin};
-use crate::cache::Served;
+use crate::cache::{Form, Served};
 use crate::error::ApiError;
 use crate::store::Site;
 use crate::{AppState, now_ms};
@@ -57,6 +59,7 @@ pub const API_PATHS: &[&str] = &[
     admin::REACH,
 ];
 const CONFIG: &str = "/v1/sites/{site}/config";
+const COMPACT: &str = "/v1/sites/{site}/config/compact";
 const KEY: &str = "/v1/sites/{site}/key";
 const EVENTS: &str = "/v1/sites/{site}/events";
 const CLAIM: &str = "/v1/sites/{site}/coupons/claim";
@@ -75,6 +78,13 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(
             CONFIG,
             get(config)
+                .options(config_preflight)
+                .layer(CompressionLayer::new())
+                .layer(axum::middleware::map_response(weak_etag_when_encoded)),
+        )
+        .route(
+            COMPACT,
+            get(compact_config)
                 .options(config_preflight)
                 .layer(CompressionLayer::new())
                 .layer(axum::middleware::map_response(weak_etag_when_encoded)),
@@ -252,20 +262,47 @@ async fn served_config(state: &AppState, site: &str) -> Result<Arc<Served>, ApiE
             format!("site `{site}` has no published config yet"),
         ));
     };
+    // The widget's form: read, checked and compiled once here, so the
+    // browser carries no validator and decides right after one read.
+    let compact = compact_form(site, &published.body)?;
     let key = crate::signing::key_for(state.store.as_ref(), site).await?;
-    let signature = crate::signing::sign(&key, published.body.as_bytes());
-    let digest = Sha256::digest(published.body.as_bytes());
-    let etag = format!("\"v{}-{}\"", published.version, hex::encode(&digest[..12]));
+    let form = |body: String, tag: &str| {
+        let signature = crate::signing::sign(&key, body.as_bytes());
+        let digest = Sha256::digest(body.as_bytes());
+        let etag = format!(
+            "\"{tag}{}-{}\"",
+            published.version,
+            hex::encode(&digest[..12])
+        );
+        Form {
+            etag_header: HeaderValue::from_str(&etag).ok(),
+            signature_header: HeaderValue::from_str(&signature).ok(),
+            etag,
+            signature,
+            body,
+        }
+    };
     let served = Arc::new(Served {
         version: published.version,
-        etag_header: HeaderValue::from_str(&etag).ok(),
-        signature_header: HeaderValue::from_str(&signature).ok(),
-        etag,
-        signature,
-        body: published.body,
+        compact: form(compact, "c"),
+        json: form(published.body, "v"),
     });
     state.cache.put_config(site, served.clone());
     Ok(served)
+}
+
+/// The compact form of a published config (compiled regexes are not
+/// `Send`, so this stays out of the async handlers' state).
+fn compact_form(site: &str, body: &str) -> Result<String, ApiError> {
+    let value: Value = serde_json::from_str(body).map_err(|e| {
+        ApiError::internal(format!("the published config of `{site}` is not JSON: {e}"))
+    })?;
+    let compiled = SiteConfig::compile_value(&value, &NativeRegex).map_err(|e| {
+        ApiError::internal(format!(
+            "the published config of `{site}` does not compile: {e}"
+        ))
+    })?;
+    Ok(dangol_engine::config::compact::write(&compiled))
 }
 
 /// `GET /v1/sites/{site}/config`: the published config, anonymous and
@@ -276,24 +313,40 @@ async fn config(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let served = served_config(&state, &site).await?;
+    Ok(serve_form(&served.json, "application/json", &headers))
+}
+
+/// `GET /v1/sites/{site}/config/compact`: the same config checked and
+/// compiled into the compact form the widget reads (base64 text), with its
+/// own ETag and signature.
+async fn compact_config(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let served = served_config(&state, &site).await?;
+    Ok(serve_form(
+        &served.compact,
+        "text/plain; charset=utf-8",
+        &headers,
+    ))
+}
+
+fn serve_form(form: &Form, content_type: &'static str, headers: &HeaderMap) -> Response {
     let mut response = if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| etag_matches(v, &served.etag))
+        .is_some_and(|v| etag_matches(v, &form.etag))
     {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        (
-            [(header::CONTENT_TYPE, "application/json")],
-            served.body.clone(),
-        )
-            .into_response()
+        ([(header::CONTENT_TYPE, content_type)], form.body.clone()).into_response()
     };
     let h = response.headers_mut();
-    if let Some(v) = served.etag_header.clone() {
+    if let Some(v) = form.etag_header.clone() {
         h.insert(header::ETAG, v);
     }
-    if let Some(v) = served.signature_header.clone() {
+    if let Some(v) = form.signature_header.clone() {
         h.insert("x-dangol-signature", v);
     }
     h.insert(
@@ -309,7 +362,7 @@ async fn config(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static("ETag, X-Dangol-Signature"),
     );
-    Ok(response)
+    response
 }
 
 /// `OPTIONS /v1/sites/{site}/config`: the CORS preflight of a revalidation

@@ -123,6 +123,76 @@ pub async fn config_is_served_with_a_strong_etag_and_revalidates_with_304(state:
     }
 }
 
+pub async fn the_widget_gets_the_config_checked_and_compiled_in_the_compact_form(
+    state: AppState,
+) {
+    use dangol_engine::condition::NativeRegex;
+    use dangol_engine::config::{SiteConfig, compact};
+    let get = |tag: Option<&str>| {
+        let mut req = Request::get("/v1/sites/demo/config/compact");
+        if let Some(tag) = tag {
+            req = req.header(header::IF_NONE_MATCH, tag);
+        }
+        app(state.clone()).oneshot(req.body(Body::empty()).unwrap())
+    };
+    let res = get(None).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let headers = res.headers().clone();
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    let etag = headers[header::ETAG].to_str().unwrap().to_string();
+    assert!(etag.starts_with("\"c1-"), "{etag}");
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let text = std::str::from_utf8(&body).unwrap();
+    // The same config the JSON route serves, as the engine compiles it.
+    let read = compact::read(text, &NativeRegex).unwrap();
+    let (_, _, json) = send(
+        &state,
+        Request::get("/v1/sites/demo/config")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let compiled = SiteConfig::compile_value(&json, &NativeRegex).unwrap();
+    assert_eq!(read.config().site, "demo");
+    assert_eq!(read.config().version, 1);
+    let ids = |c: &dangol_engine::config::CompiledConfig| {
+        c.campaigns()
+            .iter()
+            .map(|c| c.campaign.id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(!ids(&read).is_empty());
+    assert_eq!(ids(&read), ids(&compiled));
+    assert_eq!(compact::write(&compiled), text);
+    // Its own tag revalidates; the JSON form's does not.
+    assert_eq!(
+        get(Some(&etag)).await.unwrap().status(),
+        StatusCode::NOT_MODIFIED
+    );
+    let res = get(Some("\"v1-x\"")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // It is signed like the JSON form, and answers the revalidation preflight.
+    assert!(headers.contains_key("x-dangol-signature"));
+    let (status, headers, _) = send(
+        &state,
+        Request::options("/v1/sites/demo/config/compact")
+            .header(header::ORIGIN, "https://shop.example")
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "if-none-match")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+}
+
 pub async fn every_route_the_widget_calls_answers_its_cors_preflight(state: AppState) {
     let preflight = |path: &str, method: &str, headers: &str| {
         Request::options(path)
@@ -2098,6 +2168,7 @@ macro_rules! api_tests {
     ($make:path) => {
         api_tests!(@each $make;
             config_is_served_with_a_strong_etag_and_revalidates_with_304,
+            the_widget_gets_the_config_checked_and_compiled_in_the_compact_form,
             an_unknown_site_is_a_404_that_names_it,
             every_route_the_widget_calls_answers_its_cors_preflight,
             events_are_stored_once_per_id_so_retries_are_harmless,

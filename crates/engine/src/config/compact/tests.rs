@@ -172,6 +172,17 @@ fn what_would_break_deciding_or_the_page_is_refused() {
     assert!(read(&forged(banner("/sale"), Some(vec![1.0]), 1), &NativeRegex).is_ok());
     for text in [
         forged(banner("javascript:alert(1)"), None, 1),
+        forged(
+            Content::Banner(Banner {
+                headline: "h".into(),
+                body: String::new(),
+                image: Some("data:image/svg+xml,<svg onload=alert(1)>".into()),
+                cta: None,
+                theme: None,
+            }),
+            None,
+            1,
+        ),
         forged(banner("/sale"), None, 0),
         forged(banner("/sale"), Some(vec![0.5, 0.5]), 1),
     ] {
