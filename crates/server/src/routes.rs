@@ -31,6 +31,7 @@ pub const MAX_EVENTS_BODY: usize = 256 * 1024;
 /// test keeps the two in step).
 pub const API_PATHS: &[&str] = &[
     CONFIG,
+    COMPACT,
     KEY,
     EVENTS,
     CLAIM,
