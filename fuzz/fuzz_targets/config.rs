@@ -1,9 +1,10 @@
-//! Any text as a site config: parsed, compiled and decided with, never a
-//! panic; every problem is reported, not thrown.
+//! Any text as a site config: parsed, compiled, written in the compact form
+//! and read back, and decided with, never a panic; every problem is
+//! reported, not thrown.
 #![no_main]
 
 use dangol_engine::condition::NativeRegex;
-use dangol_engine::config::SiteConfig;
+use dangol_engine::config::{SiteConfig, compact};
 use dangol_engine::consent::Consent;
 use dangol_engine::decide::{Shopper, decide_page};
 use dangol_engine::ledger::Ledger;
@@ -15,6 +16,12 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let Ok(config) = SiteConfig::from_json(&text).and_then(|c| c.compile(&NativeRegex)) else {
         return;
+    };
+    // Whatever compiles, the widget reads back from the compact form.
+    let text = compact::write(&config);
+    let config = match compact::read(&text, &NativeRegex) {
+        Ok(back) => back,
+        Err(e) => panic!("a compiled config does not read back: {e}"),
     };
     let attributes = serde_json::json!({"page": {"path": "/"}, "cart": {"items": 1}});
     let ledger = Ledger::default();

@@ -17,7 +17,13 @@ use crate::root;
 use crate::run::{has, output, sh, step};
 
 /// The targets, as named in `fuzz/Cargo.toml`.
-pub const TARGETS: &[&str] = &["condition", "config", "event_batch", "text_tokens"];
+pub const TARGETS: &[&str] = &[
+    "condition",
+    "config",
+    "compact_config",
+    "event_batch",
+    "text_tokens",
+];
 
 /// cargo-fuzz, installed when missing.
 fn ensure_cargo_fuzz() -> Result<()> {

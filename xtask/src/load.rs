@@ -383,7 +383,10 @@ async fn soak_request(
 async fn soak(url: &str, pid: u32, rate: f64, seconds: u64) -> Result<(u64, u64, f64)> {
     let client = client();
     let first = client
-        .request(Request::get(format!("{url}/v1/sites/demo/config/compact")).body(Full::new(Bytes::new()))?)
+        .request(
+            Request::get(format!("{url}/v1/sites/demo/config/compact"))
+                .body(Full::new(Bytes::new()))?,
+        )
         .await?;
     let etag = first
         .headers()

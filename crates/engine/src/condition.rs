@@ -876,10 +876,10 @@ impl Paths {
         w.list(&self.list, |w, path| w.list(path, |w, part| w.s(part)));
     }
 
-    pub(crate) fn read(r: &mut Reader<'_>) -> Option<Self> {
-        Some(Paths {
-            list: r.list(|r| r.list(Reader::s))?,
-        })
+    pub(crate) fn read(r: &mut Reader<'_>) -> Self {
+        Paths {
+            list: r.list(|r| r.list(Reader::s)),
+        }
     }
 }
 
@@ -889,11 +889,12 @@ impl Condition {
         write_node(w, &self.root);
     }
 
-    /// Reads a condition [written](Condition::write) by the server.
-    pub(crate) fn read(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> Option<Self> {
-        Some(Condition {
-            root: read_node(r, regex)?,
-        })
+    /// Reads a condition [written](Condition::write) by the server (check
+    /// [`Reader::failed`] after).
+    pub(crate) fn read(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> Self {
+        Condition {
+            root: read_node(r, regex),
+        }
     }
 }
 
@@ -921,27 +922,34 @@ fn write_node(w: &mut Writer, node: &Node) {
     }
 }
 
-fn read_node(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> Option<Node> {
-    r.nested(|r| {
-        Some(match r.u()? {
+fn read_node(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> Node {
+    let node = if r.enter() {
+        match r.u() {
             kind @ 0..=2 => {
-                let list = r.list(|r| read_node(r, regex))?;
+                let list = r.list(|r| read_node(r, regex));
                 match kind {
                     0 => Node::And(list),
                     1 => Node::Or(list),
                     _ => Node::Nor(list),
                 }
             }
-            3 => Node::Not(Box::new(read_node(r, regex)?)),
+            3 => Node::Not(Box::new(read_node(r, regex))),
             4 => Node::Field {
-                path: r.list(Reader::s)?,
-                slot: r.opt(Reader::u32)?,
-                test: read_test(r, regex)?,
+                path: r.list(Reader::s),
+                slot: r.opt(Reader::u32),
+                test: read_test(r, regex),
             },
             5 => Node::Never,
-            _ => return None,
-        })
-    })
+            _ => {
+                r.fail();
+                Node::Never
+            }
+        }
+    } else {
+        Node::Never
+    };
+    r.leave();
+    node
 }
 
 fn write_test(w: &mut Writer, test: &Test) {
@@ -957,14 +965,21 @@ fn write_test(w: &mut Writer, test: &Test) {
     }
 }
 
-fn read_test(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> Option<Test> {
-    r.nested(|r| {
-        Some(match r.u()? {
-            0 => Test::Equals(r.value()?),
-            1 => Test::Ops(r.list(|r| read_op(r, regex))?),
-            _ => return None,
-        })
-    })
+fn read_test(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> Test {
+    let test = if r.enter() {
+        match r.u() {
+            0 => Test::Equals(r.value()),
+            1 => Test::Ops(r.list(|r| read_op(r, regex))),
+            _ => {
+                r.fail();
+                Test::Ops(Vec::new())
+            }
+        }
+    } else {
+        Test::Ops(Vec::new())
+    };
+    r.leave();
+    test
 }
 
 fn write_op(w: &mut Writer, op: &Op) {
@@ -1038,53 +1053,66 @@ fn write_op(w: &mut Writer, op: &Op) {
     }
 }
 
-fn read_op(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> Option<Op> {
-    r.nested(|r| {
-        Some(match r.u()? {
-            0 => Op::Eq(r.value()?),
-            1 => Op::Ne(r.value()?),
-            2 => {
-                let ord = if r.b()? {
-                    Ordering::Greater
-                } else {
-                    Ordering::Less
-                };
-                Op::Cmp(ord, r.b()?, r.value()?)
+fn read_op(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> Op {
+    if !r.enter() {
+        r.leave();
+        return Op::Never;
+    }
+    let op = match r.u() {
+        0 => Op::Eq(r.value()),
+        1 => Op::Ne(r.value()),
+        2 => {
+            let ord = if r.b() {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
+            Op::Cmp(ord, r.b(), r.value())
+        }
+        3 => match VERSION_OPS.get(r.u() as usize) {
+            Some(name) => Op::Version(name, r.s()),
+            None => {
+                r.fail();
+                Op::Never
             }
-            3 => Op::Version(VERSION_OPS.get(r.u()? as usize)?, r.s()?),
-            kind @ (4 | 5) => {
-                let list = r.list(Reader::value)?;
-                let fold = r.b()?;
-                if kind == 4 {
-                    Op::In(list, fold)
-                } else {
-                    Op::Nin(list, fold)
-                }
+        },
+        kind @ (4 | 5) => {
+            let list = r.list(Reader::value);
+            let fold = r.b();
+            if kind == 4 {
+                Op::In(list, fold)
+            } else {
+                Op::Nin(list, fold)
             }
-            6 => Op::All(r.list(|r| read_test(r, regex))?),
-            7 => Op::AllFold(r.list(Reader::value)?),
-            8 => Op::ElemValue(Box::new(read_test(r, regex)?)),
-            9 => Op::ElemCond(Box::new(read_node(r, regex)?)),
-            10 => Op::Size(Box::new(read_test(r, regex)?)),
-            11 => Op::Exists(r.b()?),
-            12 => Op::Type(r.s()?),
-            13 => Op::Literal(Literal {
-                text: r.s()?,
-                start: r.b()?,
-                end: r.b()?,
-            }),
-            14 => {
-                let pattern = r.s()?;
-                let fold = r.b()?;
-                let compiled = regex.compile(&pattern, fold);
-                Op::Regex(pattern, fold, compiled)
-            }
-            15 => Op::Not(Box::new(read_test(r, regex)?)),
-            16 => Op::InGroup(r.s()?, r.b()?),
-            17 => Op::Never,
-            _ => return None,
-        })
-    })
+        }
+        6 => Op::All(r.list(|r| read_test(r, regex))),
+        7 => Op::AllFold(r.list(Reader::value)),
+        8 => Op::ElemValue(Box::new(read_test(r, regex))),
+        9 => Op::ElemCond(Box::new(read_node(r, regex))),
+        10 => Op::Size(Box::new(read_test(r, regex))),
+        11 => Op::Exists(r.b()),
+        12 => Op::Type(r.s()),
+        13 => Op::Literal(Literal {
+            text: r.s(),
+            start: r.b(),
+            end: r.b(),
+        }),
+        14 => {
+            let pattern = r.s();
+            let fold = r.b();
+            let compiled = regex.compile(&pattern, fold);
+            Op::Regex(pattern, fold, compiled)
+        }
+        15 => Op::Not(Box::new(read_test(r, regex))),
+        16 => Op::InGroup(r.s(), r.b()),
+        17 => Op::Never,
+        _ => {
+            r.fail();
+            Op::Never
+        }
+    };
+    r.leave();
+    op
 }
 
 #[cfg(test)]

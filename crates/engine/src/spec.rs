@@ -39,7 +39,9 @@ pub fn condition_cases(
         let mut w = Writer::default();
         Condition::compile_lenient(&case[1], regex).write(&mut w);
         let bytes = unbase64(&w.finish()).unwrap_or_default();
-        match Condition::read(&mut Reader::new(&bytes), regex) {
+        let mut reader = Reader::new(&bytes);
+        let back = Condition::read(&mut reader, regex);
+        match reader.finish(back) {
             Some(back) if Some(back.eval(&case[2], groups, regex)) == want => {}
             Some(_) => failures.push(format!("{name}: differs read back from the compact form")),
             None => failures.push(format!("{name}: unreadable in the compact form")),

@@ -123,12 +123,17 @@ impl Writer {
     }
 }
 
-/// Reads a compact form; every method is `None` on bad or missing bytes.
+/// Reads a compact form. A bad or missing byte does not stop the read: it
+/// marks the reader [failed](Reader::failed) and every read after it gives
+/// an empty value, so decoding code is straight-line (no early returns and
+/// no clean-up paths, which is most of what a decoder costs in wasm) and the
+/// caller checks once at the end.
 #[derive(Debug)]
 pub struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
     depth: u32,
+    failed: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -138,140 +143,234 @@ impl<'a> Reader<'a> {
             bytes,
             at: 0,
             depth: 0,
+            failed: false,
         }
     }
 
-    /// Where the reader is, for an error message.
+    /// Where the reader is (or where it failed), for an error message.
     pub fn position(&self) -> usize {
         self.at
     }
 
-    /// Whether every byte was read.
-    pub fn done(&self) -> bool {
-        self.at == self.bytes.len()
+    /// Whether some read failed.
+    pub fn failed(&self) -> bool {
+        self.failed
     }
 
-    fn byte(&mut self) -> Option<u8> {
-        let b = *self.bytes.get(self.at)?;
-        self.at += 1;
-        Some(b)
+    /// Marks the read as failed (bad bytes, or a value that breaks a rule).
+    pub fn fail(&mut self) {
+        self.failed = true;
     }
 
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.at.checked_add(n)?;
-        let out = self.bytes.get(self.at..end)?;
-        self.at = end;
-        Some(out)
+    /// `value` when every read succeeded and every byte was read.
+    pub fn finish<T>(self, value: T) -> Option<T> {
+        (!self.failed && self.at == self.bytes.len()).then_some(value)
+    }
+
+    fn byte(&mut self) -> u8 {
+        match self.bytes.get(self.at) {
+            Some(b) if !self.failed => {
+                self.at += 1;
+                *b
+            }
+            _ => {
+                self.failed = true;
+                0
+            }
+        }
+    }
+
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        match self
+            .at
+            .checked_add(n)
+            .and_then(|end| self.bytes.get(self.at..end))
+        {
+            Some(out) if !self.failed => {
+                self.at += n;
+                out
+            }
+            _ => {
+                self.failed = true;
+                &[]
+            }
+        }
     }
 
     /// See [`Writer::u`].
-    pub fn u(&mut self) -> Option<u64> {
+    pub fn u(&mut self) -> u64 {
         let mut n = 0u64;
         let mut shift = 0;
         loop {
-            let b = self.byte()?;
+            let b = self.byte();
             if shift > 63 {
-                return None;
+                self.failed = true;
+                return 0;
             }
             n |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
-                return Some(n);
+                return n;
             }
             shift += 7;
         }
     }
 
     /// A varint that must fit in a `u32`.
-    pub fn u32(&mut self) -> Option<u32> {
-        u32::try_from(self.u()?).ok()
+    pub fn u32(&mut self) -> u32 {
+        let n = self.u();
+        u32::try_from(n).unwrap_or_else(|_| {
+            self.failed = true;
+            0
+        })
+    }
+
+    /// A varint that must fit in a `u8`.
+    pub fn u8(&mut self) -> u8 {
+        let n = self.u();
+        u8::try_from(n).unwrap_or_else(|_| {
+            self.failed = true;
+            0
+        })
     }
 
     /// See [`Writer::i`].
-    pub fn i(&mut self) -> Option<i64> {
-        let z = self.u()?;
-        Some(((z >> 1) as i64) ^ -((z & 1) as i64))
+    pub fn i(&mut self) -> i64 {
+        let z = self.u();
+        ((z >> 1) as i64) ^ -((z & 1) as i64)
     }
 
     /// See [`Writer::f`].
-    pub fn f(&mut self) -> Option<f64> {
-        let raw: [u8; 8] = self.take(8)?.try_into().ok()?;
-        Some(f64::from_le_bytes(raw))
+    pub fn f(&mut self) -> f64 {
+        let mut raw = [0u8; 8];
+        let bytes = self.take(8);
+        if bytes.len() == 8 {
+            raw.copy_from_slice(bytes);
+        }
+        f64::from_le_bytes(raw)
     }
 
     /// See [`Writer::n`].
-    pub fn n(&mut self) -> Option<f64> {
-        match self.u()? {
+    pub fn n(&mut self) -> f64 {
+        match self.u() {
             1 => self.f(),
-            z if z % 2 == 0 => Some((z / 2) as f64),
-            _ => None,
+            z if z % 2 == 0 => (z / 2) as f64,
+            _ => {
+                self.failed = true;
+                0.0
+            }
         }
     }
 
     /// See [`Writer::b`].
-    pub fn b(&mut self) -> Option<bool> {
-        match self.byte()? {
-            0 => Some(false),
-            1 => Some(true),
-            _ => None,
+    pub fn b(&mut self) -> bool {
+        match self.byte() {
+            0 => false,
+            1 => true,
+            _ => {
+                self.failed = true;
+                false
+            }
         }
     }
 
     /// See [`Writer::s`].
-    pub fn s(&mut self) -> Option<String> {
-        let n = usize::try_from(self.u()?).ok()?;
-        let raw = self.take(n)?;
-        std::str::from_utf8(raw).ok().map(str::to_string)
+    pub fn s(&mut self) -> String {
+        let n = self.u() as usize;
+        let raw = self.take(n);
+        match std::str::from_utf8(raw) {
+            Ok(text) => text.to_string(),
+            Err(_) => {
+                self.failed = true;
+                String::new()
+            }
+        }
     }
 
     /// See [`Writer::opt`].
-    pub fn opt<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
-        Some(if self.b()? { Some(read(self)?) } else { None })
+    pub fn opt<T>(&mut self, read: impl FnOnce(&mut Self) -> T) -> Option<T> {
+        if self.b() { Some(read(self)) } else { None }
     }
 
-    /// See [`Writer::list`]. A length beyond the bytes left is corrupt
+    /// The length of a list. A length beyond the bytes left is corrupt
     /// (every item takes at least one byte), so nothing huge is allocated.
-    pub fn list<T>(&mut self, mut read: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
-        let n = usize::try_from(self.u()?).ok()?;
-        if n > self.bytes.len() - self.at {
-            return None;
+    pub fn len(&mut self) -> usize {
+        let n = self.u();
+        if self.failed || n > (self.bytes.len() - self.at) as u64 {
+            self.failed = true;
+            return 0;
         }
+        n as usize
+    }
+
+    /// See [`Writer::list`].
+    pub fn list<T>(&mut self, mut read: impl FnMut(&mut Self) -> T) -> Vec<T> {
+        let n = self.len();
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
-            out.push(read(self)?);
+            if self.failed {
+                break;
+            }
+            out.push(read(self));
         }
-        Some(out)
-    }
-
-    /// Runs `read` one level deeper; too deep is corrupt.
-    pub fn nested<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<T> {
-        if self.depth >= MAX_DEPTH {
-            return None;
-        }
-        self.depth += 1;
-        let out = read(self);
-        self.depth -= 1;
         out
     }
 
+    /// Enters one level of nesting; too deep fails the read (and reads
+    /// nothing more, so a hostile form cannot recurse without end). Pair
+    /// with [`Reader::leave`].
+    pub fn enter(&mut self) -> bool {
+        if self.depth >= MAX_DEPTH {
+            self.failed = true;
+        }
+        self.depth += 1;
+        !self.failed
+    }
+
+    /// Leaves a level entered with [`Reader::enter`].
+    pub fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
     /// See [`Writer::value`].
-    pub fn value(&mut self) -> Option<Value> {
-        self.nested(|r| {
-            Some(match r.u()? {
+    pub fn value(&mut self) -> Value {
+        let value = if self.enter() {
+            match self.u() {
                 0 => Value::Null,
                 1 => Value::Bool(false),
                 2 => Value::Bool(true),
-                3 => Value::Number(r.u()?.into()),
-                4 => Value::Number(r.i()?.into()),
-                5 => Value::Number(Number::from_f64(r.f()?)?),
-                6 => Value::String(r.s()?),
-                7 => Value::Array(r.list(Self::value)?),
+                3 => Value::Number(self.u().into()),
+                4 => Value::Number(self.i().into()),
+                5 => match Number::from_f64(self.f()) {
+                    Some(n) => Value::Number(n),
+                    None => {
+                        self.failed = true;
+                        Value::Null
+                    }
+                },
+                6 => Value::String(self.s()),
+                7 => Value::Array(self.list(Self::value)),
                 8 => {
-                    let pairs = r.list(|r| Some((r.s()?, r.value()?)))?;
-                    Value::Object(pairs.into_iter().collect::<Map<String, Value>>())
+                    let mut map = Map::new();
+                    for _ in 0..self.len() {
+                        let key = self.s();
+                        let value = self.value();
+                        if self.failed {
+                            break;
+                        }
+                        map.insert(key, value);
+                    }
+                    Value::Object(map)
                 }
-                _ => return None,
-            })
-        })
+                _ => {
+                    self.failed = true;
+                    Value::Null
+                }
+            }
+        } else {
+            Value::Null
+        };
+        self.leave();
+        value
     }
 }
 
@@ -371,8 +470,8 @@ mod tests {
         w.value(&value);
         let bytes = unbase64(&w.finish()).unwrap();
         let mut r = Reader::new(&bytes);
-        let back = r.value().unwrap();
-        assert!(r.done());
+        let back = r.value();
+        let back = r.finish(back).unwrap();
         assert_eq!(back, value);
         // 2.0 stays a float and 5 stays whole: `$veq` prints them apart.
         assert!(back["o"]["k"]["deep"][1].is_f64());
@@ -385,22 +484,40 @@ mod tests {
         w.value(&json!({"list": [1, 2, 3], "text": "abc"}));
         let bytes = unbase64(&w.finish()).unwrap();
         // Every truncation fails cleanly.
+        let read = |bytes: &[u8]| {
+            let mut r = Reader::new(bytes);
+            let v = r.value();
+            r.finish(v)
+        };
+        assert!(read(&bytes).is_some());
         for end in 0..bytes.len() {
-            assert_eq!(Reader::new(&bytes[..end]).value(), None, "{end}");
+            assert_eq!(read(&bytes[..end]), None, "{end}");
         }
         // A length claiming more than is left allocates nothing and fails.
-        assert_eq!(
-            Reader::new(&[7, 0xff, 0xff, 0xff, 0xff, 0x0f]).value(),
-            None
-        );
+        assert_eq!(read(&[7, 0xff, 0xff, 0xff, 0xff, 0x0f]), None);
         // An unknown tag, a flag that is not 0 or 1, an endless varint.
-        assert_eq!(Reader::new(&[9]).value(), None);
-        assert_eq!(Reader::new(&[2]).opt(Reader::u), None);
-        assert_eq!(Reader::new(&[0xff; 12]).u(), None);
+        assert_eq!(read(&[9]), None);
+        let mut r = Reader::new(&[2]);
+        let flag = r.opt(Reader::u);
+        assert_eq!(r.finish(flag), None);
+        let mut r = Reader::new(&[0xff; 12]);
+        let n = r.u();
+        assert_eq!(r.finish(n), None);
         // Invalid UTF-8.
-        assert_eq!(Reader::new(&[6, 1, 0xff]).value(), None);
+        assert_eq!(read(&[6, 1, 0xff]), None);
         // Nesting beyond the limit.
         let deep = [[7u8, 1]; 100].concat();
-        assert_eq!(Reader::new(&deep).value(), None);
+        assert_eq!(read(&deep), None);
+        let fine = [[7u8, 1]; 40].concat();
+        assert!(read(&[fine, vec![0]].concat()).is_some());
+        // Numbers: whole ones short, others exact.
+        for x in [0.0, 1.0, 50_000.0, 0.25, -3.0, 1e300] {
+            let mut w = Writer::default();
+            w.n(x);
+            let bytes = unbase64(&w.finish()).unwrap();
+            let mut r = Reader::new(&bytes);
+            let back = r.n();
+            assert_eq!(r.finish(back), Some(x));
+        }
     }
 }

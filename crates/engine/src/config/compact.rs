@@ -102,60 +102,56 @@ pub fn read(text: &str, regex: &dyn RegexEngine) -> Result<CompiledConfig, Compa
     let bytes = unbase64(text.trim()).ok_or(CompactError::NotBase64)?;
     let mut r = Reader::new(&bytes);
     match r.u() {
-        Some(FORMAT) => {}
-        Some(other) => return Err(CompactError::Format(other)),
-        None => return Err(CompactError::Corrupt(0)),
+        FORMAT => {}
+        _ if r.failed() => return Err(CompactError::Corrupt(0)),
+        other => return Err(CompactError::Format(other)),
     }
-    match read_config(&mut r, regex) {
-        Some(config) if r.done() => Ok(config),
-        _ => Err(CompactError::Corrupt(r.position())),
-    }
+    let config = read_config(&mut r, regex);
+    let at = r.position();
+    r.finish(config).ok_or(CompactError::Corrupt(at))
 }
 
-fn read_config(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> Option<CompiledConfig> {
-    let schema = r.u()?;
-    let site = r.s()?;
-    let version = r.u()?;
-    let placements = r.list(|r| {
-        Some(Placement {
-            id: r.s()?,
-            kind: match r.u()? {
-                0 => PlacementKind::Inline,
-                1 => PlacementKind::Modal,
-                2 => PlacementKind::Toast,
-                3 => PlacementKind::Bar,
-                _ => return None,
-            },
-            trigger: r.opt(read_trigger)?,
-        })
-    })?;
+fn read_config(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> CompiledConfig {
+    let schema = r.u();
+    let site = r.s();
+    let version = r.u();
+    let placements = r.list(|r| Placement {
+        id: r.s(),
+        kind: match r.u() {
+            0 => PlacementKind::Inline,
+            1 => PlacementKind::Modal,
+            2 => PlacementKind::Toast,
+            3 => PlacementKind::Bar,
+            _ => {
+                r.fail();
+                PlacementKind::Inline
+            }
+        },
+        trigger: r.opt(read_trigger),
+    });
     let pressure = Pressure {
-        per_session: r.opt(Reader::u32)?,
-        per_day: r.opt(Reader::u32)?,
+        per_session: r.opt(Reader::u32),
+        per_day: r.opt(Reader::u32),
     };
-    let global_holdout = r.n()?;
-    let saved_groups = r.value()?;
-    let tiers = r.list(|r| {
-        Some(Tier {
-            id: r.s()?,
-            name: r.s()?,
-            points: r.n()?,
-            perks: r.s()?,
-        })
-    })?;
-    let locale = r.opt(Reader::s)?;
-    let currency = r.opt(Reader::s)?;
-    let attribution_hours = r.u32()?;
-    let profile = r.opt(read_profile)?.unwrap_or_default();
-    let paths = Paths::read(r)?;
-    let campaigns = r.list(|r| {
-        Some(CompiledCampaign {
-            campaign: read_campaign(r)?,
-            condition: Condition::read(r, regex)?,
-            behavioural: r.b()?,
-            index: usize::try_from(r.u()?).ok()?,
-        })
-    })?;
+    let global_holdout = r.n();
+    let saved_groups = r.value();
+    let tiers = r.list(|r| Tier {
+        id: r.s(),
+        name: r.s(),
+        points: r.n(),
+        perks: r.s(),
+    });
+    let locale = r.opt(Reader::s);
+    let currency = r.opt(Reader::s);
+    let attribution_hours = r.u32();
+    let profile = r.opt(read_profile).unwrap_or_default();
+    let paths = Paths::read(r);
+    let campaigns = r.list(|r| CompiledCampaign {
+        campaign: read_campaign(r),
+        condition: Condition::read(r, regex),
+        behavioural: r.b(),
+        index: r.u() as usize,
+    });
     let config = SiteConfig {
         schema,
         site,
@@ -171,7 +167,7 @@ fn read_config(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> Option<CompiledCo
         attribution_hours,
         profile,
     };
-    Some(CompiledConfig::assemble(config, campaigns, paths))
+    CompiledConfig::assemble(config, campaigns, paths)
 }
 
 fn write_trigger(w: &mut Writer, t: &Trigger) {
@@ -190,17 +186,20 @@ fn write_trigger(w: &mut Writer, t: &Trigger) {
     }
 }
 
-fn read_trigger(r: &mut Reader<'_>) -> Option<Trigger> {
-    Some(match r.u()? {
+fn read_trigger(r: &mut Reader<'_>) -> Trigger {
+    match r.u() {
         0 => Trigger::PageLoad,
         1 => Trigger::ExitIntent,
-        2 => Trigger::Dwell { seconds: r.u32()? },
-        3 => Trigger::Scroll { percent: r.u32()? },
-        4 => Trigger::Inactivity { seconds: r.u32()? },
-        5 => Trigger::NthPageView { n: r.u32()? },
+        2 => Trigger::Dwell { seconds: r.u32() },
+        3 => Trigger::Scroll { percent: r.u32() },
+        4 => Trigger::Inactivity { seconds: r.u32() },
+        5 => Trigger::NthPageView { n: r.u32() },
         6 => Trigger::ReturningWithCart,
-        _ => return None,
-    })
+        _ => {
+            r.fail();
+            Trigger::PageLoad
+        }
+    }
 }
 
 fn write_profile(w: &mut Writer, p: &ProfileConfig) {
@@ -222,17 +221,17 @@ fn write_profile(w: &mut Writer, p: &ProfileConfig) {
     w.u(p.cart_abandon_minutes.into());
 }
 
-fn read_profile(r: &mut Reader<'_>) -> Option<ProfileConfig> {
-    let session_timeout_minutes = r.u32()?;
-    let mut four = || Some([r.n()?, r.n()?, r.n()?, r.n()?]);
-    let (recency_days, frequency_orders, monetary) = (four()?, four()?, four()?);
+fn read_profile(r: &mut Reader<'_>) -> ProfileConfig {
+    let session_timeout_minutes = r.u32();
+    let mut four = || [r.n(), r.n(), r.n(), r.n()];
+    let (recency_days, frequency_orders, monetary) = (four(), four(), four());
     let [
         dormant_days,
         at_risk_factor,
         at_risk_min_days,
         affinity_half_life_days,
-    ] = four()?;
-    Some(ProfileConfig {
+    ] = four();
+    ProfileConfig {
         session_timeout_minutes,
         recency_days,
         frequency_orders,
@@ -241,11 +240,11 @@ fn read_profile(r: &mut Reader<'_>) -> Option<ProfileConfig> {
         at_risk_factor,
         at_risk_min_days,
         affinity_half_life_days,
-        loyal_orders: r.u32()?,
-        vip_rfm_total: u8::try_from(r.u()?).ok()?,
-        long_dwell_seconds: r.u32()?,
-        cart_abandon_minutes: r.u32()?,
-    })
+        loyal_orders: r.u32(),
+        vip_rfm_total: r.u8(),
+        long_dwell_seconds: r.u32(),
+        cart_abandon_minutes: r.u32(),
+    }
 }
 
 fn write_campaign(w: &mut Writer, c: &Campaign) {
@@ -277,14 +276,14 @@ fn write_campaign(w: &mut Writer, c: &Campaign) {
     w.n(c.holdout);
     match &c.allocation {
         Allocation::Fixed { weights } => {
-            w.u(0);
+            w.b(false);
             w.opt(weights.as_ref(), |w, list| w.list(list, |w, x| w.n(*x)));
         }
         Allocation::Bandit {
             posteriors,
             min_share,
         } => {
-            w.u(1);
+            w.b(true);
             w.list(posteriors, |w, (a, b)| {
                 w.n(*a);
                 w.n(*b);
@@ -305,54 +304,50 @@ fn write_campaign(w: &mut Writer, c: &Campaign) {
     });
 }
 
-fn read_campaign(r: &mut Reader<'_>) -> Option<Campaign> {
-    let id = r.s()?;
-    let name = r.s()?;
-    let placements = r.list(Reader::s)?;
+fn read_campaign(r: &mut Reader<'_>) -> Campaign {
+    let id = r.s();
+    let name = r.s();
+    let placements = r.list(Reader::s);
     let schedule = Schedule {
-        start_ms: r.opt(Reader::i)?,
-        end_ms: r.opt(Reader::i)?,
-        weekdays: r.list(small)?,
-        hours: r.opt(|r| Some((small(r)?, small(r)?)))?,
+        start_ms: r.opt(Reader::i),
+        end_ms: r.opt(Reader::i),
+        weekdays: r.list(Reader::u8),
+        hours: r.opt(|r| (r.u8(), r.u8())),
     };
-    let priority = r.i()?;
-    let group = r.opt(Reader::s)?;
+    let priority = r.i();
+    let group = r.opt(Reader::s);
     let mut cap = || r.opt(Reader::u32);
     let caps = Caps {
-        per_session: cap()?,
-        per_day: cap()?,
-        per_week: cap()?,
-        lifetime: cap()?,
-        min_gap_minutes: cap()?,
-        dismiss_cooldown_hours: cap()?,
-        stop_after_conversion: r.b()?,
+        per_session: cap(),
+        per_day: cap(),
+        per_week: cap(),
+        lifetime: cap(),
+        min_gap_minutes: cap(),
+        dismiss_cooldown_hours: cap(),
+        stop_after_conversion: r.b(),
     };
-    let holdout = r.n()?;
-    let allocation = match r.u()? {
-        0 => Allocation::Fixed {
-            weights: r.opt(|r| r.list(Reader::n))?,
-        },
-        1 => Allocation::Bandit {
-            posteriors: r.list(|r| Some((r.n()?, r.n()?)))?,
-            min_share: r.n()?,
-        },
-        _ => return None,
+    let holdout = r.n();
+    let allocation = if r.b() {
+        Allocation::Bandit {
+            posteriors: r.list(|r| (r.n(), r.n())),
+            min_share: r.n(),
+        }
+    } else {
+        Allocation::Fixed {
+            weights: r.opt(|r| r.list(Reader::n)),
+        }
     };
-    let seed = r.s()?;
-    let hash_version = r.u32()?;
-    let variants = r.list(|r| {
-        Some(Variant {
-            id: r.s()?,
-            content: read_content(r)?,
-        })
-    })?;
-    let coupon = r.opt(|r| {
-        Some(CouponPolicy {
-            budget: r.u32()?,
-            valid_days: r.u32()?,
-            prefix: r.s()?,
-        })
-    })?;
+    let seed = r.s();
+    let hash_version = r.u32();
+    let variants = r.list(|r| Variant {
+        id: r.s(),
+        content: read_content(r),
+    });
+    let coupon = r.opt(|r| CouponPolicy {
+        budget: r.u32(),
+        valid_days: r.u32(),
+        prefix: r.s(),
+    });
     // What deciding relies on: variants, and one weight or posterior each.
     let n = variants.len();
     let fits = match &allocation {
@@ -360,9 +355,9 @@ fn read_campaign(r: &mut Reader<'_>) -> Option<Campaign> {
         Allocation::Bandit { posteriors, .. } => posteriors.is_empty() || posteriors.len() == n,
     };
     if n == 0 || !fits {
-        return None;
+        r.fail();
     }
-    Some(Campaign {
+    Campaign {
         id,
         name,
         placements,
@@ -377,11 +372,7 @@ fn read_campaign(r: &mut Reader<'_>) -> Option<Campaign> {
         hash_version,
         variants,
         coupon,
-    })
-}
-
-fn small(r: &mut Reader<'_>) -> Option<u8> {
-    u8::try_from(r.u()?).ok()
+    }
 }
 
 fn write_content(w: &mut Writer, content: &Content) {
@@ -423,47 +414,58 @@ fn write_content(w: &mut Writer, content: &Content) {
     }
 }
 
-fn read_content(r: &mut Reader<'_>) -> Option<Content> {
-    Some(match r.u()? {
-        0 => {
-            let safe = |url: String| is_safe_url(&url).then_some(url);
-            Content::Banner(Banner {
-                headline: r.s()?,
-                body: r.s()?,
-                image: r.opt(|r| safe(r.s()?))?,
-                cta: r.opt(|r| {
-                    Some(Cta {
-                        text: r.s()?,
-                        url: safe(r.s()?)?,
-                    })
-                })?,
-                theme: r.opt(Reader::s)?,
-            })
+fn read_content(r: &mut Reader<'_>) -> Content {
+    // Links and images only http(s) or relative, as publishing checked.
+    let url = |r: &mut Reader<'_>| {
+        let url = r.s();
+        if !is_safe_url(&url) {
+            r.fail();
         }
+        url
+    };
+    match r.u() {
+        0 => Content::Banner(Banner {
+            headline: r.s(),
+            body: r.s(),
+            image: r.opt(url),
+            cta: r.opt(|r| Cta {
+                text: r.s(),
+                url: url(r),
+            }),
+            theme: r.opt(Reader::s),
+        }),
         1 => Content::Coupon(Coupon {
-            headline: r.s()?,
-            value: r.s()?,
-            body: r.s()?,
-            reveal: r.s()?,
-            terms: r.s()?,
+            headline: r.s(),
+            value: r.s(),
+            body: r.s(),
+            reveal: r.s(),
+            terms: r.s(),
         }),
         2 => Content::LoyaltyPrompt(LoyaltyPrompt {
-            headline: r.s()?,
-            body: r.s()?,
+            headline: r.s(),
+            body: r.s(),
         }),
-        3 => Content::FeedbackQuestion(FeedbackQuestion {
-            question: r.s()?,
-            scale: match r.u()? {
-                0 => Scale::Rating,
-                1 => Scale::Nps,
-                2 => Scale::Choice {
-                    choices: r.list(Reader::s)?,
+        kind => {
+            if kind != 3 {
+                r.fail();
+            }
+            Content::FeedbackQuestion(FeedbackQuestion {
+                question: r.s(),
+                scale: match r.u() {
+                    0 => Scale::Rating,
+                    1 => Scale::Nps,
+                    kind => {
+                        if kind != 2 {
+                            r.fail();
+                        }
+                        Scale::Choice {
+                            choices: r.list(Reader::s),
+                        }
+                    }
                 },
-                _ => return None,
-            },
-        }),
-        _ => return None,
-    })
+            })
+        }
+    }
 }
 
 #[cfg(test)]

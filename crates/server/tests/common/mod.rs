@@ -123,9 +123,7 @@ pub async fn config_is_served_with_a_strong_etag_and_revalidates_with_304(state:
     }
 }
 
-pub async fn the_widget_gets_the_config_checked_and_compiled_in_the_compact_form(
-    state: AppState,
-) {
+pub async fn the_widget_gets_the_config_checked_and_compiled_in_the_compact_form(state: AppState) {
     use dangol_engine::condition::NativeRegex;
     use dangol_engine::config::{SiteConfig, compact};
     let get = |tag: Option<&str>| {

@@ -208,3 +208,22 @@ fn the_compact_form_is_smaller_than_the_json() {
         "{compact_bytes} B compact vs {json_bytes} B JSON"
     );
 }
+
+#[test]
+fn any_changed_byte_reads_as_a_config_or_an_error_never_a_panic() {
+    let configs = case_configs();
+    let mut outcomes = [0usize; 2];
+    for config in configs.iter().take(12) {
+        let bytes = unbase64(&write(config)).unwrap();
+        for at in 0..bytes.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut changed = bytes.clone();
+                changed[at] ^= flip;
+                let text = crate::wire::base64(&changed);
+                outcomes[usize::from(read(&text, &NativeRegex).is_ok())] += 1;
+            }
+        }
+    }
+    // Both happen: some bytes are free text, others are structure.
+    assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
+}
