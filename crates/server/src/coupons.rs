@@ -181,6 +181,10 @@ pub(crate) async fn claim(
 #[serde(deny_unknown_fields)]
 pub(crate) struct RedeemBody {
     code: String,
+    /// Who at the shop's checkout entered the code (the shopper's address
+    /// or session there), for the limit on guessing; optional.
+    #[serde(default)]
+    client: Option<String>,
 }
 
 /// `POST /v1/sites/{site}/coupons/redeem`: the shop's checkout, with
@@ -193,11 +197,12 @@ pub(crate) async fn redeem(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let site = known_site(&state, &site).await?;
-    // Guessing codes is held back per address.
-    state.limiter.check(
-        &format!("redeems:{}", ip.0),
+    // Guessing the redeem key is held back per address: failures count.
+    let auth_key = format!("redeem-auth:{}:{}", site.id, ip.0);
+    state.limiter.peek(
+        &auth_key,
         state.limits.redeems_per_ip,
-        "redeem attempts from this address",
+        "failed redeem attempts from this address",
     )?;
     let given = headers
         .get(header::AUTHORIZATION)
@@ -206,6 +211,7 @@ pub(crate) async fn redeem(
         .map(|k| hex::encode(Sha256::digest(k.as_bytes())));
     let expected = state.store.redeem_key(&site.id).await?;
     if expected.is_none() || given != expected {
+        state.limiter.hit(&auth_key);
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -214,17 +220,40 @@ pub(crate) async fn redeem(
     }
     let body: RedeemBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the redemption is not valid: {e}")))?;
+    // Redemptions come from the shop's checkout server, one address for
+    // every shopper: guessing codes is held back per shopper as the shop
+    // names them (`client`, e.g. the shopper's address or session there),
+    // else per calling address, and only unknown codes count, so one
+    // guesser never blocks anyone else's real redemption.
+    let client = match &body.client {
+        Some(c) if !c.is_empty() && c.len() <= 128 => c.as_str(),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "`client` must be 1-128 characters naming the shopper at the checkout",
+            ));
+        }
+        None => ip.0.as_str(),
+    };
+    let miss_key = format!("redeem-miss:{}:{client}", site.id);
+    state.limiter.peek(
+        &miss_key,
+        state.limits.redeems_per_ip,
+        "unknown coupon codes from this client",
+    )?;
     let code = body.code.trim().to_ascii_uppercase();
     match state.store.redeem_coupon(&site.id, &code, now_ms()).await? {
         Redeem::Redeemed(c) => Ok(Json(json!({
             "code": c.code, "campaign": c.campaign, "variant": c.variant, "redeemed_ms": c.redeemed_ms
         }))
         .into_response()),
-        Redeem::Unknown => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_code",
-            format!("no coupon `{code}`"),
-        )),
+        Redeem::Unknown => {
+            state.limiter.hit(&miss_key);
+            Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_code",
+                format!("no coupon `{code}`"),
+            ))
+        }
         Redeem::Expired => Err(ApiError::new(
             StatusCode::GONE,
             "expired",

@@ -53,6 +53,8 @@ pub struct AppState {
     pub limits: limits::Limits,
     /// The rate-limit counters.
     pub limiter: Arc<limits::Limiter>,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` name the client.
+    pub proxies: Arc<limits::TrustedProxies>,
     /// Sites and served configs, for a second.
     pub cache: Arc<cache::Cache>,
 }
@@ -67,6 +69,7 @@ impl AppState {
             admin_token: None,
             limits: limits::Limits::default(),
             limiter: Arc::default(),
+            proxies: Arc::default(),
             cache: Arc::default(),
         }
     }

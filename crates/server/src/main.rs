@@ -49,9 +49,16 @@ struct Args {
     /// Coupon claims accepted per minute from one client address.
     #[arg(long, default_value_t = 20)]
     claims_per_ip: u32,
-    /// Redeem attempts accepted per minute from one client address.
+    /// Failed redeem attempts accepted per minute: wrong redeem keys per
+    /// client address, unknown codes per shopper at the checkout.
     #[arg(long, default_value_t = 120)]
     redeems_per_ip: u32,
+    /// Reverse proxies or CDNs in front of this server, as addresses or
+    /// ranges (`10.0.0.0/8,2001:db8::/32`): their `Forwarded` or
+    /// `X-Forwarded-For` header names the client for rate limits. Without
+    /// this, every client behind a proxy shares the proxy's limits.
+    #[arg(long, env = "DANGOL_TRUSTED_PROXIES", value_parser = parse_proxies, default_value = "")]
+    trusted_proxies: dangol_server::limits::TrustedProxies,
     /// Bearer token for the admin API (automation).
     #[arg(long, env = "DANGOL_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -165,6 +172,7 @@ async fn main() -> anyhow::Result<()> {
             ..dangol_server::limits::Limits::default()
         },
         limiter: Arc::default(),
+        proxies: Arc::new(args.trusted_proxies),
         cache: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind(args.addr)
@@ -228,4 +236,8 @@ fn compact_stdin() -> anyhow::Result<()> {
     }
     println!("{}", compact::write(&config));
     Ok(())
+}
+
+fn parse_proxies(list: &str) -> Result<dangol_server::limits::TrustedProxies, String> {
+    dangol_server::limits::TrustedProxies::parse(list)
 }

@@ -168,7 +168,10 @@ pub(crate) fn router(state: AppState) -> Router {
         router = router.nest_service("/pkg", assets);
     }
     router
-        .layer(axum::middleware::from_fn(crate::limits::client_ip))
+        .layer(axum::middleware::from_fn_with_state(
+            state.proxies.clone(),
+            crate::limits::client_ip,
+        ))
         .with_state(state)
 }
 

@@ -157,7 +157,7 @@ fn read_config(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> CompiledConfig {
         site,
         version,
         placements,
-        campaigns: campaigns.iter().map(|c| c.campaign.clone()).collect(),
+        campaigns: Vec::new(),
         pressure,
         global_holdout,
         saved_groups,

@@ -73,7 +73,8 @@ impl CompiledConfig {
         }
     }
 
-    /// The config as read (its `campaigns` hold only the usable ones).
+    /// The config as read; its campaigns moved to
+    /// [`CompiledConfig::campaigns`] (its own `campaigns` list is empty).
     pub fn config(&self) -> &SiteConfig {
         &self.config
     }
@@ -181,7 +182,6 @@ impl SiteConfig {
         crate::ledger::insertion_sort(&mut compiled, |a, b| {
             a.campaign.priority < b.campaign.priority
         });
-        self.campaigns = compiled.iter().map(|c| c.campaign.clone()).collect();
         Ok(CompiledConfig {
             config: self,
             campaigns: compiled,

@@ -857,6 +857,148 @@ pub async fn old_events_are_purged_after_the_retention(state: AppState) {
     assert_eq!(ids, ["evt_new00001"]);
 }
 
+/// Event batches from `client` as a proxy (the test's own address,
+/// 127.0.0.1) forwards them: the statuses of `n` batches.
+async fn batches_forwarded_for(state: &AppState, client: &str, n: usize) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for i in 0..n {
+        let body =
+            json!({"events": [event(&format!("evt_fwd{i:05}{}", client.len()), "page_view")]});
+        let mut req = post_events(&body, None);
+        req.headers_mut()
+            .insert("x-forwarded-for", client.parse().unwrap());
+        statuses.push(send(state, req).await.0.as_u16());
+    }
+    statuses
+}
+
+pub async fn clients_behind_a_trusted_proxy_get_their_own_limits_and_cannot_spoof_one(
+    mut state: AppState,
+) {
+    use dangol_server::limits::TrustedProxies;
+    state.limits.events_per_ip = 3;
+    // No proxy listed: the header is the client's own word and counts for
+    // nothing; every "client" shares the socket's address.
+    let a = batches_forwarded_for(&state, "198.51.100.1", 2).await;
+    let b = batches_forwarded_for(&state, "198.51.100.2", 2).await;
+    assert_eq!([a, b].concat(), [200, 200, 200, 429]);
+
+    // Behind a listed proxy, each client has its own allowance...
+    let mut state = state.clone();
+    state.limiter = Arc::default();
+    state.proxies = Arc::new(TrustedProxies::parse("127.0.0.1, 10.0.0.0/8").unwrap());
+    for client in ["198.51.100.1", "198.51.100.2"] {
+        assert_eq!(
+            batches_forwarded_for(&state, client, 4).await,
+            [200, 200, 200, 429],
+            "{client}"
+        );
+    }
+    // ...and cannot escape it by writing the header itself: the proxy
+    // appends what it saw, and that is what counts.
+    for spoofed in ["6.6.6.1", "6.6.6.2"] {
+        let chain = format!("{spoofed}, 198.51.100.1, 10.0.0.7");
+        assert_eq!(batches_forwarded_for(&state, &chain, 1).await, [429]);
+    }
+    // IPv6 clients count per /64: rotating through one's own /64 does not
+    // reset the allowance; another /64 has its own.
+    let mut seen = Vec::new();
+    for host in 1..=4 {
+        let client = format!("2001:db8:1:2::{host}");
+        seen.extend(batches_forwarded_for(&state, &client, 1).await);
+    }
+    assert_eq!(seen, [200, 200, 200, 429]);
+    assert_eq!(
+        batches_forwarded_for(&state, "2001:db8:1:3::1", 1).await,
+        [200]
+    );
+    // The standard `Forwarded` header works alike.
+    let body = json!({"events": [event("evt_fwdstd0001", "page_view")]});
+    let mut req = post_events(&body, None);
+    req.headers_mut().insert(
+        "forwarded",
+        "for=\"[2001:db8:1:2::99]:4711\";proto=https"
+            .parse()
+            .unwrap(),
+    );
+    assert_eq!(send(&state, req).await.0, StatusCode::TOO_MANY_REQUESTS);
+}
+
+pub async fn a_code_guesser_at_the_checkout_never_blocks_real_redemptions(mut state: AppState) {
+    use sha2::{Digest, Sha256};
+    state.limits.redeems_per_ip = 3;
+    publish_coupon_campaign(&state, 5).await;
+    let key = "redeem-key-checkout-0001";
+    let hash = hex::encode(Sha256::digest(key.as_bytes()));
+    state.store.set_redeem_key("demo", &hash).await.unwrap();
+    let mut codes = Vec::new();
+    for anon in ["anon-real-aaaaaaaaaaaa", "anon-real-bbbbbbbbbbbb"] {
+        let claim = json!({"anon": anon, "campaign": "kurly", "variant": "a"});
+        let (status, _, body) = send(
+            &state,
+            post_json("/v1/sites/demo/coupons/claim", &claim, None),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        codes.push(body["code"].as_str().unwrap().to_string());
+    }
+    let redeem = |code: &str, client: Option<&str>, bearer: &str| {
+        let mut body = json!({"code": code});
+        if let Some(c) = client {
+            body["client"] = json!(c);
+        }
+        post_json("/v1/sites/demo/coupons/redeem", &body, Some(bearer))
+    };
+    // One shopper guessing: unknown codes run out their allowance.
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let req = redeem(
+            &format!("KURLY-GUESS{i:04}"),
+            Some("shopper-at-203.0.113.5"),
+            key,
+        );
+        statuses.push(send(&state, req).await.0.as_u16());
+    }
+    assert_eq!(statuses, [404, 404, 404, 429, 429]);
+    // The same checkout server redeems everyone else's real codes at once.
+    let (status, _, body) = send(
+        &state,
+        redeem(&codes[0], Some("shopper-at-198.51.100.9"), key),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = send(&state, redeem(&codes[1], None, key)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Redeemed codes are not guesses: redeeming again is a 409, not counted.
+    for _ in 0..4 {
+        let (status, _, _) = send(&state, redeem(&codes[1], None, key)).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+    }
+    let req = redeem("KURLY-NOTREAL01", Some(&"x".repeat(129)), key);
+    let (status, _, body) = send(&state, req).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`client`"),
+        "{body}"
+    );
+    // Guessing the redeem key is held back per address (here one behind the
+    // shop's proxy), and does not touch the checkout server's allowance.
+    state.proxies = Arc::new(dangol_server::limits::TrustedProxies::parse("127.0.0.1").unwrap());
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let mut req = redeem(&codes[0], None, &format!("wrong-key-{i}"));
+        req.headers_mut()
+            .insert("x-forwarded-for", "203.0.113.66".parse().unwrap());
+        statuses.push(send(&state, req).await.0.as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 429]);
+    let (status, _, _) = send(&state, redeem("KURLY-NOTREAL01", None, key)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 pub async fn coupon_farming_and_code_guessing_are_held_to_the_address_limits(mut state: AppState) {
     state.limits.claims_per_ip = 10;
     state.limits.redeems_per_ip = 5;
@@ -2184,6 +2326,8 @@ macro_rules! api_tests {
             gzip_batches_are_accepted_and_a_gzip_bomb_is_refused,
             old_events_are_purged_after_the_retention,
             coupon_farming_and_code_guessing_are_held_to_the_address_limits,
+            clients_behind_a_trusted_proxy_get_their_own_limits_and_cannot_spoof_one,
+            a_code_guesser_at_the_checkout_never_blocks_real_redemptions,
             widget_assets_load_cross_origin_from_shop_pages,
             admins_sign_in_with_a_strict_cookie_and_changes_need_the_csrf_token,
             every_admin_route_refuses_without_a_session_or_token,
