@@ -10,7 +10,7 @@ use crate::{bench, postgres, root, tools, widget};
 
 /// The shipped bundle (loader + glue + wasm, gzip -9) may not grow past
 /// this ceiling. It is not the target: the target is 81,920 bytes, with
-/// 35,000 as the goal, and `cargo xtask bench` reports where it stands.
+/// 48,000 as the goal, and `cargo xtask bench` reports where it stands.
 /// Overlays, triggers, text tokens, two languages and the exposure rule
 /// took it from 121 KB to 134 KB; the persisted outbox with its cross-tab
 /// lock to 140 KB. Rebuilding the standard library with trapping panics
@@ -21,9 +21,11 @@ use crate::{bench, postgres, root, tools, widget};
 /// reading), cost 5.6 KB; typed offer actions and leaving publish-only
 /// config checks to the server won 2.6 KB of it back; refusing patterns
 /// that backtrack catastrophically in the widget too (a crafted URL must
-/// not hang a tab) cost 2.4 KB: 126.6 KB.
+/// not hang a tab) cost 2.4 KB: 126.6 KB. The server publishing the
+/// config checked and compiled in a compact form, so the widget carries no
+/// config reader, validator or condition compiler: 113.6 KB.
 /// The ceiling comes down with each saving, so none is lost unnoticed.
-pub const BUNDLE_GZIP_BUDGET: u64 = 127_000;
+pub const BUNDLE_GZIP_BUDGET: u64 = 114_000;
 
 pub fn run() -> Result<()> {
     let started = Instant::now();
