@@ -417,6 +417,79 @@ fn decide_one(
     decision
 }
 
+/// Why a coupon claim for `variant` of `compiled` by the shopper `id` must
+/// be refused, as far as the server can know: the campaign's dates, the
+/// global holdout and the campaign's own holdout (both by hash of the id),
+/// and, for fixed allocations, the variant the id is bucketed into. The
+/// audience, weekdays, hours, caps and pressure depend on what only the
+/// shopper's browser knows and are not checked here; a claim without an id
+/// (no measurement consent) can be checked against the dates only.
+pub fn claim_refusal(
+    config: &CompiledConfig,
+    compiled: &CompiledCampaign,
+    variant: &str,
+    id: Option<&str>,
+    now_ms: i64,
+) -> Option<ClaimRefusal> {
+    let campaign = &compiled.campaign;
+    let s = &campaign.schedule;
+    if s.start_ms.is_some_and(|start| now_ms < start) {
+        return Some(ClaimRefusal::NotStarted);
+    }
+    if s.end_ms.is_some_and(|end| now_ms >= end) {
+        return Some(ClaimRefusal::Ended);
+    }
+    let id = id?;
+    let global = config.config().global_holdout;
+    if global > 0.0 && bucket::hash(GLOBAL_HOLDOUT_SEED, id, 2).is_some_and(|n| n < global) {
+        return Some(ClaimRefusal::GlobalHoldout);
+    }
+    if campaign.holdout > 0.0 {
+        let seed = format!("{}{HOLDOUT_SALT}", campaign.seed);
+        if bucket::hash(&seed, id, campaign.hash_version).is_some_and(|n| n < campaign.holdout) {
+            return Some(ClaimRefusal::Holdout);
+        }
+    }
+    if let Allocation::Fixed { .. } = campaign.allocation {
+        // Sticky by hash: the id sees exactly one variant.
+        let mut unused = crate::random::SplitMix64::new(0);
+        let index = choose_variant(compiled, Some(id), &mut unused);
+        let assigned = &campaign.variants.get(index)?.id;
+        if assigned != variant {
+            return Some(ClaimRefusal::OtherVariant(assigned.clone()));
+        }
+    }
+    None
+}
+
+/// See [`claim_refusal`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimRefusal {
+    /// Before the campaign's `start_ms`.
+    NotStarted,
+    /// At or after its `end_ms`.
+    Ended,
+    /// The id is in the site's global holdout: it is shown no offers.
+    GlobalHoldout,
+    /// The id is in the campaign's holdout: it is never shown the campaign.
+    Holdout,
+    /// The id is bucketed into another variant (named).
+    OtherVariant(String),
+}
+
+impl ClaimRefusal {
+    /// A machine code for the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ClaimRefusal::NotStarted => "not_started",
+            ClaimRefusal::Ended => "ended",
+            ClaimRefusal::GlobalHoldout => "global_holdout",
+            ClaimRefusal::Holdout => "holdout",
+            ClaimRefusal::OtherVariant(_) => "other_variant",
+        }
+    }
+}
+
 fn in_schedule(s: &Schedule, m: &Moment) -> bool {
     if s.start_ms.is_some_and(|start| m.now_ms < start)
         || s.end_ms.is_some_and(|end| m.now_ms >= end)
@@ -767,6 +840,78 @@ mod tests {
         let d = run(&cfg, json!({}), Consent::Granted, &Ledger::default());
         assert!(d.chosen().is_none());
         assert_eq!(d.reasons, vec![Reason::GlobalHoldout]);
+    }
+
+    #[test]
+    fn claims_are_refused_outside_the_dates_in_a_holdout_or_for_another_variant() {
+        let mut config = site(json!([{
+            "id": "vip", "placement": "p", "holdout": 0.5,
+            "schedule": {"start_ms": 1_000, "end_ms": 2_000},
+            "variants": [
+                {"id": "a", "content": {"type": "banner", "headline": "A"}},
+                {"id": "b", "content": {"type": "banner", "headline": "B"}}
+            ]
+        }]));
+        let compiled = compiled(config.clone());
+        let c = &compiled.campaigns()[0];
+        let refuse = |id: Option<&str>, variant: &str, now: i64| {
+            claim_refusal(&compiled, c, variant, id, now)
+        };
+        assert_eq!(refuse(None, "a", 999), Some(ClaimRefusal::NotStarted));
+        assert_eq!(refuse(None, "a", 2_000), Some(ClaimRefusal::Ended));
+        assert_eq!(
+            refuse(None, "a", 1_500),
+            None,
+            "without an id only the dates"
+        );
+        // Over many ids: about half held out, the rest each allowed exactly
+        // the variant deciding shows them.
+        let (mut held, mut allowed) = (0, 0);
+        for i in 0..2_000 {
+            let id = format!("anon{i:016}");
+            let shopper_sees = {
+                let ledger = Ledger::default();
+                let attrs = json!({});
+                let shopper = Shopper {
+                    attributes: &attrs,
+                    id: Some(&id),
+                    consent: Consent::Granted,
+                    ledger: &ledger,
+                };
+                decide(
+                    &compiled,
+                    "p",
+                    &shopper,
+                    &Moment::utc(1_500),
+                    &mut SplitMix64::new(i),
+                    &NativeRegex,
+                )
+                .chosen()
+                .map(|ch| ch.variant_id.clone())
+            };
+            match (refuse(Some(&id), "a", 1_500), refuse(Some(&id), "b", 1_500)) {
+                (Some(ClaimRefusal::Holdout), Some(ClaimRefusal::Holdout)) => {
+                    held += 1;
+                    assert_eq!(shopper_sees, None, "{id}");
+                }
+                (None, Some(ClaimRefusal::OtherVariant(v)))
+                | (Some(ClaimRefusal::OtherVariant(v)), None) => {
+                    allowed += 1;
+                    assert_eq!(shopper_sees, Some(v), "{id}");
+                }
+                other => panic!("{id}: {other:?}"),
+            }
+        }
+        assert!((800..1_200).contains(&held), "{held} held out");
+        assert_eq!(held + allowed, 2_000);
+        // The global holdout comes first.
+        config["global_holdout"] = json!(1.0);
+        let compiled = super::tests::compiled(config);
+        let c = &compiled.campaigns()[0];
+        assert_eq!(
+            claim_refusal(&compiled, c, "a", Some("anon0000000000000001"), 1_500),
+            Some(ClaimRefusal::GlobalHoldout)
+        );
     }
 
     #[test]

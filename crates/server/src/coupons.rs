@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dangol_engine::condition::NativeRegex;
 use dangol_engine::config::{CompiledConfig, SiteConfig, is_identifier};
+use dangol_engine::decide::{ClaimRefusal, claim_refusal};
 use rand::Rng;
 use serde::Deserialize;
 use serde_json::json;
@@ -103,6 +104,7 @@ pub(crate) async fn claim(
     )?;
     let body: ClaimBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the claim is not valid: {e}")))?;
+    let named = body.anon.is_some();
     let anon = match body.anon {
         Some(anon) => {
             state.limiter.check(
@@ -145,6 +147,33 @@ pub(crate) async fn claim(
                 "campaign `{}` has no variant `{}`",
                 campaign.id, body.variant
             )));
+        }
+        // What the server can check of the campaign's rules: its dates, the
+        // holdouts and the variant the id is bucketed into. The public
+        // config tells anyone the campaign exists; it does not make them
+        // its audience.
+        let id = named.then_some(anon.as_str());
+        if let Some(refusal) = claim_refusal(&config, compiled, &body.variant, id, now_ms()) {
+            let message = match &refusal {
+                ClaimRefusal::NotStarted => format!("campaign `{}` has not started", campaign.id),
+                ClaimRefusal::Ended => format!("campaign `{}` has ended", campaign.id),
+                ClaimRefusal::GlobalHoldout => {
+                    "this id is in the site's holdout and is shown no offers".to_string()
+                }
+                ClaimRefusal::Holdout => format!(
+                    "this id is in the holdout of campaign `{}` and is never shown it",
+                    campaign.id
+                ),
+                ClaimRefusal::OtherVariant(v) => format!(
+                    "this id is shown variant `{v}` of campaign `{}`, not `{}`",
+                    campaign.id, body.variant
+                ),
+            };
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                refusal.code(),
+                message,
+            ));
         }
         (campaign, policy)
     };

@@ -999,6 +999,84 @@ pub async fn a_code_guesser_at_the_checkout_never_blocks_real_redemptions(mut st
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+pub async fn coupon_claims_follow_the_campaigns_dates_holdouts_and_variants(mut state: AppState) {
+    state.limits.claims_per_ip = 1_000;
+    let now = now_ms();
+    let mut config = dangol_server::demo::config(2);
+    let coupon = |id: &str, extra: Value| {
+        let mut c = json!({
+            "id": id, "placement": "home-hero", "coupon": {"budget": 1000, "valid_days": 7},
+            "variants": [
+                {"id": "a", "content": {"type": "coupon", "headline": "x", "value": "5%"}},
+                {"id": "b", "content": {"type": "coupon", "headline": "y", "value": "20%"}}
+            ]
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    };
+    let campaigns = config["campaigns"].as_array_mut().unwrap();
+    campaigns.push(coupon(
+        "later",
+        json!({"schedule": {"start_ms": now + 86_400_000}}),
+    ));
+    campaigns.push(coupon("over", json!({"schedule": {"end_ms": now - 1}})));
+    campaigns.push(coupon("half", json!({"holdout": 0.5})));
+    let body = config.to_string();
+    state
+        .store
+        .publish("demo", &move |_| body.clone(), now)
+        .await
+        .unwrap();
+    let claim = |anon: Option<String>, campaign: &str, variant: &str| {
+        let mut body = json!({"campaign": campaign, "variant": variant});
+        if let Some(a) = anon {
+            body["anon"] = json!(a);
+        }
+        post_json("/v1/sites/demo/coupons/claim", &body, None)
+    };
+    for (campaign, code) in [("later", "not_started"), ("over", "ended")] {
+        for anon in [Some("anon-dates-000000001".to_string()), None] {
+            let (status, _, body) = send(&state, claim(anon, campaign, "a")).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+            assert_eq!(body["error"]["code"], code);
+        }
+    }
+    // Each id gets exactly the variant it is shown, or nothing when it is
+    // in the holdout; it cannot pick the bigger discount.
+    let (mut held, mut one) = (0, 0);
+    for i in 0..16 {
+        let anon = format!("anon-holdout-{i:08}");
+        let (a, _, body_a) = send(&state, claim(Some(anon.clone()), "half", "a")).await;
+        let (b, _, body_b) = send(&state, claim(Some(anon.clone()), "half", "b")).await;
+        match (a, b) {
+            (StatusCode::FORBIDDEN, StatusCode::FORBIDDEN) => {
+                assert_eq!(body_a["error"]["code"], "holdout", "{body_a}");
+                assert_eq!(body_b["error"]["code"], "holdout", "{body_b}");
+                held += 1;
+            }
+            (StatusCode::OK, StatusCode::FORBIDDEN) | (StatusCode::FORBIDDEN, StatusCode::OK) => {
+                let refused = if a == StatusCode::OK {
+                    &body_b
+                } else {
+                    &body_a
+                };
+                assert_eq!(refused["error"]["code"], "other_variant", "{refused}");
+                one += 1;
+            }
+            other => panic!("{anon}: {other:?} {body_a} {body_b}"),
+        }
+    }
+    assert!(
+        held > 0 && one > 0,
+        "{held} held out, {one} with their variant"
+    );
+    // Without an id (no measurement consent) only the dates can be checked.
+    let (status, _, body) = send(&state, claim(None, "half", "b")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 pub async fn coupon_farming_and_code_guessing_are_held_to_the_address_limits(mut state: AppState) {
     state.limits.claims_per_ip = 10;
     state.limits.redeems_per_ip = 5;
@@ -2328,6 +2406,7 @@ macro_rules! api_tests {
             coupon_farming_and_code_guessing_are_held_to_the_address_limits,
             clients_behind_a_trusted_proxy_get_their_own_limits_and_cannot_spoof_one,
             a_code_guesser_at_the_checkout_never_blocks_real_redemptions,
+            coupon_claims_follow_the_campaigns_dates_holdouts_and_variants,
             widget_assets_load_cross_origin_from_shop_pages,
             admins_sign_in_with_a_strict_cookie_and_changes_need_the_csrf_token,
             every_admin_route_refuses_without_a_session_or_token,
