@@ -23,10 +23,14 @@ pub fn bundle_files() -> Vec<PathBuf> {
     ]
 }
 
-/// wasm-opt's flags: smallest code, plus the features Rust 1.95 emits.
+/// wasm-opt's flags: smallest code, then functions ordered by name (the
+/// instantiations of one generic function end up side by side, where gzip
+/// and brotli find their likeness: 0.5 KB less gzip), plus the features
+/// Rust 1.95 emits.
 pub const WASM_OPT_FLAGS: &[&str] = &[
     "-Oz",
     "--converge",
+    "--reorder-functions-by-name",
     "--strip-debug",
     "--strip-producers",
     "--enable-bulk-memory",
