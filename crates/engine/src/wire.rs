@@ -293,7 +293,7 @@ impl<'a> Reader<'a> {
 
     /// The length of a list. A length beyond the bytes left is corrupt
     /// (every item takes at least one byte), so nothing huge is allocated.
-    pub fn len(&mut self) -> usize {
+    pub fn count(&mut self) -> usize {
         let n = self.u();
         if self.failed || n > (self.bytes.len() - self.at) as u64 {
             self.failed = true;
@@ -304,7 +304,7 @@ impl<'a> Reader<'a> {
 
     /// See [`Writer::list`].
     pub fn list<T>(&mut self, mut read: impl FnMut(&mut Self) -> T) -> Vec<T> {
-        let n = self.len();
+        let n = self.count();
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
             if self.failed {
@@ -351,7 +351,7 @@ impl<'a> Reader<'a> {
                 7 => Value::Array(self.list(Self::value)),
                 8 => {
                     let mut map = Map::new();
-                    for _ in 0..self.len() {
+                    for _ in 0..self.count() {
                         let key = self.s();
                         let value = self.value();
                         if self.failed {

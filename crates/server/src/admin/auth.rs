@@ -2,6 +2,15 @@
 //! hashes, a session cookie that is `Secure`, `HttpOnly` and
 //! `SameSite=Strict`, a CSRF token on every change, throttled logins), and
 //! automation with the server's bearer token.
+//!
+//! Sign-in throttling slows guessers without locking the owner out: every
+//! attempt counts against the client's address; only failures count
+//! against the account, and an account with too many failures in a minute
+//! refuses sign-ins from devices it does not know, while a device that
+//! signed in to it before (a device cookie, keyed by the account's password
+//! hash, so a new password forgets every device) still gets in with the
+//! right password. Password hashing runs on the blocking pool, never on the
+//! async workers.
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -27,9 +36,14 @@ pub const COOKIE: &str = "dangol_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// How long a session lasts.
 const SESSION_MS: i64 = 12 * 3_600_000;
-/// Login attempts per minute per client address, and per email.
+/// Login attempts per minute per client address, and failed ones per
+/// account before it refuses unknown devices.
 const LOGINS_PER_IP: u32 = 10;
 const LOGINS_PER_EMAIL: u32 = 5;
+/// The cookie that marks a device that signed in before.
+pub const DEVICE_COOKIE: &str = "dangol_device";
+/// How long a device is remembered.
+const DEVICE_MS: i64 = 180 * 86_400_000;
 
 /// An argon2id hash (PHC string) of `password`.
 pub fn hash_password(password: &str) -> Result<String, String> {
@@ -38,6 +52,48 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| format!("could not hash the password: {e}"))
+}
+
+/// [`verify_password`] on the blocking pool: argon2 takes tens of
+/// milliseconds of CPU, which must not stall the async workers.
+/// An unknown account (`None`) costs the same time as a wrong password.
+async fn verify_off_workers(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || match hash {
+        Some(h) => verify_password(&password, &h),
+        None => {
+            let _ = verify_password(&password, dummy_hash());
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A device token for `email`: `<expiry ms>.<mac>`, the mac a SHA-256 over
+/// the account's password hash (secret, server-side) and the expiry.
+fn device_token(email: &str, password_hash: &str, expires_ms: i64) -> String {
+    let mac = Sha256::digest(format!("device\n{email}\n{expires_ms}\n{password_hash}"));
+    format!("{expires_ms}.{}", hex::encode(&mac[..16]))
+}
+
+/// Whether `token` marks a device that signed in to `email` (and the
+/// password has not changed since).
+fn known_device(token: &str, email: &str, password_hash: &str, now: i64) -> bool {
+    let Some((expiry, _)) = token.split_once('.') else {
+        return false;
+    };
+    let Ok(expires_ms) = expiry.parse::<i64>() else {
+        return false;
+    };
+    let expected = device_token(email, password_hash, expires_ms);
+    expires_ms > now && expected.len() == token.len() && constant_eq(&expected, token)
+}
+
+fn constant_eq(a: &str, b: &str) -> bool {
+    a.bytes()
+        .zip(b.bytes())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 fn verify_password(password: &str, hash: &str) -> bool {
@@ -210,6 +266,7 @@ fn session_cookie(token: &str, max_age_s: i64) -> HeaderValue {
 pub async fn login(
     State(state): State<AppState>,
     Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let login: Login = serde_json::from_slice(&body)
@@ -220,21 +277,25 @@ pub async fn login(
         LOGINS_PER_IP,
         "sign-in attempts from this address",
     )?;
-    state.limiter.check(
-        &format!("login-email:{email}"),
-        LOGINS_PER_EMAIL,
-        "sign-in attempts for this account",
-    )?;
     let hash = state.store.admin_hash(&email).await?;
-    // Unknown accounts cost the same time as wrong passwords.
-    let ok = match &hash {
-        Some(h) => verify_password(&login.password, h),
-        None => {
-            let _ = verify_password(&login.password, dummy_hash());
-            false
-        }
+    let device = cookie(&headers, DEVICE_COOKIE);
+    let known = match (&hash, &device) {
+        (Some(h), Some(d)) => known_device(d, &email, h, now_ms()),
+        _ => false,
     };
+    // Many failures for this account (from anywhere): only devices that
+    // signed in before may still try.
+    let failures = format!("login-fail:{email}");
+    if !known {
+        state.limiter.peek(
+            &failures,
+            LOGINS_PER_EMAIL,
+            "failed sign-ins for this account; a device that signed in before can still sign in",
+        )?;
+    }
+    let ok = verify_off_workers(login.password, hash.clone()).await;
     if !ok {
+        state.limiter.hit(&failures);
         tracing::warn!(email = %email, ip = %ip.0, "failed admin sign-in");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -259,6 +320,15 @@ pub async fn login(
         header::SET_COOKIE,
         session_cookie(&token, SESSION_MS / 1000),
     );
+    if let Some(h) = &hash {
+        let device = device_token(&email, h, now + DEVICE_MS);
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "{DEVICE_COOKIE}={device}; Path=/v1/admin/login; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+            DEVICE_MS / 1000
+        )) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
     Ok(res)
 }
 

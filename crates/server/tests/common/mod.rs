@@ -876,6 +876,7 @@ pub async fn clients_behind_a_trusted_proxy_get_their_own_limits_and_cannot_spoo
     mut state: AppState,
 ) {
     use dangol_server::limits::TrustedProxies;
+    early_in_a_minute();
     state.limits.events_per_ip = 3;
     // No proxy listed: the header is the client's own word and counts for
     // nothing; every "client" shares the socket's address.
@@ -926,6 +927,7 @@ pub async fn clients_behind_a_trusted_proxy_get_their_own_limits_and_cannot_spoo
 
 pub async fn a_code_guesser_at_the_checkout_never_blocks_real_redemptions(mut state: AppState) {
     use sha2::{Digest, Sha256};
+    early_in_a_minute();
     state.limits.redeems_per_ip = 3;
     publish_coupon_campaign(&state, 5).await;
     let key = "redeem-key-checkout-0001";
@@ -1490,18 +1492,131 @@ pub async fn every_admin_route_refuses_without_a_session_or_token(state: AppStat
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
-pub async fn sign_in_attempts_are_throttled(state: AppState) {
-    // Limits count in one-minute windows: 11 attempts hold more than twice
-    // the per-account limit (5), so one window is over it even when the
-    // attempts straddle a minute boundary.
+/// Limits count per clock minute: a scenario of a few seconds that counts
+/// to a limit starts early in one, so it does not straddle two.
+fn early_in_a_minute() {
+    let into = now_ms().rem_euclid(60_000);
+    if into > 40_000 {
+        std::thread::sleep(std::time::Duration::from_millis((60_100 - into) as u64));
+    }
+}
+
+pub async fn sign_in_slows_guessers_without_locking_out_the_owner(mut state: AppState) {
+    use dangol_server::limits::TrustedProxies;
+    early_in_a_minute();
+    // Guessers come from many addresses, through the shop's proxy.
+    state.proxies = Arc::new(TrustedProxies::parse("127.0.0.1").unwrap());
+    let hash = dangol_server::admin::auth::hash_password(PASSWORD).unwrap();
+    state
+        .store
+        .put_admin("owner@shop.example", &hash, now_ms())
+        .await
+        .unwrap();
+    let login = |from: &str, email: &str, password: &str, device: Option<&str>| {
+        let mut req = json_req(
+            "POST",
+            "/v1/admin/login",
+            &json!({"email": email, "password": password}),
+            device.map(|d| (d, None)),
+        );
+        req.headers_mut()
+            .insert("x-forwarded-for", from.parse().unwrap());
+        req
+    };
+    // The owner signs in once from their laptop: it becomes a known device.
+    let (status, headers, body) = send(
+        &state,
+        login("203.0.113.1", "owner@shop.example", PASSWORD, None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let device = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("dangol_device="))
+        .expect("a device cookie")
+        .to_string();
+    assert!(
+        device.contains("HttpOnly")
+            && device.contains("Secure")
+            && device.contains("SameSite=Strict")
+    );
+    let device = device.split(';').next().unwrap().to_string();
+
+    // Five wrong passwords, each from another address.
+    for i in 0..5 {
+        let (status, _, body) = send(
+            &state,
+            login(
+                &format!("198.51.100.{i}"),
+                "owner@shop.example",
+                "guess guess guess",
+                None,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    }
+    // The account now refuses devices it does not know, even with the right
+    // password (a guesser who found it gets nowhere this minute)...
+    let (status, headers, body) = send(
+        &state,
+        login("198.51.100.50", "owner@shop.example", PASSWORD, None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(headers.contains_key(header::RETRY_AFTER));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("failed sign-ins for this account"),
+        "{body}"
+    );
+    // ...while the owner's laptop still gets in.
+    let (status, _, body) = send(
+        &state,
+        login("203.0.113.1", "owner@shop.example", PASSWORD, Some(&device)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A forged or stale device cookie is no key.
+    let forged = format!("dangol_device={}.{}", now_ms() + 86_400_000, "0".repeat(32));
+    let (status, _, _) = send(
+        &state,
+        login("203.0.113.1", "owner@shop.example", PASSWORD, Some(&forged)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // A new password forgets every device.
+    let new_hash = dangol_server::admin::auth::hash_password("another long password").unwrap();
+    state
+        .store
+        .put_admin("owner@shop.example", &new_hash, now_ms())
+        .await
+        .unwrap();
+    let (status, _, _) = send(
+        &state,
+        login(
+            "203.0.113.1",
+            "owner@shop.example",
+            "another long password",
+            Some(&device),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+
+    // One address trying many accounts is held to the per-address limit.
     let mut throttled = None;
-    for _ in 0..11 {
+    for i in 0..11 {
         let (status, headers, body) = send(
             &state,
-            json_req(
-                "POST",
-                "/v1/admin/login",
-                &json!({"email": "owner@shop.example", "password": "guess guess guess"}),
+            login(
+                "192.0.2.9",
+                &format!("someone{i}@shop.example"),
+                "guess guess guess",
                 None,
             ),
         )
@@ -1518,7 +1633,7 @@ pub async fn sign_in_attempts_are_throttled(state: AppState) {
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("sign-in attempts"),
+            .contains("sign-in attempts from this address"),
         "{body}"
     );
 }
@@ -2410,7 +2525,7 @@ macro_rules! api_tests {
             widget_assets_load_cross_origin_from_shop_pages,
             admins_sign_in_with_a_strict_cookie_and_changes_need_the_csrf_token,
             every_admin_route_refuses_without_a_session_or_token,
-            sign_in_attempts_are_throttled,
+            sign_in_slows_guessers_without_locking_out_the_owner,
             campaigns_are_checked_by_the_engine_then_published_and_rolled_back,
             results_count_per_variant_with_intervals_and_uplift,
             bandit_posteriors_follow_the_results_into_the_next_config,
