@@ -40,9 +40,11 @@ struct Args {
     /// own retention applies, 90 days unless set; purged hourly).
     #[arg(long)]
     retention_days: Option<u32>,
-    /// The demo site's redeem key, for the shop's checkout (with --seed-demo).
-    #[arg(long, env = "DANGOL_REDEEM_KEY", hide_env_values = true)]
-    redeem_key: Option<String>,
+    /// A file holding the demo site's redeem key, for the shop's checkout
+    /// (with --seed-demo); or set `DANGOL_REDEEM_KEY`. Secrets never come
+    /// on the command line, where `ps` shows them.
+    #[arg(long)]
+    redeem_key_file: Option<PathBuf>,
     /// Event batches accepted per minute from one client address.
     #[arg(long, default_value_t = 600)]
     events_per_ip: u32,
@@ -59,9 +61,10 @@ struct Args {
     /// this, every client behind a proxy shares the proxy's limits.
     #[arg(long, env = "DANGOL_TRUSTED_PROXIES", value_parser = parse_proxies, default_value = "")]
     trusted_proxies: dangol_server::limits::TrustedProxies,
-    /// Bearer token for the admin API (automation).
-    #[arg(long, env = "DANGOL_ADMIN_TOKEN", hide_env_values = true)]
-    admin_token: Option<String>,
+    /// A file holding the bearer token for the admin API (automation), at
+    /// least 24 characters; or set `DANGOL_ADMIN_TOKEN`.
+    #[arg(long)]
+    admin_token_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -102,6 +105,17 @@ async fn main() -> anyhow::Result<()> {
     if let Some(Cmd::Compact) = &args.command {
         return compact_stdin();
     }
+    let admin_token = secret("DANGOL_ADMIN_TOKEN", args.admin_token_file.as_deref())?;
+    let redeem_key = secret("DANGOL_REDEEM_KEY", args.redeem_key_file.as_deref())?;
+    for (name, value) in [("admin token", &admin_token), ("redeem key", &redeem_key)] {
+        if let Some(v) = value
+            && v.chars().count() < MIN_SECRET
+        {
+            anyhow::bail!(
+                "the {name} must be at least {MIN_SECRET} characters (e.g. `openssl rand -hex 24`)"
+            );
+        }
+    }
 
     let store: Arc<dyn Store> = match &args.database_url {
         Some(url) => Arc::new(
@@ -112,6 +126,15 @@ async fn main() -> anyhow::Result<()> {
         None => {
             std::fs::create_dir_all(&args.data_dir)
                 .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
+            // It holds the database with the sites' signing secrets.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&args.data_dir, std::fs::Permissions::from_mode(0o700))
+                    .with_context(|| {
+                        format!("making data directory {} private", args.data_dir.display())
+                    })?;
+            }
             let db_path = args.data_dir.join("dangol.db");
             Arc::new(
                 SqliteStore::open(&db_path)
@@ -148,7 +171,7 @@ async fn main() -> anyhow::Result<()> {
         None
     };
     if args.seed_demo
-        && let Some(key) = &args.redeem_key
+        && let Some(key) = &redeem_key
     {
         let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(key.as_bytes()));
         store.set_redeem_key(demo::SITE, &hash).await?;
@@ -164,7 +187,7 @@ async fn main() -> anyhow::Result<()> {
         store,
         www_dir: args.www,
         pkg_dir: args.pkg,
-        admin_token: args.admin_token,
+        admin_token,
         limits: dangol_server::limits::Limits {
             events_per_ip: args.events_per_ip,
             claims_per_ip: args.claims_per_ip,
@@ -240,4 +263,22 @@ fn compact_stdin() -> anyhow::Result<()> {
 
 fn parse_proxies(list: &str) -> Result<dangol_server::limits::TrustedProxies, String> {
     dangol_server::limits::TrustedProxies::parse(list)
+}
+
+/// Secrets (the admin token, the redeem key) are at least this long.
+const MIN_SECRET: usize = 24;
+
+/// A secret from `file` when given, else from the environment variable
+/// `env`; never from the command line, where `ps` shows it.
+fn secret(env: &str, file: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the secret in {}", path.display()))?;
+        let text = text.trim().to_string();
+        if text.is_empty() {
+            anyhow::bail!("{} is empty", path.display());
+        }
+        return Ok(Some(text));
+    }
+    Ok(std::env::var(env).ok().filter(|v| !v.is_empty()))
 }

@@ -692,13 +692,14 @@ async fn admin_events(
 async fn erase_subject(
     State(state): State<AppState>,
     Path((site, anon)): Path<(String, String)>,
+    axum::Extension(ip): axum::Extension<crate::limits::ClientIp>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let site = known_site(&state, &site).await?;
     let origin = allowed_origin(&headers, &site)?;
     // An admin (token, API token or session with its CSRF token) may erase
     // any id; otherwise the id's own erase key is needed.
-    if crate::admin::auth::authenticate(&state, &axum::http::Method::DELETE, &headers)
+    if crate::admin::auth::authenticate(&state, &axum::http::Method::DELETE, &headers, Some(&ip))
         .await
         .is_err()
     {

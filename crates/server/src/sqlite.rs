@@ -38,6 +38,22 @@ fn db(e: sqlx::Error) -> StoreError {
 impl SqliteStore {
     /// Opens (creating if missing) the database file and migrates it.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        // The database holds the sites' signing secrets: readable by this
+        // user only. SQLite gives its -wal and -shm files the database
+        // file's mode, so creating it private first covers all three.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| StoreError::Database(format!("creating {}: {e}", path.display())))?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+                |e| StoreError::Database(format!("making {} private: {e}", path.display())),
+            )?;
+        }
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)

@@ -32,8 +32,8 @@ async fn start(database_url: &str, seed: bool) -> Server {
     let addr = format!("127.0.0.1:{}", free_port());
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dangol-server"));
     cmd.args(["--addr", &addr, "--database-url", database_url])
-        .env("DANGOL_ADMIN_TOKEN", "replica-token")
-        .env("DANGOL_REDEEM_KEY", "replica-redeem-key")
+        .env("DANGOL_ADMIN_TOKEN", "replica-admin-token-0123456789")
+        .env("DANGOL_REDEEM_KEY", "replica-redeem-key-0123456789")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null());
     if seed {
@@ -53,7 +53,7 @@ async fn start(database_url: &str, seed: bool) -> Server {
 
 /// A minimal HTTP/1.1 request over a real socket.
 async fn request(addr: &str, method: &str, path: &str, body: &str) -> (u16, Value) {
-    request_as(addr, "replica-token", method, path, body).await
+    request_as(addr, "replica-admin-token-0123456789", method, path, body).await
 }
 
 async fn request_as(
@@ -128,7 +128,7 @@ async fn two_replicas_redeem_a_code_exactly_once() {
         tasks.push(tokio::spawn(async move {
             request_as(
                 &addr,
-                "replica-redeem-key",
+                "replica-redeem-key-0123456789",
                 "POST",
                 "/v1/sites/demo/coupons/redeem",
                 &body,

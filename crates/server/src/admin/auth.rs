@@ -40,6 +40,8 @@ const SESSION_MS: i64 = 12 * 3_600_000;
 /// account before it refuses unknown devices.
 const LOGINS_PER_IP: u32 = 10;
 const LOGINS_PER_EMAIL: u32 = 5;
+/// Wrong bearer tokens per minute per client address.
+const BEARER_FAILURES_PER_IP: u32 = 10;
 /// The cookie that marks a device that signed in before.
 pub const DEVICE_COOKIE: &str = "dangol_device";
 /// How long a device is remembered.
@@ -173,7 +175,8 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authenticate(state, &parts.method, &parts.headers).await
+        let client = parts.extensions.get::<ClientIp>().cloned();
+        authenticate(state, &parts.method, &parts.headers, client.as_ref()).await
     }
 }
 
@@ -183,12 +186,20 @@ pub async fn authenticate(
     state: &AppState,
     method: &Method,
     headers: &HeaderMap,
+    client: Option<&ClientIp>,
 ) -> Result<Admin, ApiError> {
     if let Some(bearer) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
     {
+        // Guessing tokens is held back per address: failures count.
+        let failures = format!("bearer-fail:{}", client.map_or("unknown", |c| c.0.as_str()));
+        state.limiter.peek(
+            &failures,
+            BEARER_FAILURES_PER_IP,
+            "failed bearer tokens from this address",
+        )?;
         if state
             .admin_token
             .as_deref()
@@ -199,11 +210,15 @@ pub async fn authenticate(
         // A named API token made by an admin.
         return match state.store.api_token(&sha256_hex(bearer)).await? {
             Some(_) => Ok(Admin::Token),
-            None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "the bearer token is neither the admin token nor an API token",
-            )),
+            None => Err({
+                state.limiter.hit(&failures);
+                tracing::warn!(key = %failures, "failed admin bearer token");
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "the bearer token is neither the admin token nor an API token",
+                )
+            }),
         };
     }
     let token = cookie(headers, COOKIE).ok_or_else(unauthorized)?;

@@ -68,7 +68,13 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
-    match super::auth::authenticate(&state, request.method(), request.headers()).await {
+    let client = request
+        .extensions()
+        .get::<crate::limits::ClientIp>()
+        .cloned();
+    match super::auth::authenticate(&state, request.method(), request.headers(), client.as_ref())
+        .await
+    {
         Ok(_) => next.run(request).await,
         Err(_) if path == "/admin/" || path.ends_with(".html") => {
             Redirect::to("/admin/login").into_response()
