@@ -94,11 +94,21 @@ pub async fn purge_once(
     store: &dyn Store,
     max_days: Option<u32>,
 ) -> Result<u64, store::StoreError> {
+    purge_once_at(store, max_days, now_ms()).await
+}
+
+/// [`purge_once`] as of `now_ms`. Besides raw events, the retention covers
+/// everything else tied to a pseudonymous id ([`Store::purge_identities`]).
+pub async fn purge_once_at(
+    store: &dyn Store,
+    max_days: Option<u32>,
+    now_ms: i64,
+) -> Result<u64, store::StoreError> {
     let mut purged = 0;
     for site in store.sites().await? {
         let days = store.site_settings(&site.id).await?.map_or(90, |(_, d)| d);
         let days = max_days.map_or(days, |m| days.min(m));
-        let cutoff = now_ms() - i64::from(days) * 86_400_000;
+        let cutoff = now_ms - i64::from(days) * 86_400_000;
         // What results count is rolled up into daily counts before it goes.
         let old = store
             .events_between(&site.id, results::TYPES, i64::MIN, cutoff)
@@ -111,6 +121,10 @@ pub async fn purge_once(
         purged += store
             .purge_site_events(&site.id, cutoff, results::TYPES)
             .await?;
+        let changed = store.purge_identities(&site.id, cutoff, now_ms).await?;
+        if changed > 0 {
+            tracing::info!(site = %site.id, changed, "retired erase keys, coupon ids and tombstones past the retention");
+        }
     }
     Ok(purged)
 }

@@ -686,6 +686,49 @@ macro_rules! sql_store {
                 Ok(done.rows_affected())
             }
 
+            async fn purge_identities(
+                &self,
+                site: &str,
+                before_ms: i64,
+                now_ms: i64,
+            ) -> Result<u64, StoreError> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                let mut changed = 0;
+                // Erase keys of ids with nothing left (events go first).
+                changed += sqlx::query(
+                    "DELETE FROM subjects WHERE site = $1 AND created_ms < $2
+                     AND NOT EXISTS (SELECT 1 FROM events e WHERE e.site = subjects.site AND e.anon = subjects.anon)",
+                )
+                .bind(site)
+                .bind(before_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
+                // Codes done with (redeemed or expired) no longer name the id.
+                changed += sqlx::query(
+                    "UPDATE coupons SET anon = 'retired:' || code
+                     WHERE site = $1 AND claimed_ms < $2 AND (redeemed_ms IS NOT NULL OR expires_ms <= $3)
+                     AND anon NOT LIKE 'retired:%' AND anon NOT LIKE 'erased:%'",
+                )
+                .bind(site)
+                .bind(before_ms)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
+                changed += sqlx::query("DELETE FROM erased WHERE site = $1 AND erased_ms < $2")
+                    .bind(site)
+                    .bind(before_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .rows_affected();
+                tx.commit().await.map_err(db)?;
+                Ok(changed)
+            }
+
             async fn archive_events(
                 &self,
                 site: &str,

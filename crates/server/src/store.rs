@@ -204,6 +204,17 @@ pub trait Store: Send + Sync + 'static {
     async fn versions(&self, site: &str) -> Result<Vec<(u64, i64)>, StoreError>;
     /// One published version.
     async fn version(&self, site: &str, version: u64) -> Result<Option<Published>, StoreError>;
+    /// The site's retention for what else is tied to a pseudonymous id:
+    /// erase keys of ids registered before `before_ms` with no events left,
+    /// the id on codes claimed before it that are redeemed or expired (the
+    /// codes stay, for budgets and exactly-once redemption), and erasure
+    /// tombstones older than it. Returns the rows changed.
+    async fn purge_identities(
+        &self,
+        site: &str,
+        before_ms: i64,
+        now_ms: i64,
+    ) -> Result<u64, StoreError>;
     /// Deletes a site's raw events older than `before_ms`, except those of
     /// the `keep` types (which [`Store::archive_events`] rolls up first).
     async fn purge_site_events(

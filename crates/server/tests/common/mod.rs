@@ -841,6 +841,120 @@ pub async fn gzip_batches_are_accepted_and_a_gzip_bomb_is_refused(state: AppStat
     assert_eq!(send(&state, req).await.0, StatusCode::PAYLOAD_TOO_LARGE);
 }
 
+pub async fn the_retention_covers_erase_keys_coupon_ids_and_tombstones(state: AppState) {
+    use dangol_server::store::{Claim, ClaimRequest, Redeem};
+    use sha2::{Digest, Sha256};
+    let day = 86_400_000i64;
+    let now = now_ms();
+    let store = state.store.as_ref();
+    // Two ids seen today: one with nothing more, one that stays active.
+    store
+        .register_subject("demo", "anon-gone-0000000001", "k1", now)
+        .await
+        .unwrap();
+    store
+        .register_subject("demo", "anon-back-0000000001", "k2", now)
+        .await
+        .unwrap();
+    let mut later = event("evt_back0001", "page_view");
+    later["anon"] = json!("anon-back-0000000001");
+    later["ts"] = json!(now + 95 * day);
+    let batch: Vec<dangol_engine::event::Event> =
+        dangol_engine::event::parse_batch(&json!({"events": [later]}), now + 95 * day)
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+    store.insert_events("demo", &batch, now).await.unwrap();
+    // Codes claimed today: expiring in a week, valid for a year, redeemed.
+    let claim = |anon: &'static str, code: &str, valid_days: i64| ClaimRequest {
+        site: "demo",
+        campaign: "retention",
+        variant: "a",
+        anon,
+        budget: 100,
+        valid_ms: valid_days * day,
+        code: code.to_string(),
+        now_ms: now,
+    };
+    for (anon, code, days) in [
+        ("anon-week-0000000001", "RET-WEEK", 7),
+        ("anon-year-0000000001", "RET-YEAR", 365),
+        ("anon-used-0000000001", "RET-USED", 7),
+    ] {
+        assert!(matches!(
+            store.claim_coupon(claim(anon, code, days)).await.unwrap(),
+            Claim::New(_)
+        ));
+    }
+    assert!(matches!(
+        store.redeem_coupon("demo", "RET-USED", now).await.unwrap(),
+        Redeem::Redeemed(_)
+    ));
+    // An id erased today leaves a tombstone.
+    store
+        .erase_subject("demo", "anon-erased-00000001")
+        .await
+        .unwrap();
+    let tombstone = hex::encode(Sha256::digest(b"anon-erased-00000001"));
+    assert!(store.is_erased("demo", &tombstone).await.unwrap());
+
+    // Nothing is past the demo's 90 days yet.
+    dangol_server::purge_once_at(store, None, now + day)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .subject_key("demo", "anon-gone-0000000001")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(store.is_erased("demo", &tombstone).await.unwrap());
+
+    // A hundred days on, it is.
+    dangol_server::purge_once_at(store, None, now + 100 * day)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .subject_key("demo", "anon-gone-0000000001")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .subject_key("demo", "anon-back-0000000001")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("k2"),
+        "an id with events still kept keeps its erase key"
+    );
+    assert!(!store.is_erased("demo", &tombstone).await.unwrap());
+    // The expired and the redeemed code no longer name their ids (claiming
+    // again is a new claim); the code still valid does, and the redeemed
+    // code still redeems exactly once.
+    for (anon, code, linked) in [
+        ("anon-week-0000000001", "RET-WEEK2", false),
+        ("anon-year-0000000001", "RET-YEAR2", true),
+        ("anon-used-0000000001", "RET-USED2", false),
+    ] {
+        let mut req = claim(anon, code, 7);
+        req.now_ms = now + 100 * day;
+        let again = store.claim_coupon(req).await.unwrap();
+        assert_eq!(matches!(again, Claim::Existing(_)), linked, "{anon}");
+    }
+    assert!(matches!(
+        store
+            .redeem_coupon("demo", "RET-USED", now + 100 * day)
+            .await
+            .unwrap(),
+        Redeem::AlreadyUsed(_)
+    ));
+}
+
 pub async fn old_events_are_purged_after_the_retention(state: AppState) {
     let day = 86_400_000i64;
     let mut old = event("evt_old00001", "page_view");
@@ -2518,6 +2632,7 @@ macro_rules! api_tests {
             configs_are_signed_with_the_sites_published_key,
             gzip_batches_are_accepted_and_a_gzip_bomb_is_refused,
             old_events_are_purged_after_the_retention,
+            the_retention_covers_erase_keys_coupon_ids_and_tombstones,
             coupon_farming_and_code_guessing_are_held_to_the_address_limits,
             clients_behind_a_trusted_proxy_get_their_own_limits_and_cannot_spoof_one,
             a_code_guesser_at_the_checkout_never_blocks_real_redemptions,
