@@ -241,6 +241,7 @@ pub(crate) async fn redeem(
     let expected = state.store.redeem_key(&site.id).await?;
     if expected.is_none() || given != expected {
         state.limiter.hit(&auth_key);
+        tracing::warn!(site = %site.id, ip = %ip.0, "redemption with a wrong redeem key");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -270,7 +271,12 @@ pub(crate) async fn redeem(
         "unknown coupon codes from this client",
     )?;
     let code = body.code.trim().to_ascii_uppercase();
-    match state.store.redeem_coupon(&site.id, &code, now_ms()).await? {
+    let outcome = state.store.redeem_coupon(&site.id, &code, now_ms()).await?;
+    if !matches!(outcome, Redeem::Redeemed(_)) {
+        // Every refused redemption is logged with who asked.
+        tracing::warn!(site = %site.id, code = %code, client = %client, ip = %ip.0, "redemption refused");
+    }
+    match outcome {
         Redeem::Redeemed(c) => Ok(Json(json!({
             "code": c.code, "campaign": c.campaign, "variant": c.variant, "redeemed_ms": c.redeemed_ms
         }))
