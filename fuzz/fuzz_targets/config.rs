@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // Whatever compiles, the widget reads back from the compact form.
-    let text = compact::write(&config);
+    let text = compact::write(&config, "l1");
     let config = match compact::read(&text, &NativeRegex) {
         Ok(back) => back,
         Err(e) => panic!("a compiled config does not read back: {e}"),

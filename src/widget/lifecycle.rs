@@ -41,6 +41,11 @@ pub(crate) fn parse_config(text: &str, site: &str) -> Result<CompiledConfig, Str
     Ok(config)
 }
 
+/// Whether `config` is an older publish than the one held.
+fn replays(config: &CompiledConfig, held: Option<&(u64, String)>) -> bool {
+    held.is_some_and(|(version, lineage)| config.is_older_than(*version, lineage))
+}
+
 /// The page lifecycle, started by `start`. Everything local happens at
 /// once, before `start` returns, so calls the page queued before the widget
 /// loaded see the stored profile; only the network waits.
@@ -86,6 +91,7 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
             && let Ok(config) = parse_config(&text, &inner.site)
         {
             etag = tag;
+            inner.held = Some((config.config().version, config.lineage().to_string()));
             inner.configure(&config);
             inner.config = Some(config);
         }
@@ -201,6 +207,13 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
                 parse_config(&text, &inner.site)
             };
             match parsed {
+                Ok(config) if replays(&config, cell.borrow().held.as_ref()) => warn_once(
+                    Problem::ConfigInvalid,
+                    &format!(
+                        "the config from {url} is version {}, older than the one this browser holds (replayed?); the newer one stays",
+                        config.config().version
+                    ),
+                ),
                 Ok(config) => {
                     cell.borrow_mut().input(Input::ConfigFetched(text, etag));
                     // Deciding and rendering get a task of their own, so the

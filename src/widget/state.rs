@@ -40,6 +40,9 @@ pub(crate) struct Inner {
     /// The loader's function for continuing in a later task.
     pub next_task: Option<js_sys::Function>,
     pub config: Option<CompiledConfig>,
+    /// The stored config's version and line of publishes: a fetched
+    /// config older than it is a replay and is refused.
+    pub held: Option<(u64, String)>,
     pub page: PageContext,
     /// Every decision made on this page, in order.
     pub decisions: Vec<Decision>,
@@ -146,6 +149,7 @@ impl Inner {
             storage: None,
             outgoing: Vec::new(),
             prefetched: None,
+            held: None,
             next_task: None,
             config: None,
             page: PageContext::default(),

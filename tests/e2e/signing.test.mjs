@@ -60,3 +60,62 @@ test("a config tampered with on the way is refused and the slot keeps its conten
   assert.deepEqual(log.errors, []);
   await context.close();
 });
+
+async function admin(path, init = {}) {
+  const res = await fetch(`${server.url}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json", ...(init.headers || {}) },
+  });
+  const body = await res.json().catch(() => null);
+  if (!res.ok) throw new Error(`${init.method || "GET"} ${path}: HTTP ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+test("an older signed config replayed to a returning shopper is refused and the newer one stays", async () => {
+  const { context, page, dangolWarnings, log } = await watchedPage(browser);
+  await withKey(page);
+  // The config as served now, signature and all: what a CDN or an attacker
+  // could keep and serve again later.
+  const old = await fetch(`${server.url}/v1/sites/demo/config/compact`);
+  const replay = { body: await old.text(), signature: old.headers.get("x-dangol-signature"), etag: old.headers.get("etag") };
+  const version = (etag) => Number(/^(?:W\/)?"c(\d+)-/.exec(etag ?? "")?.[1]);
+
+  // A newer version is published and reaches the shopper, who keeps it.
+  const draft = await admin("/v1/admin/sites/demo/campaigns/welcome-hero");
+  const changed = structuredClone(draft);
+  for (const v of changed.variants) v.content.headline = "Newer headline";
+  await admin("/v1/admin/sites/demo/campaigns/welcome-hero", { method: "PUT", body: JSON.stringify(changed) });
+  await admin("/v1/admin/sites/demo/publish", { method: "POST", body: "{}" });
+  await page.goto(`${server.url}/demo/`);
+  await page.click("#consent-accept");
+  await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:etag")), 5000, "the stored config");
+  const held = version(await page.evaluate(() => localStorage.getItem("dangol:demo:etag")));
+  assert.ok(held > version(replay.etag), `held ${held}, replayed ${version(replay.etag)}`);
+
+  // The older, validly signed config is served again.
+  let served = 0;
+  await page.route("**/v1/sites/demo/config/compact", (route) => {
+    served += 1;
+    route.fulfill({
+      status: 200,
+      contentType: "text/plain",
+      headers: { "x-dangol-signature": replay.signature, etag: replay.etag, "access-control-expose-headers": "ETag, X-Dangol-Signature" },
+      body: replay.body,
+    });
+  });
+  await page.reload();
+  await eventually(() => dangolWarnings().length > 0, 10000, "the widget's warning");
+  assert.ok(served > 0);
+  assert.equal(dangolWarnings().length, 1, dangolWarnings().join("\n"));
+  assert.match(dangolWarnings()[0], /is version \d+, older than the one this browser holds \(replayed\?\); the newer one stays/);
+  // The newer config still decides, and stays stored.
+  await page.waitForSelector(`${HERO}[data-dangol-rendered="welcome-hero"]`);
+  const headline = await page.evaluate((sel) => document.querySelector(sel).shadowRoot.querySelector(".headline").textContent, HERO);
+  assert.equal(headline, "Newer headline");
+  assert.equal(version(await page.evaluate(() => localStorage.getItem("dangol:demo:etag"))), held);
+  assert.deepEqual(log.errors, []);
+  await context.close();
+  // Put the demo back as it was for the other tests.
+  await admin("/v1/admin/sites/demo/campaigns/welcome-hero", { method: "PUT", body: JSON.stringify(draft) });
+  await admin("/v1/admin/sites/demo/publish", { method: "POST", body: "{}" });
+});

@@ -239,7 +239,7 @@ pub fn decide_cases(json: &str, regex: &dyn RegexEngine) -> Result<(usize, Vec<S
             .unwrap_or_default();
         // As the server compiled it, and as the widget reads it back from
         // the compact form the server publishes: both decide alike.
-        let compact = match compact::read(&compact::write(&config), regex) {
+        let compact = match compact::read(&compact::write(&config, "l1"), regex) {
             Ok(c) => c,
             Err(e) => {
                 failures.push(format!("{name}: compact form unreadable: {e}"));

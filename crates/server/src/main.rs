@@ -257,7 +257,9 @@ fn compact_stdin() -> anyhow::Result<()> {
         let list: Vec<String> = config.problems().iter().map(ToString::to_string).collect();
         anyhow::bail!("the config cannot be published: {}", list.join("; "));
     }
-    println!("{}", compact::write(&config));
+    // Outside a server there is no line of publishes: never taken for
+    // a replay of another config.
+    println!("{}", compact::write(&config, ""));
     Ok(())
 }
 

@@ -268,8 +268,11 @@ async fn served_config(state: &AppState, site: &str) -> Result<Arc<Served>, ApiE
     };
     // The widget's form: read, checked and compiled once here, so the
     // browser carries no validator and decides right after one read.
-    let compact = compact_form(site, &published.body)?;
     let key = crate::signing::key_for(state.store.as_ref(), site).await?;
+    // The line of publishes: one per signing key, so a database started
+    // afresh (versions from 1 again) is never taken for a replay.
+    let lineage = hex::encode(&Sha256::digest(key.verifying_key().as_bytes())[..8]);
+    let compact = compact_form(site, &published.body, &lineage)?;
     let form = |body: String, tag: &str| {
         let signature = crate::signing::sign(&key, body.as_bytes());
         let digest = Sha256::digest(body.as_bytes());
@@ -297,7 +300,7 @@ async fn served_config(state: &AppState, site: &str) -> Result<Arc<Served>, ApiE
 
 /// The compact form of a published config (compiled regexes are not
 /// `Send`, so this stays out of the async handlers' state).
-fn compact_form(site: &str, body: &str) -> Result<String, ApiError> {
+fn compact_form(site: &str, body: &str, lineage: &str) -> Result<String, ApiError> {
     let value: Value = serde_json::from_str(body).map_err(|e| {
         ApiError::internal(format!("the published config of `{site}` is not JSON: {e}"))
     })?;
@@ -306,7 +309,7 @@ fn compact_form(site: &str, body: &str) -> Result<String, ApiError> {
             "the published config of `{site}` does not compile: {e}"
         ))
     })?;
-    Ok(dangol_engine::config::compact::write(&compiled))
+    Ok(dangol_engine::config::compact::write(&compiled, lineage))
 }
 
 /// `GET /v1/sites/{site}/config`: the published config, anonymous and

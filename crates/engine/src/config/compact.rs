@@ -58,10 +58,12 @@ impl std::fmt::Display for CompactError {
     }
 }
 
-/// Writes a checked config in the compact form (base64 text).
-pub fn write(config: &CompiledConfig) -> String {
+/// Writes a checked config in the compact form (base64 text), of the line
+/// of publishes `lineage` (see [`CompiledConfig::is_older_than`]).
+pub fn write(config: &CompiledConfig, lineage: &str) -> String {
     let mut w = Writer::default();
     w.u(FORMAT);
+    w.s(lineage);
     let c = config.config();
     w.u(c.schema);
     w.s(&c.site);
@@ -112,6 +114,7 @@ pub fn read(text: &str, regex: &dyn RegexEngine) -> Result<CompiledConfig, Compa
 }
 
 fn read_config(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> CompiledConfig {
+    let lineage = r.s();
     let schema = r.u();
     let site = r.s();
     let version = r.u();
@@ -167,7 +170,7 @@ fn read_config(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> CompiledConfig {
         attribution_hours,
         profile,
     };
-    CompiledConfig::assemble(config, campaigns, paths)
+    CompiledConfig::assemble(config, lineage, campaigns, paths)
 }
 
 fn write_trigger(w: &mut Writer, t: &Trigger) {

@@ -52,6 +52,9 @@ impl CompiledCampaign {
 #[derive(Debug)]
 pub struct CompiledConfig {
     config: SiteConfig,
+    /// Which line of publishes the config belongs to (see
+    /// [`CompiledConfig::is_older_than`]); empty when not known.
+    lineage: String,
     campaigns: Vec<CompiledCampaign>,
     /// Every attribute path the campaigns' conditions read, once.
     paths: Paths,
@@ -62,11 +65,13 @@ impl CompiledConfig {
     /// A config read back from its compact form (checked when written).
     pub(crate) fn assemble(
         config: SiteConfig,
+        lineage: String,
         campaigns: Vec<CompiledCampaign>,
         paths: Paths,
     ) -> Self {
         CompiledConfig {
             config,
+            lineage,
             campaigns,
             paths,
             problems: Vec::new(),
@@ -77,6 +82,21 @@ impl CompiledConfig {
     /// [`CompiledConfig::campaigns`] (its own `campaigns` list is empty).
     pub fn config(&self) -> &SiteConfig {
         &self.config
+    }
+
+    /// Which line of publishes this config belongs to: the server writes
+    /// one per site signing key into the compact form, so a database
+    /// started afresh (versions from 1 again) is a new line.
+    pub fn lineage(&self) -> &str {
+        &self.lineage
+    }
+
+    /// Whether this is an older publish of the same line than the config
+    /// a browser holds (`version`, `lineage`): a replay of an earlier,
+    /// validly signed config, which must not replace the newer one.
+    /// Rollbacks publish a new version, so they are never older.
+    pub fn is_older_than(&self, version: u64, lineage: &str) -> bool {
+        !lineage.is_empty() && self.lineage == lineage && self.config.version < version
     }
 
     /// The attribute paths the campaigns' conditions read, for
@@ -184,6 +204,7 @@ impl SiteConfig {
         });
         Ok(CompiledConfig {
             config: self,
+            lineage: String::new(),
             campaigns: compiled,
             paths,
             problems,

@@ -167,7 +167,8 @@ pub async fn the_widget_gets_the_config_checked_and_compiled_in_the_compact_form
     };
     assert!(!ids(&read).is_empty());
     assert_eq!(ids(&read), ids(&compiled));
-    assert_eq!(compact::write(&compiled), text);
+    assert_eq!(read.lineage().len(), 16, "the line of publishes is named");
+    assert_eq!(compact::write(&compiled, read.lineage()), text);
     // Its own tag revalidates; the JSON form's does not.
     assert_eq!(
         get(Some(&etag)).await.unwrap().status(),

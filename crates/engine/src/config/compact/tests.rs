@@ -27,7 +27,7 @@ fn every_case_config_reads_back_as_written() {
     let configs = case_configs();
     assert!(configs.len() >= 40);
     for config in &configs {
-        let text = write(config);
+        let text = write(config, "l1");
         let back = read(&text, &NativeRegex).unwrap();
         assert_eq!(back.config(), &without_sources(config.config()));
         assert_eq!(back.campaigns().len(), config.campaigns().len());
@@ -35,7 +35,7 @@ fn every_case_config_reads_back_as_written() {
             assert_eq!((a.index, a.behavioural), (b.index, b.behavioural));
         }
         // Writing what was read gives the same text: nothing is lost.
-        assert_eq!(write(&back), text);
+        assert_eq!(write(&back, "l1"), text);
     }
 }
 
@@ -66,7 +66,7 @@ fn profile_thresholds_and_site_settings_survive() {
     )
     .unwrap();
     assert!(config.problems().is_empty(), "{:?}", config.problems());
-    let back = read(&write(&config), &NativeRegex).unwrap();
+    let back = read(&write(&config, "l1"), &NativeRegex).unwrap();
     assert_eq!(back.config(), &without_sources(config.config()));
     assert_eq!(back.config().profile.session_timeout_minutes, 45);
     assert_eq!(back.config().profile.vip_rfm_total, 12);
@@ -89,7 +89,7 @@ fn profile_thresholds_and_site_settings_survive() {
 #[test]
 fn broken_or_foreign_text_is_refused_by_name() {
     let config = &case_configs()[0];
-    let text = write(config);
+    let text = write(config, "l1");
     assert_eq!(
         read("{\"site\":\"demo\"}", &NativeRegex).unwrap_err(),
         CompactError::NotBase64
@@ -150,7 +150,10 @@ fn forged(content: Content, weights: Option<Vec<f64>>, variants: usize) -> Strin
         behavioural: false,
         index: 0,
     };
-    write(&CompiledConfig::assemble(site, vec![compiled], paths))
+    write(
+        &CompiledConfig::assemble(site, String::new(), vec![compiled], paths),
+        "l1",
+    )
 }
 
 fn banner(url: &str) -> Content {
@@ -201,7 +204,7 @@ fn the_compact_form_is_smaller_than_the_json() {
     for case in &cases {
         let config = SiteConfig::compile_value(&case["config"], &NativeRegex).unwrap();
         json_bytes += case["config"].to_string().len();
-        compact_bytes += write(&config).len();
+        compact_bytes += write(&config, "l1").len();
     }
     assert!(
         compact_bytes < json_bytes,
@@ -214,7 +217,7 @@ fn any_changed_byte_reads_as_a_config_or_an_error_never_a_panic() {
     let configs = case_configs();
     let mut outcomes = [0usize; 2];
     for config in configs.iter().take(12) {
-        let bytes = unbase64(&write(config)).unwrap();
+        let bytes = unbase64(&write(config, "l1")).unwrap();
         for at in 0..bytes.len() {
             for flip in [0x01u8, 0x80, 0xff] {
                 let mut changed = bytes.clone();
@@ -226,4 +229,22 @@ fn any_changed_byte_reads_as_a_config_or_an_error_never_a_panic() {
     }
     // Both happen: some bytes are free text, others are structure.
     assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
+}
+
+#[test]
+fn an_older_publish_of_the_same_line_is_a_replay_and_anything_else_is_not() {
+    let config = &case_configs()[0];
+    let v = config.config().version;
+    let back = read(&write(config, "line-a"), &NativeRegex).unwrap();
+    assert_eq!(back.lineage(), "line-a");
+    // Held: a newer version of the same line.
+    assert!(back.is_older_than(v + 1, "line-a"));
+    // The same or an older version held, another line (a database started
+    // afresh), or nothing known: not a replay.
+    assert!(!back.is_older_than(v, "line-a"));
+    assert!(!back.is_older_than(v.saturating_sub(1), "line-a"));
+    assert!(!back.is_older_than(v + 1, "line-b"));
+    assert!(!back.is_older_than(v + 1, ""));
+    let unknown = read(&write(config, ""), &NativeRegex).unwrap();
+    assert!(!unknown.is_older_than(v + 1, ""));
 }
