@@ -990,6 +990,17 @@ macro_rules! sql_store {
                 password_hash: &str,
                 now_ms: i64,
             ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                // A new password ends every session signed in with the old one.
+                sqlx::query(
+                    "DELETE FROM admin_sessions WHERE email = $1
+                     AND EXISTS (SELECT 1 FROM admins WHERE email = $1 AND password_hash <> $2)",
+                )
+                .bind(email)
+                .bind(password_hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
                 sqlx::query(
                     "INSERT INTO admins (email, password_hash, created_ms) VALUES ($1, $2, $3)
                      ON CONFLICT (email) DO UPDATE SET password_hash = excluded.password_hash",
@@ -997,9 +1008,10 @@ macro_rules! sql_store {
                 .bind(email)
                 .bind(password_hash)
                 .bind(now_ms)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(db)?;
+                tx.commit().await.map_err(db)?;
                 Ok(())
             }
 

@@ -285,7 +285,8 @@ pub trait Store: Send + Sync + 'static {
     async fn api_tokens(&self) -> Result<Vec<(String, String, i64)>, StoreError>;
     /// Revokes an API token by name; whether it existed.
     async fn delete_api_token(&self, name: &str) -> Result<bool, StoreError>;
-    /// Creates an admin or replaces their password hash.
+    /// Creates an admin or replaces their password hash; a new password
+    /// ends every session signed in with the old one.
     async fn put_admin(
         &self,
         email: &str,

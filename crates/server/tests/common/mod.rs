@@ -1264,12 +1264,21 @@ pub async fn coupon_farming_and_code_guessing_are_held_to_the_address_limits(mut
 const PASSWORD: &str = "a long enough password";
 
 async fn sign_in(state: &AppState) -> (String, String) {
-    let hash = dangol_server::admin::auth::hash_password(PASSWORD).unwrap();
-    state
+    // Created once: setting a password again would end earlier sessions.
+    if state
         .store
-        .put_admin("owner@shop.example", &hash, now_ms())
+        .admin_hash("owner@shop.example")
         .await
-        .unwrap();
+        .unwrap()
+        .is_none()
+    {
+        let hash = dangol_server::admin::auth::hash_password(PASSWORD).unwrap();
+        state
+            .store
+            .put_admin("owner@shop.example", &hash, now_ms())
+            .await
+            .unwrap();
+    }
     let (status, headers, body) = send(
         state,
         json_req(
@@ -1575,6 +1584,10 @@ pub async fn every_admin_route_refuses_without_a_session_or_token(state: AppStat
                     req.headers_mut()
                         .insert(header::AUTHORIZATION, a.parse().unwrap());
                 }
+                // Each refusal on its own: wrong bearer tokens are also
+                // throttled per address (see the secrets test).
+                let mut state = state.clone();
+                state.limiter = Arc::default();
                 let (status, _, body) = send(&state, req).await;
                 assert_eq!(
                     status,
@@ -1605,6 +1618,18 @@ pub async fn every_admin_route_refuses_without_a_session_or_token(state: AppStat
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// The `name=value` of a cookie the response sets.
+fn headers_cookie(headers: &axum::http::HeaderMap, name: &str) -> String {
+    headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Limits count per clock minute: a scenario of a few seconds that counts
@@ -1704,7 +1729,26 @@ pub async fn sign_in_slows_guessers_without_locking_out_the_owner(mut state: App
     )
     .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    // A new password forgets every device.
+    // A signed-in session works until the password changes.
+    let session = headers_cookie(
+        &send(
+            &state,
+            login("203.0.113.1", "owner@shop.example", PASSWORD, Some(&device)),
+        )
+        .await
+        .1,
+        "dangol_session",
+    );
+    let whoami = || {
+        json_req(
+            "GET",
+            "/v1/admin/session",
+            &Value::Null,
+            Some((session.as_str(), None)),
+        )
+    };
+    assert_eq!(send(&state, whoami()).await.0, StatusCode::OK);
+    // A new password forgets every device and ends every session.
     let new_hash = dangol_server::admin::auth::hash_password("another long password").unwrap();
     state
         .store
@@ -1722,6 +1766,11 @@ pub async fn sign_in_slows_guessers_without_locking_out_the_owner(mut state: App
     )
     .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        send(&state, whoami()).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the session from before the new password"
+    );
 
     // One address trying many accounts is held to the per-address limit.
     let mut throttled = None;
