@@ -45,16 +45,16 @@ fn purposes_from(tc_data: &JsValue) -> Option<Purposes> {
 
 /// Subscribes to the page's TCF consent manager, if there is one: `on_change`
 /// gets every answer (the first and each change of mind). The listener lives
-/// as long as the page.
-pub fn listen_tcf(mut on_change: impl FnMut(Purposes) + 'static) {
+/// as long as the page. Whether the page has one.
+pub fn listen_tcf(mut on_change: impl FnMut(Purposes) + 'static) -> bool {
     let Some(window) = web_sys::window() else {
-        return;
+        return false;
     };
     let Ok(api) = Reflect::get(&window, &JsValue::from_str("__tcfapi")) else {
-        return;
+        return false;
     };
     let Some(api) = api.dyn_ref::<Function>() else {
-        return;
+        return false;
     };
     let callback =
         Closure::<dyn FnMut(JsValue, JsValue)>::new(move |tc_data: JsValue, ok: JsValue| {
@@ -72,4 +72,5 @@ pub fn listen_tcf(mut on_change: impl FnMut(Purposes) + 'static) {
     // A broken CMP must not break the widget: a throw is just no signal.
     let _ = api.apply(&JsValue::NULL, &args);
     callback.forget();
+    true
 }

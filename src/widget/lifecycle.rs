@@ -41,6 +41,23 @@ pub(crate) fn parse_config(text: &str, site: &str) -> Result<CompiledConfig, Str
     Ok(config)
 }
 
+/// How long the first decision waits for a consent manager to answer.
+const CMP_WAIT_MS: u32 = 600;
+
+/// The consent manager answered, or waiting for it ran out: the first
+/// decision, if it was waiting.
+fn decide_after_cmp(cell: &Rc<RefCell<Inner>>) {
+    let Ok(mut inner) = cell.try_borrow_mut() else {
+        return;
+    };
+    if !std::mem::take(&mut inner.awaiting_cmp) || inner.phase != Phase::Waiting {
+        return;
+    }
+    if let Some(config) = inner.config.take() {
+        inner.apply(config);
+    }
+}
+
 /// Whether `config` is an older publish than the one held.
 fn replays(config: &CompiledConfig, held: Option<&(u64, String)>) -> bool {
     held.is_some_and(|(version, lineage)| config.is_older_than(*version, lineage))
@@ -76,12 +93,27 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
     // 2. A TCF consent manager that has answered already answers now,
     //    before the first decision.
     let tcf_cell = Rc::downgrade(&cell);
-    consent::listen_tcf(move |purposes| {
+    let cmp_present = consent::listen_tcf(move |purposes| {
         if let Some(cell) = tcf_cell.upgrade() {
             cell.borrow_mut().input(Input::Tcf(purposes));
+            decide_after_cmp(&cell);
             flush(cell);
         }
     });
+    // A returning shopper kept under a consent manager that has not answered
+    // yet: the first decision waits for it (the slots keep their own
+    // content meanwhile), at most `CMP_WAIT_MS`.
+    if cell.borrow().session.awaits_consent_manager(cmp_present) {
+        cell.borrow_mut().awaiting_cmp = true;
+        let weak = Rc::downgrade(&cell);
+        gloo::timers::callback::Timeout::new(CMP_WAIT_MS, move || {
+            if let Some(cell) = weak.upgrade() {
+                decide_after_cmp(&cell);
+                flush(cell);
+            }
+        })
+        .forget();
+    }
     let (url, cached_etag) = {
         let mut inner = cell.borrow_mut();
         // 3. A cached config (kept only with personalisation consent)
@@ -104,7 +136,9 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
             sale: inner.page.page_type.as_deref() == Some("sale"),
         });
         inner.input(view);
-        if let Some(config) = inner.config.take() {
+        if !inner.awaiting_cmp
+            && let Some(config) = inner.config.take()
+        {
             inner.apply(config);
         }
         (inner.config_url(), etag)
@@ -229,7 +263,11 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
                     if inner.phase == Phase::Waiting {
                         // Otherwise kept for the next page.
                         inner.configure(&config);
-                        inner.apply(config);
+                        if inner.awaiting_cmp {
+                            inner.config = Some(config);
+                        } else {
+                            inner.apply(config);
+                        }
                     }
                 }
                 Err(e) => warn_once(

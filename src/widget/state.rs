@@ -43,6 +43,9 @@ pub(crate) struct Inner {
     /// The stored config's version and line of publishes: a fetched
     /// config older than it is a replay and is refused.
     pub held: Option<(u64, String)>,
+    /// The first decision waits for the page's consent manager (see
+    /// `Session::awaits_consent_manager`), at most `CMP_WAIT_MS`.
+    pub awaiting_cmp: bool,
     pub page: PageContext,
     /// Every decision made on this page, in order.
     pub decisions: Vec<Decision>,
@@ -150,6 +153,7 @@ impl Inner {
             outgoing: Vec::new(),
             prefetched: None,
             held: None,
+            awaiting_cmp: false,
             next_task: None,
             config: None,
             page: PageContext::default(),

@@ -59,6 +59,26 @@ test("a shopper whose consent comes only from a TCF consent manager keeps one id
   await context.close();
 });
 
+test("a returning shopper whose consent manager answers late still gets offers from their profile on the first page", async () => {
+  const { context, page, log } = await watchedPage(browser, cmp);
+  // Page 1: the manager says yes; the shopper puts something in the cart.
+  await page.goto(`${server.url}/demo/`);
+  await page.evaluate(() => window.__testCmp.answer([], [1, 5, 6, 8]));
+  await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
+  await page.evaluate(() => window.dangol.track("add_to_cart", { items: [{ item_id: "knit-01", item_category: "knit", price: 59000, quantity: 1 }] }));
+  await eventually(async () => (await page.evaluate(() => window.dangol.export())).profile.cart?.length > 0, 5000, "the cart in the profile");
+  await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:config")), 5000, "the stored config");
+  // Page 2: the manager answers only after 250 ms, as one loading late does.
+  await page.addInitScript(() => setTimeout(() => window.__testCmp.answer([], [1, 5, 6, 8]), 250));
+  await page.goto(`${server.url}/demo/`);
+  // The first decision waited for it: the cart reminder from the restored
+  // profile, not the welcome banner for anyone (shown offers never swap).
+  await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
+  assert.equal(await page.getAttribute(HERO, "data-dangol-rendered"), "cart-reminder");
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
 test("forget() in one tab stops every open tab at once, and nothing sent late brings data back", async () => {
   const context = await browser.newContext();
   const errors = [];

@@ -323,6 +323,18 @@ impl Session {
         }
     }
 
+    /// Whether the first decision should wait (briefly) for the page's TCF
+    /// consent manager (`cmp_present`): storage holds a shopper to restore
+    /// (an id or a profile kept under that manager's consent), and neither
+    /// the site's own choice nor the manager has answered yet. Deciding now
+    /// would show a returning shopper offers without their profile.
+    pub fn awaits_consent_manager(&self, cmp_present: bool) -> bool {
+        cmp_present
+            && self.signals.own.is_none()
+            && self.signals.tcf.is_none()
+            && (self.stored.id.is_some() || self.stored.profile.is_some())
+    }
+
     /// What consent allows now.
     pub fn purposes(&self) -> Purposes {
         self.purposes

@@ -211,6 +211,30 @@ fn a_consent_manager_only_shopper_keeps_one_id_and_profile_across_pages() {
 }
 
 #[test]
+fn the_first_decision_waits_for_the_consent_manager_only_for_a_shopper_to_restore() {
+    let tcf_yes = from_tcf(|_| true);
+    let mut first = Page::new();
+    first.view();
+    // A new visitor: nothing to restore, nothing to wait for.
+    assert!(!first.session.awaits_consent_manager(true));
+    let out = first.on(Input::Tcf(tcf_yes));
+    let stored = Page::stored_after(&out);
+    // A returning shopper kept under the manager's consent: wait for it...
+    let (mut second, _) = Page::start(stored.clone(), false);
+    assert!(second.session.awaits_consent_manager(true));
+    // ...unless the page has no consent manager...
+    assert!(!second.session.awaits_consent_manager(false));
+    // ...and only until it answers, yes or no.
+    second.on(Input::Tcf(from_tcf(|_| false)));
+    assert!(!second.session.awaits_consent_manager(true));
+    // The site's own stored choice answers at once.
+    let mut own = stored;
+    own.consent = Some(Purposes::both(Consent::Granted).encode());
+    let (third, _) = Page::start(own, false);
+    assert!(!third.session.awaits_consent_manager(true));
+}
+
+#[test]
 fn consent_mode_default_denied_waits_and_an_update_decides() {
     let mut page = Page::new();
     page.on(Input::ConsentMode {
