@@ -239,7 +239,12 @@ pub(crate) async fn redeem(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|k| hex::encode(Sha256::digest(k.as_bytes())));
     let expected = state.store.redeem_key(&site.id).await?;
-    if expected.is_none() || given != expected {
+    // Hashes compared in constant time.
+    let matches = match (&given, &expected) {
+        (Some(g), Some(e)) => bool::from(subtle::ConstantTimeEq::ct_eq(g.as_bytes(), e.as_bytes())),
+        _ => false,
+    };
+    if !matches {
         state.limiter.hit(&auth_key);
         tracing::warn!(site = %site.id, ip = %ip.0, "redemption with a wrong redeem key");
         return Err(ApiError::new(

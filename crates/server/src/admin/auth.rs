@@ -24,6 +24,7 @@ use rand::RngCore;
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
 use crate::limits::ClientIp;
@@ -88,14 +89,7 @@ fn known_device(token: &str, email: &str, password_hash: &str, now: i64) -> bool
         return false;
     };
     let expected = device_token(email, password_hash, expires_ms);
-    expires_ms > now && expected.len() == token.len() && constant_eq(&expected, token)
-}
-
-fn constant_eq(a: &str, b: &str) -> bool {
-    a.bytes()
-        .zip(b.bytes())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
+    expires_ms > now && same(&expected, token)
 }
 
 fn verify_password(password: &str, hash: &str) -> bool {
@@ -130,12 +124,10 @@ fn sha256_hex(text: &str) -> String {
 }
 
 /// Equal without telling how much of it was equal.
+/// Secrets compared in constant time (`subtle`): how long a comparison
+/// takes says nothing about how much of a guess was right.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
