@@ -60,6 +60,16 @@ export async function startServer({ pkg = join(ROOT, "pkg") } = {}) {
       });
       return { status: res.status, body: await res.json() };
     },
+    /** An admin API call with the server's token; throws on an error status. */
+    async adminApi(path, init = {}) {
+      const res = await fetch(`${url}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...(init.headers || {}) },
+      });
+      const body = await res.json().catch(() => null);
+      if (!res.ok) throw new Error(`${init.method || "GET"} ${path}: HTTP ${res.status} ${JSON.stringify(body)}`);
+      return body;
+    },
     /** Stored events of the demo site, optionally for one pseudonymous id. */
     async events(anon) {
       const q = anon ? `?anon=${encodeURIComponent(anon)}` : "";

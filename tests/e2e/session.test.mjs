@@ -25,15 +25,7 @@ const HERO = '[data-dangol-slot="home-hero"]';
 const dangolKeys = (page) =>
   page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("dangol:")).sort());
 
-async function admin(path, init = {}) {
-  const res = await fetch(`${server.url}${path}`, {
-    ...init,
-    headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json", ...(init.headers || {}) },
-  });
-  const body = await res.json().catch(() => null);
-  if (!res.ok) throw new Error(`${init.method || "GET"} ${path}: HTTP ${res.status} ${JSON.stringify(body)}`);
-  return body;
-}
+const admin = (path, init) => server.adminApi(path, init);
 
 test("a shopper whose consent comes only from a TCF consent manager keeps one id and profile across pages", async () => {
   const { context, page, log } = await watchedPage(browser, cmp);

@@ -61,15 +61,7 @@ test("a config tampered with on the way is refused and the slot keeps its conten
   await context.close();
 });
 
-async function admin(path, init = {}) {
-  const res = await fetch(`${server.url}${path}`, {
-    ...init,
-    headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json", ...(init.headers || {}) },
-  });
-  const body = await res.json().catch(() => null);
-  if (!res.ok) throw new Error(`${init.method || "GET"} ${path}: HTTP ${res.status} ${JSON.stringify(body)}`);
-  return body;
-}
+const admin = (path, init) => server.adminApi(path, init);
 
 test("an older signed config replayed to a returning shopper is refused and the newer one stays", async () => {
   const { context, page, dangolWarnings, log } = await watchedPage(browser);

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -12,22 +12,8 @@ use tokio::net::TcpStream;
 
 const TOKEN: &str = "a-strong-admin-token-0123456789";
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod process;
+use process::{Server, free_port};
 
 fn server() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dangol-server"));
@@ -47,7 +33,7 @@ fn refused(cmd: &mut Command) -> String {
 }
 
 async fn started(cmd: &mut Command, addr: &str) -> Server {
-    let server = Server(cmd.stdout(Stdio::null()).spawn().unwrap());
+    let server = Server(cmd.stdout(Stdio::null()).spawn().unwrap(), addr.to_string());
     let until = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(addr).await.is_err() {
         assert!(
@@ -111,7 +97,7 @@ async fn the_data_is_private_and_secrets_never_come_on_the_command_line() {
     // From a file: the server starts, its data readable by its user only.
     let file = dir.path().join("admin-token");
     std::fs::write(&file, format!("{TOKEN}\n")).unwrap();
-    let _server = started(
+    let server = started(
         server()
             .args(["--addr", &addr, "--seed-demo", "--data-dir"])
             .arg(&data)
@@ -120,7 +106,7 @@ async fn the_data_is_private_and_secrets_never_come_on_the_command_line() {
         &addr,
     )
     .await;
-    assert_eq!(status(&addr, "/v1/admin/sites", TOKEN).await, 200);
+    assert_eq!(status(&server.1, "/v1/admin/sites", TOKEN).await, 200);
     assert_eq!(mode(&data), 0o700);
     for name in ["dangol.db", "dangol.db-wal", "dangol.db-shm"] {
         let path = data.join(name);
@@ -145,7 +131,7 @@ async fn the_data_is_private_and_secrets_never_come_on_the_command_line() {
     }
     let mut statuses = Vec::new();
     for i in 0..12 {
-        statuses.push(status(&addr, "/v1/admin/sites", &format!("guess-{i}")).await);
+        statuses.push(status(&server.1, "/v1/admin/sites", &format!("guess-{i}")).await);
     }
     assert_eq!(&statuses[..10], [401; 10]);
     assert_eq!(statuses[11], 429, "{statuses:?}");
