@@ -13,8 +13,9 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::cors::{allowed_origin, with_cors};
 use crate::error::ApiError;
-use crate::routes::{allowed_origin, known_site, with_cors};
+use crate::routes::known_site;
 use crate::store::{Claim, ClaimRequest, Redeem};
 use crate::{AppState, now_ms};
 

@@ -16,9 +16,12 @@
 
 pub mod admin;
 pub mod cache;
+mod configs;
+mod cors;
 pub mod coupons;
 pub mod demo;
 pub mod error;
+mod ingest;
 pub mod insights;
 pub mod limits;
 pub mod postgres;
