@@ -53,7 +53,7 @@ pub fn run(args: &[String]) -> Result<()> {
             "--pkg",
             "pkg",
         ])
-        .arg("--seed-demo");
+        .args(["--seed-demo", "--seed-demo-history"]);
     step("starting dangol-server (Ctrl-C stops it)");
     println!("  admin API token for this run: {token}");
     println!("  coupon redeem key for this run: {redeem_key}");

@@ -36,6 +36,10 @@ struct Args {
     /// Seed the demo site and its campaigns if they are missing.
     #[arg(long)]
     seed_demo: bool,
+    /// With --seed-demo: also 90 days of simulated shoppers (once, into a
+    /// demo without events), so the dashboard opens with a quarter of data.
+    #[arg(long, requires = "seed_demo")]
+    seed_demo_history: bool,
     /// Keep raw events at most this many days for every site (each site's
     /// own retention applies, 90 days unless set; purged hourly).
     #[arg(long)]
@@ -164,6 +168,17 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.seed_demo && demo::seed(store.as_ref(), now_ms()).await? {
         tracing::info!("seeded the demo site");
+    }
+    if args.seed_demo_history {
+        let started = std::time::Instant::now();
+        let events = demo::history::seed(store.as_ref(), now_ms()).await?;
+        if events > 0 {
+            // The bandit learns from the quarter at once, not at the hour.
+            dangol_server::admin::publish::refresh_bandits(store.as_ref(), demo::SITE)
+                .await
+                .map_err(|e| anyhow::anyhow!("refreshing the demo's bandit: {e:?}"))?;
+            tracing::info!(events, elapsed = ?started.elapsed(), "seeded 90 days of demo shoppers");
+        }
     }
     let demo_login = if args.seed_demo {
         Some(demo::seed_admin(store.as_ref(), now_ms()).await?)

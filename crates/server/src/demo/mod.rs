@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 
 use crate::store::{Site, Store, StoreError};
 
+pub mod history;
+
 /// The demo site's id, as in the storefront's script tag.
 pub const SITE: &str = "demo";
 
@@ -77,6 +79,7 @@ pub fn config(version: u64) -> Value {
                 "name": "Knitwear for shoppers who love knitwear",
                 "placements": ["category-top"],
                 "priority": 5,
+                "holdout": 0.2,
                 "condition": {"affinity": {"$in": ["knit"]}},
                 "variants": [{"id": "a", "content": {
                     "type": "banner", "theme": "accent",
@@ -198,11 +201,19 @@ pub fn config(version: u64) -> Value {
                 "name": "Free shipping reminder on product pages",
                 "placements": ["product-promo"],
                 "condition": {"page.path": {"$regex": "product"}},
-                "variants": [{"id": "a", "content": {
-                    "type": "banner", "theme": "light",
-                    "headline": "Free shipping over ₩50,000",
-                    "body": "Add one more item and shipping is on us."
-                }}]
+                "allocation": {"type": "bandit", "min_share": 0.1},
+                "variants": [
+                    {"id": "a", "content": {
+                        "type": "banner", "theme": "light",
+                        "headline": "Free shipping over ₩50,000",
+                        "body": "Add one more item and shipping is on us."
+                    }},
+                    {"id": "b", "content": {
+                        "type": "banner", "theme": "accent",
+                        "headline": "One more item ships free",
+                        "body": "Orders over ₩50,000 ship free, today too."
+                    }}
+                ]
             }
         ]
     })
@@ -211,7 +222,19 @@ pub fn config(version: u64) -> Value {
 /// Whether a stored demo config is the one this build ships (so a demo
 /// from an older build gets the new campaigns, keeping its data).
 fn current(body: &str, version: u64) -> bool {
-    serde_json::from_str::<Value>(body).is_ok_and(|stored| stored == config(version))
+    // The bandit's posteriors are learned, not part of what ships.
+    let without_posteriors = |mut config: Value| {
+        if let Some(campaigns) = config["campaigns"].as_array_mut() {
+            for c in campaigns {
+                if let Some(allocation) = c.get_mut("allocation").and_then(Value::as_object_mut) {
+                    allocation.remove("posteriors");
+                }
+            }
+        }
+        config
+    };
+    serde_json::from_str::<Value>(body)
+        .is_ok_and(|stored| without_posteriors(stored) == config(version))
 }
 
 /// Whether a stored config still reads as a valid config of this engine.
@@ -292,6 +315,14 @@ mod tests {
         assert_eq!(cfg.campaigns().len(), 13);
         assert!(usable(&config(3).to_string()));
         assert!(current(&config(3).to_string(), 3));
+        // Learned posteriors do not make it another config.
+        let mut learned = config(3);
+        for c in learned["campaigns"].as_array_mut().unwrap() {
+            if c["allocation"]["type"] == "bandit" {
+                c["allocation"]["posteriors"] = json!([[3.0, 9.0], [5.0, 7.0]]);
+            }
+        }
+        assert!(current(&learned.to_string(), 3));
         assert!(!current(&config(3).to_string(), 4));
         assert!(!usable(
             r#"{"site": "demo", "version": 1, "campaigns": [{"id": "x"}]}"#
