@@ -42,8 +42,12 @@ test("a grant for measurement only sends events but keeps no profile", async () 
   await page.evaluate(() => window.dangol.consent.grant(["measurement"]));
   const anon = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
   await eventually(async () => (await server.events(anon)).length >= 2, 10000, "page_view and exposure");
-  const keys = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("dangol:")).sort());
-  assert.deepEqual(keys, ["dangol:demo:consent", "dangol:demo:id", "dangol:demo:key"]);
+  const keys = () => page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("dangol:")).sort());
+  // No profile, declared attributes or config, ever; the outbox holds events
+  // only until they are sent.
+  assert.deepEqual((await keys()).filter((k) => !k.startsWith("dangol:demo:outbox:")), ["dangol:demo:consent", "dangol:demo:id", "dangol:demo:key"]);
+  await eventually(async () => (await keys()).length === 3, 10000, "the outbox sent and removed");
+  assert.deepEqual(await keys(), ["dangol:demo:consent", "dangol:demo:id", "dangol:demo:key"]);
   await context.close();
 });
 
