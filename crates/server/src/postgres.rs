@@ -31,6 +31,10 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0009_api_tokens.sql"),
     ),
     (10, include_str!("../migrations/postgres/0010_erased.sql")),
+    (
+        11,
+        include_str!("../migrations/postgres/0011_token_expiry.sql"),
+    ),
 ];
 
 /// PostgreSQL storage.

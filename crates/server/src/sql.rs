@@ -941,37 +941,46 @@ macro_rules! sql_store {
                 name: &str,
                 created_by: &str,
                 now_ms: i64,
+                expires_ms: Option<i64>,
             ) -> Result<bool, StoreError> {
                 let done = sqlx::query(
-                    "INSERT INTO api_tokens (token_hash, name, created_by, created_ms) VALUES ($1, $2, $3, $4)
+                    "INSERT INTO api_tokens (token_hash, name, created_by, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5)
                      ON CONFLICT DO NOTHING",
                 )
                 .bind(token_hash)
                 .bind(name)
                 .bind(created_by)
                 .bind(now_ms)
+                .bind(expires_ms)
                 .execute(&self.pool)
                 .await
                 .map_err(db)?;
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn api_token(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
-                sqlx::query_scalar("SELECT name FROM api_tokens WHERE token_hash = $1")
+            async fn api_token(
+                &self,
+                token_hash: &str,
+                now_ms: i64,
+            ) -> Result<Option<String>, StoreError> {
+                sqlx::query_scalar(
+                    "SELECT name FROM api_tokens WHERE token_hash = $1 AND (expires_ms IS NULL OR expires_ms > $2)",
+                )
                     .bind(token_hash)
+                    .bind(now_ms)
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db)
             }
 
-            async fn api_tokens(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
-                let rows = sqlx::query("SELECT name, created_by, created_ms FROM api_tokens ORDER BY name")
+            async fn api_tokens(&self) -> Result<Vec<(String, String, i64, Option<i64>)>, StoreError> {
+                let rows = sqlx::query("SELECT name, created_by, created_ms, expires_ms FROM api_tokens ORDER BY name")
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db)?;
                 Ok(rows
                     .into_iter()
-                    .map(|r| (r.get("name"), r.get("created_by"), r.get("created_ms")))
+                    .map(|r| (r.get("name"), r.get("created_by"), r.get("created_ms"), r.get("expires_ms")))
                     .collect())
             }
 

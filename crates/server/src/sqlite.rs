@@ -23,6 +23,10 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/sqlite/0008_coupon_pool.sql")),
     (9, include_str!("../migrations/sqlite/0009_api_tokens.sql")),
     (10, include_str!("../migrations/sqlite/0010_erased.sql")),
+    (
+        11,
+        include_str!("../migrations/sqlite/0011_token_expiry.sql"),
+    ),
 ];
 
 /// SQLite storage.

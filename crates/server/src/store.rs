@@ -278,11 +278,13 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         created_by: &str,
         now_ms: i64,
+        expires_ms: Option<i64>,
     ) -> Result<bool, StoreError>;
-    /// The name of the API token with this hash.
-    async fn api_token(&self, token_hash: &str) -> Result<Option<String>, StoreError>;
-    /// Every API token: name, who made it, when.
-    async fn api_tokens(&self) -> Result<Vec<(String, String, i64)>, StoreError>;
+    /// The name of the API token with this hash, if it has not expired by
+    /// `now_ms`.
+    async fn api_token(&self, token_hash: &str, now_ms: i64) -> Result<Option<String>, StoreError>;
+    /// Every API token: name, who made it, when, and when it expires.
+    async fn api_tokens(&self) -> Result<Vec<(String, String, i64, Option<i64>)>, StoreError>;
     /// Revokes an API token by name; whether it existed.
     async fn delete_api_token(&self, name: &str) -> Result<bool, StoreError>;
     /// Creates an admin or replaces their password hash; a new password

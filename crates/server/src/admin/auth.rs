@@ -200,7 +200,7 @@ pub async fn authenticate(
             return Ok(Admin::Token);
         }
         // A named API token made by an admin.
-        return match state.store.api_token(&sha256_hex(bearer)).await? {
+        return match state.store.api_token(&sha256_hex(bearer), now_ms()).await? {
             Some(_) => Ok(Admin::Token),
             None => Err({
                 state.limiter.hit(&failures);
@@ -396,7 +396,13 @@ mod tests {
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     name: String,
+    /// Days until it expires: 1 to 365, 90 when absent.
+    #[serde(default)]
+    expires_days: Option<u32>,
 }
+
+/// Days an API token lives when its maker does not say.
+const TOKEN_DAYS: u32 = 90;
 
 /// `POST /v1/admin/tokens`: a named API token for automation, shown once.
 pub async fn create_token(
@@ -405,8 +411,18 @@ pub async fn create_token(
     body: axum::body::Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let req: NewToken = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(format!("the token must be {{\"name\": \"...\"}}: {e}"))
+        ApiError::bad_request(format!(
+            "the token must be {{\"name\": \"...\", \"expires_days\": 1-365}}: {e}"
+        ))
     })?;
+    let days = req.expires_days.unwrap_or(TOKEN_DAYS);
+    if !(1..=365).contains(&days) {
+        return Err(ApiError::bad_request(format!(
+            "`expires_days` must be 1 to 365, not {days}"
+        )));
+    }
+    let now = now_ms();
+    let expires_ms = now + i64::from(days) * 86_400_000;
     if !dangol_engine::config::is_identifier(&req.name) {
         return Err(ApiError::bad_request(format!(
             "token name `{}` must be 1-64 characters of letters, digits, `-` or `_`",
@@ -420,7 +436,7 @@ pub async fn create_token(
     let token = format!("dgl_{}", random_hex(24));
     if !state
         .store
-        .put_api_token(&sha256_hex(&token), &req.name, &by, now_ms())
+        .put_api_token(&sha256_hex(&token), &req.name, &by, now, Some(expires_ms))
         .await?
     {
         return Err(ApiError::new(
@@ -429,7 +445,9 @@ pub async fn create_token(
             format!("there is already a token named `{}`", req.name),
         ));
     }
-    Ok(Json(json!({"name": req.name, "token": token})))
+    Ok(Json(
+        json!({"name": req.name, "token": token, "expires_ms": expires_ms}),
+    ))
 }
 
 /// `GET /v1/admin/tokens`: names, makers and times (never the tokens).
@@ -442,7 +460,9 @@ pub async fn list_tokens(
         .api_tokens()
         .await?
         .into_iter()
-        .map(|(name, by, at)| json!({"name": name, "created_by": by, "created_ms": at}))
+        .map(|(name, by, at, expires)| {
+            json!({"name": name, "created_by": by, "created_ms": at, "expires_ms": expires})
+        })
         .collect();
     Ok(Json(json!({"tokens": list})))
 }

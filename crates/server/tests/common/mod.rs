@@ -1466,6 +1466,50 @@ pub async fn admins_sign_in_with_a_strict_cookie_and_changes_need_the_csrf_token
     )
     .await;
     assert_eq!(body["tokens"][0]["created_by"], "owner@shop.example");
+    // Tokens expire: 90 days unless the maker says otherwise (1-365).
+    let expires = body["tokens"][0]["expires_ms"].as_i64().unwrap();
+    let days = (expires - now_ms()) as f64 / 86_400_000.0;
+    assert!((89.9..=90.0).contains(&days), "{days} days");
+    for bad in [json!(0), json!(366), json!("soon")] {
+        let (status, _, body) = send(
+            &state,
+            json_req(
+                "POST",
+                "/v1/admin/tokens",
+                &json!({"name": "bad", "expires_days": bad}),
+                Some((&session, Some(&csrf))),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("expires_days"),
+            "{body}"
+        );
+    }
+    // An expired token is no key.
+    let old = "dgl_expired_token_0123456789abcdef";
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(old.as_bytes()));
+    state
+        .store
+        .put_api_token(
+            &hash,
+            "old",
+            "owner@shop.example",
+            now_ms() - 10,
+            Some(now_ms() - 1),
+        )
+        .await
+        .unwrap();
+    let mut with_old = json_req("GET", "/v1/admin/sites", &Value::Null, None);
+    with_old.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {old}").parse().unwrap(),
+    );
+    assert_eq!(send(&state, with_old).await.0, StatusCode::UNAUTHORIZED);
     assert!(
         !body.to_string().contains(&api),
         "the list never shows a token"
