@@ -185,9 +185,10 @@ pub(crate) async fn admin_events(
     State(state): State<AppState>,
     Path(site): Path<String>,
     Query(query): Query<EventsQuery>,
-    _: Admin,
+    admin: Admin,
 ) -> Result<Response, ApiError> {
     known_site(&state, &site).await?;
+    crate::admin::roles::require(&admin, &site, crate::admin::roles::Role::Viewer)?;
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let events = state
         .store
@@ -210,10 +211,14 @@ pub(crate) async fn erase_subject(
     let origin = allowed_origin(&headers, &site)?;
     // An admin (token, API token or session with its CSRF token) may erase
     // any id; otherwise the id's own erase key is needed.
-    if crate::admin::auth::authenticate(&state, &axum::http::Method::DELETE, &headers, Some(&ip))
-        .await
-        .is_err()
-    {
+    // An admin erases ids of sites they edit.
+    let admin =
+        crate::admin::auth::authenticate(&state, &axum::http::Method::DELETE, &headers, Some(&ip))
+            .await;
+    if let Ok(admin) = &admin {
+        crate::admin::roles::require(admin, &site.id, crate::admin::roles::Role::Editor)?;
+    }
+    if admin.is_err() {
         let given = headers
             .get("x-dangol-key")
             .and_then(|v| v.to_str().ok())

@@ -94,6 +94,12 @@ enum AdminCmd {
         /// The admin's email, their sign-in name.
         #[arg(long)]
         email: String,
+        /// Their role: owner, editor or viewer.
+        #[arg(long, default_value = "owner")]
+        role: String,
+        /// The site the role holds on, or `*` for every site.
+        #[arg(long, default_value = "*")]
+        site: String,
     },
 }
 
@@ -148,7 +154,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     if let Some(Cmd::Admin {
-        action: AdminCmd::Create { email },
+        action: AdminCmd::Create { email, role, site },
     }) = &args.command
     {
         let password = match std::env::var("DANGOL_ADMIN_PASSWORD") {
@@ -162,7 +168,11 @@ async fn main() -> anyhow::Result<()> {
         let email = email.trim().to_lowercase();
         check_new_admin(&email, &password).map_err(anyhow::Error::msg)?;
         let hash = hash_password(&password).map_err(anyhow::Error::msg)?;
+        let Some(role) = dangol_server::admin::roles::Role::parse(role) else {
+            anyhow::bail!("role `{role}` is not one of owner, editor, viewer");
+        };
         store.put_admin(&email, &hash, now_ms()).await?;
+        store.set_role(&email, site, Some(role.as_str())).await?;
         println!("admin {email} can sign in at /v1/admin/login");
         return Ok(());
     }

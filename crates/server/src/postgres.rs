@@ -35,6 +35,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../migrations/postgres/0011_token_expiry.sql"),
     ),
+    (12, include_str!("../migrations/postgres/0012_roles.sql")),
 ];
 
 /// PostgreSQL storage.

@@ -54,6 +54,8 @@ pub const API_PATHS: &[&str] = &[
     admin::BANDITS,
     admin::REDEEM_KEY,
     admin::CODES,
+    admin::ADMINS,
+    admin::ADMIN,
     admin::INSIGHTS,
     admin::REACH,
 ];

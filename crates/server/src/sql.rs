@@ -69,6 +69,18 @@ macro_rules! sql_store {
             }
         }
 
+        /// An API token from a row of `api_tokens`.
+        fn api_token_row(r: &$row) -> $crate::store::ApiToken {
+            $crate::store::ApiToken {
+                name: r.get("name"),
+                created_by: r.get("created_by"),
+                created_ms: r.get("created_ms"),
+                expires_ms: r.get("expires_ms"),
+                site: r.get("site"),
+                role: r.get("role"),
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             async fn site(&self, id: &str) -> Result<Option<Site>, StoreError> {
@@ -942,9 +954,11 @@ macro_rules! sql_store {
                 created_by: &str,
                 now_ms: i64,
                 expires_ms: Option<i64>,
+                scope: (&str, &str),
             ) -> Result<bool, StoreError> {
                 let done = sqlx::query(
-                    "INSERT INTO api_tokens (token_hash, name, created_by, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5)
+                    "INSERT INTO api_tokens (token_hash, name, created_by, created_ms, expires_ms, site, role)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
                      ON CONFLICT DO NOTHING",
                 )
                 .bind(token_hash)
@@ -952,6 +966,8 @@ macro_rules! sql_store {
                 .bind(created_by)
                 .bind(now_ms)
                 .bind(expires_ms)
+                .bind(scope.0)
+                .bind(scope.1)
                 .execute(&self.pool)
                 .await
                 .map_err(db)?;
@@ -962,25 +978,73 @@ macro_rules! sql_store {
                 &self,
                 token_hash: &str,
                 now_ms: i64,
-            ) -> Result<Option<String>, StoreError> {
-                sqlx::query_scalar(
-                    "SELECT name FROM api_tokens WHERE token_hash = $1 AND (expires_ms IS NULL OR expires_ms > $2)",
+            ) -> Result<Option<$crate::store::ApiToken>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT name, created_by, created_ms, expires_ms, site, role FROM api_tokens
+                     WHERE token_hash = $1 AND (expires_ms IS NULL OR expires_ms > $2)",
                 )
-                    .bind(token_hash)
-                    .bind(now_ms)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db)
+                .bind(token_hash)
+                .bind(now_ms)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(row.map(|r| api_token_row(&r)))
             }
 
-            async fn api_tokens(&self) -> Result<Vec<(String, String, i64, Option<i64>)>, StoreError> {
-                let rows = sqlx::query("SELECT name, created_by, created_ms, expires_ms FROM api_tokens ORDER BY name")
+            async fn set_role(
+                &self,
+                email: &str,
+                site: &str,
+                role: Option<&str>,
+            ) -> Result<(), StoreError> {
+                match role {
+                    Some(role) => sqlx::query(
+                        "INSERT INTO admin_roles (email, site, role) VALUES ($1, $2, $3)
+                         ON CONFLICT (email, site) DO UPDATE SET role = excluded.role",
+                    )
+                    .bind(email)
+                    .bind(site)
+                    .bind(role),
+                    None => sqlx::query("DELETE FROM admin_roles WHERE email = $1 AND site = $2")
+                        .bind(email)
+                        .bind(site),
+                }
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn roles_of(&self, email: &str) -> Result<Vec<(String, String)>, StoreError> {
+                let rows = sqlx::query("SELECT site, role FROM admin_roles WHERE email = $1 ORDER BY site")
+                    .bind(email)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(rows.into_iter().map(|r| (r.get("site"), r.get("role"))).collect())
+            }
+
+            async fn roles(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+                let rows = sqlx::query("SELECT email, site, role FROM admin_roles ORDER BY email, site")
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db)?;
                 Ok(rows
                     .into_iter()
-                    .map(|r| (r.get("name"), r.get("created_by"), r.get("created_ms"), r.get("expires_ms")))
+                    .map(|r| (r.get("email"), r.get("site"), r.get("role")))
+                    .collect())
+            }
+
+            async fn api_tokens(&self) -> Result<Vec<$crate::store::ApiToken>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT name, created_by, created_ms, expires_ms, site, role FROM api_tokens ORDER BY name",
+                )
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| api_token_row(&r))
                     .collect())
             }
 

@@ -27,6 +27,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../migrations/sqlite/0011_token_expiry.sql"),
     ),
+    (12, include_str!("../migrations/sqlite/0012_roles.sql")),
 ];
 
 /// SQLite storage.

@@ -110,6 +110,23 @@ pub struct ClaimRequest<'a> {
     pub now_ms: i64,
 }
 
+/// A named API token (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    /// Its name.
+    pub name: String,
+    /// Who made it: an admin's email, or `api` for the server's token.
+    pub created_by: String,
+    /// When.
+    pub created_ms: i64,
+    /// When it stops working, if ever.
+    pub expires_ms: Option<i64>,
+    /// The site it acts on, or `*`.
+    pub site: String,
+    /// The most it may do there (`owner`, `editor`, `viewer`).
+    pub role: String,
+}
+
 /// The storage the server needs.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -279,12 +296,24 @@ pub trait Store: Send + Sync + 'static {
         created_by: &str,
         now_ms: i64,
         expires_ms: Option<i64>,
+        scope: (&str, &str),
     ) -> Result<bool, StoreError>;
-    /// The name of the API token with this hash, if it has not expired by
-    /// `now_ms`.
-    async fn api_token(&self, token_hash: &str, now_ms: i64) -> Result<Option<String>, StoreError>;
-    /// Every API token: name, who made it, when, and when it expires.
-    async fn api_tokens(&self) -> Result<Vec<(String, String, i64, Option<i64>)>, StoreError>;
+    /// The API token with this hash, if it has not expired by `now_ms`.
+    async fn api_token(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<ApiToken>, StoreError>;
+    /// Every API token.
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+    /// Sets (or with `None` removes) an admin's role on a site (`*`: every
+    /// site).
+    async fn set_role(&self, email: &str, site: &str, role: Option<&str>)
+    -> Result<(), StoreError>;
+    /// An admin's roles: (site or `*`, role).
+    async fn roles_of(&self, email: &str) -> Result<Vec<(String, String)>, StoreError>;
+    /// Every admin's roles: (email, site or `*`, role).
+    async fn roles(&self) -> Result<Vec<(String, String, String)>, StoreError>;
     /// Revokes an API token by name; whether it existed.
     async fn delete_api_token(&self, name: &str) -> Result<bool, StoreError>;
     /// Creates an admin or replaces their password hash; a new password

@@ -26,6 +26,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::roles::{Grants, Role};
 use crate::error::ApiError;
 use crate::limits::ClientIp;
 use crate::store::Session;
@@ -144,15 +145,29 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// Someone allowed to use the admin API.
 #[derive(Debug, Clone)]
 pub enum Admin {
-    /// Automation with the bearer token.
-    Token,
+    /// Automation: the server's admin token, or a named API token.
+    Token {
+        /// What it may do where.
+        grants: Grants,
+    },
     /// A signed-in admin.
     Person {
         /// Who.
         email: String,
         /// The session's CSRF token.
         csrf: String,
+        /// What they may do where.
+        grants: Grants,
     },
+}
+
+impl Admin {
+    /// What this admin may do where.
+    pub fn grants(&self) -> &Grants {
+        match self {
+            Admin::Token { grants } | Admin::Person { grants, .. } => grants,
+        }
+    }
 }
 
 fn unauthorized() -> ApiError {
@@ -167,6 +182,10 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // Authenticated already by the roles guard.
+        if let Some(admin) = parts.extensions.get::<Admin>() {
+            return Ok(admin.clone());
+        }
         let client = parts.extensions.get::<ClientIp>().cloned();
         authenticate(state, &parts.method, &parts.headers, client.as_ref()).await
     }
@@ -197,11 +216,25 @@ pub async fn authenticate(
             .as_deref()
             .is_some_and(|t| same(bearer, t))
         {
-            return Ok(Admin::Token);
+            return Ok(Admin::Token {
+                grants: Grants::everything(),
+            });
         }
         // A named API token made by an admin.
         return match state.store.api_token(&sha256_hex(bearer), now_ms()).await? {
-            Some(_) => Ok(Admin::Token),
+            // Never more than its maker may still do: a maker who lost
+            // access takes the token's with them.
+            Some(token) => {
+                let maker = if token.created_by == "api" {
+                    Grants::everything()
+                } else {
+                    Grants::from_rows(&state.store.roles_of(&token.created_by).await?)
+                };
+                let role = Role::parse(&token.role).unwrap_or(Role::Viewer);
+                Ok(Admin::Token {
+                    grants: maker.narrowed(&token.site, role),
+                })
+            }
             None => Err({
                 state.limiter.hit(&failures);
                 tracing::warn!(key = %failures, "failed admin bearer token");
@@ -247,9 +280,11 @@ pub async fn authenticate(
             ));
         }
     }
+    let grants = Grants::from_rows(&state.store.roles_of(&session.email).await?);
     Ok(Admin::Person {
         email: session.email,
         csrf: session.csrf,
+        grants,
     })
 }
 
@@ -364,8 +399,12 @@ pub async fn logout(
 /// that reloaded.
 pub async fn whoami(admin: Admin) -> Json<serde_json::Value> {
     Json(match admin {
-        Admin::Token => json!({"kind": "token"}),
-        Admin::Person { email, csrf } => json!({"kind": "session", "email": email, "csrf": csrf}),
+        Admin::Token { grants } => json!({"kind": "token", "roles": roles_json(&grants)}),
+        Admin::Person {
+            email,
+            csrf,
+            grants,
+        } => json!({"kind": "session", "email": email, "csrf": csrf, "roles": roles_json(&grants)}),
     })
 }
 
@@ -399,12 +438,40 @@ pub struct NewToken {
     /// Days until it expires: 1 to 365, 90 when absent.
     #[serde(default)]
     expires_days: Option<u32>,
+    /// The site it acts on; `*` (every site) when absent.
+    #[serde(default)]
+    site: Option<String>,
+    /// The most it may do there; `viewer` when absent.
+    #[serde(default)]
+    role: Option<String>,
 }
 
 /// Days an API token lives when its maker does not say.
 const TOKEN_DAYS: u32 = 90;
 
-/// `POST /v1/admin/tokens`: a named API token for automation, shown once.
+/// Whether `admin` owns `site` (`*`: owns every site).
+fn owns(admin: &Admin, site: &str) -> bool {
+    if site == "*" {
+        admin
+            .grants()
+            .0
+            .iter()
+            .any(|(s, r)| s == "*" && *r == Role::Owner)
+    } else {
+        admin.grants().on(site) == Some(Role::Owner)
+    }
+}
+
+fn not_owner(site: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!("tokens of site `{site}` are managed by its owners"),
+    )
+}
+
+/// `POST /v1/admin/tokens`: a named API token for automation, shown once:
+/// one site (or `*`) and one role, at most what its maker may do.
 pub async fn create_token(
     State(state): State<AppState>,
     admin: Admin,
@@ -412,31 +479,48 @@ pub async fn create_token(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let req: NewToken = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
-            "the token must be {{\"name\": \"...\", \"expires_days\": 1-365}}: {e}"
+            "the token must be {{\"name\": \"...\", \"site\"?, \"role\"?, \"expires_days\"?: 1-365}}: {e}"
         ))
     })?;
-    let days = req.expires_days.unwrap_or(TOKEN_DAYS);
-    if !(1..=365).contains(&days) {
-        return Err(ApiError::bad_request(format!(
-            "`expires_days` must be 1 to 365, not {days}"
-        )));
-    }
-    let now = now_ms();
-    let expires_ms = now + i64::from(days) * 86_400_000;
     if !dangol_engine::config::is_identifier(&req.name) {
         return Err(ApiError::bad_request(format!(
             "token name `{}` must be 1-64 characters of letters, digits, `-` or `_`",
             req.name
         )));
     }
+    let days = req.expires_days.unwrap_or(TOKEN_DAYS);
+    if !(1..=365).contains(&days) {
+        return Err(ApiError::bad_request(format!(
+            "`expires_days` must be 1 to 365, not {days}"
+        )));
+    }
+    let site = req.site.unwrap_or_else(|| "*".to_string());
+    let role_name = req.role.unwrap_or_else(|| "viewer".to_string());
+    let Some(role) = Role::parse(&role_name) else {
+        return Err(ApiError::bad_request(format!(
+            "role `{role_name}` is not one of owner, editor, viewer"
+        )));
+    };
+    if !owns(&admin, &site) {
+        return Err(not_owner(&site));
+    }
+    let now = now_ms();
+    let expires_ms = now + i64::from(days) * 86_400_000;
     let by = match &admin {
-        Admin::Token => "api".to_string(),
+        Admin::Token { .. } => "api".to_string(),
         Admin::Person { email, .. } => email.clone(),
     };
     let token = format!("dgl_{}", random_hex(24));
     if !state
         .store
-        .put_api_token(&sha256_hex(&token), &req.name, &by, now, Some(expires_ms))
+        .put_api_token(
+            &sha256_hex(&token),
+            &req.name,
+            &by,
+            now,
+            Some(expires_ms),
+            (&site, role.as_str()),
+        )
         .await?
     {
         return Err(ApiError::new(
@@ -445,23 +529,27 @@ pub async fn create_token(
             format!("there is already a token named `{}`", req.name),
         ));
     }
-    Ok(Json(
-        json!({"name": req.name, "token": token, "expires_ms": expires_ms}),
-    ))
+    Ok(Json(json!({
+        "name": req.name, "token": token, "expires_ms": expires_ms,
+        "site": site, "role": role.as_str()
+    })))
 }
 
-/// `GET /v1/admin/tokens`: names, makers and times (never the tokens).
+/// `GET /v1/admin/tokens`: the tokens of the sites the admin owns (names,
+/// makers, scopes and times, never the tokens).
 pub async fn list_tokens(
     State(state): State<AppState>,
-    _: Admin,
+    admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let list: Vec<serde_json::Value> = state
         .store
         .api_tokens()
         .await?
         .into_iter()
-        .map(|(name, by, at, expires)| {
-            json!({"name": name, "created_by": by, "created_ms": at, "expires_ms": expires})
+        .filter(|t| owns(&admin, &t.site))
+        .map(|t| {
+            json!({"name": t.name, "created_by": t.created_by, "created_ms": t.created_ms,
+                   "expires_ms": t.expires_ms, "site": t.site, "role": t.role})
         })
         .collect();
     Ok(Json(json!({"tokens": list})))
@@ -470,16 +558,121 @@ pub async fn list_tokens(
 /// `DELETE /v1/admin/tokens/{name}`: revokes a token at once.
 pub async fn delete_token(
     State(state): State<AppState>,
-    _: Admin,
+    admin: Admin,
     axum::extract::Path(name): axum::extract::Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if state.store.delete_api_token(&name).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::new(
+    let token = state
+        .store
+        .api_tokens()
+        .await?
+        .into_iter()
+        .find(|t| t.name == name);
+    match token {
+        Some(t) if !owns(&admin, &t.site) => Err(not_owner(&t.site)),
+        Some(_) if state.store.delete_api_token(&name).await? => Ok(StatusCode::NO_CONTENT),
+        _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_token",
             format!("there is no token named `{name}`"),
-        ))
+        )),
     }
+}
+
+/// The grants as JSON: `{"demo": "editor", "*": "viewer"}`.
+fn roles_json(grants: &Grants) -> serde_json::Value {
+    serde_json::Value::Object(
+        grants
+            .0
+            .iter()
+            .map(|(s, r)| (s.clone(), json!(r.as_str())))
+            .collect(),
+    )
+}
+
+/// `GET /v1/admin/sites/{site}/admins`: who may do what on the site.
+pub async fn site_admins(
+    State(state): State<AppState>,
+    axum::extract::Path(site): axum::extract::Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let list: Vec<serde_json::Value> = state
+        .store
+        .roles()
+        .await?
+        .into_iter()
+        .filter(|(_, s, _)| *s == site || s == "*")
+        .map(|(email, s, role)| json!({"email": email, "site": s, "role": role}))
+        .collect();
+    Ok(Json(json!({"admins": list})))
+}
+
+/// `PUT /v1/admin/sites/{site}/admins/{email}` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleBody {
+    role: String,
+}
+
+/// `PUT /v1/admin/sites/{site}/admins/{email}`: gives an existing admin a
+/// role on the site (owners only).
+pub async fn put_site_admin(
+    State(state): State<AppState>,
+    axum::extract::Path((site, email)): axum::extract::Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    let req: RoleBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!("the role must be {{\"role\": \"...\"}}: {e}"))
+    })?;
+    let Some(role) = Role::parse(&req.role) else {
+        return Err(ApiError::bad_request(format!(
+            "role `{}` is not one of owner, editor, viewer",
+            req.role
+        )));
+    };
+    let email = email.trim().to_lowercase();
+    if state.store.admin_hash(&email).await?.is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_admin",
+            format!("there is no admin `{email}` (create one with `dangol-server admin create`)"),
+        ));
+    }
+    if role != Role::Owner {
+        last_owner_stays(&state, &site, &email).await?;
+    }
+    state
+        .store
+        .set_role(&email, &site, Some(role.as_str()))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /v1/admin/sites/{site}/admins/{email}`: takes an admin's role on
+/// the site away (their `*` role, if any, stays: it is changed on `*`).
+pub async fn delete_site_admin(
+    State(state): State<AppState>,
+    axum::extract::Path((site, email)): axum::extract::Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let email = email.trim().to_lowercase();
+    last_owner_stays(&state, &site, &email).await?;
+    state.store.set_role(&email, &site, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Refuses a change that would leave `site` with no owner but `email`.
+async fn last_owner_stays(state: &AppState, site: &str, email: &str) -> Result<(), ApiError> {
+    let others = state
+        .store
+        .roles()
+        .await?
+        .into_iter()
+        .filter(|(e, s, r)| e != email && (s == site || s == "*") && r == "owner")
+        .count();
+    if others == 0 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "last_owner",
+            format!("`{email}` is the last owner of site `{site}`; make someone else owner first"),
+        ));
+    }
+    Ok(())
 }

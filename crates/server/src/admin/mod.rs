@@ -6,6 +6,7 @@ pub mod audience;
 pub mod auth;
 mod pages;
 pub mod publish;
+pub mod roles;
 pub mod sites;
 
 use axum::Router;
@@ -36,6 +37,8 @@ pub(crate) const CODES: &str = "/v1/admin/sites/{site}/campaigns/{id}/codes";
 pub(crate) const INSIGHTS: &str = "/v1/admin/sites/{site}/insights";
 pub(crate) const REACH: &str = "/v1/admin/sites/{site}/reach";
 pub(crate) const REDEEM_KEY: &str = "/v1/admin/sites/{site}/redeem-key";
+pub(crate) const ADMINS: &str = "/v1/admin/sites/{site}/admins";
+pub(crate) const ADMIN: &str = "/v1/admin/sites/{site}/admins/{email}";
 
 /// The admin routes.
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
@@ -65,5 +68,15 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route(BANDITS, post(publish::bandits))
         .route(REDEEM_KEY, post(sites::rotate_redeem_key))
         .route(CODES, get(sites::pool).post(sites::upload_codes))
+        .route(ADMINS, get(auth::site_admins))
+        .route(
+            ADMIN,
+            axum::routing::put(auth::put_site_admin).delete(auth::delete_site_admin),
+        )
+        // Every route on a site: the role it needs, checked before the handler.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            roles::guard,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }

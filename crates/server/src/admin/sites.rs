@@ -100,8 +100,13 @@ pub(super) async fn drafts(store: &dyn Store, site: &str) -> Result<Vec<Value>, 
 }
 
 /// `GET /v1/admin/sites`.
-pub async fn list_sites(State(state): State<AppState>, _: Admin) -> Result<Json<Value>, ApiError> {
-    let sites = state.store.sites().await?;
+pub async fn list_sites(
+    State(state): State<AppState>,
+    admin: Admin,
+) -> Result<Json<Value>, ApiError> {
+    // Only the sites the admin has a role on.
+    let mut sites = state.store.sites().await?;
+    sites.retain(|s| admin.grants().sees(&s.id));
     Ok(Json(json!({"sites": sites})))
 }
 

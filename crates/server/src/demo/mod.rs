@@ -301,6 +301,7 @@ pub async fn seed_admin(store: &dyn Store, now_ms: i64) -> Result<(String, Strin
     });
     let hash = crate::admin::auth::hash_password(&password).map_err(StoreError::Corrupt)?;
     store.put_admin(&email, &hash, now_ms).await?;
+    store.set_role(&email, "*", Some("owner")).await?;
     Ok((email, password))
 }
 

@@ -1278,6 +1278,11 @@ async fn sign_in(state: &AppState) -> (String, String) {
             .put_admin("owner@shop.example", &hash, now_ms())
             .await
             .unwrap();
+        state
+            .store
+            .set_role("owner@shop.example", "*", Some("owner"))
+            .await
+            .unwrap();
     }
     let (status, headers, body) = send(
         state,
@@ -1334,6 +1339,11 @@ pub async fn admins_sign_in_with_a_strict_cookie_and_changes_need_the_csrf_token
     state
         .store
         .put_admin("owner@shop.example", &hash, now_ms())
+        .await
+        .unwrap();
+    state
+        .store
+        .set_role("owner@shop.example", "*", Some("owner"))
         .await
         .unwrap();
     // Wrong password and unknown account: the same answer.
@@ -1501,6 +1511,7 @@ pub async fn admins_sign_in_with_a_strict_cookie_and_changes_need_the_csrf_token
             "owner@shop.example",
             now_ms() - 10,
             Some(now_ms() - 1),
+            ("*", "owner"),
         )
         .await
         .unwrap();
@@ -1604,6 +1615,335 @@ pub async fn admins_sign_in_with_a_strict_cookie_and_changes_need_the_csrf_token
         ),
         "{body}"
     );
+}
+
+/// An admin with a role, signed in: their session cookie and CSRF token.
+async fn admin_with_role(
+    state: &AppState,
+    email: &str,
+    site: &str,
+    role: &str,
+) -> (String, String) {
+    let hash = dangol_server::admin::auth::hash_password(PASSWORD).unwrap();
+    state.store.put_admin(email, &hash, now_ms()).await.unwrap();
+    state.store.set_role(email, site, Some(role)).await.unwrap();
+    let (status, headers, body) = send(
+        state,
+        json_req(
+            "POST",
+            "/v1/admin/login",
+            &json!({"email": email, "password": PASSWORD}),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (
+        headers_cookie(&headers, "dangol_session"),
+        body["csrf"].as_str().unwrap().to_string(),
+    )
+}
+
+pub async fn roles_limit_what_each_admin_and_token_may_do(state: AppState) {
+    let other = dangol_server::store::Site {
+        id: "other".into(),
+        name: "Other shop".into(),
+        allowed_origins: Vec::new(),
+    };
+    state.store.put_site(&other, now_ms()).await.unwrap();
+    let viewer = admin_with_role(&state, "viewer@shop.example", "demo", "viewer").await;
+    let editor = admin_with_role(&state, "editor@shop.example", "demo", "editor").await;
+    let owner = admin_with_role(&state, "owner1@shop.example", "demo", "owner").await;
+    let call = |who: &(String, String), method: &str, uri: &str, body: Value| {
+        json_req(
+            method,
+            uri,
+            &body,
+            Some((who.0.as_str(), Some(who.1.as_str()))),
+        )
+    };
+    let campaign = json!({"placements": ["home-hero"], "variants": [{"id": "a", "content": {"type": "banner", "headline": "Hi"}}]});
+    let uri = "/v1/admin/sites/demo/campaigns/roles-test";
+
+    // A viewer reads, and sees only their sites.
+    let (status, _, body) =
+        send(&state, call(&viewer, "GET", "/v1/admin/sites", Value::Null)).await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<&str> = body["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["demo"]);
+    let (status, _, _) = send(
+        &state,
+        call(
+            &viewer,
+            "GET",
+            "/v1/admin/sites/demo/campaigns",
+            Value::Null,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, body) = send(&state, call(&viewer, "PUT", uri, campaign.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the role viewer on site `demo`; this needs editor"),
+        "{body}"
+    );
+    let (status, _, _) = send(
+        &state,
+        call(
+            &viewer,
+            "GET",
+            "/v1/admin/sites/other/campaigns",
+            Value::Null,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // An editor changes campaigns and publishes, but not the site's settings,
+    // keys, tokens or admins.
+    assert_eq!(
+        send(&state, call(&editor, "PUT", uri, campaign.clone()))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (status, _, body) = send(
+        &state,
+        call(&editor, "POST", "/v1/admin/sites/demo/publish", json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for (method, path, body) in [
+        ("PUT", "/v1/admin/sites/demo", json!({"name": "x"})),
+        ("POST", "/v1/admin/sites/demo/redeem-key", Value::Null),
+        (
+            "PUT",
+            "/v1/admin/sites/demo/admins/viewer@shop.example",
+            json!({"role": "editor"}),
+        ),
+    ] {
+        let (status, _, b) = send(&state, call(&editor, method, path, body)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {b}");
+    }
+    let (status, _, _) = send(
+        &state,
+        call(
+            &editor,
+            "POST",
+            "/v1/admin/tokens",
+            json!({"name": "ed", "site": "demo"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // An owner makes a token for their site: it reads there and nowhere else,
+    // and does no more than its role.
+    let (status, _, body) = send(
+        &state,
+        call(
+            &owner,
+            "POST",
+            "/v1/admin/tokens",
+            json!({"name": "demo-read", "site": "demo", "role": "viewer"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let read_token = body["token"].as_str().unwrap().to_string();
+    let (status, _, _) = send(
+        &state,
+        call(
+            &owner,
+            "POST",
+            "/v1/admin/tokens",
+            json!({"name": "all", "site": "*"}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "only an owner of every site makes `*` tokens"
+    );
+    let with = |token: &str, method: &str, uri: &str, body: Value| {
+        let mut req = json_req(method, uri, &body, None);
+        req.headers_mut().insert(
+            header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        req
+    };
+    assert_eq!(
+        send(
+            &state,
+            with(
+                &read_token,
+                "GET",
+                "/v1/admin/sites/demo/campaigns",
+                Value::Null
+            )
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&state, with(&read_token, "PUT", uri, campaign.clone()))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(
+            &state,
+            with(
+                &read_token,
+                "GET",
+                "/v1/admin/sites/other/campaigns",
+                Value::Null
+            )
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    // An editor's token made by the owner...
+    let (_, _, body) = send(
+        &state,
+        call(
+            &owner,
+            "POST",
+            "/v1/admin/tokens",
+            json!({"name": "demo-edit", "site": "demo", "role": "editor"}),
+        ),
+    )
+    .await;
+    let edit_token = body["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        send(&state, with(&edit_token, "PUT", uri, campaign.clone()))
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    // Owners manage who may do what; the last owner cannot leave.
+    let (status, _, body) = send(
+        &state,
+        call(
+            &owner,
+            "DELETE",
+            "/v1/admin/sites/demo/admins/owner1@shop.example",
+            Value::Null,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "last_owner");
+    let (status, _, _) = send(
+        &state,
+        call(
+            &owner,
+            "PUT",
+            "/v1/admin/sites/demo/admins/editor@shop.example",
+            json!({"role": "owner"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, body) = send(
+        &state,
+        call(
+            &owner,
+            "PUT",
+            "/v1/admin/sites/demo/admins/nobody@shop.example",
+            json!({"role": "viewer"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (_, _, body) = send(
+        &state,
+        call(&viewer, "GET", "/v1/admin/sites/demo/admins", Value::Null),
+    )
+    .await;
+    assert_eq!(body["admins"].as_array().unwrap().len(), 3, "{body}");
+    // ...loses its power with its maker's: the other owner takes owner1's
+    // role away, and owner1's tokens stop working.
+    let (status, _, _) = send(
+        &state,
+        call(
+            &editor,
+            "DELETE",
+            "/v1/admin/sites/demo/admins/owner1@shop.example",
+            Value::Null,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        send(&state, with(&edit_token, "PUT", uri, campaign.clone()))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(
+            &state,
+            with(
+                &read_token,
+                "GET",
+                "/v1/admin/sites/demo/campaigns",
+                Value::Null
+            )
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    // Roles apply to a session at once, not at the next sign-in.
+    assert_eq!(
+        send(
+            &state,
+            call(&owner, "GET", "/v1/admin/sites/demo/campaigns", Value::Null)
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Every route on a site asks for its role: a viewer may change nothing.
+    let doc: Value = serde_json::from_str(dangol_server::OPENAPI_JSON).unwrap();
+    let mut refused = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/v1/admin/sites/{site}") {
+            continue;
+        }
+        for method in ops.as_object().unwrap().keys() {
+            let m = method.to_uppercase();
+            if m == "GET" || path.ends_with("/reach") {
+                continue;
+            }
+            let uri = path
+                .replace("{site}", "demo")
+                .replace("{id}", "welcome-hero")
+                .replace("{version}", "1")
+                .replace("{email}", "editor@shop.example");
+            let (status, _, body) = send(&state, call(&viewer, &m, &uri, json!({}))).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{m} {uri}: {body}");
+            refused += 1;
+        }
+    }
+    assert!(refused >= 10, "{refused} changes checked");
 }
 
 pub async fn every_admin_route_refuses_without_a_session_or_token(state: AppState) {
@@ -2734,6 +3074,7 @@ macro_rules! api_tests {
             widget_assets_load_cross_origin_from_shop_pages,
             admins_sign_in_with_a_strict_cookie_and_changes_need_the_csrf_token,
             every_admin_route_refuses_without_a_session_or_token,
+            roles_limit_what_each_admin_and_token_may_do,
             sign_in_slows_guessers_without_locking_out_the_owner,
             campaigns_are_checked_by_the_engine_then_published_and_rolled_back,
             results_count_per_variant_with_intervals_and_uplift,
