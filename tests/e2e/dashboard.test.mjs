@@ -297,5 +297,40 @@ test("the dashboard's pages pass axe's WCAG 2 A/AA rules with nothing serious or
   await page.goto(`${server.url}/admin/#/publish`);
   await page.waitForSelector("#publish-now");
   await audit("publish");
+  await page.goto(`${server.url}/admin/#/team`);
+  await page.waitForSelector("table.team");
+  await audit("team");
+  await context.close();
+});
+
+test("the team page shows who may do what and makes a site token that reads but cannot publish", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await signIn(page);
+  await page.goto(`${server.url}/admin/#/team`);
+  // The demo's admin owns every site: listed, with the role kept on `*`.
+  const row = page.locator(`tr[data-admin="${server.admin.email}"]`);
+  await row.waitFor();
+  assert.match(await row.textContent(), /every site/);
+  assert.equal(await row.locator("select").isDisabled(), true, "a `*` role is not changed per site");
+  // A viewer token for this site: shown once, listed without its value.
+  await page.fill("form.new-token input[type=text]", "dash-reader");
+  await page.selectOption("form.new-token select", "viewer");
+  await page.click("form.new-token button[type=submit]");
+  const once = await page.waitForSelector(".token-once:not(:empty)");
+  const token = /dgl_[0-9a-f]+/.exec(await once.textContent())[0];
+  const listed = page.locator('tr[data-token="dash-reader"]');
+  await listed.waitFor();
+  assert.ok(!(await page.locator("table.tokens").textContent()).includes(token), "the list never shows a token");
+  const call = (method, path) => fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: method === "GET" ? undefined : "{}" });
+  assert.equal((await call("GET", "/v1/admin/sites/demo/campaigns")).status, 200);
+  assert.equal((await call("POST", "/v1/admin/sites/demo/publish")).status, 403);
+  // Revoked from the page, it stops at once.
+  await listed.locator("button").click();
+  await page.waitForSelector('tr[data-token="dash-reader"]', { state: "detached" });
+  assert.equal((await call("GET", "/v1/admin/sites/demo/campaigns")).status, 401);
+  assert.deepEqual(errors, []);
   await context.close();
 });

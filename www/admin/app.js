@@ -1,7 +1,8 @@
 // The dashboard shell: who is signed in, which site, and the views behind
-// `#/campaigns`, `#/campaigns/{id}`, `#/new/{playbook}`, `#/results` and `#/publish`.
+// `#/campaigns`, `#/campaigns/{id}`, `#/new/{playbook}`, `#/results`, `#/publish`
+// and `#/team`.
 import { api, session, site as sitePath } from "./api.js";
-import { h } from "./dom.js";
+import { h, field } from "./dom.js";
 import { t, lang, setLang, num, pct } from "./i18n.js";
 import { PLAYBOOKS } from "./playbooks.js";
 import { editor } from "./editor.js";
@@ -42,6 +43,7 @@ async function start() {
   setLang(lang());
   chrome();
   const me = await session();
+  ctx.roles = me.roles || {};
   document.getElementById("who").textContent = me.email ?? "";
   const sites = (await api("GET", "/v1/admin/sites")).sites;
   const picker = document.getElementById("site");
@@ -78,6 +80,7 @@ async function route() {
     else if (name === "new") await editor(view, ctx, { playbook: arg });
     else if (name === "results") await results(view, ctx);
     else if (name === "publish") await publish(view);
+    else if (name === "team") await team(view);
     else await campaigns(view);
   } catch (e) {
     view.replaceChildren(h("p", { class: "problem", role: "alert" }, t("error", { message: e.message })));
@@ -208,6 +211,80 @@ async function publish(view) {
     h("section", { class: "card" }, h("h2", {}, t("pending")), pendingBox, button, out),
     h("section", { class: "card" }, h("h2", {}, t("versions")),
       h("table", {}, h("thead", {}, h("tr", {}, [t("version"), t("publishedAt"), ""].map((x) => h("th", { scope: "col" }, x)))), h("tbody", {}, rollbackRows))));
+}
+
+/** The signed-in admin's role on the current site. */
+function roleHere() {
+  const order = ["viewer", "editor", "owner"];
+  const mine = [ctx.roles[ctx.site], ctx.roles["*"]].filter(Boolean);
+  return mine.sort((a, b) => order.indexOf(b) - order.indexOf(a))[0];
+}
+
+async function team(view) {
+  const s = ctx.site;
+  const owner = roleHere() === "owner";
+  const [admins, tokens] = await Promise.all([
+    api("GET", `${sitePath(s)}/admins`),
+    owner ? api("GET", "/v1/admin/tokens") : Promise.resolve({ tokens: [] }),
+  ]);
+  const roleSelect = (value) => h("select", {}, ["viewer", "editor", "owner"].map((r) => h("option", { value: r, selected: r === value }, t(`r_${r}`))));
+  const rows = admins.admins.map((a) => {
+    const here = a.site !== "*";
+    const select = roleSelect(a.role);
+    select.disabled = !owner || !here;
+    select.setAttribute("aria-label", `${t("role")}: ${a.email}`);
+    select.addEventListener("change", action(async () => {
+      await api("PUT", `${sitePath(s)}/admins/${encodeURIComponent(a.email)}`, { role: select.value });
+      await team(view);
+    }));
+    const remove = owner && here ? h("button", { type: "button", class: "link danger", onclick: action(async () => {
+      await api("DELETE", `${sitePath(s)}/admins/${encodeURIComponent(a.email)}`);
+      await team(view);
+    }) }, t("remove")) : null;
+    return h("tr", { "data-admin": a.email },
+      h("th", { scope: "row" }, a.email),
+      h("td", {}, here ? t("thisSite") : t("allSites")),
+      h("td", {}, select),
+      h("td", {}, remove));
+  });
+  const email = h("input", { type: "email", required: true, autocomplete: "off" });
+  const newRole = roleSelect("viewer");
+  const give = h("form", { class: "inline-form give-role", onsubmit: action(async (e) => {
+    e.preventDefault();
+    await api("PUT", `${sitePath(s)}/admins/${encodeURIComponent(email.value.trim())}`, { role: newRole.value });
+    await team(view);
+  }) }, field(t("email"), email), field(t("role"), newRole), h("button", { type: "submit", class: "primary" }, t("give")));
+  const shown = h("p", { class: "token-once", role: "status" });
+  const tokenRows = tokens.tokens.filter((k) => k.site === s || k.site === "*").map((k) =>
+    h("tr", { "data-token": k.name },
+      h("th", { scope: "row" }, k.name),
+      h("td", {}, k.site === "*" ? t("allSites") : t("thisSite")),
+      h("td", {}, t(`r_${k.role}`)),
+      h("td", {}, k.created_by),
+      h("td", {}, k.expires_ms ? new Date(k.expires_ms).toLocaleDateString(lang() === "ko" ? "ko-KR" : "en-US") : ""),
+      h("td", {}, h("button", { type: "button", class: "link danger", onclick: action(async () => {
+        await api("DELETE", `/v1/admin/tokens/${encodeURIComponent(k.name)}`);
+        await team(view);
+      }) }, t("revoke")))));
+  const tokenName = h("input", { type: "text", required: true, pattern: "[A-Za-z0-9_-]{1,64}", autocomplete: "off" });
+  const tokenRole = roleSelect("viewer");
+  const tokenDays = h("input", { type: "number", min: "1", max: "365", value: "90", required: true });
+  const make = h("form", { class: "inline-form new-token", onsubmit: action(async (e) => {
+    e.preventDefault();
+    const r = await api("POST", "/v1/admin/tokens", { name: tokenName.value.trim(), site: s, role: tokenRole.value, expires_days: Number(tokenDays.value) });
+    await team(view);
+    view.querySelector(".token-once").textContent = t("tokenOnce", { token: r.token });
+  }) }, field(t("name"), tokenName), field(t("role"), tokenRole), field(t("days"), tokenDays), h("button", { type: "submit", class: "primary" }, t("newToken")));
+  view.replaceChildren(
+    h("h1", {}, t("team")),
+    h("section", { class: "card" }, h("p", { class: "note" }, t("teamHelp")),
+      h("table", { class: "team" }, h("thead", {}, h("tr", {}, [t("email"), t("where"), t("role"), ""].map((x) => h("th", { scope: "col" }, x)))), h("tbody", {}, rows)),
+      owner ? give : h("p", { class: "note" }, t("ownersOnly"))),
+    owner ? h("section", { class: "card" }, h("h2", {}, t("tokens")), h("p", { class: "note" }, t("tokensHelpApi")),
+      tokenRows.length
+        ? h("table", { class: "tokens" }, h("thead", {}, h("tr", {}, [t("name"), t("where"), t("role"), t("madeBy"), t("expires"), ""].map((x) => h("th", { scope: "col" }, x)))), h("tbody", {}, tokenRows))
+        : h("p", { class: "note" }, t("noTokens")),
+      make, shown) : null);
 }
 
 start().catch((e) => {

@@ -4,6 +4,12 @@
 const WORDS = {
   en: {
     title: "dangol dashboard", campaigns: "Campaigns", results: "Results", publish: "Publish",
+    team: "Team", teamHelp: "Who may do what on this site. Viewers read, editors also change and publish campaigns, owners also manage settings, keys, tokens and this list.",
+    email: "Email", role: "Role", where: "Where", allSites: "every site", thisSite: "this site",
+    r_owner: "owner", r_editor: "editor", r_viewer: "viewer", remove: "Remove", give: "Give the role",
+    tokens: "API tokens", tokensHelpApi: "For automation. A token acts on this site with one role, and never beyond what its maker may still do.",
+    newToken: "New token", days: "Valid for (days)", expires: "Expires", madeBy: "Made by", revoke: "Revoke",
+    tokenOnce: "Copy it now; it is not shown again: {token}", noTokens: "No tokens.", ownersOnly: "Only owners of this site change this.",
     signOut: "Sign out", site: "Site", language: "한국어",
     status: "Status", name: "Name", type: "Type", placement: "Placement", exposures: "Exposures",
     clickRate: "Click rate", conversionRate: "Conversion rate", revenuePerShopper: "Revenue per shopper",
@@ -76,6 +82,12 @@ const WORDS = {
   },
   ko: {
     title: "단골 대시보드", campaigns: "캠페인", results: "성과", publish: "배포",
+    team: "팀", teamHelp: "이 사이트에서 누가 무엇을 할 수 있는지. 뷰어는 보기만, 편집자는 캠페인 수정과 배포까지, 소유자는 설정·키·토큰·이 목록 관리까지 합니다.",
+    email: "이메일", role: "역할", where: "범위", allSites: "모든 사이트", thisSite: "이 사이트",
+    r_owner: "소유자", r_editor: "편집자", r_viewer: "뷰어", remove: "삭제", give: "역할 주기",
+    tokens: "API 토큰", tokensHelpApi: "자동화용. 토큰은 이 사이트에서 한 가지 역할로만 동작하며, 만든 사람이 지금 할 수 있는 것을 넘지 않습니다.",
+    newToken: "새 토큰", days: "유효 기간(일)", expires: "만료", madeBy: "만든 사람", revoke: "폐기",
+    tokenOnce: "지금 복사하세요. 다시 보여 주지 않습니다: {token}", noTokens: "토큰이 없습니다.", ownersOnly: "이 사이트의 소유자만 바꿀 수 있습니다.",
     signOut: "로그아웃", site: "사이트", language: "English",
     status: "상태", name: "이름", type: "유형", placement: "위치", exposures: "노출",
     clickRate: "클릭률", conversionRate: "전환율", revenuePerShopper: "고객당 매출",
