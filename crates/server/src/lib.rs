@@ -24,6 +24,7 @@ pub mod error;
 mod ingest;
 pub mod insights;
 pub mod limits;
+mod migrations;
 pub mod postgres;
 pub mod results;
 mod routes;

@@ -29,6 +29,12 @@ macro_rules! sql_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
+            sqlx::query(
+                "CREATE TABLE IF NOT EXISTS schema_checksums (version BIGINT PRIMARY KEY, checksum TEXT NOT NULL)",
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
             tx.commit().await.map_err(db)?;
             for (version, sql) in migrations {
                 let mut tx = begin().await?;
@@ -38,14 +44,41 @@ macro_rules! sql_store {
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err(db)?;
-                if done.is_none() {
-                    sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(db)?;
-                    sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
+                let sum = crate::migrations::checksum(sql);
+                let kept: Option<String> =
+                    sqlx::query_scalar("SELECT checksum FROM schema_checksums WHERE version = $1")
                         .bind(version)
-                        .execute(&mut *tx)
+                        .fetch_optional(&mut *tx)
                         .await
                         .map_err(db)?;
+                match (done, kept) {
+                    (None, _) => {
+                        sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(db)?;
+                        sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
+                            .bind(version)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                    }
+                    (Some(_), Some(kept)) if kept != sum => {
+                        return Err(StoreError::Database(format!(
+                            "migration {version} was changed after it was applied to this database \
+                             (applied {kept}, now {sum}); restore its text and add a new migration instead"
+                        )));
+                    }
+                    _ => {}
                 }
+                // Applied before checksums were kept: what is there now is
+                // taken as what ran.
+                sqlx::query(
+                    "INSERT INTO schema_checksums (version, checksum) VALUES ($1, $2)
+                     ON CONFLICT (version) DO NOTHING",
+                )
+                .bind(version)
+                .bind(&sum)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
                 tx.commit().await.map_err(db)?;
             }
             Ok(())

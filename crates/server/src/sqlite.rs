@@ -11,25 +11,6 @@ use crate::store::{
     Claim, ClaimRequest, IssuedCoupon, Published, Redeem, Site, StoreError, StoredEvent,
 };
 
-/// Append-only, numbered migrations.
-pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/sqlite/0001_init.sql")),
-    (2, include_str!("../migrations/sqlite/0002_subjects.sql")),
-    (3, include_str!("../migrations/sqlite/0003_coupons.sql")),
-    (4, include_str!("../migrations/sqlite/0004_answers.sql")),
-    (5, include_str!("../migrations/sqlite/0005_signing.sql")),
-    (6, include_str!("../migrations/sqlite/0006_admin.sql")),
-    (7, include_str!("../migrations/sqlite/0007_daily_stats.sql")),
-    (8, include_str!("../migrations/sqlite/0008_coupon_pool.sql")),
-    (9, include_str!("../migrations/sqlite/0009_api_tokens.sql")),
-    (10, include_str!("../migrations/sqlite/0010_erased.sql")),
-    (
-        11,
-        include_str!("../migrations/sqlite/0011_token_expiry.sql"),
-    ),
-    (12, include_str!("../migrations/sqlite/0012_roles.sql")),
-];
-
 /// SQLite storage.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -92,7 +73,7 @@ impl SqliteStore {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        run_migrations(&self.pool, MIGRATIONS, None).await
+        run_migrations(&self.pool, crate::migrations::MIGRATIONS, None).await
     }
 }
 
@@ -102,3 +83,40 @@ crate::sql::sql_store!(
     sqlx::sqlite::SqliteRow,
     "BEGIN IMMEDIATE"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_migration_changed_after_it_ran_stops_the_server_by_name() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        // Running them again changes nothing.
+        run_migrations(&store.pool, crate::migrations::MIGRATIONS, None)
+            .await
+            .unwrap();
+        let mut changed = crate::migrations::MIGRATIONS.to_vec();
+        changed[1].1 = "-- edited after the fact\nCREATE TABLE x (y TEXT);";
+        let err = run_migrations(&store.pool, &changed, None)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("migration 2 was changed after it was applied"),
+            "{err}"
+        );
+        // A database from before checksums were kept takes what is there.
+        sqlx::query("DELETE FROM schema_checksums")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        run_migrations(&store.pool, crate::migrations::MIGRATIONS, None)
+            .await
+            .unwrap();
+        let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schema_checksums")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(kept as usize, crate::migrations::MIGRATIONS.len());
+    }
+}

@@ -1,0 +1,52 @@
+//! The database's migrations: one numbered, append-only list that both
+//! stores run (SQLite and PostgreSQL take the same statements). Each
+//! applied migration's SHA-256 is kept, and a server refuses to start when
+//! an applied migration's text has changed since: what ran on a database is
+//! never silently different from what the code says ran.
+
+use sha2::{Digest, Sha256};
+
+/// Every migration, by number.
+pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_subjects.sql")),
+    (3, include_str!("../migrations/0003_coupons.sql")),
+    (4, include_str!("../migrations/0004_answers.sql")),
+    (5, include_str!("../migrations/0005_signing.sql")),
+    (6, include_str!("../migrations/0006_admin.sql")),
+    (7, include_str!("../migrations/0007_daily_stats.sql")),
+    (8, include_str!("../migrations/0008_coupon_pool.sql")),
+    (9, include_str!("../migrations/0009_api_tokens.sql")),
+    (10, include_str!("../migrations/0010_erased.sql")),
+    (11, include_str!("../migrations/0011_token_expiry.sql")),
+    (12, include_str!("../migrations/0012_roles.sql")),
+];
+
+/// A migration text's checksum (SHA-256, hex).
+pub(crate) fn checksum(sql: &str) -> String {
+    hex::encode(Sha256::digest(sql.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_from_one_without_gaps_and_each_file_is_listed() {
+        let numbers: Vec<i64> = MIGRATIONS.iter().map(|(n, _)| *n).collect();
+        let expected: Vec<i64> = (1..=MIGRATIONS.len() as i64).collect();
+        assert_eq!(numbers, expected);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let files = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "sql")
+            })
+            .count();
+        assert_eq!(files, MIGRATIONS.len());
+    }
+}
