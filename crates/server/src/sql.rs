@@ -1057,14 +1057,18 @@ macro_rules! sql_store {
                 Ok(rows.into_iter().map(|r| (r.get("site"), r.get("role"))).collect())
             }
 
-            async fn roles(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+            async fn roles(&self) -> Result<Vec<$crate::store::RoleGrant>, StoreError> {
                 let rows = sqlx::query("SELECT email, site, role FROM admin_roles ORDER BY email, site")
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db)?;
                 Ok(rows
                     .into_iter()
-                    .map(|r| (r.get("email"), r.get("site"), r.get("role")))
+                    .map(|r| $crate::store::RoleGrant {
+                        email: r.get("email"),
+                        site: r.get("site"),
+                        role: r.get("role"),
+                    })
                     .collect())
             }
 

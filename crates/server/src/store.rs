@@ -127,6 +127,17 @@ pub struct ApiToken {
     pub role: String,
 }
 
+/// One admin's role on one site (or `*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleGrant {
+    /// The admin.
+    pub email: String,
+    /// The site, or `*` for every site.
+    pub site: String,
+    /// `owner`, `editor` or `viewer`.
+    pub role: String,
+}
+
 /// The storage the server needs.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -312,8 +323,8 @@ pub trait Store: Send + Sync + 'static {
     -> Result<(), StoreError>;
     /// An admin's roles: (site or `*`, role).
     async fn roles_of(&self, email: &str) -> Result<Vec<(String, String)>, StoreError>;
-    /// Every admin's roles: (email, site or `*`, role).
-    async fn roles(&self) -> Result<Vec<(String, String, String)>, StoreError>;
+    /// Every admin's roles.
+    async fn roles(&self) -> Result<Vec<RoleGrant>, StoreError>;
     /// Revokes an API token by name; whether it existed.
     async fn delete_api_token(&self, name: &str) -> Result<bool, StoreError>;
     /// Creates an admin or replaces their password hash; a new password

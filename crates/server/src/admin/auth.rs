@@ -599,8 +599,8 @@ pub async fn site_admins(
         .roles()
         .await?
         .into_iter()
-        .filter(|(_, s, _)| *s == site || s == "*")
-        .map(|(email, s, role)| json!({"email": email, "site": s, "role": role}))
+        .filter(|g| g.site == site || g.site == "*")
+        .map(|g| json!({"email": g.email, "site": g.site, "role": g.role}))
         .collect();
     Ok(Json(json!({"admins": list})))
 }
@@ -665,7 +665,7 @@ async fn last_owner_stays(state: &AppState, site: &str, email: &str) -> Result<(
         .roles()
         .await?
         .into_iter()
-        .filter(|(e, s, r)| e != email && (s == site || s == "*") && r == "owner")
+        .filter(|g| g.email != email && (g.site == site || g.site == "*") && g.role == "owner")
         .count();
     if others == 0 {
         return Err(ApiError::new(
