@@ -1,13 +1,19 @@
-//! The admin API under `/v1/admin`: sign-in, sites, campaign drafts,
-//! publishing and rollback, results and bandit updates. Every route needs a
-//! signed-in admin (with the CSRF token for changes) or the bearer token.
+//! The admin API under `/v1/admin`: sign-in (`auth`), sites, campaign
+//! drafts (`campaigns`), code pools (`codes`), publishing, rollback, results
+//! and bandit updates (`publish`), insights and reach (`audience`), tokens
+//! and who may do what (`team`). Every route needs a signed-in admin (with
+//! the CSRF token for changes) or a bearer token, and on a site the role
+//! `roles` says the route needs.
 
 pub mod audience;
 pub mod auth;
+pub mod campaigns;
+pub mod codes;
 mod pages;
 pub mod publish;
 pub mod roles;
 pub mod sites;
+pub mod team;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -47,16 +53,16 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route(LOGIN, post(auth::login))
         .route(LOGOUT, post(auth::logout))
         .route(SESSION, get(auth::whoami))
-        .route(TOKENS, get(auth::list_tokens).post(auth::create_token))
-        .route(TOKEN, axum::routing::delete(auth::delete_token))
+        .route(TOKENS, get(team::list_tokens).post(team::create_token))
+        .route(TOKEN, axum::routing::delete(team::delete_token))
         .route(SITES, get(sites::list_sites))
         .route(SITE, get(sites::get_site).put(sites::put_site))
-        .route(CAMPAIGNS, get(sites::list_campaigns))
+        .route(CAMPAIGNS, get(campaigns::list_campaigns))
         .route(
             CAMPAIGN,
-            get(sites::get_campaign)
-                .put(sites::put_campaign)
-                .delete(sites::delete_campaign),
+            get(campaigns::get_campaign)
+                .put(campaigns::put_campaign)
+                .delete(campaigns::delete_campaign),
         )
         .route(PUBLISH, get(publish::pending).post(publish::publish))
         .route(INSIGHTS, get(audience::insights))
@@ -67,11 +73,11 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route(RESULTS, get(publish::results))
         .route(BANDITS, post(publish::bandits))
         .route(REDEEM_KEY, post(sites::rotate_redeem_key))
-        .route(CODES, get(sites::pool).post(sites::upload_codes))
-        .route(ADMINS, get(auth::site_admins))
+        .route(CODES, get(codes::pool).post(codes::upload_codes))
+        .route(ADMINS, get(team::site_admins))
         .route(
             ADMIN,
-            axum::routing::put(auth::put_site_admin).delete(auth::delete_site_admin),
+            axum::routing::put(team::put_site_admin).delete(team::delete_site_admin),
         )
         // Every route on a site: the role it needs, checked before the handler.
         .route_layer(axum::middleware::from_fn_with_state(
