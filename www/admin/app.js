@@ -125,8 +125,8 @@ async function campaigns(view) {
       h("td", { class: "n" }, num(n.exposures)),
       h("td", { class: "n" }, pct(n.click)),
       h("td", { class: "n" }, pct(n.conv)),
-      h("td", {}, h("button", { type: "button", class: "link", onclick: toggle }, body.paused ? t("resume") : t("pause")), " ",
-        h("button", { type: "button", class: "link danger", onclick: remove }, t("delete"))));
+      h("td", {}, canEdit() ? [h("button", { type: "button", class: "link", onclick: toggle }, body.paused ? t("resume") : t("pause")), " ",
+        h("button", { type: "button", class: "link danger", onclick: remove }, t("delete"))] : null));
   });
   const gallery = PLAYBOOKS.map((p) => h("li", { class: "playbook" },
     h("h3", {}, t(`pb_${p.key}`)), h("p", {}, t(`pbd_${p.key}`)),
@@ -180,7 +180,7 @@ async function publish(view) {
     : pending.changes.length
       ? h("div", {}, h("ul", { class: "changes" }, pending.changes.map((c) => h("li", {}, c))), diffTable(detail(live, drafts)))
       : h("p", { class: "note" }, t("nothingPending"));
-  const button = h("button", { type: "button", class: "primary", id: "publish-now", disabled: !!pending.error || !pending.changes?.length, onclick: async () => {
+  const button = h("button", { type: "button", class: "primary", id: "publish-now", disabled: !canEdit() || !!pending.error || !pending.changes?.length, onclick: async () => {
     try {
       const r = await api("POST", `${sitePath(s)}/publish`);
       await publish(view);
@@ -204,13 +204,20 @@ async function publish(view) {
     return h("tr", { "data-version": v.version },
       h("th", { scope: "row" }, String(v.version), i === 0 ? h("span", { class: "badge live" }, ` ${t("live")}`) : null),
       h("td", {}, new Date(v.published_ms).toLocaleString(lang() === "ko" ? "ko-KR" : "en-US")),
-      h("td", {}, i === 0 ? null : h("button", { type: "button", class: "link", onclick: ask }, t("rollback")), confirmBox));
+      h("td", {}, i === 0 || !canEdit() ? null : h("button", { type: "button", class: "link", onclick: ask }, t("rollback")), confirmBox));
   });
   view.replaceChildren(
     h("h1", {}, t("publish")),
     h("section", { class: "card" }, h("h2", {}, t("pending")), pendingBox, button, out),
     h("section", { class: "card" }, h("h2", {}, t("versions")),
       h("table", {}, h("thead", {}, h("tr", {}, [t("version"), t("publishedAt"), ""].map((x) => h("th", { scope: "col" }, x)))), h("tbody", {}, rollbackRows))));
+}
+
+/** Whether the signed-in admin may change campaigns and publish here (the
+ * server checks it anyway; this only spares viewers buttons that would be
+ * refused). */
+function canEdit() {
+  return ["editor", "owner"].includes(roleHere());
 }
 
 /** The signed-in admin's role on the current site. */
