@@ -87,6 +87,7 @@
   } catch (e) { config = null; /* storage blocked: the widget asks itself */ }
   // The wasm downloads and compiles while the glue loads, not after it.
   var wasm = fetch(new URL("dangol_bg.wasm" + v, base), { referrerPolicy: "no-referrer" });
+  if (w.WebAssembly && WebAssembly.compileStreaming) wasm = WebAssembly.compileStreaming(wasm);
   wasm.catch(function () { /* reported by init below */ });
   import(new URL("dangol.js" + v, base).href)
     .then(function (m) {
