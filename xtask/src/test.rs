@@ -23,9 +23,10 @@ use crate::{bench, postgres, root, tools, widget};
 /// that backtrack catastrophically in the widget too (a crafted URL must
 /// not hang a tab) cost 2.4 KB: 126.6 KB. The server publishing the
 /// config checked and compiled in a compact form, so the widget carries no
-/// config reader, validator or condition compiler: 113.6 KB.
+/// config reader, validator or condition compiler: 113.6 KB. Insertion-
+/// ordered JSON maps (IndexMap) instead of BTreeMap: 112.3 KB.
 /// The ceiling comes down with each saving, so none is lost unnoticed.
-pub const BUNDLE_GZIP_BUDGET: u64 = 114_000;
+pub const BUNDLE_GZIP_BUDGET: u64 = 113_000;
 
 pub fn run() -> Result<()> {
     let started = Instant::now();

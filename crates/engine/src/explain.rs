@@ -194,10 +194,11 @@ mod tests {
                 json!({"page.path": "/", "cart.items": {"$gt": 0}, "$or": [{"lifecycle": "dormant"}, {"affinity": "running shoes"}], "declared.tier": "gold"}),
                 attrs
             ),
+            // In the order the condition says them.
             [
+                "you have 3 items in your cart",
                 "you're back after a while away",
                 "you've been looking at running shoes",
-                "you have 3 items in your cart",
                 "your membership tier is gold",
                 "of the page you're on",
             ]
