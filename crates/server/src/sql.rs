@@ -115,7 +115,7 @@ macro_rules! sql_store {
         }
 
         #[async_trait::async_trait]
-        impl $crate::store::Store for $store {
+        impl $crate::store::SiteStore for $store {
             async fn site(&self, id: &str) -> Result<Option<Site>, StoreError> {
                 let row = sqlx::query("SELECT id, name, allowed_origins FROM sites WHERE id = $1")
                     .bind(id)
@@ -149,6 +149,100 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn set_redeem_key(&self, site: &str, key_hash: &str) -> Result<(), StoreError> {
+                sqlx::query("UPDATE sites SET redeem_key_hash = $2 WHERE id = $1")
+                    .bind(site)
+                    .bind(key_hash)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn signing_key(&self, site: &str) -> Result<Option<String>, StoreError> {
+                let row: Option<Option<String>> =
+                    sqlx::query_scalar("SELECT signing_key FROM sites WHERE id = $1")
+                        .bind(site)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?;
+                Ok(row.flatten())
+            }
+
+            async fn set_signing_key_if_missing(
+                &self,
+                site: &str,
+                key_hex: &str,
+            ) -> Result<(), StoreError> {
+                sqlx::query("UPDATE sites SET signing_key = $2 WHERE id = $1 AND signing_key IS NULL")
+                    .bind(site)
+                    .bind(key_hex)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn redeem_key(&self, site: &str) -> Result<Option<String>, StoreError> {
+                let row: Option<Option<String>> =
+                    sqlx::query_scalar("SELECT redeem_key_hash FROM sites WHERE id = $1")
+                        .bind(site)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?;
+                Ok(row.flatten())
+            }
+
+            async fn sites(&self) -> Result<Vec<Site>, StoreError> {
+                let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM sites ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                let mut out = Vec::new();
+                for id in ids {
+                    if let Some(site) = self.site(&id).await? {
+                        out.push(site);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn site_settings(&self, site: &str) -> Result<Option<(String, u32)>, StoreError> {
+                let row = sqlx::query("SELECT settings, retention_days FROM sites WHERE id = $1")
+                    .bind(site)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(row.map(|r| {
+                    (
+                        r.get::<String, _>("settings"),
+                        u32::try_from(r.get::<i64, _>("retention_days")).unwrap_or(90),
+                    )
+                }))
+            }
+
+            async fn put_site_settings(
+                &self,
+                site: &str,
+                settings: &str,
+                retention_days: u32,
+            ) -> Result<(), StoreError> {
+                let done = sqlx::query("UPDATE sites SET settings = $2, retention_days = $3 WHERE id = $1")
+                    .bind(site)
+                    .bind(settings)
+                    .bind(i64::from(retention_days))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::UnknownSite(site.to_string()));
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::ConfigStore for $store {
             async fn publish(
                 &self,
                 site: &str,
@@ -200,6 +294,93 @@ macro_rules! sql_store {
                 }))
             }
 
+            async fn campaigns(&self, site: &str) -> Result<Vec<$crate::store::Draft>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, body, updated_ms FROM campaigns WHERE site = $1 ORDER BY created_ms, id",
+                )
+                .bind(site)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| $crate::store::Draft {
+                        id: r.get("id"),
+                        body: r.get("body"),
+                        updated_ms: r.get("updated_ms"),
+                    })
+                    .collect())
+            }
+
+            async fn put_campaign(
+                &self,
+                site: &str,
+                id: &str,
+                body: &str,
+                now_ms: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO campaigns (site, id, body, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $4)
+                     ON CONFLICT (site, id) DO UPDATE SET body = excluded.body, updated_ms = excluded.updated_ms",
+                )
+                .bind(site)
+                .bind(id)
+                .bind(body)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn delete_campaign(&self, site: &str, id: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM campaigns WHERE site = $1 AND id = $2")
+                    .bind(site)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn versions(&self, site: &str) -> Result<Vec<(u64, i64)>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT version, created_ms FROM config_versions WHERE site = $1 ORDER BY version DESC",
+                )
+                .bind(site)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| {
+                        (
+                            u64::try_from(r.get::<i64, _>("version")).unwrap_or(0),
+                            r.get::<i64, _>("created_ms"),
+                        )
+                    })
+                    .collect())
+            }
+
+            async fn version(&self, site: &str, version: u64) -> Result<Option<Published>, StoreError> {
+                let Ok(v) = i64::try_from(version) else {
+                    return Ok(None);
+                };
+                let row = sqlx::query("SELECT body FROM config_versions WHERE site = $1 AND version = $2")
+                    .bind(site)
+                    .bind(v)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(row.map(|r| Published {
+                    version,
+                    body: r.get("body"),
+                }))
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::EventStore for $store {
             async fn insert_events(
                 &self,
                 site: &str,
@@ -334,227 +515,6 @@ macro_rules! sql_store {
                 Ok(events)
             }
 
-            async fn set_redeem_key(&self, site: &str, key_hash: &str) -> Result<(), StoreError> {
-                sqlx::query("UPDATE sites SET redeem_key_hash = $2 WHERE id = $1")
-                    .bind(site)
-                    .bind(key_hash)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db)?;
-                Ok(())
-            }
-
-            async fn signing_key(&self, site: &str) -> Result<Option<String>, StoreError> {
-                let row: Option<Option<String>> =
-                    sqlx::query_scalar("SELECT signing_key FROM sites WHERE id = $1")
-                        .bind(site)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db)?;
-                Ok(row.flatten())
-            }
-
-            async fn set_signing_key_if_missing(
-                &self,
-                site: &str,
-                key_hex: &str,
-            ) -> Result<(), StoreError> {
-                sqlx::query("UPDATE sites SET signing_key = $2 WHERE id = $1 AND signing_key IS NULL")
-                    .bind(site)
-                    .bind(key_hex)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db)?;
-                Ok(())
-            }
-
-            async fn redeem_key(&self, site: &str) -> Result<Option<String>, StoreError> {
-                let row: Option<Option<String>> =
-                    sqlx::query_scalar("SELECT redeem_key_hash FROM sites WHERE id = $1")
-                        .bind(site)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db)?;
-                Ok(row.flatten())
-            }
-
-            async fn claim_coupon(&self, req: ClaimRequest<'_>) -> Result<Claim, StoreError> {
-                let existing = |row: Option<$row>| {
-                    row.map(|r| IssuedCoupon {
-                        code: r.get("code"),
-                        campaign: r.get("campaign"),
-                        variant: r.get("variant"),
-                        expires_ms: r.get("expires_ms"),
-                        redeemed_ms: r.get("redeemed_ms"),
-                    })
-                };
-                let select = "SELECT code, campaign, variant, expires_ms, redeemed_ms FROM coupons
-                              WHERE site = $1 AND campaign = $2 AND anon = $3";
-                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
-                let found = sqlx::query(select)
-                    .bind(req.site)
-                    .bind(req.campaign)
-                    .bind(req.anon)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                if let Some(c) = existing(found) {
-                    return Ok(Claim::Existing(c));
-                }
-                sqlx::query(
-                    "INSERT INTO coupon_budgets (site, campaign, issued) VALUES ($1, $2, 0)
-                     ON CONFLICT (site, campaign) DO NOTHING",
-                )
-                .bind(req.site)
-                .bind(req.campaign)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-                let counted = sqlx::query(
-                    "UPDATE coupon_budgets SET issued = issued + 1
-                     WHERE site = $1 AND campaign = $2 AND issued < $3",
-                )
-                .bind(req.site)
-                .bind(req.campaign)
-                .bind(i64::from(req.budget))
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-                if counted.rows_affected() == 0 {
-                    return Ok(Claim::Exhausted);
-                }
-                // A campaign with uploaded codes hands those out, one each.
-                let pooled: Option<String> = sqlx::query_scalar(
-                    "SELECT code FROM coupon_pool WHERE site = $1 AND campaign = $2 LIMIT 1",
-                )
-                .bind(req.site)
-                .bind(req.campaign)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-                let mut code = req.code.clone();
-                if pooled.is_some() {
-                    let mut taken = None;
-                    // A concurrent claim may take the same free code first: try the next.
-                    for _ in 0..8 {
-                        let Some(free): Option<String> = sqlx::query_scalar(
-                            "SELECT code FROM coupon_pool WHERE site = $1 AND campaign = $2 AND assigned = 0
-                             ORDER BY code LIMIT 1",
-                        )
-                        .bind(req.site)
-                        .bind(req.campaign)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db)?
-                        else {
-                            break;
-                        };
-                        let done = sqlx::query(
-                            "UPDATE coupon_pool SET assigned = 1 WHERE site = $1 AND code = $2 AND assigned = 0",
-                        )
-                        .bind(req.site)
-                        .bind(&free)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                        if done.rows_affected() == 1 {
-                            taken = Some(free);
-                            break;
-                        }
-                    }
-                    match taken {
-                        Some(c) => code = c,
-                        None => {
-                            tx.rollback().await.map_err(db)?;
-                            return Ok(Claim::Exhausted);
-                        }
-                    }
-                }
-                let coupon = IssuedCoupon {
-                    code,
-                    campaign: req.campaign.to_string(),
-                    variant: req.variant.to_string(),
-                    expires_ms: req.now_ms + req.valid_ms,
-                    redeemed_ms: None,
-                };
-                let inserted = sqlx::query(
-                    "INSERT INTO coupons (site, code, campaign, variant, anon, claimed_ms, expires_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (site, campaign, anon) DO NOTHING",
-                )
-                .bind(req.site)
-                .bind(&coupon.code)
-                .bind(req.campaign)
-                .bind(req.variant)
-                .bind(req.anon)
-                .bind(req.now_ms)
-                .bind(coupon.expires_ms)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-                if inserted.rows_affected() == 0 {
-                    // The same id claimed at the same moment elsewhere: undo this
-                    // budget step and hand back that code.
-                    tx.rollback().await.map_err(db)?;
-                    let found = sqlx::query(select)
-                        .bind(req.site)
-                        .bind(req.campaign)
-                        .bind(req.anon)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db)?;
-                    return existing(found)
-                        .map(Claim::Existing)
-                        .ok_or_else(|| StoreError::Corrupt("a concurrent claim vanished".into()));
-                }
-                tx.commit().await.map_err(db)?;
-                Ok(Claim::New(coupon))
-            }
-
-            async fn redeem_coupon(
-                &self,
-                site: &str,
-                code: &str,
-                now_ms: i64,
-            ) -> Result<Redeem, StoreError> {
-                let done = sqlx::query(
-                    "UPDATE coupons SET redeemed_ms = $3
-                     WHERE site = $1 AND code = $2 AND redeemed_ms IS NULL AND expires_ms > $3",
-                )
-                .bind(site)
-                .bind(code)
-                .bind(now_ms)
-                .execute(&self.pool)
-                .await
-                .map_err(db)?;
-                let row = sqlx::query(
-                    "SELECT code, campaign, variant, expires_ms, redeemed_ms FROM coupons
-                     WHERE site = $1 AND code = $2",
-                )
-                .bind(site)
-                .bind(code)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db)?;
-                let Some(r) = row else {
-                    return Ok(Redeem::Unknown);
-                };
-                let coupon = IssuedCoupon {
-                    code: r.get("code"),
-                    campaign: r.get("campaign"),
-                    variant: r.get("variant"),
-                    expires_ms: r.get("expires_ms"),
-                    redeemed_ms: r.get("redeemed_ms"),
-                };
-                Ok(if done.rows_affected() == 1 {
-                    Redeem::Redeemed(coupon)
-                } else if let Some(at) = coupon.redeemed_ms {
-                    Redeem::AlreadyUsed(at)
-                } else {
-                    Redeem::Expired
-                })
-            }
-
             async fn events(
                 &self,
                 site: &str,
@@ -579,136 +539,6 @@ macro_rules! sql_store {
                         received_ms: r.get("received_ms"),
                     })
                     .collect())
-            }
-            async fn sites(&self) -> Result<Vec<Site>, StoreError> {
-                let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM sites ORDER BY id")
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db)?;
-                let mut out = Vec::new();
-                for id in ids {
-                    if let Some(site) = self.site(&id).await? {
-                        out.push(site);
-                    }
-                }
-                Ok(out)
-            }
-
-            async fn site_settings(&self, site: &str) -> Result<Option<(String, u32)>, StoreError> {
-                let row = sqlx::query("SELECT settings, retention_days FROM sites WHERE id = $1")
-                    .bind(site)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db)?;
-                Ok(row.map(|r| {
-                    (
-                        r.get::<String, _>("settings"),
-                        u32::try_from(r.get::<i64, _>("retention_days")).unwrap_or(90),
-                    )
-                }))
-            }
-
-            async fn put_site_settings(
-                &self,
-                site: &str,
-                settings: &str,
-                retention_days: u32,
-            ) -> Result<(), StoreError> {
-                let done = sqlx::query("UPDATE sites SET settings = $2, retention_days = $3 WHERE id = $1")
-                    .bind(site)
-                    .bind(settings)
-                    .bind(i64::from(retention_days))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db)?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::UnknownSite(site.to_string()));
-                }
-                Ok(())
-            }
-
-            async fn campaigns(&self, site: &str) -> Result<Vec<$crate::store::Draft>, StoreError> {
-                let rows = sqlx::query(
-                    "SELECT id, body, updated_ms FROM campaigns WHERE site = $1 ORDER BY created_ms, id",
-                )
-                .bind(site)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| $crate::store::Draft {
-                        id: r.get("id"),
-                        body: r.get("body"),
-                        updated_ms: r.get("updated_ms"),
-                    })
-                    .collect())
-            }
-
-            async fn put_campaign(
-                &self,
-                site: &str,
-                id: &str,
-                body: &str,
-                now_ms: i64,
-            ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO campaigns (site, id, body, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $4)
-                     ON CONFLICT (site, id) DO UPDATE SET body = excluded.body, updated_ms = excluded.updated_ms",
-                )
-                .bind(site)
-                .bind(id)
-                .bind(body)
-                .bind(now_ms)
-                .execute(&self.pool)
-                .await
-                .map_err(db)?;
-                Ok(())
-            }
-
-            async fn delete_campaign(&self, site: &str, id: &str) -> Result<bool, StoreError> {
-                let done = sqlx::query("DELETE FROM campaigns WHERE site = $1 AND id = $2")
-                    .bind(site)
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db)?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn versions(&self, site: &str) -> Result<Vec<(u64, i64)>, StoreError> {
-                let rows = sqlx::query(
-                    "SELECT version, created_ms FROM config_versions WHERE site = $1 ORDER BY version DESC",
-                )
-                .bind(site)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| {
-                        (
-                            u64::try_from(r.get::<i64, _>("version")).unwrap_or(0),
-                            r.get::<i64, _>("created_ms"),
-                        )
-                    })
-                    .collect())
-            }
-
-            async fn version(&self, site: &str, version: u64) -> Result<Option<Published>, StoreError> {
-                let Ok(v) = i64::try_from(version) else {
-                    return Ok(None);
-                };
-                let row = sqlx::query("SELECT body FROM config_versions WHERE site = $1 AND version = $2")
-                    .bind(site)
-                    .bind(v)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db)?;
-                Ok(row.map(|r| Published {
-                    version,
-                    body: r.get("body"),
-                }))
             }
 
             async fn purge_site_events(
@@ -922,6 +752,186 @@ macro_rules! sql_store {
                 }
                 Ok((out, Some(last)))
             }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::CouponStore for $store {
+            async fn claim_coupon(&self, req: ClaimRequest<'_>) -> Result<Claim, StoreError> {
+                let existing = |row: Option<$row>| {
+                    row.map(|r| IssuedCoupon {
+                        code: r.get("code"),
+                        campaign: r.get("campaign"),
+                        variant: r.get("variant"),
+                        expires_ms: r.get("expires_ms"),
+                        redeemed_ms: r.get("redeemed_ms"),
+                    })
+                };
+                let select = "SELECT code, campaign, variant, expires_ms, redeemed_ms FROM coupons
+                              WHERE site = $1 AND campaign = $2 AND anon = $3";
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                let found = sqlx::query(select)
+                    .bind(req.site)
+                    .bind(req.campaign)
+                    .bind(req.anon)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                if let Some(c) = existing(found) {
+                    return Ok(Claim::Existing(c));
+                }
+                sqlx::query(
+                    "INSERT INTO coupon_budgets (site, campaign, issued) VALUES ($1, $2, 0)
+                     ON CONFLICT (site, campaign) DO NOTHING",
+                )
+                .bind(req.site)
+                .bind(req.campaign)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                let counted = sqlx::query(
+                    "UPDATE coupon_budgets SET issued = issued + 1
+                     WHERE site = $1 AND campaign = $2 AND issued < $3",
+                )
+                .bind(req.site)
+                .bind(req.campaign)
+                .bind(i64::from(req.budget))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                if counted.rows_affected() == 0 {
+                    return Ok(Claim::Exhausted);
+                }
+                // A campaign with uploaded codes hands those out, one each.
+                let pooled: Option<String> = sqlx::query_scalar(
+                    "SELECT code FROM coupon_pool WHERE site = $1 AND campaign = $2 LIMIT 1",
+                )
+                .bind(req.site)
+                .bind(req.campaign)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+                let mut code = req.code.clone();
+                if pooled.is_some() {
+                    let mut taken = None;
+                    // A concurrent claim may take the same free code first: try the next.
+                    for _ in 0..8 {
+                        let Some(free): Option<String> = sqlx::query_scalar(
+                            "SELECT code FROM coupon_pool WHERE site = $1 AND campaign = $2 AND assigned = 0
+                             ORDER BY code LIMIT 1",
+                        )
+                        .bind(req.site)
+                        .bind(req.campaign)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db)?
+                        else {
+                            break;
+                        };
+                        let done = sqlx::query(
+                            "UPDATE coupon_pool SET assigned = 1 WHERE site = $1 AND code = $2 AND assigned = 0",
+                        )
+                        .bind(req.site)
+                        .bind(&free)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        if done.rows_affected() == 1 {
+                            taken = Some(free);
+                            break;
+                        }
+                    }
+                    match taken {
+                        Some(c) => code = c,
+                        None => {
+                            tx.rollback().await.map_err(db)?;
+                            return Ok(Claim::Exhausted);
+                        }
+                    }
+                }
+                let coupon = IssuedCoupon {
+                    code,
+                    campaign: req.campaign.to_string(),
+                    variant: req.variant.to_string(),
+                    expires_ms: req.now_ms + req.valid_ms,
+                    redeemed_ms: None,
+                };
+                let inserted = sqlx::query(
+                    "INSERT INTO coupons (site, code, campaign, variant, anon, claimed_ms, expires_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (site, campaign, anon) DO NOTHING",
+                )
+                .bind(req.site)
+                .bind(&coupon.code)
+                .bind(req.campaign)
+                .bind(req.variant)
+                .bind(req.anon)
+                .bind(req.now_ms)
+                .bind(coupon.expires_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                if inserted.rows_affected() == 0 {
+                    // The same id claimed at the same moment elsewhere: undo this
+                    // budget step and hand back that code.
+                    tx.rollback().await.map_err(db)?;
+                    let found = sqlx::query(select)
+                        .bind(req.site)
+                        .bind(req.campaign)
+                        .bind(req.anon)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?;
+                    return existing(found)
+                        .map(Claim::Existing)
+                        .ok_or_else(|| StoreError::Corrupt("a concurrent claim vanished".into()));
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(Claim::New(coupon))
+            }
+
+            async fn redeem_coupon(
+                &self,
+                site: &str,
+                code: &str,
+                now_ms: i64,
+            ) -> Result<Redeem, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE coupons SET redeemed_ms = $3
+                     WHERE site = $1 AND code = $2 AND redeemed_ms IS NULL AND expires_ms > $3",
+                )
+                .bind(site)
+                .bind(code)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                let row = sqlx::query(
+                    "SELECT code, campaign, variant, expires_ms, redeemed_ms FROM coupons
+                     WHERE site = $1 AND code = $2",
+                )
+                .bind(site)
+                .bind(code)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+                let Some(r) = row else {
+                    return Ok(Redeem::Unknown);
+                };
+                let coupon = IssuedCoupon {
+                    code: r.get("code"),
+                    campaign: r.get("campaign"),
+                    variant: r.get("variant"),
+                    expires_ms: r.get("expires_ms"),
+                    redeemed_ms: r.get("redeemed_ms"),
+                };
+                Ok(if done.rows_affected() == 1 {
+                    Redeem::Redeemed(coupon)
+                } else if let Some(at) = coupon.redeemed_ms {
+                    Redeem::AlreadyUsed(at)
+                } else {
+                    Redeem::Expired
+                })
+            }
 
             async fn add_pool_codes(
                 &self,
@@ -979,7 +989,10 @@ macro_rules! sql_store {
                     })
                     .collect())
             }
+        }
 
+        #[async_trait::async_trait]
+        impl $crate::store::AdminStore for $store {
             async fn put_api_token(
                 &self,
                 token_hash: &str,

@@ -138,13 +138,40 @@ pub struct RoleGrant {
     pub role: String,
 }
 
-/// The storage the server needs.
+/// Sites: their settings, retention and keys.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait SiteStore: Send + Sync {
     /// Looks up a site.
     async fn site(&self, id: &str) -> Result<Option<Site>, StoreError>;
     /// Creates or updates a site.
     async fn put_site(&self, site: &Site, now_ms: i64) -> Result<(), StoreError>;
+    /// Sets the site's redeem key (its SHA-256, hex).
+    async fn set_redeem_key(&self, site: &str, key_hash: &str) -> Result<(), StoreError>;
+    /// The site's Ed25519 signing key (hex of the secret).
+    async fn signing_key(&self, site: &str) -> Result<Option<String>, StoreError>;
+    /// Gives a site a signing key unless it has one (replicas racing at
+    /// start-up end with the same key).
+    async fn set_signing_key_if_missing(&self, site: &str, key_hex: &str)
+    -> Result<(), StoreError>;
+    /// The site's redeem-key hash.
+    async fn redeem_key(&self, site: &str) -> Result<Option<String>, StoreError>;
+    /// Every site.
+    async fn sites(&self) -> Result<Vec<Site>, StoreError>;
+    /// A site's settings (the config's top level without campaigns, as
+    /// JSON text) and its retention of raw events in days.
+    async fn site_settings(&self, site: &str) -> Result<Option<(String, u32)>, StoreError>;
+    /// Replaces a site's settings and retention.
+    async fn put_site_settings(
+        &self,
+        site: &str,
+        settings: &str,
+        retention_days: u32,
+    ) -> Result<(), StoreError>;
+}
+
+/// Campaign drafts and published config versions.
+#[async_trait]
+pub trait ConfigStore: Send + Sync {
     /// Stores a new config version and returns its number. `render` gets the
     /// number and returns the body to store (so the body can carry it).
     async fn publish(
@@ -155,6 +182,27 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<u64, StoreError>;
     /// The newest published config of a site.
     async fn published(&self, site: &str) -> Result<Option<Published>, StoreError>;
+    /// A site's campaign drafts, in the order they were created.
+    async fn campaigns(&self, site: &str) -> Result<Vec<Draft>, StoreError>;
+    /// Creates or replaces one campaign draft.
+    async fn put_campaign(
+        &self,
+        site: &str,
+        id: &str,
+        body: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Deletes a campaign draft; whether it existed.
+    async fn delete_campaign(&self, site: &str, id: &str) -> Result<bool, StoreError>;
+    /// Published versions of a site, newest first: number and time.
+    async fn versions(&self, site: &str) -> Result<Vec<(u64, i64)>, StoreError>;
+    /// One published version.
+    async fn version(&self, site: &str, version: u64) -> Result<Option<Published>, StoreError>;
+}
+
+/// Events, the pseudonymous ids they belong to, erasure and retention.
+#[async_trait]
+pub trait EventStore: Send + Sync {
     /// Stores events once per id; returns for each whether it was new.
     async fn insert_events(
         &self,
@@ -178,25 +226,6 @@ pub trait Store: Send + Sync + 'static {
     /// Erases everything tied to an id and remembers (as a hash) that it
     /// was erased; returns how many events went.
     async fn erase_subject(&self, site: &str, anon: &str) -> Result<u64, StoreError>;
-    /// Sets the site's redeem key (its SHA-256, hex).
-    async fn set_redeem_key(&self, site: &str, key_hash: &str) -> Result<(), StoreError>;
-    /// The site's Ed25519 signing key (hex of the secret).
-    async fn signing_key(&self, site: &str) -> Result<Option<String>, StoreError>;
-    /// Gives a site a signing key unless it has one (replicas racing at
-    /// start-up end with the same key).
-    async fn set_signing_key_if_missing(&self, site: &str, key_hex: &str)
-    -> Result<(), StoreError>;
-    /// The site's redeem-key hash.
-    async fn redeem_key(&self, site: &str) -> Result<Option<String>, StoreError>;
-    /// Issues a code to an id, once per campaign and within the budget.
-    async fn claim_coupon(&self, req: ClaimRequest<'_>) -> Result<Claim, StoreError>;
-    /// Redeems a code exactly once, also under concurrent redeems.
-    async fn redeem_coupon(
-        &self,
-        site: &str,
-        code: &str,
-        now_ms: i64,
-    ) -> Result<Redeem, StoreError>;
     /// Stored events of a site, newest first, optionally for one id only.
     async fn events(
         &self,
@@ -204,34 +233,6 @@ pub trait Store: Send + Sync + 'static {
         anon: Option<&str>,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError>;
-    /// Every site.
-    async fn sites(&self) -> Result<Vec<Site>, StoreError>;
-    /// A site's settings (the config's top level without campaigns, as
-    /// JSON text) and its retention of raw events in days.
-    async fn site_settings(&self, site: &str) -> Result<Option<(String, u32)>, StoreError>;
-    /// Replaces a site's settings and retention.
-    async fn put_site_settings(
-        &self,
-        site: &str,
-        settings: &str,
-        retention_days: u32,
-    ) -> Result<(), StoreError>;
-    /// A site's campaign drafts, in the order they were created.
-    async fn campaigns(&self, site: &str) -> Result<Vec<Draft>, StoreError>;
-    /// Creates or replaces one campaign draft.
-    async fn put_campaign(
-        &self,
-        site: &str,
-        id: &str,
-        body: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError>;
-    /// Deletes a campaign draft; whether it existed.
-    async fn delete_campaign(&self, site: &str, id: &str) -> Result<bool, StoreError>;
-    /// Published versions of a site, newest first: number and time.
-    async fn versions(&self, site: &str) -> Result<Vec<(u64, i64)>, StoreError>;
-    /// One published version.
-    async fn version(&self, site: &str, version: u64) -> Result<Option<Published>, StoreError>;
     /// The site's retention for what else is tied to a pseudonymous id:
     /// erase keys of ids registered before `before_ms` with no events left,
     /// the id on codes claimed before it that are redeemed or expired (the
@@ -287,6 +288,20 @@ pub trait Store: Send + Sync + 'static {
         after: &str,
         limit: u32,
     ) -> Result<(Vec<Event>, Option<String>), StoreError>;
+}
+
+/// Coupon codes: claims, redemptions and uploaded pools.
+#[async_trait]
+pub trait CouponStore: Send + Sync {
+    /// Issues a code to an id, once per campaign and within the budget.
+    async fn claim_coupon(&self, req: ClaimRequest<'_>) -> Result<Claim, StoreError>;
+    /// Redeems a code exactly once, also under concurrent redeems.
+    async fn redeem_coupon(
+        &self,
+        site: &str,
+        code: &str,
+        now_ms: i64,
+    ) -> Result<Redeem, StoreError>;
     /// Adds uploaded codes to a campaign's pool; returns how many were new
     /// (a code already in the site's pools is skipped).
     async fn add_pool_codes(
@@ -299,6 +314,11 @@ pub trait Store: Send + Sync + 'static {
     async fn pool_size(&self, site: &str, campaign: &str) -> Result<(u64, u64), StoreError>;
     /// Redeemed coupons per campaign and variant.
     async fn redemptions(&self, site: &str) -> Result<Vec<(String, String, u64)>, StoreError>;
+}
+
+/// Admins, their sessions and roles, and API tokens.
+#[async_trait]
+pub trait AdminStore: Send + Sync {
     /// Adds a named API token (its SHA-256); false when the name is taken.
     async fn put_api_token(
         &self,
@@ -344,6 +364,11 @@ pub trait Store: Send + Sync + 'static {
     /// Ends a session.
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
 }
+
+/// The storage the server needs: every aggregate's part, one object.
+pub trait Store: SiteStore + ConfigStore + EventStore + CouponStore + AdminStore + 'static {}
+
+impl<T: SiteStore + ConfigStore + EventStore + CouponStore + AdminStore + 'static> Store for T {}
 
 /// Daily counts of one event type for one campaign and variant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
