@@ -110,7 +110,10 @@ pub async fn purge_once_at(
 ) -> Result<u64, store::StoreError> {
     let mut purged = 0;
     for site in store.sites().await? {
-        let days = store.site_settings(&site.id).await?.map_or(90, |(_, d)| d);
+        let days = store
+            .site_settings(&site.id)
+            .await?
+            .map_or(90, |s| s.retention_days);
         let days = max_days.map_or(days, |m| days.min(m));
         let cutoff = now_ms - i64::from(days) * 86_400_000;
         // What results count is rolled up into daily counts before it goes.

@@ -207,17 +207,18 @@ macro_rules! sql_store {
                 Ok(out)
             }
 
-            async fn site_settings(&self, site: &str) -> Result<Option<(String, u32)>, StoreError> {
+            async fn site_settings(
+                &self,
+                site: &str,
+            ) -> Result<Option<$crate::store::SiteSettings>, StoreError> {
                 let row = sqlx::query("SELECT settings, retention_days FROM sites WHERE id = $1")
                     .bind(site)
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db)?;
-                Ok(row.map(|r| {
-                    (
-                        r.get::<String, _>("settings"),
-                        u32::try_from(r.get::<i64, _>("retention_days")).unwrap_or(90),
-                    )
+                Ok(row.map(|r| $crate::store::SiteSettings {
+                    settings: r.get::<String, _>("settings"),
+                    retention_days: u32::try_from(r.get::<i64, _>("retention_days")).unwrap_or(90),
                 }))
             }
 
@@ -343,7 +344,7 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn versions(&self, site: &str) -> Result<Vec<(u64, i64)>, StoreError> {
+            async fn versions(&self, site: &str) -> Result<Vec<$crate::store::VersionRow>, StoreError> {
                 let rows = sqlx::query(
                     "SELECT version, created_ms FROM config_versions WHERE site = $1 ORDER BY version DESC",
                 )
@@ -354,10 +355,10 @@ macro_rules! sql_store {
                 Ok(rows
                     .into_iter()
                     .map(|r| {
-                        (
-                            u64::try_from(r.get::<i64, _>("version")).unwrap_or(0),
-                            r.get::<i64, _>("created_ms"),
-                        )
+                        $crate::store::VersionRow {
+                            version: u64::try_from(r.get::<i64, _>("version")).unwrap_or(0),
+                            published_ms: r.get::<i64, _>("created_ms"),
+                        }
                     })
                     .collect())
             }

@@ -127,6 +127,24 @@ pub struct ApiToken {
     pub role: String,
 }
 
+/// A site's settings and retention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteSettings {
+    /// The config's top level as JSON text (placements, pressure, tiers…).
+    pub settings: String,
+    /// Days raw events are kept.
+    pub retention_days: u32,
+}
+
+/// One published version of a site's config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionRow {
+    /// The version number.
+    pub version: u64,
+    /// When it was published (ms since the epoch).
+    pub published_ms: i64,
+}
+
 /// One admin's role on one site (or `*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleGrant {
@@ -159,7 +177,7 @@ pub trait SiteStore: Send + Sync {
     async fn sites(&self) -> Result<Vec<Site>, StoreError>;
     /// A site's settings (the config's top level without campaigns, as
     /// JSON text) and its retention of raw events in days.
-    async fn site_settings(&self, site: &str) -> Result<Option<(String, u32)>, StoreError>;
+    async fn site_settings(&self, site: &str) -> Result<Option<SiteSettings>, StoreError>;
     /// Replaces a site's settings and retention.
     async fn put_site_settings(
         &self,
@@ -195,7 +213,7 @@ pub trait ConfigStore: Send + Sync {
     /// Deletes a campaign draft; whether it existed.
     async fn delete_campaign(&self, site: &str, id: &str) -> Result<bool, StoreError>;
     /// Published versions of a site, newest first: number and time.
-    async fn versions(&self, site: &str) -> Result<Vec<(u64, i64)>, StoreError>;
+    async fn versions(&self, site: &str) -> Result<Vec<VersionRow>, StoreError>;
     /// One published version.
     async fn version(&self, site: &str, version: u64) -> Result<Option<Published>, StoreError>;
 }

@@ -305,7 +305,7 @@ pub async fn versions(
         .versions(&site)
         .await?
         .into_iter()
-        .map(|(v, at)| json!({"version": v, "published_ms": at}))
+        .map(|v| json!({"version": v.version, "published_ms": v.published_ms}))
         .collect();
     Ok(Json(json!({"versions": list})))
 }

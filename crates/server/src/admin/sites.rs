@@ -42,12 +42,12 @@ pub(super) async fn settings_of(
     store: &dyn Store,
     site: &str,
 ) -> Result<(Map<String, Value>, u32), ApiError> {
-    let (text, retention) = store
+    let stored = store
         .site_settings(site)
         .await?
         .ok_or_else(|| ApiError::unknown_site(site))?;
-    match serde_json::from_str(&text) {
-        Ok(Value::Object(map)) => Ok((map, retention)),
+    match serde_json::from_str(&stored.settings) {
+        Ok(Value::Object(map)) => Ok((map, stored.retention_days)),
         _ => Err(StoreError::Corrupt(format!("settings of `{site}`")).into()),
     }
 }

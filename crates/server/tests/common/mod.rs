@@ -2606,7 +2606,7 @@ pub async fn bandit_posteriors_follow_the_results_into_the_next_config(state: Ap
 pub async fn each_site_keeps_raw_events_for_its_own_retention(state: AppState) {
     let day = 86_400_000i64;
     let (status, _, body) = send(&state, bearer("PUT", "/v1/admin/sites/demo", &json!({"name": "Demo", "retention_days": 7,
-        "settings": serde_json::from_str::<Value>(&state.store.site_settings("demo").await.unwrap().unwrap().0).unwrap()}))).await;
+        "settings": serde_json::from_str::<Value>(&state.store.site_settings("demo").await.unwrap().unwrap().settings).unwrap()}))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let mut old = event("evt_ret_old1", "page_view");
     old["ts"] = json!(now_ms() - 8 * day);
