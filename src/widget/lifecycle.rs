@@ -50,9 +50,10 @@ fn decide_after_cmp(cell: &Rc<RefCell<Inner>>) {
     let Ok(mut inner) = cell.try_borrow_mut() else {
         return;
     };
-    if !std::mem::take(&mut inner.awaiting_cmp) || inner.phase != Phase::Waiting {
+    if inner.phase != Phase::AwaitingConsentManager {
         return;
     }
+    inner.phase = Phase::Waiting;
     if let Some(config) = inner.config.take() {
         inner.apply(config);
     }
@@ -104,7 +105,7 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
     // yet: the first decision waits for it (the slots keep their own
     // content meanwhile), at most `CMP_WAIT_MS`.
     if cell.borrow().session.awaits_consent_manager(cmp_present) {
-        cell.borrow_mut().awaiting_cmp = true;
+        cell.borrow_mut().phase = Phase::AwaitingConsentManager;
         let weak = Rc::downgrade(&cell);
         gloo::timers::callback::Timeout::new(CMP_WAIT_MS, move || {
             if let Some(cell) = weak.upgrade() {
@@ -136,7 +137,7 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
             sale: inner.page.page_type.as_deref() == Some("sale"),
         });
         inner.input(view);
-        if !inner.awaiting_cmp
+        if inner.phase == Phase::Waiting
             && let Some(config) = inner.config.take()
         {
             inner.apply(config);
@@ -260,14 +261,18 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
                     if inner.phase == Phase::Off {
                         return;
                     }
-                    if inner.phase == Phase::Waiting {
-                        // Otherwise kept for the next page.
-                        inner.configure(&config);
-                        if inner.awaiting_cmp {
-                            inner.config = Some(config);
-                        } else {
+                    match inner.phase {
+                        Phase::Waiting => {
+                            inner.configure(&config);
                             inner.apply(config);
                         }
+                        // Decided when the consent manager answers.
+                        Phase::AwaitingConsentManager => {
+                            inner.configure(&config);
+                            inner.config = Some(config);
+                        }
+                        // Kept for the next page.
+                        Phase::Decided | Phase::Off => {}
                     }
                 }
                 Err(e) => warn_once(
@@ -328,7 +333,9 @@ pub(crate) fn navigated(cell: &Rc<RefCell<Inner>>) {
             clock::now_ms(),
             String::new(),
         ));
-        if let Some(config) = inner.config.take() {
+        if inner.phase != Phase::AwaitingConsentManager
+            && let Some(config) = inner.config.take()
+        {
             inner.apply(config);
         }
     }

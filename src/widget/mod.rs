@@ -365,7 +365,9 @@ impl Widget {
     pub fn refresh(&self) {
         {
             let mut inner = self.inner.borrow_mut();
-            if inner.phase == Phase::Off {
+            // Off, or the first decision is still waiting for the consent
+            // manager (and will include this refresh).
+            if matches!(inner.phase, Phase::Off | Phase::AwaitingConsentManager) {
                 return;
             }
             inner.clear_offers();

@@ -43,9 +43,6 @@ pub(crate) struct Inner {
     /// The stored config's version and line of publishes: a fetched
     /// config older than it is a replay and is refused.
     pub held: Option<(u64, String)>,
-    /// The first decision waits for the page's consent manager (see
-    /// `Session::awaits_consent_manager`), at most `CMP_WAIT_MS`.
-    pub awaiting_cmp: bool,
     pub page: PageContext,
     /// Every decision made on this page, in order.
     pub decisions: Vec<Decision>,
@@ -113,6 +110,10 @@ pub(crate) fn offer_detail(campaign: &str, variant: &str) -> Value {
 pub(crate) enum Phase {
     /// No config has decided this page yet.
     Waiting,
+    /// No config has decided yet, and the first decision waits for the
+    /// page's consent manager (see `Session::awaits_consent_manager`), at
+    /// most `CMP_WAIT_MS`; a config that arrives meanwhile is kept.
+    AwaitingConsentManager,
     /// The page has decided with a config; a newer one waits for the next
     /// page (never swapping what the shopper sees).
     Decided,
@@ -153,7 +154,6 @@ impl Inner {
             outgoing: Vec::new(),
             prefetched: None,
             held: None,
-            awaiting_cmp: false,
             next_task: None,
             config: None,
             page: PageContext::default(),

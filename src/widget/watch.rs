@@ -178,7 +178,9 @@ fn slots_added(cell: &Rc<RefCell<Inner>>) {
         let Ok(mut inner) = cell.try_borrow_mut() else {
             return;
         };
-        if inner.config.is_none() || inner.phase == Phase::Off {
+        if inner.config.is_none()
+            || matches!(inner.phase, Phase::Off | Phase::AwaitingConsentManager)
+        {
             return;
         }
         let fresh = dom::slots()
