@@ -17,6 +17,8 @@ const TTL: Duration = Duration::from_secs(1);
 pub struct Served {
     /// The version.
     pub version: u64,
+    /// The line of publishes (the signing key's) it was written for.
+    pub lineage: String,
     /// The JSON text.
     pub json: Form,
     /// The checked, compiled config in the compact form (base64 text).
@@ -80,6 +82,16 @@ impl Cache {
     /// A config served less than a second ago.
     pub fn config(&self, site: &str) -> Option<Arc<Served>> {
         get(&self.configs, site)
+    }
+
+    /// The config served last, however long ago: a version's forms never
+    /// change, so they are made again only for a new version or key.
+    pub fn config_stale(&self, site: &str) -> Option<Arc<Served>> {
+        self.configs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(site)
+            .map(|(_, v)| v.clone())
     }
 
     /// Remembers a served config.
