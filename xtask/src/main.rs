@@ -34,7 +34,7 @@ fn main() {
             .and_then(|()| {
                 let (raw, gzip) = bench::bundle_sizes()?;
                 let brotli = bench::bundle_brotli_bytes()?;
-                println!("bundle: {raw} bytes raw, {gzip} gzip -9, {brotli} brotli");
+                println!("bundle: {raw} bytes raw, {gzip} gzip, {brotli} brotli");
                 Ok(())
             }),
         Some("bench") if args.get(1).map(String::as_str) == Some("load") => bench::run_load(),

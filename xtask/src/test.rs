@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use crate::run::{sh, step};
 use crate::{bench, postgres, root, tools, widget};
 
-/// The shipped bundle (loader + glue + wasm, gzip -9) may not grow past
+/// The shipped bundle (loader + glue + wasm, gzipped as served) may not grow past
 /// this ceiling. It is not the target: the target is 81,920 bytes, with
 /// 48,000 as the goal, and `cargo xtask bench` reports where it stands.
 /// Overlays, triggers, text tokens, two languages and the exposure rule
@@ -24,9 +24,10 @@ use crate::{bench, postgres, root, tools, widget};
 /// not hang a tab) cost 2.4 KB: 126.6 KB. The server publishing the
 /// config checked and compiled in a compact form, so the widget carries no
 /// config reader, validator or condition compiler: 113.6 KB. Insertion-
-/// ordered JSON maps (IndexMap) instead of BTreeMap: 112.3 KB.
+/// ordered JSON maps (IndexMap) instead of BTreeMap: 112.3 KB. Gzip
+/// copies made by Zopfli instead of zlib's best level: 107.5 KB.
 /// The ceiling comes down with each saving, so none is lost unnoticed.
-pub const BUNDLE_GZIP_BUDGET: u64 = 113_000;
+pub const BUNDLE_GZIP_BUDGET: u64 = 108_000;
 
 pub fn run() -> Result<()> {
     let started = Instant::now();
@@ -123,7 +124,7 @@ pub fn run() -> Result<()> {
     stage("widget bundle and its size budget", &mut || {
         widget::build()?;
         let (raw, gzip) = bench::bundle_sizes()?;
-        println!("bundle: {raw} bytes raw, {gzip} bytes gzip -9 (budget {BUNDLE_GZIP_BUDGET})");
+        println!("bundle: {raw} bytes raw, {gzip} bytes gzip (budget {BUNDLE_GZIP_BUDGET})");
         if gzip > BUNDLE_GZIP_BUDGET {
             bail!("the bundle is {gzip} bytes gzipped, over the budget of {BUNDLE_GZIP_BUDGET}");
         }
