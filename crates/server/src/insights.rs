@@ -22,6 +22,8 @@ use serde_json::{Map, Value};
 
 use crate::results::utc_day;
 
+const DAY_MS: i64 = 86_400_000;
+
 /// Event types the replay reads.
 pub const TYPES: &[&str] = &[
     "page_view",
@@ -149,106 +151,155 @@ fn by_shopper(events: &[Event]) -> Vec<Event> {
     sorted
 }
 
-/// Replays one shopper's events (in time order), calling `day_end` with
-/// the profile after the last event of each UTC day.
-fn replay(
-    events: &[Event],
-    cfg: &ProfileConfig,
-    mut day_end: impl FnMut(&str, &Profile, i64),
-) -> Profile {
+/// Replays one shopper's events (in time order) into a profile.
+fn replay(events: &[Event], cfg: &ProfileConfig) -> Profile {
+    shopper_days(events, cfg).1
+}
+
+/// One shopper's UTC day: the lifecycle stage the day ended in and the
+/// offers seen that day. Kept per shopper-day (see `rollups`), so the
+/// insights cost what shoppers and days cost, not events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopperDay {
+    /// The pseudonymous id.
+    pub anon: String,
+    /// Days since the Unix epoch (UTC).
+    pub day: i64,
+    /// The stage at the end of the day (one of [`STAGES`]).
+    pub stage: &'static str,
+    /// Offers seen that day.
+    pub offers: u64,
+}
+
+/// One shopper's days and profile after all their events (in time order;
+/// types the replay does not read are skipped).
+pub fn shopper_days(events: &[Event], cfg: &ProfileConfig) -> (Vec<ShopperDay>, Profile) {
+    let read: Vec<&Event> = events
+        .iter()
+        .filter(|e| TYPES.contains(&e.kind.as_str()))
+        .collect();
+    let mut days = Vec::new();
     let mut profile = Profile::default();
-    for (i, e) in events.iter().enumerate() {
+    let mut offers = 0;
+    for (i, e) in read.iter().enumerate() {
         if let Some(input) = input(e) {
             profile.apply(&input, cfg, e.ts, 0);
         }
-        let day = utc_day(e.ts);
-        if events.get(i + 1).is_none_or(|next| utc_day(next.ts) != day) {
-            day_end(&day, &profile, e.ts);
+        offers += u64::from(e.kind == "exposure");
+        let day = e.ts.div_euclid(DAY_MS);
+        if read
+            .get(i + 1)
+            .is_none_or(|next| next.ts.div_euclid(DAY_MS) != day)
+        {
+            days.push(ShopperDay {
+                anon: e.anon.clone(),
+                day,
+                stage: profile.stage_at(cfg, e.ts).name(),
+                offers,
+            });
+            offers = 0;
         }
     }
-    profile
+    (days, profile)
 }
 
-/// Builds [`Insights`] one shopper at a time, so a replay holds only the
-/// shopper at hand (and the store's current page) in memory.
-pub struct Replay<'a> {
-    cfg: &'a ProfileConfig,
-    shoppers: u64,
-    stages: BTreeMap<String, Vec<u64>>,
-    frequency: Vec<u64>,
-    most: u64,
-    allocation: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
+/// What the insights add up, as the store counts it over a window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counts {
+    /// Distinct shoppers.
+    pub shoppers: u64,
+    /// Shoppers per (day, stage).
+    pub stages: Vec<(i64, String, u64)>,
+    /// Shopper-days per number of offers seen (more than zero).
+    pub offers: Vec<(u64, u64)>,
+    /// Exposures per (campaign, day, variant).
+    pub allocation: Vec<(String, i64, String, u64)>,
 }
 
-impl<'a> Replay<'a> {
-    /// An empty replay with the site's profile thresholds.
-    pub fn new(cfg: &'a ProfileConfig) -> Self {
-        Self {
-            cfg,
-            shoppers: 0,
-            stages: BTreeMap::new(),
-            frequency: vec![0; MOST_PER_DAY],
-            most: 0,
-            allocation: BTreeMap::new(),
+impl Counts {
+    /// The counts of shopper-days and exposures (as touches) of a window.
+    pub fn of(days: &[ShopperDay], touches: &[crate::results::Touch]) -> Counts {
+        let mut stages: BTreeMap<(i64, &str), u64> = BTreeMap::new();
+        let mut offers: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut shoppers = std::collections::HashSet::new();
+        for d in days {
+            shoppers.insert(d.anon.as_str());
+            *stages.entry((d.day, d.stage)).or_default() += 1;
+            if d.offers > 0 {
+                *offers.entry(d.offers).or_default() += 1;
+            }
+        }
+        let mut allocation: BTreeMap<(&str, i64, &str), u64> = BTreeMap::new();
+        for t in touches
+            .iter()
+            .filter(|t| t.exposures > 0 && !t.variant.is_empty())
+        {
+            *allocation
+                .entry((t.campaign.as_str(), t.day, t.variant.as_str()))
+                .or_default() += t.exposures;
+        }
+        Counts {
+            shoppers: shoppers.len() as u64,
+            stages: stages
+                .into_iter()
+                .map(|((day, stage), n)| (day, stage.to_string(), n))
+                .collect(),
+            offers: offers.into_iter().collect(),
+            allocation: allocation
+                .into_iter()
+                .map(|((c, day, v), n)| (c.to_string(), day, v.to_string(), n))
+                .collect(),
         }
     }
 
-    /// Adds one shopper's events, in time order.
-    pub fn shopper(&mut self, events: &[Event]) {
-        if events.is_empty() {
-            return;
-        }
-        self.shoppers += 1;
-        let cfg = self.cfg;
-        let stages = &mut self.stages;
-        replay(events, cfg, |day, profile, ts| {
-            let stage = profile.stage_at(cfg, ts).name();
-            let row = stages
-                .entry(day.to_string())
+    /// The insights these counts give.
+    pub fn insights(&self) -> Insights {
+        let mut lifecycle: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
+        for (day, stage, n) in &self.stages {
+            let row = lifecycle
+                .entry(*day)
                 .or_insert_with(|| vec![0; STAGES.len()]);
-            if let Some(i) = STAGES.iter().position(|s| *s == stage) {
-                row[i] += 1;
-            }
-        });
-        let mut per_day: BTreeMap<String, u64> = BTreeMap::new();
-        for e in events.iter().filter(|e| e.kind == "exposure") {
-            let day = utc_day(e.ts);
-            *per_day.entry(day.clone()).or_default() += 1;
-            if let Some(c) = &e.campaign {
-                *self
-                    .allocation
-                    .entry(c.clone())
-                    .or_default()
-                    .entry(day)
-                    .or_default()
-                    .entry(e.variant.clone().unwrap_or_default())
-                    .or_default() += 1;
+            if let Some(i) = STAGES.iter().position(|s| s == stage) {
+                row[i] += n;
             }
         }
-        for n in per_day.into_values() {
-            self.frequency[(n as usize).clamp(1, MOST_PER_DAY) - 1] += 1;
-            self.most = self.most.max(n);
+        let mut frequency = vec![0; MOST_PER_DAY];
+        let mut most = 0;
+        for (offers, n) in &self.offers {
+            frequency[(*offers as usize).clamp(1, MOST_PER_DAY) - 1] += n;
+            most = most.max(*offers);
         }
-    }
-
-    /// The insights of every shopper added.
-    pub fn finish(self) -> Insights {
+        let mut allocation: BTreeMap<String, BTreeMap<i64, BTreeMap<String, u64>>> =
+            BTreeMap::new();
+        for (campaign, day, variant, n) in &self.allocation {
+            *allocation
+                .entry(campaign.clone())
+                .or_default()
+                .entry(*day)
+                .or_default()
+                .entry(variant.clone())
+                .or_default() += n;
+        }
         Insights {
             shoppers: self.shoppers,
-            lifecycle: self
-                .stages
+            lifecycle: lifecycle
                 .into_iter()
-                .map(|(day, stages)| StageDay { day, stages })
+                .map(|(day, stages)| StageDay {
+                    day: utc_day(day * DAY_MS),
+                    stages,
+                })
                 .collect(),
-            frequency: self.frequency,
-            most_offers_in_a_day: self.most,
-            allocation: self
-                .allocation
+            frequency,
+            most_offers_in_a_day: most,
+            allocation: allocation
                 .into_iter()
                 .map(|(c, days)| {
                     let days = days
                         .into_iter()
-                        .map(|(day, exposures)| AllocationDay { day, exposures })
+                        .map(|(day, exposures)| AllocationDay {
+                            day: utc_day(day * DAY_MS),
+                            exposures,
+                        })
                         .collect();
                     (c, days)
                 })
@@ -258,11 +309,15 @@ impl<'a> Replay<'a> {
 }
 
 /// The lifecycle mix, offers per shopper-day and allocation over time of
-/// `events` (any order).
+/// `events` (any order): each shopper's days and touches, then [`Counts`].
 pub fn compute(events: &[Event], cfg: &ProfileConfig) -> Insights {
-    let mut replay = Replay::new(cfg);
-    shoppers_of(&by_shopper(events)).for_each(|run| replay.shopper(run));
-    replay.finish()
+    let mut days = Vec::new();
+    let mut touches = Vec::new();
+    for run in shoppers_of(&by_shopper(events)) {
+        days.extend(shopper_days(run, cfg).0);
+        touches.extend(crate::results::touches(&run[0].anon, run));
+    }
+    Counts::of(&days, &touches).insights()
 }
 
 /// Counts the shoppers an audience matches, one shopper at a time.
@@ -292,8 +347,14 @@ impl<'a> ReachCount<'a> {
         if events.is_empty() {
             return;
         }
+        let profile = replay(events, self.cfg);
+        self.profile(&profile, condition);
+    }
+
+    /// Adds one shopper by the profile their events built: do its facts
+    /// now match `condition`?
+    pub fn profile(&mut self, profile: &Profile, condition: &Condition) {
         self.shoppers += 1;
-        let profile = replay(events, self.cfg, |_, _, _| {});
         let facts = profile.facts(self.cfg, self.now_ms);
         let attrs = attributes::build(
             &PageContext::default(),

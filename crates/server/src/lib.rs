@@ -27,6 +27,7 @@ pub mod limits;
 mod migrations;
 pub mod postgres;
 pub mod results;
+pub mod rollups;
 mod routes;
 pub mod signing;
 mod sql;
@@ -116,6 +117,12 @@ pub async fn purge_once_at(
             .map_or(90, |s| s.retention_days);
         let days = max_days.map_or(days, |m| days.min(m));
         let cutoff = now_ms - i64::from(days) * 86_400_000;
+        // Rollups of days past the retention go; the shoppers whose oldest
+        // events go are made again from what stays.
+        let trimmed = store.purge_rollups(&site.id, cutoff).await?;
+        if trimmed > 0 {
+            tracing::info!(site = %site.id, trimmed, "deleted rollups past the retention");
+        }
         // What results count is rolled up into daily counts before it goes.
         let old = store
             .events_between(&site.id, results::TYPES, i64::MIN, cutoff)

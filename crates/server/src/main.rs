@@ -207,6 +207,7 @@ async fn main() -> anyhow::Result<()> {
         args.retention_days,
     ));
     tokio::spawn(dangol_server::admin::publish::bandit_loop(store.clone()));
+    tokio::spawn(dangol_server::rollups::rollup_loop(store.clone()));
     let seed_demo = args.seed_demo;
     let state = AppState {
         store,

@@ -20,6 +20,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../migrations/0010_erased.sql")),
     (11, include_str!("../migrations/0011_token_expiry.sql")),
     (12, include_str!("../migrations/0012_roles.sql")),
+    (13, include_str!("../migrations/0013_rollups.sql")),
 ];
 
 /// A migration text's checksum (SHA-256, hex).

@@ -6,7 +6,7 @@
 //!
 //! Pure functions over stored events, so the arithmetic is unit-tested.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use dangol_engine::event::Event;
 use serde::Serialize;
@@ -171,16 +171,12 @@ pub fn utc_day(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// Who entered a group when (first time), and who bought within `window`
-/// after that.
-fn group(entered: &HashMap<&str, i64>, purchases: &HashMap<&str, Vec<i64>>, window: i64) -> Group {
+/// Who entered a group (first time, with the first purchase at or after
+/// it), and of them who bought within `window` after entering.
+fn group(entered: &HashMap<&str, (i64, Option<i64>)>, window: i64) -> Group {
     let converted = entered
-        .iter()
-        .filter(|(anon, at)| {
-            purchases
-                .get(*anon)
-                .is_some_and(|ts| ts.iter().any(|t| *t >= **at && *t - **at <= window))
-        })
+        .values()
+        .filter(|(at, bought)| bought.is_some_and(|t| t - at <= window))
         .count() as u64;
     let shoppers = entered.len() as u64;
     Group {
@@ -190,10 +186,110 @@ fn group(entered: &HashMap<&str, i64>, purchases: &HashMap<&str, Vec<i64>>, wind
     }
 }
 
-fn first_seen<'e>(map: &mut HashMap<&'e str, i64>, anon: &'e str, ts: i64) {
+/// Keeps the earliest entry of `anon` into a group.
+fn earliest<'e>(
+    map: &mut HashMap<&'e str, (i64, Option<i64>)>,
+    anon: &'e str,
+    at: i64,
+    bought: Option<i64>,
+) {
     map.entry(anon)
-        .and_modify(|t| *t = (*t).min(ts))
-        .or_insert(ts);
+        .and_modify(|e| {
+            if at < e.0 {
+                *e = (at, bought);
+            }
+        })
+        .or_insert((at, bought));
+}
+
+/// One shopper's activity in one campaign variant (or holdout) on one UTC
+/// day: what results need of the raw events, kept per shopper-day (see
+/// `rollups`), so results cost what shoppers and days cost, not events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Touch {
+    /// The pseudonymous id.
+    pub anon: String,
+    /// The campaign; empty for the global holdout.
+    pub campaign: String,
+    /// The variant; empty for the campaign's (or the global) holdout.
+    pub variant: String,
+    /// Days since the Unix epoch (UTC).
+    pub day: i64,
+    /// The first exposure that day (or, for a holdout, the first time kept out).
+    pub entered_ms: Option<i64>,
+    /// The shopper's first purchase at or after `entered_ms`, on any day.
+    pub bought_ms: Option<i64>,
+    /// Offers seen.
+    pub exposures: u64,
+    /// Calls to action clicked.
+    pub clicks: u64,
+    /// Overlays closed.
+    pub dismissals: u64,
+    /// Coupon codes claimed.
+    pub claims: u64,
+    /// Attributed purchases.
+    pub conversions: u64,
+    /// Their revenue.
+    pub revenue: f64,
+}
+
+/// The touches of one shopper's events (any order; other shoppers' events
+/// and types results do not read are ignored), in key order.
+pub fn touches(anon: &str, events: &[Event]) -> Vec<Touch> {
+    let mut purchases: Vec<i64> = events
+        .iter()
+        .filter(|e| e.anon == anon && e.kind == "purchase")
+        .map(|e| e.ts)
+        .collect();
+    purchases.sort_unstable();
+    let mut map: BTreeMap<(&str, &str, i64), Touch> = BTreeMap::new();
+    for e in events.iter().filter(|e| e.anon == anon) {
+        let day = e.ts.div_euclid(DAY_MS);
+        let (campaign, variant) = match (e.kind.as_str(), e.campaign.as_deref()) {
+            ("global_holdout", _) => ("", ""),
+            ("holdout", Some(c)) if !c.is_empty() => (c, ""),
+            ("exposure" | "click" | "dismiss" | "claim" | "conversion", Some(c)) => {
+                match e.variant.as_deref() {
+                    Some(v) if !v.is_empty() && !c.is_empty() => (c, v),
+                    _ => continue,
+                }
+            }
+            _ => continue,
+        };
+        let t = map
+            .entry((campaign, variant, day))
+            .or_insert_with(|| Touch {
+                anon: anon.to_string(),
+                campaign: campaign.to_string(),
+                variant: variant.to_string(),
+                day,
+                ..Touch::default()
+            });
+        match e.kind.as_str() {
+            "click" => t.clicks += 1,
+            "dismiss" => t.dismissals += 1,
+            "claim" => t.claims += 1,
+            "conversion" => {
+                t.conversions += 1;
+                t.revenue += e.price.filter(|p| p.is_finite() && *p > 0.0).unwrap_or(0.0);
+            }
+            kind => {
+                if kind == "exposure" {
+                    t.exposures += 1;
+                }
+                t.entered_ms = Some(t.entered_ms.map_or(e.ts, |at| at.min(e.ts)));
+            }
+        }
+    }
+    map.into_values()
+        .map(|mut t| {
+            t.bought_ms = t.entered_ms.and_then(|at| {
+                let i = purchases.partition_point(|p| *p < at);
+                purchases.get(i).copied()
+            });
+            t
+        })
+        .collect()
 }
 
 /// Daily counts of `events` per campaign, variant and type, with revenue:
@@ -317,85 +413,94 @@ pub fn add_archived(results: &mut Results, archived: &[DailyRow]) {
 }
 
 /// Computes the results from `events` (sorted or not), the redeemed
-/// coupons per campaign and variant, and the attribution window.
+/// coupons per campaign and variant, and the attribution window: the
+/// touches of each shopper, then [`from_touches`].
 pub fn compute(events: &[Event], redemptions: &[(String, String, u64)], window_ms: i64) -> Results {
+    let mut sorted: Vec<&Event> = events.iter().collect();
+    sorted.sort_by(|a, b| a.anon.cmp(&b.anon));
+    let mut all = Vec::new();
+    for run in sorted.chunk_by(|a, b| a.anon == b.anon) {
+        let own: Vec<Event> = run.iter().map(|e| (*e).clone()).collect();
+        all.extend(touches(&run[0].anon, &own));
+    }
+    from_touches(&all, redemptions, window_ms)
+}
+
+/// The results from every shopper's touches of the window.
+pub fn from_touches(
+    touches: &[Touch],
+    redemptions: &[(String, String, u64)],
+    window_ms: i64,
+) -> Results {
+    type Entered<'e> = HashMap<&'e str, (i64, Option<i64>)>;
     /// A variant's numbers, and who saw, clicked and converted.
     type Tally<'e> = (
         VariantResult,
-        BTreeSet<&'e str>,
-        BTreeSet<&'e str>,
-        BTreeSet<&'e str>,
+        HashSet<&'e str>,
+        HashSet<&'e str>,
+        HashSet<&'e str>,
     );
     #[derive(Default)]
     struct Acc<'e> {
         variants: BTreeMap<&'e str, Tally<'e>>,
-        treated: HashMap<&'e str, i64>,
-        holdout: HashMap<&'e str, i64>,
-        daily: BTreeMap<String, Day>,
+        treated: Entered<'e>,
+        holdout: Entered<'e>,
+        daily: BTreeMap<i64, Day>,
     }
     let mut campaigns: BTreeMap<&str, Acc> = BTreeMap::new();
-    let mut purchases: HashMap<&str, Vec<i64>> = HashMap::new();
-    let mut personalised: HashMap<&str, i64> = HashMap::new();
-    let mut global: HashMap<&str, i64> = HashMap::new();
-    for e in events {
-        let anon = e.anon.as_str();
-        match e.kind.as_str() {
-            "purchase" => {
-                purchases.entry(anon).or_default().push(e.ts);
-                continue;
+    let mut personalised: Entered = HashMap::new();
+    let mut global: Entered = HashMap::new();
+    for t in touches {
+        let anon = t.anon.as_str();
+        if t.campaign.is_empty() {
+            if let Some(at) = t.entered_ms {
+                earliest(&mut global, anon, at, t.bought_ms);
             }
-            "global_holdout" => {
-                first_seen(&mut global, anon, e.ts);
-                continue;
-            }
-            _ => {}
-        }
-        let Some(campaign) = e.campaign.as_deref() else {
-            continue;
-        };
-        let acc = campaigns.entry(campaign).or_default();
-        if e.kind == "holdout" {
-            first_seen(&mut acc.holdout, anon, e.ts);
             continue;
         }
-        let Some(variant) = e.variant.as_deref() else {
+        let acc = campaigns.entry(t.campaign.as_str()).or_default();
+        if t.variant.is_empty() {
+            if let Some(at) = t.entered_ms {
+                earliest(&mut acc.holdout, anon, at, t.bought_ms);
+            }
             continue;
-        };
-        let (v, seen, clicked, converted) = acc.variants.entry(variant).or_insert_with(|| {
-            (
-                VariantResult {
-                    variant: variant.to_string(),
-                    ..VariantResult::default()
-                },
-                BTreeSet::new(),
-                BTreeSet::new(),
-                BTreeSet::new(),
-            )
-        });
-        match e.kind.as_str() {
-            "exposure" => {
-                v.exposures += 1;
-                seen.insert(anon);
-                first_seen(&mut acc.treated, anon, e.ts);
-                first_seen(&mut personalised, anon, e.ts);
-                acc.daily.entry(utc_day(e.ts)).or_default().exposures += 1;
+        }
+        let (v, seen, clicked, converted) =
+            acc.variants.entry(t.variant.as_str()).or_insert_with(|| {
+                (
+                    VariantResult {
+                        variant: t.variant.clone(),
+                        ..VariantResult::default()
+                    },
+                    HashSet::new(),
+                    HashSet::new(),
+                    HashSet::new(),
+                )
+            });
+        v.exposures += t.exposures;
+        v.clicks += t.clicks;
+        v.dismissals += t.dismissals;
+        v.claims += t.claims;
+        v.conversions += t.conversions;
+        v.revenue += t.revenue;
+        if t.exposures > 0 {
+            seen.insert(anon);
+            if let Some(at) = t.entered_ms {
+                earliest(&mut acc.treated, anon, at, t.bought_ms);
+                earliest(&mut personalised, anon, at, t.bought_ms);
             }
-            "click" => {
-                v.clicks += 1;
-                clicked.insert(anon);
-            }
-            "dismiss" => v.dismissals += 1,
-            "claim" => v.claims += 1,
-            "conversion" => {
-                v.conversions += 1;
-                converted.insert(anon);
-                let revenue = e.price.filter(|p| p.is_finite() && *p > 0.0).unwrap_or(0.0);
-                v.revenue += revenue;
-                let day = acc.daily.entry(utc_day(e.ts)).or_default();
-                day.conversions += 1;
-                day.revenue += revenue;
-            }
-            _ => {}
+        }
+        if t.clicks > 0 {
+            clicked.insert(anon);
+        }
+        if t.conversions > 0 {
+            converted.insert(anon);
+        }
+        if t.exposures > 0 || t.conversions > 0 {
+            let day = acc.daily.entry(t.day).or_default();
+            day.exposures += t.exposures;
+            day.conversions += t.conversions;
+            day.revenue += t.revenue;
         }
     }
     let mut out = Results::default();
@@ -428,8 +533,8 @@ pub fn compute(events: &[Event], redemptions: &[(String, String, u64)], window_m
             );
             result.variants.push(v);
         }
-        result.treated = group(&acc.treated, &purchases, window_ms);
-        result.holdout = group(&acc.holdout, &purchases, window_ms);
+        result.treated = group(&acc.treated, window_ms);
+        result.holdout = group(&acc.holdout, window_ms);
         result.uplift = match (result.treated.rate, result.holdout.rate) {
             (Some(t), Some(h)) => Some(difference(t, h)),
             _ => None,
@@ -437,12 +542,15 @@ pub fn compute(events: &[Event], redemptions: &[(String, String, u64)], window_m
         result.daily = acc
             .daily
             .into_iter()
-            .map(|(day, d)| Day { day, ..d })
+            .map(|(day, d)| Day {
+                day: utc_day(day * DAY_MS),
+                ..d
+            })
             .collect();
         out.campaigns.push(result);
     }
-    out.personalised = group(&personalised, &purchases, window_ms);
-    out.global_holdout = group(&global, &purchases, window_ms);
+    out.personalised = group(&personalised, window_ms);
+    out.global_holdout = group(&global, window_ms);
     out.uplift = match (out.personalised.rate, out.global_holdout.rate) {
         (Some(p), Some(g)) => Some(difference(p, g)),
         _ => None,

@@ -428,6 +428,14 @@ macro_rules! sql_store {
                 for i in order {
                     fresh[i] = stored.contains(&events[i].id);
                 }
+                // Their shoppers' rollups are made again (see `rollups`).
+                let changed: Vec<&str> = events
+                    .iter()
+                    .zip(&fresh)
+                    .filter(|(_, new)| **new)
+                    .map(|(e, _)| e.anon.as_str())
+                    .collect();
+                $crate::store::RollupStore::mark_pending(self, site, &changed).await?;
                 Ok(fresh)
             }
 
@@ -499,6 +507,13 @@ macro_rules! sql_store {
                     .map_err(db)?
                     .rows_affected();
                 sqlx::query("DELETE FROM subjects WHERE site = $1 AND anon = $2")
+                    .bind(site)
+                    .bind(anon)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                delete_rollups(&mut tx, site, &[anon]).await?;
+                sqlx::query("DELETE FROM rollup_pending WHERE site = $1 AND anon = $2")
                     .bind(site)
                     .bind(anon)
                     .execute(&mut *tx)
@@ -700,58 +715,369 @@ macro_rules! sql_store {
                 out.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.id.cmp(&b.id)));
                 Ok(out)
             }
+        }
 
-            async fn next_subjects_events(
+        /// Deletes the rollups of these shoppers.
+        async fn delete_rollups(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            site: &str,
+            anons: &[&str],
+        ) -> Result<(), StoreError> {
+            if anons.is_empty() {
+                return Ok(());
+            }
+            for table in ["rollup_touches", "rollup_days", "rollup_profiles"] {
+                let mut query = sqlx::QueryBuilder::<$db>::new(format!("DELETE FROM {table} WHERE site = "));
+                query.push_bind(site).push(" AND anon IN (");
+                let mut list = query.separated(", ");
+                for anon in anons {
+                    list.push_bind(*anon);
+                }
+                query.push(")");
+                query.build().execute(&mut *conn).await.map_err(db)?;
+            }
+            Ok(())
+        }
+
+        /// Which of these ids were erased (their tombstones).
+        async fn erased_among<'a>(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            site: &str,
+            anons: &[&'a str],
+        ) -> Result<Vec<&'a str>, StoreError> {
+            if anons.is_empty() {
+                return Ok(Vec::new());
+            }
+            let hashes: Vec<(String, &str)> = anons
+                .iter()
+                .map(|a| (hex::encode(<sha2::Sha256 as sha2::Digest>::digest(a.as_bytes())), *a))
+                .collect();
+            let mut query =
+                sqlx::QueryBuilder::<$db>::new("SELECT anon_hash FROM erased WHERE site = ");
+            query.push_bind(site).push(" AND anon_hash IN (");
+            let mut list = query.separated(", ");
+            for (hash, _) in &hashes {
+                list.push_bind(hash.clone());
+            }
+            query.push(")");
+            let found: std::collections::HashSet<String> = query
+                .build()
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db)?
+                .iter()
+                .map(|r| r.get::<String, _>("anon_hash"))
+                .collect();
+            Ok(hashes
+                .into_iter()
+                .filter(|(h, _)| found.contains(h))
+                .map(|(_, a)| a)
+                .collect())
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::RollupStore for $store {
+            async fn mark_pending(&self, site: &str, anons: &[&str]) -> Result<(), StoreError> {
+                let mut anons: Vec<&str> = anons.iter().copied().filter(|a| !a.is_empty()).collect();
+                anons.sort_unstable();
+                anons.dedup();
+                if anons.is_empty() {
+                    return Ok(());
+                }
+                let mut query = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO rollup_pending (site, anon, marked) ",
+                );
+                query.push_values(&anons, |mut row, anon| {
+                    row.push_bind(site).push_bind(*anon).push_bind(0i64);
+                });
+                query.push(
+                    " ON CONFLICT (site, anon) DO UPDATE SET marked = rollup_pending.marked + 1",
+                );
+                query.build().execute(&self.pool).await.map_err(db)?;
+                Ok(())
+            }
+
+            async fn pending(&self, limit: u32) -> Result<Vec<$crate::store::Pending>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT site, anon, marked FROM rollup_pending ORDER BY site, anon LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(rows
+                    .iter()
+                    .map(|r| $crate::store::Pending {
+                        site: r.get("site"),
+                        anon: r.get("anon"),
+                        marked: r.get("marked"),
+                    })
+                    .collect())
+            }
+
+            async fn shopper_events(
                 &self,
                 site: &str,
-                types: &[&str],
-                (from_ms, to_ms): (i64, i64),
-                after: &str,
-                limit: u32,
-            ) -> Result<(Vec<Event>, Option<String>), StoreError> {
-                let last: Option<String> = sqlx::query_scalar(
-                    "SELECT MAX(anon) FROM (SELECT DISTINCT anon FROM events
-                     WHERE site = $1 AND anon > $2 ORDER BY anon LIMIT $3) AS page",
+                anons: &[String],
+            ) -> Result<Vec<Event>, StoreError> {
+                let mut out = Vec::new();
+                for chunk in anons.chunks(500) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT id, type, ts, anon, campaign, variant, item, category, price, answer
+                         FROM events WHERE site = ",
+                    );
+                    query.push_bind(site).push(" AND anon IN (");
+                    let mut list = query.separated(", ");
+                    for anon in chunk {
+                        list.push_bind(anon);
+                    }
+                    query.push(") ORDER BY anon, ts, id");
+                    let rows = query.build().fetch_all(&self.pool).await.map_err(db)?;
+                    out.extend(rows.iter().map(event_of));
+                }
+                Ok(out)
+            }
+
+            async fn put_rollups(
+                &self,
+                site: &str,
+                done: &[$crate::store::Pending],
+                rollups: &[$crate::store::ShopperRollup],
+            ) -> Result<(), StoreError> {
+                for chunk in done.chunks(500) {
+                    let anons: Vec<&str> = chunk.iter().map(|p| p.anon.as_str()).collect();
+                    let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                    let erased = erased_among(&mut tx, site, &anons).await?;
+                    delete_rollups(&mut tx, site, &anons).await?;
+                    let mine: Vec<&$crate::store::ShopperRollup> = rollups
+                        .iter()
+                        .filter(|r| anons.contains(&r.anon.as_str()) && !erased.contains(&r.anon.as_str()))
+                        .collect();
+                    let touches: Vec<&$crate::results::Touch> =
+                        mine.iter().flat_map(|r| &r.touches).collect();
+                    for rows in touches.chunks(1000) {
+                        let mut query = sqlx::QueryBuilder::<$db>::new(
+                            "INSERT INTO rollup_touches (site, anon, campaign, variant, day, entered_ms, bought_ms,
+                             exposures, clicks, dismissals, claims, conversions, revenue) ",
+                        );
+                        query.push_values(rows, |mut row, t| {
+                            let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+                            row.push_bind(site)
+                                .push_bind(&t.anon)
+                                .push_bind(&t.campaign)
+                                .push_bind(&t.variant)
+                                .push_bind(t.day)
+                                .push_bind(t.entered_ms)
+                                .push_bind(t.bought_ms)
+                                .push_bind(n(t.exposures))
+                                .push_bind(n(t.clicks))
+                                .push_bind(n(t.dismissals))
+                                .push_bind(n(t.claims))
+                                .push_bind(n(t.conversions))
+                                .push_bind(t.revenue);
+                        });
+                        query.build().execute(&mut *tx).await.map_err(db)?;
+                    }
+                    let days: Vec<&$crate::insights::ShopperDay> =
+                        mine.iter().flat_map(|r| &r.days).collect();
+                    for rows in days.chunks(2000) {
+                        let mut query = sqlx::QueryBuilder::<$db>::new(
+                            "INSERT INTO rollup_days (site, anon, day, stage, offers) ",
+                        );
+                        query.push_values(rows, |mut row, d| {
+                            row.push_bind(site)
+                                .push_bind(&d.anon)
+                                .push_bind(d.day)
+                                .push_bind(d.stage)
+                                .push_bind(i64::try_from(d.offers).unwrap_or(i64::MAX));
+                        });
+                        query.build().execute(&mut *tx).await.map_err(db)?;
+                    }
+                    let profiles: Vec<(&str, &(i64, String))> = mine
+                        .iter()
+                        .filter_map(|r| r.profile.as_ref().map(|p| (r.anon.as_str(), p)))
+                        .collect();
+                    for rows in profiles.chunks(1000) {
+                        let mut query = sqlx::QueryBuilder::<$db>::new(
+                            "INSERT INTO rollup_profiles (site, anon, last_ms, profile) ",
+                        );
+                        query.push_values(rows, |mut row, (anon, (last, profile))| {
+                            row.push_bind(site)
+                                .push_bind(*anon)
+                                .push_bind(*last)
+                                .push_bind(profile);
+                        });
+                        query.build().execute(&mut *tx).await.map_err(db)?;
+                    }
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "DELETE FROM rollup_pending WHERE site = ",
+                    );
+                    query.push_bind(site).push(" AND (anon, marked) IN (");
+                    query.push_values(chunk, |mut row, p| {
+                        row.push_bind(&p.anon).push_bind(p.marked);
+                    });
+                    query.push(")");
+                    query.build().execute(&mut *tx).await.map_err(db)?;
+                    tx.commit().await.map_err(db)?;
+                    // An erasure whose tombstone committed while this ran
+                    // deletes what it finds after the tombstone; what was
+                    // written here after that is taken out now.
+                    let mut conn = self.pool.acquire().await.map_err(db)?;
+                    let late = erased_among(&mut conn, site, &anons).await?;
+                    delete_rollups(&mut conn, site, &late).await?;
+                }
+                Ok(())
+            }
+
+            async fn touches(
+                &self,
+                site: &str,
+                from_day: i64,
+            ) -> Result<Vec<$crate::results::Touch>, StoreError> {
+                let mut out = Vec::new();
+                let mut rows = sqlx::query(
+                    "SELECT anon, campaign, variant, day, entered_ms, bought_ms, exposures, clicks,
+                     dismissals, claims, conversions, revenue
+                     FROM rollup_touches WHERE site = $1 AND day >= $2",
                 )
                 .bind(site)
-                .bind(after)
-                .bind(i64::from(limit))
+                .bind(from_day)
+                .fetch(&self.pool);
+                let n = |v: i64| u64::try_from(v).unwrap_or(0);
+                while let Some(r) = futures_util::TryStreamExt::try_next(&mut rows).await.map_err(db)? {
+                    out.push($crate::results::Touch {
+                        anon: r.get("anon"),
+                        campaign: r.get("campaign"),
+                        variant: r.get("variant"),
+                        day: r.get("day"),
+                        entered_ms: r.get("entered_ms"),
+                        bought_ms: r.get("bought_ms"),
+                        exposures: n(r.get("exposures")),
+                        clicks: n(r.get("clicks")),
+                        dismissals: n(r.get("dismissals")),
+                        claims: n(r.get("claims")),
+                        conversions: n(r.get("conversions")),
+                        revenue: r.get("revenue"),
+                    });
+                }
+                Ok(out)
+            }
+
+            async fn insight_counts(
+                &self,
+                site: &str,
+                from_day: i64,
+            ) -> Result<$crate::insights::Counts, StoreError> {
+                let n = |v: i64| u64::try_from(v).unwrap_or(0);
+                let shoppers: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM rollup_profiles WHERE site = $1 AND last_ms >= $2",
+                )
+                .bind(site)
+                .bind(from_day.saturating_mul(86_400_000))
                 .fetch_one(&self.pool)
                 .await
                 .map_err(db)?;
-                let Some(last) = last else {
-                    return Ok((Vec::new(), None));
-                };
-                let mut query = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT id, type, ts, anon, campaign, variant, item, category, price, answer
-                     FROM events WHERE site = ",
-                );
-                query
-                    .push_bind(site)
-                    .push(" AND anon > ")
-                    .push_bind(after)
-                    .push(" AND anon <= ")
-                    .push_bind(last.clone())
-                    .push(" AND ts >= ")
-                    .push_bind(from_ms)
-                    .push(" AND ts < ")
-                    .push_bind(to_ms)
-                    .push(" AND type IN (");
-                let mut list = query.separated(", ");
-                for kind in types {
-                    list.push_bind(*kind);
+                let stages = sqlx::query(
+                    "SELECT day, stage, COUNT(*) AS n FROM rollup_days
+                     WHERE site = $1 AND day >= $2 GROUP BY day, stage",
+                )
+                .bind(site)
+                .bind(from_day)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?
+                .iter()
+                .map(|r| (r.get("day"), r.get("stage"), n(r.get("n"))))
+                .collect();
+                let offers = sqlx::query(
+                    "SELECT offers, COUNT(*) AS n FROM rollup_days
+                     WHERE site = $1 AND day >= $2 AND offers > 0 GROUP BY offers",
+                )
+                .bind(site)
+                .bind(from_day)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?
+                .iter()
+                .map(|r| (n(r.get("offers")), n(r.get("n"))))
+                .collect();
+                let allocation = sqlx::query(
+                    "SELECT campaign, day, variant, CAST(SUM(exposures) AS BIGINT) AS n FROM rollup_touches
+                     WHERE site = $1 AND day >= $2 AND exposures > 0 AND variant <> ''
+                     GROUP BY campaign, day, variant",
+                )
+                .bind(site)
+                .bind(from_day)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?
+                .iter()
+                .map(|r| (r.get("campaign"), r.get("day"), r.get("variant"), n(r.get("n"))))
+                .collect();
+                Ok($crate::insights::Counts {
+                    shoppers: n(shoppers),
+                    stages,
+                    offers,
+                    allocation,
+                })
+            }
+
+            async fn profiles(
+                &self,
+                site: &str,
+                since_ms: i64,
+                after: &str,
+                limit: u32,
+            ) -> Result<Vec<(String, String)>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT anon, profile FROM rollup_profiles
+                     WHERE site = $1 AND last_ms >= $2 AND anon > $3 ORDER BY anon LIMIT $4",
+                )
+                .bind(site)
+                .bind(since_ms)
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(rows.iter().map(|r| (r.get("anon"), r.get("profile"))).collect())
+            }
+
+            async fn purge_rollups(&self, site: &str, before_ms: i64) -> Result<u64, StoreError> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                sqlx::query(
+                    "INSERT INTO rollup_pending (site, anon, marked)
+                     SELECT DISTINCT site, anon, 0 FROM events WHERE site = $1 AND ts < $2 AND anon <> ''
+                     ON CONFLICT (site, anon) DO UPDATE SET marked = rollup_pending.marked + 1",
+                )
+                .bind(site)
+                .bind(before_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                let day = before_ms.div_euclid(86_400_000);
+                let mut gone = 0;
+                for sql in [
+                    "DELETE FROM rollup_touches WHERE site = $1 AND day < $2",
+                    "DELETE FROM rollup_days WHERE site = $1 AND day < $2",
+                ] {
+                    gone += sqlx::query(sql)
+                        .bind(site)
+                        .bind(day)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?
+                        .rows_affected();
                 }
-                query.push(") ORDER BY anon, ts, id");
-                let mut out = Vec::new();
-                {
-                    let mut rows = query.build().fetch(&self.pool);
-                    while let Some(row) =
-                        futures_util::TryStreamExt::try_next(&mut rows).await.map_err(db)?
-                    {
-                        out.push(event_of(&row));
-                    }
-                }
-                Ok((out, Some(last)))
+                gone += sqlx::query("DELETE FROM rollup_profiles WHERE site = $1 AND last_ms < $2")
+                    .bind(site)
+                    .bind(before_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .rows_affected();
+                tx.commit().await.map_err(db)?;
+                Ok(gone)
             }
         }
 

@@ -221,7 +221,8 @@ pub trait ConfigStore: Send + Sync {
 /// Events, the pseudonymous ids they belong to, erasure and retention.
 #[async_trait]
 pub trait EventStore: Send + Sync {
-    /// Stores events once per id; returns for each whether it was new.
+    /// Stores events once per id and marks the shoppers of new ones
+    /// pending (see [`RollupStore`]); returns for each whether it was new.
     async fn insert_events(
         &self,
         site: &str,
@@ -293,19 +294,6 @@ pub trait EventStore: Send + Sync {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<Event>, StoreError>;
-    /// The events of the given types between two times of the next (at
-    /// most) `limit` shoppers whose id sorts after `after`, ordered by
-    /// shopper and then time; with the last shopper id looked at, `None`
-    /// when no shopper is left. Reading shoppers page by page keeps the
-    /// memory of a replay bounded by one page.
-    async fn next_subjects_events(
-        &self,
-        site: &str,
-        types: &[&str],
-        window: (i64, i64),
-        after: &str,
-        limit: u32,
-    ) -> Result<(Vec<Event>, Option<String>), StoreError>;
 }
 
 /// Coupon codes: claims, redemptions and uploaded pools.
@@ -384,9 +372,85 @@ pub trait AdminStore: Send + Sync {
 }
 
 /// The storage the server needs: every aggregate's part, one object.
-pub trait Store: SiteStore + ConfigStore + EventStore + CouponStore + AdminStore + 'static {}
+pub trait Store:
+    SiteStore + ConfigStore + EventStore + RollupStore + CouponStore + AdminStore + 'static
+{
+}
 
-impl<T: SiteStore + ConfigStore + EventStore + CouponStore + AdminStore + 'static> Store for T {}
+impl<T> Store for T where
+    T: SiteStore + ConfigStore + EventStore + RollupStore + CouponStore + AdminStore + 'static
+{
+}
+
+/// A shopper whose rollups wait to be made again, as marked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// The site.
+    pub site: String,
+    /// The pseudonymous id.
+    pub anon: String,
+    /// The mark read (see [`RollupStore::put_rollups`]).
+    pub marked: i64,
+}
+
+/// What the dashboard reads of one shopper, made from all their events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ShopperRollup {
+    /// The pseudonymous id.
+    pub anon: String,
+    /// Per campaign variant (or holdout) and day.
+    pub touches: Vec<crate::results::Touch>,
+    /// Per day: stage and offers seen.
+    pub days: Vec<crate::insights::ShopperDay>,
+    /// The time of the last event the profile read and the profile (the
+    /// engine's stored form), if any event built one.
+    pub profile: Option<(i64, String)>,
+}
+
+/// The per-shopper rollups results, insights and reach read (see
+/// `crate::rollups`).
+#[async_trait]
+pub trait RollupStore: Send + Sync {
+    /// Marks shoppers whose events changed.
+    async fn mark_pending(&self, site: &str, anons: &[&str]) -> Result<(), StoreError>;
+    /// Up to `limit` shoppers waiting, of any site.
+    async fn pending(&self, limit: u32) -> Result<Vec<Pending>, StoreError>;
+    /// Every stored event of these shoppers, ordered by shopper, time and id.
+    async fn shopper_events(&self, site: &str, anons: &[String]) -> Result<Vec<Event>, StoreError>;
+    /// In one transaction: replaces the rollups of the shoppers `done`
+    /// (those without a rollup in `rollups` had no events left) and clears
+    /// their marks unless marked again meanwhile. Erased ids get none.
+    async fn put_rollups(
+        &self,
+        site: &str,
+        done: &[Pending],
+        rollups: &[ShopperRollup],
+    ) -> Result<(), StoreError>;
+    /// Every touch of a site's shoppers on days `from_day` and later.
+    async fn touches(
+        &self,
+        site: &str,
+        from_day: i64,
+    ) -> Result<Vec<crate::results::Touch>, StoreError>;
+    /// The insights' counts over days `from_day` and later.
+    async fn insight_counts(
+        &self,
+        site: &str,
+        from_day: i64,
+    ) -> Result<crate::insights::Counts, StoreError>;
+    /// The profiles of the next (at most) `limit` shoppers active since
+    /// `since_ms` whose id sorts after `after`, in id order.
+    async fn profiles(
+        &self,
+        site: &str,
+        since_ms: i64,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+    /// Retention: marks the shoppers with events before `before_ms` (made
+    /// again from what stays) and deletes rollups of days before it.
+    async fn purge_rollups(&self, site: &str, before_ms: i64) -> Result<u64, StoreError>;
+}
 
 /// Daily counts of one event type for one campaign and variant.
 #[derive(Debug, Clone, PartialEq, Serialize)]

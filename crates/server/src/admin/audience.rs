@@ -5,58 +5,32 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use dangol_engine::condition::{Condition, NativeRegex};
-use dangol_engine::config::SiteConfig;
-use dangol_engine::profile::ProfileConfig;
+use dangol_engine::profile::{Profile, ProfileConfig};
 use serde_json::{Value, json};
 
 use super::auth::Admin;
 use super::publish::Days;
-use super::sites::{parse_json, settings_of, site_or_404};
+use super::sites::{parse_json, site_or_404};
 use crate::error::ApiError;
-use crate::{AppState, insights, now_ms};
+use crate::{AppState, insights, now_ms, rollups};
 
 const DAY_MS: i64 = 86_400_000;
 
 /// The longest window a replay reads.
 const MAX_DAYS: i64 = 365;
 
-/// The profile thresholds of the site's settings (the engine's defaults
-/// when the settings name none).
+/// The profile thresholds and saved groups of the site's settings.
 async fn profile_config(state: &AppState, site: &str) -> Result<(ProfileConfig, Value), ApiError> {
-    let (settings, _) = settings_of(state.store.as_ref(), site).await?;
-    let config = super::sites::compose(site, &settings, Vec::new(), 1);
-    let cfg = SiteConfig::from_value(&config)
-        .map(|c| c.profile)
-        .unwrap_or_default();
-    let groups = settings.get("saved_groups").cloned().unwrap_or(json!({}));
-    Ok((cfg, groups))
+    Ok(rollups::profile_config(state.store.as_ref(), site).await?)
 }
 
-/// Shoppers per page of a replay: memory stays bounded by one page.
+/// Profiles per page of a reach count: memory stays bounded by one page.
 const PAGE: u32 = 2_000;
 
-/// Calls `each` with every page of the last `days` days' events the replay
-/// reads, ordered by shopper and then time.
-async fn pages(
-    state: &AppState,
-    site: &str,
-    days: i64,
-    mut each: impl FnMut(&[dangol_engine::event::Event]),
-) -> Result<(), ApiError> {
-    let now = now_ms();
-    let window = (now - days * DAY_MS, now + DAY_MS);
-    let mut after = String::new();
-    loop {
-        let (events, last) = state
-            .store
-            .next_subjects_events(site, insights::TYPES, window, &after, PAGE)
-            .await?;
-        each(&events);
-        match last {
-            Some(last) => after = last,
-            None => return Ok(()),
-        }
-    }
+/// The first UTC day (days since the epoch) of a window of `days` days
+/// ending now: whole days, today included.
+fn first_day(days: i64) -> i64 {
+    (now_ms() - days * DAY_MS).div_euclid(DAY_MS)
 }
 
 /// `GET /v1/admin/sites/{site}/insights?days=30`.
@@ -68,13 +42,12 @@ pub async fn insights(
 ) -> Result<Json<Value>, ApiError> {
     site_or_404(&state, &site).await?;
     let days = q.within(MAX_DAYS)?;
-    let (cfg, _) = profile_config(&state, &site).await?;
-    let mut replay = insights::Replay::new(&cfg);
-    pages(&state, &site, days, |page| {
-        insights::shoppers_of(page).for_each(|run| replay.shopper(run));
-    })
-    .await?;
-    let computed = replay.finish();
+    rollups::catch_up(state.store.as_ref(), rollups::READ_BUDGET).await?;
+    let computed = state
+        .store
+        .insight_counts(&site, first_day(days))
+        .await?
+        .insights();
     Ok(Json(json!({
         "site": site, "days": days, "stages": insights::STAGES, "insights": computed,
     })))
@@ -102,15 +75,27 @@ pub async fn reach(
             super::sites::unprocessable("invalid_condition", problem.clone(), vec![problem])
         })?;
     let (cfg, groups) = profile_config(&state, &site).await?;
+    rollups::catch_up(state.store.as_ref(), rollups::READ_BUDGET).await?;
     let mut count = insights::ReachCount::new(&cfg, &groups, now_ms());
-    pages(&state, &site, days, |page| {
+    let since = first_day(days) * DAY_MS;
+    let mut after = String::new();
+    loop {
+        let page = state.store.profiles(&site, since, &after, PAGE).await?;
+        let Some((last, _)) = page.last() else { break };
+        after = last.clone();
         // Compiled per page: a compiled condition is not `Send`, so it may
-        // not live across the store's awaits.
-        if let Ok(compiled) = Condition::compile(&condition, &NativeRegex) {
-            insights::shoppers_of(page).for_each(|run| count.shopper(run, &compiled));
+        // not live across the store's awaits (checked above, so it compiles).
+        let Ok(compiled) = Condition::compile(&condition, &NativeRegex) else {
+            break;
+        };
+        for (_, stored) in &page {
+            let profile = serde_json::from_str::<Value>(stored)
+                .ok()
+                .and_then(|v| Profile::from_value(&v).ok())
+                .unwrap_or_default();
+            count.profile(&profile, &compiled);
         }
-    })
-    .await?;
+    }
     let r = count.finish(unknown);
     Ok(Json(json!({"site": site, "days": days, "reach": r})))
 }

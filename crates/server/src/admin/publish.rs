@@ -24,14 +24,9 @@ const BANDIT_DAYS: i64 = 30;
 /// The results of the last `days` days.
 pub async fn results_for(store: &dyn Store, site: &str, days: i64) -> Result<Results, ApiError> {
     let now = now_ms();
-    let events = store
-        .events_between(
-            site,
-            results::TYPES,
-            now - days * 86_400_000,
-            now + 86_400_000,
-        )
-        .await?;
+    crate::rollups::catch_up(store, crate::rollups::READ_BUDGET).await?;
+    let first_day = (now - days * 86_400_000).div_euclid(86_400_000);
+    let touches = store.touches(site, first_day).await?;
     let redemptions = store.redemptions(site).await?;
     let hours = match store.published(site).await? {
         Some(p) => serde_json::from_str::<Value>(&p.body)
@@ -40,8 +35,8 @@ pub async fn results_for(store: &dyn Store, site: &str, days: i64) -> Result<Res
             .unwrap_or(u64::from(ATTRIBUTION_HOURS)),
         None => u64::from(ATTRIBUTION_HOURS),
     };
-    let mut computed = results::compute(
-        &events,
+    let mut computed = results::from_touches(
+        &touches,
         &redemptions,
         i64::try_from(hours).unwrap_or(24) * 3_600_000,
     );

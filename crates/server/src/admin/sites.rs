@@ -54,7 +54,7 @@ pub(super) async fn settings_of(
 
 /// The config for `site` from settings and campaigns (version 0 until
 /// published).
-pub(super) fn compose(
+pub(crate) fn compose(
     site: &str,
     settings: &Map<String, Value>,
     campaigns: Vec<Value>,

@@ -2818,58 +2818,89 @@ pub async fn dashboard_views_rebuild_shoppers_from_their_events(state: AppState)
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-pub async fn replays_page_through_every_shopper_once_in_time_order(state: AppState) {
-    let mut events = Vec::new();
-    for i in 0..5 {
-        let anon = format!("page{i:016}");
-        for n in 0..3 {
-            let mut e = results_event(
-                &format!("evt_pg_{i}_{n}"),
-                "page_view",
-                &anon,
-                None,
-                None,
-                None,
-            );
-            // Stored out of order; read back in time order.
-            e["ts"] = json!(now_ms() - 60_000 - (3 - n) * 1000);
-            events.push(e);
-        }
-    }
-    events.reverse();
-    let (status, _, body) = send(&state, post_events(&json!({"events": events}), None)).await;
+/// The welcome campaign's treated group in the results of the last week.
+async fn treated(state: &AppState) -> (u64, u64) {
+    let (status, _, body) = send(
+        state,
+        bearer("GET", "/v1/admin/sites/demo/results?days=7", &Value::Null),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let window = (now_ms() - 86_400_000, now_ms() + 86_400_000);
-    let mut after = String::new();
-    let mut seen = Vec::new();
-    let mut pages = 0;
-    loop {
-        let (page, last) = state
-            .store
-            .next_subjects_events("demo", &["page_view"], window, &after, 2)
+    body["results"]["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["campaign"] == "roll-hero")
+        .map_or((0, 0), |c| {
+            (
+                c["treated"]["shoppers"].as_u64().unwrap(),
+                c["treated"]["converted"].as_u64().unwrap(),
+            )
+        })
+}
+
+pub async fn rollups_follow_late_batches_erasure_and_retention(state: AppState) {
+    let exposure = |id: &str, anon: &str| {
+        results_event(id, "exposure", anon, Some("roll-hero"), Some("a"), None)
+    };
+    let batch = json!({"events": [exposure("evt_roll_x1", "roll0000000000000001"),
+                                  exposure("evt_roll_x2", "roll0000000000000002")]});
+    assert_eq!(send(&state, post_events(&batch, None)).await.2["stored"], 2);
+    assert_eq!(treated(&state).await, (2, 0));
+    // A purchase that arrives after the results were read, stamped between
+    // the exposure and now: the shopper is rolled up again, exactly.
+    let mut late = results_event(
+        "evt_roll_b1",
+        "purchase",
+        "roll0000000000000001",
+        None,
+        None,
+        Some(12_000.0),
+    );
+    late["ts"] = json!(now_ms() - 30_000);
+    assert_eq!(
+        send(&state, post_events(&json!({"events": [late]}), None))
             .await
-            .unwrap();
-        pages += 1;
-        seen.extend(page);
-        match last {
-            Some(l) => after = l,
-            None => break,
-        }
-    }
-    // Five shoppers two at a time: three pages with shoppers, then the end.
-    assert_eq!(pages, 4);
-    let ours: Vec<_> = seen.iter().filter(|e| e.anon.starts_with("page")).collect();
-    assert_eq!(ours.len(), 15);
-    for pair in ours.windows(2) {
-        assert!(
-            (pair[0].anon.as_str(), pair[0].ts) < (pair[1].anon.as_str(), pair[1].ts),
-            "{} {} before {} {}",
-            pair[0].anon,
-            pair[0].ts,
-            pair[1].anon,
-            pair[1].ts
-        );
-    }
+            .2["stored"],
+        1
+    );
+    assert_eq!(treated(&state).await, (2, 1));
+    let ours = |touches: &[dangol_server::results::Touch], anon: &str| {
+        touches.iter().filter(|t| t.anon == anon).count()
+    };
+    let touches = state.store.touches("demo", 0).await.unwrap();
+    assert_eq!(ours(&touches, "roll0000000000000001"), 1);
+    // Erasing an id takes its rollups too: results, insights and reach no
+    // longer count it.
+    let (status, _, body) = send(&state, erase("roll0000000000000001", None, true)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(treated(&state).await, (1, 0));
+    let touches = state.store.touches("demo", 0).await.unwrap();
+    assert_eq!(ours(&touches, "roll0000000000000001"), 0);
+    let profiles = state.store.profiles("demo", 0, "", 1000).await.unwrap();
+    assert!(profiles.iter().all(|(a, _)| a != "roll0000000000000001"));
+    assert!(profiles.iter().any(|(a, _)| a == "roll0000000000000002"));
+    // Retention: rollups of days past it go with the raw events.
+    let day = 86_400_000i64;
+    let mut old = exposure("evt_roll_o1", "roll0000000000000003");
+    old["ts"] = json!(now_ms() - 20 * day);
+    send(&state, post_events(&json!({"events": [old]}), None)).await;
+    dangol_server::rollups::catch_up(state.store.as_ref(), std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    let touches = state.store.touches("demo", 0).await.unwrap();
+    assert_eq!(ours(&touches, "roll0000000000000003"), 1);
+    dangol_server::purge_once(state.store.as_ref(), Some(10))
+        .await
+        .unwrap();
+    dangol_server::rollups::catch_up(state.store.as_ref(), std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    let touches = state.store.touches("demo", 0).await.unwrap();
+    assert_eq!(ours(&touches, "roll0000000000000003"), 0);
+    assert_eq!(ours(&touches, "roll0000000000000002"), 1);
+    let profiles = state.store.profiles("demo", 0, "", 1000).await.unwrap();
+    assert!(profiles.iter().all(|(a, _)| a != "roll0000000000000003"));
 }
 
 pub async fn paused_campaigns_stay_unpublished_and_publishing_can_be_previewed(state: AppState) {
@@ -3082,7 +3113,7 @@ macro_rules! api_tests {
             each_site_keeps_raw_events_for_its_own_retention,
             uploaded_codes_are_handed_out_once_each_then_the_campaign_is_spent,
             dashboard_views_rebuild_shoppers_from_their_events,
-            replays_page_through_every_shopper_once_in_time_order,
+            rollups_follow_late_batches_erasure_and_retention,
             paused_campaigns_stay_unpublished_and_publishing_can_be_previewed,
             dashboard_pages_need_a_signed_in_admin,
         );
