@@ -57,6 +57,7 @@ pub const API_PATHS: &[&str] = &[
     admin::ADMINS,
     admin::ADMIN,
     admin::INSIGHTS,
+    admin::ROLLUPS,
     admin::REACH,
 ];
 const CONFIG: &str = "/v1/sites/{site}/config";

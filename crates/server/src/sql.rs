@@ -1043,6 +1043,21 @@ macro_rules! sql_store {
                 Ok(rows.iter().map(|r| (r.get("anon"), r.get("profile"))).collect())
             }
 
+            async fn rollup_status(&self, site: &str) -> Result<(u64, u64), StoreError> {
+                let count = |sql: &'static str| async move {
+                    let n: i64 = sqlx::query_scalar(sql)
+                        .bind(site)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(db)?;
+                    Ok::<u64, StoreError>(u64::try_from(n).unwrap_or(0))
+                };
+                Ok((
+                    count("SELECT COUNT(*) FROM rollup_pending WHERE site = $1").await?,
+                    count("SELECT COUNT(*) FROM rollup_profiles WHERE site = $1").await?,
+                ))
+            }
+
             async fn purge_rollups(&self, site: &str, before_ms: i64) -> Result<u64, StoreError> {
                 let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
                 sqlx::query(

@@ -447,6 +447,9 @@ pub trait RollupStore: Send + Sync {
         after: &str,
         limit: u32,
     ) -> Result<Vec<(String, String)>, StoreError>;
+    /// Shoppers of a site waiting to be rolled up, and shoppers with a
+    /// rolled-up profile.
+    async fn rollup_status(&self, site: &str) -> Result<(u64, u64), StoreError>;
     /// Retention: marks the shoppers with events before `before_ms` (made
     /// again from what stays) and deletes rollups of days before it.
     async fn purge_rollups(&self, site: &str, before_ms: i64) -> Result<u64, StoreError>;

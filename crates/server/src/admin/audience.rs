@@ -99,3 +99,17 @@ pub async fn reach(
     let r = count.finish(unknown);
     Ok(Json(json!({"site": site, "days": days, "reach": r})))
 }
+
+/// `GET /v1/admin/sites/{site}/rollups`: how far the rollups are behind
+/// the stored events (shoppers waiting), and how many shoppers they hold.
+pub async fn rollups(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(site): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    site_or_404(&state, &site).await?;
+    let (pending, shoppers) = state.store.rollup_status(&site).await?;
+    Ok(Json(
+        json!({"site": site, "pending": pending, "shoppers": shoppers}),
+    ))
+}

@@ -42,6 +42,7 @@ pub(crate) const BANDITS: &str = "/v1/admin/sites/{site}/bandits";
 pub(crate) const CODES: &str = "/v1/admin/sites/{site}/campaigns/{id}/codes";
 pub(crate) const INSIGHTS: &str = "/v1/admin/sites/{site}/insights";
 pub(crate) const REACH: &str = "/v1/admin/sites/{site}/reach";
+pub(crate) const ROLLUPS: &str = "/v1/admin/sites/{site}/rollups";
 pub(crate) const REDEEM_KEY: &str = "/v1/admin/sites/{site}/redeem-key";
 pub(crate) const ADMINS: &str = "/v1/admin/sites/{site}/admins";
 pub(crate) const ADMIN: &str = "/v1/admin/sites/{site}/admins/{email}";
@@ -67,6 +68,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route(PUBLISH, get(publish::pending).post(publish::publish))
         .route(INSIGHTS, get(audience::insights))
         .route(REACH, post(audience::reach))
+        .route(ROLLUPS, get(audience::rollups))
         .route(VERSIONS, get(publish::versions))
         .route(VERSION, get(publish::get_version))
         .route(ROLLBACK, post(publish::rollback))

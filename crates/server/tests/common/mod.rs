@@ -2901,6 +2901,27 @@ pub async fn rollups_follow_late_batches_erasure_and_retention(state: AppState) 
     assert_eq!(ours(&touches, "roll0000000000000002"), 1);
     let profiles = state.store.profiles("demo", 0, "", 1000).await.unwrap();
     assert!(profiles.iter().all(|(a, _)| a != "roll0000000000000003"));
+    // Operators see how far the rollups are behind: a new batch waits
+    // until the job (or a dashboard read) makes its shopper again.
+    let mut fresh = exposure("evt_roll_n1", "roll0000000000000004");
+    fresh["ts"] = json!(now_ms() - 1_000);
+    send(&state, post_events(&json!({"events": [fresh]}), None)).await;
+    let status = |body: &Value| (body["pending"].as_u64(), body["shoppers"].as_u64());
+    let (code, _, body) = send(
+        &state,
+        bearer("GET", "/v1/admin/sites/demo/rollups", &Value::Null),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let (pending, before) = status(&body);
+    assert_eq!(pending, Some(1), "{body}");
+    treated(&state).await;
+    let (_, _, body) = send(
+        &state,
+        bearer("GET", "/v1/admin/sites/demo/rollups", &Value::Null),
+    )
+    .await;
+    assert_eq!(status(&body), (Some(0), before.map(|n| n + 1)), "{body}");
 }
 
 pub async fn paused_campaigns_stay_unpublished_and_publishing_can_be_previewed(state: AppState) {
