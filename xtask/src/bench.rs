@@ -133,14 +133,30 @@ pub fn run() -> Result<()> {
 
 /// Only the server's load figures, merged into an existing report.
 pub fn run_load() -> Result<()> {
+    merge(
+        "server load over loopback (release build)",
+        crate::load::figures,
+    )
+}
+
+/// Only the scale figures (10 million events), merged into an existing
+/// report: too long for the default run.
+pub fn run_scale() -> Result<()> {
+    merge(
+        "the dashboard at scale (release build)",
+        crate::scale::figures,
+    )
+}
+
+fn merge(title: &str, figures: fn() -> Result<Map<String, Value>>) -> Result<()> {
     let path = root().join("target/bench/report.json");
     let mut report = std::fs::read_to_string(&path)
         .ok()
         .and_then(|t| serde_json::from_str::<Value>(&t).ok())
         .and_then(|v| v.as_object().cloned())
         .unwrap_or_default();
-    step("server load over loopback (release build)");
-    for (name, value) in crate::load::figures()? {
+    step(title);
+    for (name, value) in figures()? {
         report.insert(name, value);
     }
     write_report(report)

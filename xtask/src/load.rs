@@ -30,16 +30,16 @@ const BATCH: usize = 50;
 /// The demo's redeem key in load runs.
 const REDEEM_KEY: &str = "load-redeem-key-0123456789";
 /// The admin token the load server runs with (for the replay figures).
-const ADMIN_TOKEN: &str = "load-admin-token-0123456789";
+pub(crate) const ADMIN_TOKEN: &str = "load-admin-token-0123456789";
 
 /// A release server on a free port; killed on drop.
-struct Server {
-    child: Child,
-    url: String,
-    _data: tempdir::Dir,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) url: String,
+    pub(crate) data: tempdir::Dir,
 }
 
-mod tempdir {
+pub(crate) mod tempdir {
     /// A temporary directory removed on drop.
     pub struct Dir(pub std::path::PathBuf);
     impl Drop for Dir {
@@ -56,7 +56,7 @@ impl Drop for Server {
     }
 }
 
-fn start_server(database_url: Option<&str>) -> Result<Server> {
+pub(crate) fn start_server(database_url: Option<&str>) -> Result<Server> {
     let data = std::env::temp_dir().join(format!("dangol-load-{}", crate::bench::random_hex(6)));
     std::fs::create_dir_all(&data)?;
     let mut cmd = Command::new(target_dir().join("release/dangol-server"));
@@ -98,11 +98,11 @@ fn start_server(database_url: Option<&str>) -> Result<Server> {
     Ok(Server {
         child,
         url,
-        _data: tempdir::Dir(data),
+        data: tempdir::Dir(data),
     })
 }
 
-fn client() -> Client<HttpConnector, Full<Bytes>> {
+pub(crate) fn client() -> Client<HttpConnector, Full<Bytes>> {
     Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(CONNECTIONS)
         .build_http()

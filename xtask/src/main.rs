@@ -7,6 +7,7 @@ mod fuzz;
 mod load;
 mod postgres;
 mod run;
+mod scale;
 mod test;
 mod tools;
 mod widget;
@@ -21,6 +22,7 @@ commands:
   build                     the widget bundle into pkg/ (and the dashboard's preview)
   bench                     benchmarks; writes target/bench/report.json
   bench load                only the server's load figures (ingest, config)
+  bench scale               the dashboard at 10 million events, SQLite and PostgreSQL
   fuzz [SECONDS]            every fuzz target for SECONDS each (default 60)";
 
 fn main() {
@@ -38,6 +40,7 @@ fn main() {
                 Ok(())
             }),
         Some("bench") if args.get(1).map(String::as_str) == Some("load") => bench::run_load(),
+        Some("bench") if args.get(1).map(String::as_str) == Some("scale") => bench::run_scale(),
         Some("bench") => bench::run(),
         Some("fuzz") => match args.get(1).map(|s| s.parse::<u32>()) {
             None => fuzz::run(60),

@@ -108,6 +108,21 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// One value `sql` selects, as text (psql on the cluster).
+    pub fn query(&self, sql: &str) -> Result<String> {
+        let out = Command::new(self.bin.join("psql"))
+            .arg(&self.url)
+            .args(["-tAc", sql])
+            .output()
+            .context("running psql")?;
+        if !out.status.success() {
+            bail!("psql failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = run_as(self.as_postgres, &self.bin.join("pg_ctl"))

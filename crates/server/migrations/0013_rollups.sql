@@ -33,15 +33,33 @@ CREATE TABLE rollup_days (
 );
 CREATE INDEX rollup_days_by_day ON rollup_days (site, day, stage, offers);
 
--- One shopper's profile as the engine builds it from their events.
+-- Per site and day, what the insights chart, summed over shoppers and
+-- kept in step with rollup_days and rollup_touches: shoppers per stage
+-- (kind 'stage', a = the stage), shopper-days per offers seen (kind
+-- 'offers', a = the count) and exposures per campaign variant (kind
+-- 'exposures', a = campaign, b = variant).
+CREATE TABLE rollup_counts (
+    site TEXT NOT NULL REFERENCES sites(id),
+    day  BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    a    TEXT NOT NULL,
+    b    TEXT NOT NULL,
+    n    BIGINT NOT NULL,
+    PRIMARY KEY (site, day, kind, a, b)
+);
+
+-- One shopper's profile as the engine builds it from their events;
+-- `bucket` (0-1023, from a hash of the id) draws uniform samples.
 CREATE TABLE rollup_profiles (
     site    TEXT NOT NULL REFERENCES sites(id),
     anon    TEXT NOT NULL,
     last_ms BIGINT NOT NULL,
+    bucket  BIGINT NOT NULL,
     profile TEXT NOT NULL,
     PRIMARY KEY (site, anon)
 );
 CREATE INDEX rollup_profiles_by_last ON rollup_profiles (site, last_ms);
+CREATE INDEX rollup_profiles_by_bucket ON rollup_profiles (site, bucket, last_ms);
 
 -- Shoppers whose events changed since their rollups were made; `marked`
 -- grows with each change, so a change made while the job works is seen.

@@ -38,6 +38,10 @@ pub const TYPES: &[&str] = &[
 /// The lifecycle stages, in the order charts stack them.
 pub const STAGES: &[&str] = &["new", "active", "loyal", "vip", "at_risk", "dormant"];
 
+/// Shoppers a reach estimate evaluates at most (about): beyond, a uniform
+/// sample of this many, which puts the matched share within ±0.7 points.
+pub const SAMPLE: u64 = 20_000;
+
 /// Offers seen per shopper-day are counted up to this; more go in the last bucket.
 const MOST_PER_DAY: usize = 6;
 
@@ -81,8 +85,16 @@ pub struct Insights {
 pub struct Reach {
     /// Shoppers in the window.
     pub shoppers: u64,
-    /// Of them, those the condition matches at the end of the window.
+    /// Of them, those the condition matches now: counted when every
+    /// shopper was evaluated, else estimated from a uniform sample.
     pub matched: u64,
+    /// Shoppers evaluated: all of them up to [`SAMPLE`], a uniform sample
+    /// of about that many beyond.
+    pub sampled: u64,
+    /// The 95 % interval of `matched` (both equal to it when counted).
+    pub matched_low: u64,
+    /// Upper bound of the interval.
+    pub matched_high: u64,
     /// Attribute paths the server cannot know (declared attributes, the
     /// page, the device...): the condition saw them as missing.
     pub unknown: Vec<String>,
@@ -368,12 +380,35 @@ impl<'a> ReachCount<'a> {
         }
     }
 
-    /// The reach; `unknown` is what the condition reads that the server
-    /// cannot know (see [`unknown_paths`]).
+    /// The reach of every shopper added; `unknown` is what the condition
+    /// reads that the server cannot know (see [`unknown_paths`]).
     pub fn finish(self, unknown: Vec<String>) -> Reach {
+        let total = self.shoppers;
+        self.finish_of(total, unknown)
+    }
+
+    /// The reach among `total` shoppers, of whom those added are a uniform
+    /// sample: the matched share scaled up, with its Wilson interval.
+    pub fn finish_of(self, total: u64, unknown: Vec<String>) -> Reach {
+        let (n, k) = (self.shoppers, self.matched);
+        if n >= total {
+            return Reach {
+                shoppers: n,
+                matched: k,
+                sampled: n,
+                matched_low: k,
+                matched_high: k,
+                unknown,
+            };
+        }
+        let scale = |share: f64| share * total as f64;
+        let rate = crate::results::wilson(k, n);
         Reach {
-            shoppers: self.shoppers,
-            matched: self.matched,
+            shoppers: total,
+            matched: rate.map_or(0, |r| scale(r.value).round() as u64),
+            sampled: n,
+            matched_low: rate.map_or(0, |r| scale(r.low).floor() as u64),
+            matched_high: rate.map_or(total, |r| scale(r.high).ceil() as u64),
             unknown,
         }
     }
@@ -504,5 +539,27 @@ mod tests {
             r.unknown,
             vec!["declared.tier".to_string(), "page.path".to_string()]
         );
+    }
+
+    #[test]
+    fn a_sampled_reach_scales_the_matched_share_with_its_interval() {
+        let cfg = ProfileConfig::default();
+        let groups = json!({});
+        let condition = Condition::compile(&json!({"orders": {"$gte": 1}}), &NativeRegex).unwrap();
+        let mut count = ReachCount::new(&cfg, &groups, 20_000 * DAY);
+        let buyer = replay(&[purchase("p", "a", 20_000 * DAY - 1000, 10.0)], &cfg);
+        for i in 0..1000 {
+            let profile = if i % 4 == 0 {
+                buyer.clone()
+            } else {
+                Profile::default()
+            };
+            count.profile(&profile, &condition);
+        }
+        // A quarter of a sample of 1,000 among 100,000 shoppers.
+        let r = count.finish_of(100_000, Vec::new());
+        assert_eq!((r.shoppers, r.sampled, r.matched), (100_000, 1000, 25_000));
+        assert!(r.matched_low < 25_000 && r.matched_low > 22_000, "{r:?}");
+        assert!(r.matched_high > 25_000 && r.matched_high < 28_000, "{r:?}");
     }
 }

@@ -44,4 +44,10 @@ impl PgStore {
     }
 }
 
-crate::sql::sql_store!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow, "BEGIN");
+crate::sql::sql_store!(
+    PgStore,
+    sqlx::Postgres,
+    sqlx::postgres::PgRow,
+    "BEGIN",
+    " FOR UPDATE"
+);

@@ -6,7 +6,7 @@
 //!
 //! Pure functions over stored events, so the arithmetic is unit-tested.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use dangol_engine::event::Event;
 use serde::Serialize;
@@ -426,56 +426,123 @@ pub fn compute(events: &[Event], redemptions: &[(String, String, u64)], window_m
     from_touches(&all, redemptions, window_ms)
 }
 
-/// The results from every shopper's touches of the window.
-pub fn from_touches(
-    touches: &[Touch],
-    redemptions: &[(String, String, u64)],
-    window_ms: i64,
-) -> Results {
-    type Entered<'e> = HashMap<&'e str, (i64, Option<i64>)>;
-    /// A variant's numbers, and who saw, clicked and converted.
-    type Tally<'e> = (
-        VariantResult,
-        HashSet<&'e str>,
-        HashSet<&'e str>,
-        HashSet<&'e str>,
-    );
-    #[derive(Default)]
-    struct Acc<'e> {
-        variants: BTreeMap<&'e str, Tally<'e>>,
-        treated: Entered<'e>,
-        holdout: Entered<'e>,
-        daily: BTreeMap<i64, Day>,
+/// One variant's sums and distinct shoppers over a window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VariantRow {
+    /// The campaign.
+    pub campaign: String,
+    /// The variant.
+    pub variant: String,
+    /// Offers seen.
+    pub exposures: u64,
+    /// Calls to action clicked.
+    pub clicks: u64,
+    /// Overlays closed.
+    pub dismissals: u64,
+    /// Coupon codes claimed.
+    pub claims: u64,
+    /// Attributed purchases.
+    pub conversions: u64,
+    /// Their revenue.
+    pub revenue: f64,
+    /// Shoppers who saw it.
+    pub shoppers: u64,
+    /// Of them, those who clicked.
+    pub clicked: u64,
+    /// Of them, those with an attributed purchase.
+    pub converted: u64,
+}
+
+/// Which group a [`GroupRow`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GroupKind {
+    /// Shoppers who saw a variant of the campaign.
+    Treated,
+    /// Shoppers kept in the campaign's holdout (the global holdout for
+    /// campaign "").
+    Holdout,
+    /// Shoppers who saw any offer (campaign "").
+    Personalised,
+}
+
+/// A group's shoppers and those who bought within the attribution window
+/// after first entering it in the window.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GroupRow {
+    /// The campaign; "" for the site-wide groups.
+    pub campaign: String,
+    /// The group.
+    pub kind: GroupKind,
+    /// Distinct shoppers.
+    pub shoppers: u64,
+    /// Of them, converted.
+    pub converted: u64,
+}
+
+/// One campaign's day: exposures, conversions and revenue.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DayRow {
+    /// The campaign.
+    pub campaign: String,
+    /// Days since the Unix epoch (UTC).
+    pub day: i64,
+    /// Offers seen.
+    pub exposures: u64,
+    /// Attributed purchases.
+    pub conversions: u64,
+    /// Their revenue.
+    pub revenue: f64,
+}
+
+/// What the results are made of, as the store sums the touches of a
+/// window (see [`rows_of`] for the same sums in Rust).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResultRows {
+    /// Per campaign and variant.
+    pub variants: Vec<VariantRow>,
+    /// Per campaign and group, and the site-wide groups.
+    pub groups: Vec<GroupRow>,
+    /// Per campaign and day.
+    pub days: Vec<DayRow>,
+}
+
+impl ResultRows {
+    /// The rows in a canonical order, to compare sums made in two places.
+    pub fn sorted(mut self) -> Self {
+        self.variants
+            .sort_by(|a, b| (&a.campaign, &a.variant).cmp(&(&b.campaign, &b.variant)));
+        self.groups.sort();
+        self.days
+            .sort_by(|a, b| (&a.campaign, a.day).cmp(&(&b.campaign, b.day)));
+        self
     }
-    let mut campaigns: BTreeMap<&str, Acc> = BTreeMap::new();
-    let mut personalised: Entered = HashMap::new();
-    let mut global: Entered = HashMap::new();
+}
+
+/// The sums of `touches` with the attribution window `window_ms`.
+pub fn rows_of(touches: &[Touch], window_ms: i64) -> ResultRows {
+    type Entered<'e> = HashMap<&'e str, (i64, Option<i64>)>;
+    let mut variants: BTreeMap<(&str, &str), (VariantRow, HashMap<&str, (bool, bool, bool)>)> =
+        BTreeMap::new();
+    let mut groups: BTreeMap<(&str, GroupKind), Entered> = BTreeMap::new();
+    let mut days: BTreeMap<(&str, i64), DayRow> = BTreeMap::new();
     for t in touches {
         let anon = t.anon.as_str();
-        if t.campaign.is_empty() {
-            if let Some(at) = t.entered_ms {
-                earliest(&mut global, anon, at, t.bought_ms);
-            }
-            continue;
-        }
-        let acc = campaigns.entry(t.campaign.as_str()).or_default();
         if t.variant.is_empty() {
             if let Some(at) = t.entered_ms {
-                earliest(&mut acc.holdout, anon, at, t.bought_ms);
+                let key = (t.campaign.as_str(), GroupKind::Holdout);
+                earliest(groups.entry(key).or_default(), anon, at, t.bought_ms);
             }
             continue;
         }
-        let (v, seen, clicked, converted) =
-            acc.variants.entry(t.variant.as_str()).or_insert_with(|| {
-                (
-                    VariantResult {
-                        variant: t.variant.clone(),
-                        ..VariantResult::default()
-                    },
-                    HashSet::new(),
-                    HashSet::new(),
-                    HashSet::new(),
-                )
+        let (v, who) = variants
+            .entry((t.campaign.as_str(), t.variant.as_str()))
+            .or_insert_with(|| {
+                let row = VariantRow {
+                    campaign: t.campaign.clone(),
+                    variant: t.variant.clone(),
+                    ..VariantRow::default()
+                };
+                (row, HashMap::new())
             });
         v.exposures += t.exposures;
         v.clicks += t.clicks;
@@ -483,74 +550,155 @@ pub fn from_touches(
         v.claims += t.claims;
         v.conversions += t.conversions;
         v.revenue += t.revenue;
-        if t.exposures > 0 {
-            seen.insert(anon);
-            if let Some(at) = t.entered_ms {
-                earliest(&mut acc.treated, anon, at, t.bought_ms);
-                earliest(&mut personalised, anon, at, t.bought_ms);
-            }
-        }
-        if t.clicks > 0 {
-            clicked.insert(anon);
-        }
-        if t.conversions > 0 {
-            converted.insert(anon);
+        let w = who.entry(anon).or_default();
+        w.0 |= t.exposures > 0;
+        w.1 |= t.clicks > 0;
+        w.2 |= t.conversions > 0;
+        if t.exposures > 0
+            && let Some(at) = t.entered_ms
+        {
+            let key = (t.campaign.as_str(), GroupKind::Treated);
+            earliest(groups.entry(key).or_default(), anon, at, t.bought_ms);
+            let key = ("", GroupKind::Personalised);
+            earliest(groups.entry(key).or_default(), anon, at, t.bought_ms);
         }
         if t.exposures > 0 || t.conversions > 0 {
-            let day = acc.daily.entry(t.day).or_default();
-            day.exposures += t.exposures;
-            day.conversions += t.conversions;
-            day.revenue += t.revenue;
+            let d = days
+                .entry((t.campaign.as_str(), t.day))
+                .or_insert_with(|| DayRow {
+                    campaign: t.campaign.clone(),
+                    day: t.day,
+                    ..DayRow::default()
+                });
+            d.exposures += t.exposures;
+            d.conversions += t.conversions;
+            d.revenue += t.revenue;
         }
     }
-    let mut out = Results::default();
-    for (campaign, acc) in campaigns {
-        let mut result = CampaignResult {
-            campaign: campaign.to_string(),
+    ResultRows {
+        variants: variants
+            .into_values()
+            .map(|(mut v, who)| {
+                let seen = who.values().filter(|w| w.0);
+                v.shoppers = seen.clone().count() as u64;
+                v.clicked = seen.clone().filter(|w| w.1).count() as u64;
+                v.converted = seen.filter(|w| w.2).count() as u64;
+                v
+            })
+            .collect(),
+        groups: groups
+            .into_iter()
+            .map(|((campaign, kind), entered)| {
+                let g = group(&entered, window_ms);
+                GroupRow {
+                    campaign: campaign.to_string(),
+                    kind,
+                    shoppers: g.shoppers,
+                    converted: g.converted,
+                }
+            })
+            .collect(),
+        days: days.into_values().collect(),
+    }
+}
+
+/// The results from every shopper's touches of the window.
+pub fn from_touches(
+    touches: &[Touch],
+    redemptions: &[(String, String, u64)],
+    window_ms: i64,
+) -> Results {
+    from_rows(&rows_of(touches, window_ms), redemptions)
+}
+
+fn group_of(shoppers: u64, converted: u64) -> Group {
+    Group {
+        shoppers,
+        converted,
+        rate: wilson(converted, shoppers),
+    }
+}
+
+/// The results from a window's sums and the redeemed coupons per campaign
+/// and variant.
+pub fn from_rows(rows: &ResultRows, redemptions: &[(String, String, u64)]) -> Results {
+    let mut campaigns: BTreeMap<&str, CampaignResult> = BTreeMap::new();
+    let entry = |c: &str| -> CampaignResult {
+        CampaignResult {
+            campaign: c.to_string(),
             ..CampaignResult::default()
-        };
-        for (_, (mut v, seen, clicked, converted)) in acc.variants {
-            v.shoppers = seen.len() as u64;
-            v.converted = converted.iter().filter(|a| seen.contains(*a)).count() as u64;
-            v.click_rate = wilson(
-                clicked.iter().filter(|a| seen.contains(*a)).count() as u64,
-                v.shoppers,
-            );
-            v.conversion_rate = wilson(v.converted, v.shoppers);
-            v.revenue_per_shopper = if v.shoppers == 0 {
+        }
+    };
+    for v in &rows.variants {
+        let result = campaigns
+            .entry(v.campaign.as_str())
+            .or_insert_with(|| entry(&v.campaign));
+        let mut out = VariantResult {
+            variant: v.variant.clone(),
+            exposures: v.exposures,
+            shoppers: v.shoppers,
+            clicks: v.clicks,
+            dismissals: v.dismissals,
+            claims: v.claims,
+            conversions: v.conversions,
+            converted: v.converted,
+            revenue: v.revenue,
+            click_rate: wilson(v.clicked, v.shoppers),
+            conversion_rate: wilson(v.converted, v.shoppers),
+            revenue_per_shopper: if v.shoppers == 0 {
                 0.0
             } else {
                 v.revenue / v.shoppers as f64
-            };
-            v.redemptions = redemptions
-                .iter()
-                .filter(|(c, var, _)| c == campaign && *var == v.variant)
-                .map(|(_, _, n)| *n)
-                .sum();
-            v.posterior = (
-                1.0 + v.converted as f64,
-                1.0 + v.shoppers.saturating_sub(v.converted) as f64,
-            );
-            result.variants.push(v);
+            },
+            ..VariantResult::default()
+        };
+        out.redemptions = redemptions
+            .iter()
+            .filter(|(c, var, _)| *c == v.campaign && *var == v.variant)
+            .map(|(_, _, n)| *n)
+            .sum();
+        out.posterior = (
+            1.0 + v.converted as f64,
+            1.0 + v.shoppers.saturating_sub(v.converted) as f64,
+        );
+        result.variants.push(out);
+    }
+    let mut out = Results::default();
+    for g in &rows.groups {
+        let group = group_of(g.shoppers, g.converted);
+        match (g.campaign.as_str(), g.kind) {
+            ("", GroupKind::Personalised) => out.personalised = group,
+            ("", GroupKind::Holdout) => out.global_holdout = group,
+            (c, kind) => {
+                let result = campaigns.entry(c).or_insert_with(|| entry(c));
+                if kind == GroupKind::Holdout {
+                    result.holdout = group;
+                } else {
+                    result.treated = group;
+                }
+            }
         }
-        result.treated = group(&acc.treated, window_ms);
-        result.holdout = group(&acc.holdout, window_ms);
+    }
+    for d in &rows.days {
+        let result = campaigns
+            .entry(d.campaign.as_str())
+            .or_insert_with(|| entry(&d.campaign));
+        result.daily.push(Day {
+            day: utc_day(d.day * DAY_MS),
+            exposures: d.exposures,
+            conversions: d.conversions,
+            revenue: d.revenue,
+        });
+    }
+    for mut result in campaigns.into_values() {
+        result.variants.sort_by(|a, b| a.variant.cmp(&b.variant));
+        result.daily.sort_by(|a, b| a.day.cmp(&b.day));
         result.uplift = match (result.treated.rate, result.holdout.rate) {
             (Some(t), Some(h)) => Some(difference(t, h)),
             _ => None,
         };
-        result.daily = acc
-            .daily
-            .into_iter()
-            .map(|(day, d)| Day {
-                day: utc_day(day * DAY_MS),
-                ..d
-            })
-            .collect();
         out.campaigns.push(result);
     }
-    out.personalised = group(&personalised, window_ms);
-    out.global_holdout = group(&global, window_ms);
     out.uplift = match (out.personalised.rate, out.global_holdout.rate) {
         (Some(p), Some(g)) => Some(difference(p, g)),
         _ => None,

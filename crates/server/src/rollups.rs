@@ -63,8 +63,13 @@ pub fn shopper(anon: &str, events: &[Event], cfg: &ProfileConfig) -> ShopperRoll
     }
 }
 
+/// One step at a time in this process: the job and a dashboard read that
+/// catches up take turns instead of making the same shoppers twice.
+static STEPPING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Makes up to one step of pending shoppers again; returns how many.
 pub async fn step(store: &dyn Store) -> Result<usize, StoreError> {
+    let _turn = STEPPING.lock().await;
     let pending = store.pending(STEP).await?;
     let mut done = 0;
     for site_pending in pending.chunk_by(|a, b| a.site == b.site) {

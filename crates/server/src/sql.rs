@@ -8,7 +8,7 @@
 /// write (SQLite's `BEGIN IMMEDIATE` takes the write lock up front, so a
 /// transaction that reads first never fails to upgrade under load).
 macro_rules! sql_store {
-    ($store:ty, $db:ty, $row:ty, $begin:expr) => {
+    ($store:ty, $db:ty, $row:ty, $begin:expr, $for_update:expr) => {
         /// Runs the numbered, append-only migrations not yet applied, each
         /// in its own transaction. `lock` (a statement) serialises servers
         /// migrating one database together.
@@ -512,7 +512,7 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
-                delete_rollups(&mut tx, site, &[anon]).await?;
+                retract(&mut tx, site, &[anon]).await?;
                 sqlx::query("DELETE FROM rollup_pending WHERE site = $1 AND anon = $2")
                     .bind(site)
                     .bind(anon)
@@ -717,8 +717,62 @@ macro_rules! sql_store {
             }
         }
 
-        /// Deletes the rollups of these shoppers.
-        async fn delete_rollups(
+        /// `anon IN (…)` for a list of ids.
+        fn push_anons<'q>(query: &mut sqlx::QueryBuilder<'q, $db>, anons: &'q [&'q str]) {
+            query.push(" AND anon IN (");
+            let mut list = query.separated(", ");
+            for anon in anons {
+                list.push_bind(*anon);
+            }
+            list.push_unseparated(")");
+        }
+
+        /// Adds `deltas` to the site's per-day counts (see `rollup_counts`).
+        async fn add_counts(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            site: &str,
+            deltas: &std::collections::BTreeMap<(i64, &'static str, String, String), i64>,
+        ) -> Result<(), StoreError> {
+            let rows: Vec<_> = deltas.iter().filter(|(_, n)| **n != 0).collect();
+            for chunk in rows.chunks(1000) {
+                let mut query = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO rollup_counts (site, day, kind, a, b, n) ",
+                );
+                query.push_values(chunk, |mut row, ((day, kind, a, b), n)| {
+                    row.push_bind(site)
+                        .push_bind(*day)
+                        .push_bind(*kind)
+                        .push_bind(a.clone())
+                        .push_bind(b.clone())
+                        .push_bind(**n);
+                });
+                query.push(
+                    " ON CONFLICT (site, day, kind, a, b) DO UPDATE SET n = rollup_counts.n + excluded.n",
+                );
+                query.build().execute(&mut *conn).await.map_err(db)?;
+            }
+            Ok(())
+        }
+
+        /// What one shopper-day and one touch add to the per-day counts.
+        fn count_day(
+            deltas: &mut std::collections::BTreeMap<(i64, &'static str, String, String), i64>,
+            day: i64,
+            stage: String,
+            offers: i64,
+            sign: i64,
+        ) {
+            *deltas.entry((day, "stage", stage, String::new())).or_default() += sign;
+            if offers > 0 {
+                *deltas
+                    .entry((day, "offers", offers.to_string(), String::new()))
+                    .or_default() += sign;
+            }
+        }
+
+        /// Takes the rollups of these shoppers out, and what they added
+        /// to the per-day counts with them.
+        async fn retract(
             conn: &mut <$db as sqlx::Database>::Connection,
             site: &str,
             anons: &[&str],
@@ -726,14 +780,32 @@ macro_rules! sql_store {
             if anons.is_empty() {
                 return Ok(());
             }
+            let mut deltas = std::collections::BTreeMap::new();
+            let mut query = sqlx::QueryBuilder::<$db>::new(
+                "SELECT day, stage, offers FROM rollup_days WHERE site = ",
+            );
+            query.push_bind(site);
+            push_anons(&mut query, anons);
+            for r in query.build().fetch_all(&mut *conn).await.map_err(db)? {
+                count_day(&mut deltas, r.get("day"), r.get("stage"), r.get("offers"), -1);
+            }
+            let mut query = sqlx::QueryBuilder::<$db>::new(
+                "SELECT campaign, variant, day, exposures FROM rollup_touches
+                 WHERE exposures > 0 AND variant <> '' AND site = ",
+            );
+            query.push_bind(site);
+            push_anons(&mut query, anons);
+            for r in query.build().fetch_all(&mut *conn).await.map_err(db)? {
+                *deltas
+                    .entry((r.get("day"), "exposures", r.get("campaign"), r.get("variant")))
+                    .or_default() -= r.get::<i64, _>("exposures");
+            }
+            add_counts(&mut *conn, site, &deltas).await?;
             for table in ["rollup_touches", "rollup_days", "rollup_profiles"] {
-                let mut query = sqlx::QueryBuilder::<$db>::new(format!("DELETE FROM {table} WHERE site = "));
-                query.push_bind(site).push(" AND anon IN (");
-                let mut list = query.separated(", ");
-                for anon in anons {
-                    list.push_bind(*anon);
-                }
-                query.push(")");
+                let mut query =
+                    sqlx::QueryBuilder::<$db>::new(format!("DELETE FROM {table} WHERE site = "));
+                query.push_bind(site);
+                push_anons(&mut query, anons);
                 query.build().execute(&mut *conn).await.map_err(db)?;
             }
             Ok(())
@@ -773,6 +845,12 @@ macro_rules! sql_store {
                 .filter(|(h, _)| found.contains(h))
                 .map(|(_, a)| a)
                 .collect())
+        }
+
+        /// A shopper's sampling bucket, 0-1023, from a hash of the id.
+        fn bucket(anon: &str) -> i64 {
+            let hash = <sha2::Sha256 as sha2::Digest>::digest(anon.as_bytes());
+            i64::from(u16::from_be_bytes([hash[0], hash[1]]) % 1024)
         }
 
         #[async_trait::async_trait]
@@ -845,14 +923,38 @@ macro_rules! sql_store {
                 rollups: &[$crate::store::ShopperRollup],
             ) -> Result<(), StoreError> {
                 for chunk in done.chunks(500) {
-                    let anons: Vec<&str> = chunk.iter().map(|p| p.anon.as_str()).collect();
+                    let asked: Vec<&str> = chunk.iter().map(|p| p.anon.as_str()).collect();
                     let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                    // Their marks, locked: a shopper is rolled up by one
+                    // transaction at a time, and one whose mark another
+                    // transaction cleared meanwhile is left as it made it.
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT anon FROM rollup_pending WHERE site = ",
+                    );
+                    query.push_bind(site);
+                    push_anons(&mut query, &asked);
+                    query.push($for_update);
+                    let locked: std::collections::HashSet<String> = query
+                        .build()
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db)?
+                        .iter()
+                        .map(|r| r.get::<String, _>("anon"))
+                        .collect();
+                    let anons: Vec<&str> =
+                        asked.iter().copied().filter(|a| locked.contains(*a)).collect();
+                    if anons.is_empty() {
+                        tx.commit().await.map_err(db)?;
+                        continue;
+                    }
                     let erased = erased_among(&mut tx, site, &anons).await?;
-                    delete_rollups(&mut tx, site, &anons).await?;
+                    retract(&mut tx, site, &anons).await?;
                     let mine: Vec<&$crate::store::ShopperRollup> = rollups
                         .iter()
                         .filter(|r| anons.contains(&r.anon.as_str()) && !erased.contains(&r.anon.as_str()))
                         .collect();
+                    let mut deltas = std::collections::BTreeMap::new();
                     let touches: Vec<&$crate::results::Touch> =
                         mine.iter().flat_map(|r| &r.touches).collect();
                     for rows in touches.chunks(1000) {
@@ -878,6 +980,11 @@ macro_rules! sql_store {
                         });
                         query.build().execute(&mut *tx).await.map_err(db)?;
                     }
+                    for t in touches.iter().filter(|t| t.exposures > 0 && !t.variant.is_empty()) {
+                        *deltas
+                            .entry((t.day, "exposures", t.campaign.clone(), t.variant.clone()))
+                            .or_default() += i64::try_from(t.exposures).unwrap_or(i64::MAX);
+                    }
                     let days: Vec<&$crate::insights::ShopperDay> =
                         mine.iter().flat_map(|r| &r.days).collect();
                     for rows in days.chunks(2000) {
@@ -893,18 +1000,24 @@ macro_rules! sql_store {
                         });
                         query.build().execute(&mut *tx).await.map_err(db)?;
                     }
+                    for d in &days {
+                        let offers = i64::try_from(d.offers).unwrap_or(i64::MAX);
+                        count_day(&mut deltas, d.day, d.stage.to_string(), offers, 1);
+                    }
+                    add_counts(&mut tx, site, &deltas).await?;
                     let profiles: Vec<(&str, &(i64, String))> = mine
                         .iter()
                         .filter_map(|r| r.profile.as_ref().map(|p| (r.anon.as_str(), p)))
                         .collect();
                     for rows in profiles.chunks(1000) {
                         let mut query = sqlx::QueryBuilder::<$db>::new(
-                            "INSERT INTO rollup_profiles (site, anon, last_ms, profile) ",
+                            "INSERT INTO rollup_profiles (site, anon, last_ms, bucket, profile) ",
                         );
                         query.push_values(rows, |mut row, (anon, (last, profile))| {
                             row.push_bind(site)
                                 .push_bind(*anon)
                                 .push_bind(*last)
+                                .push_bind(bucket(anon))
                                 .push_bind(profile);
                         });
                         query.build().execute(&mut *tx).await.map_err(db)?;
@@ -920,11 +1033,12 @@ macro_rules! sql_store {
                     query.build().execute(&mut *tx).await.map_err(db)?;
                     tx.commit().await.map_err(db)?;
                     // An erasure whose tombstone committed while this ran
-                    // deletes what it finds after the tombstone; what was
-                    // written here after that is taken out now.
-                    let mut conn = self.pool.acquire().await.map_err(db)?;
-                    let late = erased_among(&mut conn, site, &anons).await?;
-                    delete_rollups(&mut conn, site, &late).await?;
+                    // takes out what it finds after the tombstone; what was
+                    // written here after that goes now.
+                    let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                    let late = erased_among(&mut tx, site, &anons).await?;
+                    retract(&mut tx, site, &late).await?;
+                    tx.commit().await.map_err(db)?;
                 }
                 Ok(())
             }
@@ -963,78 +1077,210 @@ macro_rules! sql_store {
                 Ok(out)
             }
 
+            async fn result_rows(
+                &self,
+                site: &str,
+                from_day: i64,
+                window_ms: i64,
+            ) -> Result<$crate::results::ResultRows, StoreError> {
+                use $crate::results::{DayRow, GroupKind, GroupRow, ResultRows, VariantRow};
+                let n = |v: Option<i64>| u64::try_from(v.unwrap_or(0)).unwrap_or(0);
+                let mut variants: Vec<VariantRow> = sqlx::query(
+                    "SELECT campaign, variant, CAST(SUM(exposures) AS BIGINT) AS exposures,
+                     CAST(SUM(clicks) AS BIGINT) AS clicks, CAST(SUM(dismissals) AS BIGINT) AS dismissals,
+                     CAST(SUM(claims) AS BIGINT) AS claims, CAST(SUM(conversions) AS BIGINT) AS conversions,
+                     SUM(revenue) AS revenue
+                     FROM rollup_touches WHERE site = $1 AND day >= $2 AND variant <> ''
+                     GROUP BY campaign, variant",
+                )
+                .bind(site)
+                .bind(from_day)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?
+                .iter()
+                .map(|r| VariantRow {
+                    campaign: r.get("campaign"),
+                    variant: r.get("variant"),
+                    exposures: n(r.get("exposures")),
+                    clicks: n(r.get("clicks")),
+                    dismissals: n(r.get("dismissals")),
+                    claims: n(r.get("claims")),
+                    conversions: n(r.get("conversions")),
+                    revenue: r.get::<Option<f64>, _>("revenue").unwrap_or(0.0),
+                    ..VariantRow::default()
+                })
+                .collect();
+                let seen = sqlx::query(
+                    "SELECT campaign, variant, CAST(COUNT(*) AS BIGINT) AS shoppers,
+                     CAST(SUM(clicked) AS BIGINT) AS clicked, CAST(SUM(converted) AS BIGINT) AS converted
+                     FROM (SELECT campaign, variant, anon,
+                           MAX(CASE WHEN clicks > 0 THEN 1 ELSE 0 END) AS clicked,
+                           MAX(CASE WHEN conversions > 0 THEN 1 ELSE 0 END) AS converted
+                           FROM rollup_touches WHERE site = $1 AND day >= $2 AND variant <> ''
+                           GROUP BY campaign, variant, anon HAVING SUM(exposures) > 0) AS seen
+                     GROUP BY campaign, variant",
+                )
+                .bind(site)
+                .bind(from_day)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                for r in &seen {
+                    let (c, v): (String, String) = (r.get("campaign"), r.get("variant"));
+                    if let Some(row) = variants.iter_mut().find(|x| x.campaign == c && x.variant == v) {
+                        row.shoppers = n(r.get("shoppers"));
+                        row.clicked = n(r.get("clicked"));
+                        row.converted = n(r.get("converted"));
+                    }
+                }
+                // Each shopper's first entry in the window and the first
+                // purchase after it: the earliest purchase after any of
+                // their entries, since purchases after a later entry come
+                // no sooner.
+                let converted = "CAST(COUNT(*) AS BIGINT) AS shoppers,
+                     CAST(SUM(CASE WHEN bought IS NOT NULL AND bought - entered <= $3 THEN 1 ELSE 0 END) AS BIGINT) AS converted";
+                let mut groups: Vec<GroupRow> = sqlx::query(&format!(
+                    "SELECT campaign, CAST(holdout AS BIGINT) AS holdout, {converted}
+                     FROM (SELECT campaign, CASE WHEN variant = '' THEN 1 ELSE 0 END AS holdout, anon,
+                           MIN(entered_ms) AS entered, MIN(bought_ms) AS bought
+                           FROM rollup_touches WHERE site = $1 AND day >= $2 AND entered_ms IS NOT NULL
+                           AND (variant = '' OR exposures > 0)
+                           GROUP BY campaign, CASE WHEN variant = '' THEN 1 ELSE 0 END, anon) AS entries
+                     GROUP BY campaign, holdout"
+                ))
+                .bind(site)
+                .bind(from_day)
+                .bind(window_ms)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?
+                .iter()
+                .map(|r| GroupRow {
+                    campaign: r.get("campaign"),
+                    kind: if r.get::<i64, _>("holdout") == 1 {
+                        GroupKind::Holdout
+                    } else {
+                        GroupKind::Treated
+                    },
+                    shoppers: n(r.get("shoppers")),
+                    converted: n(r.get("converted")),
+                })
+                .collect();
+                let personalised = sqlx::query(&format!(
+                    "SELECT {converted}
+                     FROM (SELECT anon, MIN(entered_ms) AS entered, MIN(bought_ms) AS bought
+                           FROM rollup_touches WHERE site = $1 AND day >= $2 AND variant <> ''
+                           AND exposures > 0 AND entered_ms IS NOT NULL GROUP BY anon) AS entries"
+                ))
+                .bind(site)
+                .bind(from_day)
+                .bind(window_ms)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+                if n(personalised.get("shoppers")) > 0 {
+                    groups.push(GroupRow {
+                        campaign: String::new(),
+                        kind: GroupKind::Personalised,
+                        shoppers: n(personalised.get("shoppers")),
+                        converted: n(personalised.get("converted")),
+                    });
+                }
+                let days = sqlx::query(
+                    "SELECT campaign, day, CAST(SUM(exposures) AS BIGINT) AS exposures,
+                     CAST(SUM(conversions) AS BIGINT) AS conversions, SUM(revenue) AS revenue
+                     FROM rollup_touches WHERE site = $1 AND day >= $2 AND variant <> ''
+                     AND (exposures > 0 OR conversions > 0)
+                     GROUP BY campaign, day",
+                )
+                .bind(site)
+                .bind(from_day)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?
+                .iter()
+                .map(|r| DayRow {
+                    campaign: r.get("campaign"),
+                    day: r.get("day"),
+                    exposures: n(r.get("exposures")),
+                    conversions: n(r.get("conversions")),
+                    revenue: r.get::<Option<f64>, _>("revenue").unwrap_or(0.0),
+                })
+                .collect();
+                Ok(ResultRows {
+                    variants,
+                    groups,
+                    days,
+                })
+            }
+
             async fn insight_counts(
                 &self,
                 site: &str,
                 from_day: i64,
             ) -> Result<$crate::insights::Counts, StoreError> {
                 let n = |v: i64| u64::try_from(v).unwrap_or(0);
-                let shoppers: i64 = sqlx::query_scalar(
+                let shoppers = $crate::store::RollupStore::shoppers_since(
+                    self,
+                    site,
+                    from_day.saturating_mul(86_400_000),
+                )
+                .await?;
+                let rows = sqlx::query(
+                    "SELECT day, kind, a, b, n FROM rollup_counts
+                     WHERE site = $1 AND day >= $2 AND n <> 0 ORDER BY day, kind, a, b",
+                )
+                .bind(site)
+                .bind(from_day)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                let mut counts = $crate::insights::Counts {
+                    shoppers,
+                    ..Default::default()
+                };
+                let mut offers = std::collections::BTreeMap::<u64, u64>::new();
+                for r in &rows {
+                    let (day, a, count): (i64, String, u64) = (r.get("day"), r.get("a"), n(r.get("n")));
+                    match r.get::<String, _>("kind").as_str() {
+                        "stage" => counts.stages.push((day, a, count)),
+                        "offers" => *offers.entry(a.parse().unwrap_or(0)).or_default() += count,
+                        _ => counts.allocation.push((a, day, r.get("b"), count)),
+                    }
+                }
+                counts.offers = offers.into_iter().collect();
+                Ok(counts)
+            }
+
+            async fn shoppers_since(&self, site: &str, since_ms: i64) -> Result<u64, StoreError> {
+                let n: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM rollup_profiles WHERE site = $1 AND last_ms >= $2",
                 )
                 .bind(site)
-                .bind(from_day.saturating_mul(86_400_000))
+                .bind(since_ms)
                 .fetch_one(&self.pool)
                 .await
                 .map_err(db)?;
-                let stages = sqlx::query(
-                    "SELECT day, stage, COUNT(*) AS n FROM rollup_days
-                     WHERE site = $1 AND day >= $2 GROUP BY day, stage",
-                )
-                .bind(site)
-                .bind(from_day)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?
-                .iter()
-                .map(|r| (r.get("day"), r.get("stage"), n(r.get("n"))))
-                .collect();
-                let offers = sqlx::query(
-                    "SELECT offers, COUNT(*) AS n FROM rollup_days
-                     WHERE site = $1 AND day >= $2 AND offers > 0 GROUP BY offers",
-                )
-                .bind(site)
-                .bind(from_day)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?
-                .iter()
-                .map(|r| (n(r.get("offers")), n(r.get("n"))))
-                .collect();
-                let allocation = sqlx::query(
-                    "SELECT campaign, day, variant, CAST(SUM(exposures) AS BIGINT) AS n FROM rollup_touches
-                     WHERE site = $1 AND day >= $2 AND exposures > 0 AND variant <> ''
-                     GROUP BY campaign, day, variant",
-                )
-                .bind(site)
-                .bind(from_day)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?
-                .iter()
-                .map(|r| (r.get("campaign"), r.get("day"), r.get("variant"), n(r.get("n"))))
-                .collect();
-                Ok($crate::insights::Counts {
-                    shoppers: n(shoppers),
-                    stages,
-                    offers,
-                    allocation,
-                })
+                Ok(u64::try_from(n).unwrap_or(0))
             }
 
             async fn profiles(
                 &self,
                 site: &str,
                 since_ms: i64,
+                buckets: u32,
                 after: &str,
                 limit: u32,
             ) -> Result<Vec<(String, String)>, StoreError> {
                 let rows = sqlx::query(
                     "SELECT anon, profile FROM rollup_profiles
-                     WHERE site = $1 AND last_ms >= $2 AND anon > $3 ORDER BY anon LIMIT $4",
+                     WHERE site = $1 AND last_ms >= $2 AND bucket < $3 AND anon > $4
+                     ORDER BY anon LIMIT $5",
                 )
                 .bind(site)
                 .bind(since_ms)
+                .bind(i64::from(buckets))
                 .bind(after)
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
@@ -1075,6 +1321,7 @@ macro_rules! sql_store {
                 for sql in [
                     "DELETE FROM rollup_touches WHERE site = $1 AND day < $2",
                     "DELETE FROM rollup_days WHERE site = $1 AND day < $2",
+                    "DELETE FROM rollup_counts WHERE site = $1 AND day < $2",
                 ] {
                     gone += sqlx::query(sql)
                         .bind(site)
@@ -1084,13 +1331,21 @@ macro_rules! sql_store {
                         .map_err(db)?
                         .rows_affected();
                 }
-                gone += sqlx::query("DELETE FROM rollup_profiles WHERE site = $1 AND last_ms < $2")
-                    .bind(site)
-                    .bind(before_ms)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?
-                    .rows_affected();
+                // A shopper whose last event is past the retention has
+                // nothing left to roll up; their other rows went above.
+                let stale: Vec<String> = sqlx::query_scalar(
+                    "SELECT anon FROM rollup_profiles WHERE site = $1 AND last_ms < $2",
+                )
+                .bind(site)
+                .bind(before_ms)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+                for chunk in stale.chunks(500) {
+                    let anons: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                    retract(&mut tx, site, &anons).await?;
+                    gone += anons.len() as u64;
+                }
                 tx.commit().await.map_err(db)?;
                 Ok(gone)
             }

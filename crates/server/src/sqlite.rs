@@ -81,7 +81,8 @@ crate::sql::sql_store!(
     SqliteStore,
     sqlx::Sqlite,
     sqlx::sqlite::SqliteRow,
-    "BEGIN IMMEDIATE"
+    "BEGIN IMMEDIATE",
+    ""
 );
 
 #[cfg(test)]

@@ -432,18 +432,30 @@ pub trait RollupStore: Send + Sync {
         site: &str,
         from_day: i64,
     ) -> Result<Vec<crate::results::Touch>, StoreError>;
+    /// The results' sums over days `from_day` and later, with the
+    /// attribution window (see [`crate::results::rows_of`]).
+    async fn result_rows(
+        &self,
+        site: &str,
+        from_day: i64,
+        window_ms: i64,
+    ) -> Result<crate::results::ResultRows, StoreError>;
     /// The insights' counts over days `from_day` and later.
     async fn insight_counts(
         &self,
         site: &str,
         from_day: i64,
     ) -> Result<crate::insights::Counts, StoreError>;
+    /// Shoppers with an event since `since_ms`.
+    async fn shoppers_since(&self, site: &str, since_ms: i64) -> Result<u64, StoreError>;
     /// The profiles of the next (at most) `limit` shoppers active since
-    /// `since_ms` whose id sorts after `after`, in id order.
+    /// `since_ms`, in sampling buckets below `buckets` (of 1024), whose id
+    /// sorts after `after`, in id order.
     async fn profiles(
         &self,
         site: &str,
         since_ms: i64,
+        buckets: u32,
         after: &str,
         limit: u32,
     ) -> Result<Vec<(String, String)>, StoreError>;

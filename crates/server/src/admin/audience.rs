@@ -78,9 +78,20 @@ pub async fn reach(
     rollups::catch_up(state.store.as_ref(), rollups::READ_BUDGET).await?;
     let mut count = insights::ReachCount::new(&cfg, &groups, now_ms());
     let since = first_day(days) * DAY_MS;
+    // Every shopper up to the sample size; beyond, the sampling buckets
+    // (a hash of the id, 1024 of them) that hold about that many.
+    let total = state.store.shoppers_since(&site, since).await?;
+    let buckets = if total <= insights::SAMPLE {
+        1024
+    } else {
+        u32::try_from((1024 * insights::SAMPLE).div_ceil(total)).unwrap_or(1024)
+    };
     let mut after = String::new();
     loop {
-        let page = state.store.profiles(&site, since, &after, PAGE).await?;
+        let page = state
+            .store
+            .profiles(&site, since, buckets, &after, PAGE)
+            .await?;
         let Some((last, _)) = page.last() else { break };
         after = last.clone();
         // Compiled per page: a compiled condition is not `Send`, so it may
@@ -96,7 +107,11 @@ pub async fn reach(
             count.profile(&profile, &compiled);
         }
     }
-    let r = count.finish(unknown);
+    let r = if buckets == 1024 {
+        count.finish(unknown)
+    } else {
+        count.finish_of(total, unknown)
+    };
     Ok(Json(json!({"site": site, "days": days, "reach": r})))
 }
 

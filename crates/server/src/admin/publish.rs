@@ -26,7 +26,6 @@ pub async fn results_for(store: &dyn Store, site: &str, days: i64) -> Result<Res
     let now = now_ms();
     crate::rollups::catch_up(store, crate::rollups::READ_BUDGET).await?;
     let first_day = (now - days * 86_400_000).div_euclid(86_400_000);
-    let touches = store.touches(site, first_day).await?;
     let redemptions = store.redemptions(site).await?;
     let hours = match store.published(site).await? {
         Some(p) => serde_json::from_str::<Value>(&p.body)
@@ -35,11 +34,9 @@ pub async fn results_for(store: &dyn Store, site: &str, days: i64) -> Result<Res
             .unwrap_or(u64::from(ATTRIBUTION_HOURS)),
         None => u64::from(ATTRIBUTION_HOURS),
     };
-    let mut computed = results::from_touches(
-        &touches,
-        &redemptions,
-        i64::try_from(hours).unwrap_or(24) * 3_600_000,
-    );
+    let window = i64::try_from(hours).unwrap_or(24) * 3_600_000;
+    let rows = store.result_rows(site, first_day, window).await?;
+    let mut computed = results::from_rows(&rows, &redemptions);
     // Days past the retention survive as daily counts.
     let archived = store
         .daily_stats(

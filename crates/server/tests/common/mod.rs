@@ -2790,7 +2790,7 @@ pub async fn dashboard_views_rebuild_shoppers_from_their_events(state: AppState)
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body["reach"],
-        json!({"shoppers": 6, "matched": 2, "unknown": []})
+        json!({"shoppers": 6, "matched": 2, "sampled": 6, "matched_low": 2, "matched_high": 2, "unknown": []})
     );
     let (_, _, body) = reach(json!({"declared.tier": "vip"})).await;
     assert_eq!(body["reach"]["matched"], 0);
@@ -2870,6 +2870,21 @@ pub async fn rollups_follow_late_batches_erasure_and_retention(state: AppState) 
     };
     let touches = state.store.touches("demo", 0).await.unwrap();
     assert_eq!(ours(&touches, "roll0000000000000001"), 1);
+    // The database sums the touches as the Rust code does.
+    let hour = 3_600_000;
+    assert_eq!(
+        state
+            .store
+            .result_rows("demo", 0, hour)
+            .await
+            .unwrap()
+            .sorted(),
+        dangol_server::results::rows_of(&touches, hour).sorted()
+    );
+    // The insights' per-day counts stay in step with the shopper-days.
+    let counts = state.store.insight_counts("demo", 0).await.unwrap();
+    let stages: u64 = counts.stages.iter().map(|(_, _, n)| n).sum();
+    assert!(stages >= 2 && counts.shoppers >= 2, "{counts:?}");
     // Erasing an id takes its rollups too: results, insights and reach no
     // longer count it.
     let (status, _, body) = send(&state, erase("roll0000000000000001", None, true)).await;
@@ -2877,7 +2892,11 @@ pub async fn rollups_follow_late_batches_erasure_and_retention(state: AppState) 
     assert_eq!(treated(&state).await, (1, 0));
     let touches = state.store.touches("demo", 0).await.unwrap();
     assert_eq!(ours(&touches, "roll0000000000000001"), 0);
-    let profiles = state.store.profiles("demo", 0, "", 1000).await.unwrap();
+    let profiles = state
+        .store
+        .profiles("demo", 0, 1024, "", 1000)
+        .await
+        .unwrap();
     assert!(profiles.iter().all(|(a, _)| a != "roll0000000000000001"));
     assert!(profiles.iter().any(|(a, _)| a == "roll0000000000000002"));
     // Retention: rollups of days past it go with the raw events.
@@ -2899,7 +2918,11 @@ pub async fn rollups_follow_late_batches_erasure_and_retention(state: AppState) 
     let touches = state.store.touches("demo", 0).await.unwrap();
     assert_eq!(ours(&touches, "roll0000000000000003"), 0);
     assert_eq!(ours(&touches, "roll0000000000000002"), 1);
-    let profiles = state.store.profiles("demo", 0, "", 1000).await.unwrap();
+    let profiles = state
+        .store
+        .profiles("demo", 0, 1024, "", 1000)
+        .await
+        .unwrap();
     assert!(profiles.iter().all(|(a, _)| a != "roll0000000000000003"));
     // Operators see how far the rollups are behind: a new batch waits
     // until the job (or a dashboard read) makes its shopper again.
