@@ -521,8 +521,9 @@ impl ResultRows {
 /// The sums of `touches` with the attribution window `window_ms`.
 pub fn rows_of(touches: &[Touch], window_ms: i64) -> ResultRows {
     type Entered<'e> = HashMap<&'e str, (i64, Option<i64>)>;
-    let mut variants: BTreeMap<(&str, &str), (VariantRow, HashMap<&str, (bool, bool, bool)>)> =
-        BTreeMap::new();
+    /// Per shopper: saw it, clicked, converted.
+    type Who<'e> = HashMap<&'e str, (bool, bool, bool)>;
+    let mut variants: BTreeMap<(&str, &str), (VariantRow, Who)> = BTreeMap::new();
     let mut groups: BTreeMap<(&str, GroupKind), Entered> = BTreeMap::new();
     let mut days: BTreeMap<(&str, i64), DayRow> = BTreeMap::new();
     for t in touches {
