@@ -33,11 +33,12 @@ CREATE TABLE rollup_days (
 );
 CREATE INDEX rollup_days_by_day ON rollup_days (site, day, stage, offers);
 
--- Per site and day, what the insights chart, summed over shoppers and
--- kept in step with rollup_days and rollup_touches: shoppers per stage
--- (kind 'stage', a = the stage), shopper-days per offers seen (kind
--- 'offers', a = the count) and exposures per campaign variant (kind
--- 'exposures', a = campaign, b = variant).
+-- Per site and day, what results and insights read, summed over shoppers
+-- and kept in step with each shopper's touches and days (see
+-- `rollups::counts`): `kind` names the count, `a` and `b` what it counts
+-- (campaign and variant, or a stage), `n` the count and `x` a sum of
+-- money. Counts of distinct shoppers are kept so that summing the days of
+-- any window gives that window's count.
 CREATE TABLE rollup_counts (
     site TEXT NOT NULL REFERENCES sites(id),
     day  BIGINT NOT NULL,
@@ -45,7 +46,14 @@ CREATE TABLE rollup_counts (
     a    TEXT NOT NULL,
     b    TEXT NOT NULL,
     n    BIGINT NOT NULL,
+    x    DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (site, day, kind, a, b)
+);
+
+-- The attribution window the counts of a site were made with.
+CREATE TABLE rollup_sites (
+    site      TEXT PRIMARY KEY REFERENCES sites(id),
+    window_ms BIGINT NOT NULL
 );
 
 -- One shopper's profile as the engine builds it from their events;

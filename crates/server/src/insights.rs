@@ -229,36 +229,36 @@ pub struct Counts {
 }
 
 impl Counts {
-    /// The counts of shopper-days and exposures (as touches) of a window.
-    pub fn of(days: &[ShopperDay], touches: &[crate::results::Touch]) -> Counts {
+    /// The insights' part of a window's per-day counts (see
+    /// [`crate::rollups::counts`]), with its distinct shoppers.
+    pub fn of(shoppers: u64, counts: &[crate::rollups::Count]) -> Counts {
         let mut stages: BTreeMap<(i64, &str), u64> = BTreeMap::new();
         let mut offers: BTreeMap<u64, u64> = BTreeMap::new();
-        let mut shoppers = std::collections::HashSet::new();
-        for d in days {
-            shoppers.insert(d.anon.as_str());
-            *stages.entry((d.day, d.stage)).or_default() += 1;
-            if d.offers > 0 {
-                *offers.entry(d.offers).or_default() += 1;
+        let mut allocation: BTreeMap<(&str, i64, &str), u64> = BTreeMap::new();
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        for c in counts {
+            match c.kind.as_str() {
+                "stage" => *stages.entry((c.day, c.a.as_str())).or_default() += n(c.n),
+                "offers" => *offers.entry(c.a.parse().unwrap_or(0)).or_default() += n(c.n),
+                "v.exposures" => {
+                    *allocation
+                        .entry((c.a.as_str(), c.day, c.b.as_str()))
+                        .or_default() += n(c.n);
+                }
+                _ => {}
             }
         }
-        let mut allocation: BTreeMap<(&str, i64, &str), u64> = BTreeMap::new();
-        for t in touches
-            .iter()
-            .filter(|t| t.exposures > 0 && !t.variant.is_empty())
-        {
-            *allocation
-                .entry((t.campaign.as_str(), t.day, t.variant.as_str()))
-                .or_default() += t.exposures;
-        }
         Counts {
-            shoppers: shoppers.len() as u64,
+            shoppers,
             stages: stages
                 .into_iter()
+                .filter(|(_, n)| *n > 0)
                 .map(|((day, stage), n)| (day, stage.to_string(), n))
                 .collect(),
-            offers: offers.into_iter().collect(),
+            offers: offers.into_iter().filter(|(_, n)| *n > 0).collect(),
             allocation: allocation
                 .into_iter()
+                .filter(|(_, n)| *n > 0)
                 .map(|((c, day, v), n)| (c.to_string(), day, v.to_string(), n))
                 .collect(),
         }
@@ -321,15 +321,18 @@ impl Counts {
 }
 
 /// The lifecycle mix, offers per shopper-day and allocation over time of
-/// `events` (any order): each shopper's days and touches, then [`Counts`].
+/// `events` (any order): each shopper's days and touches, their counts,
+/// then [`Counts`].
 pub fn compute(events: &[Event], cfg: &ProfileConfig) -> Insights {
-    let mut days = Vec::new();
-    let mut touches = Vec::new();
+    let mut counts = Vec::new();
+    let mut shoppers = 0;
     for run in shoppers_of(&by_shopper(events)) {
-        days.extend(shopper_days(run, cfg).0);
-        touches.extend(crate::results::touches(&run[0].anon, run));
+        let (days, _) = shopper_days(run, cfg);
+        shoppers += u64::from(!days.is_empty());
+        let touches = crate::results::touches(&run[0].anon, run);
+        counts.extend(crate::rollups::counts(&touches, &days, 0));
     }
-    Counts::of(&days, &touches).insights()
+    Counts::of(shoppers, &counts).insights()
 }
 
 /// Counts the shoppers an audience matches, one shopper at a time.

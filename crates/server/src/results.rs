@@ -6,7 +6,9 @@
 //!
 //! Pure functions over stored events, so the arithmetic is unit-tested.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use crate::rollups::Count;
 
 use dangol_engine::event::Event;
 use serde::Serialize;
@@ -169,37 +171,6 @@ pub fn utc_day(ms: i64) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Who entered a group (first time, with the first purchase at or after
-/// it), and of them who bought within `window` after entering.
-fn group(entered: &HashMap<&str, (i64, Option<i64>)>, window: i64) -> Group {
-    let converted = entered
-        .values()
-        .filter(|(at, bought)| bought.is_some_and(|t| t - at <= window))
-        .count() as u64;
-    let shoppers = entered.len() as u64;
-    Group {
-        shoppers,
-        converted,
-        rate: wilson(converted, shoppers),
-    }
-}
-
-/// Keeps the earliest entry of `anon` into a group.
-fn earliest<'e>(
-    map: &mut HashMap<&'e str, (i64, Option<i64>)>,
-    anon: &'e str,
-    at: i64,
-    bought: Option<i64>,
-) {
-    map.entry(anon)
-        .and_modify(|e| {
-            if at < e.0 {
-                *e = (at, bought);
-            }
-        })
-        .or_insert((at, bought));
 }
 
 /// One shopper's activity in one campaign variant (or holdout) on one UTC
@@ -413,206 +384,29 @@ pub fn add_archived(results: &mut Results, archived: &[DailyRow]) {
 }
 
 /// Computes the results from `events` (sorted or not), the redeemed
-/// coupons per campaign and variant, and the attribution window: the
-/// touches of each shopper, then [`from_touches`].
+/// coupons per campaign and variant, and the attribution window: each
+/// shopper's touches and what they add to the per-day counts, then
+/// [`from_counts`] — the way the server reads them from its rollups.
 pub fn compute(events: &[Event], redemptions: &[(String, String, u64)], window_ms: i64) -> Results {
     let mut sorted: Vec<&Event> = events.iter().collect();
     sorted.sort_by(|a, b| a.anon.cmp(&b.anon));
     let mut all = Vec::new();
     for run in sorted.chunk_by(|a, b| a.anon == b.anon) {
         let own: Vec<Event> = run.iter().map(|e| (*e).clone()).collect();
-        all.extend(touches(&run[0].anon, &own));
+        all.extend(crate::rollups::counts(
+            &touches(&run[0].anon, &own),
+            &[],
+            window_ms,
+        ));
     }
-    from_touches(&all, redemptions, window_ms)
+    from_counts(&all, redemptions)
 }
 
-/// One variant's sums and distinct shoppers over a window.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct VariantRow {
-    /// The campaign.
-    pub campaign: String,
-    /// The variant.
-    pub variant: String,
-    /// Offers seen.
-    pub exposures: u64,
-    /// Calls to action clicked.
-    pub clicks: u64,
-    /// Overlays closed.
-    pub dismissals: u64,
-    /// Coupon codes claimed.
-    pub claims: u64,
-    /// Attributed purchases.
-    pub conversions: u64,
-    /// Their revenue.
-    pub revenue: f64,
-    /// Shoppers who saw it.
-    pub shoppers: u64,
-    /// Of them, those who clicked.
-    pub clicked: u64,
-    /// Of them, those with an attributed purchase.
-    pub converted: u64,
-}
-
-/// Which group a [`GroupRow`] counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum GroupKind {
-    /// Shoppers who saw a variant of the campaign.
-    Treated,
-    /// Shoppers kept in the campaign's holdout (the global holdout for
-    /// campaign "").
-    Holdout,
-    /// Shoppers who saw any offer (campaign "").
-    Personalised,
-}
-
-/// A group's shoppers and those who bought within the attribution window
-/// after first entering it in the window.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct GroupRow {
-    /// The campaign; "" for the site-wide groups.
-    pub campaign: String,
-    /// The group.
-    pub kind: GroupKind,
-    /// Distinct shoppers.
-    pub shoppers: u64,
-    /// Of them, converted.
-    pub converted: u64,
-}
-
-/// One campaign's day: exposures, conversions and revenue.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DayRow {
-    /// The campaign.
-    pub campaign: String,
-    /// Days since the Unix epoch (UTC).
-    pub day: i64,
-    /// Offers seen.
-    pub exposures: u64,
-    /// Attributed purchases.
-    pub conversions: u64,
-    /// Their revenue.
-    pub revenue: f64,
-}
-
-/// What the results are made of, as the store sums the touches of a
-/// window (see [`rows_of`] for the same sums in Rust).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ResultRows {
-    /// Per campaign and variant.
-    pub variants: Vec<VariantRow>,
-    /// Per campaign and group, and the site-wide groups.
-    pub groups: Vec<GroupRow>,
-    /// Per campaign and day.
-    pub days: Vec<DayRow>,
-}
-
-impl ResultRows {
-    /// The rows in a canonical order, to compare sums made in two places.
-    pub fn sorted(mut self) -> Self {
-        self.variants
-            .sort_by(|a, b| (&a.campaign, &a.variant).cmp(&(&b.campaign, &b.variant)));
-        self.groups.sort();
-        self.days
-            .sort_by(|a, b| (&a.campaign, a.day).cmp(&(&b.campaign, b.day)));
-        self
-    }
-}
-
-/// The sums of `touches` with the attribution window `window_ms`.
-pub fn rows_of(touches: &[Touch], window_ms: i64) -> ResultRows {
-    type Entered<'e> = HashMap<&'e str, (i64, Option<i64>)>;
-    /// Per shopper: saw it, clicked, converted.
-    type Who<'e> = HashMap<&'e str, (bool, bool, bool)>;
-    let mut variants: BTreeMap<(&str, &str), (VariantRow, Who)> = BTreeMap::new();
-    let mut groups: BTreeMap<(&str, GroupKind), Entered> = BTreeMap::new();
-    let mut days: BTreeMap<(&str, i64), DayRow> = BTreeMap::new();
-    for t in touches {
-        let anon = t.anon.as_str();
-        if t.variant.is_empty() {
-            if let Some(at) = t.entered_ms {
-                let key = (t.campaign.as_str(), GroupKind::Holdout);
-                earliest(groups.entry(key).or_default(), anon, at, t.bought_ms);
-            }
-            continue;
-        }
-        let (v, who) = variants
-            .entry((t.campaign.as_str(), t.variant.as_str()))
-            .or_insert_with(|| {
-                let row = VariantRow {
-                    campaign: t.campaign.clone(),
-                    variant: t.variant.clone(),
-                    ..VariantRow::default()
-                };
-                (row, HashMap::new())
-            });
-        v.exposures += t.exposures;
-        v.clicks += t.clicks;
-        v.dismissals += t.dismissals;
-        v.claims += t.claims;
-        v.conversions += t.conversions;
-        v.revenue += t.revenue;
-        let w = who.entry(anon).or_default();
-        w.0 |= t.exposures > 0;
-        w.1 |= t.clicks > 0;
-        w.2 |= t.conversions > 0;
-        if t.exposures > 0
-            && let Some(at) = t.entered_ms
-        {
-            let key = (t.campaign.as_str(), GroupKind::Treated);
-            earliest(groups.entry(key).or_default(), anon, at, t.bought_ms);
-            let key = ("", GroupKind::Personalised);
-            earliest(groups.entry(key).or_default(), anon, at, t.bought_ms);
-        }
-        if t.exposures > 0 || t.conversions > 0 {
-            let d = days
-                .entry((t.campaign.as_str(), t.day))
-                .or_insert_with(|| DayRow {
-                    campaign: t.campaign.clone(),
-                    day: t.day,
-                    ..DayRow::default()
-                });
-            d.exposures += t.exposures;
-            d.conversions += t.conversions;
-            d.revenue += t.revenue;
-        }
-    }
-    ResultRows {
-        variants: variants
-            .into_values()
-            .map(|(mut v, who)| {
-                let seen = who.values().filter(|w| w.0);
-                v.shoppers = seen.clone().count() as u64;
-                v.clicked = seen.clone().filter(|w| w.1).count() as u64;
-                v.converted = seen.filter(|w| w.2).count() as u64;
-                v
-            })
-            .collect(),
-        groups: groups
-            .into_iter()
-            .map(|((campaign, kind), entered)| {
-                let g = group(&entered, window_ms);
-                GroupRow {
-                    campaign: campaign.to_string(),
-                    kind,
-                    shoppers: g.shoppers,
-                    converted: g.converted,
-                }
-            })
-            .collect(),
-        days: days.into_values().collect(),
-    }
-}
-
-/// The results from every shopper's touches of the window.
-pub fn from_touches(
-    touches: &[Touch],
-    redemptions: &[(String, String, u64)],
-    window_ms: i64,
-) -> Results {
-    from_rows(&rows_of(touches, window_ms), redemptions)
-}
-
-fn group_of(shoppers: u64, converted: u64) -> Group {
+fn group_of(shoppers: i64, converted: i64) -> Group {
+    let (shoppers, converted) = (
+        u64::try_from(shoppers).unwrap_or(0),
+        u64::try_from(converted).unwrap_or(0),
+    );
     Group {
         shoppers,
         converted,
@@ -620,9 +414,32 @@ fn group_of(shoppers: u64, converted: u64) -> Group {
     }
 }
 
-/// The results from a window's sums and the redeemed coupons per campaign
-/// and variant.
-pub fn from_rows(rows: &ResultRows, redemptions: &[(String, String, u64)]) -> Results {
+/// The results from the per-day counts of a window (see
+/// [`crate::rollups::counts`]) and the redeemed coupons per campaign and
+/// variant.
+pub fn from_counts(counts: &[Count], redemptions: &[(String, String, u64)]) -> Results {
+    // Summed over the window: per (kind, a, b), and per (campaign, day)
+    // for the daily series.
+    let mut sums: BTreeMap<(&str, &str, &str), (i64, f64)> = BTreeMap::new();
+    let mut days: BTreeMap<(&str, i64), (i64, i64, f64)> = BTreeMap::new();
+    for c in counts {
+        let s = sums
+            .entry((c.kind.as_str(), c.a.as_str(), c.b.as_str()))
+            .or_default();
+        s.0 += c.n;
+        s.1 += c.x;
+        match c.kind.as_str() {
+            "v.exposures" => days.entry((c.a.as_str(), c.day)).or_default().0 += c.n,
+            "v.conversions" => {
+                let d = days.entry((c.a.as_str(), c.day)).or_default();
+                d.1 += c.n;
+                d.2 += c.x;
+            }
+            _ => {}
+        }
+    }
+    let get = |kind: &str, a: &str, b: &str| sums.get(&(kind, a, b)).copied().unwrap_or_default();
+    let count = |kind: &str, a: &str, b: &str| u64::try_from(get(kind, a, b).0).unwrap_or(0);
     let mut campaigns: BTreeMap<&str, CampaignResult> = BTreeMap::new();
     let entry = |c: &str| -> CampaignResult {
         CampaignResult {
@@ -630,70 +447,70 @@ pub fn from_rows(rows: &ResultRows, redemptions: &[(String, String, u64)]) -> Re
             ..CampaignResult::default()
         }
     };
-    for v in &rows.variants {
-        let result = campaigns
-            .entry(v.campaign.as_str())
-            .or_insert_with(|| entry(&v.campaign));
-        let mut out = VariantResult {
-            variant: v.variant.clone(),
-            exposures: v.exposures,
-            shoppers: v.shoppers,
-            clicks: v.clicks,
-            dismissals: v.dismissals,
-            claims: v.claims,
-            conversions: v.conversions,
-            converted: v.converted,
-            revenue: v.revenue,
-            click_rate: wilson(v.clicked, v.shoppers),
-            conversion_rate: wilson(v.converted, v.shoppers),
-            revenue_per_shopper: if v.shoppers == 0 {
-                0.0
-            } else {
-                v.revenue / v.shoppers as f64
-            },
-            ..VariantResult::default()
-        };
-        out.redemptions = redemptions
-            .iter()
-            .filter(|(c, var, _)| *c == v.campaign && *var == v.variant)
-            .map(|(_, _, n)| *n)
-            .sum();
-        out.posterior = (
-            1.0 + v.converted as f64,
-            1.0 + v.shoppers.saturating_sub(v.converted) as f64,
-        );
-        result.variants.push(out);
-    }
     let mut out = Results::default();
-    for g in &rows.groups {
-        let group = group_of(g.shoppers, g.converted);
-        match (g.campaign.as_str(), g.kind) {
-            ("", GroupKind::Personalised) => out.personalised = group,
-            ("", GroupKind::Holdout) => out.global_holdout = group,
-            (c, kind) => {
-                let result = campaigns.entry(c).or_insert_with(|| entry(c));
-                if kind == GroupKind::Holdout {
-                    result.holdout = group;
+    for (&(kind, a, b), _) in sums.iter().filter(|(_, (n, x))| *n != 0 || *x != 0.0) {
+        if kind.starts_with("v.") {
+            let result = campaigns.entry(a).or_insert_with(|| entry(a));
+            if result.variants.iter().any(|v| v.variant == b) {
+                continue;
+            }
+            let shoppers = count("v.seen", a, b);
+            let converted = count("v.converted", a, b);
+            let revenue = get("v.conversions", a, b).1;
+            result.variants.push(VariantResult {
+                variant: b.to_string(),
+                exposures: count("v.exposures", a, b),
+                shoppers,
+                clicks: count("v.clicks", a, b),
+                dismissals: count("v.dismissals", a, b),
+                claims: count("v.claims", a, b),
+                redemptions: redemptions
+                    .iter()
+                    .filter(|(c, v, _)| c == a && v == b)
+                    .map(|(_, _, n)| *n)
+                    .sum(),
+                conversions: count("v.conversions", a, b),
+                converted,
+                revenue,
+                click_rate: wilson(count("v.clicked", a, b), shoppers),
+                conversion_rate: wilson(converted, shoppers),
+                revenue_per_shopper: if shoppers == 0 {
+                    0.0
                 } else {
-                    result.treated = group;
-                }
+                    revenue / shoppers as f64
+                },
+                posterior: (
+                    1.0 + converted as f64,
+                    1.0 + shoppers.saturating_sub(converted) as f64,
+                ),
+            });
+        } else if let Some(group) = kind.strip_prefix("g.").filter(|g| !g.ends_with(".conv")) {
+            let shoppers = get(kind, a, "").0;
+            let converted = get(&format!("{kind}.conv"), a, "").0;
+            let g = group_of(shoppers, converted);
+            match (group, a) {
+                ("personalised", _) => out.personalised = g,
+                ("holdout", "") => out.global_holdout = g,
+                ("holdout", c) => campaigns.entry(c).or_insert_with(|| entry(c)).holdout = g,
+                (_, c) => campaigns.entry(c).or_insert_with(|| entry(c)).treated = g,
             }
         }
     }
-    for d in &rows.days {
-        let result = campaigns
-            .entry(d.campaign.as_str())
-            .or_insert_with(|| entry(&d.campaign));
-        result.daily.push(Day {
-            day: utc_day(d.day * DAY_MS),
-            exposures: d.exposures,
-            conversions: d.conversions,
-            revenue: d.revenue,
-        });
+    for ((c, day), (exposures, conversions, revenue)) in days {
+        if exposures + conversions == 0 {
+            continue;
+        }
+        if let Some(result) = campaigns.get_mut(c) {
+            result.daily.push(Day {
+                day: utc_day(day * DAY_MS),
+                exposures: u64::try_from(exposures).unwrap_or(0),
+                conversions: u64::try_from(conversions).unwrap_or(0),
+                revenue,
+            });
+        }
     }
     for mut result in campaigns.into_values() {
         result.variants.sort_by(|a, b| a.variant.cmp(&b.variant));
-        result.daily.sort_by(|a, b| a.day.cmp(&b.day));
         result.uplift = match (result.treated.rate, result.holdout.rate) {
             (Some(t), Some(h)) => Some(difference(t, h)),
             _ => None,

@@ -727,47 +727,59 @@ macro_rules! sql_store {
             list.push_unseparated(")");
         }
 
+        /// Per-day counts to add: (day, kind, a, b) to (count, money).
+        type Deltas = std::collections::BTreeMap<(i64, String, String, String), (i64, f64)>;
+
+        /// Adds what `counts` count, times `sign`, to `deltas`.
+        fn tally(deltas: &mut Deltas, counts: Vec<$crate::rollups::Count>, sign: i64) {
+            for c in counts {
+                let d = deltas.entry((c.day, c.kind, c.a, c.b)).or_default();
+                d.0 += sign * c.n;
+                d.1 += sign as f64 * c.x;
+            }
+        }
+
         /// Adds `deltas` to the site's per-day counts (see `rollup_counts`).
         async fn add_counts(
             conn: &mut <$db as sqlx::Database>::Connection,
             site: &str,
-            deltas: &std::collections::BTreeMap<(i64, &'static str, String, String), i64>,
+            deltas: &Deltas,
         ) -> Result<(), StoreError> {
-            let rows: Vec<_> = deltas.iter().filter(|(_, n)| **n != 0).collect();
+            let rows: Vec<_> = deltas
+                .iter()
+                .filter(|(_, (n, x))| *n != 0 || *x != 0.0)
+                .collect();
             for chunk in rows.chunks(1000) {
                 let mut query = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO rollup_counts (site, day, kind, a, b, n) ",
+                    "INSERT INTO rollup_counts (site, day, kind, a, b, n, x) ",
                 );
-                query.push_values(chunk, |mut row, ((day, kind, a, b), n)| {
+                query.push_values(chunk, |mut row, ((day, kind, a, b), (n, x))| {
                     row.push_bind(site)
                         .push_bind(*day)
-                        .push_bind(*kind)
+                        .push_bind(kind.clone())
                         .push_bind(a.clone())
                         .push_bind(b.clone())
-                        .push_bind(**n);
+                        .push_bind(*n)
+                        .push_bind(*x);
                 });
                 query.push(
-                    " ON CONFLICT (site, day, kind, a, b) DO UPDATE SET n = rollup_counts.n + excluded.n",
+                    " ON CONFLICT (site, day, kind, a, b) DO UPDATE SET n = rollup_counts.n + excluded.n, x = rollup_counts.x + excluded.x",
                 );
                 query.build().execute(&mut *conn).await.map_err(db)?;
             }
             Ok(())
         }
 
-        /// What one shopper-day and one touch add to the per-day counts.
-        fn count_day(
-            deltas: &mut std::collections::BTreeMap<(i64, &'static str, String, String), i64>,
-            day: i64,
-            stage: String,
-            offers: i64,
-            sign: i64,
-        ) {
-            *deltas.entry((day, "stage", stage, String::new())).or_default() += sign;
-            if offers > 0 {
-                *deltas
-                    .entry((day, "offers", offers.to_string(), String::new()))
-                    .or_default() += sign;
-            }
+        /// The attribution window a site's counts are made with.
+        async fn window_of(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            site: &str,
+        ) -> Result<Option<i64>, StoreError> {
+            sqlx::query_scalar("SELECT window_ms FROM rollup_sites WHERE site = $1")
+                .bind(site)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db)
         }
 
         /// Takes the rollups of these shoppers out, and what they added
@@ -780,25 +792,45 @@ macro_rules! sql_store {
             if anons.is_empty() {
                 return Ok(());
             }
-            let mut deltas = std::collections::BTreeMap::new();
+            let window = window_of(&mut *conn, site).await?.unwrap_or(0);
+            let mut touches: std::collections::BTreeMap<String, Vec<$crate::results::Touch>> =
+                std::collections::BTreeMap::new();
             let mut query = sqlx::QueryBuilder::<$db>::new(
-                "SELECT day, stage, offers FROM rollup_days WHERE site = ",
+                "SELECT anon, campaign, variant, day, entered_ms, bought_ms, exposures, clicks,
+                 dismissals, claims, conversions, revenue FROM rollup_touches WHERE site = ",
             );
             query.push_bind(site);
             push_anons(&mut query, anons);
             for r in query.build().fetch_all(&mut *conn).await.map_err(db)? {
-                count_day(&mut deltas, r.get("day"), r.get("stage"), r.get("offers"), -1);
+                let t = touch_of(&r);
+                touches.entry(t.anon.clone()).or_default().push(t);
             }
+            let mut days: std::collections::BTreeMap<String, Vec<$crate::insights::ShopperDay>> =
+                std::collections::BTreeMap::new();
             let mut query = sqlx::QueryBuilder::<$db>::new(
-                "SELECT campaign, variant, day, exposures FROM rollup_touches
-                 WHERE exposures > 0 AND variant <> '' AND site = ",
+                "SELECT anon, day, stage, offers FROM rollup_days WHERE site = ",
             );
             query.push_bind(site);
             push_anons(&mut query, anons);
             for r in query.build().fetch_all(&mut *conn).await.map_err(db)? {
-                *deltas
-                    .entry((r.get("day"), "exposures", r.get("campaign"), r.get("variant")))
-                    .or_default() -= r.get::<i64, _>("exposures");
+                let anon: String = r.get("anon");
+                let stage: String = r.get("stage");
+                days.entry(anon.clone()).or_default().push($crate::insights::ShopperDay {
+                    anon,
+                    day: r.get("day"),
+                    stage: $crate::insights::STAGES
+                        .iter()
+                        .find(|s| **s == stage)
+                        .copied()
+                        .unwrap_or("new"),
+                    offers: u64::try_from(r.get::<i64, _>("offers")).unwrap_or(0),
+                });
+            }
+            let mut deltas = Deltas::new();
+            for anon in anons {
+                let t = touches.remove(*anon).unwrap_or_default();
+                let d = days.remove(*anon).unwrap_or_default();
+                tally(&mut deltas, $crate::rollups::counts(&t, &d, window), -1);
             }
             add_counts(&mut *conn, site, &deltas).await?;
             for table in ["rollup_touches", "rollup_days", "rollup_profiles"] {
@@ -809,6 +841,25 @@ macro_rules! sql_store {
                 query.build().execute(&mut *conn).await.map_err(db)?;
             }
             Ok(())
+        }
+
+        /// A touch from a row of `rollup_touches`.
+        fn touch_of(r: &$row) -> $crate::results::Touch {
+            let n = |v: i64| u64::try_from(v).unwrap_or(0);
+            $crate::results::Touch {
+                anon: r.get("anon"),
+                campaign: r.get("campaign"),
+                variant: r.get("variant"),
+                day: r.get("day"),
+                entered_ms: r.get("entered_ms"),
+                bought_ms: r.get("bought_ms"),
+                exposures: n(r.get("exposures")),
+                clicks: n(r.get("clicks")),
+                dismissals: n(r.get("dismissals")),
+                claims: n(r.get("claims")),
+                conversions: n(r.get("conversions")),
+                revenue: r.get("revenue"),
+            }
         }
 
         /// Which of these ids were erased (their tombstones).
@@ -919,6 +970,7 @@ macro_rules! sql_store {
             async fn put_rollups(
                 &self,
                 site: &str,
+                window_ms: i64,
                 done: &[$crate::store::Pending],
                 rollups: &[$crate::store::ShopperRollup],
             ) -> Result<(), StoreError> {
@@ -948,13 +1000,22 @@ macro_rules! sql_store {
                         tx.commit().await.map_err(db)?;
                         continue;
                     }
+                    // Counts made with another window would not add up.
+                    if window_of(&mut tx, site).await? != Some(window_ms) {
+                        return Err(StoreError::Database(format!(
+                            "the rollups of `{site}` are not made with a {window_ms} ms window; rebuild them first"
+                        )));
+                    }
                     let erased = erased_among(&mut tx, site, &anons).await?;
                     retract(&mut tx, site, &anons).await?;
                     let mine: Vec<&$crate::store::ShopperRollup> = rollups
                         .iter()
                         .filter(|r| anons.contains(&r.anon.as_str()) && !erased.contains(&r.anon.as_str()))
                         .collect();
-                    let mut deltas = std::collections::BTreeMap::new();
+                    let mut deltas = Deltas::new();
+                    for r in &mine {
+                        tally(&mut deltas, $crate::rollups::counts(&r.touches, &r.days, window_ms), 1);
+                    }
                     let touches: Vec<&$crate::results::Touch> =
                         mine.iter().flat_map(|r| &r.touches).collect();
                     for rows in touches.chunks(1000) {
@@ -980,11 +1041,6 @@ macro_rules! sql_store {
                         });
                         query.build().execute(&mut *tx).await.map_err(db)?;
                     }
-                    for t in touches.iter().filter(|t| t.exposures > 0 && !t.variant.is_empty()) {
-                        *deltas
-                            .entry((t.day, "exposures", t.campaign.clone(), t.variant.clone()))
-                            .or_default() += i64::try_from(t.exposures).unwrap_or(i64::MAX);
-                    }
                     let days: Vec<&$crate::insights::ShopperDay> =
                         mine.iter().flat_map(|r| &r.days).collect();
                     for rows in days.chunks(2000) {
@@ -999,10 +1055,6 @@ macro_rules! sql_store {
                                 .push_bind(i64::try_from(d.offers).unwrap_or(i64::MAX));
                         });
                         query.build().execute(&mut *tx).await.map_err(db)?;
-                    }
-                    for d in &days {
-                        let offers = i64::try_from(d.offers).unwrap_or(i64::MAX);
-                        count_day(&mut deltas, d.day, d.stage.to_string(), offers, 1);
                     }
                     add_counts(&mut tx, site, &deltas).await?;
                     let profiles: Vec<(&str, &(i64, String))> = mine
@@ -1048,209 +1100,80 @@ macro_rules! sql_store {
                 site: &str,
                 from_day: i64,
             ) -> Result<Vec<$crate::results::Touch>, StoreError> {
-                let mut out = Vec::new();
-                let mut rows = sqlx::query(
+                let rows = sqlx::query(
                     "SELECT anon, campaign, variant, day, entered_ms, bought_ms, exposures, clicks,
                      dismissals, claims, conversions, revenue
                      FROM rollup_touches WHERE site = $1 AND day >= $2",
                 )
                 .bind(site)
                 .bind(from_day)
-                .fetch(&self.pool);
-                let n = |v: i64| u64::try_from(v).unwrap_or(0);
-                while let Some(r) = futures_util::TryStreamExt::try_next(&mut rows).await.map_err(db)? {
-                    out.push($crate::results::Touch {
-                        anon: r.get("anon"),
-                        campaign: r.get("campaign"),
-                        variant: r.get("variant"),
-                        day: r.get("day"),
-                        entered_ms: r.get("entered_ms"),
-                        bought_ms: r.get("bought_ms"),
-                        exposures: n(r.get("exposures")),
-                        clicks: n(r.get("clicks")),
-                        dismissals: n(r.get("dismissals")),
-                        claims: n(r.get("claims")),
-                        conversions: n(r.get("conversions")),
-                        revenue: r.get("revenue"),
-                    });
-                }
-                Ok(out)
-            }
-
-            async fn result_rows(
-                &self,
-                site: &str,
-                from_day: i64,
-                window_ms: i64,
-            ) -> Result<$crate::results::ResultRows, StoreError> {
-                use $crate::results::{DayRow, GroupKind, GroupRow, ResultRows, VariantRow};
-                let n = |v: Option<i64>| u64::try_from(v.unwrap_or(0)).unwrap_or(0);
-                let mut variants: Vec<VariantRow> = sqlx::query(
-                    "SELECT campaign, variant, CAST(SUM(exposures) AS BIGINT) AS exposures,
-                     CAST(SUM(clicks) AS BIGINT) AS clicks, CAST(SUM(dismissals) AS BIGINT) AS dismissals,
-                     CAST(SUM(claims) AS BIGINT) AS claims, CAST(SUM(conversions) AS BIGINT) AS conversions,
-                     SUM(revenue) AS revenue
-                     FROM rollup_touches WHERE site = $1 AND day >= $2 AND variant <> ''
-                     GROUP BY campaign, variant",
-                )
-                .bind(site)
-                .bind(from_day)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?
-                .iter()
-                .map(|r| VariantRow {
-                    campaign: r.get("campaign"),
-                    variant: r.get("variant"),
-                    exposures: n(r.get("exposures")),
-                    clicks: n(r.get("clicks")),
-                    dismissals: n(r.get("dismissals")),
-                    claims: n(r.get("claims")),
-                    conversions: n(r.get("conversions")),
-                    revenue: r.get::<Option<f64>, _>("revenue").unwrap_or(0.0),
-                    ..VariantRow::default()
-                })
-                .collect();
-                let seen = sqlx::query(
-                    "SELECT campaign, variant, CAST(COUNT(*) AS BIGINT) AS shoppers,
-                     CAST(SUM(clicked) AS BIGINT) AS clicked, CAST(SUM(converted) AS BIGINT) AS converted
-                     FROM (SELECT campaign, variant, anon,
-                           MAX(CASE WHEN clicks > 0 THEN 1 ELSE 0 END) AS clicked,
-                           MAX(CASE WHEN conversions > 0 THEN 1 ELSE 0 END) AS converted
-                           FROM rollup_touches WHERE site = $1 AND day >= $2 AND variant <> ''
-                           GROUP BY campaign, variant, anon HAVING SUM(exposures) > 0) AS seen
-                     GROUP BY campaign, variant",
-                )
-                .bind(site)
-                .bind(from_day)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db)?;
-                for r in &seen {
-                    let (c, v): (String, String) = (r.get("campaign"), r.get("variant"));
-                    if let Some(row) = variants.iter_mut().find(|x| x.campaign == c && x.variant == v) {
-                        row.shoppers = n(r.get("shoppers"));
-                        row.clicked = n(r.get("clicked"));
-                        row.converted = n(r.get("converted"));
-                    }
-                }
-                // Each shopper's first entry in the window and the first
-                // purchase after it: the earliest purchase after any of
-                // their entries, since purchases after a later entry come
-                // no sooner.
-                let converted = "CAST(COUNT(*) AS BIGINT) AS shoppers,
-                     CAST(SUM(CASE WHEN bought IS NOT NULL AND bought - entered <= $3 THEN 1 ELSE 0 END) AS BIGINT) AS converted";
-                let mut groups: Vec<GroupRow> = sqlx::query(&format!(
-                    "SELECT campaign, CAST(holdout AS BIGINT) AS holdout, {converted}
-                     FROM (SELECT campaign, CASE WHEN variant = '' THEN 1 ELSE 0 END AS holdout, anon,
-                           MIN(entered_ms) AS entered, MIN(bought_ms) AS bought
-                           FROM rollup_touches WHERE site = $1 AND day >= $2 AND entered_ms IS NOT NULL
-                           AND (variant = '' OR exposures > 0)
-                           GROUP BY campaign, CASE WHEN variant = '' THEN 1 ELSE 0 END, anon) AS entries
-                     GROUP BY campaign, holdout"
-                ))
-                .bind(site)
-                .bind(from_day)
-                .bind(window_ms)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?
-                .iter()
-                .map(|r| GroupRow {
-                    campaign: r.get("campaign"),
-                    kind: if r.get::<i64, _>("holdout") == 1 {
-                        GroupKind::Holdout
-                    } else {
-                        GroupKind::Treated
-                    },
-                    shoppers: n(r.get("shoppers")),
-                    converted: n(r.get("converted")),
-                })
-                .collect();
-                let personalised = sqlx::query(&format!(
-                    "SELECT {converted}
-                     FROM (SELECT anon, MIN(entered_ms) AS entered, MIN(bought_ms) AS bought
-                           FROM rollup_touches WHERE site = $1 AND day >= $2 AND variant <> ''
-                           AND exposures > 0 AND entered_ms IS NOT NULL GROUP BY anon) AS entries"
-                ))
-                .bind(site)
-                .bind(from_day)
-                .bind(window_ms)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db)?;
-                if n(personalised.get("shoppers")) > 0 {
-                    groups.push(GroupRow {
-                        campaign: String::new(),
-                        kind: GroupKind::Personalised,
-                        shoppers: n(personalised.get("shoppers")),
-                        converted: n(personalised.get("converted")),
-                    });
-                }
-                let days = sqlx::query(
-                    "SELECT campaign, day, CAST(SUM(exposures) AS BIGINT) AS exposures,
-                     CAST(SUM(conversions) AS BIGINT) AS conversions, SUM(revenue) AS revenue
-                     FROM rollup_touches WHERE site = $1 AND day >= $2 AND variant <> ''
-                     AND (exposures > 0 OR conversions > 0)
-                     GROUP BY campaign, day",
-                )
-                .bind(site)
-                .bind(from_day)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?
-                .iter()
-                .map(|r| DayRow {
-                    campaign: r.get("campaign"),
-                    day: r.get("day"),
-                    exposures: n(r.get("exposures")),
-                    conversions: n(r.get("conversions")),
-                    revenue: r.get::<Option<f64>, _>("revenue").unwrap_or(0.0),
-                })
-                .collect();
-                Ok(ResultRows {
-                    variants,
-                    groups,
-                    days,
-                })
+                Ok(rows.iter().map(touch_of).collect())
             }
 
-            async fn insight_counts(
+            async fn counts(
                 &self,
                 site: &str,
                 from_day: i64,
-            ) -> Result<$crate::insights::Counts, StoreError> {
-                let n = |v: i64| u64::try_from(v).unwrap_or(0);
-                let shoppers = $crate::store::RollupStore::shoppers_since(
-                    self,
-                    site,
-                    from_day.saturating_mul(86_400_000),
-                )
-                .await?;
+            ) -> Result<Vec<$crate::rollups::Count>, StoreError> {
                 let rows = sqlx::query(
-                    "SELECT day, kind, a, b, n FROM rollup_counts
-                     WHERE site = $1 AND day >= $2 AND n <> 0 ORDER BY day, kind, a, b",
+                    "SELECT day, kind, a, b, n, x FROM rollup_counts
+                     WHERE site = $1 AND day >= $2 AND (n <> 0 OR x <> 0)",
                 )
                 .bind(site)
                 .bind(from_day)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db)?;
-                let mut counts = $crate::insights::Counts {
-                    shoppers,
-                    ..Default::default()
-                };
-                let mut offers = std::collections::BTreeMap::<u64, u64>::new();
-                for r in &rows {
-                    let (day, a, count): (i64, String, u64) = (r.get("day"), r.get("a"), n(r.get("n")));
-                    match r.get::<String, _>("kind").as_str() {
-                        "stage" => counts.stages.push((day, a, count)),
-                        "offers" => *offers.entry(a.parse().unwrap_or(0)).or_default() += count,
-                        _ => counts.allocation.push((a, day, r.get("b"), count)),
-                    }
+                Ok(rows
+                    .iter()
+                    .map(|r| $crate::rollups::Count {
+                        day: r.get("day"),
+                        kind: r.get("kind"),
+                        a: r.get("a"),
+                        b: r.get("b"),
+                        n: r.get("n"),
+                        x: r.get("x"),
+                    })
+                    .collect())
+            }
+
+            async fn rollup_window(&self, site: &str) -> Result<Option<i64>, StoreError> {
+                let mut conn = self.pool.acquire().await.map_err(db)?;
+                window_of(&mut conn, site).await
+            }
+
+            async fn rebuild_rollups(&self, site: &str, window_ms: i64) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                for table in ["rollup_counts", "rollup_touches", "rollup_days", "rollup_profiles"] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE site = $1"))
+                        .bind(site)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
                 }
-                counts.offers = offers.into_iter().collect();
-                Ok(counts)
+                sqlx::query(
+                    "INSERT INTO rollup_pending (site, anon, marked)
+                     SELECT DISTINCT site, anon, 0 FROM events WHERE site = $1 AND anon <> ''
+                     ON CONFLICT (site, anon) DO UPDATE SET marked = rollup_pending.marked + 1",
+                )
+                .bind(site)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                sqlx::query(
+                    "INSERT INTO rollup_sites (site, window_ms) VALUES ($1, $2)
+                     ON CONFLICT (site) DO UPDATE SET window_ms = excluded.window_ms",
+                )
+                .bind(site)
+                .bind(window_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+                Ok(())
             }
 
             async fn shoppers_since(&self, site: &str, since_ms: i64) -> Result<u64, StoreError> {

@@ -418,11 +418,14 @@ pub trait RollupStore: Send + Sync {
     /// Every stored event of these shoppers, ordered by shopper, time and id.
     async fn shopper_events(&self, site: &str, anons: &[String]) -> Result<Vec<Event>, StoreError>;
     /// In one transaction: replaces the rollups of the shoppers `done`
+    /// (and what they add to the per-day counts, with the attribution
+    /// window `window_ms`)
     /// (those without a rollup in `rollups` had no events left) and clears
     /// their marks unless marked again meanwhile. Erased ids get none.
     async fn put_rollups(
         &self,
         site: &str,
+        window_ms: i64,
         done: &[Pending],
         rollups: &[ShopperRollup],
     ) -> Result<(), StoreError>;
@@ -432,20 +435,18 @@ pub trait RollupStore: Send + Sync {
         site: &str,
         from_day: i64,
     ) -> Result<Vec<crate::results::Touch>, StoreError>;
-    /// The results' sums over days `from_day` and later, with the
-    /// attribution window (see [`crate::results::rows_of`]).
-    async fn result_rows(
+    /// The per-day counts of days `from_day` and later (see
+    /// [`crate::rollups::counts`]).
+    async fn counts(
         &self,
         site: &str,
         from_day: i64,
-        window_ms: i64,
-    ) -> Result<crate::results::ResultRows, StoreError>;
-    /// The insights' counts over days `from_day` and later.
-    async fn insight_counts(
-        &self,
-        site: &str,
-        from_day: i64,
-    ) -> Result<crate::insights::Counts, StoreError>;
+    ) -> Result<Vec<crate::rollups::Count>, StoreError>;
+    /// The attribution window the site's counts were made with, if any.
+    async fn rollup_window(&self, site: &str) -> Result<Option<i64>, StoreError>;
+    /// Drops every rollup of the site and marks all its shoppers, to be
+    /// made again with a new attribution window.
+    async fn rebuild_rollups(&self, site: &str, window_ms: i64) -> Result<(), StoreError>;
     /// Shoppers with an event since `since_ms`.
     async fn shoppers_since(&self, site: &str, since_ms: i64) -> Result<u64, StoreError>;
     /// The profiles of the next (at most) `limit` shoppers active since

@@ -43,11 +43,10 @@ pub async fn insights(
     site_or_404(&state, &site).await?;
     let days = q.within(MAX_DAYS)?;
     rollups::catch_up(state.store.as_ref(), rollups::READ_BUDGET).await?;
-    let computed = state
-        .store
-        .insight_counts(&site, first_day(days))
-        .await?
-        .insights();
+    let from = first_day(days);
+    let shoppers = state.store.shoppers_since(&site, from * DAY_MS).await?;
+    let counts = state.store.counts(&site, from).await?;
+    let computed = insights::Counts::of(shoppers, &counts).insights();
     Ok(Json(json!({
         "site": site, "days": days, "stages": insights::STAGES, "insights": computed,
     })))

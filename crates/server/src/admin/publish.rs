@@ -5,7 +5,6 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use dangol_engine::config::ATTRIBUTION_HOURS;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -27,16 +26,8 @@ pub async fn results_for(store: &dyn Store, site: &str, days: i64) -> Result<Res
     crate::rollups::catch_up(store, crate::rollups::READ_BUDGET).await?;
     let first_day = (now - days * 86_400_000).div_euclid(86_400_000);
     let redemptions = store.redemptions(site).await?;
-    let hours = match store.published(site).await? {
-        Some(p) => serde_json::from_str::<Value>(&p.body)
-            .ok()
-            .and_then(|v| v["attribution_hours"].as_u64())
-            .unwrap_or(u64::from(ATTRIBUTION_HOURS)),
-        None => u64::from(ATTRIBUTION_HOURS),
-    };
-    let window = i64::try_from(hours).unwrap_or(24) * 3_600_000;
-    let rows = store.result_rows(site, first_day, window).await?;
-    let mut computed = results::from_rows(&rows, &redemptions);
+    let counts = store.counts(site, first_day).await?;
+    let mut computed = results::from_counts(&counts, &redemptions);
     // Days past the retention survive as daily counts.
     let archived = store
         .daily_stats(

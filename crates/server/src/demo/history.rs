@@ -428,6 +428,10 @@ mod tests {
         // Once: a demo with events keeps them.
         assert_eq!(seed(&store, now).await.unwrap(), 0);
 
+        // What the server's rollup job does in the background.
+        crate::rollups::catch_up(&store, std::time::Duration::from_secs(120))
+            .await
+            .unwrap();
         let results = crate::admin::publish::results_for(&store, SITE, DAYS)
             .await
             .unwrap();
