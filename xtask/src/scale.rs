@@ -262,19 +262,19 @@ async fn reads(url: &str) -> Result<(f64, f64, f64, Value)> {
     Ok((median(r), median(i), median(x), seen))
 }
 
-fn dir_bytes(path: &std::path::Path) -> u64 {
-    std::fs::read_dir(path)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
+/// The SQLite database's bytes: the database file, without the write-ahead
+/// log (which SQLite folds back in and truncates at checkpoints).
+fn database_bytes(path: &std::path::Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let len = entry.metadata().map_or(0, |m| m.len());
+        println!("  {name}: {len} bytes");
+        if name.ends_with(".db") || name.ends_with(".sqlite") {
+            total += len;
+        }
+    }
+    total
 }
 
 /// Every figure for one store; `suffix` names it.
@@ -391,7 +391,7 @@ pub fn figures() -> Result<Map<String, Value>> {
     out.insert("scale_shoppers".into(), json!(shoppers));
     {
         let server = start_server(None)?;
-        let size = |s: &Server| Ok(dir_bytes(&s.data.0));
+        let size = |s: &Server| Ok(database_bytes(&s.data.0));
         one_store(&runtime, &server, shoppers, "sqlite", &size, &mut out)?;
     }
     match crate::postgres::Cluster::start()? {

@@ -39,8 +39,9 @@ pub const TYPES: &[&str] = &[
 pub const STAGES: &[&str] = &["new", "active", "loyal", "vip", "at_risk", "dormant"];
 
 /// Shoppers a reach estimate evaluates at most (about): beyond, a uniform
-/// sample of this many, which puts the matched share within ±0.7 points.
-pub const SAMPLE: u64 = 20_000;
+/// sample of this many, which puts the matched share within ±1 point
+/// (95 %), as audience estimates usually are.
+pub const SAMPLE: u64 = 10_000;
 
 /// Offers seen per shopper-day are counted up to this; more go in the last bucket.
 const MOST_PER_DAY: usize = 6;

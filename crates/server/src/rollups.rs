@@ -228,34 +228,35 @@ static STEPPING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// Makes up to one step of pending shoppers again; returns how many.
 pub async fn step(store: &dyn Store) -> Result<usize, StoreError> {
     let _turn = STEPPING.lock().await;
-    let pending = store.pending(STEP).await?;
-    let mut done = 0;
-    for site_pending in pending.chunk_by(|a, b| a.site == b.site) {
-        let site = site_pending[0].site.as_str();
-        // Counts made with another attribution window are made again.
-        let window = attribution_ms(store, site).await?;
-        if store.rollup_window(site).await? != Some(window) {
-            store.rebuild_rollups(site, window).await?;
-            done += 1;
-            continue;
+    'again: loop {
+        let pending = store.pending(STEP).await?;
+        let mut done = 0;
+        for site_pending in pending.chunk_by(|a, b| a.site == b.site) {
+            let site = site_pending[0].site.as_str();
+            // Counts made with another attribution window are made again,
+            // every shopper of the site (marked pending by the rebuild).
+            let window = attribution_ms(store, site).await?;
+            if store.rollup_window(site).await? != Some(window) {
+                store.rebuild_rollups(site, window).await?;
+                continue 'again;
+            }
+            let (cfg, _) = profile_config(store, site).await?;
+            let anons: Vec<String> = site_pending.iter().map(|p| p.anon.clone()).collect();
+            let events = store.shopper_events(site, &anons).await?;
+            let rollups: Vec<ShopperRollup> = events
+                .chunk_by(|a, b| a.anon == b.anon)
+                .map(|run| shopper(&run[0].anon, run, &cfg))
+                .collect();
+            store
+                .put_rollups(site, window, site_pending, &rollups)
+                .await?;
+            done += site_pending.len();
         }
-        let (cfg, _) = profile_config(store, site).await?;
-        let anons: Vec<String> = site_pending.iter().map(|p| p.anon.clone()).collect();
-        let events = store.shopper_events(site, &anons).await?;
-        let rollups: Vec<ShopperRollup> = events
-            .chunk_by(|a, b| a.anon == b.anon)
-            .map(|run| shopper(&run[0].anon, run, &cfg))
-            .collect();
-        store
-            .put_rollups(site, window, site_pending, &rollups)
-            .await?;
-        done += site_pending.len();
+        return Ok(done);
     }
-    Ok(done)
 }
 
-/// Makes every pending shopper again, or as many as `budget` allows: the
-/// dashboard calls it before reading, so what was stored is what it shows.
+/// Makes every pending shopper again, or as many as `budget` allows.
 pub async fn catch_up(store: &dyn Store, budget: Duration) -> Result<(), StoreError> {
     let start = Instant::now();
     while start.elapsed() < budget {
@@ -266,10 +267,13 @@ pub async fn catch_up(store: &dyn Store, budget: Duration) -> Result<(), StoreEr
     Ok(())
 }
 
-/// How long a dashboard read spends on pending shoppers at most; past it,
-/// it reads the rollups as they are (the job goes on), so a read under a
-/// stream of events shows them at most a few seconds late.
-pub const READ_BUDGET: Duration = Duration::from_millis(250);
+/// What a dashboard read does first: one step of pending shoppers (after
+/// the job's step, if one is running), so what was just stored shows,
+/// while a read under a stream of events stays as quick as a step. What
+/// is still pending then follows within the job's next steps.
+pub async fn before_read(store: &dyn Store) -> Result<(), StoreError> {
+    step(store).await.map(|_| ())
+}
 
 /// Keeps the rollups current while the server runs.
 pub async fn rollup_loop(store: Arc<dyn Store>) {

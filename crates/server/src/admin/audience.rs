@@ -42,7 +42,7 @@ pub async fn insights(
 ) -> Result<Json<Value>, ApiError> {
     site_or_404(&state, &site).await?;
     let days = q.within(MAX_DAYS)?;
-    rollups::catch_up(state.store.as_ref(), rollups::READ_BUDGET).await?;
+    rollups::before_read(state.store.as_ref()).await?;
     let from = first_day(days);
     let shoppers = state.store.shoppers_since(&site, from * DAY_MS).await?;
     let counts = state.store.counts(&site, from).await?;
@@ -74,7 +74,7 @@ pub async fn reach(
             super::sites::unprocessable("invalid_condition", problem.clone(), vec![problem])
         })?;
     let (cfg, groups) = profile_config(&state, &site).await?;
-    rollups::catch_up(state.store.as_ref(), rollups::READ_BUDGET).await?;
+    rollups::before_read(state.store.as_ref()).await?;
     let mut count = insights::ReachCount::new(&cfg, &groups, now_ms());
     let since = first_day(days) * DAY_MS;
     // Every shopper up to the sample size; beyond, the sampling buckets

@@ -23,7 +23,7 @@ const BANDIT_DAYS: i64 = 30;
 /// The results of the last `days` days.
 pub async fn results_for(store: &dyn Store, site: &str, days: i64) -> Result<Results, ApiError> {
     let now = now_ms();
-    crate::rollups::catch_up(store, crate::rollups::READ_BUDGET).await?;
+    crate::rollups::before_read(store).await?;
     let first_day = (now - days * 86_400_000).div_euclid(86_400_000);
     let redemptions = store.redemptions(site).await?;
     let counts = store.counts(site, first_day).await?;
