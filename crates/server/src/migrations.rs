@@ -21,7 +21,25 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/0011_token_expiry.sql")),
     (12, include_str!("../migrations/0012_roles.sql")),
     (13, include_str!("../migrations/0013_rollups.sql")),
+    (14, include_str!("../migrations/0014_event_partitions.sql")),
 ];
+
+/// Where PostgreSQL runs its own text of a migration (`migrations/postgres/`).
+const POSTGRES: &[(i64, &str)] = &[(
+    14,
+    include_str!("../migrations/postgres/0014_event_partitions.sql"),
+)];
+
+/// Every migration as PostgreSQL runs it.
+pub(crate) fn postgres() -> Vec<(i64, &'static str)> {
+    MIGRATIONS
+        .iter()
+        .map(|&(n, sql)| {
+            let own = POSTGRES.iter().find(|(m, _)| *m == n);
+            (n, own.map_or(sql, |(_, sql)| *sql))
+        })
+        .collect()
+}
 
 /// A migration text's checksum (SHA-256, hex).
 pub(crate) fn checksum(sql: &str) -> String {
@@ -49,5 +67,10 @@ mod tests {
             })
             .count();
         assert_eq!(files, MIGRATIONS.len());
+        // PostgreSQL's own texts replace migrations that exist for both.
+        let own = std::fs::read_dir(dir.join("postgres")).unwrap().count();
+        assert_eq!(own, POSTGRES.len());
+        assert!(POSTGRES.iter().all(|(n, _)| numbers.contains(n)));
+        assert_eq!(postgres().len(), MIGRATIONS.len());
     }
 }

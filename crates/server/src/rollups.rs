@@ -275,9 +275,17 @@ pub async fn before_read(store: &dyn Store) -> Result<(), StoreError> {
     step(store).await.map(|_| ())
 }
 
-/// Keeps the rollups current while the server runs.
+/// Keeps the rollups current while the server runs, and the database
+/// kept up (see [`crate::store::EventStore::maintain`]) every ten seconds.
 pub async fn rollup_loop(store: Arc<dyn Store>) {
+    let mut kept_up = Instant::now();
     loop {
+        if kept_up.elapsed() > Duration::from_secs(10) {
+            if let Err(e) = store.maintain(crate::now_ms()).await {
+                tracing::warn!(error = %e, "database upkeep failed");
+            }
+            kept_up = Instant::now();
+        }
         match step(store.as_ref()).await {
             Ok(0) => tokio::time::sleep(Duration::from_millis(500)).await,
             Ok(_) => tokio::task::yield_now().await,

@@ -415,7 +415,9 @@ macro_rules! sql_store {
                         .push_bind(e.answer.map(i64::from))
                         .push_bind(now_ms);
                 });
-                query.push(" ON CONFLICT (site, id) DO NOTHING RETURNING id");
+                // Any unique key: (site, id) in SQLite, (site, id, ts) in
+                // PostgreSQL's partitioned table.
+                query.push(" ON CONFLICT DO NOTHING RETURNING id");
                 let stored: std::collections::HashSet<String> = query
                     .build()
                     .fetch_all(&self.pool)
@@ -555,6 +557,14 @@ macro_rules! sql_store {
                         received_ms: r.get("received_ms"),
                     })
                     .collect())
+            }
+
+            async fn maintain(&self, now_ms: i64) -> Result<(), StoreError> {
+                self.upkeep(now_ms).await
+            }
+
+            async fn drop_partitions_before(&self, before_ms: i64) -> Result<u64, StoreError> {
+                self.drop_event_partitions(before_ms).await
             }
 
             async fn purge_site_events(

@@ -263,6 +263,14 @@ pub trait EventStore: Send + Sync {
         before_ms: i64,
         now_ms: i64,
     ) -> Result<u64, StoreError>;
+    /// Upkeep the database needs now and then (about every ten seconds):
+    /// SQLite folds its write-ahead log back into the database; PostgreSQL
+    /// creates the event partitions of the coming months.
+    async fn maintain(&self, now_ms: i64) -> Result<(), StoreError>;
+    /// Drops whole partitions of raw events (PostgreSQL, by month) that
+    /// end before `before_ms`; returns the events they held. SQLite has
+    /// none and returns 0.
+    async fn drop_partitions_before(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// Deletes a site's raw events older than `before_ms`, except those of
     /// the `keep` types (which [`Store::archive_events`] rolls up first).
     async fn purge_site_events(
