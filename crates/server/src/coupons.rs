@@ -103,8 +103,7 @@ pub(crate) async fn claim(
         state.limits.claims_per_ip,
         "coupon claims from this address",
     )?;
-    let body: ClaimBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("the claim is not valid: {e}")))?;
+    let body: ClaimBody = crate::error::json_body(&body, "the claim")?;
     let named = body.anon.is_some();
     let anon = match body.anon {
         Some(anon) => {
@@ -254,8 +253,7 @@ pub(crate) async fn redeem(
             "redeeming needs the site's redeem key as a bearer token",
         ));
     }
-    let body: RedeemBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("the redemption is not valid: {e}")))?;
+    let body: RedeemBody = crate::error::json_body(&body, "the redemption")?;
     // Redemptions come from the shop's checkout server, one address for
     // every shopper: guessing codes is held back per shopper as the shop
     // names them (`client`, e.g. the shopper's address or session there),

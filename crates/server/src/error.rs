@@ -61,6 +61,37 @@ impl ApiError {
     }
 }
 
+/// A JSON request body read as `T`: 400 when it is not JSON at all, 422
+/// naming the field (its path, e.g. `items[2].price`) when it is JSON of the
+/// wrong shape. `what` names the body for people ("the claim").
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if !inner.is_data() {
+            ApiError::bad_request(format!("{what} is not JSON: {inner}"))
+        } else if path == "." {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                format!("{what}: {inner}"),
+            )
+        } else {
+            let problem = format!("`{path}`: {inner}");
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                format!("{what}: {problem}"),
+            )
+            .with_details(vec![problem])
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::bad_request(format!("{what} is not JSON: {e}")))?;
+    Ok(value)
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {

@@ -118,26 +118,26 @@ crate::sql::sql_store!(
     " FOR UPDATE"
 );
 
-/// The UTC year and month of a time (Howard Hinnant's civil-from-days).
+/// The UTC year and month of a time (milliseconds since the epoch).
 fn year_month(ms: i64) -> (i64, i64) {
-    let z = ms.div_euclid(86_400_000) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m)
+    let date = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .date();
+    (i64::from(date.year()), i64::from(u8::from(date.month())))
 }
 
-/// The first millisecond of a month (UTC), by days-from-civil.
+/// The first millisecond of a month (UTC).
 fn month_start(year: i64, month: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((month + 9) % 12) + 2) / 5;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe - 719_468) * 86_400_000
+    let date = i32::try_from(year)
+        .ok()
+        .zip(
+            u8::try_from(month)
+                .ok()
+                .and_then(|m| time::Month::try_from(m).ok()),
+        )
+        .and_then(|(y, m)| time::Date::from_calendar_date(y, m, 1).ok())
+        .unwrap_or(time::Date::MIN);
+    date.midnight().assume_utc().unix_timestamp() * 1000
 }
 
 /// The first millisecond of the month after.

@@ -159,18 +159,18 @@ pub struct Results {
     pub dropped_events: u64,
 }
 
-/// UTC `YYYY-MM-DD` of a time (civil-from-days, Howard Hinnant's algorithm).
+/// UTC `YYYY-MM-DD` of a time (milliseconds since the epoch); times
+/// beyond what a calendar date holds (±9999 years) read as the epoch.
 pub fn utc_day(ms: i64) -> String {
-    let z = ms.div_euclid(DAY_MS) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    let date = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .date();
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
 }
 
 /// One shopper's activity in one campaign variant (or holdout) on one UTC

@@ -311,8 +311,7 @@ pub async fn login(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let login: Login = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("the login is not {{email, password}}: {e}")))?;
+    let login: Login = crate::error::json_body(&body, "the login ({email, password})")?;
     let email = login.email.trim().to_lowercase();
     state.limiter.check(
         &format!("login-ip:{}", ip.0),

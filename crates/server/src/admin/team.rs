@@ -59,11 +59,10 @@ pub async fn create_token(
     admin: Admin,
     body: axum::body::Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let req: NewToken = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(format!(
-            "the token must be {{\"name\": \"...\", \"site\"?, \"role\"?, \"expires_days\"?: 1-365}}: {e}"
-        ))
-    })?;
+    let req: NewToken = crate::error::json_body(
+        &body,
+        "the token ({\"name\": \"...\", \"site\"?, \"role\"?, \"expires_days\"?: 1-365})",
+    )?;
     if !dangol_engine::config::is_identifier(&req.name) {
         return Err(ApiError::bad_request(format!(
             "token name `{}` must be 1-64 characters of letters, digits, `-` or `_`",
@@ -190,9 +189,7 @@ pub async fn put_site_admin(
     axum::extract::Path((site, email)): axum::extract::Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let req: RoleBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(format!("the role must be {{\"role\": \"...\"}}: {e}"))
-    })?;
+    let req: RoleBody = crate::error::json_body(&body, "the role ({\"role\": \"...\"})")?;
     let Some(role) = Role::parse(&req.role) else {
         return Err(ApiError::bad_request(format!(
             "role `{}` is not one of owner, editor, viewer",
