@@ -36,17 +36,7 @@ pub(crate) const ADMIN_TOKEN: &str = "load-admin-token-0123456789";
 pub(crate) struct Server {
     pub(crate) child: Child,
     pub(crate) url: String,
-    pub(crate) data: tempdir::Dir,
-}
-
-pub(crate) mod tempdir {
-    /// A temporary directory removed on drop.
-    pub struct Dir(pub std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    pub(crate) data: tempfile::TempDir,
 }
 
 impl Drop for Server {
@@ -57,8 +47,7 @@ impl Drop for Server {
 }
 
 pub(crate) fn start_server(database_url: Option<&str>) -> Result<Server> {
-    let data = std::env::temp_dir().join(format!("dangol-load-{}", crate::bench::random_hex(6)));
-    std::fs::create_dir_all(&data)?;
+    let data = tempfile::Builder::new().prefix("dangol-load-").tempdir()?;
     let mut cmd = Command::new(target_dir().join("release/dangol-server"));
     cmd.args([
         "--addr",
@@ -72,7 +61,7 @@ pub(crate) fn start_server(database_url: Option<&str>) -> Result<Server> {
         "100000000",
         "--data-dir",
     ])
-    .arg(&data)
+    .arg(data.path())
     .env("RUST_LOG", "warn")
     .env("DANGOL_REDEEM_KEY", REDEEM_KEY)
     .env("DANGOL_ADMIN_TOKEN", ADMIN_TOKEN)
@@ -95,11 +84,7 @@ pub(crate) fn start_server(database_url: Option<&str>) -> Result<Server> {
     };
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Ok(Server {
-        child,
-        url,
-        data: tempdir::Dir(data),
-    })
+    Ok(Server { child, url, data })
 }
 
 pub(crate) fn client() -> Client<HttpConnector, Full<Bytes>> {

@@ -391,7 +391,7 @@ pub fn figures() -> Result<Map<String, Value>> {
     out.insert("scale_shoppers".into(), json!(shoppers));
     {
         let server = start_server(None)?;
-        let size = |s: &Server| Ok(database_bytes(&s.data.0));
+        let size = |s: &Server| Ok(database_bytes(s.data.path()));
         one_store(&runtime, &server, shoppers, "sqlite", &size, &mut out)?;
     }
     match crate::postgres::Cluster::start()? {
