@@ -183,6 +183,9 @@ async fn main() -> anyhow::Result<()> {
         let started = std::time::Instant::now();
         let events = demo::history::seed(store.as_ref(), now_ms()).await?;
         if events > 0 {
+            // The dashboard opens on the whole quarter: rolled up first.
+            dangol_server::rollups::catch_up(store.as_ref(), std::time::Duration::from_secs(120))
+                .await?;
             // The bandit learns from the quarter at once, not at the hour.
             dangol_server::admin::publish::refresh_bandits(store.as_ref(), demo::SITE)
                 .await
