@@ -20,6 +20,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::json;
@@ -132,14 +133,27 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
+    CookieJar::from_headers(headers)
+        .get(name)
+        .map(|c| c.value().to_string())
+}
+
+/// A cookie only this server's pages over HTTPS get: `HttpOnly`, `Secure`,
+/// `SameSite=Strict`, on `path`, for `max_age_s` seconds (0 deletes it).
+fn strict_cookie(
+    name: &'static str,
+    value: &str,
+    path: &'static str,
+    max_age_s: i64,
+) -> HeaderValue {
+    let cookie = Cookie::build((name, value.to_string()))
+        .path(path)
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .max_age(time::Duration::seconds(max_age_s))
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// Someone allowed to use the admin API.
@@ -297,10 +311,7 @@ pub struct Login {
 }
 
 fn session_cookie(token: &str, max_age_s: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age_s}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static(""))
+    strict_cookie(COOKIE, token, "/", max_age_s)
 }
 
 /// `POST /v1/admin/login`: a new session (a fresh token every time, so a
@@ -363,12 +374,10 @@ pub async fn login(
     );
     if let Some(h) = &hash {
         let device = device_token(&email, h, now + DEVICE_MS);
-        if let Ok(v) = HeaderValue::from_str(&format!(
-            "{DEVICE_COOKIE}={device}; Path=/v1/admin/login; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
-            DEVICE_MS / 1000
-        )) {
-            res.headers_mut().append(header::SET_COOKIE, v);
-        }
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            strict_cookie(DEVICE_COOKIE, &device, "/v1/admin/login", DEVICE_MS / 1000),
+        );
     }
     Ok(res)
 }
