@@ -1202,20 +1202,16 @@ macro_rules! sql_store {
                 &self,
                 site: &str,
                 since_ms: i64,
-                buckets: u32,
-                after: &str,
-                limit: u32,
+                buckets: (u32, u32),
             ) -> Result<Vec<(String, String)>, StoreError> {
                 let rows = sqlx::query(
                     "SELECT anon, profile FROM rollup_profiles
-                     WHERE site = $1 AND last_ms >= $2 AND bucket < $3 AND anon > $4
-                     ORDER BY anon LIMIT $5",
+                     WHERE site = $1 AND bucket >= $2 AND bucket < $3 AND last_ms >= $4",
                 )
                 .bind(site)
+                .bind(i64::from(buckets.0))
+                .bind(i64::from(buckets.1))
                 .bind(since_ms)
-                .bind(i64::from(buckets))
-                .bind(after)
-                .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db)?;

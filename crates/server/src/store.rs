@@ -457,16 +457,13 @@ pub trait RollupStore: Send + Sync {
     async fn rebuild_rollups(&self, site: &str, window_ms: i64) -> Result<(), StoreError>;
     /// Shoppers with an event since `since_ms`.
     async fn shoppers_since(&self, site: &str, since_ms: i64) -> Result<u64, StoreError>;
-    /// The profiles of the next (at most) `limit` shoppers active since
-    /// `since_ms`, in sampling buckets below `buckets` (of 1024), whose id
-    /// sorts after `after`, in id order.
+    /// The profiles of the shoppers active since `since_ms` whose sampling
+    /// bucket (0-1023, a hash of the id) is in `buckets` (from, to), by id.
     async fn profiles(
         &self,
         site: &str,
         since_ms: i64,
-        buckets: u32,
-        after: &str,
-        limit: u32,
+        buckets: (u32, u32),
     ) -> Result<Vec<(String, String)>, StoreError>;
     /// Shoppers of a site waiting to be rolled up, and shoppers with a
     /// rolled-up profile.

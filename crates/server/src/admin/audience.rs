@@ -24,8 +24,8 @@ async fn profile_config(state: &AppState, site: &str) -> Result<(ProfileConfig, 
     Ok(rollups::profile_config(state.store.as_ref(), site).await?)
 }
 
-/// Profiles per page of a reach count: memory stays bounded by one page.
-const PAGE: u32 = 2_000;
+/// Sampling buckets (of 1024) a reach count reads at once.
+const BUCKETS_PER_READ: u32 = 128;
 
 /// The first UTC day (days since the epoch) of a window of `days` days
 /// ending now: whole days, today included.
@@ -85,15 +85,11 @@ pub async fn reach(
     } else {
         u32::try_from((1024 * insights::SAMPLE).div_ceil(total)).unwrap_or(1024)
     };
-    let mut after = String::new();
-    loop {
-        let page = state
-            .store
-            .profiles(&site, since, buckets, &after, PAGE)
-            .await?;
-        let Some((last, _)) = page.last() else { break };
-        after = last.clone();
-        // Compiled per page: a compiled condition is not `Send`, so it may
+    // A few buckets at a time: memory stays bounded by about a sample.
+    for from in (0..buckets).step_by(BUCKETS_PER_READ as usize) {
+        let to = (from + BUCKETS_PER_READ).min(buckets);
+        let page = state.store.profiles(&site, since, (from, to)).await?;
+        // Compiled per read: a compiled condition is not `Send`, so it may
         // not live across the store's awaits (checked above, so it compiles).
         let Ok(compiled) = Condition::compile(&condition, &NativeRegex) else {
             break;

@@ -2939,11 +2939,7 @@ pub async fn rollups_follow_late_batches_erasure_and_retention(state: AppState) 
     assert_eq!(treated(&state).await, (1, 0));
     let touches = state.store.touches("demo", 0).await.unwrap();
     assert_eq!(ours(&touches, "roll0000000000000001"), 0);
-    let profiles = state
-        .store
-        .profiles("demo", 0, 1024, "", 1000)
-        .await
-        .unwrap();
+    let profiles = state.store.profiles("demo", 0, (0, 1024)).await.unwrap();
     assert!(profiles.iter().all(|(a, _)| a != "roll0000000000000001"));
     assert!(profiles.iter().any(|(a, _)| a == "roll0000000000000002"));
     // Retention: rollups of days past it go with the raw events.
@@ -2965,11 +2961,7 @@ pub async fn rollups_follow_late_batches_erasure_and_retention(state: AppState) 
     let touches = state.store.touches("demo", 0).await.unwrap();
     assert_eq!(ours(&touches, "roll0000000000000003"), 0);
     assert_eq!(ours(&touches, "roll0000000000000002"), 1);
-    let profiles = state
-        .store
-        .profiles("demo", 0, 1024, "", 1000)
-        .await
-        .unwrap();
+    let profiles = state.store.profiles("demo", 0, (0, 1024)).await.unwrap();
     assert!(profiles.iter().all(|(a, _)| a != "roll0000000000000003"));
     // Operators see how far the rollups are behind: a new batch waits
     // until the job (or a dashboard read) makes its shopper again.
