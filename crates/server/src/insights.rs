@@ -231,8 +231,9 @@ pub struct Counts {
 
 impl Counts {
     /// The insights' part of a window's per-day counts (see
-    /// [`crate::rollups::counts`]), with its distinct shoppers.
-    pub fn of(shoppers: u64, counts: &[crate::rollups::Count]) -> Counts {
+    /// [`crate::rollups::counts`]).
+    pub fn of(counts: &[crate::rollups::Count]) -> Counts {
+        let shoppers = shoppers_in(counts);
         let mut stages: BTreeMap<(i64, &str), u64> = BTreeMap::new();
         let mut offers: BTreeMap<u64, u64> = BTreeMap::new();
         let mut allocation: BTreeMap<(&str, i64, &str), u64> = BTreeMap::new();
@@ -321,19 +322,27 @@ impl Counts {
     }
 }
 
+/// Distinct shoppers active in a window, from its per-day counts.
+pub fn shoppers_in(counts: &[crate::rollups::Count]) -> u64 {
+    let n: i64 = counts
+        .iter()
+        .filter(|c| c.kind == "shopper")
+        .map(|c| c.n)
+        .sum();
+    u64::try_from(n).unwrap_or(0)
+}
+
 /// The lifecycle mix, offers per shopper-day and allocation over time of
 /// `events` (any order): each shopper's days and touches, their counts,
 /// then [`Counts`].
 pub fn compute(events: &[Event], cfg: &ProfileConfig) -> Insights {
     let mut counts = Vec::new();
-    let mut shoppers = 0;
     for run in shoppers_of(&by_shopper(events)) {
         let (days, _) = shopper_days(run, cfg);
-        shoppers += u64::from(!days.is_empty());
         let touches = crate::results::touches(&run[0].anon, run);
         counts.extend(crate::rollups::counts(&touches, &days, 0));
     }
-    Counts::of(shoppers, &counts).insights()
+    Counts::of(&counts).insights()
 }
 
 /// Counts the shoppers an audience matches, one shopper at a time.

@@ -102,6 +102,7 @@ fn enter(entries: &mut Entries, day: i64, at: i64, bought: Option<i64>) {
 ///   entry *in the window*: that entry is their first on or after the
 ///   window's first day, so each entry day carries the change from the next
 ///   entry's answer, and any window's sum is the answer of its first entry;
+/// - `shopper`: one shopper, on their last active day;
 /// - `stage` (a = the stage) and `offers` (a = offers seen): per shopper-day.
 pub fn counts(
     touches: &[results::Touch],
@@ -193,6 +194,9 @@ pub fn counts(
             let next = entries.get(i + 1).map_or(0, |(_, c)| i64::from(*c));
             push(*day, &conv, c, "", i64::from(*converted) - next, 0.0);
         }
+    }
+    if let Some(last) = days.last() {
+        push(last.day, "shopper", "", "", 1, 0.0);
     }
     for d in days {
         push(d.day, "stage", d.stage, "", 1, 0.0);

@@ -1186,18 +1186,6 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn shoppers_since(&self, site: &str, since_ms: i64) -> Result<u64, StoreError> {
-                let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM rollup_profiles WHERE site = $1 AND last_ms >= $2",
-                )
-                .bind(site)
-                .bind(since_ms)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db)?;
-                Ok(u64::try_from(n).unwrap_or(0))
-            }
-
             async fn profiles(
                 &self,
                 site: &str,

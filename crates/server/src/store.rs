@@ -455,8 +455,6 @@ pub trait RollupStore: Send + Sync {
     /// Drops every rollup of the site and marks all its shoppers, to be
     /// made again with a new attribution window.
     async fn rebuild_rollups(&self, site: &str, window_ms: i64) -> Result<(), StoreError>;
-    /// Shoppers with an event since `since_ms`.
-    async fn shoppers_since(&self, site: &str, since_ms: i64) -> Result<u64, StoreError>;
     /// The profiles of the shoppers active since `since_ms` whose sampling
     /// bucket (0-1023, a hash of the id) is in `buckets` (from, to), by id.
     async fn profiles(

@@ -44,9 +44,8 @@ pub async fn insights(
     let days = q.within(MAX_DAYS)?;
     rollups::before_read(state.store.as_ref()).await?;
     let from = first_day(days);
-    let shoppers = state.store.shoppers_since(&site, from * DAY_MS).await?;
     let counts = state.store.counts(&site, from).await?;
-    let computed = insights::Counts::of(shoppers, &counts).insights();
+    let computed = insights::Counts::of(&counts).insights();
     Ok(Json(json!({
         "site": site, "days": days, "stages": insights::STAGES, "insights": computed,
     })))
@@ -79,7 +78,7 @@ pub async fn reach(
     let since = first_day(days) * DAY_MS;
     // Every shopper up to the sample size; beyond, the sampling buckets
     // (a hash of the id, 1024 of them) that hold about that many.
-    let total = state.store.shoppers_since(&site, since).await?;
+    let total = insights::shoppers_in(&state.store.counts(&site, first_day(days)).await?);
     let buckets = if total <= insights::SAMPLE {
         1024
     } else {
