@@ -263,7 +263,8 @@ async fn reads(url: &str) -> Result<(f64, f64, f64, Value)> {
 }
 
 /// The SQLite database's bytes: the database file, without the write-ahead
-/// log (which SQLite folds back in and truncates at checkpoints).
+/// log (which SQLite folds back in and truncates at checkpoints); every
+/// file is printed.
 fn database_bytes(path: &std::path::Path) -> u64 {
     let mut total = 0;
     for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
@@ -367,6 +368,11 @@ fn one_store(
         format!("ingest_events_per_s_during_reads_{suffix}"),
         json!((sent as f64 / secs).round()),
     );
+    // At rest again: what the database keeps (SQLite's log folded back).
+    std::thread::sleep(Duration::from_secs(15));
+    println!("  after 15 s at rest:");
+    let at_rest = size(server)?;
+    out.insert(format!("db_bytes_at_rest_{suffix}"), json!(at_rest));
     Ok(())
 }
 
