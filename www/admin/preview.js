@@ -3,6 +3,10 @@
 import init, { Preview } from "/admin/preview/dangol.js";
 
 const ready = init({ module_or_path: "/admin/preview/dangol_bg.wasm" });
+// An editor re-rendered while its preview frame still loads removes the
+// frame and cancels the download: no unhandled rejection for that; a
+// preview asked for later still sees the failure.
+ready.catch(() => {});
 
 /** Called by the dashboard (same origin): decides and renders. */
 window.dangolPreview = async function show({ config, campaign, placement, attributes, lang }) {
