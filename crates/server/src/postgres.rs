@@ -82,7 +82,21 @@ impl PgStore {
             if month_start_after(year, month) > before_ms {
                 continue;
             }
+            // Servers sharing the database drop each month once.
             let mut tx = self.pool.begin().await.map_err(db)?;
+            sqlx::query("SELECT pg_advisory_xact_lock(7291005)")
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            let there: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+                .bind(&name)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+            if !there {
+                tx.commit().await.map_err(db)?;
+                continue;
+            }
             let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {name}"))
                 .fetch_one(&mut *tx)
                 .await
