@@ -211,7 +211,11 @@ export async function editor(view, ctx, { id, playbook }) {
     reachOut.textContent = t("loading");
     try {
       const r = (await api("POST", `${sitePath(s)}/reach?days=30`, { condition: draft.condition ?? {} })).reach;
-      reachOut.replaceChildren(h("strong", {}, t("reachOf", { matched: num(r.matched), shoppers: num(r.shoppers) })),
+      const sampled = r.sampled < r.shoppers;
+      const words = sampled
+        ? t("reachSampled", { matched: num(r.matched), shoppers: num(r.shoppers), low: num(r.matched_low), high: num(r.matched_high), sampled: num(r.sampled) })
+        : t("reachOf", { matched: num(r.matched), shoppers: num(r.shoppers) });
+      reachOut.replaceChildren(h("strong", {}, words),
         ...(r.unknown.length ? [h("small", { class: "help" }, " ", t("reachUnknown", { paths: r.unknown.join(", ") }))] : []));
     } catch (e) {
       reachOut.textContent = t("error", { message: e.message });
