@@ -799,6 +799,21 @@ macro_rules! sql_store {
             site: &str,
             anons: &[&str],
         ) -> Result<(), StoreError> {
+            let mut deltas = Deltas::new();
+            retract_into(&mut *conn, site, anons, &mut deltas).await?;
+            add_counts(&mut *conn, site, &deltas).await
+        }
+
+        /// Takes the rollups of these shoppers out and adds to `deltas`
+        /// what taking them out of the per-day counts needs: a caller that
+        /// also adds counts applies both in one sorted statement, so two
+        /// servers rolling up at once lock count rows in the same order.
+        async fn retract_into(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            site: &str,
+            anons: &[&str],
+            deltas: &mut Deltas,
+        ) -> Result<(), StoreError> {
             if anons.is_empty() {
                 return Ok(());
             }
@@ -836,13 +851,11 @@ macro_rules! sql_store {
                     offers: u64::try_from(r.get::<i64, _>("offers")).unwrap_or(0),
                 });
             }
-            let mut deltas = Deltas::new();
             for anon in anons {
                 let t = touches.remove(*anon).unwrap_or_default();
                 let d = days.remove(*anon).unwrap_or_default();
-                tally(&mut deltas, $crate::rollups::counts(&t, &d, window), -1);
+                tally(deltas, $crate::rollups::counts(&t, &d, window), -1);
             }
-            add_counts(&mut *conn, site, &deltas).await?;
             for table in ["rollup_touches", "rollup_days", "rollup_profiles"] {
                 let mut query =
                     sqlx::QueryBuilder::<$db>::new(format!("DELETE FROM {table} WHERE site = "));
@@ -1017,12 +1030,12 @@ macro_rules! sql_store {
                         )));
                     }
                     let erased = erased_among(&mut tx, site, &anons).await?;
-                    retract(&mut tx, site, &anons).await?;
+                    let mut deltas = Deltas::new();
+                    retract_into(&mut tx, site, &anons, &mut deltas).await?;
                     let mine: Vec<&$crate::store::ShopperRollup> = rollups
                         .iter()
                         .filter(|r| anons.contains(&r.anon.as_str()) && !erased.contains(&r.anon.as_str()))
                         .collect();
-                    let mut deltas = Deltas::new();
                     for r in &mine {
                         tally(&mut deltas, $crate::rollups::counts(&r.touches, &r.days, window_ms), 1);
                     }
