@@ -134,9 +134,7 @@ crate::sql::sql_store!(
 
 /// The UTC year and month of a time (milliseconds since the epoch).
 fn year_month(ms: i64) -> (i64, i64) {
-    let date = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .date();
+    let date = crate::results::utc_date(ms);
     (i64::from(date.year()), i64::from(u8::from(date.month())))
 }
 

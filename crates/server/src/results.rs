@@ -159,12 +159,17 @@ pub struct Results {
     pub dropped_events: u64,
 }
 
-/// UTC `YYYY-MM-DD` of a time (milliseconds since the epoch); times
-/// beyond what a calendar date holds (±9999 years) read as the epoch.
-pub fn utc_day(ms: i64) -> String {
-    let date = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+/// The UTC date of a time (milliseconds since the epoch); times beyond
+/// what a calendar date holds (±9999 years) read as the epoch.
+pub fn utc_date(ms: i64) -> time::Date {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .date();
+        .date()
+}
+
+/// UTC `YYYY-MM-DD` of a time (milliseconds since the epoch).
+pub fn utc_day(ms: i64) -> String {
+    let date = utc_date(ms);
     format!(
         "{:04}-{:02}-{:02}",
         date.year(),

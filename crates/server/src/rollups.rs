@@ -31,13 +31,10 @@ pub async fn profile_config(
     store: &dyn Store,
     site: &str,
 ) -> Result<(ProfileConfig, Value), StoreError> {
-    let settings = match store.site_settings(site).await? {
-        Some(stored) => match serde_json::from_str(&stored.settings) {
-            Ok(Value::Object(map)) => map,
-            _ => return Err(StoreError::Corrupt(format!("settings of `{site}`"))),
-        },
-        None => serde_json::Map::new(),
-    };
+    let settings = crate::admin::sites::stored_settings(store, site)
+        .await?
+        .map(|(map, _)| map)
+        .unwrap_or_default();
     let config = crate::admin::sites::compose(site, &settings, Vec::new(), 1);
     let cfg = SiteConfig::from_value(&config)
         .map(|c| c.profile)

@@ -974,16 +974,14 @@ macro_rules! sql_store {
             ) -> Result<Vec<Event>, StoreError> {
                 let mut out = Vec::new();
                 for chunk in anons.chunks(500) {
+                    let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
                     let mut query = sqlx::QueryBuilder::<$db>::new(
                         "SELECT id, type, ts, anon, campaign, variant, item, category, price, answer
                          FROM events WHERE site = ",
                     );
-                    query.push_bind(site).push(" AND anon IN (");
-                    let mut list = query.separated(", ");
-                    for anon in chunk {
-                        list.push_bind(anon);
-                    }
-                    query.push(") ORDER BY anon, ts, id");
+                    query.push_bind(site);
+                    push_anons(&mut query, &chunk);
+                    query.push(" ORDER BY anon, ts, id");
                     let rows = query.build().fetch_all(&self.pool).await.map_err(db)?;
                     out.extend(rows.iter().map(event_of));
                 }

@@ -22,19 +22,24 @@ async fn postgres() -> Option<AppState> {
         );
         return None;
     };
+    let store = PgStore::connect(&fresh_database(&url).await).await.unwrap();
+    Some(common::state_over(Arc::new(store)).await)
+}
+
+/// A new, empty database on the cluster at `url`: its URL.
+async fn fresh_database(url: &str) -> String {
     let name = format!(
         "dangol_test_{}_{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
-    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
         .await
         .unwrap();
     let (base, _) = url.rsplit_once('/').unwrap();
-    let store = PgStore::connect(&format!("{base}/{name}")).await.unwrap();
-    Some(common::state_over(Arc::new(store)).await)
+    format!("{base}/{name}")
 }
 
 api_tests!(postgres);
@@ -47,14 +52,7 @@ async fn events_are_partitioned_by_month_and_old_months_are_dropped_whole() {
         eprintln!("NOTICE: DANGOL_TEST_POSTGRES_URL is not set: skipped");
         return;
     };
-    let name = format!("dangol_parts_{}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let (base, _) = url.rsplit_once('/').unwrap();
-    let db_url = format!("{base}/{name}");
+    let db_url = fresh_database(&url).await;
     let store = PgStore::connect(&db_url).await.unwrap();
     let now = dangol_server::now_ms();
     dangol_server::demo::seed(&store, now).await.unwrap();

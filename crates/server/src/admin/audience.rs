@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use dangol_engine::condition::{Condition, NativeRegex};
-use dangol_engine::profile::{Profile, ProfileConfig};
+use dangol_engine::profile::Profile;
 use serde_json::{Value, json};
 
 use super::auth::Admin;
@@ -18,11 +18,6 @@ const DAY_MS: i64 = 86_400_000;
 
 /// The longest window a replay reads.
 const MAX_DAYS: i64 = 365;
-
-/// The profile thresholds and saved groups of the site's settings.
-async fn profile_config(state: &AppState, site: &str) -> Result<(ProfileConfig, Value), ApiError> {
-    Ok(rollups::profile_config(state.store.as_ref(), site).await?)
-}
 
 /// Sampling buckets (of 1024) a reach count reads at once.
 const BUCKETS_PER_READ: u32 = 128;
@@ -72,7 +67,7 @@ pub async fn reach(
             let problem = format!("condition: {}: {}", e.path, e.message);
             super::sites::unprocessable("invalid_condition", problem.clone(), vec![problem])
         })?;
-    let (cfg, groups) = profile_config(&state, &site).await?;
+    let (cfg, groups) = rollups::profile_config(state.store.as_ref(), &site).await?;
     rollups::before_read(state.store.as_ref()).await?;
     let mut count = insights::ReachCount::new(&cfg, &groups, now_ms());
     let since = first_day(days) * DAY_MS;

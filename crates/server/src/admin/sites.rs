@@ -42,13 +42,23 @@ pub(super) async fn settings_of(
     store: &dyn Store,
     site: &str,
 ) -> Result<(Map<String, Value>, u32), ApiError> {
-    let stored = store
-        .site_settings(site)
+    stored_settings(store, site)
         .await?
-        .ok_or_else(|| ApiError::unknown_site(site))?;
+        .ok_or_else(|| ApiError::unknown_site(site))
+}
+
+/// A site's settings (the config's top level) and retention, `None` for a
+/// site that does not exist.
+pub(crate) async fn stored_settings(
+    store: &dyn Store,
+    site: &str,
+) -> Result<Option<(Map<String, Value>, u32)>, StoreError> {
+    let Some(stored) = store.site_settings(site).await? else {
+        return Ok(None);
+    };
     match serde_json::from_str(&stored.settings) {
-        Ok(Value::Object(map)) => Ok((map, stored.retention_days)),
-        _ => Err(StoreError::Corrupt(format!("settings of `{site}`")).into()),
+        Ok(Value::Object(map)) => Ok(Some((map, stored.retention_days))),
+        _ => Err(StoreError::Corrupt(format!("settings of `{site}`"))),
     }
 }
 
