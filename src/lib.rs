@@ -6,15 +6,20 @@
 //! Shops do not call this module directly: the loader `dangol.js` starts it
 //! and exposes `window.dangol`.
 
+#[cfg(feature = "more")]
+mod more;
 pub mod platform;
 #[cfg(feature = "preview")]
 pub mod preview;
 pub mod render;
+// The second module exports only its own paths, not the widget.
+#[cfg(not(feature = "more"))]
 mod widget;
 
-#[cfg(feature = "bench")]
+#[cfg(all(feature = "bench", not(feature = "more")))]
 use wasm_bindgen::prelude::*;
 
+#[cfg(not(feature = "more"))]
 pub use widget::{Widget, start};
 
 // A small free-list allocator: dlmalloc costs ~7 KB of wasm, and the widget
@@ -32,7 +37,7 @@ static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> 
 /// ```js
 /// const compiled = benchConfigLoad(configText, "demo", 100);
 /// ```
-#[cfg(feature = "bench")]
+#[cfg(all(feature = "bench", not(feature = "more")))]
 #[wasm_bindgen(js_name = benchConfigLoad)]
 pub fn bench_config_load(text: &str, site: &str, rounds: u32) -> u32 {
     let mut compiled = 0;
@@ -46,14 +51,14 @@ pub fn bench_config_load(text: &str, site: &str, rounds: u32) -> u32 {
 
 /// Condition evaluation in the browser, for `cargo xtask bench` only (the
 /// shipped bundle is built without the `bench` feature).
-#[cfg(feature = "bench")]
+#[cfg(all(feature = "bench", not(feature = "more")))]
 #[wasm_bindgen]
 pub struct BenchConditions {
     conditions: Vec<dangol_engine::condition::Condition>,
     paths: dangol_engine::condition::Paths,
 }
 
-#[cfg(feature = "bench")]
+#[cfg(all(feature = "bench", not(feature = "more")))]
 #[wasm_bindgen]
 impl BenchConditions {
     /// Compiles an array of GrowthBook-style conditions once, together, as

@@ -1,5 +1,7 @@
 //! The widget's browser layer, in headless Chromium (wasm-bindgen-test).
-#![cfg(target_arch = "wasm32")]
+//! Built with the `full` feature (`cargo xtask test` passes it): every
+//! renderer in one module, as the second module and the preview have them.
+#![cfg(all(target_arch = "wasm32", feature = "full", not(feature = "more")))]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic: a panic is a failed test
 
 use dangol::platform::random::hex_id;
@@ -210,6 +212,7 @@ fn a_bad_script_tag_gives_an_inert_widget_not_an_exception() {
     let widget = dangol::start(
         "not a site!".to_string(),
         "ftp://x".to_string(),
+        None,
         None,
         None,
         None,

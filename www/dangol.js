@@ -89,13 +89,21 @@
   var wasm = fetch(new URL("dangol_bg.wasm" + v, base), { referrerPolicy: "no-referrer" });
   if (w.WebAssembly && WebAssembly.compileStreaming) wasm = WebAssembly.compileStreaming(wasm);
   wasm.catch(function () { /* reported by init below */ });
+  // The widget's second module (overlays, coupons, loyalty and feedback
+  // prompts, the words of "Why this offer?"): imported once, on first use.
+  var more = null;
+  function loadMore() {
+    return more || (more = import(new URL("more/dangol.js" + v, base).href).then(function (m) {
+      return m.default({ module_or_path: new URL("more/dangol_bg.wasm" + v, base) }).then(function () { return m; });
+    }).catch(function (e) { more = null; throw e; }));
+  }
   import(new URL("dangol.js" + v, base).href)
     .then(function (m) {
       // The widget starts in a task of its own, so the page's input and
       // paint can run between instantiating the wasm and starting it.
       return m.default({ module_or_path: wasm }).then(nextTask).then(function () {
         if (!w.dangol) return; // destroyed before it loaded
-        widget = m.start(site, endpoint, key, config, nextTask);
+        widget = m.start(site, endpoint, key, config, nextTask, loadMore);
         for (var i = 0; i < seen; i++) call("dataLayer", [dl[i]]);
         queue.splice(0).forEach(function (c) { call(c[0], c[1]); });
         w.dangol.ready = true;

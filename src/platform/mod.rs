@@ -12,6 +12,8 @@ pub mod format;
 pub mod json;
 pub mod locks;
 pub mod log;
+#[cfg(not(feature = "full"))]
+pub mod more;
 pub mod net;
 pub mod random;
 pub mod regex;

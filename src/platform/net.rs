@@ -102,6 +102,7 @@ pub async fn get_config(
 }
 
 /// POSTs JSON and returns the status and the body text.
+#[cfg(feature = "full")]
 pub async fn post_for_text(
     url: &str,
     body: &str,

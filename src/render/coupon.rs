@@ -1,15 +1,28 @@
 //! The coupon offer: value, a reveal button that asks the shop's server for
 //! a unique code, then the code with copy-to-clipboard and its expiry.
 
+#[cfg(feature = "full")]
 use dangol_engine::config::Coupon;
+#[cfg(feature = "full")]
 use dangol_engine::i18n::Lang;
+#[cfg(feature = "full")]
 use gloo::events::EventListener;
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Document, Element, ShadowRoot};
+use wasm_bindgen::JsCast;
+#[cfg(feature = "full")]
+use wasm_bindgen::JsValue;
+use web_sys::Element;
+#[cfg(feature = "full")]
+use web_sys::{Document, ShadowRoot};
 
+#[cfg(feature = "full")]
 use super::el;
+#[cfg(feature = "full")]
+use crate::platform::log::{Problem, warn_once};
+#[cfg(feature = "full")]
+use crate::platform::{json, net};
 
 /// The coupon before it is revealed.
+#[cfg(feature = "full")]
 pub fn node(document: &Document, coupon: &Coupon) -> Result<Element, JsValue> {
     let root = el(document, "div", "banner coupon")?;
     root.set_attribute("data-theme", "accent")?;
@@ -45,6 +58,7 @@ pub fn node(document: &Document, coupon: &Coupon) -> Result<Element, JsValue> {
 }
 
 /// Wires the reveal button: it asks the widget for the code.
+#[cfg(feature = "full")]
 pub fn wire(slot: &Element, root: &ShadowRoot, sink: super::Sink) -> Vec<EventListener> {
     let Ok(Some(reveal)) = root.query_selector(".reveal") else {
         return Vec::new();
@@ -58,6 +72,7 @@ pub fn wire(slot: &Element, root: &ShadowRoot, sink: super::Sink) -> Vec<EventLi
 }
 
 /// Shows the claimed code, with a copy button and when it expires.
+#[cfg(feature = "full")]
 pub fn show_code(slot: &Element, code: &str, expires_ms: f64, lang: Lang) -> Vec<EventListener> {
     let Some(root) = slot.shadow_root() else {
         return Vec::new();
@@ -95,6 +110,42 @@ pub fn show_code(slot: &Element, code: &str, expires_ms: f64, lang: Lang) -> Vec
         })])
     };
     build().unwrap_or_default()
+}
+
+/// Asks the shop's server for the coupon's code (`url` and `body` as the
+/// shopper's session makes them) and shows it in `slot`, or a friendly word
+/// instead. The copy button's listeners when a code was shown.
+#[cfg(feature = "full")]
+pub async fn claim(
+    slot: &Element,
+    url: &str,
+    body: &str,
+    lang: Lang,
+) -> Option<Vec<EventListener>> {
+    let words = lang.words();
+    match net::post_for_text(url, body, net::TIMEOUT_MS).await {
+        Ok((200, text)) => {
+            let answer = js_sys::JSON::parse(&text)
+                .map(|v| json::from_parsed(&v))
+                .unwrap_or_default();
+            let code = answer["code"].as_str().unwrap_or_default();
+            let expires = answer["expires_ms"].as_f64().unwrap_or(0.0);
+            return Some(show_code(slot, code, expires, lang));
+        }
+        Ok((409, _)) => show_failure(slot, words.claim_exhausted),
+        Ok((status, _)) => {
+            warn_once(
+                Problem::Send,
+                &format!("could not claim a coupon (HTTP {status})"),
+            );
+            show_failure(slot, words.claim_failed);
+        }
+        Err(e) => {
+            warn_once(Problem::Send, &format!("could not claim a coupon ({e})"));
+            show_failure(slot, words.claim_failed);
+        }
+    }
+    None
 }
 
 /// A friendly word instead of a code (budget spent, offline...).

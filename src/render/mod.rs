@@ -6,12 +6,15 @@
 //! `unsafe-inline` still works.
 
 pub mod coupon;
+#[cfg(feature = "full")]
 pub mod overlay;
+#[cfg(feature = "full")]
 pub mod prompts;
 mod style;
 
 use dangol_engine::config::{Banner, Content};
 use dangol_engine::i18n::Lang;
+#[cfg(feature = "full")]
 use dangol_engine::loyalty::Progress;
 use gloo::events::EventListener;
 use wasm_bindgen::JsValue;
@@ -21,6 +24,9 @@ use crate::platform::describe;
 
 /// Marks a slot the widget rendered into.
 pub const RENDERED_ATTR: &str = "data-dangol-rendered";
+
+/// Marks the element an overlay lives in; its value is the placement.
+pub const OVERLAY_ATTR: &str = "data-dangol-overlay";
 
 /// Marks a slot whose shadow root the widget made.
 const HOST_ATTR: &str = "data-dangol-host";
@@ -38,6 +44,13 @@ pub enum Action {
     Claim(Element),
     /// Switched personalised offers off.
     PersonalisationOff,
+    /// The second module showed the claimed coupon code.
+    #[cfg(not(feature = "full"))]
+    Claimed,
+    /// Opened "Why this offer?" for the first time: this element is to
+    /// get the words (worked out by the second module, on demand).
+    #[cfg(not(feature = "full"))]
+    Explain(Element),
 }
 
 /// Where an offer's actions go (the widget knows which offer it is for).
@@ -52,8 +65,14 @@ pub struct Offer<'a> {
     /// The variant.
     pub variant: &'a str,
     /// Plain-words reasons; an offer with any gets "Why this offer?".
+    #[cfg(feature = "full")]
     pub why: &'a [String],
+    /// Whether the offer was chosen from personal data: it gets "Why this
+    /// offer?", whose words are worked out when the shopper asks.
+    #[cfg(not(feature = "full"))]
+    pub personal: bool,
     /// The shopper's loyalty standing, for loyalty prompts.
+    #[cfg(feature = "full")]
     pub loyalty: Option<&'a Progress>,
     /// The widget's own words and number formats.
     pub lang: Lang,
@@ -114,7 +133,7 @@ pub fn inline(slot: &Element, offer: &Offer<'_>) -> Result<Rendered, String> {
 /// Takes an offer off the page: a slot gets the shop's own content back,
 /// an overlay is removed.
 pub fn clear(host: &Element) {
-    if host.has_attribute(overlay::OVERLAY_ATTR) {
+    if host.has_attribute(OVERLAY_ATTR) {
         host.remove();
         return;
     }
@@ -128,7 +147,18 @@ pub fn clear(host: &Element) {
     let _ = host.remove_attribute(RENDERED_ATTR);
 }
 
+/// The offer's element, by content type. The first module renders banners
+/// into slots; everything else is the second module's (`platform::more`).
+#[cfg(not(feature = "full"))]
+fn content_node(document: &Document, offer: &Offer<'_>) -> Result<Element, String> {
+    match offer.content {
+        Content::Banner(banner) => banner_node(document, banner).map_err(|e| describe(&e)),
+        _ => Err("only banners render in the first module".into()),
+    }
+}
+
 /// The offer's element, by content type.
+#[cfg(feature = "full")]
 fn content_node(document: &Document, offer: &Offer<'_>) -> Result<Element, String> {
     match offer.content {
         Content::Banner(banner) => banner_node(document, banner),
@@ -157,14 +187,20 @@ fn wire(
     let document = host
         .owner_document()
         .ok_or("the offer is not in a document")?;
-    let mut listeners = if offer.why.is_empty() {
-        Vec::new()
-    } else {
+    #[cfg(feature = "full")]
+    let personal = !offer.why.is_empty();
+    #[cfg(not(feature = "full"))]
+    let personal = offer.personal;
+    let mut listeners = if personal {
         why_this_offer(&document, root, node, offer).map_err(|e| describe(&e))?
+    } else {
+        Vec::new()
     };
     let sink = offer.sink.clone();
     match offer.content {
+        #[cfg(feature = "full")]
         Content::Coupon(_) => listeners.extend(coupon::wire(host, root, sink)),
+        #[cfg(feature = "full")]
         Content::FeedbackQuestion(_) => {
             listeners.extend(prompts::wire_feedback(root, sink, offer.lang))
         }
@@ -186,7 +222,7 @@ fn why_this_offer(
     banner: &Element,
     offer: &Offer<'_>,
 ) -> Result<Vec<EventListener>, JsValue> {
-    let (why, lang) = (offer.why, offer.lang);
+    let lang = offer.lang;
     let words = lang.words();
     let button = el(document, "button", "why")?;
     button.set_attribute("type", "button")?;
@@ -196,7 +232,8 @@ fn why_this_offer(
     let panel = el(document, "div", "explain")?;
     panel.set_attribute("hidden", "")?;
     let text = el(document, "p", "explain-text")?;
-    text.set_text_content(Some(&lang.because(why)));
+    #[cfg(feature = "full")]
+    text.set_text_content(Some(&lang.because(offer.why)));
     panel.append_child(&text)?;
     let off = el(document, "button", "off")?;
     off.set_attribute("type", "button")?;
@@ -206,8 +243,14 @@ fn why_this_offer(
 
     let toggle = {
         let (button, panel) = (button.clone(), panel.clone());
+        #[cfg(not(feature = "full"))]
+        let (sink, text) = (offer.sink.clone(), text.clone());
         EventListener::new(&button.clone(), "click", move |_| {
             let open = panel.has_attribute("hidden");
+            #[cfg(not(feature = "full"))]
+            if open && text.text_content().unwrap_or_default().is_empty() {
+                sink(Action::Explain(text.clone()));
+            }
             let _ = if open {
                 panel.remove_attribute("hidden")
             } else {

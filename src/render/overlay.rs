@@ -10,11 +10,8 @@ use gloo::events::EventListener;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, KeyboardEvent};
 
-use super::{Action, Offer, Rendered, content_node, el, style, wire};
+use super::{Action, OVERLAY_ATTR, Offer, Rendered, content_node, el, style, wire};
 use crate::platform::describe;
-
-/// Marks the element an overlay lives in; its value is the placement.
-pub const OVERLAY_ATTR: &str = "data-dangol-overlay";
 
 /// What can take focus inside an overlay.
 const FOCUSABLE: &str = "button:not([disabled]):not([hidden]),a[href]";

@@ -9,7 +9,10 @@ use web_sys::{CssStyleSheet, ShadowRoot};
 
 use crate::platform::describe;
 
-const CSS: &str = ":host{display:block;contain:content}\
+/// What banners in slots need: the first module's rules.
+macro_rules! base_css {
+    () => {
+        ":host{display:block;contain:content}\
 .banner{display:flex;flex-wrap:wrap;align-items:center;gap:12px 16px;box-sizing:border-box;width:100%;min-height:inherit;\
 padding:var(--dangol-padding,20px 24px);border-radius:var(--dangol-radius,12px);\
 font-family:var(--dangol-font,system-ui,sans-serif);background:var(--dangol-bg,#f7f4ef);color:var(--dangol-fg,#1d1d1f)}\
@@ -26,14 +29,21 @@ background:var(--dangol-cta-bg,#c2410c);color:var(--dangol-cta-fg,#fff)}\
 .explain{margin-top:8px;padding:12px 16px;border-radius:8px;background:var(--dangol-explain-bg,#fff);color:var(--dangol-explain-fg,#1d1d1f);\
 font-family:var(--dangol-font,system-ui,sans-serif);font-size:.9rem;box-shadow:0 1px 4px rgba(0,0,0,.12)}\
 .explain[hidden]{display:none}.explain-text{margin:0 0 8px}\
-.value{margin:2px 0 0;font-size:var(--dangol-coupon-value-size,1.6rem);font-weight:800}\
+.off{font:inherit;padding:6px 12px;border-radius:999px;border:1px solid currentColor;background:none;color:inherit;cursor:pointer}"
+    };
+}
+
+/// Coupons, loyalty and feedback prompts and overlays: the second module's.
+#[cfg(feature = "full")]
+macro_rules! more_css {
+    () => {
+        ".value{margin:2px 0 0;font-size:var(--dangol-coupon-value-size,1.6rem);font-weight:800}\
 .terms{margin:4px 0 0;font-size:.8rem;opacity:.7}.status{margin:4px 0 0;font-size:.85rem}.status:empty{display:none}\
 .code{flex:none;padding:8px 14px;border:2px dashed currentColor;border-radius:8px;font-size:1.1rem;font-weight:700;letter-spacing:.05em}\
 button.cta{border:0;font:inherit;cursor:pointer}button.cta[disabled]{opacity:.6;cursor:progress}\
 .standing{margin:4px 0}.progress{width:100%;max-width:320px;height:10px;accent-color:var(--dangol-cta-bg,#c2410c)}\
 .answers{display:flex;flex-wrap:wrap;gap:6px;margin-top:8px}.answer{font:inherit;min-width:40px;padding:6px 10px;border-radius:8px;\
 border:1px solid currentColor;background:none;color:inherit;cursor:pointer}.answer:focus-visible{outline:3px solid var(--dangol-focus,#1c7ed6)}\
-.off{font:inherit;padding:6px 12px;border-radius:999px;border:1px solid currentColor;background:none;color:inherit;cursor:pointer}\
 .backdrop{position:fixed;inset:0;background:var(--dangol-backdrop,rgba(0,0,0,.45));z-index:2147483646}\
 .overlay{position:fixed;z-index:2147483647;box-sizing:border-box;color:var(--dangol-fg,#1d1d1f)}\
 .modal{top:50%;left:50%;transform:translate(-50%,-50%);width:min(92vw,var(--dangol-modal-width,520px));max-height:90vh;overflow:auto;\
@@ -44,7 +54,14 @@ border-radius:var(--dangol-radius,12px);box-shadow:0 12px 40px rgba(0,0,0,.3)}\
 .close{position:absolute;top:8px;right:8px;z-index:1;width:36px;height:36px;border:0;border-radius:50%;background:rgba(0,0,0,.08);\
 color:inherit;font:inherit;font-size:1.3rem;line-height:1;cursor:pointer}.close:focus-visible{outline:3px solid var(--dangol-focus,#1c7ed6)}\
 @media (prefers-reduced-motion:no-preference){.overlay{animation:dangol-in .2s ease-out}}\
-@keyframes dangol-in{from{opacity:0;translate:0 12px}}";
+@keyframes dangol-in{from{opacity:0;translate:0 12px}}"
+    };
+}
+
+#[cfg(not(feature = "full"))]
+const CSS: &str = base_css!();
+#[cfg(feature = "full")]
+const CSS: &str = concat!(base_css!(), more_css!());
 
 thread_local! {
     static SHEET: RefCell<Option<CssStyleSheet>> = const { RefCell::new(None) };

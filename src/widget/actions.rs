@@ -11,8 +11,10 @@ use web_sys::Element;
 
 use super::state::Inner;
 use super::sync::flush;
+#[cfg(not(feature = "full"))]
+use crate::platform::json;
+#[cfg(not(feature = "full"))]
 use crate::platform::log::{Problem, warn_once};
-use crate::platform::{json, net};
 use crate::render::{Action, Sink, coupon};
 
 /// The sink for one offer's actions.
@@ -34,52 +36,81 @@ pub(super) fn sink(cell: Weak<RefCell<Inner>>, campaign: &str, variant: &str) ->
                 drop(inner);
                 return claim(cell, slot, campaign.clone(), variant.clone());
             }
+            #[cfg(not(feature = "full"))]
+            Action::Claimed => inner.claimed(&campaign, &variant),
+            #[cfg(not(feature = "full"))]
+            Action::Explain(text) => {
+                drop(inner);
+                return explain(&cell, &campaign, text);
+            }
         }
         drop(inner);
         flush(cell);
     })
 }
 
-/// Asks the server for the coupon's code and shows it (or why not).
+/// Asks the server for the coupon's code and shows it (or why not): in
+/// this module when it renders coupons, else in the second module that
+/// rendered this one (which answers with [`Action::Claimed`]).
 fn claim(cell: Rc<RefCell<Inner>>, slot: Element, campaign: String, variant: String) {
     let (request, lang) = {
         let inner = cell.borrow();
         (inner.claim_request(&campaign, &variant), inner.lang())
     };
-    let words = lang.words();
     let Some((url, body)) = request else {
-        coupon::show_failure(&slot, words.claim_needs_consent);
+        coupon::show_failure(&slot, lang.words().claim_needs_consent);
         return;
     };
+    #[cfg(feature = "full")]
     spawn_local(async move {
-        match net::post_for_text(&url, &body, net::TIMEOUT_MS).await {
-            Ok((200, text)) => {
-                let answer = js_sys::JSON::parse(&text)
-                    .map(|v| json::from_parsed(&v))
-                    .unwrap_or_default();
-                let code = answer["code"].as_str().unwrap_or_default().to_string();
-                let expires = answer["expires_ms"].as_f64().unwrap_or(0.0);
-                let listeners = coupon::show_code(&slot, &code, expires, lang);
-                let mut inner = cell.borrow_mut();
-                if let Some(shown) = inner.shown.iter_mut().find(|s| s.host == slot) {
-                    shown.listeners.extend(listeners);
-                }
-                inner.claimed(&campaign, &variant);
-                drop(inner);
-                flush(cell);
+        let Some(listeners) = coupon::claim(&slot, &url, &body, lang).await else {
+            return;
+        };
+        let mut inner = cell.borrow_mut();
+        if let Some(shown) = inner.shown.iter_mut().find(|s| s.host == slot) {
+            shown.listeners.extend(listeners);
+        }
+        inner.claimed(&campaign, &variant);
+        drop(inner);
+        flush(cell);
+    });
+    #[cfg(not(feature = "full"))]
+    {
+        let _ = (campaign, variant);
+        let inner = cell.borrow();
+        if let Some(shown) = inner.shown.iter().find(|s| s.host == slot)
+            && let Some(lazy) = &shown.lazy
+            && let Some(more) = crate::platform::more::loaded()
+        {
+            more.claim(lazy.handle.0, &url, &body, lang.tag());
+        }
+    }
+}
+
+/// "Why this offer?" opened: the second module works out the words for the
+/// shopper's attributes as they are now.
+#[cfg(not(feature = "full"))]
+fn explain(cell: &Rc<RefCell<Inner>>, campaign: &str, text: Element) {
+    let (config, attributes, lang) = {
+        let inner = cell.borrow();
+        let Some(config) = inner.config.as_ref() else {
+            return;
+        };
+        let attributes = inner.attributes(config, crate::platform::clock::now_ms());
+        (
+            config.source().to_string(),
+            json::to_js(&attributes),
+            inner.lang().tag(),
+        )
+    };
+    let campaign = campaign.to_string();
+    spawn_local(async move {
+        match crate::platform::more::module().await {
+            Ok(more) => {
+                let words = more.why(&config, &campaign, attributes, lang);
+                text.set_text_content(Some(&words));
             }
-            Ok((409, _)) => coupon::show_failure(&slot, words.claim_exhausted),
-            Ok((status, _)) => {
-                warn_once(
-                    Problem::Send,
-                    &format!("could not claim a coupon (HTTP {status})"),
-                );
-                coupon::show_failure(&slot, words.claim_failed);
-            }
-            Err(e) => {
-                warn_once(Problem::Send, &format!("could not claim a coupon ({e})"));
-                coupon::show_failure(&slot, words.claim_failed);
-            }
+            Err(e) => warn_once(Problem::Render, &e),
         }
     });
 }

@@ -44,6 +44,10 @@ pub struct Widget {
 /// instead of asking again. `next_task`, when given, returns a promise
 /// that resolves in a later task; the widget waits for it between reading
 /// a fetched config and rendering it, so neither makes a long task.
+/// `more`, when given, imports the widget's second module (`pkg/more/`)
+/// and resolves to it; overlays, coupons, loyalty prompts, feedback
+/// questions and the words of "Why this offer?" need it, and are left out
+/// (with one console warning) without it.
 ///
 /// Never throws: a bad site id or endpoint logs one console warning and
 /// returns a widget that does nothing.
@@ -51,7 +55,7 @@ pub struct Widget {
 /// ```js
 /// import init, { start } from "/pkg/dangol.js";
 /// await init();
-/// const widget = start("demo", "https://shop.example", "MCowBQYDK2VwAyEA...", null, null);
+/// const widget = start("demo", "https://shop.example", "MCowBQYDK2VwAyEA...", null, null, null);
 /// widget.grant(); // the shopper accepted personalisation
 /// ```
 #[wasm_bindgen]
@@ -61,7 +65,12 @@ pub fn start(
     key: Option<String>,
     config: Option<js_sys::Promise>,
     next_task: Option<js_sys::Function>,
+    more: Option<js_sys::Function>,
 ) -> Widget {
+    #[cfg(not(feature = "full"))]
+    crate::platform::more::set_loader(more);
+    #[cfg(feature = "full")]
+    let _ = more;
     let endpoint = endpoint.trim_end_matches('/').to_string();
     // A session with nothing read yet; boot starts the page's own.
     let mut inner = Inner::new(site, endpoint, Session::new(String::new()));

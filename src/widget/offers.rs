@@ -3,10 +3,11 @@
 //! shopper actually saw, dismissed and bought.
 
 use dangol_engine::attributes;
-use dangol_engine::config::{CompiledConfig, PlacementKind, Trigger};
+use dangol_engine::config::{CompiledCampaign, CompiledConfig, PlacementKind, Trigger};
 use dangol_engine::decide::{Chosen, Shopper, decide_page};
 use dangol_engine::event::Event;
 use dangol_engine::i18n::Lang;
+#[cfg(feature = "full")]
 use dangol_engine::loyalty;
 use dangol_engine::profile::Input;
 use dangol_engine::random::SplitMix64;
@@ -19,7 +20,27 @@ use super::state::{Inner, Phase, Shown, Waiting, offer_detail};
 use crate::platform::log::{Problem, warn_once};
 use crate::platform::regex::BrowserRegex;
 use crate::platform::{clock, dom, random};
-use crate::render::{self, Offer, overlay};
+#[cfg(feature = "full")]
+use crate::render::overlay;
+use crate::render::{self, Offer, Rendered};
+
+/// "Why this offer?" for a chosen offer: its reasons, where every path is
+/// in this module; in the shipped widget, whether it was chosen from
+/// personal data (the second module works the words out when asked).
+#[cfg(feature = "full")]
+pub(crate) type Why = Vec<String>;
+#[cfg(not(feature = "full"))]
+pub(crate) type Why = bool;
+
+#[cfg(feature = "full")]
+fn why_of(campaign: &CompiledCampaign, attributes: &Value, lang: Lang) -> Why {
+    campaign.why(attributes, lang)
+}
+
+#[cfg(not(feature = "full"))]
+fn why_of(campaign: &CompiledCampaign, _: &Value, _: Lang) -> Why {
+    campaign.behavioural
+}
 
 /// Where an offer goes.
 enum Target<'a> {
@@ -33,7 +54,7 @@ enum Target<'a> {
 struct Ready {
     placement: String,
     chosen: Chosen,
-    why: Vec<String>,
+    why: Why,
 }
 
 impl Inner {
@@ -80,7 +101,7 @@ impl Inner {
         }
     }
 
-    fn attributes(&self, config: &CompiledConfig, now: i64) -> Value {
+    pub(super) fn attributes(&self, config: &CompiledConfig, now: i64) -> Value {
         let cfg = &config.config().profile;
         attributes::build(
             &self.page,
@@ -162,7 +183,7 @@ impl Inner {
                     .campaigns()
                     .iter()
                     .find(|c| c.campaign.id == chosen.campaign_id)
-                    .map(|c| c.why(&attributes, lang))
+                    .map(|c| why_of(c, &attributes, lang))
                     .unwrap_or_default();
                 ready.push(Ready {
                     placement: decision.placement.clone(),
@@ -177,7 +198,7 @@ impl Inner {
         for offer in ready {
             if let Some((_, slot)) = slots.iter().find(|(p, _)| *p == offer.placement) {
                 let target = Target::Slot(slot, &attributes);
-                self.show(target, &offer.placement, &offer.chosen, &offer.why);
+                self.show(target, &offer.placement, &offer.chosen, offer.why);
             } else if let Some((_, kind, trigger)) =
                 overlays.iter().find(|(p, _, _)| *p == offer.placement)
             {
@@ -207,7 +228,7 @@ impl Inner {
         while i < self.waiting.len() {
             if self.waiting[i].trigger.fires(&signals) {
                 let w = self.waiting.remove(i);
-                self.show(Target::Overlay(w.kind), &w.placement, &w.chosen, &w.why);
+                self.show(Target::Overlay(w.kind), &w.placement, &w.chosen, w.why);
             } else if !self.waiting[i].trigger.may_fire_later(&signals) {
                 self.waiting.remove(i);
             } else {
@@ -219,21 +240,29 @@ impl Inner {
     /// Renders one chosen offer into a slot (with the attributes the page
     /// was just decided with), or as an overlay (attributes as they are now,
     /// when its trigger fired).
-    fn show(&mut self, target: Target<'_>, placement: &str, chosen: &Chosen, why: &[String]) {
+    fn show(&mut self, target: Target<'_>, placement: &str, chosen: &Chosen, why: Why) {
         let Some(config) = self.config.as_ref() else {
             return;
         };
-        let lang = self.lang();
         let attributes = match target {
             Target::Slot(_, attributes) => attributes.clone(),
             Target::Overlay(_) => self.attributes(config, clock::now_ms()),
         };
+        #[cfg(not(feature = "full"))]
+        if !matches!(
+            (&target, &chosen.content),
+            (Target::Slot(..), dangol_engine::config::Content::Banner(_))
+        ) {
+            return self.show_later(target, placement, chosen, &attributes);
+        }
+        let lang = self.lang();
         let content = render::filled(
             &chosen.content,
             &attributes,
             config.config().currency.as_deref(),
             lang,
         );
+        #[cfg(feature = "full")]
         let standing = loyalty::progress(&config.config().tiers, self.declared());
         let sink = super::actions::sink(
             self.self_ref.clone().unwrap_or_default(),
@@ -244,28 +273,121 @@ impl Inner {
             content: &content,
             campaign: &chosen.campaign_id,
             variant: &chosen.variant_id,
-            why,
+            #[cfg(feature = "full")]
+            why: &why,
+            #[cfg(not(feature = "full"))]
+            personal: why,
+            #[cfg(feature = "full")]
             loyalty: standing.as_ref(),
             lang,
             sink,
         };
         let result = match target {
             Target::Slot(slot, _) => render::inline(slot, &offer),
+            #[cfg(feature = "full")]
             Target::Overlay(kind) => overlay::open(kind, placement, &offer),
+            #[cfg(not(feature = "full"))]
+            Target::Overlay(_) => return,
         };
-        let rendered = match result {
-            Ok(r) => r,
-            Err(e) => {
-                warn_once(
-                    Problem::Render,
-                    &format!(
-                        "could not render `{}` into `{placement}`: {e}",
-                        chosen.campaign_id
-                    ),
-                );
+        match result {
+            Ok(rendered) => self.rendered(rendered, placement, chosen, None),
+            Err(e) => render_failed(&chosen.campaign_id, placement, &e),
+        }
+    }
+
+    /// Hands an offer the first module does not render (an overlay, a
+    /// coupon, a loyalty prompt, a feedback question) to the second module,
+    /// loading it on first use.
+    #[cfg(not(feature = "full"))]
+    fn show_later(
+        &mut self,
+        target: Target<'_>,
+        placement: &str,
+        chosen: &Chosen,
+        attributes: &Value,
+    ) {
+        use crate::platform::{json, more};
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen::prelude::*;
+
+        let Some(config) = self.config.as_ref() else {
+            return;
+        };
+        let (slot, kind) = match target {
+            Target::Slot(slot, _) => (Some(slot.clone()), 0),
+            Target::Overlay(PlacementKind::Modal) => (None, 1),
+            Target::Overlay(PlacementKind::Toast) => (None, 2),
+            Target::Overlay(_) => (None, 3),
+        };
+        let text = config.source().to_string();
+        let attributes = json::to_js(attributes);
+        let declared = json::to_js(&Value::Object(self.declared().clone()));
+        let lang = self.lang().tag();
+        let weak = self.self_ref.clone().unwrap_or_default();
+        let sink = super::actions::sink(weak.clone(), &chosen.campaign_id, &chosen.variant_id);
+        let callback = Closure::<dyn Fn(u32, JsValue)>::new(move |code: u32, arg: JsValue| {
+            sink(match code {
+                0 => render::Action::Click,
+                1 => render::Action::Dismiss,
+                2 => render::Action::Answer(arg.as_f64().unwrap_or(0.0) as u8),
+                3 => render::Action::Claim(arg.unchecked_into()),
+                5 => render::Action::Claimed,
+                _ => render::Action::PersonalisationOff,
+            })
+        });
+        let placement = placement.to_string();
+        let chosen = chosen.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let loaded = more::module().await;
+            let Some(cell) = weak.upgrade() else {
                 return;
+            };
+            if cell.borrow().phase == Phase::Off {
+                return; // destroyed while the module loaded
             }
-        };
+            let answer = loaded.and_then(|more| {
+                more.show(
+                    slot,
+                    kind,
+                    &placement,
+                    &text,
+                    &chosen.campaign_id,
+                    &chosen.variant_id,
+                    attributes,
+                    declared,
+                    lang,
+                    callback.as_ref().unchecked_ref(),
+                )
+                .map_err(|e| crate::platform::describe(&e))
+            });
+            match answer {
+                Ok(answer) => {
+                    let handle = more::Handle(answer.get(0).as_f64().unwrap_or(0.0) as u32);
+                    let rendered = Rendered {
+                        host: answer.get(1).unchecked_into(),
+                        node: answer.get(2).unchecked_into(),
+                        listeners: Vec::new(),
+                    };
+                    let lazy = super::state::Lazy {
+                        handle,
+                        _sink: callback,
+                    };
+                    cell.borrow_mut()
+                        .rendered(rendered, &placement, &chosen, Some(lazy));
+                }
+                Err(e) => render_failed(&chosen.campaign_id, &placement, &e),
+            }
+        });
+    }
+
+    /// An offer is on the page: it is watched until seen.
+    fn rendered(
+        &mut self,
+        rendered: Rendered,
+        placement: &str,
+        chosen: &Chosen,
+        lazy: Option<super::state::Lazy>,
+    ) {
         mark_first_offer();
         let watch = self.self_ref.as_ref().and_then(|weak| {
             let weak = weak.clone();
@@ -285,6 +407,7 @@ impl Inner {
             seen: false,
             watch,
             listeners: rendered.listeners,
+            lazy,
         });
     }
 
@@ -344,6 +467,13 @@ impl Inner {
         self.closed.clear();
         self.decisions.clear();
     }
+}
+
+fn render_failed(campaign: &str, placement: &str, problem: &str) {
+    warn_once(
+        Problem::Render,
+        &format!("could not render `{campaign}` into `{placement}`: {problem}"),
+    );
 }
 
 /// A performance mark when the first offer is painted, for measuring.

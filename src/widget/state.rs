@@ -85,8 +85,25 @@ pub(crate) struct Shown {
     /// Recorded as an exposure once actually seen.
     pub seen: bool,
     pub watch: Option<Watch>,
+    /// Held for their drop, which unwires the offer.
+    #[cfg_attr(not(feature = "full"), allow(dead_code))]
     pub listeners: Vec<EventListener>,
+    /// Rendered by the second module: dropping this unwires it there.
+    #[cfg_attr(feature = "full", allow(dead_code))]
+    pub lazy: Option<Lazy>,
 }
+
+/// An offer the second module rendered, and the callback its actions come
+/// back through (alive as long as the offer).
+#[cfg(not(feature = "full"))]
+pub(crate) struct Lazy {
+    pub handle: crate::platform::more::Handle,
+    pub _sink: wasm_bindgen::closure::Closure<dyn Fn(u32, wasm_bindgen::JsValue)>,
+}
+
+/// Every offer renders in this module.
+#[cfg(feature = "full")]
+pub(crate) enum Lazy {}
 
 /// An overlay decided at page load, waiting for its trigger.
 pub(crate) struct Waiting {
@@ -94,7 +111,7 @@ pub(crate) struct Waiting {
     pub kind: PlacementKind,
     pub trigger: Trigger,
     pub chosen: Chosen,
-    pub why: Vec<String>,
+    pub why: super::offers::Why,
 }
 
 /// `{campaign, variant}` for page callbacks.

@@ -177,8 +177,16 @@ test("a personal offer says why in plain words and can switch personalisation of
   await page.click("#add-to-cart");
   await page.goto(`${server.url}/demo/`);
   await page.waitForSelector(`${HERO}[data-dangol-rendered="cart-reminder"]`);
+  // A banner in a slot is the first module's; the words of "Why this
+  // offer?" are the second module's, loaded when the shopper asks.
+  const more = [];
+  page.on("request", (r) => { if (r.url().includes("/pkg/more/")) more.push(r.url()); });
+  await page.waitForTimeout(300);
+  assert.deepEqual(more, []);
   await page.click(`${HERO} .why`);
-  assert.equal(await page.locator(`${HERO} .explain-text`).textContent(), "You see this because you have 1 item in your cart.");
+  const words = await eventually(() => page.locator(`${HERO} .explain-text`).textContent(), 5000, "the words");
+  assert.equal(words, "You see this because you have 1 item in your cart.");
+  assert.equal(more.length, 2, `the glue and the wasm of the second module: ${more}`);
   await page.screenshot({ path: (await import("./harness.mjs")).shotPath("why-this-offer.png") });
   await page.click(`${HERO} .off`);
   assert.deepEqual(await page.evaluate(() => window.dangol.consent.purposes()),

@@ -42,6 +42,17 @@ pub fn bundle_sizes() -> Result<(u64, u64)> {
     Ok((raw, gzip))
 }
 
+/// The second module's size (glue + wasm, gzipped as served): what a page
+/// loads on first use of an overlay, a coupon, a loyalty or feedback
+/// prompt, or "Why this offer?".
+pub fn bundle_lazy_gzip_bytes() -> Result<u64> {
+    let mut total = 0u64;
+    for file in widget::lazy_files() {
+        total += widget::gzip(&read(&file)?)?.len() as u64;
+    }
+    Ok(total)
+}
+
 /// The bundle's brotli size (quality 11): what a browser that accepts
 /// brotli downloads.
 pub fn bundle_brotli_bytes() -> Result<u64> {
@@ -92,6 +103,10 @@ pub fn run() -> Result<()> {
     report.insert(
         "bundle_brotli_bytes".into(),
         Value::from(bundle_brotli_bytes()?),
+    );
+    report.insert(
+        "bundle_lazy_gzip_bytes".into(),
+        Value::from(bundle_lazy_gzip_bytes()?),
     );
 
     step("engine benchmarks (criterion)");

@@ -36,7 +36,10 @@ fn main() {
             .and_then(|()| {
                 let (raw, gzip) = bench::bundle_sizes()?;
                 let brotli = bench::bundle_brotli_bytes()?;
-                println!("bundle: {raw} bytes raw, {gzip} gzip, {brotli} brotli");
+                let lazy = bench::bundle_lazy_gzip_bytes()?;
+                println!(
+                    "bundle: {raw} bytes raw, {gzip} gzip, {brotli} brotli; second module (on first use) {lazy} gzip"
+                );
                 Ok(())
             }),
         Some("bench") if args.get(1).map(String::as_str) == Some("load") => bench::run_load(),

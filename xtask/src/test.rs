@@ -25,9 +25,13 @@ use crate::{bench, postgres, root, tools, widget};
 /// config checked and compiled in a compact form, so the widget carries no
 /// config reader, validator or condition compiler: 113.6 KB. Insertion-
 /// ordered JSON maps (IndexMap) instead of BTreeMap: 112.3 KB. Gzip
-/// copies made by Zopfli instead of zlib's best level: 107.5 KB.
+/// copies made by Zopfli instead of zlib's best level: 107.5 KB. Overlays,
+/// coupons, loyalty and feedback prompts and the words of "Why this
+/// offer?" moved to a second module loaded on first use (not counted
+/// here; `cargo xtask bench` reports it as `bundle_lazy_gzip_bytes`):
+/// 98.7 KB.
 /// The ceiling comes down with each saving, so none is lost unnoticed.
-pub const BUNDLE_GZIP_BUDGET: u64 = 108_000;
+pub const BUNDLE_GZIP_BUDGET: u64 = 99_000;
 
 pub fn run() -> Result<()> {
     let started = Instant::now();
@@ -68,8 +72,10 @@ pub fn run() -> Result<()> {
             "--package",
             "dangol",
             "--all-targets",
-            // The bench and dashboard-preview exports too.
-            "--all-features",
+            // The bench and dashboard-preview exports too, and the browser
+            // tests (every renderer in one module).
+            "--features",
+            "bench,preview",
             "--target",
             "wasm32-unknown-unknown",
             "--",
@@ -77,6 +83,29 @@ pub fn run() -> Result<()> {
             "warnings",
         ]))
     })?;
+    stage(
+        "clippy (the shipped widget's two modules as wasm32)",
+        &mut || {
+            // The first module, which hands offers to the second, and the
+            // second on its own.
+            for features in ["", "more"] {
+                sh(Command::new("cargo").args([
+                    "clippy",
+                    "--package",
+                    "dangol",
+                    "--lib",
+                    "--features",
+                    features,
+                    "--target",
+                    "wasm32-unknown-unknown",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]))?;
+            }
+            Ok(())
+        },
+    )?;
     stage("engine builds for wasm32 on its own", &mut || {
         sh(Command::new("cargo").args([
             "check",
@@ -113,6 +142,8 @@ pub fn run() -> Result<()> {
                     "test",
                     "--package",
                     "dangol",
+                    "--features",
+                    "full",
                     "--target",
                     "wasm32-unknown-unknown",
                 ]))

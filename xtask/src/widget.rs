@@ -13,7 +13,16 @@ use crate::root;
 use crate::run::{sh, step};
 use crate::tools;
 
-/// Files of the shipped bundle, in load order.
+/// Where the second module (loaded on first use) goes, under `pkg/`.
+pub const MORE: &str = "more";
+
+/// Files of the second module: the glue and the wasm, loaded on first use.
+pub fn lazy_files() -> Vec<PathBuf> {
+    let more = root().join("pkg").join(MORE);
+    vec![more.join("dangol.js"), more.join("dangol_bg.wasm")]
+}
+
+/// Files of the shipped bundle's first load, in load order.
 pub fn bundle_files() -> Vec<PathBuf> {
     let root = root();
     vec![
@@ -48,6 +57,49 @@ pub fn build() -> Result<()> {
 }
 
 /// The shipped pipeline, for the widget and for its `bench` build alike:
+/// the first module with `features` into `out`, the second (the `more`
+/// feature) into `out/more/`, each by [`build_module`]; then the loader,
+/// the build id over all four files, the compressed copies and the build's
+/// own directory.
+pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
+    build_module(features, out)?;
+    step("building the widget's second module (loaded on first use)");
+    let more = out.join(MORE);
+    build_module(&["more"], &more)?;
+    let loader = out.join(LOADER);
+    match tools::terser() {
+        Some(terser) => sh(Command::new(&terser)
+            .arg(root().join("www/dangol.js"))
+            .args(["--compress", "--mangle", "--comments", "false", "--output"])
+            .arg(&loader))?,
+        None => {
+            println!("(terser not installed: the loader is left unminified)");
+            std::fs::copy(root().join("www/dangol.js"), &loader)?;
+        }
+    }
+    // The build id: the loader asks for the modules of its own build.
+    let mut crc = flate2::Crc::new();
+    for dir in [out, more.as_path()] {
+        for name in ["dangol.js", "dangol_bg.wasm"] {
+            crc.update(&std::fs::read(dir.join(name))?);
+        }
+    }
+    let id = format!("{:08x}", crc.sum());
+    let text = std::fs::read_to_string(&loader)?;
+    if !text.contains("\"DANGOL_BUILD\"") {
+        bail!("the loader has no \"DANGOL_BUILD\" for the build id");
+    }
+    std::fs::write(
+        &loader,
+        text.replace("\"DANGOL_BUILD\"", &format!("\"{id}\"")),
+    )?;
+    std::fs::write(out.join(BUILD_ID), &id)?;
+    precompress(out, &[LOADER, "dangol.js", "dangol_bg.wasm"])?;
+    precompress(&more, &["dangol.js", "dangol_bg.wasm"])?;
+    keep_build(out, &id)
+}
+
+/// One module of the widget, with `features`, into `out`:
 ///
 /// 1. cargo, release, with the standard library rebuilt for size and
 ///    panics that trap at once (no panic messages or formatting in the
@@ -63,7 +115,7 @@ pub fn build() -> Result<()> {
 ///    exports (wasm-bindgen's are long and hashed, and appear in both
 ///    files); the JS glue is rewritten with the new names.
 /// 4. terser on the glue.
-pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
+fn build_module(features: &[&str], out: &Path) -> Result<()> {
     let target = crate::bench::target_dir().join("ship");
     let mut cargo = Command::new("cargo");
     cargo
@@ -124,40 +176,19 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
         }
         None => println!("(wasm-opt not installed: the wasm is left unoptimised)"),
     }
-    let loader = out.join(LOADER);
     match tools::terser() {
         Some(terser) => {
-            step("minifying the JS glue and the loader (terser)");
+            step("minifying the JS glue (terser)");
             sh(Command::new(&terser)
                 .arg(&glue)
                 .args(["--module", "--compress", "--mangle", "--output"])
-                .arg(&glue))?;
-            sh(Command::new(&terser)
-                .arg(root().join("www/dangol.js"))
-                .args(["--compress", "--mangle", "--comments", "false", "--output"])
-                .arg(&loader))?;
+                .arg(&glue))
         }
         None => {
-            println!("(terser not installed: the JS glue and the loader are left unminified)");
-            std::fs::copy(root().join("www/dangol.js"), &loader)?;
+            println!("(terser not installed: the JS glue is left unminified)");
+            Ok(())
         }
     }
-    // The build id: the loader asks for the glue and wasm of its own build.
-    let mut crc = flate2::Crc::new();
-    crc.update(&std::fs::read(&glue)?);
-    crc.update(&std::fs::read(&wasm)?);
-    let id = format!("{:08x}", crc.sum());
-    let text = std::fs::read_to_string(&loader)?;
-    if !text.contains("\"DANGOL_BUILD\"") {
-        bail!("the loader has no \"DANGOL_BUILD\" for the build id");
-    }
-    std::fs::write(
-        &loader,
-        text.replace("\"DANGOL_BUILD\"", &format!("\"{id}\"")),
-    )?;
-    std::fs::write(out.join(BUILD_ID), &id)?;
-    precompress(out)?;
-    keep_build(out, &id)
 }
 
 /// How many builds' files the server keeps serving: the current one and the
@@ -173,12 +204,13 @@ fn keep_build(out: &Path, id: &str) -> Result<()> {
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
-    std::fs::create_dir_all(&dir)?;
+    std::fs::create_dir_all(dir.join(MORE))?;
     for name in ["dangol.js", "dangol_bg.wasm"] {
         for suffix in ["", ".br", ".gz"] {
-            let file = format!("{name}{suffix}");
-            std::fs::copy(out.join(&file), dir.join(&file))
-                .with_context(|| format!("keeping {file} of build {id}"))?;
+            for file in [format!("{name}{suffix}"), format!("{MORE}/{name}{suffix}")] {
+                std::fs::copy(out.join(&file), dir.join(&file))
+                    .with_context(|| format!("keeping {file} of build {id}"))?;
+            }
         }
     }
     let mut kept = Vec::new();
@@ -204,8 +236,8 @@ pub const LOADER: &str = "loader.js";
 
 /// The loader, the glue and the wasm as brotli and gzip too (`<file>.br`, `<file>.gz`),
 /// which the server sends to browsers that accept them.
-fn precompress(out: &Path) -> Result<()> {
-    for name in [LOADER, "dangol.js", "dangol_bg.wasm"] {
+fn precompress(out: &Path, names: &[&str]) -> Result<()> {
+    for name in names {
         let bytes = std::fs::read(out.join(name))?;
         std::fs::write(out.join(format!("{name}.br")), brotli(&bytes)?)?;
         std::fs::write(out.join(format!("{name}.gz")), gzip(&bytes)?)?;
@@ -446,12 +478,16 @@ mod tests {
     fn a_build_keeps_its_files_by_id_and_only_the_newest_builds_stay() -> Result<()> {
         let out = std::env::temp_dir().join(format!("dangol-keep-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&out);
-        std::fs::create_dir_all(&out)?;
+        std::fs::create_dir_all(out.join(MORE))?;
         let ids = ["00000001", "00000002", "00000003", "00000004", "00000005"];
         for id in ids {
             for name in ["dangol.js", "dangol_bg.wasm"] {
                 for suffix in ["", ".br", ".gz"] {
                     std::fs::write(out.join(format!("{name}{suffix}")), format!("{id}{suffix}"))?;
+                    std::fs::write(
+                        out.join(format!("{MORE}/{name}{suffix}")),
+                        format!("{id} more{suffix}"),
+                    )?;
                 }
             }
             keep_build(&out, id)?;
@@ -466,6 +502,10 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(out.join("builds/00000004/dangol_bg.wasm.br"))?,
             "00000004.br"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("builds/00000004/more/dangol_bg.wasm.gz"))?,
+            "00000004 more.gz"
         );
         // Rebuilding an old id makes it the newest again.
         keep_build(&out, "00000003")?;

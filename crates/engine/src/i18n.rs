@@ -138,8 +138,18 @@ impl Lang {
         }
     }
 
-    /// The explanation sentence from plain-words reasons.
+    /// The explanation sentence from plain-words reasons (a general one
+    /// when there are none).
     pub fn because(self, reasons: &[String]) -> String {
+        if reasons.is_empty() {
+            // Chosen from personal data none of whose values says
+            // anything in words (an empty cart, say).
+            return match self {
+                Lang::Ko => "이 쇼핑몰에서의 활동을 바탕으로 보여 드리는 혜택이에요.",
+                Lang::En => "You see this because of your activity on this shop.",
+            }
+            .to_string();
+        }
         match self {
             Lang::Ko => format!("{} 보여 드리는 혜택이에요.", reasons.join(", ")),
             Lang::En => format!("You see this because {}.", reasons.join(", and ")),
@@ -174,6 +184,10 @@ mod tests {
         let reasons = ["a".to_string(), "b".to_string()];
         assert_eq!(Lang::En.because(&reasons), "You see this because a, and b.");
         assert_eq!(Lang::Ko.because(&reasons), "a, b 보여 드리는 혜택이에요.");
+        assert_eq!(
+            Lang::En.because(&[]),
+            "You see this because of your activity on this shop."
+        );
         assert_eq!(Lang::Ko.score_of(4, 5), "5점 중 4점");
         assert_ne!(Lang::Ko.words().close, Lang::En.words().close);
     }

@@ -108,7 +108,8 @@ pub fn read(text: &str, regex: &dyn RegexEngine) -> Result<CompiledConfig, Compa
         _ if r.failed() => return Err(CompactError::Corrupt(0)),
         other => return Err(CompactError::Format(other)),
     }
-    let config = read_config(&mut r, regex);
+    let mut config = read_config(&mut r, regex);
+    config.source = text.to_string();
     let at = r.position();
     r.finish(config).ok_or(CompactError::Corrupt(at))
 }

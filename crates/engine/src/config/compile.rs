@@ -59,6 +59,8 @@ pub struct CompiledConfig {
     /// Every attribute path the campaigns' conditions read, once.
     paths: Paths,
     problems: Vec<ConfigError>,
+    /// The compact text it was read from; empty when compiled from JSON.
+    pub(super) source: String,
 }
 
 impl CompiledConfig {
@@ -75,7 +77,14 @@ impl CompiledConfig {
             campaigns,
             paths,
             problems: Vec::new(),
+            source: String::new(),
         }
+    }
+
+    /// The compact text this config was read from (empty for one compiled
+    /// from JSON): what the widget hands its second module.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// The config as read; its campaigns moved to
@@ -208,6 +217,7 @@ impl SiteConfig {
             campaigns: compiled,
             paths,
             problems,
+            source: String::new(),
         })
     }
 }

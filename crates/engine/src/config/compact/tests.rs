@@ -36,6 +36,10 @@ fn every_case_config_reads_back_as_written() {
         }
         // Writing what was read gives the same text: nothing is lost.
         assert_eq!(write(&back, "l1"), text);
+        // It keeps the text it was read from (the widget's second module
+        // reads the same text); a config compiled from JSON has none.
+        assert_eq!(back.source(), text);
+        assert_eq!(config.source(), "");
     }
 }
 

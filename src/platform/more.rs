@@ -1,0 +1,110 @@
+//! The widget's second module, loaded on first use: overlays, coupons,
+//! loyalty prompts, feedback questions and the words of "Why this offer?".
+//! Every shop pays for the first module on every first visit; these paths
+//! only on pages that use them, so they stay out of the first load.
+//!
+//! The loader hands the widget a function that imports the module once
+//! (`pkg/more/`, the same build as the first) and resolves to it; the
+//! module renders from the compact config text and the attributes it is
+//! given, and reports the shopper's actions back through a callback.
+
+use std::cell::RefCell;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::Element;
+
+use super::describe;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The second module's exports (`src/more.rs`).
+    #[derive(Clone)]
+    pub type More;
+
+    /// Renders an offer: into `slot`, or as an overlay of `kind` (1 modal,
+    /// 2 toast, 3 bar) when `slot` is `null`. Answers `[handle, host, node]`.
+    #[wasm_bindgen(method, catch)]
+    pub fn show(
+        this: &More,
+        slot: Option<Element>,
+        kind: u8,
+        placement: &str,
+        config: &str,
+        campaign: &str,
+        variant: &str,
+        attributes: JsValue,
+        declared: JsValue,
+        lang: &str,
+        sink: &js_sys::Function,
+    ) -> Result<js_sys::Array, JsValue>;
+
+    /// Unwires the offer rendered as `handle`.
+    #[wasm_bindgen(method)]
+    pub fn unwire(this: &More, handle: u32);
+
+    /// Claims the coupon of the offer `handle` (`url` and `body` as the
+    /// session makes them) and shows its code; answers through the offer's
+    /// callback (5) once the code is shown.
+    #[wasm_bindgen(method)]
+    pub fn claim(this: &More, handle: u32, url: &str, body: &str, lang: &str);
+
+    /// "You see this because…" for `campaign` and these attributes.
+    #[wasm_bindgen(method)]
+    pub fn why(
+        this: &More,
+        config: &str,
+        campaign: &str,
+        attributes: JsValue,
+        lang: &str,
+    ) -> String;
+}
+
+thread_local! {
+    /// The loader's function that imports the module.
+    static LOADER: RefCell<Option<js_sys::Function>> = const { RefCell::new(None) };
+    /// The module, once loaded.
+    static LOADED: RefCell<Option<More>> = const { RefCell::new(None) };
+}
+
+/// Where the module comes from (the loader's `more` function).
+pub fn set_loader(loader: Option<js_sys::Function>) {
+    LOADER.with(|l| *l.borrow_mut() = loader);
+}
+
+/// The module, if it has loaded already.
+pub fn loaded() -> Option<More> {
+    LOADED.with(|m| m.borrow().clone())
+}
+
+/// The module, loading it on first use.
+pub async fn module() -> Result<More, String> {
+    if let Some(more) = loaded() {
+        return Ok(more);
+    }
+    let loader = LOADER.with(|l| l.borrow().clone()).ok_or(
+        "the widget's second module has no loader (start the widget with the loader `dangol.js`)",
+    )?;
+    let promise = loader
+        .call0(&JsValue::NULL)
+        .map_err(|e| describe(&e))?
+        .dyn_into::<js_sys::Promise>()
+        .map_err(|_| "the loader's `more` gave no promise")?;
+    let module = JsFuture::from(promise)
+        .await
+        .map_err(|e| format!("the widget's second module did not load ({})", describe(&e)))?;
+    let more: More = module.unchecked_into();
+    LOADED.with(|m| *m.borrow_mut() = Some(more.clone()));
+    Ok(more)
+}
+
+/// An offer the second module rendered; dropping it unwires the offer.
+pub struct Handle(pub u32);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if let Some(more) = loaded() {
+            more.unwire(self.0);
+        }
+    }
+}
