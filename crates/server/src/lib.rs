@@ -33,6 +33,7 @@ pub mod signing;
 mod sql;
 pub mod sqlite;
 pub mod store;
+pub mod webhooks;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -211,6 +211,11 @@ async fn main() -> anyhow::Result<()> {
     ));
     tokio::spawn(dangol_server::admin::publish::bandit_loop(store.clone()));
     tokio::spawn(dangol_server::rollups::rollup_loop(store.clone()));
+    let deliverer = dangol_server::webhooks::Deliverer::from_env().map_err(anyhow::Error::msg)?;
+    tokio::spawn(dangol_server::webhooks::webhook_loop(
+        store.clone(),
+        deliverer,
+    ));
     let seed_demo = args.seed_demo;
     let state = AppState {
         store,

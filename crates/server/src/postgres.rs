@@ -132,6 +132,8 @@ crate::sql::sql_store!(
     " FOR UPDATE"
 );
 
+crate::webhooks::sql::webhook_store!(PgStore, sqlx::Postgres, "BEGIN");
+
 /// The UTC year and month of a time (milliseconds since the epoch).
 fn year_month(ms: i64) -> (i64, i64) {
     let date = crate::results::utc_date(ms);

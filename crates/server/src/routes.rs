@@ -59,6 +59,12 @@ pub const API_PATHS: &[&str] = &[
     admin::INSIGHTS,
     admin::ROLLUPS,
     admin::REACH,
+    crate::webhooks::admin::WEBHOOKS,
+    crate::webhooks::admin::WEBHOOK,
+    crate::webhooks::admin::SECRET,
+    crate::webhooks::admin::TEST,
+    crate::webhooks::admin::MESSAGES,
+    crate::webhooks::admin::REPLAY,
 ];
 const CONFIG: &str = "/v1/sites/{site}/config";
 const COMPACT: &str = "/v1/sites/{site}/config/compact";

@@ -489,16 +489,19 @@ macro_rules! sql_store {
                 //    `routes::store_batch`); one stored before it is deleted
                 //    below.
                 let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(anon.as_bytes()));
-                sqlx::query(
+                let now = $crate::now_ms();
+                let first = sqlx::query(
                     "INSERT INTO erased (site, anon_hash, erased_ms) VALUES ($1, $2, $3)
                      ON CONFLICT (site, anon_hash) DO NOTHING",
                 )
                 .bind(site)
                 .bind(&hash)
-                .bind(crate::now_ms())
+                .bind(now)
                 .execute(&self.pool)
                 .await
-                .map_err(db)?;
+                .map_err(db)?
+                .rows_affected()
+                    == 1;
                 // 2. Then everything tied to the id.
                 let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
                 let events = sqlx::query("DELETE FROM events WHERE site = $1 AND anon = $2")
@@ -529,6 +532,13 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
+                // 3. Tools downstream erase too: `customer.erased`, with
+                //    the erasure (once; a retried erasure that still found
+                //    events, after a crash between 1 and 2, says it again).
+                if first || events > 0 {
+                    let data = serde_json::json!({"site": site, "anon": anon, "erased_ms": now});
+                    enqueue_webhooks(&mut tx, site, None, "customer.erased", &data, now).await?;
+                }
                 tx.commit().await.map_err(db)?;
                 Ok(events)
             }
@@ -1420,6 +1430,7 @@ macro_rules! sql_store {
                 code: &str,
                 now_ms: i64,
             ) -> Result<Redeem, StoreError> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
                 let done = sqlx::query(
                     "UPDATE coupons SET redeemed_ms = $3
                      WHERE site = $1 AND code = $2 AND redeemed_ms IS NULL AND expires_ms > $3",
@@ -1427,7 +1438,7 @@ macro_rules! sql_store {
                 .bind(site)
                 .bind(code)
                 .bind(now_ms)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(db)?;
                 let row = sqlx::query(
@@ -1436,7 +1447,7 @@ macro_rules! sql_store {
                 )
                 .bind(site)
                 .bind(code)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(db)?;
                 let Some(r) = row else {
@@ -1449,6 +1460,17 @@ macro_rules! sql_store {
                     expires_ms: r.get("expires_ms"),
                     redeemed_ms: r.get("redeemed_ms"),
                 };
+                if done.rows_affected() == 1 {
+                    let data = serde_json::json!({
+                        "site": site,
+                        "code": coupon.code,
+                        "campaign": coupon.campaign,
+                        "variant": coupon.variant,
+                        "redeemed_ms": now_ms,
+                    });
+                    enqueue_webhooks(&mut tx, site, None, "coupon.redeemed", &data, now_ms).await?;
+                }
+                tx.commit().await.map_err(db)?;
                 Ok(if done.rows_affected() == 1 {
                     Redeem::Redeemed(coupon)
                 } else if let Some(at) = coupon.redeemed_ms {

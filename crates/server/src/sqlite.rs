@@ -102,6 +102,8 @@ crate::sql::sql_store!(
     ""
 );
 
+crate::webhooks::sql::webhook_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
+
 #[cfg(test)]
 mod tests {
     use super::*;

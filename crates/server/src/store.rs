@@ -381,12 +381,26 @@ pub trait AdminStore: Send + Sync {
 
 /// The storage the server needs: every aggregate's part, one object.
 pub trait Store:
-    SiteStore + ConfigStore + EventStore + RollupStore + CouponStore + AdminStore + 'static
+    SiteStore
+    + ConfigStore
+    + EventStore
+    + RollupStore
+    + CouponStore
+    + AdminStore
+    + crate::webhooks::WebhookStore
+    + 'static
 {
 }
 
 impl<T> Store for T where
-    T: SiteStore + ConfigStore + EventStore + RollupStore + CouponStore + AdminStore + 'static
+    T: SiteStore
+        + ConfigStore
+        + EventStore
+        + RollupStore
+        + CouponStore
+        + AdminStore
+        + crate::webhooks::WebhookStore
+        + 'static
 {
 }
 

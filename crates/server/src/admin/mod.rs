@@ -20,6 +20,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::AppState;
+use crate::webhooks::admin as hooks;
 
 /// Largest admin request body (a campaign with its variants).
 const MAX_BODY: usize = 256 * 1024;
@@ -76,6 +77,15 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route(BANDITS, post(publish::bandits))
         .route(REDEEM_KEY, post(sites::rotate_redeem_key))
         .route(CODES, get(codes::pool).post(codes::upload_codes))
+        .route(hooks::WEBHOOKS, get(hooks::list).post(hooks::create))
+        .route(
+            hooks::WEBHOOK,
+            get(hooks::get).put(hooks::put).delete(hooks::delete),
+        )
+        .route(hooks::SECRET, post(hooks::rotate))
+        .route(hooks::TEST, post(hooks::test))
+        .route(hooks::MESSAGES, get(hooks::messages))
+        .route(hooks::REPLAY, post(hooks::replay))
         .route(ADMINS, get(team::site_admins))
         .route(
             ADMIN,

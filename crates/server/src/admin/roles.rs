@@ -109,6 +109,8 @@ impl Grants {
 pub fn needed(method: &Method, route: &str) -> Option<Role> {
     let rest = route.strip_prefix("/v1/admin/sites/{site}")?;
     Some(match (method.as_str(), rest) {
+        // Webhooks carry secrets and send the site's events elsewhere.
+        (_, r) if r.starts_with("/webhooks") => Role::Owner,
         // Reads, and a reach estimate (a read sent as a POST).
         ("GET" | "HEAD", _) | ("POST", "/reach") => Role::Viewer,
         ("PUT", "") | ("POST", "/redeem-key") => Role::Owner,

@@ -12,6 +12,9 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+mod webhooks;
+pub use webhooks::*;
+
 pub const TOKEN: &str = "test-admin-token";
 
 /// A state over `store`, with the demo seeded and the admin token set.
@@ -3199,6 +3202,8 @@ macro_rules! api_tests {
             rollups_follow_late_batches_erasure_and_retention,
             paused_campaigns_stay_unpublished_and_publishing_can_be_previewed,
             dashboard_pages_need_a_signed_in_admin,
+            webhooks_are_signed_queued_with_their_event_retried_and_replayed,
+            a_webhook_endpoint_that_keeps_failing_is_disabled_and_loses_nothing,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
