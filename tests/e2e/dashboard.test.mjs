@@ -4,6 +4,8 @@
 // /admin/ or /v1/admin/ without a session, and no change without the CSRF token.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import http from "node:http";
+import { createRequire } from "node:module";
 import { startServer, launchBrowser, watchedPage, eventually, shotPath } from "./harness.mjs";
 
 let server;
@@ -300,6 +302,9 @@ test("the dashboard's pages pass axe's WCAG 2 A/AA rules with nothing serious or
   await page.goto(`${server.url}/admin/#/team`);
   await page.waitForSelector("table.team");
   await audit("team");
+  await page.goto(`${server.url}/admin/#/webhooks`);
+  await page.waitForSelector("form.new-webhook");
+  await audit("webhooks");
   await context.close();
 });
 
@@ -333,4 +338,49 @@ test("the team page shows who may do what and makes a site token that reads but 
   assert.equal((await call("GET", "/v1/admin/sites/demo/campaigns")).status, 401);
   assert.deepEqual(errors, []);
   await context.close();
+});
+
+test("an owner adds a webhook endpoint, sends a test that a real receiver verifies, and reads the delivery log", async () => {
+  const { Webhook } = createRequire(import.meta.url)("standardwebhooks");
+  const got = [];
+  const receiver = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => { body += c; });
+    req.on("end", () => { got.push({ headers: req.headers, body }); res.writeHead(204).end(); });
+  });
+  await new Promise((ok) => receiver.listen(0, "127.0.0.1", ok));
+  const hook = `http://127.0.0.1:${receiver.address().port}/hook`;
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await signIn(page);
+  await page.goto(`${server.url}/admin/#/webhooks`);
+  await page.fill("form.new-webhook input[type=url]", hook);
+  await page.fill("form.new-webhook input[type=text]", "our CRM");
+  await page.click("form.new-webhook button[type=submit]");
+  const card = page.locator("section.webhook");
+  await card.waitFor();
+  assert.match(await card.textContent(), /coupon\.redeemed, customer\.erased/);
+  // The secret is there to copy, hidden until asked for.
+  const secretEl = card.locator("code.secret");
+  assert.equal(await secretEl.isVisible(), false);
+  await card.locator("button[aria-expanded]").click();
+  const secret = await secretEl.textContent();
+  assert.match(secret, /^whsec_[A-Za-z0-9+/]+=*$/);
+  await card.locator("text=Send a test").click();
+  const received = await eventually(() => got[0], 10000, "the test message");
+  const payload = new Webhook(secret).verify(received.body, received.headers);
+  assert.equal(payload.type, "webhook.test");
+  // The log shows it delivered, with the receiver's answer.
+  const row = page.locator(`tr[data-message="${received.headers["webhook-id"]}"]`);
+  await eventually(async () => {
+    await page.reload();
+    await page.waitForSelector("section.webhook");
+    return (await row.count()) && /delivered/.test(await row.textContent());
+  }, 10000, "the delivered row");
+  assert.match(await row.textContent(), /HTTP 204/);
+  assert.deepEqual(errors, []);
+  await context.close();
+  receiver.close();
 });

@@ -24,17 +24,19 @@ export function compactConfig(config) {
 
 /**
  * Starts dangol-server with the demo seeded; resolves once it listens.
- * `pkg` serves another build directory than the repository's `pkg/`.
+ * `pkg` serves another build directory than the repository's `pkg/`;
+ * `env` adds to its environment; `restartOf` (a started server) starts
+ * this one on the other's data directory and secrets, as a restart does.
  */
-export async function startServer({ pkg = join(ROOT, "pkg") } = {}) {
-  const dataDir = mkdtempSync(join(tmpdir(), "dangol-e2e-"));
-  const token = randomBytes(16).toString("hex");
-  const redeemKey = randomBytes(16).toString("hex");
-  const adminPassword = randomBytes(12).toString("hex");
+export async function startServer({ pkg = join(ROOT, "pkg"), env = {}, restartOf = null } = {}) {
+  const dataDir = restartOf ? restartOf.dataDir : mkdtempSync(join(tmpdir(), "dangol-e2e-"));
+  const token = restartOf ? restartOf.token : randomBytes(16).toString("hex");
+  const redeemKey = restartOf ? restartOf.redeemKey : randomBytes(16).toString("hex");
+  const adminPassword = restartOf ? restartOf.admin.password : randomBytes(12).toString("hex");
   const proc = spawn(
     SERVER_BIN,
     ["--addr", "127.0.0.1:0", "--data-dir", dataDir, "--www", join(ROOT, "www"), "--pkg", pkg, "--seed-demo"],
-    { env: { ...process.env, DANGOL_ADMIN_TOKEN: token, DANGOL_REDEEM_KEY: redeemKey, DANGOL_DEMO_ADMIN_PASSWORD: adminPassword, RUST_LOG: "warn" }, stdio: ["ignore", "pipe", "inherit"] },
+    { env: { ...process.env, DANGOL_ADMIN_TOKEN: token, DANGOL_REDEEM_KEY: redeemKey, DANGOL_DEMO_ADMIN_PASSWORD: adminPassword, RUST_LOG: "warn", ...env }, stdio: ["ignore", "pipe", "inherit"] },
   );
   const url = await new Promise((resolve, reject) => {
     let out = "";
@@ -49,6 +51,8 @@ export async function startServer({ pkg = join(ROOT, "pkg") } = {}) {
   return {
     url,
     token,
+    dataDir,
+    redeemKey,
     /** The demo's admin account. */
     admin: { email: "admin@demo.dangol", password: adminPassword },
     /** Redeems a coupon as the shop's checkout would. */
@@ -76,6 +80,14 @@ export async function startServer({ pkg = join(ROOT, "pkg") } = {}) {
       const res = await fetch(`${url}/v1/sites/demo/events${q}`, { headers: { authorization: `Bearer ${token}` } });
       if (!res.ok) throw new Error(`admin events read failed: HTTP ${res.status}`);
       return (await res.json()).events;
+    },
+    /** Kills the process at once (no clean shutdown); the data stays. */
+    async kill() {
+      if (proc.exitCode === null) {
+        const exited = new Promise((r) => proc.once("exit", r));
+        proc.kill("SIGKILL");
+        await exited;
+      }
     },
     async stop() {
       if (proc.exitCode === null) {

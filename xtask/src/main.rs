@@ -4,6 +4,7 @@
 mod bench;
 mod demo;
 mod fuzz;
+mod hooks;
 mod load;
 mod postgres;
 mod run;
