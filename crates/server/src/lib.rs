@@ -29,6 +29,7 @@ pub mod postgres;
 pub mod results;
 pub mod rollups;
 mod routes;
+pub mod segments;
 pub mod signing;
 mod sql;
 pub mod sqlite;

@@ -216,6 +216,21 @@ async fn main() -> anyhow::Result<()> {
         store.clone(),
         deliverer,
     ));
+    let every = match std::env::var("DANGOL_SEGMENT_REFRESH_S") {
+        Ok(s) => s
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                anyhow::anyhow!("DANGOL_SEGMENT_REFRESH_S must be a number of seconds, found `{s}`")
+            })?,
+        Err(_) => 600,
+    };
+    tokio::spawn(dangol_server::segments::segment_loop(
+        store.clone(),
+        std::time::Duration::from_secs(every),
+    ));
     let seed_demo = args.seed_demo;
     let state = AppState {
         store,

@@ -23,6 +23,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../migrations/0013_rollups.sql")),
     (14, include_str!("../migrations/0014_event_partitions.sql")),
     (15, include_str!("../migrations/0015_webhooks.sql")),
+    (16, include_str!("../migrations/0016_segments.sql")),
 ];
 
 /// Where PostgreSQL runs its own text of a migration (`migrations/postgres/`).

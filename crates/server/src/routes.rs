@@ -65,6 +65,10 @@ pub const API_PATHS: &[&str] = &[
     crate::webhooks::admin::TEST,
     crate::webhooks::admin::MESSAGES,
     crate::webhooks::admin::REPLAY,
+    crate::segments::admin::SEGMENTS,
+    crate::segments::admin::SEGMENT,
+    crate::segments::admin::REFRESH,
+    crate::segments::admin::MEMBERS,
 ];
 const CONFIG: &str = "/v1/sites/{site}/config";
 const COMPACT: &str = "/v1/sites/{site}/config/compact";

@@ -103,6 +103,7 @@ crate::sql::sql_store!(
 );
 
 crate::webhooks::sql::webhook_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
+crate::segments::sql::segment_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 
 #[cfg(test)]
 mod tests {

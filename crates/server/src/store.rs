@@ -388,6 +388,7 @@ pub trait Store:
     + CouponStore
     + AdminStore
     + crate::webhooks::WebhookStore
+    + crate::segments::SegmentStore
     + 'static
 {
 }
@@ -400,6 +401,7 @@ impl<T> Store for T where
         + CouponStore
         + AdminStore
         + crate::webhooks::WebhookStore
+        + crate::segments::SegmentStore
         + 'static
 {
 }

@@ -20,6 +20,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::AppState;
+use crate::segments::admin as segs;
 use crate::webhooks::admin as hooks;
 
 /// Largest admin request body (a campaign with its variants).
@@ -86,6 +87,13 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route(hooks::TEST, post(hooks::test))
         .route(hooks::MESSAGES, get(hooks::messages))
         .route(hooks::REPLAY, post(hooks::replay))
+        .route(segs::SEGMENTS, get(segs::list).post(segs::create))
+        .route(
+            segs::SEGMENT,
+            get(segs::get).put(segs::put).delete(segs::delete),
+        )
+        .route(segs::REFRESH, post(segs::refresh))
+        .route(segs::MEMBERS, get(segs::members))
         .route(ADMINS, get(team::site_admins))
         .route(
             ADMIN,

@@ -5,16 +5,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 
 use super::{Attempt, Due, Endpoint, Outcome, SCHEDULE_MS, WebhookStore};
 use crate::store::{Store, StoreError};
 
-/// How many messages one round takes.
-const BATCH: u32 = 256;
 /// How many deliveries run at once.
-const PARALLEL: usize = 64;
+const IN_FLIGHT: usize = 128;
+/// How long to wait before looking for due messages again when none were.
+const IDLE: Duration = Duration::from_millis(200);
 
 /// Sends messages: the HTTP client, the retry schedule and the timeout.
 #[derive(Clone)]
@@ -63,7 +64,7 @@ impl Deliverer {
             .connect_timeout(timeout)
             // A receiver answers; it does not send the message elsewhere.
             .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(PARALLEL)
+            .pool_max_idle_per_host(IN_FLIGHT)
             .build()
             .map_err(|e| format!("could not make the webhook HTTP client: {e}"))?;
         Ok(Self {
@@ -73,43 +74,93 @@ impl Deliverer {
         })
     }
 
-    /// One round: takes what is due and delivers it; how many it took.
-    pub async fn round(&self, store: &dyn WebhookStore) -> Result<usize, StoreError> {
+    /// Takes up to `limit` due messages, each with its endpoint.
+    async fn take(
+        &self,
+        store: &dyn WebhookStore,
+        limit: usize,
+    ) -> Result<Vec<(Due, Endpoint)>, StoreError> {
         let now = crate::now_ms();
         // The lease outlasts any attempt, so a message is not taken twice
         // while one is in flight; a crashed server's lease simply runs out.
         let lease = now + 2 * self.timeout.as_millis() as i64 + 5_000;
-        let due = store.take_due(now, lease, BATCH).await?;
-        if due.is_empty() {
-            return Ok(0);
-        }
+        let due = store
+            .take_due(now, lease, u32::try_from(limit).unwrap_or(u32::MAX))
+            .await?;
         let mut endpoints: HashMap<(String, String), Option<Endpoint>> = HashMap::new();
-        for d in &due {
-            if let std::collections::hash_map::Entry::Vacant(slot) =
-                endpoints.entry((d.site.clone(), d.endpoint.clone()))
-            {
+        let mut out = Vec::with_capacity(due.len());
+        for d in due {
+            let key = (d.site.clone(), d.endpoint.clone());
+            if let std::collections::hash_map::Entry::Vacant(slot) = endpoints.entry(key.clone()) {
                 slot.insert(store.endpoint(&d.site, &d.endpoint).await?);
             }
+            // An endpoint deleted meanwhile took its messages with it.
+            if let Some(Some(e)) = endpoints.get(&key) {
+                out.push((d, e.clone()));
+            }
         }
-        let endpoints = Arc::new(endpoints);
+        Ok(out)
+    }
+
+    /// One round, for tests and drills: takes what is due now, delivers all
+    /// of it and records the outcomes; how many it took.
+    pub async fn round(&self, store: &dyn WebhookStore) -> Result<usize, StoreError> {
+        let due = self.take(store, IN_FLIGHT).await?;
         let taken = due.len();
-        let results: Vec<Result<(), StoreError>> = futures_util::stream::iter(due)
-            .map(|d| {
-                let endpoints = endpoints.clone();
-                async move {
-                    let Some(Some(endpoint)) = endpoints.get(&(d.site.clone(), d.endpoint.clone()))
-                    else {
-                        return Ok(()); // deleted meanwhile: its messages went with it
-                    };
-                    let (attempt, outcome) = self.attempt(endpoint, &d).await;
-                    store.record_attempt(&d, &attempt, &outcome).await
-                }
+        let done: Vec<(Due, Attempt, Outcome)> = futures_util::stream::iter(due)
+            .map(|(d, e)| async move {
+                let (attempt, outcome) = self.attempt(&e, &d).await;
+                (d, attempt, outcome)
             })
-            .buffer_unordered(PARALLEL)
+            .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
-        results.into_iter().collect::<Result<(), StoreError>>()?;
+        store.record_attempts(&done).await?;
         Ok(taken)
+    }
+
+    /// Delivers for as long as it runs: up to [`IN_FLIGHT`] messages at
+    /// once, taking more as each finishes (a slow receiver holds up only its
+    /// own messages), and recording outcomes together as they come in.
+    pub async fn run(&self, store: &dyn WebhookStore) -> Result<(), StoreError> {
+        let mut flying = FuturesUnordered::new();
+        let mut next_take = tokio::time::Instant::now();
+        loop {
+            let now = tokio::time::Instant::now();
+            if flying.len() < IN_FLIGHT && now >= next_take {
+                let room = IN_FLIGHT - flying.len();
+                let taken = self.take(store, room).await?;
+                if taken.len() < room {
+                    // Nothing more is due now: look again in a moment.
+                    next_take = now + IDLE;
+                }
+                for (d, e) in taken {
+                    flying.push(async move {
+                        let (attempt, outcome) = self.attempt(&e, &d).await;
+                        (d, attempt, outcome)
+                    });
+                }
+            }
+            if flying.is_empty() {
+                tokio::time::sleep_until(next_take).await;
+                continue;
+            }
+            // Wait for a delivery to finish; while there is room, no longer
+            // than until it is time to look for more.
+            let wait = if flying.len() < IN_FLIGHT {
+                next_take
+            } else {
+                now + Duration::from_secs(3600)
+            };
+            let mut done = Vec::new();
+            if let Ok(Some(first)) = tokio::time::timeout_at(wait, flying.next()).await {
+                done.push(first);
+                while let Some(Some(more)) = flying.next().now_or_never() {
+                    done.push(more);
+                }
+            }
+            store.record_attempts(&done).await?;
+        }
     }
 
     /// POSTs `due` to `endpoint` once.
@@ -212,13 +263,9 @@ fn span(schedule: &[i64]) -> String {
 /// Delivers webhooks for as long as the server runs.
 pub async fn webhook_loop(store: Arc<dyn Store>, deliverer: Deliverer) {
     loop {
-        match deliverer.round(store.as_ref()).await {
-            Ok(0) => tokio::time::sleep(Duration::from_millis(200)).await,
-            Ok(_) => tokio::task::yield_now().await,
-            Err(e) => {
-                tracing::error!(error = %e, "could not deliver webhooks");
-                tokio::time::sleep(Duration::from_secs(5)).await;
-            }
+        if let Err(e) = deliverer.run(store.as_ref()).await {
+            tracing::error!(error = %e, "could not deliver webhooks");
+            tokio::time::sleep(Duration::from_secs(5)).await;
         }
     }
 }

@@ -37,7 +37,13 @@ pub use deliver::{Deliverer, webhook_loop};
 use crate::store::StoreError;
 
 /// The event types a site's endpoints can subscribe to.
-pub const EVENT_TYPES: &[&str] = &["coupon.redeemed", "customer.erased", "webhook.test"];
+pub const EVENT_TYPES: &[&str] = &[
+    "segment.entered",
+    "segment.left",
+    "coupon.redeemed",
+    "customer.erased",
+    "webhook.test",
+];
 
 /// How long each failed attempt waits before the next, in milliseconds:
 /// 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (eight attempts over 27.6 h).
@@ -173,13 +179,8 @@ pub trait WebhookStore: Send + Sync {
         lease_until_ms: i64,
         limit: u32,
     ) -> Result<Vec<Due>, StoreError>;
-    /// Logs an attempt at `due` and applies its outcome.
-    async fn record_attempt(
-        &self,
-        due: &Due,
-        attempt: &Attempt,
-        outcome: &Outcome,
-    ) -> Result<(), StoreError>;
+    /// Logs attempts and applies their outcomes, in one transaction.
+    async fn record_attempts(&self, done: &[(Due, Attempt, Outcome)]) -> Result<(), StoreError>;
     /// An endpoint's messages, newest first; only those in `state` if given.
     async fn messages(
         &self,

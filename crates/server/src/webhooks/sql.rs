@@ -234,60 +234,67 @@ macro_rules! webhook_store {
                     .collect())
             }
 
-            async fn record_attempt(
+            async fn record_attempts(
                 &self,
-                due: &$crate::webhooks::Due,
-                attempt: &$crate::webhooks::Attempt,
-                outcome: &$crate::webhooks::Outcome,
+                done: &[(
+                    $crate::webhooks::Due,
+                    $crate::webhooks::Attempt,
+                    $crate::webhooks::Outcome,
+                )],
             ) -> Result<(), StoreError> {
                 use $crate::webhooks::Outcome;
+                if done.is_empty() {
+                    return Ok(());
+                }
                 let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
-                sqlx::query(
-                    "INSERT INTO webhook_attempts (site, endpoint, id, attempt, at_ms, status, error, took_ms)
-                     SELECT $1, $2, $3, COALESCE(MAX(attempt), 0) + 1, $4, $5, $6, $7
-                     FROM webhook_attempts WHERE site = $1 AND endpoint = $2 AND id = $3",
-                )
-                .bind(&due.site)
-                .bind(&due.endpoint)
-                .bind(&due.id)
-                .bind(attempt.at_ms)
-                .bind(attempt.status.map(i32::from))
-                .bind(attempt.error.as_deref())
-                .bind(attempt.took_ms)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-                let (state, next_ms, delivered_ms) = match outcome {
-                    Outcome::Delivered => ("delivered", attempt.at_ms, Some($crate::now_ms())),
-                    Outcome::Retry(at) => ("pending", *at, None),
-                    Outcome::GiveUp(_) => ("failed", attempt.at_ms, None),
-                };
-                sqlx::query(
-                    "UPDATE webhook_messages SET state = $4, next_ms = $5, delivered_ms = $6,
-                       attempts = attempts + 1
-                     WHERE site = $1 AND endpoint = $2 AND id = $3 AND state = 'pending'",
-                )
-                .bind(&due.site)
-                .bind(&due.endpoint)
-                .bind(&due.id)
-                .bind(state)
-                .bind(next_ms)
-                .bind(delivered_ms)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-                if let Outcome::GiveUp(reason) = outcome {
+                for (due, attempt, outcome) in done {
                     sqlx::query(
-                        "UPDATE webhook_endpoints SET disabled_ms = $3, disabled_reason = $4
-                         WHERE site = $1 AND id = $2 AND disabled_ms IS NULL",
+                        "INSERT INTO webhook_attempts (site, endpoint, id, attempt, at_ms, status, error, took_ms)
+                         SELECT $1, $2, $3, COALESCE(MAX(attempt), 0) + 1, $4, $5, $6, $7
+                         FROM webhook_attempts WHERE site = $1 AND endpoint = $2 AND id = $3",
                     )
                     .bind(&due.site)
                     .bind(&due.endpoint)
-                    .bind($crate::now_ms())
-                    .bind(reason)
+                    .bind(&due.id)
+                    .bind(attempt.at_ms)
+                    .bind(attempt.status.map(i32::from))
+                    .bind(attempt.error.as_deref())
+                    .bind(attempt.took_ms)
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
+                    let (state, next_ms, delivered_ms) = match outcome {
+                        Outcome::Delivered => ("delivered", attempt.at_ms, Some(attempt.at_ms + attempt.took_ms)),
+                        Outcome::Retry(at) => ("pending", *at, None),
+                        Outcome::GiveUp(_) => ("failed", attempt.at_ms, None),
+                    };
+                    sqlx::query(
+                        "UPDATE webhook_messages SET state = $4, next_ms = $5, delivered_ms = $6,
+                           attempts = attempts + 1
+                         WHERE site = $1 AND endpoint = $2 AND id = $3 AND state = 'pending'",
+                    )
+                    .bind(&due.site)
+                    .bind(&due.endpoint)
+                    .bind(&due.id)
+                    .bind(state)
+                    .bind(next_ms)
+                    .bind(delivered_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    if let Outcome::GiveUp(reason) = outcome {
+                        sqlx::query(
+                            "UPDATE webhook_endpoints SET disabled_ms = $3, disabled_reason = $4
+                             WHERE site = $1 AND id = $2 AND disabled_ms IS NULL",
+                        )
+                        .bind(&due.site)
+                        .bind(&due.endpoint)
+                        .bind(attempt.at_ms + attempt.took_ms)
+                        .bind(reason)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    }
                 }
                 tx.commit().await.map_err(db)?;
                 Ok(())

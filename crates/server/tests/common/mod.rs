@@ -12,7 +12,9 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+mod segments;
 mod webhooks;
+pub use segments::*;
 pub use webhooks::*;
 
 pub const TOKEN: &str = "test-admin-token";
@@ -3204,6 +3206,7 @@ macro_rules! api_tests {
             dashboard_pages_need_a_signed_in_admin,
             webhooks_are_signed_queued_with_their_event_retried_and_replayed,
             a_webhook_endpoint_that_keeps_failing_is_disabled_and_loses_nothing,
+            segments_fill_follow_shoppers_and_send_their_changes,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

@@ -1,0 +1,310 @@
+//! Segments: a named condition (the campaigns' GrowthBook-style language)
+//! over what the server knows of each shopper, the profile the engine's own
+//! code rebuilt from their events (lifecycle, RFM, orders and revenue,
+//! cart, affinities, days since the last visit). Membership is worked out
+//! again every few minutes and on demand, a few sampling buckets at a time
+//! (memory stays bounded however many shoppers), and each change is stored
+//! with the day's counts and, in the same transaction, sent as a
+//! `segment.entered` or `segment.left` webhook. A segment's first fill is
+//! its baseline and sends none.
+//!
+//! Built-in segments follow the CRM practices the product is built around:
+//! newly dormant, at risk, lapsed VIP, a cart abandoned and not recovered
+//! within a day, and one purchase without a second.
+
+pub mod admin;
+pub(crate) mod sql;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use dangol_engine::condition::{Condition, NativeRegex};
+use dangol_engine::profile::Profile;
+use serde_json::{Value, json};
+
+use crate::store::{Store, StoreError};
+
+/// The built-in segments: id, name, condition.
+pub const BUILTIN: &[(&str, &str, &str)] = &[
+    (
+        "newly-dormant",
+        "Newly dormant",
+        r#"{"lifecycle": "dormant", "days_since_last_visit": {"$lte": 60}}"#,
+    ),
+    ("at-risk", "At risk", r#"{"lifecycle": "at_risk"}"#),
+    (
+        "lapsed-vip",
+        "Lapsed VIP",
+        r#"{"rfm.m": {"$gte": 4}, "lifecycle": {"$in": ["at_risk", "dormant"]}}"#,
+    ),
+    (
+        "cart-not-recovered",
+        "Abandoned cart, not back within a day",
+        r#"{"cart.abandoned": true, "days_since_last_visit": {"$gte": 1}}"#,
+    ),
+    (
+        "one-purchase-no-second",
+        "One purchase, no second after two weeks",
+        r#"{"orders": 1, "days_since_last_visit": {"$gte": 14}}"#,
+    ),
+];
+
+/// Buckets (of 1024) read together in a refresh.
+const BUCKETS_PER_READ: u32 = 16;
+
+/// A site's segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// The site.
+    pub site: String,
+    /// Letters, digits, `-` or `_`.
+    pub id: String,
+    /// For people.
+    pub name: String,
+    /// The condition, as JSON.
+    pub condition: Value,
+    /// One of [`BUILTIN`].
+    pub builtin: bool,
+    /// When it was made.
+    pub created_ms: i64,
+    /// When membership was last worked out.
+    pub refreshed_ms: Option<i64>,
+    /// Members at that time.
+    pub members: u64,
+}
+
+/// One day of a segment: who entered, who left, members at its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentDay {
+    /// Days since the epoch (UTC).
+    pub day: i64,
+    /// Shoppers who entered.
+    pub entered: u64,
+    /// Shoppers who left.
+    pub exited: u64,
+    /// Members at the day's last refresh.
+    pub members: u64,
+}
+
+/// What one page of a refresh changes.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// Shoppers who now match.
+    pub entered: Vec<String>,
+    /// Shoppers who no longer match (or have no profile any more).
+    pub exited: Vec<String>,
+}
+
+/// Segments and their members.
+#[async_trait]
+pub trait SegmentStore: Send + Sync {
+    /// Adds or changes a segment (name and condition).
+    async fn put_segment(&self, segment: &Segment) -> Result<(), StoreError>;
+    /// A site's segments, built-in first.
+    async fn segments(&self, site: &str) -> Result<Vec<Segment>, StoreError>;
+    /// Removes a segment with its members and history.
+    async fn delete_segment(&self, site: &str, id: &str) -> Result<bool, StoreError>;
+    /// Members of the segment in sampling buckets `from..to`.
+    async fn members_in(
+        &self,
+        site: &str,
+        segment: &str,
+        buckets: (u32, u32),
+    ) -> Result<Vec<String>, StoreError>;
+    /// Applies `changes` at `now_ms` (members, the day's counts and, when
+    /// `notify`, a webhook per change), in one transaction.
+    async fn apply_changes(
+        &self,
+        site: &str,
+        segment: &str,
+        changes: &Changes,
+        now_ms: i64,
+        notify: bool,
+    ) -> Result<(), StoreError>;
+    /// Marks a refresh done: the member count and the day's.
+    async fn refreshed(&self, site: &str, segment: &str, now_ms: i64) -> Result<u64, StoreError>;
+    /// Up to `limit` members after `after` (by id): a page of an export,
+    /// with when each entered.
+    async fn members(
+        &self,
+        site: &str,
+        segment: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<(String, i64)>, StoreError>;
+    /// The segment's days from `from_day` on.
+    async fn segment_days(
+        &self,
+        site: &str,
+        segment: &str,
+        from_day: i64,
+    ) -> Result<Vec<SegmentDay>, StoreError>;
+}
+
+/// The site's segments, with the built-in ones made on first use.
+pub async fn of_site(
+    store: &dyn Store,
+    site: &str,
+    now_ms: i64,
+) -> Result<Vec<Segment>, StoreError> {
+    let mut list = store.segments(site).await?;
+    let mut added = false;
+    for (id, name, condition) in BUILTIN {
+        if !list.iter().any(|s| s.id == *id) {
+            store
+                .put_segment(&Segment {
+                    site: site.to_string(),
+                    id: (*id).to_string(),
+                    name: (*name).to_string(),
+                    condition: serde_json::from_str(condition).unwrap_or(json!({})),
+                    builtin: true,
+                    created_ms: now_ms,
+                    refreshed_ms: None,
+                    members: 0,
+                })
+                .await?;
+            added = true;
+        }
+    }
+    if added {
+        list = store.segments(site).await?;
+    }
+    Ok(list)
+}
+
+/// Works out the segment's members again from every rolled-up profile;
+/// the member count. Changes since the last refresh are stored (and sent as
+/// webhooks unless this is the segment's first fill).
+pub async fn refresh(store: &dyn Store, segment: &Segment, now_ms: i64) -> Result<u64, StoreError> {
+    let (cfg, groups) = crate::rollups::profile_config(store, &segment.site).await?;
+    let notify = segment.refreshed_ms.is_some();
+    for from in (0..1024).step_by(BUCKETS_PER_READ as usize) {
+        let buckets = (from, from + BUCKETS_PER_READ);
+        let profiles = store.profiles(&segment.site, i64::MIN, buckets).await?;
+        let members = store
+            .members_in(&segment.site, &segment.id, buckets)
+            .await?;
+        let changes = {
+            // A compiled condition is not `Send`: compiled per page, and
+            // gone before the next await. It was checked when saved.
+            let Ok(condition) = Condition::compile(&segment.condition, &NativeRegex) else {
+                return Ok(0);
+            };
+            diff(&profiles, &members, |p| {
+                matches(p, &condition, &cfg, &groups, now_ms)
+            })
+        };
+        if !changes.entered.is_empty() || !changes.exited.is_empty() {
+            store
+                .apply_changes(&segment.site, &segment.id, &changes, now_ms, notify)
+                .await?;
+        }
+    }
+    store.refreshed(&segment.site, &segment.id, now_ms).await
+}
+
+/// Whether the shopper whose stored profile is `stored` matches now.
+fn matches(
+    stored: &str,
+    condition: &Condition,
+    cfg: &dangol_engine::profile::ProfileConfig,
+    groups: &Value,
+    now_ms: i64,
+) -> bool {
+    let profile = serde_json::from_str::<Value>(stored)
+        .ok()
+        .and_then(|v| Profile::from_value(&v).ok())
+        .unwrap_or_default();
+    let attrs = dangol_engine::attributes::build(
+        &dangol_engine::attributes::PageContext::default(),
+        &profile.facts(cfg, now_ms),
+        &serde_json::Map::new(),
+        dangol_engine::consent::Consent::Granted,
+        &dangol_engine::time::Moment::utc(now_ms),
+    );
+    condition.eval(&attrs, groups, &NativeRegex)
+}
+
+/// Who enters and who leaves: `profiles` (id, stored profile) that match
+/// against `members` now.
+pub fn diff(
+    profiles: &[(String, String)],
+    members: &[String],
+    mut matches: impl FnMut(&str) -> bool,
+) -> Changes {
+    let mut current: Vec<&str> = members.iter().map(String::as_str).collect();
+    current.sort_unstable();
+    let mut changes = Changes::default();
+    let mut matching: Vec<&str> = Vec::new();
+    for (anon, stored) in profiles {
+        if matches(stored) {
+            matching.push(anon);
+            if current.binary_search(&anon.as_str()).is_err() {
+                changes.entered.push(anon.clone());
+            }
+        }
+    }
+    matching.sort_unstable();
+    for member in current {
+        if matching.binary_search(&member).is_err() {
+            changes.exited.push(member.to_string());
+        }
+    }
+    changes
+}
+
+/// Refreshes every segment of every site, for as long as the server runs:
+/// each `every` (membership follows time as well as events: a shopper
+/// becomes dormant without doing anything).
+pub async fn segment_loop(store: Arc<dyn Store>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(e) = refresh_all(store.as_ref(), crate::now_ms()).await {
+            tracing::error!(error = %e, "could not refresh segments");
+        }
+    }
+}
+
+/// Refreshes every segment of every site; how many segments.
+pub async fn refresh_all(store: &dyn Store, now_ms: i64) -> Result<usize, StoreError> {
+    crate::rollups::catch_up(store, Duration::from_secs(30)).await?;
+    let mut n = 0;
+    for site in store.sites().await? {
+        for segment in of_site(store, &site.id, now_ms).await? {
+            refresh(store, &segment, now_ms).await?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refresh_page_finds_who_entered_and_who_left() {
+        let profiles = vec![
+            ("a".to_string(), "yes".to_string()),
+            ("b".to_string(), "no".to_string()),
+            ("c".to_string(), "yes".to_string()),
+        ];
+        let members = vec!["b".to_string(), "c".to_string(), "gone".to_string()];
+        let changes = diff(&profiles, &members, |p| p == "yes");
+        assert_eq!(changes.entered, ["a"]);
+        assert_eq!(changes.exited, ["b", "gone"]);
+    }
+
+    #[test]
+    fn every_built_in_condition_compiles() {
+        for (id, _, condition) in BUILTIN {
+            let v: Value = serde_json::from_str(condition).unwrap();
+            assert!(
+                Condition::compile(&v, &NativeRegex).is_ok(),
+                "built-in segment {id}"
+            );
+            assert!(dangol_engine::config::is_identifier(id));
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Segments over the shoppers the server rolled up: built-in ones, a
+//! segment of one's own, changes sent as webhooks, exports streamed.
+
+use std::time::Duration;
+
+use dangol_server::webhooks::Deliverer;
+
+use super::*;
+
+async fn buy(state: &AppState, id: &str, anon: &str) {
+    let events = json!({"events": [
+        results_event(&format!("evt_pv_{id}"), "page_view", anon, None, None, None),
+        results_event(&format!("evt_by_{id}"), "purchase", anon, None, None, Some(30_000.0)),
+    ]});
+    let (status, _, body) = send(state, post_events(&events, None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+async fn call(state: &AppState, method: &str, uri: &str, body: Value) -> (StatusCode, Value) {
+    let (status, _, body) = send(state, bearer(method, uri, &body)).await;
+    (status, body)
+}
+
+pub async fn segments_fill_follow_shoppers_and_send_their_changes(state: AppState) {
+    buy(&state, "seg0001", "segm-aaaaaaaaaaaaaaaa").await;
+    buy(&state, "seg0002", "segm-bbbbbbbbbbbbbbbb").await;
+    // The built-in segments are there from the start, and stay.
+    let (status, list) = call(&state, "GET", "/v1/admin/sites/demo/segments", Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let ids: Vec<&str> = list["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    for id in [
+        "newly-dormant",
+        "at-risk",
+        "lapsed-vip",
+        "cart-not-recovered",
+        "one-purchase-no-second",
+    ] {
+        assert!(ids.contains(&id), "{ids:?}");
+    }
+    let (status, _) = call(
+        &state,
+        "DELETE",
+        "/v1/admin/sites/demo/segments/at-risk",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, body) = call(
+        &state,
+        "PUT",
+        "/v1/admin/sites/demo/segments/at-risk",
+        json!({"condition": {"orders": 1}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // Conditions are checked, every problem named.
+    let (status, body) = call(
+        &state,
+        "POST",
+        "/v1/admin/sites/demo/segments",
+        json!({"id": "bad one", "name": "", "condition": {"page.path": "/", "orders": {"$frob": 1}}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let problems = body["error"]["problems"].to_string();
+    assert!(problems.contains("`id` `bad one`"), "{problems}");
+    assert!(problems.contains("`name`"), "{problems}");
+    assert!(problems.contains("$frob"), "{problems}");
+
+    // A segment of one's own fills at once; its first fill is a baseline.
+    let (receiver_url, got) = {
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+        let g = got.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |body: String| {
+                let g = g.clone();
+                async move {
+                    g.lock().unwrap().push(serde_json::from_str(&body).unwrap());
+                    StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, got)
+    };
+    let (status, body) = call(
+        &state,
+        "POST",
+        "/v1/admin/sites/demo/webhooks",
+        json!({"url": receiver_url, "events": ["segment.entered", "segment.left"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, made) = call(
+        &state,
+        "POST",
+        "/v1/admin/sites/demo/segments",
+        json!({"id": "buyers", "name": "Bought at least once", "condition": {"orders": {"$gte": 1}}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_eq!(made["members"], 2);
+    let deliverer = Deliverer::new(vec![0], Duration::from_secs(5)).unwrap();
+    deliverer.round(state.store.as_ref()).await.unwrap();
+    assert!(got.lock().unwrap().is_empty(), "a first fill sends nothing");
+
+    // A new buyer enters, an erased one leaves: each change is a webhook.
+    buy(&state, "seg0003", "segm-cccccccccccccccc").await;
+    assert_eq!(
+        send(&state, erase("segm-aaaaaaaaaaaaaaaa", None, true))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (status, refreshed) = call(
+        &state,
+        "POST",
+        "/v1/admin/sites/demo/segments/buyers/refresh",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    assert_eq!(refreshed["members"], 2);
+    deliverer.round(state.store.as_ref()).await.unwrap();
+    let mut seen: Vec<(String, String)> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["type"].as_str().unwrap().to_string(),
+                b["data"]["anon"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            (
+                "segment.entered".to_string(),
+                "segm-cccccccccccccccc".to_string()
+            ),
+            (
+                "segment.left".to_string(),
+                "segm-aaaaaaaaaaaaaaaa".to_string()
+            ),
+        ]
+    );
+
+    // Its days: who entered and left, and its size.
+    let (_, one) = call(
+        &state,
+        "GET",
+        "/v1/admin/sites/demo/segments/buyers?days=7",
+        Value::Null,
+    )
+    .await;
+    let today = one["days"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(today["entered"], 3, "{one}");
+    assert_eq!(today["left"], 1, "{one}");
+    assert_eq!(today["members"], 2, "{one}");
+
+    // The export, as JSON lines and CSV.
+    let req = Request::get("/v1/admin/sites/demo/segments/buyers/members")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    let res = app(state.clone()).oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/x-ndjson");
+    let text =
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let anons: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["anon"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(anons, ["segm-bbbbbbbbbbbbbbbb", "segm-cccccccccccccccc"]);
+    let req = Request::get("/v1/admin/sites/demo/segments/buyers/members?format=csv")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    let res = app(state.clone()).oneshot(req).await.unwrap();
+    let text =
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "anon,customer_id,entered_ms");
+    assert_eq!(lines.len(), 3);
+    assert!(lines[1].starts_with("segm-bbbbbbbbbbbbbbbb,,"));
+}
