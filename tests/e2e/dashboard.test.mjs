@@ -305,6 +305,9 @@ test("the dashboard's pages pass axe's WCAG 2 A/AA rules with nothing serious or
   await page.goto(`${server.url}/admin/#/webhooks`);
   await page.waitForSelector("form.new-webhook");
   await audit("webhooks");
+  await page.goto(`${server.url}/admin/#/segments`);
+  await page.waitForSelector("form.new-segment");
+  await audit("segments");
   await context.close();
 });
 
@@ -383,4 +386,33 @@ test("an owner adds a webhook endpoint, sends a test that a real receiver verifi
   assert.deepEqual(errors, []);
   await context.close();
   receiver.close();
+});
+
+test("segments: the built-in ones are listed, an editor makes one from a condition and exports its members", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await signIn(page);
+  await page.goto(`${server.url}/admin/#/segments`);
+  await page.waitForSelector('section.segment[data-segment="at-risk"]');
+  assert.equal(await page.locator('section.segment[data-segment="newly-dormant"]').count(), 1);
+  // A condition that is not JSON is named, and nothing is made.
+  await page.fill("form.new-segment input[pattern]", "visitors");
+  await page.fill("form.new-segment input[maxlength]", "Came back at least once");
+  await page.fill("form.new-segment textarea", "{visits >= 2}");
+  await page.click("form.new-segment button[type=submit]");
+  await eventually(async () => /not JSON/.test(await page.locator("#flash").textContent()), 5000, "the JSON error");
+  await page.fill("form.new-segment textarea", JSON.stringify({ visits: { $gte: 1 } }));
+  await page.click("form.new-segment button[type=submit]");
+  const card = page.locator('section.segment[data-segment="visitors"]');
+  await card.waitFor();
+  const members = Number((await card.locator(".members").textContent()).replace(/[^0-9]/g, ""));
+  // The export streams every member, as many as the card says.
+  const csv = await page.evaluate(async (href) => (await fetch(href)).text(), await card.locator("a[download$='.csv']").getAttribute("href"));
+  const lines = csv.trim().split("\n");
+  assert.equal(lines[0], "anon,customer_id,entered_ms");
+  assert.equal(lines.length - 1, members);
+  assert.deepEqual(errors, []);
+  await context.close();
 });

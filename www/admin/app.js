@@ -1,6 +1,6 @@
 // The dashboard shell: who is signed in, which site, and the views behind
 // `#/campaigns`, `#/campaigns/{id}`, `#/new/{playbook}`, `#/results`, `#/publish`,
-// `#/team` and `#/webhooks`.
+// `#/segments`, `#/team` and `#/webhooks`.
 import { api, session, site as sitePath } from "./api.js";
 import { h, field } from "./dom.js";
 import { t, lang, setLang, num, pct } from "./i18n.js";
@@ -8,6 +8,7 @@ import { PLAYBOOKS } from "./playbooks.js";
 import { editor } from "./editor.js";
 import { results } from "./results.js";
 import { webhooks } from "./webhooks.js";
+import { segments } from "./segments.js";
 
 const view = document.getElementById("view");
 const ctx = {
@@ -82,6 +83,7 @@ async function route() {
     else if (name === "results") await results(view, ctx);
     else if (name === "publish") await publish(view);
     else if (name === "team") await team(view);
+    else if (name === "segments") await segments(view, ctx, { editor: canEdit(), act: action });
     else if (name === "webhooks") await webhooks(view, ctx, { owner: roleHere() === "owner", act: action });
     else await campaigns(view);
   } catch (e) {

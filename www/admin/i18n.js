@@ -3,6 +3,13 @@
 
 const WORDS = {
   en: {
+    segments: "Segments", segmentsHelp: "Shoppers to reach by name: a condition over what the server knows of each shopper (lifecycle, RFM, orders, cart, visits). Worked out every ten minutes; each change goes out as a segment.entered or segment.left webhook.",
+    builtIn: "built in", segmentMembers: "{n} members", condition: "Condition", refreshNow: "Work out now",
+    segmentRefreshed: "Worked out: {n} members.", exportCsv: "Export CSV", exportJsonl: "Export JSON lines",
+    segmentDays: "The last two weeks", day: "Day", entered: "Entered", left: "Left", members: "Members",
+    segmentConditionHelp: "JSON, as in campaigns' audiences, e.g. {\"orders\": {\"$gte\": 2}}",
+    conditionNotJson: "The condition is not JSON: {message}", segmentMade: "Segment made: {n} members.",
+    addSegment: "Make the segment", editorsOnly: "Only editors and owners of this site change this.",
     webhooks: "Webhooks", webhooksOwners: "Only owners of this site see and change its webhooks.",
     webhooksHelp: "Send what happens on this site (a redeemed coupon, an erased shopper) to your own systems, signed as Standard Webhooks. A message is retried for more than a day until your endpoint answers 2xx; deduplicate by its webhook-id.",
     webhookUrl: "Endpoint URL", description: "Description", webhookEvents: "Events", addWebhook: "Add the endpoint",
@@ -92,6 +99,13 @@ const WORDS = {
     pbd_tier: "Points to the next tier and what it unlocks.", pbd_feedback: "One rating question after an order.",
   },
   ko: {
+    segments: "세그먼트", segmentsHelp: "이름으로 부르는 고객 묶음: 서버가 아는 고객 정보(라이프사이클, RFM, 주문, 장바구니, 방문)에 대한 조건. 10분마다 다시 계산하고, 바뀔 때마다 segment.entered 또는 segment.left 웹훅을 보냅니다.",
+    builtIn: "기본 제공", segmentMembers: "{n}명", condition: "조건", refreshNow: "지금 계산",
+    segmentRefreshed: "계산했습니다: {n}명.", exportCsv: "CSV로 내보내기", exportJsonl: "JSON Lines로 내보내기",
+    segmentDays: "최근 2주", day: "날짜", entered: "들어옴", left: "나감", members: "인원",
+    segmentConditionHelp: "캠페인 대상 조건과 같은 JSON. 예: {\"orders\": {\"$gte\": 2}}",
+    conditionNotJson: "조건이 JSON이 아닙니다: {message}", segmentMade: "세그먼트를 만들었습니다: {n}명.",
+    addSegment: "세그먼트 만들기", editorsOnly: "이 사이트의 편집자와 소유자만 바꿀 수 있습니다.",
     webhooks: "웹훅", webhooksOwners: "이 사이트의 소유자만 웹훅을 보고 바꿀 수 있습니다.",
     webhooksHelp: "이 사이트에서 일어난 일(쿠폰 사용, 고객 정보 삭제)을 Standard Webhooks 서명과 함께 우리 시스템으로 보냅니다. 엔드포인트가 2xx로 답할 때까지 하루 넘게 다시 보냅니다. webhook-id로 중복을 거르세요.",
     webhookUrl: "엔드포인트 URL", description: "설명", webhookEvents: "이벤트", addWebhook: "엔드포인트 추가",
