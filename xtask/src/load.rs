@@ -269,7 +269,7 @@ async fn config(url: &str) -> Result<(f64, f64)> {
 }
 
 /// The server's resident memory in MB (Linux `/proc`).
-fn rss_mb(pid: u32) -> f64 {
+pub(crate) fn rss_mb(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
