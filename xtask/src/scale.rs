@@ -376,7 +376,10 @@ fn one_store(
     println!(
         "  built-in segments worked out in {refresh_ms:.0} ms; {exported} members of `{largest}` exported, server RSS +{export_rss:.1} MB"
     );
-    out.insert(format!("segment_refresh_ms_1m_{suffix}"), json!(refresh_ms.round()));
+    out.insert(
+        format!("segment_refresh_ms_1m_{suffix}"),
+        json!(refresh_ms.round()),
+    );
     out.insert(format!("export_members_{suffix}"), json!(exported));
     out.insert(
         format!("export_rss_mb_{suffix}"),
@@ -503,7 +506,10 @@ pub fn figures() -> Result<Map<String, Value>> {
     ] {
         let worst = ["sqlite", "postgres"]
             .iter()
-            .filter_map(|store| out.get(&format!("{figure}_{store}")).and_then(Value::as_f64))
+            .filter_map(|store| {
+                out.get(&format!("{figure}_{store}"))
+                    .and_then(Value::as_f64)
+            })
             .fold(f64::NAN, f64::max);
         if worst.is_finite() {
             out.insert(figure.into(), json!(worst));

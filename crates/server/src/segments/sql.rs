@@ -103,8 +103,13 @@ macro_rules! segment_store {
                 notify: bool,
             ) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                // Only what this transaction really changed counts and is
+                // sent: two servers refreshing together change each
+                // membership once between them.
+                let mut entered = Vec::new();
+                let mut exited = Vec::new();
                 for anon in &changes.entered {
-                    sqlx::query(
+                    let done = sqlx::query(
                         "INSERT INTO segment_members (site, segment, anon, bucket, entered_ms)
                          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (site, segment, anon) DO NOTHING",
                     )
@@ -116,9 +121,12 @@ macro_rules! segment_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
+                    if done.rows_affected() == 1 {
+                        entered.push(anon);
+                    }
                 }
                 for anon in &changes.exited {
-                    sqlx::query(
+                    let done = sqlx::query(
                         "DELETE FROM segment_members WHERE site = $1 AND segment = $2 AND anon = $3",
                     )
                     .bind(site)
@@ -127,6 +135,9 @@ macro_rules! segment_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
+                    if done.rows_affected() == 1 {
+                        exited.push(anon);
+                    }
                 }
                 sqlx::query(
                     "INSERT INTO segment_days (site, segment, day, entered, exited, members)
@@ -138,16 +149,13 @@ macro_rules! segment_store {
                 .bind(site)
                 .bind(segment)
                 .bind(now_ms.div_euclid(86_400_000))
-                .bind(changes.entered.len() as i64)
-                .bind(changes.exited.len() as i64)
+                .bind(entered.len() as i64)
+                .bind(exited.len() as i64)
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
                 if notify {
-                    for (kind, list) in [
-                        ("segment.entered", &changes.entered),
-                        ("segment.left", &changes.exited),
-                    ] {
+                    for (kind, list) in [("segment.entered", &entered), ("segment.left", &exited)] {
                         for anon in list {
                             let data = serde_json::json!({
                                 "site": site, "segment": segment, "anon": anon, "at_ms": now_ms,

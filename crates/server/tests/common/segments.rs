@@ -157,6 +157,20 @@ pub async fn segments_fill_follow_shoppers_and_send_their_changes(state: AppStat
         ]
     );
 
+    // A second server applying the same changes (two refreshing together)
+    // changes nothing more and sends nothing more.
+    let again = dangol_server::segments::Changes {
+        entered: vec!["segm-cccccccccccccccc".into()],
+        exited: vec!["segm-aaaaaaaaaaaaaaaa".into()],
+    };
+    state
+        .store
+        .apply_changes("demo", "buyers", &again, now_ms(), true)
+        .await
+        .unwrap();
+    deliverer.round(state.store.as_ref()).await.unwrap();
+    assert_eq!(got.lock().unwrap().len(), 2, "each change is sent once");
+
     // Its days: who entered and left, and its size.
     let (_, one) = call(
         &state,
