@@ -68,6 +68,7 @@ pub const API_PATHS: &[&str] = &[
     crate::segments::admin::SEGMENTS,
     crate::segments::admin::SEGMENT,
     crate::segments::admin::REFRESH,
+    crate::segments::admin::REFRESH_ALL,
     crate::segments::admin::MEMBERS,
 ];
 const CONFIG: &str = "/v1/sites/{site}/config";

@@ -93,6 +93,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
             get(segs::get).put(segs::put).delete(segs::delete),
         )
         .route(segs::REFRESH, post(segs::refresh))
+        .route(segs::REFRESH_ALL, post(segs::refresh_all))
         .route(segs::MEMBERS, get(segs::members))
         .route(ADMINS, get(team::site_admins))
         .route(

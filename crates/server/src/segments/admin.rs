@@ -23,6 +23,7 @@ use crate::error::ApiError;
 pub(crate) const SEGMENTS: &str = "/v1/admin/sites/{site}/segments";
 pub(crate) const SEGMENT: &str = "/v1/admin/sites/{site}/segments/{seg}";
 pub(crate) const REFRESH: &str = "/v1/admin/sites/{site}/segments/{seg}/refresh";
+pub(crate) const REFRESH_ALL: &str = "/v1/admin/sites/{site}/segments/refresh";
 pub(crate) const MEMBERS: &str = "/v1/admin/sites/{site}/segments/{seg}/members";
 
 /// Members read from the store per page of an export.
@@ -242,6 +243,28 @@ pub async fn refresh(
     let members = super::refresh(state.store.as_ref(), &segment, crate::now_ms()).await?;
     Ok(Json(json!({
         "segment": id, "members": members, "took_ms": started.elapsed().as_millis() as u64,
+    })))
+}
+
+/// `POST …/segments/refresh`: every segment of the site worked out now, in
+/// one pass over its shoppers.
+pub async fn refresh_all(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    crate::routes::known_site(&state, &site).await?;
+    let segments = super::of_site(state.store.as_ref(), &site, crate::now_ms()).await?;
+    crate::rollups::before_read(state.store.as_ref()).await?;
+    let started = std::time::Instant::now();
+    let counts =
+        super::refresh_site(state.store.as_ref(), &site, &segments, crate::now_ms()).await?;
+    let members: serde_json::Map<String, Value> = segments
+        .iter()
+        .zip(counts)
+        .map(|(s, n)| (s.id.clone(), json!(n)))
+        .collect();
+    Ok(Json(json!({
+        "members": members, "took_ms": started.elapsed().as_millis() as u64,
     })))
 }
 

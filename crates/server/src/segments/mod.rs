@@ -177,81 +177,125 @@ pub async fn of_site(
 /// the member count. Changes since the last refresh are stored (and sent as
 /// webhooks unless this is the segment's first fill).
 pub async fn refresh(store: &dyn Store, segment: &Segment, now_ms: i64) -> Result<u64, StoreError> {
-    let (cfg, groups) = crate::rollups::profile_config(store, &segment.site).await?;
-    let notify = segment.refreshed_ms.is_some();
-    for from in (0..1024).step_by(BUCKETS_PER_READ as usize) {
-        let buckets = (from, from + BUCKETS_PER_READ);
-        let profiles = store.profiles(&segment.site, i64::MIN, buckets).await?;
-        let members = store
-            .members_in(&segment.site, &segment.id, buckets)
-            .await?;
-        let changes = {
-            // A compiled condition is not `Send`: compiled per page, and
-            // gone before the next await. It was checked when saved.
-            let Ok(condition) = Condition::compile(&segment.condition, &NativeRegex) else {
-                return Ok(0);
-            };
-            diff(&profiles, &members, |p| {
-                matches(p, &condition, &cfg, &groups, now_ms)
-            })
-        };
-        if !changes.entered.is_empty() || !changes.exited.is_empty() {
-            store
-                .apply_changes(&segment.site, &segment.id, &changes, now_ms, notify)
-                .await?;
-        }
-    }
-    store.refreshed(&segment.site, &segment.id, now_ms).await
+    let counts = refresh_site(store, &segment.site, std::slice::from_ref(segment), now_ms).await?;
+    Ok(counts.first().copied().unwrap_or(0))
 }
 
-/// Whether the shopper whose stored profile is `stored` matches now.
-fn matches(
-    stored: &str,
-    condition: &Condition,
+/// Works out several segments of one site in one pass over its shoppers:
+/// each stored profile is read once for all of them, on the blocking pool
+/// and both halves of a page at once. Their member counts, in order.
+pub async fn refresh_site(
+    store: &dyn Store,
+    site: &str,
+    segments: &[Segment],
+    now_ms: i64,
+) -> Result<Vec<u64>, StoreError> {
+    let (cfg, groups) = crate::rollups::profile_config(store, site).await?;
+    let conditions: Arc<Vec<Value>> =
+        Arc::new(segments.iter().map(|s| s.condition.clone()).collect());
+    let (cfg, groups) = (Arc::new(cfg), Arc::new(groups));
+    for from in (0..1024).step_by(BUCKETS_PER_READ as usize) {
+        let buckets = (from, from + BUCKETS_PER_READ);
+        let profiles = store.profiles(site, i64::MIN, buckets).await?;
+        let matching = {
+            let (conditions, cfg, groups) = (conditions.clone(), cfg.clone(), groups.clone());
+            tokio::task::spawn_blocking(move || {
+                matching_of(&profiles, &conditions, &cfg, &groups, now_ms)
+            })
+            .await
+            .map_err(|e| StoreError::Database(format!("a segment refresh stopped: {e}")))?
+        };
+        for (segment, matched) in segments.iter().zip(matching) {
+            let members = store.members_in(site, &segment.id, buckets).await?;
+            let changes = changes_of(matched, &members);
+            if !changes.entered.is_empty() || !changes.exited.is_empty() {
+                let notify = segment.refreshed_ms.is_some();
+                store
+                    .apply_changes(site, &segment.id, &changes, now_ms, notify)
+                    .await?;
+            }
+        }
+    }
+    let mut counts = Vec::with_capacity(segments.len());
+    for segment in segments {
+        counts.push(store.refreshed(site, &segment.id, now_ms).await?);
+    }
+    Ok(counts)
+}
+
+/// For each condition, the shoppers of `profiles` it matches now (sorted);
+/// the profiles are read once, in two halves on two threads.
+fn matching_of(
+    profiles: &[(String, String)],
+    conditions: &[Value],
     cfg: &dangol_engine::profile::ProfileConfig,
     groups: &Value,
     now_ms: i64,
-) -> bool {
+) -> Vec<Vec<String>> {
+    let half = profiles.len().div_ceil(2);
+    let work = |chunk: &[(String, String)]| -> Vec<Vec<String>> {
+        // Compiled here: a compiled condition stays on its thread. Each was
+        // checked when saved; one that no longer compiles matches no one.
+        let compiled: Vec<Option<Condition>> = conditions
+            .iter()
+            .map(|c| Condition::compile(c, &NativeRegex).ok())
+            .collect();
+        let mut out = vec![Vec::new(); conditions.len()];
+        for (anon, stored) in chunk {
+            let attrs = attributes_of(stored, cfg, now_ms);
+            for (i, c) in compiled.iter().enumerate() {
+                if c.as_ref()
+                    .is_some_and(|c| c.eval(&attrs, groups, &NativeRegex))
+                {
+                    out[i].push(anon.clone());
+                }
+            }
+        }
+        out
+    };
+    let (a, b) = profiles.split_at(half.min(profiles.len()));
+    let (mut left, right) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| work(b));
+        let mine = work(a);
+        (mine, other.join().unwrap_or_default())
+    });
+    for (l, r) in left.iter_mut().zip(right) {
+        l.extend(r);
+        l.sort_unstable();
+    }
+    left
+}
+
+/// The attributes a condition sees for the shopper whose stored profile is
+/// `stored`, now.
+fn attributes_of(stored: &str, cfg: &dangol_engine::profile::ProfileConfig, now_ms: i64) -> Value {
     let profile = serde_json::from_str::<Value>(stored)
         .ok()
         .and_then(|v| Profile::from_value(&v).ok())
         .unwrap_or_default();
-    let attrs = dangol_engine::attributes::build(
+    dangol_engine::attributes::build(
         &dangol_engine::attributes::PageContext::default(),
         &profile.facts(cfg, now_ms),
         &serde_json::Map::new(),
         dangol_engine::consent::Consent::Granted,
         &dangol_engine::time::Moment::utc(now_ms),
-    );
-    condition.eval(&attrs, groups, &NativeRegex)
+    )
 }
 
-/// Who enters and who leaves: `profiles` (id, stored profile) that match
-/// against `members` now.
-pub fn diff(
-    profiles: &[(String, String)],
-    members: &[String],
-    mut matches: impl FnMut(&str) -> bool,
-) -> Changes {
+/// Who enters and who leaves: `matching` (sorted) against `members`.
+pub fn changes_of(matching: Vec<String>, members: &[String]) -> Changes {
     let mut current: Vec<&str> = members.iter().map(String::as_str).collect();
     current.sort_unstable();
-    let mut changes = Changes::default();
-    let mut matching: Vec<&str> = Vec::new();
-    for (anon, stored) in profiles {
-        if matches(stored) {
-            matching.push(anon);
-            if current.binary_search(&anon.as_str()).is_err() {
-                changes.entered.push(anon.clone());
-            }
-        }
-    }
-    matching.sort_unstable();
-    for member in current {
-        if matching.binary_search(&member).is_err() {
-            changes.exited.push(member.to_string());
-        }
-    }
-    changes
+    let exited = current
+        .iter()
+        .filter(|m| matching.binary_search_by(|x| x.as_str().cmp(m)).is_err())
+        .map(|m| m.to_string())
+        .collect();
+    let entered = matching
+        .into_iter()
+        .filter(|m| current.binary_search(&m.as_str()).is_err())
+        .collect();
+    Changes { entered, exited }
 }
 
 /// Refreshes every segment of every site, for as long as the server runs:
@@ -271,10 +315,9 @@ pub async fn refresh_all(store: &dyn Store, now_ms: i64) -> Result<usize, StoreE
     crate::rollups::catch_up(store, Duration::from_secs(30)).await?;
     let mut n = 0;
     for site in store.sites().await? {
-        for segment in of_site(store, &site.id, now_ms).await? {
-            refresh(store, &segment, now_ms).await?;
-            n += 1;
-        }
+        let segments = of_site(store, &site.id, now_ms).await?;
+        refresh_site(store, &site.id, &segments, now_ms).await?;
+        n += segments.len();
     }
     Ok(n)
 }
@@ -285,15 +328,31 @@ mod tests {
 
     #[test]
     fn a_refresh_page_finds_who_entered_and_who_left() {
-        let profiles = vec![
-            ("a".to_string(), "yes".to_string()),
-            ("b".to_string(), "no".to_string()),
-            ("c".to_string(), "yes".to_string()),
-        ];
-        let members = vec!["b".to_string(), "c".to_string(), "gone".to_string()];
-        let changes = diff(&profiles, &members, |p| p == "yes");
+        let matching = vec!["a".to_string(), "c".to_string()];
+        let members = vec!["gone".to_string(), "c".to_string(), "b".to_string()];
+        let changes = changes_of(matching, &members);
         assert_eq!(changes.entered, ["a"]);
         assert_eq!(changes.exited, ["b", "gone"]);
+    }
+
+    #[test]
+    fn one_pass_over_the_profiles_serves_every_condition() {
+        let cfg = dangol_engine::profile::ProfileConfig::default();
+        let empty = Profile::default().to_value().to_string();
+        let profiles: Vec<(String, String)> =
+            (0..5).map(|i| (format!("s{i}"), empty.clone())).collect();
+        let conditions = vec![
+            json!({"orders": 0}),
+            json!({"orders": {"$gte": 1}}),
+            json!({"nonsense": {"$frob": 1}}),
+        ];
+        let out = matching_of(&profiles, &conditions, &cfg, &json!({}), 0);
+        assert_eq!(out[0], ["s0", "s1", "s2", "s3", "s4"]);
+        assert!(out[1].is_empty());
+        assert!(
+            out[2].is_empty(),
+            "a condition that does not compile matches no one"
+        );
     }
 
     #[test]
