@@ -242,9 +242,18 @@ pub(crate) async fn erase_subject(
             ));
         }
     }
-    let erased = state.store.erase_subject(&site.id, &anon).await?;
+    // An id that identified as a customer takes every id of that customer
+    // with it: forgetting in one browser forgets the person.
+    let ids = match state.store.customer_of(&site.id, &anon).await? {
+        Some(customer) => state.store.ids_of(&site.id, &customer).await?,
+        None => vec![anon.clone()],
+    };
+    let mut erased = 0;
+    for id in &ids {
+        erased += state.store.erase_subject(&site.id, id).await?;
+    }
     Ok(with_cors(
-        Json(json!({"erased_events": erased})).into_response(),
+        Json(json!({"erased_events": erased, "erased_ids": ids.len()})).into_response(),
         origin,
     ))
 }

@@ -21,6 +21,7 @@ mod cors;
 pub mod coupons;
 pub mod demo;
 pub mod error;
+pub mod identity;
 mod ingest;
 pub mod insights;
 pub mod limits;

@@ -24,6 +24,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("../migrations/0014_event_partitions.sql")),
     (15, include_str!("../migrations/0015_webhooks.sql")),
     (16, include_str!("../migrations/0016_segments.sql")),
+    (17, include_str!("../migrations/0017_identity.sql")),
 ];
 
 /// Where PostgreSQL runs its own text of a migration (`migrations/postgres/`).

@@ -69,6 +69,9 @@ pub const API_PATHS: &[&str] = &[
     crate::segments::admin::SEGMENT,
     crate::segments::admin::REFRESH,
     crate::segments::admin::REFRESH_ALL,
+    crate::identity::IDENTIFY,
+    crate::identity::SECRET,
+    crate::identity::CUSTOMER,
     crate::segments::admin::MEMBERS,
 ];
 const CONFIG: &str = "/v1/sites/{site}/config";
@@ -124,6 +127,10 @@ pub(crate) fn router(state: AppState) -> Router {
             axum::routing::post(crate::coupons::redeem).layer(DefaultBodyLimit::max(4096)),
         )
         .route(SUBJECT, delete(erase_subject).options(events_preflight))
+        .route(
+            crate::identity::IDENTIFY,
+            axum::routing::post(crate::identity::identify).options(events_preflight),
+        )
         .route(KEY, get(public_key))
         .route(HEALTH, get(|| async { "ok" }))
         .merge(admin::router(&state));

@@ -532,11 +532,21 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
+                let customer: Option<String> = sqlx::query_scalar(
+                    "DELETE FROM identities WHERE site = $1 AND anon = $2 RETURNING customer",
+                )
+                .bind(site)
+                .bind(anon)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
                 // 3. Tools downstream erase too: `customer.erased`, with
                 //    the erasure (once; a retried erasure that still found
                 //    events, after a crash between 1 and 2, says it again).
-                if first || events > 0 {
-                    let data = serde_json::json!({"site": site, "anon": anon, "erased_ms": now});
+                if first || events > 0 || customer.is_some() {
+                    let data = serde_json::json!({
+                        "site": site, "anon": anon, "customer_id": customer, "erased_ms": now,
+                    });
                     enqueue_webhooks(&mut tx, site, None, "customer.erased", &data, now).await?;
                 }
                 tx.commit().await.map_err(db)?;

@@ -104,6 +104,7 @@ crate::sql::sql_store!(
 
 crate::webhooks::sql::webhook_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 crate::segments::sql::segment_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
+crate::identity::sql::identity_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 
 #[cfg(test)]
 mod tests {

@@ -389,6 +389,7 @@ pub trait Store:
     + AdminStore
     + crate::webhooks::WebhookStore
     + crate::segments::SegmentStore
+    + crate::identity::IdentityStore
     + 'static
 {
 }
@@ -402,6 +403,7 @@ impl<T> Store for T where
         + AdminStore
         + crate::webhooks::WebhookStore
         + crate::segments::SegmentStore
+        + crate::identity::IdentityStore
         + 'static
 {
 }

@@ -94,6 +94,11 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         )
         .route(segs::REFRESH, post(segs::refresh))
         .route(segs::REFRESH_ALL, post(segs::refresh_all))
+        .route(crate::identity::SECRET, post(crate::identity::new_secret))
+        .route(
+            crate::identity::CUSTOMER,
+            axum::routing::delete(crate::identity::erase_customer),
+        )
         .route(segs::MEMBERS, get(segs::members))
         .route(ADMINS, get(team::site_admins))
         .route(

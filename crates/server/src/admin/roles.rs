@@ -113,7 +113,7 @@ pub fn needed(method: &Method, route: &str) -> Option<Role> {
         (_, r) if r.starts_with("/webhooks") => Role::Owner,
         // Reads, and a reach estimate (a read sent as a POST).
         ("GET" | "HEAD", _) | ("POST", "/reach") => Role::Viewer,
-        ("PUT", "") | ("POST", "/redeem-key") => Role::Owner,
+        ("PUT", "") | ("POST", "/redeem-key" | "/identity-secret") => Role::Owner,
         ("PUT" | "DELETE", "/admins/{email}") => Role::Owner,
         _ => Role::Editor,
     })

@@ -268,6 +268,21 @@ pub async fn refresh_all(
     })))
 }
 
+/// A CSV field: quoted (quotes doubled) when it holds a comma, quote or
+/// line break, and never read as a formula by a spreadsheet.
+fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
 /// `?format=jsonl|csv` of an export.
 #[derive(Deserialize)]
 pub struct ExportQuery {
@@ -306,13 +321,15 @@ pub async fn members(
             if header {
                 text.push_str("anon,customer_id,entered_ms\n");
             }
-            for (anon, entered) in &page {
+            for (anon, entered, customer) in &page {
                 if csv {
-                    // Ids are letters, digits, `-` and `_`: nothing to quote.
-                    text.push_str(&format!("{anon},,{entered}\n"));
+                    // Ids are letters, digits, `-` and `_`; a customer id is
+                    // the shop's own, quoted as CSV needs.
+                    let customer = customer.as_deref().map(csv_field).unwrap_or_default();
+                    text.push_str(&format!("{anon},{customer},{entered}\n"));
                 } else {
                     text.push_str(
-                        &json!({"anon": anon, "customer_id": null, "entered_ms": entered})
+                        &json!({"anon": anon, "customer_id": customer, "entered_ms": entered})
                             .to_string(),
                     );
                     text.push('\n');

@@ -125,14 +125,14 @@ pub trait SegmentStore: Send + Sync {
     /// Marks a refresh done: the member count and the day's.
     async fn refreshed(&self, site: &str, segment: &str, now_ms: i64) -> Result<u64, StoreError>;
     /// Up to `limit` members after `after` (by id): a page of an export,
-    /// with when each entered.
+    /// with when each entered and the customer they identified as.
     async fn members(
         &self,
         site: &str,
         segment: &str,
         after: &str,
         limit: u32,
-    ) -> Result<Vec<(String, i64)>, StoreError>;
+    ) -> Result<Vec<(String, i64, Option<String>)>, StoreError>;
     /// The segment's days from `from_day` on.
     async fn segment_days(
         &self,

@@ -208,10 +208,11 @@ macro_rules! segment_store {
                 segment: &str,
                 after: &str,
                 limit: u32,
-            ) -> Result<Vec<(String, i64)>, StoreError> {
+            ) -> Result<Vec<(String, i64, Option<String>)>, StoreError> {
                 let rows = sqlx::query(
-                    "SELECT anon, entered_ms FROM segment_members
-                     WHERE site = $1 AND segment = $2 AND anon > $3 ORDER BY anon LIMIT $4",
+                    "SELECT m.anon, m.entered_ms, i.customer FROM segment_members m
+                     LEFT JOIN identities i ON i.site = m.site AND i.anon = m.anon
+                     WHERE m.site = $1 AND m.segment = $2 AND m.anon > $3 ORDER BY m.anon LIMIT $4",
                 )
                 .bind(site)
                 .bind(segment)
@@ -220,7 +221,10 @@ macro_rules! segment_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db)?;
-                Ok(rows.iter().map(|r| (r.get("anon"), r.get("entered_ms"))).collect())
+                Ok(rows
+                    .iter()
+                    .map(|r| (r.get("anon"), r.get("entered_ms"), r.get("customer")))
+                    .collect())
             }
 
             async fn segment_days(

@@ -12,8 +12,10 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+mod identity;
 mod segments;
 mod webhooks;
+pub use identity::*;
 pub use segments::*;
 pub use webhooks::*;
 
@@ -3207,6 +3209,7 @@ macro_rules! api_tests {
             webhooks_are_signed_queued_with_their_event_retried_and_replayed,
             a_webhook_endpoint_that_keeps_failing_is_disabled_and_loses_nothing,
             segments_fill_follow_shoppers_and_send_their_changes,
+            identified_ids_are_linked_exported_by_customer_and_erased_together,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
