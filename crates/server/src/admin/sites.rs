@@ -21,7 +21,7 @@ use crate::{AppState, now_ms};
 /// Top-level keys that belong to a version, not to the settings.
 pub(super) const NOT_SETTINGS: &[&str] = &["site", "version", "schema", "campaigns"];
 
-pub(super) fn unprocessable(
+pub(crate) fn unprocessable(
     code: &'static str,
     message: String,
     problems: Vec<String>,

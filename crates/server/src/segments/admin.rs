@@ -46,12 +46,7 @@ fn unknown(site: &str, id: &str) -> ApiError {
 }
 
 fn invalid(problems: Vec<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_segment",
-        problems.join("; "),
-    )
-    .with_details(problems)
+    crate::admin::sites::unprocessable("invalid_segment", problems.join("; "), problems)
 }
 
 /// Checks a name and condition; every problem named.

@@ -49,12 +49,7 @@ fn unknown_endpoint(site: &str, id: &str) -> ApiError {
 }
 
 fn invalid(problems: Vec<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_webhook",
-        problems.join("; "),
-    )
-    .with_details(problems)
+    crate::admin::sites::unprocessable("invalid_webhook", problems.join("; "), problems)
 }
 
 /// Checks what a body sets; every problem named.

@@ -125,24 +125,7 @@ pub async fn identified_ids_are_linked_exported_by_customer_and_erased_together(
     );
 
     // Forgetting in one browser forgets the person: both ids, each sent on.
-    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
-    let url = {
-        let g = got.clone();
-        let app = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |body: String| {
-                let g = g.clone();
-                async move {
-                    g.lock().unwrap().push(serde_json::from_str(&body).unwrap());
-                    StatusCode::OK
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        url
-    };
+    let (receiver, url) = Receiver::start(&[]).await;
     let (status, _, body) = send(
         &state,
         bearer(
@@ -170,9 +153,8 @@ pub async fn identified_ids_are_linked_exported_by_customer_and_erased_together(
         .round(state.store.as_ref())
         .await
         .unwrap();
-    let mut erased: Vec<(String, Value)> = got
-        .lock()
-        .unwrap()
+    let mut erased: Vec<(String, Value)> = receiver
+        .bodies()
         .iter()
         .map(|b| {
             (

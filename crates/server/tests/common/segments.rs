@@ -74,24 +74,7 @@ pub async fn segments_fill_follow_shoppers_and_send_their_changes(state: AppStat
     assert!(problems.contains("$frob"), "{problems}");
 
     // A segment of one's own fills at once; its first fill is a baseline.
-    let (receiver_url, got) = {
-        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
-        let g = got.clone();
-        let app = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |body: String| {
-                let g = g.clone();
-                async move {
-                    g.lock().unwrap().push(serde_json::from_str(&body).unwrap());
-                    StatusCode::NO_CONTENT
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (url, got)
-    };
+    let (receiver, receiver_url) = Receiver::start(&[]).await;
     let (status, body) = call(
         &state,
         "POST",
@@ -111,7 +94,7 @@ pub async fn segments_fill_follow_shoppers_and_send_their_changes(state: AppStat
     assert_eq!(made["members"], 2);
     let deliverer = Deliverer::new(vec![0], Duration::from_secs(5)).unwrap();
     deliverer.round(state.store.as_ref()).await.unwrap();
-    assert!(got.lock().unwrap().is_empty(), "a first fill sends nothing");
+    assert!(receiver.got().is_empty(), "a first fill sends nothing");
 
     // A new buyer enters, an erased one leaves: each change is a webhook.
     buy(&state, "seg0003", "segm-cccccccccccccccc").await;
@@ -131,9 +114,8 @@ pub async fn segments_fill_follow_shoppers_and_send_their_changes(state: AppStat
     assert_eq!(status, StatusCode::OK, "{refreshed}");
     assert_eq!(refreshed["members"], 2);
     deliverer.round(state.store.as_ref()).await.unwrap();
-    let mut seen: Vec<(String, String)> = got
-        .lock()
-        .unwrap()
+    let mut seen: Vec<(String, String)> = receiver
+        .bodies()
         .iter()
         .map(|b| {
             (
@@ -169,7 +151,7 @@ pub async fn segments_fill_follow_shoppers_and_send_their_changes(state: AppStat
         .await
         .unwrap();
     deliverer.round(state.store.as_ref()).await.unwrap();
-    assert_eq!(got.lock().unwrap().len(), 2, "each change is sent once");
+    assert_eq!(receiver.got().len(), 2, "each change is sent once");
 
     // Its days: who entered and left, and its size.
     let (_, one) = call(

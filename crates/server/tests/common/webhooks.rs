@@ -13,22 +13,24 @@ use super::*;
 
 /// What the receiver got.
 #[derive(Clone, Debug)]
-struct Received {
+pub(super) struct Received {
     id: String,
     timestamp: i64,
     signature: String,
-    body: String,
+    pub(super) body: String,
 }
 
+/// A webhook receiver on a loopback socket, shared by the tests that
+/// check what webhooks carry.
 #[derive(Clone, Default)]
-struct Receiver {
+pub(super) struct Receiver {
     got: Arc<Mutex<Vec<Received>>>,
     /// Statuses to answer, in order; 200 once they run out.
     script: Arc<Mutex<VecDeque<u16>>>,
 }
 
 impl Receiver {
-    async fn start(script: &[u16]) -> (Receiver, String) {
+    pub(super) async fn start(script: &[u16]) -> (Receiver, String) {
         let receiver = Receiver::default();
         receiver.script.lock().unwrap().extend(script);
         let r = receiver.clone();
@@ -61,8 +63,16 @@ impl Receiver {
         (receiver, url)
     }
 
-    fn got(&self) -> Vec<Received> {
+    pub(super) fn got(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
+    }
+
+    /// The bodies received, as JSON.
+    pub(super) fn bodies(&self) -> Vec<Value> {
+        self.got()
+            .iter()
+            .map(|r| serde_json::from_str(&r.body).unwrap())
+            .collect()
     }
 }
 
