@@ -269,6 +269,27 @@ test("a dashboard action that fails on the network says so, and the page keeps w
   await context.close();
 });
 
+test("an editor whose preview cannot load says so, and leaving it mid-download throws nothing into the page", async () => {
+  const { context, page, log } = await watchedPage(browser);
+  await signIn(page);
+  // The preview build's wasm never arrives.
+  await page.route("**/admin/preview/dangol_bg.wasm", (route) => route.abort("connectionreset"));
+  await page.goto(`${server.url}/admin/#/campaigns/cart-coupon`);
+  await page.waitForSelector("text=/The preview could not load/");
+  // Left while the download hangs: the frame goes with the editor, silently.
+  await page.unroute("**/admin/preview/dangol_bg.wasm");
+  await page.route("**/admin/preview/dangol_bg.wasm", () => { /* never answered */ });
+  await page.goto(`${server.url}/admin/#/campaigns/welcome-hero`);
+  await page.waitForSelector("#preview-title");
+  await page.goto(`${server.url}/admin/#/campaigns`);
+  await page.waitForSelector("table.campaigns");
+  await page.unroute("**/admin/preview/dangol_bg.wasm");
+  await page.goto(`${server.url}/admin/#/campaigns/welcome-hero`);
+  await page.waitForSelector(".gets");
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
 test("the dashboard's pages pass axe's WCAG 2 A/AA rules with nothing serious or critical", async () => {
   // The pages' CSP forbids injected scripts; this context bypasses it to run axe.
   const context = await browser.newContext({ bypassCSP: true });

@@ -358,7 +358,16 @@ export async function editor(view, ctx, { id, playbook }) {
       campaigns: [...others.filter((c) => c.paused !== true), cleaned(draft)].map((c) => ({ ...c, holdout: 0 })),
     };
     const placement = draft.placements?.[0] ?? "";
-    const r = await win.dangolPreview({ config, campaign: draft.id, placement, attributes, lang: lang() });
+    let r;
+    try {
+      r = await win.dangolPreview({ config, campaign: draft.id, placement, attributes, lang: lang() });
+    } catch (e) {
+      // The editor was left while its preview frame still loaded (the
+      // download is cancelled with the frame): nothing to show any more.
+      if (!frame.isConnected) return;
+      outcome.replaceChildren(h("p", { class: "problem" }, t("previewFailed", { error: String(e) })));
+      return;
+    }
     const chosen = r.decision?.chosen;
     const mine = r.decision?.audiences?.find((a) => a.campaign === draft.id);
     outcome.replaceChildren(...[
