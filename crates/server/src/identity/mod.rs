@@ -99,6 +99,26 @@ struct Identify {
     anon: String,
     customer: String,
     proof: String,
+    /// Whether to answer with the profile of the customer's other devices.
+    #[serde(default)]
+    profile: bool,
+}
+
+/// One profile from the events of `ids` (the customer's other devices),
+/// in time order across them; an empty profile when there are none.
+async fn other_devices(
+    state: &AppState,
+    site: &str,
+    ids: &[String],
+) -> Result<serde_json::Value, ApiError> {
+    if ids.is_empty() {
+        return Ok(dangol_engine::profile::Profile::default().to_value());
+    }
+    let (cfg, _) = crate::rollups::profile_config(state.store.as_ref(), site).await?;
+    let mut events = state.store.shopper_events(site, ids).await?;
+    events.sort_by_key(|e| e.ts);
+    let (_, profile) = crate::insights::shopper_days(&events, &cfg);
+    Ok(profile.to_value())
 }
 
 /// `POST /v1/sites/{site}/identify`: `{anon, customer, proof}` from the
@@ -127,16 +147,11 @@ pub(crate) async fn identify(
                 "identifying an id needs its erase key (X-Dangol-Key)",
             )
         })?;
-    let stored = state.store.subject_key(&site.id, &req.anon).await?;
-    let hash = hex::encode(Sha256::digest(given.as_bytes()));
-    if stored.as_deref() != Some(hash.as_str()) {
+    if !(16..=128).contains(&given.len()) {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "wrong_key",
-            format!(
-                "id `{}` is not registered with this erase key (it registers with its first events)",
-                req.anon
-            ),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the erase key (X-Dangol-Key) must be 16-128 characters",
         ));
     }
     let Some(secret) = state.store.identity_secret(&site.id).await? else {
@@ -153,13 +168,48 @@ pub(crate) async fn identify(
             "the proof is not the HMAC-SHA256 of the customer id under the site's identity secret",
         ));
     }
+    let anon_hash = hex::encode(Sha256::digest(req.anon.as_bytes()));
+    if state.store.is_erased(&site.id, &anon_hash).await? {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "erased",
+            format!("id `{}` was erased; a new id can identify", req.anon),
+        ));
+    }
+    // An id that signs in before its first batch arrives registers its key
+    // here, as its first batch would (the first key of an id stays).
+    let hash = hex::encode(Sha256::digest(given.as_bytes()));
+    let now = crate::now_ms();
     state
         .store
-        .link(&site.id, &req.anon, &req.customer, crate::now_ms())
+        .register_subject(&site.id, &req.anon, &hash, now)
+        .await?;
+    let stored = state.store.subject_key(&site.id, &req.anon).await?;
+    if stored.as_deref() != Some(hash.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_key",
+            format!("id `{}` is registered with another erase key", req.anon),
+        ));
+    }
+    state
+        .store
+        .link(&site.id, &req.anon, &req.customer, now)
         .await?;
     let ids = state.store.ids_of(&site.id, &req.customer).await?;
+    // The customer's profile from their other devices, rebuilt with the
+    // engine's own code from those ids' events, for a browser that may
+    // personalise (it asks only then). This browser's own events are left
+    // out: it holds them already, so merging never counts one twice.
+    let profile = if req.profile {
+        let others: Vec<String> = ids.iter().filter(|id| **id != req.anon).cloned().collect();
+        Some(other_devices(&state, &site.id, &others).await?)
+    } else {
+        None
+    };
     Ok(crate::cors::with_cors(
-        Json(json!({"customer": req.customer, "linked_ids": ids.len()})).into_response(),
+        Json(json!({"customer": req.customer, "linked_ids": ids.len(), "profile": profile}))
+            .into_response(),
         origin,
     ))
 }

@@ -33,6 +33,18 @@ fn identify(anon: &str, key: Option<&str>, customer: &str, proof: &str) -> Reque
     .unwrap()
 }
 
+/// [`identify`], asking for the profile of the customer's other devices.
+fn identify_for_profile(anon: &str, key: &str, customer: &str, proof: &str) -> Request<Body> {
+    Request::post("/v1/sites/demo/identify")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-dangol-key", key)
+        .body(Body::from(
+            json!({"anon": anon, "customer": customer, "proof": proof, "profile": true})
+                .to_string(),
+        ))
+        .unwrap()
+}
+
 pub async fn identified_ids_are_linked_exported_by_customer_and_erased_together(state: AppState) {
     let (phone, laptop) = ("idnt-phone-aaaaaaaaaaaa", "idnt-laptop-bbbbbbbbbbb");
     let (phone_key, laptop_key) = ("key-phone-0123456789abcdef", "key-laptop-0123456789abcdef");
@@ -86,6 +98,42 @@ pub async fn identified_ids_are_linked_exported_by_customer_and_erased_together(
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, _, body) = send(&state, identify(laptop, Some(laptop_key), "c-42", &good)).await;
     assert_eq!(body["linked_ids"], 2, "{body}");
+    assert_eq!(
+        body["profile"],
+        Value::Null,
+        "a profile only when asked: {body}"
+    );
+
+    // Asked for, the profile is the customer's other devices, rebuilt from
+    // their events: the phone's two visits, never the laptop's own.
+    visit(&state, phone, phone_key, "evt_idnt_0003").await;
+    let (status, _, body) = send(
+        &state,
+        identify_for_profile(laptop, laptop_key, "c-42", &good),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["profile"]["visits"], 2, "{body}");
+    let (_, _, body) = send(
+        &state,
+        identify_for_profile(phone, phone_key, "c-42", &good),
+    )
+    .await;
+    assert_eq!(
+        body["profile"]["visits"], 1,
+        "the laptop's one visit: {body}"
+    );
+
+    // A browser that signs in before its first batch registers its key by
+    // identifying; another key for it later is refused.
+    let tablet = "idnt-tablet-ccccccccccc";
+    let tablet_key = "key-tablet-0123456789abcdef";
+    let (status, _, body) = send(&state, identify(tablet, Some(tablet_key), "c-42", &good)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["linked_ids"], 3, "{body}");
+    let (status, _, body) = send(&state, identify(tablet, Some(phone_key), "c-42", &good)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "wrong_key", "{body}");
 
     // Exports name the customer of identified members.
     let (status, _, seg) = send(
@@ -138,7 +186,7 @@ pub async fn identified_ids_are_linked_exported_by_customer_and_erased_together(
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, _, body) = send(&state, erase(phone, Some(phone_key), false)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["erased_ids"], 2, "{body}");
+    assert_eq!(body["erased_ids"], 3, "{body}");
     assert!(
         state
             .store
@@ -168,9 +216,14 @@ pub async fn identified_ids_are_linked_exported_by_customer_and_erased_together(
         erased,
         [
             (laptop.to_string(), json!("c-42")),
-            (phone.to_string(), json!("c-42"))
+            (phone.to_string(), json!("c-42")),
+            (tablet.to_string(), json!("c-42"))
         ]
     );
+    // An erased id cannot identify again (its browser makes a new one).
+    let (status, _, body) = send(&state, identify(phone, Some(phone_key), "c-42", &good)).await;
+    assert_eq!(status, StatusCode::GONE, "{body}");
+    assert_eq!(body["error"]["code"], "erased", "{body}");
     let (status, _, body) = send(
         &state,
         bearer(
