@@ -137,6 +137,26 @@ impl Ledger {
         entry.lifetime = entry.lifetime.saturating_add(1);
     }
 
+    /// Adds what another device's ledger holds (the same customer, signed
+    /// in there): impressions of both count toward caps and pressure, the
+    /// later dismissal and any conversion hold. Entries are matched by
+    /// campaign; the most recent impressions of both are kept.
+    pub fn merge(&mut self, other: &Ledger) {
+        for o in &other.entries {
+            let e = self.entry_mut(&o.campaign, o.last_ms);
+            let mut shows: Vec<i64> = e.shows.iter().chain(&o.shows).copied().collect();
+            shows.sort_unstable();
+            let start = shows.len().saturating_sub(MAX_SHOWS);
+            e.shows = shows.split_off(start);
+            e.lifetime = e.lifetime.saturating_add(o.lifetime);
+            e.last_dismiss_ms = e.last_dismiss_ms.max(o.last_dismiss_ms);
+            e.converted |= o.converted;
+            if e.variant.is_empty() || o.last_ms > e.last_ms {
+                e.variant.clone_from(&o.variant);
+            }
+        }
+    }
+
     /// The shopper dismissed the campaign.
     pub fn record_dismiss(&mut self, campaign: &str, now_ms: i64) {
         self.entry_mut(campaign, now_ms).last_dismiss_ms = Some(now_ms);

@@ -325,6 +325,33 @@ fn bump(scores: &mut Vec<Score>, key: &str, amount: f64, now: i64, half_life: f6
     }
 }
 
+/// Adds `other`'s scores into `scores`, each pair decayed to the later of
+/// their times, keeping the strongest [`MAX_SCORES`].
+fn merge_scores(scores: &mut Vec<Score>, other: &[Score], half_life: f64) {
+    for o in other {
+        match scores.iter_mut().find(|s| s.key == o.key) {
+            Some(s) => {
+                let at = s.at_ms.max(o.at_ms);
+                s.value = decayed(s.value, s.at_ms, at, half_life)
+                    + decayed(o.value, o.at_ms, at, half_life);
+                s.at_ms = at;
+            }
+            None => scores.push(o.clone()),
+        }
+    }
+    let now = scores.iter().map(|s| s.at_ms).max().unwrap_or(0);
+    while scores.len() > MAX_SCORES {
+        let weakest = (0..scores.len()).min_by(|&a, &b| {
+            let va = decayed(scores[a].value, scores[a].at_ms, now, half_life);
+            let vb = decayed(scores[b].value, scores[b].at_ms, now, half_life);
+            va.total_cmp(&vb)
+        });
+        if let Some(i) = weakest {
+            scores.remove(i);
+        }
+    }
+}
+
 fn score_1_to_5(value: f64, thresholds: &[f64; 4], higher_is_better: bool) -> u8 {
     if higher_is_better {
         1 + thresholds.iter().filter(|t| value >= **t).count() as u8
@@ -503,6 +530,80 @@ impl Profile {
         self.previous_stage = Some(self.stage);
         self.stage = stage;
         Some(change)
+    }
+
+    /// This device's profile with what the customer's other devices add
+    /// (their profile as the server rebuilt it from their events, never
+    /// this device's, so nothing counts twice):
+    ///
+    /// - counts add up (visits, sessions, page views per hour, orders,
+    ///   revenue), the first activity is the earlier, the last the later;
+    /// - the current session (its start, views, engaged time, purchase) is
+    ///   this device's, and an activity elsewhere between this device's
+    ///   last visit and this session counts as the previous visit;
+    /// - affinities (categories, brands, item views) and price signals add
+    ///   up after decaying to the later of their times;
+    /// - the usual gap between orders is the mean over both devices' gaps;
+    /// - transactions are the union: an order seen on both counts once;
+    /// - the cart is the one touched last, on whichever device;
+    /// - the offer ledger adds impressions, so caps and pressure hold
+    ///   across devices;
+    /// - the lifecycle stage is worked out again from the merged facts.
+    pub fn merged(&self, other: &Profile, cfg: &ProfileConfig, now_ms: i64) -> Profile {
+        let mut m = self.clone();
+        if other.visits == 0 && other.orders == 0 && other.ledger.entries().is_empty() {
+            return m;
+        }
+        let half_life = cfg.affinity_half_life_days;
+        m.first_seen_ms = match (self.first_seen_ms, other.first_seen_ms) {
+            (0, o) => o,
+            (s, 0) => s,
+            (s, o) => s.min(o),
+        };
+        m.last_seen_ms = self.last_seen_ms.max(other.last_seen_ms);
+        if other.last_seen_ms > 0 && other.last_seen_ms < self.session_start_ms {
+            m.previous_visit_ms = self.previous_visit_ms.max(Some(other.last_seen_ms));
+        }
+        m.visits = self.visits.saturating_add(other.visits);
+        m.sessions = self.sessions.saturating_add(other.sessions);
+        for (h, o) in m.hours.iter_mut().zip(other.hours) {
+            *h = h.saturating_add(o);
+        }
+        m.orders = self.orders.saturating_add(other.orders);
+        m.revenue = self.revenue + other.revenue;
+        m.last_purchase_ms = self.last_purchase_ms.max(other.last_purchase_ms);
+        let gaps = |p: &Profile| {
+            p.purchase_gap_days
+                .map(|g| (g, f64::from(p.orders.saturating_sub(1).max(1))))
+        };
+        m.purchase_gap_days = match (gaps(self), gaps(other)) {
+            (Some((a, na)), Some((b, nb))) => Some((a * na + b * nb) / (na + nb)),
+            (a, b) => a.or(b).map(|(g, _)| g),
+        };
+        for t in &other.transactions {
+            if m.transactions.contains(t) {
+                // The same order seen on both devices counts once.
+                m.orders = m.orders.saturating_sub(1);
+            } else {
+                m.transactions.push(t.clone());
+            }
+        }
+        let start = m.transactions.len().saturating_sub(MAX_TRANSACTIONS);
+        m.transactions.drain(..start);
+        merge_scores(&mut m.categories, &other.categories, half_life);
+        merge_scores(&mut m.brands, &other.brands, half_life);
+        merge_scores(&mut m.item_views, &other.item_views, half_life);
+        let at = self.price_signals_ms.max(other.price_signals_ms);
+        m.price_signals = decayed(self.price_signals, self.price_signals_ms, at, half_life)
+            + decayed(other.price_signals, other.price_signals_ms, at, half_life);
+        m.price_signals_ms = at;
+        if other.cart_ms > self.cart_ms {
+            m.cart.clone_from(&other.cart);
+            m.cart_ms = other.cart_ms;
+        }
+        m.ledger.merge(&other.ledger);
+        m.stage = m.stage_at(cfg, now_ms);
+        m
     }
 
     /// RFM scores, 1–5 each, at `now_ms`.

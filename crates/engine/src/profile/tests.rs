@@ -314,3 +314,109 @@ fn the_stored_form_round_trips_and_junk_is_an_error() {
     );
     assert!(Profile::from_value(&serde_json::json!({"v": 1})).is_err());
 }
+
+fn show(p: &mut Profile, t: i64, campaign: &str) {
+    p.apply(
+        &Input::Exposure {
+            campaign: campaign.into(),
+            variant: "a".into(),
+        },
+        &cfg(),
+        t,
+        540,
+    );
+}
+
+fn cart(p: &mut Profile, t: i64, item: &str) {
+    p.apply(
+        &Input::AddToCart {
+            item: item.into(),
+            category: Some("knit".into()),
+            price: 39_000.0,
+            quantity: 1,
+        },
+        &cfg(),
+        t,
+        540,
+    );
+}
+
+#[test]
+fn a_customer_back_on_a_new_device_is_known_by_what_their_other_device_did() {
+    // The phone: two sessions and an order, 40 days ago.
+    let mut phone = Profile::default();
+    view(&mut phone, T0 - 45 * DAY);
+    buy(&mut phone, T0 - 45 * DAY + H, "order-1", 80_000.0);
+    view(&mut phone, T0 - 40 * DAY);
+    // The laptop: this first visit.
+    let mut laptop = Profile::default();
+    view(&mut laptop, T0);
+    assert_eq!(laptop.stage, Stage::New);
+
+    let m = laptop.merged(&phone, &cfg(), T0);
+    assert_eq!((m.visits, m.sessions, m.orders), (3, phone.sessions + 1, 1));
+    assert_eq!(m.revenue, 80_000.0);
+    assert_eq!(m.first_seen_ms, T0 - 45 * DAY);
+    assert_eq!(m.last_seen_ms, T0);
+    assert_eq!(m.previous_visit_ms, Some(T0 - 40 * DAY));
+    assert_eq!(m.last_purchase_ms, Some(T0 - 45 * DAY + H));
+    // Back after 40 days away: a dormant customer to welcome back, not a
+    // new one; this session stays the laptop's.
+    assert_eq!(m.stage, Stage::Dormant);
+    assert_eq!(m.session_start_ms, laptop.session_start_ms);
+    assert_eq!(m.session_views, 1);
+    // Nothing from the phone changed the laptop's own profile.
+    assert_eq!(laptop.visits, 1);
+}
+
+#[test]
+fn offers_seen_on_any_device_count_toward_caps_and_a_shared_order_counts_once() {
+    let mut phone = Profile::default();
+    view(&mut phone, T0 - DAY);
+    for i in 0..3 {
+        show(&mut phone, T0 - DAY + i * H, "welcome");
+    }
+    buy(&mut phone, T0 - DAY + 4 * H, "order-7", 50_000.0);
+    let mut laptop = Profile::default();
+    view(&mut laptop, T0);
+    show(&mut laptop, T0, "welcome");
+    buy(&mut laptop, T0 + H, "order-7", 50_000.0);
+
+    let m = laptop.merged(&phone, &cfg(), T0 + H);
+    let entry = m.ledger.entry("welcome").unwrap();
+    assert_eq!(entry.lifetime, 4);
+    assert_eq!(entry.shows.len(), 4);
+    assert_eq!(*entry.shows.first().unwrap(), T0 - DAY);
+    assert_eq!(m.orders, 1, "order-7 was seen on both devices");
+    assert_eq!(m.transactions, vec!["order-7".to_string()]);
+}
+
+#[test]
+fn the_cart_touched_last_wins_and_affinities_add_up() {
+    let mut phone = Profile::default();
+    view(&mut phone, T0 - 2 * H);
+    cart(&mut phone, T0 - H, "wool-knit");
+    let mut laptop = Profile::default();
+    view(&mut laptop, T0 - 3 * H);
+    cart(&mut laptop, T0 - 3 * H, "linen-shirt");
+
+    let m = laptop.merged(&phone, &cfg(), T0);
+    let items: Vec<&str> = m.cart.iter().map(|l| l.item.as_str()).collect();
+    assert_eq!(items, ["wool-knit"], "the phone's cart is newer");
+    let knit = m.categories.iter().find(|s| s.key == "knit").unwrap();
+    let alone = laptop.categories.iter().find(|s| s.key == "knit").unwrap();
+    assert!(knit.value > alone.value, "{knit:?} vs {alone:?}");
+    // The laptop's cart stays when it is the newer one.
+    cart(&mut laptop, T0, "linen-shirt");
+    let m = laptop.merged(&phone, &cfg(), T0);
+    assert_eq!(m.cart.len(), 1);
+    assert_eq!(m.cart[0].item, "linen-shirt");
+}
+
+#[test]
+fn merging_nothing_changes_nothing() {
+    let mut laptop = Profile::default();
+    view(&mut laptop, T0);
+    buy(&mut laptop, T0 + H, "order-1", 10_000.0);
+    assert_eq!(laptop.merged(&Profile::default(), &cfg(), T0 + H), laptop);
+}
