@@ -41,6 +41,9 @@ enum Step {
     Wait(u16),
     Reload,
     Orphans,
+    SignIn(bool),
+    SignOut,
+    IdentifyAnswer(u8),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -64,6 +67,9 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (0u16..10_000).prop_map(Step::Wait),
         1 => Just(Step::Reload),
         1 => Just(Step::Orphans),
+        1 => any::<bool>().prop_map(Step::SignIn),
+        1 => Just(Step::SignOut),
+        2 => (0u8..3).prop_map(Step::IdentifyAnswer),
     ]
 }
 
@@ -71,6 +77,7 @@ struct World {
     storage: BTreeMap<String, String>,
     tabs: [Session; 2],
     in_flight: [Vec<(u32, Value)>; 2],
+    identifying: [bool; 2],
     now: i64,
     next: u64,
     pages: u32,
@@ -89,6 +96,8 @@ fn stored_from(storage: &BTreeMap<String, String>) -> Stored {
         config: storage
             .get("config")
             .map(|c| (c.clone(), storage.get("etag").cloned())),
+        customer: storage.get("customer").cloned(),
+        remote: json("remote"),
     }
 }
 
@@ -98,6 +107,7 @@ impl World {
             storage: BTreeMap::new(),
             tabs: [Session::new(String::new()), Session::new(String::new())],
             in_flight: [Vec::new(), Vec::new()],
+            identifying: [false, false],
             now: T0,
             next: 0,
             pages: 0,
@@ -117,6 +127,7 @@ impl World {
         let (session, out) = self.with(tab, |_, ctx| Session::start(page, stored, gpc, ctx));
         self.tabs[tab] = session;
         self.in_flight[tab].clear();
+        self.identifying[tab] = false;
         self.carry_out(tab, out);
     }
 
@@ -153,7 +164,10 @@ impl World {
                 }
             }
             match effect {
-                Effect::Store(..) | Effect::StoreJson(..) | Effect::Send { .. } => {
+                Effect::Store(..)
+                | Effect::StoreJson(..)
+                | Effect::Send { .. }
+                | Effect::Identify { .. } => {
                     assert!(
                         self.granted_ever,
                         "written or sent before any consent: {text}"
@@ -171,7 +185,7 @@ impl World {
                 }
                 Effect::StoreJson(key, value) => {
                     match key {
-                        Key::Profile | Key::Declared => {
+                        Key::Profile | Key::Declared | Key::Remote => {
                             assert!(purposes.personalisation.may_store(), "{text}")
                         }
                         Key::Outbox(_) => assert!(purposes.measurement.may_send(), "{text}"),
@@ -186,6 +200,13 @@ impl World {
                 Effect::RemoveOutboxes => self.storage.retain(|k, _| !k.starts_with("outbox:")),
                 Effect::Wipe => self.storage.clear(),
                 Effect::Erase { id, .. } => self.dead.push(id.clone()),
+                Effect::Identify { id, profile, .. } => {
+                    assert!(purposes.measurement.may_send(), "{text}");
+                    assert!(!profile || purposes.personalisation.may_store(), "{text}");
+                    assert!(!text.contains(SECRET), "declared attributes sent: {text}");
+                    assert_eq!(self.tabs[tab].id(), Some(id.as_str()), "{text}");
+                    self.identifying[tab] = true;
+                }
                 Effect::Send { ticket, body, .. } => {
                     assert!(purposes.measurement.may_send(), "{text}");
                     assert!(!text.contains(SECRET), "declared attributes sent: {text}");
@@ -333,6 +354,24 @@ impl World {
             Step::Tick => self.handle(tab, Input::Tick),
             Step::Wait(ms) => self.now += i64::from(*ms),
             Step::Reload => self.reload(tab, false),
+            Step::SignIn(other) => {
+                let customer = if *other { "c-2" } else { "c-1" };
+                self.handle(
+                    tab,
+                    Input::Identify(Some((customer.into(), "ab".repeat(32)))),
+                );
+            }
+            Step::SignOut => self.handle(tab, Input::Identify(None)),
+            Step::IdentifyAnswer(how) => {
+                if std::mem::take(&mut self.identifying[tab]) {
+                    let answer = match how {
+                        0 => Ok(None),
+                        1 => Ok(Some(json!({"v": 1, "visits": 3, "sessions": 2}))),
+                        _ => Err(true),
+                    };
+                    self.handle(tab, Input::Identified(answer));
+                }
+            }
             Step::Orphans => {
                 let list = self
                     .storage

@@ -24,6 +24,13 @@
 //! - **Declared attributes never leave the browser**: no send effect
 //!   carries them, and a coupon claim carries the id only with
 //!   measurement consent.
+//! - **Identity only with consent.** `identify(customer, proof)` before
+//!   measurement consent is kept in memory for this page; with it the id is
+//!   linked once, and with personalisation consent the customer's other
+//!   devices' profile comes back and is merged into what decisions read
+//!   (never into this browser's stored profile, so nothing counts twice).
+//!   Signing out (`identify(null)`), or someone else signing in, starts the
+//!   browser afresh with a new id.
 
 use serde_json::{Map, Value};
 
@@ -64,6 +71,10 @@ pub enum Key {
     Profile,
     /// Declared attributes.
     Declared,
+    /// The customer this browser's id was linked to.
+    Customer,
+    /// The customer's other devices' profile, with when it was fetched.
+    Remote,
     /// One page's unsent events, by page id.
     Outbox(String),
 }
@@ -79,6 +90,8 @@ impl Key {
             Key::Etag => "etag".into(),
             Key::Profile => "profile".into(),
             Key::Declared => "declared".into(),
+            Key::Customer => "customer".into(),
+            Key::Remote => "remote".into(),
             Key::Outbox(page) => format!("{OUTBOX_PREFIX}{page}"),
         }
     }
@@ -93,6 +106,8 @@ impl Key {
             "etag" => Key::Etag,
             "profile" => Key::Profile,
             "declared" => Key::Declared,
+            "customer" => Key::Customer,
+            "remote" => Key::Remote,
             other => Key::Outbox(other.strip_prefix(OUTBOX_PREFIX)?.to_string()),
         })
     }
@@ -120,6 +135,21 @@ pub enum Effect {
         id: String,
         /// Its erase key.
         key: String,
+    },
+    /// Link the id to a signed-in customer (`POST …/identify`); answer with
+    /// [`Input::Identified`].
+    Identify {
+        /// The pseudonymous id.
+        id: String,
+        /// Its erase key.
+        key: String,
+        /// The shop's customer id.
+        customer: String,
+        /// The shop's proof (hex HMAC-SHA256 of the customer id).
+        proof: String,
+        /// Ask for the customer's other devices' profile (personalisation
+        /// consent only).
+        profile: bool,
     },
     /// POST a batch of events; answer with [`Input::Sent`] and this ticket.
     Send {
@@ -203,6 +233,12 @@ pub enum Input {
     Orphans(Vec<(String, Option<Value>)>),
     /// Another tab changed a key (`None` for the key: storage was cleared).
     StorageChanged(Option<Key>, Option<String>),
+    /// `dangol.identify(customer, proof)` (`None`: `identify(null)`, the
+    /// shopper signed out).
+    Identify(Option<(String, String)>),
+    /// The answer to [`Effect::Identify`]: the other devices' profile when
+    /// asked for, or `Err(true)` when the server refused for good.
+    Identified(Result<Option<Value>, bool>),
 }
 
 impl Input {
@@ -243,6 +279,10 @@ pub struct Stored {
     pub declared: Option<Value>,
     /// The cached config and its ETag.
     pub config: Option<(String, Option<String>)>,
+    /// The customer the id was linked to.
+    pub customer: Option<String>,
+    /// The other devices' profile (`{"at": ms, "profile": {...}}`).
+    pub remote: Option<Value>,
 }
 
 /// The time and randomness an input may need (the session has neither).
@@ -278,7 +318,20 @@ pub struct Session {
     in_flight: Option<(u32, Batch)>,
     tickets: u32,
     saved_ms: i64,
+    /// The signed-in customer and the shop's proof, this page only.
+    identity: Option<(String, String)>,
+    /// The customer the id is linked to on the server.
+    linked: Option<String>,
+    /// The other devices' profile and when it was fetched.
+    remote: Option<(Profile, i64)>,
+    /// This profile merged with `remote`, what decisions read.
+    merged: Option<Profile>,
+    /// An identify request was made on this page.
+    identify_sent: bool,
 }
+
+/// How long the other devices' profile serves before it is asked for again.
+pub const REMOTE_FRESH_MS: i64 = 30 * 60_000;
 
 impl Session {
     /// The session of page `page` (a random page id), with what storage
@@ -320,6 +373,11 @@ impl Session {
             in_flight: None,
             tickets: 0,
             saved_ms: 0,
+            identity: None,
+            linked: None,
+            remote: None,
+            merged: None,
+            identify_sent: false,
         }
     }
 
@@ -365,9 +423,21 @@ impl Session {
         )
     }
 
-    /// The profile (this page's only, until personalisation consent).
+    /// The profile decisions read: this browser's (this page's only, until
+    /// personalisation consent), merged with the signed-in customer's
+    /// other devices when the server sent theirs.
     pub fn profile(&self) -> &Profile {
+        self.merged.as_ref().unwrap_or(&self.profile)
+    }
+
+    /// This browser's own profile.
+    pub fn own_profile(&self) -> &Profile {
         &self.profile
+    }
+
+    /// The customer this browser's id is linked to.
+    pub fn customer(&self) -> Option<&str> {
+        self.linked.as_deref()
     }
 
     /// Declared attributes.
@@ -531,6 +601,8 @@ impl Session {
             }
             Input::Orphans(list) => self.adopt(list, &mut out, ctx.now_ms),
             Input::StorageChanged(key, value) => self.storage_changed(key, value, &mut out, ctx),
+            Input::Identify(who) => self.identify(who, &mut out, ctx),
+            Input::Identified(answer) => self.identified(answer, &mut out, ctx),
         }
         out
     }
@@ -553,6 +625,16 @@ impl Session {
             self.id.as_deref().map_or(Value::Null, Value::from),
         );
         out.insert("profile".into(), self.profile.to_value());
+        out.insert(
+            "customer".into(),
+            self.linked.as_deref().map_or(Value::Null, Value::from),
+        );
+        out.insert(
+            "other_devices".into(),
+            self.remote
+                .as_ref()
+                .map_or(Value::Null, |(p, _)| p.to_value()),
+        );
         out.insert("declared".into(), Value::Object(self.declared.clone()));
         let pending = self.outbox.events().iter().map(Event::to_value).collect();
         out.insert("unsent_events".into(), Value::Array(pending));
@@ -585,7 +667,15 @@ impl Session {
             self.profile = Profile::default();
             self.declared = Map::new();
             self.config = None;
-            for key in [Key::Profile, Key::Declared, Key::Config, Key::Etag] {
+            self.remote = None;
+            self.merged = None;
+            for key in [
+                Key::Profile,
+                Key::Declared,
+                Key::Config,
+                Key::Etag,
+                Key::Remote,
+            ] {
                 out.push(Effect::Remove(key));
             }
         }
@@ -594,6 +684,7 @@ impl Session {
             self.stored.profile = None;
             self.stored.declared = None;
             self.stored.config = None;
+            self.stored.remote = None;
         }
         // 3. The id: kept while anything may be stored; dropped (and the
         //    server's copy erased) when nothing may.
@@ -604,6 +695,7 @@ impl Session {
                 self.restore(ctx);
             }
             self.persist(out, ctx.now_ms);
+            self.link(out, ctx.now_ms);
         } else {
             // Only a definite no to both purposes erases: an unanswered
             // purpose (a consent manager that has not answered yet, Global
@@ -626,6 +718,7 @@ impl Session {
         if self.id.is_none() {
             self.id = self.stored.id.take().or_else(|| Some((ctx.fresh)()));
             self.key = None;
+            self.linked = self.stored.customer.take();
         }
         if self.key.is_none() {
             self.key = self.stored.key.take().or_else(|| Some((ctx.fresh)()));
@@ -654,6 +747,15 @@ impl Session {
         if self.config.is_none() {
             self.config = self.stored.config.take();
         }
+        if let Some(stored) = self.stored.remote.take()
+            && let (Some(at), Some(Ok(profile))) = (
+                stored.get("at").and_then(Value::as_i64),
+                stored.get("profile").map(Profile::from_value),
+            )
+        {
+            self.remote = Some((profile, at));
+        }
+        self.remerge(ctx.now_ms);
     }
 
     /// After a grant: everything consent now allows goes to storage.
@@ -693,6 +795,10 @@ impl Session {
         self.pending.clear();
         self.declared = Map::new();
         self.config = None;
+        self.identity = None;
+        self.linked = None;
+        self.remote = None;
+        self.merged = None;
     }
 
     // --- another tab ----------------------------------------------------
@@ -751,6 +857,126 @@ impl Session {
         }
     }
 
+    // --- identity ---------------------------------------------------------
+
+    /// `identify(customer, proof)` remembers who signed in (this page only)
+    /// and links the id once measurement allows; `identify(null)` after a
+    /// sign-in starts this browser afresh: a new id, and none of the
+    /// customer's profile, declared attributes or other devices left for
+    /// whoever uses it next.
+    fn identify(&mut self, who: Option<(String, String)>, out: &mut Vec<Effect>, ctx: &mut Ctx) {
+        match who {
+            Some((customer, proof)) => {
+                if self.linked.as_ref().is_some_and(|c| *c != customer) {
+                    // Someone else signed in on this browser.
+                    self.sign_out(out, ctx);
+                }
+                self.identity = Some((customer, proof));
+                self.link(out, ctx.now_ms);
+            }
+            None => {
+                self.identity = None;
+                if self.linked.is_some() {
+                    self.sign_out(out, ctx);
+                }
+            }
+        }
+    }
+
+    fn sign_out(&mut self, out: &mut Vec<Effect>, ctx: &mut Ctx) {
+        self.linked = None;
+        self.remote = None;
+        self.merged = None;
+        self.profile = Profile::default();
+        self.declared = Map::new();
+        self.pending.clear();
+        self.identify_sent = false;
+        for key in [Key::Customer, Key::Remote, Key::Profile, Key::Declared] {
+            out.push(Effect::Remove(key));
+        }
+        if self.purposes.may_store_anything() {
+            self.id = Some((ctx.fresh)());
+            self.key = Some((ctx.fresh)());
+            self.outbox.restamp(self.id.as_deref().unwrap_or_default());
+            self.persist(out, ctx.now_ms);
+        } else {
+            self.id = None;
+            self.key = None;
+            self.stored = Stored::default();
+        }
+    }
+
+    /// Asks the server to link the id to the signed-in customer, once per
+    /// page, when measurement allows and the link is new or the other
+    /// devices' profile is due again.
+    fn link(&mut self, out: &mut Vec<Effect>, now_ms: i64) {
+        let Some((customer, proof)) = &self.identity else {
+            return;
+        };
+        if self.identify_sent || !self.purposes.measurement.may_send() {
+            return;
+        }
+        let (Some(id), Some(key)) = (&self.id, &self.key) else {
+            return;
+        };
+        let profile = self.purposes.personalisation.may_store();
+        let stale = self
+            .remote
+            .as_ref()
+            .is_none_or(|(_, at)| now_ms - at >= REMOTE_FRESH_MS);
+        if self.linked.as_ref() == Some(customer) && !(profile && stale) {
+            return;
+        }
+        self.identify_sent = true;
+        out.push(Effect::Identify {
+            id: id.clone(),
+            key: key.clone(),
+            customer: customer.clone(),
+            proof: proof.clone(),
+            profile,
+        });
+    }
+
+    fn identified(
+        &mut self,
+        answer: Result<Option<Value>, bool>,
+        out: &mut Vec<Effect>,
+        ctx: &mut Ctx,
+    ) {
+        let Some((customer, _)) = &self.identity else {
+            return; // signed out (or withdrawn) meanwhile
+        };
+        if !self.purposes.measurement.may_send() {
+            return;
+        }
+        let Ok(remote) = answer else {
+            return;
+        };
+        if self.linked.as_ref() != Some(customer) {
+            self.linked = Some(customer.clone());
+            out.push(Effect::Store(Key::Customer, customer.clone()));
+        }
+        if self.purposes.personalisation.may_store()
+            && let Some(value) = remote
+            && let Ok(profile) = Profile::from_value(&value)
+        {
+            let mut stored = Map::new();
+            stored.insert("at".into(), Value::from(ctx.now_ms));
+            stored.insert("profile".into(), value);
+            out.push(Effect::StoreJson(Key::Remote, Value::Object(stored)));
+            self.remote = Some((profile, ctx.now_ms));
+            self.remerge(ctx.now_ms);
+        }
+    }
+
+    /// Works out again what decisions read.
+    fn remerge(&mut self, now_ms: i64) {
+        self.merged = self
+            .remote
+            .as_ref()
+            .map(|(other, _)| self.profile.merged(other, &self.profile_config, now_ms));
+    }
+
     // --- profile ----------------------------------------------------------
 
     fn apply_profile(&mut self, input: ProfileInput, out: &mut Vec<Effect>, ctx: &mut Ctx) {
@@ -766,6 +992,7 @@ impl Session {
             event.kind = format!("stage_{}", change.to.name());
             self.record(event, out, ctx);
         }
+        self.remerge(now);
     }
 
     /// A purchase converts the last offer seen within the attribution window.

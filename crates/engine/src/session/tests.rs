@@ -95,6 +95,8 @@ impl Page {
                 Effect::Store(Key::EraseKey, v) => stored.key = Some(v.clone()),
                 Effect::StoreJson(Key::Profile, v) => stored.profile = Some(v.clone()),
                 Effect::StoreJson(Key::Declared, v) => stored.declared = Some(v.clone()),
+                Effect::Store(Key::Customer, v) => stored.customer = Some(v.clone()),
+                Effect::StoreJson(Key::Remote, v) => stored.remote = Some(v.clone()),
                 Effect::Wipe => stored = Stored::default(),
                 _ => {}
             }
@@ -639,6 +641,8 @@ fn storage_keys_round_trip() {
         Key::Etag,
         Key::Profile,
         Key::Declared,
+        Key::Customer,
+        Key::Remote,
         Key::Outbox("ab12".into()),
     ] {
         assert_eq!(Key::parse(&key.name()), Some(key));
@@ -670,4 +674,155 @@ fn personalisation_without_an_answer_on_measurement_keeps_events_unsent() {
         measurement: Some(true),
     });
     assert_eq!(sends(&page.on(Input::Flush { online: true })).len(), 1);
+}
+
+fn identifies(effects: &[Effect]) -> Vec<(String, String, bool)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Identify {
+                id,
+                customer,
+                profile,
+                ..
+            } => Some((id.clone(), customer.clone(), *profile)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn signed_in() -> Input {
+    Input::Identify(Some(("c-42".into(), "ab".repeat(32))))
+}
+
+#[test]
+fn identify_waits_for_measurement_and_asks_for_the_profile_only_with_personalisation() {
+    let mut page = Page::new();
+    // Before consent: remembered for this page, nothing sent.
+    assert!(identifies(&page.on(signed_in())).is_empty());
+    // Measurement only: the id is linked, no profile is asked for.
+    let out = page.on(Input::Own(Purposes {
+        personalisation: Consent::Denied,
+        measurement: Consent::Granted,
+    }));
+    let id = page.session.id().unwrap().to_string();
+    assert_eq!(identifies(&out), [(id.clone(), "c-42".to_string(), false)]);
+    // Once per page.
+    assert!(identifies(&page.on(Input::Own(yes()))).is_empty());
+    // The answer links it; the next page of the same browser does not ask
+    // again while it needs no profile.
+    let out = page.on(Input::Identified(Ok(None)));
+    assert!(out.contains(&Effect::Store(Key::Customer, "c-42".into())));
+    assert_eq!(page.session.customer(), Some("c-42"));
+}
+
+#[test]
+fn the_other_devices_profile_is_merged_into_what_decisions_read_and_never_into_the_stored_one() {
+    let mut page = Page::new();
+    page.on(Input::Own(yes()));
+    page.view();
+    let out = page.on(signed_in());
+    assert_eq!(identifies(&out).len(), 1);
+    assert!(
+        identifies(&out)[0].2,
+        "personalisation allows asking for the profile"
+    );
+    let mut phone = Profile::default();
+    for day in [45, 40] {
+        phone.apply(
+            &ProfileInput::PageView {
+                category: None,
+                sale: false,
+            },
+            &ProfileConfig::default(),
+            T0 - day * 86_400_000,
+            540,
+        );
+    }
+    let out = page.on(Input::Identified(Ok(Some(phone.to_value()))));
+    assert!(
+        out.iter()
+            .any(|e| matches!(e, Effect::StoreJson(Key::Remote, v) if v["profile"]["visits"] == 2))
+    );
+    assert_eq!(page.session.profile().visits, 3);
+    assert_eq!(page.session.own_profile().visits, 1);
+    assert!(
+        !out.iter()
+            .any(|e| matches!(e, Effect::StoreJson(Key::Profile, p) if p["visits"] != 1)),
+        "the stored profile stays this browser's: {out:?}"
+    );
+    // A new view keeps both: this browser's count grows, the merge follows.
+    page.view();
+    assert_eq!(page.session.profile().visits, 4);
+    // The export shows both, named.
+    let export = page.session.export();
+    assert_eq!(export["customer"], "c-42");
+    assert_eq!(export["other_devices"]["visits"], 2);
+    // Withdrawing personalisation drops the other devices too.
+    let out = page.on(Input::PersonalisationOff);
+    assert!(out.contains(&Effect::Remove(Key::Remote)));
+    assert_eq!(page.session.profile().visits, 0);
+}
+
+#[test]
+fn signing_out_starts_the_browser_afresh_for_whoever_uses_it_next() {
+    let mut page = Page::new();
+    page.on(Input::Own(yes()));
+    page.view();
+    page.on(signed_in());
+    page.on(Input::Identified(Ok(Some(Profile::default().to_value()))));
+    page.with(|s, _| s.declare(&json!({"first_name": "Minji"})))
+        .unwrap();
+    let old = page.session.id().unwrap().to_string();
+    let out = page.on(Input::Identify(None));
+    let new = page.session.id().unwrap().to_string();
+    assert_ne!(old, new);
+    for key in [Key::Customer, Key::Remote, Key::Profile, Key::Declared] {
+        assert!(
+            out.contains(&Effect::Remove(key.clone())),
+            "{key:?}: {out:?}"
+        );
+    }
+    assert!(out.contains(&Effect::Store(Key::Id, new.clone())));
+    assert_eq!(page.session.customer(), None);
+    assert!(page.session.declared().is_empty());
+    assert_eq!(page.session.profile().visits, 0);
+    // Signing out when no one signed in changes nothing.
+    assert!(page.on(Input::Identify(None)).is_empty());
+}
+
+#[test]
+fn someone_else_signing_in_on_a_linked_browser_gets_a_new_id() {
+    let (mut page, mut all) = Page::start(Stored::default(), false);
+    all.extend(page.on(Input::Own(yes())));
+    all.extend(page.on(signed_in()));
+    all.extend(page.on(Input::Identified(Ok(None))));
+    let first = page.session.id().unwrap().to_string();
+    // A new page of the same browser: someone else signs in.
+    let (mut next, _) = Page::start(Page::stored_after(&all), false);
+    next.next += 5000; // another page's random ids
+    assert_eq!(next.session.customer(), Some("c-42"));
+    assert_eq!(next.session.id(), Some(first.as_str()));
+    let out = next.on(Input::Identify(Some(("c-77".into(), "cd".repeat(32)))));
+    let second = next.session.id().unwrap().to_string();
+    assert_ne!(first, second);
+    assert_eq!(identifies(&out), [(second, "c-77".to_string(), true)]);
+}
+
+#[test]
+fn a_late_identify_answer_after_forget_or_a_refusal_links_nothing() {
+    let mut page = Page::new();
+    page.on(Input::Own(yes()));
+    page.on(signed_in());
+    page.on(Input::Forget);
+    assert!(
+        page.on(Input::Identified(Ok(Some(Profile::default().to_value()))))
+            .is_empty()
+    );
+    assert_eq!(page.session.customer(), None);
+    let mut page = Page::new();
+    page.on(Input::Own(yes()));
+    page.on(signed_in());
+    assert!(page.on(Input::Identified(Err(true))).is_empty());
+    assert_eq!(page.session.customer(), None);
 }
