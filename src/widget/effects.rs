@@ -25,6 +25,8 @@ pub(super) fn read_stored(storage: Option<&SiteStorage>) -> Stored {
         profile: get(Key::Profile).and_then(|t| parse(&t)),
         declared: get(Key::Declared).and_then(|t| parse(&t)),
         config: get(Key::Config).map(|text| (text, get(Key::Etag))),
+        customer: None,
+        remote: None,
     }
 }
 
@@ -78,6 +80,9 @@ impl Inner {
                     });
                 }
                 Effect::Send { ticket, body, key } => self.outgoing.push((ticket, body, key)),
+                // Made only in answer to `Input::Identify`, which this
+                // widget's page API does not take.
+                Effect::Identify { .. } => {}
             }
         }
     }

@@ -242,6 +242,35 @@ pub enum Input {
 }
 
 impl Input {
+    /// `dangol.identify(customer, proof)`: the customer id as the shop knows
+    /// it (1-128 characters, none a control character; `None` signs out)
+    /// and the proof its server computed (64 hex digits). A bad call says
+    /// what was wrong.
+    pub fn identify_call(
+        customer: Option<String>,
+        proof: Option<String>,
+    ) -> Result<Input, &'static str> {
+        let Some(customer) = customer else {
+            return Ok(Input::Identify(None));
+        };
+        if customer.is_empty()
+            || customer.chars().count() > 128
+            || customer.chars().any(char::is_control)
+        {
+            return Err(
+                "the customer id must be 1-128 characters, none of them a control character",
+            );
+        }
+        match proof {
+            Some(p) if p.len() == 64 && p.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Ok(Input::Identify(Some((customer, p))))
+            }
+            _ => Err(
+                "the proof must be the 64 hex digits of HMAC-SHA256(identity secret, customer id), computed by the shop's server",
+            ),
+        }
+    }
+
     /// A Google Consent Mode call (`gtag("consent", command, settings)`),
     /// from its `personalization_storage` and `analytics_storage`; `None`
     /// for a command other than `default` or `update`.
@@ -319,14 +348,19 @@ pub struct Session {
     tickets: u32,
     saved_ms: i64,
     /// The signed-in customer and the shop's proof, this page only.
+    #[cfg(feature = "identity")]
     identity: Option<(String, String)>,
     /// The customer the id is linked to on the server.
+    #[cfg(feature = "identity")]
     linked: Option<String>,
     /// The other devices' profile and when it was fetched.
+    #[cfg(feature = "identity")]
     remote: Option<(Profile, i64)>,
     /// This profile merged with `remote`, what decisions read.
+    #[cfg(feature = "identity")]
     merged: Option<Profile>,
     /// An identify request was made on this page.
+    #[cfg(feature = "identity")]
     identify_sent: bool,
 }
 
@@ -373,10 +407,15 @@ impl Session {
             in_flight: None,
             tickets: 0,
             saved_ms: 0,
+            #[cfg(feature = "identity")]
             identity: None,
+            #[cfg(feature = "identity")]
             linked: None,
+            #[cfg(feature = "identity")]
             remote: None,
+            #[cfg(feature = "identity")]
             merged: None,
+            #[cfg(feature = "identity")]
             identify_sent: false,
         }
     }
@@ -427,7 +466,11 @@ impl Session {
     /// personalisation consent), merged with the signed-in customer's
     /// other devices when the server sent theirs.
     pub fn profile(&self) -> &Profile {
-        self.merged.as_ref().unwrap_or(&self.profile)
+        #[cfg(feature = "identity")]
+        if let Some(merged) = &self.merged {
+            return merged;
+        }
+        &self.profile
     }
 
     /// This browser's own profile.
@@ -437,7 +480,10 @@ impl Session {
 
     /// The customer this browser's id is linked to.
     pub fn customer(&self) -> Option<&str> {
-        self.linked.as_deref()
+        #[cfg(feature = "identity")]
+        return self.linked.as_deref();
+        #[cfg(not(feature = "identity"))]
+        None
     }
 
     /// Declared attributes.
@@ -601,8 +647,12 @@ impl Session {
             }
             Input::Orphans(list) => self.adopt(list, &mut out, ctx.now_ms),
             Input::StorageChanged(key, value) => self.storage_changed(key, value, &mut out, ctx),
+            #[cfg(feature = "identity")]
             Input::Identify(who) => self.identify(who, &mut out, ctx),
+            #[cfg(feature = "identity")]
             Input::Identified(answer) => self.identified(answer, &mut out, ctx),
+            #[cfg(not(feature = "identity"))]
+            Input::Identify(_) | Input::Identified(_) => {}
         }
         out
     }
@@ -625,10 +675,12 @@ impl Session {
             self.id.as_deref().map_or(Value::Null, Value::from),
         );
         out.insert("profile".into(), self.profile.to_value());
+        #[cfg(feature = "identity")]
         out.insert(
             "customer".into(),
             self.linked.as_deref().map_or(Value::Null, Value::from),
         );
+        #[cfg(feature = "identity")]
         out.insert(
             "other_devices".into(),
             self.remote
@@ -667,8 +719,11 @@ impl Session {
             self.profile = Profile::default();
             self.declared = Map::new();
             self.config = None;
-            self.remote = None;
-            self.merged = None;
+            #[cfg(feature = "identity")]
+            {
+                self.remote = None;
+                self.merged = None;
+            }
             for key in [
                 Key::Profile,
                 Key::Declared,
@@ -695,6 +750,7 @@ impl Session {
                 self.restore(ctx);
             }
             self.persist(out, ctx.now_ms);
+            #[cfg(feature = "identity")]
             self.link(out, ctx.now_ms);
         } else {
             // Only a definite no to both purposes erases: an unanswered
@@ -718,7 +774,10 @@ impl Session {
         if self.id.is_none() {
             self.id = self.stored.id.take().or_else(|| Some((ctx.fresh)()));
             self.key = None;
-            self.linked = self.stored.customer.take();
+            #[cfg(feature = "identity")]
+            {
+                self.linked = self.stored.customer.take();
+            }
         }
         if self.key.is_none() {
             self.key = self.stored.key.take().or_else(|| Some((ctx.fresh)()));
@@ -747,6 +806,7 @@ impl Session {
         if self.config.is_none() {
             self.config = self.stored.config.take();
         }
+        #[cfg(feature = "identity")]
         if let Some(stored) = self.stored.remote.take()
             && let (Some(at), Some(Ok(profile))) = (
                 stored.get("at").and_then(Value::as_i64),
@@ -755,6 +815,7 @@ impl Session {
         {
             self.remote = Some((profile, at));
         }
+        #[cfg(feature = "identity")]
         self.remerge(ctx.now_ms);
     }
 
@@ -795,10 +856,13 @@ impl Session {
         self.pending.clear();
         self.declared = Map::new();
         self.config = None;
-        self.identity = None;
-        self.linked = None;
-        self.remote = None;
-        self.merged = None;
+        #[cfg(feature = "identity")]
+        {
+            self.identity = None;
+            self.linked = None;
+            self.remote = None;
+            self.merged = None;
+        }
     }
 
     // --- another tab ----------------------------------------------------
@@ -859,6 +923,7 @@ impl Session {
 
     // --- identity ---------------------------------------------------------
 
+    #[cfg(feature = "identity")]
     /// `identify(customer, proof)` remembers who signed in (this page only)
     /// and links the id once measurement allows; `identify(null)` after a
     /// sign-in starts this browser afresh: a new id, and none of the
@@ -883,6 +948,7 @@ impl Session {
         }
     }
 
+    #[cfg(feature = "identity")]
     fn sign_out(&mut self, out: &mut Vec<Effect>, ctx: &mut Ctx) {
         self.linked = None;
         self.remote = None;
@@ -906,6 +972,7 @@ impl Session {
         }
     }
 
+    #[cfg(feature = "identity")]
     /// Asks the server to link the id to the signed-in customer, once per
     /// page, when measurement allows and the link is new or the other
     /// devices' profile is due again.
@@ -937,6 +1004,7 @@ impl Session {
         });
     }
 
+    #[cfg(feature = "identity")]
     fn identified(
         &mut self,
         answer: Result<Option<Value>, bool>,
@@ -969,6 +1037,7 @@ impl Session {
         }
     }
 
+    #[cfg(feature = "identity")]
     /// Works out again what decisions read.
     fn remerge(&mut self, now_ms: i64) {
         self.merged = self
@@ -992,6 +1061,7 @@ impl Session {
             event.kind = format!("stage_{}", change.to.name());
             self.record(event, out, ctx);
         }
+        #[cfg(feature = "identity")]
         self.remerge(now);
     }
 

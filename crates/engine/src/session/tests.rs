@@ -695,6 +695,7 @@ fn signed_in() -> Input {
     Input::Identify(Some(("c-42".into(), "ab".repeat(32))))
 }
 
+#[cfg(feature = "identity")]
 #[test]
 fn identify_waits_for_measurement_and_asks_for_the_profile_only_with_personalisation() {
     let mut page = Page::new();
@@ -716,6 +717,7 @@ fn identify_waits_for_measurement_and_asks_for_the_profile_only_with_personalisa
     assert_eq!(page.session.customer(), Some("c-42"));
 }
 
+#[cfg(feature = "identity")]
 #[test]
 fn the_other_devices_profile_is_merged_into_what_decisions_read_and_never_into_the_stored_one() {
     let mut page = Page::new();
@@ -764,6 +766,7 @@ fn the_other_devices_profile_is_merged_into_what_decisions_read_and_never_into_t
     assert_eq!(page.session.profile().visits, 0);
 }
 
+#[cfg(feature = "identity")]
 #[test]
 fn signing_out_starts_the_browser_afresh_for_whoever_uses_it_next() {
     let mut page = Page::new();
@@ -791,6 +794,7 @@ fn signing_out_starts_the_browser_afresh_for_whoever_uses_it_next() {
     assert!(page.on(Input::Identify(None)).is_empty());
 }
 
+#[cfg(feature = "identity")]
 #[test]
 fn someone_else_signing_in_on_a_linked_browser_gets_a_new_id() {
     let (mut page, mut all) = Page::start(Stored::default(), false);
@@ -809,6 +813,7 @@ fn someone_else_signing_in_on_a_linked_browser_gets_a_new_id() {
     assert_eq!(identifies(&out), [(second, "c-77".to_string(), true)]);
 }
 
+#[cfg(feature = "identity")]
 #[test]
 fn a_late_identify_answer_after_forget_or_a_refusal_links_nothing() {
     let mut page = Page::new();
@@ -825,4 +830,22 @@ fn a_late_identify_answer_after_forget_or_a_refusal_links_nothing() {
     page.on(signed_in());
     assert!(page.on(Input::Identified(Err(true))).is_empty());
     assert_eq!(page.session.customer(), None);
+}
+
+#[test]
+fn an_identify_call_names_what_is_wrong() {
+    let proof = Some("ab".repeat(32));
+    assert_eq!(
+        Input::identify_call(Some("c-1".into()), proof.clone()),
+        Ok(Input::Identify(Some(("c-1".into(), "ab".repeat(32)))))
+    );
+    assert_eq!(Input::identify_call(None, None), Ok(Input::Identify(None)));
+    for customer in ["", "c\u{7}", &"c".repeat(129)] {
+        let e = Input::identify_call(Some(customer.into()), proof.clone()).unwrap_err();
+        assert!(e.contains("customer id"), "{e}");
+    }
+    for p in [None, Some("zz".repeat(32)), Some("ab".repeat(31))] {
+        let e = Input::identify_call(Some("c-1".into()), p).unwrap_err();
+        assert!(e.contains("64 hex digits"), "{e}");
+    }
 }
