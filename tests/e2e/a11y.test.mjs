@@ -88,6 +88,10 @@ for (const lang of ["en", "ko"]) {
         // The explanation, opened on the inline banner, is checked too.
         await page.evaluate(() => document.querySelector('[data-dangol-slot="s1"]').shadowRoot.querySelector(".why")?.click());
         await page.addScriptTag({ path: AXE });
+        // Overlays fade in (0.2 s): contrast is checked on what stays, not
+        // on a frame of the entrance.
+        await page.evaluate(() => Promise.all([...document.querySelectorAll("[data-dangol-overlay]")]
+          .flatMap((host) => (host.shadowRoot?.getAnimations() ?? []).map((a) => a.finished))));
         const violations = await page.evaluate(async () => {
           const r = await window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa"], resultTypes: ["violations"] });
           return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
