@@ -17,9 +17,13 @@ pub enum Unverifiable {
 
 fn base64(text: &str) -> Result<Uint8Array, Unverifiable> {
     let window = web_sys::window().ok_or(Unverifiable::Failed("no window".into()))?;
-    let binary = window
-        .atob(text)
-        .map_err(|e| Unverifiable::Failed(format!("not base64 ({})", describe(&e))))?;
+    let binary = window.atob(text).map_err(|e| {
+        Unverifiable::Failed(dangol_engine::cat::cat(&[
+            "not base64 (",
+            &describe(&e),
+            ")",
+        ]))
+    })?;
     let bytes: Vec<u8> = binary.chars().map(|c| c as u32 as u8).collect();
     Ok(Uint8Array::from(bytes.as_slice()))
 }
@@ -32,7 +36,12 @@ fn call(target: &JsValue, method: &str, args: &Array) -> Result<Promise, Unverif
     f.apply(target, args)
         .map_err(|e| Unverifiable::Failed(describe(&e)))?
         .dyn_into::<Promise>()
-        .map_err(|_| Unverifiable::Failed(format!("{method} did not return a promise")))
+        .map_err(|_| {
+            Unverifiable::Failed(dangol_engine::cat::cat(&[
+                method,
+                " did not return a promise",
+            ]))
+        })
 }
 
 /// Whether `signature` (base64) signs `data` under `public_key` (base64).

@@ -12,7 +12,8 @@ pub fn slots() -> Vec<(String, Element)> {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return Vec::new();
     };
-    let Ok(list) = document.query_selector_all(&format!("[{SLOT_ATTR}]")) else {
+    let Ok(list) = document.query_selector_all(&dangol_engine::cat::cat(&["[", SLOT_ATTR, "]"]))
+    else {
         return Vec::new();
     };
     (0..list.length())
@@ -24,7 +25,7 @@ pub fn slots() -> Vec<(String, Element)> {
 
 fn meta(document: &web_sys::Document, name: &str) -> Option<String> {
     document
-        .query_selector(&format!("meta[name=\"{name}\"]"))
+        .query_selector(&dangol_engine::cat::cat(&["meta[name=\"", name, "\"]"]))
         .ok()
         .flatten()
         .and_then(|m| m.get_attribute("content"))
@@ -87,7 +88,8 @@ pub fn tracked_click(event: &web_sys::Event) -> Option<(String, serde_json::Valu
         ("currency", "currency", false),
         ("transaction-id", "transaction_id", false),
     ] {
-        let Some(raw) = marked.get_attribute(&format!("data-dangol-{attr}")) else {
+        let Some(raw) = marked.get_attribute(&dangol_engine::cat::cat(&["data-dangol-", attr]))
+        else {
             continue;
         };
         let value = if numeric {

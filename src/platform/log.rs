@@ -37,7 +37,7 @@ pub fn warn_once(kind: Problem, message: &str) {
         seen & bit == 0
     });
     if first {
-        web_sys::console::warn_1(&format!("dangol: {message}").into());
+        web_sys::console::warn_1(&dangol_engine::cat::cat(&["dangol: ", message]).into());
     }
 }
 

@@ -90,9 +90,13 @@ pub async fn module() -> Result<More, String> {
         .map_err(|e| describe(&e))?
         .dyn_into::<js_sys::Promise>()
         .map_err(|_| "the loader's `more` gave no promise")?;
-    let module = JsFuture::from(promise)
-        .await
-        .map_err(|e| format!("the widget's second module did not load ({})", describe(&e)))?;
+    let module = JsFuture::from(promise).await.map_err(|e| {
+        dangol_engine::cat::cat(&[
+            "the widget's second module did not load (",
+            &describe(&e),
+            ")",
+        ])
+    })?;
     let more: More = module.unchecked_into();
     LOADED.with(|m| *m.borrow_mut() = Some(more.clone()));
     Ok(more)

@@ -53,7 +53,11 @@ async fn send(
             .dyn_ref::<js_sys::Error>()
             .is_some_and(|err| err.name() == "AbortError" || err.name() == "TimeoutError");
         if aborted {
-            format!("no answer within {timeout_ms} ms")
+            dangol_engine::cat::cat(&[
+                "no answer within ",
+                &dangol_engine::cat::uint(u64::from(timeout_ms)),
+                " ms",
+            ])
         } else {
             describe(&e)
         }
@@ -97,7 +101,10 @@ pub async fn get_config(
                 signature,
             })
         }
-        status => Err(format!("HTTP {status}")),
+        status => Err(dangol_engine::cat::cat(&[
+            "HTTP ",
+            &dangol_engine::cat::uint(u64::from(status)),
+        ])),
     }
 }
 
@@ -136,7 +143,10 @@ pub async fn delete(url: &str, key: &str, timeout_ms: u32) -> Result<u16, String
     let response = send(url, &init, timeout_ms, None).await?;
     match response.status() {
         s @ 200..=299 => Ok(s),
-        s => Err(format!("HTTP {s}")),
+        s => Err(dangol_engine::cat::cat(&[
+            "HTTP ",
+            &dangol_engine::cat::uint(u64::from(s)),
+        ])),
     }
 }
 

@@ -24,14 +24,14 @@ impl SiteStorage {
             .ok_or("localStorage is not available")?;
         Ok(Self {
             storage,
-            prefix: format!("dangol:{site}:"),
+            prefix: dangol_engine::cat::cat(&["dangol:", site, ":"]),
         })
     }
 
     /// Reads one value; a failing read is treated as absent.
     pub fn get(&self, name: &str) -> Option<String> {
         self.storage
-            .get_item(&format!("{}{name}", self.prefix))
+            .get_item(&dangol_engine::cat::cat(&[&self.prefix, name]))
             .ok()
             .flatten()
     }
@@ -39,14 +39,14 @@ impl SiteStorage {
     /// Writes one value.
     pub fn set(&self, name: &str, value: &str) -> Result<(), String> {
         self.storage
-            .set_item(&format!("{}{name}", self.prefix), value)
+            .set_item(&dangol_engine::cat::cat(&[&self.prefix, name]), value)
             .map_err(|e| describe(&e))
     }
 
     /// Removes one value.
     pub fn remove(&self, name: &str) -> Result<(), String> {
         self.storage
-            .remove_item(&format!("{}{name}", self.prefix))
+            .remove_item(&dangol_engine::cat::cat(&[&self.prefix, name]))
             .map_err(|e| describe(&e))
     }
 

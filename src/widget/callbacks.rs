@@ -58,10 +58,13 @@ pub(crate) fn deliver(cell: &Rc<RefCell<Inner>>) {
             if let Err(e) = f.call1(&JsValue::NULL, &json::to_js(&detail)) {
                 warn_once(
                     Problem::Callback,
-                    &format!(
-                        "a dangol.on(\"{name}\") callback threw ({}); the widget carries on",
-                        describe(&e)
-                    ),
+                    &dangol_engine::cat::cat(&[
+                        "a dangol.on(\"",
+                        &name,
+                        "\") callback threw (",
+                        &describe(&e),
+                        "); the widget carries on",
+                    ]),
                 );
             }
         }

@@ -65,17 +65,25 @@ impl Inner {
                     {
                         warn_once(
                             Problem::Storage,
-                            &format!("could not wipe localStorage: {e}"),
+                            &dangol_engine::cat::cat(&["could not wipe localStorage: ", &e]),
                         );
                     }
                 }
                 Effect::Erase { id, key } => {
-                    let url = format!("{}/v1/sites/{}/subjects/{id}", self.endpoint, self.site);
+                    let url = dangol_engine::cat::cat(&[
+                        &self.endpoint,
+                        "/v1/sites/",
+                        &self.site,
+                        "/subjects/",
+                        &id,
+                    ]);
                     spawn_local(async move {
                         if let Err(e) = net::delete(&url, &key, net::TIMEOUT_MS).await {
-                            warn(&format!(
-                                "local data is gone, but the server could not be asked to erase it ({e})"
-                            ));
+                            warn(&dangol_engine::cat::cat(&[
+                                "local data is gone, but the server could not be asked to erase it (",
+                                &e,
+                                ")",
+                            ]));
                         }
                     });
                 }
@@ -93,9 +101,11 @@ impl Inner {
         {
             warn_once(
                 Problem::Storage,
-                &format!(
-                    "could not write to localStorage ({e}); nothing will be remembered between pages"
-                ),
+                &dangol_engine::cat::cat(&[
+                    "could not write to localStorage (",
+                    &e,
+                    "); nothing will be remembered between pages",
+                ]),
             );
         }
     }

@@ -31,12 +31,15 @@ impl Inner {
 /// Reads the compact config the server published (checked and compiled
 /// there) and makes sure it is this site's.
 pub(crate) fn parse_config(text: &str, site: &str) -> Result<CompiledConfig, String> {
-    let config = compact::read(text, &BrowserRegex).map_err(|e| e.to_string())?;
+    let config = compact::read(text, &BrowserRegex).map_err(|e| e.message())?;
     if config.config().site != site {
-        return Err(format!(
-            "it is for site `{}`, not `{site}`",
-            config.config().site
-        ));
+        return Err(dangol_engine::cat::cat(&[
+            "it is for site `",
+            &config.config().site,
+            "`, not `",
+            site,
+            "`",
+        ]));
     }
     Ok(config)
 }
@@ -76,9 +79,11 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
             Ok(storage) => inner.storage = Some(storage),
             Err(e) => warn_once(
                 Problem::Storage,
-                &format!(
-                    "localStorage is unavailable ({e}); offers still show, but nothing is remembered between pages"
-                ),
+                &dangol_engine::cat::cat(&[
+                    "localStorage is unavailable (",
+                    &e,
+                    "); offers still show, but nothing is remembered between pages",
+                ]),
             ),
         }
         inner.page = dom::page_context();
@@ -151,7 +156,7 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
 /// (a withdrawal, `forget()`, a grant). The session decides what follows.
 fn other_tabs(cell: &Rc<RefCell<Inner>>, site: &str) -> Option<gloo::events::EventListener> {
     let window = web_sys::window()?;
-    let prefix = format!("dangol:{site}:");
+    let prefix = dangol_engine::cat::cat(&["dangol:", site, ":"]);
     let weak = Rc::downgrade(cell);
     Some(gloo::events::EventListener::new(
         &window,
@@ -202,9 +207,11 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
                     None => {
                         warn_once(
                             Problem::ConfigInvalid,
-                            &format!(
-                                "the config from {url} is not signed, but the script tag asks for signed configs; the page keeps its own content"
-                            ),
+                            &dangol_engine::cat::cat(&[
+                                "the config from ",
+                                &url,
+                                " is not signed, but the script tag asks for signed configs; the page keeps its own content",
+                            ]),
                         );
                         return flush(cell);
                     }
@@ -213,9 +220,11 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
                         Ok(false) => {
                             warn_once(
                                 Problem::ConfigInvalid,
-                                &format!(
-                                    "the config from {url} does not match its signature (tampered with?); the page keeps its own content"
-                                ),
+                                &dangol_engine::cat::cat(&[
+                                    "the config from ",
+                                    &url,
+                                    " does not match its signature (tampered with?); the page keeps its own content",
+                                ]),
                             );
                             return flush(cell);
                         }
@@ -225,9 +234,11 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
                         Err(crypto::Unverifiable::Failed(e)) => {
                             warn_once(
                                 Problem::ConfigInvalid,
-                                &format!(
-                                    "the config's signature could not be checked ({e}); the page keeps its own content"
-                                ),
+                                &dangol_engine::cat::cat(&[
+                                    "the config's signature could not be checked (",
+                                    &e,
+                                    "); the page keeps its own content",
+                                ]),
                             );
                             return flush(cell);
                         }
@@ -244,10 +255,13 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
             match parsed {
                 Ok(config) if replays(&config, cell.borrow().held.as_ref()) => warn_once(
                     Problem::ConfigInvalid,
-                    &format!(
-                        "the config from {url} is version {}, older than the one this browser holds (replayed?); the newer one stays",
-                        config.config().version
-                    ),
+                    &dangol_engine::cat::cat(&[
+                        "the config from ",
+                        &url,
+                        " is version ",
+                        &dangol_engine::cat::uint(config.config().version),
+                        ", older than the one this browser holds (replayed?); the newer one stays",
+                    ]),
                 ),
                 Ok(config) => {
                     cell.borrow_mut().input(Input::ConfigFetched(text, etag));
@@ -277,15 +291,25 @@ async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<Strin
                 }
                 Err(e) => warn_once(
                     Problem::ConfigInvalid,
-                    &format!(
-                        "the config from {url} is malformed ({e}); the page keeps its own content"
-                    ),
+                    &dangol_engine::cat::cat(&[
+                        "the config from ",
+                        &url,
+                        " is malformed (",
+                        &e,
+                        "); the page keeps its own content",
+                    ]),
                 ),
             }
         }
         Err(e) => warn_once(
             Problem::ConfigFetch,
-            &format!("could not fetch the config from {url} ({e}); the page keeps its own content"),
+            &dangol_engine::cat::cat(&[
+                "could not fetch the config from ",
+                &url,
+                " (",
+                &e,
+                "); the page keeps its own content",
+            ]),
         ),
     }
 

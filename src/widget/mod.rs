@@ -84,7 +84,10 @@ pub fn start(
     if let Err(problem) = widget.check_setup() {
         warn_once(
             Problem::Setup,
-            &format!("{problem}; the widget stays off and the page is unaffected"),
+            &dangol_engine::cat::cat(&[
+                &problem,
+                "; the widget stays off and the page is unaffected",
+            ]),
         );
         widget.inner.borrow_mut().phase = Phase::Off;
         return widget;
@@ -97,16 +100,18 @@ impl Widget {
     fn check_setup(&self) -> Result<(), String> {
         let inner = self.inner.borrow();
         if !is_identifier(&inner.site) {
-            return Err(format!(
-                "the script tag's data-site `{}` is not a site id",
-                inner.site
-            ));
+            return Err(dangol_engine::cat::cat(&[
+                "the script tag's data-site `",
+                &inner.site,
+                "` is not a site id",
+            ]));
         }
         if !(inner.endpoint.starts_with("https://") || inner.endpoint.starts_with("http://")) {
-            return Err(format!(
-                "the endpoint `{}` is not an http(s) URL",
-                inner.endpoint
-            ));
+            return Err(dangol_engine::cat::cat(&[
+                "the endpoint `",
+                &inner.endpoint,
+                "` is not an http(s) URL",
+            ]));
         }
         Ok(())
     }
@@ -137,10 +142,11 @@ impl Widget {
                 match name.as_str() {
                     Some("personalisation") => chosen.personalisation = Consent::Granted,
                     Some("measurement") => chosen.measurement = Consent::Granted,
-                    other => warn(&format!(
-                        "dangol.consent.grant: unknown purpose {}; known: personalisation, measurement",
-                        other.unwrap_or("(not a string)")
-                    )),
+                    other => warn(&dangol_engine::cat::cat(&[
+                        "dangol.consent.grant: unknown purpose ",
+                        other.unwrap_or("(not a string)"),
+                        "; known: personalisation, measurement",
+                    ])),
                 }
             }
         }
@@ -303,7 +309,11 @@ impl Widget {
     pub fn set(&self, attributes: JsValue) {
         let value = json::from_js(&attributes);
         if let Err(problem) = self.inner.borrow_mut().declare(&value) {
-            warn(&format!("dangol.set: {problem}; the call was dropped"));
+            warn(&dangol_engine::cat::cat(&[
+                "dangol.set: ",
+                &problem,
+                "; the call was dropped",
+            ]));
         }
     }
 
@@ -354,9 +364,11 @@ impl Widget {
             return;
         };
         let Ok(f) = callback.dyn_into::<js_sys::Function>() else {
-            warn(&format!(
-                "dangol.on(\"{name}\"): the callback must be a function; the call was dropped"
-            ));
+            warn(&dangol_engine::cat::cat(&[
+                "dangol.on(\"",
+                &name,
+                "\"): the callback must be a function; the call was dropped",
+            ]));
             return;
         };
         self.inner.borrow_mut().add_handler(&name, f);

@@ -472,7 +472,14 @@ impl Inner {
 fn render_failed(campaign: &str, placement: &str, problem: &str) {
     warn_once(
         Problem::Render,
-        &format!("could not render `{campaign}` into `{placement}`: {problem}"),
+        &dangol_engine::cat::cat(&[
+            "could not render `",
+            campaign,
+            "` into `",
+            placement,
+            "`: ",
+            problem,
+        ]),
     );
 }
 

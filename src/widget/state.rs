@@ -143,7 +143,7 @@ pub(super) fn fresh_id() -> String {
     random::hex_id(16).unwrap_or_else(|| {
         // Every browser that runs WebAssembly has `crypto`; this is never
         // expected, but an id must never be empty.
-        format!("{:016x}", (random::unit() * 9_007_199_254_740_992.0) as u64)
+        dangol_engine::cat::hex((random::unit() * 9_007_199_254_740_992.0) as u64, 16)
     })
 }
 
@@ -194,11 +194,11 @@ impl Inner {
     }
 
     pub fn config_url(&self) -> String {
-        format!("{}/v1/sites/{}/config/compact", self.endpoint, self.site)
+        dangol_engine::cat::cat(&[&self.endpoint, "/v1/sites/", &self.site, "/config/compact"])
     }
 
     pub fn events_url(&self) -> String {
-        format!("{}/v1/sites/{}/events", self.endpoint, self.site)
+        dangol_engine::cat::cat(&[&self.endpoint, "/v1/sites/", &self.site, "/events"])
     }
 
     /// Personalisation consent.
@@ -223,7 +223,7 @@ impl Inner {
     }
 
     pub fn new_event_id() -> String {
-        format!("e{}", random::hex_id(12).unwrap_or_else(fresh_id))
+        dangol_engine::cat::cat(&["e", &random::hex_id(12).unwrap_or_else(fresh_id)])
     }
 
     pub fn record(&mut self, event: Event) {
@@ -242,7 +242,13 @@ impl Inner {
         }
         match with_ctx(|ctx| self.session.track(name, props, ctx)) {
             Ok(effects) => self.carry_out(effects),
-            Err(problem) => warn(&format!("{source}: `{name}` was dropped: {problem}")),
+            Err(problem) => warn(&dangol_engine::cat::cat(&[
+                source,
+                ": `",
+                name,
+                "` was dropped: ",
+                &problem,
+            ])),
         }
     }
 
@@ -289,7 +295,7 @@ impl Inner {
         body.insert("variant".into(), Value::from(variant));
         let text = js_sys::JSON::stringify(&json::to_js(&Value::Object(body))).ok()?;
         Some((
-            format!("{}/v1/sites/{}/coupons/claim", self.endpoint, self.site),
+            dangol_engine::cat::cat(&[&self.endpoint, "/v1/sites/", &self.site, "/coupons/claim"]),
             String::from(text),
         ))
     }

@@ -55,17 +55,27 @@ fn send(cell: Rc<RefCell<Inner>>, exclusive: bool) {
             match (&result, outcome) {
                 (Ok((status, _)), Outcome::Refused) => warn_once(
                     Problem::Send,
-                    &format!("the server refused events (HTTP {status})"),
+                    &dangol_engine::cat::cat(&[
+                        "the server refused events (HTTP ",
+                        &dangol_engine::cat::uint(u64::from(*status)),
+                        ")",
+                    ]),
                 ),
                 (Ok((status, _)), Outcome::Failed(_)) => warn_once(
                     Problem::Send,
-                    &format!(
-                        "could not send events (HTTP {status}); they stay queued and are retried"
-                    ),
+                    &dangol_engine::cat::cat(&[
+                        "could not send events (HTTP ",
+                        &dangol_engine::cat::uint(u64::from(*status)),
+                        "); they stay queued and are retried",
+                    ]),
                 ),
                 (Err(e), _) => warn_once(
                     Problem::Send,
-                    &format!("could not send events ({e}); they stay queued and are retried"),
+                    &dangol_engine::cat::cat(&[
+                        "could not send events (",
+                        e,
+                        "); they stay queued and are retried",
+                    ]),
                 ),
                 _ => {}
             }
@@ -79,7 +89,7 @@ fn send(cell: Rc<RefCell<Inner>>, exclusive: bool) {
         if exclusive {
             let busy = cell.clone();
             crate::platform::locks::run_exclusive(
-                &format!("dangol-send:{site}"),
+                &dangol_engine::cat::cat(&["dangol-send:", &site]),
                 task,
                 move || {
                     busy.borrow_mut()

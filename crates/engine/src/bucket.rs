@@ -31,12 +31,12 @@ pub fn fnv1a32(text: &str) -> u32 {
 pub fn hash(seed: &str, value: &str, version: u32) -> Option<f64> {
     match version {
         1 => {
-            let h = fnv1a32(&format!("{value}{seed}"));
+            let h = fnv1a32(&crate::cat::cat(&[value, seed]));
             Some(f64::from(h % 1000) / 1000.0)
         }
         2 => {
-            let inner = fnv1a32(&format!("{seed}{value}"));
-            let h = fnv1a32(&inner.to_string());
+            let inner = fnv1a32(&crate::cat::cat(&[seed, value]));
+            let h = fnv1a32(&crate::cat::uint(u64::from(inner)));
             Some(f64::from(h % 10000) / 10000.0)
         }
         _ => None,

@@ -766,7 +766,7 @@ fn padded_version(value: &Value) -> String {
     let raw = match value {
         Value::String(s) if !s.is_empty() => s.clone(),
         Value::Number(n) => number_text(n),
-        _ => "0".to_string(),
+        _ => "0".into(),
     };
     let trimmed = raw.strip_prefix('v').unwrap_or(&raw);
     let trimmed = trimmed.split('+').next().unwrap_or("");
@@ -851,20 +851,21 @@ impl Matcher for Literal {
 /// wasm: up to six decimals, trailing zeros trimmed.
 fn number_text(n: &serde_json::Number) -> String {
     if let Some(i) = n.as_i64() {
-        return i.to_string();
+        return crate::cat::int(i);
     }
     if let Some(u) = n.as_u64() {
-        return u.to_string();
+        return crate::cat::uint(u);
     }
     let f = n.as_f64().unwrap_or(0.0);
     let sign = if f < 0.0 { "-" } else { "" };
     let scaled = (f.abs() * 1e6).round() as u64;
     let (whole, frac) = (scaled / 1_000_000, scaled % 1_000_000);
+    let whole = crate::cat::uint(whole);
     if frac == 0 {
-        return format!("{sign}{whole}");
+        return crate::cat::cat(&[sign, &whole]);
     }
-    let digits = format!("{frac:06}");
-    format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
+    let digits = crate::cat::int_padded(frac, 6);
+    crate::cat::cat(&[sign, &whole, ".", digits.trim_end_matches('0')])
 }
 
 // The compact form (see `crate::wire`): the server writes compiled

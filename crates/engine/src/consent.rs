@@ -75,11 +75,12 @@ impl Purposes {
 
     /// The stored form of the shop's own choice, e.g. `p=granted;m=denied`.
     pub fn encode(self) -> String {
-        format!(
-            "p={};m={}",
+        crate::cat::cat(&[
+            "p=",
             self.personalisation.as_str(),
-            self.measurement.as_str()
-        )
+            ";m=",
+            self.measurement.as_str(),
+        ])
     }
 
     /// Reads [`Purposes::encode`]; the older single word applies to both.

@@ -383,7 +383,7 @@ fn decide_one(
         }
         // 9. The campaign's own holdout: fall through to the next campaign.
         if campaign.holdout > 0.0 {
-            let seed = format!("{}{HOLDOUT_SALT}", campaign.seed);
+            let seed = crate::cat::cat(&[&campaign.seed, HOLDOUT_SALT]);
             if unit(&seed, shopper.id, campaign.hash_version, rng) < campaign.holdout {
                 decision.reasons.push(Reason::Holdout { campaign: id() });
                 decision.held_out.push(id());
@@ -445,7 +445,7 @@ pub fn claim_refusal(
         return Some(ClaimRefusal::GlobalHoldout);
     }
     if campaign.holdout > 0.0 {
-        let seed = format!("{}{HOLDOUT_SALT}", campaign.seed);
+        let seed = crate::cat::cat(&[&campaign.seed, HOLDOUT_SALT]);
         if bucket::hash(&seed, id, campaign.hash_version).is_some_and(|n| n < campaign.holdout) {
             return Some(ClaimRefusal::Holdout);
         }

@@ -35,6 +35,7 @@
 
 pub mod attributes;
 pub mod bucket;
+pub mod cat;
 pub mod condition;
 pub mod config;
 pub mod consent;

@@ -9,6 +9,7 @@
 //! product and category ids and prices, never names, search terms or
 //! anything declared.
 
+use crate::cat::{cat, int, uint};
 use serde_json::{Map, Value};
 
 use crate::condition::type_name;
@@ -115,17 +116,25 @@ fn text(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<String
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.len() <= 200 => Ok(Some(s.clone())),
-        Some(Value::String(_)) => Err(format!("`{path}{key}` is longer than 200 characters")),
+        Some(Value::String(_)) => Err(cat(&["`", path, key, "` is longer than 200 characters"])),
         // GA4 ids are often numbers; read them as text.
         Some(Value::Number(n)) if key.ends_with("_id") => match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => Ok(Some(u.to_string())),
-            (None, Some(i)) => Ok(Some(i.to_string())),
-            _ => Err(format!("`{path}{key}` must be a string or a whole number")),
+            (Some(u), _) => Ok(Some(uint(u))),
+            (None, Some(i)) => Ok(Some(int(i))),
+            _ => Err(cat(&[
+                "`",
+                path,
+                key,
+                "` must be a string or a whole number",
+            ])),
         },
-        Some(other) => Err(format!(
-            "`{path}{key}` must be a string, found {}",
-            type_name(other)
-        )),
+        Some(other) => Err(cat(&[
+            "`",
+            path,
+            key,
+            "` must be a string, found ",
+            type_name(other),
+        ])),
     }
 }
 
@@ -134,18 +143,21 @@ fn number(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<f64>
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_f64() {
             Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(x)),
-            _ => Err(format!("`{path}{key}` must be a number of at least 0")),
+            _ => Err(cat(&["`", path, key, "` must be a number of at least 0"])),
         },
-        Some(other) => Err(format!(
-            "`{path}{key}` must be a number, found {}",
-            type_name(other)
-        )),
+        Some(other) => Err(cat(&[
+            "`",
+            path,
+            key,
+            "` must be a number, found ",
+            type_name(other),
+        ])),
     }
 }
 
 fn known(obj: &Map<String, Value>, allowed: &[&str], path: &str) -> Result<(), String> {
     match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(format!("unknown field `{path}{k}`")),
+        Some(k) => Err(cat(&["unknown field `", path, k, "`"])),
         None => Ok(()),
     }
 }
@@ -154,7 +166,7 @@ fn item(obj: &Map<String, Value>, path: &str) -> Result<Item, String> {
     known(obj, ITEM_FIELDS, path)?;
     let id = text(obj, "item_id", path)?
         .or(text(obj, "item_name", path)?)
-        .ok_or_else(|| format!("`{path}item_id` is missing"))?;
+        .ok_or_else(|| cat(&["`", path, "item_id` is missing"]))?;
     let quantity = number(obj, "quantity", path)?.unwrap_or(1.0);
     Ok(Item {
         id,
@@ -169,26 +181,27 @@ fn items(props: &Map<String, Value>) -> Result<Vec<Item>, String> {
     match props.get("items") {
         Some(Value::Array(list)) => {
             if list.len() > MAX_ITEMS {
-                return Err(format!(
-                    "{} items; at most {MAX_ITEMS} are allowed",
-                    list.len()
-                ));
+                return Err(cat(&[
+                    &uint(list.len() as u64),
+                    " items; at most ",
+                    &uint(MAX_ITEMS as u64),
+                    " are allowed",
+                ]));
             }
             list.iter()
                 .enumerate()
                 .map(|(i, v)| match v {
-                    Value::Object(o) => item(o, &format!("items[{i}].")),
-                    other => Err(format!(
-                        "`items[{i}]` must be an object, found {}",
-                        type_name(other)
-                    )),
+                    Value::Object(o) => item(o, &cat(&["items[", &uint(i as u64), "]."])),
+                    other => Err(cat(&[
+                        "`items[",
+                        &uint(i as u64),
+                        "]` must be an object, found ",
+                        type_name(other),
+                    ])),
                 })
                 .collect()
         }
-        Some(other) => Err(format!(
-            "`items` must be an array, found {}",
-            type_name(other)
-        )),
+        Some(other) => Err(cat(&["`items` must be an array, found ", type_name(other)])),
         None if props.contains_key("item_id") || props.contains_key("item_name") => {
             let mut one = Map::new();
             for key in [
@@ -237,19 +250,21 @@ pub fn interpret(name: &str, props: &Value) -> Result<Tracked, String> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
-        return Err(format!(
-            "event name `{name}` must be 1-40 characters of a-z, 0-9 or `_`"
-        ));
+        return Err(cat(&[
+            "event name `",
+            name,
+            "` must be 1-40 characters of a-z, 0-9 or `_`",
+        ]));
     }
     let empty = Map::new();
     let props = match props {
         Value::Object(map) => map,
         Value::Null => &empty,
         other => {
-            return Err(format!(
-                "the properties must be an object, found {}",
-                type_name(other)
-            ));
+            return Err(cat(&[
+                "the properties must be an object, found ",
+                type_name(other),
+            ]));
         }
     };
     known(props, EVENT_FIELDS, "")?;
@@ -287,7 +302,7 @@ pub fn interpret(name: &str, props: &Value) -> Result<Tracked, String> {
         }
         "add_to_cart" | "remove_from_cart" => {
             if list.is_empty() {
-                return Err(format!("`{name}` needs `items` (or `item_id`)"));
+                return Err(cat(&["`", name, "` needs `items` (or `item_id`)"]));
             }
             for i in &list {
                 inputs.push(if name == "add_to_cart" {

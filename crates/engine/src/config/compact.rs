@@ -41,20 +41,25 @@ pub enum CompactError {
     Corrupt(usize),
 }
 
+impl CompactError {
+    /// What is wrong, in words (made without `core::fmt`, for the widget).
+    pub fn message(&self) -> String {
+        use crate::cat::{cat, uint};
+        match self {
+            CompactError::NotBase64 => "it is not base64 text".into(),
+            CompactError::Format(n) => cat(&[
+                "its format ",
+                &uint(*n),
+                " is not the one this widget reads (1)",
+            ]),
+            CompactError::Corrupt(at) => cat(&["it is corrupt at byte ", &uint(*at as u64)]),
+        }
+    }
+}
+
 impl std::fmt::Display for CompactError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CompactError::NotBase64 => f.write_str("it is not base64 text"),
-            CompactError::Format(n) => {
-                f.write_str("its format ")?;
-                f.write_str(&n.to_string())?;
-                f.write_str(" is not the one this widget reads (1)")
-            }
-            CompactError::Corrupt(at) => {
-                f.write_str("it is corrupt at byte ")?;
-                f.write_str(&at.to_string())
-            }
-        }
+        f.write_str(&self.message())
     }
 }
 

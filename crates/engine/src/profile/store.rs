@@ -110,9 +110,12 @@ pub(super) fn from_value(v: &Value) -> Result<Profile, String> {
         .and_then(Value::as_u64)
         .ok_or("the stored profile has no schema number")?;
     if schema > PROFILE_SCHEMA {
-        return Err(format!(
-            "the stored profile has schema {schema}, newer than {PROFILE_SCHEMA}"
-        ));
+        return Err(crate::cat::cat(&[
+            "the stored profile has schema ",
+            &crate::cat::uint(schema),
+            ", newer than ",
+            &crate::cat::uint(PROFILE_SCHEMA),
+        ]));
     }
     // Migrations from older schemas go here, oldest first; schema 1 is the first.
     let int = |k: &str| obj.get(k).and_then(Value::as_i64);

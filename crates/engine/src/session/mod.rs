@@ -92,7 +92,7 @@ impl Key {
             Key::Declared => "declared".into(),
             Key::Customer => "customer".into(),
             Key::Remote => "remote".into(),
-            Key::Outbox(page) => format!("{OUTBOX_PREFIX}{page}"),
+            Key::Outbox(page) => crate::cat::cat(&[OUTBOX_PREFIX, page]),
         }
     }
 
@@ -521,7 +521,11 @@ impl Session {
         let mut next = self.declared.clone();
         for (k, v) in map {
             if k.is_empty() || k.chars().count() > 40 {
-                return Err(format!("attribute name `{k}` must be 1-40 characters"));
+                return Err(crate::cat::cat(&[
+                    "attribute name `",
+                    k,
+                    "` must be 1-40 characters",
+                ]));
             }
             if v.is_null() {
                 next.remove(k);
@@ -531,9 +535,13 @@ impl Session {
         }
         let size = json_len(&Value::Object(next.clone()));
         if size > MAX_DECLARED_BYTES {
-            return Err(format!(
-                "the declared attributes would take {size} bytes; at most {MAX_DECLARED_BYTES} are kept"
-            ));
+            return Err(crate::cat::cat(&[
+                "the declared attributes would take ",
+                &crate::cat::uint(size as u64),
+                " bytes; at most ",
+                &crate::cat::uint(MAX_DECLARED_BYTES as u64),
+                " are kept",
+            ]));
         }
         self.declared = next;
         let mut out = Vec::new();
@@ -1058,7 +1066,7 @@ impl Session {
         }
         if let Some(change) = change {
             let mut event = Event::page_view(event_id(ctx), now, String::new());
-            event.kind = format!("stage_{}", change.to.name());
+            event.kind = crate::cat::cat(&["stage_", change.to.name()]);
             self.record(event, out, ctx);
         }
         #[cfg(feature = "identity")]
@@ -1233,7 +1241,7 @@ impl Session {
 fn event_id(ctx: &mut Ctx) -> String {
     let mut id = (ctx.fresh)();
     id.truncate(24);
-    format!("e{id}")
+    crate::cat::cat(&["e", &id])
 }
 
 /// The length of `value` as compact JSON, without a serializer: strings

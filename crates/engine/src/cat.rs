@@ -1,0 +1,88 @@
+//! Text made without `core::fmt`: the widget's wasm carries no formatting
+//! machinery, so the engine's messages and keys that the widget reaches are
+//! joined from pieces, and numbers written digit by digit.
+
+/// The pieces, one after another.
+pub fn cat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
+    }
+    out
+}
+
+/// A whole number in decimal.
+pub fn int(n: i64) -> String {
+    let mut digits = Vec::with_capacity(20);
+    let mut rest = n.unsigned_abs();
+    loop {
+        digits.push(b'0' + (rest % 10) as u8);
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        digits.push(b'-');
+    }
+    digits.reverse();
+    String::from_utf8(digits).unwrap_or_default()
+}
+
+/// A whole number in decimal, at least `width` digits (zeros in front).
+pub fn int_padded(n: u64, width: usize) -> String {
+    let text = uint(n);
+    let mut out = String::with_capacity(width.max(text.len()));
+    for _ in text.len()..width {
+        out.push('0');
+    }
+    out.push_str(&text);
+    out
+}
+
+/// An unsigned whole number in decimal.
+pub fn uint(n: u64) -> String {
+    match i64::try_from(n) {
+        Ok(i) => int(i),
+        Err(_) => {
+            // Above i64::MAX: the last digit apart, the rest fits.
+            let mut s = int((n / 10) as i64);
+            s.push(char::from(b'0' + (n % 10) as u8));
+            s
+        }
+    }
+}
+
+/// `n` in lowercase hex, `width` digits (zeros in front).
+pub fn hex(n: u64, width: usize) -> String {
+    let mut digits = Vec::with_capacity(16);
+    let mut rest = n;
+    while rest > 0 || digits.len() < width {
+        digits.push(b"0123456789abcdef"[(rest % 16) as usize]);
+        rest /= 16;
+    }
+    digits.reverse();
+    String::from_utf8(digits).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_format_writes_them() {
+        for n in [0, 7, -7, 10, 1_000_000, i64::MAX, i64::MIN, -1] {
+            assert_eq!(int(n), n.to_string());
+        }
+        for n in [0, 9, u64::MAX, i64::MAX as u64 + 1] {
+            assert_eq!(uint(n), n.to_string());
+        }
+        assert_eq!(int_padded(42, 6), format!("{:06}", 42));
+        assert_eq!(int_padded(1_234_567, 6), "1234567");
+        for n in [0u64, 255, 0xdead_beef, u64::MAX] {
+            assert_eq!(hex(n, 16), format!("{n:016x}"));
+        }
+        assert_eq!(hex(0, 0), "");
+        assert_eq!(cat(&["a", "", "bc"]), "abc");
+    }
+}
