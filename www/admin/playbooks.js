@@ -22,9 +22,12 @@ export const ATTRIBUTES = [
   { path: "price_sensitivity", kind: "number" },
   { path: "viewed_without_buying", kind: "number" },
   { path: "long_dwell_without_purchase", kind: "bool" },
+  { path: "usual_hour", kind: "number" },
+  { path: "lifecycle_previous", kind: "enum", values: LIFECYCLE },
+  { path: "birthday_this_month", kind: "bool" },
   { path: "declared.tier", kind: "string" },
   { path: "declared.points", kind: "number" },
-  { path: "declared.birthday_month", kind: "bool" },
+  { path: "declared.birthday_month", kind: "number" },
   { path: "page.type", kind: "string" },
   { path: "page.path", kind: "string" },
   { path: "page.category", kind: "string" },
@@ -33,6 +36,8 @@ export const ATTRIBUTES = [
   { path: "utm.campaign", kind: "string" },
   { path: "local_hour", kind: "number" },
   { path: "weekday", kind: "number" },
+  { path: "month", kind: "number" },
+  { path: "day", kind: "number" },
 ];
 
 /** Operators per attribute kind (GrowthBook condition semantics). */
@@ -97,7 +102,7 @@ export const PLAYBOOKS = [
     key: "birthday", type: "coupon",
     campaign: {
       id: "birthday-month", name: "Birthday month benefit", priority: 35,
-      condition: { "declared.birthday_month": true }, caps: { lifetime: 1 },
+      condition: { birthday_this_month: true }, caps: { lifetime: 1 },
       coupon: { budget: 1000, valid_days: 30, prefix: "BDAY" },
       variants: [{ id: "a", content: { type: "coupon", headline: "Happy birthday month, {{declared.name | \"friend\"}}!", value: "₩10,000 off", reveal: "Open my gift", terms: "Valid this month." } }],
     },

@@ -4,7 +4,7 @@
 //! | attribute | from | needs consent |
 //! |---|---|---|
 //! | `page.type`, `page.url`, `page.path`, `page.category`, `page.search`, `page.referrer` | the page | no |
-//! | `device` (`mobile`, `tablet`, `desktop`), `locale`, `local_hour` (0–23), `weekday` (1 = Monday) | the browser and the clock | no |
+//! | `device` (`mobile`, `tablet`, `desktop`), `locale`, `local_hour` (0–23), `weekday` (1 = Monday), `month` (1–12), `day` (1–31) | the browser and the clock, in the shopper's time zone | no |
 //! | `utm.source`, `utm.medium`, `utm.campaign`, `utm.term`, `utm.content` | the page URL | no |
 //! | `consent` (`unknown`, `granted`, `denied`) | the consent state | no |
 //! | `visits`, `sessions`, `days_since_last_visit` | the profile | yes |
@@ -14,6 +14,7 @@
 //! | `usual_hour`, `long_dwell_without_purchase` | the profile | yes |
 //! | `affinity` (top categories, best first), `price_sensitivity` (0–1), `viewed_without_buying` | the profile | yes |
 //! | `declared.*` (e.g. `tier`, `points`, `name`, `birthday_month`) | `dangol.set()` on the page | yes |
+//! | `birthday_this_month` (`declared.birthday_month`, 1–12, is this month) | the page and the clock | yes |
 //!
 //! Without consent only the contextual attributes are present, so a
 //! behavioural condition cannot match by accident.
@@ -115,6 +116,9 @@ pub fn build(
     put(&mut attrs, "locale", page.locale.as_str());
     put(&mut attrs, "local_hour", moment.local_hour());
     put(&mut attrs, "weekday", moment.weekday());
+    let (_, month, day) = moment.local_date();
+    put(&mut attrs, "month", month);
+    put(&mut attrs, "day", day);
     // Inserted one by one: collecting into a map would ship a sort.
     let mut utm = Map::new();
     for (k, v) in &page.utm {
@@ -165,6 +169,29 @@ pub fn build(
         "viewed_without_buying",
         facts.viewed_without_buying,
     );
+    put(
+        &mut attrs,
+        "long_dwell_without_purchase",
+        facts.long_dwell_without_purchase,
+    );
+    if let Some(h) = facts.usual_hour {
+        put(&mut attrs, "usual_hour", h);
+    }
+    if let Some(l) = &facts.previous_lifecycle {
+        put(&mut attrs, "lifecycle_previous", l.as_str());
+    }
+    // A birthday month the shop declared (a number, or a numeric string),
+    // compared with this month on the shopper's clock.
+    let birthday = match declared.get("birthday_month") {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    };
+    put(
+        &mut attrs,
+        "birthday_this_month",
+        birthday == Some(u64::from(month)),
+    );
     put(&mut attrs, "declared", declared.clone());
     Value::Object(attrs)
 }
@@ -209,6 +236,79 @@ mod tests {
             affinity: vec!["knit".into()],
             ..Facts::default()
         }
+    }
+
+    #[test]
+    fn the_profile_facts_the_contract_promises_are_all_there() {
+        let f = Facts {
+            long_dwell_without_purchase: true,
+            usual_hour: Some(21),
+            previous_lifecycle: Some("active".into()),
+            ..facts()
+        };
+        let attrs = build(&page(), &f, &Map::new(), Consent::Granted, &Moment::utc(0));
+        assert_eq!(attrs["long_dwell_without_purchase"], true);
+        assert_eq!(attrs["usual_hour"], 21);
+        assert_eq!(attrs["lifecycle_previous"], "active");
+        // The Amorepacific case: a long stay without buying matches.
+        let cond = crate::condition::Condition::compile(
+            &json!({"long_dwell_without_purchase": true}),
+            &crate::condition::NativeRegex,
+        )
+        .unwrap();
+        assert!(cond.eval(&attrs, &json!({}), &crate::condition::NativeRegex));
+    }
+
+    #[test]
+    fn the_local_date_and_a_birthday_this_month_come_from_the_shoppers_clock() {
+        // 2026-11-30 23:30 UTC is 2026-12-01 08:30 in Seoul.
+        let now = 1_796_081_400_000;
+        let seoul = Moment {
+            now_ms: now,
+            utc_offset_minutes: 540,
+            session_start_ms: now,
+        };
+        for (birthday, expected) in [
+            (json!(12), true),
+            (json!("12"), true),
+            (json!(11), false),
+            (json!(true), false),
+        ] {
+            let declared = json!({"birthday_month": birthday});
+            let attrs = build(
+                &page(),
+                &facts(),
+                declared.as_object().unwrap(),
+                Consent::Granted,
+                &seoul,
+            );
+            assert_eq!(attrs["month"], 12);
+            assert_eq!(attrs["day"], 1);
+            assert_eq!(attrs["birthday_this_month"], expected, "{birthday}");
+        }
+        let utc = build(
+            &page(),
+            &facts(),
+            &Map::new(),
+            Consent::Granted,
+            &Moment::utc(now),
+        );
+        assert_eq!(
+            (utc["month"].clone(), utc["day"].clone()),
+            (json!(11), json!(30))
+        );
+        assert_eq!(utc["birthday_this_month"], false);
+        // Without consent the date is there, the birthday is not.
+        let declared = json!({"birthday_month": 12});
+        let anon = build(
+            &page(),
+            &facts(),
+            declared.as_object().unwrap(),
+            Consent::Unknown,
+            &seoul,
+        );
+        assert_eq!(anon["month"], 12);
+        assert!(anon.get("birthday_this_month").is_none());
     }
 
     #[test]
@@ -258,9 +358,11 @@ mod tests {
             keys,
             [
                 "consent",
+                "day",
                 "device",
                 "local_hour",
                 "locale",
+                "month",
                 "page",
                 "utm",
                 "weekday"

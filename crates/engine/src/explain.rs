@@ -113,7 +113,9 @@ fn phrase(path: &[String], attrs: &Value, lang: Lang) -> Option<(String, bool)> 
                 format!("you have {n} points")
             }
         }
-        "declared.birthday_month" => pick("생일이 있는 달이어서", "it's your birthday month"),
+        "declared.birthday_month" | "birthday_this_month" => {
+            pick("생일이 있는 달이어서", "it's your birthday month")
+        }
         "utm.source" | "utm.medium" | "utm.campaign" => pick(
             "저희가 보낸 메시지를 통해 오셔서",
             "you came from one of our messages",

@@ -48,6 +48,22 @@ impl Moment {
         ((self.day_of(self.now_ms) + 3).rem_euclid(7) + 1) as u8
     }
 
+    /// The local date now: year, month (1–12), day of the month (1–31).
+    pub fn local_date(&self) -> (i64, u8, u8) {
+        // Days to the proleptic Gregorian calendar (H. Hinnant's
+        // `civil_from_days`).
+        let z = self.day_of(self.now_ms) + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        (year, month, day)
+    }
+
     /// The local hour now, 0–23.
     pub fn local_hour(&self) -> u8 {
         (self.local_ms(self.now_ms).rem_euclid(DAY_MS) / 3_600_000) as u8
@@ -57,6 +73,26 @@ impl Moment {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_dates_follow_the_calendar() {
+        for (ms, offset, date) in [
+            (0, 0, (1970, 1, 1)),
+            (951_782_400_000, 0, (2000, 2, 29)),
+            (951_868_799_999, 0, (2000, 2, 29)),
+            (951_868_800_000, 0, (2000, 3, 1)),
+            (1_796_081_400_000, 540, (2026, 12, 1)),
+            (1_796_081_400_000, 0, (2026, 11, 30)),
+            (-1, 0, (1969, 12, 31)),
+        ] {
+            let m = Moment {
+                now_ms: ms,
+                utc_offset_minutes: offset,
+                session_start_ms: ms,
+            };
+            assert_eq!(m.local_date(), date, "{ms} at {offset}");
+        }
+    }
 
     // 2026-11-25 (a Wednesday) 14:30 UTC.
     const WED_1430_UTC: i64 = 1_795_617_000_000;

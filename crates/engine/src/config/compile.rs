@@ -17,6 +17,8 @@ pub const CONTEXTUAL_ROOTS: &[&str] = &[
     "locale",
     "local_hour",
     "weekday",
+    "month",
+    "day",
     "utm",
     "consent",
 ];
