@@ -2,8 +2,11 @@
 //!
 //! The meaning follows GrowthBook's documented semantics, with strict types:
 //! a number never equals a string and booleans are not ordered against
-//! numbers. A missing attribute is `null`, `{}` matches everything, an
-//! unknown operator never matches and an invalid regex never matches.
+//! numbers. A missing attribute is `null`, `{}` matches everything, a
+//! number in a path reaches an array's element (`items.0.id`), an unknown
+//! operator makes its whole condition fail (under `$not` and `$nor` too)
+//! and an invalid regex never matches. Only a string is a version: the
+//! version operators hold for nothing else, except `$vne`.
 //!
 //! Conditions are [compiled](Condition::compile) once when a config loads
 //! (paths split, regexes built, version literals padded) and then evaluated
@@ -210,6 +213,9 @@ struct Compiler<'a> {
     paths: Option<&'a mut Paths>,
     /// Inside an `$elemMatch`, paths are read from an element.
     in_element: bool,
+    /// An operator the engine does not know was met: the whole condition
+    /// fails (under `$not` or `$nor` too), never passes by negation.
+    unknown_operator: bool,
 }
 
 impl Compiler<'_> {
@@ -453,6 +459,7 @@ impl Compiler<'_> {
             },
             unknown => {
                 self.fail(path, format!("`{unknown}` is not a known operator"));
+                self.unknown_operator = true;
                 Op::Never
             }
         }
@@ -516,6 +523,7 @@ impl Condition {
             first_error: None,
             paths,
             in_element: false,
+            unknown_operator: false,
         };
         let root = match condition {
             Value::Object(map) => compiler.object(map, ""),
@@ -530,6 +538,9 @@ impl Condition {
                 Node::Never
             }
         };
+        if compiler.unknown_operator {
+            return (Self { root: Node::Never }, compiler.first_error);
+        }
         (Self { root }, compiler.first_error)
     }
 
@@ -619,6 +630,9 @@ impl Eval<'_> {
                 Some(ord) => ord == *want,
                 None => false,
             },
+            // A value that is not a string is not a version: only `$vne`
+            // holds for it.
+            Op::Version(op, _) if !actual.is_string() => *op == "$vne",
             Op::Version(op, padded) => {
                 let ord = padded_version(actual).cmp(padded);
                 match *op {
@@ -701,17 +715,20 @@ fn is_in_list(actual: &Value, list: &[Value], eq: impl Fn(&Value, &Value) -> boo
     }
 }
 
-/// Looks up a split path; anything missing is `null`.
+/// Looks up a split path (a number reaches an array's element); anything
+/// missing is `null`.
 fn get_path<'v>(attrs: &'v Value, path: &[String]) -> &'v Value {
     const NULL: Value = Value::Null;
     let mut current = attrs;
     for part in path {
-        match current {
-            Value::Object(map) => match map.get(part) {
-                Some(next) => current = next,
-                None => return &NULL,
-            },
-            _ => return &NULL,
+        let next = match current {
+            Value::Object(map) => map.get(part),
+            Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        };
+        match next {
+            Some(next) => current = next,
+            None => return &NULL,
         }
     }
     current
@@ -1150,6 +1167,71 @@ mod tests {
     fn lenient_compilation_turns_malformed_parts_into_never() {
         let cond = Condition::compile_lenient(&json!({"a": {"$bogus": 1}}), &NativeRegex);
         assert!(!cond.eval(&json!({"a": 1}), &json!({}), &NativeRegex));
+    }
+
+    fn holds(cond: Value, attrs: Value) -> bool {
+        Condition::compile_lenient(&cond, &NativeRegex).eval(&attrs, &json!({}), &NativeRegex)
+    }
+
+    #[test]
+    fn an_unknown_operator_fails_its_condition_also_under_not_and_nor() {
+        for cond in [
+            json!({"a": {"$bogus": 1}}),
+            json!({"a": {"$not": {"$bogus": 1}}}),
+            json!({"$not": {"a": {"$bogus": 1}}}),
+            json!({"$nor": [{"a": {"$bogus": 1}}]}),
+            json!({"$or": [{"a": 1}, {"a": {"$not": {"$bogus": 1}}}]}),
+        ] {
+            assert!(!holds(cond.clone(), json!({"a": 1})), "{cond}");
+            assert!(!holds(cond.clone(), json!({})), "{cond}");
+        }
+    }
+
+    #[test]
+    fn a_value_that_is_not_a_string_is_not_a_version() {
+        for actual in [
+            json!(2),
+            json!(true),
+            json!(null),
+            json!([2]),
+            json!({"v": "2"}),
+        ] {
+            for op in ["$veq", "$vgt", "$vgte", "$vlt", "$vlte"] {
+                let cond = json!({"app_version": {op: "2"}});
+                assert!(
+                    !holds(cond, json!({"app_version": actual})),
+                    "{op} {actual}"
+                );
+            }
+            assert!(holds(
+                json!({"app_version": {"$vne": "2"}}),
+                json!({"app_version": actual})
+            ));
+        }
+        // Missing: not a version either.
+        assert!(!holds(json!({"app_version": {"$vlt": "2"}}), json!({})));
+        assert!(holds(json!({"app_version": {"$vne": "2"}}), json!({})));
+        // Strings still compare as versions.
+        assert!(holds(
+            json!({"app_version": {"$vlt": "2.0.1"}}),
+            json!({"app_version": "2.0.0"})
+        ));
+        assert!(holds(
+            json!({"app_version": {"$veq": "2"}}),
+            json!({"app_version": "v2"})
+        ));
+    }
+
+    #[test]
+    fn a_path_through_an_array_index_reaches_the_element() {
+        let attrs = json!({"items": [{"id": "knit-01"}, {"id": "scarf-02"}]});
+        assert!(holds(json!({"items.0.id": "knit-01"}), attrs.clone()));
+        assert!(holds(json!({"items.1.id": "scarf-02"}), attrs.clone()));
+        assert!(!holds(
+            json!({"items.2.id": {"$exists": true}}),
+            attrs.clone()
+        ));
+        assert!(!holds(json!({"items.x.id": {"$exists": true}}), attrs));
     }
 
     #[test]
