@@ -1,6 +1,7 @@
 //! Any template and any declared values through the text tokens: never a
 //! panic, a template without `{{` comes back unchanged, and no token is
-//! expanded twice (a value that looks like a token stays as typed).
+//! expanded twice (a value that looks like a token stays as typed, less
+//! control characters).
 #![no_main]
 
 use dangol_engine::text::{PlainNumbers, fill, has_tokens};
@@ -21,7 +22,9 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(out, template);
         }
         if template == "{{declared.name}}" {
-            let expected: String = value.chars().take(200).collect();
+            // As typed, less control characters, at most 200 characters;
+            // blank is no value.
+            let expected: String = value.chars().filter(|c| !c.is_control()).take(200).collect();
             let expected = if expected.trim().is_empty() {
                 String::new()
             } else {

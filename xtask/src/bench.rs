@@ -143,7 +143,32 @@ pub fn run() -> Result<()> {
         report.insert(name, value);
     }
 
+    // The test run fuzzes each target for seconds; the bench, which runs
+    // regularly, gives each minutes, so a crash surfaces here before a
+    // shopper finds it. A crash fails the bench (copy the input into
+    // `fuzz/regressions/<target>`).
+    let seconds = fuzz_seconds()?;
+    crate::fuzz::run(seconds)?;
+    report.insert("fuzz_seconds_per_target".into(), Value::from(seconds));
+
     write_report(report)
+}
+
+/// `DANGOL_BENCH_FUZZ_S`, seconds per fuzz target (120 unless set).
+fn fuzz_seconds() -> Result<u32> {
+    match std::env::var("DANGOL_BENCH_FUZZ_S") {
+        Err(_) => Ok(120),
+        Ok(text) => text
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|s| *s > 0)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "DANGOL_BENCH_FUZZ_S must be a whole number of seconds above 0, not `{text}`"
+                )
+            }),
+    }
 }
 
 /// Only the server's load figures, merged into an existing report.

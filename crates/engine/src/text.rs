@@ -68,8 +68,20 @@ fn token(body: &str, attributes: &Value, currency: Option<&str>, fmt: &dyn Numbe
     let mut parts = split_filters(body).into_iter();
     let path = parts.next().unwrap_or_default().trim();
     let mut value = lookup(attributes, path);
-    if matches!(value, Value::String(s) if s.trim().is_empty()) {
-        value = &Value::Null;
+    // Text shows without control characters, at most 200 characters of it;
+    // what is blank then is no value (the fallback shows).
+    let shown: String;
+    if let Value::String(s) = value {
+        shown = s
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_VALUE_CHARS)
+            .collect();
+        if shown.trim().is_empty() {
+            value = &Value::Null;
+        }
+    } else {
+        shown = String::new();
     }
     let mut style = if MONEY.contains(&path) {
         Style::Currency
@@ -89,7 +101,7 @@ fn token(body: &str, attributes: &Value, currency: Option<&str>, fmt: &dyn Numbe
         }
     }
     let text = match value {
-        Value::String(s) => s.clone(),
+        Value::String(_) => shown,
         Value::Number(n) => match (n.as_f64(), style, currency) {
             (Some(x), Style::Currency, Some(code)) => fmt.currency(x, code),
             (Some(x), _, _) => fmt.number(x),
@@ -227,6 +239,47 @@ mod tests {
 
     fn fill_krw(t: &str) -> String {
         fill(t, &attrs(), Some("KRW"), &PlainNumbers)
+    }
+
+    /// The value a declared name shows as, by the rule: control characters
+    /// dropped, the first 200 characters kept, and blank (only whitespace)
+    /// is no value (the fallback shows).
+    fn shown(value: &str) -> String {
+        fill(
+            "{{declared.name | \"friend\"}}",
+            &json!({"declared": {"name": value}}),
+            None,
+            &PlainNumbers,
+        )
+    }
+
+    #[test]
+    fn control_characters_never_reach_an_offer_and_a_blank_name_is_no_name() {
+        // Found by the `text_tokens` fuzz target: 200 form feeds and a
+        // letter. Clipped, only the form feeds were left, shown as a name.
+        let crash = format!("{}x", "\u{c}".repeat(200));
+        assert_eq!(shown(&crash), "x");
+        assert_eq!(shown(&"\u{c}".repeat(200)), "friend");
+        assert_eq!(shown(&format!("{}x", " ".repeat(200))), "friend");
+        assert_eq!(shown("Min\u{0}ji\u{7}"), "Minji");
+        assert_eq!(shown("Min\nji"), "Minji");
+        assert_eq!(shown(" Minji "), " Minji ");
+        // The replayed fuzz input, through the target's own oracle.
+        let case = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fuzz/regressions/text_tokens/form-feeds-then-a-letter"
+        ))
+        .unwrap();
+        let text = String::from_utf8_lossy(&case);
+        let (template, value) = text.split_once('\0').unwrap();
+        assert_eq!(template, "{{declared.name}}");
+        let out = fill(
+            template,
+            &json!({"declared": {"name": value}}),
+            None,
+            &PlainNumbers,
+        );
+        assert_eq!(out, "x");
     }
 
     #[test]
