@@ -184,7 +184,7 @@ pub fn build(
     // compared with this month on the shopper's clock.
     let birthday = match declared.get("birthday_month") {
         Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
+        Some(Value::String(s)) => crate::cat::digits(s.trim()),
         _ => None,
     };
     put(

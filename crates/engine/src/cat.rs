@@ -53,6 +53,16 @@ pub fn uint(n: u64) -> String {
     }
 }
 
+/// The whole number a string of ASCII digits (1–9 of them) spells.
+pub fn digits(text: &str) -> Option<u64> {
+    if text.is_empty() || text.len() > 9 {
+        return None;
+    }
+    text.bytes().try_fold(0u64, |n, b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
+}
+
 /// `n` in lowercase hex, `width` digits (zeros in front).
 pub fn hex(n: u64, width: usize) -> String {
     let mut digits = Vec::with_capacity(16);
@@ -84,5 +94,10 @@ mod tests {
         }
         assert_eq!(hex(0, 0), "");
         assert_eq!(cat(&["a", "", "bc"]), "abc");
+        assert_eq!(digits("012"), Some(12));
+        assert_eq!(digits("123456789"), Some(123_456_789));
+        for bad in ["", "1x", "-1", " 1", "1234567890"] {
+            assert_eq!(digits(bad), None, "{bad}");
+        }
     }
 }

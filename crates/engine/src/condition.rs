@@ -723,7 +723,9 @@ fn get_path<'v>(attrs: &'v Value, path: &[String]) -> &'v Value {
     for part in path {
         let next = match current {
             Value::Object(map) => map.get(part),
-            Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
+            Value::Array(items) => {
+                crate::cat::digits(part).and_then(|i| items.get(usize::try_from(i).ok()?))
+            }
             _ => None,
         };
         match next {
