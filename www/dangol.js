@@ -17,7 +17,7 @@
   var queue = [];
   function call(name, args) {
     if (!widget) { queue.push([name, args]); return; }
-    try { return widget[name].apply(widget, args); }
+    try { return widget.call(name, args[0], args[1]); }
     catch (e) { console.warn("dangol: " + name + "() failed (" + e + "); the page is unaffected"); }
   }
   function api(name) { return function () { return call(name, [].slice.call(arguments)); }; }

@@ -56,7 +56,7 @@ pub struct Widget {
 /// import init, { start } from "/pkg/dangol.js";
 /// await init();
 /// const widget = start("demo", "https://shop.example", "MCowBQYDK2VwAyEA...", null, null, null);
-/// widget.grant(); // the shopper accepted personalisation
+/// widget.call("grant"); // the shopper accepted personalisation
 /// ```
 #[wasm_bindgen]
 pub fn start(
@@ -119,6 +119,37 @@ impl Widget {
 
 #[wasm_bindgen]
 impl Widget {
+    /// The page API by name, as `window.dangol` calls it (the loader
+    /// forwards each call here): one export rather than one per call keeps
+    /// the glue and the wasm smaller. An unknown name does nothing.
+    ///
+    /// ```js
+    /// widget.call("grant", ["measurement"]);
+    /// widget.call("track", "add_to_cart", { items: [{ item_id: "knit-01" }] });
+    /// ```
+    pub fn call(&self, name: &str, a: JsValue, b: JsValue) -> JsValue {
+        match name {
+            "grant" => self.grant(a),
+            "deny" => self.deny(),
+            "consentStatus" => return self.consent_status().into(),
+            "consentPurposes" => return self.consent_purposes(),
+            "decisions" => return self.decisions(),
+            "track" => self.track(a, b),
+            "dataLayer" => self.data_layer(a),
+            "set" => self.set(a),
+            "export" => return self.export(),
+            "navigate" => self.navigate(),
+            "forget" => self.forget(),
+            "on" => self.on(a, b),
+            "refresh" => self.refresh(),
+            "destroy" => self.destroy(),
+            _ => {}
+        }
+        JsValue::UNDEFINED
+    }
+}
+
+impl Widget {
     /// The shopper accepted: both purposes, or only those listed
     /// (`"personalisation"`, `"measurement"`; the others are refused). The
     /// session upgrades at once, without a reload.
@@ -179,7 +210,6 @@ impl Widget {
     /// ```js
     /// if (dangol.consent.status() === "unknown") showConsentBar();
     /// ```
-    #[wasm_bindgen(js_name = consentStatus)]
     pub fn consent_status(&self) -> String {
         self.inner.borrow().consent().as_str().to_string()
     }
@@ -189,7 +219,6 @@ impl Widget {
     /// ```js
     /// const { personalisation, measurement, gpc } = dangol.consent.purposes();
     /// ```
-    #[wasm_bindgen(js_name = consentPurposes)]
     pub fn consent_purposes(&self) -> JsValue {
         let inner = self.inner.borrow();
         let mut out = serde_json::Map::new();
@@ -242,7 +271,6 @@ impl Widget {
     /// cyclic objects and huge arrays too, and none of them may cost the
     /// page a visible pause. Entries that are not GA4 e-commerce events or
     /// Consent Mode calls are ignored.
-    #[wasm_bindgen(js_name = dataLayer)]
     pub fn data_layer(&self, entry: JsValue) {
         let get = |value: &JsValue, key: &str| {
             js_sys::Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
