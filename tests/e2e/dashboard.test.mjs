@@ -269,6 +269,31 @@ test("a dashboard action that fails on the network says so, and the page keeps w
   await context.close();
 });
 
+test("the results page reports feedback answers with their mean and its interval, per day", async () => {
+  const ts = Date.now() - 60_000;
+  const events = [];
+  [5, 4, 4, 3].forEach((answer, i) => {
+    const anon = `fdbk-e2e-${String(i).padStart(12, "0")}`;
+    const base = { ts, anon, campaign: "post-purchase-feedback", variant: "a" };
+    events.push({ ...base, id: `evt_fe2e_x${i}`, type: "exposure" });
+    events.push({ ...base, id: `evt_fe2e_a${i}`, type: "feedback", answer });
+  });
+  const res = await fetch(`${server.url}/v1/sites/demo/events`, {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ events }),
+  });
+  assert.equal(res.status, 200, await res.text());
+  const { context, page, log } = await watchedPage(browser);
+  await signIn(page);
+  await page.goto(`${server.url}/admin/#/results`);
+  const row = '[data-campaign="post-purchase-feedback"] table.feedback tr[data-variant="a"]';
+  await page.waitForSelector(row);
+  assert.equal(await page.locator(`${row} [data-metric="answers"]`).textContent(), "4");
+  assert.match(await page.locator(`${row} [data-metric="feedback"]`).textContent(), /^Mean answer: 4 \(3\.\d+–4\.\d+\)$/);
+  assert.equal(await page.locator('[data-campaign="post-purchase-feedback"] svg.chart title', { hasText: "Mean answer per day" }).count(), 1);
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
 test("an editor whose preview cannot load says so, and leaving it mid-download throws nothing into the page", async () => {
   const { context, page, log } = await watchedPage(browser);
   await signIn(page);

@@ -18,6 +18,31 @@ function table(caption, head, rows, cls) {
     h("tbody", {}, rows));
 }
 
+const fixed = (x) => (Math.round(x * 100) / 100).toLocaleString();
+const interval = (r) => `${fixed(r.value)} (${fixed(r.low)}–${fixed(r.high)})`;
+const score = (r) => `${Math.round(r.value * 100)} (${Math.round(r.low * 100)}–${Math.round(r.high * 100)})`;
+
+/** Answers to a feedback question per variant: the mean for ratings, the
+ *  net promoter score for 0–10, the share of each choice for choices. */
+function feedbackTable(campaign, variants, scales) {
+  const rows = variants.map((v) => {
+    const f = v.feedback;
+    const scale = scales[v.variant] ?? {};
+    // A scale is "rating", "nps", or {kind: "choice", choices}.
+    const kind = typeof scale === "string" ? scale : scale.kind;
+    let summary;
+    if (kind === "nps") summary = `${t("npsScore")}: ${score(f.nps)}`;
+    else if (kind === "choice") {
+      summary = (scale.choices ?? []).map((label, i) => `${label} ${pct((f.distribution[i] ?? 0) / f.answers)}`).join(" · ");
+    } else summary = `${t("meanAnswer")}: ${interval(f.mean)}`;
+    return h("tr", { "data-variant": v.variant },
+      h("th", { scope: "row" }, v.variant),
+      h("td", { "data-metric": "answers" }, num(f.answers)),
+      h("td", { "data-metric": "feedback" }, summary));
+  });
+  return table(`${t("feedbackAnswers")} · ${campaign}`, [t("variant"), t("answers"), t("summary")], rows, "numbers feedback");
+}
+
 export async function results(view, ctx, days = 30) {
   const s = ctx.site;
   const [r, ins, list] = await Promise.all([
@@ -28,6 +53,9 @@ export async function results(view, ctx, days = 30) {
   const res = r.results;
   const insights = ins.insights;
   const names = Object.fromEntries(list.campaigns.map((c) => [c.id, c.campaign.name || c.id]));
+  // How each feedback question is answered (rating, nps, choice), by campaign and variant.
+  const scales = Object.fromEntries(list.campaigns.map((c) => [c.id, Object.fromEntries(
+    (c.campaign.variants ?? []).filter((v) => v.content?.type === "feedback_question").map((v) => [v.id, v.content.scale ?? {}]))]));
   const windowSelect = select([["7", "7"], ["30", "30"], ["90", "90"]], String(days), { id: "days" });
   windowSelect.addEventListener("change", () => results(view, ctx, Number(windowSelect.value)));
 
@@ -53,6 +81,13 @@ export async function results(view, ctx, days = 30) {
       h("td", { "data-metric": "revenue_per_shopper" }, num(v.revenue_per_shopper)),
       h("td", { "data-metric": "dismissals" }, num(v.dismissals))));
     const charts = [];
+    const answered = c.variants.filter((v) => v.feedback);
+    const feedback = answered.length ? feedbackTable(c.campaign, answered, scales[c.campaign] ?? {}) : null;
+    if (answered.length && c.daily.some((d) => d.answers)) {
+      const withAnswers = c.daily.filter((d) => d.answers);
+      charts.push(lineChart(`${t("meanAnswerDaily")} · ${c.campaign}`, withAnswers.map((d) => d.day),
+        [{ name: t("meanAnswer"), values: withAnswers.map((d) => Math.round(d.mean_answer * 100) / 100) }]));
+    }
     if (c.daily.length) {
       charts.push(lineChart(`${t("daily")} · ${c.campaign}`, c.daily.map((d) => d.day),
         [{ name: t("exposures"), values: c.daily.map((d) => d.exposures) }, { name: t("conversions"), values: c.daily.map((d) => d.conversions) }]));
@@ -68,6 +103,7 @@ export async function results(view, ctx, days = 30) {
     return h("section", { class: "card campaign-result", "data-campaign": c.campaign, "aria-labelledby": `res-${c.campaign}` },
       h("h2", { id: `res-${c.campaign}` }, names[c.campaign] ?? c.campaign, h("small", {}, ` ${c.campaign}`)),
       table(t("variants"), [t("variant"), t("exposures"), t("shoppers"), t("clicks"), t("clickRate"), t("claims"), t("redemptions"), t("conversions"), t("conversionRate"), t("revenuePerShopper"), t("dismissals")], rows, "numbers"),
+      feedback,
       table(t("upliftVsHoldout"), ["", t("shoppers"), t("converted"), t("conversionRate")],
         [groupRow(t("personalised"), c.treated), groupRow(t("holdoutGroup"), c.holdout)]),
       h("p", { class: "uplift" }, `${t("upliftVsHoldout")}: `, h("strong", {}, rate(c.uplift))),

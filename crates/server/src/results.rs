@@ -2,7 +2,9 @@
 //! dismissals, claims, redemptions, conversions and revenue; conversion
 //! rates with 95 % Wilson intervals; uplift against the campaign's holdout
 //! and the global holdout with Newcombe's interval for a difference; a daily
-//! series; and the bandit's Beta posteriors.
+//! series; the bandit's Beta posteriors; and for feedback questions the
+//! answers' distribution, mean and net promoter score with 95 % intervals,
+//! and the mean answer per day.
 //!
 //! Pure functions over stored events, so the arithmetic is unit-tested.
 
@@ -25,6 +27,15 @@ pub const TYPES: &[&str] = &[
     "holdout",
     "global_holdout",
     "purchase",
+    "feedback",
+];
+
+/// The largest answer a feedback question takes (0–10, net promoter score).
+pub const MAX_ANSWER: u8 = 10;
+
+/// The rollup count kinds of feedback answers, index = the answer.
+pub const ANSWER_KINDS: [&str; 11] = [
+    "f.0", "f.1", "f.2", "f.3", "f.4", "f.5", "f.6", "f.7", "f.8", "f.9", "f.10",
 ];
 
 const Z: f64 = 1.959_963_984_540_054;
@@ -99,6 +110,77 @@ pub struct VariantResult {
     pub revenue_per_shopper: f64,
     /// The bandit's Beta(α, β) for this variant.
     pub posterior: (f64, f64),
+    /// Answers to a feedback question, when it is one and was answered.
+    pub feedback: Option<Feedback>,
+}
+
+/// What shoppers answered a feedback question. The dashboard shows the
+/// mean for ratings (1–5), the net promoter score for 0–10 questions and
+/// the distribution for choices (the answer is the choice's index).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Feedback {
+    /// Answers given.
+    pub answers: u64,
+    /// How many gave each answer: index = the answer, 0 to 10.
+    pub distribution: Vec<u64>,
+    /// The mean answer, with its 95 % interval (normal approximation).
+    pub mean: Rate,
+    /// Promoters (9–10) minus detractors (0–6), as a share of answers
+    /// (−1 to 1), with its 95 % interval: for 0–10 questions.
+    pub nps: Rate,
+}
+
+/// The feedback figures of a distribution (index = answer); `None` when
+/// nobody answered.
+pub fn feedback(distribution: &[u64]) -> Option<Feedback> {
+    let n: u64 = distribution.iter().sum();
+    if n == 0 {
+        return None;
+    }
+    let nf = n as f64;
+    let mean = distribution
+        .iter()
+        .enumerate()
+        .map(|(a, k)| a as f64 * *k as f64)
+        .sum::<f64>()
+        / nf;
+    let half = if n < 2 {
+        0.0
+    } else {
+        let var = distribution
+            .iter()
+            .enumerate()
+            .map(|(a, k)| *k as f64 * (a as f64 - mean).powi(2))
+            .sum::<f64>()
+            / (nf - 1.0);
+        Z * (var / nf).sqrt()
+    };
+    let count = |range: std::ops::RangeInclusive<usize>| -> f64 {
+        distribution
+            .iter()
+            .enumerate()
+            .filter(|(a, _)| range.contains(a))
+            .map(|(_, k)| *k as f64)
+            .sum::<f64>()
+            / nf
+    };
+    let (promoters, detractors) = (count(9..=10), count(0..=6));
+    let nps = promoters - detractors;
+    let nps_half = Z * ((promoters + detractors - nps * nps).max(0.0) / nf).sqrt();
+    Some(Feedback {
+        answers: n,
+        distribution: distribution.to_vec(),
+        mean: Rate {
+            value: mean,
+            low: mean - half,
+            high: mean + half,
+        },
+        nps: Rate {
+            value: nps,
+            low: (nps - nps_half).max(-1.0),
+            high: (nps + nps_half).min(1.0),
+        },
+    })
 }
 
 /// A group compared in an uplift: shoppers and those who bought within the
@@ -124,6 +206,10 @@ pub struct Day {
     pub conversions: u64,
     /// Revenue that day.
     pub revenue: f64,
+    /// Feedback answers that day.
+    pub answers: u64,
+    /// Their mean.
+    pub mean_answer: Option<f64>,
 }
 
 /// One campaign's numbers.
@@ -207,6 +293,8 @@ pub struct Touch {
     pub conversions: u64,
     /// Their revenue.
     pub revenue: f64,
+    /// Feedback answers given (0–10).
+    pub answers: Vec<u8>,
 }
 
 /// The touches of one shopper's events (any order; other shoppers' events
@@ -224,7 +312,7 @@ pub fn touches(anon: &str, events: &[Event]) -> Vec<Touch> {
         let (campaign, variant) = match (e.kind.as_str(), e.campaign.as_deref()) {
             ("global_holdout", _) => ("", ""),
             ("holdout", Some(c)) if !c.is_empty() => (c, ""),
-            ("exposure" | "click" | "dismiss" | "claim" | "conversion", Some(c)) => {
+            ("exposure" | "click" | "dismiss" | "claim" | "conversion" | "feedback", Some(c)) => {
                 match e.variant.as_deref() {
                     Some(v) if !v.is_empty() && !c.is_empty() => (c, v),
                     _ => continue,
@@ -245,6 +333,11 @@ pub fn touches(anon: &str, events: &[Event]) -> Vec<Touch> {
             "click" => t.clicks += 1,
             "dismiss" => t.dismissals += 1,
             "claim" => t.claims += 1,
+            "feedback" => {
+                if let Some(a) = e.answer.filter(|a| *a <= MAX_ANSWER) {
+                    t.answers.push(a);
+                }
+            }
             "conversion" => {
                 t.conversions += 1;
                 t.revenue += e.price.filter(|p| p.is_finite() && *p > 0.0).unwrap_or(0.0);
@@ -426,7 +519,7 @@ pub fn from_counts(counts: &[Count], redemptions: &[(String, String, u64)]) -> R
     // Summed over the window: per (kind, a, b), and per (campaign, day)
     // for the daily series.
     let mut sums: BTreeMap<(&str, &str, &str), (i64, f64)> = BTreeMap::new();
-    let mut days: BTreeMap<(&str, i64), (i64, i64, f64)> = BTreeMap::new();
+    let mut days: BTreeMap<(&str, i64), (i64, i64, f64, i64, f64)> = BTreeMap::new();
     for c in counts {
         let s = sums
             .entry((c.kind.as_str(), c.a.as_str(), c.b.as_str()))
@@ -440,7 +533,13 @@ pub fn from_counts(counts: &[Count], redemptions: &[(String, String, u64)]) -> R
                 d.1 += c.n;
                 d.2 += c.x;
             }
-            _ => {}
+            kind => {
+                if let Some(answer) = ANSWER_KINDS.iter().position(|k| *k == kind) {
+                    let d = days.entry((c.a.as_str(), c.day)).or_default();
+                    d.3 += c.n;
+                    d.4 += answer as f64 * c.n as f64;
+                }
+            }
         }
     }
     let get = |kind: &str, a: &str, b: &str| sums.get(&(kind, a, b)).copied().unwrap_or_default();
@@ -488,6 +587,12 @@ pub fn from_counts(counts: &[Count], redemptions: &[(String, String, u64)]) -> R
                     1.0 + converted as f64,
                     1.0 + shoppers.saturating_sub(converted) as f64,
                 ),
+                feedback: feedback(
+                    &ANSWER_KINDS
+                        .iter()
+                        .map(|kind| count(kind, a, b))
+                        .collect::<Vec<u64>>(),
+                ),
             });
         } else if let Some(group) = kind.strip_prefix("g.").filter(|g| !g.ends_with(".conv")) {
             let shoppers = get(kind, a, "").0;
@@ -501,8 +606,8 @@ pub fn from_counts(counts: &[Count], redemptions: &[(String, String, u64)]) -> R
             }
         }
     }
-    for ((c, day), (exposures, conversions, revenue)) in days {
-        if exposures + conversions == 0 {
+    for ((c, day), (exposures, conversions, revenue, answers, answer_sum)) in days {
+        if exposures + conversions + answers == 0 {
             continue;
         }
         if let Some(result) = campaigns.get_mut(c) {
@@ -511,6 +616,8 @@ pub fn from_counts(counts: &[Count], redemptions: &[(String, String, u64)]) -> R
                 exposures: u64::try_from(exposures).unwrap_or(0),
                 conversions: u64::try_from(conversions).unwrap_or(0),
                 revenue,
+                answers: u64::try_from(answers).unwrap_or(0),
+                mean_answer: (answers > 0).then(|| answer_sum / answers as f64),
             });
         }
     }
@@ -553,6 +660,65 @@ mod tests {
             price,
             answer: None,
         }
+    }
+
+    #[test]
+    fn feedback_reports_the_distribution_mean_and_net_promoter_score() {
+        // Seven answers on a 0-10 question: three promoters (10, 10, 9),
+        // two passives (8, 7), two detractors (6, 3).
+        let mut dist = vec![0u64; 11];
+        for a in [10, 10, 9, 8, 7, 6, 3] {
+            dist[a] += 1;
+        }
+        let f = feedback(&dist).unwrap();
+        assert_eq!(f.answers, 7);
+        assert!((f.mean.value - 53.0 / 7.0).abs() < 1e-12);
+        // Sample sd of the answers is 2.5071..., so the half-width is
+        // 1.96 * 2.5071 / sqrt(7).
+        let half = Z * 2.507_133_9 / 7f64.sqrt();
+        assert!((f.mean.high - f.mean.value - half).abs() < 1e-6, "{f:?}");
+        assert!((f.nps.value - 1.0 / 7.0).abs() < 1e-12);
+        let var = (3.0 / 7.0 + 2.0 / 7.0 - (1.0f64 / 7.0).powi(2)) / 7.0;
+        assert!((f.nps.high - (1.0 / 7.0 + Z * var.sqrt()).min(1.0)).abs() < 1e-12);
+        assert!(f.nps.low >= -1.0);
+        assert_eq!(feedback(&[0; 11]), None);
+        // One answer: no spread to speak of.
+        let one = feedback(&[0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]).unwrap();
+        assert_eq!(
+            (one.mean.low, one.mean.value, one.mean.high),
+            (4.0, 4.0, 4.0)
+        );
+    }
+
+    #[test]
+    fn feedback_events_count_per_question_and_per_day() {
+        let t0 = 1_795_617_000_000;
+        let mut events = Vec::new();
+        for (i, answer) in [5u8, 4, 4, 2].into_iter().enumerate() {
+            let anon = format!("s{i}");
+            let at = t0 + i as i64 * DAY_MS / 2;
+            events.push(ev("exposure", &anon, at, Some("stars"), Some("a"), None));
+            let mut e = ev("feedback", &anon, at + 1000, Some("stars"), Some("a"), None);
+            e.answer = Some(answer);
+            events.push(e);
+        }
+        // An answer out of range is not counted.
+        let mut bad = ev("feedback", "s9", t0, Some("stars"), Some("a"), None);
+        bad.answer = Some(42);
+        events.push(bad);
+        let r = compute(&events, &[], DAY_MS);
+        let v = &r.campaigns[0].variants[0];
+        let f = v.feedback.as_ref().unwrap();
+        assert_eq!(f.answers, 4);
+        assert_eq!(f.distribution[..6], [0, 0, 1, 0, 2, 1]);
+        assert!((f.mean.value - 3.75).abs() < 1e-12);
+        let days: Vec<(u64, Option<f64>)> = r.campaigns[0]
+            .daily
+            .iter()
+            .map(|d| (d.answers, d.mean_answer))
+            .collect();
+        // 14:30 UTC and every twelve hours: the days hold 5, then 4 and 4, then 2.
+        assert_eq!(days, [(1, Some(5.0)), (2, Some(4.0)), (1, Some(2.0))]);
     }
 
     #[test]

@@ -140,6 +140,11 @@ pub fn counts(
         push(t.day, "v.dismissals", c, v, n(t.dismissals), 0.0);
         push(t.day, "v.claims", c, v, n(t.claims), 0.0);
         push(t.day, "v.conversions", c, v, n(t.conversions), t.revenue);
+        for &answer in &t.answers {
+            if let Some(kind) = results::ANSWER_KINDS.get(usize::from(answer)) {
+                push(t.day, kind, c, v, 1, 0.0);
+            }
+        }
         let l = last.entry((c, v)).or_default();
         for (i, happened) in [t.exposures > 0, t.clicks > 0, t.conversions > 0]
             .into_iter()

@@ -842,7 +842,7 @@ macro_rules! sql_store {
                 std::collections::BTreeMap::new();
             let mut query = sqlx::QueryBuilder::<$db>::new(
                 "SELECT anon, campaign, variant, day, entered_ms, bought_ms, exposures, clicks,
-                 dismissals, claims, conversions, revenue FROM rollup_touches WHERE site = ",
+                 dismissals, claims, conversions, revenue, answers FROM rollup_touches WHERE site = ",
             );
             query.push_bind(site);
             push_anons(&mut query, anons);
@@ -902,6 +902,11 @@ macro_rules! sql_store {
                 claims: n(r.get("claims")),
                 conversions: n(r.get("conversions")),
                 revenue: r.get("revenue"),
+                answers: r
+                    .get::<String, _>("answers")
+                    .split(',')
+                    .filter_map(|a| a.parse::<u8>().ok())
+                    .collect(),
             }
         }
 
@@ -1062,7 +1067,7 @@ macro_rules! sql_store {
                     for rows in touches.chunks(1000) {
                         let mut query = sqlx::QueryBuilder::<$db>::new(
                             "INSERT INTO rollup_touches (site, anon, campaign, variant, day, entered_ms, bought_ms,
-                             exposures, clicks, dismissals, claims, conversions, revenue) ",
+                             exposures, clicks, dismissals, claims, conversions, revenue, answers) ",
                         );
                         query.push_values(rows, |mut row, t| {
                             let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
@@ -1078,7 +1083,14 @@ macro_rules! sql_store {
                                 .push_bind(n(t.dismissals))
                                 .push_bind(n(t.claims))
                                 .push_bind(n(t.conversions))
-                                .push_bind(t.revenue);
+                                .push_bind(t.revenue)
+                                .push_bind(
+                                    t.answers
+                                        .iter()
+                                        .map(u8::to_string)
+                                        .collect::<Vec<_>>()
+                                        .join(","),
+                                );
                         });
                         query.build().execute(&mut *tx).await.map_err(db)?;
                     }
@@ -1143,7 +1155,7 @@ macro_rules! sql_store {
             ) -> Result<Vec<$crate::results::Touch>, StoreError> {
                 let rows = sqlx::query(
                     "SELECT anon, campaign, variant, day, entered_ms, bought_ms, exposures, clicks,
-                     dismissals, claims, conversions, revenue
+                     dismissals, claims, conversions, revenue, answers
                      FROM rollup_touches WHERE site = $1 AND day >= $2",
                 )
                 .bind(site)

@@ -2560,6 +2560,79 @@ pub async fn results_count_per_variant_with_intervals_and_uplift(state: AppState
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
+pub async fn feedback_answers_are_reported_per_question_and_day(state: AppState) {
+    let question = |answers: &[(usize, u8)], batch: &str| {
+        let mut events = Vec::new();
+        for (i, answer) in answers {
+            let anon = format!("fdbk{i:016}");
+            events.push(results_event(
+                &format!("evt_fexp_{batch}_{i:04}"),
+                "exposure",
+                &anon,
+                Some("nps-question"),
+                Some("a"),
+                None,
+            ));
+            let mut e = results_event(
+                &format!("evt_fans_{batch}_{i:04}"),
+                "feedback",
+                &anon,
+                Some("nps-question"),
+                Some("a"),
+                None,
+            );
+            e["answer"] = json!(answer);
+            events.push(e);
+        }
+        json!({"events": events})
+    };
+    let results = |state: AppState| async move {
+        let (status, _, body) = send(
+            &state,
+            bearer("GET", "/v1/admin/sites/demo/results?days=7", &Value::Null),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["results"]["campaigns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["campaign"] == "nps-question")
+            .unwrap()
+            .clone()
+    };
+    // Five shoppers answer: 10, 9, 8, 6, 0.
+    let first = question(&[(0, 10), (1, 9), (2, 8), (3, 6), (4, 0)], "one");
+    let (status, _, body) = send(&state, post_events(&first, None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let c = results(state.clone()).await;
+    let f = &c["variants"][0]["feedback"];
+    assert_eq!(f["answers"], 5, "{c}");
+    assert_eq!(f["distribution"], json!([1, 0, 0, 0, 0, 0, 1, 0, 1, 1, 1]));
+    assert_eq!(f["mean"]["value"], 6.6);
+    assert!(
+        (f["nps"]["value"].as_f64().unwrap() - 0.0).abs() < 1e-12,
+        "{f}"
+    );
+    assert_eq!(c["daily"][0]["answers"], 5);
+    // A later batch from two of them (one answers again): the shoppers are
+    // rolled up again from all their events, and nothing counts twice.
+    let second = question(&[(0, 10), (5, 10)], "two");
+    let (status, _, body) = send(&state, post_events(&second, None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let c = results(state.clone()).await;
+    let f = &c["variants"][0]["feedback"];
+    assert_eq!(f["answers"], 7, "{c}");
+    assert_eq!(f["distribution"][10], 3);
+    // 4 promoters and 2 detractors of 7.
+    assert!(
+        (f["nps"]["value"].as_f64().unwrap() - 2.0 / 7.0).abs() < 1e-12,
+        "{f}"
+    );
+    assert!(f["nps"]["low"].as_f64().unwrap() < f["nps"]["value"].as_f64().unwrap());
+    assert!(f["mean"]["high"].as_f64().unwrap() > f["mean"]["value"].as_f64().unwrap());
+}
+
 pub async fn bandit_posteriors_follow_the_results_into_the_next_config(state: AppState) {
     let campaign = json!({"placements": ["home-hero"], "priority": 99,
         "allocation": {"type": "bandit", "min_share": 0.1},
@@ -3199,6 +3272,7 @@ macro_rules! api_tests {
             sign_in_slows_guessers_without_locking_out_the_owner,
             campaigns_are_checked_by_the_engine_then_published_and_rolled_back,
             results_count_per_variant_with_intervals_and_uplift,
+            feedback_answers_are_reported_per_question_and_day,
             bandit_posteriors_follow_the_results_into_the_next_config,
             each_site_keeps_raw_events_for_its_own_retention,
             uploaded_codes_are_handed_out_once_each_then_the_campaign_is_spent,
