@@ -500,6 +500,16 @@ pub fn compute(events: &[Event], redemptions: &[(String, String, u64)], window_m
     from_counts(&all, redemptions)
 }
 
+/// One campaign's day, summed from its counts.
+#[derive(Default)]
+struct DayTally {
+    exposures: i64,
+    conversions: i64,
+    revenue: f64,
+    answers: i64,
+    answer_sum: f64,
+}
+
 fn group_of(shoppers: i64, converted: i64) -> Group {
     let (shoppers, converted) = (
         u64::try_from(shoppers).unwrap_or(0),
@@ -519,7 +529,7 @@ pub fn from_counts(counts: &[Count], redemptions: &[(String, String, u64)]) -> R
     // Summed over the window: per (kind, a, b), and per (campaign, day)
     // for the daily series.
     let mut sums: BTreeMap<(&str, &str, &str), (i64, f64)> = BTreeMap::new();
-    let mut days: BTreeMap<(&str, i64), (i64, i64, f64, i64, f64)> = BTreeMap::new();
+    let mut days: BTreeMap<(&str, i64), DayTally> = BTreeMap::new();
     for c in counts {
         let s = sums
             .entry((c.kind.as_str(), c.a.as_str(), c.b.as_str()))
@@ -527,17 +537,17 @@ pub fn from_counts(counts: &[Count], redemptions: &[(String, String, u64)]) -> R
         s.0 += c.n;
         s.1 += c.x;
         match c.kind.as_str() {
-            "v.exposures" => days.entry((c.a.as_str(), c.day)).or_default().0 += c.n,
+            "v.exposures" => days.entry((c.a.as_str(), c.day)).or_default().exposures += c.n,
             "v.conversions" => {
                 let d = days.entry((c.a.as_str(), c.day)).or_default();
-                d.1 += c.n;
-                d.2 += c.x;
+                d.conversions += c.n;
+                d.revenue += c.x;
             }
             kind => {
                 if let Some(answer) = ANSWER_KINDS.iter().position(|k| *k == kind) {
                     let d = days.entry((c.a.as_str(), c.day)).or_default();
-                    d.3 += c.n;
-                    d.4 += answer as f64 * c.n as f64;
+                    d.answers += c.n;
+                    d.answer_sum += answer as f64 * c.n as f64;
                 }
             }
         }
@@ -606,18 +616,18 @@ pub fn from_counts(counts: &[Count], redemptions: &[(String, String, u64)]) -> R
             }
         }
     }
-    for ((c, day), (exposures, conversions, revenue, answers, answer_sum)) in days {
-        if exposures + conversions + answers == 0 {
+    for ((c, day), d) in days {
+        if d.exposures + d.conversions + d.answers == 0 {
             continue;
         }
         if let Some(result) = campaigns.get_mut(c) {
             result.daily.push(Day {
                 day: utc_day(day * DAY_MS),
-                exposures: u64::try_from(exposures).unwrap_or(0),
-                conversions: u64::try_from(conversions).unwrap_or(0),
-                revenue,
-                answers: u64::try_from(answers).unwrap_or(0),
-                mean_answer: (answers > 0).then(|| answer_sum / answers as f64),
+                exposures: u64::try_from(d.exposures).unwrap_or(0),
+                conversions: u64::try_from(d.conversions).unwrap_or(0),
+                revenue: d.revenue,
+                answers: u64::try_from(d.answers).unwrap_or(0),
+                mean_answer: (d.answers > 0).then(|| d.answer_sum / d.answers as f64),
             });
         }
     }
