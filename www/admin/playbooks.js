@@ -9,6 +9,7 @@ export const ATTRIBUTES = [
   { path: "visits", kind: "number" },
   { path: "sessions", kind: "number" },
   { path: "days_since_last_visit", kind: "number" },
+  { path: "days_since_last_purchase", kind: "number" },
   { path: "orders", kind: "number" },
   { path: "revenue", kind: "number" },
   { path: "aov", kind: "number" },
@@ -28,6 +29,8 @@ export const ATTRIBUTES = [
   { path: "declared.tier", kind: "string" },
   { path: "declared.points", kind: "number" },
   { path: "declared.birthday_month", kind: "number" },
+  { path: "points_expire_in_days", kind: "number" },
+  { path: "declared.points_expiring", kind: "number" },
   { path: "page.type", kind: "string" },
   { path: "page.path", kind: "string" },
   { path: "page.category", kind: "string" },
@@ -105,6 +108,31 @@ export const PLAYBOOKS = [
       condition: { birthday_this_month: true }, caps: { lifetime: 1 },
       coupon: { budget: 1000, valid_days: 30, prefix: "BDAY" },
       variants: [{ id: "a", content: { type: "coupon", headline: "Happy birthday month, {{declared.name | \"friend\"}}!", value: "₩10,000 off", reveal: "Open my gift", terms: "Valid this month." } }],
+    },
+  },
+  {
+    key: "first", type: "coupon",
+    campaign: {
+      id: "first-purchase", name: "First-purchase coupon for members", priority: 28,
+      condition: { "declared.tier": { $exists: true }, orders: 0 }, caps: { per_day: 1, lifetime: 3 },
+      coupon: { budget: 1000, valid_days: 14, prefix: "FIRST" },
+      variants: [{ id: "a", content: { type: "coupon", headline: "Welcome aboard, {{declared.name | \"friend\"}}: your first order is on us", value: "₩5,000 off your first order", reveal: "Get my code", terms: "One use, 14 days." } }],
+    },
+  },
+  {
+    key: "second", type: "banner",
+    campaign: {
+      id: "second-purchase", name: "Second purchase within a month", priority: 22,
+      condition: { orders: 1, days_since_last_purchase: { $gte: 3, $lte: 30 } }, caps: { per_day: 1, lifetime: 4 },
+      variants: [{ id: "a", content: banner("Loved your first order?", "Pieces that go with it, picked for you. Free shipping on your second order.", "See what goes with it", "/demo/category.html") }],
+    },
+  },
+  {
+    key: "points", type: "banner",
+    campaign: {
+      id: "points-expiring", name: "Points expiring soon", priority: 32,
+      condition: { points_expire_in_days: { $gte: 0, $lte: 7 }, "declared.points_expiring": { $gt: 0 } }, caps: { per_day: 1 },
+      variants: [{ id: "a", content: banner("{{declared.points_expiring | number}} points expire in {{points_expire_in_days}} days", "Use them on anything in the shop before they are gone.", "Use my points", "/demo/category.html", "dark") }],
     },
   },
   {

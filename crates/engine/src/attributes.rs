@@ -15,6 +15,8 @@
 //! | `affinity` (top categories, best first), `price_sensitivity` (0–1), `viewed_without_buying` | the profile | yes |
 //! | `declared.*` (e.g. `tier`, `points`, `name`, `birthday_month`) | `dangol.set()` on the page | yes |
 //! | `birthday_this_month` (`declared.birthday_month`, 1–12, is this month) | the page and the clock | yes |
+//! | `points_expire_in_days` (from `declared.points_expire_on`, `YYYY-MM-DD`) | the page and the clock | yes |
+//! | `days_since_last_purchase` | the profile | yes |
 //!
 //! Without consent only the contextual attributes are present, so a
 //! behavioural condition cannot match by accident.
@@ -56,6 +58,8 @@ pub struct Facts {
     pub sessions: u32,
     /// Days since the previous visit, if any.
     pub days_since_last_visit: Option<f64>,
+    /// Days since the last order, if any.
+    pub days_since_last_purchase: Option<f64>,
     /// The lifecycle stage.
     pub lifecycle: Option<String>,
     /// RFM scores, 1–5 each.
@@ -134,6 +138,9 @@ pub fn build(
     if let Some(d) = facts.days_since_last_visit {
         put(&mut attrs, "days_since_last_visit", d);
     }
+    if let Some(d) = facts.days_since_last_purchase {
+        put(&mut attrs, "days_since_last_purchase", d);
+    }
     if let Some(l) = &facts.lifecycle {
         put(&mut attrs, "lifecycle", l.as_str());
     }
@@ -192,6 +199,14 @@ pub fn build(
         "birthday_this_month",
         birthday == Some(u64::from(month)),
     );
+    // Points the shop says expire on a date (`YYYY-MM-DD`): days until then
+    // on the shopper's clock (0 today, negative once past).
+    if let Some(Value::String(on)) = declared.get("points_expire_on")
+        && let Some(day) = crate::time::day_number(on)
+    {
+        let today = moment.day_of(moment.now_ms);
+        put(&mut attrs, "points_expire_in_days", day - today);
+    }
     put(&mut attrs, "declared", declared.clone());
     Value::Object(attrs)
 }
@@ -257,6 +272,48 @@ mod tests {
         )
         .unwrap();
         assert!(cond.eval(&attrs, &json!({}), &crate::condition::NativeRegex));
+    }
+
+    #[test]
+    fn days_since_the_last_purchase_and_until_points_expire() {
+        // 2026-12-01 08:30 in Seoul.
+        let now = 1_796_081_400_000;
+        let seoul = Moment {
+            now_ms: now,
+            utc_offset_minutes: 540,
+            session_start_ms: now,
+        };
+        let f = Facts {
+            days_since_last_purchase: Some(12.5),
+            ..facts()
+        };
+        for (expire_on, expected) in [
+            (json!("2026-12-08"), Some(7)),
+            (json!("2026-12-01"), Some(0)),
+            (json!("2026-11-30"), Some(-1)),
+            (json!("2027-03-01"), Some(90)),
+            (json!("2026-13-01"), None),
+            (json!("soon"), None),
+            (json!(20261208), None),
+        ] {
+            let declared = json!({"points_expiring": 3000, "points_expire_on": expire_on});
+            let attrs = build(
+                &page(),
+                &f,
+                declared.as_object().unwrap(),
+                Consent::Granted,
+                &seoul,
+            );
+            assert_eq!(attrs["days_since_last_purchase"], 12.5);
+            assert_eq!(
+                attrs.get("points_expire_in_days").and_then(Value::as_i64),
+                expected,
+                "{expire_on}"
+            );
+        }
+        // No purchase yet: no such attribute.
+        let attrs = build(&page(), &facts(), &Map::new(), Consent::Granted, &seoul);
+        assert!(attrs.get("days_since_last_purchase").is_none());
     }
 
     #[test]

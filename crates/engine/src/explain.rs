@@ -96,6 +96,17 @@ fn phrase(path: &[String], attrs: &Value, lang: Lang) -> Option<(String, bool)> 
                 format!("you last visited {n} days ago")
             }
         }
+        "days_since_last_purchase" => {
+            let n = count(value)?;
+            if ko {
+                format!("{n}일 전에 주문하셔서")
+            } else {
+                format!("you ordered {n} days ago")
+            }
+        }
+        "points_expire_in_days" | "declared.points_expiring" => {
+            pick("포인트 소멸이 다가와서", "your points expire soon")
+        }
         "long_dwell_without_purchase" => pick("한동안 둘러보셔서", "you've spent a while browsing"),
         "declared.tier" => {
             let tier = text(value)?;
@@ -204,6 +215,31 @@ mod tests {
                 "your membership tier is gold",
                 "of the page you're on",
             ]
+        );
+    }
+
+    #[test]
+    fn the_lifecycle_playbooks_say_why_in_words() {
+        assert!(
+            reasons(
+                json!({"orders": 1, "days_since_last_purchase": {"$lte": 30}}),
+                json!({"orders": 1, "days_since_last_purchase": 12.4})
+            )
+            .contains(&"you ordered 12 days ago".to_string())
+        );
+        assert_eq!(
+            reasons(
+                json!({"points_expire_in_days": {"$lte": 7}}),
+                json!({"points_expire_in_days": 3})
+            ),
+            ["your points expire soon"]
+        );
+        assert_eq!(
+            reasons(
+                json!({"birthday_this_month": true}),
+                json!({"birthday_this_month": true})
+            ),
+            ["it's your birthday month"]
         );
     }
 

@@ -70,9 +70,68 @@ impl Moment {
     }
 }
 
+/// The day number (days since 1970-01-01) of a `YYYY-MM-DD` date; `None`
+/// for anything else or a date that does not exist.
+pub fn day_number(date: &str) -> Option<i64> {
+    let b = date.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let y = crate::cat::digits(&date[..4])? as i64;
+    let m = crate::cat::digits(&date[5..7])? as i64;
+    let d = crate::cat::digits(&date[8..])? as i64;
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let days_in = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&m) || d < 1 || d > days_in[(m - 1) as usize] {
+        return None;
+    }
+    // H. Hinnant's `days_from_civil`.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_numbers_read_dates_and_refuse_what_is_not_one() {
+        assert_eq!(day_number("1970-01-01"), Some(0));
+        assert_eq!(day_number("2000-02-29"), Some(11_016));
+        assert_eq!(day_number("2026-12-01"), Some(20_788));
+        for bad in [
+            "2026-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-1-01",
+            "20261201",
+            "soon",
+            "",
+        ] {
+            assert_eq!(day_number(bad), None, "{bad}");
+        }
+        // The inverse of the local date.
+        let m = Moment::utc(20_788 * DAY_MS + 5);
+        assert_eq!(m.local_date(), (2026, 12, 1));
+    }
 
     #[test]
     fn local_dates_follow_the_calendar() {

@@ -699,6 +699,9 @@ impl Profile {
             days_since_last_visit: self
                 .previous_visit_ms
                 .map(|p| (self.session_start_ms - p).max(0) as f64 / DAY_MS),
+            days_since_last_purchase: self
+                .last_purchase_ms
+                .map(|p| (now_ms - p).max(0) as f64 / DAY_MS),
             lifecycle: (self.sessions > 0).then(|| self.stage.name().to_string()),
             rfm: (self.sessions > 0).then(|| self.rfm(cfg, now_ms)),
             orders: self.orders,
