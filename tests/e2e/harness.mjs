@@ -109,10 +109,10 @@ export function launchBrowser() {
   });
 }
 
-/** A new page that records console warnings, page errors and requests. */
-export async function watchedPage(browser, init) {
+/** A new page that records console warnings, page errors and requests; `init` (given `arg`) runs before each page's scripts. */
+export async function watchedPage(browser, init, arg) {
   const context = await browser.newContext();
-  if (init) await context.addInitScript(init);
+  if (init) await context.addInitScript(init, arg);
   const page = await context.newPage();
   const log = { warnings: [], errors: [], requests: [] };
   page.on("console", (m) => { if (m.type() === "warning") log.warnings.push(m.text()); });

@@ -1,0 +1,125 @@
+// Every ready-made playbook of the dashboard (www/admin/playbooks.js), as
+// published: a shopper it is meant for sees it on the storefront, and one
+// it is not meant for does not. Shoppers are made as a returning browser
+// left them: consent given, a stored profile, declared attributes.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launchBrowser, watchedPage, compactConfig } from "./harness.mjs";
+import { PLAYBOOKS } from "../../www/admin/playbooks.js";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const DAY = 86_400_000;
+const now = Date.now();
+
+/** A stored profile (the engine's stored form) with these fields set. */
+function profile(fields) {
+  return {
+    v: 1, first: now - 100 * DAY, last: now - DAY, ss: now - DAY, visits: 4, sessions: 2,
+    hours: Array(24).fill(0), orders: 0, revenue: 0, tx: [], cat: [], brand: [], items: [],
+    price: [0, 0], cart: [], cart_ms: 0, eng: 0, sv: 1, bought: false, stage: "active", ...fields,
+  };
+}
+
+/** The local date `days` from today, `YYYY-MM-DD` (the browser runs on this machine's clock). */
+function localDate(days) {
+  const d = new Date(now + days * DAY);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+}
+const month = new Date(now).getMonth() + 1;
+
+/** For each playbook: a shopper it is for, and one it is not for. */
+const SHOPPERS = {
+  welcome: { match: {}, miss: { profile: profile({}) } },
+  winback: {
+    match: { profile: profile({ last: now - 40 * DAY, ss: now - 40 * DAY, orders: 1, revenue: 50000, lp: now - 60 * DAY }) },
+    miss: { profile: profile({ orders: 1, revenue: 50000, lp: now - 3 * DAY }) },
+  },
+  price: {
+    match: { profile: profile({ items: [["knit-01", 3, now - 3_600_000]] }) },
+    miss: { profile: profile({}) },
+  },
+  cart: {
+    match: { profile: profile({ last: now - 2 * 3_600_000, ss: now - 2 * 3_600_000, cart: [["knit-01", 59000, 1]], cart_ms: now - 2 * 3_600_000 }) },
+    miss: { profile: profile({}) },
+  },
+  vip: { match: { declared: { tier: "vip" } }, miss: { declared: { tier: "gold" } } },
+  birthday: { match: { declared: { birthday_month: month } }, miss: { declared: { birthday_month: (month % 12) + 1 } } },
+  first: {
+    match: { declared: { tier: "silver" } },
+    miss: { declared: { tier: "silver" }, profile: profile({ orders: 1, revenue: 30000, lp: now - 5 * DAY }) },
+  },
+  second: {
+    match: { profile: profile({ orders: 1, revenue: 30000, lp: now - 10 * DAY }) },
+    miss: { profile: profile({ orders: 1, revenue: 30000, lp: now - 60 * DAY }) },
+  },
+  points: {
+    match: { declared: { points_expiring: 3000, points_expire_on: localDate(3) } },
+    miss: { declared: { points_expiring: 3000, points_expire_on: localDate(30) } },
+  },
+  tier: { match: { declared: { points: 1200 } }, miss: {} },
+  feedback: { match: { profile: profile({ orders: 1, revenue: 30000, lp: now - 2 * DAY }) }, miss: {} },
+};
+
+const PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title>
+<script async src="/dangol.js" data-site="demo"></script></head>
+<body><main><h1>Shop</h1><div data-dangol-slot="pb" style="min-height:160px"></div></main></body></html>`;
+
+/** What the shopper on a page with only this campaign is offered in slot `pb`. */
+async function offered(campaign, shopper, version) {
+  const config = {
+    schema: 1, site: "demo", version, currency: "KRW", global_holdout: 0,
+    tiers: [{ id: "silver", name: "Silver", points: 0 }, { id: "gold", name: "Gold", points: 2000, perks: "Free shipping" }],
+    campaigns: [{ ...campaign, placements: ["pb"], holdout: 0 }],
+  };
+  const body = compactConfig(config);
+  const { context, page, log } = await watchedPage(browser, (stored) => {
+    localStorage.setItem("dangol:demo:consent", "p=granted;m=granted");
+    localStorage.setItem("dangol:demo:id", "0123456789abcdef0123");
+    localStorage.setItem("dangol:demo:key", "fedcba9876543210fedc");
+    if (stored.profile) localStorage.setItem("dangol:demo:profile", JSON.stringify(stored.profile));
+    if (stored.declared) localStorage.setItem("dangol:demo:declared", JSON.stringify(stored.declared));
+  }, shopper);
+  await page.route(`${server.url}/e2e/playbook.html`, (route) =>
+    route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: PAGE }));
+  await page.route("**/v1/sites/demo/config/compact", (route) =>
+    route.fulfill({ status: 200, contentType: "text/plain", body }));
+  await page.goto(`${server.url}/e2e/playbook.html`);
+  await page.waitForFunction(() => window.dangol?.ready && window.dangol.decisions().some((d) => d.placement === "pb"));
+  const decision = await page.evaluate(() => window.dangol.decisions().find((d) => d.placement === "pb"));
+  let rendered = false;
+  if (decision.chosen) {
+    await page.waitForSelector('[data-dangol-slot="pb"][data-dangol-rendered]');
+    rendered = true;
+  }
+  assert.deepEqual(log.errors, []);
+  await context.close();
+  return { chosen: decision.chosen?.campaign_id ?? null, rendered, reasons: decision.reasons.map((r) => r.reason) };
+}
+
+test("every playbook has a shopper it is for and one it is not for", () => {
+  assert.deepEqual(Object.keys(SHOPPERS).sort(), PLAYBOOKS.map((p) => p.key).sort());
+});
+
+PLAYBOOKS.forEach((playbook, i) => {
+  test(`the ${playbook.key} playbook shows to the shopper it is for, and not to another`, async () => {
+    const { campaign } = playbook;
+    const shoppers = SHOPPERS[playbook.key];
+    const yes = await offered(campaign, shoppers.match, 900 + 2 * i);
+    assert.deepEqual([yes.chosen, yes.rendered], [campaign.id, true], `${playbook.key}, meant for: ${JSON.stringify(yes)}`);
+    const no = await offered(campaign, shoppers.miss, 901 + 2 * i);
+    assert.equal(no.chosen, null, `${playbook.key}, not meant for: ${JSON.stringify(no)}`);
+    assert.ok(no.reasons.includes("not_targeted"), JSON.stringify(no));
+  });
+});
