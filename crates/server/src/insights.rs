@@ -31,6 +31,7 @@ pub const TYPES: &[&str] = &[
     "add_to_cart",
     "remove_from_cart",
     "purchase",
+    "order",
     "exposure",
     "dismiss",
 ];
@@ -138,7 +139,7 @@ fn input(e: &Event) -> Option<Input> {
         "remove_from_cart" => Input::RemoveFromCart {
             item: e.item.clone()?,
         },
-        "purchase" => Input::Purchase {
+        "purchase" | "order" => Input::Purchase {
             transaction_id: Some(e.id.clone()),
             value: e.price.unwrap_or(0.0),
             categories: e.category.iter().cloned().collect(),

@@ -26,6 +26,7 @@ mod ingest;
 pub mod insights;
 pub mod limits;
 mod migrations;
+pub mod orders;
 pub mod postgres;
 pub mod results;
 pub mod rollups;

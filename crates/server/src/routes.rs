@@ -73,6 +73,7 @@ pub const API_PATHS: &[&str] = &[
     crate::identity::SECRET,
     crate::identity::CUSTOMER,
     crate::segments::admin::MEMBERS,
+    crate::orders::ORDERS,
 ];
 const CONFIG: &str = "/v1/sites/{site}/config";
 const COMPACT: &str = "/v1/sites/{site}/config/compact";

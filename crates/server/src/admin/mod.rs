@@ -100,6 +100,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
             axum::routing::delete(crate::identity::erase_customer),
         )
         .route(segs::MEMBERS, get(segs::members))
+        .route(crate::orders::ORDERS, post(crate::orders::import))
         .route(ADMINS, get(team::site_admins))
         .route(
             ADMIN,

@@ -13,9 +13,11 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 mod identity;
+mod orders;
 mod segments;
 mod webhooks;
 pub use identity::*;
+pub use orders::*;
 pub use segments::*;
 pub use webhooks::*;
 
@@ -3284,6 +3286,7 @@ macro_rules! api_tests {
             a_webhook_endpoint_that_keeps_failing_is_disabled_and_loses_nothing,
             segments_fill_follow_shoppers_and_send_their_changes,
             identified_ids_are_linked_exported_by_customer_and_erased_together,
+            orders_import_once_each_name_bad_lines_and_join_the_customers_profile,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

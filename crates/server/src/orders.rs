@@ -1,0 +1,627 @@
+//! Order import: a shop's order history (years of it, on day one) as JSON
+//! lines or CSV, streamed, idempotent by order id, with an error per bad
+//! line that names the line and the field.
+//!
+//! Each order is stored as an `order` event of a pseudonymous id made for
+//! the customer (`ord` and 29 hex digits of a hash of the site and the
+//! customer id), linked to the customer as an identified browser is (see
+//! [`crate::identity`]). So imported orders count toward the customer's
+//! profile (RFM, lifecycle, the profile their browsers merge), appear in
+//! segments under the customer id, and go when the customer is erased. An
+//! `order` is not a purchase an offer could have caused: results never
+//! attribute it, and retention keeps it (it is the shop's own history, not
+//! a measurement). The same order id imported again is stored once; a
+//! customer who was erased is refused, so an import cannot bring them back.
+
+use std::collections::HashSet;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use dangol_engine::event::Event;
+use futures_util::StreamExt;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub(crate) const ORDERS: &str = "/v1/admin/sites/{site}/orders";
+
+/// Orders stored per transaction.
+const BATCH: usize = 2000;
+/// Line errors listed in the answer (all are counted).
+const MAX_ERRORS: usize = 100;
+/// The longest line read, in bytes.
+const MAX_LINE: usize = 64 * 1024;
+
+/// One order, as imported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    /// The shop's customer id.
+    pub customer: String,
+    /// The shop's order id.
+    pub order: String,
+    /// When it was placed (ms since the epoch).
+    pub ts: i64,
+    /// Its value in the site's currency.
+    pub value: f64,
+    /// The first item's category, if any.
+    pub category: Option<String>,
+    /// The first item's id, if any.
+    pub item: Option<String>,
+}
+
+/// What was wrong with one line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineError {
+    /// 1-based, as in the file (a CSV header is line 1).
+    pub line: u64,
+    /// The field, or `""` for the line as a whole.
+    pub field: String,
+    /// What is wrong.
+    pub error: String,
+}
+
+fn fail(field: &str, error: impl Into<String>) -> (String, String) {
+    (field.to_string(), error.into())
+}
+
+/// The pseudonymous id an imported customer's orders are stored under.
+pub fn customer_anon(site: &str, customer: &str) -> String {
+    let digest = Sha256::digest(format!("{site}\0{customer}").as_bytes());
+    format!("ord{}", &hex::encode(digest)[..29])
+}
+
+/// The event id of an order: the same order id always gives the same id.
+fn order_event_id(order: &str) -> String {
+    format!(
+        "ord_{}",
+        &hex::encode(Sha256::digest(order.as_bytes()))[..40]
+    )
+}
+
+/// A time as milliseconds since the epoch, or `YYYY-MM-DD`, optionally with
+/// `THH:MM[:SS[.fff]]` and `Z` or `±HH:MM` (UTC without one).
+pub fn parse_time(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    let day = dangol_engine::time::day_number(text.get(..10)?)?;
+    let mut ms = day * 86_400_000;
+    let rest = &text[10..];
+    if rest.is_empty() {
+        return Some(ms);
+    }
+    let rest = rest.strip_prefix(['T', 't', ' '])?;
+    let two = |s: &str, max: i64| -> Option<i64> {
+        let n = dangol_engine::cat::digits(s.get(..2)?)? as i64;
+        (s.len() >= 2 && n <= max).then_some(n)
+    };
+    let (hh, mm) = (two(rest, 23)?, two(rest.get(3..)?, 59)?);
+    if rest.as_bytes().get(2) != Some(&b':') {
+        return None;
+    }
+    ms += hh * 3_600_000 + mm * 60_000;
+    let mut rest = &rest[5..];
+    if let Some(s) = rest.strip_prefix(':') {
+        ms += two(s, 60)? * 1000;
+        rest = &s[2..];
+        if let Some(f) = rest.strip_prefix('.') {
+            let digits = f.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return None;
+            }
+            let frac: String = f[..digits].chars().chain("000".chars()).take(3).collect();
+            ms += frac.parse::<i64>().ok()?;
+            rest = &f[digits..];
+        }
+    }
+    match rest {
+        "" | "Z" | "z" => Some(ms),
+        offset => {
+            let sign = match offset.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let (oh, om) = (two(&offset[1..], 23)?, two(offset.get(4..)?, 59)?);
+            if offset.len() != 6 || offset.as_bytes()[3] != b':' {
+                return None;
+            }
+            Some(ms - sign * (oh * 3_600_000 + om * 60_000))
+        }
+    }
+}
+
+fn text_field(v: Option<&Value>, field: &str, max: usize) -> Result<String, (String, String)> {
+    match v {
+        Some(Value::String(s))
+            if !s.trim().is_empty()
+                && s.chars().count() <= max
+                && !s.chars().any(char::is_control) =>
+        {
+            Ok(s.clone())
+        }
+        Some(Value::Number(n)) if n.is_u64() => Ok(n.to_string()),
+        Some(Value::String(_)) => Err(fail(
+            field,
+            format!("must be 1-{max} characters, none of them a control character"),
+        )),
+        None | Some(Value::Null) => Err(fail(field, "is missing")),
+        Some(_) => Err(fail(field, "must be a string")),
+    }
+}
+
+fn value_field(v: Option<&Value>) -> Result<f64, (String, String)> {
+    let x = match v {
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        None | Some(Value::Null) => return Err(fail("value", "is missing")),
+        Some(_) => None,
+    };
+    x.filter(|x| x.is_finite() && *x >= 0.0)
+        .ok_or_else(|| fail("value", "must be a number of at least 0"))
+}
+
+fn time_field(v: Option<&Value>) -> Result<i64, (String, String)> {
+    let ts = match v {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => parse_time(s),
+        None | Some(Value::Null) => return Err(fail("time", "is missing")),
+        Some(_) => None,
+    };
+    ts.ok_or_else(|| {
+        fail(
+            "time",
+            "must be milliseconds since 1970 or a date and time like 2024-03-01T10:15:00Z",
+        )
+    })
+}
+
+/// One order from a JSON line: `{"customer_id", "order_id", "time",
+/// "value", "items"?: [{"item_id", "item_category"?, ...}]}`.
+pub fn order_of_json(line: &str) -> Result<Order, (String, String)> {
+    let v: Value =
+        serde_json::from_str(line).map_err(|e| fail("", format!("is not JSON ({e})")))?;
+    let Value::Object(o) = v else {
+        return Err(fail("", "must be a JSON object"));
+    };
+    order_of(&o)
+}
+
+fn order_of(o: &Map<String, Value>) -> Result<Order, (String, String)> {
+    const FIELDS: &[&str] = &[
+        "customer_id",
+        "order_id",
+        "time",
+        "value",
+        "items",
+        "category",
+        "item_id",
+    ];
+    if let Some(k) = o.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(fail(k, "is not a field of an order"));
+    }
+    let customer = text_field(o.get("customer_id"), "customer_id", 128)?;
+    let order = text_field(o.get("order_id"), "order_id", 128)?;
+    let ts = time_field(o.get("time"))?;
+    let value = value_field(o.get("value"))?;
+    let mut category = match o.get("category") {
+        None | Some(Value::Null) => None,
+        v => Some(text_field(v, "category", 64)?),
+    };
+    let mut item = match o.get("item_id") {
+        None | Some(Value::Null) => None,
+        v => Some(text_field(v, "item_id", 64)?),
+    };
+    match o.get("items") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            for (i, it) in items.iter().enumerate() {
+                let Value::Object(it) = it else {
+                    return Err(fail(&format!("items[{i}]"), "must be an object"));
+                };
+                if item.is_none() && it.contains_key("item_id") {
+                    item = Some(text_field(
+                        it.get("item_id"),
+                        &format!("items[{i}].item_id"),
+                        64,
+                    )?);
+                }
+                if category.is_none() && it.contains_key("item_category") {
+                    category = Some(text_field(
+                        it.get("item_category"),
+                        &format!("items[{i}].item_category"),
+                        64,
+                    )?);
+                }
+            }
+        }
+        Some(_) => return Err(fail("items", "must be an array")),
+    }
+    Ok(Order {
+        customer,
+        order,
+        ts,
+        value,
+        category,
+        item,
+    })
+}
+
+/// The fields of one CSV line (RFC 4180 quoting, no line breaks inside).
+pub fn csv_fields(line: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut field = String::new();
+    let mut chars = line.chars().peekable();
+    let mut quoted = false;
+    let mut started = true;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (false, '"') if started && field.is_empty() => quoted = true,
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => {
+                quoted = false;
+                started = false;
+            }
+            (false, ',') => {
+                out.push(std::mem::take(&mut field));
+                started = true;
+            }
+            (false, _) if !started => return Err("text after a closing quote".into()),
+            (_, c) => field.push(c),
+        }
+    }
+    if quoted {
+        return Err("a quote is not closed".into());
+    }
+    out.push(field);
+    Ok(out)
+}
+
+/// The columns a CSV import needs and may have.
+const CSV_REQUIRED: &[&str] = &["customer_id", "order_id", "time", "value"];
+const CSV_OPTIONAL: &[&str] = &["category", "item_id"];
+
+fn csv_header(line: &str) -> Result<Vec<String>, ApiError> {
+    let names = csv_fields(line)
+        .map_err(|e| ApiError::bad_request(format!("the CSV header is not readable: {e}")))?;
+    let names: Vec<String> = names
+        .iter()
+        .map(|n| n.trim().to_ascii_lowercase())
+        .collect();
+    for required in CSV_REQUIRED {
+        if !names.iter().any(|n| n == required) {
+            return Err(ApiError::bad_request(format!(
+                "the CSV header has no `{required}` column (it needs customer_id, order_id, time and value; category and item_id may follow)"
+            )));
+        }
+    }
+    if let Some(other) = names
+        .iter()
+        .find(|n| !CSV_REQUIRED.contains(&n.as_str()) && !CSV_OPTIONAL.contains(&n.as_str()))
+    {
+        return Err(ApiError::bad_request(format!(
+            "the CSV header names `{other}`, which is not a column of an order (customer_id, order_id, time, value, category, item_id)"
+        )));
+    }
+    Ok(names)
+}
+
+fn order_of_csv(line: &str, header: &[String]) -> Result<Order, (String, String)> {
+    let fields = csv_fields(line).map_err(|e| fail("", e))?;
+    if fields.len() != header.len() {
+        return Err(fail(
+            "",
+            format!(
+                "has {} fields; the header has {}",
+                fields.len(),
+                header.len()
+            ),
+        ));
+    }
+    let mut o = Map::new();
+    for (name, value) in header.iter().zip(fields) {
+        if !value.is_empty() {
+            o.insert(name.clone(), Value::String(value));
+        }
+    }
+    order_of(&o)
+}
+
+/// What an import did.
+#[derive(Debug, Default)]
+struct Tally {
+    lines: u64,
+    imported: u64,
+    duplicates: u64,
+    rejected: u64,
+    customers: HashSet<String>,
+    errors: Vec<LineError>,
+}
+
+impl Tally {
+    fn reject(&mut self, line: u64, (field, error): (String, String)) {
+        self.rejected += 1;
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(LineError { line, field, error });
+        }
+    }
+}
+
+/// Stores a batch: links each new customer's id, refuses erased customers,
+/// stores the orders once per order id.
+async fn store_batch(
+    state: &AppState,
+    site: &str,
+    batch: &mut Vec<(u64, Order)>,
+    tally: &mut Tally,
+) -> Result<(), ApiError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let now = crate::now_ms();
+    let mut events = Vec::with_capacity(batch.len());
+    for (line, order) in batch.drain(..) {
+        let anon = customer_anon(site, &order.customer);
+        if !tally.customers.contains(&order.customer) {
+            let hash = hex::encode(Sha256::digest(anon.as_bytes()));
+            if state.store.is_erased(site, &hash).await? {
+                tally.reject(
+                    line,
+                    fail(
+                        "customer_id",
+                        format!("customer `{}` was erased", order.customer),
+                    ),
+                );
+                continue;
+            }
+            state.store.link(site, &anon, &order.customer, now).await?;
+            tally.customers.insert(order.customer.clone());
+        }
+        let event = Event {
+            id: order_event_id(&order.order),
+            kind: "order".into(),
+            ts: order.ts,
+            anon,
+            campaign: None,
+            variant: None,
+            item: order.item,
+            category: order.category,
+            price: Some(order.value),
+            answer: None,
+        };
+        if let Err(e) = event.check(now) {
+            let field = if e.starts_with("`ts`") { "time" } else { "" };
+            tally.reject(line, fail(field, e));
+            continue;
+        }
+        events.push(event);
+    }
+    if events.is_empty() {
+        return Ok(());
+    }
+    let new = state.store.insert_events(site, &events, now).await?;
+    let fresh = new.iter().filter(|n| **n).count() as u64;
+    tally.imported += fresh;
+    tally.duplicates += new.len() as u64 - fresh;
+    Ok(())
+}
+
+/// `POST /v1/admin/sites/{site}/orders`: JSON lines (one order per line), or
+/// CSV with a header when the content type is `text/csv`.
+pub async fn import(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let site = crate::routes::known_site(&state, &site).await?.id;
+    let csv = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/csv"));
+    let mut stream = body.into_data_stream();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut header_row: Option<Vec<String>> = None;
+    let mut batch: Vec<(u64, Order)> = Vec::with_capacity(BATCH);
+    let mut tally = Tally::default();
+    let mut line_no = 0u64;
+    let mut done = false;
+    while !done {
+        match stream.next().await {
+            Some(Ok(chunk)) => pending.extend_from_slice(&chunk),
+            Some(Err(e)) => {
+                return Err(ApiError::bad_request(format!(
+                    "the upload broke off after line {line_no} ({e}); lines before it are stored"
+                )));
+            }
+            None => {
+                done = true;
+                if !pending.is_empty() && pending.last() != Some(&b'\n') {
+                    pending.push(b'\n');
+                }
+            }
+        }
+        let mut start = 0;
+        while let Some(end) = pending[start..].iter().position(|b| *b == b'\n') {
+            let raw = &pending[start..start + end];
+            start += end + 1;
+            line_no += 1;
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let Ok(line) = std::str::from_utf8(raw) else {
+                tally.lines += 1;
+                tally.reject(line_no, fail("", "is not UTF-8 text"));
+                continue;
+            };
+            let line = if line_no == 1 {
+                line.trim_start_matches('\u{feff}')
+            } else {
+                line
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            if csv && header_row.is_none() {
+                header_row = Some(csv_header(line)?);
+                continue;
+            }
+            tally.lines += 1;
+            let parsed = match &header_row {
+                Some(h) => order_of_csv(line, h),
+                None => order_of_json(line),
+            };
+            match parsed {
+                Ok(order) => batch.push((line_no, order)),
+                Err(e) => tally.reject(line_no, e),
+            }
+            if batch.len() >= BATCH {
+                store_batch(&state, &site, &mut batch, &mut tally).await?;
+            }
+        }
+        pending.drain(..start);
+        if pending.len() > MAX_LINE {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "line_too_long",
+                format!(
+                    "line {} is longer than {MAX_LINE} bytes; lines before it are stored",
+                    line_no + 1
+                ),
+            ));
+        }
+    }
+    store_batch(&state, &site, &mut batch, &mut tally).await?;
+    let errors: Vec<Value> = tally
+        .errors
+        .iter()
+        .map(|e| json!({"line": e.line, "field": e.field, "error": e.error}))
+        .collect();
+    Ok(Json(json!({
+        "lines": tally.lines,
+        "imported": tally.imported,
+        "duplicates": tally.duplicates,
+        "rejected": tally.rejected,
+        "customers": tally.customers.len(),
+        "errors": errors,
+        "errors_truncated": tally.rejected as usize > tally.errors.len(),
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_milliseconds_dates_or_date_times_with_offsets() {
+        assert_eq!(parse_time("1700000000000"), Some(1_700_000_000_000));
+        assert_eq!(parse_time("2024-03-01"), Some(1_709_251_200_000));
+        assert_eq!(parse_time("2024-03-01T10:15:00Z"), Some(1_709_288_100_000));
+        assert_eq!(parse_time("2024-03-01 10:15"), Some(1_709_288_100_000));
+        assert_eq!(
+            parse_time("2024-03-01T10:15:00.5Z"),
+            Some(1_709_288_100_500)
+        );
+        assert_eq!(
+            parse_time("2024-03-01T19:15:00+09:00"),
+            Some(1_709_288_100_000)
+        );
+        assert_eq!(
+            parse_time("2024-03-01T05:15:00-05:00"),
+            Some(1_709_288_100_000)
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2024-02-30",
+            "2024-03-01T25:00",
+            "2024-03-01T10:15+9",
+            "2024-03-01X",
+        ] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_json_line_is_an_order_or_names_its_field() {
+        let o = order_of_json(
+            r#"{"customer_id": "c-1", "order_id": 1001, "time": "2024-03-01", "value": "59000",
+                "items": [{"item_id": "knit-01", "item_category": "knit"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                o.customer.as_str(),
+                o.order.as_str(),
+                o.value,
+                o.category.as_deref(),
+                o.item.as_deref()
+            ),
+            ("c-1", "1001", 59000.0, Some("knit"), Some("knit-01"))
+        );
+        for (line, field) in [
+            (r#"{"order_id": "1", "time": 1, "value": 1}"#, "customer_id"),
+            (
+                r#"{"customer_id": "c", "order_id": "1", "time": "soon", "value": 1}"#,
+                "time",
+            ),
+            (
+                r#"{"customer_id": "c", "order_id": "1", "time": "2024-03-01", "value": -3}"#,
+                "value",
+            ),
+            (
+                r#"{"customer_id": "c", "order_id": "1", "time": "2024-03-01", "value": 1, "colour": "red"}"#,
+                "colour",
+            ),
+            (
+                r#"{"customer_id": "c", "order_id": "1", "time": "2024-03-01", "value": 1, "items": [3]}"#,
+                "items[0]",
+            ),
+            (r#"[1, 2]"#, ""),
+            (r#"{"customer_id": "#, ""),
+        ] {
+            assert_eq!(order_of_json(line).unwrap_err().0, field, "{line}");
+        }
+    }
+
+    #[test]
+    fn csv_fields_follow_rfc_4180_quoting() {
+        assert_eq!(csv_fields("a,b,,c").unwrap(), ["a", "b", "", "c"]);
+        assert_eq!(
+            csv_fields(r#""Kim, Minji","say ""hi""",3"#).unwrap(),
+            ["Kim, Minji", r#"say "hi""#, "3"]
+        );
+        assert!(csv_fields(r#""open,1"#).is_err());
+        assert!(csv_fields(r#""a"b,1"#).is_err());
+        let header = csv_header("customer_id,order_id,time,value,category").unwrap();
+        let o = order_of_csv("c-1,A-1,2024-03-01T10:15:00Z,39000,knit", &header).unwrap();
+        assert_eq!(
+            (o.ts, o.category.as_deref()),
+            (1_709_288_100_000, Some("knit"))
+        );
+        assert_eq!(
+            order_of_csv("c-1,A-1,2024-03-01", &header).unwrap_err().0,
+            ""
+        );
+        assert!(csv_header("customer_id,order_id,value").is_err());
+        assert!(csv_header("customer_id,order_id,time,value,colour").is_err());
+    }
+
+    #[test]
+    fn an_imported_customer_has_one_stable_id() {
+        let a = customer_anon("demo", "c-1");
+        assert_eq!(a, customer_anon("demo", "c-1"));
+        assert_ne!(a, customer_anon("demo", "c-2"));
+        assert_ne!(a, customer_anon("other", "c-1"));
+        assert_eq!(a.len(), 32);
+        assert!(a.starts_with("ord"));
+        assert_eq!(order_event_id("A-1"), order_event_id("A-1"));
+        assert!(order_event_id("A-1").len() <= 64);
+    }
+}

@@ -1,0 +1,164 @@
+//! Order import: JSON lines and CSV, idempotent by order id, an error per
+//! bad line naming it and its field, orders counting toward the customer's
+//! profile, and an erased customer staying erased.
+
+use dangol_server::identity::proof;
+use dangol_server::orders::customer_anon;
+
+use super::*;
+
+fn orders(body: &str, content_type: &str) -> Request<Body> {
+    Request::post("/v1/admin/sites/demo/orders")
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+pub async fn orders_import_once_each_name_bad_lines_and_join_the_customers_profile(
+    state: AppState,
+) {
+    let day = 86_400_000;
+    let t = |days_ago: i64| now_ms() - days_ago * day;
+    let lines = [
+        json!({"customer_id": "c-1", "order_id": "A-1", "time": t(200), "value": 59000,
+               "items": [{"item_id": "knit-01", "item_category": "knit"}]})
+        .to_string(),
+        json!({"customer_id": "c-1", "order_id": "A-2", "time": t(20), "value": 41000}).to_string(),
+        String::new(),
+        json!({"customer_id": "c-2", "order_id": "A-3", "time": t(5), "value": "12000"})
+            .to_string(),
+        json!({"customer_id": "c-2", "order_id": "A-3", "time": t(5), "value": 12000}).to_string(),
+        json!({"customer_id": "c-3", "order_id": "A-4", "time": t(5), "value": -1}).to_string(),
+        "{\"customer_id\": ".to_string(),
+        json!({"customer_id": "c-3", "order_id": "A-5", "time": "2019-12-31", "value": 1})
+            .to_string(),
+    ]
+    .join("\n");
+    let (status, _, body) = send(&state, orders(&lines, "application/x-ndjson")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (
+            &body["lines"],
+            &body["imported"],
+            &body["duplicates"],
+            &body["rejected"],
+            &body["customers"]
+        ),
+        (&json!(7), &json!(3), &json!(1), &json!(3), &json!(3)),
+        "{body}"
+    );
+    let errors: Vec<(u64, String)> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["field"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (6, "value".to_string()),
+            (7, String::new()),
+            (8, "time".to_string())
+        ],
+        "{body}"
+    );
+    // Again: nothing new.
+    let (_, _, again) = send(&state, orders(&lines, "application/x-ndjson")).await;
+    assert_eq!(
+        (&again["imported"], &again["duplicates"]),
+        (&json!(0), &json!(4)),
+        "{again}"
+    );
+
+    // CSV, with a header and a quoted customer id.
+    let csv = format!(
+        "customer_id,order_id,time,value,category\r\n\"c-1\",B-1,{},30000,\"knit\"\r\nc-4,B-2,not a time,1,\r\n",
+        t(2)
+    );
+    let (status, _, body) = send(&state, orders(&csv, "text/csv")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (&body["imported"], &body["rejected"]),
+        (&json!(1), &json!(1)),
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["line"], 3, "{body}");
+    assert_eq!(body["errors"][0]["field"], "time", "{body}");
+    let (status, _, body) = send(
+        &state,
+        orders("customer,order_id,time,value\nc,1,1,1\n", "text/csv"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`customer_id`"),
+        "{body}"
+    );
+
+    // A browser that signs in as c-1 gets the imported orders as the
+    // customer's other devices: three orders.
+    let (_, _, made) = send(
+        &state,
+        bearer("POST", "/v1/admin/sites/demo/identity-secret", &Value::Null),
+    )
+    .await;
+    let secret = made["identity_secret"].as_str().unwrap().to_string();
+    let req = Request::post("/v1/sites/demo/identify")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-dangol-key", "key-laptop-ord-0123456789")
+        .body(Body::from(
+            json!({"anon": "ordr-laptop-aaaaaaaaaa", "customer": "c-1",
+                   "proof": proof(&secret, "c-1"), "profile": true})
+            .to_string(),
+        ))
+        .unwrap();
+    let (status, _, body) = send(&state, req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["profile"]["orders"], 3, "{body}");
+    assert_eq!(body["profile"]["revenue"], 130_000.0, "{body}");
+
+    // Erasing the customer takes the imported orders; a new import of them
+    // is refused by name.
+    let (status, _, body) = send(
+        &state,
+        bearer("DELETE", "/v1/admin/sites/demo/customers/c-1", &Value::Null),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        state
+            .store
+            .events("demo", Some(&customer_anon("demo", "c-1")), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let (_, _, body) = send(&state, orders(&lines, "application/x-ndjson")).await;
+    assert_eq!(body["imported"], 0, "{body}");
+    assert!(
+        body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["line"] == 1 && e["error"].as_str().unwrap().contains("was erased")),
+        "{body}"
+    );
+
+    // Without a session or a token: refused.
+    let (status, _, _) = send(&state, {
+        let mut r = orders(&lines, "application/x-ndjson");
+        r.headers_mut().remove(header::AUTHORIZATION);
+        r
+    })
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
