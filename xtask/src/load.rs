@@ -474,6 +474,8 @@ pub fn figures() -> Result<Map<String, Value>> {
         out.insert("reach_ms".into(), json!(reach_ms.round()));
         let per_s = runtime.block_on(crate::hooks::deliveries_per_s(&server.url))?;
         out.insert("webhook_deliveries_per_s".into(), json!(per_s.round()));
+        let per_s = runtime.block_on(crate::orders::import_per_s(&server.url))?;
+        out.insert("order_import_per_s".into(), json!(per_s.round()));
     }
     // The mix's capacity from the two measured ones (a batch of 10 events
     // costs about a fifth of a batch of 50); the soak runs at half of it.

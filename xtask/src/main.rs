@@ -6,6 +6,7 @@ mod demo;
 mod fuzz;
 mod hooks;
 mod load;
+mod orders;
 mod postgres;
 mod run;
 mod scale;

@@ -367,23 +367,37 @@ async fn store_batch(
         return Ok(());
     }
     let now = crate::now_ms();
+    // The batch's new customers, linked at once; erased ones stay out.
+    let mut new: Vec<(String, String)> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for (_, order) in batch.iter() {
+        if !tally.customers.contains(&order.customer) && seen.insert(&order.customer) {
+            new.push((customer_anon(site, &order.customer), order.customer.clone()));
+        }
+    }
+    let erased: HashSet<String> = state
+        .store
+        .link_unerased(site, &new, now)
+        .await?
+        .into_iter()
+        .collect();
+    for (anon, customer) in new {
+        if !erased.contains(&anon) {
+            tally.customers.insert(customer);
+        }
+    }
     let mut events = Vec::with_capacity(batch.len());
     for (line, order) in batch.drain(..) {
         let anon = customer_anon(site, &order.customer);
-        if !tally.customers.contains(&order.customer) {
-            let hash = hex::encode(Sha256::digest(anon.as_bytes()));
-            if state.store.is_erased(site, &hash).await? {
-                tally.reject(
-                    line,
-                    fail(
-                        "customer_id",
-                        format!("customer `{}` was erased", order.customer),
-                    ),
-                );
-                continue;
-            }
-            state.store.link(site, &anon, &order.customer, now).await?;
-            tally.customers.insert(order.customer.clone());
+        if erased.contains(&anon) {
+            tally.reject(
+                line,
+                fail(
+                    "customer_id",
+                    format!("customer `{}` was erased", order.customer),
+                ),
+            );
+            continue;
         }
         let event = Event {
             id: order_event_id(&order.order),

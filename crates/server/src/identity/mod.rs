@@ -50,6 +50,14 @@ pub trait IdentityStore: Send + Sync {
         customer: &str,
         now_ms: i64,
     ) -> Result<(), StoreError>;
+    /// Links each `(anon, customer)` at once, except ids that were erased
+    /// (those are returned and left unlinked): an order import's customers.
+    async fn link_unerased(
+        &self,
+        site: &str,
+        pairs: &[(String, String)],
+        now_ms: i64,
+    ) -> Result<Vec<String>, StoreError>;
     /// The customer `anon` identified as.
     async fn customer_of(&self, site: &str, anon: &str) -> Result<Option<String>, StoreError>;
     /// Every id that identified as `customer`, oldest link first.

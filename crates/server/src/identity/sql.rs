@@ -55,6 +55,68 @@ macro_rules! identity_store {
                 Ok(())
             }
 
+            async fn link_unerased(
+                &self,
+                site: &str,
+                pairs: &[(String, String)],
+                now_ms: i64,
+            ) -> Result<Vec<String>, StoreError> {
+                use sha2::Digest;
+                let mut erased = Vec::new();
+                for chunk in pairs.chunks(500) {
+                    let hashes: Vec<String> = chunk
+                        .iter()
+                        .map(|(anon, _)| hex::encode(sha2::Sha256::digest(anon.as_bytes())))
+                        .collect();
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT anon_hash FROM erased WHERE site = ",
+                    );
+                    query.push_bind(site).push(" AND anon_hash IN (");
+                    let mut list = query.separated(", ");
+                    for h in &hashes {
+                        list.push_bind(h);
+                    }
+                    list.push_unseparated(")");
+                    let gone: std::collections::HashSet<String> = query
+                        .build()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db)?
+                        .iter()
+                        .map(|r| r.get::<String, _>("anon_hash"))
+                        .collect();
+                    let keep: Vec<&(String, String)> = chunk
+                        .iter()
+                        .zip(&hashes)
+                        .filter_map(|(pair, h)| {
+                            if gone.contains(h) {
+                                erased.push(pair.0.clone());
+                                None
+                            } else {
+                                Some(pair)
+                            }
+                        })
+                        .collect();
+                    if keep.is_empty() {
+                        continue;
+                    }
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO identities (site, anon, customer, linked_ms) ",
+                    );
+                    query.push_values(keep, |mut row, (anon, customer)| {
+                        row.push_bind(site)
+                            .push_bind(anon)
+                            .push_bind(customer)
+                            .push_bind(now_ms);
+                    });
+                    query.push(
+                        " ON CONFLICT (site, anon) DO UPDATE SET customer = excluded.customer",
+                    );
+                    query.build().execute(&self.pool).await.map_err(db)?;
+                }
+                Ok(erased)
+            }
+
             async fn customer_of(&self, site: &str, anon: &str) -> Result<Option<String>, StoreError> {
                 sqlx::query_scalar("SELECT customer FROM identities WHERE site = $1 AND anon = $2")
                     .bind(site)
