@@ -128,9 +128,21 @@ pub fn run() -> Result<()> {
             "engine_compile_100_campaigns_us",
             1e-3,
         ),
+        ("engine_p_alive", "p_alive_ns", 1.0),
+        ("engine_expected_orders_90d", "expected_orders_90d_ns", 1.0),
     ] {
         let ns = criterion_mean_ns(&criterion.join(bench).join("new/estimates.json"))?;
         report.insert(figure.into(), Value::from((ns * scale).round()));
+    }
+
+    step("churn model fits (criterion, 100,000 customers)");
+    sh(Command::new("cargo").args(["bench", "--package", "dangol-server", "--bench", "churn"]))?;
+    for (bench, figure) in [
+        ("bgnbd_fit_100k", "bgnbd_fit_ms_100k"),
+        ("gamma_gamma_fit_100k", "gamma_gamma_fit_ms_100k"),
+    ] {
+        let ns = criterion_mean_ns(&criterion.join(bench).join("new/estimates.json"))?;
+        report.insert(figure.into(), Value::from((ns * 1e-6).round()));
     }
 
     step("server load over loopback (release build)");

@@ -150,6 +150,21 @@ fn benches(c: &mut Criterion) {
             )
         })
     });
+
+    // The churn model's figures for one shopper, as the widget works them
+    // out: P(alive) and the purchases expected in 90 days.
+    let model = dangol_engine::churn::BgNbd {
+        r: 0.243,
+        alpha: 30.9,
+        a: 0.793,
+        b: 2.426,
+    };
+    c.bench_function("engine_p_alive", |b| {
+        b.iter(|| model.p_alive(black_box(4), black_box(180.0), black_box(260.0)))
+    });
+    c.bench_function("engine_expected_orders_90d", |b| {
+        b.iter(|| model.expected_purchases(90.0, black_box(4), black_box(180.0), black_box(260.0)))
+    });
 }
 
 criterion_group! {

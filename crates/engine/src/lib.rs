@@ -36,6 +36,7 @@
 pub mod attributes;
 pub mod bucket;
 pub mod cat;
+pub mod churn;
 pub mod condition;
 pub mod config;
 pub mod consent;

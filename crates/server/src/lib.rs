@@ -16,6 +16,7 @@
 
 pub mod admin;
 pub mod cache;
+pub mod churn;
 mod configs;
 mod cors;
 pub mod coupons;
