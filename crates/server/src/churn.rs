@@ -8,8 +8,222 @@
 
 use std::collections::BTreeMap;
 
+use async_trait::async_trait;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use dangol_engine::churn::{BgNbd, GammaGamma};
 use dangol_engine::random::{Random, SplitMix64};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::store::StoreError;
+
+pub(crate) const MODEL: &str = "/v1/admin/sites/{site}/churn-model";
+
+/// Customers with a purchase a fit needs at least.
+pub const MIN_CUSTOMERS: usize = 20;
+
+/// One customer's purchases of one kind (`purchase`, tracked on the site,
+/// or `order`, imported), summed: the customer id for identified shoppers,
+/// else the pseudonymous id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Purchases {
+    /// Who bought.
+    pub who: String,
+    /// `purchase` or `order`.
+    pub kind: String,
+    /// How many.
+    pub n: i64,
+    /// The first one's time (ms).
+    pub first_ms: i64,
+    /// The last one's time (ms).
+    pub last_ms: i64,
+    /// Their summed value.
+    pub total: f64,
+}
+
+/// The churn model's storage.
+#[async_trait]
+pub trait ChurnStore: Send + Sync {
+    /// Every customer's purchases, by kind.
+    async fn purchase_histories(&self, site: &str) -> Result<Vec<Purchases>, StoreError>;
+    /// Keeps the site's fitted model.
+    async fn put_churn_model(&self, site: &str, model: &str, now_ms: i64)
+    -> Result<(), StoreError>;
+    /// The site's fitted model and when it was fitted.
+    async fn churn_model(&self, site: &str) -> Result<Option<(String, i64)>, StoreError>;
+}
+
+pub(crate) mod sql {
+    /// Implements `ChurnStore` for `$store` over database `$db`.
+    macro_rules! churn_store {
+        ($store:ty, $db:ty) => {
+            #[async_trait::async_trait]
+            impl $crate::churn::ChurnStore for $store {
+                async fn purchase_histories(
+                    &self,
+                    site: &str,
+                ) -> Result<Vec<$crate::churn::Purchases>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT COALESCE(i.customer, e.anon) AS who, e.type AS kind, COUNT(*) AS n,
+                                MIN(e.ts) AS first_ms, MAX(e.ts) AS last_ms,
+                                SUM(COALESCE(e.price, 0)) AS total
+                         FROM events e LEFT JOIN identities i ON i.site = e.site AND i.anon = e.anon
+                         WHERE e.site = $1 AND e.type IN ('purchase', 'order')
+                         GROUP BY COALESCE(i.customer, e.anon), e.type",
+                    )
+                    .bind(site)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(rows
+                        .iter()
+                        .map(|r| $crate::churn::Purchases {
+                            who: r.get("who"),
+                            kind: r.get("kind"),
+                            n: r.get("n"),
+                            first_ms: r.get("first_ms"),
+                            last_ms: r.get("last_ms"),
+                            total: r.get::<Option<f64>, _>("total").unwrap_or(0.0),
+                        })
+                        .collect())
+                }
+
+                async fn put_churn_model(
+                    &self,
+                    site: &str,
+                    model: &str,
+                    now_ms: i64,
+                ) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO churn_models (site, model, fitted_ms) VALUES ($1, $2, $3)
+                         ON CONFLICT (site) DO UPDATE SET model = excluded.model,
+                           fitted_ms = excluded.fitted_ms",
+                    )
+                    .bind(site)
+                    .bind(model)
+                    .bind(now_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(())
+                }
+
+                async fn churn_model(&self, site: &str) -> Result<Option<(String, i64)>, StoreError> {
+                    let row = sqlx::query("SELECT model, fitted_ms FROM churn_models WHERE site = $1")
+                        .bind(site)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?;
+                    Ok(row.map(|r| (r.get("model"), r.get("fitted_ms"))))
+                }
+            }
+        };
+    }
+
+    pub(crate) use churn_store;
+}
+
+const DAY_MS: f64 = 86_400_000.0;
+
+/// Each customer's history as of `now_ms`, in days since their first
+/// purchase. A customer with imported orders is read from those alone (the
+/// shop's own record; tracked purchases of the same orders would count
+/// twice); the others from the purchases tracked on the site. The value is
+/// the mean of all their orders.
+pub fn histories(purchases: &[Purchases], now_ms: i64) -> Vec<History> {
+    let mut by_who: BTreeMap<&str, &Purchases> = BTreeMap::new();
+    for p in purchases {
+        let keep = match by_who.get(p.who.as_str()) {
+            Some(seen) => seen.kind != "order" && p.kind == "order",
+            None => true,
+        };
+        if keep {
+            by_who.insert(&p.who, p);
+        }
+    }
+    by_who
+        .values()
+        .filter(|p| p.n > 0 && p.first_ms <= now_ms)
+        .map(|p| History {
+            x: u32::try_from(p.n - 1).unwrap_or(u32::MAX),
+            t_x: (p.last_ms - p.first_ms).max(0) as f64 / DAY_MS,
+            t: (now_ms - p.first_ms).max(0) as f64 / DAY_MS,
+            mean_value: if p.n > 1 { p.total / p.n as f64 } else { 0.0 },
+        })
+        .collect()
+}
+
+fn model_json(bg: &Fit<BgNbd>, gg: &Fit<GammaGamma>, fitted_ms: i64) -> Value {
+    let m = bg.params;
+    let g = gg.params;
+    json!({
+        "time_unit": "days",
+        "fitted_ms": fitted_ms,
+        "bgnbd": {
+            "r": m.r, "alpha": m.alpha, "a": m.a, "b": m.b,
+            "std_errors": {"r": bg.std_errors[0], "alpha": bg.std_errors[1], "a": bg.std_errors[2], "b": bg.std_errors[3]},
+            "log_likelihood": bg.log_likelihood,
+            "customers": bg.customers,
+        },
+        "gamma_gamma": {
+            "p": g.p, "q": g.q, "v": g.v,
+            "std_errors": {"p": gg.std_errors[0], "q": gg.std_errors[1], "v": gg.std_errors[2]},
+            "log_likelihood": gg.log_likelihood,
+            "customers": gg.customers,
+        },
+    })
+}
+
+/// `POST /v1/admin/sites/{site}/churn-model`: fits the model to the site's
+/// purchase histories now and keeps it.
+pub async fn fit(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let site = crate::routes::known_site(&state, &site).await?.id;
+    let now = crate::now_ms();
+    let all = histories(&state.store.purchase_histories(&site).await?, now);
+    if all.len() < MIN_CUSTOMERS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_few_customers",
+            format!(
+                "the churn model needs at least {MIN_CUSTOMERS} customers with a purchase; site `{site}` has {}",
+                all.len()
+            ),
+        ));
+    }
+    let (bg, gg) = tokio::task::spawn_blocking(move || (fit_bgnbd(&all), fit_gamma_gamma(&all)))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let model = model_json(&bg, &gg, now);
+    state
+        .store
+        .put_churn_model(&site, &model.to_string(), now)
+        .await?;
+    Ok(Json(model))
+}
+
+/// `GET /v1/admin/sites/{site}/churn-model`: the model last fitted.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let site = crate::routes::known_site(&state, &site).await?.id;
+    match state.store.churn_model(&site).await? {
+        Some((model, _)) => Ok(Json(
+            serde_json::from_str(&model).map_err(|e| ApiError::internal(e.to_string()))?,
+        )),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_fitted",
+            format!("site `{site}` has no churn model yet (POST to fit one)"),
+        )),
+    }
+}
 
 /// One customer's purchase history, in days since their first purchase.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -26,6 +26,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (16, include_str!("../migrations/0016_segments.sql")),
     (17, include_str!("../migrations/0017_identity.sql")),
     (18, include_str!("../migrations/0018_feedback_rollups.sql")),
+    (19, include_str!("../migrations/0019_churn_models.sql")),
 ];
 
 /// Where PostgreSQL runs its own text of a migration (`migrations/postgres/`).

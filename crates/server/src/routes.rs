@@ -74,6 +74,7 @@ pub const API_PATHS: &[&str] = &[
     crate::identity::CUSTOMER,
     crate::segments::admin::MEMBERS,
     crate::orders::ORDERS,
+    crate::churn::MODEL,
 ];
 const CONFIG: &str = "/v1/sites/{site}/config";
 const COMPACT: &str = "/v1/sites/{site}/config/compact";

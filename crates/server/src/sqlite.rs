@@ -105,6 +105,7 @@ crate::sql::sql_store!(
 crate::webhooks::sql::webhook_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 crate::segments::sql::segment_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 crate::identity::sql::identity_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
+crate::churn::sql::churn_store!(SqliteStore, sqlx::Sqlite);
 
 #[cfg(test)]
 mod tests {

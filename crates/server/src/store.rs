@@ -390,6 +390,7 @@ pub trait Store:
     + crate::webhooks::WebhookStore
     + crate::segments::SegmentStore
     + crate::identity::IdentityStore
+    + crate::churn::ChurnStore
     + 'static
 {
 }
@@ -404,6 +405,7 @@ impl<T> Store for T where
         + crate::webhooks::WebhookStore
         + crate::segments::SegmentStore
         + crate::identity::IdentityStore
+        + crate::churn::ChurnStore
         + 'static
 {
 }

@@ -101,6 +101,10 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         )
         .route(segs::MEMBERS, get(segs::members))
         .route(crate::orders::ORDERS, post(crate::orders::import))
+        .route(
+            crate::churn::MODEL,
+            get(crate::churn::get).post(crate::churn::fit),
+        )
         .route(ADMINS, get(team::site_admins))
         .route(
             ADMIN,

@@ -3287,6 +3287,7 @@ macro_rules! api_tests {
             segments_fill_follow_shoppers_and_send_their_changes,
             identified_ids_are_linked_exported_by_customer_and_erased_together,
             orders_import_once_each_name_bad_lines_and_join_the_customers_profile,
+            the_churn_model_is_fitted_on_the_sites_order_history,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

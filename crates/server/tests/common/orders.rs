@@ -162,3 +162,98 @@ pub async fn orders_import_once_each_name_bad_lines_and_join_the_customers_profi
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+pub async fn the_churn_model_is_fitted_on_the_sites_order_history(state: AppState) {
+    use dangol_engine::churn::{BgNbd, GammaGamma};
+    use dangol_server::churn::{fit_bgnbd, simulate};
+
+    // Too few customers: refused by name.
+    let (status, _, body) = send(
+        &state,
+        bearer("POST", "/v1/admin/sites/demo/churn-model", &Value::Null),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "too_few_customers", "{body}");
+    let (status, _, _) = send(
+        &state,
+        bearer("GET", "/v1/admin/sites/demo/churn-model", &Value::Null),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // 400 customers' histories, imported as their orders.
+    let histories = simulate(
+        &BgNbd {
+            r: 0.4,
+            alpha: 30.0,
+            a: 0.7,
+            b: 2.0,
+        },
+        &GammaGamma {
+            p: 6.0,
+            q: 4.0,
+            v: 15.0,
+        },
+        400,
+        11,
+    );
+    let day = 86_400_000i64;
+    let now = now_ms();
+    let mut lines = Vec::new();
+    for (i, h) in histories.iter().enumerate() {
+        let first = now - (h.t * day as f64) as i64;
+        for k in 0..=h.x {
+            let at = if h.x == 0 {
+                first
+            } else {
+                first + (h.t_x * day as f64 * f64::from(k) / f64::from(h.x)) as i64
+            };
+            let value = if k == 0 {
+                20_000.0
+            } else {
+                h.mean_value * 1000.0
+            };
+            lines.push(
+                json!({"customer_id": format!("churn-{i:04}"), "order_id": format!("churn-{i:04}-{k}"),
+                       "time": at, "value": value})
+                .to_string(),
+            );
+        }
+    }
+    let (status, _, body) = send(&state, orders(&lines.join("\n"), "application/x-ndjson")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rejected"], 0, "{body}");
+
+    let (status, _, model) = send(
+        &state,
+        bearer("POST", "/v1/admin/sites/demo/churn-model", &Value::Null),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{model}");
+    assert_eq!(model["bgnbd"]["customers"], 400, "{model}");
+    // The same fit as on the histories themselves.
+    let local = fit_bgnbd(&histories).params;
+    for (name, want) in [
+        ("r", local.r),
+        ("alpha", local.alpha),
+        ("a", local.a),
+        ("b", local.b),
+    ] {
+        let got = model["bgnbd"][name].as_f64().unwrap();
+        assert!((got - want).abs() <= 1e-3 * want, "{name}: {got} vs {want}");
+        assert!(
+            model["bgnbd"]["std_errors"][name].as_f64().unwrap() > 0.0,
+            "{model}"
+        );
+    }
+    assert!(model["gamma_gamma"]["p"].as_f64().unwrap() > 0.0, "{model}");
+    // Kept: the dashboard reads it back.
+    let (status, _, kept) = send(
+        &state,
+        bearer("GET", "/v1/admin/sites/demo/churn-model", &Value::Null),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(kept, model);
+}
