@@ -17,6 +17,7 @@
 //! | `birthday_this_month` (`declared.birthday_month`, 1–12, is this month) | the page and the clock | yes |
 //! | `points_expire_in_days` (from `declared.points_expire_on`, `YYYY-MM-DD`) | the page and the clock | yes |
 //! | `days_since_last_purchase` | the profile | yes |
+//! | `p_alive`, `expected_orders_90d`, `clv_90d` | the profile and the site's fitted churn model (server-side segments) | yes |
 //!
 //! Without consent only the contextual attributes are present, so a
 //! behavioural condition cannot match by accident.
@@ -88,6 +89,8 @@ pub struct Facts {
     pub previous_lifecycle: Option<String>,
     /// The usual local hour of visits.
     pub usual_hour: Option<u8>,
+    /// What the site's churn model says of this customer, where one is fitted.
+    pub churn: Option<crate::churn::ChurnFigures>,
 }
 
 fn put(map: &mut Map<String, Value>, key: &str, value: impl Into<Value>) {
@@ -186,6 +189,11 @@ pub fn build(
     }
     if let Some(l) = &facts.previous_lifecycle {
         put(&mut attrs, "lifecycle_previous", l.as_str());
+    }
+    if let Some(c) = &facts.churn {
+        put(&mut attrs, "p_alive", c.p_alive);
+        put(&mut attrs, "expected_orders_90d", c.expected_orders_90d);
+        put(&mut attrs, "clv_90d", c.clv_90d);
     }
     // A birthday month the shop declared (a number, or a numeric string),
     // compared with this month on the shopper's clock.

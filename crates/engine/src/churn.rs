@@ -98,6 +98,60 @@ fn ln_rising(base: f64, n: u32) -> f64 {
     (0..n).map(|k| (base + f64::from(k)).ln()).sum()
 }
 
+/// A site's fitted churn model: purchases, and spend when fitted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChurnModel {
+    /// Repeat purchasing.
+    pub bgnbd: BgNbd,
+    /// Order values.
+    pub spend: Option<GammaGamma>,
+}
+
+/// What the model says of one customer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChurnFigures {
+    /// The chance they are still a customer.
+    pub p_alive: f64,
+    /// Purchases to expect in the next 90 days.
+    pub expected_orders_90d: f64,
+    /// Their value in the next 90 days: expected purchases times expected
+    /// order value.
+    pub clv_90d: f64,
+}
+
+const DAY_MS: f64 = 86_400_000.0;
+
+impl ChurnModel {
+    /// The figures for a customer with `orders` orders worth `revenue`, the
+    /// last at `last_purchase_ms`, `gap_days` apart on average; `None`
+    /// before a first order. The first order's time is read back from the
+    /// last and the mean gap.
+    pub fn figures(
+        &self,
+        orders: u32,
+        revenue: f64,
+        last_purchase_ms: Option<i64>,
+        gap_days: Option<f64>,
+        now_ms: i64,
+    ) -> Option<ChurnFigures> {
+        let last = last_purchase_ms?;
+        if orders == 0 {
+            return None;
+        }
+        let x = orders - 1;
+        let t_x = gap_days.unwrap_or(0.0).max(0.0) * f64::from(x);
+        let t = (now_ms - last).max(0) as f64 / DAY_MS + t_x;
+        let expected = self.bgnbd.expected_purchases(90.0, x, t_x, t);
+        let mean = revenue.max(0.0) / f64::from(orders);
+        let value = self.spend.map_or(mean, |g| g.expected_spend(x, mean));
+        Some(ChurnFigures {
+            p_alive: self.bgnbd.p_alive(x, t_x, t),
+            expected_orders_90d: expected,
+            clv_90d: expected * value,
+        })
+    }
+}
+
 impl BgNbd {
     /// The log-likelihood of one customer's history: `x` repeat purchases,
     /// the last at `t_x`, observed for `t` (days since the first purchase).
@@ -248,6 +302,39 @@ mod tests {
         // More time, more purchases; a customer gone quiet expects fewer.
         assert!(CDNOW.expected_purchases(78.0, 2, 30.43, 38.86) > e);
         assert!(CDNOW.expected_purchases(39.0, 2, 5.0, 38.86) < e);
+    }
+
+    #[test]
+    fn a_customers_figures_come_from_their_profile() {
+        let model = ChurnModel {
+            bgnbd: BgNbd {
+                r: 0.243,
+                alpha: 4.414 * 7.0,
+                a: 0.793,
+                b: 2.426,
+            },
+            spend: None,
+        };
+        let day = 86_400_000i64;
+        let now = 1_796_081_400_000;
+        assert_eq!(model.figures(0, 0.0, None, None, now), None);
+        // Four orders a month apart, the last one 10 days ago.
+        let recent = model
+            .figures(4, 200_000.0, Some(now - 10 * day), Some(30.0), now)
+            .unwrap();
+        // x = 3 repeats, t_x = 90 days, T = 100 days.
+        assert!((recent.p_alive - model.bgnbd.p_alive(3, 90.0, 100.0)).abs() < 1e-12);
+        assert!(
+            (recent.expected_orders_90d - model.bgnbd.expected_purchases(90.0, 3, 90.0, 100.0))
+                .abs()
+                < 1e-12
+        );
+        assert!((recent.clv_90d - recent.expected_orders_90d * 50_000.0).abs() < 1e-6);
+        // The same customer gone quiet for a year.
+        let quiet = model
+            .figures(4, 200_000.0, Some(now - 365 * day), Some(30.0), now)
+            .unwrap();
+        assert!(quiet.p_alive < recent.p_alive && quiet.clv_90d < recent.clv_90d);
     }
 
     #[test]

@@ -177,6 +177,34 @@ fn model_json(bg: &Fit<BgNbd>, gg: &Fit<GammaGamma>, fitted_ms: i64) -> Value {
     })
 }
 
+/// The site's fitted model as the engine reads it, if one was fitted.
+pub async fn stored_model(
+    store: &dyn crate::store::Store,
+    site: &str,
+) -> Result<Option<dangol_engine::churn::ChurnModel>, StoreError> {
+    let Some((text, _)) = store.churn_model(site).await? else {
+        return Ok(None);
+    };
+    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let num = |section: &str, k: &str| v[section][k].as_f64().filter(|x| x.is_finite() && *x > 0.0);
+    let bgnbd = (|| {
+        Some(BgNbd {
+            r: num("bgnbd", "r")?,
+            alpha: num("bgnbd", "alpha")?,
+            a: num("bgnbd", "a")?,
+            b: num("bgnbd", "b")?,
+        })
+    })();
+    let spend = (|| {
+        Some(GammaGamma {
+            p: num("gamma_gamma", "p")?,
+            q: num("gamma_gamma", "q")?,
+            v: num("gamma_gamma", "v")?,
+        })
+    })();
+    Ok(bgnbd.map(|bgnbd| dangol_engine::churn::ChurnModel { bgnbd, spend }))
+}
+
 /// `POST /v1/admin/sites/{site}/churn-model`: fits the model to the site's
 /// purchase histories now and keeps it.
 pub async fn fit(

@@ -117,7 +117,14 @@ const KNOWN_ROOTS: &[&str] = &[
     "price_sensitivity",
     "viewed_without_buying",
     "consent",
+    "days_since_last_purchase",
+    "lifecycle_previous",
+    "usual_hour",
+    "long_dwell_without_purchase",
 ];
+
+/// What segments know besides: the site's churn model's figures.
+pub const CHURN_ROOTS: &[&str] = &["p_alive", "expected_orders_90d", "clv_90d"];
 
 fn input(e: &Event) -> Option<Input> {
     Some(match e.kind.as_str() {

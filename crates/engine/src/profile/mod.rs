@@ -730,6 +730,7 @@ impl Profile {
                 && !self.session_purchased,
             previous_lifecycle: self.previous_stage.map(|s| s.name().to_string()),
             usual_hour: self.usual_hour(),
+            churn: None,
         }
     }
 

@@ -60,7 +60,8 @@ fn check(name: Option<&str>, condition: Option<&Value>) -> Vec<String> {
     if let Some(condition) = condition {
         match Condition::compile(condition, &NativeRegex) {
             Ok(c) => {
-                let unknown = crate::insights::unknown_paths(&c);
+                let mut unknown = crate::insights::unknown_paths(&c);
+                unknown.retain(|p| !crate::insights::CHURN_ROOTS.contains(&p.as_str()));
                 if !unknown.is_empty() {
                     problems.push(format!(
                         "`condition` reads what only the browser knows ({}): the server cannot place shoppers by it",

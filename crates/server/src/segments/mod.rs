@@ -191,6 +191,7 @@ pub async fn refresh_site(
     now_ms: i64,
 ) -> Result<Vec<u64>, StoreError> {
     let (cfg, groups) = crate::rollups::profile_config(store, site).await?;
+    let churn = crate::churn::stored_model(store, site).await?;
     let conditions: Arc<Vec<Value>> =
         Arc::new(segments.iter().map(|s| s.condition.clone()).collect());
     let (cfg, groups) = (Arc::new(cfg), Arc::new(groups));
@@ -200,7 +201,14 @@ pub async fn refresh_site(
         let matching = {
             let (conditions, cfg, groups) = (conditions.clone(), cfg.clone(), groups.clone());
             tokio::task::spawn_blocking(move || {
-                matching_of(&profiles, &conditions, &cfg, &groups, now_ms)
+                matching_of(
+                    &profiles,
+                    &conditions,
+                    &cfg,
+                    churn.as_ref(),
+                    &groups,
+                    now_ms,
+                )
             })
             .await
             .map_err(|e| StoreError::Database(format!("a segment refresh stopped: {e}")))?
@@ -229,6 +237,7 @@ fn matching_of(
     profiles: &[(String, String)],
     conditions: &[Value],
     cfg: &dangol_engine::profile::ProfileConfig,
+    churn: Option<&dangol_engine::churn::ChurnModel>,
     groups: &Value,
     now_ms: i64,
 ) -> Vec<Vec<String>> {
@@ -242,7 +251,7 @@ fn matching_of(
             .collect();
         let mut out = vec![Vec::new(); conditions.len()];
         for (anon, stored) in chunk {
-            let attrs = attributes_of(stored, cfg, now_ms);
+            let attrs = attributes_of(stored, cfg, churn, now_ms);
             for (i, c) in compiled.iter().enumerate() {
                 if c.as_ref()
                     .is_some_and(|c| c.eval(&attrs, groups, &NativeRegex))
@@ -267,15 +276,30 @@ fn matching_of(
 }
 
 /// The attributes a condition sees for the shopper whose stored profile is
-/// `stored`, now.
-fn attributes_of(stored: &str, cfg: &dangol_engine::profile::ProfileConfig, now_ms: i64) -> Value {
+/// `stored`, now, with the churn model's figures where one is fitted.
+fn attributes_of(
+    stored: &str,
+    cfg: &dangol_engine::profile::ProfileConfig,
+    churn: Option<&dangol_engine::churn::ChurnModel>,
+    now_ms: i64,
+) -> Value {
     let profile = serde_json::from_str::<Value>(stored)
         .ok()
         .and_then(|v| Profile::from_value(&v).ok())
         .unwrap_or_default();
+    let mut facts = profile.facts(cfg, now_ms);
+    facts.churn = churn.and_then(|m| {
+        m.figures(
+            profile.orders,
+            profile.revenue,
+            profile.last_purchase_ms,
+            profile.purchase_gap_days,
+            now_ms,
+        )
+    });
     dangol_engine::attributes::build(
         &dangol_engine::attributes::PageContext::default(),
-        &profile.facts(cfg, now_ms),
+        &facts,
         &serde_json::Map::new(),
         dangol_engine::consent::Consent::Granted,
         &dangol_engine::time::Moment::utc(now_ms),
@@ -346,7 +370,7 @@ mod tests {
             json!({"orders": {"$gte": 1}}),
             json!({"nonsense": {"$frob": 1}}),
         ];
-        let out = matching_of(&profiles, &conditions, &cfg, &json!({}), 0);
+        let out = matching_of(&profiles, &conditions, &cfg, None, &json!({}), 0);
         assert_eq!(out[0], ["s0", "s1", "s2", "s3", "s4"]);
         assert!(out[1].is_empty());
         assert!(

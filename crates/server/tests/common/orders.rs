@@ -256,4 +256,32 @@ pub async fn the_churn_model_is_fitted_on_the_sites_order_history(state: AppStat
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(kept, model);
+
+    // Segments read the model's figures: the customers split into those
+    // likely gone and those likely still buying.
+    let mut sizes = Vec::new();
+    for (id, condition) in [
+        ("churn-gone", json!({"p_alive": {"$lt": 0.5}})),
+        ("churn-alive", json!({"p_alive": {"$gte": 0.5}, "clv_90d": {"$gte": 0}})),
+    ] {
+        let (status, _, body) = send(
+            &state,
+            bearer(
+                "POST",
+                "/v1/admin/sites/demo/segments",
+                &json!({"id": id, "name": id, "condition": condition}),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, _, body) = send(
+            &state,
+            bearer("POST", &format!("/v1/admin/sites/demo/segments/{id}/refresh"), &Value::Null),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        sizes.push(body["members"].as_u64().unwrap_or_else(|| panic!("{body}")));
+    }
+    assert!(sizes[0] > 0 && sizes[1] > 0, "{sizes:?}");
+    assert_eq!(sizes[0] + sizes[1], 400, "every imported customer is in one: {sizes:?}");
 }
