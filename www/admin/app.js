@@ -9,6 +9,7 @@ import { editor } from "./editor.js";
 import { results } from "./results.js";
 import { webhooks } from "./webhooks.js";
 import { segments } from "./segments.js";
+import { churn } from "./churn.js";
 
 const view = document.getElementById("view");
 const ctx = {
@@ -84,6 +85,7 @@ async function route() {
     else if (name === "publish") await publish(view);
     else if (name === "team") await team(view);
     else if (name === "segments") await segments(view, ctx, { editor: canEdit(), act: action });
+    else if (name === "churn") await churn(view, ctx, { editor: canEdit(), act: action });
     else if (name === "webhooks") await webhooks(view, ctx, { owner: roleHere() === "owner", act: action });
     else await campaigns(view);
   } catch (e) {

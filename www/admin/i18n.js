@@ -3,6 +3,11 @@
 
 const WORDS = {
   en: {
+    churn: "Churn model", churnHelp: "Who is likely to buy again: the BG/NBD model of repeat purchasing and the Gamma-Gamma model of order value, fitted on every customer's purchase history (imported orders where a customer has them). Segments can then use p_alive, expected_orders_90d and clv_90d.",
+    churnFit: "Fit the model", churnRefit: "Fit again", churnFitted: "The churn model is fitted.", churnNotFitted: "No model fitted yet.",
+    churnFittedAt: "Fitted {when} on {n} customers.", churnParams: "Parameters", parameter: "Parameter", estimateCol: "Estimate", stdError: "Standard error",
+    churnLogLik: "Log-likelihood {ll} over {n} customers.", pAliveSpread: "Customers by P(alive)", atRiskCustomers: "Valuable customers most likely gone (P(alive) below 50 %)",
+    customer: "Customer", ordersCol: "Orders", daysSinceLast: "Days since last order", clv90: "Value, next 90 days",
     segments: "Segments", segmentsHelp: "Shoppers to reach by name: a condition over what the server knows of each shopper (lifecycle, RFM, orders, cart, visits). Worked out every ten minutes; each change goes out as a segment.entered or segment.left webhook.",
     builtIn: "built in", segmentMembers: "{n} members", condition: "Condition", refreshNow: "Work out now",
     segmentRefreshed: "Worked out: {n} members.", exportCsv: "Export CSV", exportJsonl: "Export JSON lines",
@@ -103,6 +108,11 @@ const WORDS = {
     pbd_tier: "Points to the next tier and what it unlocks.", pbd_feedback: "One rating question after an order.",
   },
   ko: {
+    churn: "이탈 예측", churnHelp: "다시 구매할 고객 예측: 재구매의 BG/NBD 모델과 주문 금액의 Gamma-Gamma 모델을 모든 고객의 구매 이력(가져온 주문이 있으면 그것)으로 추정합니다. 세그먼트에서 p_alive, expected_orders_90d, clv_90d를 쓸 수 있습니다.",
+    churnFit: "모델 추정", churnRefit: "다시 추정", churnFitted: "이탈 예측 모델을 추정했습니다.", churnNotFitted: "아직 추정한 모델이 없습니다.",
+    churnFittedAt: "{when}에 고객 {n}명으로 추정.", churnParams: "모수", parameter: "모수", estimateCol: "추정값", stdError: "표준오차",
+    churnLogLik: "로그우도 {ll} (고객 {n}명).", pAliveSpread: "P(alive)별 고객 수", atRiskCustomers: "이탈 가능성이 큰 우수 고객 (P(alive) 50 % 미만)",
+    customer: "고객", ordersCol: "주문 수", daysSinceLast: "마지막 주문 후 일수", clv90: "향후 90일 가치",
     segments: "세그먼트", segmentsHelp: "이름으로 부르는 고객 묶음: 서버가 아는 고객 정보(라이프사이클, RFM, 주문, 장바구니, 방문)에 대한 조건. 10분마다 다시 계산하고, 바뀔 때마다 segment.entered 또는 segment.left 웹훅을 보냅니다.",
     builtIn: "기본 제공", segmentMembers: "{n}명", condition: "조건", refreshNow: "지금 계산",
     segmentRefreshed: "계산했습니다: {n}명.", exportCsv: "CSV로 내보내기", exportJsonl: "JSON Lines로 내보내기",

@@ -134,6 +134,14 @@ const DAY_MS: f64 = 86_400_000.0;
 /// twice); the others from the purchases tracked on the site. The value is
 /// the mean of all their orders.
 pub fn histories(purchases: &[Purchases], now_ms: i64) -> Vec<History> {
+    customers(purchases, now_ms)
+        .into_iter()
+        .map(|(_, h, _)| h)
+        .collect()
+}
+
+/// [`histories`] with who each one is and what they spent in all.
+fn customers(purchases: &[Purchases], now_ms: i64) -> Vec<(String, History, f64)> {
     let mut by_who: BTreeMap<&str, &Purchases> = BTreeMap::new();
     for p in purchases {
         let keep = match by_who.get(p.who.as_str()) {
@@ -147,13 +155,56 @@ pub fn histories(purchases: &[Purchases], now_ms: i64) -> Vec<History> {
     by_who
         .values()
         .filter(|p| p.n > 0 && p.first_ms <= now_ms)
-        .map(|p| History {
-            x: u32::try_from(p.n - 1).unwrap_or(u32::MAX),
-            t_x: (p.last_ms - p.first_ms).max(0) as f64 / DAY_MS,
-            t: (now_ms - p.first_ms).max(0) as f64 / DAY_MS,
-            mean_value: if p.n > 1 { p.total / p.n as f64 } else { 0.0 },
+        .map(|p| {
+            let h = History {
+                x: u32::try_from(p.n - 1).unwrap_or(u32::MAX),
+                t_x: (p.last_ms - p.first_ms).max(0) as f64 / DAY_MS,
+                t: (now_ms - p.first_ms).max(0) as f64 / DAY_MS,
+                mean_value: if p.n > 1 { p.total / p.n as f64 } else { 0.0 },
+            };
+            (p.who.clone(), h, p.total)
         })
         .collect()
+}
+
+/// Customers listed as at risk on the dashboard.
+const AT_RISK_LISTED: usize = 20;
+
+/// How P(alive) spreads over the customers (ten bins of 0.1), and the
+/// repeat customers most likely gone (P(alive) below 0.5), most valuable
+/// first.
+fn spread(
+    model: &BgNbd,
+    spend: &GammaGamma,
+    all: &[(String, History, f64)],
+) -> (Vec<u64>, Vec<Value>) {
+    let mut bins = vec![0u64; 10];
+    let mut at_risk = Vec::new();
+    for (who, h, total) in all {
+        let p = model.p_alive(h.x, h.t_x, h.t);
+        bins[((p * 10.0) as usize).min(9)] += 1;
+        if h.x > 0 && p < 0.5 {
+            let expected = model.expected_purchases(90.0, h.x, h.t_x, h.t);
+            let value = spend.expected_spend(h.x, total / f64::from(h.x + 1));
+            at_risk.push((
+                *total,
+                json!({
+                    "customer": who, "orders": h.x + 1, "revenue": total,
+                    "days_since_last": (h.t - h.t_x).round(), "p_alive": p,
+                    "clv_90d": expected * value,
+                }),
+            ));
+        }
+    }
+    at_risk.sort_by(|a, b| b.0.total_cmp(&a.0));
+    (
+        bins,
+        at_risk
+            .into_iter()
+            .take(AT_RISK_LISTED)
+            .map(|(_, v)| v)
+            .collect(),
+    )
 }
 
 fn model_json(bg: &Fit<BgNbd>, gg: &Fit<GammaGamma>, fitted_ms: i64) -> Value {
@@ -213,7 +264,8 @@ pub async fn fit(
 ) -> Result<Json<Value>, ApiError> {
     let site = crate::routes::known_site(&state, &site).await?.id;
     let now = crate::now_ms();
-    let all = histories(&state.store.purchase_histories(&site).await?, now);
+    let everyone = customers(&state.store.purchase_histories(&site).await?, now);
+    let all: Vec<History> = everyone.iter().map(|(_, h, _)| *h).collect();
     if all.len() < MIN_CUSTOMERS {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -227,7 +279,10 @@ pub async fn fit(
     let (bg, gg) = tokio::task::spawn_blocking(move || (fit_bgnbd(&all), fit_gamma_gamma(&all)))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    let model = model_json(&bg, &gg, now);
+    let mut model = model_json(&bg, &gg, now);
+    let (bins, at_risk) = spread(&bg.params, &gg.params, &everyone);
+    model["p_alive_histogram"] = json!(bins);
+    model["at_risk"] = json!(at_risk);
     state
         .store
         .put_churn_model(&site, &model.to_string(), now)

@@ -248,6 +248,26 @@ pub async fn the_churn_model_is_fitted_on_the_sites_order_history(state: AppStat
         );
     }
     assert!(model["gamma_gamma"]["p"].as_f64().unwrap() > 0.0, "{model}");
+    // How P(alive) spreads, and the valuable customers most likely gone.
+    let bins: u64 = model["p_alive_histogram"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_u64().unwrap())
+        .sum();
+    assert_eq!(bins, 400, "{model}");
+    let at_risk = model["at_risk"].as_array().unwrap();
+    assert!(!at_risk.is_empty() && at_risk.len() <= 20, "{model}");
+    for pair in at_risk.windows(2) {
+        assert!(pair[0]["revenue"].as_f64() >= pair[1]["revenue"].as_f64());
+    }
+    for c in at_risk {
+        assert!(
+            c["p_alive"].as_f64().unwrap() < 0.5 && c["orders"].as_u64().unwrap() >= 2,
+            "{c}"
+        );
+        assert!(c["customer"].as_str().unwrap().starts_with("churn-"), "{c}");
+    }
     // Kept: the dashboard reads it back.
     let (status, _, kept) = send(
         &state,
@@ -262,7 +282,10 @@ pub async fn the_churn_model_is_fitted_on_the_sites_order_history(state: AppStat
     let mut sizes = Vec::new();
     for (id, condition) in [
         ("churn-gone", json!({"p_alive": {"$lt": 0.5}})),
-        ("churn-alive", json!({"p_alive": {"$gte": 0.5}, "clv_90d": {"$gte": 0}})),
+        (
+            "churn-alive",
+            json!({"p_alive": {"$gte": 0.5}, "clv_90d": {"$gte": 0}}),
+        ),
     ] {
         let (status, _, body) = send(
             &state,
@@ -276,12 +299,20 @@ pub async fn the_churn_model_is_fitted_on_the_sites_order_history(state: AppStat
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let (status, _, body) = send(
             &state,
-            bearer("POST", &format!("/v1/admin/sites/demo/segments/{id}/refresh"), &Value::Null),
+            bearer(
+                "POST",
+                &format!("/v1/admin/sites/demo/segments/{id}/refresh"),
+                &Value::Null,
+            ),
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         sizes.push(body["members"].as_u64().unwrap_or_else(|| panic!("{body}")));
     }
     assert!(sizes[0] > 0 && sizes[1] > 0, "{sizes:?}");
-    assert_eq!(sizes[0] + sizes[1], 400, "every imported customer is in one: {sizes:?}");
+    assert_eq!(
+        sizes[0] + sizes[1],
+        400,
+        "every imported customer is in one: {sizes:?}"
+    );
 }
