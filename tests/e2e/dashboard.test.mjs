@@ -498,6 +498,13 @@ test("an owner adds a webhook endpoint, sends a test that a real receiver verifi
 });
 
 test("segments: the built-in ones are listed, an editor makes one from a condition and exports its members", async () => {
+  // Two shoppers with a visit.
+  const visits = ["segm-e2e-aaaaaaaaaaaa", "segm-e2e-bbbbbbbbbbbb"].map((anon, i) =>
+    ({ id: `evt_segm_e2e_${i}`, type: "page_view", ts: Date.now() - 60_000, anon }));
+  const posted = await fetch(`${server.url}/v1/sites/demo/events`, {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ events: visits }),
+  });
+  assert.equal(posted.status, 200, await posted.text());
   const context = await browser.newContext();
   const page = await context.newPage();
   const errors = [];
@@ -522,6 +529,12 @@ test("segments: the built-in ones are listed, an editor makes one from a conditi
   const lines = csv.trim().split("\n");
   assert.equal(lines[0], "anon,customer_id,entered_ms");
   assert.equal(lines.length - 1, members);
+  // A sample of members shows on the card, the first of the export's.
+  assert.ok(members >= 2, String(members));
+  await card.locator("details.members-sample summary").click();
+  const sample = await card.locator("details.members-sample li").allTextContents();
+  assert.equal(sample.length, Math.min(10, members));
+  assert.ok(sample[0].includes(lines[1].split(",")[0]), `${sample[0]} / ${lines[1]}`);
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -25,6 +25,13 @@ export async function api(method, path, body) {
   return json;
 }
 
+/** JSON lines from a GET (an export), each line parsed. */
+export async function jsonLines(path) {
+  const res = await fetch(path, { credentials: "same-origin" });
+  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+  return (await res.text()).split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+}
+
 /** Who is signed in; keeps the CSRF token for later changes. */
 export async function session() {
   const me = await api("GET", "/v1/admin/session");

@@ -1,7 +1,7 @@
 // `#/segments`: the site's segments (built-in ones first) with their size,
 // who entered and left each day, a sample of members, exports, and a form
 // for a segment of one's own (a condition in the campaigns' language).
-import { api, site as sitePath } from "./api.js";
+import { api, jsonLines, site as sitePath } from "./api.js";
 import { h, field } from "./dom.js";
 import { t, num, lang } from "./i18n.js";
 
@@ -14,7 +14,10 @@ export async function segments(view, ctx, { editor, act }) {
   const list = (await api("GET", `${sitePath(s)}/segments`)).segments;
   const cards = await Promise.all(list.map(async (seg) => {
     const path = `${sitePath(s)}/segments/${encodeURIComponent(seg.id)}`;
-    const one = await api("GET", `${path}?days=14`);
+    const [one, sample] = await Promise.all([
+      api("GET", `${path}?days=14`),
+      seg.members ? jsonLines(`${path}/members?format=jsonl&limit=10`) : [],
+    ]);
     const rows = one.days.map((d) => h("tr", {},
       h("th", { scope: "row" }, day(d.day)), h("td", {}, num(d.entered)), h("td", {}, num(d.left)), h("td", {}, num(d.members))));
     return h("section", { class: "card segment", "data-segment": seg.id },
@@ -30,6 +33,10 @@ export async function segments(view, ctx, { editor, act }) {
         h("a", { class: "button", href: `${path}/members?format=csv`, download: `${seg.id}.csv` }, t("exportCsv")),
         h("a", { class: "button", href: `${path}/members?format=jsonl`, download: `${seg.id}.jsonl` }, t("exportJsonl")),
         editor && !seg.builtin ? h("button", { type: "button", class: "danger", onclick: act(async () => { await api("DELETE", path); await again(); }) }, t("delete")) : null),
+      sample.length
+        ? h("details", { class: "members-sample" }, h("summary", {}, t("membersSample", { n: num(sample.length) })),
+          h("ul", {}, sample.map((m) => h("li", {}, m.customer_id ? `${m.customer_id} (${m.anon})` : m.anon))))
+        : null,
       rows.length
         ? h("table", { class: "segment-days" }, h("caption", {}, t("segmentDays")),
           h("thead", {}, h("tr", {}, [t("day"), t("entered"), t("left"), t("members")].map((x) => h("th", { scope: "col" }, x)))),

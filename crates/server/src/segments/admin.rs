@@ -279,10 +279,12 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-/// `?format=jsonl|csv` of an export.
+/// `?format=jsonl|csv` of an export, and `limit` for a sample (the first
+/// members by id, at most 5,000).
 #[derive(Deserialize)]
 pub struct ExportQuery {
     format: Option<String>,
+    limit: Option<u32>,
 }
 
 /// `GET …/segments/{seg}/members`: every member as JSON lines (`{"anon",
@@ -302,6 +304,16 @@ pub async fn members(
             )));
         }
     };
+    let page_size = match q.limit {
+        None => PAGE,
+        Some(n @ 1..=PAGE) => n,
+        Some(n) => {
+            return Err(ApiError::bad_request(format!(
+                "`limit` {n} must be from 1 to {PAGE}"
+            )));
+        }
+    };
+    let sample = q.limit.is_some();
     let store = state.store.clone();
     // Keyset pages: each read starts after the last id sent.
     let pages = futures_util::stream::unfold((Some(String::new()), csv), move |(after, header)| {
@@ -309,7 +321,7 @@ pub async fn members(
         let (site, id) = (site.clone(), id.clone());
         async move {
             let after = after?;
-            let page = match store.members(&site, &id, &after, PAGE).await {
+            let page = match store.members(&site, &id, &after, page_size).await {
                 Ok(page) => page,
                 Err(e) => return Some((Err(std::io::Error::other(e.to_string())), (None, false))),
             };
@@ -331,7 +343,7 @@ pub async fn members(
                     text.push('\n');
                 }
             }
-            let next = (page.len() == PAGE as usize)
+            let next = (!sample && page.len() == page_size as usize)
                 .then(|| page.last().map(|l| l.0.clone()).unwrap_or_default());
             if text.is_empty() {
                 return None;

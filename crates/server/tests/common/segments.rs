@@ -197,4 +197,32 @@ pub async fn segments_fill_follow_shoppers_and_send_their_changes(state: AppStat
     assert_eq!(lines[0], "anon,customer_id,entered_ms");
     assert_eq!(lines.len(), 3);
     assert!(lines[1].starts_with("segm-bbbbbbbbbbbbbbbb,,"));
+    // A sample: the first members by id, as many as asked for.
+    for (query, expected) in [
+        ("limit=1", Some(1)),
+        ("limit=2", Some(2)),
+        ("limit=0", None),
+    ] {
+        let req = Request::get(format!(
+            "/v1/admin/sites/demo/segments/buyers/members?{query}"
+        ))
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+        let res = app(state.clone()).oneshot(req).await.unwrap();
+        let status = res.status();
+        let text = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec())
+            .unwrap();
+        match expected {
+            Some(n) => {
+                assert_eq!(status, StatusCode::OK, "{text}");
+                assert_eq!(text.lines().count(), n, "{text}");
+                assert!(
+                    text.starts_with("{\"anon\":\"segm-bbbbbbbbbbbbbbbb\""),
+                    "{text}"
+                );
+            }
+            None => assert_eq!(status, StatusCode::BAD_REQUEST, "{text}"),
+        }
+    }
 }
