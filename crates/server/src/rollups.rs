@@ -209,6 +209,12 @@ pub fn counts(
     out
 }
 
+/// The lifecycle stage a stored profile (the engine's stored form) is in.
+pub fn stage_in(profile: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(profile).ok()?;
+    v.get("stage")?.as_str().map(str::to_string)
+}
+
 /// One shopper's rollups from all their events (in time order).
 pub fn shopper(anon: &str, events: &[Event], cfg: &ProfileConfig) -> ShopperRollup {
     let (days, profile) = insights::shopper_days(events, cfg);

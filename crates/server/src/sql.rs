@@ -910,6 +910,26 @@ macro_rules! sql_store {
             }
         }
 
+        /// The lifecycle stage each of these shoppers' stored profile is in.
+        async fn stages_of(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            site: &str,
+            anons: &[&str],
+        ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+            let mut query =
+                sqlx::QueryBuilder::<$db>::new("SELECT anon, profile FROM rollup_profiles WHERE site = ");
+            query.push_bind(site);
+            push_anons(&mut query, anons);
+            let rows = query.build().fetch_all(&mut *conn).await.map_err(db)?;
+            Ok(rows
+                .iter()
+                .filter_map(|r| {
+                    let stage = $crate::rollups::stage_in(&r.get::<String, _>("profile"))?;
+                    Some((r.get::<String, _>("anon"), stage))
+                })
+                .collect())
+        }
+
         /// Which of these ids were erased (their tombstones).
         async fn erased_among<'a>(
             conn: &mut <$db as sqlx::Database>::Connection,
@@ -1053,6 +1073,7 @@ macro_rules! sql_store {
                         )));
                     }
                     let erased = erased_among(&mut tx, site, &anons).await?;
+                    let stages_before = stages_of(&mut tx, site, &anons).await?;
                     let mut deltas = Deltas::new();
                     retract_into(&mut tx, site, &anons, &mut deltas).await?;
                     let mine: Vec<&$crate::store::ShopperRollup> = rollups
@@ -1114,6 +1135,31 @@ macro_rules! sql_store {
                         .iter()
                         .filter_map(|r| r.profile.as_ref().map(|p| (r.anon.as_str(), p)))
                         .collect();
+                    // A shopper whose stage moved (not one rolled up for the
+                    // first time) is sent on as `lifecycle.changed`.
+                    for (anon, (_, profile)) in &profiles {
+                        let (Some(from), Some(to)) =
+                            (stages_before.get(*anon), $crate::rollups::stage_in(profile))
+                        else {
+                            continue;
+                        };
+                        if *from != to {
+                            let customer: Option<String> = sqlx::query_scalar(
+                                "SELECT customer FROM identities WHERE site = $1 AND anon = $2",
+                            )
+                            .bind(site)
+                            .bind(*anon)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                            let now = $crate::now_ms();
+                            let data = serde_json::json!({
+                                "site": site, "anon": anon, "customer_id": customer,
+                                "from": from, "to": to, "at_ms": now,
+                            });
+                            enqueue_webhooks(&mut tx, site, None, "lifecycle.changed", &data, now).await?;
+                        }
+                    }
                     for rows in profiles.chunks(1000) {
                         let mut query = sqlx::QueryBuilder::<$db>::new(
                             "INSERT INTO rollup_profiles (site, anon, last_ms, bucket, profile) ",

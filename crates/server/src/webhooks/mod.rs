@@ -40,6 +40,7 @@ use crate::store::StoreError;
 pub const EVENT_TYPES: &[&str] = &[
     "segment.entered",
     "segment.left",
+    "lifecycle.changed",
     "coupon.redeemed",
     "customer.erased",
     "webhook.test",

@@ -3288,6 +3288,7 @@ macro_rules! api_tests {
             identified_ids_are_linked_exported_by_customer_and_erased_together,
             orders_import_once_each_name_bad_lines_and_join_the_customers_profile,
             the_churn_model_is_fitted_on_the_sites_order_history,
+            lifecycle_changes_are_sent_as_webhooks,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

@@ -226,3 +226,65 @@ pub async fn segments_fill_follow_shoppers_and_send_their_changes(state: AppStat
         }
     }
 }
+
+pub async fn lifecycle_changes_are_sent_as_webhooks(state: AppState) {
+    let (receiver, receiver_url) = Receiver::start(&[]).await;
+    let (status, body) = call(
+        &state,
+        "POST",
+        "/v1/admin/sites/demo/webhooks",
+        json!({"url": receiver_url, "events": ["lifecycle.changed"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let deliverer = Deliverer::new(vec![0], Duration::from_secs(5)).unwrap();
+    let anon = "lcyc-aaaaaaaaaaaaaaaa";
+    // A first visit: rolled up for the first time, a baseline, nothing sent.
+    let events = json!({"events": [
+        results_event("evt_lc_pv1", "page_view", anon, None, None, None),
+    ]});
+    assert_eq!(
+        send(&state, post_events(&events, None)).await.0,
+        StatusCode::OK
+    );
+    dangol_server::rollups::catch_up(state.store.as_ref(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    deliverer.round(state.store.as_ref()).await.unwrap();
+    assert!(receiver.got().is_empty(), "a first rollup sends nothing");
+    // A purchase: new → active, sent once.
+    let events = json!({"events": [
+        results_event("evt_lc_by1", "purchase", anon, None, None, Some(30_000.0)),
+    ]});
+    assert_eq!(
+        send(&state, post_events(&events, None)).await.0,
+        StatusCode::OK
+    );
+    dangol_server::rollups::catch_up(state.store.as_ref(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    deliverer.round(state.store.as_ref()).await.unwrap();
+    let bodies = receiver.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let b = &bodies[0];
+    assert_eq!(b["type"], "lifecycle.changed", "{b}");
+    assert_eq!(
+        (&b["data"]["anon"], &b["data"]["from"], &b["data"]["to"]),
+        (&json!(anon), &json!("new"), &json!("active")),
+        "{b}"
+    );
+    assert_eq!(b["data"]["customer_id"], Value::Null);
+    // Another page view in the same stage sends nothing more.
+    let events = json!({"events": [
+        results_event("evt_lc_pv2", "page_view", anon, None, None, None),
+    ]});
+    assert_eq!(
+        send(&state, post_events(&events, None)).await.0,
+        StatusCode::OK
+    );
+    dangol_server::rollups::catch_up(state.store.as_ref(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    deliverer.round(state.store.as_ref()).await.unwrap();
+    assert_eq!(receiver.bodies().len(), 1);
+}
