@@ -342,6 +342,9 @@ test("the churn page fits the model on imported orders and lists the valuable cu
     assert.ok(Number(cells[0].replace(/,/g, "")) > 0, `${name}: ${cells}`);
   }
   assert.equal(await page.locator("svg.chart title", { hasText: "Customers by P(alive)" }).count(), 1);
+  // The holdout check: predicted beside actual purchases in the last 90 days.
+  assert.match(await page.locator("section.holdout p").first().textContent(), /predicted \d+ purchases in them for those \d+ customers; they made \d+/);
+  assert.equal(await page.locator("section.holdout svg.chart title", { hasText: "by repeat purchases before" }).count(), 1);
   const risky = await page.locator("table.at-risk tbody tr").count();
   assert.ok(risky > 0 && risky <= 20, String(risky));
   for (const p of await page.locator('table.at-risk td[data-metric="p_alive"]').allTextContents()) {

@@ -4,7 +4,7 @@
 import { api, site as sitePath } from "./api.js";
 import { h } from "./dom.js";
 import { t, num, pct } from "./i18n.js";
-import { barChart } from "./charts.js";
+import { barChart, lineChart } from "./charts.js";
 
 const fixed = (x, d = 3) => Number(x).toLocaleString(undefined, { maximumSignificantDigits: d });
 
@@ -58,5 +58,17 @@ export async function churn(view, ctx, { editor, act }) {
         h("thead", {}, h("tr", {}, [t("customer"), t("ordersCol"), t("revenue"), t("daysSinceLast"), "P(alive)", t("clv90")].map((x) => h("th", { scope: "col" }, x)))),
         h("tbody", {}, risky))
       : h("p", { class: "note" }, t("noData")));
-  view.replaceChildren(intro, params, spread, atRisk);
+  const hold = model.holdout;
+  const round2 = (x) => Math.round(x * 100) / 100;
+  const check = h("section", { class: "card holdout" },
+    h("h2", {}, t("holdoutCheck")),
+    hold
+      ? [
+        h("p", {}, t("holdoutSummary", { days: num(hold.days), n: num(hold.customers), predicted: num(Math.round(hold.predicted_purchases)), actual: num(hold.actual_purchases) })),
+        lineChart(t("holdoutChart"), hold.by_repeat_purchases.map((r) => r.repeat_purchases),
+          [{ name: t("predicted"), values: hold.by_repeat_purchases.map((r) => round2(r.predicted)) },
+            { name: t("actual"), values: hold.by_repeat_purchases.map((r) => round2(r.actual)) }]),
+      ]
+      : h("p", { class: "note" }, t("holdoutTooFew")));
+  view.replaceChildren(intro, params, spread, check, atRisk);
 }

@@ -54,6 +54,26 @@ pub trait ChurnStore: Send + Sync {
     -> Result<(), StoreError>;
     /// The site's fitted model and when it was fitted.
     async fn churn_model(&self, site: &str) -> Result<Option<(String, i64)>, StoreError>;
+    /// Every customer's purchases before `split_ms` (their count, first and
+    /// last) and how many came at or after it, by kind.
+    async fn split_histories(&self, site: &str, split_ms: i64) -> Result<Vec<Split>, StoreError>;
+}
+
+/// One customer's purchases of one kind around a split time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    /// Who bought.
+    pub who: String,
+    /// `purchase` or `order`.
+    pub kind: String,
+    /// Purchases before the split.
+    pub before: i64,
+    /// The first before it (ms), if any.
+    pub first_ms: Option<i64>,
+    /// The last before it (ms), if any.
+    pub last_ms: Option<i64>,
+    /// Purchases at or after the split.
+    pub after: i64,
 }
 
 pub(crate) mod sql {
@@ -111,6 +131,39 @@ pub(crate) mod sql {
                     Ok(())
                 }
 
+                async fn split_histories(
+                    &self,
+                    site: &str,
+                    split_ms: i64,
+                ) -> Result<Vec<$crate::churn::Split>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT COALESCE(i.customer, e.anon) AS who, e.type AS kind,
+                                SUM(CASE WHEN e.ts < $2 THEN 1 ELSE 0 END) AS before,
+                                MIN(CASE WHEN e.ts < $2 THEN e.ts END) AS first_ms,
+                                MAX(CASE WHEN e.ts < $2 THEN e.ts END) AS last_ms,
+                                SUM(CASE WHEN e.ts >= $2 THEN 1 ELSE 0 END) AS after
+                         FROM events e LEFT JOIN identities i ON i.site = e.site AND i.anon = e.anon
+                         WHERE e.site = $1 AND e.type IN ('purchase', 'order')
+                         GROUP BY COALESCE(i.customer, e.anon), e.type",
+                    )
+                    .bind(site)
+                    .bind(split_ms)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    Ok(rows
+                        .iter()
+                        .map(|r| $crate::churn::Split {
+                            who: r.get("who"),
+                            kind: r.get("kind"),
+                            before: r.get::<Option<i64>, _>("before").unwrap_or(0),
+                            first_ms: r.get("first_ms"),
+                            last_ms: r.get("last_ms"),
+                            after: r.get::<Option<i64>, _>("after").unwrap_or(0),
+                        })
+                        .collect())
+                }
+
                 async fn churn_model(&self, site: &str) -> Result<Option<(String, i64)>, StoreError> {
                     let row = sqlx::query("SELECT model, fitted_ms FROM churn_models WHERE site = $1")
                         .bind(site)
@@ -165,6 +218,79 @@ fn customers(purchases: &[Purchases], now_ms: i64) -> Vec<(String, History, f64)
             (p.who.clone(), h, p.total)
         })
         .collect()
+}
+
+/// The holdout check's period: the last 90 days.
+pub const HOLDOUT_DAYS: i64 = 90;
+
+/// The holdout check: the model fitted on the histories up to 90 days ago
+/// (the calibration period) predicts each of those customers' purchases in
+/// the last 90 days; predicted and actual means by how many repeat
+/// purchases the customers made before (0 to 6, and 7 or more). `None`
+/// when too few customers bought before the holdout.
+pub fn holdout_check(splits: &[Split], now_ms: i64) -> Option<Value> {
+    let split = now_ms - HOLDOUT_DAYS * 86_400_000;
+    let mut by_who: BTreeMap<&str, &Split> = BTreeMap::new();
+    for s in splits {
+        let keep = match by_who.get(s.who.as_str()) {
+            Some(seen) => seen.kind != "order" && s.kind == "order",
+            None => true,
+        };
+        if keep {
+            by_who.insert(&s.who, s);
+        }
+    }
+    let mut calibration = Vec::new();
+    for s in by_who.values() {
+        let (Some(first), Some(last)) = (s.first_ms, s.last_ms) else {
+            continue;
+        };
+        if s.before < 1 {
+            continue;
+        }
+        let h = History {
+            x: u32::try_from(s.before - 1).unwrap_or(u32::MAX),
+            t_x: (last - first).max(0) as f64 / DAY_MS,
+            t: (split - first).max(0) as f64 / DAY_MS,
+            mean_value: 0.0,
+        };
+        calibration.push((h, s.after));
+    }
+    if calibration.len() < MIN_CUSTOMERS {
+        return None;
+    }
+    let histories: Vec<History> = calibration.iter().map(|(h, _)| *h).collect();
+    let model = fit_bgnbd(&histories).params;
+    let mut groups = vec![(0u64, 0.0f64, 0i64); 8];
+    for (h, actual) in &calibration {
+        let g = &mut groups[(h.x as usize).min(7)];
+        g.0 += 1;
+        g.1 += model.expected_purchases(HOLDOUT_DAYS as f64, h.x, h.t_x, h.t);
+        g.2 += actual;
+    }
+    let rows: Vec<Value> = groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.0 > 0)
+        .map(|(x, (n, predicted, actual))| {
+            json!({
+                "repeat_purchases": if x == 7 { "7+".to_string() } else { x.to_string() },
+                "customers": n,
+                "predicted": predicted / *n as f64,
+                "actual": *actual as f64 / *n as f64,
+            })
+        })
+        .collect();
+    let predicted: f64 = groups.iter().map(|g| g.1).sum();
+    let actual: i64 = groups.iter().map(|g| g.2).sum();
+    Some(json!({
+        "days": HOLDOUT_DAYS,
+        "customers": calibration.len(),
+        "predicted_purchases": predicted,
+        "actual_purchases": actual,
+        "by_repeat_purchases": rows,
+        "calibration": {"r": model.r, "alpha": model.alpha, "a": model.a, "b": model.b},
+    }))
 }
 
 /// Customers listed as at risk on the dashboard.
@@ -283,6 +409,14 @@ pub async fn fit(
     let (bins, at_risk) = spread(&bg.params, &gg.params, &everyone);
     model["p_alive_histogram"] = json!(bins);
     model["at_risk"] = json!(at_risk);
+    let splits = state
+        .store
+        .split_histories(&site, now - HOLDOUT_DAYS * 86_400_000)
+        .await?;
+    model["holdout"] = tokio::task::spawn_blocking(move || holdout_check(&splits, now))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .unwrap_or(Value::Null);
     state
         .store
         .put_churn_model(&site, &model.to_string(), now)

@@ -201,14 +201,25 @@ pub async fn the_churn_model_is_fitted_on_the_sites_order_history(state: AppStat
     let day = 86_400_000i64;
     let now = now_ms();
     let mut lines = Vec::new();
+    // What the holdout check must find: customers who bought before the
+    // last 90 days, and their orders within them (the server's clock is a
+    // little later: an order exactly 90 days ago is before its split).
+    let split = now - 90 * day;
+    let (mut calibration, mut in_holdout) = (0u64, 0u64);
     for (i, h) in histories.iter().enumerate() {
         let first = now - (h.t * day as f64) as i64;
+        if first <= split {
+            calibration += 1;
+        }
         for k in 0..=h.x {
             let at = if h.x == 0 {
                 first
             } else {
                 first + (h.t_x * day as f64 * f64::from(k) / f64::from(h.x)) as i64
             };
+            if first <= split && at > split {
+                in_holdout += 1;
+            }
             let value = if k == 0 {
                 20_000.0
             } else {
@@ -248,6 +259,19 @@ pub async fn the_churn_model_is_fitted_on_the_sites_order_history(state: AppStat
         );
     }
     assert!(model["gamma_gamma"]["p"].as_f64().unwrap() > 0.0, "{model}");
+    // The holdout check: fitted on the histories before the last 90 days,
+    // its prediction for them set beside what they bought since.
+    let holdout = &model["holdout"];
+    assert_eq!(holdout["days"], 90, "{holdout}");
+    assert_eq!(holdout["customers"], calibration, "{holdout}");
+    assert_eq!(holdout["actual_purchases"], in_holdout, "{holdout}");
+    assert!(
+        holdout["predicted_purchases"].as_f64().unwrap() > 0.0,
+        "{holdout}"
+    );
+    let rows = holdout["by_repeat_purchases"].as_array().unwrap();
+    let customers: u64 = rows.iter().map(|r| r["customers"].as_u64().unwrap()).sum();
+    assert_eq!(customers, calibration);
     // How P(alive) spreads, and the valuable customers most likely gone.
     let bins: u64 = model["p_alive_histogram"]
         .as_array()
