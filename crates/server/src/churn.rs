@@ -261,7 +261,7 @@ pub fn holdout_check(splits: &[Split], now_ms: i64) -> Option<Value> {
     }
     let histories: Vec<History> = calibration.iter().map(|(h, _)| *h).collect();
     let model = fit_bgnbd(&histories).params;
-    let mut groups = vec![(0u64, 0.0f64, 0i64); 8];
+    let mut groups = [(0u64, 0.0f64, 0i64); 8];
     for (h, actual) in &calibration {
         let g = &mut groups[(h.x as usize).min(7)];
         g.0 += 1;
