@@ -763,8 +763,35 @@ pub fn fit_gamma_gamma(histories: &[History]) -> Fit<GammaGamma> {
         q: p[1],
         v: p[2],
     };
-    let total =
-        |m: &GammaGamma| -> f64 { buyers.iter().map(|&(x, v)| m.log_likelihood(x, v)).sum() };
+    // [`GammaGamma::log_likelihood`] summed, its Γ terms worked out once per
+    // distinct number of orders (there are few) rather than per customer.
+    let max_x = buyers.iter().map(|(x, _)| *x).max().unwrap_or(0) as usize;
+    let mut per_x = vec![(0.0f64, 0.0f64); max_x + 1];
+    for &(x, m) in &buyers {
+        let e = &mut per_x[x as usize];
+        e.0 += 1.0;
+        e.1 += m.ln();
+    }
+    let total = |g: &GammaGamma| -> f64 {
+        let GammaGamma { p, q, v } = *g;
+        let ln_v = v.ln();
+        let mut sum = 0.0;
+        for (x, &(count, sum_ln_m)) in per_x.iter().enumerate() {
+            if count == 0.0 {
+                continue;
+            }
+            let px = p * x as f64;
+            let gammas = dangol_engine::churn::ln_gamma(px + q)
+                - dangol_engine::churn::ln_gamma(px)
+                - dangol_engine::churn::ln_gamma(q);
+            sum += count * (gammas + q * ln_v + px * (x as f64).ln()) + (px - 1.0) * sum_ln_m;
+        }
+        for &(x, m) in &buyers {
+            let xf = f64::from(x);
+            sum -= (p * xf + q) * (xf * m + v).ln();
+        }
+        sum
+    };
     let objective = |logp: &[f64]| -> f64 {
         let p: Vec<f64> = logp.iter().map(|v| v.exp()).collect();
         let ll = total(&of(&p));
