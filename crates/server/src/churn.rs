@@ -13,7 +13,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use dangol_engine::churn::{BgNbd, GammaGamma};
-use dangol_engine::random::{Random, SplitMix64};
+use dangol_engine::random::{Random, SplitMix64, beta, gamma};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -630,6 +630,38 @@ fn invert(mut m: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
     Some(inv)
 }
 
+/// Maximises `log_likelihood` (summed over `n` customers, a function of
+/// the natural parameters) from `starts` (logarithms of the parameters),
+/// and the fit at the optimum.
+fn fit_by_likelihood<P: Copy>(
+    log_likelihood: &dyn Fn(&[f64]) -> f64,
+    starts: &[Vec<f64>],
+    n: f64,
+    of: impl Fn(&[f64]) -> P,
+    customers: usize,
+) -> Fit<P> {
+    let objective = |logp: &[f64]| -> f64 {
+        let p: Vec<f64> = logp.iter().map(|v| v.exp()).collect();
+        let ll = log_likelihood(&p);
+        if ll.is_finite() {
+            -ll / n
+        } else {
+            f64::INFINITY
+        }
+    };
+    let best: Vec<f64> = minimise(&objective, starts)
+        .iter()
+        .map(|v| v.exp())
+        .collect();
+    let neg_ll = |p: &[f64]| -log_likelihood(p);
+    Fit {
+        params: of(&best),
+        log_likelihood: log_likelihood(&best),
+        std_errors: std_errors(&neg_ll, &best),
+        customers,
+    }
+}
+
 /// The histories grouped for fast likelihoods: each distinct `(x, t_x,
 /// t)` once with its count, and the distinct times, so an evaluation takes
 /// one logarithm per distinct time rather than per customer.
@@ -716,15 +748,6 @@ pub fn fit_bgnbd(histories: &[History]) -> Fit<BgNbd> {
         b: p[3],
     };
     let total = |m: &BgNbd| -> f64 { grouped.log_likelihood(m) };
-    let objective = |logp: &[f64]| -> f64 {
-        let p: Vec<f64> = logp.iter().map(|v| v.exp()).collect();
-        let ll = total(&of(&p));
-        if ll.is_finite() {
-            -ll / n
-        } else {
-            f64::INFINITY
-        }
-    };
     let mean_t = histories.iter().map(|h| h.t).sum::<f64>() / n;
     let starts = [
         vec![0.0, mean_t.max(1.0).ln(), 0.0, 0.0],
@@ -735,18 +758,7 @@ pub fn fit_bgnbd(histories: &[History]) -> Fit<BgNbd> {
             (4.0f64).ln(),
         ],
     ];
-    let best: Vec<f64> = minimise(&objective, &starts)
-        .iter()
-        .map(|v| v.exp())
-        .collect();
-    let params = of(&best);
-    let neg_ll = |p: &[f64]| -total(&of(p));
-    Fit {
-        params,
-        log_likelihood: total(&params),
-        std_errors: std_errors(&neg_ll, &best),
-        customers: histories.len(),
-    }
+    fit_by_likelihood(&|p| total(&of(p)), &starts, n, of, histories.len())
 }
 
 /// Fits Gamma-Gamma to the customers with repeat purchases (their count
@@ -792,55 +804,12 @@ pub fn fit_gamma_gamma(histories: &[History]) -> Fit<GammaGamma> {
         }
         sum
     };
-    let objective = |logp: &[f64]| -> f64 {
-        let p: Vec<f64> = logp.iter().map(|v| v.exp()).collect();
-        let ll = total(&of(&p));
-        if ll.is_finite() {
-            -ll / n
-        } else {
-            f64::INFINITY
-        }
-    };
     let mean = buyers.iter().map(|(_, v)| v).sum::<f64>() / n;
     let starts = [
         vec![0.0, 0.0, mean.max(1.0).ln()],
         vec![(2.0f64).ln(), (3.0f64).ln(), (mean.max(1.0) * 2.0).ln()],
     ];
-    let best: Vec<f64> = minimise(&objective, &starts)
-        .iter()
-        .map(|v| v.exp())
-        .collect();
-    let params = of(&best);
-    let neg_ll = |p: &[f64]| -total(&of(p));
-    Fit {
-        params,
-        log_likelihood: total(&params),
-        std_errors: std_errors(&neg_ll, &best),
-        customers: buyers.len(),
-    }
-}
-
-/// A Gamma(shape, 1) draw (Marsaglia and Tsang).
-fn gamma(rng: &mut SplitMix64, shape: f64) -> f64 {
-    if shape < 1.0 {
-        return gamma(rng, shape + 1.0) * rng.next_f64().max(f64::MIN_POSITIVE).powf(1.0 / shape);
-    }
-    let d = shape - 1.0 / 3.0;
-    let c = 1.0 / (9.0 * d).sqrt();
-    loop {
-        // A standard normal draw (Box–Muller).
-        let u1 = rng.next_f64().max(f64::MIN_POSITIVE);
-        let u2 = rng.next_f64();
-        let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
-        let v = (1.0 + c * z).powi(3);
-        if v <= 0.0 {
-            continue;
-        }
-        let u = rng.next_f64().max(f64::MIN_POSITIVE);
-        if u.ln() < 0.5 * z * z + d - d * v + d * v.ln() {
-            return d * v;
-        }
-    }
+    fit_by_likelihood(&|p| total(&of(p)), &starts, n, of, buyers.len())
 }
 
 /// `customers` histories drawn from the models (for tests and the bench):
@@ -850,10 +819,9 @@ pub fn simulate(model: &BgNbd, spend: &GammaGamma, customers: usize, seed: u64) 
     let mut rng = SplitMix64::new(seed);
     (0..customers)
         .map(|_| {
-            let rate = gamma(&mut rng, model.r) / model.alpha;
-            let ga = gamma(&mut rng, model.a);
-            let drop = ga / (ga + gamma(&mut rng, model.b));
-            let nu = gamma(&mut rng, spend.q) / spend.v;
+            let rate = gamma(model.r, &mut rng) / model.alpha;
+            let drop = beta(model.a, model.b, &mut rng);
+            let nu = gamma(spend.q, &mut rng) / spend.v;
             let t = 30.0 + (rng.next_f64() * 700.0).floor();
             let (mut x, mut t_x, mut now, mut spent) = (0u32, 0.0, 0.0, 0.0);
             loop {
@@ -863,7 +831,7 @@ pub fn simulate(model: &BgNbd, spend: &GammaGamma, customers: usize, seed: u64) 
                 }
                 x += 1;
                 t_x = now.floor().min(t);
-                spent += gamma(&mut rng, spend.p) / nu;
+                spent += gamma(spend.p, &mut rng) / nu;
                 if rng.next_f64() < drop {
                     break;
                 }
@@ -926,26 +894,26 @@ mod tests {
         let fit = fit_bgnbd(&histories);
         let m = fit.params;
         for (ours, lifetimes) in [
-            (m.r, 0.251_822_537_993_370_2),
-            (m.alpha, 20.069_887_144_545_064),
-            (m.a, 0.932_438_918_685_825_7),
-            (m.b, 2.893_057_399_438_475),
+            (m.r, 0.236_869_246_211_635_08),
+            (m.alpha, 18.682_734_214_800_533),
+            (m.a, 0.717_524_342_914_216_7),
+            (m.b, 2.203_468_160_598_484),
         ] {
             assert!(agree(ours, lifetimes, 3), "{ours} vs {lifetimes}");
         }
         for (ours, lifetimes) in fit.std_errors.iter().zip([
-            0.007_164_070_605_440_686,
-            0.997_498_498_818_547_1,
-            0.089_000_101_898_015_5,
-            0.371_274_560_898_520_4,
+            0.006_747_835_783_612_218,
+            0.945_203_399_175_003_4,
+            0.063_490_830_735_478_34,
+            0.268_019_495_812_707_5,
         ]) {
             assert!(agree(*ours, lifetimes, 2), "{ours} vs {lifetimes}");
         }
         // The figures for one customer, as `lifetimes` gives them with its fit.
-        assert!(agree(m.p_alive(3, 100.0, 400.0), 0.082_062_99, 3));
+        assert!(agree(m.p_alive(3, 100.0, 400.0), 0.090_073_98, 3));
         assert!(agree(
             m.expected_purchases(90.0, 3, 100.0, 400.0),
-            0.053_912_884_864_445_1,
+            0.059_503_886_788_906_1,
             3
         ));
         // Near the truth (5,000 customers).
@@ -956,16 +924,16 @@ mod tests {
 
         let g = fit_gamma_gamma(&histories);
         for (ours, lifetimes) in [
-            (g.params.p, 5.602_042_922_100_97),
-            (g.params.q, 3.929_586_914_867_724_3),
-            (g.params.v, 16.096_411_403_223_527),
+            (g.params.p, 5.448_055_850_996_441),
+            (g.params.q, 4.077_956_857_647_676),
+            (g.params.v, 16.849_263_030_528_338),
         ] {
             assert!(agree(ours, lifetimes, 3), "{ours} vs {lifetimes}");
         }
         for (ours, lifetimes) in g.std_errors.iter().zip([
-            0.575_509_175_645_344,
-            0.176_739_597_314_958_45,
-            2.319_403_636_310_563_7,
+            0.561_454_519_141_082_1,
+            0.189_948_962_088_556_38,
+            2.458_228_697_708_456,
         ]) {
             assert!(agree(*ours, lifetimes, 2), "{ours} vs {lifetimes}");
         }

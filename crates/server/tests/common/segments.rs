@@ -227,6 +227,14 @@ pub async fn segments_fill_follow_shoppers_and_send_their_changes(state: AppStat
     }
 }
 
+/// Rolls up what is pending, then delivers what that queued.
+async fn roll_up_and_deliver(state: &AppState, deliverer: &Deliverer) {
+    dangol_server::rollups::catch_up(state.store.as_ref(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    deliverer.round(state.store.as_ref()).await.unwrap();
+}
+
 pub async fn lifecycle_changes_are_sent_as_webhooks(state: AppState) {
     let (receiver, receiver_url) = Receiver::start(&[]).await;
     let (status, body) = call(
@@ -247,10 +255,7 @@ pub async fn lifecycle_changes_are_sent_as_webhooks(state: AppState) {
         send(&state, post_events(&events, None)).await.0,
         StatusCode::OK
     );
-    dangol_server::rollups::catch_up(state.store.as_ref(), Duration::from_secs(10))
-        .await
-        .unwrap();
-    deliverer.round(state.store.as_ref()).await.unwrap();
+    roll_up_and_deliver(&state, &deliverer).await;
     assert!(receiver.got().is_empty(), "a first rollup sends nothing");
     // A purchase: new → active, sent once.
     let events = json!({"events": [
@@ -260,10 +265,7 @@ pub async fn lifecycle_changes_are_sent_as_webhooks(state: AppState) {
         send(&state, post_events(&events, None)).await.0,
         StatusCode::OK
     );
-    dangol_server::rollups::catch_up(state.store.as_ref(), Duration::from_secs(10))
-        .await
-        .unwrap();
-    deliverer.round(state.store.as_ref()).await.unwrap();
+    roll_up_and_deliver(&state, &deliverer).await;
     let bodies = receiver.bodies();
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     let b = &bodies[0];
@@ -282,9 +284,6 @@ pub async fn lifecycle_changes_are_sent_as_webhooks(state: AppState) {
         send(&state, post_events(&events, None)).await.0,
         StatusCode::OK
     );
-    dangol_server::rollups::catch_up(state.store.as_ref(), Duration::from_secs(10))
-        .await
-        .unwrap();
-    deliverer.round(state.store.as_ref()).await.unwrap();
+    roll_up_and_deliver(&state, &deliverer).await;
     assert_eq!(receiver.bodies().len(), 1);
 }
