@@ -367,12 +367,17 @@ async fn store_batch(
         return Ok(());
     }
     let now = crate::now_ms();
+    // Each order's customer id, worked out once.
+    let anons: Vec<String> = batch
+        .iter()
+        .map(|(_, order)| customer_anon(site, &order.customer))
+        .collect();
     // The batch's new customers, linked at once; erased ones stay out.
     let mut new: Vec<(String, String)> = Vec::new();
     let mut seen: HashSet<&str> = HashSet::new();
-    for (_, order) in batch.iter() {
+    for ((_, order), anon) in batch.iter().zip(&anons) {
         if !tally.customers.contains(&order.customer) && seen.insert(&order.customer) {
-            new.push((customer_anon(site, &order.customer), order.customer.clone()));
+            new.push((anon.clone(), order.customer.clone()));
         }
     }
     let erased: HashSet<String> = state
@@ -387,8 +392,7 @@ async fn store_batch(
         }
     }
     let mut events = Vec::with_capacity(batch.len());
-    for (line, order) in batch.drain(..) {
-        let anon = customer_anon(site, &order.customer);
+    for ((line, order), anon) in batch.drain(..).zip(anons) {
         if erased.contains(&anon) {
             tally.reject(
                 line,
