@@ -105,7 +105,7 @@ impl BenchConditions {
     /// how many evaluations matched (so none can be skipped).
     pub fn run(&self, attributes: JsValue, rounds: u32) -> u32 {
         let attributes = platform::json::from_js(&attributes);
-        let groups = serde_json::Value::Object(serde_json::Map::new());
+        let groups = dangol_engine::json::Value::Object(dangol_engine::json::Map::new());
         let mut matched = 0;
         for _ in 0..rounds {
             let resolved = self.paths.resolve(&attributes);

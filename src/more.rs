@@ -9,9 +9,9 @@ use std::rc::Rc;
 
 use dangol_engine::config::{CompiledConfig, PlacementKind, compact};
 use dangol_engine::i18n::Lang;
+use dangol_engine::json::Value;
 use dangol_engine::loyalty;
 use gloo::events::EventListener;
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
 
@@ -73,7 +73,7 @@ pub fn show(
     let attributes = json::from_parsed(&attributes);
     let declared = match json::from_parsed(&declared) {
         Value::Object(map) => map,
-        _ => serde_json::Map::new(),
+        _ => dangol_engine::json::Map::new(),
     };
     let site = config.config();
     let c = config

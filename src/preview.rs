@@ -7,11 +7,11 @@ use dangol_engine::config::{CompiledConfig, SiteConfig};
 use dangol_engine::consent::Consent;
 use dangol_engine::decide::{Shopper, decide};
 use dangol_engine::i18n::Lang;
+use dangol_engine::json::{Map, Value};
 use dangol_engine::ledger::Ledger;
 use dangol_engine::loyalty;
 use dangol_engine::random::SplitMix64;
 use dangol_engine::time::Moment;
-use serde_json::{Map, Value, json};
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
 
@@ -87,11 +87,16 @@ impl Preview {
             .config
             .campaigns_for(placement)
             .map(|c| {
-                json!({
-                    "campaign": c.campaign.id,
-                    "matches": c.condition.eval(&attributes, &self.config.config().saved_groups, &BrowserRegex),
-                    "why": c.why(&attributes, lang),
-                })
+                let mut entry = Map::new();
+                entry.insert("campaign".into(), c.campaign.id.as_str().into());
+                let matches = c.condition.eval(
+                    &attributes,
+                    &self.config.config().saved_groups,
+                    &BrowserRegex,
+                );
+                entry.insert("matches".into(), matches.into());
+                entry.insert("why".into(), c.why(&attributes, lang).into());
+                Value::Object(entry)
             })
             .collect();
         out.insert("audiences".into(), Value::Array(explained));

@@ -4,7 +4,7 @@
 
 use dangol_engine::condition::{Condition, NativeRegex};
 use libfuzzer_sys::fuzz_target;
-use serde_json::Value;
+use dangol_engine::json::Value;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let attrs = serde_json::from_str::<Value>(attrs).unwrap_or(Value::Null);
-    let groups = serde_json::json!({"g": [1, "a", true]});
+    let groups = dangol_engine::json!({"g": [1, "a", true]});
     if let Ok(c) = Condition::compile(&cond, &NativeRegex) {
         let _ = c.eval(&attrs, &groups, &NativeRegex);
         let _ = c.paths();

@@ -10,7 +10,7 @@ use dangol_engine::random::SplitMix64;
 use dangol_engine::time::Moment;
 
 pub fn decide_everywhere(config: &CompiledConfig) {
-    let attributes = serde_json::json!({"page": {"path": "/"}, "cart": {"items": 1}});
+    let attributes = dangol_engine::json!({"page": {"path": "/"}, "cart": {"items": 1}});
     let ledger = Ledger::default();
     let shopper = Shopper {
         attributes: &attributes,

@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let (template, value) = text
         .split_once('\0')
         .unwrap_or((&text, "{{declared.name}}"));
-    let attrs = serde_json::json!({
+    let attrs = dangol_engine::json!({
         "declared": {"name": value, "points": value.len()},
         "cart": {"value": 59000.5, "items": 2}
     });

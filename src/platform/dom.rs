@@ -72,11 +72,11 @@ pub fn page_context() -> PageContext {
 /// the event name and GA4-style properties from its `data-dangol-*`
 /// attributes (`item-id`, `item-name`, `item-category`, `item-brand`,
 /// `price`, `quantity`, `value`, `currency`, `transaction-id`).
-pub fn tracked_click(event: &web_sys::Event) -> Option<(String, serde_json::Value)> {
+pub fn tracked_click(event: &web_sys::Event) -> Option<(String, dangol_engine::json::Value)> {
     let target = event.target()?.dyn_into::<Element>().ok()?;
     let marked = target.closest("[data-dangol-track]").ok()??;
     let name = marked.get_attribute("data-dangol-track")?;
-    let mut props = serde_json::Map::new();
+    let mut props = dangol_engine::json::Map::new();
     for (attr, key, numeric) in [
         ("item-id", "item_id", false),
         ("item-name", "item_name", false),
@@ -95,16 +95,16 @@ pub fn tracked_click(event: &web_sys::Event) -> Option<(String, serde_json::Valu
         let value = if numeric {
             // The browser parses numbers, so the wasm carries no float parser.
             let n = js_sys::Number::parse_float(&raw);
-            match serde_json::Number::from_f64(n) {
-                Some(n) => serde_json::Value::Number(n),
-                None => serde_json::Value::String(raw),
+            match dangol_engine::json::Number::from_f64(n) {
+                Some(n) => dangol_engine::json::Value::Number(n),
+                None => dangol_engine::json::Value::String(raw),
             }
         } else {
-            serde_json::Value::String(raw)
+            dangol_engine::json::Value::String(raw)
         };
         props.insert(key.to_string(), value);
     }
-    Some((name, serde_json::Value::Object(props)))
+    Some((name, dangol_engine::json::Value::Object(props)))
 }
 
 /// How far down the page the viewport's bottom edge is, in percent.

@@ -7,8 +7,8 @@
 //! (a DOM node, a class instance, a cyclic structure or a 10 MB array costs
 //! a bounded walk, never a frozen page).
 
+use dangol_engine::json::{Map, Number, Value};
 use js_sys::{Array, Object, Reflect};
-use serde_json::{Map, Number, Value};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Deepest nesting accepted from the page; deeper parts become `null`.
@@ -21,7 +21,7 @@ const MAX_PARSED_DEPTH: u32 = 64;
 pub const MAX_NODES: u32 = 2_000;
 
 /// A JSON-like JavaScript value from the page (`track`, `set`, a
-/// `dataLayer` entry) as a `serde_json::Value`, within the budget.
+/// `dataLayer` entry) as a `dangol_engine::json::Value`, within the budget.
 /// Functions, symbols, `undefined`, non-finite numbers and objects that are
 /// not plain (DOM nodes, class instances) become `null`.
 pub fn from_js(value: &JsValue) -> Value {
@@ -88,7 +88,7 @@ fn is_plain(value: &JsValue) -> bool {
 
 /// Reads only `fields` of `value` (each converted with the shared budget);
 /// absent fields are left out. `None` when `value` is not an object.
-pub fn pick(value: &JsValue, fields: &[&str], budget: &mut u32) -> Option<Map<String, Value>> {
+pub fn pick(value: &JsValue, fields: &[&str], budget: &mut u32) -> Option<Map> {
     if !value.is_object() {
         return None;
     }
@@ -113,7 +113,7 @@ fn number(n: f64) -> Value {
     Number::from_f64(n).map_or(Value::Null, Value::Number)
 }
 
-/// A `serde_json::Value` as a plain JavaScript value.
+/// A `dangol_engine::json::Value` as a plain JavaScript value.
 pub fn to_js(value: &Value) -> JsValue {
     match value {
         Value::Null => JsValue::NULL,

@@ -95,7 +95,7 @@ pub struct Rendered {
 /// nothing is ever parsed as HTML.
 pub fn filled(
     content: &Content,
-    attributes: &serde_json::Value,
+    attributes: &dangol_engine::json::Value,
     currency: Option<&str>,
     lang: Lang,
 ) -> Content {

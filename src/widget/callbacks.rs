@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde_json::Value;
+use dangol_engine::json::Value;
 use wasm_bindgen::JsValue;
 
 use super::state::Inner;

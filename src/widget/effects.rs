@@ -2,8 +2,8 @@
 //! erase requests, and batches handed to [`super::sync`] to send. No rule
 //! is decided here.
 
+use dangol_engine::json::Value;
 use dangol_engine::session::{Effect, Input, Key, OUTBOX_PREFIX, Stored};
-use serde_json::Value;
 use wasm_bindgen_futures::spawn_local;
 
 use super::state::Inner;

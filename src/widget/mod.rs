@@ -221,7 +221,7 @@ impl Widget {
     /// ```
     pub fn consent_purposes(&self) -> JsValue {
         let inner = self.inner.borrow();
-        let mut out = serde_json::Map::new();
+        let mut out = dangol_engine::json::Map::new();
         let purposes = inner.session.purposes();
         out.insert(
             "personalisation".into(),
@@ -229,7 +229,7 @@ impl Widget {
         );
         out.insert("measurement".into(), purposes.measurement.as_str().into());
         out.insert("gpc".into(), inner.session.signals().gpc.into());
-        json::to_js(&serde_json::Value::Object(out))
+        json::to_js(&dangol_engine::json::Value::Object(out))
     }
 
     /// The decisions made on this page with their reasons ("why this offer?").
@@ -245,7 +245,7 @@ impl Widget {
             .iter()
             .map(Decision::to_value)
             .collect();
-        json::to_js(&serde_json::Value::Array(list))
+        json::to_js(&dangol_engine::json::Value::Array(list))
     }
 
     /// Records an e-commerce or custom event with GA4's names and fields.
@@ -315,15 +315,19 @@ impl Widget {
             let n = items.length().min(track::MAX_ITEMS as u32 + 1);
             let list = (0..n)
                 .map(|i| {
-                    json::pick(&items.get(i), track::ITEM_FIELDS, &mut budget)
-                        .map_or(serde_json::Value::Null, serde_json::Value::Object)
+                    json::pick(&items.get(i), track::ITEM_FIELDS, &mut budget).map_or(
+                        dangol_engine::json::Value::Null,
+                        dangol_engine::json::Value::Object,
+                    )
                 })
                 .collect();
-            props.insert("items".into(), serde_json::Value::Array(list));
+            props.insert("items".into(), dangol_engine::json::Value::Array(list));
         }
-        self.inner
-            .borrow_mut()
-            .track(&name, &serde_json::Value::Object(props), "dataLayer");
+        self.inner.borrow_mut().track(
+            &name,
+            &dangol_engine::json::Value::Object(props),
+            "dataLayer",
+        );
         sync::flush(self.inner.clone());
     }
 

@@ -7,13 +7,13 @@ use dangol_engine::config::{CompiledCampaign, CompiledConfig, PlacementKind, Tri
 use dangol_engine::decide::{Chosen, Shopper, decide_page};
 use dangol_engine::event::Event;
 use dangol_engine::i18n::Lang;
+use dangol_engine::json::Value;
 #[cfg(feature = "full")]
 use dangol_engine::loyalty;
 use dangol_engine::profile::Input;
 use dangol_engine::random::SplitMix64;
 use dangol_engine::time::Moment;
 use dangol_engine::trigger::PageSignals;
-use serde_json::Value;
 use web_sys::Element;
 
 use super::state::{Inner, Phase, Shown, Waiting, offer_detail};

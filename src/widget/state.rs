@@ -6,9 +6,9 @@ use dangol_engine::config::CompiledConfig;
 use dangol_engine::consent::Consent;
 use dangol_engine::decide::Decision;
 use dangol_engine::event::Event;
+use dangol_engine::json::{Map, Value};
 use dangol_engine::profile::{Input as ProfileInput, Profile};
 use dangol_engine::session::{Ctx, Input, Session};
-use serde_json::{Map, Value};
 
 use dangol_engine::config::{PlacementKind, Trigger};
 use dangol_engine::decide::Chosen;
@@ -212,7 +212,7 @@ impl Inner {
     }
 
     /// Declared attributes.
-    pub fn declared(&self) -> &Map<String, Value> {
+    pub fn declared(&self) -> &Map {
         self.session.declared()
     }
 

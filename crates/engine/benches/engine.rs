@@ -10,10 +10,11 @@ use dangol_engine::condition::{Condition, NativeRegex, Paths};
 use dangol_engine::config::SiteConfig;
 use dangol_engine::consent::Consent;
 use dangol_engine::decide::{Shopper, decide_page};
+use dangol_engine::json;
+use dangol_engine::json::Value;
 use dangol_engine::ledger::Ledger;
 use dangol_engine::random::SplitMix64;
 use dangol_engine::time::Moment;
-use serde_json::{Value, json};
 
 const NOW: i64 = 1_795_617_000_000;
 

@@ -22,7 +22,7 @@
 //! Without consent only the contextual attributes are present, so a
 //! behavioural condition cannot match by accident.
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::consent::Consent;
 use crate::time::Moment;
@@ -93,7 +93,7 @@ pub struct Facts {
     pub churn: Option<crate::churn::ChurnFigures>,
 }
 
-fn put(map: &mut Map<String, Value>, key: &str, value: impl Into<Value>) {
+fn put(map: &mut Map, key: &str, value: impl Into<Value>) {
     map.insert(key.to_string(), value.into());
 }
 
@@ -102,7 +102,7 @@ fn put(map: &mut Map<String, Value>, key: &str, value: impl Into<Value>) {
 pub fn build(
     page: &PageContext,
     facts: &Facts,
-    declared: &Map<String, Value>,
+    declared: &Map,
     consent: Consent,
     moment: &Moment,
 ) -> Value {
@@ -236,7 +236,7 @@ pub fn utm_from_query(search: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     fn page() -> PageContext {
         PageContext {

@@ -18,7 +18,7 @@
 
 use std::cmp::Ordering;
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::wire::{Reader, Writer};
 
@@ -84,7 +84,7 @@ impl RegexEngine for NativeRegex {
 ///
 /// ```
 /// use dangol_engine::condition::eval_condition;
-/// use serde_json::json;
+/// use dangol_engine::json;
 /// let attrs = json!({"cart": {"value": 52000}, "tier": "gold"});
 /// assert!(eval_condition(&attrs, &json!({"cart.value": {"$gte": 50000}}), &json!({})));
 /// assert!(!eval_condition(&attrs, &json!({"tier": {"$in": ["vip"]}}), &json!({})));
@@ -228,7 +228,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn object(&mut self, map: &Map<String, Value>, prefix: &str) -> Node {
+    fn object(&mut self, map: &Map, prefix: &str) -> Node {
         let mut parts: Vec<Node> = map
             .iter()
             .map(|(key, value)| {
@@ -736,7 +736,7 @@ fn get_path<'v>(attrs: &'v Value, path: &[String]) -> &'v Value {
     current
 }
 
-fn is_operator_object(map: &Map<String, Value>) -> bool {
+fn is_operator_object(map: &Map) -> bool {
     !map.is_empty() && map.keys().all(|k| k.starts_with('$'))
 }
 
@@ -868,7 +868,7 @@ impl Matcher for Literal {
 /// A number as JavaScript would print it for the usual version-like values
 /// (`1` → "1", `1.25` → "1.25"), without pulling float formatting into the
 /// wasm: up to six decimals, trailing zeros trimmed.
-fn number_text(n: &serde_json::Number) -> String {
+fn number_text(n: &crate::json::Number) -> String {
     if let Some(i) = n.as_i64() {
         return crate::cat::int(i);
     }
@@ -1138,7 +1138,7 @@ fn read_op(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> Op {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     fn strict(cond: Value) -> Result<Condition, ConditionError> {
         Condition::compile(&cond, &NativeRegex)
@@ -1317,14 +1317,14 @@ mod tests {
     #[test]
     fn numeric_versions_read_as_javascript_prints_them() {
         assert_eq!(
-            number_text(&serde_json::Number::from_f64(-0.5).unwrap()),
+            number_text(&crate::json::Number::from_f64(-0.5).unwrap()),
             "-0.5"
         );
         assert_eq!(
-            number_text(&serde_json::Number::from_f64(1.25).unwrap()),
+            number_text(&crate::json::Number::from_f64(1.25).unwrap()),
             "1.25"
         );
-        assert_eq!(number_text(&serde_json::Number::from(7)), "7");
+        assert_eq!(number_text(&crate::json::Number::from(7)), "7");
         assert_eq!(
             padded_version(&json!("v1.2.3+build")),
             "    1-    2-    3-~"

@@ -12,8 +12,8 @@
 //!    which is what the held-out shopper would have seen without it);
 //! 10. the variant: sticky by hash, or Thompson sampling.
 
+use crate::json::{Map, Value};
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use crate::bucket;
 use crate::condition::{RegexEngine, Resolved};
@@ -572,8 +572,8 @@ mod tests {
     use super::*;
     use crate::condition::NativeRegex;
     use crate::config::SiteConfig;
+    use crate::json;
     use crate::random::SplitMix64;
-    use serde_json::json;
 
     const NOW: i64 = 1_795_617_000_000; // Wednesday 14:30 UTC
 
@@ -653,7 +653,10 @@ mod tests {
             Reason::NoCampaigns,
         ];
         for r in reasons {
-            assert_eq!(r.to_value(), serde_json::to_value(&r).unwrap());
+            assert_eq!(
+                r.to_value(),
+                serde_json::from_value::<Value>(serde_json::to_value(&r).unwrap()).unwrap()
+            );
         }
     }
 

@@ -6,8 +6,8 @@
 //! offer ids. Nothing else may leave the browser, so any other field makes
 //! the event invalid.
 
+use crate::json::Value;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::config::is_identifier;
 use crate::error::EventError;
@@ -81,7 +81,7 @@ impl Event {
     /// The event as JSON, with only the fields that are set. Built by hand so
     /// the widget needs no serde serializer.
     pub fn to_value(&self) -> Value {
-        let mut map = serde_json::Map::new();
+        let mut map = crate::json::Map::new();
         map.insert("id".into(), Value::from(self.id.as_str()));
         map.insert("type".into(), Value::from(self.kind.as_str()));
         map.insert("ts".into(), Value::from(self.ts));
@@ -233,7 +233,7 @@ impl Event {
 /// not sink the others. The outer error is for a batch that is unusable as a
 /// whole.
 pub fn parse_batch(
-    body: &Value,
+    body: &serde_json::Value,
     now_ms: i64,
 ) -> Result<Vec<Result<Event, EventError>>, EventError> {
     let Some(obj) = body.as_object() else {
@@ -254,7 +254,7 @@ pub fn parse_batch(
             "`dropped` must be a whole number of at least 0".into(),
         ));
     }
-    let Some(events) = obj.get("events").and_then(Value::as_array) else {
+    let Some(events) = obj.get("events").and_then(serde_json::Value::as_array) else {
         return Err(EventError::Batch("`events` must be an array".into()));
     };
     if events.len() > MAX_BATCH {
@@ -268,8 +268,7 @@ pub fn parse_batch(
         .enumerate()
         .map(|(index, raw)| {
             let invalid = |message: String| EventError::Invalid { index, message };
-            let event: Event =
-                serde_json::from_value(raw.clone()).map_err(|e| invalid(e.to_string()))?;
+            let event: Event = Event::deserialize(raw).map_err(|e| invalid(e.to_string()))?;
             event.check(now_ms).map_err(invalid)?;
             Ok(event)
         })
@@ -279,7 +278,7 @@ pub fn parse_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     const NOW: i64 = 1_790_000_000_000;
 
@@ -311,8 +310,11 @@ mod tests {
             "v",
         );
         e.price = Some(12.5);
-        assert_eq!(e.to_value(), serde_json::to_value(&e).unwrap());
-        let parsed = parse_batch(&json!({"events": [e.to_value()]}), NOW).unwrap();
+        assert_eq!(
+            e.to_value(),
+            serde_json::from_value::<Value>(serde_json::to_value(&e).unwrap()).unwrap()
+        );
+        let parsed = parse_batch(&serde_json::json!({"events": [e.to_value()]}), NOW).unwrap();
         assert_eq!(parsed[0].as_ref().unwrap(), &e);
     }
 
@@ -323,7 +325,8 @@ mod tests {
         exposure["type"] = json!("exposure");
         exposure["campaign"] = json!("welcome");
         exposure["variant"] = json!("a");
-        let parsed = parse_batch(&json!({"events": [page_view(), exposure]}), NOW).unwrap();
+        let parsed =
+            parse_batch(&serde_json::json!({"events": [page_view(), exposure]}), NOW).unwrap();
         assert_eq!(parsed.len(), 2);
         assert!(parsed.iter().all(Result::is_ok));
     }
@@ -332,7 +335,8 @@ mod tests {
     fn fields_beyond_the_privacy_rules_reject_the_event_by_name() {
         let mut leaky = page_view();
         leaky["email"] = json!("minji@example.com");
-        let parsed = parse_batch(&json!({"events": [leaky, page_view()]}), NOW).unwrap();
+        let parsed =
+            parse_batch(&serde_json::json!({"events": [leaky, page_view()]}), NOW).unwrap();
         let err = parsed[0].as_ref().unwrap_err().to_string();
         assert!(err.contains("unknown field `email`"), "{err}");
         assert!(parsed[1].is_ok());
@@ -342,7 +346,7 @@ mod tests {
     fn exposures_need_offer_ids_and_times_must_be_plausible() {
         let mut e = page_view();
         e["type"] = json!("exposure");
-        let parsed = parse_batch(&json!({"events": [e]}), NOW).unwrap();
+        let parsed = parse_batch(&serde_json::json!({"events": [e]}), NOW).unwrap();
         assert!(
             parsed[0]
                 .as_ref()
@@ -352,7 +356,7 @@ mod tests {
         );
         let mut e = page_view();
         e["ts"] = json!(NOW + 2 * MAX_SKEW_MS);
-        let parsed = parse_batch(&json!({"events": [e]}), NOW).unwrap();
+        let parsed = parse_batch(&serde_json::json!({"events": [e]}), NOW).unwrap();
         assert!(parsed[0].as_ref().unwrap_err().to_string().contains("`ts`"));
     }
 
@@ -360,12 +364,12 @@ mod tests {
     fn oversized_or_malformed_batches_are_refused_whole() {
         let many: Vec<Value> = (0..=MAX_BATCH).map(|_| page_view()).collect();
         assert!(
-            parse_batch(&json!({"events": many}), NOW)
+            parse_batch(&serde_json::json!({"events": many}), NOW)
                 .unwrap_err()
                 .to_string()
                 .contains("at most 100")
         );
-        assert!(parse_batch(&json!([]), NOW).is_err());
-        assert!(parse_batch(&json!({"events": [], "extra": 1}), NOW).is_err());
+        assert!(parse_batch(&serde_json::json!([]), NOW).is_err());
+        assert!(parse_batch(&serde_json::json!({"events": [], "extra": 1}), NOW).is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! campaign's audience condition read. Nothing here leaves the browser: it
 //! explains the shopper's own data back to them.
 
-use serde_json::Value;
+use crate::json::Value;
 
 use crate::condition::Condition;
 use crate::i18n::Lang;
@@ -188,7 +188,7 @@ pub fn why(condition: &Condition, attributes: &Value, lang: Lang) -> Vec<String>
 mod tests {
     use super::*;
     use crate::condition::NativeRegex;
-    use serde_json::json;
+    use crate::json;
 
     fn reasons(cond: Value, attrs: Value) -> Vec<String> {
         why(

@@ -3,7 +3,7 @@
 //! only the last week's impressions are kept (at most [`MAX_SHOWS`] per
 //! campaign) and at most [`MAX_CAMPAIGNS`] campaigns are remembered.
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::config::Caps;
 use crate::time::Moment;
@@ -502,10 +502,7 @@ mod tests {
         assert_eq!(ledger.entry(&last).map(|e| e.shows.len()), Some(1));
         let back = Ledger::from_value(&ledger.to_value());
         assert_eq!(back, ledger);
-        assert_eq!(
-            Ledger::from_value(&serde_json::json!("junk")),
-            Ledger::default()
-        );
+        assert_eq!(Ledger::from_value(&crate::json!("junk")), Ledger::default());
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! use dangol_engine::ledger::Ledger;
 //! use dangol_engine::random::SplitMix64;
 //! use dangol_engine::time::Moment;
-//! use serde_json::json;
+//! use dangol_engine::json;
 //!
 //! let config = SiteConfig::compile_value(&json!({
 //!     "site": "demo",
@@ -45,6 +45,7 @@ pub mod error;
 pub mod event;
 pub mod explain;
 pub mod i18n;
+pub mod json;
 pub mod ledger;
 pub mod loyalty;
 pub mod outbox;

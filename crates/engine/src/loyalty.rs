@@ -1,7 +1,7 @@
 //! Where a shopper stands in the loyalty programme, from declared
 //! attributes (`declared.points`, `declared.tier`) and the site's tier table.
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::config::Tier;
 
@@ -36,7 +36,7 @@ impl Progress {
 /// The standing for `declared`; `None` without points or a tier table.
 /// A declared tier that the table knows wins over what the points say (the
 /// shop's own programme may have rules beyond points).
-pub fn progress(tiers: &[Tier], declared: &Map<String, Value>) -> Option<Progress> {
+pub fn progress(tiers: &[Tier], declared: &Map) -> Option<Progress> {
     let points = declared.get("points").and_then(Value::as_f64)?;
     if tiers.is_empty() || !points.is_finite() {
         return None;
@@ -62,7 +62,7 @@ pub fn progress(tiers: &[Tier], declared: &Map<String, Value>) -> Option<Progres
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     fn tiers() -> Vec<Tier> {
         [("silver", 0.0), ("gold", 2000.0), ("vip", 5000.0)]
@@ -76,7 +76,7 @@ mod tests {
             .collect()
     }
 
-    fn declared(v: Value) -> Map<String, Value> {
+    fn declared(v: Value) -> Map {
         v.as_object().unwrap().clone()
     }
 

@@ -7,7 +7,7 @@
 //! the server's `Retry-After`. Every event keeps its id, so a retry of a batch
 //! the server already stored is harmless.
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::event::{Event, MAX_BATCH};
 
@@ -256,7 +256,7 @@ mod tests {
         o.failed(5, Some(1000), 0.5);
         let back = Outbox::from_value(&o.to_value());
         assert_eq!(back, o);
-        let broken = serde_json::json!({"e": [{"id": 3}], "d": 2});
+        let broken = crate::json!({"e": [{"id": 3}], "d": 2});
         let mut read = Outbox::from_value(&broken);
         assert_eq!((read.len(), read.batch().dropped), (0, 3));
         read.adopt(back.clone());
@@ -279,14 +279,12 @@ mod tests {
         e.answer = Some(4);
         assert_eq!(Event::from_stored(&e.to_value()), Some(e));
         assert_eq!(
-            Event::from_stored(
-                &serde_json::json!({"id": "x", "type": "t", "ts": "now", "anon": ""})
-            ),
+            Event::from_stored(&crate::json!({"id": "x", "type": "t", "ts": "now", "anon": ""})),
             None
         );
         assert_eq!(
             Event::from_stored(
-                &serde_json::json!({"id": "x", "type": "t", "ts": 1, "anon": "", "answer": 300})
+                &crate::json!({"id": "x", "type": "t", "ts": 1, "anon": "", "answer": 300})
             ),
             None
         );

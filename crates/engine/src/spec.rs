@@ -6,7 +6,7 @@
 //! Each runner returns the failures as readable lines; an empty list means
 //! every case passed.
 
-use serde_json::Value;
+use crate::json::Value;
 
 use crate::bucket;
 use crate::condition::{Condition, RegexEngine, eval_condition_with};

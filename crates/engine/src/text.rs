@@ -17,7 +17,7 @@
 //! not closed stays as it was written; a missing attribute without a
 //! fallback becomes empty text.
 
-use serde_json::Value;
+use crate::json::Value;
 
 /// Formats numbers for the shopper's locale. The widget uses the
 /// browser's `Intl.NumberFormat`; [`PlainNumbers`] serves native builds
@@ -226,7 +226,7 @@ fn grouped(n: f64, decimals: u32, trim: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     fn attrs() -> Value {
         json!({

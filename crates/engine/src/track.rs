@@ -10,7 +10,7 @@
 //! anything declared.
 
 use crate::cat::{cat, int, uint};
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::condition::type_name;
 use crate::profile::Input;
@@ -112,7 +112,7 @@ struct Item {
     quantity: u32,
 }
 
-fn text(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<String>, String> {
+fn text(obj: &Map, key: &str, path: &str) -> Result<Option<String>, String> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.len() <= 200 => Ok(Some(s.clone())),
@@ -138,7 +138,7 @@ fn text(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<String
     }
 }
 
-fn number(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<f64>, String> {
+fn number(obj: &Map, key: &str, path: &str) -> Result<Option<f64>, String> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_f64() {
@@ -155,14 +155,14 @@ fn number(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<f64>
     }
 }
 
-fn known(obj: &Map<String, Value>, allowed: &[&str], path: &str) -> Result<(), String> {
+fn known(obj: &Map, allowed: &[&str], path: &str) -> Result<(), String> {
     match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(cat(&["unknown field `", path, k, "`"])),
         None => Ok(()),
     }
 }
 
-fn item(obj: &Map<String, Value>, path: &str) -> Result<Item, String> {
+fn item(obj: &Map, path: &str) -> Result<Item, String> {
     known(obj, ITEM_FIELDS, path)?;
     let id = text(obj, "item_id", path)?
         .or(text(obj, "item_name", path)?)
@@ -177,7 +177,7 @@ fn item(obj: &Map<String, Value>, path: &str) -> Result<Item, String> {
     })
 }
 
-fn items(props: &Map<String, Value>) -> Result<Vec<Item>, String> {
+fn items(props: &Map) -> Result<Vec<Item>, String> {
     match props.get("items") {
         Some(Value::Array(list)) => {
             if list.len() > MAX_ITEMS {
@@ -235,7 +235,7 @@ fn out(kind: &str, item: Option<&Item>, price: Option<f64>) -> Outgoing {
 ///
 /// ```
 /// use dangol_engine::track::interpret;
-/// use serde_json::json;
+/// use dangol_engine::json;
 /// let t = interpret("add_to_cart", &json!({"items": [{"item_id": "knit-01", "price": 59000}]})).unwrap();
 /// assert_eq!(t.outgoing[0].item.as_deref(), Some("knit-01"));
 /// assert_eq!(
@@ -349,7 +349,7 @@ pub fn interpret(name: &str, props: &Value) -> Result<Tracked, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     #[test]
     fn ga4_purchase_maps_to_one_order_with_categories_and_coupon() {

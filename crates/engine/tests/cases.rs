@@ -27,7 +27,7 @@ fn every_condition_case_holds_natively() {
 #[test]
 fn shared_paths_answer_as_looking_each_test_up_does() {
     use dangol_engine::condition::{Condition, Paths};
-    let cases: Vec<serde_json::Value> =
+    let cases: Vec<dangol_engine::json::Value> =
         serde_json::from_str(include_str!("../../../tests/cases/conditions.json")).unwrap();
     let mut paths = Paths::default();
     let conditions: Vec<Condition> = cases
@@ -35,7 +35,7 @@ fn shared_paths_answer_as_looking_each_test_up_does() {
         .filter_map(|case| Condition::compile_with(&case[1], &NativeRegex, &mut paths).ok())
         .collect();
     assert!(conditions.len() >= 90, "only {} compiled", conditions.len());
-    let groups = serde_json::json!({"beta": ["a1", 7], "staff": ["x"]});
+    let groups = dangol_engine::json!({"beta": ["a1", 7], "staff": ["x"]});
     let (mut checked, mut matched) = (0, 0);
     for case in &cases {
         let attributes = &case[2];

@@ -8,11 +8,12 @@ use dangol_engine::condition::NativeRegex;
 use dangol_engine::config::{CompiledConfig, SiteConfig};
 use dangol_engine::consent::Consent;
 use dangol_engine::decide::{Shopper, decide_page};
+use dangol_engine::json;
+use dangol_engine::json::Value;
 use dangol_engine::ledger::Ledger;
 use dangol_engine::random::SplitMix64;
 use dangol_engine::time::Moment;
 use proptest::prelude::*;
-use serde_json::{Value, json};
 
 const START: i64 = 1_795_617_000_000;
 const PLACEMENTS: [&str; 3] = ["hero", "side", "foot"];

@@ -12,10 +12,11 @@ use std::collections::BTreeMap;
 
 use dangol_engine::consent::{Consent, Purposes, from_tcf};
 use dangol_engine::event::Event;
+use dangol_engine::json;
+use dangol_engine::json::Value;
 use dangol_engine::profile::Input as ProfileInput;
 use dangol_engine::session::{Ctx, Effect, Input, Key, Outcome, Session, Stored};
 use proptest::prelude::*;
-use serde_json::{Value, json};
 
 const T0: i64 = 1_795_617_000_000;
 const SECRET: &str = "declared-secret-7f3a";

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dangol_engine::condition::NativeRegex;
 use dangol_engine::config::SiteConfig;
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
@@ -79,7 +79,7 @@ pub(crate) async fn served_config(state: &AppState, site: &str) -> Result<Arc<Se
 /// The compact form of a published config (compiled regexes are not
 /// `Send`, so this stays out of the async handlers' state).
 pub(crate) fn compact_form(site: &str, body: &str, lineage: &str) -> Result<String, ApiError> {
-    let value: Value = serde_json::from_str(body).map_err(|e| {
+    let value: dangol_engine::json::Value = serde_json::from_str(body).map_err(|e| {
         ApiError::internal(format!("the published config of `{site}` is not JSON: {e}"))
     })?;
     let compiled = SiteConfig::compile_value(&value, &NativeRegex).map_err(|e| {

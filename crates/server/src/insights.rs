@@ -15,10 +15,10 @@ use dangol_engine::attributes::{self, PageContext};
 use dangol_engine::condition::{Condition, NativeRegex};
 use dangol_engine::consent::Consent;
 use dangol_engine::event::Event;
+use dangol_engine::json::Map;
 use dangol_engine::profile::{Input, Profile, ProfileConfig};
 use dangol_engine::time::Moment;
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use crate::results::utc_day;
 
@@ -356,7 +356,7 @@ pub fn compute(events: &[Event], cfg: &ProfileConfig) -> Insights {
 /// Counts the shoppers an audience matches, one shopper at a time.
 pub struct ReachCount<'a> {
     cfg: &'a ProfileConfig,
-    saved_groups: &'a Value,
+    saved_groups: &'a dangol_engine::json::Value,
     now_ms: i64,
     shoppers: u64,
     matched: u64,
@@ -364,7 +364,11 @@ pub struct ReachCount<'a> {
 
 impl<'a> ReachCount<'a> {
     /// A count with the site's thresholds and saved groups, as of `now_ms`.
-    pub fn new(cfg: &'a ProfileConfig, saved_groups: &'a Value, now_ms: i64) -> Self {
+    pub fn new(
+        cfg: &'a ProfileConfig,
+        saved_groups: &'a dangol_engine::json::Value,
+        now_ms: i64,
+    ) -> Self {
         Self {
             cfg,
             saved_groups,
@@ -453,7 +457,7 @@ pub fn unknown_paths(condition: &Condition) -> Vec<String> {
 pub fn reach(
     events: &[Event],
     condition: &Condition,
-    saved_groups: &Value,
+    saved_groups: &dangol_engine::json::Value,
     cfg: &ProfileConfig,
     now_ms: i64,
 ) -> Reach {
@@ -471,7 +475,6 @@ pub fn shoppers_of(page: &[Event]) -> impl Iterator<Item = &[Event]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     const DAY: i64 = 86_400_000;
 
@@ -545,16 +548,18 @@ mod tests {
             ev("4", "page_view", "c", t0),
         ];
         let cfg = ProfileConfig::default();
-        let buyers = Condition::compile(&json!({"orders": {"$gte": 1}}), &NativeRegex).unwrap();
-        let r = reach(&events, &buyers, &json!({}), &cfg, t0 + DAY);
+        let buyers =
+            Condition::compile(&dangol_engine::json!({"orders": {"$gte": 1}}), &NativeRegex)
+                .unwrap();
+        let r = reach(&events, &buyers, &dangol_engine::json!({}), &cfg, t0 + DAY);
         assert_eq!((r.shoppers, r.matched), (3, 1));
         assert!(r.unknown.is_empty());
         let tier = Condition::compile(
-            &json!({"declared.tier": "vip", "page.path": "/", "orders": {"$gte": 0}}),
+            &dangol_engine::json!({"declared.tier": "vip", "page.path": "/", "orders": {"$gte": 0}}),
             &NativeRegex,
         )
         .unwrap();
-        let r = reach(&events, &tier, &json!({}), &cfg, t0 + DAY);
+        let r = reach(&events, &tier, &dangol_engine::json!({}), &cfg, t0 + DAY);
         assert_eq!(r.matched, 0);
         assert_eq!(
             r.unknown,
@@ -565,8 +570,10 @@ mod tests {
     #[test]
     fn a_sampled_reach_scales_the_matched_share_with_its_interval() {
         let cfg = ProfileConfig::default();
-        let groups = json!({});
-        let condition = Condition::compile(&json!({"orders": {"$gte": 1}}), &NativeRegex).unwrap();
+        let groups = dangol_engine::json!({});
+        let condition =
+            Condition::compile(&dangol_engine::json!({"orders": {"$gte": 1}}), &NativeRegex)
+                .unwrap();
         let mut count = ReachCount::new(&cfg, &groups, 20_000 * DAY);
         let buyer = replay(&[purchase("p", "a", 20_000 * DAY - 1000, 10.0)], &cfg);
         for i in 0..1000 {

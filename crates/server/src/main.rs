@@ -301,7 +301,8 @@ fn compact_stdin() -> anyhow::Result<()> {
     std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
     let value: serde_json::Value =
         serde_json::from_str(&text).context("the config on stdin is not JSON")?;
-    let config = SiteConfig::compile_value(&value, &NativeRegex).map_err(anyhow::Error::msg)?;
+    let config =
+        SiteConfig::compile_value(&value.into(), &NativeRegex).map_err(anyhow::Error::msg)?;
     if !config.problems().is_empty() {
         let list: Vec<String> = config.problems().iter().map(ToString::to_string).collect();
         anyhow::bail!("the config cannot be published: {}", list.join("; "));

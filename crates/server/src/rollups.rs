@@ -30,16 +30,20 @@ const STEP: u32 = 500;
 pub async fn profile_config(
     store: &dyn Store,
     site: &str,
-) -> Result<(ProfileConfig, Value), StoreError> {
+) -> Result<(ProfileConfig, dangol_engine::json::Value), StoreError> {
     let settings = crate::admin::sites::stored_settings(store, site)
         .await?
         .map(|(map, _)| map)
         .unwrap_or_default();
     let config = crate::admin::sites::compose(site, &settings, Vec::new(), 1);
-    let cfg = SiteConfig::from_value(&config)
+    let cfg = SiteConfig::from_value(&config.into())
         .map(|c| c.profile)
         .unwrap_or_default();
-    let groups = settings.get("saved_groups").cloned().unwrap_or(json!({}));
+    let groups = settings
+        .get("saved_groups")
+        .cloned()
+        .unwrap_or(json!({}))
+        .into();
     Ok((cfg, groups))
 }
 

@@ -15,7 +15,7 @@
 //! weight list of the wrong length) and unsafe links, so a config changed
 //! in storage or on the way cannot break or misuse the page.
 
-use serde_json::Value;
+use crate::json::Value;
 
 use super::compile::{CompiledCampaign, CompiledConfig};
 use super::{

@@ -1,6 +1,6 @@
 //! Checking a config's meaning and compiling its conditions, once per load.
 
-use serde_json::Value;
+use crate::json::Value;
 
 #[cfg(feature = "checks")]
 use super::THEMES;
@@ -480,7 +480,7 @@ fn check_content(content: &Content, config: &SiteConfig) -> Result<(), FieldErro
 mod tests {
     use super::*;
     use crate::condition::NativeRegex;
-    use serde_json::json;
+    use crate::json;
 
     fn compile(campaigns: Value) -> CompiledConfig {
         SiteConfig::compile_value(

@@ -7,8 +7,8 @@
 //! Unknown fields are ignored, so an older widget keeps working with a
 //! config published by a newer server.
 
+use crate::json::Value;
 use serde::Serialize;
-use serde_json::Value;
 
 pub mod compact;
 mod compile;

@@ -4,7 +4,7 @@
 //! Reading checks types; [`super::compile`] checks meaning. A campaign that
 //! cannot be read is kept as an error and skipped at compile time.
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use super::{
     ATTRIBUTION_HOURS, Allocation, Banner, Campaign, Caps, Content, Coupon, CouponPolicy, Cta,
@@ -45,7 +45,7 @@ fn shape(e: FieldError) -> ConfigError {
 
 /// A JSON object with its path, for reading fields with good errors.
 struct Obj<'v> {
-    map: &'v Map<String, Value>,
+    map: &'v Map,
     path: String,
 }
 
@@ -626,7 +626,7 @@ fn content_of(c: &Obj<'_>) -> Result<Content, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     fn parse(v: Value) -> Result<SiteConfig, String> {
         SiteConfig::from_value(&v).map_err(|e| e.to_string())

@@ -6,7 +6,7 @@
 
 mod store;
 
-use serde_json::Value;
+use crate::json::Value;
 
 use crate::attributes::Facts;
 use crate::ledger::Ledger;

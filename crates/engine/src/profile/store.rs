@@ -1,7 +1,7 @@
 //! The profile's stored form: compact JSON with a schema number, so a newer
 //! widget can migrate what an older one wrote.
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use super::{CartLine, MAX_CART, MAX_SCORES, MAX_TRANSACTIONS, Profile, Score, Stage, clip};
 use crate::ledger::Ledger;

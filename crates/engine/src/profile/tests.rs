@@ -306,13 +306,13 @@ fn the_stored_form_round_trips_and_junk_is_an_error() {
     );
     let back = Profile::from_value(&p.to_value()).unwrap();
     assert_eq!(back, p);
-    assert!(Profile::from_value(&serde_json::json!("junk")).is_err());
+    assert!(Profile::from_value(&crate::json!("junk")).is_err());
     assert!(
-        Profile::from_value(&serde_json::json!({"v": 99, "first": 1}))
+        Profile::from_value(&crate::json!({"v": 99, "first": 1}))
             .unwrap_err()
             .contains("newer")
     );
-    assert!(Profile::from_value(&serde_json::json!({"v": 1})).is_err());
+    assert!(Profile::from_value(&crate::json!({"v": 1})).is_err());
 }
 
 fn show(p: &mut Profile, t: i64, campaign: &str) {

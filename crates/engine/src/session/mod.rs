@@ -32,7 +32,7 @@
 //!   Signing out (`identify(null)`), or someone else signing in, starts the
 //!   browser afresh with a new id.
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::consent::{Consent, Purposes, Signals, resolve};
 use crate::event::Event;
@@ -341,7 +341,7 @@ pub struct Session {
     attribution_hours: u32,
     /// Profile inputs of this page before personalisation consent.
     pending: Vec<(ProfileInput, i64)>,
-    declared: Map<String, Value>,
+    declared: Map,
     config: Option<(String, Option<String>)>,
     outbox: Outbox,
     in_flight: Option<(u32, Batch)>,
@@ -487,7 +487,7 @@ impl Session {
     }
 
     /// Declared attributes.
-    pub fn declared(&self) -> &Map<String, Value> {
+    pub fn declared(&self) -> &Map {
         &self.declared
     }
 
@@ -666,7 +666,7 @@ impl Session {
     }
 
     /// Everything kept about the shopper, for `dangol.export()`.
-    pub fn export(&self) -> Map<String, Value> {
+    pub fn export(&self) -> Map {
         let mut out = Map::new();
         let mut consent = Map::new();
         consent.insert(

@@ -58,7 +58,8 @@ pub async fn reach(
     site_or_404(&state, &site).await?;
     let days = q.within(MAX_DAYS)?;
     let body = parse_json(&body, "the reach request")?;
-    let condition = body.get("condition").cloned().unwrap_or(json!({}));
+    let condition =
+        dangol_engine::json::Value::from(body.get("condition").cloned().unwrap_or(json!({})));
     // Checked (and what it reads the server cannot know, named) before
     // reading any event.
     let unknown = Condition::compile(&condition, &NativeRegex)
@@ -89,7 +90,7 @@ pub async fn reach(
             break;
         };
         for (_, stored) in &page {
-            let profile = serde_json::from_str::<Value>(stored)
+            let profile = serde_json::from_str::<dangol_engine::json::Value>(stored)
                 .ok()
                 .and_then(|v| Profile::from_value(&v).ok())
                 .unwrap_or_default();

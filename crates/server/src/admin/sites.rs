@@ -80,7 +80,7 @@ pub(crate) fn compose(
 
 /// Every problem the engine finds, each naming the campaign and field.
 pub(super) fn check(config: &Value) -> Result<(), Vec<String>> {
-    match SiteConfig::compile_value(config, &NativeRegex) {
+    match SiteConfig::compile_value(&config.into(), &NativeRegex) {
         Err(e) => Err(vec![e.to_string()]),
         Ok(c) if !c.problems().is_empty() => {
             Err(c.problems().iter().map(ToString::to_string).collect())

@@ -17,10 +17,10 @@ use dangol_engine::config::{CompiledConfig, SiteConfig};
 use dangol_engine::consent::Consent;
 use dangol_engine::decide::{Decision, Shopper, decide_page};
 use dangol_engine::event::Event;
+use dangol_engine::json::Map;
 use dangol_engine::profile::{Input, Profile};
 use dangol_engine::random::{Random, SplitMix64};
 use dangol_engine::time::Moment;
-use serde_json::Map;
 
 use super::SITE;
 use crate::store::{Claim, ClaimRequest, Store, StoreError};

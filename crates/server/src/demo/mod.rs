@@ -311,7 +311,7 @@ mod tests {
 
     #[test]
     fn the_demo_config_passes_the_engines_checks() {
-        let cfg = SiteConfig::compile_value(&config(1), &NativeRegex).unwrap();
+        let cfg = SiteConfig::compile_value(&config(1).into(), &NativeRegex).unwrap();
         assert!(cfg.problems().is_empty(), "{:?}", cfg.problems());
         assert_eq!(cfg.campaigns().len(), 13);
         assert!(usable(&config(3).to_string()));

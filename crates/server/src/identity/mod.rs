@@ -120,13 +120,13 @@ async fn other_devices(
     ids: &[String],
 ) -> Result<serde_json::Value, ApiError> {
     if ids.is_empty() {
-        return Ok(dangol_engine::profile::Profile::default().to_value());
+        return Ok(dangol_engine::profile::Profile::default().to_value().into());
     }
     let (cfg, _) = crate::rollups::profile_config(state.store.as_ref(), site).await?;
     let mut events = state.store.shopper_events(site, ids).await?;
     events.sort_by_key(|e| e.ts);
     let (_, profile) = crate::insights::shopper_days(&events, &cfg);
-    Ok(profile.to_value())
+    Ok(profile.to_value().into())
 }
 
 /// `POST /v1/sites/{site}/identify`: `{anon, customer, proof}` from the

@@ -58,7 +58,7 @@ fn check(name: Option<&str>, condition: Option<&Value>) -> Vec<String> {
         problems.push("`name` must be 1-100 characters".to_string());
     }
     if let Some(condition) = condition {
-        match Condition::compile(condition, &NativeRegex) {
+        match Condition::compile(&condition.into(), &NativeRegex) {
             Ok(c) => {
                 let mut unknown = crate::insights::unknown_paths(&c);
                 unknown.retain(|p| !crate::insights::CHURN_ROOTS.contains(&p.as_str()));

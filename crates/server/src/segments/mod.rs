@@ -192,8 +192,12 @@ pub async fn refresh_site(
 ) -> Result<Vec<u64>, StoreError> {
     let (cfg, groups) = crate::rollups::profile_config(store, site).await?;
     let churn = crate::churn::stored_model(store, site).await?;
-    let conditions: Arc<Vec<Value>> =
-        Arc::new(segments.iter().map(|s| s.condition.clone()).collect());
+    let conditions: Arc<Vec<dangol_engine::json::Value>> = Arc::new(
+        segments
+            .iter()
+            .map(|s| s.condition.clone().into())
+            .collect(),
+    );
     let (cfg, groups) = (Arc::new(cfg), Arc::new(groups));
     for from in (0..1024).step_by(BUCKETS_PER_READ as usize) {
         let buckets = (from, from + BUCKETS_PER_READ);
@@ -235,10 +239,10 @@ pub async fn refresh_site(
 /// the profiles are read once, in two halves on two threads.
 fn matching_of(
     profiles: &[(String, String)],
-    conditions: &[Value],
+    conditions: &[dangol_engine::json::Value],
     cfg: &dangol_engine::profile::ProfileConfig,
     churn: Option<&dangol_engine::churn::ChurnModel>,
-    groups: &Value,
+    groups: &dangol_engine::json::Value,
     now_ms: i64,
 ) -> Vec<Vec<String>> {
     let half = profiles.len().div_ceil(2);
@@ -282,8 +286,8 @@ fn attributes_of(
     cfg: &dangol_engine::profile::ProfileConfig,
     churn: Option<&dangol_engine::churn::ChurnModel>,
     now_ms: i64,
-) -> Value {
-    let profile = serde_json::from_str::<Value>(stored)
+) -> dangol_engine::json::Value {
+    let profile = serde_json::from_str::<dangol_engine::json::Value>(stored)
         .ok()
         .and_then(|v| Profile::from_value(&v).ok())
         .unwrap_or_default();
@@ -300,7 +304,7 @@ fn attributes_of(
     dangol_engine::attributes::build(
         &dangol_engine::attributes::PageContext::default(),
         &facts,
-        &serde_json::Map::new(),
+        &dangol_engine::json::Map::new(),
         dangol_engine::consent::Consent::Granted,
         &dangol_engine::time::Moment::utc(now_ms),
     )
@@ -366,11 +370,18 @@ mod tests {
         let profiles: Vec<(String, String)> =
             (0..5).map(|i| (format!("s{i}"), empty.clone())).collect();
         let conditions = vec![
-            json!({"orders": 0}),
-            json!({"orders": {"$gte": 1}}),
-            json!({"nonsense": {"$frob": 1}}),
+            dangol_engine::json!({"orders": 0}),
+            dangol_engine::json!({"orders": {"$gte": 1}}),
+            dangol_engine::json!({"nonsense": {"$frob": 1}}),
         ];
-        let out = matching_of(&profiles, &conditions, &cfg, None, &json!({}), 0);
+        let out = matching_of(
+            &profiles,
+            &conditions,
+            &cfg,
+            None,
+            &dangol_engine::json!({}),
+            0,
+        );
         assert_eq!(out[0], ["s0", "s1", "s2", "s3", "s4"]);
         assert!(out[1].is_empty());
         assert!(
@@ -384,7 +395,7 @@ mod tests {
         for (id, _, condition) in BUILTIN {
             let v: Value = serde_json::from_str(condition).unwrap();
             assert!(
-                Condition::compile(&v, &NativeRegex).is_ok(),
+                Condition::compile(&v.into(), &NativeRegex).is_ok(),
                 "built-in segment {id}"
             );
             assert!(dangol_engine::config::is_identifier(id));

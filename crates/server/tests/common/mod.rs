@@ -165,7 +165,7 @@ pub async fn the_widget_gets_the_config_checked_and_compiled_in_the_compact_form
             .unwrap(),
     )
     .await;
-    let compiled = SiteConfig::compile_value(&json, &NativeRegex).unwrap();
+    let compiled = SiteConfig::compile_value(&json.into(), &NativeRegex).unwrap();
     assert_eq!(read.config().site, "demo");
     assert_eq!(read.config().version, 1);
     let ids = |c: &dangol_engine::config::CompiledConfig| {

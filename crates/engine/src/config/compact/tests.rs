@@ -1,4 +1,5 @@
-use serde_json::{Value, json};
+use crate::json;
+use crate::json::Value;
 
 use super::*;
 use crate::condition::NativeRegex;
