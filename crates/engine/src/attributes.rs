@@ -17,7 +17,7 @@
 //! | `birthday_this_month` (`declared.birthday_month`, 1–12, is this month) | the page and the clock | yes |
 //! | `points_expire_in_days` (from `declared.points_expire_on`, `YYYY-MM-DD`) | the page and the clock | yes |
 //! | `days_since_last_purchase` | the profile | yes |
-//! | `p_alive`, `expected_orders_90d`, `clv_90d` | the profile and the site's fitted churn model (server-side segments) | yes |
+//! | `p_alive`, `expected_orders_90d`, `clv_90d` | the profile and the site's fitted churn model, published with the config (the widget and server-side segments alike) | yes |
 //!
 //! Without consent only the contextual attributes are present, so a
 //! behavioural condition cannot match by accident.

@@ -291,6 +291,12 @@ impl<'a> Reader<'a> {
         if self.b() { Some(read(self)) } else { None }
     }
 
+    /// Is every byte read? (A form can end in an optional part that older
+    /// writers leave out.)
+    pub fn at_end(&self) -> bool {
+        self.at >= self.bytes.len()
+    }
+
     /// The length of a list. A length beyond the bytes left is corrupt
     /// (every item takes at least one byte), so nothing huge is allocated.
     pub fn count(&mut self) -> usize {

@@ -421,6 +421,8 @@ pub async fn fit(
         .store
         .put_churn_model(&site, &model.to_string(), now)
         .await?;
+    // The published config carries the model: served anew from now on.
+    state.cache.invalidate(&site);
     Ok(Json(model))
 }
 

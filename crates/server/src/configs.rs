@@ -39,17 +39,21 @@ pub(crate) async fn served_config(state: &AppState, site: &str) -> Result<Arc<Se
     // The line of publishes: one per signing key, so a database started
     // afresh (versions from 1 again) is never taken for a replay.
     let lineage = hex::encode(&Sha256::digest(key.verifying_key().as_bytes())[..8]);
-    // The same version under the same key: its forms, compiled and signed
-    // already, are served again (only their freshness expired).
+    // The site's churn model, as last fitted, goes out with the config: the
+    // widget works out the shopper's figures from their own history.
+    let model = crate::churn::stored_model(state.store.as_ref(), site).await?;
+    let body = with_churn_model(&published.body, model.as_ref());
+    // The same version under the same key (and model): its forms, compiled
+    // and signed already, are served again (only their freshness expired).
     if let Some(old) = state.cache.config_stale(site)
         && old.version == published.version
         && old.lineage == lineage
-        && old.json.body == published.body
+        && old.json.body == body
     {
         state.cache.put_config(site, old.clone());
         return Ok(old);
     }
-    let compact = compact_form(site, &published.body, &lineage)?;
+    let compact = compact_form(site, &body, &lineage)?;
     let form = |body: String, tag: &str| {
         let signature = crate::signing::sign(&key, body.as_bytes());
         let digest = Sha256::digest(body.as_bytes());
@@ -70,10 +74,37 @@ pub(crate) async fn served_config(state: &AppState, site: &str) -> Result<Arc<Se
         version: published.version,
         lineage,
         compact: form(compact, "c"),
-        json: form(published.body, "v"),
+        json: form(body, "v"),
     });
     state.cache.put_config(site, served.clone());
     Ok(served)
+}
+
+/// The published config's text with the fitted churn model as its
+/// `profile.churn` (the text as it is without a model, or when it is not an
+/// object, which compiling then reports).
+pub(crate) fn with_churn_model(
+    body: &str,
+    model: Option<&dangol_engine::churn::ChurnModel>,
+) -> String {
+    let Some(model) = model else {
+        return body.to_string();
+    };
+    let Ok(serde_json::Value::Object(mut config)) = serde_json::from_str(body) else {
+        return body.to_string();
+    };
+    let b = model.bgnbd;
+    let mut churn = json!({"r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b});
+    if let Some(g) = model.spend {
+        churn["p"] = json!(g.p);
+        churn["q"] = json!(g.q);
+        churn["v"] = json!(g.v);
+    }
+    let profile = config.entry("profile").or_insert_with(|| json!({}));
+    if let Some(profile) = profile.as_object_mut() {
+        profile.insert("churn".into(), churn);
+    }
+    serde_json::Value::Object(config).to_string()
 }
 
 /// The compact form of a published config (compiled regexes are not

@@ -36,9 +36,11 @@ pub async fn profile_config(
         .map(|(map, _)| map)
         .unwrap_or_default();
     let config = crate::admin::sites::compose(site, &settings, Vec::new(), 1);
-    let cfg = SiteConfig::from_value(&config.into())
+    let mut cfg = SiteConfig::from_value(&config.into())
         .map(|c| c.profile)
         .unwrap_or_default();
+    // As the widget has it: the fitted model with the published config.
+    cfg.churn = crate::churn::stored_model(store, site).await?;
     let groups = settings
         .get("saved_groups")
         .cloned()

@@ -23,6 +23,7 @@ use super::{
     LoyaltyPrompt, Placement, PlacementKind, Pressure, Scale, Schedule, SiteConfig, Tier, Trigger,
     Variant, is_safe_url,
 };
+use crate::churn::{BgNbd, ChurnModel, GammaGamma};
 use crate::condition::{Condition, Paths, RegexEngine};
 use crate::profile::ProfileConfig;
 use crate::wire::{Reader, Writer, unbase64};
@@ -100,6 +101,11 @@ pub fn write(config: &CompiledConfig, lineage: &str) -> String {
         w.b(compiled.behavioural);
         w.u(compiled.index as u64);
     });
+    let p = &c.profile;
+    if p.at_risk_p_alive.is_some() || p.churn.is_some() {
+        w.opt(p.at_risk_p_alive.as_ref(), |w, x| w.n(*x));
+        w.opt(p.churn.as_ref(), write_churn);
+    }
     w.finish()
 }
 
@@ -153,7 +159,7 @@ fn read_config(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> CompiledConfig {
     let locale = r.opt(Reader::s);
     let currency = r.opt(Reader::s);
     let attribution_hours = r.u32();
-    let profile = r.opt(read_profile).unwrap_or_default();
+    let mut profile = r.opt(read_profile).unwrap_or_default();
     let paths = Paths::read(r);
     let campaigns = r.list(|r| CompiledCampaign {
         campaign: read_campaign(r),
@@ -161,6 +167,16 @@ fn read_config(r: &mut Reader<'_>, regex: &dyn RegexEngine) -> CompiledConfig {
         behavioural: r.b(),
         index: r.u() as usize,
     });
+    // The churn model and its threshold close the form, and only when the
+    // site has them: a form without them reads as before.
+    if !r.at_end() {
+        profile.at_risk_p_alive = r.opt(Reader::n);
+        profile.churn = r.opt(read_churn);
+        // No writer ends a form with an empty tail.
+        if profile.at_risk_p_alive.is_none() && profile.churn.is_none() {
+            r.fail();
+        }
+    }
     let config = SiteConfig {
         schema,
         site,
@@ -230,6 +246,29 @@ fn write_profile(w: &mut Writer, p: &ProfileConfig) {
     w.u(p.cart_abandon_minutes.into());
 }
 
+fn write_churn(w: &mut Writer, m: &ChurnModel) {
+    let BgNbd { r, alpha, a, b } = m.bgnbd;
+    [r, alpha, a, b].into_iter().for_each(|x| w.n(x));
+    w.opt(m.spend.as_ref(), |w, g| {
+        [g.p, g.q, g.v].into_iter().for_each(|x| w.n(x));
+    });
+}
+
+fn read_churn(r: &mut Reader<'_>) -> ChurnModel {
+    let bgnbd = BgNbd {
+        r: r.n(),
+        alpha: r.n(),
+        a: r.n(),
+        b: r.n(),
+    };
+    let spend = r.opt(|r| GammaGamma {
+        p: r.n(),
+        q: r.n(),
+        v: r.n(),
+    });
+    ChurnModel { bgnbd, spend }
+}
+
 fn read_profile(r: &mut Reader<'_>) -> ProfileConfig {
     let session_timeout_minutes = r.u32();
     let mut four = || [r.n(), r.n(), r.n(), r.n()];
@@ -253,6 +292,9 @@ fn read_profile(r: &mut Reader<'_>) -> ProfileConfig {
         vip_rfm_total: r.u8(),
         long_dwell_seconds: r.u32(),
         cart_abandon_minutes: r.u32(),
+        // Read at the end of the form (see `read`).
+        at_risk_p_alive: None,
+        churn: None,
     }
 }
 

@@ -11,6 +11,7 @@ use super::{
     FeedbackQuestion, LOCALES, LoyaltyPrompt, Placement, PlacementKind, Pressure, SCHEMA, Scale,
     Schedule, SiteConfig, Tier, Trigger, Variant,
 };
+use crate::churn::{BgNbd, ChurnModel, GammaGamma};
 use crate::condition::type_name;
 use crate::error::ConfigError;
 use crate::profile::ProfileConfig;
@@ -333,7 +334,51 @@ fn profile_config(p: &Obj<'_>) -> Result<ProfileConfig, FieldError> {
         cart_abandon_minutes: p
             .count("cart_abandon_minutes")?
             .unwrap_or(d.cart_abandon_minutes),
+        at_risk_p_alive: match p.number("at_risk_p_alive")? {
+            None => None,
+            Some(x) if (0.0..=1.0).contains(&x) => Some(x),
+            Some(_) => {
+                return Err((
+                    p.at("at_risk_p_alive"),
+                    "must be a share between 0 and 1".into(),
+                )
+                    .into());
+            }
+        },
+        churn: match p.object("churn")? {
+            None => None,
+            Some(c) => Some(churn_model(&c)?),
+        },
     })
+}
+
+/// A fitted churn model (what the server publishes): BG/NBD's `r`,
+/// `alpha`, `a`, `b`, and Gamma-Gamma's `p`, `q`, `v` when spend is fitted.
+fn churn_model(c: &Obj<'_>) -> Result<ChurnModel, FieldError> {
+    let positive = |key: &str| -> Result<Option<f64>, FieldError> {
+        match c.number(key)? {
+            Some(x) if x > 0.0 => Ok(Some(x)),
+            None => Ok(None),
+            Some(_) => Err((c.at(key), "must be above 0".into()).into()),
+        }
+    };
+    let need = |key: &str| -> Result<f64, FieldError> {
+        positive(key)?.ok_or_else(|| (c.at(key), "is missing".to_string()).into())
+    };
+    let bgnbd = BgNbd {
+        r: need("r")?,
+        alpha: need("alpha")?,
+        a: need("a")?,
+        b: need("b")?,
+    };
+    let spend = match (positive("p")?, positive("q")?, positive("v")?) {
+        (Some(p), Some(q), Some(v)) => Some(GammaGamma { p, q, v }),
+        (None, None, None) => None,
+        _ => {
+            return Err((c.at("p"), "`p`, `q` and `v` come together".into()).into());
+        }
+    };
+    Ok(ChurnModel { bgnbd, spend })
 }
 
 fn placement(raw: &Value, path: &str) -> Result<Placement, FieldError> {

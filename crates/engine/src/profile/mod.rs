@@ -58,6 +58,14 @@ pub struct ProfileConfig {
     /// Minutes without cart activity after which a non-empty cart counts
     /// as abandoned.
     pub cart_abandon_minutes: u32,
+    /// With a fitted `churn` model: a repeat buyer whose chance of still
+    /// being a customer (`p_alive`) is below this is at risk, in place of
+    /// the gap rule above.
+    pub at_risk_p_alive: Option<f64>,
+    /// The site's fitted churn model, published with the config: the
+    /// shopper's `p_alive`, `expected_orders_90d` and `clv_90d` are worked
+    /// out from their own history.
+    pub churn: Option<crate::churn::ChurnModel>,
 }
 
 impl Default for ProfileConfig {
@@ -75,6 +83,8 @@ impl Default for ProfileConfig {
             affinity_half_life_days: 14.0,
             long_dwell_seconds: 180,
             cart_abandon_minutes: 30,
+            at_risk_p_alive: None,
+            churn: None,
         }
     }
 }
@@ -624,7 +634,9 @@ impl Profile {
     /// The lifecycle stage at `now_ms`, by the rules in order:
     /// 1. dormant: this visit came after `dormant_days` without one;
     /// 2. vip: R + F + M ≥ `vip_rfm_total` with two orders or more;
-    /// 3. at_risk: a repeat buyer past `at_risk_factor` × their usual gap;
+    /// 3. at_risk: a repeat buyer past `at_risk_factor` × their usual gap
+    ///    (or, with a churn model and `at_risk_p_alive`, whose `p_alive`
+    ///    is below it);
     /// 4. loyal: `loyal_orders` orders or more;
     /// 5. active: an order, or a second session;
     /// 6. new: everyone else.
@@ -645,7 +657,13 @@ impl Profile {
             && let (Some(last), Some(gap)) = (self.last_purchase_ms, self.purchase_gap_days)
         {
             let since = (now_ms - last).max(0) as f64 / DAY_MS;
-            if since > (gap * cfg.at_risk_factor).max(cfg.at_risk_min_days) {
+            let at_risk = match (cfg.at_risk_p_alive, &cfg.churn) {
+                (Some(threshold), Some(model)) => model
+                    .p_alive(self.orders, Some(last), Some(gap), now_ms)
+                    .is_some_and(|p| p < threshold),
+                _ => since > (gap * cfg.at_risk_factor).max(cfg.at_risk_min_days),
+            };
+            if at_risk {
                 return Stage::AtRisk;
             }
         }
@@ -730,7 +748,15 @@ impl Profile {
                 && !self.session_purchased,
             previous_lifecycle: self.previous_stage.map(|s| s.name().to_string()),
             usual_hour: self.usual_hour(),
-            churn: None,
+            churn: cfg.churn.and_then(|m| {
+                m.figures(
+                    self.orders,
+                    self.revenue,
+                    self.last_purchase_ms,
+                    self.purchase_gap_days,
+                    now_ms,
+                )
+            }),
         }
     }
 

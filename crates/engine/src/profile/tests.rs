@@ -420,3 +420,75 @@ fn merging_nothing_changes_nothing() {
     buy(&mut laptop, T0 + H, "order-1", 10_000.0);
     assert_eq!(laptop.merged(&Profile::default(), &cfg(), T0 + H), laptop);
 }
+
+#[test]
+fn a_published_churn_model_gives_the_shoppers_figures_and_can_decide_at_risk() {
+    use crate::churn::{BgNbd, ChurnModel, GammaGamma};
+    let model = ChurnModel {
+        bgnbd: BgNbd {
+            r: 0.24,
+            alpha: 4.4,
+            a: 0.79,
+            b: 2.4,
+        },
+        spend: Some(GammaGamma {
+            p: 6.0,
+            q: 4.0,
+            v: 15.0,
+        }),
+    };
+    // Three orders ten days apart, the last fifteen days ago: inside the
+    // gap rule (2 x 10 days, at least 14), so not at risk by it.
+    let mut p = Profile::default();
+    for (i, days) in [35, 25].into_iter().enumerate() {
+        buy(&mut p, T0 - days * DAY, &format!("t{i}"), 30_000.0);
+    }
+    buy(&mut p, T0 - 15 * DAY, "t2", 30_000.0);
+    let now = T0;
+    let plain = cfg();
+    assert!(p.facts(&plain, now).churn.is_none(), "no model, no figures");
+    assert_ne!(p.stage_at(&plain, now), Stage::AtRisk);
+
+    let with_model = ProfileConfig {
+        churn: Some(model),
+        ..cfg()
+    };
+    // The browser's figures are the server's: the same history read the
+    // same way.
+    let figures = p.facts(&with_model, now).churn.unwrap();
+    let server = model
+        .figures(
+            p.orders,
+            p.revenue,
+            p.last_purchase_ms,
+            p.purchase_gap_days,
+            now,
+        )
+        .unwrap();
+    assert_eq!(figures, server);
+    assert!(
+        figures.p_alive > 0.0 && figures.p_alive < 1.0,
+        "{figures:?}"
+    );
+    // A model alone changes no stage; with a threshold above this shopper's
+    // P(alive) they are at risk, below it they are not.
+    assert_eq!(p.stage_at(&with_model, now), p.stage_at(&plain, now));
+    let threshold = |t: f64| ProfileConfig {
+        at_risk_p_alive: Some(t),
+        ..with_model.clone()
+    };
+    assert_eq!(
+        p.stage_at(&threshold(figures.p_alive + 0.01), now),
+        Stage::AtRisk
+    );
+    assert_ne!(
+        p.stage_at(&threshold(figures.p_alive - 0.01), now),
+        Stage::AtRisk
+    );
+    // A threshold without a model keeps the gap rule.
+    let no_model = ProfileConfig {
+        at_risk_p_alive: Some(0.99),
+        ..cfg()
+    };
+    assert_eq!(p.stage_at(&no_model, now), p.stage_at(&plain, now));
+}

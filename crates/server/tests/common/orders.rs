@@ -306,6 +306,62 @@ pub async fn the_churn_model_is_fitted_on_the_sites_order_history(state: AppStat
         serde_json::from_str::<Value>(&model.to_string()).unwrap()
     );
 
+    // The widget's config carries the model as fitted, in both forms; the
+    // compact one reads back to the model the server's segments use.
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs());
+    let (status, _, config) = send(
+        &state,
+        Request::get("/v1/sites/demo/config")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let churn = &config["profile"]["churn"];
+    for (section, name) in [
+        ("bgnbd", "r"),
+        ("bgnbd", "alpha"),
+        ("bgnbd", "a"),
+        ("bgnbd", "b"),
+        ("gamma_gamma", "p"),
+        ("gamma_gamma", "q"),
+        ("gamma_gamma", "v"),
+    ] {
+        let (got, want) = (churn[name].as_f64(), kept[section][name].as_f64());
+        assert!(close(got.unwrap(), want.unwrap()), "{name}: {churn}");
+    }
+    let res = app(state.clone())
+        .oneshot(
+            Request::get("/v1/sites/demo/config/compact")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let text = res.into_body().collect().await.unwrap().to_bytes();
+    let read = dangol_engine::config::compact::read(
+        std::str::from_utf8(&text).unwrap(),
+        &dangol_engine::condition::NativeRegex,
+    )
+    .unwrap();
+    let stored = dangol_server::churn::stored_model(state.store.as_ref(), "demo")
+        .await
+        .unwrap()
+        .unwrap();
+    let served = read.config().profile.churn.unwrap();
+    let (g, h) = (served.spend.unwrap(), stored.spend.unwrap());
+    for (a, b) in [
+        (served.bgnbd.r, stored.bgnbd.r),
+        (served.bgnbd.alpha, stored.bgnbd.alpha),
+        (served.bgnbd.a, stored.bgnbd.a),
+        (served.bgnbd.b, stored.bgnbd.b),
+        (g.p, h.p),
+        (g.q, h.q),
+        (g.v, h.v),
+    ] {
+        assert!(close(a, b), "{served:?} vs {stored:?}");
+    }
+
     // Segments read the model's figures: the customers split into those
     // likely gone and those likely still buying.
     let mut sizes = Vec::new();

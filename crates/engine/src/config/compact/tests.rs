@@ -113,11 +113,16 @@ fn broken_or_foreign_text_is_refused_by_name() {
             "cut at {end}"
         );
     }
-    // Bytes after the end are corrupt too.
-    let mut longer = bytes.clone();
-    longer.push(0);
-    let err = read(&crate::wire::base64(&longer), &NativeRegex).unwrap_err();
-    assert_eq!(err, CompactError::Corrupt(bytes.len()));
+    // Bytes after the end are corrupt too (an empty tail included).
+    for tail in [&[0u8][..], &[0, 0], &[7, 7, 7]] {
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(tail);
+        let err = read(&crate::wire::base64(&longer), &NativeRegex).unwrap_err();
+        assert!(
+            matches!(err, CompactError::Corrupt(at) if at >= bytes.len()),
+            "{tail:?}: {err:?}"
+        );
+    }
 }
 
 /// A campaign as written by something other than the checking server.
@@ -252,4 +257,55 @@ fn an_older_publish_of_the_same_line_is_a_replay_and_anything_else_is_not() {
     assert!(!back.is_older_than(v + 1, ""));
     let unknown = read(&write(config, ""), &NativeRegex).unwrap();
     assert!(!unknown.is_older_than(v + 1, ""));
+}
+
+#[test]
+fn the_churn_model_and_its_threshold_close_the_form_only_when_set() {
+    let base = json!({"site": "s", "version": 1, "campaigns": []});
+    let mut with = base.clone();
+    with["profile"] = json!({
+        "at_risk_p_alive": 0.3,
+        "churn": {"r": 0.24, "alpha": 4.4, "a": 0.79, "b": 2.4, "p": 6, "q": 4, "v": 15}
+    });
+    let plain = SiteConfig::compile_value(&base, &NativeRegex).unwrap();
+    let fitted = SiteConfig::compile_value(&with, &NativeRegex).unwrap();
+    let profile = &fitted.config().profile;
+    assert_eq!(profile.at_risk_p_alive, Some(0.3));
+    assert_eq!(profile.churn.map(|m| m.bgnbd.alpha), Some(4.4));
+    assert_eq!(profile.churn.and_then(|m| m.spend).map(|g| g.v), Some(15.0));
+    let back = read(&write(&fitted, "l1"), &NativeRegex).unwrap();
+    assert_eq!(&back.config().profile, profile);
+    // Without a model the form is the one widgets read before: it ends
+    // after the campaigns, and reads back without a model.
+    let text = write(&plain, "l1");
+    let back = read(&text, &NativeRegex).unwrap();
+    assert_eq!(back.config().profile.churn, None);
+}
+
+#[test]
+fn a_bad_churn_model_or_threshold_is_named() {
+    for (profile, said) in [
+        (
+            json!({"at_risk_p_alive": 1.5}),
+            "profile.at_risk_p_alive: must be a share",
+        ),
+        (
+            json!({"churn": {"r": 0.2, "a": 1, "b": 2}}),
+            "profile.churn.alpha: is missing",
+        ),
+        (
+            json!({"churn": {"r": 0.2, "alpha": -1, "a": 1, "b": 2}}),
+            "profile.churn.alpha: must be above 0",
+        ),
+        (
+            json!({"churn": {"r": 0.2, "alpha": 1, "a": 1, "b": 2, "p": 3}}),
+            "`p`, `q` and `v` come together",
+        ),
+    ] {
+        let config = json!({"site": "s", "version": 1, "campaigns": [], "profile": profile});
+        let err = SiteConfig::compile_value(&config, &NativeRegex)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(said), "{err}");
+    }
 }
