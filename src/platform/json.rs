@@ -7,7 +7,7 @@
 //! (a DOM node, a class instance, a cyclic structure or a 10 MB array costs
 //! a bounded walk, never a frozen page).
 
-use dangol_engine::json::{Map, Number, Value};
+use dangol_engine::json::{Map, Value};
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -43,7 +43,8 @@ fn convert_in(value: &JsValue, depth: u32, max_depth: u32, budget: &mut u32) -> 
         return Value::Bool(b);
     }
     if let Some(n) = value.as_f64() {
-        return number(n);
+        // A JavaScript number is the engine's (NaN and infinities: null).
+        return Value::from(n);
     }
     if let Some(s) = value.as_string() {
         return Value::String(s);
@@ -100,17 +101,6 @@ pub fn pick(value: &JsValue, fields: &[&str], budget: &mut u32) -> Option<Map> {
         }
     }
     Some(out)
-}
-
-/// Whole numbers stay integers (so `1` round-trips as `1`); others are f64.
-fn number(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
-        if n >= 0.0 {
-            return Value::Number(Number::from(n as u64));
-        }
-        return Value::Number(Number::from(n as i64));
-    }
-    Number::from_f64(n).map_or(Value::Null, Value::Number)
 }
 
 /// A `dangol_engine::json::Value` as a plain JavaScript value.

@@ -61,8 +61,8 @@ pub fn ln_gamma(x: f64) -> f64 {
     }
     let x = x - 1.0;
     let mut sum = G[0];
-    for (i, g) in G.iter().enumerate().skip(1) {
-        sum += g / (x + i as f64);
+    for (i, g) in (1..).zip(&G[1..]) {
+        sum += g / (x + f64::from(i));
     }
     let t = x + 7.5;
     0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()

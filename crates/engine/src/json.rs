@@ -492,11 +492,6 @@ impl Map {
         self.position(key).map(|i| self.entries.remove(i).1)
     }
 
-    /// The same as [`Map::remove`] (the order is always kept).
-    pub fn shift_remove(&mut self, key: &str) -> Option<Value> {
-        self.remove(key)
-    }
-
     /// The entry under `key`, to fill in or change.
     pub fn entry(&mut self, key: impl Into<String> + AsRef<str>) -> Entry<'_> {
         match self.position(key.as_ref()) {

@@ -534,7 +534,8 @@ fn nelder_mead(f: &dyn Fn(&[f64]) -> f64, start: &[f64], step: f64, max_iter: us
                 simplex[n] = (contracted, fc);
             } else {
                 let best = simplex[0].0.clone();
-                for (p, v) in simplex.iter_mut().skip(1) {
+                // Every vertex but the best moves halfway towards it.
+                for (p, v) in &mut simplex[1..] {
                     for d in 0..n {
                         p[d] = best[d] + 0.5 * (p[d] - best[d]);
                     }
