@@ -3,7 +3,7 @@
 
 const WORDS = {
   en: {
-    churn: "Churn model", churnHelp: "Who is likely to buy again: the BG/NBD model of repeat purchasing and the Gamma-Gamma model of order value, fitted on every customer's purchase history (imported orders where a customer has them). Segments can then use p_alive, expected_orders_90d and clv_90d.",
+    churn: "Churn model", churnHelp: "Who is likely to buy again: the BG/NBD model of repeat purchasing and the Gamma-Gamma model of order value, fitted on every customer's purchase history (imported orders where a customer has them). Segments and campaigns can then use p_alive, expected_orders_90d and clv_90d: the published config carries the model, and the widget works the figures out from the shopper's own history.",
     churnFit: "Fit the model", churnRefit: "Fit again", churnFitted: "The churn model is fitted.", churnNotFitted: "No model fitted yet.",
     churnFittedAt: "Fitted {when} on {n} customers.", churnParams: "Parameters", parameter: "Parameter", estimateCol: "Estimate", stdError: "Standard error",
     churnLogLik: "Log-likelihood {ll} over {n} customers.", pAliveSpread: "Customers by P(alive)", atRiskCustomers: "Valuable customers most likely gone (P(alive) below 50 %)",
@@ -111,7 +111,7 @@ const WORDS = {
     pbd_tier: "Points to the next tier and what it unlocks.", pbd_feedback: "One rating question after an order.",
   },
   ko: {
-    churn: "이탈 예측", churnHelp: "다시 구매할 고객 예측: 재구매의 BG/NBD 모델과 주문 금액의 Gamma-Gamma 모델을 모든 고객의 구매 이력(가져온 주문이 있으면 그것)으로 추정합니다. 세그먼트에서 p_alive, expected_orders_90d, clv_90d를 쓸 수 있습니다.",
+    churn: "이탈 예측", churnHelp: "다시 구매할 고객 예측: 재구매의 BG/NBD 모델과 주문 금액의 Gamma-Gamma 모델을 모든 고객의 구매 이력(가져온 주문이 있으면 그것)으로 추정합니다. 세그먼트와 캠페인에서 p_alive, expected_orders_90d, clv_90d를 쓸 수 있습니다. 게시된 설정에 모델이 함께 실리고, 위젯이 쇼핑객 자신의 이력으로 값을 계산합니다.",
     churnFit: "모델 추정", churnRefit: "다시 추정", churnFitted: "이탈 예측 모델을 추정했습니다.", churnNotFitted: "아직 추정한 모델이 없습니다.",
     churnFittedAt: "{when}에 고객 {n}명으로 추정.", churnParams: "모수", parameter: "모수", estimateCol: "추정값", stdError: "표준오차",
     churnLogLik: "로그우도 {ll} (고객 {n}명).", pAliveSpread: "P(alive)별 고객 수", atRiskCustomers: "이탈 가능성이 큰 우수 고객 (P(alive) 50 % 미만)",
