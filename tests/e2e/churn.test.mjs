@@ -5,7 +5,7 @@
 // their own history.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, watchedPage } from "./harness.mjs";
+import { startServer, launchBrowser, watchedPage, storedProfile } from "./harness.mjs";
 
 let server;
 let browser;
@@ -23,14 +23,6 @@ after(async () => {
 const DAY = 86_400_000;
 const now = Date.now();
 
-/** A stored profile (the engine's stored form) with these fields set. */
-function profile(fields) {
-  return {
-    v: 1, first: now - 400 * DAY, last: now - DAY, ss: now - DAY, visits: 9, sessions: 6,
-    hours: Array(24).fill(0), orders: 0, revenue: 0, tx: [], cat: [], brand: [], items: [],
-    price: [0, 0], cart: [], cart_ms: 0, eng: 0, sv: 1, bought: false, stage: "active", ...fields,
-  };
-}
 
 const PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title>
 <script async src="/dangol.js" data-site="demo"></script></head>
@@ -69,7 +61,9 @@ test("a campaign for customers likely gone reaches them through the published ch
 
   // Three orders twenty days apart: the last a year ago (likely gone), or
   // five days ago (still buying).
-  const history = (lastDaysAgo) => profile({ orders: 3, revenue: 90000, lp: now - lastDaysAgo * DAY, gap: 20, stage: "active" });
+  const history = (lastDaysAgo) => storedProfile(now, {
+    first: now - 400 * DAY, visits: 9, sessions: 6, orders: 3, revenue: 90000, lp: now - lastDaysAgo * DAY, gap: 20,
+  });
   const gone = history(365);
   const buying = history(5);
 

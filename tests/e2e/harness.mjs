@@ -100,6 +100,20 @@ export async function startServer({ pkg = join(ROOT, "pkg"), env = {}, restartOf
   };
 }
 
+/**
+ * A shopper's stored profile (the engine's stored form) as a returning
+ * browser left it: first seen 100 days before `now`, last seen a day before,
+ * with `fields` set over that.
+ */
+export function storedProfile(now, fields = {}) {
+  const DAY = 86_400_000;
+  return {
+    v: 1, first: now - 100 * DAY, last: now - DAY, ss: now - DAY, visits: 4, sessions: 2,
+    hours: Array(24).fill(0), orders: 0, revenue: 0, tx: [], cat: [], brand: [], items: [],
+    price: [0, 0], cart: [], cart_ms: 0, eng: 0, sv: 1, bought: false, stage: "active", ...fields,
+  };
+}
+
 /** Headless Chromium with the flags this machine needs. */
 export function launchBrowser() {
   return chromium.launch({

@@ -4,7 +4,7 @@
 // left them: consent given, a stored profile, declared attributes.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, watchedPage, compactConfig } from "./harness.mjs";
+import { startServer, launchBrowser, watchedPage, compactConfig, storedProfile } from "./harness.mjs";
 import { PLAYBOOKS } from "../../www/admin/playbooks.js";
 
 let server;
@@ -23,14 +23,7 @@ after(async () => {
 const DAY = 86_400_000;
 const now = Date.now();
 
-/** A stored profile (the engine's stored form) with these fields set. */
-function profile(fields) {
-  return {
-    v: 1, first: now - 100 * DAY, last: now - DAY, ss: now - DAY, visits: 4, sessions: 2,
-    hours: Array(24).fill(0), orders: 0, revenue: 0, tx: [], cat: [], brand: [], items: [],
-    price: [0, 0], cart: [], cart_ms: 0, eng: 0, sv: 1, bought: false, stage: "active", ...fields,
-  };
-}
+const profile = (fields) => storedProfile(now, fields);
 
 /** The local date `days` from today, `YYYY-MM-DD` (the browser runs on this machine's clock). */
 function localDate(days) {
