@@ -209,14 +209,7 @@ fn random_ids_are_hex_and_distinct() {
 
 #[wasm_bindgen_test]
 fn a_bad_script_tag_gives_an_inert_widget_not_an_exception() {
-    let widget = dangol::start(
-        "not a site!".to_string(),
-        "ftp://x".to_string(),
-        None,
-        None,
-        None,
-        None,
-    );
+    let widget = dangol::start("not a site!".to_string(), "ftp://x".to_string(), None, None);
     assert_eq!(widget.consent_status(), "unknown");
     widget.deny();
     assert_eq!(widget.consent_status(), "denied");

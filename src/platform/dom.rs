@@ -68,13 +68,15 @@ pub fn page_context() -> PageContext {
     }
 }
 
-/// A click on (or inside) an element marked `data-dangol-track="name"`:
-/// the event name and GA4-style properties from its `data-dangol-*`
-/// attributes (`item-id`, `item-name`, `item-category`, `item-brand`,
-/// `price`, `quantity`, `value`, `currency`, `transaction-id`).
-pub fn tracked_click(event: &web_sys::Event) -> Option<(String, dangol_engine::json::Value)> {
-    let target = event.target()?.dyn_into::<Element>().ok()?;
-    let marked = target.closest("[data-dangol-track]").ok()??;
+/// A click inside an element marked `data-dangol-track="name"` (`marked`,
+/// found by the loader): the event name and GA4-style properties from its
+/// `data-dangol-*` attributes (`item-id`, `item-name`, `item-category`,
+/// `item-brand`, `price`, `quantity`, `value`, `currency`,
+/// `transaction-id`).
+pub fn tracked_click(
+    marked: &wasm_bindgen::JsValue,
+) -> Option<(String, dangol_engine::json::Value)> {
+    let marked = marked.dyn_ref::<Element>()?;
     let name = marked.get_attribute("data-dangol-track")?;
     let mut props = dangol_engine::json::Map::new();
     for (attr, key, numeric) in [
@@ -105,63 +107,4 @@ pub fn tracked_click(event: &web_sys::Event) -> Option<(String, dangol_engine::j
         props.insert(key.to_string(), value);
     }
     Some((name, dangol_engine::json::Value::Object(props)))
-}
-
-/// How far down the page the viewport's bottom edge is, in percent.
-pub fn scroll_depth_pct() -> u32 {
-    let Some(window) = web_sys::window() else {
-        return 0;
-    };
-    let Some(root) = window.document().and_then(|d| d.document_element()) else {
-        return 0;
-    };
-    let height = f64::from(root.scroll_height());
-    let bottom = window.scroll_y().unwrap_or(0.0)
-        + window
-            .inner_height()
-            .ok()
-            .and_then(|h| h.as_f64())
-            .unwrap_or(0.0);
-    if height <= 0.0 {
-        return 0;
-    }
-    ((bottom / height) * 100.0).clamp(0.0, 100.0) as u32
-}
-
-/// Exit intent on a desktop: the pointer leaves the page through its top
-/// edge (towards the tabs and the address bar).
-pub fn is_exit_intent(event: &web_sys::Event) -> bool {
-    let Some(mouse) = event.dyn_ref::<web_sys::MouseEvent>() else {
-        return false;
-    };
-    mouse.related_target().is_none() && mouse.client_y() <= 0
-}
-
-/// Watches the page for elements added later (a single-page app rendering
-/// a new view); dropping it stops watching.
-pub struct Mutations {
-    observer: web_sys::MutationObserver,
-    _callback: wasm_bindgen::closure::Closure<dyn FnMut()>,
-}
-
-impl Drop for Mutations {
-    fn drop(&mut self) {
-        self.observer.disconnect();
-    }
-}
-
-/// Calls `on_change` after elements were added anywhere in the page.
-pub fn watch_mutations(on_change: impl FnMut() + 'static) -> Option<Mutations> {
-    let document = web_sys::window()?.document()?;
-    let root = document.document_element()?;
-    let callback = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(on_change);
-    let observer = web_sys::MutationObserver::new(callback.as_ref().unchecked_ref()).ok()?;
-    let init = web_sys::MutationObserverInit::new();
-    init.set_child_list(true);
-    init.set_subtree(true);
-    observer.observe_with_options(&root, &init).ok()?;
-    Some(Mutations {
-        observer,
-        _callback: callback,
-    })
 }

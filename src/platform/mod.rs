@@ -6,14 +6,14 @@
 
 pub mod clock;
 pub mod consent;
-pub mod crypto;
 pub mod dom;
 pub mod format;
+pub mod host;
 pub mod json;
-pub mod locks;
 pub mod log;
 #[cfg(not(feature = "full"))]
 pub mod more;
+#[cfg(feature = "full")]
 pub mod net;
 pub mod random;
 pub mod regex;

@@ -3,18 +3,14 @@
 //! Every shop pays for the first module on every first visit; these paths
 //! only on pages that use them, so they stay out of the first load.
 //!
-//! The loader hands the widget a function that imports the module once
-//! (`pkg/more/`, the same build as the first) and resolves to it; the
-//! module renders from the compact config text and the attributes it is
+//! The loader imports the module once (`pkg/more/`, the same build as the
+//! first) when the widget asks (see [`super::host`]); the module renders from the compact config text and the attributes it is
 //! given, and reports the shopper's actions back through a callback.
 
 use std::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::Element;
-
-use super::describe;
 
 #[wasm_bindgen]
 extern "C" {
@@ -61,15 +57,8 @@ extern "C" {
 }
 
 thread_local! {
-    /// The loader's function that imports the module.
-    static LOADER: RefCell<Option<js_sys::Function>> = const { RefCell::new(None) };
     /// The module, once loaded.
     static LOADED: RefCell<Option<More>> = const { RefCell::new(None) };
-}
-
-/// Where the module comes from (the loader's `more` function).
-pub fn set_loader(loader: Option<js_sys::Function>) {
-    LOADER.with(|l| *l.borrow_mut() = loader);
 }
 
 /// The module, if it has loaded already.
@@ -77,27 +66,20 @@ pub fn loaded() -> Option<More> {
     LOADED.with(|m| m.borrow().clone())
 }
 
-/// The module, loading it on first use.
-pub async fn module() -> Result<More, String> {
-    if let Some(more) = loaded() {
-        return Ok(more);
-    }
-    let loader = LOADER.with(|l| l.borrow().clone()).ok_or(
-        "the widget's second module has no loader (start the widget with the loader `dangol.js`)",
-    )?;
-    let promise = loader
-        .call0(&JsValue::NULL)
-        .map_err(|e| describe(&e))?
-        .dyn_into::<js_sys::Promise>()
-        .map_err(|_| "the loader's `more` gave no promise")?;
-    let module = JsFuture::from(promise).await.map_err(|e| {
-        dangol_engine::cat::cat(&[
+/// The loader's answer to [`super::host::Host::more`]: the module, kept
+/// for what follows, or why it did not load.
+pub fn arrived(answer: JsValue) -> Result<More, String> {
+    if let Some(error) = answer.as_string() {
+        return Err(dangol_engine::cat::cat(&[
             "the widget's second module did not load (",
-            &describe(&e),
+            &error,
             ")",
-        ])
-    })?;
-    let more: More = module.unchecked_into();
+        ]));
+    }
+    if !answer.is_object() {
+        return Err("the widget's second module did not load".into());
+    }
+    let more: More = answer.unchecked_into();
     LOADED.with(|m| *m.borrow_mut() = Some(more.clone()));
     Ok(more)
 }

@@ -6,9 +6,10 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use dangol_engine::session::Input;
-use wasm_bindgen_futures::spawn_local;
 use web_sys::Element;
 
+#[cfg(not(feature = "full"))]
+use super::answers::Pending;
 use super::state::Inner;
 use super::sync::flush;
 #[cfg(not(feature = "full"))]
@@ -62,7 +63,7 @@ fn claim(cell: Rc<RefCell<Inner>>, slot: Element, campaign: String, variant: Str
         return;
     };
     #[cfg(feature = "full")]
-    spawn_local(async move {
+    wasm_bindgen_futures::spawn_local(async move {
         let Some(listeners) = coupon::claim(&slot, &url, &body, lang).await else {
             return;
         };
@@ -91,26 +92,44 @@ fn claim(cell: Rc<RefCell<Inner>>, slot: Element, campaign: String, variant: Str
 /// shopper's attributes as they are now.
 #[cfg(not(feature = "full"))]
 fn explain(cell: &Rc<RefCell<Inner>>, campaign: &str, text: Element) {
-    let (config, attributes, lang) = {
-        let inner = cell.borrow();
-        let Some(config) = inner.config.as_ref() else {
-            return;
-        };
-        let attributes = inner.attributes(config, crate::platform::clock::now_ms());
-        (
-            config.source().to_string(),
-            json::to_js(&attributes),
-            inner.lang().tag(),
-        )
+    let mut inner = cell.borrow_mut();
+    let Some(config) = inner.config.as_ref() else {
+        return;
     };
-    let campaign = campaign.to_string();
-    spawn_local(async move {
-        match crate::platform::more::module().await {
+    let attributes = inner.attributes(config, crate::platform::clock::now_ms());
+    let explain = Explain {
+        config: config.source().to_string(),
+        campaign: campaign.to_string(),
+        attributes: json::to_js(&attributes),
+        lang: inner.lang().tag(),
+        text,
+    };
+    inner.ask(Pending::Explain(Box::new(explain)), |host, id| {
+        host.more(id)
+    });
+}
+
+/// "Why this offer?" waiting for the second module's words.
+#[cfg(not(feature = "full"))]
+pub(crate) struct Explain {
+    config: String,
+    campaign: String,
+    attributes: wasm_bindgen::JsValue,
+    lang: &'static str,
+    /// Where the words go.
+    text: Element,
+}
+
+#[cfg(not(feature = "full"))]
+impl Explain {
+    /// The second module loaded (or did not): the words are shown.
+    pub(crate) fn arrived(self, loaded: Result<crate::platform::more::More, String>) {
+        match loaded {
             Ok(more) => {
-                let words = more.why(&config, &campaign, attributes, lang);
-                text.set_text_content(Some(&words));
+                let words = more.why(&self.config, &self.campaign, self.attributes, self.lang);
+                self.text.set_text_content(Some(&words));
             }
             Err(e) => warn_once(Problem::Render, &e),
         }
-    });
+    }
 }

@@ -4,12 +4,13 @@
 
 use dangol_engine::json::Value;
 use dangol_engine::session::{Effect, Input, Key, OUTBOX_PREFIX, Stored};
-use wasm_bindgen_futures::spawn_local;
 
+use super::answers::Pending;
 use super::state::Inner;
+use crate::platform::host::Reply;
+use crate::platform::json;
 use crate::platform::log::{Problem, warn, warn_once};
 use crate::platform::storage::SiteStorage;
-use crate::platform::{json, net};
 
 /// What storage holds for the session at page start (reading is allowed
 /// before consent; the session decides what may be used).
@@ -34,6 +35,24 @@ fn parse(text: &str) -> Option<Value> {
     js_sys::JSON::parse(text)
         .ok()
         .map(|v| json::from_parsed(&v))
+}
+
+/// The erase request's answer: local data is gone either way; a failure
+/// is reported.
+pub(super) fn erased(reply: Reply) {
+    let problem = match reply {
+        Reply::Http { status, .. } if (200..300).contains(&status) => return,
+        Reply::Http { status, .. } => {
+            dangol_engine::cat::cat(&["HTTP ", &dangol_engine::cat::uint(u64::from(status))])
+        }
+        Reply::Busy => return,
+        Reply::Failed(e) => e,
+    };
+    warn(&dangol_engine::cat::cat(&[
+        "local data is gone, but the server could not be asked to erase it (",
+        &problem,
+        ")",
+    ]));
 }
 
 impl Inner {
@@ -77,14 +96,8 @@ impl Inner {
                         "/subjects/",
                         &id,
                     ]);
-                    spawn_local(async move {
-                        if let Err(e) = net::delete(&url, &key, net::TIMEOUT_MS).await {
-                            warn(&dangol_engine::cat::cat(&[
-                                "local data is gone, but the server could not be asked to erase it (",
-                                &e,
-                                ")",
-                            ]));
-                        }
+                    self.ask(Pending::Erase, |host, n| {
+                        host.req(n, "DELETE", &url, "", &key, "", "")
                     });
                 }
                 Effect::Send { ticket, body, key } => self.outgoing.push((ticket, body, key)),

@@ -8,16 +8,17 @@ use dangol_engine::config::{CompiledConfig, compact};
 use dangol_engine::event::Event;
 use dangol_engine::profile::Input as ProfileInput;
 use dangol_engine::session::{Input, Key, Session};
-use wasm_bindgen_futures::spawn_local;
+use wasm_bindgen::JsValue;
 
+use super::answers::Pending;
 use super::effects::read_stored;
 use super::state::{Inner, Phase, fresh_id, with_ctx};
 use super::sync::flush;
+use crate::platform::host::Reply;
 use crate::platform::log::{Problem, warn_once};
-use crate::platform::net::{self, Fetched};
 use crate::platform::regex::BrowserRegex;
 use crate::platform::storage::SiteStorage;
-use crate::platform::{clock, consent, crypto, dom};
+use crate::platform::{clock, consent, dom};
 
 impl Inner {
     /// The session uses `config`'s profile settings and attribution window.
@@ -92,10 +93,9 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
         let (session, effects) = with_ctx(|ctx| Session::start(page, stored, consent::gpc(), ctx));
         inner.session = session;
         inner.carry_out(effects);
-        if let Some(listener) = other_tabs(&cell, &inner.site) {
-            inner.listeners.push(listener);
-        }
     }
+    // The page's listeners, another tab's storage changes among them.
+    super::watch::watch_page(&cell);
     // 2. A TCF consent manager that has answered already answers now,
     //    before the first decision.
     let tcf_cell = Rc::downgrade(&cell);
@@ -149,174 +149,208 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
         }
         (inner.config_url(), etag)
     };
-    spawn_local(finish(cell, url, cached_etag));
+    fetch_config(cell, url, cached_etag);
 }
 
-/// Listens to the `storage` event: another tab of this site changed a key
-/// (a withdrawal, `forget()`, a grant). The session decides what follows.
-fn other_tabs(cell: &Rc<RefCell<Inner>>, site: &str) -> Option<gloo::events::EventListener> {
-    let window = web_sys::window()?;
-    let prefix = dangol_engine::cat::cat(&["dangol:", site, ":"]);
-    let weak = Rc::downgrade(cell);
-    Some(gloo::events::EventListener::new(
-        &window,
-        "storage",
-        move |event| {
-            let Some(cell) = weak.upgrade() else {
-                return;
-            };
-            let get = |name: &str| js_sys::Reflect::get(event, &name.into()).ok();
-            let key = get("key").and_then(|k| k.as_string());
-            let key = match key {
-                // `localStorage.clear()`: every key went.
-                None => None,
-                Some(name) => match name.strip_prefix(&prefix).and_then(Key::parse) {
-                    Some(key) => Some(key),
-                    None => return, // another site's key, or not ours
-                },
-            };
-            let value = get("newValue").and_then(|v| v.as_string());
-            let Ok(mut inner) = cell.try_borrow_mut() else {
-                return;
-            };
-            inner.input(Input::StorageChanged(key, value));
-            drop(inner);
-            flush(cell);
-        },
-    ))
+/// Another tab of this site changed a stored key (`name`, `None` when
+/// `localStorage.clear()` took every key) to `value` (a withdrawal,
+/// `forget()`, a grant): the session decides what follows.
+pub(super) fn other_tab(inner: &mut Inner, name: Option<String>, value: Option<String>) {
+    let key = match name {
+        None => None,
+        Some(name) => {
+            let prefix = dangol_engine::cat::cat(&["dangol:", &inner.site, ":"]);
+            match name.strip_prefix(&prefix).and_then(Key::parse) {
+                Some(key) => Some(key),
+                None => return, // another site's key, or not ours
+            }
+        }
+    };
+    inner.input(Input::StorageChanged(key, value));
 }
 
-async fn finish(cell: Rc<RefCell<Inner>>, url: String, cached_etag: Option<String>) {
-    // 4. Fetch (or revalidate) the config. A new config applies to this page
-    //    only if nothing was rendered yet: never swap what the shopper sees.
-    let started = cell.borrow_mut().prefetched.take();
-    let fetched = net::get_config(&url, cached_etag.as_deref(), net::TIMEOUT_MS, started).await;
+/// Fetches (or revalidates) the config; without a host (no loader), the
+/// page goes on with what it has.
+fn fetch_config(cell: Rc<RefCell<Inner>>, url: String, etag: Option<String>) {
+    let etag = etag.unwrap_or_default();
+    let asked = cell
+        .borrow_mut()
+        .ask(Pending::Config(url.clone()), |host, id| {
+            host.req(id, "GET", &url, "", "", &etag, "")
+        });
+    if !asked {
+        after_config(cell);
+    }
+}
+
+/// The config request's answer. A new config applies to this page only if
+/// nothing was rendered yet: never swap what the shopper sees.
+pub(super) fn config_answered(cell: Rc<RefCell<Inner>>, url: &str, reply: Reply) {
     if cell.borrow().phase == Phase::Off {
         return; // destroyed while the config loaded: add nothing to the page
     }
-    match fetched {
-        Ok(Fetched::NotModified) => {}
-        Ok(Fetched::Body {
-            text,
+    match reply {
+        Reply::Http { status: 304, .. } => {}
+        Reply::Http {
+            status: 200,
+            body,
             etag,
             signature,
-        }) => {
+            ..
+        } => {
             let key = cell.borrow().public_key.clone();
-            if let Some(key) = key {
-                match &signature {
-                    None => {
-                        warn_once(
-                            Problem::ConfigInvalid,
-                            &dangol_engine::cat::cat(&[
-                                "the config from ",
-                                &url,
-                                " is not signed, but the script tag asks for signed configs; the page keeps its own content",
-                            ]),
-                        );
-                        return flush(cell);
-                    }
-                    Some(sig) => match crypto::verify_ed25519(&key, sig, &text).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            warn_once(
-                                Problem::ConfigInvalid,
-                                &dangol_engine::cat::cat(&[
-                                    "the config from ",
-                                    &url,
-                                    " does not match its signature (tampered with?); the page keeps its own content",
-                                ]),
-                            );
-                            return flush(cell);
-                        }
-                        // Browsers without Ed25519 in WebCrypto fall back to
-                        // trusting HTTPS alone.
-                        Err(crypto::Unverifiable::Unsupported) => {}
-                        Err(crypto::Unverifiable::Failed(e)) => {
-                            warn_once(
-                                Problem::ConfigInvalid,
-                                &dangol_engine::cat::cat(&[
-                                    "the config's signature could not be checked (",
-                                    &e,
-                                    "); the page keeps its own content",
-                                ]),
-                            );
-                            return flush(cell);
-                        }
-                    },
-                }
-            }
-            let parsed = {
-                let inner = cell.borrow();
-                if inner.phase == Phase::Off {
-                    return; // destroyed while the signature was checked
-                }
-                parse_config(&text, &inner.site)
+            let Some(key) = key else {
+                return config_body(cell, url, body, etag);
             };
-            match parsed {
-                Ok(config) if replays(&config, cell.borrow().held.as_ref()) => warn_once(
+            let Some(signature) = signature else {
+                warn_once(
                     Problem::ConfigInvalid,
                     &dangol_engine::cat::cat(&[
                         "the config from ",
-                        &url,
-                        " is version ",
-                        &dangol_engine::cat::uint(config.config().version),
-                        ", older than the one this browser holds (replayed?); the newer one stays",
+                        url,
+                        " is not signed, but the script tag asks for signed configs; the page keeps its own content",
                     ]),
-                ),
-                Ok(config) => {
-                    cell.borrow_mut().input(Input::ConfigFetched(text, etag));
-                    // Deciding and rendering get a task of their own, so the
-                    // page's input and paint can run between the two halves.
-                    let pause = cell.borrow().next_task.clone();
-                    if let Some(next_task) = pause {
-                        clock::next_task(&next_task).await;
-                    }
-                    let mut inner = cell.borrow_mut();
-                    if inner.phase == Phase::Off {
-                        return;
-                    }
-                    match inner.phase {
-                        Phase::Waiting => {
-                            inner.configure(&config);
-                            inner.apply(config);
-                        }
-                        // Decided when the consent manager answers.
-                        Phase::AwaitingConsentManager => {
-                            inner.configure(&config);
-                            inner.config = Some(config);
-                        }
-                        // Kept for the next page.
-                        Phase::Decided | Phase::Off => {}
-                    }
-                }
-                Err(e) => warn_once(
-                    Problem::ConfigInvalid,
-                    &dangol_engine::cat::cat(&[
-                        "the config from ",
-                        &url,
-                        " is malformed (",
-                        &e,
-                        "); the page keeps its own content",
-                    ]),
-                ),
-            }
+                );
+                return flush(cell);
+            };
+            let text = body.clone();
+            let pending = Pending::Verify {
+                url: url.to_string(),
+                text: body,
+                etag,
+            };
+            cell.borrow_mut()
+                .ask(pending, |host, id| host.verify(id, &key, &signature, &text));
+            return;
         }
-        Err(e) => warn_once(
+        Reply::Http { status, .. } => warn_once(
             Problem::ConfigFetch,
             &dangol_engine::cat::cat(&[
                 "could not fetch the config from ",
-                &url,
+                url,
+                " (HTTP ",
+                &dangol_engine::cat::uint(u64::from(status)),
+                "); the page keeps its own content",
+            ]),
+        ),
+        Reply::Busy | Reply::Failed(_) => warn_once(
+            Problem::ConfigFetch,
+            &dangol_engine::cat::cat(&[
+                "could not fetch the config from ",
+                url,
                 " (",
+                match &reply {
+                    Reply::Failed(e) => e,
+                    _ => "no answer",
+                },
+                "); the page keeps its own content",
+            ]),
+        ),
+    }
+    after_config(cell);
+}
+
+/// The signature check's answer (`1` signed, `0` not, `2` this browser
+/// cannot check Ed25519 and trusts HTTPS alone, or an error).
+pub(super) fn verified(
+    cell: Rc<RefCell<Inner>>,
+    url: &str,
+    text: String,
+    etag: Option<String>,
+    answer: &JsValue,
+) {
+    match answer.as_f64() {
+        Some(n) if n == 1.0 || n == 2.0 => return config_body(cell, url, text, etag),
+        Some(_) => warn_once(
+            Problem::ConfigInvalid,
+            &dangol_engine::cat::cat(&[
+                "the config from ",
+                url,
+                " does not match its signature (tampered with?); the page keeps its own content",
+            ]),
+        ),
+        None => warn_once(
+            Problem::ConfigInvalid,
+            &dangol_engine::cat::cat(&[
+                "the config's signature could not be checked (",
+                &answer.as_string().unwrap_or_default(),
+                "); the page keeps its own content",
+            ]),
+        ),
+    }
+    flush(cell);
+}
+
+/// A fetched config (signed, where the script tag asks for that): kept for
+/// the next page, and decided with in a task of its own, so the page's
+/// input and paint can run between reading it and rendering.
+fn config_body(cell: Rc<RefCell<Inner>>, url: &str, text: String, etag: Option<String>) {
+    let parsed = {
+        let inner = cell.borrow();
+        if inner.phase == Phase::Off {
+            return; // destroyed while the signature was checked
+        }
+        parse_config(&text, &inner.site)
+    };
+    match parsed {
+        Ok(config) if replays(&config, cell.borrow().held.as_ref()) => warn_once(
+            Problem::ConfigInvalid,
+            &dangol_engine::cat::cat(&[
+                "the config from ",
+                url,
+                " is version ",
+                &dangol_engine::cat::uint(config.config().version),
+                ", older than the one this browser holds (replayed?); the newer one stays",
+            ]),
+        ),
+        Ok(config) => {
+            let mut inner = cell.borrow_mut();
+            inner.input(Input::ConfigFetched(text, etag));
+            if inner.host.is_none() {
+                drop(inner);
+                return decide_fetched(cell, config);
+            }
+            inner.ask(Pending::Decide(Box::new(config)), |host, id| host.later(id));
+            return;
+        }
+        Err(e) => warn_once(
+            Problem::ConfigInvalid,
+            &dangol_engine::cat::cat(&[
+                "the config from ",
+                url,
+                " is malformed (",
                 &e,
                 "); the page keeps its own content",
             ]),
         ),
     }
+    after_config(cell);
+}
 
-    // 6. Engaged time and sending on the way out.
-    super::watch::watch_page(&cell);
+/// Decides with a fetched config, if the page has not decided yet.
+pub(super) fn decide_fetched(cell: Rc<RefCell<Inner>>, config: CompiledConfig) {
+    {
+        let mut inner = cell.borrow_mut();
+        match inner.phase {
+            Phase::Off => return,
+            Phase::Waiting => {
+                inner.configure(&config);
+                inner.apply(config);
+            }
+            // Decided when the consent manager answers.
+            Phase::AwaitingConsentManager => {
+                inner.configure(&config);
+                inner.config = Some(config);
+            }
+            // Kept for the next page.
+            Phase::Decided => {}
+        }
+    }
+    after_config(cell);
+}
 
-    // 7. Send what consent allows.
+/// Then: sending what consent allows.
+fn after_config(cell: Rc<RefCell<Inner>>) {
     flush(cell);
 }
 

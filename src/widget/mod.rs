@@ -3,6 +3,7 @@
 //! [`state`] and [`lifecycle`]; none of them throws.
 
 mod actions;
+mod answers;
 mod callbacks;
 mod effects;
 mod lifecycle;
@@ -21,7 +22,6 @@ use dangol_engine::session::{Input, Session};
 use dangol_engine::track;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::spawn_local;
 
 use crate::platform::json;
 use crate::platform::log::{Problem, warn, warn_once};
@@ -38,16 +38,13 @@ pub struct Widget {
 
 /// Starts the widget for `site`, talking to the server at `endpoint`. With
 /// `key` (the site's Ed25519 public key, base64, from the script tag's
-/// `data-key`), only configs signed with it are used. `config`, when given,
-/// is a `fetch` of the site's config that is already under way (the loader
-/// starts one on a first visit, while the wasm loads); the widget reads it
-/// instead of asking again. `next_task`, when given, returns a promise
-/// that resolves in a later task; the widget waits for it between reading
-/// a fetched config and rendering it, so neither makes a long task.
-/// `more`, when given, imports the widget's second module (`pkg/more/`)
-/// and resolves to it; overlays, coupons, loyalty prompts, feedback
-/// questions and the words of "Why this offer?" need it, and are left out
-/// (with one console warning) without it.
+/// `data-key`), only configs signed with it are used. `host` is the
+/// loader's I/O (see [`crate::platform::host::Host`]): its requests, the
+/// signature check, a later task and the second module (`pkg/more/`,
+/// which overlays, coupons, loyalty prompts, feedback questions and the
+/// words of "Why this offer?" need). Without it the widget decides and
+/// renders banners from what the browser stores, and asks the network
+/// for nothing.
 ///
 /// Never throws: a bad site id or endpoint logs one console warning and
 /// returns a widget that does nothing.
@@ -55,7 +52,7 @@ pub struct Widget {
 /// ```js
 /// import init, { start } from "/pkg/dangol.js";
 /// await init();
-/// const widget = start("demo", "https://shop.example", "MCowBQYDK2VwAyEA...", null, null, null);
+/// const widget = start("demo", "https://shop.example", "MCowBQYDK2VwAyEA...", host);
 /// widget.call("grant"); // the shopper accepted personalisation
 /// ```
 #[wasm_bindgen]
@@ -63,20 +60,13 @@ pub fn start(
     site: String,
     endpoint: String,
     key: Option<String>,
-    config: Option<js_sys::Promise>,
-    next_task: Option<js_sys::Function>,
-    more: Option<js_sys::Function>,
+    host: Option<crate::platform::host::Host>,
 ) -> Widget {
-    #[cfg(not(feature = "full"))]
-    crate::platform::more::set_loader(more);
-    #[cfg(feature = "full")]
-    let _ = more;
     let endpoint = endpoint.trim_end_matches('/').to_string();
     // A session with nothing read yet; boot starts the page's own.
     let mut inner = Inner::new(site, endpoint, Session::new(String::new()));
     inner.public_key = key.filter(|k| !k.is_empty());
-    inner.prefetched = config;
-    inner.next_task = next_task;
+    inner.host = host;
     let widget = Widget {
         inner: Rc::new(RefCell::new(inner)),
     };
@@ -143,6 +133,8 @@ impl Widget {
             "on" => self.on(a, b),
             "refresh" => self.refresh(),
             "destroy" => self.destroy(),
+            "answer" => answers::answer(self.inner.clone(), a, b),
+            "page" => watch::page_signal(self.inner.clone(), &a, &b),
             _ => {}
         }
         JsValue::UNDEFINED
@@ -451,11 +443,6 @@ impl Widget {
         inner.phase = Phase::Off;
         inner.handlers.clear();
         inner.calls.clear();
-        // Dropping them removes every listener, timer and observer.
-        let listeners = std::mem::take(&mut inner.listeners);
-        let ticker = inner.ticker.take();
-        let mutations = inner.mutations.take();
-        drop(inner);
-        spawn_local(async move { drop((listeners, ticker, mutations)) });
+        // The page's listeners are the loader's, which removes them.
     }
 }

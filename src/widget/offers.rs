@@ -306,7 +306,8 @@ impl Inner {
         chosen: &Chosen,
         attributes: &Value,
     ) {
-        use crate::platform::{json, more};
+        use super::answers::Pending;
+        use crate::platform::json;
         use wasm_bindgen::JsCast;
         use wasm_bindgen::prelude::*;
 
@@ -324,7 +325,7 @@ impl Inner {
         let declared = json::to_js(&Value::Object(self.declared().clone()));
         let lang = self.lang().tag();
         let weak = self.self_ref.clone().unwrap_or_default();
-        let sink = super::actions::sink(weak.clone(), &chosen.campaign_id, &chosen.variant_id);
+        let sink = super::actions::sink(weak, &chosen.campaign_id, &chosen.variant_id);
         let callback = Closure::<dyn Fn(u32, JsValue)>::new(move |code: u32, arg: JsValue| {
             sink(match code {
                 0 => render::Action::Click,
@@ -335,49 +336,24 @@ impl Inner {
                 _ => render::Action::PersonalisationOff,
             })
         });
-        let placement = placement.to_string();
-        let chosen = chosen.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let loaded = more::module().await;
-            let Some(cell) = weak.upgrade() else {
-                return;
-            };
-            if cell.borrow().phase == Phase::Off {
-                return; // destroyed while the module loaded
-            }
-            let answer = loaded.and_then(|more| {
-                more.show(
-                    slot,
-                    kind,
-                    &placement,
-                    &text,
-                    &chosen.campaign_id,
-                    &chosen.variant_id,
-                    attributes,
-                    declared,
-                    lang,
-                    callback.as_ref().unchecked_ref(),
-                )
-                .map_err(|e| crate::platform::describe(&e))
-            });
-            match answer {
-                Ok(answer) => {
-                    let handle = more::Handle(answer.get(0).as_f64().unwrap_or(0.0) as u32);
-                    let rendered = Rendered {
-                        host: answer.get(1).unchecked_into(),
-                        node: answer.get(2).unchecked_into(),
-                        listeners: Vec::new(),
-                    };
-                    let lazy = super::state::Lazy {
-                        handle,
-                        _sink: callback,
-                    };
-                    cell.borrow_mut()
-                        .rendered(rendered, &placement, &chosen, Some(lazy));
-                }
-                Err(e) => render_failed(&chosen.campaign_id, &placement, &e),
-            }
-        });
+        let later = Later {
+            slot,
+            kind,
+            placement: placement.to_string(),
+            text,
+            chosen: chosen.clone(),
+            attributes,
+            declared,
+            lang,
+            callback,
+        };
+        if !self.ask(Pending::Show(Box::new(later)), |host, id| host.more(id)) {
+            render_failed(
+                &chosen.campaign_id,
+                placement,
+                "the widget's second module has no loader (start the widget with the loader `dangol.js`)",
+            );
+        }
     }
 
     /// An offer is on the page: it is watched until seen.
@@ -424,7 +400,7 @@ impl Inner {
         shown.seen = true;
         // The observer is done; drop it after this callback returns.
         if let Some(watch) = shown.watch.take() {
-            wasm_bindgen_futures::spawn_local(async move { drop(watch) });
+            crate::platform::clock::drop_later(Box::new(watch));
         }
         self.apply_input(&Input::Exposure {
             campaign: campaign.to_string(),
@@ -446,7 +422,7 @@ impl Inner {
             let shown = self.shown.remove(i);
             self.closed.push(shown.placement.clone());
             // Its listeners are running this very call: drop them after.
-            wasm_bindgen_futures::spawn_local(async move { drop(shown) });
+            crate::platform::clock::drop_later(Box::new(shown));
         }
         self.apply_input(&Input::Dismiss {
             campaign: campaign.to_string(),
@@ -466,6 +442,70 @@ impl Inner {
         self.waiting.clear();
         self.closed.clear();
         self.decisions.clear();
+    }
+}
+
+/// An offer waiting for the second module to render it.
+#[cfg(not(feature = "full"))]
+pub(crate) struct Later {
+    slot: Option<web_sys::Element>,
+    kind: u8,
+    placement: String,
+    text: String,
+    chosen: Chosen,
+    attributes: wasm_bindgen::JsValue,
+    declared: wasm_bindgen::JsValue,
+    lang: &'static str,
+    callback: wasm_bindgen::closure::Closure<dyn Fn(u32, wasm_bindgen::JsValue)>,
+}
+
+#[cfg(not(feature = "full"))]
+impl Later {
+    /// The second module loaded (or did not): it renders the offer.
+    pub(crate) fn arrived(
+        self,
+        cell: &std::rc::Rc<std::cell::RefCell<Inner>>,
+        loaded: Result<crate::platform::more::More, String>,
+    ) {
+        use wasm_bindgen::JsCast;
+
+        let later = self;
+        if cell.borrow().phase == Phase::Off {
+            return; // destroyed while the module loaded
+        }
+        let answer = loaded.and_then(|more| {
+            more.show(
+                later.slot,
+                later.kind,
+                &later.placement,
+                &later.text,
+                &later.chosen.campaign_id,
+                &later.chosen.variant_id,
+                later.attributes,
+                later.declared,
+                later.lang,
+                later.callback.as_ref().unchecked_ref(),
+            )
+            .map_err(|e| crate::platform::describe(&e))
+        });
+        match answer {
+            Ok(answer) => {
+                let handle =
+                    crate::platform::more::Handle(answer.get(0).as_f64().unwrap_or(0.0) as u32);
+                let rendered = Rendered {
+                    host: answer.get(1).unchecked_into(),
+                    node: answer.get(2).unchecked_into(),
+                    listeners: Vec::new(),
+                };
+                let lazy = super::state::Lazy {
+                    handle,
+                    _sink: later.callback,
+                };
+                cell.borrow_mut()
+                    .rendered(rendered, &later.placement, &later.chosen, Some(lazy));
+            }
+            Err(e) => render_failed(&later.chosen.campaign_id, &later.placement, &e),
+        }
     }
 }
 

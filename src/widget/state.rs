@@ -34,11 +34,13 @@ pub(crate) struct Inner {
     pub storage: Option<SiteStorage>,
     /// Batches the session asked to send and not yet sent.
     pub outgoing: Vec<(u32, Value, String)>,
-    /// The config request the loader started (a first visit), used instead
-    /// of a request of the widget's own.
-    pub prefetched: Option<js_sys::Promise>,
-    /// The loader's function for continuing in a later task.
-    pub next_task: Option<js_sys::Function>,
+    /// The loader's I/O (requests, signature checks, a later task, the
+    /// second module).
+    pub host: Option<crate::platform::host::Host>,
+    /// What was asked of the host and not yet answered, by id.
+    pub pending: Vec<(u32, super::answers::Pending)>,
+    /// The last id asked with.
+    pub asked: u32,
     pub config: Option<CompiledConfig>,
     /// The stored config's version and line of publishes: a fetched
     /// config older than it is a replay and is refused.
@@ -63,17 +65,16 @@ pub(crate) struct Inner {
     pub last_input_ms: i64,
     /// The widget itself, for callbacks that outlive a borrow.
     pub self_ref: Option<std::rc::Weak<std::cell::RefCell<Inner>>>,
-    /// Timers and observers that live as long as the widget.
-    pub ticker: Option<gloo::timers::callback::Interval>,
-    pub mutations: Option<crate::platform::dom::Mutations>,
+    /// Seconds the page has been watched (see `watch::signal::TICK`).
+    pub ticks: u32,
+    /// The last scroll position and when it was reached.
+    pub last_scroll: (f64, i64),
     /// When the page last became visible, for engaged time.
     pub visible_since: Option<i64>,
     /// The deepest scroll on this page, in percent of the page height.
     pub max_scroll_pct: u32,
     /// Whether the shopper showed exit intent on this page.
     pub exit_intent: bool,
-    /// Page listeners; dropping them (with the widget) removes them.
-    pub listeners: Vec<gloo::events::EventListener>,
 }
 
 /// An offer on the page.
@@ -169,9 +170,10 @@ impl Inner {
             session,
             storage: None,
             outgoing: Vec::new(),
-            prefetched: None,
+            host: None,
+            pending: Vec::new(),
+            asked: 0,
             held: None,
-            next_task: None,
             config: None,
             page: PageContext::default(),
             decisions: Vec::new(),
@@ -184,12 +186,11 @@ impl Inner {
             visible_ms: 0,
             last_input_ms: clock::now_ms(),
             self_ref: None,
-            ticker: None,
-            mutations: None,
+            ticks: 0,
+            last_scroll: (0.0, 0),
             visible_since: None,
             max_scroll_pct: 0,
             exit_intent: false,
-            listeners: Vec::new(),
         }
     }
 

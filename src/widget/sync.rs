@@ -4,13 +4,13 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use wasm_bindgen_futures::spawn_local;
-
 use dangol_engine::session::{Input, Outcome};
 
+use super::answers::Pending;
 use super::state::Inner;
+use crate::platform::host::Reply;
+use crate::platform::json;
 use crate::platform::log::{Problem, warn_once};
-use crate::platform::{json, net};
 
 /// Runs the page's queued callbacks, then sends the oldest waiting events
 /// if consent allows, the network is up and no retry is pending. A batch
@@ -28,78 +28,79 @@ pub(super) fn flush_on_hide(cell: Rc<RefCell<Inner>>) {
 
 fn send(cell: Rc<RefCell<Inner>>, exclusive: bool) {
     super::callbacks::deliver(&cell);
-    let (sends, url, site) = {
-        let mut inner = cell.borrow_mut();
-        inner.input(Input::Flush { online: online() });
-        (
-            std::mem::take(&mut inner.outgoing),
-            inner.events_url(),
-            inner.site.clone(),
-        )
+    let mut inner = cell.borrow_mut();
+    inner.input(Input::Flush { online: online() });
+    let sends = std::mem::take(&mut inner.outgoing);
+    if sends.is_empty() {
+        return;
+    }
+    let url = inner.events_url();
+    // One page sends at a time across the shopper's tabs; a page that
+    // finds the lock taken tries again on its next tick.
+    let lock = if exclusive {
+        dangol_engine::cat::cat(&["dangol-send:", &inner.site])
+    } else {
+        String::new()
     };
     for (ticket, body, key) in sends {
-        let Ok(body) = js_sys::JSON::stringify(&json::to_js(&body)) else {
-            cell.borrow_mut()
-                .input(Input::Sent(ticket, Outcome::Skipped));
-            continue;
-        };
-        let body = String::from(body);
-        let url = url.clone();
-        let answer = cell.clone();
-        let task = async move {
-            let result = net::post_json(&url, &body, Some(&key), net::TIMEOUT_MS).await;
-            let outcome = match result {
-                Ok((status, retry_after)) => Outcome::of_status(status, retry_after),
-                Err(_) => Outcome::Failed(None),
-            };
-            match (&result, outcome) {
-                (Ok((status, _)), Outcome::Refused) => warn_once(
-                    Problem::Send,
-                    &dangol_engine::cat::cat(&[
-                        "the server refused events (HTTP ",
-                        &dangol_engine::cat::uint(u64::from(*status)),
-                        ")",
-                    ]),
-                ),
-                (Ok((status, _)), Outcome::Failed(_)) => warn_once(
-                    Problem::Send,
-                    &dangol_engine::cat::cat(&[
-                        "could not send events (HTTP ",
-                        &dangol_engine::cat::uint(u64::from(*status)),
-                        "); they stay queued and are retried",
-                    ]),
-                ),
-                (Err(e), _) => warn_once(
-                    Problem::Send,
-                    &dangol_engine::cat::cat(&[
-                        "could not send events (",
-                        e,
-                        "); they stay queued and are retried",
-                    ]),
-                ),
-                _ => {}
-            }
-            answer.borrow_mut().input(Input::Sent(ticket, outcome));
-            // What the session sends next (the rest of a long outbox) goes
-            // out in the same way.
-            flush(answer);
-        };
-        // One page sends at a time across the shopper's tabs; a page that
-        // finds the lock taken tries again on its next tick.
-        if exclusive {
-            let busy = cell.clone();
-            crate::platform::locks::run_exclusive(
-                &dangol_engine::cat::cat(&["dangol-send:", &site]),
-                task,
-                move || {
-                    busy.borrow_mut()
-                        .input(Input::Sent(ticket, Outcome::Skipped));
-                },
-            );
-        } else {
-            spawn_local(task);
+        let asked = js_sys::JSON::stringify(&json::to_js(&body)).is_ok_and(|body| {
+            let body = String::from(body);
+            inner.ask(Pending::Send(ticket), |host, id| {
+                host.req(id, "POST", &url, &body, &key, "", &lock)
+            })
+        });
+        if !asked {
+            inner.input(Input::Sent(ticket, Outcome::Skipped));
         }
     }
+}
+
+/// A batch's answer: the session learns what became of it, and what it
+/// sends next (the rest of a long outbox) goes out in the same way.
+pub(super) fn sent(cell: Rc<RefCell<Inner>>, ticket: u32, reply: Reply) {
+    let outcome = match &reply {
+        Reply::Http {
+            status,
+            retry_after_ms,
+            ..
+        } => Outcome::of_status(*status, *retry_after_ms),
+        // Another tab is sending: this one tries again on its next tick.
+        Reply::Busy => {
+            cell.borrow_mut()
+                .input(Input::Sent(ticket, Outcome::Skipped));
+            return;
+        }
+        Reply::Failed(_) => Outcome::Failed(None),
+    };
+    match (&reply, outcome) {
+        (Reply::Http { status, .. }, Outcome::Refused) => warn_once(
+            Problem::Send,
+            &dangol_engine::cat::cat(&[
+                "the server refused events (HTTP ",
+                &dangol_engine::cat::uint(u64::from(*status)),
+                ")",
+            ]),
+        ),
+        (Reply::Http { status, .. }, Outcome::Failed(_)) => warn_once(
+            Problem::Send,
+            &dangol_engine::cat::cat(&[
+                "could not send events (HTTP ",
+                &dangol_engine::cat::uint(u64::from(*status)),
+                "); they stay queued and are retried",
+            ]),
+        ),
+        (Reply::Failed(e), _) => warn_once(
+            Problem::Send,
+            &dangol_engine::cat::cat(&[
+                "could not send events (",
+                e,
+                "); they stay queued and are retried",
+            ]),
+        ),
+        _ => {}
+    }
+    cell.borrow_mut().input(Input::Sent(ticket, outcome));
+    flush(cell);
 }
 
 /// Whether the browser thinks it is online (unknown counts as online).

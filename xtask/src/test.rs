@@ -31,7 +31,7 @@ use crate::{bench, postgres, root, tools, widget};
 /// here; `cargo xtask bench` reports it as `bundle_lazy_gzip_bytes`):
 /// 98.7 KB.
 /// The ceiling comes down with each saving, so none is lost unnoticed.
-pub const BUNDLE_GZIP_BUDGET: u64 = 96_500;
+pub const BUNDLE_GZIP_BUDGET: u64 = 88_000;
 
 pub fn run() -> Result<()> {
     let started = Instant::now();
