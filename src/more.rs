@@ -105,6 +105,7 @@ pub fn show(
                 Action::Answer(n) => (2, JsValue::from(n)),
                 Action::Claim(slot) => (3, slot.into()),
                 Action::PersonalisationOff => (4, JsValue::NULL),
+                Action::Seen => (7, JsValue::NULL),
             };
             // The first module's callback never throws.
             let _ = callback.call2(&JsValue::NULL, &JsValue::from(code), &arg);

@@ -108,8 +108,22 @@
         if (widget) try { widget.call("answer", id, value); } catch (e) { /* the widget reports its own problems */ }
       });
   }
+  // What the page and the shopper do, reported as widget.call(name, ...).
+  function tell(name, a, b) {
+    if (widget) try { widget.call(name, a, b); } catch (e) { /* the widget reports its own problems */ }
+  }
+  function report(kind, value) { tell("page", kind, value); }
+  // An action on the offer `handle`: 0 click, 1 dismiss, 2 answer (the
+  // rating), 3 claim (the slot), 4 personalisation off, 5 coupon code
+  // shown, 6 "Why this offer?" opened (where its words go), 7 seen.
+  function act(handle, code, arg) { tell("offer", handle, [code, arg]); }
   var TIMEOUT_MS = 8000; // the widget's TIMEOUT_MS
   var unwatch = [];
+  var sheet = null;
+  function observe(observer, node) {
+    observer.observe(node);
+    unwatch.push(function () { observer.disconnect(); });
+  }
   var host = {
     // Anonymous requests (no cookies, no page URL) with a timeout; a batch
     // of events only while no other tab of the site holds `lock`. The
@@ -132,7 +146,9 @@
             function h(name) { return r.headers.get(name); }
             return (r.status == 200 && method == "GET" ? r.text() : Promise.resolve("")).then(function (text) {
               clearTimeout(timer);
-              return [r.status, text, h("ETag"), h("X-Dangol-Signature"), h("Retry-After")];
+              // Retry-After in seconds (the server never sends a date), as ms.
+              var retry = parseInt(h("Retry-After"), 10);
+              return [r.status, text, h("ETag"), h("X-Dangol-Signature"), retry >= 0 ? retry * 1000 : null];
             });
           }, function (e) {
             clearTimeout(timer);
@@ -158,16 +174,118 @@
         });
       });
     },
-    later: function (id) { answer(id, nextTask); },
+    // Answers in a later task, or after `ms`.
+    later: function (id, ms) {
+      answer(id, function () { return ms ? new Promise(function (r) { setTimeout(r, ms); }) : nextTask(); });
+    },
+    // The page's TCF consent manager: false without one; else listens to
+    // it (each answer reported as 8, tcData) and returns its answer if it
+    // gave one at once, else true.
+    tcf: function () {
+      var api = w.__tcfapi, first = true, live = false;
+      if (typeof api != "function") return false;
+      try {
+        api("addEventListener", 2, function (data, ok) {
+          if (!ok) return;
+          if (live) report(8, data); else first = data;
+        });
+      } catch (e) { /* a broken consent manager is no signal */ }
+      live = true;
+      return first;
+    },
+    // The offer `handle`'s actions, for the second module to report.
+    sink: function (handle) { return function (code, arg) { act(handle, code, arg); }; },
+    // "Actually seen": at least half of `node` in view for a full second
+    // while the page is visible; reported once (7).
+    seen: function (node, handle) {
+      var timer = null;
+      function arm() {
+        timer = setTimeout(function () {
+          if (d.hidden) return arm();
+          observer.disconnect();
+          act(handle, 7);
+        }, 1000);
+      }
+      var observer = new IntersectionObserver(function (entries) {
+        entries.forEach(function (e) {
+          if (!(e.isIntersecting && e.intersectionRatio >= 0.499)) { clearTimeout(timer); timer = null; }
+          else if (!timer) arm();
+        });
+      }, { threshold: [0, 0.5] });
+      observe(observer, node);
+    },
+    // A banner in a slot, in Shadow DOM, its text as text (never HTML),
+    // styled by the shared sheet (`css`), with "Why this offer?" when
+    // `why` is given. Returns the banner's element.
+    banner: function (slot, handle, campaign, css, theme, headline, body, image, ctaText, ctaUrl, why, off) {
+      function el(tag, cls, parent, text) {
+        var e = d.createElement(tag);
+        e.className = cls;
+        e.setAttribute("part", cls);
+        if (text) e.textContent = text;
+        if (parent) parent.appendChild(e);
+        return e;
+      }
+      var root = slot.shadowRoot;
+      // Only a root the widget made itself is reused; never the shop's.
+      if (root && !slot.hasAttribute("data-dangol-host")) throw "the slot already has a shadow root of its own";
+      if (!root) {
+        root = slot.attachShadow({ mode: "open" });
+        slot.setAttribute("data-dangol-host", "");
+      }
+      if (!sheet) {
+        sheet = new CSSStyleSheet();
+        sheet.replaceSync(css);
+      }
+      root.adoptedStyleSheets = [sheet];
+      var node = el("div", "banner");
+      node.setAttribute("data-theme", theme);
+      node.setAttribute("role", "region");
+      node.setAttribute("aria-label", headline);
+      if (image) {
+        var img = el("img", "image", node);
+        img.setAttribute("src", image);
+        img.setAttribute("alt", "");
+      }
+      var text = el("div", "text", node);
+      el("p", "headline", text, headline);
+      if (body) el("p", "body", text, body);
+      if (ctaUrl) {
+        var link = el("a", "cta", node, ctaText);
+        link.setAttribute("href", ctaUrl);
+        link.addEventListener("click", function () { act(handle, 0); });
+      }
+      root.replaceChildren(node);
+      if (why) {
+        var button = el("button", "why", node, why);
+        button.type = "button";
+        button.setAttribute("aria-expanded", "false");
+        var panel = el("div", "explain", root);
+        panel.hidden = true;
+        var words = el("p", "explain-text", panel);
+        var offButton = el("button", "off", panel, off);
+        offButton.type = "button";
+        button.addEventListener("click", function () {
+          var open = panel.hidden;
+          if (open && !words.textContent) act(handle, 6, words);
+          panel.hidden = !open;
+          button.setAttribute("aria-expanded", "" + open);
+        });
+        offButton.addEventListener("click", function () {
+          act(handle, 4);
+          // The slot gets the shop's own content back.
+          root.replaceChildren(d.createElement("slot"));
+        });
+      }
+      slot.setAttribute("data-dangol-rendered", campaign);
+      return node;
+    },
     // The page's signals, reported as widget.call("page", kind, value):
     // 0 scroll [depth %, scrollY], 1 exit intent (the pointer left through
-    // the top edge), 2 a click inside [data-dangol-track] (the element),
+    // the top edge), 2 a tracked click [name, properties],
     // 3 visibility, 4 input, 5 a second passed, 6 elements added, 7 another
     // tab changed localStorage [key, newValue].
     watch: function () {
-      function report(kind, value) {
-        if (widget) try { widget.call("page", kind, value); } catch (e) { /* the widget reports its own problems */ }
-      }
       function on(target, name, f, passive) {
         target.addEventListener(name, f, passive);
         unwatch.push(function () { target.removeEventListener(name, f, passive); });
@@ -179,9 +297,18 @@
         report(0, [h > 0 ? (w.scrollY + w.innerHeight) / h * 100 : 0, w.scrollY]);
       }, passive);
       on(d, "mouseout", function (e) { if (!e.relatedTarget && e.clientY <= 0) report(1); });
+      // A click inside [data-dangol-track="name"]: the name and GA4-style
+      // properties from the element's data-dangol-* attributes (numbers
+      // parsed where GA4 has numbers).
       on(d, "click", function (e) {
         var marked = e.target && e.target.closest && e.target.closest("[data-dangol-track]");
-        if (marked) report(2, marked);
+        if (!marked) return;
+        var props = {};
+        ["item-id", "item-name", "item-category", "item-brand", "price", "quantity", "value", "currency", "transaction-id"].forEach(function (attr, i) {
+          var raw = marked.getAttribute("data-dangol-" + attr), n = parseFloat(raw);
+          if (raw != null) props[attr.replace("-", "_")] = i > 3 && i < 7 && isFinite(n) ? n : raw;
+        });
+        report(2, [marked.getAttribute("data-dangol-track"), props]);
       });
       function visibility() { report(3, !d.hidden); }
       on(d, "visibilitychange", visibility);
@@ -191,9 +318,10 @@
       });
       on(w, "storage", function (e) { report(7, [e.key, e.newValue]); });
       var tick = setInterval(function () { report(5); }, 1000);
+      unwatch.push(function () { clearInterval(tick); });
       var added = new MutationObserver(function () { report(6); });
       added.observe(root, { childList: true, subtree: true });
-      unwatch.push(function () { clearInterval(tick); added.disconnect(); });
+      unwatch.push(function () { added.disconnect(); });
     },
     more: function (id) { answer(id, loadMore); }
   };

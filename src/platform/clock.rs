@@ -10,9 +10,3 @@ pub fn utc_offset_minutes() -> i32 {
     // getTimezoneOffset() is UTC minus local, so the sign flips.
     -(js_sys::Date::new_0().get_timezone_offset() as i32)
 }
-
-/// Drops `value` in a later task: listeners and observers whose own
-/// callback is running now.
-pub fn drop_later(value: Box<dyn std::any::Any>) {
-    let _ = gloo::timers::callback::Timeout::new(0, move || drop(value)).forget();
-}

@@ -1,8 +1,9 @@
 //! Consent signals the browser and the page already carry: Global Privacy
-//! Control and an IAB TCF v2.2 consent manager (`__tcfapi`).
+//! Control and an IAB TCF v2.2 consent manager's answers (`__tcfapi`, which
+//! the loader listens to).
 
 use dangol_engine::consent::{Purposes, from_tcf};
-use js_sys::{Function, Reflect};
+use js_sys::Reflect;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -22,7 +23,7 @@ fn get(value: &JsValue, key: &str) -> JsValue {
 /// does not apply). dangol acts for the shop itself, the publisher, so
 /// `publisher.consents` count first and `purpose.consents` where the CMP
 /// leaves those empty.
-fn purposes_from(tc_data: &JsValue) -> Option<Purposes> {
+pub fn purposes_from(tc_data: &JsValue) -> Option<Purposes> {
     let status = get(tc_data, "eventStatus").as_string().unwrap_or_default();
     if status != "tcloaded" && status != "useractioncomplete" {
         return None;
@@ -41,36 +42,4 @@ fn purposes_from(tc_data: &JsValue) -> Option<Purposes> {
             .and_then(|v| v.as_bool())
             .unwrap_or(false)
     }))
-}
-
-/// Subscribes to the page's TCF consent manager, if there is one: `on_change`
-/// gets every answer (the first and each change of mind). The listener lives
-/// as long as the page. Whether the page has one.
-pub fn listen_tcf(mut on_change: impl FnMut(Purposes) + 'static) -> bool {
-    let Some(window) = web_sys::window() else {
-        return false;
-    };
-    let Ok(api) = Reflect::get(&window, &JsValue::from_str("__tcfapi")) else {
-        return false;
-    };
-    let Some(api) = api.dyn_ref::<Function>() else {
-        return false;
-    };
-    let callback =
-        Closure::<dyn FnMut(JsValue, JsValue)>::new(move |tc_data: JsValue, ok: JsValue| {
-            if ok.as_bool() == Some(true)
-                && let Some(purposes) = purposes_from(&tc_data)
-            {
-                on_change(purposes);
-            }
-        });
-    let args = js_sys::Array::of3(
-        &JsValue::from_str("addEventListener"),
-        &JsValue::from(2),
-        callback.as_ref(),
-    );
-    // A broken CMP must not break the widget: a throw is just no signal.
-    let _ = api.apply(&JsValue::NULL, &args);
-    callback.forget();
-    true
 }

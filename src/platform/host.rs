@@ -1,6 +1,6 @@
 //! The loader's I/O for the widget (`www/dangol.js`): HTTP requests, the
-//! config's signature check, a later task, the second module and the
-//! page's listeners. Each request is asked for with an id and answered
+//! config's signature check, a later task, the second module, the page's
+//! listeners and consent manager, and banners in slots. Each request is asked for with an id and answered
 //! through the widget's `call("answer", id, value)`, always in a later
 //! microtask, so no answer ever runs inside the call that asked. One entry
 //! point for every answer keeps the wasm free of futures and of a closure
@@ -25,7 +25,8 @@ extern "C" {
     /// request runs only if no other page of the site holds the Web Lock of
     /// that name. The first config request may be the one the loader
     /// started while the wasm loaded. Answers `[status, body, etag,
-    /// signature, retryAfter]` (the body is read for a 200 to a GET only),
+    /// signature, retryAfterMs]` (the body is read for a 200 to a GET only;
+    /// `Retry-After` in seconds, as milliseconds, or `null`),
     /// `-1` when the lock is held elsewhere, or the error as a string.
     #[wasm_bindgen(method)]
     pub fn req(
@@ -45,10 +46,52 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn verify(this: &Host, id: u32, key: &str, signature: &str, text: &str);
 
-    /// Answers (`undefined`) in a later task (`scheduler.yield()`, else a
-    /// zero timeout), so the page's input and paint run in between.
+    /// Answers (`undefined`) after `ms`, or with `0` in a later task
+    /// (`scheduler.yield()`, else a zero timeout), so the page's input and
+    /// paint run in between.
     #[wasm_bindgen(method)]
-    pub fn later(this: &Host, id: u32);
+    pub fn later(this: &Host, id: u32, ms: u32);
+
+    /// The page's IAB TCF v2.2 consent manager (`__tcfapi`): `false`
+    /// without one; else listens to it (each later answer is reported as
+    /// the page signal `TCF` with its `tcData`) and returns the answer it
+    /// gave at once, or `true` while it has not answered.
+    #[wasm_bindgen(method)]
+    pub fn tcf(this: &Host) -> JsValue;
+
+    /// A function `(code, arg)` that reports an action on the offer
+    /// `handle` through the widget's `call("offer", handle, [code, arg])`,
+    /// for the second module.
+    #[wasm_bindgen(method)]
+    pub fn sink(this: &Host, handle: u32) -> js_sys::Function;
+
+    /// Reports the offer `handle` as seen (action 7), once, when `node` has
+    /// been at least half in view for a second while the page was visible.
+    #[wasm_bindgen(method)]
+    pub fn seen(this: &Host, node: &web_sys::Element, handle: u32);
+
+    /// Renders a banner into `slot`, in Shadow DOM styled by `css`, its
+    /// text as text: `headline`, `body`, `image` (a URL), the call to action
+    /// (`cta_text`, `cta_url`), and "Why this offer?" with the words `why`
+    /// and `off` when `why` is not empty. Marks the slot rendered with
+    /// `campaign`; actions come back for `handle`. Returns the banner's
+    /// element, or throws why not (a shadow root of the shop's own).
+    #[wasm_bindgen(method, catch)]
+    pub fn banner(
+        this: &Host,
+        slot: &web_sys::Element,
+        handle: u32,
+        campaign: &str,
+        css: &str,
+        theme: &str,
+        headline: &str,
+        body: &str,
+        image: &str,
+        cta_text: &str,
+        cta_url: &str,
+        why: &str,
+        off: &str,
+    ) -> Result<web_sys::Element, JsValue>;
 
     /// Starts the page's listeners: scroll, exit intent, clicks inside
     /// elements marked `data-dangol-track`, visibility, input, a tick every
@@ -104,9 +147,7 @@ impl Reply {
             body: text(1).unwrap_or_default(),
             etag: text(2),
             signature: text(3),
-            retry_after_ms: text(4)
-                .and_then(|v| v.trim().parse::<i64>().ok())
-                .map(|s| s.saturating_mul(1000)),
+            retry_after_ms: list.get(4).as_f64().map(|ms| ms as i64),
         }
     }
 }

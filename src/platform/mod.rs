@@ -17,7 +17,6 @@ pub mod more;
 pub mod net;
 pub mod random;
 pub mod regex;
-pub mod seen;
 pub mod storage;
 
 use wasm_bindgen::JsValue;

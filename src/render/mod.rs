@@ -10,16 +10,23 @@ pub mod coupon;
 pub mod overlay;
 #[cfg(feature = "full")]
 pub mod prompts;
-mod style;
+pub mod style;
 
-use dangol_engine::config::{Banner, Content};
+#[cfg(feature = "full")]
+use dangol_engine::config::Banner;
+use dangol_engine::config::Content;
 use dangol_engine::i18n::Lang;
 #[cfg(feature = "full")]
 use dangol_engine::loyalty::Progress;
+#[cfg(feature = "full")]
 use gloo::events::EventListener;
+#[cfg(feature = "full")]
 use wasm_bindgen::JsValue;
-use web_sys::{Document, Element, ShadowRoot, ShadowRootInit, ShadowRootMode};
+use web_sys::Element;
+#[cfg(feature = "full")]
+use web_sys::{Document, ShadowRoot, ShadowRootInit, ShadowRootMode};
 
+#[cfg(feature = "full")]
 use crate::platform::describe;
 
 /// Marks a slot the widget rendered into.
@@ -29,10 +36,11 @@ pub const RENDERED_ATTR: &str = "data-dangol-rendered";
 pub const OVERLAY_ATTR: &str = "data-dangol-overlay";
 
 /// Marks a slot whose shadow root the widget made.
+#[cfg(feature = "full")]
 const HOST_ATTR: &str = "data-dangol-host";
 
 /// What the shopper did with an offer. Render tells the widget through the
-/// offer's [`Sink`]; the widget decides what follows.
+/// offer's sink; the widget decides what follows.
 pub enum Action {
     /// Clicked the call to action.
     Click,
@@ -51,12 +59,39 @@ pub enum Action {
     /// get the words (worked out by the second module, on demand).
     #[cfg(not(feature = "full"))]
     Explain(Element),
+    /// Seen: half in view for a second while the page was visible.
+    Seen,
+}
+
+impl Action {
+    /// An action as the loader and the second module report it: `code`
+    /// (0 click, 1 dismiss, 2 answer, 3 claim, 4 personalisation off,
+    /// 5 coupon code shown, 6 "Why this offer?" opened, 7 seen) with `arg`
+    /// (the rating, or the element concerned).
+    pub fn from_code(code: u32, arg: wasm_bindgen::JsValue) -> Option<Action> {
+        use wasm_bindgen::JsCast;
+        Some(match code {
+            0 => Action::Click,
+            1 => Action::Dismiss,
+            2 => Action::Answer(arg.as_f64().unwrap_or(0.0) as u8),
+            3 => Action::Claim(arg.dyn_into().ok()?),
+            4 => Action::PersonalisationOff,
+            #[cfg(not(feature = "full"))]
+            5 => Action::Claimed,
+            #[cfg(not(feature = "full"))]
+            6 => Action::Explain(arg.dyn_into().ok()?),
+            7 => Action::Seen,
+            _ => return None,
+        })
+    }
 }
 
 /// Where an offer's actions go (the widget knows which offer it is for).
+#[cfg(feature = "full")]
 pub type Sink = std::rc::Rc<dyn Fn(Action)>;
 
 /// One offer to render. Its text tokens are already filled.
+#[cfg(feature = "full")]
 pub struct Offer<'a> {
     /// What to show.
     pub content: &'a Content,
@@ -65,14 +100,8 @@ pub struct Offer<'a> {
     /// The variant.
     pub variant: &'a str,
     /// Plain-words reasons; an offer with any gets "Why this offer?".
-    #[cfg(feature = "full")]
     pub why: &'a [String],
-    /// Whether the offer was chosen from personal data: it gets "Why this
-    /// offer?", whose words are worked out when the shopper asks.
-    #[cfg(not(feature = "full"))]
-    pub personal: bool,
     /// The shopper's loyalty standing, for loyalty prompts.
-    #[cfg(feature = "full")]
     pub loyalty: Option<&'a Progress>,
     /// The widget's own words and number formats.
     pub lang: Lang,
@@ -81,6 +110,7 @@ pub struct Offer<'a> {
 }
 
 /// A rendered offer. Dropping `listeners` unwires it.
+#[cfg(feature = "full")]
 pub struct Rendered {
     /// The slot, or the overlay's own element in `<body>`.
     pub host: Element,
@@ -112,6 +142,7 @@ pub fn filled(
 /// Renders `offer` into `slot`, replacing what the slot shows. The slot's
 /// own children stay in the light DOM untouched, so removing the shadow
 /// content (or never rendering) leaves the shop's fallback in place.
+#[cfg(feature = "full")]
 pub fn inline(slot: &Element, offer: &Offer<'_>) -> Result<Rendered, String> {
     let document = slot
         .owner_document()
@@ -147,16 +178,6 @@ pub fn clear(host: &Element) {
     let _ = host.remove_attribute(RENDERED_ATTR);
 }
 
-/// The offer's element, by content type. The first module renders banners
-/// into slots; everything else is the second module's (`platform::more`).
-#[cfg(not(feature = "full"))]
-fn content_node(document: &Document, offer: &Offer<'_>) -> Result<Element, String> {
-    match offer.content {
-        Content::Banner(banner) => banner_node(document, banner).map_err(|e| describe(&e)),
-        _ => Err("only banners render in the first module".into()),
-    }
-}
-
 /// The offer's element, by content type.
 #[cfg(feature = "full")]
 fn content_node(document: &Document, offer: &Offer<'_>) -> Result<Element, String> {
@@ -178,6 +199,7 @@ fn content_node(document: &Document, offer: &Offer<'_>) -> Result<Element, Strin
 }
 
 /// "Why this offer?" and the offer's own controls.
+#[cfg(feature = "full")]
 fn wire(
     host: &Element,
     root: &ShadowRoot,
@@ -187,10 +209,7 @@ fn wire(
     let document = host
         .owner_document()
         .ok_or("the offer is not in a document")?;
-    #[cfg(feature = "full")]
     let personal = !offer.why.is_empty();
-    #[cfg(not(feature = "full"))]
-    let personal = offer.personal;
     let mut listeners = if personal {
         why_this_offer(&document, root, node, offer).map_err(|e| describe(&e))?
     } else {
@@ -198,9 +217,7 @@ fn wire(
     };
     let sink = offer.sink.clone();
     match offer.content {
-        #[cfg(feature = "full")]
         Content::Coupon(_) => listeners.extend(coupon::wire(host, root, sink)),
-        #[cfg(feature = "full")]
         Content::FeedbackQuestion(_) => {
             listeners.extend(prompts::wire_feedback(root, sink, offer.lang))
         }
@@ -216,6 +233,7 @@ fn wire(
 }
 
 /// The "Why this offer?" button, its explanation and the switch-off control.
+#[cfg(feature = "full")]
 fn why_this_offer(
     document: &Document,
     root: &ShadowRoot,
@@ -232,7 +250,6 @@ fn why_this_offer(
     let panel = el(document, "div", "explain")?;
     panel.set_attribute("hidden", "")?;
     let text = el(document, "p", "explain-text")?;
-    #[cfg(feature = "full")]
     text.set_text_content(Some(&lang.because(offer.why)));
     panel.append_child(&text)?;
     let off = el(document, "button", "off")?;
@@ -243,14 +260,8 @@ fn why_this_offer(
 
     let toggle = {
         let (button, panel) = (button.clone(), panel.clone());
-        #[cfg(not(feature = "full"))]
-        let (sink, text) = (offer.sink.clone(), text.clone());
         EventListener::new(&button.clone(), "click", move |_| {
             let open = panel.has_attribute("hidden");
-            #[cfg(not(feature = "full"))]
-            if open && text.text_content().unwrap_or_default().is_empty() {
-                sink(Action::Explain(text.clone()));
-            }
             let _ = if open {
                 panel.remove_attribute("hidden")
             } else {
@@ -275,6 +286,7 @@ fn why_this_offer(
     Ok(vec![toggle, switch_off])
 }
 
+#[cfg(feature = "full")]
 fn shadow_root(slot: &Element) -> Result<ShadowRoot, String> {
     if let Some(root) = slot.shadow_root() {
         // Only reuse a root the widget made itself; never touch the shop's.
@@ -292,6 +304,7 @@ fn shadow_root(slot: &Element) -> Result<ShadowRoot, String> {
     Ok(root)
 }
 
+#[cfg(feature = "full")]
 pub(crate) fn el(document: &Document, tag: &str, class: &str) -> Result<Element, JsValue> {
     let e = document.create_element(tag)?;
     e.set_class_name(class);
@@ -299,6 +312,7 @@ pub(crate) fn el(document: &Document, tag: &str, class: &str) -> Result<Element,
     Ok(e)
 }
 
+#[cfg(feature = "full")]
 fn banner_node(document: &Document, banner: &Banner) -> Result<Element, JsValue> {
     let theme = banner.theme.as_deref().unwrap_or("light");
     let root = el(document, "div", "banner")?;

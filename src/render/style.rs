@@ -2,11 +2,15 @@
 //! `adoptedStyleSheets` (works under `style-src` without `unsafe-inline`).
 //! Shops theme it with CSS custom properties set on the page.
 
+#[cfg(feature = "full")]
 use std::cell::RefCell;
 
+#[cfg(feature = "full")]
 use wasm_bindgen::JsValue;
+#[cfg(feature = "full")]
 use web_sys::{CssStyleSheet, ShadowRoot};
 
+#[cfg(feature = "full")]
 use crate::platform::describe;
 
 /// What banners in slots need: the first module's rules.
@@ -58,15 +62,19 @@ color:inherit;font:inherit;font-size:1.3rem;line-height:1;cursor:pointer}.close:
     };
 }
 
+/// The stylesheet's rules (in the first module, the loader adopts them for
+/// banners in slots).
 #[cfg(not(feature = "full"))]
-const CSS: &str = base_css!();
+pub const CSS: &str = base_css!();
 #[cfg(feature = "full")]
 const CSS: &str = concat!(base_css!(), more_css!());
 
+#[cfg(feature = "full")]
 thread_local! {
     static SHEET: RefCell<Option<CssStyleSheet>> = const { RefCell::new(None) };
 }
 
+#[cfg(feature = "full")]
 fn sheet() -> Result<CssStyleSheet, String> {
     SHEET.with(|cell| {
         if let Some(sheet) = cell.borrow().as_ref() {
@@ -80,6 +88,7 @@ fn sheet() -> Result<CssStyleSheet, String> {
 }
 
 /// Gives `root` the shared stylesheet.
+#[cfg(feature = "full")]
 pub fn adopt(root: &ShadowRoot) -> Result<(), String> {
     let sheets = js_sys::Array::of1(&sheet()?.into());
     js_sys::Reflect::set(root, &JsValue::from_str("adoptedStyleSheets"), &sheets)

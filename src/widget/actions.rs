@@ -3,7 +3,9 @@
 //! personalised offers off.
 
 use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
+#[cfg(feature = "full")]
+use std::rc::Weak;
 
 use dangol_engine::session::Input;
 use web_sys::Element;
@@ -16,38 +18,51 @@ use super::sync::flush;
 use crate::platform::json;
 #[cfg(not(feature = "full"))]
 use crate::platform::log::{Problem, warn_once};
-use crate::render::{Action, Sink, coupon};
+#[cfg(feature = "full")]
+use crate::render::Sink;
+use crate::render::{Action, coupon};
 
-/// The sink for one offer's actions.
-pub(super) fn sink(cell: Weak<RefCell<Inner>>, campaign: &str, variant: &str) -> Sink {
-    let (campaign, variant) = (campaign.to_string(), variant.to_string());
+/// The sink for one offer's actions, where this module renders them.
+#[cfg(feature = "full")]
+pub(super) fn sink(cell: Weak<RefCell<Inner>>, handle: u32) -> Sink {
     Rc::new(move |action| {
-        let Some(cell) = cell.upgrade() else {
-            return;
-        };
-        let Ok(mut inner) = cell.try_borrow_mut() else {
-            return;
-        };
-        match action {
-            Action::Click => inner.offer_clicked(&campaign, &variant),
-            Action::Dismiss => inner.dismissed(&campaign, &variant),
-            Action::Answer(answer) => inner.answered(&campaign, &variant, answer),
-            Action::PersonalisationOff => inner.input(Input::PersonalisationOff),
-            Action::Claim(slot) => {
-                drop(inner);
-                return claim(cell, slot, campaign.clone(), variant.clone());
-            }
-            #[cfg(not(feature = "full"))]
-            Action::Claimed => inner.claimed(&campaign, &variant),
-            #[cfg(not(feature = "full"))]
-            Action::Explain(text) => {
-                drop(inner);
-                return explain(&cell, &campaign, text);
-            }
+        if let Some(cell) = cell.upgrade() {
+            act(cell, handle, action);
         }
-        drop(inner);
-        flush(cell);
     })
+}
+
+/// What the shopper did with the offer `handle` (reported by the loader,
+/// the second module or this module's own rendering). Actions on an offer
+/// no longer on the page are ignored.
+pub(super) fn act(cell: Rc<RefCell<Inner>>, handle: u32, action: Action) {
+    let Ok(mut inner) = cell.try_borrow_mut() else {
+        return;
+    };
+    let Some(shown) = inner.shown.iter().find(|s| s.handle == handle) else {
+        return;
+    };
+    let (campaign, variant) = (shown.campaign.clone(), shown.variant.clone());
+    match action {
+        Action::Click => inner.offer_clicked(&campaign, &variant),
+        Action::Dismiss => inner.dismissed(handle),
+        Action::Answer(answer) => inner.answered(&campaign, &variant, answer),
+        Action::PersonalisationOff => inner.input(Input::PersonalisationOff),
+        Action::Claim(slot) => {
+            drop(inner);
+            return claim(cell, slot, campaign, variant);
+        }
+        #[cfg(not(feature = "full"))]
+        Action::Claimed => inner.claimed(&campaign, &variant),
+        #[cfg(not(feature = "full"))]
+        Action::Explain(text) => {
+            drop(inner);
+            return explain(&cell, &campaign, text);
+        }
+        Action::Seen => inner.seen(handle),
+    }
+    drop(inner);
+    flush(cell);
 }
 
 /// Asks the server for the coupon's code and shows it (or why not): in
@@ -83,7 +98,7 @@ fn claim(cell: Rc<RefCell<Inner>>, slot: Element, campaign: String, variant: Str
             && let Some(lazy) = &shown.lazy
             && let Some(more) = crate::platform::more::loaded()
         {
-            more.claim(lazy.handle.0, &url, &body, lang.tag());
+            more.claim(lazy.0, &url, &body, lang.tag());
         }
     }
 }

@@ -36,6 +36,11 @@ pub(crate) enum Pending {
     /// "Why this offer?": the second module works out the words.
     #[cfg(not(feature = "full"))]
     Explain(Box<super::actions::Explain>),
+    /// The first decision's wait for the consent manager ran out.
+    CmpWait,
+    /// Something whose own callback is running now (an offer's listeners),
+    /// dropped in a later task.
+    Drop(Box<dyn std::any::Any>),
 }
 
 impl Inner {
@@ -50,6 +55,11 @@ impl Inner {
         ask(host, self.asked);
         self.pending.push((self.asked, pending));
         true
+    }
+
+    /// Drops `value` in a later task (at once without a host).
+    pub fn drop_later(&mut self, value: Box<dyn std::any::Any>) {
+        self.ask(Pending::Drop(value), |host, id| host.later(id, 0));
     }
 }
 
@@ -80,5 +90,10 @@ pub(crate) fn answer(cell: Rc<RefCell<Inner>>, id: JsValue, value: JsValue) {
         Pending::Show(later) => (*later).arrived(&cell, crate::platform::more::arrived(value)),
         #[cfg(not(feature = "full"))]
         Pending::Explain(explain) => (*explain).arrived(crate::platform::more::arrived(value)),
+        Pending::CmpWait => {
+            super::lifecycle::decide_after_cmp(&cell);
+            super::sync::flush(cell);
+        }
+        Pending::Drop(value) => drop(value),
     }
 }

@@ -50,7 +50,7 @@ const CMP_WAIT_MS: u32 = 600;
 
 /// The consent manager answered, or waiting for it ran out: the first
 /// decision, if it was waiting.
-fn decide_after_cmp(cell: &Rc<RefCell<Inner>>) {
+pub(super) fn decide_after_cmp(cell: &Rc<RefCell<Inner>>) {
     let Ok(mut inner) = cell.try_borrow_mut() else {
         return;
     };
@@ -97,28 +97,22 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
     // The page's listeners, another tab's storage changes among them.
     super::watch::watch_page(&cell);
     // 2. A TCF consent manager that has answered already answers now,
-    //    before the first decision.
-    let tcf_cell = Rc::downgrade(&cell);
-    let cmp_present = consent::listen_tcf(move |purposes| {
-        if let Some(cell) = tcf_cell.upgrade() {
-            cell.borrow_mut().input(Input::Tcf(purposes));
-            decide_after_cmp(&cell);
-            flush(cell);
-        }
-    });
+    //    before the first decision; its later answers come as page signals.
+    let tcf = cell.borrow().host.as_ref().map(|host| host.tcf());
+    let cmp_present = tcf.as_ref().is_some_and(|answer| answer.is_truthy());
+    if let Some(answer) = tcf.filter(|a| a.is_object()) {
+        tcf_answered(cell.clone(), &answer);
+    }
     // A returning shopper kept under a consent manager that has not answered
     // yet: the first decision waits for it (the slots keep their own
     // content meanwhile), at most `CMP_WAIT_MS`.
-    if cell.borrow().session.awaits_consent_manager(cmp_present) {
-        cell.borrow_mut().phase = Phase::AwaitingConsentManager;
-        let weak = Rc::downgrade(&cell);
-        gloo::timers::callback::Timeout::new(CMP_WAIT_MS, move || {
-            if let Some(cell) = weak.upgrade() {
-                decide_after_cmp(&cell);
-                flush(cell);
-            }
-        })
-        .forget();
+    {
+        let mut inner = cell.borrow_mut();
+        if inner.session.awaits_consent_manager(cmp_present)
+            && inner.ask(Pending::CmpWait, |host, id| host.later(id, CMP_WAIT_MS))
+        {
+            inner.phase = Phase::AwaitingConsentManager;
+        }
     }
     let (url, cached_etag) = {
         let mut inner = cell.borrow_mut();
@@ -150,6 +144,16 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
         (inner.config_url(), etag)
     };
     fetch_config(cell, url, cached_etag);
+}
+
+/// The TCF consent manager answered (the first time, or a change of mind).
+pub(super) fn tcf_answered(cell: Rc<RefCell<Inner>>, tc_data: &JsValue) {
+    let Some(purposes) = consent::purposes_from(tc_data) else {
+        return;
+    };
+    cell.borrow_mut().input(Input::Tcf(purposes));
+    decide_after_cmp(&cell);
+    flush(cell);
 }
 
 /// Another tab of this site changed a stored key (`name`, `None` when
@@ -310,7 +314,9 @@ fn config_body(cell: Rc<RefCell<Inner>>, url: &str, text: String, etag: Option<S
                 drop(inner);
                 return decide_fetched(cell, config);
             }
-            inner.ask(Pending::Decide(Box::new(config)), |host, id| host.later(id));
+            inner.ask(Pending::Decide(Box::new(config)), |host, id| {
+                host.later(id, 0)
+            });
             return;
         }
         Err(e) => warn_once(

@@ -87,6 +87,18 @@ pub fn start(
 }
 
 impl Widget {
+    /// An action on the offer `handle`: `[code, arg]` (see
+    /// `render::Action::from_code`).
+    fn offer(&self, handle: &JsValue, action: &JsValue) {
+        let at = |i: u32| js_sys::Reflect::get_u32(action, i).unwrap_or(JsValue::UNDEFINED);
+        let (Some(handle), Some(code)) = (handle.as_f64(), at(0).as_f64()) else {
+            return;
+        };
+        if let Some(action) = crate::render::Action::from_code(code as u32, at(1)) {
+            actions::act(self.inner.clone(), handle as u32, action);
+        }
+    }
+
     fn check_setup(&self) -> Result<(), String> {
         let inner = self.inner.borrow();
         if !is_identifier(&inner.site) {
@@ -135,6 +147,7 @@ impl Widget {
             "destroy" => self.destroy(),
             "answer" => answers::answer(self.inner.clone(), a, b),
             "page" => watch::page_signal(self.inner.clone(), &a, &b),
+            "offer" => self.offer(&a, &b),
             _ => {}
         }
         JsValue::UNDEFINED

@@ -20,9 +20,9 @@ use super::state::{Inner, Phase, Shown, Waiting, offer_detail};
 use crate::platform::log::{Problem, warn_once};
 use crate::platform::regex::BrowserRegex;
 use crate::platform::{clock, dom, random};
+use crate::render;
 #[cfg(feature = "full")]
 use crate::render::overlay;
-use crate::render::{self, Offer, Rendered};
 
 /// "Why this offer?" for a chosen offer: its reasons, where every path is
 /// in this module; in the shipped widget, whether it was chosen from
@@ -248,50 +248,108 @@ impl Inner {
             Target::Slot(_, attributes) => attributes.clone(),
             Target::Overlay(_) => self.attributes(config, clock::now_ms()),
         };
+        let handle = self.next_handle();
         #[cfg(not(feature = "full"))]
-        if !matches!(
-            (&target, &chosen.content),
-            (Target::Slot(..), dangol_engine::config::Content::Banner(_))
-        ) {
-            return self.show_later(target, placement, chosen, &attributes);
+        {
+            if let (Target::Slot(slot, _), dangol_engine::config::Content::Banner(_)) =
+                (&target, &chosen.content)
+            {
+                return self.show_banner(slot, placement, chosen, why, handle, &attributes);
+            }
+            self.show_later(target, placement, chosen, &attributes, handle)
         }
-        let lang = self.lang();
-        let content = render::filled(
-            &chosen.content,
-            &attributes,
-            config.config().currency.as_deref(),
-            lang,
-        );
         #[cfg(feature = "full")]
-        let standing = loyalty::progress(&config.config().tiers, self.declared());
-        let sink = super::actions::sink(
-            self.self_ref.clone().unwrap_or_default(),
-            &chosen.campaign_id,
-            &chosen.variant_id,
-        );
-        let offer = Offer {
-            content: &content,
-            campaign: &chosen.campaign_id,
-            variant: &chosen.variant_id,
-            #[cfg(feature = "full")]
-            why: &why,
-            #[cfg(not(feature = "full"))]
-            personal: why,
-            #[cfg(feature = "full")]
-            loyalty: standing.as_ref(),
-            lang,
-            sink,
+        {
+            let lang = self.lang();
+            let currency = self
+                .config
+                .as_ref()
+                .and_then(|c| c.config().currency.clone());
+            let content = render::filled(&chosen.content, &attributes, currency.as_deref(), lang);
+            let standing = self
+                .config
+                .as_ref()
+                .and_then(|c| loyalty::progress(&c.config().tiers, self.declared()));
+            let offer = render::Offer {
+                content: &content,
+                campaign: &chosen.campaign_id,
+                variant: &chosen.variant_id,
+                why: &why,
+                loyalty: standing.as_ref(),
+                lang,
+                sink: super::actions::sink(self.self_ref.clone().unwrap_or_default(), handle),
+            };
+            let result = match target {
+                Target::Slot(slot, _) => render::inline(slot, &offer),
+                Target::Overlay(kind) => overlay::open(kind, placement, &offer),
+            };
+            match result {
+                Ok(rendered) => {
+                    self.rendered(&rendered.host, &rendered.node, placement, chosen, handle);
+                    if let Some(shown) = self.shown.last_mut() {
+                        shown.listeners = rendered.listeners;
+                    }
+                }
+                Err(e) => render_failed(&chosen.campaign_id, placement, &e),
+            }
+        }
+    }
+
+    /// A banner into a slot: its text filled here, rendered by the loader
+    /// (see `Host::banner`).
+    #[cfg(not(feature = "full"))]
+    fn show_banner(
+        &mut self,
+        slot: &Element,
+        placement: &str,
+        chosen: &Chosen,
+        personal: Why,
+        handle: u32,
+        attributes: &Value,
+    ) {
+        use dangol_engine::config::Content;
+
+        let lang = self.lang();
+        let currency = self
+            .config
+            .as_ref()
+            .and_then(|c| c.config().currency.clone());
+        let Content::Banner(banner) =
+            render::filled(&chosen.content, attributes, currency.as_deref(), lang)
+        else {
+            return;
         };
-        let result = match target {
-            Target::Slot(slot, _) => render::inline(slot, &offer),
-            #[cfg(feature = "full")]
-            Target::Overlay(kind) => overlay::open(kind, placement, &offer),
-            #[cfg(not(feature = "full"))]
-            Target::Overlay(_) => return,
+        let words = lang.words();
+        let (why, off) = if personal {
+            (words.why, words.off)
+        } else {
+            ("", "")
         };
-        match result {
-            Ok(rendered) => self.rendered(rendered, placement, chosen, None),
-            Err(e) => render_failed(&chosen.campaign_id, placement, &e),
+        let cta = banner.cta.as_ref();
+        let rendered = self.host.as_ref().map(|host| {
+            host.banner(
+                slot,
+                handle,
+                &chosen.campaign_id,
+                render::style::CSS,
+                banner.theme.as_deref().unwrap_or("light"),
+                &banner.headline,
+                &banner.body,
+                banner.image.as_deref().unwrap_or(""),
+                cta.map_or("", |c| c.text.as_str()),
+                cta.map_or("", |c| c.url.as_str()),
+                why,
+                off,
+            )
+        });
+        match rendered {
+            Some(Ok(node)) => self.rendered(slot, &node, placement, chosen, handle),
+            Some(Err(e)) => render_failed(
+                &chosen.campaign_id,
+                placement,
+                &crate::platform::describe(&e),
+            ),
+            None => render_failed(&chosen.campaign_id, placement, NO_LOADER),
         }
     }
 
@@ -305,11 +363,10 @@ impl Inner {
         placement: &str,
         chosen: &Chosen,
         attributes: &Value,
+        handle: u32,
     ) {
         use super::answers::Pending;
         use crate::platform::json;
-        use wasm_bindgen::JsCast;
-        use wasm_bindgen::prelude::*;
 
         let Some(config) = self.config.as_ref() else {
             return;
@@ -320,115 +377,99 @@ impl Inner {
             Target::Overlay(PlacementKind::Toast) => (None, 2),
             Target::Overlay(_) => (None, 3),
         };
-        let text = config.source().to_string();
-        let attributes = json::to_js(attributes);
-        let declared = json::to_js(&Value::Object(self.declared().clone()));
-        let lang = self.lang().tag();
-        let weak = self.self_ref.clone().unwrap_or_default();
-        let sink = super::actions::sink(weak, &chosen.campaign_id, &chosen.variant_id);
-        let callback = Closure::<dyn Fn(u32, JsValue)>::new(move |code: u32, arg: JsValue| {
-            sink(match code {
-                0 => render::Action::Click,
-                1 => render::Action::Dismiss,
-                2 => render::Action::Answer(arg.as_f64().unwrap_or(0.0) as u8),
-                3 => render::Action::Claim(arg.unchecked_into()),
-                5 => render::Action::Claimed,
-                _ => render::Action::PersonalisationOff,
-            })
-        });
         let later = Later {
             slot,
             kind,
             placement: placement.to_string(),
-            text,
+            text: config.source().to_string(),
             chosen: chosen.clone(),
-            attributes,
-            declared,
-            lang,
-            callback,
+            attributes: json::to_js(attributes),
+            declared: json::to_js(&Value::Object(self.declared().clone())),
+            lang: self.lang().tag(),
+            handle,
         };
         if !self.ask(Pending::Show(Box::new(later)), |host, id| host.more(id)) {
-            render_failed(
-                &chosen.campaign_id,
-                placement,
-                "the widget's second module has no loader (start the widget with the loader `dangol.js`)",
-            );
+            render_failed(&chosen.campaign_id, placement, NO_LOADER);
         }
     }
 
-    /// An offer is on the page: it is watched until seen.
+    /// A fresh handle for an offer.
+    fn next_handle(&mut self) -> u32 {
+        self.asked = self.asked.wrapping_add(1);
+        self.asked
+    }
+
+    /// An offer is on the page (`node` in `host`): it is watched until seen.
     fn rendered(
         &mut self,
-        rendered: Rendered,
+        host: &Element,
+        node: &Element,
         placement: &str,
         chosen: &Chosen,
-        lazy: Option<super::state::Lazy>,
+        handle: u32,
     ) {
         mark_first_offer();
-        let watch = self.self_ref.as_ref().and_then(|weak| {
-            let weak = weak.clone();
-            let (campaign, variant) = (chosen.campaign_id.clone(), chosen.variant_id.clone());
-            crate::platform::seen::watch(&rendered.node, move || {
-                if let Some(cell) = weak.upgrade() {
-                    cell.borrow_mut().seen(&campaign, &variant);
-                    super::sync::flush(cell);
-                }
-            })
-        });
+        if let Some(loader) = &self.host {
+            loader.seen(node, handle);
+        }
         self.shown.push(Shown {
-            host: rendered.host,
+            host: host.clone(),
+            handle,
             campaign: chosen.campaign_id.clone(),
             variant: chosen.variant_id.clone(),
             placement: placement.to_string(),
             seen: false,
-            watch,
-            listeners: rendered.listeners,
-            lazy,
+            #[cfg(feature = "full")]
+            listeners: Vec::new(),
+            #[cfg(not(feature = "full"))]
+            lazy: None,
         });
     }
 
-    /// An offer was actually seen: the exposure counts towards caps and
-    /// pressure and is recorded.
-    pub fn seen(&mut self, campaign: &str, variant: &str) {
+    /// The offer `handle` was actually seen: the exposure counts towards
+    /// caps and pressure and is recorded.
+    pub fn seen(&mut self, handle: u32) {
         let Some(shown) = self
             .shown
             .iter_mut()
-            .find(|s| s.campaign == campaign && s.variant == variant && !s.seen)
+            .find(|s| s.handle == handle && !s.seen)
         else {
             return;
         };
         shown.seen = true;
-        // The observer is done; drop it after this callback returns.
-        if let Some(watch) = shown.watch.take() {
-            crate::platform::clock::drop_later(Box::new(watch));
-        }
+        let (campaign, variant) = (shown.campaign.clone(), shown.variant.clone());
         self.apply_input(&Input::Exposure {
-            campaign: campaign.to_string(),
-            variant: variant.to_string(),
+            campaign: campaign.clone(),
+            variant: variant.clone(),
         });
         self.record(Event::exposure(
             Self::new_event_id(),
             clock::now_ms(),
             String::new(),
-            campaign,
-            variant,
+            &campaign,
+            &variant,
         ));
-        self.emit("exposure", offer_detail(campaign, variant));
+        self.emit("exposure", offer_detail(&campaign, &variant));
     }
 
-    /// The shopper closed an overlay.
-    pub fn dismissed(&mut self, campaign: &str, variant: &str) {
-        if let Some(i) = self.shown.iter().position(|s| s.campaign == campaign) {
-            let shown = self.shown.remove(i);
-            self.closed.push(shown.placement.clone());
-            // Its listeners are running this very call: drop them after.
-            crate::platform::clock::drop_later(Box::new(shown));
-        }
+    /// The shopper closed the overlay `handle`.
+    pub fn dismissed(&mut self, handle: u32) {
+        let Some(i) = self.shown.iter().position(|s| s.handle == handle) else {
+            return;
+        };
+        let shown = self.shown.remove(i);
+        self.closed.push(shown.placement.clone());
         self.apply_input(&Input::Dismiss {
-            campaign: campaign.to_string(),
+            campaign: shown.campaign.clone(),
         });
-        self.record(Self::offer_event("dismiss", campaign, variant));
-        self.emit("dismiss", offer_detail(campaign, variant));
+        self.record(Self::offer_event(
+            "dismiss",
+            &shown.campaign,
+            &shown.variant,
+        ));
+        self.emit("dismiss", offer_detail(&shown.campaign, &shown.variant));
+        // Its listeners are running this very call: dropped after.
+        self.drop_later(Box::new(shown));
     }
 
     /// Takes every offer off the page and forgets this page's decisions.
@@ -445,6 +486,11 @@ impl Inner {
     }
 }
 
+/// Why an offer could not render without the loader.
+#[cfg(not(feature = "full"))]
+const NO_LOADER: &str =
+    "the widget has no loader to render with (start the widget with the loader `dangol.js`)";
+
 /// An offer waiting for the second module to render it.
 #[cfg(not(feature = "full"))]
 pub(crate) struct Later {
@@ -456,12 +502,13 @@ pub(crate) struct Later {
     attributes: wasm_bindgen::JsValue,
     declared: wasm_bindgen::JsValue,
     lang: &'static str,
-    callback: wasm_bindgen::closure::Closure<dyn Fn(u32, wasm_bindgen::JsValue)>,
+    handle: u32,
 }
 
 #[cfg(not(feature = "full"))]
 impl Later {
-    /// The second module loaded (or did not): it renders the offer.
+    /// The second module loaded (or did not): it renders the offer, and
+    /// its actions come back for the offer's handle.
     pub(crate) fn arrived(
         self,
         cell: &std::rc::Rc<std::cell::RefCell<Inner>>,
@@ -470,9 +517,16 @@ impl Later {
         use wasm_bindgen::JsCast;
 
         let later = self;
-        if cell.borrow().phase == Phase::Off {
-            return; // destroyed while the module loaded
-        }
+        let sink = {
+            let inner = cell.borrow();
+            if inner.phase == Phase::Off {
+                return; // destroyed while the module loaded
+            }
+            inner.host.as_ref().map(|h| h.sink(later.handle))
+        };
+        let Some(sink) = sink else {
+            return;
+        };
         let answer = loaded.and_then(|more| {
             more.show(
                 later.slot,
@@ -484,7 +538,7 @@ impl Later {
                 later.attributes,
                 later.declared,
                 later.lang,
-                later.callback.as_ref().unchecked_ref(),
+                &sink,
             )
             .map_err(|e| crate::platform::describe(&e))
         });
@@ -492,17 +546,13 @@ impl Later {
             Ok(answer) => {
                 let handle =
                     crate::platform::more::Handle(answer.get(0).as_f64().unwrap_or(0.0) as u32);
-                let rendered = Rendered {
-                    host: answer.get(1).unchecked_into(),
-                    node: answer.get(2).unchecked_into(),
-                    listeners: Vec::new(),
-                };
-                let lazy = super::state::Lazy {
-                    handle,
-                    _sink: later.callback,
-                };
-                cell.borrow_mut()
-                    .rendered(rendered, &later.placement, &later.chosen, Some(lazy));
+                let host: Element = answer.get(1).unchecked_into();
+                let node: Element = answer.get(2).unchecked_into();
+                let mut inner = cell.borrow_mut();
+                inner.rendered(&host, &node, &later.placement, &later.chosen, later.handle);
+                if let Some(shown) = inner.shown.last_mut() {
+                    shown.lazy = Some(handle);
+                }
             }
             Err(e) => render_failed(&later.chosen.campaign_id, &later.placement, &e),
         }

@@ -12,11 +12,9 @@ use dangol_engine::session::{Ctx, Input, Session};
 
 use dangol_engine::config::{PlacementKind, Trigger};
 use dangol_engine::decide::Chosen;
-use gloo::events::EventListener;
 use web_sys::Element;
 
 use crate::platform::log::warn;
-use crate::platform::seen::Watch;
 use crate::platform::storage::SiteStorage;
 use crate::platform::{clock, json, random};
 
@@ -80,31 +78,20 @@ pub(crate) struct Inner {
 /// An offer on the page.
 pub(crate) struct Shown {
     pub host: Element,
+    /// What its actions come back with (see `actions::act`).
+    pub handle: u32,
     pub campaign: String,
     pub variant: String,
     pub placement: String,
     /// Recorded as an exposure once actually seen.
     pub seen: bool,
-    pub watch: Option<Watch>,
     /// Held for their drop, which unwires the offer.
-    #[cfg_attr(not(feature = "full"), allow(dead_code))]
-    pub listeners: Vec<EventListener>,
+    #[cfg(feature = "full")]
+    pub listeners: Vec<gloo::events::EventListener>,
     /// Rendered by the second module: dropping this unwires it there.
-    #[cfg_attr(feature = "full", allow(dead_code))]
-    pub lazy: Option<Lazy>,
+    #[cfg(not(feature = "full"))]
+    pub lazy: Option<crate::platform::more::Handle>,
 }
-
-/// An offer the second module rendered, and the callback its actions come
-/// back through (alive as long as the offer).
-#[cfg(not(feature = "full"))]
-pub(crate) struct Lazy {
-    pub handle: crate::platform::more::Handle,
-    pub _sink: wasm_bindgen::closure::Closure<dyn Fn(u32, wasm_bindgen::JsValue)>,
-}
-
-/// Every offer renders in this module.
-#[cfg(feature = "full")]
-pub(crate) enum Lazy {}
 
 /// An overlay decided at page load, waiting for its trigger.
 pub(crate) struct Waiting {

@@ -20,7 +20,11 @@ pub(crate) mod signal {
     pub const SCROLL: u8 = 0;
     /// The pointer left through the top edge (exit intent on a desktop).
     pub const LEAVE: u8 = 1;
-    /// A click inside an element marked `data-dangol-track`: the element.
+    /// A click inside an element marked `data-dangol-track="name"`: `[name,
+    /// properties]`, the properties from its `data-dangol-*` attributes
+    /// (`item-id`, `item-name`, `item-category`, `item-brand`, `price`,
+    /// `quantity`, `value`, `currency`, `transaction-id`; the three GA4
+    /// numbers parsed by the browser).
     pub const TRACKED_CLICK: u8 = 2;
     /// The page was hidden or shown again (`visibilitychange`, `pagehide`):
     /// whether it is visible.
@@ -34,6 +38,8 @@ pub(crate) mod signal {
     /// Another tab changed a stored key (the `storage` event): `[key,
     /// newValue]`.
     pub const STORAGE: u8 = 7;
+    /// The TCF consent manager answered: its `tcData`.
+    pub const TCF: u8 = 8;
 }
 
 /// Starts watching the page (the loader's listeners report to [`signal`]):
@@ -94,13 +100,15 @@ pub(super) fn page_signal(cell: Rc<RefCell<Inner>>, kind: &JsValue, value: &JsVa
                 }
                 seen
             }
-            signal::TRACKED_CLICK => match dom::tracked_click(value) {
-                Some((name, props)) => {
-                    inner.track(&name, &props, "data-dangol-track");
-                    true
-                }
-                None => false,
-            },
+            signal::TRACKED_CLICK => {
+                let at = |i: u32| js_sys::Reflect::get_u32(value, i).unwrap_or_default();
+                let Some(name) = at(0).as_string() else {
+                    return;
+                };
+                let props = crate::platform::json::from_js(&at(1));
+                inner.track(&name, &props, "data-dangol-track");
+                true
+            }
             signal::VISIBILITY => {
                 let visible = value.is_truthy();
                 match (inner.visible_since.take(), visible) {
@@ -141,6 +149,10 @@ pub(super) fn page_signal(cell: Rc<RefCell<Inner>>, kind: &JsValue, value: &JsVa
             signal::ADDED => {
                 drop(inner);
                 return slots_added(&cell);
+            }
+            signal::TCF => {
+                drop(inner);
+                return super::lifecycle::tcf_answered(cell, value);
             }
             signal::STORAGE => {
                 let at = |i: u32| {

@@ -179,6 +179,52 @@ test("modal, toast and bar open as overlays; the modal traps focus, Esc closes i
   await context.close();
 });
 
+test("a banner the loader draws in a slot is built like the same banner the second module draws in an overlay", async () => {
+  // The same personal banner (a condition on the shopper's cart, so it
+  // gets "Why this offer?") in a slot and as a bar.
+  const content = { body: "Two sizes left", image: "/demo/img/knit.svg", theme: "dark" };
+  const cond = { "cart.items": { $gte: 1 } };
+  const cfg = config([
+    banner("s", "top", "Your cart is waiting", { condition: cond, content }),
+    banner("o", "strip", "Your cart is waiting", { condition: cond, content }),
+  ], { placements: [{ id: "strip", kind: "bar" }] });
+  const { context, page, log } = await open(browser, {
+    cfg,
+    init: () => window.addEventListener("dangol:loaded", () => {
+      window.dangol.consent.grant();
+      window.dangol.track("add_to_cart", { items: [{ item_id: "knit-01", item_category: "knit", price: 59000 }] });
+      window.dangol.refresh();
+    }),
+  });
+  await page.waitForSelector('[data-dangol-slot="top"][data-dangol-rendered="s"]');
+  await page.waitForSelector('[data-dangol-overlay="strip"]', { state: "attached" });
+  // The slot's "Why this offer?" gets its words when first opened (the
+  // overlay's came with it): open and close it once.
+  const why = () => page.evaluate(() => document.querySelector('[data-dangol-slot="top"]').shadowRoot.querySelector(".why").click());
+  await why();
+  await eventually(() => shadowText(page, '[data-dangol-slot="top"]', ".explain-text"), 5000, "the words");
+  await why();
+  // Each element's tag, attributes (links and images by name only) and own
+  // text, in order; the overlay's own close button is not the banner's.
+  const shapes = await page.evaluate(() => {
+    const shape = (el) => ({
+      tag: el.tagName,
+      attrs: [...el.attributes].map((a) => a.name + (a.name === "src" || a.name === "href" ? "" : "=" + a.value)).sort(),
+      text: el.children.length ? "" : el.textContent,
+      children: [...el.children].filter((c) => !c.classList.contains("close")).map(shape),
+    });
+    const of = (host) => {
+      const root = document.querySelector(host).shadowRoot;
+      return { banner: shape(root.querySelector(".banner")), explain: shape(root.querySelector(".explain")) };
+    };
+    return { slot: of('[data-dangol-slot="top"]'), overlay: of('[data-dangol-overlay="strip"]') };
+  });
+  assert.equal(shapes.slot.banner.children.length, 4, "image, text, call to action, why");
+  assert.deepEqual(shapes.slot, shapes.overlay);
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
 test("each trigger opens its overlay only on its own signal", async () => {
   const triggers = [
     ["exit", { type: "exit_intent" }, (p) => p.evaluate(() => document.dispatchEvent(new MouseEvent("mouseout", { clientY: -2, relatedTarget: null, bubbles: true })))],

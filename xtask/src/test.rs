@@ -9,8 +9,8 @@ use crate::run::{sh, step};
 use crate::{bench, postgres, root, tools, widget};
 
 /// The shipped bundle (loader + glue + wasm, gzipped as served) may not grow past
-/// this ceiling. It is not the target: the target is 81,920 bytes, with
-/// 48,000 as the goal, and `cargo xtask bench` reports where it stands.
+/// this ceiling, the target of 81,920 bytes (48,000 is the goal; `cargo
+/// xtask bench` reports where it stands).
 /// Overlays, triggers, text tokens, two languages and the exposure rule
 /// took it from 121 KB to 134 KB; the persisted outbox with its cross-tab
 /// lock to 140 KB. Rebuilding the standard library with trapping panics
@@ -29,9 +29,13 @@ use crate::{bench, postgres, root, tools, widget};
 /// coupons, loyalty and feedback prompts and the words of "Why this
 /// offer?" moved to a second module loaded on first use (not counted
 /// here; `cargo xtask bench` reports it as `bundle_lazy_gzip_bytes`):
-/// 98.7 KB.
-/// The ceiling comes down with each saving, so none is lost unnoticed.
-pub const BUNDLE_GZIP_BUDGET: u64 = 88_000;
+/// 98.7 KB. The engine's own JSON value and the churn figures: 95.8 KB.
+/// The loader carrying out the widget's I/O (requests, the signature
+/// check, timers, the page's listeners), so the wasm holds no future or
+/// closure: 87.1 KB. Banners in slots drawn by the loader from the text
+/// the wasm filled, and no Two-Way searcher or integer parser in the wasm:
+/// under 81.9 KB.
+pub const BUNDLE_GZIP_BUDGET: u64 = 81_920;
 
 pub fn run() -> Result<()> {
     let started = Instant::now();

@@ -75,9 +75,37 @@ pub fn hex(n: u64, width: usize) -> String {
     String::from_utf8(digits).unwrap_or_default()
 }
 
+/// Where `needle` first occurs in `text`, as a byte offset (always on a
+/// character boundary: a match of valid UTF-8 in valid UTF-8 starts at
+/// one). A plain scan, linear for the short needles the engine looks for,
+/// which keeps the Two-Way searcher of `str::find` out of the wasm.
+pub fn find(text: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    text.as_bytes()
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_agrees_with_the_standard_library() {
+        let texts = ["", "a", "abc", "{{name}}", "x{{ {{y}}", "한글날 {{", "aaab"];
+        let needles = ["", "a", "{{", "}}", "글날", "aab", "abcd", "b"];
+        for text in texts {
+            for needle in needles {
+                assert_eq!(
+                    find(text, needle),
+                    text.find(needle),
+                    "`{needle}` in `{text}`"
+                );
+            }
+        }
+    }
 
     #[test]
     fn numbers_read_as_format_writes_them() {

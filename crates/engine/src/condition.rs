@@ -860,7 +860,7 @@ impl Matcher for Literal {
             (true, true) => text == self.text,
             (true, false) => text.starts_with(&self.text),
             (false, true) => text.ends_with(&self.text),
-            (false, false) => text.contains(&self.text),
+            (false, false) => crate::cat::find(text, &self.text).is_some(),
         }
     }
 }
@@ -1257,6 +1257,8 @@ mod tests {
             "a\\$b",
             "\\(1\\)",
             "한글",
+            "글날",
+            "bc",
             "^/cart$",
             "c$",
         ];

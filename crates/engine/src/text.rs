@@ -45,10 +45,10 @@ pub fn fill(
 ) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
-    while let Some(start) = rest.find("{{") {
+    while let Some(start) = crate::cat::find(rest, "{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
+        let Some(end) = crate::cat::find(after, "}}") else {
             out.push_str(&rest[start..]);
             return out;
         };
@@ -61,7 +61,7 @@ pub fn fill(
 
 /// Whether `template` has any token, so callers can skip the work.
 pub fn has_tokens(template: &str) -> bool {
-    template.contains("{{")
+    crate::cat::find(template, "{{").is_some()
 }
 
 fn token(body: &str, attributes: &Value, currency: Option<&str>, fmt: &dyn NumberFormat) -> String {
