@@ -149,6 +149,7 @@ fn render_with(
                 Action::Answer(_) => "answer",
                 Action::Claim(_) => "claim",
                 Action::PersonalisationOff => "off",
+                Action::Seen => "seen",
             })
         }),
     };
