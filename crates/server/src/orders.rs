@@ -343,6 +343,9 @@ struct Tally {
     duplicates: u64,
     rejected: u64,
     customers: HashSet<String>,
+    /// The ids of customers with orders stored by this import, whose
+    /// rollups are made again once it ends.
+    changed: HashSet<String>,
     errors: Vec<LineError>,
 }
 
@@ -425,7 +428,12 @@ async fn store_batch(
     if events.is_empty() {
         return Ok(());
     }
-    let new = state.store.insert_events(site, &events, now).await?;
+    let new = state.store.store_events(site, &events, now).await?;
+    for (event, fresh) in events.iter().zip(&new) {
+        if *fresh && !tally.changed.contains(&event.anon) {
+            tally.changed.insert(event.anon.clone());
+        }
+    }
     let fresh = new.iter().filter(|n| **n).count() as u64;
     tally.imported += fresh;
     tally.duplicates += new.len() as u64 - fresh;
@@ -445,11 +453,44 @@ pub async fn import(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("text/csv"));
+    let mut tally = Tally::default();
+    // Orders are stored without marking their customers pending, so the
+    // rollups do not compete with the import for the database; they are
+    // marked once at the end, also when the upload breaks off.
+    let read = read_orders(&state, &site, csv, body, &mut tally).await;
+    let changed: Vec<&str> = tally.changed.iter().map(String::as_str).collect();
+    for chunk in changed.chunks(1000) {
+        state.store.mark_pending(&site, chunk).await?;
+    }
+    read?;
+    let errors: Vec<Value> = tally
+        .errors
+        .iter()
+        .map(|e| json!({"line": e.line, "field": e.field, "error": e.error}))
+        .collect();
+    Ok(Json(json!({
+        "lines": tally.lines,
+        "imported": tally.imported,
+        "duplicates": tally.duplicates,
+        "rejected": tally.rejected,
+        "customers": tally.customers.len(),
+        "errors": errors,
+        "errors_truncated": tally.rejected as usize > tally.errors.len(),
+    })))
+}
+
+/// Reads the upload line by line and stores its orders in batches.
+async fn read_orders(
+    state: &AppState,
+    site: &str,
+    csv: bool,
+    body: Body,
+    tally: &mut Tally,
+) -> Result<(), ApiError> {
     let mut stream = body.into_data_stream();
     let mut pending: Vec<u8> = Vec::new();
     let mut header_row: Option<Vec<String>> = None;
     let mut batch: Vec<(u64, Order)> = Vec::with_capacity(BATCH);
-    let mut tally = Tally::default();
     let mut line_no = 0u64;
     let mut done = false;
     while !done {
@@ -500,7 +541,7 @@ pub async fn import(
                 Err(e) => tally.reject(line_no, e),
             }
             if batch.len() >= BATCH {
-                store_batch(&state, &site, &mut batch, &mut tally).await?;
+                store_batch(state, site, &mut batch, tally).await?;
             }
         }
         pending.drain(..start);
@@ -515,21 +556,7 @@ pub async fn import(
             ));
         }
     }
-    store_batch(&state, &site, &mut batch, &mut tally).await?;
-    let errors: Vec<Value> = tally
-        .errors
-        .iter()
-        .map(|e| json!({"line": e.line, "field": e.field, "error": e.error}))
-        .collect();
-    Ok(Json(json!({
-        "lines": tally.lines,
-        "imported": tally.imported,
-        "duplicates": tally.duplicates,
-        "rejected": tally.rejected,
-        "customers": tally.customers.len(),
-        "errors": errors,
-        "errors_truncated": tally.rejected as usize > tally.errors.len(),
-    })))
+    store_batch(state, site, &mut batch, tally).await
 }
 
 #[cfg(test)]

@@ -388,6 +388,24 @@ macro_rules! sql_store {
                 events: &[Event],
                 now_ms: i64,
             ) -> Result<Vec<bool>, StoreError> {
+                let fresh = self.store_events(site, events, now_ms).await?;
+                // Their shoppers' rollups are made again (see `rollups`).
+                let changed: Vec<&str> = events
+                    .iter()
+                    .zip(&fresh)
+                    .filter(|(_, new)| **new)
+                    .map(|(e, _)| e.anon.as_str())
+                    .collect();
+                $crate::store::RollupStore::mark_pending(self, site, &changed).await?;
+                Ok(fresh)
+            }
+
+            async fn store_events(
+                &self,
+                site: &str,
+                events: &[Event],
+                now_ms: i64,
+            ) -> Result<Vec<bool>, StoreError> {
                 // One statement per batch, rows in id order: concurrent batches
                 // that share ids (retries to two replicas) then wait on each
                 // other instead of deadlocking. An id repeated within the batch
@@ -430,14 +448,6 @@ macro_rules! sql_store {
                 for i in order {
                     fresh[i] = stored.contains(&events[i].id);
                 }
-                // Their shoppers' rollups are made again (see `rollups`).
-                let changed: Vec<&str> = events
-                    .iter()
-                    .zip(&fresh)
-                    .filter(|(_, new)| **new)
-                    .map(|(e, _)| e.anon.as_str())
-                    .collect();
-                $crate::store::RollupStore::mark_pending(self, site, &changed).await?;
                 Ok(fresh)
             }
 

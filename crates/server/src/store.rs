@@ -229,6 +229,15 @@ pub trait EventStore: Send + Sync {
         events: &[Event],
         now_ms: i64,
     ) -> Result<Vec<bool>, StoreError>;
+    /// [`EventStore::insert_events`] without marking anyone pending: for a
+    /// bulk load, which marks its shoppers once at the end, so the rollups
+    /// do not compete with it for the database while it runs.
+    async fn store_events(
+        &self,
+        site: &str,
+        events: &[Event],
+        now_ms: i64,
+    ) -> Result<Vec<bool>, StoreError>;
     /// Remembers the erase key (its SHA-256, hex) of a pseudonymous id the
     /// first time the id is seen; later keys are ignored.
     async fn register_subject(
