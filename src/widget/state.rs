@@ -37,7 +37,8 @@ pub(crate) struct Inner {
     pub host: Option<crate::platform::host::Host>,
     /// What was asked of the host and not yet answered, by id.
     pub pending: Vec<(u32, super::answers::Pending)>,
-    /// The last id asked with.
+    /// The last id given out: to requests asked of the host and, from the
+    /// same count, to offers as their handles (so neither repeats).
     pub asked: u32,
     pub config: Option<CompiledConfig>,
     /// The stored config's version and line of publishes: a fetched
