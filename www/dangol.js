@@ -8,6 +8,8 @@
   var endpoint = s.getAttribute("data-endpoint") || src.origin;
   var key = s.getAttribute("data-key") || "";
   var base = new URL("pkg/", src);
+  // Pages that sign shoppers in (dangol.identify) load the identity build.
+  var first = s.hasAttribute("data-identify") ? "id/" : "";
   // The build this loader belongs to (the build writes it in). The widget's
   // files are asked for by it, so a loader cached from before an upgrade
   // never pairs one build's glue with another's wasm.
@@ -29,6 +31,7 @@
     decisions: api("decisions"),
     export: api("export"),
     forget: api("forget"),
+    identify: api("identify"),
     on: api("on"),
     refresh: api("refresh"),
     destroy: function () {
@@ -87,7 +90,7 @@
     }
   } catch (e) { config = null; /* storage blocked: the widget asks itself */ }
   // The wasm downloads and compiles while the glue loads, not after it.
-  var wasm = fetch(new URL("dangol_bg.wasm" + v, base), { referrerPolicy: "no-referrer" });
+  var wasm = fetch(new URL(first + "dangol_bg.wasm" + v, base), { referrerPolicy: "no-referrer" });
   if (w.WebAssembly && WebAssembly.compileStreaming) wasm = WebAssembly.compileStreaming(wasm);
   wasm.catch(function () { /* reported by init below */ });
   // The widget's second module (overlays, coupons, loyalty and feedback
@@ -144,7 +147,7 @@
             mode: "cors", credentials: "omit", referrerPolicy: "no-referrer", signal: abort.signal
           })).then(function (r) {
             function h(name) { return r.headers.get(name); }
-            return (r.status == 200 && method == "GET" ? r.text() : Promise.resolve("")).then(function (text) {
+            return r.text().then(function (text) {
               clearTimeout(timer);
               // Retry-After in seconds (the server never sends a date), as ms.
               var retry = parseInt(h("Retry-After"), 10);
@@ -325,7 +328,7 @@
     },
     more: function (id) { answer(id, loadMore); }
   };
-  import(new URL("dangol.js" + v, base).href)
+  import(new URL(first + "dangol.js" + v, base).href)
     .then(function (m) {
       // The widget starts in a task of its own, so the page's input and
       // paint can run between instantiating the wasm and starting it.

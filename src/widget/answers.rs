@@ -30,6 +30,9 @@ pub(crate) enum Pending {
     Send(u32),
     /// The request to erase the server's copy of a withdrawn id.
     Erase,
+    /// The request linking the id to a signed-in customer.
+    #[cfg(feature = "identity")]
+    Identify,
     /// An offer for the second module to render, once it has loaded.
     #[cfg(not(feature = "full"))]
     Show(Box<super::offers::Later>),
@@ -86,6 +89,14 @@ pub(crate) fn answer(cell: Rc<RefCell<Inner>>, id: JsValue, value: JsValue) {
         Pending::Decide(config) => super::lifecycle::decide_fetched(cell, *config),
         Pending::Send(ticket) => super::sync::sent(cell, ticket, Reply::read(&value)),
         Pending::Erase => super::effects::erased(Reply::read(&value)),
+        #[cfg(feature = "identity")]
+        Pending::Identify => {
+            let input = super::effects::identified(Reply::read(&value));
+            if let Ok(mut inner) = cell.try_borrow_mut() {
+                inner.input(input);
+            }
+            super::sync::flush(cell);
+        }
         #[cfg(not(feature = "full"))]
         Pending::Show(later) => (*later).arrived(&cell, crate::platform::more::arrived(value)),
         #[cfg(not(feature = "full"))]

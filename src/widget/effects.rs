@@ -26,7 +26,13 @@ pub(super) fn read_stored(storage: Option<&SiteStorage>) -> Stored {
         profile: get(Key::Profile).and_then(|t| parse(&t)),
         declared: get(Key::Declared).and_then(|t| parse(&t)),
         config: get(Key::Config).map(|text| (text, get(Key::Etag))),
+        #[cfg(feature = "identity")]
+        customer: get(Key::Customer),
+        #[cfg(feature = "identity")]
+        remote: get(Key::Remote).and_then(|t| parse(&t)),
+        #[cfg(not(feature = "identity"))]
         customer: None,
+        #[cfg(not(feature = "identity"))]
         remote: None,
     }
 }
@@ -53,6 +59,33 @@ pub(super) fn erased(reply: Reply) {
         &problem,
         ")",
     ]));
+}
+
+#[cfg(feature = "identity")]
+/// The identify request's answer, for the session: the other devices'
+/// profile (when asked for), a refusal that asking again cannot change
+/// (named in the console), or a failure to leave for another page.
+pub(super) fn identified(reply: Reply) -> Input {
+    Input::Identified(match reply {
+        Reply::Http {
+            status: 200, body, ..
+        } => Ok(parse(&body)
+            .and_then(|answer| answer.get("profile").cloned())
+            .filter(|profile| !profile.is_null())),
+        Reply::Http { status, body, .. }
+            if (400..500).contains(&status) && status != 408 && status != 429 =>
+        {
+            warn(&dangol_engine::cat::cat(&[
+                "dangol.identify: the server refused to link this browser (HTTP ",
+                &dangol_engine::cat::uint(u64::from(status)),
+                ": ",
+                &body,
+                ")",
+            ]));
+            Err(true)
+        }
+        _ => Err(false),
+    })
 }
 
 impl Inner {
@@ -101,8 +134,37 @@ impl Inner {
                     });
                 }
                 Effect::Send { ticket, body, key } => self.outgoing.push((ticket, body, key)),
-                // Made only in answer to `Input::Identify`, which this
-                // widget's page API does not take.
+                #[cfg(feature = "identity")]
+                Effect::Identify {
+                    id,
+                    key,
+                    customer,
+                    proof,
+                    profile,
+                } => {
+                    let url = dangol_engine::cat::cat(&[
+                        &self.endpoint,
+                        "/v1/sites/",
+                        &self.site,
+                        "/identify",
+                    ]);
+                    let mut body = dangol_engine::json::Map::new();
+                    body.insert("anon".into(), id.into());
+                    body.insert("customer".into(), customer.into());
+                    body.insert("proof".into(), proof.into());
+                    body.insert("profile".into(), profile.into());
+                    let Ok(text) = js_sys::JSON::stringify(&json::to_js(&Value::Object(body)))
+                    else {
+                        continue;
+                    };
+                    let text = String::from(text);
+                    self.ask(Pending::Identify, |host, n| {
+                        host.req(n, "POST", &url, &text, &key, "", "")
+                    });
+                }
+                // Made only in answer to `Input::Identify`, which a build
+                // without `identity` never takes.
+                #[cfg(not(feature = "identity"))]
                 Effect::Identify { .. } => {}
             }
         }

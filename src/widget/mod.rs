@@ -142,6 +142,7 @@ impl Widget {
             "export" => return self.export(),
             "navigate" => self.navigate(),
             "forget" => self.forget(),
+            "identify" => self.identify(a, b),
             "on" => self.on(a, b),
             "refresh" => self.refresh(),
             "destroy" => self.destroy(),
@@ -208,6 +209,58 @@ impl Widget {
         self.inner
             .borrow_mut()
             .input(Input::Own(Purposes::both(Consent::Denied)));
+    }
+
+    /// The shopper signed in: their customer id as the shop knows it and
+    /// the proof the shop's server computed (hex HMAC-SHA256 of the id under
+    /// the site's identity secret), so the server links this browser with
+    /// the customer's others. Kept for this page until measurement consent;
+    /// `identify(null)` when the shopper signs out. A bad call logs one
+    /// console warning naming the problem and is dropped.
+    ///
+    /// ```js
+    /// dangol.identify("customer-42", "1e22f3f2…3d68");
+    /// dangol.identify(null);
+    /// ```
+    #[cfg(feature = "identity")]
+    pub fn identify(&self, customer: JsValue, proof: JsValue) {
+        let customer = match customer.as_string() {
+            Some(id) => Some(id),
+            None if customer.is_null() || customer.is_undefined() => None,
+            None => {
+                warn(
+                    "dangol.identify: the customer id must be a string (or null to sign out); the call was dropped",
+                );
+                return;
+            }
+        };
+        let input = match Input::identify_call(customer, proof.as_string()) {
+            Ok(input) => input,
+            Err(problem) => {
+                warn(&dangol_engine::cat::cat(&[
+                    "dangol.identify: ",
+                    problem,
+                    "; the call was dropped",
+                ]));
+                return;
+            }
+        };
+        {
+            let mut inner = self.inner.borrow_mut();
+            if inner.phase == Phase::Off {
+                return;
+            }
+            inner.input(input);
+        }
+        sync::flush(self.inner.clone());
+    }
+
+    /// Without the identity build, a call names what to change.
+    #[cfg(not(feature = "identity"))]
+    pub fn identify(&self, _customer: JsValue, _proof: JsValue) {
+        warn(
+            "dangol.identify needs the identity build: add data-identify to the script tag; the call was dropped",
+        );
     }
 
     /// Personalisation consent: `"unknown"`, `"granted"` or `"denied"`.

@@ -42,6 +42,16 @@ pub fn bundle_sizes() -> Result<(u64, u64)> {
     Ok((raw, gzip))
 }
 
+/// The first load's gzip size with `data-identify` (loader + the identity
+/// build's glue + wasm).
+pub fn bundle_identity_gzip_bytes() -> Result<u64> {
+    let mut total = 0u64;
+    for file in widget::identity_bundle_files() {
+        total += widget::gzip(&read(&file)?)?.len() as u64;
+    }
+    Ok(total)
+}
+
 /// The second module's size (glue + wasm, gzipped as served): what a page
 /// loads on first use of an overlay, a coupon, a loyalty or feedback
 /// prompt, or "Why this offer?".
@@ -107,6 +117,10 @@ pub fn run() -> Result<()> {
     report.insert(
         "bundle_lazy_gzip_bytes".into(),
         Value::from(bundle_lazy_gzip_bytes()?),
+    );
+    report.insert(
+        "bundle_identity_gzip_bytes".into(),
+        Value::from(bundle_identity_gzip_bytes()?),
     );
 
     step("engine benchmarks (criterion)");

@@ -16,6 +16,11 @@ use crate::tools;
 /// Where the second module (loaded on first use) goes, under `pkg/`.
 pub const MORE: &str = "more";
 
+/// Where the identity build of the first module goes, under `pkg/`: the
+/// loader loads it instead of `pkg/`'s when the script tag has
+/// `data-identify` (pages that call `dangol.identify`).
+pub const ID: &str = "id";
+
 /// Files of the second module: the glue and the wasm, loaded on first use.
 pub fn lazy_files() -> Vec<PathBuf> {
     let more = root().join("pkg").join(MORE);
@@ -24,11 +29,23 @@ pub fn lazy_files() -> Vec<PathBuf> {
 
 /// Files of the shipped bundle's first load, in load order.
 pub fn bundle_files() -> Vec<PathBuf> {
-    let root = root();
+    first_load(&root().join("pkg"))
+}
+
+/// Files of the first load with `data-identify`: the loader, then the
+/// identity build's glue and wasm.
+pub fn identity_bundle_files() -> Vec<PathBuf> {
+    let pkg = root().join("pkg");
+    let mut files = first_load(&pkg.join(ID));
+    files[0] = pkg.join(LOADER);
+    files
+}
+
+fn first_load(dir: &Path) -> Vec<PathBuf> {
     vec![
-        root.join("pkg").join(LOADER),
-        root.join("pkg/dangol.js"),
-        root.join("pkg/dangol_bg.wasm"),
+        dir.join(LOADER),
+        dir.join("dangol.js"),
+        dir.join("dangol_bg.wasm"),
     ]
 }
 
@@ -57,12 +74,17 @@ pub fn build() -> Result<()> {
 }
 
 /// The shipped pipeline, for the widget and for its `bench` build alike:
-/// the first module with `features` into `out`, the second (the `more`
-/// feature) into `out/more/`, each by [`build_module`]; then the loader,
-/// the build id over all four files, the compressed copies and the build's
-/// own directory.
+/// the first module with `features` into `out`, its identity build into
+/// `out/id/`, the second module (the `more` feature) into `out/more/`, each
+/// by [`build_module`]; then the loader, the build id over all six files,
+/// the compressed copies and the build's own directory.
 pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
     build_module(features, out)?;
+    step("building the widget's identity build (pages with data-identify)");
+    let identity = out.join(ID);
+    let mut with_identity = features.to_vec();
+    with_identity.push("identity");
+    build_module(&with_identity, &identity)?;
     step("building the widget's second module (loaded on first use)");
     let more = out.join(MORE);
     build_module(&["more"], &more)?;
@@ -79,7 +101,7 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
     }
     // The build id: the loader asks for the modules of its own build.
     let mut crc = flate2::Crc::new();
-    for dir in [out, more.as_path()] {
+    for dir in [out, identity.as_path(), more.as_path()] {
         for name in ["dangol.js", "dangol_bg.wasm"] {
             crc.update(&std::fs::read(dir.join(name))?);
         }
@@ -95,6 +117,7 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
     )?;
     std::fs::write(out.join(BUILD_ID), &id)?;
     precompress(out, &[LOADER, "dangol.js", "dangol_bg.wasm"])?;
+    precompress(&identity, &["dangol.js", "dangol_bg.wasm"])?;
     precompress(&more, &["dangol.js", "dangol_bg.wasm"])?;
     keep_build(out, &id)
 }
@@ -205,9 +228,14 @@ fn keep_build(out: &Path, id: &str) -> Result<()> {
         std::fs::remove_dir_all(&dir)?;
     }
     std::fs::create_dir_all(dir.join(MORE))?;
+    std::fs::create_dir_all(dir.join(ID))?;
     for name in ["dangol.js", "dangol_bg.wasm"] {
         for suffix in ["", ".br", ".gz"] {
-            for file in [format!("{name}{suffix}"), format!("{MORE}/{name}{suffix}")] {
+            for file in [
+                format!("{name}{suffix}"),
+                format!("{ID}/{name}{suffix}"),
+                format!("{MORE}/{name}{suffix}"),
+            ] {
                 std::fs::copy(out.join(&file), dir.join(&file))
                     .with_context(|| format!("keeping {file} of build {id}"))?;
             }
@@ -479,6 +507,7 @@ mod tests {
         let out = std::env::temp_dir().join(format!("dangol-keep-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&out);
         std::fs::create_dir_all(out.join(MORE))?;
+        std::fs::create_dir_all(out.join(ID))?;
         let ids = ["00000001", "00000002", "00000003", "00000004", "00000005"];
         for id in ids {
             for name in ["dangol.js", "dangol_bg.wasm"] {
@@ -487,6 +516,10 @@ mod tests {
                     std::fs::write(
                         out.join(format!("{MORE}/{name}{suffix}")),
                         format!("{id} more{suffix}"),
+                    )?;
+                    std::fs::write(
+                        out.join(format!("{ID}/{name}{suffix}")),
+                        format!("{id} identity{suffix}"),
                     )?;
                 }
             }
@@ -506,6 +539,10 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(out.join("builds/00000004/more/dangol_bg.wasm.gz"))?,
             "00000004 more.gz"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("builds/00000004/id/dangol.js"))?,
+            "00000004 identity"
         );
         // Rebuilding an old id makes it the newest again.
         keep_build(&out, "00000003")?;
