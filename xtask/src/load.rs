@@ -476,6 +476,9 @@ pub fn figures() -> Result<Map<String, Value>> {
         out.insert("webhook_deliveries_per_s".into(), json!(per_s.round()));
         let per_s = runtime.block_on(crate::orders::import_per_s(&server.url))?;
         out.insert("order_import_per_s".into(), json!(per_s.round()));
+        let (first_ms, again_ms) = runtime.block_on(crate::catalog::import_ms(&server.url))?;
+        out.insert("catalog_import_ms_100k".into(), json!(first_ms.round()));
+        out.insert("catalog_reimport_ms_100k".into(), json!(again_ms.round()));
     }
     // The mix's capacity from the two measured ones (a batch of 10 events
     // costs about a fifth of a batch of 50); the soak runs at half of it.

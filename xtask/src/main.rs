@@ -2,6 +2,7 @@
 //! people run the same commands; each installs what it is missing.
 
 mod bench;
+mod catalog;
 mod demo;
 mod fuzz;
 mod hooks;

@@ -41,11 +41,21 @@ fn history() -> String {
 
 /// Imports the history and returns lines per second.
 pub async fn import_per_s(url: &str) -> Result<f64> {
-    let body = history();
+    let (answer, seconds) = upload(url, "POST", "orders", history()).await?;
+    if answer["imported"].as_u64() != Some(LINES) {
+        bail!("order import: {answer}");
+    }
+    Ok(LINES as f64 / seconds)
+}
+
+/// Sends `body` (JSON lines) to the demo site's admin route `route` with
+/// `method`; its JSON answer and the seconds it took. An error status is
+/// an error.
+pub async fn upload(url: &str, method: &str, route: &str, body: String) -> Result<(Value, f64)> {
     let start = Instant::now();
     let req = Request::builder()
-        .method("POST")
-        .uri(format!("{url}/v1/admin/sites/demo/orders"))
+        .method(method)
+        .uri(format!("{url}/v1/admin/sites/demo/{route}"))
         .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
         .header("content-type", "application/x-ndjson")
         .body(Full::new(Bytes::from(body)))?;
@@ -54,8 +64,8 @@ pub async fn import_per_s(url: &str) -> Result<f64> {
     let bytes = res.into_body().collect().await?.to_bytes();
     let seconds = start.elapsed().as_secs_f64();
     let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    if !status.is_success() || answer["imported"].as_u64() != Some(LINES) {
-        bail!("order import: HTTP {status} {answer}");
+    if !status.is_success() {
+        bail!("{method} {route}: HTTP {status} {answer}");
     }
-    Ok(LINES as f64 / seconds)
+    Ok((answer, seconds))
 }

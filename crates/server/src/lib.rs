@@ -16,6 +16,7 @@
 
 pub mod admin;
 pub mod cache;
+pub mod catalog;
 pub mod churn;
 mod configs;
 mod cors;
@@ -37,6 +38,7 @@ pub mod signing;
 mod sql;
 pub mod sqlite;
 pub mod store;
+pub(crate) mod upload;
 pub mod webhooks;
 
 use std::path::PathBuf;

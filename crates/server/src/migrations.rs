@@ -27,6 +27,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (17, include_str!("../migrations/0017_identity.sql")),
     (18, include_str!("../migrations/0018_feedback_rollups.sql")),
     (19, include_str!("../migrations/0019_churn_models.sql")),
+    (20, include_str!("../migrations/0020_catalog.sql")),
 ];
 
 /// Where PostgreSQL runs its own text of a migration (`migrations/postgres/`).

@@ -18,23 +18,19 @@ use std::collections::HashSet;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use dangol_engine::event::Event;
-use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::upload::{Line, Lines, Rejected, fail, text_field};
 
 pub(crate) const ORDERS: &str = "/v1/admin/sites/{site}/orders";
 
 /// Orders stored per transaction.
 const BATCH: usize = 2000;
-/// Line errors listed in the answer (all are counted).
-const MAX_ERRORS: usize = 100;
-/// The longest line read, in bytes.
-const MAX_LINE: usize = 64 * 1024;
 
 /// One order, as imported.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,21 +47,6 @@ pub struct Order {
     pub category: Option<String>,
     /// The first item's id, if any.
     pub item: Option<String>,
-}
-
-/// What was wrong with one line.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LineError {
-    /// 1-based, as in the file (a CSV header is line 1).
-    pub line: u64,
-    /// The field, or `""` for the line as a whole.
-    pub field: String,
-    /// What is wrong.
-    pub error: String,
-}
-
-fn fail(field: &str, error: impl Into<String>) -> (String, String) {
-    (field.to_string(), error.into())
 }
 
 /// The pseudonymous id an imported customer's orders are stored under.
@@ -133,25 +114,6 @@ pub fn parse_time(text: &str) -> Option<i64> {
             }
             Some(ms - sign * (oh * 3_600_000 + om * 60_000))
         }
-    }
-}
-
-fn text_field(v: Option<&Value>, field: &str, max: usize) -> Result<String, (String, String)> {
-    match v {
-        Some(Value::String(s))
-            if !s.trim().is_empty()
-                && s.chars().count() <= max
-                && !s.chars().any(char::is_control) =>
-        {
-            Ok(s.clone())
-        }
-        Some(Value::Number(n)) if n.is_u64() => Ok(n.to_string()),
-        Some(Value::String(_)) => Err(fail(
-            field,
-            format!("must be 1-{max} characters, none of them a control character"),
-        )),
-        None | Some(Value::Null) => Err(fail(field, "is missing")),
-        Some(_) => Err(fail(field, "must be a string")),
     }
 }
 
@@ -341,21 +303,11 @@ struct Tally {
     lines: u64,
     imported: u64,
     duplicates: u64,
-    rejected: u64,
     customers: HashSet<String>,
     /// The ids of customers with orders stored by this import, whose
     /// rollups are made again once it ends.
     changed: HashSet<String>,
-    errors: Vec<LineError>,
-}
-
-impl Tally {
-    fn reject(&mut self, line: u64, (field, error): (String, String)) {
-        self.rejected += 1;
-        if self.errors.len() < MAX_ERRORS {
-            self.errors.push(LineError { line, field, error });
-        }
-    }
+    rejected: Rejected,
 }
 
 /// Stores a batch: links each new customer's id, refuses erased customers,
@@ -397,7 +349,7 @@ async fn store_batch(
     let mut events = Vec::with_capacity(batch.len());
     for ((line, order), anon) in batch.drain(..).zip(anons) {
         if erased.contains(&anon) {
-            tally.reject(
+            tally.rejected.add(
                 line,
                 fail(
                     "customer_id",
@@ -420,7 +372,7 @@ async fn store_batch(
         };
         if let Err(e) = event.check(now) {
             let field = if e.starts_with("`ts`") { "time" } else { "" };
-            tally.reject(line, fail(field, e));
+            tally.rejected.add(line, fail(field, e));
             continue;
         }
         events.push(event);
@@ -463,19 +415,14 @@ pub async fn import(
         state.store.mark_pending(&site, chunk).await?;
     }
     read?;
-    let errors: Vec<Value> = tally
-        .errors
-        .iter()
-        .map(|e| json!({"line": e.line, "field": e.field, "error": e.error}))
-        .collect();
     Ok(Json(json!({
         "lines": tally.lines,
         "imported": tally.imported,
         "duplicates": tally.duplicates,
-        "rejected": tally.rejected,
+        "rejected": tally.rejected.count,
         "customers": tally.customers.len(),
-        "errors": errors,
-        "errors_truncated": tally.rejected as usize > tally.errors.len(),
+        "errors": tally.rejected.errors,
+        "errors_truncated": tally.rejected.truncated(),
     })))
 }
 
@@ -487,73 +434,30 @@ async fn read_orders(
     body: Body,
     tally: &mut Tally,
 ) -> Result<(), ApiError> {
-    let mut stream = body.into_data_stream();
-    let mut pending: Vec<u8> = Vec::new();
+    let mut lines = Lines::new(body);
     let mut header_row: Option<Vec<String>> = None;
     let mut batch: Vec<(u64, Order)> = Vec::with_capacity(BATCH);
-    let mut line_no = 0u64;
-    let mut done = false;
-    while !done {
-        match stream.next().await {
-            Some(Ok(chunk)) => pending.extend_from_slice(&chunk),
-            Some(Err(e)) => {
-                return Err(ApiError::bad_request(format!(
-                    "the upload broke off after line {line_no} ({e}); lines before it are stored"
-                )));
-            }
-            None => {
-                done = true;
-                if !pending.is_empty() && pending.last() != Some(&b'\n') {
-                    pending.push(b'\n');
-                }
-            }
-        }
-        let mut start = 0;
-        while let Some(end) = pending[start..].iter().position(|b| *b == b'\n') {
-            let raw = &pending[start..start + end];
-            start += end + 1;
-            line_no += 1;
-            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            let Ok(line) = std::str::from_utf8(raw) else {
-                tally.lines += 1;
-                tally.reject(line_no, fail("", "is not UTF-8 text"));
-                continue;
-            };
-            let line = if line_no == 1 {
-                line.trim_start_matches('\u{feff}')
-            } else {
-                line
-            };
-            if line.trim().is_empty() {
-                continue;
-            }
-            if csv && header_row.is_none() {
-                header_row = Some(csv_header(line)?);
-                continue;
-            }
+    while let Some((line_no, line)) = lines.next().await? {
+        let Line::Text(line) = line else {
             tally.lines += 1;
-            let parsed = match &header_row {
-                Some(h) => order_of_csv(line, h),
-                None => order_of_json(line),
-            };
-            match parsed {
-                Ok(order) => batch.push((line_no, order)),
-                Err(e) => tally.reject(line_no, e),
-            }
-            if batch.len() >= BATCH {
-                store_batch(state, site, &mut batch, tally).await?;
-            }
+            tally.rejected.add(line_no, fail("", "is not UTF-8 text"));
+            continue;
+        };
+        if csv && header_row.is_none() {
+            header_row = Some(csv_header(&line)?);
+            continue;
         }
-        pending.drain(..start);
-        if pending.len() > MAX_LINE {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "line_too_long",
-                format!(
-                    "line {} is longer than {MAX_LINE} bytes; lines before it are stored",
-                    line_no + 1
-                ),
-            ));
+        tally.lines += 1;
+        let parsed = match &header_row {
+            Some(h) => order_of_csv(&line, h),
+            None => order_of_json(&line),
+        };
+        match parsed {
+            Ok(order) => batch.push((line_no, order)),
+            Err(e) => tally.rejected.add(line_no, e),
+        }
+        if batch.len() >= BATCH {
+            store_batch(state, site, &mut batch, tally).await?;
         }
     }
     store_batch(state, site, &mut batch, tally).await

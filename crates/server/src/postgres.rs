@@ -136,6 +136,7 @@ crate::webhooks::sql::webhook_store!(PgStore, sqlx::Postgres, "BEGIN");
 crate::segments::sql::segment_store!(PgStore, sqlx::Postgres, "BEGIN");
 crate::identity::sql::identity_store!(PgStore, sqlx::Postgres, "BEGIN");
 crate::churn::sql::churn_store!(PgStore, sqlx::Postgres);
+crate::catalog::sql::catalog_store!(PgStore, sqlx::Postgres);
 
 /// The UTC year and month of a time (milliseconds since the epoch).
 fn year_month(ms: i64) -> (i64, i64) {

@@ -74,6 +74,7 @@ pub const API_PATHS: &[&str] = &[
     crate::identity::CUSTOMER,
     crate::segments::admin::MEMBERS,
     crate::orders::ORDERS,
+    crate::catalog::CATALOG,
     crate::churn::MODEL,
 ];
 const CONFIG: &str = "/v1/sites/{site}/config";

@@ -400,6 +400,7 @@ pub trait Store:
     + crate::segments::SegmentStore
     + crate::identity::IdentityStore
     + crate::churn::ChurnStore
+    + crate::catalog::CatalogStore
     + 'static
 {
 }
@@ -415,6 +416,7 @@ impl<T> Store for T where
         + crate::segments::SegmentStore
         + crate::identity::IdentityStore
         + crate::churn::ChurnStore
+        + crate::catalog::CatalogStore
         + 'static
 {
 }

@@ -102,6 +102,12 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route(segs::MEMBERS, get(segs::members))
         .route(crate::orders::ORDERS, post(crate::orders::import))
         .route(
+            crate::catalog::CATALOG,
+            get(crate::catalog::get)
+                .put(crate::catalog::put)
+                .post(crate::catalog::post),
+        )
+        .route(
             crate::churn::MODEL,
             get(crate::churn::get).post(crate::churn::fit),
         )

@@ -12,10 +12,12 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+mod catalog;
 mod identity;
 mod orders;
 mod segments;
 mod webhooks;
+pub use catalog::*;
 pub use identity::*;
 pub use orders::*;
 pub use segments::*;
@@ -3289,6 +3291,7 @@ macro_rules! api_tests {
             orders_import_once_each_name_bad_lines_and_join_the_customers_profile,
             the_churn_model_is_fitted_on_the_sites_order_history,
             lifecycle_changes_are_sent_as_webhooks,
+            a_catalog_feed_replaces_the_catalog_and_names_bad_lines,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
