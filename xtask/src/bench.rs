@@ -143,11 +143,35 @@ pub fn run() -> Result<()> {
             1e-3,
         ),
         ("engine_p_alive", "p_alive_ns", 1.0),
+        ("engine_recs_rank", "recs_rank_native_us", 1e-3),
         ("engine_expected_orders_90d", "expected_orders_90d_ns", 1.0),
     ] {
         let ns = criterion_mean_ns(&criterion.join(bench).join("new/estimates.json"))?;
         report.insert(figure.into(), Value::from((ns * scale).round()));
     }
+
+    step("recommendations offline (hit rate and NDCG at 10, model build)");
+    let output = Command::new("cargo")
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "--package",
+            "dangol-engine",
+            "--example",
+            "recs_eval",
+        ])
+        .output()
+        .context("running the recs_eval example")?;
+    if !output.status.success() {
+        anyhow::bail!("the recs_eval example failed ({})", output.status);
+    }
+    let figures: Value =
+        serde_json::from_slice(&output.stdout).context("reading the figures recs_eval printed")?;
+    let Value::Object(figures) = figures else {
+        anyhow::bail!("recs_eval printed {figures}, not an object");
+    };
+    report.extend(figures);
 
     step("churn model fits (criterion, 100,000 customers)");
     sh(Command::new("cargo").args(["bench", "--package", "dangol-server", "--bench", "churn"]))?;

@@ -163,6 +163,39 @@ fn benches(c: &mut Criterion) {
     c.bench_function("engine_p_alive", |b| {
         b.iter(|| model.p_alive(black_box(4), black_box(180.0), black_box(260.0)))
     });
+    // Ranking recommendations for one shopper (30 items of history) from a
+    // model of 2,000 items, as the device will.
+    let shape = dangol_engine::recs::eval::Shape::default();
+    let (events, _) = dangol_engine::recs::eval::generate(&shape, NOW);
+    let recs = dangol_engine::recs::Model::build(
+        &events,
+        shape.items as usize,
+        NOW,
+        &dangol_engine::recs::Params::default(),
+    );
+    let history: Vec<dangol_engine::recs::Touched> = events
+        .iter()
+        .take(30)
+        .map(|x| dangol_engine::recs::Touched {
+            item: x.item,
+            kind: x.kind,
+            ts_ms: x.ts_ms,
+            excluded: x.kind == dangol_engine::recs::Kind::Purchase,
+        })
+        .collect();
+    c.bench_function("engine_recs_rank", |b| {
+        b.iter(|| {
+            dangol_engine::recs::rank(
+                &recs,
+                black_box(&history),
+                10,
+                3,
+                &|i| Some(i % 40),
+                NOW,
+                dangol_engine::recs::HISTORY_HALF_LIFE_DAYS,
+            )
+        })
+    });
     c.bench_function("engine_expected_orders_90d", |b| {
         b.iter(|| model.expected_purchases(90.0, black_box(4), black_box(180.0), black_box(260.0)))
     });

@@ -52,6 +52,7 @@ pub mod outbox;
 pub mod pattern;
 pub mod profile;
 pub mod random;
+pub mod recs;
 pub mod session;
 #[doc(hidden)]
 pub mod spec;

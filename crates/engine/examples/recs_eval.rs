@@ -1,0 +1,39 @@
+//! The recommendations' offline figures for `cargo xtask bench`, as one
+//! JSON object: hit rate and NDCG at 10 of the model, of a plain item-item
+//! cosine (the reference) and of best-sellers on the generated event set
+//! (each shopper's last purchase held out), and the seconds to build the
+//! model from a million events.
+#![allow(clippy::print_stdout)] // the figures are this program's output
+
+use dangol_engine::recs::eval::{Shape, evaluate, generate};
+use dangol_engine::recs::{Model, Params};
+
+fn main() {
+    let scores = evaluate(&Shape::default(), 10);
+    // About a million events: 94,000 shoppers over 20,000 items.
+    let big = Shape {
+        items: 20_000,
+        group: 8,
+        shoppers: 94_000,
+        seed: 11,
+    };
+    let now = 1_800_000_000_000;
+    let (events, _) = generate(&big, now);
+    let start = std::time::Instant::now();
+    let model = Model::build(&events, big.items as usize, now, &Params::default());
+    let build_s = start.elapsed().as_secs_f64();
+    let round = |x: f64| (x * 10_000.0).round() / 10_000.0;
+    println!(
+        "{{\"recs_hit_rate_10\": {}, \"recs_ndcg_10\": {}, \"recs_cosine_hit_rate_10\": {}, \"recs_cosine_ndcg_10\": {}, \"recs_popular_hit_rate_10\": {}, \"recs_popular_ndcg_10\": {}, \"recs_eval_shoppers\": {}, \"recs_build_events\": {}, \"recs_build_s_1m\": {}, \"recs_model_items_with_neighbours\": {}}}",
+        round(scores.model.0),
+        round(scores.model.1),
+        round(scores.cosine.0),
+        round(scores.cosine.1),
+        round(scores.popular.0),
+        round(scores.popular.1),
+        scores.shoppers,
+        events.len(),
+        (build_s * 100.0).round() / 100.0,
+        model.neighbours.iter().filter(|n| !n.is_empty()).count(),
+    );
+}
