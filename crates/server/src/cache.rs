@@ -1,4 +1,5 @@
-//! A one-second cache of sites and served configs, so the hot paths (config
+//! A one-second cache of sites, served configs and recommendations models,
+//! so the hot paths (config
 //! revalidations, event batches) do not read the database every time. This
 //! server drops an entry the moment it changes it; other replicas see the
 //! change within a second.
@@ -47,6 +48,7 @@ type Entries<T> = Mutex<HashMap<String, (Instant, T)>>;
 pub struct Cache {
     sites: Entries<Option<Site>>,
     configs: Entries<Arc<Served>>,
+    recs: Entries<Arc<Form>>,
 }
 
 fn get<T: Clone>(map: &Entries<T>, key: &str) -> Option<T> {
@@ -97,6 +99,21 @@ impl Cache {
     /// Remembers a served config.
     pub fn put_config(&self, site: &str, served: Arc<Served>) {
         put(&self.configs, site, served);
+    }
+
+    /// A recommendations model served less than a second ago.
+    pub fn recs(&self, site: &str) -> Option<Arc<Form>> {
+        get(&self.recs, site)
+    }
+
+    /// Remembers a served recommendations model.
+    pub fn put_recs(&self, site: &str, form: Arc<Form>) {
+        put(&self.recs, site, form);
+    }
+
+    /// Forgets a site's recommendations model (after a build).
+    pub fn forget_recs(&self, site: &str) {
+        self.recs.forget(site);
     }
 
     /// Forgets a site and its config (after a change).

@@ -30,6 +30,7 @@ pub mod limits;
 mod migrations;
 pub mod orders;
 pub mod postgres;
+pub mod recs;
 pub mod results;
 pub mod rollups;
 mod routes;

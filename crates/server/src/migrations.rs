@@ -28,6 +28,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("../migrations/0018_feedback_rollups.sql")),
     (19, include_str!("../migrations/0019_churn_models.sql")),
     (20, include_str!("../migrations/0020_catalog.sql")),
+    (21, include_str!("../migrations/0021_recs_models.sql")),
 ];
 
 /// Where PostgreSQL runs its own text of a migration (`migrations/postgres/`).

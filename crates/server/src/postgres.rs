@@ -137,6 +137,7 @@ crate::segments::sql::segment_store!(PgStore, sqlx::Postgres, "BEGIN");
 crate::identity::sql::identity_store!(PgStore, sqlx::Postgres, "BEGIN");
 crate::churn::sql::churn_store!(PgStore, sqlx::Postgres);
 crate::catalog::sql::catalog_store!(PgStore, sqlx::Postgres);
+crate::recs::sql::recs_store!(PgStore);
 
 /// The UTC year and month of a time (milliseconds since the epoch).
 fn year_month(ms: i64) -> (i64, i64) {

@@ -75,6 +75,8 @@ pub const API_PATHS: &[&str] = &[
     crate::segments::admin::MEMBERS,
     crate::orders::ORDERS,
     crate::catalog::CATALOG,
+    crate::recs::ADMIN,
+    crate::recs::PUBLIC,
     crate::churn::MODEL,
 ];
 const CONFIG: &str = "/v1/sites/{site}/config";
@@ -104,6 +106,13 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(
             COMPACT,
             get(compact_config)
+                .options(config_preflight)
+                .layer(CompressionLayer::new())
+                .layer(axum::middleware::map_response(weak_etag_when_encoded)),
+        )
+        .route(
+            crate::recs::PUBLIC,
+            get(crate::recs::serve)
                 .options(config_preflight)
                 .layer(CompressionLayer::new())
                 .layer(axum::middleware::map_response(weak_etag_when_encoded)),

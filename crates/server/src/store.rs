@@ -401,6 +401,7 @@ pub trait Store:
     + crate::identity::IdentityStore
     + crate::churn::ChurnStore
     + crate::catalog::CatalogStore
+    + crate::recs::RecsStore
     + 'static
 {
 }
@@ -417,6 +418,7 @@ impl<T> Store for T where
         + crate::identity::IdentityStore
         + crate::churn::ChurnStore
         + crate::catalog::CatalogStore
+        + crate::recs::RecsStore
         + 'static
 {
 }

@@ -22,6 +22,7 @@ use std::collections::HashMap;
 
 #[doc(hidden)]
 pub mod eval;
+pub mod published;
 
 /// What a shopper did with an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -108,6 +108,10 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
                 .post(crate::catalog::post),
         )
         .route(
+            crate::recs::ADMIN,
+            get(crate::recs::status).post(crate::recs::rebuild),
+        )
+        .route(
             crate::churn::MODEL,
             get(crate::churn::get).post(crate::churn::fit),
         )

@@ -15,11 +15,13 @@ use tower::ServiceExt;
 mod catalog;
 mod identity;
 mod orders;
+mod recs;
 mod segments;
 mod webhooks;
 pub use catalog::*;
 pub use identity::*;
 pub use orders::*;
+pub use recs::*;
 pub use segments::*;
 pub use webhooks::*;
 
@@ -3292,6 +3294,7 @@ macro_rules! api_tests {
             the_churn_model_is_fitted_on_the_sites_order_history,
             lifecycle_changes_are_sent_as_webhooks,
             a_catalog_feed_replaces_the_catalog_and_names_bad_lines,
+            recommendations_are_built_from_the_catalog_and_events_and_published,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
