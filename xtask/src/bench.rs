@@ -151,6 +151,8 @@ pub fn run() -> Result<()> {
     }
 
     step("recommendations offline (hit rate and NDCG at 10, model build)");
+    let published = target_dir().join("bench/recs_model_10k.txt");
+    std::fs::create_dir_all(target_dir().join("bench"))?;
     let output = Command::new("cargo")
         .args([
             "run",
@@ -160,7 +162,9 @@ pub fn run() -> Result<()> {
             "dangol-engine",
             "--example",
             "recs_eval",
+            "--",
         ])
+        .arg(&published)
         .output()
         .context("running the recs_eval example")?;
     if !output.status.success() {
@@ -172,6 +176,15 @@ pub fn run() -> Result<()> {
         anyhow::bail!("recs_eval printed {figures}, not an object");
     };
     report.extend(figures);
+    let text = read(&published)?;
+    report.insert(
+        "recs_model_bytes_10k".into(),
+        Value::from(text.len() as u64),
+    );
+    report.insert(
+        "recs_model_brotli_bytes_10k".into(),
+        Value::from(widget::brotli(&text)?.len() as u64),
+    );
 
     step("churn model fits (criterion, 100,000 customers)");
     sh(Command::new("cargo").args(["bench", "--package", "dangol-server", "--bench", "churn"]))?;
