@@ -66,24 +66,24 @@ pub(super) fn erased(reply: Reply) {
 /// profile (when asked for), a refusal that asking again cannot change
 /// (named in the console), or a failure to leave for another page.
 pub(super) fn identified(reply: Reply) -> Input {
+    use dangol_engine::session::Outcome;
     Input::Identified(match reply {
-        Reply::Http {
-            status: 200, body, ..
-        } => Ok(parse(&body)
-            .and_then(|answer| answer.get("profile").cloned())
-            .filter(|profile| !profile.is_null())),
-        Reply::Http { status, body, .. }
-            if (400..500).contains(&status) && status != 408 && status != 429 =>
-        {
-            warn(&dangol_engine::cat::cat(&[
-                "dangol.identify: the server refused to link this browser (HTTP ",
-                &dangol_engine::cat::uint(u64::from(status)),
-                ": ",
-                &body,
-                ")",
-            ]));
-            Err(true)
-        }
+        Reply::Http { status, body, .. } => match Outcome::of_status(status, None) {
+            Outcome::Delivered => Ok(parse(&body)
+                .and_then(|answer| answer.get("profile").cloned())
+                .filter(|profile| !profile.is_null())),
+            Outcome::Refused => {
+                warn(&dangol_engine::cat::cat(&[
+                    "dangol.identify: the server refused to link this browser (HTTP ",
+                    &dangol_engine::cat::uint(u64::from(status)),
+                    ": ",
+                    &body,
+                    ")",
+                ]));
+                Err(true)
+            }
+            _ => Err(false),
+        },
         _ => Err(false),
     })
 }

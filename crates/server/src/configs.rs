@@ -54,22 +54,7 @@ pub(crate) async fn served_config(state: &AppState, site: &str) -> Result<Arc<Se
         return Ok(old);
     }
     let compact = compact_form(site, &body, &lineage)?;
-    let form = |body: String, tag: &str| {
-        let signature = crate::signing::sign(&key, body.as_bytes());
-        let digest = Sha256::digest(body.as_bytes());
-        let etag = format!(
-            "\"{tag}{}-{}\"",
-            published.version,
-            hex::encode(&digest[..12])
-        );
-        Form {
-            etag_header: HeaderValue::from_str(&etag).ok(),
-            signature_header: HeaderValue::from_str(&signature).ok(),
-            etag,
-            signature,
-            body,
-        }
-    };
+    let form = |body: String, tag: &str| signed_form(&key, body, tag, published.version);
     let served = Arc::new(Served {
         version: published.version,
         lineage,
@@ -78,6 +63,26 @@ pub(crate) async fn served_config(state: &AppState, site: &str) -> Result<Arc<Se
     });
     state.cache.put_config(site, served.clone());
     Ok(served)
+}
+
+/// `body` as served: signed with the site's `key`, with a strong ETag of
+/// `tag`, `number` (a version, a build time) and the body's digest.
+pub(crate) fn signed_form(
+    key: &ed25519_dalek::SigningKey,
+    body: String,
+    tag: &str,
+    number: impl std::fmt::Display,
+) -> Form {
+    let signature = crate::signing::sign(key, body.as_bytes());
+    let digest = Sha256::digest(body.as_bytes());
+    let etag = format!("\"{tag}{number}-{}\"", hex::encode(&digest[..12]));
+    Form {
+        etag_header: HeaderValue::from_str(&etag).ok(),
+        signature_header: HeaderValue::from_str(&signature).ok(),
+        etag,
+        signature,
+        body,
+    }
 }
 
 /// The published config's text with the fitted churn model as its

@@ -19,15 +19,13 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dangol_engine::recs::published::{Card, Published};
 use dangol_engine::recs::{Interaction, Kind, Model, Params};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::AppState;
-use crate::cache::Form;
 use crate::error::ApiError;
 use crate::store::StoreError;
 
@@ -239,16 +237,12 @@ pub(crate) async fn serve(
             crate::routes::known_site(&state, &site).await?;
             let stored = stored_or_404(&state, &site).await?;
             let key = crate::signing::key_for(state.store.as_ref(), &site).await?;
-            let signature = crate::signing::sign(&key, stored.model.as_bytes());
-            let digest = Sha256::digest(stored.model.as_bytes());
-            let etag = format!("\"r{}-{}\"", stored.built_ms, hex::encode(&digest[..12]));
-            let form = std::sync::Arc::new(Form {
-                etag_header: HeaderValue::from_str(&etag).ok(),
-                signature_header: HeaderValue::from_str(&signature).ok(),
-                etag,
-                signature,
-                body: stored.model,
-            });
+            let form = std::sync::Arc::new(crate::configs::signed_form(
+                &key,
+                stored.model,
+                "r",
+                stored.built_ms,
+            ));
             state.cache.put_recs(&site, form.clone());
             form
         }
