@@ -7,11 +7,11 @@
 #![allow(clippy::print_stdout)] // the figures are this program's output
 
 use dangol_engine::recs::eval::{Shape, evaluate, generate};
-use dangol_engine::recs::published::{Card, Published, write};
+use dangol_engine::recs::published::{Card, MAX_ITEMS, MAX_NEIGHBOURS, Published, bounded, write};
 use dangol_engine::recs::{Model, Params};
 
 /// The published form of a model of 10,000 items with cards as a shop's
-/// catalog has them.
+/// catalog has them, bounded for the widget as the server publishes it.
 fn published_10k(now: i64) -> String {
     let shape = Shape {
         items: 10_000,
@@ -21,6 +21,10 @@ fn published_10k(now: i64) -> String {
     };
     let (events, _) = generate(&shape, now);
     let model = Model::build(&events, shape.items as usize, now, &Params::default());
+    let mut touches = vec![0.0; shape.items as usize];
+    for e in &events {
+        touches[e.item as usize] += e.kind.weight();
+    }
     let cards = (0..shape.items)
         .map(|i| Card {
             id: format!("item-{i:05}"),
@@ -32,13 +36,14 @@ fn published_10k(now: i64) -> String {
             category: Some(i % 40),
         })
         .collect();
-    write(&Published {
+    let published = Published {
         site: "bench".into(),
         built_ms: now,
         categories: (0..40).map(|c| format!("category-{c}")).collect(),
         cards,
         model,
-    })
+    };
+    write(&bounded(published, &touches, MAX_ITEMS, MAX_NEIGHBOURS))
 }
 
 fn main() {

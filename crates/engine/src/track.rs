@@ -329,10 +329,18 @@ pub fn interpret(name: &str, props: &Value) -> Result<Tracked, String> {
                         l.iter()
                             .any(|i| i.get("coupon").is_some_and(|c| !c.is_null()))
                     });
+            let (mut categories, mut items) = (Vec::new(), Vec::new());
+            for i in &list {
+                if let Some(c) = &i.category {
+                    categories.push(c.clone());
+                }
+                items.push(i.id.clone());
+            }
             inputs.push(Input::Purchase {
                 transaction_id: text(props, "transaction_id", "")?,
                 value: total,
-                categories: list.iter().filter_map(|i| i.category.clone()).collect(),
+                categories,
+                items,
                 coupon,
             });
             outgoing.push(out(name, None, Some(total)));
@@ -365,6 +373,7 @@ mod tests {
                 transaction_id: Some("T_12345".into()),
                 value: 118000.0,
                 categories: vec!["knit".into()],
+                items: vec!["knit-01".into()],
                 coupon: true
             }]
         );

@@ -36,6 +36,7 @@ fn input(kind: u8, a: u64, b: u64) -> Input {
             transaction_id: Some(id(a, (b % 100) as usize + 1)),
             value: (b % 500_000) as f64,
             categories: (0..(b % 8)).map(|i| id(a + i, 30)).collect(),
+            items: (0..(b % 9)).map(|i| id(a + 2 * i, 30)).collect(),
             coupon: b.is_multiple_of(3),
         },
         7 => Input::Engaged {

@@ -150,6 +150,7 @@ fn input(e: &Event) -> Option<Input> {
             transaction_id: Some(e.id.clone()),
             value: e.price.unwrap_or(0.0),
             categories: e.category.iter().cloned().collect(),
+            items: e.item.iter().cloned().collect(),
             coupon: false,
         },
         "exposure" => Input::Exposure {

@@ -20,8 +20,8 @@ use crate::json::Value;
 use super::compile::{CompiledCampaign, CompiledConfig};
 use super::{
     Allocation, Banner, Campaign, Caps, Content, Coupon, CouponPolicy, Cta, FeedbackQuestion,
-    LoyaltyPrompt, Placement, PlacementKind, Pressure, Scale, Schedule, SiteConfig, Tier, Trigger,
-    Variant, is_safe_url,
+    LoyaltyPrompt, Placement, PlacementKind, Pressure, Recommendations, Scale, Schedule,
+    SiteConfig, Tier, Trigger, Variant, is_safe_url,
 };
 use crate::churn::{BgNbd, ChurnModel, GammaGamma};
 use crate::condition::{Condition, Paths, RegexEngine};
@@ -462,6 +462,12 @@ fn write_content(w: &mut Writer, content: &Content) {
                 }
             }
         }
+        Content::Recommendations(r) => {
+            w.u(4);
+            w.s(&r.headline);
+            w.u(r.count.into());
+            w.u(r.per_category.into());
+        }
     }
 }
 
@@ -495,6 +501,11 @@ fn read_content(r: &mut Reader<'_>) -> Content {
         2 => Content::LoyaltyPrompt(LoyaltyPrompt {
             headline: r.s(),
             body: r.s(),
+        }),
+        4 => Content::Recommendations(Recommendations {
+            headline: r.s(),
+            count: r.u32(),
+            per_category: r.u32(),
         }),
         kind => {
             if kind != 3 {

@@ -375,6 +375,20 @@ fn publish_checks(c: &Campaign, config: &SiteConfig) -> Result<(), FieldError> {
             FieldError::from((format!("variants[{i}].content.{field}"), message))
         })?;
     }
+    // A row of cards needs the page's own room: never an overlay.
+    if kind == "recommendations"
+        && let Some((i, p)) = c.placements.iter().enumerate().find(|(_, p)| {
+            config
+                .placements
+                .iter()
+                .any(|d| &d.id == *p && d.kind != super::PlacementKind::Inline)
+        })
+    {
+        return fail(
+            &format!("placements[{i}]"),
+            &format!("`{p}` is an overlay; recommendations show only in an inline slot"),
+        );
+    }
     if kind == "coupon"
         && let Some(policy) = &c.coupon
     {
@@ -470,6 +484,19 @@ fn check_content(content: &Content, config: &SiteConfig) -> Result<(), FieldErro
                 for (i, choice) in choices.iter().enumerate() {
                     nonempty(choice, &format!("choices[{i}]"))?;
                 }
+            }
+        }
+        Content::Recommendations(r) => {
+            nonempty(&r.headline, "headline")?;
+            if !(1..=super::MAX_RECOMMENDED).contains(&r.count) {
+                return Err((
+                    "count".into(),
+                    format!("is {} but must be 1 to {}", r.count, super::MAX_RECOMMENDED),
+                )
+                    .into());
+            }
+            if r.per_category == 0 {
+                return Err(("per_category".into(), "must be at least 1".into()).into());
             }
         }
     }

@@ -260,6 +260,9 @@ pub enum Content {
     LoyaltyPrompt(LoyaltyPrompt),
     /// One question; the answer becomes an event.
     FeedbackQuestion(FeedbackQuestion),
+    /// A row of product cards ranked on the shopper's device from the
+    /// site's published recommendations model (inline slots only).
+    Recommendations(Recommendations),
 }
 
 impl Content {
@@ -297,6 +300,10 @@ impl Content {
                     other => other.clone(),
                 },
             }),
+            Content::Recommendations(r) => Content::Recommendations(Recommendations {
+                headline: f(&r.headline),
+                ..r.clone()
+            }),
         }
     }
 
@@ -307,6 +314,7 @@ impl Content {
             Content::Coupon(_) => "coupon",
             Content::LoyaltyPrompt(_) => "loyalty_prompt",
             Content::FeedbackQuestion(_) => "feedback_question",
+            Content::Recommendations(_) => "recommendations",
         }
     }
 }
@@ -371,6 +379,24 @@ pub struct FeedbackQuestion {
     /// How it is answered.
     pub scale: Scale,
 }
+
+/// A row of recommended products. Which products is worked out on the
+/// shopper's device (see [`crate::recs`]): related to what they viewed,
+/// have in the cart or bought, with personalisation consent; the page's
+/// category's best-sellers otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recommendations {
+    /// Above the row, e.g. "You might also like".
+    pub headline: String,
+    /// Cards in the row: 1 to [`MAX_RECOMMENDED`].
+    pub count: u32,
+    /// At most this many cards of one category, so the row is not all
+    /// one kind of thing.
+    pub per_category: u32,
+}
+
+/// The most cards a recommendations row shows.
+pub const MAX_RECOMMENDED: u32 = 12;
 
 /// How a feedback question is answered. No free text ever leaves the browser.
 #[derive(Debug, Clone, PartialEq, Serialize)]

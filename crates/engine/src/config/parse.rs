@@ -8,8 +8,8 @@ use crate::json::{Map, Value};
 
 use super::{
     ATTRIBUTION_HOURS, Allocation, Banner, Campaign, Caps, Content, Coupon, CouponPolicy, Cta,
-    FeedbackQuestion, LOCALES, LoyaltyPrompt, Placement, PlacementKind, Pressure, SCHEMA, Scale,
-    Schedule, SiteConfig, Tier, Trigger, Variant,
+    FeedbackQuestion, LOCALES, LoyaltyPrompt, Placement, PlacementKind, Pressure, Recommendations,
+    SCHEMA, Scale, Schedule, SiteConfig, Tier, Trigger, Variant,
 };
 use crate::churn::{BgNbd, ChurnModel, GammaGamma};
 use crate::condition::type_name;
@@ -657,11 +657,16 @@ fn content_of(c: &Obj<'_>) -> Result<Content, FieldError> {
                 }
             },
         }),
+        "recommendations" => Content::Recommendations(Recommendations {
+            headline: c.string("headline")?,
+            count: c.count("count")?.unwrap_or(4),
+            per_category: c.count("per_category")?.unwrap_or(2),
+        }),
         other => {
             return Err((
                 c.at("type"),
                 format!(
-                    "`{other}` is not a content type (banner, coupon, loyalty_prompt, feedback_question)"
+                    "`{other}` is not a content type (banner, coupon, loyalty_prompt, feedback_question, recommendations)"
                 ),
             ).into());
         }

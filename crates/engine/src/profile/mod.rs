@@ -201,6 +201,8 @@ pub enum Input {
         value: f64,
         /// Categories of the items bought.
         categories: Vec<String>,
+        /// The items bought (the site's product ids).
+        items: Vec<String>,
         /// A coupon was used.
         coupon: bool,
     },
@@ -270,6 +272,8 @@ pub struct Profile {
     pub brands: Vec<Score>,
     /// Views per item since it was last bought.
     pub item_views: Vec<Score>,
+    /// Items bought, by how often and how lately (never recommended back).
+    pub bought: Vec<Score>,
     /// Decayed price signals: coupon use, sale pages, repeat views without
     /// buying, items removed from the cart.
     pub price_signals: f64,
@@ -458,6 +462,7 @@ impl Profile {
                 transaction_id,
                 value,
                 categories,
+                items,
                 coupon,
             } => {
                 if let Some(id) = transaction_id {
@@ -484,6 +489,9 @@ impl Profile {
                 self.session_purchased = true;
                 for c in categories {
                     bump(&mut self.categories, c, 5.0, now_ms, half_life);
+                }
+                for item in items {
+                    bump(&mut self.bought, item, 1.0, now_ms, half_life);
                 }
                 if *coupon {
                     self.price_signal(2.0, now_ms, half_life);
@@ -603,6 +611,7 @@ impl Profile {
         merge_scores(&mut m.categories, &other.categories, half_life);
         merge_scores(&mut m.brands, &other.brands, half_life);
         merge_scores(&mut m.item_views, &other.item_views, half_life);
+        merge_scores(&mut m.bought, &other.bought, half_life);
         let at = self.price_signals_ms.max(other.price_signals_ms);
         m.price_signals = decayed(self.price_signals, self.price_signals_ms, at, half_life)
             + decayed(other.price_signals, other.price_signals_ms, at, half_life);
@@ -763,6 +772,12 @@ impl Profile {
     /// The profile as compact JSON for first-party storage.
     pub fn to_value(&self) -> Value {
         store::to_value(self)
+    }
+
+    /// Only the items of a stored profile: what was viewed, is in the cart
+    /// and was bought (what recommendations read), the rest left empty.
+    pub fn items_from_value(value: &Value) -> Self {
+        store::items_from_value(value)
     }
 
     /// Reads what [`Profile::to_value`] wrote, migrating older schemas.

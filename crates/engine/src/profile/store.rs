@@ -69,6 +69,9 @@ pub(super) fn to_value(p: &Profile) -> Value {
     put("cat", scores(&p.categories));
     put("brand", scores(&p.brands));
     put("items", scores(&p.item_views));
+    if !p.bought.is_empty() {
+        put("paid", scores(&p.bought));
+    }
     put(
         "price",
         Value::Array(vec![
@@ -101,6 +104,39 @@ pub(super) fn to_value(p: &Profile) -> Value {
     }
     put("ledger", p.ledger.to_value());
     Value::Object(m)
+}
+
+fn read_cart(v: Option<&Value>) -> Vec<CartLine> {
+    let mut cart: Vec<CartLine> = v
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|c| {
+                    Some(CartLine {
+                        item: clip(c[0].as_str()?),
+                        price: c[1].as_f64().filter(|x| x.is_finite())?,
+                        quantity: c[2].as_u64().and_then(|n| u32::try_from(n).ok())?,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    cart.truncate(MAX_CART);
+    cart
+}
+
+/// Only the items of a stored profile (viewed, in the cart, bought); the
+/// rest is left empty. Reads what [`to_value`] wrote at any schema.
+pub(super) fn items_from_value(v: &Value) -> Profile {
+    let null = Value::Null;
+    let get = |k: &str| v.as_object().and_then(|o| o.get(k)).unwrap_or(&null);
+    Profile {
+        item_views: read_scores(get("items")),
+        cart: read_cart(Some(get("cart"))),
+        cart_ms: get("cart_ms").as_i64().unwrap_or(0),
+        bought: read_scores(get("paid")),
+        ..Profile::default()
+    }
 }
 
 pub(super) fn from_value(v: &Value) -> Result<Profile, String> {
@@ -139,22 +175,7 @@ pub(super) fn from_value(v: &Value) -> Result<Profile, String> {
         .unwrap_or_default();
     let excess = transactions.len().saturating_sub(MAX_TRANSACTIONS);
     transactions.drain(..excess);
-    let mut cart: Vec<CartLine> = obj
-        .get("cart")
-        .and_then(Value::as_array)
-        .map(|l| {
-            l.iter()
-                .filter_map(|c| {
-                    Some(CartLine {
-                        item: clip(c[0].as_str()?),
-                        price: c[1].as_f64().filter(|x| x.is_finite())?,
-                        quantity: c[2].as_u64().and_then(|n| u32::try_from(n).ok())?,
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    cart.truncate(MAX_CART);
+    let cart = read_cart(obj.get("cart"));
     let price = obj.get("price");
     Ok(Profile {
         first_seen_ms: int("first").ok_or("the stored profile has no first visit")?,
@@ -172,6 +193,7 @@ pub(super) fn from_value(v: &Value) -> Result<Profile, String> {
         categories: read_scores(obj.get("cat").unwrap_or(&Value::Null)),
         brands: read_scores(obj.get("brand").unwrap_or(&Value::Null)),
         item_views: read_scores(obj.get("items").unwrap_or(&Value::Null)),
+        bought: read_scores(obj.get("paid").unwrap_or(&Value::Null)),
         price_signals: price
             .and_then(|p| p[0].as_f64())
             .filter(|x| x.is_finite())

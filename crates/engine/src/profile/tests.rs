@@ -26,6 +26,7 @@ fn buy(p: &mut Profile, t: i64, id: &str, value: f64) -> Option<StageChange> {
             transaction_id: Some(id.into()),
             value,
             categories: vec!["knit".into()],
+            items: vec!["knit-01".into()],
             coupon: false,
         },
         &cfg(),
@@ -118,6 +119,7 @@ fn repeats_are_recognised_before_they_are_applied() {
         transaction_id: Some("T1".into()),
         value: 5.0,
         categories: vec![],
+        items: vec![],
         coupon: false,
     };
     assert!(!p.is_repeat(&order));
@@ -127,6 +129,7 @@ fn repeats_are_recognised_before_they_are_applied() {
         transaction_id: None,
         value: 5.0,
         categories: vec![],
+        items: vec![],
         coupon: false,
     };
     assert!(!p.is_repeat(&anonymous));

@@ -20,6 +20,7 @@
 
 use std::collections::HashMap;
 
+pub mod device;
 #[doc(hidden)]
 pub mod eval;
 pub mod published;
@@ -230,45 +231,84 @@ pub fn rank(
     now_ms: i64,
     half_life_days: f64,
 ) -> Vec<Pick> {
+    rank_from(
+        &model.neighbours,
+        &model.popular,
+        history,
+        n,
+        per_category,
+        category,
+        now_ms,
+        half_life_days,
+    )
+}
+
+/// [`rank`] with the best-sellers given apart (the page's category's
+/// first, say).
+#[allow(clippy::too_many_arguments)]
+pub fn rank_from(
+    neighbours: &[Vec<(u32, f32)>],
+    popular: &[u32],
+    history: &[Touched],
+    n: usize,
+    per_category: usize,
+    category: &dyn Fn(u32) -> Option<u32>,
+    now_ms: i64,
+    half_life_days: f64,
+) -> Vec<Pick> {
     let excluded = |item: u32| history.iter().any(|t| t.item == item && t.excluded);
-    let mut scores: HashMap<u32, (f64, u32, Kind, f64)> = HashMap::new();
+    // Each candidate once, found by its item (no hashing: this runs in the
+    // browser, where a hash map costs kilobytes of wasm): its score, and
+    // the history item that contributed most, with how much.
+    let mut place = vec![u32::MAX; neighbours.len()];
+    let mut found: Vec<(Pick, f64)> = Vec::new();
     for t in history {
-        let Some(row) = model.neighbours.get(t.item as usize) else {
+        let Some(row) = neighbours.get(t.item as usize) else {
             continue;
         };
         let w = t.kind.weight() * decay(t.ts_ms, now_ms, half_life_days);
         for &(c, s) in row {
+            let Some(at) = place.get_mut(c as usize) else {
+                continue;
+            };
+            if *at == u32::MAX {
+                *at = found.len() as u32;
+                found.push((
+                    Pick {
+                        item: c,
+                        score: 0.0,
+                        because: Some((t.item, t.kind)),
+                    },
+                    0.0,
+                ));
+            }
+            let (pick, best) = &mut found[*at as usize];
             let add = w * f64::from(s);
-            let entry = scores.entry(c).or_insert((0.0, t.item, t.kind, 0.0));
-            entry.0 += add;
-            if add > entry.3 {
-                (entry.1, entry.2, entry.3) = (t.item, t.kind, add);
+            pick.score += add;
+            if add > *best {
+                (pick.because, *best) = (Some((t.item, t.kind)), add);
             }
         }
     }
-    let mut ranked: Vec<Pick> = scores
-        .into_iter()
-        .filter(|(c, _)| !excluded(*c))
-        .map(|(item, (score, by, kind, _))| Pick {
-            item,
-            score,
-            because: Some((by, kind)),
-        })
-        .collect();
+    let mut ranked: Vec<Pick> = Vec::with_capacity(found.len() + popular.len());
+    for (pick, _) in found {
+        if !excluded(pick.item) {
+            ranked.push(pick);
+        }
+    }
     ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
-    ranked.extend(
-        model
-            .popular
-            .iter()
-            .filter(|&&i| !excluded(i))
-            .map(|&item| Pick {
+    for &item in popular {
+        if !excluded(item) {
+            ranked.push(Pick {
                 item,
                 score: 0.0,
                 because: None,
-            }),
-    );
+            });
+        }
+    }
     let mut out: Vec<Pick> = Vec::with_capacity(n);
-    let mut per: HashMap<u32, usize> = HashMap::new();
+    // Cards taken per category, by category.
+    let mut per: Vec<(u32, usize)> = Vec::new();
     for pick in ranked {
         if out.len() == n {
             break;
@@ -277,11 +317,17 @@ pub fn rank(
             continue;
         }
         if let Some(c) = category(pick.item) {
-            let taken = per.entry(c).or_insert(0);
-            if *taken >= per_category {
+            let i = match per.iter().position(|(k, _)| *k == c) {
+                Some(i) => i,
+                None => {
+                    per.push((c, 0));
+                    per.len() - 1
+                }
+            };
+            if per[i].1 >= per_category {
                 continue;
             }
-            *taken += 1;
+            per[i].1 += 1;
         }
         out.push(pick);
     }

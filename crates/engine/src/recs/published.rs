@@ -45,6 +45,103 @@ pub struct Published {
     pub model: Model,
 }
 
+/// The most items a published model lists: the widget downloads it whole,
+/// so a shop with a long tail publishes its most touched items (about
+/// 100 KB brotli at most; see `cargo xtask bench`).
+pub const MAX_ITEMS: usize = 2_000;
+
+/// The most neighbours a published item keeps (a row shows at most 12
+/// cards, from several items of the shopper's).
+pub const MAX_NEIGHBOURS: usize = 10;
+
+/// `p` cut down for the widget: the `max_items` items most touched
+/// (`touches[i]`, say the weighted interactions with item `i`) among those
+/// that lead to a recommendation or are one, each with at most
+/// `neighbours` neighbours among them; items that are neither are left
+/// out, and categories no item names.
+pub fn bounded(p: Published, touches: &[f64], max_items: usize, neighbours: usize) -> Published {
+    let n = p.cards.len();
+    let mut wanted = vec![false; n];
+    for (i, row) in p.model.neighbours.iter().enumerate() {
+        if !row.is_empty() {
+            wanted[i] = true;
+        }
+        for &(j, _) in row {
+            if let Some(w) = wanted.get_mut(j as usize) {
+                *w = true;
+            }
+        }
+    }
+    for &i in &p.model.popular {
+        if let Some(w) = wanted.get_mut(i as usize) {
+            *w = true;
+        }
+    }
+    let touched = |i: usize| touches.get(i).copied().unwrap_or(0.0);
+    let mut kept: Vec<usize> = (0..n).filter(|&i| wanted[i]).collect();
+    kept.sort_by(|&a, &b| touched(b).total_cmp(&touched(a)).then(a.cmp(&b)));
+    kept.truncate(max_items);
+    kept.sort_unstable();
+    let mut place = vec![u32::MAX; n];
+    for (new, &old) in kept.iter().enumerate() {
+        place[old] = new as u32;
+    }
+    let mut categories: Vec<String> = Vec::new();
+    let mut category_place = vec![u32::MAX; p.categories.len()];
+    let mut rows = p.model.neighbours;
+    let mut cards = p.cards;
+    let mut out_cards = Vec::with_capacity(kept.len());
+    let mut out_rows = Vec::with_capacity(kept.len());
+    for &old in &kept {
+        let mut card = std::mem::replace(&mut cards[old], Card::empty());
+        card.category = card.category.map(|k| {
+            let k = k as usize;
+            if category_place[k] == u32::MAX {
+                category_place[k] = categories.len() as u32;
+                categories.push(p.categories[k].clone());
+            }
+            category_place[k]
+        });
+        out_cards.push(card);
+        let mut row: Vec<(u32, f32)> = std::mem::take(&mut rows[old])
+            .into_iter()
+            .filter_map(|(j, s)| Some((*place.get(j as usize).filter(|&&k| k != u32::MAX)?, s)))
+            .collect();
+        row.truncate(neighbours);
+        out_rows.push(row);
+    }
+    let popular = p
+        .model
+        .popular
+        .iter()
+        .filter_map(|&i| place.get(i as usize).copied().filter(|&k| k != u32::MAX))
+        .collect();
+    Published {
+        site: p.site,
+        built_ms: p.built_ms,
+        categories,
+        cards: out_cards,
+        model: Model {
+            neighbours: out_rows,
+            popular,
+        },
+    }
+}
+
+impl Card {
+    fn empty() -> Card {
+        Card {
+            id: String::new(),
+            name: String::new(),
+            url: None,
+            image: None,
+            price: 0.0,
+            sale_price: None,
+            category: None,
+        }
+    }
+}
+
 /// Writes `p` (base64 text).
 pub fn write(p: &Published) -> String {
     let mut w = Writer::default();
@@ -188,5 +285,53 @@ mod tests {
         assert_eq!(read(&text[..text.len() - 8]), None);
         assert_eq!(read("AgAA"), None);
         assert_eq!(read("not base64!"), None);
+    }
+
+    #[test]
+    fn a_bounded_model_keeps_the_most_touched_items_renumbered_and_drops_the_rest() {
+        let card = |id: &str, category: Option<u32>| Card {
+            id: id.into(),
+            category,
+            ..Card::empty()
+        };
+        let p = Published {
+            site: "demo".into(),
+            built_ms: 1,
+            categories: vec!["a".into(), "b".into(), "c".into()],
+            cards: vec![
+                card("lonely", Some(0)),
+                card("x", Some(1)),
+                card("y", Some(2)),
+                card("z", None),
+                card("rare", Some(0)),
+            ],
+            model: Model {
+                neighbours: vec![
+                    vec![],
+                    vec![(2, 0.9), (3, 0.5), (4, 0.1)],
+                    vec![(1, 0.9)],
+                    vec![(1, 0.5)],
+                    vec![(1, 0.1)],
+                ],
+                popular: vec![1, 4, 2],
+            },
+        };
+        // "lonely" leads nowhere and nothing leads to it; "rare" is the
+        // least touched of the rest, and only three fit.
+        let touches = [50.0, 9.0, 8.0, 7.0, 1.0];
+        let b = bounded(p, &touches, 3, 1);
+        let ids: Vec<&str> = b.cards.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["x", "y", "z"]);
+        assert_eq!(b.categories, ["b", "c"]);
+        assert_eq!(
+            b.cards.iter().map(|c| c.category).collect::<Vec<_>>(),
+            [Some(0), Some(1), None]
+        );
+        assert_eq!(
+            b.model.neighbours,
+            [vec![(1, 0.9)], vec![(0, 0.9)], vec![(0, 0.5)]]
+        );
+        assert_eq!(b.model.popular, [0, 1]);
+        assert_eq!(read(&write(&b)).map(|r| r.cards), Some(b.cards));
     }
 }

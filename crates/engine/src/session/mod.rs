@@ -473,6 +473,16 @@ impl Session {
         &self.profile
     }
 
+    /// The profile a recommendations row is ranked from (see
+    /// [`crate::recs::device::mine`]): none without personalisation
+    /// consent (the row is best-sellers then).
+    pub fn recs_profile(&self) -> Option<&Profile> {
+        self.purposes
+            .personalisation
+            .may_store()
+            .then(|| self.profile())
+    }
+
     /// This browser's own profile.
     pub fn own_profile(&self) -> &Profile {
         &self.profile

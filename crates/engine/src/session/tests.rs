@@ -408,6 +408,33 @@ fn a_batch_answered_after_forget_changes_nothing() {
 }
 
 #[test]
+fn recommendations_read_the_shoppers_items_only_with_personalisation_consent() {
+    let mut page = Page::new();
+    let viewed = ProfileInput::ViewItem {
+        item: "knit-01".into(),
+        category: Some("knit".into()),
+        brand: None,
+    };
+    page.on(Input::Profile(viewed.clone()));
+    assert!(page.session.recs_profile().is_none(), "before consent");
+    page.on(Input::Own(Purposes {
+        personalisation: Consent::Denied,
+        measurement: Consent::Granted,
+    }));
+    page.on(Input::Profile(viewed.clone()));
+    assert!(page.session.recs_profile().is_none(), "measurement only");
+    page.on(Input::Own(yes()));
+    page.on(Input::Profile(viewed));
+    let items: Vec<String> = crate::recs::device::mine(page.session.recs_profile().unwrap())
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(items, ["knit-01"]);
+    page.on(Input::Own(no()));
+    assert!(page.session.recs_profile().is_none(), "after a withdrawal");
+}
+
+#[test]
 fn a_coupon_claim_carries_the_id_only_with_measurement_consent() {
     let mut page = Page::new();
     assert_eq!(page.session.claim(), None, "no claim before consent");

@@ -399,6 +399,7 @@ fn simulate(
                         transaction_id: Some(order),
                         value: in_cart,
                         categories: vec![category.into()],
+                        items: Vec::new(),
                         coupon: claimed,
                     },
                     ts + 180_000,

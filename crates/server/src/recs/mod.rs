@@ -6,6 +6,9 @@
 //! config. Only catalog items are published (a card needs a name and a
 //! link), and only items in stock are ever neighbours or best-sellers;
 //! an item out of stock may still lead to others ("because you viewed").
+//! The widget downloads the model whole, so it lists at most the
+//! [`published::MAX_ITEMS`] most touched items that lead to a
+//! recommendation or are one, with [`published::MAX_NEIGHBOURS`] each.
 //!
 //! `POST /v1/admin/sites/{site}/recs` builds it now (editors) and `GET`
 //! there tells when it was built and what it covers; the widget reads
@@ -21,7 +24,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use dangol_engine::recs::published::{Card, Published};
+use dangol_engine::recs::published::{self, Card, Published};
 use dangol_engine::recs::{Interaction, Kind, Model, Params};
 use serde_json::{Value, json};
 
@@ -116,7 +119,16 @@ pub async fn build(state: &AppState, site: &str, now_ms: i64) -> Result<(Stored,
         from = to;
     }
     let model = Model::build(&interactions, numbers.len(), now_ms, &Params::default());
-    let published = publish(site, now_ms, &catalog, model);
+    let mut touches = vec![0.0; numbers.len()];
+    for x in &interactions {
+        touches[x.item as usize] += x.kind.weight();
+    }
+    let published = published::bounded(
+        publish(site, now_ms, &catalog, model),
+        &touches,
+        published::MAX_ITEMS,
+        published::MAX_NEIGHBOURS,
+    );
     let with_neighbours = published
         .model
         .neighbours

@@ -309,3 +309,40 @@ fn a_bad_churn_model_or_threshold_is_named() {
         assert!(err.contains(said), "{err}");
     }
 }
+
+#[test]
+fn a_recommendations_row_reads_back_and_is_refused_where_it_cannot_show() {
+    let site = |content: Value, placement: &str| {
+        SiteConfig::compile_value(
+            &json!({"site": "s", "version": 1,
+                "placements": [{"id": "exit", "kind": "modal"}],
+                "campaigns": [{"id": "recs", "placement": placement,
+                    "variants": [{"id": "a", "content": content}]}]}),
+            &NativeRegex,
+        )
+    };
+    let row = json!({"type": "recommendations", "headline": "You might also like", "count": 6});
+    let config = site(row.clone(), "product-recs").unwrap();
+    let back = read(&write(&config, "l1"), &NativeRegex).unwrap();
+    let Content::Recommendations(r) = &back.campaigns()[0].campaign.variants[0].content else {
+        panic!("not a row: {:?}", back.campaigns()[0].campaign.variants[0]);
+    };
+    assert_eq!(
+        (r.headline.as_str(), r.count, r.per_category),
+        ("You might also like", 6, 2)
+    );
+    let refused = |content: Value, placement: &str| {
+        let config = site(content, placement).unwrap();
+        assert!(config.campaigns().is_empty());
+        config.problems()[0].to_string()
+    };
+    assert!(
+        refused(row.clone(), "exit").contains("recommendations show only in an inline slot"),
+        "{}",
+        refused(row, "exit")
+    );
+    let too_many = json!({"type": "recommendations", "headline": "H", "count": 13});
+    assert!(refused(too_many, "p").contains("count: is 13 but must be 1 to 12"));
+    let nameless = json!({"type": "recommendations", "headline": " "});
+    assert!(refused(nameless, "p").contains("headline: may not be empty"));
+}
