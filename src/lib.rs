@@ -123,3 +123,69 @@ impl BenchConditions {
         matched
     }
 }
+
+/// Ranking a recommendations row in the browser, for `cargo xtask bench`
+/// only: the published model read once, then one shopper's row ranked.
+#[cfg(all(feature = "bench", not(feature = "more")))]
+#[wasm_bindgen]
+pub struct BenchRecs {
+    published: dangol_engine::recs::published::Published,
+    mine: Vec<dangol_engine::recs::device::Mine>,
+}
+
+#[cfg(all(feature = "bench", not(feature = "more")))]
+#[wasm_bindgen]
+impl BenchRecs {
+    /// Reads `model` (the published form) and makes a shopper who viewed
+    /// `viewed` of its items over the last weeks and has two in the cart.
+    ///
+    /// ```js
+    /// const bench = new BenchRecs(modelText, 20);
+    /// const cards = bench.run(100);
+    /// ```
+    #[wasm_bindgen(constructor)]
+    pub fn new(model: &str, viewed: u32) -> Result<BenchRecs, String> {
+        use dangol_engine::recs::Kind;
+        use dangol_engine::recs::device::Mine;
+        let published = dangol_engine::recs::published::read(model)
+            .ok_or("not a published recommendations model")?;
+        let now = js_sys::Date::now() as i64;
+        let step = (published.cards.len() / (viewed as usize + 2)).max(1);
+        let mine = published
+            .cards
+            .iter()
+            .step_by(step)
+            .take(viewed as usize + 2)
+            .enumerate()
+            .map(|(i, card)| Mine {
+                id: card.id.clone(),
+                kind: if i < viewed as usize {
+                    Kind::View
+                } else {
+                    Kind::Cart
+                },
+                ts_ms: now - i as i64 * 86_400_000,
+            })
+            .collect();
+        Ok(BenchRecs { published, mine })
+    }
+
+    /// Ranks the shopper's row of 8 cards `rounds` times; returns the cards
+    /// ranked in all (so no round can be skipped).
+    pub fn run(&self, rounds: u32) -> u32 {
+        let now = js_sys::Date::now() as i64;
+        let mut cards = 0;
+        for _ in 0..rounds {
+            let row = dangol_engine::recs::device::recommend(
+                &self.published,
+                &self.mine,
+                8,
+                2,
+                None,
+                now,
+            );
+            cards += row.len() as u32;
+        }
+        cards
+    }
+}

@@ -7,16 +7,19 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use dangol_engine::config::{CompiledConfig, PlacementKind, compact};
+use dangol_engine::config::{CompiledConfig, Content, PlacementKind, Recommendations, compact};
 use dangol_engine::i18n::Lang;
 use dangol_engine::json::Value;
 use dangol_engine::loyalty;
+use dangol_engine::profile::Profile;
+use dangol_engine::recs::{self, published, published::Published};
 use gloo::events::EventListener;
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
 
-use crate::platform::json;
+use crate::platform::log::{Problem, warn_once};
 use crate::platform::regex::BrowserRegex;
+use crate::platform::{json, net};
 use crate::render::{self, Action, Offer, coupon, overlay};
 
 thread_local! {
@@ -24,6 +27,8 @@ thread_local! {
     static CONFIG: RefCell<Option<(String, Rc<CompiledConfig>)>> = const { RefCell::new(None) };
     /// Each rendered offer, by handle; `None` once unwired.
     static OFFERS: RefCell<Vec<Option<Rendered>>> = const { RefCell::new(Vec::new()) };
+    /// The site's recommendations model, once fetched.
+    static MODEL: RefCell<Option<Rc<Published>>> = const { RefCell::new(None) };
 }
 
 /// An offer on the page: its listeners (dropping them unwires it), where
@@ -67,6 +72,8 @@ pub fn show(
     declared: JsValue,
     lang: &str,
     sink: js_sys::Function,
+    endpoint: String,
+    profile: JsValue,
 ) -> Result<js_sys::Array, String> {
     let config = config(config_text)?;
     let lang = Lang::pick(lang, None);
@@ -90,6 +97,7 @@ pub fn show(
     let content = render::filled(&v.content, &attributes, site.currency.as_deref(), lang);
     let standing = loyalty::progress(&site.tiers, &declared);
     let why = c.why(&attributes, lang);
+    let page_category = attributes["page"]["category"].as_str().map(str::to_string);
     let callback = sink.clone();
     let offer = Offer {
         content: &content,
@@ -110,6 +118,10 @@ pub fn show(
             // The first module's callback never throws.
             let _ = callback.call2(&JsValue::NULL, &JsValue::from(code), &arg);
         }),
+    };
+    let row = match &content {
+        Content::Recommendations(row) => Some(row.clone()),
+        _ => None,
     };
     let rendered = match slot {
         Some(slot) => render::inline(&slot, &offer)?,
@@ -137,7 +149,125 @@ pub fn show(
         offers.len() - 1
     });
     answer[0] = JsValue::from(handle as u32);
+    if let Some(row) = row {
+        // The profile's stored form, when personalisation allows it.
+        let mine = recs::device::mine(&Profile::items_from_value(&json::from_parsed(&profile)));
+        let place = Place {
+            handle,
+            node: answer[2].clone().unchecked_into(),
+            lang,
+            currency: site.currency.clone(),
+            page_category,
+            sink: offer.sink.clone(),
+        };
+        let url = dangol_engine::cat::cat(&[
+            endpoint.trim_end_matches('/'),
+            "/v1/sites/",
+            &site.site,
+            "/recs",
+        ]);
+        wasm_bindgen_futures::spawn_local(fill_row(url, row, mine, place));
+    }
     Ok(answer.into_iter().collect())
+}
+
+/// Where a recommendations row goes once its model is here.
+struct Place {
+    handle: usize,
+    node: Element,
+    lang: Lang,
+    currency: Option<String>,
+    page_category: Option<String>,
+    sink: render::Sink,
+}
+
+/// Fetches the site's model (once per page; the browser's HTTP cache
+/// keeps it between pages), ranks it for the shopper and fills the row;
+/// without a model the slot gets the shop's own content back.
+async fn fill_row(url: String, row: Recommendations, mine: Vec<recs::device::Mine>, place: Place) {
+    let model = match MODEL.with(|m| m.borrow().clone()) {
+        Some(model) => Ok(model),
+        None => match net::get_text(&url, net::TIMEOUT_MS).await {
+            Ok((200, text)) => published::read(&text)
+                .map(Rc::new)
+                .ok_or_else(|| "it is not a recommendations model this widget reads".to_string()),
+            Ok((404, _)) => {
+                Err("the site has no model yet (build it in the dashboard)".to_string())
+            }
+            Ok((status, _)) => Err(dangol_engine::cat::cat(&[
+                "HTTP ",
+                &dangol_engine::cat::uint(u64::from(status)),
+            ])),
+            Err(e) => Err(e),
+        },
+    };
+    let model = match model {
+        Ok(model) => {
+            MODEL.with(|m| *m.borrow_mut() = Some(model.clone()));
+            model
+        }
+        Err(e) => {
+            warn_once(
+                Problem::Render,
+                &dangol_engine::cat::cat(&["could not show recommendations (", &e, ")"]),
+            );
+            if let Some(host) = host_of(place.handle) {
+                render::clear(&host);
+            }
+            return;
+        }
+    };
+    // The row left the page while the model came.
+    let Some(_) = host_of(place.handle) else {
+        return;
+    };
+    let picks = recs::device::recommend(
+        &model,
+        &mine,
+        row.count as usize,
+        row.per_category as usize,
+        place.page_category.as_deref(),
+        js_sys::Date::now() as i64,
+    );
+    // Nothing to recommend yet (a model built before any sales): the shop's
+    // own content stays.
+    if picks.is_empty() {
+        if let Some(host) = host_of(place.handle) {
+            render::clear(&host);
+        }
+        return;
+    }
+    match render::recs::fill(
+        &place.node,
+        &picks,
+        place.lang,
+        place.currency.as_deref(),
+        &place.sink,
+    ) {
+        Ok(listeners) => OFFERS.with(|o| {
+            if let Some(Some(offer)) = o.borrow_mut().get_mut(place.handle) {
+                offer.listeners.extend(listeners);
+            }
+        }),
+        Err(e) => warn_once(
+            Problem::Render,
+            &dangol_engine::cat::cat(&[
+                "could not show recommendations (",
+                &crate::platform::describe(&e),
+                ")",
+            ]),
+        ),
+    }
+}
+
+/// The slot or overlay of the offer `handle`, while it is wired.
+fn host_of(handle: usize) -> Option<Element> {
+    OFFERS.with(|o| {
+        o.borrow()
+            .get(handle)
+            .and_then(Option::as_ref)
+            .map(|r| r.host.clone())
+    })
 }
 
 /// Unwires the offer rendered as `handle` (it left the page).

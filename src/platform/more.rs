@@ -19,7 +19,10 @@ extern "C" {
     pub type More;
 
     /// Renders an offer: into `slot`, or as an overlay of `kind` (1 modal,
-    /// 2 toast, 3 bar) when `slot` is `null`. Answers `[handle, host, node]`.
+    /// 2 toast, 3 bar) when `slot` is `null`. A recommendations row reads
+    /// the site's model from `endpoint` and ranks it with the shopper's
+    /// stored `profile` (`null` without personalisation consent). Answers
+    /// `[handle, host, node]`.
     #[wasm_bindgen(method, catch)]
     pub fn show(
         this: &More,
@@ -33,6 +36,8 @@ extern "C" {
         declared: JsValue,
         lang: &str,
         sink: &js_sys::Function,
+        endpoint: &str,
+        profile: JsValue,
     ) -> Result<js_sys::Array, JsValue>;
 
     /// Unwires the offer rendered as `handle`.

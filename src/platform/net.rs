@@ -1,5 +1,5 @@
-//! HTTP through the browser's `fetch`, with timeouts, for coupon claims in
-//! the modules that render coupons (the first module asks the loader, see
+//! HTTP through the browser's `fetch`, with timeouts, for coupon claims and
+//! the recommendations model in the modules that render them (the first module asks the loader, see
 //! [`super::host`]). Requests are always anonymous (`credentials:
 //! "omit"`, `referrerPolicy: "no-referrer"`): no cookies go either way, and
 //! no page URL goes out.
@@ -45,6 +45,25 @@ async fn send(url: &str, init: &RequestInit, timeout_ms: u32) -> Result<Response
         .map_err(|_| "fetch did not return a Response".to_string())
 }
 
+/// GETs `url` (through the browser's HTTP cache, which revalidates by
+/// ETag) and returns the status and the body text.
+pub async fn get_text(url: &str, timeout_ms: u32) -> Result<(u16, String), String> {
+    let init = RequestInit::new();
+    init.set_method("GET");
+    let response = send(url, &init, timeout_ms).await?;
+    text_of(response).await
+}
+
+async fn text_of(response: Response) -> Result<(u16, String), String> {
+    let status = response.status();
+    let text = JsFuture::from(response.text().map_err(|e| describe(&e))?)
+        .await
+        .map_err(|e| describe(&e))?
+        .as_string()
+        .unwrap_or_default();
+    Ok((status, text))
+}
+
 /// POSTs JSON and returns the status and the body text.
 pub async fn post_for_text(
     url: &str,
@@ -60,11 +79,5 @@ pub async fn post_for_text(
         .map_err(|e| describe(&e))?;
     init.set_headers(&headers);
     let response = send(url, &init, timeout_ms).await?;
-    let status = response.status();
-    let text = JsFuture::from(response.text().map_err(|e| describe(&e))?)
-        .await
-        .map_err(|e| describe(&e))?
-        .as_string()
-        .unwrap_or_default();
-    Ok((status, text))
+    text_of(response).await
 }

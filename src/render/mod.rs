@@ -10,6 +10,8 @@ pub mod coupon;
 pub mod overlay;
 #[cfg(feature = "full")]
 pub mod prompts;
+#[cfg(feature = "full")]
+pub mod recs;
 pub mod style;
 
 #[cfg(feature = "full")]
@@ -194,6 +196,7 @@ fn content_node(document: &Document, offer: &Offer<'_>) -> Result<Element, Strin
             }
         },
         Content::FeedbackQuestion(q) => prompts::feedback_node(document, q, offer.lang),
+        Content::Recommendations(row) => recs::node(document, row),
     }
     .map_err(|e| describe(&e))
 }

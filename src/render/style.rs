@@ -58,7 +58,17 @@ border-radius:var(--dangol-radius,12px);box-shadow:0 12px 40px rgba(0,0,0,.3)}\
 .close{position:absolute;top:8px;right:8px;z-index:1;width:36px;height:36px;border:0;border-radius:50%;background:rgba(0,0,0,.08);\
 color:inherit;font:inherit;font-size:1.3rem;line-height:1;cursor:pointer}.close:focus-visible{outline:3px solid var(--dangol-focus,#1c7ed6)}\
 @media (prefers-reduced-motion:no-preference){.overlay{animation:dangol-in .2s ease-out}}\
-@keyframes dangol-in{from{opacity:0;translate:0 12px}}"
+@keyframes dangol-in{from{opacity:0;translate:0 12px}}\
+.recs{display:block}.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(var(--dangol-card-width,150px),1fr));gap:16px;\
+margin:12px 0 0;padding:0;list-style:none}.card{min-width:0;font-size:.9rem;line-height:1.3}\
+.card-link{display:block;color:inherit;text-decoration:none;border-radius:8px}\
+.card-link:focus-visible{outline:3px solid var(--dangol-focus,#1c7ed6);outline-offset:2px}\
+.card-image{display:block;aspect-ratio:1;border-radius:8px;overflow:hidden;background:var(--dangol-card-bg,rgba(0,0,0,.06))}\
+.card-img{display:block;width:100%;height:100%;object-fit:cover}\
+.card-name,.card-why{display:-webkit-box;-webkit-box-orient:vertical;-webkit-line-clamp:2;overflow:hidden;height:2.6em}\
+.card-name{margin-top:6px;font-weight:600}.card-price{display:block;height:1.3em;white-space:nowrap;overflow:hidden}\
+.card-was{margin-right:6px;opacity:.8}.card-sale{font-weight:700;color:var(--dangol-sale-fg,#b42318)}\
+.card-why{margin-top:2px;font-size:.8rem;opacity:.85}.banner[data-theme=dark] .card-sale{color:inherit}"
     };
 }
 

@@ -387,6 +387,13 @@ impl Inner {
             declared: json::to_js(&Value::Object(self.declared().clone())),
             lang: self.lang().tag(),
             handle,
+            endpoint: self.endpoint.clone(),
+            profile: json::to_js(
+                &self
+                    .session
+                    .recs_profile()
+                    .map_or(Value::Null, |p| p.to_value()),
+            ),
         };
         if !self.ask(Pending::Show(Box::new(later)), |host, id| host.more(id)) {
             render_failed(&chosen.campaign_id, placement, NO_LOADER);
@@ -503,6 +510,8 @@ pub(crate) struct Later {
     declared: wasm_bindgen::JsValue,
     lang: &'static str,
     handle: u32,
+    endpoint: String,
+    profile: wasm_bindgen::JsValue,
 }
 
 #[cfg(not(feature = "full"))]
@@ -539,6 +548,8 @@ impl Later {
                 later.declared,
                 later.lang,
                 &sink,
+                &later.endpoint,
+                later.profile,
             )
             .map_err(|e| crate::platform::describe(&e))
         });

@@ -9,12 +9,15 @@
 //   same 100 conditions in the same page, ours (wasm) and GrowthBook's SDK
 // - config_load_us_100: a stored config of 100 campaigns to one ready to
 //   decide, in the page (reading the compact form the server publishes)
+// - recs_rank_us: one shopper's recommendations row (8 cards from 20 viewed
+//   items and 2 in the cart) ranked against the published model of 10,000
+//   items that `cargo xtask bench` writes before this runs
 // - cls_with / cls_without / cls_added: layout shift on the demo home page,
 //   the worse of a desktop and a phone viewport
 // - lighthouse_*: Lighthouse 12 performance score and TBT with and without
 //   the widget
 import { execFileSync } from "node:child_process";
-import { readFileSync, mkdtempSync, rmSync } from "node:fs";
+import { readFileSync, mkdtempSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer, launchBrowser, compactConfig, ROOT } from "../e2e/harness.mjs";
@@ -114,7 +117,10 @@ async function conditions(browser, server) {
       variants: [{ id: "a", content: { type: "banner", headline: `Offer ${i}`, body: "Warm knits", cta: { text: "Go", url: "/demo/category.html" } } }],
     })),
   });
-  const result = await page.evaluate(async ({ conds, attrs, config }) => {
+  const modelPath = join(BENCH, "recs_model_10k.txt");
+  const model = existsSync(modelPath) ? readFileSync(modelPath, "utf8") : null;
+  if (!model) console.error(`no ${modelPath} (cargo xtask bench writes it): recs_rank_us not measured`);
+  const result = await page.evaluate(async ({ conds, attrs, config, model }) => {
     const m = await import("./pkg/dangol.js");
     await m.default({ module_or_path: new URL("pkg/dangol_bg.wasm", location.href) });
     const ours = new m.BenchConditions(conds);
@@ -133,8 +139,17 @@ async function conditions(browser, server) {
     if (m.benchConfigLoad(config, "demo", 1) !== 100) throw new Error("the 100-campaign config did not compile whole");
     const load = [];
     for (let i = 0; i < 7; i++) load.push(time((r) => m.benchConfigLoad(config, "demo", r), 50) / 1000);
-    return { wasm: med(wasm), js: med(js), agree, matched: gbRound(), configLoadUs: med(load) };
-  }, { conds, attrs: ATTRIBUTES, config });
+    // One shopper's recommendations row, the model read once.
+    let recsUs = null;
+    if (model) {
+      const recs = new m.BenchRecs(model, 20);
+      if (recs.run(1) !== 8) throw new Error("the recommendations row is not 8 cards");
+      const rank = [];
+      for (let i = 0; i < 7; i++) rank.push(time((r) => recs.run(r), 200) / 1000);
+      recsUs = med(rank);
+    }
+    return { wasm: med(wasm), js: med(js), agree, matched: gbRound(), configLoadUs: med(load), recsUs };
+  }, { conds, attrs: ATTRIBUTES, config, model });
   await context.close();
   if (!result.agree) throw new Error("ours and GrowthBook disagree on the same 100 conditions");
   return result;
@@ -191,6 +206,7 @@ try {
   report.growthbook_js_eval_100_conditions_ns = Math.round(c.js);
   report.wasm_vs_growthbook_speedup = Math.round((c.js / c.wasm) * 100) / 100;
   report.config_load_us_100 = Math.round(c.configLoadUs);
+  if (c.recsUs !== null) report.recs_rank_us = Math.round(c.recsUs * 10) / 10;
   // A desktop and a phone (where offers wrap and grow taller); the worse counts.
   let clsWith = 0;
   let clsWithout = 0;
