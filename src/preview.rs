@@ -11,6 +11,7 @@ use dangol_engine::json::{Map, Value};
 use dangol_engine::ledger::Ledger;
 use dangol_engine::loyalty;
 use dangol_engine::random::SplitMix64;
+use dangol_engine::recs::{self, published};
 use dangol_engine::time::Moment;
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
@@ -104,8 +105,10 @@ impl Preview {
     }
 
     /// Renders `campaign`'s `variant` into `slot` with the widget's own
-    /// renderer, tokens filled from `attributes`. Gives the error in words,
-    /// or `undefined` when it rendered.
+    /// renderer, tokens filled from `attributes`; a recommendations row is
+    /// filled from the site's published `model` (its text, if it has one)
+    /// as a shopper with no history of their own sees it. Gives the error
+    /// in words, or `undefined` when it rendered.
     pub fn render(
         &self,
         slot: &Element,
@@ -113,6 +116,7 @@ impl Preview {
         variant: &str,
         attributes: JsValue,
         lang: &str,
+        model: Option<String>,
     ) -> Option<String> {
         let attributes = json::from_js(&attributes);
         let lang = lang_of(lang);
@@ -150,7 +154,36 @@ impl Preview {
             // listeners go with it.
             Ok(rendered) => {
                 std::mem::forget(rendered.listeners);
-                None
+                let dangol_engine::config::Content::Recommendations(row) = &content else {
+                    return None;
+                };
+                let Some(model) = model.as_deref().and_then(published::read) else {
+                    return Some(
+                        "the site has no recommendations model yet: build it under Recommendations"
+                            .into(),
+                    );
+                };
+                let picks = recs::device::recommend(
+                    &model,
+                    &[],
+                    row.count as usize,
+                    row.per_category as usize,
+                    attributes["page"]["category"].as_str(),
+                    js_sys::Date::now() as i64,
+                );
+                match render::recs::fill(
+                    &rendered.node,
+                    &picks,
+                    lang,
+                    site.currency.as_deref(),
+                    &offer.sink,
+                ) {
+                    Ok(listeners) => {
+                        std::mem::forget(listeners);
+                        None
+                    }
+                    Err(e) => Some(crate::platform::describe(&e)),
+                }
             }
             Err(e) => Some(e),
         }

@@ -541,3 +541,44 @@ test("segments: the built-in ones are listed, an editor makes one from a conditi
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test("the editor shows a recommendations row from the site's model, how fresh it is and what it covers", async () => {
+  const { context, page, errors } = await signedIn();
+  await page.goto(`${server.url}/admin/#/campaigns/also-like`);
+  await page.waitForSelector("form.editor");
+  assert.equal(await page.inputValue('[data-path="variants[0].content.type"]'), "recommendations");
+  assert.equal(await page.inputValue('[data-path="variants[0].content.count"]'), "4");
+  // The demo's model was built at start (this server has no demo history).
+  const status = page.locator(".recs-model");
+  await eventually(async () => /^Model built \d+ min ago from \d+ events: \d+ items/.test(await status.textContent()), 10000, "the model's status");
+  // Orders come in (knit-01 goes with knit-02; boots sell best), and the
+  // model is built again from the editor.
+  const day = 86_400_000;
+  const lines = [];
+  for (let c = 0; c < 6; c++) {
+    for (const item of ["knit-01", "knit-02", "boot-01"]) {
+      lines.push(JSON.stringify({ customer_id: `recs-${c}`, order_id: `recs-${c}-${item}`, time: Date.now() - day, value: 59000, item_id: item }));
+    }
+  }
+  for (let c = 6; c < 12; c++) lines.push(JSON.stringify({ customer_id: `recs-${c}`, order_id: `recs-${c}`, time: Date.now() - day, value: 129000, item_id: "boot-01" }));
+  const res = await fetch(`${server.url}/v1/admin/sites/demo/orders`, {
+    method: "POST", headers: { authorization: `Bearer ${server.token}`, "content-type": "application/x-ndjson" }, body: lines.join("\n"),
+  });
+  assert.equal(res.status, 200, await res.text());
+  await page.click(".recs-box button");
+  // Other tests here shop on the demo too: at least these orders count.
+  const built = await eventually(async () => {
+    const m = (await status.textContent()).match(/^Model built 0 min ago from (\d+) events: (\d+) items/);
+    return m && Number(m[1]) >= 24 && Number(m[2]) >= 3 && m;
+  }, 10000, "the rebuilt model");
+  assert.ok(built);
+  // The preview fills the row from the model: best-sellers, the most
+  // bought first, with their prices.
+  await page.fill('[data-path="variants[0].content.count"]', "3");
+  const frame = page.frameLocator("iframe.preview-frame");
+  await eventually(async () => (await frame.locator('[data-preview-variant="a"] .card[data-item]').count()) === 3, 10000, "three cards in the preview");
+  assert.equal((await frame.locator('[data-preview-variant="a"] .card-name').allTextContents())[0], "Chelsea boots");
+  assert.match(await frame.locator('[data-preview-variant="a"] .card[data-item="boot-01"] .card-price').textContent(), /129,000.*99,000/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

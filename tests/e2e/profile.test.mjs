@@ -28,7 +28,7 @@ async function storageSnapshot(page) {
   }));
 }
 
-test("before consent nothing is stored anywhere and only the config is fetched, also with GA4 pushes", async () => {
+test("before consent nothing is stored anywhere and only the config (and the recommendations model) is fetched, also with GA4 pushes", async () => {
   const { context, page, log } = await watchedPage(browser);
   const storedBefore = (await server.events()).length;
   await page.goto(`${server.url}/demo/product.html?id=knit-02`);
@@ -43,9 +43,12 @@ test("before consent nothing is stored anywhere and only the config is fetched, 
   assert.equal(snap.cookies, "");
   assert.deepEqual(snap.idb, []);
   const api = log.requests.filter((r) => r.url.includes("/v1/"));
-  assert.deepEqual(api.map((r) => `${r.method} ${new URL(r.url).pathname}`), ["GET /v1/sites/demo/config/compact"]);
-  const configRequest = api[0].url;
-  assert.equal(new URL(configRequest).search, "", "the config fetch carries nothing about the shopper");
+  // The product page's recommendations row fetches the site's model, as
+  // anonymously as the config.
+  const asked = api.map((r) => `${r.method} ${new URL(r.url).pathname}`);
+  assert.equal(asked.filter((a) => a === "GET /v1/sites/demo/config/compact").length, 1, asked.join(", "));
+  assert.ok(asked.every((a) => a === "GET /v1/sites/demo/config/compact" || a === "GET /v1/sites/demo/recs"), asked.join(", "));
+  for (const r of api) assert.equal(new URL(r.url).search, "", "the fetches carry nothing about the shopper");
   // And on the server side: nothing arrived.
   assert.equal((await server.events()).length, storedBefore);
   await context.close();

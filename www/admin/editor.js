@@ -7,7 +7,7 @@ import { t, lang, num } from "./i18n.js";
 import { audienceBuilder } from "./audience.js";
 import { PLAYBOOKS, exampleAttributes, EXAMPLES } from "./playbooks.js";
 
-const TYPES = ["banner", "coupon", "loyalty_prompt", "feedback_question"];
+const TYPES = ["banner", "coupon", "loyalty_prompt", "feedback_question", "recommendations"];
 const KINDS = ["modal", "toast", "bar"];
 const TRIGGERS = ["page_load", "exit_intent", "dwell", "scroll", "inactivity", "nth_page_view", "returning_with_cart"];
 const TRIGGER_FIELD = { dwell: "seconds", inactivity: "seconds", scroll: "percent", nth_page_view: "n" };
@@ -18,6 +18,7 @@ const blankContent = (type) => ({
   coupon: { type, headline: "", value: "", reveal: "", terms: "" },
   loyalty_prompt: { type, headline: "", body: "" },
   feedback_question: { type, question: "", scale: "rating" },
+  recommendations: { type, headline: "", count: 4, per_category: 2 },
 }[type]);
 
 const toLocal = (ms) => (ms == null ? "" : new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 16));
@@ -91,6 +92,17 @@ export async function editor(view, ctx, { id, playbook }) {
     } else if (c.type === "loyalty_prompt") {
       text("headline", t("headline"));
       text("body", t("body"), { rows: 2 });
+    } else if (c.type === "recommendations") {
+      text("headline", t("headline"));
+      const count = (k, label, max) => {
+        const el = input(p(k), c[k], { type: "number", min: 1, max });
+        el.addEventListener("input", () => { const n = numberOrNull(el); if (n == null) delete c[k]; else c[k] = n; changed(); });
+        rows.push(field(label, el));
+      };
+      count("count", t("recsCount"), 12);
+      count("per_category", t("recsPerCategory"), 12);
+      rows.push(h("small", { class: "help" }, t("recsHelp")));
+      if (i === 0) rows.push(recsModel());
     } else {
       text("question", t("question"));
       const scale = select([["rating", t("rating")], ["nps", t("nps")], ["choice", t("choice")]], c.scale, { "data-path": p("scale") });
@@ -104,6 +116,25 @@ export async function editor(view, ctx, { id, playbook }) {
       ? h("button", { type: "button", class: "link", onclick: () => { draft.variants.splice(i, 1); renderVariants(); changed(); } }, t("removeVariant"))
       : null;
     return h("fieldset", { class: "variant" }, h("legend", {}, `${t("variant")} ${v.id}`), rows, remove);
+  }
+  // The site's recommendations model: how fresh, what it covers, and a
+  // button to build it now.
+  function recsModel() {
+    const status = h("p", { class: "recs-model", role: "status" }, "…");
+    const show = (m) => {
+      status.textContent = t("recsModel", {
+        age: num(Math.round((Date.now() - m.built_ms) / 60000)), items: num(m.items), events: num(m.events),
+        kb: num((m.bytes ?? 0) / 1024, 1),
+      });
+    };
+    api("GET", `${sitePath(s)}/recs`).then(show, () => { status.textContent = t("recsNoModel"); });
+    const build = h("button", { type: "button", onclick: async () => {
+      build.disabled = true;
+      try { show(await api("POST", `${sitePath(s)}/recs`)); }
+      catch (e) { status.textContent = e.message; }
+      finally { build.disabled = false; }
+    } }, t("recsBuild"));
+    return h("div", { class: "recs-box" }, status, build);
   }
   function renderVariants() {
     variantsEl.replaceChildren(...draft.variants.map(variantFields),

@@ -22,6 +22,10 @@ window.dangolPreview = async function show({ config, campaign, placement, attrib
   const problems = preview.problems();
   const decision = preview.decide(placement, attributes, lang, Date.now());
   const own = config.campaigns.find((c) => c.id === campaign);
+  // A recommendations row is filled from the site's published model.
+  const model = own?.variants.some((v) => v.content?.type === "recommendations")
+    ? await fetch(`/v1/sites/${encodeURIComponent(config.site)}/recs`).then((r) => (r.ok ? r.text() : undefined), () => undefined)
+    : undefined;
   const rendered = [];
   for (const v of own ? own.variants : []) {
     const label = document.createElement("div");
@@ -31,7 +35,7 @@ window.dangolPreview = async function show({ config, campaign, placement, attrib
     slot.dataset.dangolSlot = placement;
     slot.dataset.previewVariant = v.id;
     slots.append(label, slot);
-    const error = preview.render(slot, campaign, v.id, attributes, lang);
+    const error = preview.render(slot, campaign, v.id, attributes, lang, model);
     if (error) {
       const p = document.createElement("p");
       p.className = "error";

@@ -247,6 +247,9 @@ async fn main() -> anyhow::Result<()> {
         proxies: Arc::new(args.trusted_proxies),
         cache: Arc::default(),
     };
+    if seed_demo && let Err(e) = demo::seed_recs(&state, now_ms()).await {
+        tracing::warn!(error = ?e, "the demo's recommendations were not built");
+    }
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;

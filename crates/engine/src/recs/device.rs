@@ -67,12 +67,11 @@ pub fn recommend<'a>(
     page_category: Option<&str>,
     now_ms: i64,
 ) -> Vec<Recommended<'a>> {
-    let place = |id: &str| p.cards.iter().position(|c| c.id == id).map(|i| i as u32);
     let history: Vec<Touched> = mine
         .iter()
         .filter_map(|m| {
             Some(Touched {
-                item: place(&m.id)?,
+                item: p.place(&m.id)?,
                 kind: m.kind,
                 ts_ms: m.ts_ms,
                 excluded: m.kind != Kind::View,
@@ -160,22 +159,23 @@ mod tests {
             site: "demo".into(),
             built_ms: NOW,
             categories: vec!["knit".into(), "outer".into(), "acc".into()],
+            // In the order of their ids, as published.
             cards: vec![
+                card("bag-01", "Tote bag", 2),
+                card("coat-01", "Wool coat", 1),
                 card("knit-01", "Wool crew knit", 0),
                 card("knit-02", "Cable cardigan", 0),
-                card("coat-01", "Wool coat", 1),
                 card("scarf-01", "Cashmere scarf", 2),
-                card("bag-01", "Tote bag", 2),
             ],
             model: Model {
                 neighbours: vec![
-                    vec![(1, 0.8), (2, 0.5)],
-                    vec![(0, 0.8)],
-                    vec![(0, 0.5), (3, 0.2)],
                     vec![],
+                    vec![(2, 0.5), (4, 0.2)],
+                    vec![(3, 0.8), (1, 0.5)],
+                    vec![(2, 0.8)],
                     vec![],
                 ],
-                popular: vec![3, 0, 4, 2, 1],
+                popular: vec![4, 2, 0, 1, 3],
             },
         }
     }

@@ -30,7 +30,8 @@ pub struct Card {
     pub category: Option<u32>,
 }
 
-/// The published model: `model`'s item numbers are places in `cards`.
+/// The published model: `model`'s item numbers are places in `cards`,
+/// which are in the order of their ids (see [`Published::place`]).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Published {
     /// The site.
@@ -81,7 +82,8 @@ pub fn bounded(p: Published, touches: &[f64], max_items: usize, neighbours: usiz
     let mut kept: Vec<usize> = (0..n).filter(|&i| wanted[i]).collect();
     kept.sort_by(|&a, &b| touched(b).total_cmp(&touched(a)).then(a.cmp(&b)));
     kept.truncate(max_items);
-    kept.sort_unstable();
+    // In the order of their ids, so the widget finds an item by bisection.
+    kept.sort_by(|&a, &b| p.cards[a].id.cmp(&p.cards[b].id));
     let mut place = vec![u32::MAX; n];
     for (new, &old) in kept.iter().enumerate() {
         place[old] = new as u32;
@@ -142,6 +144,17 @@ impl Card {
     }
 }
 
+impl Published {
+    /// The place of the item `id` in `cards` (by bisection: the cards are
+    /// in the order of their ids, as [`read`] checks).
+    pub fn place(&self, id: &str) -> Option<u32> {
+        self.cards
+            .binary_search_by(|c| c.id.as_str().cmp(id))
+            .ok()
+            .map(|i| i as u32)
+    }
+}
+
 /// Writes `p` (base64 text).
 pub fn write(p: &Published) -> String {
     let mut w = Writer::default();
@@ -192,7 +205,8 @@ fn quantise(score: f64, top: f64) -> u64 {
 const SCALE: f64 = 65_535.0;
 
 /// Reads a model [written](write) by the server; `None` when it is not
-/// one (or names an item it does not list).
+/// one (or names an item it does not list, or its cards are not in the
+/// order of their ids).
 pub fn read(text: &str) -> Option<Published> {
     let bytes = unbase64(text.trim())?;
     let mut r = Reader::new(&bytes);
@@ -216,6 +230,7 @@ pub fn read(text: &str) -> Option<Published> {
     let popular = r.list(Reader::u32);
     let n = cards.len() as u32;
     let in_range = neighbours.len() == cards.len()
+        && cards.windows(2).all(|w| w[0].id < w[1].id)
         && neighbours.iter().flatten().all(|(i, _)| *i < n)
         && popular.iter().all(|i| *i < n)
         && cards
@@ -246,15 +261,6 @@ mod tests {
             categories: vec!["knit".into(), "outer".into()],
             cards: vec![
                 Card {
-                    id: "knit-01".into(),
-                    name: "Wool crew knit".into(),
-                    url: Some("/p/knit-01".into()),
-                    image: None,
-                    price: 59000.0,
-                    sale_price: Some(49000.0),
-                    category: Some(0),
-                },
-                Card {
                     id: "coat-02".into(),
                     name: "코트".into(),
                     url: None,
@@ -262,6 +268,15 @@ mod tests {
                     price: 129000.5,
                     sale_price: None,
                     category: None,
+                },
+                Card {
+                    id: "knit-01".into(),
+                    name: "Wool crew knit".into(),
+                    url: Some("/p/knit-01".into()),
+                    image: None,
+                    price: 59000.0,
+                    sale_price: Some(49000.0),
+                    category: Some(0),
                 },
             ],
             model: Model {
@@ -285,6 +300,14 @@ mod tests {
         assert_eq!(read(&text[..text.len() - 8]), None);
         assert_eq!(read("AgAA"), None);
         assert_eq!(read("not base64!"), None);
+        // Cards out of the order of their ids: refused.
+        let mut unsorted = p.clone();
+        unsorted.cards.swap(0, 1);
+        assert_eq!(read(&write(&unsorted)), None);
+        assert_eq!(
+            (p.place("coat-02"), p.place("knit-01"), p.place("x")),
+            (Some(0), Some(1), None)
+        );
     }
 
     #[test]

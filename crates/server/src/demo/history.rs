@@ -37,10 +37,10 @@ const OFFSET_MIN: i32 = 540;
 const PRODUCTS: &[(&str, &str, f64)] = &[
     ("knit-01", "knit", 59_000.0),
     ("knit-02", "knit", 72_000.0),
-    ("outer-01", "outer", 129_000.0),
-    ("outer-02", "outer", 98_000.0),
-    ("acc-01", "accessories", 19_000.0),
-    ("acc-02", "accessories", 25_000.0),
+    ("coat-01", "outer", 189_000.0),
+    ("boot-01", "shoes", 129_000.0),
+    ("scarf-01", "acc", 39_000.0),
+    ("cap-01", "acc", 19_000.0),
 ];
 
 /// One simulated shopper's habits.

@@ -214,9 +214,71 @@ pub fn config(version: u64) -> Value {
                         "body": "Orders over ₩50,000 ship free, today too."
                     }}
                 ]
+            },
+            {
+                "id": "also-like",
+                "name": "Recommendations on product pages",
+                "placements": ["product-recs"],
+                "variants": [{"id": "a", "content": {
+                    "type": "recommendations",
+                    "headline": "You might also like",
+                    "count": 4,
+                    "per_category": 2
+                }}]
             }
         ]
     })
+}
+
+/// The storefront's products (as `www/demo/shop.js` lists them), the
+/// demo's catalog feed.
+pub const CATALOG: &[(&str, &str, &str, f64, Option<f64>)] = &[
+    ("knit-01", "Wool crew knit", "knit", 59_000.0, None),
+    (
+        "knit-02",
+        "Cable cardigan",
+        "knit",
+        72_000.0,
+        Some(64_000.0),
+    ),
+    ("coat-01", "Wool blend coat", "outer", 189_000.0, None),
+    ("scarf-01", "Cashmere scarf", "acc", 39_000.0, None),
+    (
+        "boot-01",
+        "Chelsea boots",
+        "shoes",
+        129_000.0,
+        Some(99_000.0),
+    ),
+    ("cap-01", "Knit beanie", "acc", 19_000.0, None),
+];
+
+/// Feeds the demo's catalog (once) and builds its recommendations model
+/// from what the demo's shoppers did, so the product page's row has
+/// something to show.
+pub async fn seed_recs(state: &crate::AppState, now_ms: i64) -> Result<(), crate::error::ApiError> {
+    let (items, _) = state.store.catalog_counts(SITE).await?;
+    if items == 0 {
+        let feed: Vec<crate::catalog::Item> = CATALOG
+            .iter()
+            .map(
+                |&(id, name, category, price, sale_price)| crate::catalog::Item {
+                    id: id.into(),
+                    name: name.into(),
+                    url: Some(format!("/demo/product.html?id={id}")),
+                    image: None,
+                    price,
+                    sale_price,
+                    category: Some(category.into()),
+                    brand: None,
+                    in_stock: true,
+                },
+            )
+            .collect();
+        state.store.put_items(SITE, &feed, now_ms).await?;
+    }
+    crate::recs::build(state, SITE, now_ms).await?;
+    Ok(())
 }
 
 /// Whether a stored demo config is the one this build ships (so a demo
@@ -313,7 +375,7 @@ mod tests {
     fn the_demo_config_passes_the_engines_checks() {
         let cfg = SiteConfig::compile_value(&config(1).into(), &NativeRegex).unwrap();
         assert!(cfg.problems().is_empty(), "{:?}", cfg.problems());
-        assert_eq!(cfg.campaigns().len(), 13);
+        assert_eq!(cfg.campaigns().len(), 14);
         assert!(usable(&config(3).to_string()));
         assert!(current(&config(3).to_string(), 3));
         // Learned posteriors do not make it another config.
