@@ -74,6 +74,7 @@ pub fn show(
     sink: js_sys::Function,
     endpoint: String,
     profile: JsValue,
+    key: String,
 ) -> Result<js_sys::Array, String> {
     let config = config(config_text)?;
     let lang = Lang::pick(lang, None);
@@ -166,7 +167,7 @@ pub fn show(
             &site.site,
             "/recs",
         ]);
-        wasm_bindgen_futures::spawn_local(fill_row(url, row, mine, place));
+        wasm_bindgen_futures::spawn_local(fill_row(url, key, row, mine, place));
     }
     Ok(answer.into_iter().collect())
 }
@@ -184,22 +185,16 @@ struct Place {
 /// Fetches the site's model (once per page; the browser's HTTP cache
 /// keeps it between pages), ranks it for the shopper and fills the row;
 /// without a model the slot gets the shop's own content back.
-async fn fill_row(url: String, row: Recommendations, mine: Vec<recs::device::Mine>, place: Place) {
+async fn fill_row(
+    url: String,
+    key: String,
+    row: Recommendations,
+    mine: Vec<recs::device::Mine>,
+    place: Place,
+) {
     let model = match MODEL.with(|m| m.borrow().clone()) {
         Some(model) => Ok(model),
-        None => match net::get_text(&url, net::TIMEOUT_MS).await {
-            Ok((200, text)) => published::read(&text)
-                .map(Rc::new)
-                .ok_or_else(|| "it is not a recommendations model this widget reads".to_string()),
-            Ok((404, _)) => {
-                Err("the site has no model yet (build it in the dashboard)".to_string())
-            }
-            Ok((status, _)) => Err(dangol_engine::cat::cat(&[
-                "HTTP ",
-                &dangol_engine::cat::uint(u64::from(status)),
-            ])),
-            Err(e) => Err(e),
-        },
+        None => fetch_model(&url, &key).await,
     };
     let model = match model {
         Ok(model) => {
@@ -221,11 +216,10 @@ async fn fill_row(url: String, row: Recommendations, mine: Vec<recs::device::Min
     let Some(_) = host_of(place.handle) else {
         return;
     };
-    let picks = recs::device::recommend(
+    let picks = recs::device::row(
         &model,
+        &row,
         &mine,
-        row.count as usize,
-        row.per_category as usize,
         place.page_category.as_deref(),
         js_sys::Date::now() as i64,
     );
@@ -258,6 +252,33 @@ async fn fill_row(url: String, row: Recommendations, mine: Vec<recs::device::Min
             ]),
         ),
     }
+}
+
+/// The site's model from `url`, checked against the site's `key` (the
+/// script tag's `data-key`; empty: unchecked) as the config is.
+async fn fetch_model(url: &str, key: &str) -> Result<Rc<Published>, String> {
+    let text = match net::get_signed(url, net::TIMEOUT_MS).await? {
+        (200, text, _) if key.is_empty() => text,
+        (200, text, Some(signature)) => {
+            if !net::signed_by(key, &signature, &text).await? {
+                return Err("the model does not match its signature (tampered with?)".into());
+            }
+            text
+        }
+        (200, _, None) => {
+            return Err("the model is not signed, but the script tag asks for signed data".into());
+        }
+        (404, _, _) => return Err("the site has no model yet (build it in the dashboard)".into()),
+        (status, _, _) => {
+            return Err(dangol_engine::cat::cat(&[
+                "HTTP ",
+                &dangol_engine::cat::uint(u64::from(status)),
+            ]));
+        }
+    };
+    published::read(&text)
+        .map(Rc::new)
+        .ok_or_else(|| "it is not a recommendations model this widget reads".to_string())
 }
 
 /// The slot or overlay of the offer `handle`, while it is wired.

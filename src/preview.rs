@@ -163,11 +163,10 @@ impl Preview {
                             .into(),
                     );
                 };
-                let picks = recs::device::recommend(
+                let picks = recs::device::row(
                     &model,
+                    row,
                     &[],
-                    row.count as usize,
-                    row.per_category as usize,
                     attributes["page"]["category"].as_str(),
                     js_sys::Date::now() as i64,
                 );

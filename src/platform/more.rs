@@ -21,7 +21,8 @@ extern "C" {
     /// Renders an offer: into `slot`, or as an overlay of `kind` (1 modal,
     /// 2 toast, 3 bar) when `slot` is `null`. A recommendations row reads
     /// the site's model from `endpoint` and ranks it with the shopper's
-    /// stored `profile` (`null` without personalisation consent). Answers
+    /// stored `profile` (`null` without personalisation consent), checking
+    /// its signature with the site's `key` (empty: unchecked). Answers
     /// `[handle, host, node]`.
     #[wasm_bindgen(method, catch)]
     pub fn show(
@@ -38,6 +39,7 @@ extern "C" {
         sink: &js_sys::Function,
         endpoint: &str,
         profile: JsValue,
+        key: &str,
     ) -> Result<js_sys::Array, JsValue>;
 
     /// Unwires the offer rendered as `handle`.

@@ -388,6 +388,7 @@ impl Inner {
             lang: self.lang().tag(),
             handle,
             endpoint: self.endpoint.clone(),
+            key: self.public_key.clone().unwrap_or_default(),
             profile: json::to_js(
                 &self
                     .session
@@ -512,6 +513,7 @@ pub(crate) struct Later {
     handle: u32,
     endpoint: String,
     profile: wasm_bindgen::JsValue,
+    key: String,
 }
 
 #[cfg(not(feature = "full"))]
@@ -550,6 +552,7 @@ impl Later {
                 &sink,
                 &later.endpoint,
                 later.profile,
+                &later.key,
             )
             .map_err(|e| crate::platform::describe(&e))
         });

@@ -1,5 +1,6 @@
 // Offers as shoppers with assistive technology meet them: axe-core's WCAG 2
-// A and AA rules on storefront pages showing every content type, inline and
+// A and AA rules on storefront pages showing every content type (the
+// recommendations row too, its cards in), inline and
 // as each overlay, in English and Korean and in every built-in theme, with
 // the "why this offer?" explanation open.
 import { test, before, after } from "node:test";
@@ -12,6 +13,19 @@ let browser;
 before(async () => {
   server = await startServer();
   browser = await launchBrowser();
+  // Orders of the demo catalog's items, so the recommendations row has
+  // cards (its model built from them).
+  const lines = [];
+  for (let c = 0; c < 4; c++) {
+    for (const item of ["knit-01", "boot-01", "scarf-01", "knit-02"]) {
+      lines.push(JSON.stringify({ customer_id: `a11y-${c}`, order_id: `a11y-${c}-${item}`, time: Date.now() - 86_400_000, value: 59000, item_id: item }));
+    }
+  }
+  const headers = { authorization: `Bearer ${server.token}`, "content-type": "application/x-ndjson" };
+  const imported = await fetch(`${server.url}/v1/admin/sites/demo/orders`, { method: "POST", headers, body: lines.join("\n") });
+  assert.equal(imported.status, 200, await imported.text());
+  const built = await fetch(`${server.url}/v1/admin/sites/demo/recs`, { method: "POST", headers });
+  assert.equal(built.status, 200, await built.text());
 });
 
 after(async () => {
@@ -29,6 +43,7 @@ function pageHtml(lang) {
 <div data-dangol-slot="s2" style="min-height:140px"></div>
 <div data-dangol-slot="s3" style="min-height:140px"></div>
 <div data-dangol-slot="s4" style="min-height:140px"></div>
+<div data-dangol-slot="s5" style="min-height:360px"></div>
 </main></body></html>`;
 }
 
@@ -56,6 +71,7 @@ function configFor(theme) {
       },
       { id: "l", placements: ["s3"], condition: {}, variants: [{ id: "a", content: { type: "loyalty_prompt", headline: "Nearly Gold" } }] },
       { id: "f", placements: ["s4"], condition: {}, variants: [{ id: "a", content: { type: "feedback_question", question: "How was it?", scale: "nps" } }] },
+      { id: "r", placements: ["s5"], condition: {}, variants: [{ id: "a", content: { type: "recommendations", headline: "You might also like", count: 3 } }] },
       { ...banner("modal", "pop", theme), priority: 3 },
       { ...banner("toast", "corner", theme), priority: 2 },
       { ...banner("bar", "strip", theme), priority: 1 },
@@ -74,9 +90,12 @@ for (const lang of ["en", "ko"]) {
       await page.route("**/v1/sites/demo/config/compact", (route) =>
         route.fulfill({ status: 200, contentType: "text/plain", body }));
       await page.goto(`${server.url}/e2e/a11y.html`);
-      for (const slot of ["s1", "s2", "s3", "s4"]) {
+      for (const slot of ["s1", "s2", "s3", "s4", "s5"]) {
         await page.waitForSelector(`[data-dangol-slot="${slot}"][data-dangol-rendered]`);
       }
+      // The recommendations row, with its cards in.
+      await page.waitForFunction(() => document.querySelector('[data-dangol-slot="s5"]').shadowRoot
+        ?.querySelector(".recs:not([aria-busy]) .card[data-item]"), null, { timeout: 10000 });
       // Only one overlay opens at a time (pressure); open each in turn.
       const seen = [];
       for (let round = 0; round < 3; round++) {

@@ -140,3 +140,42 @@ test("a shopper without consent sees best-sellers only, and nothing is stored", 
   assert.deepEqual(log.errors, []);
   await context.close();
 });
+
+test("with the site's key in the script tag, a model that verifies is shown and a tampered one is not", async () => {
+  const publicKey = (await (await fetch(`${server.url}/v1/sites/demo/key`)).json()).public_key;
+  const open = async (tamper) => {
+    const watched = await watchedPage(browser);
+    // The demo's own product page (its published, signed config has the
+    // `also-like` row), with the key in the script tag.
+    await watched.page.route(`${server.url}/demo/product.html?id=knit-01`, async (route) => {
+      const res = await route.fetch();
+      const html = (await res.text()).replace('data-site="demo"', `data-site="demo" data-key="${publicKey}"`);
+      await route.fulfill({ response: res, body: html });
+    });
+    if (tamper) {
+      await watched.page.route("**/v1/sites/demo/recs", async (route) => {
+        const res = await route.fetch();
+        const text = await res.text();
+        // One character of the model changed; its signature kept.
+        const i = text.length - 12;
+        await route.fulfill({ response: res, body: text.slice(0, i) + (text[i] === "A" ? "B" : "A") + text.slice(i + 1) });
+      });
+    }
+    await watched.page.goto(`${server.url}/demo/product.html?id=knit-01`);
+    return watched;
+  };
+  const signed = await open(false);
+  await signed.page.waitForFunction(() => {
+    const root = document.querySelector("[data-dangol-slot=product-recs]")?.shadowRoot;
+    return root?.querySelector(".recs:not([aria-busy]) .card[data-item]");
+  }, null, { timeout: 10000 });
+  assert.deepEqual(signed.dangolWarnings(), []);
+  await signed.context.close();
+
+  const tampered = await open(true);
+  await eventually(() => tampered.dangolWarnings().some((w) => w.includes("could not show recommendations (the model does not match its signature")), 10000,
+    `the warning (${tampered.log.warnings})`);
+  assert.equal(await tampered.page.evaluate(() => document.querySelector("[data-dangol-slot=product-recs]").shadowRoot?.querySelector(".recs") ?? null), null);
+  assert.deepEqual(tampered.log.errors, []);
+  await tampered.context.close();
+});

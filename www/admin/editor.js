@@ -101,6 +101,9 @@ export async function editor(view, ctx, { id, playbook }) {
       };
       count("count", t("recsCount"), 12);
       count("per_category", t("recsPerCategory"), 12);
+      const strategy = select([["related", t("recsRelated")], ["best_sellers", t("recsBestSellers")]], c.strategy ?? "related", { "data-path": p("strategy") });
+      strategy.addEventListener("change", () => { c.strategy = strategy.value; changed(); });
+      rows.push(field(t("recsStrategy"), strategy));
       rows.push(h("small", { class: "help" }, t("recsHelp")));
       if (i === 0) rows.push(recsModel());
     } else {

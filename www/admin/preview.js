@@ -22,9 +22,11 @@ window.dangolPreview = async function show({ config, campaign, placement, attrib
   const problems = preview.problems();
   const decision = preview.decide(placement, attributes, lang, Date.now());
   const own = config.campaigns.find((c) => c.id === campaign);
-  // A recommendations row is filled from the site's published model.
+  // A recommendations row is filled from the site's published model, as
+  // it is now (revalidated: a model just built shows at once).
   const model = own?.variants.some((v) => v.content?.type === "recommendations")
-    ? await fetch(`/v1/sites/${encodeURIComponent(config.site)}/recs`).then((r) => (r.ok ? r.text() : undefined), () => undefined)
+    ? await fetch(`/v1/sites/${encodeURIComponent(config.site)}/recs`, { cache: "no-cache" })
+      .then((r) => (r.ok ? r.text() : undefined), () => undefined)
     : undefined;
   const rendered = [];
   for (const v of own ? own.variants : []) {

@@ -250,6 +250,11 @@ async fn main() -> anyhow::Result<()> {
     if seed_demo && let Err(e) = demo::seed_recs(&state, now_ms()).await {
         tracing::warn!(error = ?e, "the demo's recommendations were not built");
     }
+    // Each site's recommendations model is built again once a day.
+    tokio::spawn(dangol_server::recs::recs_loop(
+        state.clone(),
+        std::time::Duration::from_secs(3600),
+    ));
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;

@@ -21,7 +21,7 @@ use super::compile::{CompiledCampaign, CompiledConfig};
 use super::{
     Allocation, Banner, Campaign, Caps, Content, Coupon, CouponPolicy, Cta, FeedbackQuestion,
     LoyaltyPrompt, Placement, PlacementKind, Pressure, Recommendations, Scale, Schedule,
-    SiteConfig, Tier, Trigger, Variant, is_safe_url,
+    SiteConfig, Strategy, Tier, Trigger, Variant, is_safe_url,
 };
 use crate::churn::{BgNbd, ChurnModel, GammaGamma};
 use crate::condition::{Condition, Paths, RegexEngine};
@@ -467,6 +467,7 @@ fn write_content(w: &mut Writer, content: &Content) {
             w.s(&r.headline);
             w.u(r.count.into());
             w.u(r.per_category.into());
+            w.b(r.strategy == Strategy::BestSellers);
         }
     }
 }
@@ -506,6 +507,11 @@ fn read_content(r: &mut Reader<'_>) -> Content {
             headline: r.s(),
             count: r.u32(),
             per_category: r.u32(),
+            strategy: if r.b() {
+                Strategy::BestSellers
+            } else {
+                Strategy::Related
+            },
         }),
         kind => {
             if kind != 3 {

@@ -393,6 +393,20 @@ pub struct Recommendations {
     /// At most this many cards of one category, so the row is not all
     /// one kind of thing.
     pub per_category: u32,
+    /// How the cards are chosen (variants of one campaign may differ, so
+    /// a bandit or a split test finds which works better).
+    pub strategy: Strategy,
+}
+
+/// How a recommendations row chooses its cards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// What goes with the shopper's own items (with personalisation
+    /// consent), best-sellers after.
+    Related,
+    /// Best-sellers only, the page's category's first, for everyone.
+    BestSellers,
 }
 
 /// The most cards a recommendations row shows.

@@ -9,7 +9,7 @@ use crate::json::{Map, Value};
 use super::{
     ATTRIBUTION_HOURS, Allocation, Banner, Campaign, Caps, Content, Coupon, CouponPolicy, Cta,
     FeedbackQuestion, LOCALES, LoyaltyPrompt, Placement, PlacementKind, Pressure, Recommendations,
-    SCHEMA, Scale, Schedule, SiteConfig, Tier, Trigger, Variant,
+    SCHEMA, Scale, Schedule, SiteConfig, Strategy, Tier, Trigger, Variant,
 };
 use crate::churn::{BgNbd, ChurnModel, GammaGamma};
 use crate::condition::type_name;
@@ -661,6 +661,17 @@ fn content_of(c: &Obj<'_>) -> Result<Content, FieldError> {
             headline: c.string("headline")?,
             count: c.count("count")?.unwrap_or(4),
             per_category: c.count("per_category")?.unwrap_or(2),
+            strategy: match c.text("strategy", "related")?.as_str() {
+                "related" => Strategy::Related,
+                "best_sellers" => Strategy::BestSellers,
+                other => {
+                    return Err((
+                        c.at("strategy"),
+                        format!("`{other}` is not one of: related, best_sellers"),
+                    )
+                        .into());
+                }
+            },
         }),
         other => {
             return Err((

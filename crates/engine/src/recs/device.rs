@@ -4,6 +4,7 @@
 
 use super::published::{Card, Published};
 use super::{HISTORY_HALF_LIFE_DAYS, Kind, Touched, rank_from};
+use crate::config::{Recommendations, Strategy};
 use crate::i18n::Lang;
 use crate::profile::Profile;
 
@@ -107,6 +108,30 @@ pub fn recommend<'a>(
     .collect()
 }
 
+/// The cards of `row` for a shopper who did `mine` (none without
+/// personalisation consent) on a page of `page_category`, by the row's
+/// strategy (see [`recommend`]).
+pub fn row<'a>(
+    p: &'a Published,
+    row: &Recommendations,
+    mine: &[Mine],
+    page_category: Option<&str>,
+    now_ms: i64,
+) -> Vec<Recommended<'a>> {
+    let mine = match row.strategy {
+        Strategy::Related => mine,
+        Strategy::BestSellers => &[],
+    };
+    recommend(
+        p,
+        mine,
+        row.count as usize,
+        row.per_category as usize,
+        page_category,
+        now_ms,
+    )
+}
+
 /// Why a card is in the row, in the shopper's language: "Because you
 /// viewed Wool crew knit", "Often bought with what's in your cart", or
 /// "Popular now" for a best-seller.
@@ -203,6 +228,31 @@ mod tests {
             "최근 본 Wool crew knit 관련 상품"
         );
         assert_eq!(reason(Lang::En, row[2].because), "Popular now");
+    }
+
+    #[test]
+    fn a_best_sellers_row_ignores_the_shoppers_own_items() {
+        let p = published();
+        let viewed = [Mine {
+            id: "knit-01".into(),
+            kind: Kind::View,
+            ts_ms: NOW - DAY,
+        }];
+        let mut config = Recommendations {
+            headline: "H".into(),
+            count: 2,
+            per_category: 2,
+            strategy: Strategy::Related,
+        };
+        assert_eq!(
+            ids(&row(&p, &config, &viewed, None, NOW)),
+            ["knit-02", "coat-01"]
+        );
+        config.strategy = Strategy::BestSellers;
+        assert_eq!(
+            ids(&row(&p, &config, &viewed, None, NOW)),
+            ["scarf-01", "knit-01"]
+        );
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! recommendation or are one, with [`published::MAX_NEIGHBOURS`] each.
 //!
 //! `POST /v1/admin/sites/{site}/recs` builds it now (editors) and `GET`
-//! there tells when it was built and what it covers; the widget reads
+//! there tells when it was built and what it covers; the server builds it
+//! again once a day ([`recs_loop`]); the widget reads
 //! `GET /v1/sites/{site}/recs`. A site without a catalog has nothing to
 //! recommend: building says so.
 
@@ -194,6 +195,47 @@ fn publish(site: &str, now_ms: i64, catalog: &[crate::catalog::Item], model: Mod
             neighbours,
             popular,
         },
+    }
+}
+
+/// How old a model may get before the schedule builds it again: a day.
+pub const REBUILD_AFTER_MS: i64 = DAY_MS;
+
+/// Builds the model again for every site with a catalog whose model is
+/// missing or at least [`REBUILD_AFTER_MS`] old, as of `now_ms`; the sites
+/// built. A whole build each time: reading two years of events a month at
+/// a time is seconds for a million events (`recs_build_s_1m`).
+pub async fn rebuild_due(state: &AppState, now_ms: i64) -> Result<Vec<String>, ApiError> {
+    let mut built = Vec::new();
+    for site in state.store.sites().await? {
+        let (items, _) = state.store.catalog_counts(&site.id).await?;
+        if items == 0 {
+            continue;
+        }
+        let fresh = state
+            .store
+            .recs_model(&site.id)
+            .await?
+            .is_some_and(|m| now_ms - m.built_ms < REBUILD_AFTER_MS);
+        if !fresh {
+            build(state, &site.id, now_ms).await?;
+            built.push(site.id);
+        }
+    }
+    Ok(built)
+}
+
+/// Looks every `every` for models due a rebuild ([`rebuild_due`]).
+pub async fn recs_loop(state: AppState, every: std::time::Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        match rebuild_due(&state, crate::now_ms()).await {
+            Ok(sites) if !sites.is_empty() => {
+                tracing::info!(?sites, "rebuilt the recommendations models");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = ?e, "could not rebuild the recommendations models"),
+        }
     }
 }
 

@@ -184,4 +184,23 @@ pub async fn recommendations_are_built_from_the_catalog_and_events_and_published
         (StatusCode::OK, &json!(5), &json!(31)),
         "{info}"
     );
+
+    // The schedule leaves a fresh model alone and builds a day-old one
+    // again (sites without a catalog have none to build).
+    let built_ms = info["built_ms"].as_i64().unwrap();
+    assert_eq!(
+        dangol_server::recs::rebuild_due(&state, built_ms + 1000)
+            .await
+            .unwrap(),
+        Vec::<String>::new()
+    );
+    let later = built_ms + dangol_server::recs::REBUILD_AFTER_MS;
+    assert_eq!(
+        dangol_server::recs::rebuild_due(&state, later)
+            .await
+            .unwrap(),
+        ["demo"]
+    );
+    let stored = state.store.recs_model("demo").await.unwrap().unwrap();
+    assert_eq!((stored.built_ms, stored.items), (later, 5));
 }

@@ -321,15 +321,15 @@ fn a_recommendations_row_reads_back_and_is_refused_where_it_cannot_show() {
             &NativeRegex,
         )
     };
-    let row = json!({"type": "recommendations", "headline": "You might also like", "count": 6});
+    let row = json!({"type": "recommendations", "headline": "You might also like", "count": 6, "strategy": "best_sellers"});
     let config = site(row.clone(), "product-recs").unwrap();
     let back = read(&write(&config, "l1"), &NativeRegex).unwrap();
     let Content::Recommendations(r) = &back.campaigns()[0].campaign.variants[0].content else {
         panic!("not a row: {:?}", back.campaigns()[0].campaign.variants[0]);
     };
     assert_eq!(
-        (r.headline.as_str(), r.count, r.per_category),
-        ("You might also like", 6, 2)
+        (r.headline.as_str(), r.count, r.per_category, r.strategy),
+        ("You might also like", 6, 2, Strategy::BestSellers)
     );
     let refused = |content: Value, placement: &str| {
         let config = site(content, placement).unwrap();
@@ -345,4 +345,10 @@ fn a_recommendations_row_reads_back_and_is_refused_where_it_cannot_show() {
     assert!(refused(too_many, "p").contains("count: is 13 but must be 1 to 12"));
     let nameless = json!({"type": "recommendations", "headline": " "});
     assert!(refused(nameless, "p").contains("headline: may not be empty"));
+    let unknown = json!({"type": "recommendations", "headline": "H", "strategy": "random"});
+    let err = refused(unknown, "p");
+    assert!(
+        err.contains("strategy: `random` is not one of: related, best_sellers"),
+        "{err}"
+    );
 }
