@@ -181,7 +181,7 @@ impl BenchRecs {
                 &self.mine,
                 8,
                 2,
-                None,
+                dangol_engine::recs::device::Page::default(),
                 now,
             );
             cards += row.len() as u32;

@@ -99,6 +99,10 @@ pub fn show(
     let standing = loyalty::progress(&site.tiers, &declared);
     let why = c.why(&attributes, lang);
     let page_category = attributes["page"]["category"].as_str().map(str::to_string);
+    let page_path = dangol_engine::cat::cat(&[
+        attributes["page"]["path"].as_str().unwrap_or_default(),
+        attributes["page"]["search"].as_str().unwrap_or_default(),
+    ]);
     let callback = sink.clone();
     let offer = Offer {
         content: &content,
@@ -159,6 +163,7 @@ pub fn show(
             lang,
             currency: site.currency.clone(),
             page_category,
+            page_path,
             sink: offer.sink.clone(),
         };
         let url = dangol_engine::cat::cat(&[
@@ -179,6 +184,7 @@ struct Place {
     lang: Lang,
     currency: Option<String>,
     page_category: Option<String>,
+    page_path: String,
     sink: render::Sink,
 }
 
@@ -220,7 +226,10 @@ async fn fill_row(
         &model,
         &row,
         &mine,
-        place.page_category.as_deref(),
+        recs::device::Page {
+            category: place.page_category.as_deref(),
+            path_and_query: &place.page_path,
+        },
         js_sys::Date::now() as i64,
     );
     // Nothing to recommend yet (a model built before any sales): the shop's

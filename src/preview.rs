@@ -167,7 +167,10 @@ impl Preview {
                     &model,
                     row,
                     &[],
-                    attributes["page"]["category"].as_str(),
+                    recs::device::Page {
+                        category: attributes["page"]["category"].as_str(),
+                        path_and_query: "",
+                    },
                     js_sys::Date::now() as i64,
                 );
                 match render::recs::fill(

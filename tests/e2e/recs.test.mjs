@@ -179,3 +179,24 @@ test("with the site's key in the script tag, a model that verifies is shown and 
   assert.deepEqual(tampered.log.errors, []);
   await tampered.context.close();
 });
+
+test("in the demo's own slot, a shopper who viewed an item sees what goes with it, never the item the page is about", async () => {
+  // The demo's own published config (its `also-like` row in `product-recs`).
+  const { context, page, log } = await watchedPage(browser, () => {
+    if (!localStorage.getItem("dangol:demo:consent")) localStorage.setItem("dangol:demo:consent", "p=granted;m=granted");
+  });
+  // The storefront's product page tells the widget what was viewed
+  // (a GA4 view_item push).
+  await page.goto(`${server.url}/demo/product.html?id=knit-01`);
+  await page.waitForFunction(() => window.dangol?.ready);
+  await page.goto(`${server.url}/demo/product.html?id=coat-01`);
+  await page.waitForFunction(() => document.querySelector("[data-dangol-slot=product-recs]")?.shadowRoot
+    ?.querySelector(".recs:not([aria-busy]) .card[data-item]"), null, { timeout: 10000 });
+  const cards = await page.evaluate(() => [...document.querySelector("[data-dangol-slot=product-recs]").shadowRoot.querySelectorAll(".card[data-item]")]
+    .map((c) => [c.dataset.item, c.querySelector(".card-why").textContent]));
+  assert.equal(cards.length, 4, JSON.stringify(cards));
+  assert.deepEqual(cards[0], ["knit-02", "Because you viewed Wool crew knit"]);
+  assert.ok(!cards.some(([item]) => item === "coat-01"), `not the page's own item: ${JSON.stringify(cards)}`);
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});

@@ -56,16 +56,45 @@ pub struct Recommended<'a> {
     pub because: Option<(&'a Card, Kind)>,
 }
 
+/// The page a row is on, as the row reads it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Page<'a> {
+    /// Its category (`<meta name="dangol:category">`): its best-sellers
+    /// come first among the best-sellers.
+    pub category: Option<&'a str>,
+    /// Its path and query (`/product.html?id=knit-01`): the item whose
+    /// card links here is the page's own, never recommended on it.
+    pub path_and_query: &'a str,
+}
+
+/// Whether a card's `url` (absolute or a path, maybe with a fragment)
+/// leads to the page at `path_and_query`.
+fn leads_to(url: &str, path_and_query: &str) -> bool {
+    // Byte scans, not `str::find` with a pattern (the substring searcher
+    // costs a kilobyte of wasm).
+    let bytes = url.as_bytes();
+    let end = bytes.iter().position(|&b| b == b'#').unwrap_or(bytes.len());
+    let url = &url[..end];
+    let local = match bytes[..end].windows(3).position(|w| w == b"://") {
+        Some(i) => match bytes[i + 3..end].iter().position(|&b| b == b'/') {
+            Some(j) => &url[i + 3 + j..],
+            None => "/",
+        },
+        None => url,
+    };
+    !path_and_query.is_empty() && local == path_and_query
+}
+
 /// The row for a shopper who did `mine` (none without personalisation
-/// consent), on a page of `page_category` (its best-sellers come first
-/// among the best-sellers): `n` cards, at most `per_category` of one
-/// category, never an item they bought or have in the cart.
+/// consent), on `page`: `n` cards, at most `per_category` of one
+/// category, never an item they bought or have in the cart, nor the one
+/// the page is about.
 pub fn recommend<'a>(
     p: &'a Published,
     mine: &[Mine],
     n: usize,
     per_category: usize,
-    page_category: Option<&str>,
+    page: Page<'_>,
     now_ms: i64,
 ) -> Vec<Recommended<'a>> {
     let history: Vec<Touched> = mine
@@ -79,6 +108,17 @@ pub fn recommend<'a>(
             })
         })
         .collect();
+    // The page's own item.
+    let skip = p
+        .cards
+        .iter()
+        .position(|c| {
+            c.url
+                .as_deref()
+                .is_some_and(|u| leads_to(u, page.path_and_query))
+        })
+        .map(|i| i as u32);
+    let page_category = page.category;
     let page = page_category.and_then(|c| p.categories.iter().position(|k| k == c));
     let category = |i: u32| p.cards.get(i as usize).and_then(|c| c.category);
     // The page's category's best-sellers first, the others after.
@@ -90,6 +130,7 @@ pub fn recommend<'a>(
         &p.model.neighbours,
         &popular,
         &history,
+        skip,
         n,
         per_category.max(1),
         &category,
@@ -109,13 +150,13 @@ pub fn recommend<'a>(
 }
 
 /// The cards of `row` for a shopper who did `mine` (none without
-/// personalisation consent) on a page of `page_category`, by the row's
-/// strategy (see [`recommend`]).
+/// personalisation consent) on `page`, by the row's strategy (see
+/// [`recommend`]).
 pub fn row<'a>(
     p: &'a Published,
     row: &Recommendations,
     mine: &[Mine],
-    page_category: Option<&str>,
+    page: Page<'_>,
     now_ms: i64,
 ) -> Vec<Recommended<'a>> {
     let mine = match row.strategy {
@@ -127,7 +168,7 @@ pub fn row<'a>(
         mine,
         row.count as usize,
         row.per_category as usize,
-        page_category,
+        page,
         now_ms,
     )
 }
@@ -217,7 +258,7 @@ mod tests {
             kind: Kind::View,
             ts_ms: NOW - DAY,
         }];
-        let row = recommend(&p, &viewed, 3, 2, None, NOW);
+        let row = recommend(&p, &viewed, 3, 2, Page::default(), NOW);
         assert_eq!(ids(&row), ["knit-02", "coat-01", "scarf-01"]);
         assert_eq!(
             reason(Lang::En, row[0].because),
@@ -245,14 +286,42 @@ mod tests {
             strategy: Strategy::Related,
         };
         assert_eq!(
-            ids(&row(&p, &config, &viewed, None, NOW)),
+            ids(&row(&p, &config, &viewed, Page::default(), NOW)),
             ["knit-02", "coat-01"]
         );
         config.strategy = Strategy::BestSellers;
         assert_eq!(
-            ids(&row(&p, &config, &viewed, None, NOW)),
+            ids(&row(&p, &config, &viewed, Page::default(), NOW)),
             ["scarf-01", "knit-01"]
         );
+    }
+
+    #[test]
+    fn the_item_the_page_is_about_is_never_on_its_own_row() {
+        let p = published();
+        let viewed = [Mine {
+            id: "knit-01".into(),
+            kind: Kind::View,
+            ts_ms: NOW - DAY,
+        }];
+        // On knit-02's page (its card links to /p/knit-02), as a path or
+        // a whole URL, with or without a fragment.
+        for url in ["/p/knit-02", "https://shop.example/p/knit-02#top"] {
+            let mut q = p.clone();
+            q.cards[3].url = Some(url.into());
+            let page = Page {
+                category: None,
+                path_and_query: "/p/knit-02",
+            };
+            assert_eq!(
+                ids(&recommend(&q, &viewed, 3, 3, page, NOW)),
+                ["coat-01", "scarf-01", "knit-01"],
+                "{url}"
+            );
+        }
+        assert!(!leads_to("/p/knit-02", ""));
+        assert!(!leads_to("https://shop.example", "/p/knit-02"));
+        assert!(leads_to("https://shop.example", "/"));
     }
 
     #[test]
@@ -275,7 +344,7 @@ mod tests {
                 ts_ms: NOW - 30 * DAY,
             },
         ];
-        let row = recommend(&p, &mine, 5, 5, None, NOW);
+        let row = recommend(&p, &mine, 5, 5, Page::default(), NOW);
         assert_eq!(ids(&row), ["coat-01", "bag-01"]);
         assert_eq!(
             reason(Lang::En, row[0].because),
@@ -288,11 +357,15 @@ mod tests {
         let p = published();
         // No history (no personalisation consent): best-sellers only, the
         // page's category (acc) first.
-        let row = recommend(&p, &[], 4, 1, Some("acc"), NOW);
+        let acc = Page {
+            category: Some("acc"),
+            path_and_query: "",
+        };
+        let row = recommend(&p, &[], 4, 1, acc, NOW);
         assert_eq!(ids(&row), ["scarf-01", "knit-01", "coat-01"]);
         assert!(row.iter().all(|r| r.because.is_none()));
         // Two per category: both accessories first.
-        let row = recommend(&p, &[], 4, 2, Some("acc"), NOW);
+        let row = recommend(&p, &[], 4, 2, acc, NOW);
         assert_eq!(ids(&row), ["scarf-01", "bag-01", "knit-01", "coat-01"]);
         // An item the model does not know leads nowhere.
         let unknown = [Mine {
@@ -301,7 +374,7 @@ mod tests {
             ts_ms: NOW,
         }];
         assert_eq!(
-            ids(&recommend(&p, &unknown, 2, 2, None, NOW)),
+            ids(&recommend(&p, &unknown, 2, 2, Page::default(), NOW)),
             ["scarf-01", "knit-01"]
         );
     }

@@ -235,6 +235,7 @@ pub fn rank(
         &model.neighbours,
         &model.popular,
         history,
+        None,
         n,
         per_category,
         category,
@@ -244,19 +245,21 @@ pub fn rank(
 }
 
 /// [`rank`] with the best-sellers given apart (the page's category's
-/// first, say).
+/// first, say), and `skip` (the item the page is about) never in the row.
 #[allow(clippy::too_many_arguments)]
 pub fn rank_from(
     neighbours: &[Vec<(u32, f32)>],
     popular: &[u32],
     history: &[Touched],
+    skip: Option<u32>,
     n: usize,
     per_category: usize,
     category: &dyn Fn(u32) -> Option<u32>,
     now_ms: i64,
     half_life_days: f64,
 ) -> Vec<Pick> {
-    let excluded = |item: u32| history.iter().any(|t| t.item == item && t.excluded);
+    let excluded =
+        |item: u32| skip == Some(item) || history.iter().any(|t| t.item == item && t.excluded);
     // Each candidate once, found by its item (no hashing: this runs in the
     // browser, where a hash map costs kilobytes of wasm): its score, and
     // the history item that contributed most, with how much.
