@@ -550,7 +550,8 @@ test("the editor shows a recommendations row from the site's model, how fresh it
   assert.equal(await page.inputValue('[data-path="variants[0].content.count"]'), "4");
   // The demo's model was built at start (this server has no demo history).
   const status = page.locator(".recs-model");
-  await eventually(async () => /^Model built \d+ min ago from \d+ events: \d+ items/.test(await status.textContent()), 10000, "the model's status");
+  await eventually(async () => /^Model built \d+ min ago from \d+ events: \d+ items/.test(await status.textContent()), 10000,
+    "the model's status").catch(async (e) => { throw new Error(`${e.message}: ${await status.allTextContents()}`); });
   // Orders come in (knit-01 goes with knit-02; boots sell best), and the
   // model is built again from the editor.
   const day = 86_400_000;

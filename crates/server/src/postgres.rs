@@ -136,7 +136,7 @@ crate::webhooks::sql::webhook_store!(PgStore, sqlx::Postgres, "BEGIN");
 crate::segments::sql::segment_store!(PgStore, sqlx::Postgres, "BEGIN");
 crate::identity::sql::identity_store!(PgStore, sqlx::Postgres, "BEGIN");
 crate::churn::sql::churn_store!(PgStore, sqlx::Postgres);
-crate::catalog::sql::catalog_store!(PgStore, sqlx::Postgres);
+crate::catalog::sql::catalog_store!(PgStore, sqlx::Postgres, "BEGIN");
 crate::recs::sql::recs_store!(PgStore);
 
 /// The UTC year and month of a time (milliseconds since the epoch).

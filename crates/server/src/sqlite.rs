@@ -106,7 +106,7 @@ crate::webhooks::sql::webhook_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE
 crate::segments::sql::segment_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 crate::identity::sql::identity_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 crate::churn::sql::churn_store!(SqliteStore, sqlx::Sqlite);
-crate::catalog::sql::catalog_store!(SqliteStore, sqlx::Sqlite);
+crate::catalog::sql::catalog_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 crate::recs::sql::recs_store!(SqliteStore);
 
 #[cfg(test)]

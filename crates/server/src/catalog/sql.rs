@@ -1,8 +1,11 @@
 //! The catalog SQL both stores share (see `crate::sql`).
 
-/// Implements `CatalogStore` for `$store` over database `$db`.
+/// Implements `CatalogStore` for `$store` over database `$db`; `$begin`
+/// starts a transaction that will write (see `crate::sql`: a feed reads
+/// before it writes, and SQLite's deferred transaction would then fail to
+/// take the write lock while the server is ingesting events).
 macro_rules! catalog_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $begin:expr) => {
         #[async_trait::async_trait]
         impl $crate::catalog::CatalogStore for $store {
             async fn put_items(
@@ -14,7 +17,7 @@ macro_rules! catalog_store {
                 if items.is_empty() {
                     return Ok(0);
                 }
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
                 let mut known = sqlx::QueryBuilder::<$db>::new(
                     "SELECT COUNT(*) FROM catalog_items WHERE site = ",
                 );
