@@ -75,6 +75,7 @@ pub fn show(
     endpoint: String,
     profile: JsValue,
     key: String,
+    check: JsValue,
 ) -> Result<js_sys::Array, String> {
     let config = config(config_text)?;
     let lang = Lang::pick(lang, None);
@@ -172,7 +173,7 @@ pub fn show(
             &site.site,
             "/recs",
         ]);
-        wasm_bindgen_futures::spawn_local(fill_row(url, key, row, mine, place));
+        wasm_bindgen_futures::spawn_local(fill_row(url, key, check, row, mine, place));
     }
     Ok(answer.into_iter().collect())
 }
@@ -194,13 +195,14 @@ struct Place {
 async fn fill_row(
     url: String,
     key: String,
+    check: JsValue,
     row: Recommendations,
     mine: Vec<recs::device::Mine>,
     place: Place,
 ) {
     let model = match MODEL.with(|m| m.borrow().clone()) {
         Some(model) => Ok(model),
-        None => fetch_model(&url, &key).await,
+        None => fetch_model(&url, &key, &check).await,
     };
     let model = match model {
         Ok(model) => {
@@ -264,12 +266,26 @@ async fn fill_row(
 }
 
 /// The site's model from `url`, checked against the site's `key` (the
-/// script tag's `data-key`; empty: unchecked) as the config is.
-async fn fetch_model(url: &str, key: &str) -> Result<Rc<Published>, String> {
+/// script tag's `data-key`; empty: unchecked) by the loader's `check`, as
+/// the config is: `1` signed, `2` this browser cannot check Ed25519.
+async fn fetch_model(url: &str, key: &str, check: &JsValue) -> Result<Rc<Published>, String> {
     let text = match net::get_signed(url, net::TIMEOUT_MS).await? {
         (200, text, _) if key.is_empty() => text,
         (200, text, Some(signature)) => {
-            if !net::signed_by(key, &signature, &text).await? {
+            let describe = |e: JsValue| crate::platform::describe(&e);
+            let check: &js_sys::Function = check.unchecked_ref();
+            let answer = check
+                .call3(
+                    &JsValue::NULL,
+                    &key.into(),
+                    &signature.into(),
+                    &text.as_str().into(),
+                )
+                .map_err(describe)?;
+            let answer = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&answer))
+                .await
+                .map_err(describe)?;
+            if !matches!(answer.as_f64(), Some(n) if n == 1.0 || n == 2.0) {
                 return Err("the model does not match its signature (tampered with?)".into());
             }
             text

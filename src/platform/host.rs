@@ -46,6 +46,11 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn verify(this: &Host, id: u32, key: &str, signature: &str, text: &str);
 
+    /// The same check as a function answering a promise of `1`, `0` or
+    /// `2` (for the second module, which holds no host).
+    #[wasm_bindgen(method, getter)]
+    pub fn check(this: &Host) -> js_sys::Function;
+
     /// Answers (`undefined`) after `ms`, or with `0` in a later task
     /// (`scheduler.yield()`, else a zero timeout), so the page's input and
     /// paint run in between.

@@ -22,7 +22,8 @@ extern "C" {
     /// 2 toast, 3 bar) when `slot` is `null`. A recommendations row reads
     /// the site's model from `endpoint` and ranks it with the shopper's
     /// stored `profile` (`null` without personalisation consent), checking
-    /// its signature with the site's `key` (empty: unchecked). Answers
+    /// its signature with the site's `key` (empty: unchecked) by the
+    /// loader's `check` (the config's Ed25519 check). Answers
     /// `[handle, host, node]`.
     #[wasm_bindgen(method, catch)]
     pub fn show(
@@ -40,6 +41,7 @@ extern "C" {
         endpoint: &str,
         profile: JsValue,
         key: &str,
+        check: &JsValue,
     ) -> Result<js_sys::Array, JsValue>;
 
     /// Unwires the offer rendered as `handle`.

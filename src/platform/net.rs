@@ -60,59 +60,6 @@ pub async fn get_signed(
     Ok((status, text, signature))
 }
 
-/// Whether `signature` (base64) is `key`'s (base64, raw Ed25519) on
-/// `text`, by the browser's WebCrypto. A browser that cannot check
-/// Ed25519 accepts, as the config's check does.
-pub async fn signed_by(key: &str, signature: &str, text: &str) -> Result<bool, String> {
-    use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
-    let bytes = |b64: &str| -> Result<JsValue, String> {
-        dangol_engine::wire::unbase64(b64)
-            .map(|b| Uint8Array::from(&b[..]).into())
-            .ok_or_else(|| "a key or signature that is not base64".to_string())
-    };
-    let window = web_sys::window().ok_or("no window")?;
-    let crypto = window.crypto().map_err(|e| describe(&e))?;
-    let subtle = Reflect::get(&crypto, &"subtle".into()).map_err(|e| describe(&e))?;
-    if !subtle.is_object() {
-        return Ok(true);
-    }
-    let call = |name: &str, args: &Array| -> Result<JsFuture, String> {
-        let f: Function = Reflect::get(&subtle, &name.into())
-            .map_err(|e| describe(&e))?
-            .dyn_into()
-            .map_err(|_| "WebCrypto without that call".to_string())?;
-        let promise: Promise = f
-            .apply(&subtle, args)
-            .map_err(|e| describe(&e))?
-            .dyn_into()
-            .map_err(|_| "WebCrypto answered no promise".to_string())?;
-        Ok(JsFuture::from(promise))
-    };
-    let algorithm = Object::new();
-    Reflect::set(&algorithm, &"name".into(), &"Ed25519".into()).map_err(|e| describe(&e))?;
-    let import = Array::of5(
-        &"raw".into(),
-        &bytes(key)?,
-        &algorithm,
-        &false.into(),
-        &Array::of1(&"verify".into()),
-    );
-    let key = match call("importKey", &import)?.await {
-        Ok(key) => key,
-        Err(e)
-            if e.dyn_ref::<js_sys::Error>()
-                .is_some_and(|e| e.name() == "NotSupportedError") =>
-        {
-            return Ok(true);
-        }
-        Err(e) => return Err(describe(&e)),
-    };
-    let data = Uint8Array::from(text.as_bytes());
-    let verify = Array::of4(&algorithm, &key, &bytes(signature)?, &data);
-    let ok = call("verify", &verify)?.await.map_err(|e| describe(&e))?;
-    Ok(ok.as_bool() == Some(true))
-}
-
 async fn text_of(response: Response) -> Result<(u16, String), String> {
     let status = response.status();
     let text = JsFuture::from(response.text().map_err(|e| describe(&e))?)

@@ -389,6 +389,10 @@ impl Inner {
             handle,
             endpoint: self.endpoint.clone(),
             key: self.public_key.clone().unwrap_or_default(),
+            check: self
+                .host
+                .as_ref()
+                .map_or(wasm_bindgen::JsValue::NULL, |h| h.check().into()),
             profile: json::to_js(
                 &self
                     .session
@@ -514,6 +518,7 @@ pub(crate) struct Later {
     endpoint: String,
     profile: wasm_bindgen::JsValue,
     key: String,
+    check: wasm_bindgen::JsValue,
 }
 
 #[cfg(not(feature = "full"))]
@@ -553,6 +558,7 @@ impl Later {
                 &later.endpoint,
                 later.profile,
                 &later.key,
+                &later.check,
             )
             .map_err(|e| crate::platform::describe(&e))
         });
