@@ -89,18 +89,18 @@ impl Preview {
             .campaigns_for(placement)
             .map(|c| {
                 let mut entry = Map::new();
-                entry.insert("campaign".into(), c.campaign.id.as_str().into());
+                entry.set("campaign", c.campaign.id.as_str().into());
                 let matches = c.condition.eval(
                     &attributes,
                     &self.config.config().saved_groups,
                     &BrowserRegex,
                 );
-                entry.insert("matches".into(), matches.into());
-                entry.insert("why".into(), c.why(&attributes, lang).into());
+                entry.set("matches", matches.into());
+                entry.set("why", c.why(&attributes, lang).into());
                 Value::Object(entry)
             })
             .collect();
-        out.insert("audiences".into(), Value::Array(explained));
+        out.set("audiences", Value::Array(explained));
         json::to_js(&Value::Object(out))
     }
 

@@ -149,10 +149,10 @@ impl Inner {
                         "/identify",
                     ]);
                     let mut body = dangol_engine::json::Map::new();
-                    body.insert("anon".into(), id.into());
-                    body.insert("customer".into(), customer.into());
-                    body.insert("proof".into(), proof.into());
-                    body.insert("profile".into(), profile.into());
+                    body.set("anon", id.into());
+                    body.set("customer", customer.into());
+                    body.set("proof", proof.into());
+                    body.set("profile", profile.into());
                     let Ok(text) = js_sys::JSON::stringify(&json::to_js(&Value::Object(body)))
                     else {
                         continue;

@@ -281,12 +281,9 @@ impl Widget {
         let inner = self.inner.borrow();
         let mut out = dangol_engine::json::Map::new();
         let purposes = inner.session.purposes();
-        out.insert(
-            "personalisation".into(),
-            purposes.personalisation.as_str().into(),
-        );
-        out.insert("measurement".into(), purposes.measurement.as_str().into());
-        out.insert("gpc".into(), inner.session.signals().gpc.into());
+        out.set("personalisation", purposes.personalisation.as_str().into());
+        out.set("measurement", purposes.measurement.as_str().into());
+        out.set("gpc", inner.session.signals().gpc.into());
         json::to_js(&dangol_engine::json::Value::Object(out))
     }
 
@@ -379,7 +376,7 @@ impl Widget {
                     )
                 })
                 .collect();
-            props.insert("items".into(), dangol_engine::json::Value::Array(list));
+            props.set("items", dangol_engine::json::Value::Array(list));
         }
         self.inner.borrow_mut().track(
             &name,

@@ -129,23 +129,23 @@ impl Decision {
     /// the content.
     pub fn to_value(&self) -> Value {
         let mut out = Map::new();
-        out.insert("placement".into(), Value::from(self.placement.as_str()));
+        out.set("placement", Value::from(self.placement.as_str()));
         let chosen = self.chosen.as_ref().map_or(Value::Null, |c| {
             let mut m = Map::new();
-            m.insert("campaign_id".into(), Value::from(c.campaign_id.as_str()));
-            m.insert("variant_id".into(), Value::from(c.variant_id.as_str()));
-            m.insert("type".into(), Value::from(c.content.kind()));
+            m.set("campaign_id", Value::from(c.campaign_id.as_str()));
+            m.set("variant_id", Value::from(c.variant_id.as_str()));
+            m.set("type", Value::from(c.content.kind()));
             Value::Object(m)
         });
-        out.insert("chosen".into(), chosen);
+        out.set("chosen", chosen);
         let reasons = self.reasons.iter().map(Reason::to_value).collect();
-        out.insert("reasons".into(), Value::Array(reasons));
+        out.set("reasons", Value::Array(reasons));
         let held: Vec<Value> = self
             .held_out
             .iter()
             .map(|c| Value::from(c.as_str()))
             .collect();
-        out.insert("held_out".into(), Value::Array(held));
+        out.set("held_out", Value::Array(held));
         Value::Object(out)
     }
 }
@@ -171,9 +171,9 @@ impl Reason {
     /// The reason as JSON, e.g. `{"reason": "capped", "campaign": "c", "cap": "per_day"}`.
     pub fn to_value(&self) -> Value {
         let mut m = Map::new();
-        m.insert("reason".into(), Value::from(self.name()));
+        m.set("reason", Value::from(self.name()));
         let mut put = |k: &str, v: &str| {
-            m.insert(k.into(), Value::from(v));
+            m.set(k, Value::from(v));
         };
         match self {
             Reason::Shown { campaign, variant } => {

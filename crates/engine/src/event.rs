@@ -82,10 +82,10 @@ impl Event {
     /// the widget needs no serde serializer.
     pub fn to_value(&self) -> Value {
         let mut map = crate::json::Map::new();
-        map.insert("id".into(), Value::from(self.id.as_str()));
-        map.insert("type".into(), Value::from(self.kind.as_str()));
-        map.insert("ts".into(), Value::from(self.ts));
-        map.insert("anon".into(), Value::from(self.anon.as_str()));
+        map.set("id", Value::from(self.id.as_str()));
+        map.set("type", Value::from(self.kind.as_str()));
+        map.set("ts", Value::from(self.ts));
+        map.set("anon", Value::from(self.anon.as_str()));
         for (key, value) in [
             ("campaign", &self.campaign),
             ("variant", &self.variant),
@@ -93,14 +93,14 @@ impl Event {
             ("category", &self.category),
         ] {
             if let Some(v) = value {
-                map.insert(key.into(), Value::from(v.as_str()));
+                map.set(key, Value::from(v.as_str()));
             }
         }
         if let Some(price) = self.price {
-            map.insert("price".into(), Value::from(price));
+            map.set("price", Value::from(price));
         }
         if let Some(answer) = self.answer {
-            map.insert("answer".into(), Value::from(answer));
+            map.set("answer", Value::from(answer));
         }
         Value::Object(map)
     }

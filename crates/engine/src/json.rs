@@ -469,6 +469,14 @@ impl Map {
         }
     }
 
+    /// Sets `key` to `value`, as [`Map::insert`] does, dropping the value
+    /// it had. One call, not inlined: the widget builds its objects with
+    /// it, and each inlined insert would carry its own drop of the old value.
+    #[inline(never)]
+    pub fn set(&mut self, key: &str, value: Value) {
+        self.insert(key.to_string(), value);
+    }
+
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)

@@ -150,13 +150,13 @@ impl Outbox {
     /// The stored form.
     pub fn to_value(&self) -> Value {
         let mut m = Map::new();
-        m.insert(
-            "e".into(),
+        m.set(
+            "e",
             Value::Array(self.events.iter().map(Event::to_value).collect()),
         );
-        m.insert("d".into(), Value::from(self.dropped));
-        m.insert("f".into(), Value::from(self.failures));
-        m.insert("n".into(), Value::from(self.next_try_ms));
+        m.set("d", Value::from(self.dropped));
+        m.set("f", Value::from(self.failures));
+        m.set("n", Value::from(self.next_try_ms));
         Value::Object(m)
     }
 
@@ -185,12 +185,12 @@ impl Batch {
     /// The request body: `{"events": [...], "dropped": n}`.
     pub fn to_value(&self) -> Value {
         let mut m = Map::new();
-        m.insert(
-            "events".into(),
+        m.set(
+            "events",
             Value::Array(self.events.iter().map(Event::to_value).collect()),
         );
         if self.dropped > 0 {
-            m.insert("dropped".into(), Value::from(self.dropped));
+            m.set("dropped", Value::from(self.dropped));
         }
         Value::Object(m)
     }

@@ -213,7 +213,7 @@ fn items(props: &Map) -> Result<Vec<Item>, String> {
                 "quantity",
             ] {
                 if let Some(v) = props.get(key) {
-                    one.insert(key.to_string(), v.clone());
+                    one.set(key, v.clone());
                 }
             }
             Ok(vec![item(&one, "")?])

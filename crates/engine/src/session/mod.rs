@@ -540,7 +540,7 @@ impl Session {
             if v.is_null() {
                 next.remove(k);
             } else {
-                next.insert(k.clone(), v.clone());
+                next.set(k, v.clone());
             }
         }
         let size = json_len(&Value::Object(next.clone()));
@@ -679,35 +679,29 @@ impl Session {
     pub fn export(&self) -> Map {
         let mut out = Map::new();
         let mut consent = Map::new();
-        consent.insert(
-            "personalisation".into(),
+        consent.set(
+            "personalisation",
             self.purposes.personalisation.as_str().into(),
         );
-        consent.insert(
-            "measurement".into(),
-            self.purposes.measurement.as_str().into(),
-        );
-        out.insert("consent".into(), Value::Object(consent));
-        out.insert(
-            "id".into(),
-            self.id.as_deref().map_or(Value::Null, Value::from),
-        );
-        out.insert("profile".into(), self.profile.to_value());
+        consent.set("measurement", self.purposes.measurement.as_str().into());
+        out.set("consent", Value::Object(consent));
+        out.set("id", self.id.as_deref().map_or(Value::Null, Value::from));
+        out.set("profile", self.profile.to_value());
         #[cfg(feature = "identity")]
-        out.insert(
-            "customer".into(),
+        out.set(
+            "customer",
             self.linked.as_deref().map_or(Value::Null, Value::from),
         );
         #[cfg(feature = "identity")]
-        out.insert(
-            "other_devices".into(),
+        out.set(
+            "other_devices",
             self.remote
                 .as_ref()
                 .map_or(Value::Null, |(p, _)| p.to_value()),
         );
-        out.insert("declared".into(), Value::Object(self.declared.clone()));
+        out.set("declared", Value::Object(self.declared.clone()));
         let pending = self.outbox.events().iter().map(Event::to_value).collect();
-        out.insert("unsent_events".into(), Value::Array(pending));
+        out.set("unsent_events", Value::Array(pending));
         out
     }
 
@@ -1047,8 +1041,8 @@ impl Session {
             && let Ok(profile) = Profile::from_value(&value)
         {
             let mut stored = Map::new();
-            stored.insert("at".into(), Value::from(ctx.now_ms));
-            stored.insert("profile".into(), value);
+            stored.set("at", Value::from(ctx.now_ms));
+            stored.set("profile", value);
             out.push(Effect::StoreJson(Key::Remote, Value::Object(stored)));
             self.remote = Some((profile, ctx.now_ms));
             self.remerge(ctx.now_ms);
