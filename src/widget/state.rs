@@ -106,8 +106,8 @@ pub(crate) struct Waiting {
 /// `{campaign, variant}` for page callbacks.
 pub(crate) fn offer_detail(campaign: &str, variant: &str) -> Value {
     let mut m = Map::new();
-    m.insert("campaign".into(), Value::from(campaign));
-    m.insert("variant".into(), Value::from(variant));
+    m.set("campaign", Value::from(campaign));
+    m.set("variant", Value::from(variant));
     Value::Object(m)
 }
 
@@ -251,11 +251,11 @@ impl Inner {
     /// Everything kept about the shopper.
     pub fn export(&self) -> Value {
         let mut out = self.session.export();
-        out.insert("site".into(), Value::from(self.site.as_str()));
+        out.set("site", Value::from(self.site.as_str()));
         let mut page = Map::new();
-        page.insert("max_scroll_pct".into(), Value::from(self.max_scroll_pct));
-        page.insert("exit_intent".into(), Value::from(self.exit_intent));
-        out.insert("page".into(), Value::Object(page));
+        page.set("max_scroll_pct", Value::from(self.max_scroll_pct));
+        page.set("exit_intent", Value::from(self.exit_intent));
+        out.set("page", Value::Object(page));
         Value::Object(out)
     }
 
@@ -278,10 +278,10 @@ impl Inner {
     pub fn claim_request(&self, campaign: &str, variant: &str) -> Option<(String, String)> {
         let mut body = Map::new();
         if let Some(anon) = self.session.claim()? {
-            body.insert("anon".into(), Value::from(anon));
+            body.set("anon", Value::from(anon));
         }
-        body.insert("campaign".into(), Value::from(campaign));
-        body.insert("variant".into(), Value::from(variant));
+        body.set("campaign", Value::from(campaign));
+        body.set("variant", Value::from(variant));
         let text = js_sys::JSON::stringify(&json::to_js(&Value::Object(body))).ok()?;
         Some((
             dangol_engine::cat::cat(&[&self.endpoint, "/v1/sites/", &self.site, "/coupons/claim"]),
@@ -314,12 +314,18 @@ impl Inner {
 
     /// A coupon was claimed: a `claim` event.
     pub fn claimed(&mut self, campaign: &str, variant: &str) {
+        self.apply_input(&ProfileInput::Claim {
+            campaign: campaign.to_string(),
+        });
         self.record(Self::offer_event("claim", campaign, variant));
         self.emit("claim", offer_detail(campaign, variant));
     }
 
     /// The shopper clicked an offer's call to action.
     pub fn offer_clicked(&mut self, campaign: &str, variant: &str) {
+        self.apply_input(&ProfileInput::Click {
+            campaign: campaign.to_string(),
+        });
         self.record(Self::offer_event("click", campaign, variant));
         self.emit("click", offer_detail(campaign, variant));
     }

@@ -5,7 +5,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, launchBrowser, watchedPage, compactConfig, storedProfile } from "./harness.mjs";
-import { PLAYBOOKS } from "../../www/admin/playbooks.js";
+import { readFileSync } from "node:fs";
+import { PLAYBOOKS, ATTRIBUTES } from "../../www/admin/playbooks.js";
 
 let server;
 let browser;
@@ -34,6 +35,7 @@ const month = new Date(now).getMonth() + 1;
 
 /** For each playbook: a shopper it is for, and one it is not for. */
 const SHOPPERS = {
+  // `shows`: text the offer must show to the shopper it is for.
   welcome: { match: {}, miss: { profile: profile({}) } },
   winback: {
     match: { profile: profile({ last: now - 40 * DAY, ss: now - 40 * DAY, orders: 1, revenue: 50000, lp: now - 60 * DAY }) },
@@ -60,6 +62,15 @@ const SHOPPERS = {
   points: {
     match: { declared: { points_expiring: 3000, points_expire_on: localDate(3) } },
     miss: { declared: { points_expiring: 3000, points_expire_on: localDate(30) } },
+  },
+  seasonal: {
+    match: { profile: profile({ orders: 1, revenue: 30000, lp: now - 365 * DAY, paidcat: [["swimwear", 1, now - 365 * DAY]] }) },
+    miss: { profile: profile({ orders: 2, revenue: 60000, lp: now - 30 * DAY, paidcat: [["swimwear", 2, now - 30 * DAY]] }) },
+    shows: "Back in season: swimwear",
+  },
+  followup: {
+    match: { profile: profile({ ledger: [{ c: "win-back", v: "a", s: [], n: 1, t: now - 8 * DAY, f: [now - 8 * DAY, 0, 0] }] }) },
+    miss: { profile: profile({ ledger: [{ c: "win-back", v: "a", s: [], n: 1, t: now - 8 * DAY, f: [now - 8 * DAY, 0, 0], x: true }] }) },
   },
   tier: { match: { declared: { points: 1200 } }, miss: {} },
   feedback: { match: { profile: profile({ orders: 1, revenue: 30000, lp: now - 2 * DAY }) }, miss: {} },
@@ -92,14 +103,41 @@ async function offered(campaign, shopper, version) {
   await page.waitForFunction(() => window.dangol?.ready && window.dangol.decisions().some((d) => d.placement === "pb"));
   const decision = await page.evaluate(() => window.dangol.decisions().find((d) => d.placement === "pb"));
   let rendered = false;
+  let text = "";
   if (decision.chosen) {
     await page.waitForSelector('[data-dangol-slot="pb"][data-dangol-rendered]');
     rendered = true;
+    text = await page.evaluate(() => document.querySelector('[data-dangol-slot="pb"]').shadowRoot?.textContent ?? "");
   }
   assert.deepEqual(log.errors, []);
   await context.close();
-  return { chosen: decision.chosen?.campaign_id ?? null, rendered, reasons: decision.reasons.map((r) => r.reason) };
+  return { chosen: decision.chosen?.campaign_id ?? null, rendered, text, reasons: decision.reasons.map((r) => r.reason) };
 }
+
+/** The attribute paths of the engine's contract (the table in attributes.rs). */
+function contract() {
+  const source = readFileSync(new URL("../../crates/engine/src/attributes.rs", import.meta.url), "utf8");
+  const paths = [];
+  for (const line of source.split("\n").filter((l) => l.startsWith("//! | `"))) {
+    const cell = line.slice("//! | ".length).split(" | ")[0].replace(/\([^)]*\)/g, "");
+    let last = "";
+    for (const [, token] of cell.matchAll(/`([^`]+)`/g)) {
+      // `.days_since_clicked` continues the path before it.
+      const path = token.startsWith(".") ? last.slice(0, last.lastIndexOf(".")) + token : token;
+      last = path;
+      paths.push(path.replace("<id>", "*"));
+    }
+  }
+  return paths;
+}
+
+test("the audience builder offers every attribute of the engine's contract", () => {
+  const paths = contract();
+  assert.ok(paths.length > 40 && paths.includes("campaigns.*.days_since_seen"), paths.join(" "));
+  const offered = new Set(ATTRIBUTES.map((a) => a.path));
+  const missing = paths.filter((p) => (p === "declared.*" ? !ATTRIBUTES.some((a) => a.path.startsWith("declared.")) : !offered.has(p)));
+  assert.deepEqual(missing, []);
+});
 
 test("every playbook has a shopper it is for and one it is not for", () => {
   assert.deepEqual(Object.keys(SHOPPERS).sort(), PLAYBOOKS.map((p) => p.key).sort());
@@ -111,6 +149,7 @@ PLAYBOOKS.forEach((playbook, i) => {
     const shoppers = SHOPPERS[playbook.key];
     const yes = await offered(campaign, shoppers.match, 900 + 2 * i);
     assert.deepEqual([yes.chosen, yes.rendered], [campaign.id, true], `${playbook.key}, meant for: ${JSON.stringify(yes)}`);
+    if (shoppers.shows) assert.ok(yes.text.includes(shoppers.shows), `${playbook.key} shows "${shoppers.shows}": ${yes.text}`);
     const no = await offered(campaign, shoppers.miss, 901 + 2 * i);
     assert.equal(no.chosen, null, `${playbook.key}, not meant for: ${JSON.stringify(no)}`);
     assert.ok(no.reasons.includes("not_targeted"), JSON.stringify(no));

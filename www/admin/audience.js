@@ -4,7 +4,12 @@ import { h, select } from "./dom.js";
 import { ATTRIBUTES, OPERATORS } from "./playbooks.js";
 import { t } from "./i18n.js";
 
-const kindOf = (path) => ATTRIBUTES.find((a) => a.path === path)?.kind;
+// A follow-up rule names a campaign inside its path
+// (`campaigns.win-back.days_since_seen`); the contract lists it as `campaigns.*.…`.
+const template = (path) => path.replace(/^campaigns\.[^.]+\./, "campaigns.*.");
+const campaignOf = (path) => /^campaigns\.([^.]+)\./.exec(path)?.[1];
+const attributeOf = (path) => ATTRIBUTES.find((a) => a.path === template(path));
+const kindOf = (path) => attributeOf(path)?.kind;
 
 function parseValue(kind, op, text) {
   const list = () => text.split(",").map((s) => s.trim()).filter(Boolean);
@@ -82,10 +87,18 @@ export function audienceBuilder(initial, onChange) {
 
   function row(rule, i) {
     const kind = kindOf(rule.path);
-    const attr = select(ATTRIBUTES.map((a) => [a.path, a.path]), rule.path, { "aria-label": `${t("audience")} ${i + 1}` });
+    const attr = select(ATTRIBUTES.map((a) => [a.path, a.path]), template(rule.path), { "aria-label": `${t("audience")} ${i + 1}` });
+    const named = (path) => path.replace("*", campaignOf(rule.path) ?? "*");
+    const campaign = attr.value.includes("*")
+      ? h("input", { value: campaignOf(rule.path) ?? "", placeholder: t("ruleCampaign"), "aria-label": `${t("audience")} ${i + 1} ${t("ruleCampaign")}` })
+      : null;
+    campaign?.addEventListener("input", () => {
+      rules[i].path = attr.value.replace("*", campaign.value.trim() || "*");
+      emit();
+    });
     const op = select(OPERATORS[kind].map((o) => [o, o]), rule.op, { "aria-label": `${t("audience")} ${i + 1} operator` });
     let value;
-    const enumValues = ATTRIBUTES.find((a) => a.path === rule.path)?.values;
+    const enumValues = attributeOf(rule.path)?.values;
     if (kind === "bool" || rule.op === "$exists") {
       value = select([["true", "true"], ["false", "false"]], String(rule.value));
     } else if (enumValues && (rule.op === "$eq" || rule.op === "$ne")) {
@@ -96,7 +109,7 @@ export function audienceBuilder(initial, onChange) {
     value.setAttribute("aria-label", `${t("audience")} ${i + 1} value`);
     attr.addEventListener("change", () => {
       const k = kindOf(attr.value);
-      rules[i] = { path: attr.value, op: OPERATORS[k][0], value: k === "bool" ? true : k === "number" ? 0 : ATTRIBUTES.find((a) => a.path === attr.value)?.values?.[0] ?? "" };
+      rules[i] = { path: named(attr.value), op: OPERATORS[k][0], value: k === "bool" ? true : k === "number" ? 0 : ATTRIBUTES.find((a) => a.path === attr.value)?.values?.[0] ?? "" };
       render();
       emit();
     });
@@ -111,7 +124,7 @@ export function audienceBuilder(initial, onChange) {
       emit();
     });
     const remove = h("button", { type: "button", class: "link", onclick: () => { rules.splice(i, 1); render(); emit(); } }, t("removeRule"));
-    return h("div", { class: "rule" }, attr, op, value, remove);
+    return h("div", { class: "rule" }, attr, ...(campaign ? [campaign] : []), op, value, remove);
   }
 
   function render() {

@@ -29,6 +29,11 @@ export const ATTRIBUTES = [
   { path: "usual_hour", kind: "number" },
   { path: "lifecycle_previous", kind: "enum", values: LIFECYCLE },
   { path: "birthday_this_month", kind: "bool" },
+  { path: "bought_a_year_ago", kind: "list" },
+  { path: "campaigns.*.days_since_seen", kind: "number" },
+  { path: "campaigns.*.days_since_clicked", kind: "number" },
+  { path: "campaigns.*.days_since_claimed", kind: "number" },
+  { path: "campaigns.*.converted", kind: "bool" },
   { path: "declared.tier", kind: "string" },
   { path: "declared.points", kind: "number" },
   { path: "declared.birthday_month", kind: "number" },
@@ -36,10 +41,18 @@ export const ATTRIBUTES = [
   { path: "declared.points_expiring", kind: "number" },
   { path: "page.type", kind: "string" },
   { path: "page.path", kind: "string" },
+  { path: "page.url", kind: "string" },
+  { path: "page.search", kind: "string" },
+  { path: "page.referrer", kind: "string" },
   { path: "page.category", kind: "string" },
   { path: "device", kind: "enum", values: ["mobile", "tablet", "desktop"] },
+  { path: "locale", kind: "string" },
+  { path: "consent", kind: "enum", values: ["unknown", "granted", "denied"] },
   { path: "utm.source", kind: "string" },
+  { path: "utm.medium", kind: "string" },
   { path: "utm.campaign", kind: "string" },
+  { path: "utm.term", kind: "string" },
+  { path: "utm.content", kind: "string" },
   { path: "local_hour", kind: "number" },
   { path: "weekday", kind: "number" },
   { path: "month", kind: "number" },
@@ -48,10 +61,10 @@ export const ATTRIBUTES = [
 
 /** Operators per attribute kind (GrowthBook condition semantics). */
 export const OPERATORS = {
-  number: ["$eq", "$ne", "$gt", "$gte", "$lt", "$lte"],
+  number: ["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$exists"],
   string: ["$eq", "$ne", "$in", "$nin", "$regex", "$exists"],
   enum: ["$eq", "$ne", "$in", "$nin"],
-  bool: ["$eq"],
+  bool: ["$eq", "$ne"],
   list: ["$in", "$nin", "$all", "$size"],
 };
 
@@ -136,6 +149,23 @@ export const PLAYBOOKS = [
       id: "points-expiring", name: "Points expiring soon", priority: 32,
       condition: { points_expire_in_days: { $gte: 0, $lte: 7 }, "declared.points_expiring": { $gt: 0 } }, caps: { per_day: 1 },
       variants: [{ id: "a", content: banner("{{declared.points_expiring | number}} points expire in {{points_expire_in_days}} days", "Use them on anything in the shop before they are gone.", "Use my points", "/demo/category.html", "dark") }],
+    },
+  },
+  {
+    key: "seasonal", type: "banner",
+    campaign: {
+      id: "seasonal-repeat", name: "Seasonal repeat: the category bought a year ago", priority: 18,
+      condition: { bought_a_year_ago: { $size: { $gt: 0 } } }, caps: { per_day: 1, lifetime: 3 },
+      variants: [{ id: "a", content: banner("Back in season: {{bought_a_year_ago.0}}", "A year ago you picked {{bought_a_year_ago.0}}. This season's pieces are in.", "See what's new", "/demo/category.html") }],
+    },
+  },
+  {
+    key: "followup", type: "banner",
+    campaign: {
+      id: "win-back-follow-up", name: "Follow-up: saw the win-back offer a week ago, did not buy", priority: 26,
+      condition: { "campaigns.win-back.days_since_seen": { $gte: 7 }, "campaigns.win-back.converted": { $ne: true } },
+      caps: { per_day: 1, lifetime: 2 },
+      variants: [{ id: "a", content: banner("Still thinking it over, {{declared.name | \"friend\"}}?", "Your comeback offer is waiting, and shipping is on us this week.", "Take another look", "/demo/category.html") }],
     },
   },
   {

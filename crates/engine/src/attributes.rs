@@ -17,6 +17,8 @@
 //! | `birthday_this_month` (`declared.birthday_month`, 1–12, is this month) | the page and the clock | yes |
 //! | `points_expire_in_days` (from `declared.points_expire_on`, `YYYY-MM-DD`) | the page and the clock | yes |
 //! | `days_since_last_purchase` | the profile | yes |
+//! | `bought_a_year_ago` (categories last bought 11 to 13 months ago and not since) | the profile | yes |
+//! | `campaigns.<id>.days_since_seen`, `.days_since_clicked`, `.days_since_claimed` (each present once it happened), `.converted` (for the campaigns the shopper's ledger remembers, at most 24) | the profile | yes |
 //! | `p_alive`, `expected_orders_90d`, `clv_90d` | the profile and the site's fitted churn model, published with the config (the widget and server-side segments alike) | yes |
 //!
 //! Without consent only the contextual attributes are present, so a
@@ -91,10 +93,20 @@ pub struct Facts {
     pub usual_hour: Option<u8>,
     /// What the site's churn model says of this customer, where one is fitted.
     pub churn: Option<crate::churn::ChurnFigures>,
+    /// `bought_a_year_ago`: the categories last bought about a year ago
+    /// (11 to 13 months) and not since, due for the seasonal repeat (an
+    /// array of strings).
+    pub bought_a_year_ago: Value,
+    /// `campaigns`: per campaign the shopper's ledger remembers, what they
+    /// did with it (`days_since_seen`, `days_since_clicked`,
+    /// `days_since_claimed`, `converted`), for
+    /// follow-ups ("saw X a week ago and did not convert"). Built as the
+    /// condition reads it: an object keyed by campaign id.
+    pub campaigns: Value,
 }
 
 fn put(map: &mut Map, key: &str, value: impl Into<Value>) {
-    map.insert(key.to_string(), value.into());
+    map.set(key, value.into());
 }
 
 /// Builds the attributes a condition sees. Without consent the facts and
@@ -129,7 +141,7 @@ pub fn build(
     // Inserted one by one: collecting into a map would ship a sort.
     let mut utm = Map::new();
     for (k, v) in &page.utm {
-        utm.insert(k.clone(), Value::from(v.as_str()));
+        utm.set(k, Value::from(v.as_str()));
     }
     put(&mut attrs, "utm", utm);
     put(&mut attrs, "consent", consent.as_str());
@@ -195,6 +207,12 @@ pub fn build(
         put(&mut attrs, "expected_orders_90d", c.expected_orders_90d);
         put(&mut attrs, "clv_90d", c.clv_90d);
     }
+    put(
+        &mut attrs,
+        "bought_a_year_ago",
+        facts.bought_a_year_ago.clone(),
+    );
+    put(&mut attrs, "campaigns", facts.campaigns.clone());
     // A birthday month the shop declared (a number, or a numeric string),
     // compared with this month on the shopper's clock.
     let birthday = match declared.get("birthday_month") {

@@ -715,20 +715,25 @@ fn is_in_list(actual: &Value, list: &[Value], eq: impl Fn(&Value, &Value) -> boo
     }
 }
 
+/// One step down a path: an object's key, or an array's element by its
+/// position.
+pub(crate) fn step<'v>(current: &'v Value, part: &str) -> Option<&'v Value> {
+    match current {
+        Value::Object(map) => map.get(part),
+        Value::Array(items) => {
+            crate::cat::digits(part).and_then(|i| items.get(usize::try_from(i).ok()?))
+        }
+        _ => None,
+    }
+}
+
 /// Looks up a split path (a number reaches an array's element); anything
 /// missing is `null`.
 fn get_path<'v>(attrs: &'v Value, path: &[String]) -> &'v Value {
     const NULL: Value = Value::Null;
     let mut current = attrs;
     for part in path {
-        let next = match current {
-            Value::Object(map) => map.get(part),
-            Value::Array(items) => {
-                crate::cat::digits(part).and_then(|i| items.get(usize::try_from(i).ok()?))
-            }
-            _ => None,
-        };
-        match next {
+        match step(current, part) {
             Some(next) => current = next,
             None => return &NULL,
         }

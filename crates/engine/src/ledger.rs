@@ -34,6 +34,12 @@ pub struct Entry {
     pub converted: bool,
     /// The last activity of any kind, for forgetting the stalest entry.
     pub last_ms: i64,
+    /// The last impression (ms; 0: never), kept after `shows` forgets it.
+    pub seen_ms: i64,
+    /// The last click on the offer's call to action or a card (0: never).
+    pub click_ms: i64,
+    /// The last coupon claimed from it (0: never).
+    pub claim_ms: i64,
 }
 
 /// Which cap stopped a campaign.
@@ -135,6 +141,19 @@ impl Ledger {
         }
         entry.shows.push(now_ms);
         entry.lifetime = entry.lifetime.saturating_add(1);
+        entry.seen_ms = entry.seen_ms.max(now_ms);
+    }
+
+    /// The shopper clicked the campaign's offer.
+    pub fn record_click(&mut self, campaign: &str, now_ms: i64) {
+        let entry = self.entry_mut(campaign, now_ms);
+        entry.click_ms = entry.click_ms.max(now_ms);
+    }
+
+    /// The shopper claimed the campaign's coupon.
+    pub fn record_claim(&mut self, campaign: &str, now_ms: i64) {
+        let entry = self.entry_mut(campaign, now_ms);
+        entry.claim_ms = entry.claim_ms.max(now_ms);
     }
 
     /// Adds what another device's ledger holds (the same customer, signed
@@ -150,6 +169,9 @@ impl Ledger {
             e.shows = shows.split_off(start);
             e.lifetime = e.lifetime.saturating_add(o.lifetime);
             e.last_dismiss_ms = e.last_dismiss_ms.max(o.last_dismiss_ms);
+            e.seen_ms = e.seen_ms.max(o.seen_ms);
+            e.click_ms = e.click_ms.max(o.click_ms);
+            e.claim_ms = e.claim_ms.max(o.claim_ms);
             e.converted |= o.converted;
             if e.variant.is_empty() || o.last_ms > e.last_ms {
                 e.variant.clone_from(&o.variant);
@@ -239,19 +261,21 @@ impl Ledger {
                 .iter()
                 .map(|e| {
                     let mut m = Map::new();
-                    m.insert("c".into(), Value::from(e.campaign.as_str()));
+                    m.set("c", Value::from(e.campaign.as_str()));
                     if !e.variant.is_empty() {
-                        m.insert("v".into(), Value::from(e.variant.as_str()));
+                        m.set("v", Value::from(e.variant.as_str()));
                     }
-                    m.insert("s".into(), Value::from(e.shows.clone()));
-                    m.insert("n".into(), Value::from(e.lifetime));
+                    m.set("s", Value::from(e.shows.clone()));
+                    m.set("n", Value::from(e.lifetime));
                     if let Some(d) = e.last_dismiss_ms {
-                        m.insert("d".into(), Value::from(d));
+                        m.set("d", Value::from(d));
                     }
                     if e.converted {
-                        m.insert("x".into(), Value::Bool(true));
+                        m.set("x", Value::Bool(true));
                     }
-                    m.insert("t".into(), Value::from(e.last_ms));
+                    // The last impression, click and claim (0: never).
+                    m.set("f", Value::from(vec![e.seen_ms, e.click_ms, e.claim_ms]));
+                    m.set("t", Value::from(e.last_ms));
                     Value::Object(m)
                 })
                 .collect(),
@@ -275,6 +299,9 @@ impl Ledger {
                 insertion_sort(&mut shows, |a, b| a > b);
                 let excess = shows.len().saturating_sub(MAX_SHOWS);
                 shows.drain(..excess);
+                // Written before `f` was kept: the last impression still held.
+                let at = |i: usize| v["f"][i].as_i64().unwrap_or(0);
+                let seen_ms = at(0).max(shows.last().copied().unwrap_or(0));
                 Some(Entry {
                     campaign: v["c"].as_str()?.to_string(),
                     variant: v["v"]
@@ -291,6 +318,9 @@ impl Ledger {
                     last_dismiss_ms: v["d"].as_i64(),
                     converted: v["x"].as_bool().unwrap_or(false),
                     last_ms: v["t"].as_i64().unwrap_or(0),
+                    seen_ms,
+                    click_ms: at(1),
+                    claim_ms: at(2),
                 })
             })
             .collect();

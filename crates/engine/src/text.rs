@@ -145,7 +145,7 @@ fn lookup<'v>(attributes: &'v Value, path: &str) -> &'v Value {
     }
     let mut current = attributes;
     for part in path.split('.') {
-        match current.get(part) {
+        match crate::condition::step(current, part) {
             Some(next) => current = next,
             None => return &NULL,
         }
@@ -289,6 +289,17 @@ mod tests {
         assert_eq!(fill_krw("Hi {{declared.blank|\"there\"}}!"), "Hi there!");
         assert_eq!(fill_krw("Hi {{ declared.nick }}!"), "Hi !");
         assert_eq!(fill_krw("{{declared.nick | \"a | b\"}}"), "a | b");
+        // A number in the path reaches a list's element.
+        let list = json!({"bought_a_year_ago": ["swimwear", "coat"]});
+        let first = fill("{{bought_a_year_ago.0}}", &list, None, &PlainNumbers);
+        assert_eq!(first, "swimwear");
+        let third = fill(
+            "{{bought_a_year_ago.2 | \"x\"}}",
+            &list,
+            None,
+            &PlainNumbers,
+        );
+        assert_eq!(third, "x");
     }
 
     #[test]

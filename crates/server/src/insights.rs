@@ -34,6 +34,9 @@ pub const TYPES: &[&str] = &[
     "order",
     "exposure",
     "dismiss",
+    "click",
+    "claim",
+    "conversion",
 ];
 
 /// The lifecycle stages, in the order charts stack them.
@@ -121,6 +124,8 @@ const KNOWN_ROOTS: &[&str] = &[
     "lifecycle_previous",
     "usual_hour",
     "long_dwell_without_purchase",
+    "bought_a_year_ago",
+    "campaigns",
 ];
 
 /// What segments know besides: the site's churn model's figures.
@@ -158,6 +163,15 @@ fn input(e: &Event) -> Option<Input> {
             variant: e.variant.clone().unwrap_or_default(),
         },
         "dismiss" => Input::Dismiss {
+            campaign: e.campaign.clone()?,
+        },
+        "click" => Input::Click {
+            campaign: e.campaign.clone()?,
+        },
+        "claim" => Input::Claim {
+            campaign: e.campaign.clone()?,
+        },
+        "conversion" => Input::Convert {
             campaign: e.campaign.clone()?,
         },
         _ => return None,
@@ -566,6 +580,45 @@ mod tests {
             r.unknown,
             vec!["declared.tier".to_string(), "page.path".to_string()]
         );
+    }
+
+    #[test]
+    fn reach_knows_follow_ups_and_the_seasonal_repeat_from_events() {
+        let t0 = 20_000 * DAY;
+        let now = t0 + 365 * DAY;
+        let mut coat = purchase("1", "a", t0, 90_000.0);
+        coat.category = Some("coat".into());
+        let mut click = exposure("3", "b", now - 8 * DAY, "win-back", "a");
+        click.kind = "click".into();
+        let mut converted = exposure("6", "c", now - 8 * DAY, "win-back", "a");
+        converted.kind = "conversion".into();
+        let events = vec![
+            coat,
+            exposure("2", "b", now - 8 * DAY, "win-back", "a"),
+            click,
+            exposure("4", "c", now - 9 * DAY, "win-back", "a"),
+            purchase("5", "c", now - 8 * DAY, 10_000.0),
+            converted,
+        ];
+        let cfg = ProfileConfig::default();
+        let count = |condition: serde_json::Value| {
+            let condition = dangol_engine::json::Value::from(condition);
+            let c = Condition::compile(&condition, &NativeRegex).unwrap();
+            let r = reach(&events, &c, &dangol_engine::json!({}), &cfg, now);
+            assert!(r.unknown.is_empty(), "{:?}", r.unknown);
+            r.matched
+        };
+        assert_eq!(
+            count(serde_json::json!({"bought_a_year_ago": {"$in": ["coat"]}})),
+            1
+        );
+        let follow_up = serde_json::json!({
+            "campaigns.win-back.days_since_seen": {"$gte": 7},
+            "campaigns.win-back.converted": {"$ne": true}
+        });
+        assert_eq!(count(follow_up), 1, "b saw it and did not buy; c bought");
+        let clicked = serde_json::json!({"campaigns.win-back.days_since_clicked": {"$gte": 7}});
+        assert_eq!(count(clicked), 1);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 mod store;
 
-use crate::json::Value;
+use crate::json::{Map, Value};
 
 use crate::attributes::Facts;
 use crate::ledger::Ledger;
@@ -19,6 +19,9 @@ pub const MAX_BYTES: usize = 16 * 1024;
 const DAY_MS: f64 = 86_400_000.0;
 /// Categories, brands and items remembered; the weakest are forgotten.
 pub(crate) const MAX_SCORES: usize = 12;
+/// "About a year ago" for the seasonal repeat: 11 to 13 months, in ms.
+const A_YEAR_AGO_FROM: i64 = 335 * 86_400_000;
+const A_YEAR_AGO_TO: i64 = 395 * 86_400_000;
 /// Cart lines kept.
 pub(crate) const MAX_CART: usize = 20;
 /// Transaction ids remembered to count a purchase once.
@@ -228,6 +231,16 @@ pub enum Input {
         /// The campaign.
         campaign: String,
     },
+    /// The shopper clicked an offer.
+    Click {
+        /// The campaign.
+        campaign: String,
+    },
+    /// The shopper claimed an offer's coupon.
+    Claim {
+        /// The campaign.
+        campaign: String,
+    },
 }
 
 /// A lifecycle stage change, to be recorded as an event.
@@ -274,6 +287,9 @@ pub struct Profile {
     pub item_views: Vec<Score>,
     /// Items bought, by how often and how lately (never recommended back).
     pub bought: Vec<Score>,
+    /// Categories bought, each with its last purchase (for the seasonal
+    /// repeat: the same category bought about a year ago).
+    pub bought_categories: Vec<Score>,
     /// Decayed price signals: coupon use, sale pages, repeat views without
     /// buying, items removed from the cart.
     pub price_signals: f64,
@@ -489,6 +505,7 @@ impl Profile {
                 self.session_purchased = true;
                 for c in categories {
                     bump(&mut self.categories, c, 5.0, now_ms, half_life);
+                    bump(&mut self.bought_categories, c, 1.0, now_ms, half_life);
                 }
                 for item in items {
                     bump(&mut self.bought, item, 1.0, now_ms, half_life);
@@ -508,6 +525,8 @@ impl Profile {
             }
             Input::Dismiss { campaign } => self.ledger.record_dismiss(campaign, now_ms),
             Input::Convert { campaign } => self.ledger.record_conversion(campaign, now_ms),
+            Input::Click { campaign } => self.ledger.record_click(campaign, now_ms),
+            Input::Claim { campaign } => self.ledger.record_claim(campaign, now_ms),
         }
         self.restage(cfg, now_ms)
     }
@@ -612,6 +631,11 @@ impl Profile {
         merge_scores(&mut m.brands, &other.brands, half_life);
         merge_scores(&mut m.item_views, &other.item_views, half_life);
         merge_scores(&mut m.bought, &other.bought, half_life);
+        merge_scores(
+            &mut m.bought_categories,
+            &other.bought_categories,
+            half_life,
+        );
         let at = self.price_signals_ms.max(other.price_signals_ms);
         m.price_signals = decayed(self.price_signals, self.price_signals_ms, at, half_life)
             + decayed(other.price_signals, other.price_signals_ms, at, half_life);
@@ -704,6 +728,34 @@ impl Profile {
         (*count > 0).then_some(hour as u8)
     }
 
+    /// The seasonal repeat's categories and the follow-ups' campaigns, as
+    /// [`Facts::bought_a_year_ago`] and [`Facts::campaigns`] hold them.
+    #[inline(never)]
+    fn follow_ups(&self, now_ms: i64) -> (Value, Value) {
+        let mut year_ago = Vec::new();
+        for s in &self.bought_categories {
+            if (A_YEAR_AGO_FROM..=A_YEAR_AGO_TO).contains(&(now_ms - s.at_ms)) {
+                year_ago.push(Value::from(s.key.as_str()));
+            }
+        }
+        let mut campaigns = Map::new();
+        for e in self.ledger.entries() {
+            let mut m = Map::new();
+            for (key, at) in [
+                ("days_since_seen", e.seen_ms),
+                ("days_since_clicked", e.click_ms),
+                ("days_since_claimed", e.claim_ms),
+            ] {
+                if at != 0 {
+                    m.set(key, Value::from((now_ms - at).max(0) as f64 / DAY_MS));
+                }
+            }
+            m.set("converted", Value::Bool(e.converted));
+            campaigns.set(&e.campaign, Value::Object(m));
+        }
+        (Value::Array(year_ago), Value::Object(campaigns))
+    }
+
     /// The attribute facts at `now_ms` (see [`crate::attributes`]).
     pub fn facts(&self, cfg: &ProfileConfig, now_ms: i64) -> Facts {
         let half_life = cfg.affinity_half_life_days;
@@ -720,6 +772,7 @@ impl Profile {
             .iter()
             .map(|l| l.price * f64::from(l.quantity))
             .sum();
+        let (year_ago, campaigns) = self.follow_ups(now_ms);
         Facts {
             visits: self.visits,
             sessions: self.sessions,
@@ -757,6 +810,8 @@ impl Profile {
                 && !self.session_purchased,
             previous_lifecycle: self.previous_stage.map(|s| s.name().to_string()),
             usual_hour: self.usual_hour(),
+            bought_a_year_ago: year_ago,
+            campaigns,
             churn: cfg.churn.and_then(|m| {
                 m.figures(
                     self.orders,

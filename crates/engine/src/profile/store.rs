@@ -44,9 +44,7 @@ fn read_scores(v: &Value) -> Vec<Score> {
 
 pub(super) fn to_value(p: &Profile) -> Value {
     let mut m = Map::new();
-    let mut put = |k: &str, v: Value| {
-        m.insert(k.to_string(), v);
-    };
+    let mut put = |k: &str, v: Value| m.set(k, v);
     put("v", Value::from(PROFILE_SCHEMA));
     put("first", Value::from(p.first_seen_ms));
     put("last", Value::from(p.last_seen_ms));
@@ -71,6 +69,9 @@ pub(super) fn to_value(p: &Profile) -> Value {
     put("items", scores(&p.item_views));
     if !p.bought.is_empty() {
         put("paid", scores(&p.bought));
+    }
+    if !p.bought_categories.is_empty() {
+        put("paidcat", scores(&p.bought_categories));
     }
     put(
         "price",
@@ -194,6 +195,7 @@ pub(super) fn from_value(v: &Value) -> Result<Profile, String> {
         brands: read_scores(obj.get("brand").unwrap_or(&Value::Null)),
         item_views: read_scores(obj.get("items").unwrap_or(&Value::Null)),
         bought: read_scores(obj.get("paid").unwrap_or(&Value::Null)),
+        bought_categories: read_scores(obj.get("paidcat").unwrap_or(&Value::Null)),
         price_signals: price
             .and_then(|p| p[0].as_f64())
             .filter(|x| x.is_finite())

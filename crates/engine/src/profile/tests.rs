@@ -283,6 +283,121 @@ fn offer_events_feed_the_ledger() {
 }
 
 #[test]
+fn follow_up_facts_say_how_long_ago_each_campaign_was_seen_clicked_and_claimed() {
+    let mut p = Profile::default();
+    let offer = |p: &mut Profile, input: Input, t: i64| {
+        p.apply(&input, &cfg(), t, 0);
+    };
+    let c = || "win-back".to_string();
+    offer(
+        &mut p,
+        Input::Exposure {
+            campaign: c(),
+            variant: "a".into(),
+        },
+        T0,
+    );
+    offer(&mut p, Input::Click { campaign: c() }, T0 + H);
+    offer(&mut p, Input::Claim { campaign: c() }, T0 + 2 * H);
+    offer(
+        &mut p,
+        Input::Exposure {
+            campaign: "other".into(),
+            variant: "a".into(),
+        },
+        T0 + DAY,
+    );
+    // Thirty days on, past the week of impressions the caps keep.
+    let now = T0 + 30 * DAY;
+    view(&mut p, now);
+    let stored = Profile::from_value(&p.to_value()).unwrap();
+    let facts = stored.facts(&cfg(), now);
+    let f = &facts.campaigns["win-back"];
+    assert_eq!(f["days_since_seen"], 30.0);
+    assert_eq!(f["days_since_clicked"], 30.0 - 1.0 / 24.0);
+    assert_eq!(f["days_since_claimed"], 30.0 - 2.0 / 24.0);
+    assert_eq!(f["converted"], false);
+    let other = &facts.campaigns["other"];
+    assert_eq!(other["days_since_seen"], 29.0);
+    assert!(other.get("days_since_clicked").is_none());
+    // The attribute a condition reads.
+    let attrs = crate::attributes::build(
+        &crate::attributes::PageContext::default(),
+        &facts,
+        &crate::json::Map::new(),
+        crate::consent::Consent::Granted,
+        &crate::time::Moment::utc(now),
+    );
+    assert_eq!(attrs["campaigns"]["win-back"]["days_since_seen"], 30.0);
+    assert_eq!(attrs["campaigns"]["win-back"]["converted"], false);
+    assert!(
+        attrs["campaigns"]["other"]
+            .get("days_since_claimed")
+            .is_none()
+    );
+    // The follow-up playbook's condition: saw it a week ago or more, did
+    // not convert.
+    let follow_up = crate::json!({
+        "campaigns.win-back.days_since_seen": {"$gte": 7},
+        "campaigns.win-back.converted": {"$ne": true}
+    });
+    let null = crate::json::Value::Null;
+    assert!(crate::condition::eval_condition(&attrs, &follow_up, &null));
+    p.apply(&Input::Convert { campaign: c() }, &cfg(), now, 0);
+    let converted = crate::attributes::build(
+        &crate::attributes::PageContext::default(),
+        &p.facts(&cfg(), now),
+        &crate::json::Map::new(),
+        crate::consent::Consent::Granted,
+        &crate::time::Moment::utc(now),
+    );
+    assert!(!crate::condition::eval_condition(
+        &converted, &follow_up, &null
+    ));
+}
+
+#[test]
+fn a_ledger_written_before_follow_ups_keeps_its_last_impression() {
+    let old = crate::json!([{"c": "x", "s": [5, 9], "n": 2, "t": 9}]);
+    let ledger = crate::ledger::Ledger::from_value(&old);
+    let e = ledger.entry("x").unwrap();
+    assert_eq!((e.seen_ms, e.click_ms, e.claim_ms), (9, 0, 0));
+}
+
+#[test]
+fn a_category_bought_about_a_year_ago_and_not_since_is_due_again() {
+    let mut p = Profile::default();
+    let order = |p: &mut Profile, t: i64, id: &str, category: &str| {
+        p.apply(
+            &Input::Purchase {
+                transaction_id: Some(id.into()),
+                value: 10.0,
+                categories: vec![category.into()],
+                items: vec![],
+                coupon: false,
+            },
+            &cfg(),
+            t,
+            0,
+        );
+    };
+    order(&mut p, T0, "o1", "swimwear");
+    order(&mut p, T0 + 5 * DAY, "o2", "coat");
+    order(&mut p, T0 + 10 * DAY, "o3", "knit");
+    // The knit bought again since.
+    order(&mut p, T0 + 200 * DAY, "o4", "knit");
+    let due = |p: &Profile, days: i64| p.facts(&cfg(), T0 + days * DAY).bought_a_year_ago;
+    assert_eq!(due(&p, 300), crate::json!([]));
+    assert_eq!(due(&p, 336), crate::json!(["swimwear"]));
+    assert_eq!(due(&p, 365), crate::json!(["swimwear", "coat"]));
+    assert_eq!(due(&p, 398), crate::json!(["coat"]));
+    assert_eq!(due(&p, 420), crate::json!([]));
+    // Kept in the stored form.
+    let stored = Profile::from_value(&p.to_value()).unwrap();
+    assert_eq!(due(&stored, 365), due(&p, 365));
+}
+
+#[test]
 fn the_stored_form_round_trips_and_junk_is_an_error() {
     let mut p = Profile::default();
     view(&mut p, T0);
