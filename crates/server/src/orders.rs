@@ -30,7 +30,7 @@ use crate::upload::{Line, Lines, Rejected, fail, text_field};
 pub(crate) const ORDERS: &str = "/v1/admin/sites/{site}/orders";
 
 /// Orders stored per transaction.
-const BATCH: usize = 2000;
+const BATCH: usize = 20_000;
 
 /// One order, as imported.
 #[derive(Debug, Clone, PartialEq)]
@@ -301,12 +301,22 @@ fn order_of_csv(line: &str, header: &[String]) -> Result<Order, (String, String)
 #[derive(Debug, Default)]
 struct Tally {
     lines: u64,
+    /// Lines that are not an order.
+    rejected: Rejected,
+    /// What storing the orders found.
+    stored: Stored,
+}
+
+/// What storing an import's orders found.
+#[derive(Debug, Default)]
+struct Stored {
     imported: u64,
     duplicates: u64,
     customers: HashSet<String>,
     /// The ids of customers with orders stored by this import, whose
     /// rollups are made again once it ends.
     changed: HashSet<String>,
+    /// Orders refused when stored (an erased customer, a time out of range).
     rejected: Rejected,
 }
 
@@ -316,7 +326,7 @@ async fn store_batch(
     state: &AppState,
     site: &str,
     batch: &mut Vec<(u64, Order)>,
-    tally: &mut Tally,
+    tally: &mut Stored,
 ) -> Result<(), ApiError> {
     if batch.is_empty() {
         return Ok(());
@@ -410,23 +420,26 @@ pub async fn import(
     // rollups do not compete with the import for the database; they are
     // marked once at the end, also when the upload breaks off.
     let read = read_orders(&state, &site, csv, body, &mut tally).await;
-    let changed: Vec<&str> = tally.changed.iter().map(String::as_str).collect();
+    let changed: Vec<&str> = tally.stored.changed.iter().map(String::as_str).collect();
     for chunk in changed.chunks(1000) {
         state.store.mark_pending(&site, chunk).await?;
     }
     read?;
+    let stored = tally.stored;
+    let rejected = tally.rejected.merge(stored.rejected);
     Ok(Json(json!({
         "lines": tally.lines,
-        "imported": tally.imported,
-        "duplicates": tally.duplicates,
-        "rejected": tally.rejected.count,
-        "customers": tally.customers.len(),
-        "errors": tally.rejected.errors,
-        "errors_truncated": tally.rejected.truncated(),
+        "imported": stored.imported,
+        "duplicates": stored.duplicates,
+        "rejected": rejected.count,
+        "customers": stored.customers.len(),
+        "errors": rejected.errors,
+        "errors_truncated": rejected.truncated(),
     })))
 }
 
-/// Reads the upload line by line and stores its orders in batches.
+/// Reads the upload line by line and stores its orders in batches, each
+/// batch stored (on another thread) while the next is read and parsed.
 async fn read_orders(
     state: &AppState,
     site: &str,
@@ -436,31 +449,80 @@ async fn read_orders(
 ) -> Result<(), ApiError> {
     let mut lines = Lines::new(body);
     let mut header_row: Option<Vec<String>> = None;
+    let mut storing: Option<tokio::task::JoinHandle<(Stored, Result<(), ApiError>)>> = None;
+    // What was stored comes back with each batch's result, also when it
+    // failed, so the customers stored so far are still marked.
+    async fn wait(
+        storing: &mut Option<tokio::task::JoinHandle<(Stored, Result<(), ApiError>)>>,
+        into: &mut Stored,
+    ) -> Result<(), ApiError> {
+        let Some(task) = storing.take() else {
+            return Ok(());
+        };
+        let (stored, done) = task
+            .await
+            .map_err(|e| ApiError::internal(format!("storing a batch of orders failed: {e}")))?;
+        *into = stored;
+        done
+    }
+    loop {
+        let next = next_batch(
+            &mut lines,
+            &mut header_row,
+            csv,
+            &mut tally.lines,
+            &mut tally.rejected,
+        )
+        .await;
+        wait(&mut storing, &mut tally.stored).await?;
+        let (mut batch, more) = next?;
+        let mut stored = std::mem::take(&mut tally.stored);
+        let (state, site) = (state.clone(), site.to_string());
+        storing = Some(tokio::spawn(async move {
+            let done = store_batch(&state, &site, &mut batch, &mut stored).await;
+            (stored, done)
+        }));
+        if !more {
+            return wait(&mut storing, &mut tally.stored).await;
+        }
+    }
+}
+
+/// The next [`BATCH`] orders of the upload (fewer at its end), counting
+/// its lines and rejecting those that are not an order; and whether the
+/// upload goes on.
+async fn next_batch(
+    lines: &mut Lines,
+    header_row: &mut Option<Vec<String>>,
+    csv: bool,
+    count: &mut u64,
+    rejected: &mut Rejected,
+) -> Result<(Vec<(u64, Order)>, bool), ApiError> {
     let mut batch: Vec<(u64, Order)> = Vec::with_capacity(BATCH);
     while let Some((line_no, line)) = lines.next().await? {
         let Line::Text(line) = line else {
-            tally.lines += 1;
-            tally.rejected.add(line_no, fail("", "is not UTF-8 text"));
+            *count += 1;
+            rejected.add(line_no, fail("", "is not UTF-8 text"));
             continue;
         };
         if csv && header_row.is_none() {
-            header_row = Some(csv_header(&line)?);
+            *header_row = Some(csv_header(&line)?);
             continue;
         }
-        tally.lines += 1;
-        let parsed = match &header_row {
+        *count += 1;
+        let parsed = match header_row {
             Some(h) => order_of_csv(&line, h),
             None => order_of_json(&line),
         };
         match parsed {
             Ok(order) => batch.push((line_no, order)),
-            Err(e) => tally.rejected.add(line_no, e),
+            Err(e) => rejected.add(line_no, e),
         }
         if batch.len() >= BATCH {
-            store_batch(state, site, &mut batch, tally).await?;
+            return Ok((batch, true));
         }
     }
-    store_batch(state, site, &mut batch, tally).await
+    Ok((batch, false))
 }
 
 #[cfg(test)]

@@ -380,6 +380,52 @@ macro_rules! sql_store {
             }
         }
 
+        /// Rows a single `INSERT` of events carries (12 parameters each, under
+        /// SQLite's limit of 32,766).
+        const ROWS_PER_INSERT: usize = 2000;
+
+        /// Inserts `events[i]` for each `i` of `rows` (in that order), those
+        /// whose id is new; the ids stored.
+        async fn insert_event_rows<'c, E>(
+            executor: E,
+            site: &str,
+            events: &[Event],
+            rows: &[usize],
+            now_ms: i64,
+        ) -> Result<Vec<String>, StoreError>
+        where
+            E: sqlx::Executor<'c, Database = $db>,
+        {
+            let mut query = sqlx::QueryBuilder::<$db>::new(
+                "INSERT INTO events (site, id, type, ts, anon, campaign, variant, item, category, price, answer, received_ms) ",
+            );
+            query.push_values(rows.iter().map(|&i| &events[i]), |mut row, e| {
+                row.push_bind(site)
+                    .push_bind(&e.id)
+                    .push_bind(&e.kind)
+                    .push_bind(e.ts)
+                    .push_bind(&e.anon)
+                    .push_bind(&e.campaign)
+                    .push_bind(&e.variant)
+                    .push_bind(&e.item)
+                    .push_bind(&e.category)
+                    .push_bind(e.price)
+                    .push_bind(e.answer.map(i64::from))
+                    .push_bind(now_ms);
+            });
+            // Any unique key: (site, id) in SQLite, (site, id, ts) in
+            // PostgreSQL's partitioned table.
+            query.push(" ON CONFLICT DO NOTHING RETURNING id");
+            Ok(query
+                .build()
+                .fetch_all(executor)
+                .await
+                .map_err(db)?
+                .into_iter()
+                .map(|r| r.get::<String, _>("id"))
+                .collect())
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::EventStore for $store {
             async fn insert_events(
@@ -416,34 +462,19 @@ macro_rules! sql_store {
                 if order.is_empty() {
                     return Ok(Vec::new());
                 }
-                let mut query = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO events (site, id, type, ts, anon, campaign, variant, item, category, price, answer, received_ms) ",
-                );
-                query.push_values(order.iter().map(|&i| &events[i]), |mut row, e| {
-                    row.push_bind(site)
-                        .push_bind(&e.id)
-                        .push_bind(&e.kind)
-                        .push_bind(e.ts)
-                        .push_bind(&e.anon)
-                        .push_bind(&e.campaign)
-                        .push_bind(&e.variant)
-                        .push_bind(&e.item)
-                        .push_bind(&e.category)
-                        .push_bind(e.price)
-                        .push_bind(e.answer.map(i64::from))
-                        .push_bind(now_ms);
-                });
-                // Any unique key: (site, id) in SQLite, (site, id, ts) in
-                // PostgreSQL's partitioned table.
-                query.push(" ON CONFLICT DO NOTHING RETURNING id");
-                let stored: std::collections::HashSet<String> = query
-                    .build()
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db)?
-                    .into_iter()
-                    .map(|r| r.get::<String, _>("id"))
-                    .collect();
+                // A large batch (an order import) goes in as one transaction of
+                // several statements: the indexes' pages are written to the log
+                // once per transaction, not once per statement.
+                let mut stored = std::collections::HashSet::new();
+                if order.len() <= ROWS_PER_INSERT {
+                    stored.extend(insert_event_rows(&self.pool, site, events, &order, now_ms).await?);
+                } else {
+                    let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                    for part in order.chunks(ROWS_PER_INSERT) {
+                        stored.extend(insert_event_rows(&mut *tx, site, events, part, now_ms).await?);
+                    }
+                    tx.commit().await.map_err(db)?;
+                }
                 let mut fresh = vec![false; events.len()];
                 for i in order {
                     fresh[i] = stored.contains(&events[i].id);

@@ -72,6 +72,15 @@ impl Rejected {
         }
     }
 
+    /// Both lists of rejections as one, in line order.
+    pub fn merge(mut self, other: Rejected) -> Rejected {
+        self.count += other.count;
+        self.errors.extend(other.errors);
+        self.errors.sort_by_key(|e| e.line);
+        self.errors.truncate(MAX_ERRORS);
+        self
+    }
+
     /// Whether more lines were rejected than listed.
     pub fn truncated(&self) -> bool {
         self.count as usize > self.errors.len()

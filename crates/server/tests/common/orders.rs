@@ -163,6 +163,72 @@ pub async fn orders_import_once_each_name_bad_lines_and_join_the_customers_profi
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+/// An upload larger than one batch (stored while the next is read) and a
+/// batch larger than one statement (stored as one transaction): every order
+/// once, a second upload of the same history all duplicates, and errors
+/// from reading and from storing listed together in line order.
+pub async fn a_large_order_history_is_stored_in_full_and_once(state: AppState) {
+    let day = 86_400_000;
+    let now = now_ms();
+    let history = |from: u64, to: u64| -> String {
+        (from..to)
+            .map(|i| {
+                if i == 7 {
+                    // A line that is not an order, among the first.
+                    "not json".to_string()
+                } else if i == 24_000 {
+                    // A time no event may have, refused when stored.
+                    json!({"customer_id": "c-late", "order_id": "late",
+                           "time": now + 400 * day, "value": 1})
+                    .to_string()
+                } else {
+                    json!({"customer_id": format!("c-{}", i / 5), "order_id": format!("o-{i}"),
+                           "time": now - (i as i64 % 700 + 1) * day, "value": 1000 + i})
+                    .to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let lines = 25_000u64;
+    let (status, _, body) = send(&state, orders(&history(0, lines), "application/x-ndjson")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (
+            &body["lines"],
+            &body["imported"],
+            &body["duplicates"],
+            &body["rejected"]
+        ),
+        (&json!(lines), &json!(lines - 2), &json!(0), &json!(2)),
+        "{body}"
+    );
+    // 5,000 customers and `c-late`, linked before its order was refused.
+    assert_eq!(body["customers"], json!(5_001), "{body}");
+    let lines_of = |body: &Value| -> Vec<u64> {
+        body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["line"].as_u64().unwrap())
+            .collect()
+    };
+    // Line numbers count from 1.
+    assert_eq!(lines_of(&body), vec![8, 24_001], "{body}");
+    // The same history again, and a little more.
+    let (status, _, body) = send(
+        &state,
+        orders(&history(0, lines + 10), "application/x-ndjson"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (&body["imported"], &body["duplicates"], &body["rejected"]),
+        (&json!(10), &json!(lines - 2), &json!(2)),
+        "{body}"
+    );
+}
+
 pub async fn the_churn_model_is_fitted_on_the_sites_order_history(state: AppState) {
     use dangol_engine::churn::{BgNbd, GammaGamma};
     use dangol_server::churn::{fit_bgnbd, simulate};
