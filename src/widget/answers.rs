@@ -30,9 +30,9 @@ pub(crate) enum Pending {
     Send(u32),
     /// The request to erase the server's copy of a withdrawn id.
     Erase,
-    /// The request linking the id to a signed-in customer.
+    /// The request linking the id to the signed-in customer named.
     #[cfg(feature = "identity")]
-    Identify,
+    Identify(String),
     /// An offer for the second module to render, once it has loaded.
     #[cfg(not(feature = "full"))]
     Show(Box<super::offers::Later>),
@@ -90,8 +90,8 @@ pub(crate) fn answer(cell: Rc<RefCell<Inner>>, id: JsValue, value: JsValue) {
         Pending::Send(ticket) => super::sync::sent(cell, ticket, Reply::read(&value)),
         Pending::Erase => super::effects::erased(Reply::read(&value)),
         #[cfg(feature = "identity")]
-        Pending::Identify => {
-            let input = super::effects::identified(Reply::read(&value));
+        Pending::Identify(customer) => {
+            let input = super::effects::identified(customer, Reply::read(&value));
             if let Ok(mut inner) = cell.try_borrow_mut() {
                 inner.input(input);
             }

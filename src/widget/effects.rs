@@ -65,27 +65,30 @@ pub(super) fn erased(reply: Reply) {
 /// The identify request's answer, for the session: the other devices'
 /// profile (when asked for), a refusal that asking again cannot change
 /// (named in the console), or a failure to leave for another page.
-pub(super) fn identified(reply: Reply) -> Input {
+pub(super) fn identified(customer: String, reply: Reply) -> Input {
     use dangol_engine::session::Outcome;
-    Input::Identified(match reply {
-        Reply::Http { status, body, .. } => match Outcome::of_status(status, None) {
-            Outcome::Delivered => Ok(parse(&body)
-                .and_then(|answer| answer.get("profile").cloned())
-                .filter(|profile| !profile.is_null())),
-            Outcome::Refused => {
-                warn(&dangol_engine::cat::cat(&[
-                    "dangol.identify: the server refused to link this browser (HTTP ",
-                    &dangol_engine::cat::uint(u64::from(status)),
-                    ": ",
-                    &body,
-                    ")",
-                ]));
-                Err(true)
-            }
+    Input::Identified(
+        customer,
+        match reply {
+            Reply::Http { status, body, .. } => match Outcome::of_status(status, None) {
+                Outcome::Delivered => Ok(parse(&body)
+                    .and_then(|answer| answer.get("profile").cloned())
+                    .filter(|profile| !profile.is_null())),
+                Outcome::Refused => {
+                    warn(&dangol_engine::cat::cat(&[
+                        "dangol.identify: the server refused to link this browser (HTTP ",
+                        &dangol_engine::cat::uint(u64::from(status)),
+                        ": ",
+                        &body,
+                        ")",
+                    ]));
+                    Err(true)
+                }
+                _ => Err(false),
+            },
             _ => Err(false),
         },
-        _ => Err(false),
-    })
+    )
 }
 
 impl Inner {
@@ -150,7 +153,7 @@ impl Inner {
                     ]);
                     let mut body = dangol_engine::json::Map::new();
                     body.set("anon", id.into());
-                    body.set("customer", customer.into());
+                    body.set("customer", customer.as_str().into());
                     body.set("proof", proof.into());
                     body.set("profile", profile.into());
                     let Ok(text) = js_sys::JSON::stringify(&json::to_js(&Value::Object(body)))
@@ -158,7 +161,7 @@ impl Inner {
                         continue;
                     };
                     let text = String::from(text);
-                    self.ask(Pending::Identify, |host, n| {
+                    self.ask(Pending::Identify(customer), |host, n| {
                         host.req(n, "POST", &url, &text, &key, "", "")
                     });
                 }

@@ -78,7 +78,8 @@ struct World {
     storage: BTreeMap<String, String>,
     tabs: [Session; 2],
     in_flight: [Vec<(u32, Value)>; 2],
-    identifying: [bool; 2],
+    /// Identify requests in flight per tab, by customer, oldest first.
+    identifying: [Vec<String>; 2],
     now: i64,
     next: u64,
     pages: u32,
@@ -108,7 +109,7 @@ impl World {
             storage: BTreeMap::new(),
             tabs: [Session::new(String::new()), Session::new(String::new())],
             in_flight: [Vec::new(), Vec::new()],
-            identifying: [false, false],
+            identifying: [Vec::new(), Vec::new()],
             now: T0,
             next: 0,
             pages: 0,
@@ -128,7 +129,7 @@ impl World {
         let (session, out) = self.with(tab, |_, ctx| Session::start(page, stored, gpc, ctx));
         self.tabs[tab] = session;
         self.in_flight[tab].clear();
-        self.identifying[tab] = false;
+        self.identifying[tab].clear();
         self.carry_out(tab, out);
     }
 
@@ -201,12 +202,17 @@ impl World {
                 Effect::RemoveOutboxes => self.storage.retain(|k, _| !k.starts_with("outbox:")),
                 Effect::Wipe => self.storage.clear(),
                 Effect::Erase { id, .. } => self.dead.push(id.clone()),
-                Effect::Identify { id, profile, .. } => {
+                Effect::Identify {
+                    id,
+                    profile,
+                    customer,
+                    ..
+                } => {
                     assert!(purposes.measurement.may_send(), "{text}");
                     assert!(!profile || purposes.personalisation.may_store(), "{text}");
                     assert!(!text.contains(SECRET), "declared attributes sent: {text}");
                     assert_eq!(self.tabs[tab].id(), Some(id.as_str()), "{text}");
-                    self.identifying[tab] = true;
+                    self.identifying[tab].push(customer.clone());
                 }
                 Effect::Send { ticket, body, .. } => {
                     assert!(purposes.measurement.may_send(), "{text}");
@@ -364,13 +370,14 @@ impl World {
             }
             Step::SignOut => self.handle(tab, Input::Identify(None)),
             Step::IdentifyAnswer(how) => {
-                if std::mem::take(&mut self.identifying[tab]) {
+                if !self.identifying[tab].is_empty() {
+                    let customer = self.identifying[tab].remove(0);
                     let answer = match how {
                         0 => Ok(None),
                         1 => Ok(Some(json!({"v": 1, "visits": 3, "sessions": 2}))),
                         _ => Err(true),
                     };
-                    self.handle(tab, Input::Identified(answer));
+                    self.handle(tab, Input::Identified(customer, answer));
                 }
             }
             Step::Orphans => {

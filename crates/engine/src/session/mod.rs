@@ -236,9 +236,10 @@ pub enum Input {
     /// `dangol.identify(customer, proof)` (`None`: `identify(null)`, the
     /// shopper signed out).
     Identify(Option<(String, String)>),
-    /// The answer to [`Effect::Identify`]: the other devices' profile when
-    /// asked for, or `Err(true)` when the server refused for good.
-    Identified(Result<Option<Value>, bool>),
+    /// The answer to [`Effect::Identify`] for the customer it named: the
+    /// other devices' profile when asked for, or `Err(true)` when the server
+    /// refused for good.
+    Identified(String, Result<Option<Value>, bool>),
 }
 
 impl Input {
@@ -359,9 +360,9 @@ pub struct Session {
     /// This profile merged with `remote`, what decisions read.
     #[cfg(feature = "identity")]
     merged: Option<Profile>,
-    /// An identify request was made on this page.
+    /// The customer this page asked the server to link, if it did.
     #[cfg(feature = "identity")]
-    identify_sent: bool,
+    identify_sent: Option<String>,
 }
 
 /// How long the other devices' profile serves before it is asked for again.
@@ -416,7 +417,7 @@ impl Session {
             #[cfg(feature = "identity")]
             merged: None,
             #[cfg(feature = "identity")]
-            identify_sent: false,
+            identify_sent: None,
         }
     }
 
@@ -668,9 +669,11 @@ impl Session {
             #[cfg(feature = "identity")]
             Input::Identify(who) => self.identify(who, &mut out, ctx),
             #[cfg(feature = "identity")]
-            Input::Identified(answer) => self.identified(answer, &mut out, ctx),
+            Input::Identified(customer, answer) => {
+                self.identified(&customer, answer, &mut out, ctx)
+            }
             #[cfg(not(feature = "identity"))]
-            Input::Identify(_) | Input::Identified(_) => {}
+            Input::Identify(_) | Input::Identified(..) => {}
         }
         out
     }
@@ -944,8 +947,10 @@ impl Session {
     fn identify(&mut self, who: Option<(String, String)>, out: &mut Vec<Effect>, ctx: &mut Ctx) {
         match who {
             Some((customer, proof)) => {
-                if self.linked.as_ref().is_some_and(|c| *c != customer) {
-                    // Someone else signed in on this browser.
+                let before = self.linked.as_ref().or(self.identify_sent.as_ref());
+                if before.is_some_and(|c| *c != customer) {
+                    // Someone else signed in on this browser (also while the
+                    // link asked for the one before is still unanswered).
                     self.sign_out(out, ctx);
                 }
                 self.identity = Some((customer, proof));
@@ -968,7 +973,7 @@ impl Session {
         self.profile = Profile::default();
         self.declared = Map::new();
         self.pending.clear();
-        self.identify_sent = false;
+        self.identify_sent = None;
         for key in [Key::Customer, Key::Remote, Key::Profile, Key::Declared] {
             out.push(Effect::Remove(key));
         }
@@ -992,7 +997,7 @@ impl Session {
         let Some((customer, proof)) = &self.identity else {
             return;
         };
-        if self.identify_sent || !self.purposes.measurement.may_send() {
+        if self.identify_sent.is_some() || !self.purposes.measurement.may_send() {
             return;
         }
         let (Some(id), Some(key)) = (&self.id, &self.key) else {
@@ -1006,7 +1011,7 @@ impl Session {
         if self.linked.as_ref() == Some(customer) && !(profile && stale) {
             return;
         }
-        self.identify_sent = true;
+        self.identify_sent = Some(customer.clone());
         out.push(Effect::Identify {
             id: id.clone(),
             key: key.clone(),
@@ -1019,6 +1024,7 @@ impl Session {
     #[cfg(feature = "identity")]
     fn identified(
         &mut self,
+        answered: &str,
         answer: Result<Option<Value>, bool>,
         out: &mut Vec<Effect>,
         ctx: &mut Ctx,
@@ -1026,6 +1032,9 @@ impl Session {
         let Some((customer, _)) = &self.identity else {
             return; // signed out (or withdrawn) meanwhile
         };
+        if customer != answered {
+            return; // the answer for someone signed in before
+        }
         if !self.purposes.measurement.may_send() {
             return;
         }

@@ -739,9 +739,33 @@ fn identify_waits_for_measurement_and_asks_for_the_profile_only_with_personalisa
     assert!(identifies(&page.on(Input::Own(yes()))).is_empty());
     // The answer links it; the next page of the same browser does not ask
     // again while it needs no profile.
-    let out = page.on(Input::Identified(Ok(None)));
+    let out = page.on(Input::Identified("c-42".into(), Ok(None)));
     assert!(out.contains(&Effect::Store(Key::Customer, "c-42".into())));
     assert_eq!(page.session.customer(), Some("c-42"));
+}
+
+#[cfg(feature = "identity")]
+#[test]
+fn another_sign_in_before_the_first_link_is_answered_links_the_second_customer_only() {
+    let mut page = Page::new();
+    page.on(Input::Own(yes()));
+    let out = page.on(signed_in());
+    let first_id = page.session.id().unwrap().to_string();
+    assert_eq!(identifies(&out).len(), 1);
+    // Someone else signs in before the first link's answer has come back:
+    // this browser starts afresh, and their link is asked for at once.
+    let out = page.on(Input::Identify(Some(("c-7".into(), "cd".repeat(32)))));
+    let second_id = page.session.id().unwrap().to_string();
+    assert_ne!(first_id, second_id);
+    assert_eq!(identifies(&out), [(second_id, "c-7".to_string(), true)]);
+    // The first answer is for someone no longer signed in: nothing linked.
+    let out = page.on(Input::Identified("c-42".into(), Ok(None)));
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(page.session.customer(), None);
+    // The second one's answer links them.
+    let out = page.on(Input::Identified("c-7".into(), Ok(None)));
+    assert!(out.contains(&Effect::Store(Key::Customer, "c-7".into())));
+    assert_eq!(page.session.customer(), Some("c-7"));
 }
 
 #[cfg(feature = "identity")]
@@ -768,7 +792,7 @@ fn the_other_devices_profile_is_merged_into_what_decisions_read_and_never_into_t
             540,
         );
     }
-    let out = page.on(Input::Identified(Ok(Some(phone.to_value()))));
+    let out = page.on(Input::Identified("c-42".into(), Ok(Some(phone.to_value()))));
     assert!(
         out.iter()
             .any(|e| matches!(e, Effect::StoreJson(Key::Remote, v) if v["profile"]["visits"] == 2))
@@ -800,7 +824,10 @@ fn signing_out_starts_the_browser_afresh_for_whoever_uses_it_next() {
     page.on(Input::Own(yes()));
     page.view();
     page.on(signed_in());
-    page.on(Input::Identified(Ok(Some(Profile::default().to_value()))));
+    page.on(Input::Identified(
+        "c-42".into(),
+        Ok(Some(Profile::default().to_value())),
+    ));
     page.with(|s, _| s.declare(&json!({"first_name": "Minji"})))
         .unwrap();
     let old = page.session.id().unwrap().to_string();
@@ -827,7 +854,7 @@ fn someone_else_signing_in_on_a_linked_browser_gets_a_new_id() {
     let (mut page, mut all) = Page::start(Stored::default(), false);
     all.extend(page.on(Input::Own(yes())));
     all.extend(page.on(signed_in()));
-    all.extend(page.on(Input::Identified(Ok(None))));
+    all.extend(page.on(Input::Identified("c-42".into(), Ok(None))));
     let first = page.session.id().unwrap().to_string();
     // A new page of the same browser: someone else signs in.
     let (mut next, _) = Page::start(Page::stored_after(&all), false);
@@ -848,14 +875,20 @@ fn a_late_identify_answer_after_forget_or_a_refusal_links_nothing() {
     page.on(signed_in());
     page.on(Input::Forget);
     assert!(
-        page.on(Input::Identified(Ok(Some(Profile::default().to_value()))))
-            .is_empty()
+        page.on(Input::Identified(
+            "c-42".into(),
+            Ok(Some(Profile::default().to_value()))
+        ))
+        .is_empty()
     );
     assert_eq!(page.session.customer(), None);
     let mut page = Page::new();
     page.on(Input::Own(yes()));
     page.on(signed_in());
-    assert!(page.on(Input::Identified(Err(true))).is_empty());
+    assert!(
+        page.on(Input::Identified("c-42".into(), Err(true)))
+            .is_empty()
+    );
     assert_eq!(page.session.customer(), None);
 }
 
