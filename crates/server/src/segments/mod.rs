@@ -50,6 +50,9 @@ pub const BUILTIN: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// A range of buckets and, for each segment, who of its shoppers matches.
+type Matched = ((u32, u32), Vec<Vec<String>>);
+
 /// Buckets (of 1024) read together in a refresh.
 const BUCKETS_PER_READ: u32 = 16;
 
@@ -199,11 +202,20 @@ pub async fn refresh_site(
             .collect(),
     );
     let (cfg, groups) = (Arc::new(cfg), Arc::new(groups));
-    for from in (0..1024).step_by(BUCKETS_PER_READ as usize) {
-        let buckets = (from, from + BUCKETS_PER_READ);
-        let profiles = store.profiles(site, i64::MIN, buckets).await?;
+    let ranges: Vec<(u32, u32)> = (0..1024)
+        .step_by(BUCKETS_PER_READ as usize)
+        .map(|from| (from, from + BUCKETS_PER_READ))
+        .collect();
+    // Three stages overlap: while one range's profiles are matched on the
+    // blocking pool, the previous range's changes are stored and the next
+    // range's profiles read.
+    let mut profiles = store.profiles(site, i64::MIN, ranges[0]).await?;
+    let mut matched: Option<Matched> = None;
+    for (at, &buckets) in ranges.iter().enumerate() {
         let matching = {
-            let (conditions, cfg, groups) = (conditions.clone(), cfg.clone(), groups.clone());
+            let profiles = std::mem::take(&mut profiles);
+            let (conditions, cfg, groups, churn) =
+                (conditions.clone(), cfg.clone(), groups.clone(), churn);
             tokio::task::spawn_blocking(move || {
                 matching_of(
                     &profiles,
@@ -214,25 +226,53 @@ pub async fn refresh_site(
                     now_ms,
                 )
             })
-            .await
-            .map_err(|e| StoreError::Database(format!("a segment refresh stopped: {e}")))?
         };
-        for (segment, matched) in segments.iter().zip(matching) {
-            let members = store.members_in(site, &segment.id, buckets).await?;
-            let changes = changes_of(matched, &members);
-            if !changes.entered.is_empty() || !changes.exited.is_empty() {
-                let notify = segment.refreshed_ms.is_some();
-                store
-                    .apply_changes(site, &segment.id, &changes, now_ms, notify)
-                    .await?;
+        let meanwhile = async {
+            if let Some((buckets, matching)) = matched.take() {
+                store_changes(store, site, segments, buckets, matching, now_ms).await?;
             }
-        }
+            match ranges.get(at + 1) {
+                Some(&next) => store.profiles(site, i64::MIN, next).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        let (matching, next) = tokio::join!(matching, meanwhile);
+        let matching = matching
+            .map_err(|e| StoreError::Database(format!("a segment refresh stopped: {e}")))?;
+        profiles = next?;
+        matched = Some((buckets, matching));
+    }
+    if let Some((buckets, matching)) = matched {
+        store_changes(store, site, segments, buckets, matching, now_ms).await?;
     }
     let mut counts = Vec::with_capacity(segments.len());
     for segment in segments {
         counts.push(store.refreshed(site, &segment.id, now_ms).await?);
     }
     Ok(counts)
+}
+
+/// Stores who entered and left each segment among the shoppers of
+/// `buckets`, given who of them matches each segment now.
+async fn store_changes(
+    store: &dyn Store,
+    site: &str,
+    segments: &[Segment],
+    buckets: (u32, u32),
+    matching: Vec<Vec<String>>,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    for (segment, matched) in segments.iter().zip(matching) {
+        let members = store.members_in(site, &segment.id, buckets).await?;
+        let changes = changes_of(matched, &members);
+        if !changes.entered.is_empty() || !changes.exited.is_empty() {
+            let notify = segment.refreshed_ms.is_some();
+            store
+                .apply_changes(site, &segment.id, &changes, now_ms, notify)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// For each condition, the shoppers of `profiles` it matches now (sorted);

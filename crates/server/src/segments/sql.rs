@@ -4,6 +4,10 @@
 /// `sql_store!` and `webhook_store!`, whose helpers it uses).
 macro_rules! segment_store {
     ($store:ty, $db:ty, $begin:expr) => {
+        /// Memberships one statement enters or removes (5 parameters each,
+        /// far under SQLite's limit of 32,766).
+        const MEMBERS_PER_STATEMENT: usize = 2000;
+
         fn segment_from(r: &<$db as sqlx::Database>::Row) -> $crate::segments::Segment {
             let condition: String = r.get("condition");
             let builtin: i32 = r.get("builtin");
@@ -106,39 +110,63 @@ macro_rules! segment_store {
                 // Only what this transaction really changed counts and is
                 // sent: two servers refreshing together change each
                 // membership once between them.
-                let mut entered = Vec::new();
-                let mut exited = Vec::new();
-                for anon in &changes.entered {
-                    let done = sqlx::query(
-                        "INSERT INTO segment_members (site, segment, anon, bucket, entered_ms)
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (site, segment, anon) DO NOTHING",
-                    )
-                    .bind(site)
-                    .bind(segment)
-                    .bind(anon)
-                    .bind(bucket(anon))
-                    .bind(now_ms)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                    if done.rows_affected() == 1 {
-                        entered.push(anon);
-                    }
+                // Many rows per statement: a first fill enters most of the
+                // site's shoppers at once.
+                let mut entered: Vec<String> = Vec::new();
+                let mut exited: Vec<String> = Vec::new();
+                for part in changes.entered.chunks(MEMBERS_PER_STATEMENT) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO segment_members (site, segment, anon, bucket, entered_ms) ",
+                    );
+                    query.push_values(part, |mut row, anon| {
+                        row.push_bind(site)
+                            .push_bind(segment)
+                            .push_bind(anon)
+                            .push_bind(bucket(anon))
+                            .push_bind(now_ms);
+                    });
+                    query.push(" ON CONFLICT (site, segment, anon) DO NOTHING RETURNING anon");
+                    entered.extend(
+                        query
+                            .build()
+                            .fetch_all(&mut *tx)
+                            .await
+                            .map_err(db)?
+                            .iter()
+                            .map(|r| r.get::<String, _>("anon")),
+                    );
                 }
-                for anon in &changes.exited {
-                    let done = sqlx::query(
-                        "DELETE FROM segment_members WHERE site = $1 AND segment = $2 AND anon = $3",
-                    )
-                    .bind(site)
-                    .bind(segment)
-                    .bind(anon)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                    if done.rows_affected() == 1 {
-                        exited.push(anon);
+                for part in changes.exited.chunks(MEMBERS_PER_STATEMENT) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "DELETE FROM segment_members WHERE site = ",
+                    );
+                    query
+                        .push_bind(site)
+                        .push(" AND segment = ")
+                        .push_bind(segment)
+                        .push(" AND anon IN (");
+                    let mut list = query.separated(", ");
+                    for anon in part {
+                        list.push_bind(anon);
                     }
+                    list.push_unseparated(") RETURNING anon");
+                    exited.extend(
+                        query
+                            .build()
+                            .fetch_all(&mut *tx)
+                            .await
+                            .map_err(db)?
+                            .iter()
+                            .map(|r| r.get::<String, _>("anon")),
+                    );
                 }
+                // In the order asked (RETURNING promises none).
+                let order = |asked: &[String], done: Vec<String>| -> Vec<String> {
+                    let done: std::collections::HashSet<String> = done.into_iter().collect();
+                    asked.iter().filter(|a| done.contains(*a)).cloned().collect()
+                };
+                let entered = order(&changes.entered, entered);
+                let exited = order(&changes.exited, exited);
                 sqlx::query(
                     "INSERT INTO segment_days (site, segment, day, entered, exited, members)
                      VALUES ($1, $2, $3, $4, $5, 0)

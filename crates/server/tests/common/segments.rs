@@ -287,3 +287,50 @@ pub async fn lifecycle_changes_are_sent_as_webhooks(state: AppState) {
     roll_up_and_deliver(&state, &deliverer).await;
     assert_eq!(receiver.bodies().len(), 1);
 }
+
+pub async fn thousands_of_membership_changes_are_stored_once_each(state: AppState) {
+    use dangol_server::segments::Changes;
+    let (status, made) = call(
+        &state,
+        "POST",
+        "/v1/admin/sites/demo/segments",
+        json!({"id": "many", "name": "Many", "condition": {"orders": {"$gte": 1}}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let store = state.store.as_ref();
+    let now = dangol_server::now_ms();
+    let ids = |from: usize, to: usize| -> Vec<String> {
+        (from..to).map(|i| format!("many-{i:06}")).collect()
+    };
+    let change = |entered: Vec<String>, exited: Vec<String>| Changes { entered, exited };
+    // More than one statement's worth, then an overlapping change whose
+    // first 500 are members already.
+    store
+        .apply_changes("demo", "many", &change(ids(0, 4500), vec![]), now, false)
+        .await
+        .unwrap();
+    store
+        .apply_changes("demo", "many", &change(ids(4000, 6000), vec![]), now, false)
+        .await
+        .unwrap();
+    assert_eq!(store.refreshed("demo", "many", now).await.unwrap(), 6000);
+    // Leaving: 2,500 members and 10 who never were.
+    let mut leaving = ids(0, 2500);
+    leaving.extend(ids(9000, 9010));
+    store
+        .apply_changes("demo", "many", &change(vec![], leaving), now, false)
+        .await
+        .unwrap();
+    assert_eq!(store.refreshed("demo", "many", now).await.unwrap(), 3500);
+    let mut members = store.members_in("demo", "many", (0, 1024)).await.unwrap();
+    members.sort();
+    assert_eq!(members, ids(2500, 6000));
+    // Only what really changed is counted.
+    let days = store
+        .segment_days("demo", "many", now.div_euclid(86_400_000))
+        .await
+        .unwrap();
+    assert_eq!(days.len(), 1, "{days:?}");
+    assert_eq!((days[0].entered, days[0].exited), (6000, 2500));
+}
