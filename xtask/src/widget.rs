@@ -157,7 +157,8 @@ fn build_module(features: &[&str], out: &Path) -> Result<()> {
         )
         .args([
             "build",
-            "--release",
+            "--profile",
+            "wasm",
             "--lib",
             "--package",
             "dangol",
@@ -175,7 +176,7 @@ fn build_module(features: &[&str], out: &Path) -> Result<()> {
     sh(Command::new("wasm-bindgen")
         .args(["--target", "web", "--no-typescript", "--out-dir"])
         .arg(out)
-        .arg(target.join("wasm32-unknown-unknown/release/dangol.wasm")))?;
+        .arg(target.join("wasm32-unknown-unknown/wasm/dangol.wasm")))?;
     let wasm = out.join("dangol_bg.wasm");
     let glue = out.join("dangol.js");
     match tools::wasm_opt() {
