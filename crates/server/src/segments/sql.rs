@@ -8,6 +8,22 @@ macro_rules! segment_store {
         /// far under SQLite's limit of 32,766).
         const MEMBERS_PER_STATEMENT: usize = 2000;
 
+        /// Runs `query`, which ends `RETURNING anon`, in `tx`: the ids it
+        /// returned.
+        async fn returned_anons(
+            mut query: sqlx::QueryBuilder<'_, $db>,
+            tx: &mut sqlx::Transaction<'_, $db>,
+        ) -> Result<Vec<String>, StoreError> {
+            Ok(query
+                .build()
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(db)?
+                .iter()
+                .map(|r| r.get::<String, _>("anon"))
+                .collect())
+        }
+
         fn segment_from(r: &<$db as sqlx::Database>::Row) -> $crate::segments::Segment {
             let condition: String = r.get("condition");
             let builtin: i32 = r.get("builtin");
@@ -126,15 +142,7 @@ macro_rules! segment_store {
                             .push_bind(now_ms);
                     });
                     query.push(" ON CONFLICT (site, segment, anon) DO NOTHING RETURNING anon");
-                    entered.extend(
-                        query
-                            .build()
-                            .fetch_all(&mut *tx)
-                            .await
-                            .map_err(db)?
-                            .iter()
-                            .map(|r| r.get::<String, _>("anon")),
-                    );
+                    entered.extend(returned_anons(query, &mut tx).await?);
                 }
                 for part in changes.exited.chunks(MEMBERS_PER_STATEMENT) {
                     let mut query = sqlx::QueryBuilder::<$db>::new(
@@ -150,15 +158,7 @@ macro_rules! segment_store {
                         list.push_bind(anon);
                     }
                     list.push_unseparated(") RETURNING anon");
-                    exited.extend(
-                        query
-                            .build()
-                            .fetch_all(&mut *tx)
-                            .await
-                            .map_err(db)?
-                            .iter()
-                            .map(|r| r.get::<String, _>("anon")),
-                    );
+                    exited.extend(returned_anons(query, &mut tx).await?);
                 }
                 // In the order asked (RETURNING promises none).
                 let order = |asked: &[String], done: Vec<String>| -> Vec<String> {
