@@ -257,6 +257,30 @@ pub fn run_scale() -> Result<()> {
     )
 }
 
+/// Only the widget's browser figures (with the shipped bundle's sizes),
+/// merged into an existing report.
+pub fn run_browser() -> Result<()> {
+    tools::ensure_wasm_target()?;
+    tools::ensure_wasm_bindgen()?;
+    tools::ensure_node()?;
+    tools::ensure_npm_tools()?;
+    widget::build()?;
+    merge(
+        "browser figures (headless Chromium on the demo storefront)",
+        || {
+            let mut figures = browser_figures()?;
+            let (raw, gzip) = bundle_sizes()?;
+            figures.insert("bundle_raw_bytes".into(), Value::from(raw));
+            figures.insert("bundle_gzip_bytes".into(), Value::from(gzip));
+            figures.insert(
+                "bundle_brotli_bytes".into(),
+                Value::from(bundle_brotli_bytes()?),
+            );
+            Ok(figures)
+        },
+    )
+}
+
 fn merge(title: &str, figures: fn() -> Result<Map<String, Value>>) -> Result<()> {
     let path = root().join("target/bench/report.json");
     let mut report = std::fs::read_to_string(&path)

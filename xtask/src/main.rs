@@ -26,6 +26,7 @@ commands:
   bench                     benchmarks; writes target/bench/report.json
   bench load                only the server's load figures (ingest, config)
   bench scale               the dashboard at 10 million events, SQLite and PostgreSQL
+  bench browser             only the widget's figures in headless Chromium (first offer, config load, CLS, Lighthouse)
   fuzz [SECONDS]            every fuzz target for SECONDS each (default 60)";
 
 fn main() {
@@ -48,6 +49,9 @@ fn main() {
             }),
         Some("bench") if args.get(1).map(String::as_str) == Some("load") => bench::run_load(),
         Some("bench") if args.get(1).map(String::as_str) == Some("scale") => bench::run_scale(),
+        Some("bench") if args.get(1).map(String::as_str) == Some("browser") => {
+            bench::run_browser()
+        }
         Some("bench") => bench::run(),
         Some("fuzz") => match args.get(1).map(|s| s.parse::<u32>()) {
             None => fuzz::run(60),

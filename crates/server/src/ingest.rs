@@ -58,6 +58,15 @@ pub(crate) async fn store_batch(
     let mut rejected = Vec::new();
     for (index, result) in parsed.into_iter().enumerate() {
         match result {
+            // An imported order's id is the shop's: a page that took it
+            // first would make the import skip that order as a duplicate.
+            Ok(event) if crate::orders::is_import_id(&event.id) => rejected.push(json!({
+                "index": index,
+                "error": format!(
+                    "`id` {:?} starts with `o-` or `ord_`, which are kept for imported orders",
+                    event.id
+                ),
+            })),
             Ok(event) => valid.push(event),
             Err(err) => rejected.push(json!({"index": index, "error": err.to_string()})),
         }

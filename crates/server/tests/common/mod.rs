@@ -3293,6 +3293,7 @@ macro_rules! api_tests {
             identified_ids_are_linked_exported_by_customer_and_erased_together,
             orders_import_once_each_name_bad_lines_and_join_the_customers_profile,
             a_large_order_history_is_stored_in_full_and_once,
+            orders_stored_under_their_hashed_ids_are_not_imported_again,
             the_churn_model_is_fitted_on_the_sites_order_history,
             lifecycle_changes_are_sent_as_webhooks,
             a_catalog_feed_replaces_the_catalog_and_names_bad_lines,

@@ -229,6 +229,101 @@ pub async fn a_large_order_history_is_stored_in_full_and_once(state: AppState) {
     );
 }
 
+/// Orders stored before order ids were kept in event ids (under their
+/// hashed ids) count as duplicates when imported again; new ones keep their
+/// order id; and no page may send an event under an imported order's id.
+pub async fn orders_stored_under_their_hashed_ids_are_not_imported_again(state: AppState) {
+    use dangol_engine::event::Event;
+    use dangol_server::orders::{hashed_order_event_id, order_event_id};
+
+    let day = 86_400_000;
+    let now = now_ms();
+    let anon = customer_anon("demo", "c-9");
+    // Three orders as an earlier version stored them.
+    let earlier: Vec<Event> = (1..=3)
+        .map(|i| Event {
+            id: hashed_order_event_id(&format!("ord-00010{i}")),
+            kind: "order".into(),
+            ts: now - (40 - i) * day,
+            anon: anon.clone(),
+            campaign: None,
+            variant: None,
+            item: None,
+            category: None,
+            price: Some(10_000.0),
+            answer: None,
+        })
+        .collect();
+    state
+        .store
+        .store_events("demo", &earlier, now)
+        .await
+        .unwrap();
+    // The same three and a fourth, imported now; and a line for a
+    // customer new to the site, whose order id cannot be kept (`#`).
+    let line = |customer: &str, order: &str, days_ago: i64| {
+        json!({"customer_id": customer, "order_id": order,
+               "time": now - days_ago * day, "value": 10000})
+        .to_string()
+    };
+    let lines = [
+        line("c-9", "ord-000101", 39),
+        line("c-9", "ord-000102", 38),
+        line("c-9", "ord-000103", 37),
+        line("c-9", "ord-000104", 2),
+        line("c-10", "#1001", 1),
+    ]
+    .join("\n");
+    for (imported, duplicates) in [(2, 3), (0, 5)] {
+        let (status, _, body) = send(&state, orders(&lines, "application/x-ndjson")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            (&body["imported"], &body["duplicates"]),
+            (&json!(imported), &json!(duplicates)),
+            "{body}"
+        );
+    }
+    let mut ids: Vec<String> = state
+        .store
+        .events("demo", Some(&anon), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event.id)
+        .collect();
+    ids.sort();
+    let mut expected: Vec<String> = earlier.iter().map(|e| e.id.clone()).collect();
+    expected.push("o-ord-000104".into());
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert_eq!(order_event_id("ord-000104"), "o-ord-000104");
+    assert_eq!(order_event_id("#1001"), hashed_order_event_id("#1001"));
+
+    // A page's event under either form of an order's id is refused by name.
+    for id in [order_event_id("ord-000105"), hashed_order_event_id("x")] {
+        let batch = json!({"events": [
+            {"id": id, "type": "purchase", "ts": now, "anon": "anon0123456789abcdef", "price": 1}
+        ]});
+        let req = Request::post("/v1/sites/demo/events")
+            .header(header::HOST, "127.0.0.1:9")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(batch.to_string()))
+            .unwrap();
+        let (status, _, body) = send(&state, req).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            (&body["accepted"], &body["stored"]),
+            (&json!(0), &json!(0)),
+            "{body}"
+        );
+        let error = body["rejected"][0]["error"].as_str().unwrap();
+        assert!(
+            error.contains(&id) && error.contains("imported orders"),
+            "{body}"
+        );
+    }
+}
+
 pub async fn the_churn_model_is_fitted_on_the_sites_order_history(state: AppState) {
     use dangol_engine::churn::{BgNbd, GammaGamma};
     use dangol_server::churn::{fit_bgnbd, simulate};
