@@ -281,13 +281,25 @@ pub fn run_browser() -> Result<()> {
     )
 }
 
-fn merge(title: &str, figures: fn() -> Result<Map<String, Value>>) -> Result<()> {
+/// Only the soak, at half the capacity of the report's load figures.
+pub fn run_soak() -> Result<()> {
+    let report = stored_report();
+    merge("soak (release build)", move || {
+        crate::load::soak_only(&report)
+    })
+}
+
+fn stored_report() -> Map<String, Value> {
     let path = root().join("target/bench/report.json");
-    let mut report = std::fs::read_to_string(&path)
+    std::fs::read_to_string(&path)
         .ok()
         .and_then(|t| serde_json::from_str::<Value>(&t).ok())
         .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn merge(title: &str, figures: impl FnOnce() -> Result<Map<String, Value>>) -> Result<()> {
+    let mut report = stored_report();
     step(title);
     for (name, value) in figures()? {
         report.insert(name, value);

@@ -451,6 +451,30 @@ pub fn soak_figures(capacity_rps: f64) -> Result<Map<String, Value>> {
     Ok(out)
 }
 
+/// The soak's mix's capacity from the two measured figures in `figures`
+/// (a batch of 10 events costs about a fifth of a batch of 50); the soak
+/// runs at half of it.
+fn capacity(figures: &Map<String, Value>) -> f64 {
+    let config_rps = figures["config_requests_per_s"].as_f64().unwrap_or(1000.0);
+    let batch_rps = figures["ingest_events_per_s_sqlite"]
+        .as_f64()
+        .unwrap_or(1000.0)
+        / 10.0;
+    1.0 / (0.8 / config_rps + 0.2 / batch_rps)
+}
+
+/// Only the soak, at half the capacity the last report's load figures
+/// measured (see [`figures`]).
+pub fn soak_only(report: &Map<String, Value>) -> Result<Map<String, Value>> {
+    if !report.contains_key("config_requests_per_s") {
+        anyhow::bail!(
+            "no load figures in target/bench/report.json: run `cargo xtask bench load` first"
+        );
+    }
+    sh(Command::new("cargo").args(["build", "--release", "--package", "dangol-server"]))?;
+    soak_figures(capacity(report))
+}
+
 /// Runs every load figure.
 pub fn figures() -> Result<Map<String, Value>> {
     sh(Command::new("cargo").args(["build", "--release", "--package", "dangol-server"]))?;
@@ -491,12 +515,7 @@ pub fn figures() -> Result<Map<String, Value>> {
         let per_s = runtime.block_on(crate::orders::import_per_s(&server.url))?;
         out.insert("order_import_per_s".into(), json!(per_s.round()));
     }
-    // The mix's capacity from the two measured ones (a batch of 10 events
-    // costs about a fifth of a batch of 50); the soak runs at half of it.
-    let config_rps = out["config_requests_per_s"].as_f64().unwrap_or(1000.0);
-    let batch_rps = out["ingest_events_per_s_sqlite"].as_f64().unwrap_or(1000.0) / 10.0;
-    let capacity = 1.0 / (0.8 / config_rps + 0.2 / batch_rps);
-    out.extend(soak_figures(capacity)?);
+    out.extend(soak_figures(capacity(&out))?);
     match crate::postgres::Cluster::start()? {
         Some(cluster) => {
             let server = start_server(Some(&cluster.url))?;

@@ -26,6 +26,7 @@ commands:
   bench                     benchmarks; writes target/bench/report.json
   bench load                only the server's load figures (ingest, config)
   bench scale               the dashboard at 10 million events, SQLite and PostgreSQL
+  bench soak                only the soak (DANGOL_SOAK_SECONDS), at half the capacity `bench load` measured
   bench browser             only the widget's figures in headless Chromium (first offer, config load, CLS, Lighthouse)
   fuzz [SECONDS]            every fuzz target for SECONDS each (default 60)";
 
@@ -52,6 +53,7 @@ fn main() {
         Some("bench") if args.get(1).map(String::as_str) == Some("browser") => {
             bench::run_browser()
         }
+        Some("bench") if args.get(1).map(String::as_str) == Some("soak") => bench::run_soak(),
         Some("bench") => bench::run(),
         Some("fuzz") => match args.get(1).map(|s| s.parse::<u32>()) {
             None => fuzz::run(60),

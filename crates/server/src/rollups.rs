@@ -25,6 +25,35 @@ use crate::{insights, results};
 /// Shoppers made per step of the job.
 const STEP: u32 = 500;
 
+/// Events read and made together within a step, at most (unless one
+/// shopper has more): what a step holds in memory is bounded by events,
+/// not by shoppers (500 shoppers of a few thousand events each are over a
+/// million events held at once).
+const GROUP_EVENTS: u64 = 20_000;
+
+/// `pending` in runs of consecutive shoppers with at most [`GROUP_EVENTS`]
+/// events together (a shopper with more is a run alone), by `counts`
+/// (shoppers not in it have none).
+fn groups<'p>(
+    pending: &'p [crate::store::Pending],
+    counts: &std::collections::HashMap<String, u64>,
+) -> Vec<&'p [crate::store::Pending]> {
+    let mut out = Vec::new();
+    let (mut start, mut events) = (0, 0u64);
+    for (i, p) in pending.iter().enumerate() {
+        let n = counts.get(&p.anon).copied().unwrap_or(0);
+        if i > start && events + n > GROUP_EVENTS {
+            out.push(&pending[start..i]);
+            (start, events) = (i, 0);
+        }
+        events += n;
+    }
+    if start < pending.len() {
+        out.push(&pending[start..]);
+    }
+    out
+}
+
 /// A site's profile thresholds (the engine's defaults when its settings
 /// name none) and its saved audience groups.
 pub async fn profile_config(
@@ -260,15 +289,22 @@ pub async fn step(store: &dyn Store) -> Result<usize, StoreError> {
             }
             let (cfg, _) = profile_config(store, site).await?;
             let anons: Vec<String> = site_pending.iter().map(|p| p.anon.clone()).collect();
-            let events = store.shopper_events(site, &anons).await?;
-            let rollups: Vec<ShopperRollup> = events
-                .chunk_by(|a, b| a.anon == b.anon)
-                .map(|run| shopper(&run[0].anon, run, &cfg))
+            let counts = store
+                .event_counts(site, &anons)
+                .await?
+                .into_iter()
                 .collect();
-            store
-                .put_rollups(site, window, site_pending, &rollups)
-                .await?;
-            done += site_pending.len();
+            for group in groups(site_pending, &counts) {
+                let anons: Vec<String> = group.iter().map(|p| p.anon.clone()).collect();
+                let events = store.shopper_events(site, &anons).await?;
+                let rollups: Vec<ShopperRollup> = events
+                    .chunk_by(|a, b| a.anon == b.anon)
+                    .map(|run| shopper(&run[0].anon, run, &cfg))
+                    .collect();
+                drop(events);
+                store.put_rollups(site, window, group, &rollups).await?;
+                done += group.len();
+            }
         }
         return Ok(done);
     }
@@ -327,6 +363,36 @@ mod tests {
         e.campaign = campaign.map(Into::into);
         e.variant = variant.map(Into::into);
         e
+    }
+
+    #[test]
+    fn a_step_reads_shoppers_in_runs_of_bounded_events() {
+        let pending: Vec<crate::store::Pending> = ["a", "b", "c", "d", "e", "f"]
+            .iter()
+            .map(|anon| crate::store::Pending {
+                site: "demo".into(),
+                anon: (*anon).into(),
+                marked: 1,
+            })
+            .collect();
+        // `b` alone is over the bound; `e` has no events left; `c` and `d`
+        // fill a run exactly.
+        let counts: std::collections::HashMap<String, u64> = [
+            ("a", 10),
+            ("b", GROUP_EVENTS + 1),
+            ("c", GROUP_EVENTS - 5),
+            ("d", 5),
+            ("f", 1),
+        ]
+        .into_iter()
+        .map(|(a, n)| (a.to_string(), n))
+        .collect();
+        let runs: Vec<Vec<&str>> = groups(&pending, &counts)
+            .iter()
+            .map(|run| run.iter().map(|p| p.anon.as_str()).collect())
+            .collect();
+        assert_eq!(runs, [vec!["a"], vec!["b"], vec!["c", "d", "e"], vec!["f"]]);
+        assert!(groups(&[], &counts).is_empty());
     }
 
     #[test]

@@ -1074,6 +1074,28 @@ macro_rules! sql_store {
                 Ok(out)
             }
 
+            async fn event_counts(
+                &self,
+                site: &str,
+                anons: &[String],
+            ) -> Result<Vec<(String, u64)>, StoreError> {
+                let mut out = Vec::new();
+                for chunk in anons.chunks(500) {
+                    let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT anon, COUNT(*) AS n FROM events WHERE site = ",
+                    );
+                    query.push_bind(site);
+                    push_anons(&mut query, &chunk);
+                    query.push(" GROUP BY anon");
+                    let rows = query.build().fetch_all(&self.pool).await.map_err(db)?;
+                    out.extend(rows.iter().map(|r| {
+                        (r.get::<String, _>("anon"), r.get::<i64, _>("n").max(0) as u64)
+                    }));
+                }
+                Ok(out)
+            }
+
             async fn put_rollups(
                 &self,
                 site: &str,

@@ -458,6 +458,13 @@ pub trait RollupStore: Send + Sync {
     async fn pending(&self, limit: u32) -> Result<Vec<Pending>, StoreError>;
     /// Every stored event of these shoppers, ordered by shopper, time and id.
     async fn shopper_events(&self, site: &str, anons: &[String]) -> Result<Vec<Event>, StoreError>;
+    /// How many events each of these shoppers has stored (those with none
+    /// are left out).
+    async fn event_counts(
+        &self,
+        site: &str,
+        anons: &[String],
+    ) -> Result<Vec<(String, u64)>, StoreError>;
     /// In one transaction: replaces the rollups of the shoppers `done`
     /// (and what they add to the per-day counts, with the attribution
     /// window `window_ms`)

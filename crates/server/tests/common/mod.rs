@@ -2991,6 +2991,28 @@ pub async fn rollups_follow_late_batches_erasure_and_retention(state: AppState) 
         1
     );
     assert_eq!(treated(&state).await, (2, 1));
+    // What a rollup step sizes its reads by: each shopper's stored events
+    // (one without any is left out).
+    let mut counts = state
+        .store
+        .event_counts(
+            "demo",
+            &[
+                "roll0000000000000001".into(),
+                "roll0000000000000002".into(),
+                "roll0000000000000009".into(),
+            ],
+        )
+        .await
+        .unwrap();
+    counts.sort();
+    assert_eq!(
+        counts,
+        [
+            ("roll0000000000000001".to_string(), 2),
+            ("roll0000000000000002".to_string(), 1)
+        ]
+    );
     let ours = |touches: &[dangol_server::results::Touch], anon: &str| {
         touches.iter().filter(|t| t.anon == anon).count()
     };
