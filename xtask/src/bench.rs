@@ -98,15 +98,18 @@ pub fn random_hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn run() -> Result<()> {
+/// The tools the widget's build and browser figures need, then the
+/// shipped widget built into `pkg/`.
+fn build_widget() -> Result<()> {
     tools::ensure_wasm_target()?;
     tools::ensure_wasm_bindgen()?;
     tools::ensure_node()?;
     tools::ensure_npm_tools()?;
-    widget::build()?;
+    widget::build()
+}
 
-    step("measuring");
-    let mut report = Map::new();
+/// The first load's sizes: raw, gzip and brotli.
+fn bundle_figures(report: &mut Map<String, Value>) -> Result<()> {
     let (raw, gzip) = bundle_sizes()?;
     report.insert("bundle_raw_bytes".into(), Value::from(raw));
     report.insert("bundle_gzip_bytes".into(), Value::from(gzip));
@@ -114,6 +117,15 @@ pub fn run() -> Result<()> {
         "bundle_brotli_bytes".into(),
         Value::from(bundle_brotli_bytes()?),
     );
+    Ok(())
+}
+
+pub fn run() -> Result<()> {
+    build_widget()?;
+
+    step("measuring");
+    let mut report = Map::new();
+    bundle_figures(&mut report)?;
     report.insert(
         "bundle_lazy_gzip_bytes".into(),
         Value::from(bundle_lazy_gzip_bytes()?),
@@ -260,22 +272,12 @@ pub fn run_scale() -> Result<()> {
 /// Only the widget's browser figures (with the shipped bundle's sizes),
 /// merged into an existing report.
 pub fn run_browser() -> Result<()> {
-    tools::ensure_wasm_target()?;
-    tools::ensure_wasm_bindgen()?;
-    tools::ensure_node()?;
-    tools::ensure_npm_tools()?;
-    widget::build()?;
+    build_widget()?;
     merge(
         "browser figures (headless Chromium on the demo storefront)",
         || {
             let mut figures = browser_figures()?;
-            let (raw, gzip) = bundle_sizes()?;
-            figures.insert("bundle_raw_bytes".into(), Value::from(raw));
-            figures.insert("bundle_gzip_bytes".into(), Value::from(gzip));
-            figures.insert(
-                "bundle_brotli_bytes".into(),
-                Value::from(bundle_brotli_bytes()?),
-            );
+            bundle_figures(&mut figures)?;
             Ok(figures)
         },
     )
