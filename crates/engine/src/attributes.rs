@@ -109,6 +109,68 @@ fn put(map: &mut Map, key: &str, value: impl Into<Value>) {
     map.set(key, value.into());
 }
 
+/// Adds the attributes of the shopper's facts to `attrs`: what the server
+/// can work out from events too, so its segments read exactly these.
+pub fn put_facts(attrs: &mut Map, facts: &Facts) {
+    put(attrs, "visits", facts.visits);
+    put(attrs, "sessions", facts.sessions);
+    if let Some(d) = facts.days_since_last_visit {
+        put(attrs, "days_since_last_visit", d);
+    }
+    if let Some(d) = facts.days_since_last_purchase {
+        put(attrs, "days_since_last_purchase", d);
+    }
+    if let Some(l) = &facts.lifecycle {
+        put(attrs, "lifecycle", l.as_str());
+    }
+    if let Some((r, f, m)) = facts.rfm {
+        let mut rfm = Map::new();
+        put(&mut rfm, "r", r);
+        put(&mut rfm, "f", f);
+        put(&mut rfm, "m", m);
+        put(attrs, "rfm", rfm);
+    }
+    put(attrs, "orders", facts.orders);
+    put(attrs, "revenue", facts.revenue);
+    put(attrs, "aov", facts.aov);
+    let mut cart = Map::new();
+    put(&mut cart, "items", facts.cart_items);
+    put(&mut cart, "value", facts.cart_value);
+    put(&mut cart, "abandoned", facts.cart_abandoned);
+    put(attrs, "cart", cart);
+    put(
+        attrs,
+        "affinity",
+        Value::Array(
+            facts
+                .affinity
+                .iter()
+                .map(|c| Value::from(c.as_str()))
+                .collect(),
+        ),
+    );
+    put(attrs, "price_sensitivity", facts.price_sensitivity);
+    put(attrs, "viewed_without_buying", facts.viewed_without_buying);
+    put(
+        attrs,
+        "long_dwell_without_purchase",
+        facts.long_dwell_without_purchase,
+    );
+    if let Some(h) = facts.usual_hour {
+        put(attrs, "usual_hour", h);
+    }
+    if let Some(l) = &facts.previous_lifecycle {
+        put(attrs, "lifecycle_previous", l.as_str());
+    }
+    if let Some(c) = &facts.churn {
+        put(attrs, "p_alive", c.p_alive);
+        put(attrs, "expected_orders_90d", c.expected_orders_90d);
+        put(attrs, "clv_90d", c.clv_90d);
+    }
+    put(attrs, "bought_a_year_ago", facts.bought_a_year_ago.clone());
+    put(attrs, "campaigns", facts.campaigns.clone());
+}
+
 /// Builds the attributes a condition sees. Without consent the facts and
 /// declared attributes are left out.
 pub fn build(
@@ -148,71 +210,7 @@ pub fn build(
     if consent != Consent::Granted {
         return Value::Object(attrs);
     }
-    put(&mut attrs, "visits", facts.visits);
-    put(&mut attrs, "sessions", facts.sessions);
-    if let Some(d) = facts.days_since_last_visit {
-        put(&mut attrs, "days_since_last_visit", d);
-    }
-    if let Some(d) = facts.days_since_last_purchase {
-        put(&mut attrs, "days_since_last_purchase", d);
-    }
-    if let Some(l) = &facts.lifecycle {
-        put(&mut attrs, "lifecycle", l.as_str());
-    }
-    if let Some((r, f, m)) = facts.rfm {
-        let mut rfm = Map::new();
-        put(&mut rfm, "r", r);
-        put(&mut rfm, "f", f);
-        put(&mut rfm, "m", m);
-        put(&mut attrs, "rfm", rfm);
-    }
-    put(&mut attrs, "orders", facts.orders);
-    put(&mut attrs, "revenue", facts.revenue);
-    put(&mut attrs, "aov", facts.aov);
-    let mut cart = Map::new();
-    put(&mut cart, "items", facts.cart_items);
-    put(&mut cart, "value", facts.cart_value);
-    put(&mut cart, "abandoned", facts.cart_abandoned);
-    put(&mut attrs, "cart", cart);
-    put(
-        &mut attrs,
-        "affinity",
-        Value::Array(
-            facts
-                .affinity
-                .iter()
-                .map(|c| Value::from(c.as_str()))
-                .collect(),
-        ),
-    );
-    put(&mut attrs, "price_sensitivity", facts.price_sensitivity);
-    put(
-        &mut attrs,
-        "viewed_without_buying",
-        facts.viewed_without_buying,
-    );
-    put(
-        &mut attrs,
-        "long_dwell_without_purchase",
-        facts.long_dwell_without_purchase,
-    );
-    if let Some(h) = facts.usual_hour {
-        put(&mut attrs, "usual_hour", h);
-    }
-    if let Some(l) = &facts.previous_lifecycle {
-        put(&mut attrs, "lifecycle_previous", l.as_str());
-    }
-    if let Some(c) = &facts.churn {
-        put(&mut attrs, "p_alive", c.p_alive);
-        put(&mut attrs, "expected_orders_90d", c.expected_orders_90d);
-        put(&mut attrs, "clv_90d", c.clv_90d);
-    }
-    put(
-        &mut attrs,
-        "bought_a_year_ago",
-        facts.bought_a_year_ago.clone(),
-    );
-    put(&mut attrs, "campaigns", facts.campaigns.clone());
+    put_facts(&mut attrs, facts);
     // A birthday month the shop declared (a number, or a numeric string),
     // compared with this month on the shopper's clock.
     let birthday = match declared.get("birthday_month") {

@@ -282,6 +282,13 @@ impl Ledger {
         )
     }
 
+    /// A ledger of these entries, at most [`MAX_CAMPAIGNS`] of them (the
+    /// first ones).
+    pub fn from_entries(mut entries: Vec<Entry>) -> Self {
+        entries.truncate(MAX_CAMPAIGNS);
+        Self { entries }
+    }
+
     /// Reads what [`Ledger::to_value`] wrote; unreadable parts are dropped
     /// and the bounds are enforced again.
     pub fn from_value(value: &Value) -> Self {

@@ -117,6 +117,11 @@ impl Writer {
         }
     }
 
+    /// The bytes themselves, for a store that keeps bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
     /// The bytes as base64 text (standard alphabet, padded).
     pub fn finish(self) -> String {
         base64(&self.bytes)

@@ -96,6 +96,9 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::UnknownSite(site) => Self::unknown_site(&site),
+            StoreError::NotReady(what) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", what).with_retry_after(10)
+            }
             other => {
                 tracing::error!(error = %other, "storage failed");
                 Self::new(

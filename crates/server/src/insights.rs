@@ -106,7 +106,7 @@ pub struct Reach {
 }
 
 /// Attribute roots the server can rebuild from events.
-const KNOWN_ROOTS: &[&str] = &[
+pub(crate) const KNOWN_ROOTS: &[&str] = &[
     "visits",
     "sessions",
     "days_since_last_visit",

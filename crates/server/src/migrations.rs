@@ -29,13 +29,20 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (19, include_str!("../migrations/0019_churn_models.sql")),
     (20, include_str!("../migrations/0020_catalog.sql")),
     (21, include_str!("../migrations/0021_recs_models.sql")),
+    (22, include_str!("../migrations/0022_segment_facts.sql")),
 ];
 
 /// Where PostgreSQL runs its own text of a migration (`migrations/postgres/`).
-const POSTGRES: &[(i64, &str)] = &[(
-    14,
-    include_str!("../migrations/postgres/0014_event_partitions.sql"),
-)];
+const POSTGRES: &[(i64, &str)] = &[
+    (
+        14,
+        include_str!("../migrations/postgres/0014_event_partitions.sql"),
+    ),
+    (
+        22,
+        include_str!("../migrations/postgres/0022_segment_facts.sql"),
+    ),
+];
 
 /// Every migration as PostgreSQL runs it.
 pub(crate) fn postgres() -> Vec<(i64, &'static str)> {

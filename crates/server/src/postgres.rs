@@ -133,7 +133,18 @@ crate::sql::sql_store!(
 );
 
 crate::webhooks::sql::webhook_store!(PgStore, sqlx::Postgres, "BEGIN");
-crate::segments::sql::segment_store!(PgStore, sqlx::Postgres, "BEGIN");
+crate::segments::sql::segment_store!(
+    PgStore,
+    sqlx::Postgres,
+    "BEGIN",
+    "unnest({}::text[]) AS ids(value)",
+    text_array
+);
+
+/// Ids bound as one parameter: a `text[]`.
+fn text_array(ids: &[String]) -> Vec<String> {
+    ids.to_vec()
+}
 crate::identity::sql::identity_store!(PgStore, sqlx::Postgres, "BEGIN");
 crate::churn::sql::churn_store!(PgStore, sqlx::Postgres);
 crate::catalog::sql::catalog_store!(PgStore, sqlx::Postgres, "BEGIN");

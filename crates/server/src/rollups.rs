@@ -264,7 +264,11 @@ pub fn shopper(anon: &str, events: &[Event], cfg: &ProfileConfig) -> ShopperRoll
         anon: anon.to_string(),
         touches: results::touches(anon, events),
         days,
-        profile: last.map(|ts| (ts, profile.to_value().to_string())),
+        profile: last.map(|last_ms| crate::store::StoredProfile {
+            last_ms,
+            json: profile.to_value().to_string(),
+            segment_form: profile.segment_form(),
+        }),
     }
 }
 
@@ -428,9 +432,12 @@ mod tests {
         let days: Vec<(i64, u64)> = r.days.iter().map(|d| (d.day, d.offers)).collect();
         assert_eq!(days, vec![(20_000, 2), (20_001, 1)]);
         assert_eq!(r.days[1].stage, "active");
-        let (last, profile) = r.profile.expect("a profile");
-        assert_eq!(last, t0 + DAY + 5_000);
-        assert!(profile.contains("\"orders\""), "{profile}");
+        let profile = r.profile.expect("a profile");
+        assert_eq!(profile.last_ms, t0 + DAY + 5_000);
+        assert!(profile.json.contains("\"orders\""), "{}", profile.json);
+        let form = dangol_engine::profile::Profile::from_segment_form(&profile.segment_form)
+            .expect("the segment form reads");
+        assert_eq!(form.orders, 1);
         // The results of the rollups are the results of the events.
         let from_rollups = results::from_counts(&counts(&r.touches, &r.days, DAY), &[]);
         assert_eq!(from_rollups, results::compute(&events, &[], DAY));

@@ -917,7 +917,7 @@ macro_rules! sql_store {
                 let d = days.remove(*anon).unwrap_or_default();
                 tally(deltas, $crate::rollups::counts(&t, &d, window), -1);
             }
-            for table in ["rollup_touches", "rollup_days", "rollup_profiles"] {
+            for table in ["rollup_touches", "rollup_days", "rollup_profiles", "segment_facts"] {
                 let mut query =
                     sqlx::QueryBuilder::<$db>::new(format!("DELETE FROM {table} WHERE site = "));
                 query.push_bind(site);
@@ -1194,15 +1194,15 @@ macro_rules! sql_store {
                         query.build().execute(&mut *tx).await.map_err(db)?;
                     }
                     add_counts(&mut tx, site, &deltas).await?;
-                    let profiles: Vec<(&str, &(i64, String))> = mine
+                    let profiles: Vec<(&str, &$crate::store::StoredProfile)> = mine
                         .iter()
                         .filter_map(|r| r.profile.as_ref().map(|p| (r.anon.as_str(), p)))
                         .collect();
                     // A shopper whose stage moved (not one rolled up for the
                     // first time) is sent on as `lifecycle.changed`.
-                    for (anon, (_, profile)) in &profiles {
+                    for (anon, profile) in &profiles {
                         let (Some(from), Some(to)) =
-                            (stages_before.get(*anon), $crate::rollups::stage_in(profile))
+                            (stages_before.get(*anon), $crate::rollups::stage_in(&profile.json))
                         else {
                             continue;
                         };
@@ -1227,12 +1227,21 @@ macro_rules! sql_store {
                         let mut query = sqlx::QueryBuilder::<$db>::new(
                             "INSERT INTO rollup_profiles (site, anon, last_ms, bucket, profile) ",
                         );
-                        query.push_values(rows, |mut row, (anon, (last, profile))| {
+                        query.push_values(rows, |mut row, (anon, profile)| {
                             row.push_bind(site)
                                 .push_bind(*anon)
-                                .push_bind(*last)
+                                .push_bind(profile.last_ms)
                                 .push_bind(bucket(anon))
-                                .push_bind(profile);
+                                .push_bind(&profile.json);
+                        });
+                        query.build().execute(&mut *tx).await.map_err(db)?;
+                        let mut query = sqlx::QueryBuilder::<$db>::new(
+                            "INSERT INTO segment_facts (site, anon, facts) ",
+                        );
+                        query.push_values(rows, |mut row, (anon, profile)| {
+                            row.push_bind(site)
+                                .push_bind(*anon)
+                                .push_bind(&profile.segment_form);
                         });
                         query.build().execute(&mut *tx).await.map_err(db)?;
                     }
@@ -1309,7 +1318,13 @@ macro_rules! sql_store {
 
             async fn rebuild_rollups(&self, site: &str, window_ms: i64) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
-                for table in ["rollup_counts", "rollup_touches", "rollup_days", "rollup_profiles"] {
+                for table in [
+                    "rollup_counts",
+                    "rollup_touches",
+                    "rollup_days",
+                    "rollup_profiles",
+                    "segment_facts",
+                ] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE site = $1"))
                         .bind(site)
                         .execute(&mut *tx)

@@ -103,7 +103,18 @@ crate::sql::sql_store!(
 );
 
 crate::webhooks::sql::webhook_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
-crate::segments::sql::segment_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
+crate::segments::sql::segment_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    "BEGIN IMMEDIATE",
+    "json_each({})",
+    json_list
+);
+
+/// Ids bound as one parameter: a JSON array, read by `json_each`.
+fn json_list(ids: &[String]) -> String {
+    serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
+}
 crate::identity::sql::identity_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 crate::churn::sql::churn_store!(SqliteStore, sqlx::Sqlite);
 crate::catalog::sql::catalog_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
@@ -143,5 +154,72 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(kept as usize, crate::migrations::MIGRATIONS.len());
+    }
+
+    #[tokio::test]
+    async fn after_the_upgrade_segments_wait_until_every_profile_has_its_facts() {
+        use crate::segments::SegmentStore;
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .unwrap()
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        // A database as the version before segment facts left it: a
+        // shopper who bought, rolled up into a profile.
+        let before = &crate::migrations::MIGRATIONS[..21];
+        assert_eq!(before.last().unwrap().0, 21);
+        run_migrations(&pool, before, None).await.unwrap();
+        let now = crate::now_ms();
+        for sql in [
+            "INSERT INTO sites (id, name, created_ms) VALUES ('demo', 'Demo', 0)".to_string(),
+            format!(
+                "INSERT INTO events (site, id, type, ts, anon, price, received_ms) VALUES
+                 ('demo', 'e1', 'page_view', {t}, 'up-shopper-0001', NULL, {t}),
+                 ('demo', 'e2', 'purchase', {t}, 'up-shopper-0001', 30000, {t})",
+                t = now - 60_000
+            ),
+            "INSERT INTO rollup_profiles (site, anon, last_ms, bucket, profile)
+             VALUES ('demo', 'up-shopper-0001', 0, 1, '{\"v\":1,\"orders\":1}')"
+                .to_string(),
+        ] {
+            sqlx::query(&sql).execute(&pool).await.unwrap();
+        }
+        let store = SqliteStore { pool };
+        store.migrate().await.unwrap();
+        assert_eq!(store.facts_missing("demo").await.unwrap(), 1);
+        let segment = crate::segments::Segment {
+            site: "demo".into(),
+            id: "buyers".into(),
+            name: "Buyers".into(),
+            condition: serde_json::json!({"orders": {"$gte": 1}}),
+            builtin: false,
+            created_ms: now,
+            refreshed_ms: None,
+            members: 0,
+        };
+        store.put_segment(&segment).await.unwrap();
+        let err = crate::segments::refresh(&store, &segment, now)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("1 more shoppers"), "{err}");
+        // The upgrade marked the shopper for the rollup job, which makes
+        // their facts; then the segment fills.
+        crate::rollups::catch_up(&store, std::time::Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(store.facts_missing("demo").await.unwrap(), 0);
+        assert_eq!(
+            crate::segments::refresh(&store, &segment, now)
+                .await
+                .unwrap(),
+            1
+        );
+        let members = store.members("demo", "buyers", "", 10).await.unwrap();
+        assert_eq!(members.len(), 1);
+        assert_eq!(members[0].0, "up-shopper-0001");
     }
 }

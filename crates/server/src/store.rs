@@ -19,6 +19,10 @@ pub enum StoreError {
     /// Stored data could not be read back.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// What the call reads is still being built (it says what); a later
+    /// call succeeds.
+    #[error("not ready: {0}")]
+    NotReady(String),
 }
 
 /// One site (one shop) served by this server.
@@ -443,9 +447,19 @@ pub struct ShopperRollup {
     pub touches: Vec<crate::results::Touch>,
     /// Per day: stage and offers seen.
     pub days: Vec<crate::insights::ShopperDay>,
-    /// The time of the last event the profile read and the profile (the
-    /// engine's stored form), if any event built one.
-    pub profile: Option<(i64, String)>,
+    /// The profile, if any event built one.
+    pub profile: Option<StoredProfile>,
+}
+
+/// A shopper's profile as the rollups store it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredProfile {
+    /// The time of the last event the profile read.
+    pub last_ms: i64,
+    /// The engine's stored form (JSON), what the widget keeps.
+    pub json: String,
+    /// What segments read of it (`Profile::segment_form`).
+    pub segment_form: Vec<u8>,
 }
 
 /// The per-shopper rollups results, insights and reach read (see

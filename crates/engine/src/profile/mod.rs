@@ -4,6 +4,7 @@
 //! counters, never a raw log, so it stays small (under [`MAX_BYTES`] as
 //! JSON whatever the history). Time comes in with every event.
 
+mod segment_form;
 mod store;
 
 use crate::json::{Map, Value};

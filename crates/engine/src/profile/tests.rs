@@ -610,3 +610,143 @@ fn a_published_churn_model_gives_the_shoppers_figures_and_can_decide_at_risk() {
     };
     assert_eq!(p.stage_at(&no_model, now), p.stage_at(&plain, now));
 }
+
+/// A shopper with something in every field attributes read: categories
+/// viewed, items viewed again and again, a cart, two orders a year apart,
+/// offers seen, clicked, claimed and converted.
+fn rich_profile() -> Profile {
+    let mut p = Profile::default();
+    let year_ago = T0 - 365 * DAY;
+    buy(&mut p, year_ago, "t-1", 45_000.0);
+    for (i, t) in [T0, T0 + 2 * H, T0 + 40 * DAY].into_iter().enumerate() {
+        let inputs = [
+            Input::PageView {
+                category: Some("knit".into()),
+                sale: i == 1,
+            },
+            Input::ViewItem {
+                item: "knit-02".into(),
+                category: Some("knit".into()),
+                brand: Some("acme".into()),
+            },
+            Input::ViewItem {
+                item: "denim-9".into(),
+                category: Some("denim".into()),
+                brand: None,
+            },
+            Input::AddToCart {
+                item: format!("knit-0{i}"),
+                category: Some("knit".into()),
+                price: 39_000.5,
+                quantity: 2,
+            },
+            Input::Engaged { seconds: 200 },
+            Input::Exposure {
+                campaign: "welcome-hero".into(),
+                variant: "b".into(),
+            },
+            Input::Click {
+                campaign: "welcome-hero".into(),
+            },
+            Input::Claim {
+                campaign: "cart-coupon".into(),
+            },
+            Input::Convert {
+                campaign: "welcome-hero".into(),
+            },
+        ];
+        for input in &inputs {
+            p.apply(input, &cfg(), t, 540);
+        }
+    }
+    buy(&mut p, T0 + 41 * DAY, "t-2", 78_000.0);
+    p.apply(
+        &Input::AddToCart {
+            item: "bag-1".into(),
+            category: Some("bags".into()),
+            price: 120_000.0,
+            quantity: 1,
+        },
+        &cfg(),
+        T0 + 42 * DAY,
+        540,
+    );
+    p
+}
+
+fn attributes_at(p: &Profile, now: i64) -> Value {
+    crate::attributes::build(
+        &crate::attributes::PageContext::default(),
+        &p.facts(&cfg(), now),
+        &Map::new(),
+        crate::consent::Consent::Granted,
+        &crate::time::Moment::utc(now),
+    )
+}
+
+#[test]
+fn the_segment_form_gives_the_attributes_the_profile_gives() {
+    for p in [Profile::default(), rich_profile()] {
+        let bytes = p.segment_form();
+        let back = Profile::from_segment_form(&bytes).expect("its own form reads");
+        for now in [T0 + 42 * DAY + H, T0 + 100 * DAY, T0 + 365 * DAY + 41 * DAY] {
+            assert_eq!(
+                attributes_at(&back, now),
+                attributes_at(&p, now),
+                "at {now}"
+            );
+            assert_eq!(back.stage_at(&cfg(), now), p.stage_at(&cfg(), now));
+        }
+    }
+    let p = rich_profile();
+    assert!(p.orders == 2 && !p.cart.is_empty() && !p.ledger.entries().is_empty());
+    let json_len = p.to_value().to_string().len();
+    let form_len = p.segment_form().len();
+    assert!(
+        form_len * 2 < json_len,
+        "{form_len} bytes against {json_len} as JSON"
+    );
+}
+
+#[test]
+fn every_stage_reads_back_from_the_segment_form() {
+    for name in ["new", "active", "loyal", "vip", "at_risk", "dormant"] {
+        let stage = Stage::parse(name).unwrap();
+        let p = Profile {
+            stage,
+            previous_stage: Some(stage),
+            ..Profile::default()
+        };
+        let back = Profile::from_segment_form(&p.segment_form()).unwrap();
+        assert_eq!((back.stage, back.previous_stage), (stage, Some(stage)));
+    }
+}
+
+#[test]
+fn a_cut_or_changed_segment_form_reads_as_nothing() {
+    let bytes = rich_profile().segment_form();
+    for end in 0..bytes.len() {
+        assert_eq!(
+            Profile::from_segment_form(&bytes[..end]),
+            None,
+            "cut at {end}"
+        );
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(Profile::from_segment_form(&longer), None);
+    let mut other = bytes;
+    other[0] = 2;
+    assert_eq!(
+        Profile::from_segment_form(&other),
+        None,
+        "another form version"
+    );
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_segment_form_bytes_read_without_a_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+        let _ = Profile::from_segment_form(&bytes);
+    }
+}

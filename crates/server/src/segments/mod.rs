@@ -2,11 +2,14 @@
 //! over what the server knows of each shopper, the profile the engine's own
 //! code rebuilt from their events (lifecycle, RFM, orders and revenue,
 //! cart, affinities, days since the last visit). Membership is worked out
-//! again every few minutes and on demand, a few sampling buckets at a time
-//! (memory stays bounded however many shoppers), and each change is stored
-//! with the day's counts and, in the same transaction, sent as a
-//! `segment.entered` or `segment.left` webhook. A segment's first fill is
-//! its baseline and sends none.
+//! again every few minutes and on demand, in one pass over the shoppers in
+//! id order, a range of them at a time (memory stays bounded however many
+//! shoppers). What a refresh reads of each shopper is the compact segment
+//! form of their profile the rollup job keeps beside it (no JSON is
+//! parsed), and each range's members are set in the database in one
+//! statement each way: each change is stored with the day's counts and,
+//! in the same transaction, sent as a `segment.entered` or `segment.left`
+//! webhook. A segment's first fill is its baseline and sends none.
 //!
 //! Built-in segments follow the CRM practices the product is built around:
 //! newly dormant, at risk, lapsed VIP, a cart abandoned and not recovered
@@ -50,11 +53,12 @@ pub const BUILTIN: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// A range of buckets and, for each segment, who of its shoppers matches.
-type Matched = ((u32, u32), Vec<Vec<String>>);
+/// Shoppers of a range (after one id, up to another or to the end) and,
+/// for each segment, who of them matches.
+type Matched = (String, Option<String>, Vec<Vec<String>>);
 
-/// Buckets (of 1024) read together in a refresh.
-const BUCKETS_PER_READ: u32 = 16;
+/// Shoppers read together in a refresh.
+const SHOPPERS_PER_READ: u32 = 16_384;
 
 /// A site's segment.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,13 +112,31 @@ pub trait SegmentStore: Send + Sync {
     async fn segments(&self, site: &str) -> Result<Vec<Segment>, StoreError>;
     /// Removes a segment with its members and history.
     async fn delete_segment(&self, site: &str, id: &str) -> Result<bool, StoreError>;
-    /// Members of the segment in sampling buckets `from..to`.
-    async fn members_in(
+    /// Up to `limit` shoppers of the site after `after` (by id) with what
+    /// segments read of each (`Profile::segment_form`), in id order.
+    async fn segment_facts(
+        &self,
+        site: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// How many of the site's rolled-up shoppers have no segment facts yet
+    /// (after an upgrade, until the rollup job has made them again).
+    async fn facts_missing(&self, site: &str) -> Result<u64, StoreError>;
+    /// Makes the segment's members among the shoppers after `range.0` and
+    /// up to `range.1` (by id; to the end when `None`) exactly `matching`
+    /// (ids in that range), at `now_ms`, with the day's counts and, when
+    /// `notify`, a webhook per change, in one transaction: how many entered
+    /// and how many left (what this call really changed).
+    async fn set_members_between(
         &self,
         site: &str,
         segment: &str,
-        buckets: (u32, u32),
-    ) -> Result<Vec<String>, StoreError>;
+        range: (&str, Option<&str>),
+        matching: &[String],
+        now_ms: i64,
+        notify: bool,
+    ) -> Result<(u64, u64), StoreError>;
     /// Applies `changes` at `now_ms` (members, the day's counts and, when
     /// `notify`, a webhook per change), in one transaction.
     async fn apply_changes(
@@ -184,15 +206,25 @@ pub async fn refresh(store: &dyn Store, segment: &Segment, now_ms: i64) -> Resul
     Ok(counts.first().copied().unwrap_or(0))
 }
 
-/// Works out several segments of one site in one pass over its shoppers:
-/// each stored profile is read once for all of them, on the blocking pool
-/// and both halves of a page at once. Their member counts, in order.
+/// Works out several segments of one site in one pass over its shoppers,
+/// in id order: each shopper's segment facts are read once for all of
+/// them and matched on the blocking pool, both halves of a range at once.
+/// Their member counts, in order. While the rollup job is still making
+/// facts for shoppers rolled up before they existed, nothing is changed
+/// and the refresh is refused as not ready (a refresh then would see those
+/// shoppers as gone).
 pub async fn refresh_site(
     store: &dyn Store,
     site: &str,
     segments: &[Segment],
     now_ms: i64,
 ) -> Result<Vec<u64>, StoreError> {
+    let missing = store.facts_missing(site).await?;
+    if missing > 0 {
+        return Err(StoreError::NotReady(format!(
+            "segments of `{site}` wait for the rollup job to make the segment facts of {missing} more shoppers"
+        )));
+    }
     let (cfg, groups) = crate::rollups::profile_config(store, site).await?;
     let churn = crate::churn::stored_model(store, site).await?;
     let conditions: Arc<Vec<dangol_engine::json::Value>> = Arc::new(
@@ -202,23 +234,26 @@ pub async fn refresh_site(
             .collect(),
     );
     let (cfg, groups) = (Arc::new(cfg), Arc::new(groups));
-    let ranges: Vec<(u32, u32)> = (0..1024)
-        .step_by(BUCKETS_PER_READ as usize)
-        .map(|from| (from, from + BUCKETS_PER_READ))
-        .collect();
-    // Three stages overlap: while one range's profiles are matched on the
+    // Three stages overlap: while one range's shoppers are matched on the
     // blocking pool, the previous range's changes are stored and the next
-    // range's profiles read.
-    let mut profiles = store.profiles(site, i64::MIN, ranges[0]).await?;
+    // range's shoppers read (on another connection). A range ends at its
+    // last shopper's id when it is full (more may follow) and runs to the
+    // end otherwise, so members with no facts any more (erased, past the
+    // retention) leave too.
+    let mut after = String::new();
+    let mut shoppers = store.segment_facts(site, &after, SHOPPERS_PER_READ).await?;
     let mut matched: Option<Matched> = None;
-    for (at, &buckets) in ranges.iter().enumerate() {
+    loop {
+        let through = (shoppers.len() == SHOPPERS_PER_READ as usize)
+            .then(|| shoppers.last().map(|(anon, _)| anon.clone()))
+            .flatten();
         let matching = {
-            let profiles = std::mem::take(&mut profiles);
+            let shoppers = std::mem::take(&mut shoppers);
             let (conditions, cfg, groups, churn) =
                 (conditions.clone(), cfg.clone(), groups.clone(), churn);
             tokio::task::spawn_blocking(move || {
                 matching_of(
-                    &profiles,
+                    &shoppers,
                     &conditions,
                     &cfg,
                     churn.as_ref(),
@@ -227,23 +262,32 @@ pub async fn refresh_site(
                 )
             })
         };
-        let meanwhile = async {
-            if let Some((buckets, matching)) = matched.take() {
-                store_changes(store, site, segments, buckets, matching, now_ms).await?;
+        let changes = async {
+            match matched.take() {
+                Some(range) => store_changes(store, site, segments, range, now_ms).await,
+                None => Ok(()),
             }
-            match ranges.get(at + 1) {
-                Some(&next) => store.profiles(site, i64::MIN, next).await,
+        };
+        let next = async {
+            match &through {
+                Some(last) => store.segment_facts(site, last, SHOPPERS_PER_READ).await,
                 None => Ok(Vec::new()),
             }
         };
-        let (matching, next) = tokio::join!(matching, meanwhile);
+        let (matching, changed, next) = tokio::join!(matching, changes, next);
         let matching = matching
             .map_err(|e| StoreError::Database(format!("a segment refresh stopped: {e}")))?;
-        profiles = next?;
-        matched = Some((buckets, matching));
+        changed?;
+        shoppers = next?;
+        let next_after = through.clone();
+        matched = Some((std::mem::take(&mut after), through, matching));
+        match next_after {
+            Some(last) => after = last,
+            None => break,
+        }
     }
-    if let Some((buckets, matching)) = matched {
-        store_changes(store, site, segments, buckets, matching, now_ms).await?;
+    if let Some(range) = matched {
+        store_changes(store, site, segments, range, now_ms).await?;
     }
     let mut counts = Vec::with_capacity(segments.len());
     for segment in segments {
@@ -252,41 +296,44 @@ pub async fn refresh_site(
     Ok(counts)
 }
 
-/// Stores who entered and left each segment among the shoppers of
-/// `buckets`, given who of them matches each segment now.
+/// Stores who entered and left each segment among the shoppers of a
+/// range, given who of them matches each segment now.
 async fn store_changes(
     store: &dyn Store,
     site: &str,
     segments: &[Segment],
-    buckets: (u32, u32),
-    matching: Vec<Vec<String>>,
+    (after, through, matching): Matched,
     now_ms: i64,
 ) -> Result<(), StoreError> {
     for (segment, matched) in segments.iter().zip(matching) {
-        let members = store.members_in(site, &segment.id, buckets).await?;
-        let changes = changes_of(matched, &members);
-        if !changes.entered.is_empty() || !changes.exited.is_empty() {
-            let notify = segment.refreshed_ms.is_some();
-            store
-                .apply_changes(site, &segment.id, &changes, now_ms, notify)
-                .await?;
-        }
+        let notify = segment.refreshed_ms.is_some();
+        store
+            .set_members_between(
+                site,
+                &segment.id,
+                (&after, through.as_deref()),
+                &matched,
+                now_ms,
+                notify,
+            )
+            .await?;
     }
     Ok(())
 }
 
-/// For each condition, the shoppers of `profiles` it matches now (sorted);
-/// the profiles are read once, in two halves on two threads.
+/// For each condition, the shoppers it matches now (in id order), from
+/// their segment facts; the shoppers are matched in two halves on two
+/// threads. Facts that do not read match no condition.
 fn matching_of(
-    profiles: &[(String, String)],
+    shoppers: &[(String, Vec<u8>)],
     conditions: &[dangol_engine::json::Value],
     cfg: &dangol_engine::profile::ProfileConfig,
     churn: Option<&dangol_engine::churn::ChurnModel>,
     groups: &dangol_engine::json::Value,
     now_ms: i64,
 ) -> Vec<Vec<String>> {
-    let half = profiles.len().div_ceil(2);
-    let work = |chunk: &[(String, String)]| -> Vec<Vec<String>> {
+    let half = shoppers.len().div_ceil(2);
+    let work = |chunk: &[(String, Vec<u8>)]| -> Vec<Vec<String>> {
         // Compiled here: a compiled condition stays on its thread. Each was
         // checked when saved; one that no longer compiles matches no one.
         let compiled: Vec<Option<Condition>> = conditions
@@ -294,8 +341,10 @@ fn matching_of(
             .map(|c| Condition::compile(c, &NativeRegex).ok())
             .collect();
         let mut out = vec![Vec::new(); conditions.len()];
-        for (anon, stored) in chunk {
-            let attrs = attributes_of(stored, cfg, churn, now_ms);
+        for (anon, facts) in chunk {
+            let Some(attrs) = attributes_of(facts, cfg, churn, now_ms) else {
+                continue;
+            };
             for (i, c) in compiled.iter().enumerate() {
                 if c.as_ref()
                     .is_some_and(|c| c.eval(&attrs, groups, &NativeRegex))
@@ -306,7 +355,7 @@ fn matching_of(
         }
         out
     };
-    let (a, b) = profiles.split_at(half.min(profiles.len()));
+    let (a, b) = shoppers.split_at(half.min(shoppers.len()));
     let (mut left, right) = std::thread::scope(|scope| {
         let other = scope.spawn(|| work(b));
         let mine = work(a);
@@ -314,23 +363,19 @@ fn matching_of(
     });
     for (l, r) in left.iter_mut().zip(right) {
         l.extend(r);
-        l.sort_unstable();
     }
     left
 }
 
-/// The attributes a condition sees for the shopper whose stored profile is
-/// `stored`, now, with the churn model's figures where one is fitted.
+/// The attributes a condition sees for the shopper whose segment facts are
+/// `facts`, now, with the churn model's figures where one is fitted.
 fn attributes_of(
-    stored: &str,
+    facts: &[u8],
     cfg: &dangol_engine::profile::ProfileConfig,
     churn: Option<&dangol_engine::churn::ChurnModel>,
     now_ms: i64,
-) -> dangol_engine::json::Value {
-    let profile = serde_json::from_str::<dangol_engine::json::Value>(stored)
-        .ok()
-        .and_then(|v| Profile::from_value(&v).ok())
-        .unwrap_or_default();
+) -> Option<dangol_engine::json::Value> {
+    let profile = Profile::from_segment_form(facts)?;
     let mut facts = profile.facts(cfg, now_ms);
     facts.churn = churn.and_then(|m| {
         m.figures(
@@ -341,29 +386,17 @@ fn attributes_of(
             now_ms,
         )
     });
-    dangol_engine::attributes::build(
-        &dangol_engine::attributes::PageContext::default(),
-        &facts,
-        &dangol_engine::json::Map::new(),
-        dangol_engine::consent::Consent::Granted,
-        &dangol_engine::time::Moment::utc(now_ms),
-    )
-}
-
-/// Who enters and who leaves: `matching` (sorted) against `members`.
-pub fn changes_of(matching: Vec<String>, members: &[String]) -> Changes {
-    let mut current: Vec<&str> = members.iter().map(String::as_str).collect();
-    current.sort_unstable();
-    let exited = current
-        .iter()
-        .filter(|m| matching.binary_search_by(|x| x.as_str().cmp(m)).is_err())
-        .map(|m| m.to_string())
-        .collect();
-    let entered = matching
-        .into_iter()
-        .filter(|m| current.binary_search(&m.as_str()).is_err())
-        .collect();
-    Changes { entered, exited }
+    // What the server knows of a shopper is their facts (and that they
+    // consented, or there would be no events): the page, the device and
+    // declared attributes are the browser's alone, and segment conditions
+    // are refused when they read them.
+    let mut attrs = dangol_engine::json::Map::with_capacity(32);
+    attrs.set(
+        "consent",
+        dangol_engine::consent::Consent::Granted.as_str().into(),
+    );
+    dangol_engine::attributes::put_facts(&mut attrs, &facts);
+    Some(dangol_engine::json::Value::Object(attrs))
 }
 
 /// Refreshes every segment of every site, for as long as the server runs:
@@ -384,8 +417,11 @@ pub async fn refresh_all(store: &dyn Store, now_ms: i64) -> Result<usize, StoreE
     let mut n = 0;
     for site in store.sites().await? {
         let segments = of_site(store, &site.id, now_ms).await?;
-        refresh_site(store, &site.id, &segments, now_ms).await?;
-        n += segments.len();
+        match refresh_site(store, &site.id, &segments, now_ms).await {
+            Ok(_) => n += segments.len(),
+            Err(StoreError::NotReady(why)) => tracing::info!("{why}"),
+            Err(e) => return Err(e),
+        }
     }
     Ok(n)
 }
@@ -395,39 +431,114 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_refresh_page_finds_who_entered_and_who_left() {
-        let matching = vec!["a".to_string(), "c".to_string()];
-        let members = vec!["gone".to_string(), "c".to_string(), "b".to_string()];
-        let changes = changes_of(matching, &members);
-        assert_eq!(changes.entered, ["a"]);
-        assert_eq!(changes.exited, ["b", "gone"]);
-    }
-
-    #[test]
-    fn one_pass_over_the_profiles_serves_every_condition() {
+    fn one_pass_over_the_shoppers_serves_every_condition() {
         let cfg = dangol_engine::profile::ProfileConfig::default();
-        let empty = Profile::default().to_value().to_string();
-        let profiles: Vec<(String, String)> =
+        let empty = Profile::default().segment_form();
+        let mut shoppers: Vec<(String, Vec<u8>)> =
             (0..5).map(|i| (format!("s{i}"), empty.clone())).collect();
+        shoppers.push(("s5".into(), b"not a segment form".to_vec()));
         let conditions = vec![
             dangol_engine::json!({"orders": 0}),
             dangol_engine::json!({"orders": {"$gte": 1}}),
             dangol_engine::json!({"nonsense": {"$frob": 1}}),
         ];
         let out = matching_of(
-            &profiles,
+            &shoppers,
             &conditions,
             &cfg,
             None,
             &dangol_engine::json!({}),
             0,
         );
-        assert_eq!(out[0], ["s0", "s1", "s2", "s3", "s4"]);
+        assert_eq!(
+            out[0],
+            ["s0", "s1", "s2", "s3", "s4"],
+            "facts that do not read match nothing"
+        );
         assert!(out[1].is_empty());
         assert!(
             out[2].is_empty(),
             "a condition that does not compile matches no one"
         );
+    }
+
+    #[test]
+    fn segments_see_the_attributes_campaigns_see_for_every_root_the_server_knows() {
+        use dangol_engine::profile::Input;
+        let cfg = dangol_engine::profile::ProfileConfig::default();
+        let t0 = 1_795_617_000_000_i64;
+        let mut p = Profile::default();
+        let inputs = [
+            Input::PageView {
+                category: Some("knit".into()),
+                sale: true,
+            },
+            Input::AddToCart {
+                item: "knit-1".into(),
+                category: Some("knit".into()),
+                price: 39_000.0,
+                quantity: 2,
+            },
+            Input::Exposure {
+                campaign: "welcome".into(),
+                variant: "a".into(),
+            },
+            Input::Click {
+                campaign: "welcome".into(),
+            },
+            Input::Purchase {
+                transaction_id: Some("t-1".into()),
+                value: 78_000.0,
+                categories: vec!["knit".into()],
+                items: vec!["knit-1".into()],
+                coupon: true,
+            },
+        ];
+        for (i, input) in inputs.iter().enumerate() {
+            p.apply(input, &cfg, t0 + i as i64 * 86_400_000, 540);
+        }
+        let now = t0 + 30 * 86_400_000;
+        let churn = dangol_engine::churn::ChurnModel {
+            bgnbd: dangol_engine::churn::BgNbd {
+                r: 0.24,
+                alpha: 4.4,
+                a: 0.79,
+                b: 2.4,
+            },
+            spend: Some(dangol_engine::churn::GammaGamma {
+                p: 6.25,
+                q: 3.74,
+                v: 15.4,
+            }),
+        };
+        let seen = attributes_of(&p.segment_form(), &cfg, Some(&churn), now).unwrap();
+        let mut facts = p.facts(&cfg, now);
+        facts.churn = churn.figures(
+            p.orders,
+            p.revenue,
+            p.last_purchase_ms,
+            p.purchase_gap_days,
+            now,
+        );
+        let widget = dangol_engine::attributes::build(
+            &dangol_engine::attributes::PageContext::default(),
+            &facts,
+            &dangol_engine::json::Map::new(),
+            dangol_engine::consent::Consent::Granted,
+            &dangol_engine::time::Moment::utc(now),
+        );
+        let roots = crate::insights::KNOWN_ROOTS
+            .iter()
+            .chain(crate::insights::CHURN_ROOTS);
+        for root in roots {
+            assert_eq!(seen.get(*root), widget.get(*root), "`{root}`");
+        }
+        assert!(
+            seen.get("campaigns")
+                .is_some_and(|c| c.get("welcome").is_some())
+        );
+        assert_eq!(seen.get("orders"), Some(&dangol_engine::json!(1)));
+        assert!(seen.get("p_alive").is_some(), "{seen:?}");
     }
 
     #[test]

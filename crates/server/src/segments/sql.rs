@@ -1,10 +1,13 @@
 //! The segment SQL both stores share (see `crate::sql`).
 
 /// Implements `SegmentStore` for `$store` over database `$db` (after
-/// `sql_store!` and `webhook_store!`, whose helpers it uses).
+/// `sql_store!` and `webhook_store!`, whose helpers it uses). `$ids` is the
+/// database's table of the ids in one bound list (a column `value`) with
+/// the list's placeholder as `{}`, and `$list` makes that bound list from
+/// ids.
 macro_rules! segment_store {
-    ($store:ty, $db:ty, $begin:expr) => {
-        /// Memberships one statement enters or removes (5 parameters each,
+    ($store:ty, $db:ty, $begin:expr, $ids:literal, $list:path) => {
+        /// Memberships one statement enters or removes (4 parameters each,
         /// far under SQLite's limit of 32,766).
         const MEMBERS_PER_STATEMENT: usize = 2000;
 
@@ -38,6 +41,63 @@ macro_rules! segment_store {
                 refreshed_ms: r.get("refreshed_ms"),
                 members: u64::try_from(members).unwrap_or(0),
             }
+        }
+
+        /// Runs a statement that enters or removes members: the ids it
+        /// changed (only when `returning`, the statement then ends in
+        /// `RETURNING anon`) and how many.
+        async fn run_changing<'q>(
+            query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+            tx: &mut sqlx::Transaction<'_, $db>,
+            returning: bool,
+        ) -> Result<(Vec<String>, u64), StoreError> {
+            if returning {
+                let rows = query.fetch_all(&mut **tx).await.map_err(db)?;
+                let ids: Vec<String> = rows.iter().map(|r| r.get::<String, _>("anon")).collect();
+                let n = ids.len() as u64;
+                Ok((ids, n))
+            } else {
+                let n = query.execute(&mut **tx).await.map_err(db)?.rows_affected();
+                Ok((Vec::new(), n))
+            }
+        }
+
+        /// Adds `counts` (entered, exited) to the segment's day and, when
+        /// `sent` holds who entered and who left, queues a webhook for each.
+        async fn record_changes(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            site: &str,
+            segment: &str,
+            counts: (u64, u64),
+            sent: Option<(&Vec<String>, &Vec<String>)>,
+            now_ms: i64,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO segment_days (site, segment, day, entered, exited, members)
+                 VALUES ($1, $2, $3, $4, $5, 0)
+                 ON CONFLICT (site, segment, day) DO UPDATE SET
+                   entered = segment_days.entered + excluded.entered,
+                   exited = segment_days.exited + excluded.exited",
+            )
+            .bind(site)
+            .bind(segment)
+            .bind(now_ms.div_euclid(86_400_000))
+            .bind(i64::try_from(counts.0).unwrap_or(i64::MAX))
+            .bind(i64::try_from(counts.1).unwrap_or(i64::MAX))
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
+            if let Some((entered, exited)) = sent {
+                for (kind, list) in [("segment.entered", entered), ("segment.left", exited)] {
+                    for anon in list {
+                        let data = serde_json::json!({
+                            "site": site, "segment": segment, "anon": anon, "at_ms": now_ms,
+                        });
+                        enqueue_webhooks(tx, site, None, kind, &data, now_ms).await?;
+                    }
+                }
+            }
+            Ok(())
         }
 
         #[async_trait::async_trait]
@@ -94,24 +154,35 @@ macro_rules! segment_store {
                 Ok(gone == 1)
             }
 
-            async fn members_in(
+            async fn segment_facts(
                 &self,
                 site: &str,
-                segment: &str,
-                buckets: (u32, u32),
-            ) -> Result<Vec<String>, StoreError> {
+                after: &str,
+                limit: u32,
+            ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
                 let rows = sqlx::query(
-                    "SELECT anon FROM segment_members
-                     WHERE site = $1 AND segment = $2 AND bucket >= $3 AND bucket < $4",
+                    "SELECT anon, facts FROM segment_facts
+                     WHERE site = $1 AND anon > $2 ORDER BY anon LIMIT $3",
                 )
                 .bind(site)
-                .bind(segment)
-                .bind(i64::from(buckets.0))
-                .bind(i64::from(buckets.1))
+                .bind(after)
+                .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db)?;
-                Ok(rows.iter().map(|r| r.get("anon")).collect())
+                Ok(rows.iter().map(|r| (r.get("anon"), r.get("facts"))).collect())
+            }
+
+            async fn facts_missing(&self, site: &str) -> Result<u64, StoreError> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT (SELECT COUNT(*) FROM rollup_profiles WHERE site = $1)
+                          - (SELECT COUNT(*) FROM segment_facts WHERE site = $1)",
+                )
+                .bind(site)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(u64::try_from(n).unwrap_or(0))
             }
 
             async fn apply_changes(
@@ -132,13 +203,12 @@ macro_rules! segment_store {
                 let mut exited: Vec<String> = Vec::new();
                 for part in changes.entered.chunks(MEMBERS_PER_STATEMENT) {
                     let mut query = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO segment_members (site, segment, anon, bucket, entered_ms) ",
+                        "INSERT INTO segment_members (site, segment, anon, entered_ms) ",
                     );
                     query.push_values(part, |mut row, anon| {
                         row.push_bind(site)
                             .push_bind(segment)
                             .push_bind(anon)
-                            .push_bind(bucket(anon))
                             .push_bind(now_ms);
                     });
                     query.push(" ON CONFLICT (site, segment, anon) DO NOTHING RETURNING anon");
@@ -167,33 +237,78 @@ macro_rules! segment_store {
                 };
                 let entered = order(&changes.entered, entered);
                 let exited = order(&changes.exited, exited);
-                sqlx::query(
-                    "INSERT INTO segment_days (site, segment, day, entered, exited, members)
-                     VALUES ($1, $2, $3, $4, $5, 0)
-                     ON CONFLICT (site, segment, day) DO UPDATE SET
-                       entered = segment_days.entered + excluded.entered,
-                       exited = segment_days.exited + excluded.exited",
-                )
-                .bind(site)
-                .bind(segment)
-                .bind(now_ms.div_euclid(86_400_000))
-                .bind(entered.len() as i64)
-                .bind(exited.len() as i64)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-                if notify {
-                    for (kind, list) in [("segment.entered", &entered), ("segment.left", &exited)] {
-                        for anon in list {
-                            let data = serde_json::json!({
-                                "site": site, "segment": segment, "anon": anon, "at_ms": now_ms,
-                            });
-                            enqueue_webhooks(&mut tx, site, None, kind, &data, now_ms).await?;
-                        }
-                    }
-                }
+                let counts = (entered.len() as u64, exited.len() as u64);
+                record_changes(&mut tx, site, segment, counts, notify.then_some((&entered, &exited)), now_ms)
+                    .await?;
                 tx.commit().await.map_err(db)?;
                 Ok(())
+            }
+
+            async fn set_members_between(
+                &self,
+                site: &str,
+                segment: &str,
+                (after, through): (&str, Option<&str>),
+                matching: &[String],
+                now_ms: i64,
+                notify: bool,
+            ) -> Result<(u64, u64), StoreError> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                // Only what this transaction really changed counts and is
+                // sent (two servers refreshing together change each
+                // membership once between them); the ids only when sent.
+                let returning = if notify { " RETURNING anon" } else { "" };
+                let ids = $list(matching);
+                // Those who left first: a first fill then scans no members.
+                let leave = format!(
+                    "DELETE FROM segment_members
+                     WHERE site = $1 AND segment = $2 AND anon > $3{}
+                       AND anon NOT IN (SELECT value FROM {}){returning}",
+                    if through.is_some() { " AND anon <= $5" } else { "" },
+                    format!($ids, "$4")
+                );
+                let mut query = sqlx::query(&leave)
+                    .bind(site)
+                    .bind(segment)
+                    .bind(after)
+                    .bind(&ids);
+                if let Some(through) = through {
+                    query = query.bind(through);
+                }
+                let (mut exited, n_exited) = run_changing(query, &mut tx, notify).await?;
+                let enter = format!(
+                    "INSERT INTO segment_members (site, segment, anon, entered_ms)
+                     SELECT $1, $2, value, $3 FROM {} WHERE true
+                     ON CONFLICT (site, segment, anon) DO NOTHING{returning}",
+                    format!($ids, "$4")
+                );
+                let query = sqlx::query(&enter)
+                    .bind(site)
+                    .bind(segment)
+                    .bind(now_ms)
+                    .bind(&ids);
+                let (mut entered, n_entered) = if matching.is_empty() {
+                    (Vec::new(), 0)
+                } else {
+                    run_changing(query, &mut tx, notify).await?
+                };
+                if n_entered == 0 && n_exited == 0 {
+                    tx.rollback().await.map_err(db)?;
+                    return Ok((0, 0));
+                }
+                entered.sort_unstable();
+                exited.sort_unstable();
+                record_changes(
+                    &mut tx,
+                    site,
+                    segment,
+                    (n_entered, n_exited),
+                    notify.then_some((&entered, &exited)),
+                    now_ms,
+                )
+                .await?;
+                tx.commit().await.map_err(db)?;
+                Ok((n_entered, n_exited))
             }
 
             async fn refreshed(&self, site: &str, segment: &str, now_ms: i64) -> Result<u64, StoreError> {

@@ -288,6 +288,12 @@ pub async fn lifecycle_changes_are_sent_as_webhooks(state: AppState) {
     assert_eq!(receiver.bodies().len(), 1);
 }
 
+/// Every member of the segment `many`, in id order.
+async fn every_member(store: &dyn dangol_server::store::Store) -> Vec<String> {
+    let page = store.members("demo", "many", "", 100_000).await.unwrap();
+    page.into_iter().map(|(anon, _, _)| anon).collect()
+}
+
 pub async fn thousands_of_membership_changes_are_stored_once_each(state: AppState) {
     use dangol_server::segments::Changes;
     let (status, made) = call(
@@ -323,9 +329,7 @@ pub async fn thousands_of_membership_changes_are_stored_once_each(state: AppStat
         .await
         .unwrap();
     assert_eq!(store.refreshed("demo", "many", now).await.unwrap(), 3500);
-    let mut members = store.members_in("demo", "many", (0, 1024)).await.unwrap();
-    members.sort();
-    assert_eq!(members, ids(2500, 6000));
+    assert_eq!(every_member(store).await, ids(2500, 6000));
     // Only what really changed is counted.
     let days = store
         .segment_days("demo", "many", now.div_euclid(86_400_000))
@@ -333,4 +337,40 @@ pub async fn thousands_of_membership_changes_are_stored_once_each(state: AppStat
         .unwrap();
     assert_eq!(days.len(), 1, "{days:?}");
     assert_eq!((days[0].entered, days[0].exited), (6000, 2500));
+
+    // A refresh range: its members become exactly the matching ones, and
+    // nothing outside it changes.
+    let after = ids(2999, 3000).remove(0);
+    let through = ids(3009, 3010).remove(0);
+    let mut matching = ids(3000, 3005);
+    matching.push("many-003004x".into());
+    let range = (after.as_str(), Some(through.as_str()));
+    let changed = store
+        .set_members_between("demo", "many", range, &matching, now, true)
+        .await
+        .unwrap();
+    assert_eq!(changed, (1, 5), "one entered, 3005-3009 left");
+    let again = store
+        .set_members_between("demo", "many", range, &matching, now, true)
+        .await
+        .unwrap();
+    assert_eq!(again, (0, 0), "a second refresh changes nothing");
+    let mut expected = ids(2500, 3005);
+    expected.push("many-003004x".into());
+    expected.sort();
+    expected.extend(ids(3010, 6000));
+    assert_eq!(every_member(store).await, expected);
+    // The last range runs to the end.
+    let last = ids(5989, 5990).remove(0);
+    let changed = store
+        .set_members_between("demo", "many", (&last, None), &[], now, false)
+        .await
+        .unwrap();
+    assert_eq!(changed, (0, 10));
+    assert_eq!(store.refreshed("demo", "many", now).await.unwrap(), 3486);
+    let days = store
+        .segment_days("demo", "many", now.div_euclid(86_400_000))
+        .await
+        .unwrap();
+    assert_eq!((days[0].entered, days[0].exited), (6001, 2515));
 }
