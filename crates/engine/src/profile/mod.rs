@@ -556,6 +556,28 @@ impl Profile {
         self.last_seen_ms = self.last_seen_ms.max(now_ms);
     }
 
+    /// The profile as the shopper would find it coming back at `now_ms`,
+    /// without counting a visit: when their last activity is a session
+    /// ago, a session starts now (the last activity becomes the previous
+    /// visit and the session's counts start again) and the lifecycle stage
+    /// is worked out anew, as the widget works them out on the shopper's
+    /// next page. The server's segments read shoppers so: the ones who
+    /// left age into "dormant" or "no visit for two weeks" without doing
+    /// anything.
+    pub fn return_at(&mut self, cfg: &ProfileConfig, now_ms: i64) {
+        let timeout = i64::from(cfg.session_timeout_minutes) * 60_000;
+        if self.sessions == 0 || now_ms - self.last_seen_ms < timeout {
+            return;
+        }
+        self.previous_visit_ms = Some(self.last_seen_ms);
+        self.session_start_ms = now_ms;
+        self.session_engaged_s = 0;
+        self.session_views = 0;
+        self.session_purchased = false;
+        self.last_seen_ms = now_ms;
+        self.restage(cfg, now_ms);
+    }
+
     fn restage(&mut self, cfg: &ProfileConfig, now_ms: i64) -> Option<StageChange> {
         let stage = self.stage_at(cfg, now_ms);
         if stage == self.stage {

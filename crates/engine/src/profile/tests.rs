@@ -750,3 +750,37 @@ proptest::proptest! {
         let _ = Profile::from_segment_form(&bytes);
     }
 }
+
+#[test]
+fn a_shopper_who_left_ages_into_dormant_as_if_coming_back() {
+    let mut p = Profile::default();
+    view(&mut p, T0);
+    view(&mut p, T0 + 3 * DAY);
+    assert_eq!(p.stage, Stage::Active);
+    // Still in the session: nothing changes.
+    let mut same = p.clone();
+    same.return_at(&cfg(), T0 + 3 * DAY + 10 * 60_000);
+    assert_eq!(same, p);
+    // Nine days on: a session ago, not yet dormant.
+    let mut later = p.clone();
+    later.return_at(&cfg(), T0 + 12 * DAY);
+    let facts = later.facts(&cfg(), T0 + 12 * DAY);
+    assert_eq!(facts.days_since_last_visit, Some(9.0));
+    assert_eq!(facts.lifecycle.as_deref(), Some("active"));
+    assert_eq!(
+        (later.visits, later.sessions),
+        (p.visits, p.sessions),
+        "no visit counted"
+    );
+    // Forty days on: dormant, and the stage it left is the previous one.
+    let mut gone = p.clone();
+    gone.return_at(&cfg(), T0 + 43 * DAY);
+    let facts = gone.facts(&cfg(), T0 + 43 * DAY);
+    assert_eq!(facts.days_since_last_visit, Some(40.0));
+    assert_eq!(facts.lifecycle.as_deref(), Some("dormant"));
+    assert_eq!(facts.previous_lifecycle.as_deref(), Some("active"));
+    // A shopper with no activity stays as they are.
+    let mut none = Profile::default();
+    none.return_at(&cfg(), T0);
+    assert_eq!(none, Profile::default());
+}

@@ -375,7 +375,10 @@ fn attributes_of(
     churn: Option<&dangol_engine::churn::ChurnModel>,
     now_ms: i64,
 ) -> Option<dangol_engine::json::Value> {
-    let profile = Profile::from_segment_form(facts)?;
+    let mut profile = Profile::from_segment_form(facts)?;
+    // As if they came back now: those who left age into "dormant" and "no
+    // visit for a day" without doing anything.
+    profile.return_at(cfg, now_ms);
     let mut facts = profile.facts(cfg, now_ms);
     facts.churn = churn.and_then(|m| {
         m.figures(
@@ -512,6 +515,8 @@ mod tests {
             }),
         };
         let seen = attributes_of(&p.segment_form(), &cfg, Some(&churn), now).unwrap();
+        // What the widget would see on the shopper's next page, now.
+        p.return_at(&cfg, now);
         let mut facts = p.facts(&cfg, now);
         facts.churn = churn.figures(
             p.orders,
@@ -538,6 +543,11 @@ mod tests {
                 .is_some_and(|c| c.get("welcome").is_some())
         );
         assert_eq!(seen.get("orders"), Some(&dangol_engine::json!(1)));
+        assert_eq!(
+            seen.get("days_since_last_visit"),
+            Some(&dangol_engine::json!(26.0)),
+            "away since the last input"
+        );
         assert!(seen.get("p_alive").is_some(), "{seen:?}");
     }
 

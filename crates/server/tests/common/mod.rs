@@ -3311,6 +3311,7 @@ macro_rules! api_tests {
             webhooks_are_signed_queued_with_their_event_retried_and_replayed,
             a_webhook_endpoint_that_keeps_failing_is_disabled_and_loses_nothing,
             segments_fill_follow_shoppers_and_send_their_changes,
+            segments_fill_as_shoppers_age_into_them,
             thousands_of_membership_changes_are_stored_once_each,
             identified_ids_are_linked_exported_by_customer_and_erased_together,
             orders_import_once_each_name_bad_lines_and_join_the_customers_profile,

@@ -288,6 +288,48 @@ pub async fn lifecycle_changes_are_sent_as_webhooks(state: AppState) {
     assert_eq!(receiver.bodies().len(), 1);
 }
 
+/// A shopper who bought once and left ages into the built-in segments
+/// as the days pass, without sending anything more, and out again.
+pub async fn segments_fill_as_shoppers_age_into_them(state: AppState) {
+    buy(&state, "age0001", "segm-age-aaaaaaaaaaaa").await;
+    let store = state.store.as_ref();
+    dangol_server::rollups::catch_up(store, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let now = now_ms();
+    let day = 86_400_000;
+    let mut seen = Vec::new();
+    for days in [0, 20, 40, 70] {
+        let segments = dangol_server::segments::of_site(store, "demo", now)
+            .await
+            .unwrap();
+        dangol_server::segments::refresh_site(store, "demo", &segments, now + days * day)
+            .await
+            .unwrap();
+        let mut in_them = Vec::new();
+        for segment in &segments {
+            let members = store.members("demo", &segment.id, "", 10).await.unwrap();
+            if members
+                .iter()
+                .any(|(anon, _, _)| anon == "segm-age-aaaaaaaaaaaa")
+            {
+                in_them.push(segment.id.clone());
+            }
+        }
+        seen.push((days, in_them));
+    }
+    let expect = |days: i64, ids: &[&str]| (days, ids.iter().map(|s| s.to_string()).collect());
+    assert_eq!(
+        seen,
+        vec![
+            expect(0, &[]),
+            expect(20, &["one-purchase-no-second"]),
+            expect(40, &["newly-dormant", "one-purchase-no-second"]),
+            expect(70, &["one-purchase-no-second"]),
+        ]
+    );
+}
+
 /// Every member of the segment `many`, in id order.
 async fn every_member(store: &dyn dangol_server::store::Store) -> Vec<String> {
     let page = store.members("demo", "many", "", 100_000).await.unwrap();
