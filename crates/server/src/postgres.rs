@@ -142,8 +142,8 @@ crate::segments::sql::segment_store!(
 );
 
 /// Ids bound as one parameter: a `text[]`.
-fn text_array(ids: &[String]) -> Vec<String> {
-    ids.to_vec()
+fn text_array(ids: &[String]) -> &[String] {
+    ids
 }
 crate::identity::sql::identity_store!(PgStore, sqlx::Postgres, "BEGIN");
 crate::churn::sql::churn_store!(PgStore, sqlx::Postgres);

@@ -546,14 +546,19 @@ impl Profile {
             self.sessions = 1;
             self.session_start_ms = now_ms;
         } else if now_ms - self.last_seen_ms >= timeout {
-            self.previous_visit_ms = Some(self.last_seen_ms);
             self.sessions = self.sessions.saturating_add(1);
-            self.session_start_ms = now_ms;
-            self.session_engaged_s = 0;
-            self.session_views = 0;
-            self.session_purchased = false;
+            self.start_session(now_ms);
         }
         self.last_seen_ms = self.last_seen_ms.max(now_ms);
+    }
+
+    /// A session starting at `now_ms` after the last activity.
+    fn start_session(&mut self, now_ms: i64) {
+        self.previous_visit_ms = Some(self.last_seen_ms);
+        self.session_start_ms = now_ms;
+        self.session_engaged_s = 0;
+        self.session_views = 0;
+        self.session_purchased = false;
     }
 
     /// The profile as the shopper would find it coming back at `now_ms`,
@@ -569,11 +574,7 @@ impl Profile {
         if self.sessions == 0 || now_ms - self.last_seen_ms < timeout {
             return;
         }
-        self.previous_visit_ms = Some(self.last_seen_ms);
-        self.session_start_ms = now_ms;
-        self.session_engaged_s = 0;
-        self.session_views = 0;
-        self.session_purchased = false;
+        self.start_session(now_ms);
         self.last_seen_ms = now_ms;
         self.restage(cfg, now_ms);
     }

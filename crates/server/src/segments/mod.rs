@@ -94,15 +94,6 @@ pub struct SegmentDay {
     pub members: u64,
 }
 
-/// What one page of a refresh changes.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Changes {
-    /// Shoppers who now match.
-    pub entered: Vec<String>,
-    /// Shoppers who no longer match (or have no profile any more).
-    pub exited: Vec<String>,
-}
-
 /// Segments and their members.
 #[async_trait]
 pub trait SegmentStore: Send + Sync {
@@ -137,16 +128,6 @@ pub trait SegmentStore: Send + Sync {
         now_ms: i64,
         notify: bool,
     ) -> Result<(u64, u64), StoreError>;
-    /// Applies `changes` at `now_ms` (members, the day's counts and, when
-    /// `notify`, a webhook per change), in one transaction.
-    async fn apply_changes(
-        &self,
-        site: &str,
-        segment: &str,
-        changes: &Changes,
-        now_ms: i64,
-        notify: bool,
-    ) -> Result<(), StoreError>;
     /// Marks a refresh done: the member count and the day's.
     async fn refreshed(&self, site: &str, segment: &str, now_ms: i64) -> Result<u64, StoreError>;
     /// Up to `limit` members after `after` (by id): a page of an export,

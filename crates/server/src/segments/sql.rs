@@ -7,26 +7,6 @@
 /// ids.
 macro_rules! segment_store {
     ($store:ty, $db:ty, $begin:expr, $ids:literal, $list:path) => {
-        /// Memberships one statement enters or removes (4 parameters each,
-        /// far under SQLite's limit of 32,766).
-        const MEMBERS_PER_STATEMENT: usize = 2000;
-
-        /// Runs `query`, which ends `RETURNING anon`, in `tx`: the ids it
-        /// returned.
-        async fn returned_anons(
-            mut query: sqlx::QueryBuilder<'_, $db>,
-            tx: &mut sqlx::Transaction<'_, $db>,
-        ) -> Result<Vec<String>, StoreError> {
-            Ok(query
-                .build()
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(db)?
-                .iter()
-                .map(|r| r.get::<String, _>("anon"))
-                .collect())
-        }
-
         fn segment_from(r: &<$db as sqlx::Database>::Row) -> $crate::segments::Segment {
             let condition: String = r.get("condition");
             let builtin: i32 = r.get("builtin");
@@ -183,65 +163,6 @@ macro_rules! segment_store {
                 .await
                 .map_err(db)?;
                 Ok(u64::try_from(n).unwrap_or(0))
-            }
-
-            async fn apply_changes(
-                &self,
-                site: &str,
-                segment: &str,
-                changes: &$crate::segments::Changes,
-                now_ms: i64,
-                notify: bool,
-            ) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
-                // Only what this transaction really changed counts and is
-                // sent: two servers refreshing together change each
-                // membership once between them.
-                // Many rows per statement: a first fill enters most of the
-                // site's shoppers at once.
-                let mut entered: Vec<String> = Vec::new();
-                let mut exited: Vec<String> = Vec::new();
-                for part in changes.entered.chunks(MEMBERS_PER_STATEMENT) {
-                    let mut query = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO segment_members (site, segment, anon, entered_ms) ",
-                    );
-                    query.push_values(part, |mut row, anon| {
-                        row.push_bind(site)
-                            .push_bind(segment)
-                            .push_bind(anon)
-                            .push_bind(now_ms);
-                    });
-                    query.push(" ON CONFLICT (site, segment, anon) DO NOTHING RETURNING anon");
-                    entered.extend(returned_anons(query, &mut tx).await?);
-                }
-                for part in changes.exited.chunks(MEMBERS_PER_STATEMENT) {
-                    let mut query = sqlx::QueryBuilder::<$db>::new(
-                        "DELETE FROM segment_members WHERE site = ",
-                    );
-                    query
-                        .push_bind(site)
-                        .push(" AND segment = ")
-                        .push_bind(segment)
-                        .push(" AND anon IN (");
-                    let mut list = query.separated(", ");
-                    for anon in part {
-                        list.push_bind(anon);
-                    }
-                    list.push_unseparated(") RETURNING anon");
-                    exited.extend(returned_anons(query, &mut tx).await?);
-                }
-                // In the order asked (RETURNING promises none).
-                let order = |asked: &[String], done: Vec<String>| -> Vec<String> {
-                    let done: std::collections::HashSet<String> = done.into_iter().collect();
-                    asked.iter().filter(|a| done.contains(*a)).cloned().collect()
-                };
-                let entered = order(&changes.entered, entered);
-                let exited = order(&changes.exited, exited);
-                let counts = (entered.len() as u64, exited.len() as u64);
-                record_changes(&mut tx, site, segment, counts, notify.then_some((&entered, &exited)), now_ms)
-                    .await?;
-                tx.commit().await.map_err(db)?;
-                Ok(())
             }
 
             async fn set_members_between(

@@ -141,15 +141,16 @@ pub async fn segments_fill_follow_shoppers_and_send_their_changes(state: AppStat
 
     // A second server applying the same changes (two refreshing together)
     // changes nothing more and sends nothing more.
-    let again = dangol_server::segments::Changes {
-        entered: vec!["segm-cccccccccccccccc".into()],
-        exited: vec!["segm-aaaaaaaaaaaaaaaa".into()],
-    };
-    state
+    let same = [
+        "segm-bbbbbbbbbbbbbbbb".to_string(),
+        "segm-cccccccccccccccc".to_string(),
+    ];
+    let again = state
         .store
-        .apply_changes("demo", "buyers", &again, now_ms(), true)
+        .set_members_between("demo", "buyers", ("", None), &same, now_ms(), true)
         .await
         .unwrap();
+    assert_eq!(again, (0, 0));
     deliverer.round(state.store.as_ref()).await.unwrap();
     assert_eq!(receiver.got().len(), 2, "each change is sent once");
 
@@ -337,7 +338,6 @@ async fn every_member(store: &dyn dangol_server::store::Store) -> Vec<String> {
 }
 
 pub async fn thousands_of_membership_changes_are_stored_once_each(state: AppState) {
-    use dangol_server::segments::Changes;
     let (status, made) = call(
         &state,
         "POST",
@@ -351,25 +351,18 @@ pub async fn thousands_of_membership_changes_are_stored_once_each(state: AppStat
     let ids = |from: usize, to: usize| -> Vec<String> {
         (from..to).map(|i| format!("many-{i:06}")).collect()
     };
-    let change = |entered: Vec<String>, exited: Vec<String>| Changes { entered, exited };
-    // More than one statement's worth, then an overlapping change whose
-    // first 500 are members already.
-    store
-        .apply_changes("demo", "many", &change(ids(0, 4500), vec![]), now, false)
-        .await
-        .unwrap();
-    store
-        .apply_changes("demo", "many", &change(ids(4000, 6000), vec![]), now, false)
-        .await
-        .unwrap();
+    let set = |matching: Vec<String>| async move {
+        store
+            .set_members_between("demo", "many", ("", None), &matching, now, false)
+            .await
+            .unwrap()
+    };
+    // Thousands at once, then thousands of whom 4,500 are members already.
+    assert_eq!(set(ids(0, 4500)).await, (4500, 0));
+    assert_eq!(set(ids(0, 6000)).await, (1500, 0));
     assert_eq!(store.refreshed("demo", "many", now).await.unwrap(), 6000);
-    // Leaving: 2,500 members and 10 who never were.
-    let mut leaving = ids(0, 2500);
-    leaving.extend(ids(9000, 9010));
-    store
-        .apply_changes("demo", "many", &change(vec![], leaving), now, false)
-        .await
-        .unwrap();
+    // Leaving: 2,500 members.
+    assert_eq!(set(ids(2500, 6000)).await, (0, 2500));
     assert_eq!(store.refreshed("demo", "many", now).await.unwrap(), 3500);
     assert_eq!(every_member(store).await, ids(2500, 6000));
     // Only what really changed is counted.
