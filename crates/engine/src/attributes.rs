@@ -112,34 +112,52 @@ fn put(map: &mut Map, key: &str, value: impl Into<Value>) {
 /// Adds the attributes of the shopper's facts to `attrs`: what the server
 /// can work out from events too, so its segments read exactly these.
 pub fn put_facts(attrs: &mut Map, facts: &Facts) {
-    put(attrs, "visits", facts.visits);
-    put(attrs, "sessions", facts.sessions);
+    put_facts_where(attrs, facts, |_| true);
+}
+
+/// Adds the attributes of the shopper's facts whose top-level name `want`
+/// accepts (what a set of conditions reads), leaving the others unbuilt.
+#[inline(always)]
+pub fn put_facts_where(attrs: &mut Map, facts: &Facts, want: impl Fn(&str) -> bool) {
+    // Each value is made only when wanted: most of them allocate.
+    macro_rules! put {
+        ($key:literal, $value:expr) => {
+            if want($key) {
+                put(attrs, $key, $value);
+            }
+        };
+    }
+    put!("visits", facts.visits);
+    put!("sessions", facts.sessions);
     if let Some(d) = facts.days_since_last_visit {
-        put(attrs, "days_since_last_visit", d);
+        put!("days_since_last_visit", d);
     }
     if let Some(d) = facts.days_since_last_purchase {
-        put(attrs, "days_since_last_purchase", d);
+        put!("days_since_last_purchase", d);
     }
     if let Some(l) = &facts.lifecycle {
-        put(attrs, "lifecycle", l.as_str());
+        put!("lifecycle", l.as_str());
     }
     if let Some((r, f, m)) = facts.rfm {
-        let mut rfm = Map::new();
-        put(&mut rfm, "r", r);
-        put(&mut rfm, "f", f);
-        put(&mut rfm, "m", m);
-        put(attrs, "rfm", rfm);
+        put!("rfm", {
+            let mut rfm = Map::new();
+            put(&mut rfm, "r", r);
+            put(&mut rfm, "f", f);
+            put(&mut rfm, "m", m);
+            rfm
+        });
     }
-    put(attrs, "orders", facts.orders);
-    put(attrs, "revenue", facts.revenue);
-    put(attrs, "aov", facts.aov);
-    let mut cart = Map::new();
-    put(&mut cart, "items", facts.cart_items);
-    put(&mut cart, "value", facts.cart_value);
-    put(&mut cart, "abandoned", facts.cart_abandoned);
-    put(attrs, "cart", cart);
-    put(
-        attrs,
+    put!("orders", facts.orders);
+    put!("revenue", facts.revenue);
+    put!("aov", facts.aov);
+    put!("cart", {
+        let mut cart = Map::new();
+        put(&mut cart, "items", facts.cart_items);
+        put(&mut cart, "value", facts.cart_value);
+        put(&mut cart, "abandoned", facts.cart_abandoned);
+        cart
+    });
+    put!(
         "affinity",
         Value::Array(
             facts
@@ -147,28 +165,27 @@ pub fn put_facts(attrs: &mut Map, facts: &Facts) {
                 .iter()
                 .map(|c| Value::from(c.as_str()))
                 .collect(),
-        ),
+        )
     );
-    put(attrs, "price_sensitivity", facts.price_sensitivity);
-    put(attrs, "viewed_without_buying", facts.viewed_without_buying);
-    put(
-        attrs,
+    put!("price_sensitivity", facts.price_sensitivity);
+    put!("viewed_without_buying", facts.viewed_without_buying);
+    put!(
         "long_dwell_without_purchase",
-        facts.long_dwell_without_purchase,
+        facts.long_dwell_without_purchase
     );
     if let Some(h) = facts.usual_hour {
-        put(attrs, "usual_hour", h);
+        put!("usual_hour", h);
     }
     if let Some(l) = &facts.previous_lifecycle {
-        put(attrs, "lifecycle_previous", l.as_str());
+        put!("lifecycle_previous", l.as_str());
     }
     if let Some(c) = &facts.churn {
-        put(attrs, "p_alive", c.p_alive);
-        put(attrs, "expected_orders_90d", c.expected_orders_90d);
-        put(attrs, "clv_90d", c.clv_90d);
+        put!("p_alive", c.p_alive);
+        put!("expected_orders_90d", c.expected_orders_90d);
+        put!("clv_90d", c.clv_90d);
     }
-    put(attrs, "bought_a_year_ago", facts.bought_a_year_ago.clone());
-    put(attrs, "campaigns", facts.campaigns.clone());
+    put!("bought_a_year_ago", facts.bought_a_year_ago.clone());
+    put!("campaigns", facts.campaigns.clone());
 }
 
 /// Builds the attributes a condition sees. Without consent the facts and

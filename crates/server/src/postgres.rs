@@ -138,11 +138,22 @@ crate::segments::sql::segment_store!(
     sqlx::Postgres,
     "BEGIN",
     "unnest({}::text[]) AS ids(value)",
-    text_array
+    text_array,
+    "json_agg(anon)::text",
+    [
+        // One at a time per site, as under SQLite's `BEGIN IMMEDIATE`.
+        "SELECT pg_advisory_xact_lock(hashtextextended('dangol segment members ' || $1, 0))",
+        // Members and their day counts are worked out again by the next
+        // refresh: a crash may lose the last changes (with their webhooks,
+        // in the same transaction) but never half of one, so the refresh
+        // need not wait for each commit to reach the disk. (The site is
+        // bound to every statement here; this one ignores it.)
+        "SELECT set_config('synchronous_commit', 'off', true) WHERE $1 IS NOT NULL",
+    ]
 );
 
 /// Ids bound as one parameter: a `text[]`.
-fn text_array(ids: &[String]) -> &[String] {
+fn text_array<'a>(ids: &'a [&'a str]) -> &'a [&'a str] {
     ids
 }
 crate::identity::sql::identity_store!(PgStore, sqlx::Postgres, "BEGIN");

@@ -108,11 +108,13 @@ crate::segments::sql::segment_store!(
     sqlx::Sqlite,
     "BEGIN IMMEDIATE",
     "json_each({})",
-    json_list
+    json_list,
+    "json_group_array(anon)",
+    [] as [&str; 0]
 );
 
 /// Ids bound as one parameter: a JSON array, read by `json_each`.
-fn json_list(ids: &[String]) -> String {
+fn json_list(ids: &[&str]) -> String {
     serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
 }
 crate::identity::sql::identity_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");

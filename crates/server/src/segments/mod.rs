@@ -94,6 +94,39 @@ pub struct SegmentDay {
     pub members: u64,
 }
 
+/// One segment's side of a range of shoppers in a refresh.
+#[derive(Debug, Clone, Copy)]
+pub struct RangeMembers<'a> {
+    /// The segment.
+    pub segment: &'a str,
+    /// Who of the range's shoppers match it now.
+    pub matching: &'a [String],
+    /// Send a webhook for each change (not on the segment's first fill).
+    pub notify: bool,
+}
+
+/// Who enters (matching, not a member) and who leaves (a member, not
+/// matching), each in the order given.
+pub(crate) fn differences<'a>(
+    members: &'a [String],
+    matching: &'a [String],
+) -> (Vec<&'a str>, Vec<&'a str>) {
+    use std::collections::HashSet;
+    let now: HashSet<&str> = matching.iter().map(String::as_str).collect();
+    let before: HashSet<&str> = members.iter().map(String::as_str).collect();
+    let enter = matching
+        .iter()
+        .map(String::as_str)
+        .filter(|id| !before.contains(id))
+        .collect();
+    let leave = members
+        .iter()
+        .map(String::as_str)
+        .filter(|id| !now.contains(id))
+        .collect();
+    (enter, leave)
+}
+
 /// Segments and their members.
 #[async_trait]
 pub trait SegmentStore: Send + Sync {
@@ -114,22 +147,28 @@ pub trait SegmentStore: Send + Sync {
     /// How many of the site's rolled-up shoppers have no segment facts yet
     /// (after an upgrade, until the rollup job has made them again).
     async fn facts_missing(&self, site: &str) -> Result<u64, StoreError>;
-    /// Makes the segment's members among the shoppers after `range.0` and
-    /// up to `range.1` (by id; to the end when `None`) exactly `matching`
-    /// (ids in that range), at `now_ms`, with the day's counts and, when
-    /// `notify`, a webhook per change, in one transaction: how many entered
-    /// and how many left (what this call really changed).
+    /// Makes each segment's members among the shoppers after `range.0`
+    /// and up to `range.1` (by id; to the end when `None`) exactly its
+    /// `matching` (ids in that range), at `now_ms`, with the day's counts
+    /// and, where `notify`, a webhook per change, all in one transaction:
+    /// for each segment, how many entered and how many left (what this
+    /// call really changed).
     async fn set_members_between(
         &self,
         site: &str,
-        segment: &str,
         range: (&str, Option<&str>),
-        matching: &[String],
+        segments: &[RangeMembers<'_>],
         now_ms: i64,
-        notify: bool,
-    ) -> Result<(u64, u64), StoreError>;
-    /// Marks a refresh done: the member count and the day's.
-    async fn refreshed(&self, site: &str, segment: &str, now_ms: i64) -> Result<u64, StoreError>;
+    ) -> Result<Vec<(u64, u64)>, StoreError>;
+    /// Marks a refresh done, with its member count (the segment's and the
+    /// day's).
+    async fn refreshed(
+        &self,
+        site: &str,
+        segment: &str,
+        now_ms: i64,
+        members: u64,
+    ) -> Result<(), StoreError>;
     /// Up to `limit` members after `after` (by id): a page of an export,
     /// with when each entered and the customer they identified as.
     async fn members(
@@ -224,6 +263,7 @@ pub async fn refresh_site(
     let mut after = String::new();
     let mut shoppers = store.segment_facts(site, &after, SHOPPERS_PER_READ).await?;
     let mut matched: Option<Matched> = None;
+    let mut counts = vec![0u64; segments.len()];
     loop {
         let through = (shoppers.len() == SHOPPERS_PER_READ as usize)
             .then(|| shoppers.last().map(|(anon, _)| anon.clone()))
@@ -261,6 +301,9 @@ pub async fn refresh_site(
         changed?;
         shoppers = next?;
         let next_after = through.clone();
+        for (count, matching) in counts.iter_mut().zip(&matching) {
+            *count += matching.len() as u64;
+        }
         matched = Some((std::mem::take(&mut after), through, matching));
         match next_after {
             Some(last) => after = last,
@@ -270,9 +313,10 @@ pub async fn refresh_site(
     if let Some(range) = matched {
         store_changes(store, site, segments, range, now_ms).await?;
     }
-    let mut counts = Vec::with_capacity(segments.len());
-    for segment in segments {
-        counts.push(store.refreshed(site, &segment.id, now_ms).await?);
+    // Each range's members became exactly its matching shoppers, one
+    // range at a time: the members are the matching shoppers of them all.
+    for (segment, members) in segments.iter().zip(&counts) {
+        store.refreshed(site, &segment.id, now_ms, *members).await?;
     }
     Ok(counts)
 }
@@ -286,19 +330,18 @@ async fn store_changes(
     (after, through, matching): Matched,
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    for (segment, matched) in segments.iter().zip(matching) {
-        let notify = segment.refreshed_ms.is_some();
-        store
-            .set_members_between(
-                site,
-                &segment.id,
-                (&after, through.as_deref()),
-                &matched,
-                now_ms,
-                notify,
-            )
-            .await?;
-    }
+    let ranges: Vec<RangeMembers<'_>> = segments
+        .iter()
+        .zip(&matching)
+        .map(|(segment, matching)| RangeMembers {
+            segment: &segment.id,
+            matching,
+            notify: segment.refreshed_ms.is_some(),
+        })
+        .collect();
+    store
+        .set_members_between(site, (&after, through.as_deref()), &ranges, now_ms)
+        .await?;
     Ok(())
 }
 
@@ -321,9 +364,18 @@ fn matching_of(
             .iter()
             .map(|c| Condition::compile(c, &NativeRegex).ok())
             .collect();
+        // Only the attributes the conditions read are made.
+        let mut roots: Vec<&str> = compiled
+            .iter()
+            .flatten()
+            .flat_map(Condition::paths)
+            .filter_map(|path| path.first().map(String::as_str))
+            .collect();
+        roots.sort_unstable();
+        roots.dedup();
         let mut out = vec![Vec::new(); conditions.len()];
         for (anon, facts) in chunk {
-            let Some(attrs) = attributes_of(facts, cfg, churn, now_ms) else {
+            let Some(attrs) = attributes_of(facts, cfg, churn, now_ms, &roots) else {
                 continue;
             };
             for (i, c) in compiled.iter().enumerate() {
@@ -349,37 +401,46 @@ fn matching_of(
 }
 
 /// The attributes a condition sees for the shopper whose segment facts are
-/// `facts`, now, with the churn model's figures where one is fitted.
+/// `facts`, now, with the churn model's figures where one is fitted; of
+/// them, those named in `roots`.
 fn attributes_of(
     facts: &[u8],
     cfg: &dangol_engine::profile::ProfileConfig,
     churn: Option<&dangol_engine::churn::ChurnModel>,
     now_ms: i64,
+    roots: &[&str],
 ) -> Option<dangol_engine::json::Value> {
+    // A few roots: compared by length first, most names never by bytes.
+    let want = |key: &str| roots.iter().any(|r| r.len() == key.len() && *r == key);
     let mut profile = Profile::from_segment_form(facts)?;
     // As if they came back now: those who left age into "dormant" and "no
     // visit for a day" without doing anything.
     profile.return_at(cfg, now_ms);
     let mut facts = profile.facts(cfg, now_ms);
-    facts.churn = churn.and_then(|m| {
-        m.figures(
-            profile.orders,
-            profile.revenue,
-            profile.last_purchase_ms,
-            profile.purchase_gap_days,
-            now_ms,
-        )
-    });
+    let figures = ["clv_90d", "expected_orders_90d", "p_alive"];
+    facts.churn = churn
+        .filter(|_| figures.iter().any(|f| want(f)))
+        .and_then(|m| {
+            m.figures(
+                profile.orders,
+                profile.revenue,
+                profile.last_purchase_ms,
+                profile.purchase_gap_days,
+                now_ms,
+            )
+        });
     // What the server knows of a shopper is their facts (and that they
     // consented, or there would be no events): the page, the device and
     // declared attributes are the browser's alone, and segment conditions
     // are refused when they read them.
-    let mut attrs = dangol_engine::json::Map::with_capacity(32);
-    attrs.set(
-        "consent",
-        dangol_engine::consent::Consent::Granted.as_str().into(),
-    );
-    dangol_engine::attributes::put_facts(&mut attrs, &facts);
+    let mut attrs = dangol_engine::json::Map::with_capacity(roots.len());
+    if want("consent") {
+        attrs.set(
+            "consent",
+            dangol_engine::consent::Consent::Granted.as_str().into(),
+        );
+    }
+    dangol_engine::attributes::put_facts_where(&mut attrs, &facts, want);
     Some(dangol_engine::json::Value::Object(attrs))
 }
 
@@ -495,7 +556,31 @@ mod tests {
                 v: 15.4,
             }),
         };
-        let seen = attributes_of(&p.segment_form(), &cfg, Some(&churn), now).unwrap();
+        let mut every: Vec<&str> = crate::insights::KNOWN_ROOTS
+            .iter()
+            .chain(crate::insights::CHURN_ROOTS)
+            .copied()
+            .collect();
+        every.push("consent");
+        every.sort_unstable();
+        let seen = attributes_of(&p.segment_form(), &cfg, Some(&churn), now, &every).unwrap();
+        // Only what conditions read is made.
+        let some = attributes_of(
+            &p.segment_form(),
+            &cfg,
+            Some(&churn),
+            now,
+            &["orders", "p_alive"],
+        );
+        let some = some.unwrap();
+        let keys: Vec<&str> = some
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["orders", "p_alive"]);
+        assert_eq!(some.get("p_alive"), seen.get("p_alive"));
         // What the widget would see on the shopper's next page, now.
         p.return_at(&cfg, now);
         let mut facts = p.facts(&cfg, now);

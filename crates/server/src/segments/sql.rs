@@ -4,9 +4,14 @@
 /// `sql_store!` and `webhook_store!`, whose helpers it uses). `$ids` is the
 /// database's table of the ids in one bound list (a column `value`) with
 /// the list's placeholder as `{}`, and `$list` makes that bound list from
-/// ids.
+/// ids. `$agg` gathers the column `anon` of the rows selected into one JSON
+/// array of text. `$refreshing` (when not empty) are the statements that
+/// begin a transaction changing a site's members (`$1` the site): they
+/// must make such transactions of one site run one at a time, as SQLite's
+/// `BEGIN IMMEDIATE` already does, so that the members each one reads are
+/// the members it changes.
 macro_rules! segment_store {
-    ($store:ty, $db:ty, $begin:expr, $ids:literal, $list:path) => {
+    ($store:ty, $db:ty, $begin:expr, $ids:literal, $list:path, $agg:literal, $refreshing:expr) => {
         fn segment_from(r: &<$db as sqlx::Database>::Row) -> $crate::segments::Segment {
             let condition: String = r.get("condition");
             let builtin: i32 = r.get("builtin");
@@ -154,9 +159,15 @@ macro_rules! segment_store {
             }
 
             async fn facts_missing(&self, site: &str) -> Result<u64, StoreError> {
+                // Profiles and their facts are written together, so only a
+                // shopper still waiting for the rollup job can lack them.
                 let n: i64 = sqlx::query_scalar(
-                    "SELECT (SELECT COUNT(*) FROM rollup_profiles WHERE site = $1)
-                          - (SELECT COUNT(*) FROM segment_facts WHERE site = $1)",
+                    "SELECT COUNT(*) FROM rollup_pending q
+                     WHERE q.site = $1
+                       AND EXISTS (SELECT 1 FROM rollup_profiles p
+                                   WHERE p.site = q.site AND p.anon = q.anon)
+                       AND NOT EXISTS (SELECT 1 FROM segment_facts f
+                                       WHERE f.site = q.site AND f.anon = q.anon)",
                 )
                 .bind(site)
                 .fetch_one(&self.pool)
@@ -168,80 +179,106 @@ macro_rules! segment_store {
             async fn set_members_between(
                 &self,
                 site: &str,
-                segment: &str,
                 (after, through): (&str, Option<&str>),
-                matching: &[String],
+                segments: &[$crate::segments::RangeMembers<'_>],
                 now_ms: i64,
-                notify: bool,
-            ) -> Result<(u64, u64), StoreError> {
+            ) -> Result<Vec<(u64, u64)>, StoreError> {
                 let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
-                // Only what this transaction really changed counts and is
-                // sent (two servers refreshing together change each
-                // membership once between them); the ids only when sent.
-                let returning = if notify { " RETURNING anon" } else { "" };
-                let ids = $list(matching);
-                // Those who left first: a first fill then scans no members.
-                let leave = format!(
-                    "DELETE FROM segment_members
-                     WHERE site = $1 AND segment = $2 AND anon > $3{}
-                       AND anon NOT IN (SELECT value FROM {}){returning}",
-                    if through.is_some() { " AND anon <= $5" } else { "" },
-                    format!($ids, "$4")
-                );
-                let mut query = sqlx::query(&leave)
-                    .bind(site)
-                    .bind(segment)
-                    .bind(after)
-                    .bind(&ids);
-                if let Some(through) = through {
-                    query = query.bind(through);
+                for statement in $refreshing {
+                    sqlx::query(statement).bind(site).execute(&mut *tx).await.map_err(db)?;
                 }
-                let (mut exited, n_exited) = run_changing(query, &mut tx, notify).await?;
-                let enter = format!(
-                    "INSERT INTO segment_members (site, segment, anon, entered_ms)
-                     SELECT $1, $2, value, $3 FROM {} WHERE true
-                     ON CONFLICT (site, segment, anon) DO NOTHING{returning}",
-                    format!($ids, "$4")
+                let within = if through.is_some() { " AND anon <= $4" } else { "" };
+                let current = format!(
+                    "SELECT {} FROM segment_members
+                     WHERE site = $1 AND segment = $2 AND anon > $3{within}",
+                    $agg
                 );
-                let query = sqlx::query(&enter)
-                    .bind(site)
-                    .bind(segment)
-                    .bind(now_ms)
-                    .bind(&ids);
-                let (mut entered, n_entered) = if matching.is_empty() {
-                    (Vec::new(), 0)
+                let mut counts = Vec::with_capacity(segments.len());
+                let mut changed_any = false;
+                for s in segments {
+                    // Who is a member now, as one JSON array (a row per
+                    // member would cost more than the comparison).
+                    let mut query = sqlx::query_scalar::<_, Option<String>>(&current)
+                        .bind(site)
+                        .bind(s.segment)
+                        .bind(after);
+                    if let Some(through) = through {
+                        query = query.bind(through);
+                    }
+                    let members: Vec<String> = match query.fetch_one(&mut *tx).await.map_err(db)? {
+                        Some(json) => serde_json::from_str(&json).map_err(|e| {
+                            StoreError::Database(format!("the members of `{}` did not read: {e}", s.segment))
+                        })?,
+                        None => Vec::new(),
+                    };
+                    let (enter, leave) = $crate::segments::differences(&members, s.matching);
+                    // Members change one transaction at a time, so what
+                    // was read is what is changed: two servers refreshing
+                    // together change each membership once between them.
+                    // The ids only when sent.
+                    let returning = if s.notify { " RETURNING anon" } else { "" };
+                    let (mut exited, n_exited) = if leave.is_empty() {
+                        (Vec::new(), 0)
+                    } else {
+                        let leave_ids = $list(&leave);
+                        let sql = format!(
+                            "DELETE FROM segment_members
+                             WHERE site = $1 AND segment = $2
+                               AND anon IN (SELECT value FROM {}){returning}",
+                            format!($ids, "$3")
+                        );
+                        let query = sqlx::query(&sql).bind(site).bind(s.segment).bind(&leave_ids);
+                        run_changing(query, &mut tx, s.notify).await?
+                    };
+                    let (mut entered, n_entered) = if enter.is_empty() {
+                        (Vec::new(), 0)
+                    } else {
+                        let enter_ids = $list(&enter);
+                        let sql = format!(
+                            "INSERT INTO segment_members (site, segment, anon, entered_ms)
+                             SELECT $1, $2, value, $3 FROM {}{returning}",
+                            format!($ids, "$4")
+                        );
+                        let query = sqlx::query(&sql)
+                            .bind(site)
+                            .bind(s.segment)
+                            .bind(now_ms)
+                            .bind(&enter_ids);
+                        run_changing(query, &mut tx, s.notify).await?
+                    };
+                    if n_entered > 0 || n_exited > 0 {
+                        changed_any = true;
+                        entered.sort_unstable();
+                        exited.sort_unstable();
+                        record_changes(
+                            &mut tx,
+                            site,
+                            s.segment,
+                            (n_entered, n_exited),
+                            s.notify.then_some((&entered, &exited)),
+                            now_ms,
+                        )
+                        .await?;
+                    }
+                    counts.push((n_entered, n_exited));
+                }
+                if changed_any {
+                    tx.commit().await.map_err(db)?;
                 } else {
-                    run_changing(query, &mut tx, notify).await?
-                };
-                if n_entered == 0 && n_exited == 0 {
                     tx.rollback().await.map_err(db)?;
-                    return Ok((0, 0));
                 }
-                entered.sort_unstable();
-                exited.sort_unstable();
-                record_changes(
-                    &mut tx,
-                    site,
-                    segment,
-                    (n_entered, n_exited),
-                    notify.then_some((&entered, &exited)),
-                    now_ms,
-                )
-                .await?;
-                tx.commit().await.map_err(db)?;
-                Ok((n_entered, n_exited))
+                Ok(counts)
             }
 
-            async fn refreshed(&self, site: &str, segment: &str, now_ms: i64) -> Result<u64, StoreError> {
+            async fn refreshed(
+                &self,
+                site: &str,
+                segment: &str,
+                now_ms: i64,
+                members: u64,
+            ) -> Result<(), StoreError> {
+                let n = i64::try_from(members).unwrap_or(i64::MAX);
                 let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
-                let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM segment_members WHERE site = $1 AND segment = $2",
-                )
-                .bind(site)
-                .bind(segment)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
                 sqlx::query("UPDATE segments SET refreshed_ms = $3, members = $4 WHERE site = $1 AND id = $2")
                     .bind(site)
                     .bind(segment)
@@ -263,7 +300,7 @@ macro_rules! segment_store {
                 .await
                 .map_err(db)?;
                 tx.commit().await.map_err(db)?;
-                Ok(u64::try_from(n).unwrap_or(0))
+                Ok(())
             }
 
             async fn members(

@@ -3313,6 +3313,7 @@ macro_rules! api_tests {
             segments_fill_follow_shoppers_and_send_their_changes,
             segments_fill_as_shoppers_age_into_them,
             thousands_of_membership_changes_are_stored_once_each,
+            several_segments_change_together_and_concurrent_refreshes_change_each_once,
             identified_ids_are_linked_exported_by_customer_and_erased_together,
             orders_import_once_each_name_bad_lines_and_join_the_customers_profile,
             a_large_order_history_is_stored_in_full_and_once,

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use dangol_server::segments::RangeMembers;
 use dangol_server::webhooks::Deliverer;
 
 use super::*;
@@ -147,10 +148,19 @@ pub async fn segments_fill_follow_shoppers_and_send_their_changes(state: AppStat
     ];
     let again = state
         .store
-        .set_members_between("demo", "buyers", ("", None), &same, now_ms(), true)
+        .set_members_between(
+            "demo",
+            ("", None),
+            &[RangeMembers {
+                segment: "buyers",
+                matching: &same,
+                notify: true,
+            }],
+            now_ms(),
+        )
         .await
         .unwrap();
-    assert_eq!(again, (0, 0));
+    assert_eq!(again, [(0, 0)]);
     deliverer.round(state.store.as_ref()).await.unwrap();
     assert_eq!(receiver.got().len(), 2, "each change is sent once");
 
@@ -333,8 +343,17 @@ pub async fn segments_fill_as_shoppers_age_into_them(state: AppState) {
 
 /// Every member of the segment `many`, in id order.
 async fn every_member(store: &dyn dangol_server::store::Store) -> Vec<String> {
-    let page = store.members("demo", "many", "", 100_000).await.unwrap();
+    members_of(store, "many").await
+}
+
+async fn members_of(store: &dyn dangol_server::store::Store, segment: &str) -> Vec<String> {
+    let page = store.members("demo", segment, "", 100_000).await.unwrap();
     page.into_iter().map(|(anon, _, _)| anon).collect()
+}
+
+/// Shopper ids `{prefix}-{from:06}` up to `{prefix}-{to:06}`, in order.
+fn numbered(prefix: &str, from: usize, to: usize) -> Vec<String> {
+    (from..to).map(|i| format!("{prefix}-{i:06}")).collect()
 }
 
 pub async fn thousands_of_membership_changes_are_stored_once_each(state: AppState) {
@@ -348,22 +367,31 @@ pub async fn thousands_of_membership_changes_are_stored_once_each(state: AppStat
     assert_eq!(status, StatusCode::CREATED, "{made}");
     let store = state.store.as_ref();
     let now = dangol_server::now_ms();
-    let ids = |from: usize, to: usize| -> Vec<String> {
-        (from..to).map(|i| format!("many-{i:06}")).collect()
-    };
-    let set = |matching: Vec<String>| async move {
-        store
-            .set_members_between("demo", "many", ("", None), &matching, now, false)
+    let ids = |from: usize, to: usize| numbered("many", from, to);
+    let between = |range: (String, Option<String>), matching: Vec<String>, notify: bool| async move {
+        let changed = store
+            .set_members_between(
+                "demo",
+                (&range.0, range.1.as_deref()),
+                &[RangeMembers {
+                    segment: "many",
+                    matching: &matching,
+                    notify,
+                }],
+                now,
+            )
             .await
-            .unwrap()
+            .unwrap();
+        assert_eq!(changed.len(), 1);
+        changed[0]
     };
+    let set = |matching: Vec<String>| between((String::new(), None), matching, false);
     // Thousands at once, then thousands of whom 4,500 are members already.
     assert_eq!(set(ids(0, 4500)).await, (4500, 0));
     assert_eq!(set(ids(0, 6000)).await, (1500, 0));
-    assert_eq!(store.refreshed("demo", "many", now).await.unwrap(), 6000);
+    assert_eq!(every_member(store).await.len(), 6000);
     // Leaving: 2,500 members.
     assert_eq!(set(ids(2500, 6000)).await, (0, 2500));
-    assert_eq!(store.refreshed("demo", "many", now).await.unwrap(), 3500);
     assert_eq!(every_member(store).await, ids(2500, 6000));
     // Only what really changed is counted.
     let days = store
@@ -379,16 +407,10 @@ pub async fn thousands_of_membership_changes_are_stored_once_each(state: AppStat
     let through = ids(3009, 3010).remove(0);
     let mut matching = ids(3000, 3005);
     matching.push("many-003004x".into());
-    let range = (after.as_str(), Some(through.as_str()));
-    let changed = store
-        .set_members_between("demo", "many", range, &matching, now, true)
-        .await
-        .unwrap();
+    let range = (after, Some(through));
+    let changed = between(range.clone(), matching.clone(), true).await;
     assert_eq!(changed, (1, 5), "one entered, 3005-3009 left");
-    let again = store
-        .set_members_between("demo", "many", range, &matching, now, true)
-        .await
-        .unwrap();
+    let again = between(range, matching, true).await;
     assert_eq!(again, (0, 0), "a second refresh changes nothing");
     let mut expected = ids(2500, 3005);
     expected.push("many-003004x".into());
@@ -397,15 +419,98 @@ pub async fn thousands_of_membership_changes_are_stored_once_each(state: AppStat
     assert_eq!(every_member(store).await, expected);
     // The last range runs to the end.
     let last = ids(5989, 5990).remove(0);
-    let changed = store
-        .set_members_between("demo", "many", (&last, None), &[], now, false)
-        .await
-        .unwrap();
+    let changed = between((last, None), Vec::new(), false).await;
     assert_eq!(changed, (0, 10));
-    assert_eq!(store.refreshed("demo", "many", now).await.unwrap(), 3486);
+    assert_eq!(every_member(store).await.len(), 3486);
     let days = store
         .segment_days("demo", "many", now.div_euclid(86_400_000))
         .await
         .unwrap();
     assert_eq!((days[0].entered, days[0].exited), (6001, 2515));
+}
+
+pub async fn several_segments_change_together_and_concurrent_refreshes_change_each_once(
+    state: AppState,
+) {
+    for (id, condition) in [("one", json!({"orders": 1})), ("two", json!({"orders": 2}))] {
+        let (status, made) = call(
+            &state,
+            "POST",
+            "/v1/admin/sites/demo/segments",
+            json!({"id": id, "name": id, "condition": condition}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+    }
+    let store = state.store.clone();
+    let now = dangol_server::now_ms();
+    let ids = |from: usize, to: usize| numbered("both", from, to);
+    let members = |segment: &'static str| {
+        let store = store.clone();
+        async move { members_of(store.as_ref(), segment).await }
+    };
+    // One range, two segments: each gets exactly its own.
+    let (one, two) = (ids(0, 3000), ids(2000, 5000));
+    let changed = set_one_and_two(store.as_ref(), &one, &two, false, now).await;
+    assert_eq!(changed, [(3000, 0), (3000, 0)]);
+    assert_eq!(members("one").await, one);
+    assert_eq!(members("two").await, two);
+
+    // Eight refreshes of the same range at once (several servers): between
+    // them each membership changes once and is counted once.
+    let (one, two) = (ids(1000, 4000), ids(2000, 4500));
+    let runs = (0..8).map(|_| {
+        let (store, one, two) = (store.clone(), one.clone(), two.clone());
+        tokio::spawn(async move { set_one_and_two(store.as_ref(), &one, &two, true, now).await })
+    });
+    let mut total = [(0, 0), (0, 0)];
+    for run in futures_util::future::join_all(runs).await {
+        for (sum, changed) in total.iter_mut().zip(run.unwrap()) {
+            sum.0 += changed.0;
+            sum.1 += changed.1;
+        }
+    }
+    assert_eq!(
+        total,
+        [(1000, 1000), (0, 500)],
+        "entered and left, once each"
+    );
+    assert_eq!(members("one").await, one);
+    assert_eq!(members("two").await, two);
+    for segment in ["one", "two"] {
+        let days = store
+            .segment_days("demo", segment, now.div_euclid(86_400_000))
+            .await
+            .unwrap();
+        let counted = (days[0].entered, days[0].exited);
+        let expected = if segment == "one" {
+            (4000, 1000)
+        } else {
+            (3000, 500)
+        };
+        assert_eq!(
+            counted, expected,
+            "{segment}: the day counts each change once"
+        );
+    }
+}
+
+/// Sets the members of segments `one` and `two` among every shopper in one
+/// call: what changed in each.
+async fn set_one_and_two(
+    store: &dyn dangol_server::store::Store,
+    one: &[String],
+    two: &[String],
+    notify: bool,
+    now: i64,
+) -> Vec<(u64, u64)> {
+    let segments = [("one", one), ("two", two)].map(|(segment, matching)| RangeMembers {
+        segment,
+        matching,
+        notify,
+    });
+    store
+        .set_members_between("demo", ("", None), &segments, now)
+        .await
+        .unwrap()
 }
