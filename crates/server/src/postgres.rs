@@ -140,16 +140,15 @@ crate::segments::sql::segment_store!(
     "unnest({}::text[]) AS ids(value)",
     text_array,
     "json_agg(anon)::text",
-    [
-        // One at a time per site, as under SQLite's `BEGIN IMMEDIATE`.
-        "SELECT pg_advisory_xact_lock(hashtextextended('dangol segment members ' || $1, 0))",
-        // Members and their day counts are worked out again by the next
-        // refresh: a crash may lose the last changes (with their webhooks,
-        // in the same transaction) but never half of one, so the refresh
-        // need not wait for each commit to reach the disk. (The site is
-        // bound to every statement here; this one ignores it.)
-        "SELECT set_config('synchronous_commit', 'off', true) WHERE $1 IS NOT NULL",
-    ]
+    // One at a time per site, as under SQLite's `BEGIN IMMEDIATE`. Members
+    // and their day counts are worked out again by the next refresh: a
+    // crash may lose the last changes (with their webhooks, in the same
+    // transaction) but never half of one, so these commits need not wait
+    // for the disk.
+    Some(
+        "SELECT pg_advisory_xact_lock(hashtextextended('dangol segment members ' || $1, 0)),
+                set_config('synchronous_commit', 'off', true)"
+    )
 );
 
 /// Ids bound as one parameter: a `text[]`.

@@ -110,7 +110,7 @@ crate::segments::sql::segment_store!(
     "json_each({})",
     json_list,
     "json_group_array(anon)",
-    [] as [&str; 0]
+    None
 );
 
 /// Ids bound as one parameter: a JSON array, read by `json_each`.

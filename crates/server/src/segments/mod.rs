@@ -112,6 +112,10 @@ pub(crate) fn differences<'a>(
     matching: &'a [String],
 ) -> (Vec<&'a str>, Vec<&'a str>) {
     use std::collections::HashSet;
+    if members.is_empty() {
+        // A first fill: everyone matching enters.
+        return (matching.iter().map(String::as_str).collect(), Vec::new());
+    }
     let now: HashSet<&str> = matching.iter().map(String::as_str).collect();
     let before: HashSet<&str> = members.iter().map(String::as_str).collect();
     let enter = matching

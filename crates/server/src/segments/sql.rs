@@ -5,9 +5,9 @@
 /// database's table of the ids in one bound list (a column `value`) with
 /// the list's placeholder as `{}`, and `$list` makes that bound list from
 /// ids. `$agg` gathers the column `anon` of the rows selected into one JSON
-/// array of text. `$refreshing` (when not empty) are the statements that
-/// begin a transaction changing a site's members (`$1` the site): they
-/// must make such transactions of one site run one at a time, as SQLite's
+/// array of text. `$refreshing` (when `Some`) is the statement that begins
+/// a transaction changing a site's members (`$1` the site): it must make
+/// such transactions of one site run one at a time, as SQLite's
 /// `BEGIN IMMEDIATE` already does, so that the members each one reads are
 /// the members it changes.
 macro_rules! segment_store {
@@ -184,7 +184,7 @@ macro_rules! segment_store {
                 now_ms: i64,
             ) -> Result<Vec<(u64, u64)>, StoreError> {
                 let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
-                for statement in $refreshing {
+                if let Some(statement) = $refreshing {
                     sqlx::query(statement).bind(site).execute(&mut *tx).await.map_err(db)?;
                 }
                 let within = if through.is_some() { " AND anon <= $4" } else { "" };
