@@ -11,6 +11,10 @@ use crate::store::{
     Claim, ClaimRequest, IssuedCoupon, Published, Redeem, Site, StoreError, StoredEvent,
 };
 
+/// How long a statement waits for another connection's lock before it
+/// fails as busy.
+const BUSY_TIMEOUT_MS: u64 = 5_000;
+
 /// SQLite storage.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -47,7 +51,7 @@ impl SqliteStore {
             // With WAL, NORMAL never corrupts the database; a power cut may
             // lose the last moments of commits, a crash of the server loses none.
             .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-            .busy_timeout(std::time::Duration::from_secs(5))
+            .busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))
             .foreign_keys(true);
         Self::connect(options, 8).await
     }
@@ -76,11 +80,42 @@ impl SqliteStore {
     /// under a steady stream of reads and writes SQLite's automatic
     /// checkpoints never find a moment to reset the log, which then grows
     /// without bound.
+    ///
+    /// Never at the writers' expense: a truncating checkpoint holds off
+    /// every writer while it waits for readers of older snapshots, which
+    /// with the usual busy timeout (5 s) made writes under load fail as
+    /// "database is locked". So the log is first folded back without
+    /// blocking anyone, and truncated only when that folded all of it,
+    /// with no waiting: when a writer or a reader is in the way the log
+    /// stays for the next time (ten seconds later), as it would under a
+    /// stream anyway.
     async fn upkeep(&self, _now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
+        let (busy, log, folded): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&self.pool)
             .await
             .map_err(db)?;
+        if busy != 0 || log <= 0 || folded < log {
+            return Ok(());
+        }
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        sqlx::query("PRAGMA busy_timeout = 0")
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+        // Busy (someone in the way) is an answer, not an error.
+        let truncated = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut *conn)
+            .await;
+        let restored = sqlx::query(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"))
+            .execute(&mut *conn)
+            .await;
+        if restored.is_err() {
+            // A connection that would fail at once when busy does not go
+            // back to the pool.
+            drop(conn.detach());
+        }
+        truncated.map_err(db)?;
+        restored.map_err(db)?;
         Ok(())
     }
 
@@ -156,6 +191,67 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(kept as usize, crate::migrations::MIGRATIONS.len());
+    }
+
+    /// A table of its own, so the test needs nothing else of the schema.
+    async fn write_rows(pool: &SqlitePool, from: i64, n: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS upkeep_rows (n INTEGER PRIMARY KEY, pad TEXT)")
+            .execute(pool)
+            .await?;
+        for i in from..from + n {
+            sqlx::query("INSERT INTO upkeep_rows (n, pad) VALUES ($1, hex(randomblob(200)))")
+                .bind(i)
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn upkeep_never_holds_writers_while_a_reader_keeps_an_old_snapshot_and_truncates_once_free()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dangol.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let wal = dir.path().join("dangol.db-wal");
+        write_rows(&store.pool, 0, 50).await.unwrap();
+        // A dashboard read in progress: a read transaction on the
+        // snapshot of now, while writes go on after it.
+        let mut reader = store.pool.acquire().await.unwrap();
+        sqlx::query("BEGIN").execute(&mut *reader).await.unwrap();
+        let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM upkeep_rows")
+            .fetch_one(&mut *reader)
+            .await
+            .unwrap();
+        assert_eq!(seen, 50);
+        write_rows(&store.pool, 50, 50).await.unwrap();
+        // Upkeep and a write together, the reader still reading: both
+        // finish long before the busy timeout, which they would wait out
+        // (and the write then fail as "database is locked") if the
+        // checkpoint waited for the reader while holding writers off.
+        let both = async {
+            let (upkept, written) = tokio::join!(store.upkeep(0), write_rows(&store.pool, 100, 20));
+            upkept.unwrap();
+            written.unwrap();
+        };
+        tokio::time::timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS / 2), both)
+            .await
+            .expect("upkeep or the write waited for the reader");
+        assert!(
+            std::fs::metadata(&wal).unwrap().len() > 0,
+            "the reader still needs the log"
+        );
+        sqlx::query("COMMIT").execute(&mut *reader).await.unwrap();
+        drop(reader);
+        // Nobody in the way: the whole log is folded back and truncated,
+        // and every row is there.
+        store.upkeep(0).await.unwrap();
+        assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM upkeep_rows")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 120);
     }
 
     #[tokio::test]
