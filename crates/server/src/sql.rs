@@ -573,6 +573,45 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
+                // The id leaves its segments now, not at the next refresh:
+                // an export made meanwhile must not list it. Each is a
+                // `segment.left`, as a refresh would have sent (a tool that
+                // follows only segments drops the id too).
+                let segments: Vec<String> = sqlx::query_scalar(
+                    "DELETE FROM segment_members WHERE site = $1 AND anon = $2 RETURNING segment",
+                )
+                .bind(site)
+                .bind(anon)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+                for segment in &segments {
+                    sqlx::query(
+                        "UPDATE segments SET members = members - 1
+                         WHERE site = $1 AND id = $2 AND members > 0",
+                    )
+                    .bind(site)
+                    .bind(segment)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    sqlx::query(
+                        "INSERT INTO segment_days (site, segment, day, entered, exited, members)
+                         VALUES ($1, $2, $3, 0, 1, 0)
+                         ON CONFLICT (site, segment, day) DO UPDATE SET
+                           exited = segment_days.exited + 1",
+                    )
+                    .bind(site)
+                    .bind(segment)
+                    .bind(now.div_euclid(86_400_000))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    let data = serde_json::json!({
+                        "site": site, "segment": segment, "anon": anon, "at_ms": now,
+                    });
+                    enqueue_webhooks(&mut tx, site, None, "segment.left", &data, now).await?;
+                }
                 let customer: Option<String> = sqlx::query_scalar(
                     "DELETE FROM identities WHERE site = $1 AND anon = $2 RETURNING customer",
                 )

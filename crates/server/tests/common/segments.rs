@@ -97,7 +97,8 @@ pub async fn segments_fill_follow_shoppers_and_send_their_changes(state: AppStat
     deliverer.round(state.store.as_ref()).await.unwrap();
     assert!(receiver.got().is_empty(), "a first fill sends nothing");
 
-    // A new buyer enters, an erased one leaves: each change is a webhook.
+    // A new buyer enters, an erased one leaves: each change is a webhook,
+    // once (the erased one's when it is erased).
     buy(&state, "seg0003", "segm-cccccccccccccccc").await;
     assert_eq!(
         send(&state, erase("segm-aaaaaaaaaaaaaaaa", None, true))
@@ -105,6 +106,18 @@ pub async fn segments_fill_follow_shoppers_and_send_their_changes(state: AppStat
             .0,
         StatusCode::OK
     );
+    // The erased id has left already: no export lists it, even before the
+    // next refresh.
+    let left = members_of(state.store.as_ref(), "buyers").await;
+    assert_eq!(left, ["segm-bbbbbbbbbbbbbbbb"]);
+    let (_, list) = call(&state, "GET", "/v1/admin/sites/demo/segments", Value::Null).await;
+    let buyers = list["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "buyers")
+        .unwrap();
+    assert_eq!(buyers["members"], 1, "{buyers}");
     let (status, refreshed) = call(
         &state,
         "POST",
