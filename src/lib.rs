@@ -30,23 +30,47 @@ static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> 
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
 /// Loading a stored config (100 campaigns, say) into one ready to decide,
-/// `rounds` times, as a returning shopper's page does: the browser's JSON
-/// parser, then reading and compiling. For `cargo xtask bench` only;
-/// returns the campaigns compiled in all (so no round can be skipped).
+/// `rounds` times, as a returning shopper's page does: reading the compact
+/// form the server published. Each config is kept, as the page keeps the
+/// one it loaded, until [`bench_config_drop`], so freeing them is timed
+/// apart. For `cargo xtask bench` only; returns the campaigns read in all
+/// (so no round can be skipped).
 ///
 /// ```js
 /// const compiled = benchConfigLoad(configText, "demo", 100);
+/// benchConfigDrop();
 /// ```
 #[cfg(all(feature = "bench", not(feature = "more")))]
 #[wasm_bindgen(js_name = benchConfigLoad)]
 pub fn bench_config_load(text: &str, site: &str, rounds: u32) -> u32 {
-    let mut compiled = 0;
-    for _ in 0..rounds {
-        if let Ok(config) = widget::parse_config(text, site) {
-            compiled += config.campaigns().len() as u32;
+    LOADED.with(|kept| {
+        let mut kept = kept.borrow_mut();
+        kept.reserve(rounds as usize);
+        let mut compiled = 0;
+        for _ in 0..rounds {
+            if let Ok(config) = widget::parse_config(text, site) {
+                compiled += config.campaigns().len() as u32;
+                kept.push(config);
+            }
         }
-    }
-    compiled
+        compiled
+    })
+}
+
+/// Frees the configs [`bench_config_load`] kept; how many.
+#[cfg(all(feature = "bench", not(feature = "more")))]
+#[wasm_bindgen(js_name = benchConfigDrop)]
+pub fn bench_config_drop() -> u32 {
+    LOADED.with(|kept| {
+        let dropped = std::mem::take(&mut *kept.borrow_mut());
+        dropped.len() as u32
+    })
+}
+
+#[cfg(all(feature = "bench", not(feature = "more")))]
+thread_local! {
+    static LOADED: std::cell::RefCell<Vec<dangol_engine::config::CompiledConfig>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Condition evaluation in the browser, for `cargo xtask bench` only (the
