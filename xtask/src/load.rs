@@ -65,6 +65,10 @@ pub(crate) fn start_server(database_url: Option<&str>) -> Result<Server> {
     .env("RUST_LOG", "warn")
     .env("DANGOL_REDEEM_KEY", REDEEM_KEY)
     .env("DANGOL_ADMIN_TOKEN", ADMIN_TOKEN)
+    // No scheduled segment refresh: the scale run times its own, and one
+    // the server started by itself while the load arrived would run beside
+    // it (two first fills taking turns on the site's lock, timed as one).
+    .env("DANGOL_SEGMENT_REFRESH_S", "86400")
     .stdout(Stdio::piped())
     .stderr(Stdio::inherit());
     if let Some(url) = database_url {
