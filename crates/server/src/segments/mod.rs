@@ -243,6 +243,45 @@ pub async fn refresh_site(
     segments: &[Segment],
     now_ms: i64,
 ) -> Result<Vec<u64>, StoreError> {
+    let running = site_lock(store, site);
+    let _alone = running.lock().await;
+    refresh_site_alone(store, site, segments, now_ms).await
+}
+
+/// A lock per store and site for the refreshes this process runs: a
+/// refresh asked for while another of the same site runs waits for it,
+/// and the schedule passes over a site being refreshed (two refreshes
+/// side by side would each do all the reading and matching, taking turns
+/// on every range). Servers sharing a database change members one range
+/// at a time between them anyway (see
+/// [`SegmentStore::set_members_between`]).
+fn site_lock(store: &dyn Store, site: &str) -> Arc<tokio::sync::Mutex<()>> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, PoisonError, Weak};
+    type Locks = HashMap<(usize, String), Weak<tokio::sync::Mutex<()>>>;
+    static LOCKS: std::sync::LazyLock<Mutex<Locks>> = std::sync::LazyLock::new(Default::default);
+    let key = (
+        std::ptr::from_ref(store).cast::<()>() as usize,
+        site.to_string(),
+    );
+    let mut locks = LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
+        return lock;
+    }
+    // Only sites with a refresh running or waiting keep an entry.
+    locks.retain(|_, lock| lock.strong_count() > 0);
+    let lock = Arc::new(tokio::sync::Mutex::new(()));
+    locks.insert(key, Arc::downgrade(&lock));
+    lock
+}
+
+/// [`refresh_site`], with the site's lock held.
+async fn refresh_site_alone(
+    store: &dyn Store,
+    site: &str,
+    segments: &[Segment],
+    now_ms: i64,
+) -> Result<Vec<u64>, StoreError> {
     let missing = store.facts_missing(site).await?;
     if missing > 0 {
         return Err(StoreError::NotReady(format!(
@@ -460,13 +499,19 @@ pub async fn segment_loop(store: Arc<dyn Store>, every: Duration) {
     }
 }
 
-/// Refreshes every segment of every site; how many segments.
+/// Refreshes every segment of every site but those being refreshed
+/// already; how many segments.
 pub async fn refresh_all(store: &dyn Store, now_ms: i64) -> Result<usize, StoreError> {
     crate::rollups::catch_up(store, Duration::from_secs(30)).await?;
     let mut n = 0;
     for site in store.sites().await? {
+        let running = site_lock(store, &site.id);
+        let Ok(_alone) = running.try_lock() else {
+            tracing::info!("segments of `{}` are being refreshed already", site.id);
+            continue;
+        };
         let segments = of_site(store, &site.id, now_ms).await?;
-        match refresh_site(store, &site.id, &segments, now_ms).await {
+        match refresh_site_alone(store, &site.id, &segments, now_ms).await {
             Ok(_) => n += segments.len(),
             Err(StoreError::NotReady(why)) => tracing::info!("{why}"),
             Err(e) => return Err(e),
@@ -478,6 +523,43 @@ pub async fn refresh_all(store: &dyn Store, now_ms: i64) -> Result<usize, StoreE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_schedule_passes_over_a_site_being_refreshed_and_a_refresh_asked_for_waits() {
+        let store: Arc<dyn Store> =
+            Arc::new(crate::sqlite::SqliteStore::in_memory().await.unwrap());
+        let site = crate::store::Site {
+            id: "demo".into(),
+            name: "Demo".into(),
+            allowed_origins: Vec::new(),
+        };
+        store.put_site(&site, 0).await.unwrap();
+        let now = crate::now_ms();
+        let builtin = BUILTIN.len();
+        assert_eq!(refresh_all(store.as_ref(), now).await.unwrap(), builtin);
+        // A refresh of the site running (its lock held): the schedule
+        // passes over it, and one asked for waits until it is done.
+        let running = site_lock(store.as_ref(), "demo");
+        let held = running.lock().await;
+        assert_eq!(refresh_all(store.as_ref(), now).await.unwrap(), 0);
+        let segments = of_site(store.as_ref(), "demo", now).await.unwrap();
+        let asked = tokio::spawn({
+            let store = store.clone();
+            async move { refresh_site(store.as_ref(), "demo", &segments, now).await }
+        });
+        // Alone it takes milliseconds (no shoppers); it cannot finish
+        // while the lock is held.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!asked.is_finished(), "it waits for the running refresh");
+        drop(held);
+        assert_eq!(asked.await.unwrap().unwrap().len(), builtin);
+        // Another store's site of the same id is its own.
+        let other: Arc<dyn Store> =
+            Arc::new(crate::sqlite::SqliteStore::in_memory().await.unwrap());
+        other.put_site(&site, 0).await.unwrap();
+        let _held = running.lock().await;
+        assert_eq!(refresh_all(other.as_ref(), now).await.unwrap(), builtin);
+    }
 
     #[test]
     fn one_pass_over_the_shoppers_serves_every_condition() {
