@@ -585,6 +585,7 @@ macro_rules! sql_store {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db)?;
+                let left = vec![anon.to_string()];
                 for segment in &segments {
                     sqlx::query(
                         "UPDATE segments SET members = members - 1
@@ -595,22 +596,8 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
-                    sqlx::query(
-                        "INSERT INTO segment_days (site, segment, day, entered, exited, members)
-                         VALUES ($1, $2, $3, 0, 1, 0)
-                         ON CONFLICT (site, segment, day) DO UPDATE SET
-                           exited = segment_days.exited + 1",
-                    )
-                    .bind(site)
-                    .bind(segment)
-                    .bind(now.div_euclid(86_400_000))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                    let data = serde_json::json!({
-                        "site": site, "segment": segment, "anon": anon, "at_ms": now,
-                    });
-                    enqueue_webhooks(&mut tx, site, None, "segment.left", &data, now).await?;
+                    record_changes(&mut tx, site, segment, (0, 1), Some((&Vec::new(), &left)), now)
+                        .await?;
                 }
                 let customer: Option<String> = sqlx::query_scalar(
                     "DELETE FROM identities WHERE site = $1 AND anon = $2 RETURNING customer",
