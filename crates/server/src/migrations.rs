@@ -30,6 +30,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (20, include_str!("../migrations/0020_catalog.sql")),
     (21, include_str!("../migrations/0021_recs_models.sql")),
     (22, include_str!("../migrations/0022_segment_facts.sql")),
+    (23, include_str!("../migrations/0023_segment_runs.sql")),
 ];
 
 /// Where PostgreSQL runs its own text of a migration (`migrations/postgres/`).
@@ -41,6 +42,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         22,
         include_str!("../migrations/postgres/0022_segment_facts.sql"),
+    ),
+    (
+        23,
+        include_str!("../migrations/postgres/0023_segment_runs.sql"),
     ),
 ];
 

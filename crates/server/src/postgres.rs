@@ -139,7 +139,6 @@ crate::segments::sql::segment_store!(
     "BEGIN",
     "unnest({}::text[]) AS ids(value)",
     text_array,
-    "json_agg(anon)::text",
     // One at a time per site, as under SQLite's `BEGIN IMMEDIATE`. Members
     // and their day counts are worked out again by the next refresh: a
     // crash may lose the last changes (with their webhooks, in the same

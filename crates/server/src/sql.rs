@@ -577,14 +577,43 @@ macro_rules! sql_store {
                 // an export made meanwhile must not list it. Each is a
                 // `segment.left`, as a refresh would have sent (a tool that
                 // follows only segments drops the id too).
-                let segments: Vec<String> = sqlx::query_scalar(
-                    "DELETE FROM segment_members WHERE site = $1 AND anon = $2 RETURNING segment",
+                // The run of each segment that would hold the id.
+                let holding = sqlx::query(
+                    "SELECT r.segment, r.after_anon, r.packed FROM segment_runs r
+                     WHERE r.site = $1 AND r.after_anon = (
+                       SELECT MAX(after_anon) FROM segment_runs
+                       WHERE site = $1 AND segment = r.segment AND after_anon < $2)",
                 )
                 .bind(site)
                 .bind(anon)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db)?;
+                let mut segments: Vec<String> = Vec::new();
+                for row in &holding {
+                    let (segment, key): (String, String) = (row.get("segment"), row.get("after_anon"));
+                    let packed: String = row.get("packed");
+                    let mut members = $crate::segments::runs::unpack(&packed).map_err(|e| {
+                        StoreError::Database(format!(
+                            "the members of `{segment}` after `{key}` did not read: {e}"
+                        ))
+                    })?;
+                    if !$crate::segments::runs::remove(&mut members, anon) {
+                        continue;
+                    }
+                    let rest = $crate::segments::runs::pack(&members);
+                    let sql = if members.is_empty() {
+                        "DELETE FROM segment_runs WHERE site = $1 AND segment = $2 AND after_anon = $3"
+                    } else {
+                        "UPDATE segment_runs SET packed = $4 WHERE site = $1 AND segment = $2 AND after_anon = $3"
+                    };
+                    let mut query = sqlx::query(sql).bind(site).bind(&segment).bind(&key);
+                    if !members.is_empty() {
+                        query = query.bind(rest);
+                    }
+                    query.execute(&mut *tx).await.map_err(db)?;
+                    segments.push(segment);
+                }
                 let left = vec![anon.to_string()];
                 for segment in &segments {
                     sqlx::query(

@@ -144,7 +144,6 @@ crate::segments::sql::segment_store!(
     "BEGIN IMMEDIATE",
     "json_each({})",
     json_list,
-    "json_group_array(anon)",
     None
 );
 
@@ -191,6 +190,78 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(kept as usize, crate::migrations::MIGRATIONS.len());
+    }
+
+    #[tokio::test]
+    async fn members_stored_before_runs_move_into_runs_in_order_and_read_back_whole() {
+        use crate::segments::SegmentStore;
+        let options = SqliteConnectOptions::from_str("sqlite::memory:").unwrap();
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        let before: Vec<_> = crate::migrations::MIGRATIONS
+            .iter()
+            .copied()
+            .filter(|(n, _)| *n < 23)
+            .collect();
+        run_migrations(&pool, &before, None).await.unwrap();
+        // 40,000 members of one segment, a few whose ids sort apart by
+        // byte and by letter, and one member of another segment.
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 39999)
+             INSERT INTO segment_members (site, segment, anon, entered_ms)
+             SELECT 'demo', 'big', printf('m-%06d', i), i FROM n",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        for (segment, anon, at) in [
+            ("big", "M_x", -1),
+            ("big", "Zz", -2),
+            ("big", "m_0", -3),
+            ("other", "m-000001", 7),
+        ] {
+            sqlx::query("INSERT INTO segment_members (site, segment, anon, entered_ms) VALUES ('demo', $1, $2, $3)")
+                .bind(segment)
+                .bind(anon)
+                .bind(at)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        run_migrations(&pool, crate::migrations::MIGRATIONS, None)
+            .await
+            .unwrap();
+        let runs: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM segment_runs WHERE segment = 'big'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(runs, 3, "16,384 members a run");
+        let store = SqliteStore { pool };
+        let all = store.members("demo", "big", "", 100_000).await.unwrap();
+        let mut expected: Vec<(String, i64)> =
+            (0..40_000).map(|i| (format!("m-{i:06}"), i)).collect();
+        expected.extend([
+            ("M_x".to_string(), -1),
+            ("Zz".into(), -2),
+            ("m_0".into(), -3),
+        ]);
+        expected.sort();
+        let got: Vec<(String, i64)> = all.into_iter().map(|(a, at, _)| (a, at)).collect();
+        assert_eq!(got.len(), expected.len());
+        assert!(
+            got == expected,
+            "every member once, in byte order, with when they entered"
+        );
+        // Pages across runs.
+        let page = store.members("demo", "big", "m-016383", 3).await.unwrap();
+        let ids: Vec<&str> = page.iter().map(|m| m.0.as_str()).collect();
+        assert_eq!(ids, ["m-016384", "m-016385", "m-016386"]);
+        let other = store.members("demo", "other", "", 10).await.unwrap();
+        assert_eq!(other, [("m-000001".to_string(), 7, None)]);
     }
 
     /// A table of its own, so the test needs nothing else of the schema.

@@ -16,6 +16,7 @@
 //! within a day, and one purchase without a second.
 
 pub mod admin;
+pub(crate) mod runs;
 pub(crate) mod sql;
 
 use std::sync::Arc;
@@ -103,32 +104,6 @@ pub struct RangeMembers<'a> {
     pub matching: &'a [String],
     /// Send a webhook for each change (not on the segment's first fill).
     pub notify: bool,
-}
-
-/// Who enters (matching, not a member) and who leaves (a member, not
-/// matching), each in the order given.
-pub(crate) fn differences<'a>(
-    members: &'a [String],
-    matching: &'a [String],
-) -> (Vec<&'a str>, Vec<&'a str>) {
-    use std::collections::HashSet;
-    if members.is_empty() {
-        // A first fill: everyone matching enters.
-        return (matching.iter().map(String::as_str).collect(), Vec::new());
-    }
-    let now: HashSet<&str> = matching.iter().map(String::as_str).collect();
-    let before: HashSet<&str> = members.iter().map(String::as_str).collect();
-    let enter = matching
-        .iter()
-        .map(String::as_str)
-        .filter(|id| !before.contains(id))
-        .collect();
-    let leave = members
-        .iter()
-        .map(String::as_str)
-        .filter(|id| !now.contains(id))
-        .collect();
-    (enter, leave)
 }
 
 /// Segments and their members.

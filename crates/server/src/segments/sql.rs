@@ -4,14 +4,13 @@
 /// `sql_store!` and `webhook_store!`, whose helpers it uses). `$ids` is the
 /// database's table of the ids in one bound list (a column `value`) with
 /// the list's placeholder as `{}`, and `$list` makes that bound list from
-/// ids. `$agg` gathers the column `anon` of the rows selected into one JSON
-/// array of text. `$refreshing` (when `Some`) is the statement that begins
+/// ids. `$refreshing` (when `Some`) is the statement that begins
 /// a transaction changing a site's members (`$1` the site): it must make
 /// such transactions of one site run one at a time, as SQLite's
 /// `BEGIN IMMEDIATE` already does, so that the members each one reads are
 /// the members it changes.
 macro_rules! segment_store {
-    ($store:ty, $db:ty, $begin:expr, $ids:literal, $list:path, $agg:literal, $refreshing:expr) => {
+    ($store:ty, $db:ty, $begin:expr, $ids:literal, $list:path, $refreshing:expr) => {
         fn segment_from(r: &<$db as sqlx::Database>::Row) -> $crate::segments::Segment {
             let condition: String = r.get("condition");
             let builtin: i32 = r.get("builtin");
@@ -25,25 +24,6 @@ macro_rules! segment_store {
                 created_ms: r.get("created_ms"),
                 refreshed_ms: r.get("refreshed_ms"),
                 members: u64::try_from(members).unwrap_or(0),
-            }
-        }
-
-        /// Runs a statement that enters or removes members: the ids it
-        /// changed (only when `returning`, the statement then ends in
-        /// `RETURNING anon`) and how many.
-        async fn run_changing<'q>(
-            query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
-            tx: &mut sqlx::Transaction<'_, $db>,
-            returning: bool,
-        ) -> Result<(Vec<String>, u64), StoreError> {
-            if returning {
-                let rows = query.fetch_all(&mut **tx).await.map_err(db)?;
-                let ids: Vec<String> = rows.iter().map(|r| r.get::<String, _>("anon")).collect();
-                let n = ids.len() as u64;
-                Ok((ids, n))
-            } else {
-                let n = query.execute(&mut **tx).await.map_err(db)?.rows_affected();
-                Ok((Vec::new(), n))
             }
         }
 
@@ -120,7 +100,7 @@ macro_rules! segment_store {
 
             async fn delete_segment(&self, site: &str, id: &str) -> Result<bool, StoreError> {
                 let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
-                for table in ["segment_members", "segment_days"] {
+                for table in ["segment_runs", "segment_days"] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE site = $1 AND segment = $2"))
                         .bind(site)
                         .bind(id)
@@ -187,75 +167,96 @@ macro_rules! segment_store {
                 if let Some(statement) = $refreshing {
                     sqlx::query(statement).bind(site).execute(&mut *tx).await.map_err(db)?;
                 }
-                let within = if through.is_some() { " AND anon <= $4" } else { "" };
-                let current = format!(
-                    "SELECT {} FROM segment_members
-                     WHERE site = $1 AND segment = $2 AND anon > $3{within}",
-                    $agg
+                // The runs that may hold members of the range: the last one
+                // starting at or before it and every one starting in it.
+                let within = if through.is_some() { " AND after_anon <= $4" } else { "" };
+                let overlapping = format!(
+                    "SELECT after_anon, packed FROM segment_runs
+                     WHERE site = $1 AND segment = $2 AND after_anon >= COALESCE(
+                       (SELECT MAX(after_anon) FROM segment_runs
+                        WHERE site = $1 AND segment = $2 AND after_anon <= $3), ''){within}
+                     ORDER BY after_anon"
                 );
                 let mut counts = Vec::with_capacity(segments.len());
                 let mut changed_any = false;
                 for s in segments {
-                    // Who is a member now, as one JSON array (a row per
-                    // member would cost more than the comparison).
-                    let mut query = sqlx::query_scalar::<_, Option<String>>(&current)
-                        .bind(site)
-                        .bind(s.segment)
-                        .bind(after);
+                    let mut query = sqlx::query(&overlapping).bind(site).bind(s.segment).bind(after);
                     if let Some(through) = through {
                         query = query.bind(through);
                     }
-                    let members: Vec<String> = match query.fetch_one(&mut *tx).await.map_err(db)? {
-                        Some(json) => serde_json::from_str(&json).map_err(|e| {
-                            StoreError::Database(format!("the members of `{}` did not read: {e}", s.segment))
-                        })?,
-                        None => Vec::new(),
-                    };
-                    let (enter, leave) = $crate::segments::differences(&members, s.matching);
+                    let rows = query.fetch_all(&mut *tx).await.map_err(db)?;
+                    let mut keys: Vec<String> = Vec::with_capacity(rows.len());
+                    let mut members = Vec::new();
+                    for row in &rows {
+                        let key: String = row.get("after_anon");
+                        let packed: String = row.get("packed");
+                        members.extend($crate::segments::runs::unpack(&packed).map_err(|e| {
+                            StoreError::Database(format!(
+                                "the members of `{}` after `{key}` did not read: {e}",
+                                s.segment
+                            ))
+                        })?);
+                        keys.push(key);
+                    }
+                    let first_key = keys.first().cloned().unwrap_or_default();
+                    let split = $crate::segments::runs::split(members, after, through);
+                    let (before, beyond) = (split.before, split.beyond);
+                    let changed = $crate::segments::runs::change(split.inside, s.matching, now_ms);
+                    let (now, entered, left) = (changed.members, changed.entered, changed.left);
                     // Members change one transaction at a time, so what
                     // was read is what is changed: two servers refreshing
                     // together change each membership once between them.
-                    // The ids only when sent.
-                    let returning = if s.notify { " RETURNING anon" } else { "" };
-                    let (mut exited, n_exited) = if leave.is_empty() {
-                        (Vec::new(), 0)
-                    } else {
-                        let leave_ids = $list(&leave);
-                        let sql = format!(
-                            "DELETE FROM segment_members
-                             WHERE site = $1 AND segment = $2
-                               AND anon IN (SELECT value FROM {}){returning}",
-                            format!($ids, "$3")
-                        );
-                        let query = sqlx::query(&sql).bind(site).bind(s.segment).bind(&leave_ids);
-                        run_changing(query, &mut tx, s.notify).await?
-                    };
-                    let (mut entered, n_entered) = if enter.is_empty() {
-                        (Vec::new(), 0)
-                    } else {
-                        let enter_ids = $list(&enter);
-                        let sql = format!(
-                            "INSERT INTO segment_members (site, segment, anon, entered_ms)
-                             SELECT $1, $2, value, $3 FROM {}{returning}",
-                            format!($ids, "$4")
-                        );
-                        let query = sqlx::query(&sql)
+                    let aligned = keys.len() == 1 && keys[0] == after && beyond.is_empty();
+                    let unchanged = entered.is_empty() && left.is_empty();
+                    if !(unchanged && (aligned || (keys.is_empty() && now.is_empty()))) {
+                        // Written again as runs that never straddle the
+                        // range: what came before it, the range, what
+                        // follows it.
+                        if !keys.is_empty() {
+                            let key_list: Vec<&str> = keys.iter().map(String::as_str).collect();
+                            let sql = format!(
+                                "DELETE FROM segment_runs WHERE site = $1 AND segment = $2
+                                   AND after_anon IN (SELECT value FROM {})",
+                                format!($ids, "$3")
+                            );
+                            sqlx::query(&sql)
+                                .bind(site)
+                                .bind(s.segment)
+                                .bind($list(&key_list))
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                        }
+                        for (key, run) in [
+                            (first_key.as_str(), &before),
+                            (after, &now),
+                            (through.unwrap_or_default(), &beyond),
+                        ] {
+                            if run.is_empty() {
+                                continue;
+                            }
+                            sqlx::query(
+                                "INSERT INTO segment_runs (site, segment, after_anon, packed)
+                                 VALUES ($1, $2, $3, $4)",
+                            )
                             .bind(site)
                             .bind(s.segment)
-                            .bind(now_ms)
-                            .bind(&enter_ids);
-                        run_changing(query, &mut tx, s.notify).await?
-                    };
-                    if n_entered > 0 || n_exited > 0 {
+                            .bind(key)
+                            .bind($crate::segments::runs::pack(run))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        }
                         changed_any = true;
-                        entered.sort_unstable();
-                        exited.sort_unstable();
+                    }
+                    let (n_entered, n_exited) = (entered.len() as u64, left.len() as u64);
+                    if n_entered > 0 || n_exited > 0 {
                         record_changes(
                             &mut tx,
                             site,
                             s.segment,
                             (n_entered, n_exited),
-                            s.notify.then_some((&entered, &exited)),
+                            s.notify.then_some((&entered, &left)),
                             now_ms,
                         )
                         .await?;
@@ -310,21 +311,77 @@ macro_rules! segment_store {
                 after: &str,
                 limit: u32,
             ) -> Result<Vec<(String, i64, Option<String>)>, StoreError> {
-                let rows = sqlx::query(
-                    "SELECT m.anon, m.entered_ms, i.customer FROM segment_members m
-                     LEFT JOIN identities i ON i.site = m.site AND i.anon = m.anon
-                     WHERE m.site = $1 AND m.segment = $2 AND m.anon > $3 ORDER BY m.anon LIMIT $4",
+                // The run that may hold the first members after `after`,
+                // then the runs that follow, until the page is full.
+                let mut run = sqlx::query(
+                    "SELECT after_anon, packed FROM segment_runs
+                     WHERE site = $1 AND segment = $2 AND after_anon >= COALESCE(
+                       (SELECT MAX(after_anon) FROM segment_runs
+                        WHERE site = $1 AND segment = $2 AND after_anon < $3), '')
+                     ORDER BY after_anon LIMIT 1",
                 )
                 .bind(site)
                 .bind(segment)
                 .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
+                .fetch_optional(&self.pool)
                 .await
                 .map_err(db)?;
-                Ok(rows
-                    .iter()
-                    .map(|r| (r.get("anon"), r.get("entered_ms"), r.get("customer")))
+                let mut page: Vec<$crate::segments::runs::Member> = Vec::new();
+                while let Some(row) = run {
+                    let key: String = row.get("after_anon");
+                    let packed: String = row.get("packed");
+                    let members = $crate::segments::runs::unpack(&packed).map_err(|e| {
+                        StoreError::Database(format!(
+                            "the members of `{segment}` after `{key}` did not read: {e}"
+                        ))
+                    })?;
+                    page.extend(
+                        members
+                            .into_iter()
+                            .filter(|(anon, _)| anon.as_bytes() > after.as_bytes())
+                            .take(limit as usize - page.len()),
+                    );
+                    if page.len() >= limit as usize {
+                        break;
+                    }
+                    run = sqlx::query(
+                        "SELECT after_anon, packed FROM segment_runs
+                         WHERE site = $1 AND segment = $2 AND after_anon > $3
+                         ORDER BY after_anon LIMIT 1",
+                    )
+                    .bind(site)
+                    .bind(segment)
+                    .bind(&key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                }
+                // The customers they identified as, for this page's ids.
+                let ids: Vec<&str> = page.iter().map(|(anon, _)| anon.as_str()).collect();
+                let sql = format!(
+                    "SELECT anon, customer FROM identities
+                     WHERE site = $1 AND anon IN (SELECT value FROM {})",
+                    format!($ids, "$2")
+                );
+                let customers: std::collections::HashMap<String, String> = if ids.is_empty() {
+                    Default::default()
+                } else {
+                    sqlx::query(&sql)
+                        .bind(site)
+                        .bind($list(&ids))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db)?
+                        .iter()
+                        .map(|r| (r.get("anon"), r.get("customer")))
+                        .collect()
+                };
+                Ok(page
+                    .into_iter()
+                    .map(|(anon, entered)| {
+                        let customer = customers.get(&anon).cloned();
+                        (anon, entered, customer)
+                    })
                     .collect())
             }
 
