@@ -139,15 +139,13 @@ crate::segments::sql::segment_store!(
     "BEGIN",
     "unnest({}::text[]) AS ids(value)",
     text_array,
-    // One at a time per site, as under SQLite's `BEGIN IMMEDIATE`. Members
-    // and their day counts are worked out again by the next refresh: a
-    // crash may lose the last changes (with their webhooks, in the same
-    // transaction) but never half of one, so these commits need not wait
-    // for the disk.
-    Some(
-        "SELECT pg_advisory_xact_lock(hashtextextended('dangol segment members ' || $1, 0)),
-                set_config('synchronous_commit', 'off', true)"
-    )
+    // One at a time per site, as under SQLite's `BEGIN IMMEDIATE`.
+    Some("SELECT pg_advisory_xact_lock(hashtextextended('dangol segment members ' || $1, 0))"),
+    // Members and their day counts are worked out again by the next
+    // refresh: a crash may lose the last changes (with their webhooks, in
+    // the same transaction) but never half of one, so a refresh's commits
+    // need not wait for the disk.
+    Some("SELECT set_config('synchronous_commit', 'off', true)")
 );
 
 /// Ids bound as one parameter: a `text[]`.

@@ -577,7 +577,11 @@ macro_rules! sql_store {
                 // an export made meanwhile must not list it. Each is a
                 // `segment.left`, as a refresh would have sent (a tool that
                 // follows only segments drops the id too).
-                // The run of each segment that would hold the id.
+                // The run of each segment that would hold the id, read
+                // and written while no refresh of the site changes runs (a
+                // range written from what it read before would bring the
+                // id back).
+                members_changing(&mut tx, site).await?;
                 let holding = sqlx::query(
                     "SELECT r.segment, r.after_anon, r.packed FROM segment_runs r
                      WHERE r.site = $1 AND r.after_anon = (

@@ -144,7 +144,8 @@ crate::segments::sql::segment_store!(
     "BEGIN IMMEDIATE",
     "json_each({})",
     json_list,
-    None
+    None::<&str>,
+    None::<&str>
 );
 
 /// Ids bound as one parameter: a JSON array, read by `json_each`.

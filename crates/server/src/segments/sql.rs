@@ -4,13 +4,15 @@
 /// `sql_store!` and `webhook_store!`, whose helpers it uses). `$ids` is the
 /// database's table of the ids in one bound list (a column `value`) with
 /// the list's placeholder as `{}`, and `$list` makes that bound list from
-/// ids. `$refreshing` (when `Some`) is the statement that begins
-/// a transaction changing a site's members (`$1` the site): it must make
-/// such transactions of one site run one at a time, as SQLite's
-/// `BEGIN IMMEDIATE` already does, so that the members each one reads are
-/// the members it changes.
+/// ids. `$lock` (when `Some`) is the statement that begins a transaction
+/// changing a site's members (`$1` the site): it must make such
+/// transactions of one site (a refresh's ranges, an erasure) run one at a
+/// time, as SQLite's `BEGIN IMMEDIATE` already does, so that the members
+/// each one reads are the members it changes. `$lazy` (when `Some`) makes
+/// a refresh's transaction commit without waiting for the disk (the next
+/// refresh makes whatever a crash lost again).
 macro_rules! segment_store {
-    ($store:ty, $db:ty, $begin:expr, $ids:literal, $list:path, $refreshing:expr) => {
+    ($store:ty, $db:ty, $begin:expr, $ids:literal, $list:path, $lock:expr, $lazy:expr) => {
         fn segment_from(r: &<$db as sqlx::Database>::Row) -> $crate::segments::Segment {
             let condition: String = r.get("condition");
             let builtin: i32 = r.get("builtin");
@@ -25,6 +27,18 @@ macro_rules! segment_store {
                 refreshed_ms: r.get("refreshed_ms"),
                 members: u64::try_from(members).unwrap_or(0),
             }
+        }
+
+        /// Begins a change of the site's members in `tx`: it waits for any
+        /// other of the same site (see `$lock`).
+        async fn members_changing(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            site: &str,
+        ) -> Result<(), StoreError> {
+            if let Some(statement) = $lock {
+                sqlx::query(statement).bind(site).execute(&mut **tx).await.map_err(db)?;
+            }
+            Ok(())
         }
 
         /// Adds `counts` (entered, exited) to the segment's day and, when
@@ -164,8 +178,9 @@ macro_rules! segment_store {
                 now_ms: i64,
             ) -> Result<Vec<(u64, u64)>, StoreError> {
                 let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
-                if let Some(statement) = $refreshing {
-                    sqlx::query(statement).bind(site).execute(&mut *tx).await.map_err(db)?;
+                members_changing(&mut tx, site).await?;
+                if let Some(statement) = $lazy {
+                    sqlx::query(statement).execute(&mut *tx).await.map_err(db)?;
                 }
                 // The runs that may hold members of the range: the last one
                 // starting at or before it and every one starting in it.
