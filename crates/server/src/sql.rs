@@ -618,7 +618,7 @@ macro_rules! sql_store {
                     query.execute(&mut *tx).await.map_err(db)?;
                     segments.push(segment);
                 }
-                let left = vec![anon.to_string()];
+                let left = [anon];
                 for segment in &segments {
                     sqlx::query(
                         "UPDATE segments SET members = members - 1
@@ -629,7 +629,7 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
-                    record_changes(&mut tx, site, segment, (0, 1), Some((&Vec::new(), &left)), now)
+                    record_changes(&mut tx, site, segment, (0, 1), Some((&[], &left)), now)
                         .await?;
                 }
                 let customer: Option<String> = sqlx::query_scalar(

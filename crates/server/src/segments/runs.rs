@@ -12,11 +12,12 @@
 //! "C"`), so a range's bounds split a run exactly where the database's
 //! own order would.
 
-/// A member: the shopper's id and when they entered.
-pub(crate) type Member = (String, i64);
+/// A member: the shopper's id and when they entered (read in place from
+/// a run's text).
+pub(crate) type Member<'a> = (&'a str, i64);
 
 /// Members (in id order) as a run's text.
-pub(crate) fn pack(members: &[Member]) -> String {
+pub(crate) fn pack(members: &[Member<'_>]) -> String {
     let mut text = String::with_capacity(members.len() * 40);
     for (anon, entered_ms) in members {
         if !text.is_empty() {
@@ -30,7 +31,7 @@ pub(crate) fn pack(members: &[Member]) -> String {
 }
 
 /// A run's text as its members, or what in it is not a member.
-pub(crate) fn unpack(text: &str) -> Result<Vec<Member>, String> {
+pub(crate) fn unpack(text: &str) -> Result<Vec<Member<'_>>, String> {
     let mut members = Vec::with_capacity(text.len() / 40 + 1);
     for (n, line) in text.split('\n').enumerate() {
         if line.is_empty() {
@@ -38,7 +39,7 @@ pub(crate) fn unpack(text: &str) -> Result<Vec<Member>, String> {
         }
         let member = line
             .split_once(' ')
-            .and_then(|(anon, at)| Some((anon.to_string(), at.parse::<i64>().ok()?)));
+            .and_then(|(anon, at)| Some((anon, at.parse::<i64>().ok()?)));
         match member {
             Some(member) if !member.0.is_empty() => members.push(member),
             _ => {
@@ -56,17 +57,17 @@ pub(crate) fn unpack(text: &str) -> Result<Vec<Member>, String> {
 /// Members split by a range of ids (after `after`, up to `through`
 /// inclusive; to the end when `None`).
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Split {
+pub(crate) struct Split<'a> {
     /// Ids up to `after`.
-    pub before: Vec<Member>,
+    pub before: Vec<Member<'a>>,
     /// Ids in the range.
-    pub inside: Vec<Member>,
+    pub inside: Vec<Member<'a>>,
     /// Ids past `through`.
-    pub beyond: Vec<Member>,
+    pub beyond: Vec<Member<'a>>,
 }
 
 /// Splits members by a range, keeping their order.
-pub(crate) fn split(members: Vec<Member>, after: &str, through: Option<&str>) -> Split {
+pub(crate) fn split<'a>(members: Vec<Member<'a>>, after: &str, through: Option<&str>) -> Split<'a> {
     let mut out = Split::default();
     for member in members {
         let id = member.0.as_bytes();
@@ -83,37 +84,49 @@ pub(crate) fn split(members: Vec<Member>, after: &str, through: Option<&str>) ->
 
 /// A range's members made exactly the shoppers matching now.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Changed {
+pub(crate) struct Changed<'a> {
     /// The members now, in id order: those who stay keep when they
     /// entered, those who enter entered now.
-    pub members: Vec<Member>,
+    pub members: Vec<Member<'a>>,
     /// Who entered, in id order.
-    pub entered: Vec<String>,
+    pub entered: Vec<&'a str>,
     /// Who left, in id order.
-    pub left: Vec<String>,
+    pub left: Vec<&'a str>,
 }
 
 /// Makes the members of a range (`members`) the shoppers `matching` now.
-pub(crate) fn change(members: Vec<Member>, matching: &[String], now_ms: i64) -> Changed {
+pub(crate) fn change<'a>(
+    members: Vec<Member<'a>>,
+    matching: &'a [String],
+    now_ms: i64,
+) -> Changed<'a> {
     use std::collections::HashMap;
-    let mut before: HashMap<&str, i64> = members.iter().map(|(a, at)| (a.as_str(), *at)).collect();
+    // As a refresh most often finds them: the same, in the same order.
+    if members.len() == matching.len() && members.iter().zip(matching).all(|(m, a)| m.0 == a) {
+        return Changed {
+            members,
+            entered: Vec::new(),
+            left: Vec::new(),
+        };
+    }
+    let mut before: HashMap<&str, i64> = members.iter().copied().collect();
     let mut entered = Vec::new();
-    let mut now: Vec<Member> = Vec::with_capacity(matching.len());
+    let mut now: Vec<Member<'a>> = Vec::with_capacity(matching.len());
     for anon in matching {
         match before.remove(anon.as_str()) {
-            Some(at) => now.push((anon.clone(), at)),
+            Some(at) => now.push((anon, at)),
             // Listed twice: entered once.
             None if now.last().is_some_and(|(last, _)| last == anon) => {}
             None => {
-                entered.push(anon.clone());
-                now.push((anon.clone(), now_ms));
+                entered.push(anon.as_str());
+                now.push((anon, now_ms));
             }
         }
     }
-    let mut left: Vec<String> = members
+    let mut left: Vec<&'a str> = members
         .iter()
-        .filter(|(anon, _)| before.contains_key(anon.as_str()))
-        .map(|(anon, _)| anon.clone())
+        .filter(|(anon, _)| before.contains_key(anon))
+        .map(|(anon, _)| *anon)
         .collect();
     now.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     now.dedup_by(|a, b| a.0 == b.0);
@@ -128,9 +141,9 @@ pub(crate) fn change(members: Vec<Member>, matching: &[String], now_ms: i64) -> 
 }
 
 /// Takes `anon` out of a run's members: whether it was one.
-pub(crate) fn remove(members: &mut Vec<Member>, anon: &str) -> bool {
+pub(crate) fn remove(members: &mut Vec<Member<'_>>, anon: &str) -> bool {
     let n = members.len();
-    members.retain(|(id, _)| id != anon);
+    members.retain(|(id, _)| *id != anon);
     members.len() != n
 }
 
@@ -143,15 +156,16 @@ mod tests {
         list.iter().map(|s| (*s).to_string()).collect()
     }
 
-    fn at(list: &[(&str, i64)]) -> Vec<Member> {
-        list.iter().map(|(a, t)| ((*a).to_string(), *t)).collect()
+    fn at<'a>(list: &[(&'a str, i64)]) -> Vec<Member<'a>> {
+        list.to_vec()
     }
 
     #[test]
     fn a_run_reads_back_as_written_and_names_a_line_that_is_not_a_member() {
         let members = at(&[("a-1", 5), ("B_2", -1), ("c3", 1_764_700_000_000)]);
         assert_eq!(pack(&members), "a-1 5\nB_2 -1\nc3 1764700000000");
-        assert_eq!(unpack(&pack(&members)).unwrap(), members);
+        let text = pack(&members);
+        assert_eq!(unpack(&text).unwrap(), members);
         assert_eq!(unpack("").unwrap(), Vec::<Member>::new());
         let err = unpack("a 1\nb x\n").unwrap_err();
         assert!(err.contains("line 2") && err.contains("`b x`"), "{err}");
@@ -173,10 +187,12 @@ mod tests {
     #[test]
     fn who_stays_keeps_when_they_entered_and_only_real_changes_are_counted() {
         let before = at(&[("a", 1), ("b", 2), ("c", 3)]);
-        let c = change(before, &ids(&["b", "c", "d", "d"]), 9);
+        let matching = ids(&["b", "c", "d", "d"]);
+        let c = change(before, &matching, 9);
         assert_eq!(c.members, at(&[("b", 2), ("c", 3), ("d", 9)]));
-        assert_eq!((c.entered, c.left), (ids(&["d"]), ids(&["a"])));
-        let again = change(c.members.clone(), &ids(&["b", "c", "d"]), 10);
+        assert_eq!((c.entered.clone(), c.left.clone()), (vec!["d"], vec!["a"]));
+        let matching = ids(&["b", "c", "d"]);
+        let again = change(c.members.clone(), &matching, 10);
         assert_eq!(again.members, c.members);
         assert!(again.entered.is_empty() && again.left.is_empty());
     }
@@ -200,7 +216,7 @@ mod tests {
             after in "[a-zA-Z0-9_-]{0,3}",
             through in proptest::option::of("[a-zA-Z0-9_-]{1,3}"),
         ) {
-            let members: Vec<Member> = members.into_iter().enumerate().map(|(i, a)| (a, i as i64)).collect();
+            let members: Vec<Member> = members.iter().enumerate().map(|(i, a)| (a.as_str(), i as i64)).collect();
             let s = split(members.clone(), &after, through.as_deref());
             let joined: Vec<Member> = s.before.iter().chain(&s.inside).chain(&s.beyond).cloned().collect();
             prop_assert_eq!(&joined, &members);
@@ -208,16 +224,17 @@ mod tests {
                 && through.as_ref().is_none_or(|t| a.as_bytes() <= t.as_bytes());
             let matching: Vec<String> = matching.into_iter().filter(in_range).collect();
             let c = change(s.inside.clone(), &matching, -7);
-            let now: Vec<String> = c.members.iter().map(|m| m.0.clone()).collect();
+            let now: Vec<&str> = c.members.iter().map(|m| m.0).collect();
             prop_assert_eq!(&now, &matching);
             for (anon, at) in &c.members {
-                let was = s.inside.iter().find(|m| &m.0 == anon);
+                let was = s.inside.iter().find(|m| m.0 == *anon);
                 prop_assert_eq!(*at, was.map_or(-7, |m| m.1));
                 prop_assert_eq!(was.is_none(), c.entered.contains(anon));
             }
-            let left: Vec<String> = s.inside.iter().map(|m| m.0.clone()).filter(|a| !matching.contains(a)).collect();
+            let left: Vec<&str> = s.inside.iter().map(|m| m.0).filter(|a| !matching.iter().any(|m| m == a)).collect();
             prop_assert_eq!(&c.left, &left);
-            prop_assert_eq!(unpack(&pack(&c.members)).unwrap(), c.members);
+            let text = pack(&c.members);
+            prop_assert_eq!(unpack(&text).unwrap(), c.members);
         }
     }
 }

@@ -48,7 +48,7 @@ macro_rules! segment_store {
             site: &str,
             segment: &str,
             counts: (u64, u64),
-            sent: Option<(&Vec<String>, &Vec<String>)>,
+            sent: Option<(&[&str], &[&str])>,
             now_ms: i64,
         ) -> Result<(), StoreError> {
             sqlx::query(
@@ -200,20 +200,19 @@ macro_rules! segment_store {
                         query = query.bind(through);
                     }
                     let rows = query.fetch_all(&mut *tx).await.map_err(db)?;
-                    let mut keys: Vec<String> = Vec::with_capacity(rows.len());
+                    let runs: Vec<(String, String)> =
+                        rows.iter().map(|r| (r.get("after_anon"), r.get("packed"))).collect();
+                    let keys: Vec<&str> = runs.iter().map(|(key, _)| key.as_str()).collect();
                     let mut members = Vec::new();
-                    for row in &rows {
-                        let key: String = row.get("after_anon");
-                        let packed: String = row.get("packed");
-                        members.extend($crate::segments::runs::unpack(&packed).map_err(|e| {
+                    for (key, packed) in &runs {
+                        members.extend($crate::segments::runs::unpack(packed).map_err(|e| {
                             StoreError::Database(format!(
                                 "the members of `{}` after `{key}` did not read: {e}",
                                 s.segment
                             ))
                         })?);
-                        keys.push(key);
                     }
-                    let first_key = keys.first().cloned().unwrap_or_default();
+                    let first_key = keys.first().copied().unwrap_or_default();
                     let split = $crate::segments::runs::split(members, after, through);
                     let (before, beyond) = (split.before, split.beyond);
                     let changed = $crate::segments::runs::change(split.inside, s.matching, now_ms);
@@ -228,7 +227,6 @@ macro_rules! segment_store {
                         // range: what came before it, the range, what
                         // follows it.
                         if !keys.is_empty() {
-                            let key_list: Vec<&str> = keys.iter().map(String::as_str).collect();
                             let sql = format!(
                                 "DELETE FROM segment_runs WHERE site = $1 AND segment = $2
                                    AND after_anon IN (SELECT value FROM {})",
@@ -237,13 +235,13 @@ macro_rules! segment_store {
                             sqlx::query(&sql)
                                 .bind(site)
                                 .bind(s.segment)
-                                .bind($list(&key_list))
+                                .bind($list(&keys))
                                 .execute(&mut *tx)
                                 .await
                                 .map_err(db)?;
                         }
                         for (key, run) in [
-                            (first_key.as_str(), &before),
+                            (first_key, &before),
                             (after, &now),
                             (through.unwrap_or_default(), &beyond),
                         ] {
@@ -271,7 +269,7 @@ macro_rules! segment_store {
                             site,
                             s.segment,
                             (n_entered, n_exited),
-                            s.notify.then_some((&entered, &left)),
+                            s.notify.then_some((entered.as_slice(), left.as_slice())),
                             now_ms,
                         )
                         .await?;
@@ -341,7 +339,7 @@ macro_rules! segment_store {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db)?;
-                let mut page: Vec<$crate::segments::runs::Member> = Vec::new();
+                let mut page: Vec<(String, i64)> = Vec::new();
                 while let Some(row) = run {
                     let key: String = row.get("after_anon");
                     let packed: String = row.get("packed");
@@ -354,7 +352,8 @@ macro_rules! segment_store {
                         members
                             .into_iter()
                             .filter(|(anon, _)| anon.as_bytes() > after.as_bytes())
-                            .take(limit as usize - page.len()),
+                            .take(limit as usize - page.len())
+                            .map(|(anon, at)| (anon.to_string(), at)),
                     );
                     if page.len() >= limit as usize {
                         break;
