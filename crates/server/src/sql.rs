@@ -586,7 +586,8 @@ macro_rules! sql_store {
                     "SELECT r.segment, r.after_anon, r.packed FROM segment_runs r
                      WHERE r.site = $1 AND r.after_anon = (
                        SELECT MAX(after_anon) FROM segment_runs
-                       WHERE site = $1 AND segment = r.segment AND after_anon < $2)",
+                       WHERE site = $1 AND segment = r.segment AND after_anon < $2)
+                       AND r.last_anon >= $2",
                 )
                 .bind(site)
                 .bind(anon)
@@ -605,16 +606,23 @@ macro_rules! sql_store {
                     if !$crate::segments::runs::remove(&mut members, anon) {
                         continue;
                     }
-                    let rest = $crate::segments::runs::pack(&members);
-                    let sql = if members.is_empty() {
-                        "DELETE FROM segment_runs WHERE site = $1 AND segment = $2 AND after_anon = $3"
-                    } else {
-                        "UPDATE segment_runs SET packed = $4 WHERE site = $1 AND segment = $2 AND after_anon = $3"
+                    let query = match members.last() {
+                        None => sqlx::query(
+                            "DELETE FROM segment_runs WHERE site = $1 AND segment = $2 AND after_anon = $3",
+                        )
+                        .bind(site)
+                        .bind(&segment)
+                        .bind(&key),
+                        Some((last, _)) => sqlx::query(
+                            "UPDATE segment_runs SET last_anon = $4, packed = $5
+                             WHERE site = $1 AND segment = $2 AND after_anon = $3",
+                        )
+                        .bind(site)
+                        .bind(&segment)
+                        .bind(&key)
+                        .bind(*last)
+                        .bind($crate::segments::runs::pack(&members)),
                     };
-                    let mut query = sqlx::query(sql).bind(site).bind(&segment).bind(&key);
-                    if !members.is_empty() {
-                        query = query.bind(rest);
-                    }
                     query.execute(&mut *tx).await.map_err(db)?;
                     segments.push(segment);
                 }

@@ -241,6 +241,24 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(runs, 3, "16,384 members a run");
+        let bounds: Vec<(String, String)> = sqlx::query_as(
+            "SELECT after_anon, last_anon FROM segment_runs WHERE segment = 'big' ORDER BY after_anon",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let bounds: Vec<(&str, &str)> = bounds
+            .iter()
+            .map(|(a, l)| (a.as_str(), l.as_str()))
+            .collect();
+        assert_eq!(
+            bounds,
+            [
+                ("", "m-016381"),
+                ("m-016381", "m-032765"),
+                ("m-032765", "m_0")
+            ]
+        );
         let store = SqliteStore { pool };
         let all = store.members("demo", "big", "", 100_000).await.unwrap();
         let mut expected: Vec<(String, i64)> =
@@ -263,6 +281,65 @@ mod tests {
         assert_eq!(ids, ["m-016384", "m-016385", "m-016386"]);
         let other = store.members("demo", "other", "", 10).await.unwrap();
         assert_eq!(other, [("m-000001".to_string(), 7, None)]);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_that_finds_the_same_members_writes_no_run() {
+        use crate::segments::{RangeMembers, SegmentStore};
+        let store = SqliteStore::in_memory().await.unwrap();
+        sqlx::query(
+            "CREATE TABLE run_writes (n INTEGER NOT NULL);
+             INSERT INTO run_writes VALUES (0);
+             CREATE TRIGGER run_inserted AFTER INSERT ON segment_runs
+             BEGIN UPDATE run_writes SET n = n + 1; END;
+             CREATE TRIGGER run_deleted AFTER DELETE ON segment_runs
+             BEGIN UPDATE run_writes SET n = n + 1; END;
+             CREATE TRIGGER run_updated AFTER UPDATE ON segment_runs
+             BEGIN UPDATE run_writes SET n = n + 1; END;",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        let writes = || async {
+            sqlx::query_scalar::<_, i64>("SELECT n FROM run_writes")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap()
+        };
+        let ids: Vec<String> = (0..30).map(|i| format!("shopper-{i:02}")).collect();
+        // Three ranges, as a refresh works through them; every shopper matches.
+        let ranges = [
+            (String::new(), Some(ids[9].clone()), &ids[..10]),
+            (ids[9].clone(), Some(ids[19].clone()), &ids[10..20]),
+            (ids[19].clone(), None, &ids[20..]),
+        ];
+        let refresh = || async {
+            let mut changed = Vec::new();
+            for (after, through, matching) in &ranges {
+                let segment = [RangeMembers {
+                    segment: "s",
+                    matching,
+                    notify: true,
+                }];
+                let range = (after.as_str(), through.as_deref());
+                changed.extend(
+                    store
+                        .set_members_between("demo", range, &segment, 1)
+                        .await
+                        .unwrap(),
+                );
+            }
+            changed
+        };
+        assert_eq!(refresh().await, [(10, 0); 3]);
+        assert_eq!(writes().await, 3, "a run a range");
+        assert_eq!(refresh().await, [(0, 0); 3]);
+        assert_eq!(writes().await, 3, "nothing written again");
+        let members = store.members("demo", "s", "", 100).await.unwrap();
+        assert_eq!(
+            members.iter().map(|m| &m.0).collect::<Vec<_>>(),
+            ids.iter().collect::<Vec<_>>()
+        );
     }
 
     /// A table of its own, so the test needs nothing else of the schema.

@@ -1,6 +1,8 @@
 -- A segment's members as runs: one row per stretch of shopper ids (those
 -- after `after_anon`, up to where the segment's next run starts) holding
--- that stretch's members in id order, a line `{anon} {entered_ms}` each. A
+-- that stretch's members in id order, a line `{anon} {entered_ms}` each,
+-- and the last of them (`last_anon`), so a run is read only where it can
+-- hold the ids asked for. A
 -- refresh writes each range of shoppers it works through as one run, so a
 -- first fill of a million members writes hundreds of rows, not a million.
 -- Runs and the refresh's ranges compare ids byte by byte (`COLLATE "C"`,
@@ -12,16 +14,17 @@ CREATE TABLE segment_runs (
     site        TEXT NOT NULL,
     segment     TEXT NOT NULL,
     after_anon  TEXT COLLATE "C" NOT NULL,
+    last_anon   TEXT COLLATE "C" NOT NULL,
     packed      TEXT NOT NULL,
     PRIMARY KEY (site, segment, after_anon)
 );
 
 -- Today's members, 16,384 to a run; the next refresh splits them by its
 -- own ranges.
-INSERT INTO segment_runs (site, segment, after_anon, packed)
+INSERT INTO segment_runs (site, segment, after_anon, last_anon, packed)
 SELECT site, segment,
        COALESCE(LAG(last) OVER (PARTITION BY site, segment ORDER BY run), ''),
-       packed
+       last, packed
 FROM (
     SELECT site, segment, run, MAX(anon COLLATE "C") AS last,
            string_agg(anon || ' ' || entered_ms, E'\n' ORDER BY anon COLLATE "C") AS packed

@@ -182,14 +182,17 @@ macro_rules! segment_store {
                 if let Some(statement) = $lazy {
                     sqlx::query(statement).execute(&mut *tx).await.map_err(db)?;
                 }
-                // The runs that may hold members of the range: the last one
-                // starting at or before it and every one starting in it.
-                let within = if through.is_some() { " AND after_anon <= $4" } else { "" };
+                // The runs that hold members of the range: the last one
+                // starting at or before it when it reaches into it, and
+                // every one starting in it (a run starting at `through`
+                // holds only ids past it).
+                let within = if through.is_some() { " AND after_anon < $4" } else { "" };
                 let overlapping = format!(
                     "SELECT after_anon, packed FROM segment_runs
                      WHERE site = $1 AND segment = $2 AND after_anon >= COALESCE(
                        (SELECT MAX(after_anon) FROM segment_runs
-                        WHERE site = $1 AND segment = $2 AND after_anon <= $3), ''){within}
+                        WHERE site = $1 AND segment = $2 AND after_anon <= $3), '')
+                       AND last_anon > $3{within}
                      ORDER BY after_anon"
                 );
                 let mut counts = Vec::with_capacity(segments.len());
@@ -249,12 +252,13 @@ macro_rules! segment_store {
                                 continue;
                             }
                             sqlx::query(
-                                "INSERT INTO segment_runs (site, segment, after_anon, packed)
-                                 VALUES ($1, $2, $3, $4)",
+                                "INSERT INTO segment_runs (site, segment, after_anon, last_anon, packed)
+                                 VALUES ($1, $2, $3, $4, $5)",
                             )
                             .bind(site)
                             .bind(s.segment)
                             .bind(key)
+                            .bind(run.last().map(|(anon, _)| *anon).unwrap_or_default())
                             .bind($crate::segments::runs::pack(run))
                             .execute(&mut *tx)
                             .await
@@ -331,6 +335,7 @@ macro_rules! segment_store {
                      WHERE site = $1 AND segment = $2 AND after_anon >= COALESCE(
                        (SELECT MAX(after_anon) FROM segment_runs
                         WHERE site = $1 AND segment = $2 AND after_anon < $3), '')
+                       AND last_anon > $3
                      ORDER BY after_anon LIMIT 1",
                 )
                 .bind(site)
