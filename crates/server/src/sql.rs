@@ -598,11 +598,7 @@ macro_rules! sql_store {
                 for row in &holding {
                     let (segment, key): (String, String) = (row.get("segment"), row.get("after_anon"));
                     let packed: String = row.get("packed");
-                    let mut members = $crate::segments::runs::unpack(&packed).map_err(|e| {
-                        StoreError::Database(format!(
-                            "the members of `{segment}` after `{key}` did not read: {e}"
-                        ))
-                    })?;
+                    let mut members = $crate::segments::runs::read(&segment, &key, &packed)?;
                     if !$crate::segments::runs::remove(&mut members, anon) {
                         continue;
                     }

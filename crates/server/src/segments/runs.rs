@@ -54,6 +54,19 @@ pub(crate) fn unpack(text: &str) -> Result<Vec<Member<'_>>, String> {
     Ok(members)
 }
 
+/// The members of `segment`'s run after `key`, or a store error naming it.
+pub(crate) fn read<'a>(
+    segment: &str,
+    key: &str,
+    text: &'a str,
+) -> Result<Vec<Member<'a>>, crate::store::StoreError> {
+    unpack(text).map_err(|e| {
+        crate::store::StoreError::Database(format!(
+            "the members of `{segment}` after `{key}` did not read: {e}"
+        ))
+    })
+}
+
 /// Members split by a range of ids (after `after`, up to `through`
 /// inclusive; to the end when `None`).
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -208,12 +208,7 @@ macro_rules! segment_store {
                     let keys: Vec<&str> = runs.iter().map(|(key, _)| key.as_str()).collect();
                     let mut members = Vec::new();
                     for (key, packed) in &runs {
-                        members.extend($crate::segments::runs::unpack(packed).map_err(|e| {
-                            StoreError::Database(format!(
-                                "the members of `{}` after `{key}` did not read: {e}",
-                                s.segment
-                            ))
-                        })?);
+                        members.extend($crate::segments::runs::read(s.segment, key, packed)?);
                     }
                     let first_key = keys.first().copied().unwrap_or_default();
                     let split = $crate::segments::runs::split(members, after, through);
@@ -348,11 +343,7 @@ macro_rules! segment_store {
                 while let Some(row) = run {
                     let key: String = row.get("after_anon");
                     let packed: String = row.get("packed");
-                    let members = $crate::segments::runs::unpack(&packed).map_err(|e| {
-                        StoreError::Database(format!(
-                            "the members of `{segment}` after `{key}` did not read: {e}"
-                        ))
-                    })?;
+                    let members = $crate::segments::runs::read(segment, &key, &packed)?;
                     page.extend(
                         members
                             .into_iter()
