@@ -5,6 +5,10 @@
 // - first_offer_ms: loader start → first offer painted, cached config (median)
 // - page_fcp_after_loader_ms: loader start → the page's own first contentful
 //   paint, in the same loads (the floor under first_offer_ms)
+// - wasm_ready_ms / widget_to_offer_ms: the same loads split where the
+//   module is instantiated: loader start → wasm instantiated (fetching and
+//   compiling), and instantiated → first offer in the page (the widget's
+//   own work on the main thread: start, storage, deciding, drawing)
 // - wasm_eval_100_conditions_ns / growthbook_js_eval_100_conditions_ns: the
 //   same 100 conditions in the same page, ours (wasm) and GrowthBook's SDK
 // - config_load_us_100: a stored config of 100 campaigns to one ready to
@@ -61,6 +65,14 @@ const ATTRIBUTES = {
 async function firstOffer(browser, server) {
   const context = await browser.newContext();
   await context.addInitScript(() => {
+    // When the widget's module is instantiated (the glue instantiates the
+    // module the loader compiled).
+    const instantiate = WebAssembly.instantiate;
+    WebAssembly.instantiate = function () {
+      const made = instantiate.apply(this, arguments);
+      made.then(() => { if (!window.__instantiated) window.__instantiated = performance.now(); }, () => {});
+      return made;
+    };
     // The paint after the mark: a frame (requestAnimationFrame runs just
     // before it) and then a task. Asked for when the mark is made, not when
     // a PerformanceObserver hears of it (observers are told in a
@@ -80,20 +92,26 @@ async function firstOffer(browser, server) {
   await page.waitForFunction(() => localStorage.getItem("dangol:demo:config"));
   const times = [];
   const pagePaints = [];
+  const ready = [];
+  const widget = [];
   for (let i = 0; i < runs; i++) {
     await page.reload();
     await page.waitForFunction(() => window.__painted && performance.getEntriesByName("first-contentful-paint").length, null, { timeout: 10000 });
-    const [offer, fcp] = await page.evaluate(() => {
+    const [offer, fcp, instantiated, decided] = await page.evaluate(() => {
       const start = performance.getEntriesByName("dangol:start")[0].startTime;
-      return [window.__painted - start, performance.getEntriesByName("first-contentful-paint")[0].startTime - start];
+      const at = (name) => performance.getEntriesByName(name)[0].startTime - start;
+      return [window.__painted - start, at("first-contentful-paint"), window.__instantiated - start, at("dangol:first-offer")];
     });
+    if (!(instantiated > 0 && decided >= instantiated)) throw new Error(`the module was not instantiated before the first offer (${instantiated}, ${decided})`);
     times.push(offer);
     pagePaints.push(fcp);
+    ready.push(instantiated);
+    widget.push(decided - instantiated);
   }
   await context.close();
   // The page's own first contentful paint, from the same start: no offer
   // can be painted before the page is.
-  return { offer: median(times), pageFcp: median(pagePaints) };
+  return { offer: median(times), pageFcp: median(pagePaints), ready: median(ready), widget: median(widget) };
 }
 
 async function conditions(browser, server) {
@@ -207,6 +225,8 @@ try {
   const first = await firstOffer(browser, server);
   report.first_offer_ms = Math.round(first.offer * 10) / 10;
   report.page_fcp_after_loader_ms = Math.round(first.pageFcp * 10) / 10;
+  report.wasm_ready_ms = Math.round(first.ready * 10) / 10;
+  report.widget_to_offer_ms = Math.round(first.widget * 10) / 10;
   const c = await conditions(browser, server);
   report.wasm_eval_100_conditions_ns = Math.round(c.wasm);
   report.growthbook_js_eval_100_conditions_ns = Math.round(c.js);
