@@ -17,6 +17,7 @@ use gloo::events::EventListener;
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
 
+use crate::platform::format::IntlNumbers;
 use crate::platform::log::{Problem, warn_once};
 use crate::platform::regex::BrowserRegex;
 use crate::platform::{json, net};
@@ -96,7 +97,12 @@ pub fn show(
         .iter()
         .find(|v| v.id == variant)
         .ok_or_else(|| format!("campaign `{campaign}` has no variant `{variant}`"))?;
-    let content = render::filled(&v.content, &attributes, site.currency.as_deref(), lang);
+    let content = render::filled(
+        &v.content,
+        &attributes,
+        site.currency.as_deref(),
+        &IntlNumbers { tag: lang.tag() },
+    );
     let standing = loyalty::progress(&site.tiers, &declared);
     let why = c.why(&attributes, lang);
     let page_category = attributes["page"]["category"].as_str().map(str::to_string);

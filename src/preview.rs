@@ -16,6 +16,7 @@ use dangol_engine::time::Moment;
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
 
+use crate::platform::format::IntlNumbers;
 use crate::platform::json;
 use crate::platform::regex::BrowserRegex;
 use crate::render::{self, Offer};
@@ -132,7 +133,12 @@ impl Preview {
         let Some(v) = c.campaign.variants.iter().find(|v| v.id == variant) else {
             return Some(format!("campaign `{campaign}` has no variant `{variant}`"));
         };
-        let content = render::filled(&v.content, &attributes, site.currency.as_deref(), lang);
+        let content = render::filled(
+            &v.content,
+            &attributes,
+            site.currency.as_deref(),
+            &IntlNumbers { tag: lang.tag() },
+        );
         let declared = attributes["declared"]
             .as_object()
             .cloned()

@@ -4,9 +4,7 @@
 #![cfg(all(target_arch = "wasm32", feature = "full", not(feature = "more")))]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic: a panic is a failed test
 
-use dangol::platform::random::hex_id;
 use dangol::platform::regex::BrowserRegex;
-use dangol::platform::storage::SiteStorage;
 use dangol::render::{Action, Offer, RENDERED_ATTR, inline};
 use dangol_engine::condition::RegexEngine;
 use dangol_engine::config::{Banner, Content, Cta};
@@ -40,25 +38,6 @@ fn banner(headline: &str) -> Content {
         }),
         theme: Some("dark".to_string()),
     })
-}
-
-#[wasm_bindgen_test]
-fn storage_round_trips_and_clear_removes_only_the_sites_keys() {
-    let local = web_sys::window().unwrap().local_storage().unwrap().unwrap();
-    local.set_item("shop-own-key", "keep me").unwrap();
-    let store = SiteStorage::open("webtest").unwrap();
-    store.set("id", "abc").unwrap();
-    assert_eq!(store.get("id").as_deref(), Some("abc"));
-    assert_eq!(
-        local.get_item("dangol:webtest:id").unwrap().as_deref(),
-        Some("abc")
-    );
-    store.clear().unwrap();
-    assert_eq!(store.get("id"), None);
-    assert_eq!(
-        local.get_item("shop-own-key").unwrap().as_deref(),
-        Some("keep me")
-    );
 }
 
 fn matches(pattern: &str, text: &str, case_insensitive: bool) -> Option<bool> {
@@ -197,15 +176,6 @@ fn a_slot_with_the_shops_own_shadow_root_is_left_alone() {
     let err = render(&slot, &banner("x"), "c1", "a", &[]).unwrap_err();
     assert!(err.contains("shadow root of its own"), "{err}");
     assert!(!slot.has_attribute(RENDERED_ATTR));
-}
-
-#[wasm_bindgen_test]
-fn random_ids_are_hex_and_distinct() {
-    let a = hex_id(16).unwrap();
-    let b = hex_id(16).unwrap();
-    assert_eq!(a.len(), 32);
-    assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
-    assert_ne!(a, b);
 }
 
 #[wasm_bindgen_test]

@@ -331,7 +331,59 @@
       added.observe(root, { childList: true, subtree: true });
       unwatch.push(function () { added.disconnect(); });
     },
-    more: function (id) { answer(id, loadMore); }
+    more: function (id) { answer(id, loadMore); },
+    // What the page says about itself, read afresh: [page type, category
+    // (its dangol:* meta tags), URL, path, query, referrer, viewport
+    // width, the browser's language, Global Privacy Control, the page's
+    // own language, hidden].
+    page: function () {
+      function meta(name) {
+        var m = d.querySelector('meta[name="dangol:' + name + '"]');
+        return m && m.getAttribute("content");
+      }
+      var n = navigator;
+      return [meta("page-type"), meta("category"), location.href, location.pathname, location.search, d.referrer,
+        w.innerWidth, n.language, n.globalPrivacyControl, d.documentElement.getAttribute("lang"), d.hidden];
+    },
+    // Every slot: [placement, element, placement, element...].
+    slots: function () {
+      var out = [];
+      d.querySelectorAll("[data-dangol-slot]").forEach(function (e) { out.push(e.getAttribute("data-dangol-slot"), e); });
+      return out;
+    },
+    online: function () { return navigator.onLine !== false; },
+    // `n` random bytes as hex ("" without crypto).
+    hex: function (n) {
+      var c = w.crypto;
+      return c ? Array.from(c.getRandomValues(new Uint8Array(n)), function (b) { return (b | 256).toString(16).slice(1); }).join("") : "";
+    },
+    // A number in language `tag`: an amount of `currency`, or with at
+    // most two decimals.
+    num: function (tag, n, currency) {
+      try {
+        return new Intl.NumberFormat(tag, currency ? { style: "currency", currency: currency } : { maximumFractionDigits: 2 }).format(n);
+      } catch (e) { return "" + n; }
+    },
+    // The site's keys in localStorage ("dangol:<site>:<name>"): op 0 reads
+    // `name` (null when absent or unreadable), 1 writes `value`, 2 removes
+    // `name`, 3 lists the names starting with `name`, 4 removes every key
+    // of the site, 5 checks that storage can be used. A failure answers
+    // its message (3: an empty list).
+    store: function (op, name, value) {
+      var prefix = "dangol:" + site + ":", key = prefix + name;
+      try {
+        var ls = localStorage, mine = [], i, k;
+        if (!ls) throw "localStorage is not available";
+        if (!op) return ls.getItem(key);
+        if (op == 1) ls.setItem(key, value);
+        if (op == 2) ls.removeItem(key);
+        if (op == 3 || op == 4) {
+          for (i = 0; i < ls.length; i++) if ((k = ls.key(i)) && !k.indexOf(key)) mine.push(k);
+          if (op == 3) return mine.map(function (k) { return k.slice(prefix.length); });
+          mine.forEach(function (k) { ls.removeItem(k); });
+        }
+      } catch (e) { return op ? (op == 3 ? [] : "" + (e && e.message || e)) : null; }
+    }
   };
   import(new URL(first + "dangol.js" + v, base).href)
     .then(function (m) {

@@ -1,19 +1,11 @@
-//! Consent signals the browser and the page already carry: Global Privacy
-//! Control and an IAB TCF v2.2 consent manager's answers (`__tcfapi`, which
-//! the loader listens to).
+//! Consent signals the page already carries: an IAB TCF v2.2 consent
+//! manager's answers (`__tcfapi`, which the loader listens to). Global
+//! Privacy Control comes with the page's context (`dom::page`).
 
 use dangol_engine::consent::{Purposes, from_tcf};
 use js_sys::Reflect;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-
-/// Whether the browser sends Global Privacy Control.
-pub fn gpc() -> bool {
-    web_sys::window()
-        .and_then(|w| Reflect::get(&w.navigator(), &JsValue::from_str("globalPrivacyControl")).ok())
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false)
-}
 
 fn get(value: &JsValue, key: &str) -> JsValue {
     Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)

@@ -1,53 +1,56 @@
-//! Reading the page: its slots and its context for contextual decisions.
+//! Reading the page: its slots and its context for contextual decisions,
+//! as the loader reads them (`host.page()`, `host.slots()`).
 
 use dangol_engine::attributes::{PageContext, utm_from_query};
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Element;
+
+use super::host::Host;
 
 /// The attribute that marks a slot a shop reserved for offers.
 pub const SLOT_ATTR: &str = "data-dangol-slot";
 
+/// What the page says about itself at one moment.
+#[derive(Default)]
+pub struct Page {
+    /// What decisions may use before consent (contextual, not
+    /// behavioural).
+    pub context: PageContext,
+    /// Whether the browser sends Global Privacy Control.
+    pub gpc: bool,
+    /// The page's own language (`<html lang>`), for the widget's words.
+    pub lang: String,
+    /// Whether the page is hidden (a tab in the background).
+    pub hidden: bool,
+}
+
 /// Every slot on the page with its placement id.
-pub fn slots() -> Vec<(String, Element)> {
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+pub fn slots(host: Option<&Host>) -> Vec<(String, Element)> {
+    let Some(list) = host.map(Host::slots) else {
         return Vec::new();
     };
-    let Ok(list) = document.query_selector_all(&dangol_engine::cat::cat(&["[", SLOT_ATTR, "]"]))
-    else {
-        return Vec::new();
-    };
-    (0..list.length())
-        .filter_map(|i| list.item(i))
-        .filter_map(|node| node.dyn_into::<Element>().ok())
-        .filter_map(|el| el.get_attribute(SLOT_ATTR).map(|id| (id, el)))
+    (0..list.length() / 2)
+        .filter_map(|i| {
+            Some((
+                list.get(2 * i).as_string()?,
+                list.get(2 * i + 1).dyn_into().ok()?,
+            ))
+        })
         .collect()
 }
 
-fn meta(document: &web_sys::Document, name: &str) -> Option<String> {
-    document
-        .query_selector(&dangol_engine::cat::cat(&["meta[name=\"", name, "\"]"]))
-        .ok()
-        .flatten()
-        .and_then(|m| m.get_attribute("content"))
-        .filter(|c| !c.is_empty())
-}
-
-/// What the current page says about itself (contextual, not behavioural):
-/// usable before consent. Shops mark the page type and category with
-/// `<meta name="dangol:page-type">` and `<meta name="dangol:category">`.
-pub fn page_context() -> PageContext {
-    let Some(window) = web_sys::window() else {
-        return PageContext::default();
+/// The page as the loader reads it: `[page type, category, URL, path,
+/// query, referrer, viewport width, browser language, GPC, <html lang>,
+/// hidden]`. Shops mark the page type and category with `<meta
+/// name="dangol:page-type">` and `<meta name="dangol:category">`.
+pub fn page(host: Option<&Host>) -> Page {
+    let Some(list) = host.map(Host::page) else {
+        return Page::default();
     };
-    let location = window.location();
-    let document = window.document();
-    let navigator = window.navigator();
-    let search = location.search().unwrap_or_default();
-    let width = window
-        .inner_width()
-        .ok()
-        .and_then(|w| w.as_f64())
-        .unwrap_or(1024.0);
+    let at = |i: u32| js_sys::Reflect::get_u32(&list, i).unwrap_or(JsValue::UNDEFINED);
+    let text = |i: u32| at(i).as_string().unwrap_or_default();
+    let marked = |i: u32| at(i).as_string().filter(|c| !c.is_empty());
+    let width = at(6).as_f64().unwrap_or(1024.0);
     let device = if width < 768.0 {
         "mobile"
     } else if width < 1024.0 {
@@ -55,15 +58,21 @@ pub fn page_context() -> PageContext {
     } else {
         "desktop"
     };
-    PageContext {
-        page_type: document.as_ref().and_then(|d| meta(d, "dangol:page-type")),
-        category: document.as_ref().and_then(|d| meta(d, "dangol:category")),
-        url: location.href().unwrap_or_default(),
-        path: location.pathname().unwrap_or_default(),
-        utm: utm_from_query(&search),
-        search,
-        referrer: document.map(|d| d.referrer()).unwrap_or_default(),
-        device: device.to_string(),
-        locale: navigator.language().unwrap_or_default(),
+    let search = text(4);
+    Page {
+        context: PageContext {
+            page_type: marked(0),
+            category: marked(1),
+            url: text(2),
+            path: text(3),
+            utm: utm_from_query(&search),
+            search,
+            referrer: text(5),
+            device: device.to_string(),
+            locale: text(7),
+        },
+        gpc: at(8).as_bool() == Some(true),
+        lang: text(9),
+        hidden: at(10).as_bool() == Some(true),
     }
 }

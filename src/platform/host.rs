@@ -16,6 +16,7 @@ pub const TIMEOUT_MS: u32 = 8_000;
 #[wasm_bindgen]
 extern "C" {
     /// The loader's host functions.
+    #[derive(Clone)]
     pub type Host;
 
     /// `fetch(url)`: anonymous (`credentials: "omit"`), with no page URL
@@ -110,6 +111,35 @@ extern "C" {
     /// the error as a string.
     #[wasm_bindgen(method)]
     pub fn more(this: &Host, id: u32);
+
+    /// What the page says about itself, read afresh (see
+    /// [`crate::platform::dom::page`]).
+    #[wasm_bindgen(method)]
+    pub fn page(this: &Host) -> JsValue;
+
+    /// Every slot on the page: `[placement, element, placement, element…]`.
+    #[wasm_bindgen(method)]
+    pub fn slots(this: &Host) -> js_sys::Array;
+
+    /// Whether the browser thinks it is online (`navigator.onLine`).
+    #[wasm_bindgen(method)]
+    pub fn online(this: &Host) -> bool;
+
+    /// `bytes` random bytes from the browser's cryptographic generator, as
+    /// lowercase hex; empty where `crypto` is missing.
+    #[wasm_bindgen(method)]
+    pub fn hex(this: &Host, bytes: u32) -> String;
+
+    /// `n` in the language `tag` by `Intl.NumberFormat`: an amount in
+    /// `currency` (an ISO 4217 code) unless it is empty, else at most two
+    /// decimals.
+    #[wasm_bindgen(method)]
+    pub fn num(this: &Host, tag: &str, n: f64, currency: &str) -> String;
+
+    /// The site's keys in localStorage (`dangol:{site}:{name}`), by `op`
+    /// (see [`crate::platform::storage::SiteStorage`]).
+    #[wasm_bindgen(method)]
+    pub fn store(this: &Host, op: u32, name: &str, value: &str) -> JsValue;
 }
 
 /// What a request brought back.

@@ -1,17 +1,12 @@
-//! Random ids from the browser's cryptographic generator.
+//! Random ids from the browser's cryptographic generator (through the
+//! loader's `host.hex`).
 
-/// `bytes` random bytes as lowercase hex, or `None` where `crypto` is missing.
-pub fn hex_id(bytes: usize) -> Option<String> {
-    let crypto = web_sys::window()?.crypto().ok()?;
-    let mut buf = vec![0u8; bytes];
-    crypto.get_random_values_with_u8_array(&mut buf).ok()?;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes * 2);
-    for b in buf {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    Some(out)
+use super::host::Host;
+
+/// `bytes` random bytes as lowercase hex, or `None` without a host or
+/// where `crypto` is missing.
+pub fn hex_id(host: Option<&Host>, bytes: u32) -> Option<String> {
+    host.map(|h| h.hex(bytes)).filter(|h| !h.is_empty())
 }
 
 /// A number in [0, 1) for jitter (the browser's `Math.random`).

@@ -17,7 +17,6 @@ pub mod style;
 #[cfg(feature = "full")]
 use dangol_engine::config::Banner;
 use dangol_engine::config::Content;
-use dangol_engine::i18n::Lang;
 #[cfg(feature = "full")]
 use dangol_engine::loyalty::Progress;
 #[cfg(feature = "full")]
@@ -106,7 +105,7 @@ pub struct Offer<'a> {
     /// The shopper's loyalty standing, for loyalty prompts.
     pub loyalty: Option<&'a Progress>,
     /// The widget's own words and number formats.
-    pub lang: Lang,
+    pub lang: dangol_engine::i18n::Lang,
     /// Where the shopper's actions on it go.
     pub sink: Sink,
 }
@@ -123,18 +122,17 @@ pub struct Rendered {
 }
 
 /// `content` with its text tokens filled from `attributes`, numbers and
-/// amounts in `lang`'s format (the browser's `Intl`). Tokens become text;
-/// nothing is ever parsed as HTML.
+/// amounts formatted by `numbers` (the browser's `Intl`, in the widget's
+/// language). Tokens become text; nothing is ever parsed as HTML.
 pub fn filled(
     content: &Content,
     attributes: &dangol_engine::json::Value,
     currency: Option<&str>,
-    lang: Lang,
+    numbers: &impl dangol_engine::text::NumberFormat,
 ) -> Content {
-    let numbers = crate::platform::format::IntlNumbers { tag: lang.tag() };
     content.map_text(|t| {
         if dangol_engine::text::has_tokens(t) {
-            dangol_engine::text::fill(t, attributes, currency, &numbers)
+            dangol_engine::text::fill(t, attributes, currency, numbers)
         } else {
             t.to_string()
         }

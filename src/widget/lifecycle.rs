@@ -12,7 +12,7 @@ use wasm_bindgen::JsValue;
 
 use super::answers::Pending;
 use super::effects::read_stored;
-use super::state::{Inner, Phase, fresh_id, with_ctx};
+use super::state::{Inner, Phase, with_ctx};
 use super::sync::flush;
 use crate::platform::host::Reply;
 use crate::platform::log::{Problem, warn_once};
@@ -76,9 +76,10 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
     //    it only as consent allows. Other tabs' changes reach it at once.
     {
         let mut inner = cell.borrow_mut();
-        match SiteStorage::open(&inner.site) {
-            Ok(storage) => inner.storage = Some(storage),
-            Err(e) => warn_once(
+        match inner.host.as_ref().map(SiteStorage::open) {
+            Some(Ok(storage)) => inner.storage = Some(storage),
+            None => {}
+            Some(Err(e)) => warn_once(
                 Problem::Storage,
                 &dangol_engine::cat::cat(&[
                     "localStorage is unavailable (",
@@ -87,10 +88,17 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
                 ]),
             ),
         }
-        inner.page = dom::page_context();
+        let page = dom::page(inner.host.as_ref());
+        inner.page = page.context;
+        inner.page_lang = page.lang;
+        if !page.hidden {
+            inner.visible_since = Some(clock::now_ms());
+        }
         let stored = read_stored(inner.storage.as_ref());
-        let page = fresh_id();
-        let (session, effects) = with_ctx(|ctx| Session::start(page, stored, consent::gpc(), ctx));
+        let id = inner.fresh_id();
+        let (session, effects) = with_ctx(inner.host.as_ref(), |ctx| {
+            Session::start(id, stored, page.gpc, ctx)
+        });
         inner.session = session;
         inner.carry_out(effects);
     }
@@ -128,7 +136,7 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
             inner.config = Some(config);
         }
         // 4. This page view, in memory (and in storage with consent).
-        let page_view = Event::page_view(Inner::new_event_id(), clock::now_ms(), String::new());
+        let page_view = Event::page_view(inner.new_event_id(), clock::now_ms(), String::new());
         inner.record(page_view);
         inner.offer_orphans();
         let view = Input::Profile(ProfileInput::PageView {
@@ -365,7 +373,9 @@ fn after_config(cell: Rc<RefCell<Inner>>) {
 pub(crate) fn navigated(cell: &Rc<RefCell<Inner>>) {
     {
         let mut inner = cell.borrow_mut();
-        let page = dom::page_context();
+        let page = dom::page(inner.host.as_ref());
+        inner.page_lang = page.lang;
+        let page = page.context;
         // Before boot has read the first page, there is nothing to compare.
         if inner.page.path.is_empty()
             || (page.path == inner.page.path && page.search == inner.page.search)
@@ -392,11 +402,8 @@ pub(crate) fn navigated(cell: &Rc<RefCell<Inner>>) {
             sale: inner.page.page_type.as_deref() == Some("sale"),
         };
         inner.apply_input(&view);
-        inner.record(Event::page_view(
-            Inner::new_event_id(),
-            clock::now_ms(),
-            String::new(),
-        ));
+        let id = inner.new_event_id();
+        inner.record(Event::page_view(id, clock::now_ms(), String::new()));
         if inner.phase != Phase::AwaitingConsentManager
             && let Some(config) = inner.config.take()
         {

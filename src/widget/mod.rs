@@ -479,7 +479,9 @@ impl Widget {
                 return;
             }
             inner.clear_offers();
-            inner.page = crate::platform::dom::page_context();
+            let page = crate::platform::dom::page(inner.host.as_ref());
+            inner.page = page.context;
+            inner.page_lang = page.lang;
             // The newest config the server sent, if one came after this page
             // first decided.
             let newest = inner

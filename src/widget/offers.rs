@@ -60,13 +60,8 @@ struct Ready {
 impl Inner {
     /// The language of the widget's own words on this page.
     pub fn lang(&self) -> Lang {
-        let page = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.document_element())
-            .and_then(|e| e.get_attribute("lang"))
-            .unwrap_or_default();
         let configured = self.config.as_ref().and_then(|c| c.config().locale.clone());
-        Lang::pick(&page, configured.as_deref())
+        Lang::pick(&self.page_lang, configured.as_deref())
     }
 
     /// What the page has shown so far, for overlay triggers.
@@ -119,7 +114,7 @@ impl Inner {
     pub fn apply(&mut self, config: CompiledConfig) {
         let now = clock::now_ms();
         let attributes = self.attributes(&config, now);
-        let slots: Vec<(String, Element)> = dom::slots()
+        let slots: Vec<(String, Element)> = dom::slots(self.host.as_ref())
             .into_iter()
             .filter(|(_, el)| !self.decided.iter().any(|d| d == el))
             .collect();
@@ -138,7 +133,7 @@ impl Inner {
         // Inline slots first: overlays get what pressure leaves.
         let mut placements: Vec<&str> = slots.iter().map(|(p, _)| p.as_str()).collect();
         placements.extend(overlays.iter().map(|(p, _, _)| p.as_str()));
-        let seed = random::hex_id(8)
+        let seed = random::hex_id(self.host.as_ref(), 8)
             .and_then(|h| u64::from_str_radix(&h, 16).ok())
             .unwrap_or(now as u64);
         let shopper = Shopper {
@@ -163,7 +158,7 @@ impl Inner {
                 .any(|r| matches!(r, dangol_engine::decide::Reason::GlobalHoldout))
         };
         if decisions.iter().any(held) && !self.decisions.iter().any(held) {
-            let mut event = Event::page_view(Self::new_event_id(), now, String::new());
+            let mut event = Event::page_view(self.new_event_id(), now, String::new());
             event.kind = "global_holdout".to_string();
             self.record(event);
         }
@@ -172,7 +167,7 @@ impl Inner {
         for decision in &decisions {
             for campaign in &decision.held_out {
                 self.record(Event::holdout(
-                    Self::new_event_id(),
+                    self.new_event_id(),
                     now,
                     String::new(),
                     campaign,
@@ -265,7 +260,12 @@ impl Inner {
                 .config
                 .as_ref()
                 .and_then(|c| c.config().currency.clone());
-            let content = render::filled(&chosen.content, &attributes, currency.as_deref(), lang);
+            let content = render::filled(
+                &chosen.content,
+                &attributes,
+                currency.as_deref(),
+                &crate::platform::format::IntlNumbers { tag: lang.tag() },
+            );
             let standing = self
                 .config
                 .as_ref()
@@ -310,12 +310,16 @@ impl Inner {
         use dangol_engine::config::Content;
 
         let lang = self.lang();
+        let numbers = crate::platform::format::HostNumbers {
+            host: self.host.as_ref(),
+            tag: lang.tag(),
+        };
         let currency = self
             .config
             .as_ref()
             .and_then(|c| c.config().currency.clone());
         let Content::Banner(banner) =
-            render::filled(&chosen.content, attributes, currency.as_deref(), lang)
+            render::filled(&chosen.content, attributes, currency.as_deref(), &numbers)
         else {
             return;
         };
@@ -455,7 +459,7 @@ impl Inner {
             variant: variant.clone(),
         });
         self.record(Event::exposure(
-            Self::new_event_id(),
+            self.new_event_id(),
             clock::now_ms(),
             String::new(),
             &campaign,
@@ -474,11 +478,7 @@ impl Inner {
         self.apply_input(&Input::Dismiss {
             campaign: shown.campaign.clone(),
         });
-        self.record(Self::offer_event(
-            "dismiss",
-            &shown.campaign,
-            &shown.variant,
-        ));
+        self.record_offer_event("dismiss", &shown.campaign, &shown.variant);
         self.emit("dismiss", offer_detail(&shown.campaign, &shown.variant));
         // Its listeners are running this very call: dropped after.
         self.drop_later(Box::new(shown));
@@ -593,13 +593,18 @@ fn render_failed(campaign: &str, placement: &str, problem: &str) {
     );
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// `performance.mark(name)` (User Timing; an error where it is missing).
+    #[wasm_bindgen(catch, js_namespace = performance, js_name = mark)]
+    fn performance_mark(name: &str) -> Result<(), wasm_bindgen::JsValue>;
+}
+
 /// A performance mark when the first offer is painted, for measuring.
 fn mark_first_offer() {
     static MARKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     if MARKED.swap(true, std::sync::atomic::Ordering::Relaxed) {
         return;
     }
-    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
-        let _ = performance.mark("dangol:first-offer");
-    }
+    let _ = performance_mark("dangol:first-offer");
 }

@@ -14,6 +14,7 @@ use dangol_engine::config::{PlacementKind, Trigger};
 use dangol_engine::decide::Chosen;
 use web_sys::Element;
 
+use crate::platform::host::Host;
 use crate::platform::log::warn;
 use crate::platform::storage::SiteStorage;
 use crate::platform::{clock, json, random};
@@ -45,6 +46,8 @@ pub(crate) struct Inner {
     /// config older than it is a replay and is refused.
     pub held: Option<(u64, String)>,
     pub page: PageContext,
+    /// The page's own language (`<html lang>`), for the widget's words.
+    pub page_lang: String,
     /// Every decision made on this page, in order.
     pub decisions: Vec<Decision>,
     /// Offers on the page now.
@@ -128,8 +131,8 @@ pub(crate) enum Phase {
 }
 
 /// A fresh random id (hex): the browser's cryptographic generator.
-pub(super) fn fresh_id() -> String {
-    random::hex_id(16).unwrap_or_else(|| {
+pub(super) fn fresh_id(host: Option<&Host>) -> String {
+    random::hex_id(host, 16).unwrap_or_else(|| {
         // Every browser that runs WebAssembly has `crypto`; this is never
         // expected, but an id must never be empty.
         dangol_engine::cat::hex((random::unit() * 9_007_199_254_740_992.0) as u64, 16)
@@ -137,8 +140,8 @@ pub(super) fn fresh_id() -> String {
 }
 
 /// Runs `f` with the time and randomness the session is given.
-pub(super) fn with_ctx<R>(f: impl FnOnce(&mut Ctx) -> R) -> R {
-    let mut fresh = fresh_id;
+pub(super) fn with_ctx<R>(host: Option<&Host>, f: impl FnOnce(&mut Ctx) -> R) -> R {
+    let mut fresh = || fresh_id(host);
     let mut ctx = Ctx {
         now_ms: clock::now_ms(),
         utc_offset_minutes: clock::utc_offset_minutes(),
@@ -164,6 +167,7 @@ impl Inner {
             held: None,
             config: None,
             page: PageContext::default(),
+            page_lang: String::new(),
             decisions: Vec::new(),
             shown: Vec::new(),
             waiting: Vec::new(),
@@ -207,12 +211,22 @@ impl Inner {
 
     /// Feeds one input to the session and carries out its effects.
     pub fn input(&mut self, input: Input) {
-        let effects = with_ctx(|ctx| self.session.handle(input, ctx));
+        let effects = with_ctx(self.host.as_ref(), |ctx| self.session.handle(input, ctx));
         self.carry_out(effects);
     }
 
-    pub fn new_event_id() -> String {
-        dangol_engine::cat::cat(&["e", &random::hex_id(12).unwrap_or_else(fresh_id)])
+    /// A fresh event id.
+    pub fn new_event_id(&self) -> String {
+        let host = self.host.as_ref();
+        dangol_engine::cat::cat(&[
+            "e",
+            &random::hex_id(host, 12).unwrap_or_else(|| fresh_id(host)),
+        ])
+    }
+
+    /// A fresh random id (hex).
+    pub fn fresh_id(&self) -> String {
+        fresh_id(self.host.as_ref())
     }
 
     pub fn record(&mut self, event: Event) {
@@ -229,7 +243,9 @@ impl Inner {
         if self.phase == Phase::Off {
             return;
         }
-        match with_ctx(|ctx| self.session.track(name, props, ctx)) {
+        match with_ctx(self.host.as_ref(), |ctx| {
+            self.session.track(name, props, ctx)
+        }) {
             Ok(effects) => self.carry_out(effects),
             Err(problem) => warn(&dangol_engine::cat::cat(&[
                 source,
@@ -266,7 +282,7 @@ impl Inner {
             return false;
         }
         self.exit_intent = true;
-        let mut event = Event::page_view(Self::new_event_id(), clock::now_ms(), String::new());
+        let mut event = Event::page_view(self.new_event_id(), clock::now_ms(), String::new());
         event.kind = "exit_intent".to_string();
         self.record(event);
         true
@@ -290,9 +306,9 @@ impl Inner {
     }
 
     /// An event of `kind` about an offer, made now.
-    pub fn offer_event(kind: &str, campaign: &str, variant: &str) -> Event {
+    pub fn offer_event(&self, kind: &str, campaign: &str, variant: &str) -> Event {
         let event = Event::exposure(
-            Self::new_event_id(),
+            self.new_event_id(),
             clock::now_ms(),
             String::new(),
             campaign,
@@ -304,11 +320,17 @@ impl Inner {
         }
     }
 
+    /// Records an event of `kind` about an offer, made now.
+    pub fn record_offer_event(&mut self, kind: &str, campaign: &str, variant: &str) {
+        let event = self.offer_event(kind, campaign, variant);
+        self.record(event);
+    }
+
     /// The shopper answered a feedback question: a `feedback` event.
     pub fn answered(&mut self, campaign: &str, variant: &str, answer: u8) {
         self.record(Event {
             answer: Some(answer),
-            ..Self::offer_event("feedback", campaign, variant)
+            ..self.offer_event("feedback", campaign, variant)
         });
     }
 
@@ -317,7 +339,7 @@ impl Inner {
         self.apply_input(&ProfileInput::Claim {
             campaign: campaign.to_string(),
         });
-        self.record(Self::offer_event("claim", campaign, variant));
+        self.record_offer_event("claim", campaign, variant);
         self.emit("claim", offer_detail(campaign, variant));
     }
 
@@ -326,7 +348,7 @@ impl Inner {
         self.apply_input(&ProfileInput::Click {
             campaign: campaign.to_string(),
         });
-        self.record(Self::offer_event("click", campaign, variant));
+        self.record_offer_event("click", campaign, variant);
         self.emit("click", offer_detail(campaign, variant));
     }
 }

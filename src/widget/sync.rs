@@ -29,7 +29,9 @@ pub(super) fn flush_on_hide(cell: Rc<RefCell<Inner>>) {
 fn send(cell: Rc<RefCell<Inner>>, exclusive: bool) {
     super::callbacks::deliver(&cell);
     let mut inner = cell.borrow_mut();
-    inner.input(Input::Flush { online: online() });
+    // Unknown (no loader) counts as online.
+    let online = inner.host.as_ref().is_none_or(|h| h.online());
+    inner.input(Input::Flush { online });
     let sends = std::mem::take(&mut inner.outgoing);
     if sends.is_empty() {
         return;
@@ -101,9 +103,4 @@ pub(super) fn sent(cell: Rc<RefCell<Inner>>, ticket: u32, reply: Reply) {
     }
     cell.borrow_mut().input(Input::Sent(ticket, outcome));
     flush(cell);
-}
-
-/// Whether the browser thinks it is online (unknown counts as online).
-fn online() -> bool {
-    web_sys::window().is_none_or(|w| w.navigator().on_line())
 }

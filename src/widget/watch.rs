@@ -48,16 +48,8 @@ pub(crate) mod signal {
 /// adds later, other tabs' storage changes, and events flushed when the
 /// page is hidden or left (fetch keepalive survives the unload).
 pub(super) fn watch_page(cell: &Rc<RefCell<Inner>>) {
-    let mut inner = cell.borrow_mut();
-    let Some(host) = &inner.host else {
-        return;
-    };
-    host.watch();
-    let visible = web_sys::window()
-        .and_then(|w| w.document())
-        .is_some_and(|d| !d.hidden());
-    if visible {
-        inner.visible_since = Some(clock::now_ms());
+    if let Some(host) = &cell.borrow().host {
+        host.watch();
     }
 }
 
@@ -182,7 +174,7 @@ fn slots_added(cell: &Rc<RefCell<Inner>>) {
         {
             return;
         }
-        let fresh = dom::slots()
+        let fresh = dom::slots(inner.host.as_ref())
             .iter()
             .any(|(_, el)| !inner.decided.iter().any(|d| d == el));
         if !fresh {

@@ -128,10 +128,23 @@ test("declared attributes decide but never leave the browser, and forget() erase
     assert.ok(!body.includes("Minji") && !body.includes("vip\""), body);
   }
 
+  // The shop's own keys, and another site's, are not the widget's to erase.
+  await page.evaluate(() => {
+    localStorage.setItem("shop:cart", "keep me");
+    localStorage.setItem("dangol:other-site:id", "not ours");
+  });
   await page.evaluate(() => window.dangol.forget());
-  assert.deepEqual(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("dangol:"))), []);
+  assert.deepEqual(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("dangol:demo:"))), []);
+  assert.deepEqual(await page.evaluate(() => [localStorage.getItem("shop:cart"), localStorage.getItem("dangol:other-site:id")]),
+    ["keep me", "not ours"]);
   assert.equal(await page.evaluate(() => window.dangol.consent.status()), "denied");
   await eventually(async () => (await server.events(anon)).length === 0, 10000, "the server to erase the id");
+  // Consent given again: a new random id, never the erased one.
+  await page.evaluate(() => window.dangol.consent.grant());
+  const fresh = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "a new id");
+  assert.match(anon, /^[0-9a-f]{32}$/);
+  assert.match(fresh, /^[0-9a-f]{32}$/);
+  assert.notEqual(fresh, anon);
   await context.close();
 });
 
