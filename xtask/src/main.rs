@@ -11,6 +11,7 @@ mod orders;
 mod postgres;
 mod run;
 mod scale;
+mod table;
 mod test;
 mod tools;
 mod widget;

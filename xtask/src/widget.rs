@@ -159,7 +159,8 @@ const DEPENDENCY_OPT_LEVEL: [&str; 4] = [
 ///    Reference types are off: wasm-bindgen then keeps the page's objects
 ///    in a table on the JS side instead of adding an `externref` shim to
 ///    every export, which is 1.2 KB smaller gzipped, glue included.
-/// 2. wasm-bindgen.
+/// 2. wasm-bindgen, then the function table's entries nothing can call
+///    pointed elsewhere (see [`crate::table`]).
 /// 3. wasm-opt `-Oz`, which also shortens the names the wasm imports and
 ///    exports (wasm-bindgen's are long and hashed, and appear in both
 ///    files); the JS glue is rewritten with the new names.
@@ -198,6 +199,13 @@ fn build_module(features: &[&str], out: &Path) -> Result<()> {
         .arg(target.join("wasm32-unknown-unknown/wasm/dangol.wasm")))?;
     let wasm = out.join("dangol_bg.wasm");
     let glue = out.join("dangol.js");
+    let (bytes, dropped) = crate::table::drop_orphans(&std::fs::read(&wasm)?)?;
+    if dropped > 0 {
+        step(&format!(
+            "pointing {dropped} function table entries nothing can call at a live function (see xtask/src/table.rs)"
+        ));
+        std::fs::write(&wasm, bytes)?;
+    }
     match tools::wasm_opt() {
         Some(opt) => {
             step("optimising the wasm (wasm-opt -Oz) and shortening its import and export names");
@@ -400,7 +408,7 @@ fn is_ident(c: char) -> bool {
 
 /// The module names of a wasm's imports, in order, without repeats.
 fn import_modules(wasm: &[u8]) -> Result<Vec<String>> {
-    let mut r = Reader { bytes: wasm, at: 8 };
+    let mut r = crate::table::Reader { bytes: wasm, at: 8 };
     if wasm.get(..4) != Some(b"\0asm") {
         bail!("not a wasm module");
     }
@@ -441,53 +449,6 @@ fn import_modules(wasm: &[u8]) -> Result<Vec<String>> {
         break;
     }
     Ok(modules)
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn byte(&mut self) -> Result<u8> {
-        let b = *self.bytes.get(self.at).context("the wasm ends early")?;
-        self.at += 1;
-        Ok(b)
-    }
-
-    fn leb(&mut self) -> Result<u64> {
-        let (mut value, mut shift) = (0u64, 0);
-        loop {
-            let b = self.byte()?;
-            value |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(value);
-            }
-            shift += 7;
-            if shift > 63 {
-                bail!("a LEB128 number in the wasm is too long");
-            }
-        }
-    }
-
-    fn name(&mut self) -> Result<String> {
-        let len = self.leb()? as usize;
-        let bytes = self
-            .bytes
-            .get(self.at..self.at + len)
-            .context("the wasm ends early")?;
-        self.at += len;
-        Ok(String::from_utf8_lossy(bytes).into_owned())
-    }
-
-    fn limits(&mut self) -> Result<()> {
-        let flags = self.byte()?;
-        self.leb()?;
-        if flags & 1 != 0 {
-            self.leb()?;
-        }
-        Ok(())
-    }
 }
 
 /// Builds the dashboard's preview of the widget (the `preview` feature:
