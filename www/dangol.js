@@ -45,14 +45,42 @@
       delete w.dangol;
     }
   };
-  // GA4 ecommerce pushes, including those made before dangol loaded.
+  // GA4 e-commerce events and Consent Mode calls pushed to dataLayer,
+  // including those made before dangol loaded. Tag managers push DOM nodes,
+  // cyclic objects and huge arrays too: only the fields dangol reads are
+  // copied (the widget walks the copy within its budget), and the rest of
+  // an entry is never touched. The build writes in the engine's lists:
+  // [events, event fields, item fields, the most items read].
+  var GA4 = "DANGOL_GA4";
+  function layer(e) {
+    function pick(from, fields) {
+      var out = {};
+      fields.forEach(function (f) { if (from[f] !== undefined) out[f] = from[f]; });
+      return out;
+    }
+    function object(v) { return v && typeof v == "object"; }
+    try {
+      if (!object(e) || typeof GA4 == "string") return;
+      // gtag("consent", "default" | "update", {...}) pushes its arguments.
+      if (e[0] == "consent") {
+        var s = object(e[2]) ? e[2] : {};
+        return call("consentMode", ["" + e[1], [s.personalization_storage, s.analytics_storage]]);
+      }
+      if (GA4[0].indexOf(e.event) < 0) return;
+      var ec = object(e.ecommerce) ? e.ecommerce : {}, props = pick(ec, GA4[1]), items = ec.items;
+      if (Array.isArray(items)) {
+        props.items = items.slice(0, GA4[3]).map(function (i) { return object(i) ? pick(i, GA4[2]) : null; });
+      }
+      call("dataLayer", [e.event, props]);
+    } catch (x) { /* an entry that throws when read is not one dangol reads */ }
+  }
   var dl = (w.dataLayer = w.dataLayer || []);
   var patched = {};
   var seen = dl.length;
   var push = dl.push;
   dl.push = function () {
     var r = push.apply(dl, arguments);
-    for (var i = 0; i < arguments.length; i++) call("dataLayer", [arguments[i]]);
+    for (var i = 0; i < arguments.length; i++) layer(arguments[i]);
     return r;
   };
   // Single-page apps: route changes are page views.
@@ -392,7 +420,7 @@
       return m.default({ module_or_path: wasm }).then(nextTask).then(function () {
         if (!w.dangol) return; // destroyed before it loaded
         widget = m.start(site, endpoint, key, host);
-        for (var i = 0; i < seen; i++) call("dataLayer", [dl[i]]);
+        for (var i = 0; i < seen; i++) layer(dl[i]);
         queue.splice(0).forEach(function (c) { call(c[0], c[1]); });
         w.dangol.ready = true;
         try { w.dispatchEvent(new Event("dangol:ready")); } catch (e) { /* very old browser */ }

@@ -18,10 +18,11 @@ const MAX_DEPTH: u32 = 16;
 const MAX_PARSED_DEPTH: u32 = 64;
 /// Most values read from one value the page hands over; the rest are left
 /// out.
-pub const MAX_NODES: u32 = 2_000;
+const MAX_NODES: u32 = 2_000;
 
 /// A JSON-like JavaScript value from the page (`track`, `set`, a
-/// `dataLayer` entry) as a `dangol_engine::json::Value`, within the budget.
+/// `dataLayer` event the loader copied) as a `dangol_engine::json::Value`,
+/// within the budget.
 /// Functions, symbols, `undefined`, non-finite numbers and objects that are
 /// not plain (DOM nodes, class instances) become `null`.
 pub fn from_js(value: &JsValue) -> Value {
@@ -85,22 +86,6 @@ fn is_plain(value: &JsValue) -> bool {
     }
     let proto = Object::get_prototype_of(value);
     proto.is_null() || Object::get_prototype_of(&proto).is_null()
-}
-
-/// Reads only `fields` of `value` (each converted with the shared budget);
-/// absent fields are left out. `None` when `value` is not an object.
-pub fn pick(value: &JsValue, fields: &[&str], budget: &mut u32) -> Option<Map> {
-    if !value.is_object() {
-        return None;
-    }
-    let mut out = Map::new();
-    for field in fields {
-        let v = Reflect::get(value, &JsValue::from_str(field)).unwrap_or(JsValue::UNDEFINED);
-        if !v.is_undefined() {
-            out.insert((*field).to_string(), convert_in(&v, 1, MAX_DEPTH, budget));
-        }
-    }
-    Some(out)
 }
 
 /// A `dangol_engine::json::Value` as a plain JavaScript value.

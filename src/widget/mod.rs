@@ -19,7 +19,6 @@ use dangol_engine::config::is_identifier;
 use dangol_engine::consent::{Consent, Purposes};
 use dangol_engine::decide::Decision;
 use dangol_engine::session::{Input, Session};
-use dangol_engine::track;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -137,7 +136,8 @@ impl Widget {
             "consentPurposes" => return self.consent_purposes(),
             "decisions" => return self.decisions(),
             "track" => self.track(a, b),
-            "dataLayer" => self.data_layer(a),
+            "dataLayer" => self.data_layer(a, b),
+            "consentMode" => self.consent_mode(a, b),
             "set" => self.set(a),
             "export" => return self.export(),
             "navigate" => self.navigate(),
@@ -320,70 +320,34 @@ impl Widget {
         sync::flush(self.inner.clone());
     }
 
-    /// Reads one GA4 `dataLayer` entry (the loader forwards every push,
-    /// including those made before dangol loaded). Only the fields dangol
-    /// reads are touched, within a budget: tag managers push DOM nodes,
-    /// cyclic objects and huge arrays too, and none of them may cost the
-    /// page a visible pause. Entries that are not GA4 e-commerce events or
-    /// Consent Mode calls are ignored.
-    pub fn data_layer(&self, entry: JsValue) {
-        let get = |value: &JsValue, key: &str| {
-            js_sys::Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-        };
-        if !entry.is_object() {
-            return;
-        }
-        let mut budget = json::MAX_NODES;
-        // gtag("consent", "default" | "update", {...}) pushes its arguments.
-        if get(&entry, "0").as_string().as_deref() == Some("consent") {
-            let fields = ["personalization_storage", "analytics_storage"];
-            let command = get(&entry, "1").as_string().unwrap_or_default();
-            if let Some(settings) = json::pick(&get(&entry, "2"), &fields, &mut budget)
-                && let Some(input) = Input::consent_mode(
-                    &command,
-                    settings.get(fields[0]).and_then(|v| v.as_str()),
-                    settings.get(fields[1]).and_then(|v| v.as_str()),
-                )
-            {
-                self.inner.borrow_mut().input(input);
-                sync::flush(self.inner.clone());
-            }
-            return;
-        }
-        let Some(name) = get(&entry, "event").as_string() else {
+    /// One GA4 e-commerce event from `dataLayer`: its name and the fields
+    /// dangol reads, which the loader copied from the entry (tag managers
+    /// push DOM nodes, cyclic objects and huge arrays too; the copy is
+    /// walked within the usual budget).
+    pub fn data_layer(&self, name: JsValue, props: JsValue) {
+        let Some(name) = name.as_string() else {
             return;
         };
-        if !track::DATA_LAYER_EVENTS.contains(&name.as_str()) {
-            return;
-        }
-        let ecommerce = get(&entry, "ecommerce");
-        let fields: Vec<&str> = track::EVENT_FIELDS
-            .iter()
-            .copied()
-            .filter(|f| *f != "items")
-            .collect();
-        let mut props = json::pick(&ecommerce, &fields, &mut budget).unwrap_or_default();
-        let items = get(&ecommerce, "items");
-        if js_sys::Array::is_array(&items) {
-            let items: &js_sys::Array = items.unchecked_ref();
-            // One more than the limit, so an over-long list is refused by name.
-            let n = items.length().min(track::MAX_ITEMS as u32 + 1);
-            let list = (0..n)
-                .map(|i| {
-                    json::pick(&items.get(i), track::ITEM_FIELDS, &mut budget).map_or(
-                        dangol_engine::json::Value::Null,
-                        dangol_engine::json::Value::Object,
-                    )
-                })
-                .collect();
-            props.set("items", dangol_engine::json::Value::Array(list));
-        }
-        self.inner.borrow_mut().track(
-            &name,
-            &dangol_engine::json::Value::Object(props),
-            "dataLayer",
-        );
+        self.inner
+            .borrow_mut()
+            .track(&name, &json::from_js(&props), "dataLayer");
         sync::flush(self.inner.clone());
+    }
+
+    /// A Google Consent Mode call from `dataLayer` (`gtag("consent",
+    /// command, settings)`): the command and `[personalization_storage,
+    /// analytics_storage]`, as the loader read them.
+    pub fn consent_mode(&self, command: JsValue, settings: JsValue) {
+        let at = |i: u32| {
+            js_sys::Reflect::get_u32(&settings, i)
+                .ok()
+                .and_then(|v| v.as_string())
+        };
+        let command = command.as_string().unwrap_or_default();
+        if let Some(input) = Input::consent_mode(&command, at(0).as_deref(), at(1).as_deref()) {
+            self.inner.borrow_mut().input(input);
+            sync::flush(self.inner.clone());
+        }
     }
 
     /// Declares attributes the site knows (tier, points, name, birthday

@@ -97,15 +97,17 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
     let more = out.join(MORE);
     build_module(&["more"], &more)?;
     let loader = out.join(LOADER);
+    // The engine's GA4 lists, written into the loader before minifying.
+    std::fs::write(
+        &loader,
+        with_ga4_lists(&std::fs::read_to_string(root().join("www/dangol.js"))?)?,
+    )?;
     match tools::terser() {
         Some(terser) => sh(Command::new(&terser)
-            .arg(root().join("www/dangol.js"))
+            .arg(&loader)
             .args(["--compress", "--mangle", "--comments", "false", "--output"])
             .arg(&loader))?,
-        None => {
-            println!("(terser not installed: the loader is left unminified)");
-            std::fs::copy(root().join("www/dangol.js"), &loader)?;
-        }
+        None => println!("(terser not installed: the loader is left unminified)"),
     }
     // The build id: the loader asks for the modules of its own build.
     let mut crc = flate2::Crc::new();
@@ -128,6 +130,30 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
     precompress(&identity, &["dangol.js", "dangol_bg.wasm"])?;
     precompress(&more, &["dangol.js", "dangol_bg.wasm"])?;
     keep_build(out, &id)
+}
+
+/// The loader's source with the engine's GA4 lists in place of
+/// `"DANGOL_GA4"`: the `dataLayer` events dangol reads, an event's fields
+/// (its items apart), an item's fields and the most items read (one more
+/// than the engine accepts, so an over-long list is refused by name). The
+/// loader copies only these fields out of what tag managers push.
+fn with_ga4_lists(loader: &str) -> Result<String> {
+    use dangol_engine::track;
+    if !loader.contains("\"DANGOL_GA4\"") {
+        bail!("the loader has no \"DANGOL_GA4\" for the GA4 lists");
+    }
+    let fields: Vec<&str> = track::EVENT_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| *f != "items")
+        .collect();
+    let lists = serde_json::json!([
+        track::DATA_LAYER_EVENTS,
+        fields,
+        track::ITEM_FIELDS,
+        track::MAX_ITEMS + 1,
+    ]);
+    Ok(loader.replace("\"DANGOL_GA4\"", &lists.to_string()))
 }
 
 /// The standard library and the other crates the widget depends on
@@ -476,6 +502,37 @@ pub fn build_preview() -> Result<()> {
 mod tests {
     use super::*;
     use std::io::Read;
+
+    #[test]
+    fn the_loader_gets_the_engines_ga4_lists_and_a_loader_without_the_marker_is_refused()
+    -> Result<()> {
+        let source = std::fs::read_to_string(root().join("www/dangol.js"))?;
+        let built = with_ga4_lists(&source)?;
+        assert!(!built.contains("DANGOL_GA4"));
+        let start = built.find("var GA4 = ").context("no GA4 list")? + "var GA4 = ".len();
+        let end = start + built[start..].find(";\n").context("no end")?;
+        let lists: Value = serde_json::from_str(&built[start..end])?;
+        assert_eq!(
+            lists[0],
+            serde_json::json!(dangol_engine::track::DATA_LAYER_EVENTS)
+        );
+        let fields: Vec<&str> = lists[1]
+            .as_array()
+            .context("no event fields")?
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(fields.contains(&"transaction_id") && !fields.contains(&"items"));
+        assert_eq!(fields.len() + 1, dangol_engine::track::EVENT_FIELDS.len());
+        assert_eq!(
+            lists[2],
+            serde_json::json!(dangol_engine::track::ITEM_FIELDS)
+        );
+        assert_eq!(lists[3], dangol_engine::track::MAX_ITEMS + 1);
+        let err = with_ga4_lists("var x = 1;").unwrap_err();
+        assert!(err.to_string().contains("DANGOL_GA4"), "{err}");
+        Ok(())
+    }
 
     #[test]
     fn the_compressed_copies_read_back_as_the_file() -> Result<()> {
