@@ -20,7 +20,7 @@ mod widget;
 use wasm_bindgen::prelude::*;
 
 #[cfg(not(feature = "more"))]
-pub use widget::{Widget, start};
+pub use widget::{Widget, call, start, start_page};
 
 // A small free-list allocator: dlmalloc costs ~7 KB of wasm, and the widget
 // allocates little. The widget runs on one thread.

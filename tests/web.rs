@@ -187,6 +187,20 @@ fn a_bad_script_tag_gives_an_inert_widget_not_an_exception() {
 }
 
 #[wasm_bindgen_test]
+fn the_page_api_reaches_the_started_widget_until_it_is_destroyed() {
+    use wasm_bindgen::JsValue;
+    let status = || dangol::call("consentStatus", JsValue::UNDEFINED, JsValue::UNDEFINED);
+    assert!(status().is_undefined(), "no widget started yet");
+    dangol::start_page("not a site!".to_string(), "ftp://x".to_string(), None, None);
+    assert_eq!(status().as_string().as_deref(), Some("unknown"));
+    assert!(dangol::call("no such call", JsValue::NULL, JsValue::NULL).is_undefined());
+    dangol::call("deny", JsValue::UNDEFINED, JsValue::UNDEFINED);
+    assert_eq!(status().as_string().as_deref(), Some("denied"));
+    dangol::call("destroy", JsValue::UNDEFINED, JsValue::UNDEFINED);
+    assert!(status().is_undefined(), "the destroyed widget is gone");
+}
+
+#[wasm_bindgen_test]
 fn every_decision_case_holds_in_the_browser() {
     let (count, failures) =
         dangol_engine::spec::decide_cases(include_str!("cases/decide.json"), &BrowserRegex)

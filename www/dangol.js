@@ -15,7 +15,7 @@
   // never pairs one build's glue with another's wasm.
   var build = "DANGOL_BUILD";
   var v = /^[0-9a-f]+$/.test(build) ? "?v=" + build : "";
-  var widget = null;
+  var widget = null; // the widget's module, once it started
   var queue = [];
   function call(name, args) {
     if (!widget) { queue.push([name, args]); return; }
@@ -419,7 +419,8 @@
       // paint can run between instantiating the wasm and starting it.
       return m.default({ module_or_path: wasm }).then(nextTask).then(function () {
         if (!w.dangol) return; // destroyed before it loaded
-        widget = m.start(site, endpoint, key, host);
+        m.start(site, endpoint, key, host);
+        widget = m;
         for (var i = 0; i < seen; i++) layer(dl[i]);
         queue.splice(0).forEach(function (c) { call(c[0], c[1]); });
         w.dangol.ready = true;

@@ -29,10 +29,52 @@ use state::{Inner, Phase};
 #[cfg(feature = "bench")]
 pub(crate) use lifecycle::parse_config;
 
-/// A running widget. Returned by `start`; `window.dangol` delegates to it.
-#[wasm_bindgen]
+/// A running widget. Returned by [`start`]; `window.dangol` delegates to
+/// the page's one (see [`start_page`] and [`call`]).
+#[derive(Clone)]
 pub struct Widget {
     inner: Rc<RefCell<Inner>>,
+}
+
+thread_local! {
+    /// The page's widget, which [`call`] reaches.
+    static PAGE: RefCell<Option<Widget>> = const { RefCell::new(None) };
+}
+
+/// Starts the page's widget (see [`start`]); the loader then reaches it
+/// through [`call`]. A plain function and a widget kept here rather than
+/// an exported class: no class glue, no borrow checks on every call.
+#[wasm_bindgen(js_name = start)]
+pub fn start_page(
+    site: String,
+    endpoint: String,
+    key: Option<String>,
+    host: Option<crate::platform::host::Host>,
+) {
+    let widget = start(site, endpoint, key, host);
+    PAGE.with(|page| *page.borrow_mut() = Some(widget));
+}
+
+/// The page API by name, as `window.dangol` calls it (the loader forwards
+/// each call here): one export rather than one per call keeps the glue and
+/// the wasm smaller. An unknown name, or no widget started, does nothing;
+/// `destroy` also lets the widget go.
+///
+/// ```js
+/// call("grant", ["measurement"]);
+/// call("track", "add_to_cart", { items: [{ item_id: "knit-01" }] });
+/// ```
+#[wasm_bindgen]
+pub fn call(name: &str, a: JsValue, b: JsValue) -> JsValue {
+    // A clone: a callback the call runs may call again.
+    let Some(widget) = PAGE.with(|page| page.borrow().clone()) else {
+        return JsValue::UNDEFINED;
+    };
+    let out = widget.call(name, a, b);
+    if name == "destroy" {
+        PAGE.with(|page| page.borrow_mut().take());
+    }
+    out
 }
 
 /// Starts the widget for `site`, talking to the server at `endpoint`. With
@@ -49,12 +91,11 @@ pub struct Widget {
 /// returns a widget that does nothing.
 ///
 /// ```js
-/// import init, { start } from "/pkg/dangol.js";
+/// import init, { start, call } from "/pkg/dangol.js";
 /// await init();
-/// const widget = start("demo", "https://shop.example", "MCowBQYDK2VwAyEA...", host);
-/// widget.call("grant"); // the shopper accepted personalisation
+/// start("demo", "https://shop.example", "MCowBQYDK2VwAyEA...", host);
+/// call("grant"); // the shopper accepted personalisation
 /// ```
-#[wasm_bindgen]
 pub fn start(
     site: String,
     endpoint: String,
@@ -118,16 +159,8 @@ impl Widget {
     }
 }
 
-#[wasm_bindgen]
 impl Widget {
-    /// The page API by name, as `window.dangol` calls it (the loader
-    /// forwards each call here): one export rather than one per call keeps
-    /// the glue and the wasm smaller. An unknown name does nothing.
-    ///
-    /// ```js
-    /// widget.call("grant", ["measurement"]);
-    /// widget.call("track", "add_to_cart", { items: [{ item_id: "knit-01" }] });
-    /// ```
+    /// The page API by name (see [`call`]).
     pub fn call(&self, name: &str, a: JsValue, b: JsValue) -> JsValue {
         match name {
             "grant" => self.grant(a),
