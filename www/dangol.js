@@ -316,6 +316,14 @@
       slot.setAttribute("data-dangol-rendered", campaign);
       return node;
     },
+    // Takes an offer off: an overlay is removed; a slot the widget rendered
+    // into gets the shop's own content back.
+    clear: function (e) {
+      if (e.hasAttribute("data-dangol-overlay")) return e.remove();
+      var root = e.shadowRoot;
+      if (root && e.hasAttribute("data-dangol-rendered")) root.replaceChildren(d.createElement("slot"));
+      e.removeAttribute("data-dangol-rendered");
+    },
     // The page's signals, reported as widget.call("page", kind, value):
     // 0 scroll [depth %, scrollY], 1 exit intent (the pointer left through
     // the top edge), 2 a tracked click [name, properties],

@@ -99,6 +99,13 @@ extern "C" {
         off: &str,
     ) -> Result<web_sys::Element, JsValue>;
 
+    /// Takes an offer off the page, as `render::clear` does: an overlay
+    /// (`data-dangol-overlay`) is removed; a slot the widget rendered
+    /// into gets the shop's own content back and loses
+    /// `data-dangol-rendered`.
+    #[wasm_bindgen(method)]
+    pub fn clear(this: &Host, element: &web_sys::Element);
+
     /// Starts the page's listeners: scroll, exit intent, clicks inside
     /// elements marked `data-dangol-track`, visibility, input, a tick every
     /// second, elements added to the page and other tabs' storage changes. Each reports through the

@@ -162,7 +162,9 @@ pub fn inline(slot: &Element, offer: &Offer<'_>) -> Result<Rendered, String> {
 }
 
 /// Takes an offer off the page: a slot gets the shop's own content back,
-/// an overlay is removed.
+/// an overlay is removed. (The first module asks the loader, `Host::clear`,
+/// which does the same.)
+#[cfg(feature = "full")]
 pub fn clear(host: &Element) {
     if host.has_attribute(OVERLAY_ATTR) {
         host.remove();

@@ -486,11 +486,12 @@ impl Inner {
 
     /// Takes every offer off the page and forgets this page's decisions.
     pub fn clear_offers(&mut self) {
+        let host = self.host.as_ref();
         for shown in self.shown.drain(..) {
-            render::clear(&shown.host);
+            take_off(host, &shown.host);
         }
         for slot in self.decided.drain(..) {
-            render::clear(&slot);
+            take_off(host, &slot);
         }
         self.waiting.clear();
         self.closed.clear();
@@ -591,6 +592,21 @@ fn render_failed(campaign: &str, placement: &str, problem: &str) {
             problem,
         ]),
     );
+}
+
+/// Takes an offer off the page: a slot gets the shop's own content back,
+/// an overlay is removed (by the loader, which drew the banner).
+#[cfg(not(feature = "full"))]
+fn take_off(host: Option<&crate::platform::host::Host>, element: &Element) {
+    if let Some(host) = host {
+        host.clear(element);
+    }
+}
+
+/// Takes an offer off the page (rendered in this module).
+#[cfg(feature = "full")]
+fn take_off(_host: Option<&crate::platform::host::Host>, element: &Element) {
+    render::clear(element);
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen]
