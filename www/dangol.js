@@ -7,6 +7,8 @@
   var site = s.getAttribute("data-site") || "";
   var endpoint = s.getAttribute("data-endpoint") || src.origin;
   var key = s.getAttribute("data-key") || "";
+  // The site's keys in localStorage: "dangol:<site>:<name>".
+  var prefix = "dangol:" + site + ":";
   var base = new URL("pkg/", src);
   // Pages that sign shoppers in (dangol.identify) load the identity build.
   var first = s.hasAttribute("data-identify") ? "id/" : "";
@@ -110,7 +112,7 @@
   // wasm loads, rather than after it: the same anonymous request, sooner.
   var config = null;
   try {
-    if (/^[\w-]{1,64}$/.test(site) && /^https?:\/\//.test(endpoint) && !localStorage.getItem("dangol:" + site + ":config")) {
+    if (/^[\w-]{1,64}$/.test(site) && /^https?:\/\//.test(endpoint) && !localStorage.getItem(prefix + "config")) {
       config = fetch(endpoint.replace(/\/+$/, "") + "/v1/sites/" + site + "/config/compact", {
         mode: "cors", credentials: "omit", referrerPolicy: "no-referrer", signal: AbortSignal.timeout ? AbortSignal.timeout(8000) /* the widget's TIMEOUT_MS */ : undefined
       });
@@ -406,9 +408,8 @@
     // of the site, 5 checks that storage can be used. A failure answers
     // its message (3: an empty list).
     store: function (op, name, value) {
-      var prefix = "dangol:" + site + ":", key = prefix + name;
       try {
-        var ls = localStorage, mine = [], i, k;
+        var ls = localStorage, mine = [], i, k, key = prefix + name;
         if (!ls) throw "localStorage is not available";
         if (!op) return ls.getItem(key);
         if (op == 1) ls.setItem(key, value);
