@@ -11,6 +11,8 @@ pub mod format;
 pub mod host;
 pub mod json;
 pub mod log;
+#[cfg(target_arch = "wasm32")]
+mod math;
 #[cfg(not(feature = "full"))]
 pub mod more;
 #[cfg(feature = "full")]
