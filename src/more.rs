@@ -334,7 +334,8 @@ pub fn unwire(handle: u32) {
 
 /// Claims the coupon of the offer rendered as `handle` (`url` and `body` as
 /// the shopper's session makes them) and shows its code, or a friendly word
-/// instead; tells the offer's callback (5) once the code is shown.
+/// instead; tells the offer's callback (5) once the code is shown. An empty
+/// `url`: the session may not claim (no consent), which the coupon says.
 #[wasm_bindgen]
 pub fn claim(handle: u32, url: String, body: String, lang: &str) {
     let lang = Lang::pick(lang, None);
@@ -346,6 +347,10 @@ pub fn claim(handle: u32, url: String, body: String, lang: &str) {
     }) else {
         return;
     };
+    if url.is_empty() {
+        coupon::show_failure(&slot, lang.words().claim_needs_consent);
+        return;
+    }
     wasm_bindgen_futures::spawn_local(async move {
         let Some(listeners) = coupon::claim(&slot, &url, &body, lang).await else {
             return;

@@ -1,28 +1,19 @@
 //! The coupon offer: value, a reveal button that asks the shop's server for
 //! a unique code, then the code with copy-to-clipboard and its expiry.
 
-#[cfg(feature = "full")]
 use dangol_engine::config::Coupon;
-#[cfg(feature = "full")]
 use dangol_engine::i18n::Lang;
-#[cfg(feature = "full")]
 use gloo::events::EventListener;
 use wasm_bindgen::JsCast;
-#[cfg(feature = "full")]
 use wasm_bindgen::JsValue;
 use web_sys::Element;
-#[cfg(feature = "full")]
 use web_sys::{Document, ShadowRoot};
 
-#[cfg(feature = "full")]
 use super::el;
-#[cfg(feature = "full")]
 use crate::platform::log::{Problem, warn_once};
-#[cfg(feature = "full")]
 use crate::platform::{json, net};
 
 /// The coupon before it is revealed.
-#[cfg(feature = "full")]
 pub fn node(document: &Document, coupon: &Coupon) -> Result<Element, JsValue> {
     let root = el(document, "div", "banner coupon")?;
     root.set_attribute("data-theme", "accent")?;
@@ -58,7 +49,6 @@ pub fn node(document: &Document, coupon: &Coupon) -> Result<Element, JsValue> {
 }
 
 /// Wires the reveal button: it asks the widget for the code.
-#[cfg(feature = "full")]
 pub fn wire(slot: &Element, root: &ShadowRoot, sink: super::Sink) -> Vec<EventListener> {
     let Ok(Some(reveal)) = root.query_selector(".reveal") else {
         return Vec::new();
@@ -72,7 +62,6 @@ pub fn wire(slot: &Element, root: &ShadowRoot, sink: super::Sink) -> Vec<EventLi
 }
 
 /// Shows the claimed code, with a copy button and when it expires.
-#[cfg(feature = "full")]
 pub fn show_code(slot: &Element, code: &str, expires_ms: f64, lang: Lang) -> Vec<EventListener> {
     let Some(root) = slot.shadow_root() else {
         return Vec::new();
@@ -115,7 +104,6 @@ pub fn show_code(slot: &Element, code: &str, expires_ms: f64, lang: Lang) -> Vec
 /// Asks the shop's server for the coupon's code (`url` and `body` as the
 /// shopper's session makes them) and shows it in `slot`, or a friendly word
 /// instead. The copy button's listeners when a code was shown.
-#[cfg(feature = "full")]
 pub async fn claim(
     slot: &Element,
     url: &str,
@@ -148,7 +136,7 @@ pub async fn claim(
     None
 }
 
-/// A friendly word instead of a code (budget spent, offline...).
+/// A friendly word instead of a code (budget spent, offline, no consent).
 pub fn show_failure(slot: &Element, message: &str) {
     let Some(root) = slot.shadow_root() else {
         return;

@@ -5,6 +5,7 @@
 //! parsed, and styles use a constructable stylesheet so a strict CSP without
 //! `unsafe-inline` still works.
 
+#[cfg(feature = "full")]
 pub mod coupon;
 #[cfg(feature = "full")]
 pub mod overlay;

@@ -18,9 +18,9 @@ use super::sync::flush;
 use crate::platform::json;
 #[cfg(not(feature = "full"))]
 use crate::platform::log::{Problem, warn_once};
+use crate::render::Action;
 #[cfg(feature = "full")]
-use crate::render::Sink;
-use crate::render::{Action, coupon};
+use crate::render::{Sink, coupon};
 
 /// The sink for one offer's actions, where this module renders them.
 #[cfg(feature = "full")]
@@ -73,6 +73,7 @@ fn claim(cell: Rc<RefCell<Inner>>, slot: Element, campaign: String, variant: Str
         let inner = cell.borrow();
         (inner.claim_request(&campaign, &variant), inner.lang())
     };
+    #[cfg(feature = "full")]
     let Some((url, body)) = request else {
         coupon::show_failure(&slot, lang.words().claim_needs_consent);
         return;
@@ -93,6 +94,9 @@ fn claim(cell: Rc<RefCell<Inner>>, slot: Element, campaign: String, variant: Str
     #[cfg(not(feature = "full"))]
     {
         let _ = (campaign, variant);
+        // Without consent to claim, no request: the second module, which
+        // drew the coupon, says so on it.
+        let (url, body) = request.unwrap_or_default();
         let inner = cell.borrow();
         if let Some(shown) = inner.shown.iter().find(|s| s.host == slot)
             && let Some(lazy) = &shown.lazy
