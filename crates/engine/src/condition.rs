@@ -793,24 +793,40 @@ fn padded_version(value: &Value) -> String {
         _ => "0".into(),
     };
     let trimmed = raw.strip_prefix('v').unwrap_or(&raw);
-    let trimmed = trimmed.split('+').next().unwrap_or("");
-    let mut parts: Vec<&str> = trimmed.split(['-', '.']).collect();
-    if parts.len() == 3 {
-        parts.push("~");
-    }
-    let mut out = String::with_capacity(parts.len() * 6);
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
+    let trimmed = &trimmed[..until(trimmed, |b| b == b'+')];
+    let mut out = String::with_capacity(trimmed.len() + 24);
+    let mut parts = 0;
+    let mut rest = trimmed;
+    loop {
+        // The parts between `-` and `.`, walked by hand (no splitter kept
+        // in the widget for this one use).
+        let end = until(rest, |b| b == b'-' || b == b'.');
+        let part = &rest[..end];
+        if parts > 0 {
             out.push('-');
         }
-        if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
-            for _ in p.len()..5 {
+        if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+            for _ in part.len()..5 {
                 out.push(' ');
             }
         }
-        out.push_str(p);
+        out.push_str(part);
+        parts += 1;
+        if end == rest.len() {
+            break;
+        }
+        rest = &rest[end + 1..];
+    }
+    if parts == 3 {
+        out.push_str("-~");
     }
     out
+}
+
+/// The length of `text` up to the first byte `stop` accepts (all of it
+/// without one). `stop` only accepts ASCII, so the length is a char boundary.
+fn until(text: &str, stop: impl Fn(u8) -> bool) -> usize {
+    text.bytes().position(stop).unwrap_or(text.len())
 }
 
 /// A case-sensitive `$regex` pattern with no operator in it but anchors:
@@ -1336,5 +1352,20 @@ mod tests {
             padded_version(&json!("v1.2.3+build")),
             "    1-    2-    3-~"
         );
+    }
+
+    #[test]
+    fn version_parts_are_padded_and_a_release_sorts_after_its_prereleases() {
+        assert_eq!(
+            padded_version(&json!("1.2.3-beta.1")),
+            "    1-    2-    3-beta-    1"
+        );
+        assert_eq!(padded_version(&json!("2")), "    2");
+        assert_eq!(padded_version(&json!("")), "    0");
+        // Empty parts stay empty; only the three-part release gets `~`.
+        assert_eq!(padded_version(&json!("1..2")), "    1--    2-~");
+        assert_eq!(padded_version(&json!("1.2-")), "    1-    2--~");
+        assert!(padded_version(&json!("1.2.3")) > padded_version(&json!("1.2.3-rc.1")));
+        assert!(padded_version(&json!("1.10.0")) > padded_version(&json!("1.9.9")));
     }
 }

@@ -18,7 +18,10 @@ impl Lang {
     pub fn pick(page_lang: &str, config_locale: Option<&str>) -> Lang {
         let primary = |tag: &str| {
             let tag = tag.trim();
-            let head = tag.split(['-', '_']).next().unwrap_or("");
+            let head = &tag[..tag
+                .bytes()
+                .position(|b| b == b'-' || b == b'_')
+                .unwrap_or(tag.len())];
             if head.eq_ignore_ascii_case("ko") {
                 Some(Lang::Ko)
             } else if head.eq_ignore_ascii_case("en") {
