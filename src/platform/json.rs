@@ -106,3 +106,10 @@ pub fn to_js(value: &Value) -> JsValue {
         }
     }
 }
+
+/// `value` as JSON text (the browser's `JSON.stringify`; a plain value
+/// made by [`to_js`] always stringifies, so `None` is only for a failing
+/// browser).
+pub fn stringify(value: &Value) -> Option<String> {
+    js_sys::JSON::stringify(&to_js(value)).ok()?.as_string()
+}

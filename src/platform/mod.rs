@@ -26,7 +26,7 @@ use wasm_bindgen::JsValue;
 /// A short, readable description of a JS error value.
 pub fn describe(err: &JsValue) -> String {
     if let Some(e) = err.dyn_ref::<js_sys::Error>() {
-        return String::from(e.message());
+        return e.message().as_string().unwrap_or_default();
     }
     err.as_string()
         .unwrap_or_else(|| "unknown error".to_string())

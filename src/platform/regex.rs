@@ -59,6 +59,9 @@ impl RegexEngine for BrowserRegex {
     }
 
     fn lowercase(&self, text: &str) -> String {
-        String::from(JsString::from(text).to_lower_case())
+        JsString::from(text)
+            .to_lower_case()
+            .as_string()
+            .unwrap_or_default()
     }
 }

@@ -98,8 +98,8 @@ impl Inner {
             match effect {
                 Effect::Store(key, text) => self.write(&key, &text),
                 Effect::StoreJson(key, value) => {
-                    if let Ok(text) = js_sys::JSON::stringify(&json::to_js(&value)) {
-                        self.write(&key, &String::from(text));
+                    if let Some(text) = json::stringify(&value) {
+                        self.write(&key, &text);
                     }
                 }
                 Effect::Remove(key) => {
@@ -156,11 +156,9 @@ impl Inner {
                     body.set("customer", customer.as_str().into());
                     body.set("proof", proof.into());
                     body.set("profile", profile.into());
-                    let Ok(text) = js_sys::JSON::stringify(&json::to_js(&Value::Object(body)))
-                    else {
+                    let Some(text) = json::stringify(&Value::Object(body)) else {
                         continue;
                     };
-                    let text = String::from(text);
                     self.ask(Pending::Identify(customer), |host, n| {
                         host.req(n, "POST", &url, &text, &key, "", "")
                     });

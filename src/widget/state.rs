@@ -298,10 +298,10 @@ impl Inner {
         }
         body.set("campaign", Value::from(campaign));
         body.set("variant", Value::from(variant));
-        let text = js_sys::JSON::stringify(&json::to_js(&Value::Object(body))).ok()?;
+        let text = json::stringify(&Value::Object(body))?;
         Some((
             dangol_engine::cat::cat(&[&self.endpoint, "/v1/sites/", &self.site, "/coupons/claim"]),
-            String::from(text),
+            text,
         ))
     }
 

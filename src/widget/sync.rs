@@ -45,8 +45,7 @@ fn send(cell: Rc<RefCell<Inner>>, exclusive: bool) {
         String::new()
     };
     for (ticket, body, key) in sends {
-        let asked = js_sys::JSON::stringify(&json::to_js(&body)).is_ok_and(|body| {
-            let body = String::from(body);
+        let asked = json::stringify(&body).is_some_and(|body| {
             inner.ask(Pending::Send(ticket), |host, id| {
                 host.req(id, "POST", &url, &body, &key, "", &lock)
             })
