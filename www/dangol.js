@@ -119,16 +119,25 @@
       config.catch(function () { /* the widget reports it */ });
     }
   } catch (e) { config = null; /* storage blocked: the widget asks itself */ }
+  // A module's wasm, fetched without the page's URL and compiled as it
+  // downloads; the glue only instantiates what this hands it.
+  function compile(path) {
+    var r = fetch(new URL(path + "dangol_bg.wasm" + v, base), { referrerPolicy: "no-referrer" }), A = w.WebAssembly;
+    if (!A) return Promise.reject(new Error("this browser has no WebAssembly"));
+    return A.compileStreaming ? A.compileStreaming(r) : r.then(function (r) {
+      if (!r.ok) throw new Error("HTTP " + r.status + " for " + r.url);
+      return r.arrayBuffer();
+    }).then(function (b) { return A.compile(b); });
+  }
   // The wasm downloads and compiles while the glue loads, not after it.
-  var wasm = fetch(new URL(first + "dangol_bg.wasm" + v, base), { referrerPolicy: "no-referrer" });
-  if (w.WebAssembly && WebAssembly.compileStreaming) wasm = WebAssembly.compileStreaming(wasm);
+  var wasm = compile(first);
   wasm.catch(function () { /* reported by init below */ });
   // The widget's second module (overlays, coupons, loyalty and feedback
   // prompts, the words of "Why this offer?"): imported once, on first use.
   var more = null;
   function loadMore() {
     return more || (more = import(new URL("more/dangol.js" + v, base).href).then(function (m) {
-      return m.default({ module_or_path: new URL("more/dangol_bg.wasm" + v, base) }).then(function () { return m; });
+      return m.default(compile("more/")).then(function () { return m; });
     }).catch(function (e) { more = null; throw e; }));
   }
   // The widget's I/O. Each request carries an id; its answer goes back
@@ -426,7 +435,7 @@
     .then(function (m) {
       // The widget starts in a task of its own, so the page's input and
       // paint can run between instantiating the wasm and starting it.
-      return m.default({ module_or_path: wasm }).then(nextTask).then(function () {
+      return m.default(wasm).then(nextTask).then(function () {
         if (!w.dangol) return; // destroyed before it loaded
         m.start(site, endpoint, key, host);
         widget = m;

@@ -92,7 +92,9 @@ pub fn call(name: &str, a: JsValue, b: JsValue) -> JsValue {
 ///
 /// ```js
 /// import init, { start, call } from "/pkg/dangol.js";
-/// await init();
+/// // The shipped glue instantiates the module it is handed (the loader
+/// // compiles it while the glue loads).
+/// await init(WebAssembly.compileStreaming(fetch("/pkg/dangol_bg.wasm")));
 /// start("demo", "https://shop.example", "MCowBQYDK2VwAyEA...", host);
 /// call("grant"); // the shopper accepted personalisation
 /// ```

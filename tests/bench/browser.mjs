@@ -153,7 +153,7 @@ async function conditions(browser, server) {
   if (!model) console.error(`no ${modelPath} (cargo xtask bench writes it): recs_rank_us not measured`);
   const result = await page.evaluate(async ({ conds, attrs, config, model }) => {
     const m = await import("./pkg/dangol.js");
-    await m.default({ module_or_path: new URL("pkg/dangol_bg.wasm", location.href) });
+    await m.default(WebAssembly.compileStreaming(fetch(new URL("pkg/dangol_bg.wasm", location.href))));
     const ours = new m.BenchConditions(conds);
     if (ours.len() !== conds.length) throw new Error(`only ${ours.len()} conditions compiled`);
     const gbRound = () => { let n = 0; for (const c of conds) if (GB.evalCondition(attrs, c, {})) n++; return n; };

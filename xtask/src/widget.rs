@@ -225,6 +225,7 @@ fn build_module(features: &[&str], out: &Path) -> Result<()> {
         .arg(target.join("wasm32-unknown-unknown/wasm/dangol.wasm")))?;
     let wasm = out.join("dangol_bg.wasm");
     let glue = out.join("dangol.js");
+    std::fs::write(&glue, lean_init(&std::fs::read_to_string(&glue)?)?)?;
     let (bytes, dropped) = crate::table::drop_orphans(&std::fs::read(&wasm)?)?;
     if dropped > 0 {
         step(&format!(
@@ -274,6 +275,38 @@ fn build_module(features: &[&str], out: &Path) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The init the shipped glue keeps: the loader fetches and compiles the
+/// wasm itself (streaming, with its own fetch options, while the glue
+/// loads) and hands over the module or a promise of it, so wasm-bindgen's
+/// fetching, its `application/wasm` fallback, `initSync` and the warnings
+/// about deprecated arguments are never reached.
+const LEAN_INIT: &str = "async function __wbg_init(module) {
+    if (wasm !== undefined) return wasm;
+    module = await module;
+    const instance = await WebAssembly.instantiate(module, __wbg_get_imports());
+    return __wbg_finalize_init(instance, module);
+}
+
+export { __wbg_init as default };
+";
+
+/// wasm-bindgen's glue with everything from its loading function on
+/// replaced by [`LEAN_INIT`]. Refuses a glue whose shape differs from the
+/// pinned wasm-bindgen's, rather than ship a broken one.
+fn lean_init(glue: &str) -> Result<String> {
+    const LOAD: &str = "async function __wbg_load(";
+    const EXPORT: &str = "export { initSync, __wbg_init as default };";
+    let Some(start) = glue.find(LOAD) else {
+        bail!("the glue has no `{LOAD}`: not the glue of the pinned wasm-bindgen");
+    };
+    if !glue.trim_end().ends_with(EXPORT) || !glue.contains("function __wbg_finalize_init(") {
+        bail!(
+            "the glue does not end in `{EXPORT}` after `__wbg_finalize_init`: not the glue of the pinned wasm-bindgen"
+        );
+    }
+    Ok(format!("{}{LEAN_INIT}", &glue[..start]))
 }
 
 /// How many builds' files the server keeps serving: the current one and the
@@ -597,6 +630,42 @@ mod tests {
         assert!(!out.join("builds/00000004").exists());
         assert!(out.join("builds/00000003/dangol.js").exists());
         std::fs::remove_dir_all(&out)?;
+        Ok(())
+    }
+
+    #[test]
+    fn the_glue_keeps_only_an_init_that_instantiates_the_loaders_module() -> Result<()> {
+        let glue = "function __wbg_get_imports() { return {}; }
+function __wbg_finalize_init(instance, module) { wasm = instance.exports; return wasm; }
+
+async function __wbg_load(module, imports) { return fetch(module); }
+function initSync(module) { console.warn('using deprecated parameters'); }
+async function __wbg_init(module_or_path) {}
+
+export { initSync, __wbg_init as default };
+";
+        let lean = lean_init(glue)?;
+        assert!(lean.starts_with("function __wbg_get_imports() { return {}; }"));
+        assert!(lean.contains("function __wbg_finalize_init(instance, module)"));
+        assert!(lean.ends_with(LEAN_INIT));
+        for gone in [
+            "__wbg_load",
+            "initSync",
+            "fetch(",
+            "deprecated",
+            "module_or_path",
+        ] {
+            assert!(!lean.contains(gone), "{gone}");
+        }
+        // Another wasm-bindgen's glue is refused, not shipped half-cut.
+        let err = lean_init(&glue.replace("initSync, ", "")).unwrap_err();
+        assert!(err.to_string().contains("does not end in"), "{err}");
+        let err = lean_init("export { initSync, __wbg_init as default };").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("has no `async function __wbg_load(`"),
+            "{err}"
+        );
         Ok(())
     }
 
