@@ -60,10 +60,17 @@ fn first_load(dir: &Path) -> Vec<PathBuf> {
 /// memory, which a Rust program never addresses that way: its data sits
 /// above the stack, and the stack reaches its lowest kilobyte only a
 /// kilobyte short of overflowing.
+///
+/// `--ignore-implicit-traps` lets wasm-opt drop or move a load whose value
+/// goes unused, and a division, as if neither could trap (0.3 KB less
+/// gzip). In Rust's wasm neither does: safe code checks every index and
+/// divisor itself and panics (an explicit `unreachable`, which still traps)
+/// before it could address memory out of bounds or divide by zero.
 pub const WASM_OPT_FLAGS: &[&str] = &[
     "-Oz",
     "--converge",
     "--low-memory-unused",
+    "--ignore-implicit-traps",
     "--reorder-functions-by-name",
     "--strip-debug",
     "--strip-producers",
