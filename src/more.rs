@@ -365,11 +365,16 @@ pub fn claim(handle: u32, url: String, body: String, lang: &str) {
 }
 
 /// "You see this because…": the plain words for why `campaign`'s audience
-/// chose a shopper with `attributes`.
+/// chose a shopper with `attributes`, written into `text` (the first
+/// module's "Why this offer?" panel).
 #[wasm_bindgen]
-pub fn why(config_text: &str, campaign: &str, attributes: JsValue, lang: &str) -> String {
+pub fn why(config_text: &str, campaign: &str, attributes: JsValue, lang: &str, text: &Element) {
+    text.set_text_content(Some(&words_why(config_text, campaign, &attributes, lang)));
+}
+
+fn words_why(config_text: &str, campaign: &str, attributes: &JsValue, lang: &str) -> String {
     let lang = Lang::pick(lang, None);
-    let attributes = json::from_parsed(&attributes);
+    let attributes = json::from_parsed(attributes);
     let reasons = config(config_text)
         .ok()
         .and_then(|config| {

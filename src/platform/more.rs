@@ -54,7 +54,8 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn claim(this: &More, handle: u32, url: &str, body: &str, lang: &str);
 
-    /// "You see this because…" for `campaign` and these attributes.
+    /// Writes "You see this because…" for `campaign` and these attributes
+    /// into `text`.
     #[wasm_bindgen(method)]
     pub fn why(
         this: &More,
@@ -62,7 +63,8 @@ extern "C" {
         campaign: &str,
         attributes: JsValue,
         lang: &str,
-    ) -> String;
+        text: &Element,
+    );
 }
 
 thread_local! {

@@ -144,10 +144,13 @@ impl Explain {
     /// The second module loaded (or did not): the words are shown.
     pub(crate) fn arrived(self, loaded: Result<crate::platform::more::More, String>) {
         match loaded {
-            Ok(more) => {
-                let words = more.why(&self.config, &self.campaign, self.attributes, self.lang);
-                self.text.set_text_content(Some(&words));
-            }
+            Ok(more) => more.why(
+                &self.config,
+                &self.campaign,
+                self.attributes,
+                self.lang,
+                &self.text,
+            ),
             Err(e) => warn_once(Problem::Render, &e),
         }
     }
