@@ -189,14 +189,28 @@ fn a_bad_script_tag_gives_an_inert_widget_not_an_exception() {
 #[wasm_bindgen_test]
 fn the_page_api_reaches_the_started_widget_until_it_is_destroyed() {
     use wasm_bindgen::JsValue;
-    let status = || dangol::call("consentStatus", JsValue::UNDEFINED, JsValue::UNDEFINED);
+    let status = || {
+        dangol::call(
+            dangol_engine::calls::CONSENT_STATUS,
+            JsValue::UNDEFINED,
+            JsValue::UNDEFINED,
+        )
+    };
     assert!(status().is_undefined(), "no widget started yet");
     dangol::start_page("not a site!".to_string(), "ftp://x".to_string(), None, None);
     assert_eq!(status().as_string().as_deref(), Some("unknown"));
-    assert!(dangol::call("no such call", JsValue::NULL, JsValue::NULL).is_undefined());
-    dangol::call("deny", JsValue::UNDEFINED, JsValue::UNDEFINED);
+    assert!(dangol::call(999, JsValue::NULL, JsValue::NULL).is_undefined());
+    dangol::call(
+        dangol_engine::calls::DENY,
+        JsValue::UNDEFINED,
+        JsValue::UNDEFINED,
+    );
     assert_eq!(status().as_string().as_deref(), Some("denied"));
-    dangol::call("destroy", JsValue::UNDEFINED, JsValue::UNDEFINED);
+    dangol::call(
+        dangol_engine::calls::DESTROY,
+        JsValue::UNDEFINED,
+        JsValue::UNDEFINED,
+    );
     assert!(status().is_undefined(), "the destroyed widget is gone");
 }
 

@@ -19,9 +19,13 @@
   var v = /^[0-9a-f]+$/.test(build) ? "?v=" + build : "";
   var widget = null; // the widget's module, once it started
   var queue = [];
+  // The widget's calls, numbered by their place here (the build writes in
+  // the engine's list, `dangol_engine::calls::NAMES`; in the unbuilt source
+  // no name is found, so a call does nothing).
+  var CALLS = "DANGOL_CALLS";
   function call(name, args) {
     if (!widget) { queue.push([name, args]); return; }
-    try { return widget.call(name, args[0], args[1]); }
+    try { return widget.call(CALLS.indexOf(name), args[0], args[1]); }
     catch (e) { console.warn("dangol: " + name + "() failed (" + e + "); the page is unaffected"); }
   }
   function api(name) { return function () { return call(name, [].slice.call(arguments)); }; }
@@ -141,18 +145,18 @@
     }).catch(function (e) { more = null; throw e; }));
   }
   // The widget's I/O. Each request carries an id; its answer goes back
-  // through widget.call("answer", id, value), always from a promise
+  // through the widget's "answer" call, always from a promise
   // callback (never inside the call that asked), an error as its message.
   function answer(id, work) {
     new Promise(function (ok) { ok(work()); })
       .catch(function (e) { return "" + (e && e.message || e); })
       .then(function (value) {
-        if (widget) try { widget.call("answer", id, value); } catch (e) { /* the widget reports its own problems */ }
+        tell("answer", id, value);
       });
   }
-  // What the page and the shopper do, reported as widget.call(name, ...).
+  // What the page and the shopper do, reported as the widget's calls.
   function tell(name, a, b) {
-    if (widget) try { widget.call(name, a, b); } catch (e) { /* the widget reports its own problems */ }
+    if (widget) try { widget.call(CALLS.indexOf(name), a, b); } catch (e) { /* the widget reports its own problems */ }
   }
   function report(kind, value) { tell("page", kind, value); }
   // An action on the offer `handle`: 0 click, 1 dismiss, 2 answer (the
@@ -335,7 +339,7 @@
       if (root && e.hasAttribute("data-dangol-rendered")) root.replaceChildren(d.createElement("slot"));
       e.removeAttribute("data-dangol-rendered");
     },
-    // The page's signals, reported as widget.call("page", kind, value):
+    // The page's signals, reported as the widget's "page" call (kind, value):
     // 0 scroll [depth %, scrollY], 1 exit intent (the pointer left through
     // the top edge), 2 a tracked click [name, properties],
     // 3 visibility, 4 input, 5 a second passed, 6 elements added, 7 another

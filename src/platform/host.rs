@@ -1,10 +1,11 @@
 //! The loader's I/O for the widget (`www/dangol.js`): HTTP requests, the
 //! config's signature check, a later task, the second module, the page's
-//! listeners and consent manager, and banners in slots. Each request is asked for with an id and answered
-//! through the widget's `call("answer", id, value)`, always in a later
-//! microtask, so no answer ever runs inside the call that asked. One entry
-//! point for every answer keeps the wasm free of futures and of a closure
-//! per request; the plain JavaScript is smaller than the same work through
+//! listeners and consent manager, and banners in slots. Each request is
+//! asked for with an id and answered through the widget's `call(ANSWER,
+//! id, value)` (`dangol_engine::calls`), always in a later microtask, so
+//! no answer ever runs inside the call that asked. One entry point for
+//! every answer keeps the wasm free of futures and of a closure per
+//! request; the plain JavaScript is smaller than the same work through
 //! `web-sys`.
 
 use wasm_bindgen::prelude::*;
@@ -66,7 +67,7 @@ extern "C" {
     pub fn tcf(this: &Host) -> JsValue;
 
     /// A function `(code, arg)` that reports an action on the offer
-    /// `handle` through the widget's `call("offer", handle, [code, arg])`,
+    /// `handle` through the widget's `call(OFFER, handle, [code, arg])`,
     /// for the second module.
     #[wasm_bindgen(method)]
     pub fn sink(this: &Host, handle: u32) -> js_sys::Function;
@@ -109,7 +110,7 @@ extern "C" {
     /// Starts the page's listeners: scroll, exit intent, clicks inside
     /// elements marked `data-dangol-track`, visibility, input, a tick every
     /// second, elements added to the page and other tabs' storage changes. Each reports through the
-    /// widget's `call("page", kind, value)` (the kinds are in
+    /// widget's `call(PAGE, kind, value)` (the kinds are in
     /// `widget::watch::signal`); the loader removes them on `destroy()`.
     #[wasm_bindgen(method)]
     pub fn watch(this: &Host);

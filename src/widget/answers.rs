@@ -2,8 +2,8 @@
 //! signature check, a later task, a batch sent, an erase request, the
 //! second module) is asked of the host with an id (see
 //! [`crate::platform::host`]) and comes back here, through the widget's one
-//! `call("answer", id, value)`. One loop of plain calls instead of a future
-//! per request.
+//! `call(ANSWER, id, value)` (`dangol_engine::calls`). One loop of plain
+//! calls instead of a future per request.
 
 use std::cell::RefCell;
 use std::rc::Rc;

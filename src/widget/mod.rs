@@ -15,6 +15,7 @@ mod watch;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use dangol_engine::calls;
 use dangol_engine::config::is_identifier;
 use dangol_engine::consent::{Consent, Purposes};
 use dangol_engine::decide::Decision;
@@ -55,23 +56,25 @@ pub fn start_page(
     PAGE.with(|page| *page.borrow_mut() = Some(widget));
 }
 
-/// The page API by name, as `window.dangol` calls it (the loader forwards
-/// each call here): one export rather than one per call keeps the glue and
-/// the wasm smaller. An unknown name, or no widget started, does nothing;
-/// `destroy` also lets the widget go.
+/// The page API, as `window.dangol` calls it, and the loader's reports,
+/// by number (`dangol_engine::calls`; the loader forwards each call here
+/// with `NAMES.indexOf(name)`): one export rather than one per call keeps
+/// the glue and the wasm smaller, and numbers keep the names out of the
+/// wasm. An unknown number, or no widget started, does nothing; `destroy`
+/// also lets the widget go.
 ///
 /// ```js
-/// call("grant", ["measurement"]);
-/// call("track", "add_to_cart", { items: [{ item_id: "knit-01" }] });
+/// call(0, ["measurement"]);                                        // grant
+/// call(5, "add_to_cart", { items: [{ item_id: "knit-01" }] });     // track
 /// ```
 #[wasm_bindgen]
-pub fn call(name: &str, a: JsValue, b: JsValue) -> JsValue {
+pub fn call(number: u32, a: JsValue, b: JsValue) -> JsValue {
     // A clone: a callback the call runs may call again.
     let Some(widget) = PAGE.with(|page| page.borrow().clone()) else {
         return JsValue::UNDEFINED;
     };
-    let out = widget.call(name, a, b);
-    if name == "destroy" {
+    let out = widget.call(number, a, b);
+    if number == calls::DESTROY {
         PAGE.with(|page| page.borrow_mut().take());
     }
     out
@@ -162,28 +165,28 @@ impl Widget {
 }
 
 impl Widget {
-    /// The page API by name (see [`call`]).
-    pub fn call(&self, name: &str, a: JsValue, b: JsValue) -> JsValue {
-        match name {
-            "grant" => self.grant(a),
-            "deny" => self.deny(),
-            "consentStatus" => return self.consent_status().into(),
-            "consentPurposes" => return self.consent_purposes(),
-            "decisions" => return self.decisions(),
-            "track" => self.track(a, b),
-            "dataLayer" => self.data_layer(a, b),
-            "consentMode" => self.consent_mode(a, b),
-            "set" => self.set(a),
-            "export" => return self.export(),
-            "navigate" => self.navigate(),
-            "forget" => self.forget(),
-            "identify" => self.identify(a, b),
-            "on" => self.on(a, b),
-            "refresh" => self.refresh(),
-            "destroy" => self.destroy(),
-            "answer" => answers::answer(self.inner.clone(), a, b),
-            "page" => watch::page_signal(self.inner.clone(), &a, &b),
-            "offer" => self.offer(&a, &b),
+    /// The page API by number (see [`call`]).
+    pub fn call(&self, number: u32, a: JsValue, b: JsValue) -> JsValue {
+        match number {
+            calls::GRANT => self.grant(a),
+            calls::DENY => self.deny(),
+            calls::CONSENT_STATUS => return self.consent_status().into(),
+            calls::CONSENT_PURPOSES => return self.consent_purposes(),
+            calls::DECISIONS => return self.decisions(),
+            calls::TRACK => self.track(a, b),
+            calls::DATA_LAYER => self.data_layer(a, b),
+            calls::CONSENT_MODE => self.consent_mode(a, b),
+            calls::SET => self.set(a),
+            calls::EXPORT => return self.export(),
+            calls::NAVIGATE => self.navigate(),
+            calls::FORGET => self.forget(),
+            calls::IDENTIFY => self.identify(a, b),
+            calls::ON => self.on(a, b),
+            calls::REFRESH => self.refresh(),
+            calls::DESTROY => self.destroy(),
+            calls::ANSWER => answers::answer(self.inner.clone(), a, b),
+            calls::PAGE => watch::page_signal(self.inner.clone(), &a, &b),
+            calls::OFFER => self.offer(&a, &b),
             _ => {}
         }
         JsValue::UNDEFINED

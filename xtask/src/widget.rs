@@ -104,11 +104,10 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
     let more = out.join(MORE);
     build_module(&["more"], &more)?;
     let loader = out.join(LOADER);
-    // The engine's GA4 lists, written into the loader before minifying.
-    std::fs::write(
-        &loader,
-        with_ga4_lists(&std::fs::read_to_string(root().join("www/dangol.js"))?)?,
-    )?;
+    // The engine's GA4 lists and the widget's numbered calls, written into
+    // the loader before minifying.
+    let source = std::fs::read_to_string(root().join("www/dangol.js"))?;
+    std::fs::write(&loader, with_calls(&with_ga4_lists(&source)?)?)?;
     match tools::terser() {
         Some(terser) => sh(Command::new(&terser)
             .arg(&loader)
@@ -161,6 +160,16 @@ fn with_ga4_lists(loader: &str) -> Result<String> {
         track::MAX_ITEMS + 1,
     ]);
     Ok(loader.replace("\"DANGOL_GA4\"", &lists.to_string()))
+}
+
+/// The loader's source with the widget's calls (`dangol_engine::calls`,
+/// each at its number) in place of `"DANGOL_CALLS"`.
+fn with_calls(loader: &str) -> Result<String> {
+    if !loader.contains("\"DANGOL_CALLS\"") {
+        bail!("the loader has no \"DANGOL_CALLS\" for the widget's calls");
+    }
+    let names = serde_json::json!(dangol_engine::calls::NAMES);
+    Ok(loader.replace("\"DANGOL_CALLS\"", &names.to_string()))
 }
 
 /// The standard library and the other crates the widget depends on
@@ -571,6 +580,46 @@ mod tests {
         assert_eq!(lists[3], dangol_engine::track::MAX_ITEMS + 1);
         let err = with_ga4_lists("var x = 1;").unwrap_err();
         assert!(err.to_string().contains("DANGOL_GA4"), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn the_loader_numbers_the_widgets_calls_as_the_engine_does() -> Result<()> {
+        let source = std::fs::read_to_string(root().join("www/dangol.js"))?;
+        let built = with_calls(&source)?;
+        assert!(!built.contains("DANGOL_CALLS"));
+        let start = built.find("var CALLS = ").context("no call list")? + "var CALLS = ".len();
+        let end = start + built[start..].find(";\n").context("no end")?;
+        let names: Vec<String> = serde_json::from_str(&built[start..end])?;
+        let at = |name: &str| names.iter().position(|n| n == name);
+        use dangol_engine::calls;
+        assert_eq!(at("grant"), Some(calls::GRANT as usize));
+        assert_eq!(at("answer"), Some(calls::ANSWER as usize));
+        assert_eq!(at("destroy"), Some(calls::DESTROY as usize));
+        assert_eq!(names.len(), calls::NAMES.len());
+        // Every name the loader calls with is one the widget numbers.
+        for quoted in built
+            .split("call(\"")
+            .skip(1)
+            .chain(built.split("tell(\"").skip(1))
+        {
+            let name = &quoted[..quoted.find('"').context("an unclosed name")?];
+            assert!(
+                at(name).is_some(),
+                "the loader calls `{name}`, which the widget does not number"
+            );
+        }
+        for quoted in built.split("api(\"").skip(1) {
+            let name = &quoted[..quoted.find('"').context("an unclosed name")?];
+            if name != "addEventListener" {
+                assert!(
+                    at(name).is_some(),
+                    "`dangol` offers `{name}`, which the widget does not number"
+                );
+            }
+        }
+        let err = with_calls("var x = 1;").unwrap_err();
+        assert!(err.to_string().contains("DANGOL_CALLS"), "{err}");
         Ok(())
     }
 

@@ -35,6 +35,7 @@
 
 pub mod attributes;
 pub mod bucket;
+pub mod calls;
 pub mod cat;
 pub mod churn;
 pub mod condition;
