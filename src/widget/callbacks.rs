@@ -13,36 +13,41 @@ use crate::platform::describe;
 use crate::platform::json;
 use crate::platform::log::{Problem, warn_once};
 
-/// What a page can listen to (`dangol.on`'s warning names them too).
+/// What a page can listen to, each at its number (`dangol.on`'s warning
+/// names them too).
 pub const NAMES: &[&str] = &["decision", "exposure", "click", "dismiss", "claim"];
+/// Each placement decided.
+pub const DECISION: u8 = 0;
+/// An offer was seen.
+pub const EXPOSURE: u8 = 1;
+/// An offer's call to action was followed.
+pub const CLICK: u8 = 2;
+/// An offer was dismissed.
+pub const DISMISS: u8 = 3;
+/// A coupon's code was claimed.
+pub const CLAIM: u8 = 4;
 
 impl Inner {
-    /// Queues `detail` for every callback registered for `name`.
-    pub fn emit(&mut self, name: &str, detail: Value) {
-        let targets: Vec<js_sys::Function> = self
-            .handlers
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, f)| f.clone())
-            .collect();
-        if targets.is_empty() {
-            return;
-        }
-        for f in targets {
-            self.calls.push((name.to_string(), f, detail.clone()));
+    /// Queues `detail` for every callback registered for `event`.
+    pub fn emit(&mut self, event: u8, detail: Value) {
+        for i in 0..self.handlers.len() {
+            if self.handlers[i].0 == event {
+                let f = self.handlers[i].1.clone();
+                self.calls.push((event, f, detail.clone()));
+            }
         }
     }
 
     /// Registers a callback. A new `decision` callback also hears about
     /// the decisions already made on this page, so a page that registers
     /// late misses nothing.
-    pub fn add_handler(&mut self, name: &str, f: js_sys::Function) {
-        if name == "decision" {
+    pub fn add_handler(&mut self, event: u8, f: js_sys::Function) {
+        if event == DECISION {
             for d in &self.decisions {
-                self.calls.push((name.to_string(), f.clone(), d.to_value()));
+                self.calls.push((event, f.clone(), d.to_value()));
             }
         }
-        self.handlers.push((name.to_string(), f));
+        self.handlers.push((event, f));
     }
 }
 
@@ -54,13 +59,13 @@ pub(crate) fn deliver(cell: &Rc<RefCell<Inner>>) {
         if calls.is_empty() {
             return;
         }
-        for (name, f, detail) in calls {
+        for (event, f, detail) in calls {
             if let Err(e) = f.call1(&JsValue::NULL, &json::to_js(&detail)) {
                 warn_once(
                     Problem::Callback,
                     &dangol_engine::cat::cat(&[
                         "a dangol.on(\"",
-                        &name,
+                        NAMES.get(usize::from(event)).copied().unwrap_or_default(),
                         "\") callback threw (",
                         &describe(&e),
                         "); the widget carries on",

@@ -443,10 +443,8 @@ impl Widget {
     /// dangol.on("exposure", ({ campaign, variant }) => analytics.log("offer_seen", campaign, variant));
     /// ```
     pub fn on(&self, name: JsValue, callback: JsValue) {
-        let Some(name) = name
-            .as_string()
-            .filter(|n| callbacks::NAMES.contains(&n.as_str()))
-        else {
+        let name = name.as_string().unwrap_or_default();
+        let Some(event) = callbacks::NAMES.iter().position(|n| *n == name) else {
             warn(
                 "dangol.on: the event name must be one of decision, exposure, click, dismiss, claim; the call was dropped",
             );
@@ -460,7 +458,7 @@ impl Widget {
             ]));
             return;
         };
-        self.inner.borrow_mut().add_handler(&name, f);
+        self.inner.borrow_mut().add_handler(event as u8, f);
         sync::flush(self.inner.clone());
     }
 

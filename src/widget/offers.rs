@@ -186,7 +186,7 @@ impl Inner {
                     why,
                 });
             }
-            self.emit("decision", decision.to_value());
+            self.emit(super::callbacks::DECISION, decision.to_value());
         }
         self.decided.extend(slots.iter().map(|(_, el)| el.clone()));
         self.config = Some(config);
@@ -465,7 +465,10 @@ impl Inner {
             &campaign,
             &variant,
         ));
-        self.emit("exposure", offer_detail(&campaign, &variant));
+        self.emit(
+            super::callbacks::EXPOSURE,
+            offer_detail(&campaign, &variant),
+        );
     }
 
     /// The shopper closed the overlay `handle`.
@@ -479,7 +482,10 @@ impl Inner {
             campaign: shown.campaign.clone(),
         });
         self.record_offer_event("dismiss", &shown.campaign, &shown.variant);
-        self.emit("dismiss", offer_detail(&shown.campaign, &shown.variant));
+        self.emit(
+            super::callbacks::DISMISS,
+            offer_detail(&shown.campaign, &shown.variant),
+        );
         // Its listeners are running this very call: dropped after.
         self.drop_later(Box::new(shown));
     }

@@ -59,8 +59,8 @@ pub(crate) struct Inner {
     /// Slots decided on this page (with or without an offer).
     pub decided: Vec<web_sys::Element>,
     /// `dangol.on` callbacks, and the calls waiting to be made.
-    pub handlers: Vec<(String, js_sys::Function)>,
-    pub calls: Vec<(String, js_sys::Function, Value)>,
+    pub handlers: Vec<(u8, js_sys::Function)>,
+    pub calls: Vec<(u8, js_sys::Function, Value)>,
     /// Visible time on this page before `visible_since`, in milliseconds.
     pub visible_ms: i64,
     /// The shopper's last pointer, key, touch or scroll input.
@@ -340,7 +340,7 @@ impl Inner {
             campaign: campaign.to_string(),
         });
         self.record_offer_event("claim", campaign, variant);
-        self.emit("claim", offer_detail(campaign, variant));
+        self.emit(super::callbacks::CLAIM, offer_detail(campaign, variant));
     }
 
     /// The shopper clicked an offer's call to action.
@@ -349,6 +349,6 @@ impl Inner {
             campaign: campaign.to_string(),
         });
         self.record_offer_event("click", campaign, variant);
-        self.emit("click", offer_detail(campaign, variant));
+        self.emit(super::callbacks::CLICK, offer_detail(campaign, variant));
     }
 }

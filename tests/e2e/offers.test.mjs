@@ -415,15 +415,21 @@ test("clicks, claims and an attributed purchase are events; on('decision') repla
       variants: [{ id: "a", content: { type: "coupon", headline: "Deal", value: "₩5,000 off", reveal: "Show my code" } }],
     },
   ], { attribution_hours: 24 });
-  const { context, page } = await open(browser, { cfg });
+  const { context, page, log, dangolWarnings } = await open(browser, { cfg });
   await page.evaluate(() => window.dangol.consent.grant());
   const anon = await page.evaluate(() => localStorage.getItem("dangol:demo:id"));
   const heard = await page.evaluate(() => new Promise((resolve) => {
     const got = [];
+    // A callback that throws is reported once, by its event's name, and
+    // keeps neither the next callback nor the page from running.
+    window.dangol.on("decision", () => { throw new Error("the shop's bug"); });
     window.dangol.on("decision", (d) => got.push(d.placement));
     setTimeout(() => resolve(got), 50);
   }));
   assert.ok(heard.includes("top") && heard.includes("second"), JSON.stringify(heard));
+  const threw = dangolWarnings().filter((w) => w.includes("callback threw"));
+  assert.deepEqual(threw, ['dangol: a dangol.on("decision") callback threw (the shop\'s bug); the widget carries on']);
+  assert.deepEqual(log.errors, []);
   await page.evaluate(() => {
     window.__claims = [];
     window.dangol.on("claim", (d) => window.__claims.push(d.campaign));
