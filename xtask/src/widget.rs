@@ -124,12 +124,9 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
     }
     let id = format!("{:08x}", crc.sum());
     let text = std::fs::read_to_string(&loader)?;
-    if !text.contains("\"DANGOL_BUILD\"") {
-        bail!("the loader has no \"DANGOL_BUILD\" for the build id");
-    }
     std::fs::write(
         &loader,
-        text.replace("\"DANGOL_BUILD\"", &format!("\"{id}\"")),
+        fill(&text, "DANGOL_BUILD", &Value::from(id.as_str()))?,
     )?;
     std::fs::write(out.join(BUILD_ID), &id)?;
     precompress(out, &[LOADER, "dangol.js", "dangol_bg.wasm"])?;
@@ -145,9 +142,6 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
 /// loader copies only these fields out of what tag managers push.
 fn with_ga4_lists(loader: &str) -> Result<String> {
     use dangol_engine::track;
-    if !loader.contains("\"DANGOL_GA4\"") {
-        bail!("the loader has no \"DANGOL_GA4\" for the GA4 lists");
-    }
     let fields: Vec<&str> = track::EVENT_FIELDS
         .iter()
         .copied()
@@ -159,17 +153,27 @@ fn with_ga4_lists(loader: &str) -> Result<String> {
         track::ITEM_FIELDS,
         track::MAX_ITEMS + 1,
     ]);
-    Ok(loader.replace("\"DANGOL_GA4\"", &lists.to_string()))
+    fill(loader, "DANGOL_GA4", &lists)
 }
 
 /// The loader's source with the widget's calls (`dangol_engine::calls`,
 /// each at its number) in place of `"DANGOL_CALLS"`.
 fn with_calls(loader: &str) -> Result<String> {
-    if !loader.contains("\"DANGOL_CALLS\"") {
-        bail!("the loader has no \"DANGOL_CALLS\" for the widget's calls");
+    fill(
+        loader,
+        "DANGOL_CALLS",
+        &serde_json::json!(dangol_engine::calls::NAMES),
+    )
+}
+
+/// The loader's source with `value` as JSON in place of the string
+/// `"<marker>"`, which the source must hold.
+fn fill(loader: &str, marker: &str, value: &Value) -> Result<String> {
+    let quoted = format!("\"{marker}\"");
+    if !loader.contains(&quoted) {
+        bail!("the loader has no {quoted} to fill in");
     }
-    let names = serde_json::json!(dangol_engine::calls::NAMES);
-    Ok(loader.replace("\"DANGOL_CALLS\"", &names.to_string()))
+    Ok(loader.replace(&quoted, &value.to_string()))
 }
 
 /// The standard library and the other crates the widget depends on
@@ -597,27 +601,24 @@ mod tests {
         assert_eq!(at("answer"), Some(calls::ANSWER as usize));
         assert_eq!(at("destroy"), Some(calls::DESTROY as usize));
         assert_eq!(names.len(), calls::NAMES.len());
-        // Every name the loader calls with is one the widget numbers.
-        for quoted in built
-            .split("call(\"")
-            .skip(1)
-            .chain(built.split("tell(\"").skip(1))
-        {
-            let name = &quoted[..quoted.find('"').context("an unclosed name")?];
-            assert!(
-                at(name).is_some(),
-                "the loader calls `{name}`, which the widget does not number"
-            );
-        }
-        for quoted in built.split("api(\"").skip(1) {
-            let name = &quoted[..quoted.find('"').context("an unclosed name")?];
-            if name != "addEventListener" {
-                assert!(
-                    at(name).is_some(),
-                    "`dangol` offers `{name}`, which the widget does not number"
-                );
+        // The names the loader calls with (`call`, `tell`) and the methods
+        // `window.dangol` offers (`api`) are exactly the calls the widget
+        // numbers: none unnumbered, none numbered that nothing calls.
+        let mut used = std::collections::BTreeSet::new();
+        for opening in ["call(\"", "tell(\"", "api(\""] {
+            for (at_name, _) in built.match_indices(opening) {
+                let rest = &built[at_name + opening.len()..];
+                let name = &rest[..rest.find('"').context("an unclosed name")?];
+                // The consent manager's own `__tcfapi`, also held in a
+                // variable named `api`.
+                if name != "addEventListener" {
+                    used.insert(name.to_string());
+                }
             }
         }
+        let numbered: std::collections::BTreeSet<String> =
+            calls::NAMES.iter().map(|n| n.to_string()).collect();
+        assert_eq!(used, numbered);
         let err = with_calls("var x = 1;").unwrap_err();
         assert!(err.to_string().contains("DANGOL_CALLS"), "{err}");
         Ok(())
