@@ -66,6 +66,10 @@ fn first_load(dir: &Path) -> Vec<PathBuf> {
 /// gzip). In Rust's wasm neither does: safe code checks every index and
 /// divisor itself and panics (an explicit `unreachable`, which still traps)
 /// before it could address memory out of bounds or divide by zero.
+///
+/// `--strip-target-features` drops the section naming the wasm features
+/// the module was built with (0.1 KB gzip): browsers do not read it; it is
+/// for linkers.
 pub const WASM_OPT_FLAGS: &[&str] = &[
     "-Oz",
     "--converge",
@@ -74,6 +78,7 @@ pub const WASM_OPT_FLAGS: &[&str] = &[
     "--reorder-functions-by-name",
     "--strip-debug",
     "--strip-producers",
+    "--strip-target-features",
     "--enable-bulk-memory",
     "--enable-nontrapping-float-to-int",
     "--enable-sign-ext",
