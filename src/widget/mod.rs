@@ -17,7 +17,7 @@ use std::rc::Rc;
 
 use dangol_engine::calls;
 use dangol_engine::config::is_identifier;
-use dangol_engine::consent::{Consent, Purposes};
+use dangol_engine::consent::{Consent, Purposes, granted};
 use dangol_engine::decide::Decision;
 use dangol_engine::session::{Input, Session};
 use wasm_bindgen::JsCast;
@@ -203,28 +203,22 @@ impl Widget {
     /// dangol.consent.grant(["measurement"]);       // measurement only
     /// ```
     pub fn grant(&self, purposes: JsValue) {
-        let mut chosen = Purposes::both(Consent::Granted);
-        if purposes.is_truthy() {
-            let list = json::from_js(&purposes);
-            let Some(names) = list.as_array() else {
-                warn(
-                    "dangol.consent.grant: purposes must be an array of names; the call was dropped",
-                );
-                return;
-            };
-            chosen = Purposes::both(Consent::Denied);
-            for name in names {
-                match name.as_str() {
-                    Some("personalisation") => chosen.personalisation = Consent::Granted,
-                    Some("measurement") => chosen.measurement = Consent::Granted,
-                    other => warn(&dangol_engine::cat::cat(&[
-                        "dangol.consent.grant: unknown purpose ",
-                        other.unwrap_or("(not a string)"),
-                        "; known: personalisation, measurement",
-                    ])),
-                }
+        let list = purposes.is_truthy().then(|| json::from_js(&purposes));
+        let chosen = match granted(list.as_ref(), |name| {
+            warn(&dangol_engine::cat::cat(&[
+                "dangol.consent.grant: unknown purpose ",
+                name,
+                "; known: personalisation, measurement",
+            ]))
+        }) {
+            Ok(chosen) => chosen,
+            Err(problem) => {
+                return warn(&dangol_engine::cat::cat(&[
+                    "dangol.consent.grant: ",
+                    problem,
+                ]));
             }
-        }
+        };
         {
             let mut inner = self.inner.borrow_mut();
             if inner.phase == Phase::Off {

@@ -13,7 +13,7 @@ use dangol_engine::loyalty;
 use dangol_engine::profile::Input;
 use dangol_engine::random::SplitMix64;
 use dangol_engine::time::Moment;
-use dangol_engine::trigger::PageSignals;
+use dangol_engine::trigger::{PageActivity, PageSignals};
 use web_sys::Element;
 
 use super::state::{Inner, Phase, Shown, Waiting, offer_detail};
@@ -66,26 +66,12 @@ impl Inner {
 
     /// What the page has shown so far, for overlay triggers.
     pub fn signals(&self, now: i64) -> PageSignals {
-        let visible = self.visible_ms + self.visible_since.map_or(0, |since| now - since);
-        let consented = self.consent().may_store();
-        PageSignals {
-            visible_seconds: u32::try_from(visible.max(0) / 1000).unwrap_or(u32::MAX),
+        self.session.page_signals(PageActivity {
+            visible_ms: self.visible_ms + self.visible_since.map_or(0, |since| now - since),
+            idle_ms: now - self.last_input_ms,
             scroll_pct: self.max_scroll_pct,
-            idle_seconds: u32::try_from(((now - self.last_input_ms) / 1000).max(0))
-                .unwrap_or(u32::MAX),
             exit_intent: self.exit_intent,
-            session_page_views: self.profile().session_views.max(1),
-            sessions: if consented {
-                self.profile().sessions
-            } else {
-                0
-            },
-            cart_items: if consented {
-                self.profile().cart.len() as u32
-            } else {
-                0
-            },
-        }
+        })
     }
 
     fn moment(&self, now: i64) -> Moment {

@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use dangol_engine::profile::Input as ProfileInput;
 use dangol_engine::session::Input;
+use dangol_engine::trigger::scrolled_to_leave;
 use wasm_bindgen::JsValue;
 
 use super::state::{Inner, Phase};
@@ -72,15 +73,11 @@ pub(super) fn page_signal(cell: Rc<RefCell<Inner>>, kind: &JsValue, value: &JsVa
                 };
                 let depth = at(0).unwrap_or(0.0).clamp(0.0, 100.0) as u32;
                 let y = at(1).unwrap_or(0.0);
-                // Exit intent on a phone: a fast scroll back up (a screen's
-                // worth in well under a second) after reading down the page.
-                let (last_y, last_t) = inner.last_scroll;
+                let last = inner.last_scroll;
                 inner.last_scroll = (y, now);
                 inner.max_scroll_pct = inner.max_scroll_pct.max(depth);
                 inner.last_input_ms = now;
-                let seen = last_y - y > 600.0
-                    && now - last_t < 400
-                    && inner.max_scroll_pct >= 30
+                let seen = scrolled_to_leave(last, (y, now), inner.max_scroll_pct)
                     && inner.exit_intent_seen();
                 inner.check_triggers();
                 seen

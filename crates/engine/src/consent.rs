@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::json::Value;
+
 /// The shopper's choice, as far as the widget knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -150,9 +152,146 @@ pub fn from_tcf(consented: impl Fn(u8) -> bool) -> Purposes {
     }
 }
 
+/// What `dangol.consent.grant(purposes)` grants: both purposes without a
+/// list (`None`), else exactly those it names, the others refused. Each
+/// name the widget does not know goes to `unknown` (a name, or `(not a
+/// string)`) and the rest of the list still counts; a list that is not an
+/// array drops the call.
+pub fn granted(
+    purposes: Option<&Value>,
+    mut unknown: impl FnMut(&str),
+) -> Result<Purposes, &'static str> {
+    let Some(purposes) = purposes else {
+        return Ok(Purposes::both(Consent::Granted));
+    };
+    let names = purposes
+        .as_array()
+        .ok_or("purposes must be an array of names; the call was dropped")?;
+    let mut chosen = Purposes::both(Consent::Denied);
+    for name in names {
+        match name.as_str() {
+            Some("personalisation") => chosen.personalisation = Consent::Granted,
+            Some("measurement") => chosen.measurement = Consent::Granted,
+            other => unknown(other.unwrap_or("(not a string)")),
+        }
+    }
+    Ok(chosen)
+}
+
+/// A consent manager's `tcData` (TCF v2.2, from `__tcfapi`'s
+/// `addEventListener`), read field by field: `event_status` and
+/// `gdpr_applies` as given, whether `publisher.consents` lists any purpose,
+/// and `consented(publisher, n)`: purpose `n` in `publisher.consents`
+/// (`true`) or in `purpose.consents` (`false`).
+///
+/// `None` while the manager has not answered for this shopper (any status
+/// but `tcloaded` or `useractioncomplete`, such as `cmpuishown`) or when
+/// GDPR does not apply: no signal then. dangol acts for the shop itself,
+/// the publisher, so the publisher's consents count, and the vendor-facing
+/// purpose consents where the manager lists none for the publisher.
+pub fn from_tc_data(
+    event_status: &str,
+    gdpr_applies: Option<bool>,
+    publisher_listed: bool,
+    consented: impl Fn(bool, u8) -> bool,
+) -> Option<Purposes> {
+    if !matches!(event_status, "tcloaded" | "useractioncomplete") || gdpr_applies == Some(false) {
+        return None;
+    }
+    Some(from_tcf(|n| consented(publisher_listed, n)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_grant_call_grants_what_it_lists_and_refuses_the_rest() {
+        use crate::json;
+        let grant = |v: Option<Value>| {
+            let mut unknown = Vec::new();
+            granted(v.as_ref(), |name| unknown.push(name.to_string())).map(|p| (p, unknown))
+        };
+        let yes = Purposes::both(Consent::Granted);
+        let no = Purposes::both(Consent::Denied);
+        let measurement_only = Purposes {
+            personalisation: Consent::Denied,
+            measurement: Consent::Granted,
+        };
+        assert_eq!(grant(None), Ok((yes, vec![])));
+        assert_eq!(
+            grant(Some(json!(["measurement"]))),
+            Ok((measurement_only, vec![]))
+        );
+        assert_eq!(
+            grant(Some(json!(["personalisation", "measurement"]))),
+            Ok((yes, vec![]))
+        );
+        // An empty list grants nothing: both purposes refused.
+        assert_eq!(grant(Some(json!([]))), Ok((no, vec![])));
+        // Unknown names are reported; the known ones still count.
+        assert_eq!(
+            grant(Some(json!(["ads", "measurement", 7]))),
+            Ok((
+                measurement_only,
+                vec!["ads".to_string(), "(not a string)".to_string()]
+            ))
+        );
+        // Not a list: the call is dropped, with the reason.
+        for bad in [json!("measurement"), json!({"measurement": true})] {
+            let e = grant(Some(bad)).unwrap_err();
+            assert!(e.contains("array of names"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_consent_manager_counts_once_it_answered_and_the_publishers_own_consents_first() {
+        let publisher = [1, 5, 6];
+        let purpose = [1, 8];
+        let tc = |publisher_listed: bool| {
+            move |p: bool, n: u8| {
+                assert_eq!(p, publisher_listed, "read from the other list");
+                if p {
+                    publisher.contains(&n)
+                } else {
+                    purpose.contains(&n)
+                }
+            }
+        };
+        let personalised = Purposes {
+            personalisation: Consent::Granted,
+            measurement: Consent::Denied,
+        };
+        let measured = Purposes {
+            personalisation: Consent::Denied,
+            measurement: Consent::Granted,
+        };
+        for status in ["tcloaded", "useractioncomplete"] {
+            assert_eq!(
+                from_tc_data(status, Some(true), true, tc(true)),
+                Some(personalised)
+            );
+            assert_eq!(
+                from_tc_data(status, None, true, tc(true)),
+                Some(personalised)
+            );
+            assert_eq!(
+                from_tc_data(status, Some(true), false, tc(false)),
+                Some(measured)
+            );
+        }
+        // Still asking the shopper, or a status no version defines.
+        for status in ["cmpuishown", "", "TCLOADED"] {
+            assert_eq!(from_tc_data(status, Some(true), true, tc(true)), None);
+        }
+        // GDPR does not apply: the manager says nothing about this shopper.
+        assert_eq!(from_tc_data("tcloaded", Some(false), true, tc(true)), None);
+        // Nothing consented at all is a refusal, not silence.
+        assert_eq!(
+            from_tc_data("useractioncomplete", Some(true), false, |_, _| false),
+            Some(Purposes::both(Consent::Denied))
+        );
+    }
 
     #[test]
     fn the_shops_own_call_wins_then_tcf_then_consent_mode() {

@@ -4,6 +4,7 @@
 //! rule itself lives in the engine so it is tested natively.
 
 use crate::config::Trigger;
+use crate::profile::Profile;
 
 /// What the widget observed on this page so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -22,6 +23,55 @@ pub struct PageSignals {
     pub sessions: u32,
     /// Items in the cart (0 without consent).
     pub cart_items: u32,
+}
+
+/// What the binding watched on the page, in the clock's units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageActivity {
+    /// Milliseconds the page has been visible so far.
+    pub visible_ms: i64,
+    /// Milliseconds since the last pointer, key, touch or scroll input.
+    pub idle_ms: i64,
+    /// Deepest scroll, in percent of the page height.
+    pub scroll_pct: u32,
+    /// The pointer left through the top of the window.
+    pub exit_intent: bool,
+}
+
+/// Whole seconds of `ms`; a clock that went back counts as none.
+fn seconds(ms: i64) -> u32 {
+    u32::try_from(ms.max(0) / 1000).unwrap_or(u32::MAX)
+}
+
+/// Exit intent on a phone, where no pointer leaves through the top of the
+/// window: a fast scroll back up (more than 600 px, about a screen, in
+/// under 400 ms) after the shopper read at least 30 % down the page.
+/// `from` and `to` are the scroll offset and the clock at the last scroll
+/// and at this one.
+pub fn scrolled_to_leave(from: (f64, i64), to: (f64, i64), deepest_pct: u32) -> bool {
+    from.0 - to.0 > 600.0 && to.1 - from.1 < 400 && deepest_pct >= 30
+}
+
+impl PageSignals {
+    /// The signals of `page`, with what the profile adds: the page's
+    /// number in the session, and the sessions and cart items only when
+    /// `personalised` (without personalisation consent no trigger may tell
+    /// a returning shopper or their cart apart).
+    pub fn new(page: PageActivity, profile: &Profile, personalised: bool) -> PageSignals {
+        PageSignals {
+            visible_seconds: seconds(page.visible_ms),
+            scroll_pct: page.scroll_pct,
+            idle_seconds: seconds(page.idle_ms),
+            exit_intent: page.exit_intent,
+            session_page_views: profile.session_views.max(1),
+            sessions: if personalised { profile.sessions } else { 0 },
+            cart_items: if personalised {
+                profile.cart.len() as u32
+            } else {
+                0
+            },
+        }
+    }
 }
 
 impl Trigger {
@@ -56,6 +106,85 @@ impl Trigger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::CartLine;
+
+    #[test]
+    fn a_returning_shoppers_sessions_and_cart_count_only_with_personalisation() {
+        let profile = Profile {
+            sessions: 3,
+            session_views: 1,
+            cart: vec![CartLine {
+                item: "knit-01".into(),
+                price: 59000.0,
+                quantity: 1,
+            }],
+            ..Profile::default()
+        };
+        let page = PageActivity {
+            visible_ms: 20_999,
+            idle_ms: 4_000,
+            scroll_pct: 60,
+            exit_intent: true,
+        };
+        let with = PageSignals::new(page, &profile, true);
+        assert_eq!(
+            with,
+            PageSignals {
+                visible_seconds: 20,
+                scroll_pct: 60,
+                idle_seconds: 4,
+                exit_intent: true,
+                session_page_views: 1,
+                sessions: 3,
+                cart_items: 1,
+            }
+        );
+        assert!(Trigger::ReturningWithCart.fires(&with));
+        let without = PageSignals::new(page, &profile, false);
+        assert_eq!(
+            without,
+            PageSignals {
+                sessions: 0,
+                cart_items: 0,
+                ..with
+            }
+        );
+        assert!(!Trigger::ReturningWithCart.fires(&without));
+        assert!(Trigger::ExitIntent.fires(&without));
+    }
+
+    #[test]
+    fn a_fast_scroll_back_up_after_reading_down_the_page_is_exit_intent() {
+        let t = 1_000_000;
+        assert!(scrolled_to_leave((2000.0, t), (1300.0, t + 250), 45));
+        // Slow, short, or before reading far enough: reading, not leaving.
+        assert!(!scrolled_to_leave((2000.0, t), (1300.0, t + 400), 45));
+        assert!(!scrolled_to_leave((2000.0, t), (1400.0, t + 250), 45));
+        assert!(!scrolled_to_leave((2000.0, t), (1300.0, t + 250), 29));
+        // Scrolling down is never leaving.
+        assert!(!scrolled_to_leave((1300.0, t), (2000.0, t + 100), 90));
+    }
+
+    #[test]
+    fn a_clock_that_went_back_counts_no_seconds_and_the_first_page_is_one() {
+        let page = PageActivity {
+            visible_ms: -5_000,
+            idle_ms: i64::MIN,
+            ..PageActivity::default()
+        };
+        let s = PageSignals::new(page, &Profile::default(), true);
+        assert_eq!((s.visible_seconds, s.idle_seconds), (0, 0));
+        assert_eq!(s.session_page_views, 1);
+        assert!(Trigger::NthPageView { n: 1 }.fires(&s));
+        let long = PageActivity {
+            visible_ms: i64::MAX,
+            ..page
+        };
+        assert_eq!(
+            PageSignals::new(long, &Profile::default(), true).visible_seconds,
+            u32::MAX
+        );
+    }
 
     #[test]
     fn each_trigger_fires_on_its_own_signal() {

@@ -38,6 +38,7 @@ use crate::consent::{Consent, Purposes, Signals, resolve};
 use crate::event::Event;
 use crate::outbox::{Batch, Outbox};
 use crate::profile::{Input as ProfileInput, Profile, ProfileConfig};
+use crate::trigger::{PageActivity, PageSignals};
 
 #[cfg(test)]
 mod tests;
@@ -472,6 +473,17 @@ impl Session {
             return merged;
         }
         &self.profile
+    }
+
+    /// The signals overlay triggers read on this page (see
+    /// [`PageSignals::new`]): the shopper's sessions and cart count only
+    /// with personalisation consent.
+    pub fn page_signals(&self, page: PageActivity) -> PageSignals {
+        PageSignals::new(
+            page,
+            self.profile(),
+            self.purposes.personalisation.may_store(),
+        )
     }
 
     /// The profile a recommendations row is ranked from (see

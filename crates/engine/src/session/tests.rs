@@ -909,3 +909,39 @@ fn an_identify_call_names_what_is_wrong() {
         assert!(e.contains("64 hex digits"), "{e}");
     }
 }
+
+#[test]
+fn overlay_triggers_see_the_cart_and_earlier_sessions_only_with_personalisation() {
+    let mut page = Page::new();
+    page.view();
+    page.on(Input::Profile(ProfileInput::AddToCart {
+        item: "knit-01".into(),
+        category: None,
+        price: 59000.0,
+        quantity: 1,
+    }));
+    let activity = crate::trigger::PageActivity::default();
+    assert_eq!(page.session.profile().cart.len(), 1);
+    let before = page.session.page_signals(activity);
+    assert_eq!((before.sessions, before.cart_items), (0, 0));
+    page.on(Input::Own(Purposes {
+        personalisation: Consent::Denied,
+        measurement: Consent::Granted,
+    }));
+    let measured = page.session.page_signals(activity);
+    assert_eq!((measured.sessions, measured.cart_items), (0, 0));
+    page.on(Input::Own(yes()));
+    page.on(Input::Profile(ProfileInput::AddToCart {
+        item: "knit-02".into(),
+        category: None,
+        price: 61000.0,
+        quantity: 1,
+    }));
+    let granted = page.session.page_signals(activity);
+    assert!(granted.sessions >= 1, "{granted:?}");
+    assert_eq!(granted.cart_items, page.session.profile().cart.len() as u32);
+    assert!(granted.cart_items >= 1);
+    page.on(Input::Own(no()));
+    let withdrawn = page.session.page_signals(activity);
+    assert_eq!((withdrawn.sessions, withdrawn.cart_items), (0, 0));
+}
