@@ -160,6 +160,11 @@ pub fn run() -> Result<()> {
             "engine_compile_100_campaigns_us",
             1e-3,
         ),
+        (
+            "engine_read_compact_100_campaigns",
+            "config_load_native_us_100",
+            1e-3,
+        ),
         ("engine_p_alive", "p_alive_ns", 1.0),
         ("engine_recs_rank", "recs_rank_native_us", 1e-3),
         ("engine_expected_orders_90d", "expected_orders_90d_ns", 1.0),

@@ -116,6 +116,15 @@ fn benches(c: &mut Criterion) {
     });
 
     let config = SiteConfig::compile_value(&raw, &NativeRegex).expect("valid");
+    // What a returning shopper's page does with the stored config (the
+    // browser's figure is `config_load_us_100`).
+    let text = dangol_engine::config::compact::write(&config, "bench");
+    c.bench_function("engine_read_compact_100_campaigns", |b| {
+        b.iter(|| {
+            dangol_engine::config::compact::read(black_box(&text), &NativeRegex).expect("valid")
+        })
+    });
+
     let mut ledger = Ledger::default();
     for i in (0..100).step_by(9) {
         ledger.record_show(&format!("campaign-{i}"), "a", NOW - 3_600_000);
