@@ -7,12 +7,16 @@ use std::rc::Rc;
 #[cfg(feature = "full")]
 use std::rc::Weak;
 
+use dangol_engine::profile::Input as ProfileInput;
 use dangol_engine::session::Input;
 use web_sys::Element;
 
+use super::callbacks;
 #[cfg(not(feature = "full"))]
-use super::answers::Pending;
-use super::state::Inner;
+use super::pending::Explain;
+#[cfg(not(feature = "full"))]
+use super::pending::Pending;
+use super::state::{Inner, offer_detail};
 use super::sync::flush;
 #[cfg(not(feature = "full"))]
 use crate::platform::json;
@@ -44,7 +48,7 @@ pub(super) fn act(cell: Rc<RefCell<Inner>>, handle: u32, action: Action) {
     };
     let (campaign, variant) = (shown.campaign.clone(), shown.variant.clone());
     match action {
-        Action::Click => inner.offer_clicked(&campaign, &variant),
+        Action::Click => offer_clicked(&mut inner, &campaign, &variant),
         Action::Dismiss => inner.dismissed(handle),
         Action::Answer(answer) => inner.answered(&campaign, &variant, answer),
         Action::PersonalisationOff => inner.input(Input::PersonalisationOff),
@@ -53,7 +57,7 @@ pub(super) fn act(cell: Rc<RefCell<Inner>>, handle: u32, action: Action) {
             return claim(cell, slot, campaign, variant);
         }
         #[cfg(not(feature = "full"))]
-        Action::Claimed => inner.claimed(&campaign, &variant),
+        Action::Claimed => claimed(&mut inner, &campaign, &variant),
         #[cfg(not(feature = "full"))]
         Action::Explain(text) => {
             drop(inner);
@@ -87,7 +91,7 @@ fn claim(cell: Rc<RefCell<Inner>>, slot: Element, campaign: String, variant: Str
         if let Some(shown) = inner.shown.iter_mut().find(|s| s.host == slot) {
             shown.listeners.extend(listeners);
         }
-        inner.claimed(&campaign, &variant);
+        claimed(&mut inner, &campaign, &variant);
         drop(inner);
         flush(cell);
     });
@@ -128,17 +132,6 @@ fn explain(cell: &Rc<RefCell<Inner>>, campaign: &str, text: Element) {
     });
 }
 
-/// "Why this offer?" waiting for the second module's words.
-#[cfg(not(feature = "full"))]
-pub(crate) struct Explain {
-    config: String,
-    campaign: String,
-    attributes: wasm_bindgen::JsValue,
-    lang: &'static str,
-    /// Where the words go.
-    text: Element,
-}
-
 #[cfg(not(feature = "full"))]
 impl Explain {
     /// The second module loaded (or did not): the words are shown.
@@ -154,4 +147,22 @@ impl Explain {
             Err(e) => warn_once(Problem::Render, &e),
         }
     }
+}
+
+/// A coupon was claimed: a `claim` event.
+fn claimed(inner: &mut Inner, campaign: &str, variant: &str) {
+    inner.apply_input(&ProfileInput::Claim {
+        campaign: campaign.to_string(),
+    });
+    inner.record_offer_event("claim", campaign, variant);
+    inner.emit(callbacks::CLAIM, offer_detail(campaign, variant));
+}
+
+/// The shopper clicked an offer's call to action.
+fn offer_clicked(inner: &mut Inner, campaign: &str, variant: &str) {
+    inner.apply_input(&ProfileInput::Click {
+        campaign: campaign.to_string(),
+    });
+    inner.record_offer_event("click", campaign, variant);
+    inner.emit(callbacks::CLICK, offer_detail(campaign, variant));
 }

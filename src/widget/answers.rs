@@ -8,63 +8,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use dangol_engine::config::CompiledConfig;
 use wasm_bindgen::JsValue;
 
+use super::pending::Pending;
 use super::state::Inner;
-use crate::platform::host::{Host, Reply};
-
-/// What an id was asked for.
-pub(crate) enum Pending {
-    /// The config (from `url`).
-    Config(String),
-    /// The signature check of the config `text` fetched from `url`.
-    Verify {
-        url: String,
-        text: String,
-        etag: Option<String>,
-    },
-    /// A fetched config, decided with in a task of its own.
-    Decide(Box<CompiledConfig>),
-    /// A batch of events (the session's ticket).
-    Send(u32),
-    /// The request to erase the server's copy of a withdrawn id.
-    Erase,
-    /// The request linking the id to the signed-in customer named.
-    #[cfg(feature = "identity")]
-    Identify(String),
-    /// An offer for the second module to render, once it has loaded.
-    #[cfg(not(feature = "full"))]
-    Show(Box<super::offers::Later>),
-    /// "Why this offer?": the second module works out the words.
-    #[cfg(not(feature = "full"))]
-    Explain(Box<super::actions::Explain>),
-    /// The first decision's wait for the consent manager ran out.
-    CmpWait,
-    /// Something whose own callback is running now (an offer's listeners),
-    /// dropped in a later task.
-    Drop(Box<dyn std::any::Any>),
-}
-
-impl Inner {
-    /// Asks the host (`ask(host, id)`) for what `pending` waits for; the
-    /// answer comes to [`answer`]. Without a host, nothing is asked and
-    /// this is false.
-    pub fn ask(&mut self, pending: Pending, ask: impl FnOnce(&Host, u32)) -> bool {
-        let Some(host) = &self.host else {
-            return false;
-        };
-        self.asked = self.asked.wrapping_add(1);
-        ask(host, self.asked);
-        self.pending.push((self.asked, pending));
-        true
-    }
-
-    /// Drops `value` in a later task (at once without a host).
-    pub fn drop_later(&mut self, value: Box<dyn std::any::Any>) {
-        self.ask(Pending::Drop(value), |host, id| host.later(id, 0));
-    }
-}
+use crate::platform::host::Reply;
 
 /// The loader answered the id `id` with `value`. An id nothing waits for
 /// (answered twice, or after `destroy()`) is ignored.

@@ -5,7 +5,7 @@
 use dangol_engine::json::Value;
 use dangol_engine::session::{Effect, Input, Key, OUTBOX_PREFIX, Stored};
 
-use super::answers::Pending;
+use super::pending::Pending;
 use super::state::Inner;
 use crate::platform::host::Reply;
 use crate::platform::json;

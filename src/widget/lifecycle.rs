@@ -10,8 +10,8 @@ use dangol_engine::profile::Input as ProfileInput;
 use dangol_engine::session::{Input, Key, Session};
 use wasm_bindgen::JsValue;
 
-use super::answers::Pending;
 use super::effects::read_stored;
+use super::pending::Pending;
 use super::state::{Inner, Phase, with_ctx};
 use super::sync::flush;
 use crate::platform::host::Reply;
@@ -102,8 +102,14 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
         inner.session = session;
         inner.carry_out(effects);
     }
-    // The page's listeners, another tab's storage changes among them.
-    super::watch::watch_page(&cell);
+    // The page's listeners (reporting to `super::watch`): engaged time into
+    // the profile, scroll depth, exit intent, input and time for triggers,
+    // clicks on tracked elements, slots a single-page app adds later, other
+    // tabs' storage changes, and events flushed when the page is hidden or
+    // left (fetch keepalive survives the unload).
+    if let Some(host) = &cell.borrow().host {
+        host.watch();
+    }
     // 2. A TCF consent manager that has answered already answers now,
     //    before the first decision; its later answers come as page signals.
     let tcf = cell.borrow().host.as_ref().map(|host| host.tcf());

@@ -8,6 +8,7 @@ mod callbacks;
 mod effects;
 mod lifecycle;
 mod offers;
+mod pending;
 mod state;
 mod sync;
 mod watch;

@@ -16,21 +16,15 @@ use dangol_engine::time::Moment;
 use dangol_engine::trigger::{PageActivity, PageSignals};
 use web_sys::Element;
 
-use super::state::{Inner, Phase, Shown, Waiting, offer_detail};
+#[cfg(not(feature = "full"))]
+use super::pending::Later;
+use super::state::{Inner, Phase, Shown, Waiting, Why, offer_detail};
 use crate::platform::log::{Problem, warn_once};
 use crate::platform::regex::BrowserRegex;
 use crate::platform::{clock, dom, random};
 use crate::render;
 #[cfg(feature = "full")]
 use crate::render::overlay;
-
-/// "Why this offer?" for a chosen offer: its reasons, where every path is
-/// in this module; in the shipped widget, whether it was chosen from
-/// personal data (the second module works the words out when asked).
-#[cfg(feature = "full")]
-pub(crate) type Why = Vec<String>;
-#[cfg(not(feature = "full"))]
-pub(crate) type Why = bool;
 
 #[cfg(feature = "full")]
 fn why_of(campaign: &CompiledCampaign, attributes: &Value, lang: Lang) -> Why {
@@ -355,7 +349,7 @@ impl Inner {
         attributes: &Value,
         handle: u32,
     ) {
-        use super::answers::Pending;
+        use super::pending::Pending;
         use crate::platform::json;
 
         let Some(config) = self.config.as_ref() else {
@@ -495,24 +489,6 @@ impl Inner {
 #[cfg(not(feature = "full"))]
 const NO_LOADER: &str =
     "the widget has no loader to render with (start the widget with the loader `dangol.js`)";
-
-/// An offer waiting for the second module to render it.
-#[cfg(not(feature = "full"))]
-pub(crate) struct Later {
-    slot: Option<web_sys::Element>,
-    kind: u8,
-    placement: String,
-    text: String,
-    chosen: Chosen,
-    attributes: wasm_bindgen::JsValue,
-    declared: wasm_bindgen::JsValue,
-    lang: &'static str,
-    handle: u32,
-    endpoint: String,
-    profile: wasm_bindgen::JsValue,
-    key: String,
-    check: wasm_bindgen::JsValue,
-}
 
 #[cfg(not(feature = "full"))]
 impl Later {

@@ -14,6 +14,7 @@ use dangol_engine::config::{PlacementKind, Trigger};
 use dangol_engine::decide::Chosen;
 use web_sys::Element;
 
+use super::pending::Pending;
 use crate::platform::host::Host;
 use crate::platform::log::warn;
 use crate::platform::storage::SiteStorage;
@@ -37,7 +38,7 @@ pub(crate) struct Inner {
     /// second module).
     pub host: Option<crate::platform::host::Host>,
     /// What was asked of the host and not yet answered, by id.
-    pub pending: Vec<(u32, super::answers::Pending)>,
+    pub pending: Vec<(u32, Pending)>,
     /// The last id given out: to requests asked of the host and, from the
     /// same count, to offers as their handles (so neither repeats).
     pub asked: u32,
@@ -103,8 +104,16 @@ pub(crate) struct Waiting {
     pub kind: PlacementKind,
     pub trigger: Trigger,
     pub chosen: Chosen,
-    pub why: super::offers::Why,
+    pub why: Why,
 }
+
+/// "Why this offer?" for a chosen offer: its reasons, with the paths it
+/// read (`super::offers` works them out); in the shipped widget, whether it was chosen from
+/// personal data (the second module works the words out when asked).
+#[cfg(feature = "full")]
+pub(crate) type Why = Vec<String>;
+#[cfg(not(feature = "full"))]
+pub(crate) type Why = bool;
 
 /// `{campaign, variant}` for page callbacks.
 pub(crate) fn offer_detail(campaign: &str, variant: &str) -> Value {
@@ -334,21 +343,21 @@ impl Inner {
         });
     }
 
-    /// A coupon was claimed: a `claim` event.
-    pub fn claimed(&mut self, campaign: &str, variant: &str) {
-        self.apply_input(&ProfileInput::Claim {
-            campaign: campaign.to_string(),
-        });
-        self.record_offer_event("claim", campaign, variant);
-        self.emit(super::callbacks::CLAIM, offer_detail(campaign, variant));
+    /// Asks the host (`ask(host, id)`) for what `pending` waits for; the
+    /// answer comes to [`super::answers::answer`]. Without a host, nothing is asked and
+    /// this is false.
+    pub fn ask(&mut self, pending: Pending, ask: impl FnOnce(&Host, u32)) -> bool {
+        let Some(host) = &self.host else {
+            return false;
+        };
+        self.asked = self.asked.wrapping_add(1);
+        ask(host, self.asked);
+        self.pending.push((self.asked, pending));
+        true
     }
 
-    /// The shopper clicked an offer's call to action.
-    pub fn offer_clicked(&mut self, campaign: &str, variant: &str) {
-        self.apply_input(&ProfileInput::Click {
-            campaign: campaign.to_string(),
-        });
-        self.record_offer_event("click", campaign, variant);
-        self.emit(super::callbacks::CLICK, offer_detail(campaign, variant));
+    /// Drops `value` in a later task (at once without a host).
+    pub fn drop_later(&mut self, value: Box<dyn std::any::Any>) {
+        self.ask(Pending::Drop(value), |host, id| host.later(id, 0));
     }
 }

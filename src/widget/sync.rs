@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use dangol_engine::session::{Input, Outcome};
 
-use super::answers::Pending;
+use super::pending::Pending;
 use super::state::Inner;
 use crate::platform::host::Reply;
 use crate::platform::json;

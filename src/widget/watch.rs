@@ -43,17 +43,6 @@ pub(crate) mod signal {
     pub const TCF: u8 = 8;
 }
 
-/// Starts watching the page (the loader's listeners report to [`signal`]):
-/// engaged time into the profile, scroll depth, exit intent, input and
-/// time for triggers, clicks on tracked elements, slots a single-page app
-/// adds later, other tabs' storage changes, and events flushed when the
-/// page is hidden or left (fetch keepalive survives the unload).
-pub(super) fn watch_page(cell: &Rc<RefCell<Inner>>) {
-    if let Some(host) = &cell.borrow().host {
-        host.watch();
-    }
-}
-
 /// One of the page's signals (`kind`, see [`signal`], with `value`).
 pub(super) fn page_signal(cell: Rc<RefCell<Inner>>, kind: &JsValue, value: &JsValue) {
     let now = clock::now_ms();

@@ -792,4 +792,94 @@ function __wbg_get_imports() {
         assert!(import_modules(b"\0wat\x01\0\0\0").is_err());
         Ok(())
     }
+
+    /// The modules of `dir` each `.rs` file there names as `super::module`
+    /// outside comments: which sibling modules it uses.
+    fn sibling_uses(dir: &Path) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+        let mut graph = std::collections::BTreeMap::new();
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            let Some(name) = path.file_stem().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if path.extension().is_none_or(|e| e != "rs") || name == "mod" {
+                continue;
+            }
+            let mut uses: Vec<String> = Vec::new();
+            for line in std::fs::read_to_string(&path)?.lines() {
+                if line.trim_start().starts_with("//") {
+                    continue;
+                }
+                for (at, _) in line.match_indices("super::") {
+                    let rest = &line[at + "super::".len()..];
+                    let end = rest
+                        .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+                        .unwrap_or(rest.len());
+                    if end > 0 && !uses.iter().any(|u| u == &rest[..end]) {
+                        uses.push(rest[..end].to_string());
+                    }
+                }
+            }
+            graph.insert(name.to_string(), uses);
+        }
+        Ok(graph)
+    }
+
+    /// A cycle among the modules of `graph`, as the path round it.
+    fn cycle(graph: &std::collections::BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
+        fn visit(
+            node: &str,
+            graph: &std::collections::BTreeMap<String, Vec<String>>,
+            path: &mut Vec<String>,
+            done: &mut Vec<String>,
+        ) -> Option<Vec<String>> {
+            if let Some(at) = path.iter().position(|p| p == node) {
+                let mut round = path[at..].to_vec();
+                round.push(node.to_string());
+                return Some(round);
+            }
+            if done.iter().any(|d| d == node) {
+                return None;
+            }
+            path.push(node.to_string());
+            for next in graph.get(node).into_iter().flatten() {
+                if let Some(round) = visit(next, graph, path, done) {
+                    return Some(round);
+                }
+            }
+            path.pop();
+            done.push(node.to_string());
+            None
+        }
+        let mut done = Vec::new();
+        graph
+            .keys()
+            .find_map(|start| visit(start, graph, &mut Vec::new(), &mut done))
+    }
+
+    #[test]
+    fn the_widgets_modules_use_each_other_in_one_direction() -> Result<()> {
+        let graph = sibling_uses(&root().join("src/widget"))?;
+        assert!(graph.len() >= 8, "{graph:?}");
+        // The state and what is asked of the loader are at the bottom; the
+        // answers, which carry on wherever a request left off, at the top.
+        assert_eq!(graph["pending"], Vec::<String>::new());
+        assert_eq!(graph["state"], vec!["pending".to_string()]);
+        assert!(
+            graph
+                .values()
+                .all(|uses| !uses.iter().any(|u| u == "answers"))
+        );
+        assert_eq!(cycle(&graph), None);
+        // The check finds a cycle when there is one.
+        let mut looped = graph.clone();
+        looped
+            .get_mut("state")
+            .context("no state module")?
+            .push("answers".into());
+        let round = cycle(&looped).context("the cycle was not found")?;
+        assert_eq!(round.first(), round.last());
+        assert!(round.contains(&"state".to_string()) && round.contains(&"answers".to_string()));
+        Ok(())
+    }
 }
