@@ -92,7 +92,7 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
         inner.page = page.context;
         inner.page_lang = page.lang;
         if !page.hidden {
-            inner.visible_since = Some(clock::now_ms());
+            inner.watched.visibility(true, clock::now_ms());
         }
         let stored = read_stored(inner.storage.as_ref());
         let id = inner.fresh_id();
@@ -392,12 +392,7 @@ pub(crate) fn navigated(cell: &Rc<RefCell<Inner>>) {
         // A new route is a new page: its own scroll, time and exit intent;
         // slots still showing an offer keep it.
         let now = clock::now_ms();
-        inner.max_scroll_pct = 0;
-        inner.exit_intent = false;
-        inner.visible_ms = 0;
-        if inner.visible_since.is_some() {
-            inner.visible_since = Some(now);
-        }
+        inner.watched.new_page(now);
         inner.closed.clear();
         inner.waiting.clear();
         let showing: Vec<web_sys::Element> = inner.shown.iter().map(|s| s.host.clone()).collect();

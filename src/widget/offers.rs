@@ -13,7 +13,7 @@ use dangol_engine::loyalty;
 use dangol_engine::profile::Input;
 use dangol_engine::random::SplitMix64;
 use dangol_engine::time::Moment;
-use dangol_engine::trigger::{PageActivity, PageSignals};
+use dangol_engine::trigger::PageSignals;
 use web_sys::Element;
 
 #[cfg(not(feature = "full"))]
@@ -60,12 +60,7 @@ impl Inner {
 
     /// What the page has shown so far, for overlay triggers.
     pub fn signals(&self, now: i64) -> PageSignals {
-        self.session.page_signals(PageActivity {
-            visible_ms: self.visible_ms + self.visible_since.map_or(0, |since| now - since),
-            idle_ms: now - self.last_input_ms,
-            scroll_pct: self.max_scroll_pct,
-            exit_intent: self.exit_intent,
-        })
+        self.session.page_signals(self.watched.at(now))
     }
 
     fn moment(&self, now: i64) -> Moment {

@@ -9,6 +9,7 @@ use dangol_engine::event::Event;
 use dangol_engine::json::{Map, Value};
 use dangol_engine::profile::{Input as ProfileInput, Profile};
 use dangol_engine::session::{Ctx, Input, Session};
+use dangol_engine::trigger::PageWatch;
 
 use dangol_engine::config::{PlacementKind, Trigger};
 use dangol_engine::decide::Chosen;
@@ -62,22 +63,12 @@ pub(crate) struct Inner {
     /// `dangol.on` callbacks, and the calls waiting to be made.
     pub handlers: Vec<(u8, js_sys::Function)>,
     pub calls: Vec<(u8, js_sys::Function, Value)>,
-    /// Visible time on this page before `visible_since`, in milliseconds.
-    pub visible_ms: i64,
-    /// The shopper's last pointer, key, touch or scroll input.
-    pub last_input_ms: i64,
+    /// What the shopper did on this page so far.
+    pub watched: PageWatch,
     /// The widget itself, for callbacks that outlive a borrow.
     pub self_ref: Option<std::rc::Weak<std::cell::RefCell<Inner>>>,
     /// Seconds the page has been watched (see `watch::signal::TICK`).
     pub ticks: u32,
-    /// The last scroll position and when it was reached.
-    pub last_scroll: (f64, i64),
-    /// When the page last became visible, for engaged time.
-    pub visible_since: Option<i64>,
-    /// The deepest scroll on this page, in percent of the page height.
-    pub max_scroll_pct: u32,
-    /// Whether the shopper showed exit intent on this page.
-    pub exit_intent: bool,
 }
 
 /// An offer on the page.
@@ -184,14 +175,9 @@ impl Inner {
             decided: Vec::new(),
             handlers: Vec::new(),
             calls: Vec::new(),
-            visible_ms: 0,
-            last_input_ms: clock::now_ms(),
+            watched: PageWatch::new(clock::now_ms()),
             self_ref: None,
             ticks: 0,
-            last_scroll: (0.0, 0),
-            visible_since: None,
-            max_scroll_pct: 0,
-            exit_intent: false,
         }
     }
 
@@ -278,8 +264,8 @@ impl Inner {
         let mut out = self.session.export();
         out.set("site", Value::from(self.site.as_str()));
         let mut page = Map::new();
-        page.set("max_scroll_pct", Value::from(self.max_scroll_pct));
-        page.set("exit_intent", Value::from(self.exit_intent));
+        page.set("max_scroll_pct", Value::from(self.watched.max_scroll_pct));
+        page.set("exit_intent", Value::from(self.watched.exit_intent));
         out.set("page", Value::Object(page));
         Value::Object(out)
     }
@@ -287,10 +273,10 @@ impl Inner {
     /// The pointer left through the top edge (or a fast scroll up on a
     /// phone): once per page, an `exit_intent` event.
     pub fn exit_intent_seen(&mut self) -> bool {
-        if self.exit_intent {
+        if self.watched.exit_intent {
             return false;
         }
-        self.exit_intent = true;
+        self.watched.exit_intent = true;
         let mut event = Event::page_view(self.new_event_id(), clock::now_ms(), String::new());
         event.kind = "exit_intent".to_string();
         self.record(event);

@@ -8,7 +8,6 @@ use std::rc::Rc;
 
 use dangol_engine::profile::Input as ProfileInput;
 use dangol_engine::session::Input;
-use dangol_engine::trigger::scrolled_to_leave;
 use wasm_bindgen::JsValue;
 
 use super::state::{Inner, Phase};
@@ -62,12 +61,7 @@ pub(super) fn page_signal(cell: Rc<RefCell<Inner>>, kind: &JsValue, value: &JsVa
                 };
                 let depth = at(0).unwrap_or(0.0).clamp(0.0, 100.0) as u32;
                 let y = at(1).unwrap_or(0.0);
-                let last = inner.last_scroll;
-                inner.last_scroll = (y, now);
-                inner.max_scroll_pct = inner.max_scroll_pct.max(depth);
-                inner.last_input_ms = now;
-                let seen = scrolled_to_leave(last, (y, now), inner.max_scroll_pct)
-                    && inner.exit_intent_seen();
+                let seen = inner.watched.scrolled(depth, y, now) && inner.exit_intent_seen();
                 inner.check_triggers();
                 seen
             }
@@ -89,16 +83,8 @@ pub(super) fn page_signal(cell: Rc<RefCell<Inner>>, kind: &JsValue, value: &JsVa
             }
             signal::VISIBILITY => {
                 let visible = value.is_truthy();
-                match (inner.visible_since.take(), visible) {
-                    (Some(since), false) => {
-                        inner.visible_ms += (now - since).max(0);
-                        let seconds =
-                            u32::try_from(((now - since) / 1000).max(0)).unwrap_or(u32::MAX);
-                        inner.apply_input(&ProfileInput::Engaged { seconds });
-                    }
-                    (Some(since), true) => inner.visible_since = Some(since),
-                    (None, true) => inner.visible_since = Some(now),
-                    (None, false) => {}
+                if let Some(seconds) = inner.watched.visibility(visible, now) {
+                    inner.apply_input(&ProfileInput::Engaged { seconds });
                 }
                 if !visible {
                     drop(inner);
@@ -108,7 +94,7 @@ pub(super) fn page_signal(cell: Rc<RefCell<Inner>>, kind: &JsValue, value: &JsVa
             }
             // Any input resets the inactivity clock.
             signal::INPUT => {
-                inner.last_input_ms = now;
+                inner.watched.last_input_ms = now;
                 false
             }
             // Time-based triggers (dwell, inactivity) are checked every

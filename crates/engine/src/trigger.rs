@@ -52,6 +52,88 @@ pub fn scrolled_to_leave(from: (f64, i64), to: (f64, i64), deepest_pct: u32) -> 
     from.0 - to.0 > 600.0 && to.1 - from.1 < 400 && deepest_pct >= 30
 }
 
+/// What the shopper did on one page, as the widget's listeners report it,
+/// on the widget's clock: the input to overlay triggers ([`PageWatch::at`])
+/// and to engaged time.
+pub struct PageWatch {
+    /// Visible time on this page before `visible_since`, in milliseconds.
+    pub visible_ms: i64,
+    /// When the page last became visible, for engaged time.
+    pub visible_since: Option<i64>,
+    /// The shopper's last pointer, key, touch or scroll input.
+    pub last_input_ms: i64,
+    /// The last scroll position and when it was reached.
+    pub last_scroll: (f64, i64),
+    /// The deepest scroll on this page, in percent of the page height.
+    pub max_scroll_pct: u32,
+    /// Whether the shopper showed exit intent on this page.
+    pub exit_intent: bool,
+}
+
+impl PageWatch {
+    /// A page loaded at `now`, not yet visible.
+    pub fn new(now: i64) -> PageWatch {
+        PageWatch {
+            visible_ms: 0,
+            visible_since: None,
+            last_input_ms: now,
+            last_scroll: (0.0, 0),
+            max_scroll_pct: 0,
+            exit_intent: false,
+        }
+    }
+
+    /// The page at `now`, for the session's trigger signals.
+    pub fn at(&self, now: i64) -> PageActivity {
+        PageActivity {
+            visible_ms: self.visible_ms + self.visible_since.map_or(0, |since| now - since),
+            idle_ms: now - self.last_input_ms,
+            scroll_pct: self.max_scroll_pct,
+            exit_intent: self.exit_intent,
+        }
+    }
+
+    /// A new route in a single-page app: a new page, with its own scroll,
+    /// visible time and exit intent.
+    pub fn new_page(&mut self, now: i64) {
+        self.max_scroll_pct = 0;
+        self.exit_intent = false;
+        self.visible_ms = 0;
+        if self.visible_since.is_some() {
+            self.visible_since = Some(now);
+        }
+    }
+
+    /// The page scrolled to `depth` percent, `y` pixels down, at `now`:
+    /// whether that was a phone's scroll away (see [`scrolled_to_leave`]).
+    pub fn scrolled(&mut self, depth: u32, y: f64, now: i64) -> bool {
+        let last = std::mem::replace(&mut self.last_scroll, (y, now));
+        self.max_scroll_pct = self.max_scroll_pct.max(depth);
+        self.last_input_ms = now;
+        scrolled_to_leave(last, (y, now), self.max_scroll_pct)
+    }
+
+    /// The page became visible or hidden at `now`; when hidden, the
+    /// seconds it was visible since it last became so (engaged time).
+    pub fn visibility(&mut self, visible: bool, now: i64) -> Option<u32> {
+        match (self.visible_since.take(), visible) {
+            (Some(since), false) => {
+                self.visible_ms += (now - since).max(0);
+                Some(u32::try_from(((now - since) / 1000).max(0)).unwrap_or(u32::MAX))
+            }
+            (Some(since), true) => {
+                self.visible_since = Some(since);
+                None
+            }
+            (None, true) => {
+                self.visible_since = Some(now);
+                None
+            }
+            (None, false) => None,
+        }
+    }
+}
+
 impl PageSignals {
     /// The signals of `page`, with what the profile adds: the page's
     /// number in the session, and the sessions and cart items only when
@@ -163,6 +245,53 @@ mod tests {
         assert!(!scrolled_to_leave((2000.0, t), (1300.0, t + 250), 29));
         // Scrolling down is never leaving.
         assert!(!scrolled_to_leave((1300.0, t), (2000.0, t + 100), 90));
+    }
+
+    #[test]
+    fn a_page_watch_counts_visible_time_idle_time_scroll_and_starts_over_on_a_new_route() {
+        let t = 1_000_000;
+        let mut w = PageWatch::new(t);
+        assert_eq!(
+            w.at(t + 5_000),
+            PageActivity {
+                idle_ms: 5_000,
+                ..PageActivity::default()
+            }
+        );
+        // Visible for 12.5 s, hidden, visible again for 3 s.
+        assert_eq!(w.visibility(true, t), None);
+        assert_eq!(
+            w.visibility(true, t + 1_000),
+            None,
+            "still the same visible stretch"
+        );
+        assert_eq!(w.visibility(false, t + 12_500), Some(12));
+        assert_eq!(w.visibility(false, t + 13_000), None);
+        assert_eq!(w.visibility(true, t + 20_000), None);
+        assert_eq!(w.at(t + 23_000).visible_ms, 15_500);
+        // Reading down, then a fast scroll back up: exit intent on a phone.
+        assert!(!w.scrolled(40, 2_000.0, t + 22_000));
+        assert!(w.scrolled(40, 1_200.0, t + 22_200));
+        let now = w.at(t + 23_000);
+        assert_eq!((now.scroll_pct, now.idle_ms), (40, 800));
+        // A hidden page's time since it was hidden does not count.
+        let mut hidden = PageWatch::new(t);
+        hidden.visibility(true, t);
+        hidden.visibility(false, t + 2_000);
+        assert_eq!(hidden.at(t + 60_000).visible_ms, 2_000);
+        // A new route: its own scroll, time and exit intent.
+        w.exit_intent = true;
+        w.new_page(t + 30_000);
+        let fresh = w.at(t + 31_000);
+        assert_eq!(
+            (fresh.visible_ms, fresh.scroll_pct, fresh.exit_intent),
+            (1_000, 0, false)
+        );
+        // A clock that went back never makes engaged time negative.
+        let mut back = PageWatch::new(t);
+        back.visibility(true, t);
+        assert_eq!(back.visibility(false, t - 5_000), Some(0));
+        assert_eq!(back.at(t).visible_ms, 0);
     }
 
     #[test]
