@@ -3,8 +3,8 @@
 //! shopper actually saw, dismissed and bought.
 
 use dangol_engine::attributes;
-use dangol_engine::config::{CompiledCampaign, CompiledConfig, PlacementKind, Trigger};
-use dangol_engine::decide::{Chosen, Shopper, decide_page};
+use dangol_engine::config::{CompiledCampaign, CompiledConfig, PlacementKind};
+use dangol_engine::decide::{Chosen, Shopper, decide_page, open_overlays, round_events};
 use dangol_engine::event::Event;
 use dangol_engine::i18n::Lang;
 use dangol_engine::json::Value;
@@ -94,18 +94,15 @@ impl Inner {
             .filter(|(_, el)| !self.decided.iter().any(|d| d == el))
             .collect();
         let signals = self.signals(now);
-        let overlays: Vec<(String, PlacementKind, Trigger)> = config
-            .config()
-            .placements
-            .iter()
-            .filter(|p| p.kind != PlacementKind::Inline)
-            .filter(|p| !self.shown.iter().any(|s| s.placement == p.id))
-            .filter(|p| !self.waiting.iter().any(|w| w.placement == p.id))
-            .filter(|p| !self.closed.contains(&p.id))
-            .map(|p| (p.id.clone(), p.kind, p.trigger.unwrap_or(Trigger::PageLoad)))
-            .filter(|(_, _, t)| t.may_fire_later(&signals))
-            .collect();
-        // Inline slots first: overlays get what pressure leaves.
+        let overlays = open_overlays(
+            &config,
+            |p| {
+                self.shown.iter().any(|s| s.placement == p)
+                    || self.waiting.iter().any(|w| w.placement == p)
+                    || self.closed.iter().any(|c| c == p)
+            },
+            &signals,
+        );
         let mut placements: Vec<&str> = slots.iter().map(|(p, _)| p.as_str()).collect();
         placements.extend(overlays.iter().map(|(p, _, _)| p.as_str()));
         let seed = random::hex_id(self.host.as_ref(), 8)
@@ -125,29 +122,14 @@ impl Inner {
             &mut SplitMix64::new(seed),
             &BrowserRegex,
         );
-        // The global holdout's control group, once per page: the baseline
-        // for the overall uplift of personalisation.
-        let held = |d: &dangol_engine::decide::Decision| {
-            d.reasons
-                .iter()
-                .any(|r| matches!(r, dangol_engine::decide::Reason::GlobalHoldout))
-        };
-        if decisions.iter().any(held) && !self.decisions.iter().any(held) {
-            let mut event = Event::page_view(self.new_event_id(), now, String::new());
-            event.kind = "global_holdout".to_string();
+        for event in round_events(&decisions, &self.decisions, now, &mut || {
+            self.new_event_id()
+        }) {
             self.record(event);
         }
         let lang = self.lang();
         let mut ready = Vec::new();
         for decision in &decisions {
-            for campaign in &decision.held_out {
-                self.record(Event::holdout(
-                    self.new_event_id(),
-                    now,
-                    String::new(),
-                    campaign,
-                ));
-            }
             if let Some(chosen) = decision.chosen() {
                 let why = config
                     .campaigns()

@@ -277,8 +277,7 @@ impl Inner {
             return false;
         }
         self.watched.exit_intent = true;
-        let mut event = Event::page_view(self.new_event_id(), clock::now_ms(), String::new());
-        event.kind = "exit_intent".to_string();
+        let event = Event::exit_intent(self.new_event_id(), clock::now_ms(), String::new());
         self.record(event);
         true
     }

@@ -17,11 +17,15 @@ use serde::Serialize;
 
 use crate::bucket;
 use crate::condition::{RegexEngine, Resolved};
-use crate::config::{Allocation, CompiledCampaign, CompiledConfig, Content, Schedule};
+use crate::config::{
+    Allocation, CompiledCampaign, CompiledConfig, Content, PlacementKind, Schedule, Trigger,
+};
 use crate::consent::Consent;
+use crate::event::Event;
 use crate::ledger::{Cap, Ledger};
 use crate::random::{Random, beta};
 use crate::time::Moment;
+use crate::trigger::PageSignals;
 
 /// Why a campaign was or was not shown. Tests assert on these and the
 /// shopper-facing "why this offer?" is built from them.
@@ -238,6 +242,49 @@ pub fn decide_page(
         .iter()
         .map(|p| decide_one(config, p, shopper, moment, rng, regex, &mut page))
         .collect()
+}
+
+/// The overlay placements of `config` a page may still decide for, with
+/// their kind and trigger (page load when none is set): those not
+/// `settled` on the page (shown, waiting for their trigger or closed by
+/// the shopper) whose trigger can still fire, given `signals`. A page
+/// decides its inline slots first: overlays get what pressure leaves.
+pub fn open_overlays(
+    config: &CompiledConfig,
+    settled: impl Fn(&str) -> bool,
+    signals: &PageSignals,
+) -> Vec<(String, PlacementKind, Trigger)> {
+    config
+        .config()
+        .placements
+        .iter()
+        .filter(|p| p.kind != PlacementKind::Inline && !settled(&p.id))
+        .map(|p| (p.id.clone(), p.kind, p.trigger.unwrap_or(Trigger::PageLoad)))
+        .filter(|(_, _, t)| t.may_fire_later(signals))
+        .collect()
+}
+
+/// The events a page's round of `decisions`, after the `earlier` ones on
+/// the same page, records at `now` (each with an id from `id`): a
+/// `global_holdout` the first time the shopper is in the global holdout's
+/// control group on the page, and a `holdout` for every campaign whose
+/// holdout the shopper is in, so results compare each against what was
+/// not shown.
+pub fn round_events(
+    decisions: &[Decision],
+    earlier: &[Decision],
+    now: i64,
+    id: &mut dyn FnMut() -> String,
+) -> Vec<Event> {
+    let held = |d: &Decision| d.reasons.iter().any(|r| matches!(r, Reason::GlobalHoldout));
+    let mut events = Vec::new();
+    if decisions.iter().any(held) && !earlier.iter().any(held) {
+        events.push(Event::global_holdout(id(), now, String::new()));
+    }
+    for campaign in decisions.iter().flat_map(|d| &d.held_out) {
+        events.push(Event::holdout(id(), now, String::new(), campaign));
+    }
+    events
 }
 
 /// Decides one placement on its own.
@@ -833,6 +880,106 @@ mod tests {
                 winner: "a".into()
             }
         );
+    }
+
+    #[test]
+    fn a_page_decides_the_overlays_it_has_not_settled_whose_trigger_can_still_fire() {
+        let mut config = site(json!([banner("a", json!({}))]));
+        config["placements"] = json!([
+            {"id": "exit", "kind": "modal", "trigger": {"type": "exit_intent"}},
+            {"id": "dwell", "kind": "toast", "trigger": {"type": "dwell", "seconds": 30}},
+            {"id": "second", "kind": "bar", "trigger": {"type": "nth_page_view", "n": 2}},
+            {"id": "now", "kind": "modal"},
+            {"id": "hero", "kind": "inline"}
+        ]);
+        let cfg = compiled(config);
+        let first_page = PageSignals {
+            session_page_views: 1,
+            ..PageSignals::default()
+        };
+        let open =
+            |settled: &[&str], signals: &PageSignals| -> Vec<(String, PlacementKind, Trigger)> {
+                open_overlays(&cfg, |p| settled.contains(&p), signals)
+            };
+        assert_eq!(
+            open(&[], &first_page),
+            vec![
+                (
+                    "exit".to_string(),
+                    PlacementKind::Modal,
+                    Trigger::ExitIntent
+                ),
+                (
+                    "dwell".to_string(),
+                    PlacementKind::Toast,
+                    Trigger::Dwell { seconds: 30 }
+                ),
+                ("now".to_string(), PlacementKind::Modal, Trigger::PageLoad),
+            ],
+            "no inline slot, and the second page's bar cannot open on the first"
+        );
+        let names = |list: Vec<(String, PlacementKind, Trigger)>| -> Vec<String> {
+            list.into_iter().map(|(p, _, _)| p).collect()
+        };
+        assert_eq!(names(open(&["exit", "now"], &first_page)), ["dwell"]);
+        let second_page = PageSignals {
+            session_page_views: 2,
+            ..first_page
+        };
+        assert_eq!(
+            names(open(&["exit", "dwell", "now"], &second_page)),
+            ["second"]
+        );
+    }
+
+    #[test]
+    fn a_page_records_the_global_holdout_once_and_every_campaign_held_out() {
+        let decision = |reasons: Vec<Reason>, held_out: &[&str]| Decision {
+            placement: "p".into(),
+            chosen: None,
+            reasons,
+            held_out: held_out.iter().map(|c| c.to_string()).collect(),
+        };
+        let mut next = 0;
+        let mut id = || {
+            next += 1;
+            format!("e{next}")
+        };
+        let global = decision(vec![Reason::GlobalHoldout], &[]);
+        let held = decision(
+            vec![Reason::Holdout {
+                campaign: "spring".into(),
+            }],
+            &["spring", "vip"],
+        );
+        let kinds = |events: &[Event]| -> Vec<(String, Option<String>)> {
+            events
+                .iter()
+                .map(|e| (e.kind.clone(), e.campaign.clone()))
+                .collect()
+        };
+        let first = round_events(&[global.clone(), held.clone()], &[], NOW, &mut id);
+        assert_eq!(
+            kinds(&first),
+            [
+                ("global_holdout".to_string(), None),
+                ("holdout".to_string(), Some("spring".to_string())),
+                ("holdout".to_string(), Some("vip".to_string())),
+            ]
+        );
+        assert_eq!(
+            first
+                .iter()
+                .map(|e| (e.id.as_str(), e.ts))
+                .collect::<Vec<_>>(),
+            [("e1", NOW), ("e2", NOW), ("e3", NOW)]
+        );
+        // A later round on the same page (a slot added, a new route's
+        // leftovers): the global holdout is not counted again.
+        let earlier = [global.clone(), held];
+        let later = round_events(std::slice::from_ref(&global), &earlier, NOW + 1, &mut id);
+        assert!(later.is_empty(), "{later:?}");
+        assert!(round_events(&[decision(vec![], &[])], &[], NOW, &mut id).is_empty());
     }
 
     #[test]

@@ -142,6 +142,17 @@ impl Event {
         }
     }
 
+    /// The shopper is in the global holdout's control group on this page:
+    /// the baseline for personalisation's overall uplift.
+    pub fn global_holdout(id: String, ts: i64, anon: String) -> Self {
+        Self::bare(id, "global_holdout", ts, anon)
+    }
+
+    /// The shopper showed exit intent on this page.
+    pub fn exit_intent(id: String, ts: i64, anon: String) -> Self {
+        Self::bare(id, "exit_intent", ts, anon)
+    }
+
     fn bare(id: String, kind: &str, ts: i64, anon: String) -> Self {
         Self {
             id,
