@@ -294,6 +294,64 @@ mod tests {
         assert_eq!(back.at(t).visible_ms, 0);
     }
 
+    /// One thing the page's listeners report, `dt` milliseconds after the
+    /// one before.
+    #[derive(Debug, Clone)]
+    enum Seen {
+        Visible(bool),
+        Scroll(u32, f64),
+        Input,
+        NewRoute,
+    }
+
+    fn seen() -> impl proptest::strategy::Strategy<Value = (i64, Seen)> {
+        use proptest::prelude::*;
+        let what = prop_oneof![
+            any::<bool>().prop_map(Seen::Visible),
+            (0u32..=100, 0.0f64..20_000.0).prop_map(|(d, y)| Seen::Scroll(d, y)),
+            Just(Seen::Input),
+            Just(Seen::NewRoute),
+        ];
+        (0i64..5_000, what)
+    }
+
+    proptest::proptest! {
+        /// On a clock that only goes forward: the visible time never
+        /// exceeds the time since the page (or its route) began, engaged
+        /// seconds add up to no more than the visible time, and idle time
+        /// and scroll depth stay within their bounds.
+        #[test]
+        fn a_page_watch_never_counts_more_time_than_passed(steps in proptest::collection::vec(seen(), 0..60)) {
+            let t0 = 1_000_000;
+            let mut w = PageWatch::new(t0);
+            let (mut now, mut began, mut engaged_ms) = (t0, t0, 0i64);
+            for (dt, what) in steps {
+                now += dt;
+                match what {
+                    Seen::Visible(v) => {
+                        if let Some(s) = w.visibility(v, now) {
+                            engaged_ms += i64::from(s) * 1000;
+                        }
+                    }
+                    Seen::Scroll(depth, y) => {
+                        w.scrolled(depth, y, now);
+                    }
+                    Seen::Input => w.last_input_ms = now,
+                    Seen::NewRoute => {
+                        w.new_page(now);
+                        began = now;
+                        engaged_ms = 0;
+                    }
+                }
+                let a = w.at(now);
+                proptest::prop_assert!(a.visible_ms >= 0 && a.visible_ms <= now - began, "{a:?}");
+                proptest::prop_assert!(engaged_ms <= a.visible_ms.max(0) + 1, "{engaged_ms} > {a:?}");
+                proptest::prop_assert!(a.idle_ms >= 0 && a.idle_ms <= now - t0);
+                proptest::prop_assert!(a.scroll_pct <= 100);
+            }
+        }
+    }
+
     #[test]
     fn a_clock_that_went_back_counts_no_seconds_and_the_first_page_is_one() {
         let page = PageActivity {
