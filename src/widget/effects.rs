@@ -107,6 +107,7 @@ impl Inner {
                         let _ = storage.remove(&key.name());
                     }
                 }
+                Effect::ReadOutboxes => self.offer_orphans(),
                 Effect::RemoveOutboxes => {
                     if let Some(storage) = &self.storage {
                         for name in storage.names(OUTBOX_PREFIX) {
@@ -188,7 +189,7 @@ impl Inner {
 
     /// Hands the session the outboxes other pages stored, so it adopts those
     /// whose page is gone.
-    pub fn offer_orphans(&mut self) {
+    fn offer_orphans(&mut self) {
         let Some(storage) = self.storage.clone() else {
             return;
         };

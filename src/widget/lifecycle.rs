@@ -144,7 +144,6 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
         // 4. This page view, in memory (and in storage with consent).
         let page_view = Event::page_view(inner.new_event_id(), clock::now_ms(), String::new());
         inner.record(page_view);
-        inner.offer_orphans();
         let view = Input::Profile(ProfileInput::PageView {
             category: inner.page.category.clone(),
             sale: inner.page.page_type.as_deref() == Some("sale"),

@@ -67,8 +67,6 @@ pub(crate) struct Inner {
     pub watched: PageWatch,
     /// The widget itself, for callbacks that outlive a borrow.
     pub self_ref: Option<std::rc::Weak<std::cell::RefCell<Inner>>>,
-    /// Seconds the page has been watched (see `watch::signal::TICK`).
-    pub ticks: u32,
 }
 
 /// An offer on the page.
@@ -177,7 +175,6 @@ impl Inner {
             calls: Vec::new(),
             watched: PageWatch::new(clock::now_ms()),
             self_ref: None,
-            ticks: 0,
         }
     }
 

@@ -98,16 +98,12 @@ pub(super) fn page_signal(cell: Rc<RefCell<Inner>>, kind: &JsValue, value: &JsVa
                 false
             }
             // Time-based triggers (dwell, inactivity) are checked every
-            // second. The outbox's heartbeat tells other pages this one is
-            // alive; every few seconds, outboxes of pages that are gone are
-            // adopted.
+            // second; the session's tick keeps the outbox's heartbeat (it
+            // tells other pages this one is alive) and, every few seconds,
+            // asks for the outboxes of pages that are gone.
             signal::TICK => {
-                inner.ticks = inner.ticks.wrapping_add(1);
                 inner.check_triggers();
                 inner.input(Input::Tick);
-                if inner.ticks.is_multiple_of(3) {
-                    inner.offer_orphans();
-                }
                 inner.session.due(now) || !inner.calls.is_empty()
             }
             signal::ADDED => {

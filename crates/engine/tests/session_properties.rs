@@ -158,6 +158,7 @@ impl World {
     fn carry_out(&mut self, tab: usize, out: Vec<Effect>) {
         let purposes = self.tabs[tab].purposes();
         let before = self.storage.clone();
+        let mut read = false;
         for effect in &out {
             let text = format!("{effect:?}");
             if !matches!(effect, Effect::Erase { .. }) {
@@ -200,6 +201,10 @@ impl World {
                     self.storage.remove(&key.name());
                 }
                 Effect::RemoveOutboxes => self.storage.retain(|k, _| !k.starts_with("outbox:")),
+                Effect::ReadOutboxes => {
+                    assert!(purposes.measurement.may_send(), "{text}");
+                    read = true;
+                }
                 Effect::Wipe => self.storage.clear(),
                 Effect::Erase { id, .. } => self.dead.push(id.clone()),
                 Effect::Identify {
@@ -258,6 +263,23 @@ impl World {
                 self.handle(other, Input::StorageChanged(Some(key), v));
             }
         }
+        // The tab asked for the stored outboxes: it is answered at once.
+        if read {
+            self.orphans(tab);
+        }
+    }
+
+    /// Every page's stored outbox, handed to `tab` to adopt.
+    fn orphans(&mut self, tab: usize) {
+        let list = self
+            .storage
+            .iter()
+            .filter_map(|(k, v)| {
+                let page = k.strip_prefix("outbox:")?;
+                Some((page.to_string(), serde_json::from_str(v).ok()))
+            })
+            .collect();
+        self.handle(tab, Input::Orphans(list));
     }
 
     fn run(&mut self, tab: usize, step: &Step) {
@@ -380,17 +402,7 @@ impl World {
                     self.handle(tab, Input::Identified(customer, answer));
                 }
             }
-            Step::Orphans => {
-                let list = self
-                    .storage
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        let page = k.strip_prefix("outbox:")?;
-                        Some((page.to_string(), serde_json::from_str(v).ok()))
-                    })
-                    .collect();
-                self.handle(tab, Input::Orphans(list));
-            }
+            Step::Orphans => self.orphans(tab),
         }
     }
 }

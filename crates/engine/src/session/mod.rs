@@ -51,6 +51,10 @@ pub const ORPHAN_MS: i64 = 4_000;
 /// A page with unsent events rewrites its outbox at least this often, so
 /// other pages can tell it is alive.
 pub const HEARTBEAT_MS: i64 = 2_000;
+
+/// How often a page looks for the outboxes of pages that are gone (on the
+/// timer's tick, with measurement consent).
+pub const ADOPT_EVERY_MS: i64 = 3_000;
 /// Profile inputs kept in memory before consent, replayed onto the stored
 /// profile when consent restores it.
 const MAX_PENDING_INPUTS: usize = 64;
@@ -128,6 +132,10 @@ pub enum Effect {
     Remove(Key),
     /// Remove every page's stored outbox.
     RemoveOutboxes,
+    /// Read every page's stored outbox (see [`OUTBOX_PREFIX`]) and answer
+    /// with [`Input::Orphans`], so the outboxes of pages that are gone are
+    /// adopted.
+    ReadOutboxes,
     /// Remove every key of the site.
     Wipe,
     /// Ask the server to erase everything tied to `id`, proven with `key`.
@@ -349,6 +357,8 @@ pub struct Session {
     in_flight: Option<(u32, Batch)>,
     tickets: u32,
     saved_ms: i64,
+    /// When this page last looked for other pages' outboxes.
+    adopt_ms: i64,
     /// The signed-in customer and the shop's proof, this page only.
     #[cfg(feature = "identity")]
     identity: Option<(String, String)>,
@@ -379,6 +389,7 @@ impl Session {
             .as_deref()
             .map(|text| Purposes::decode(Some(text)));
         session.stored = stored;
+        session.adopt_ms = ctx.now_ms;
         let mut out = Vec::new();
         let signals = Signals {
             own,
@@ -386,6 +397,11 @@ impl Session {
             ..Signals::default()
         };
         session.change(&mut out, ctx, signals);
+        // Outboxes of pages that are gone (a reload, a closed tab) are
+        // adopted at once, then every `ADOPT_EVERY_MS`.
+        if session.purposes.measurement.may_send() {
+            out.push(Effect::ReadOutboxes);
+        }
         (session, out)
     }
 
@@ -409,6 +425,7 @@ impl Session {
             in_flight: None,
             tickets: 0,
             saved_ms: 0,
+            adopt_ms: 0,
             #[cfg(feature = "identity")]
             identity: None,
             #[cfg(feature = "identity")]
@@ -669,11 +686,14 @@ impl Session {
             }
             Input::Sent(ticket, outcome) => self.sent(ticket, outcome, &mut out, ctx),
             Input::Tick => {
-                if self.purposes.measurement.may_send()
-                    && !self.outbox.is_empty()
-                    && ctx.now_ms - self.saved_ms >= HEARTBEAT_MS
-                {
-                    self.save_outbox(&mut out, ctx.now_ms);
+                if self.purposes.measurement.may_send() {
+                    if !self.outbox.is_empty() && ctx.now_ms - self.saved_ms >= HEARTBEAT_MS {
+                        self.save_outbox(&mut out, ctx.now_ms);
+                    }
+                    if ctx.now_ms - self.adopt_ms >= ADOPT_EVERY_MS {
+                        self.adopt_ms = ctx.now_ms;
+                        out.push(Effect::ReadOutboxes);
+                    }
                 }
             }
             Input::Orphans(list) => self.adopt(list, &mut out, ctx.now_ms),

@@ -945,3 +945,52 @@ fn overlay_triggers_see_the_cart_and_earlier_sessions_only_with_personalisation(
     let withdrawn = page.session.page_signals(activity);
     assert_eq!((withdrawn.sessions, withdrawn.cart_items), (0, 0));
 }
+
+#[test]
+fn outboxes_of_pages_that_are_gone_are_looked_for_at_start_and_every_few_seconds_with_measurement_only()
+ {
+    let reads = |out: &[Effect]| out.iter().filter(|e| **e == Effect::ReadOutboxes).count();
+    // No consent: nothing is read, however long the page stays.
+    let mut page = Page::new();
+    for _ in 0..10 {
+        page.now += 1_000;
+        assert_eq!(reads(&page.on(Input::Tick)), 0);
+    }
+    // Personalisation only: this page sends nothing, so it adopts nothing.
+    page.on(Input::Own(Purposes {
+        personalisation: Consent::Granted,
+        measurement: Consent::Denied,
+    }));
+    page.now += ADOPT_EVERY_MS;
+    assert_eq!(reads(&page.on(Input::Tick)), 0);
+    // With measurement: every `ADOPT_EVERY_MS` on the timer's tick.
+    page.on(Input::Own(yes()));
+    let mut ticks = Vec::new();
+    for _ in 0..9 {
+        page.now += 1_000;
+        ticks.push(reads(&page.on(Input::Tick)));
+    }
+    assert_eq!(ticks.iter().sum::<usize>(), 3, "{ticks:?}");
+    assert!(
+        ticks.windows(3).all(|w| w.iter().sum::<usize>() == 1),
+        "{ticks:?}"
+    );
+    // A new page with a stored choice of both looks at once.
+    let stored = Page::stored_after(&page.on(Input::Own(yes())));
+    let (_, start) = Page::start(
+        Stored {
+            consent: Some("granted".into()),
+            ..stored
+        },
+        false,
+    );
+    assert_eq!(reads(&start), 1, "{start:?}");
+    let (_, refused) = Page::start(
+        Stored {
+            consent: Some("denied".into()),
+            ..Stored::default()
+        },
+        false,
+    );
+    assert_eq!(reads(&refused), 0);
+}
