@@ -389,7 +389,6 @@ impl Session {
             .as_deref()
             .map(|text| Purposes::decode(Some(text)));
         session.stored = stored;
-        session.adopt_ms = ctx.now_ms;
         let mut out = Vec::new();
         let signals = Signals {
             own,
@@ -397,11 +396,6 @@ impl Session {
             ..Signals::default()
         };
         session.change(&mut out, ctx, signals);
-        // Outboxes of pages that are gone (a reload, a closed tab) are
-        // adopted at once, then every `ADOPT_EVERY_MS`.
-        if session.purposes.measurement.may_send() {
-            out.push(Effect::ReadOutboxes);
-        }
         (session, out)
     }
 
@@ -813,6 +807,14 @@ impl Session {
                 self.clear_all();
                 out.push(Effect::Wipe);
             }
+        }
+        // 4. Measurement allowed (a stored choice at start, a grant, a
+        //    consent manager's answer): the outboxes of pages that are gone
+        //    (a reload, a closed tab) are looked for at once, then every
+        //    `ADOPT_EVERY_MS` on the tick.
+        if !before.measurement.may_send() && after.measurement.may_send() {
+            self.adopt_ms = ctx.now_ms;
+            out.push(Effect::ReadOutboxes);
         }
     }
 

@@ -947,7 +947,7 @@ fn overlay_triggers_see_the_cart_and_earlier_sessions_only_with_personalisation(
 }
 
 #[test]
-fn outboxes_of_pages_that_are_gone_are_looked_for_at_start_and_every_few_seconds_with_measurement_only()
+fn outboxes_of_pages_that_are_gone_are_looked_for_once_measurement_is_allowed_and_every_few_seconds()
  {
     let reads = |out: &[Effect]| out.iter().filter(|e| **e == Effect::ReadOutboxes).count();
     // No consent: nothing is read, however long the page stays.
@@ -963,8 +963,9 @@ fn outboxes_of_pages_that_are_gone_are_looked_for_at_start_and_every_few_seconds
     }));
     page.now += ADOPT_EVERY_MS;
     assert_eq!(reads(&page.on(Input::Tick)), 0);
-    // With measurement: every `ADOPT_EVERY_MS` on the timer's tick.
-    page.on(Input::Own(yes()));
+    // Measurement granted: at once, then every `ADOPT_EVERY_MS` on the
+    // timer's tick.
+    assert_eq!(reads(&page.on(Input::Own(yes()))), 1);
     let mut ticks = Vec::new();
     for _ in 0..9 {
         page.now += 1_000;
@@ -993,4 +994,10 @@ fn outboxes_of_pages_that_are_gone_are_looked_for_at_start_and_every_few_seconds
         false,
     );
     assert_eq!(reads(&refused), 0);
+    // A consent manager's yes, on a page that started without an answer.
+    let (mut cmp, start) = Page::start(Stored::default(), false);
+    assert_eq!(reads(&start), 0);
+    assert_eq!(reads(&cmp.on(Input::Tcf(from_tcf(|_| true)))), 1);
+    // A second yes from the same source is no new permission.
+    assert_eq!(reads(&cmp.on(Input::Tcf(from_tcf(|_| true)))), 0);
 }
