@@ -267,16 +267,10 @@ impl Inner {
         Value::Object(out)
     }
 
-    /// The pointer left through the top edge (or a fast scroll up on a
-    /// phone): once per page, an `exit_intent` event.
-    pub fn exit_intent_seen(&mut self) -> bool {
-        if self.watched.exit_intent {
-            return false;
-        }
-        self.watched.exit_intent = true;
+    /// The page's first exit intent: an `exit_intent` event.
+    pub fn exit_intent(&mut self) {
         let event = Event::exit_intent(self.new_event_id(), clock::now_ms(), String::new());
         self.record(event);
-        true
     }
 
     /// The claim request for a coupon: URL and body, when consent allows a

@@ -61,13 +61,17 @@ pub(super) fn page_signal(cell: Rc<RefCell<Inner>>, kind: &JsValue, value: &JsVa
                 };
                 let depth = at(0).unwrap_or(0.0).clamp(0.0, 100.0) as u32;
                 let y = at(1).unwrap_or(0.0);
-                let seen = inner.watched.scrolled(depth, y, now) && inner.exit_intent_seen();
+                let seen = inner.watched.scrolled(depth, y, now);
+                if seen {
+                    inner.exit_intent();
+                }
                 inner.check_triggers();
                 seen
             }
             signal::LEAVE => {
-                let seen = inner.exit_intent_seen();
+                let seen = inner.watched.left();
                 if seen {
+                    inner.exit_intent();
                     inner.check_triggers();
                 }
                 seen

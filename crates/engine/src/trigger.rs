@@ -105,12 +105,20 @@ impl PageWatch {
     }
 
     /// The page scrolled to `depth` percent, `y` pixels down, at `now`:
-    /// whether that was a phone's scroll away (see [`scrolled_to_leave`]).
+    /// whether that was a phone's scroll away (see [`scrolled_to_leave`])
+    /// and the page's first exit intent (see [`PageWatch::left`]).
     pub fn scrolled(&mut self, depth: u32, y: f64, now: i64) -> bool {
         let last = std::mem::replace(&mut self.last_scroll, (y, now));
         self.max_scroll_pct = self.max_scroll_pct.max(depth);
         self.last_input_ms = now;
-        scrolled_to_leave(last, (y, now), self.max_scroll_pct)
+        scrolled_to_leave(last, (y, now), self.max_scroll_pct) && self.left()
+    }
+
+    /// The shopper showed exit intent (the pointer left through the top
+    /// edge, or a phone's scroll away): whether it is the first time on
+    /// this page. Exit intent is recorded once per page.
+    pub fn left(&mut self) -> bool {
+        !std::mem::replace(&mut self.exit_intent, true)
     }
 
     /// The page became visible or hidden at `now`; when hidden, the
@@ -273,20 +281,28 @@ mod tests {
         assert!(!w.scrolled(40, 2_000.0, t + 22_000));
         assert!(w.scrolled(40, 1_200.0, t + 22_200));
         let now = w.at(t + 23_000);
-        assert_eq!((now.scroll_pct, now.idle_ms), (40, 800));
+        assert_eq!(
+            (now.scroll_pct, now.idle_ms, now.exit_intent),
+            (40, 800, true)
+        );
+        // Exit intent counts once per page, however the shopper shows it.
+        assert!(!w.scrolled(40, 2_000.0, t + 24_000));
+        assert!(!w.scrolled(40, 1_000.0, t + 24_100), "a second scroll away");
+        assert!(!w.left(), "the pointer leaving after the scroll away");
         // A hidden page's time since it was hidden does not count.
         let mut hidden = PageWatch::new(t);
         hidden.visibility(true, t);
         hidden.visibility(false, t + 2_000);
         assert_eq!(hidden.at(t + 60_000).visible_ms, 2_000);
         // A new route: its own scroll, time and exit intent.
-        w.exit_intent = true;
         w.new_page(t + 30_000);
         let fresh = w.at(t + 31_000);
         assert_eq!(
             (fresh.visible_ms, fresh.scroll_pct, fresh.exit_intent),
             (1_000, 0, false)
         );
+        assert!(w.left(), "the new route's first exit intent");
+        assert!(!w.left());
         // A clock that went back never makes engaged time negative.
         let mut back = PageWatch::new(t);
         back.visibility(true, t);
@@ -300,6 +316,7 @@ mod tests {
     enum Seen {
         Visible(bool),
         Scroll(u32, f64),
+        Leave,
         Input,
         NewRoute,
     }
@@ -309,6 +326,7 @@ mod tests {
         let what = prop_oneof![
             any::<bool>().prop_map(Seen::Visible),
             (0u32..=100, 0.0f64..20_000.0).prop_map(|(d, y)| Seen::Scroll(d, y)),
+            Just(Seen::Leave),
             Just(Seen::Input),
             Just(Seen::NewRoute),
         ];
@@ -319,12 +337,15 @@ mod tests {
         /// On a clock that only goes forward: the visible time never
         /// exceeds the time since the page (or its route) began, engaged
         /// seconds add up to no more than the visible time, and idle time
-        /// and scroll depth stay within their bounds.
+        /// and scroll depth stay within their bounds. Exit intent is
+        /// reported at most once per page, and every page that showed it
+        /// reported it.
         #[test]
         fn a_page_watch_never_counts_more_time_than_passed(steps in proptest::collection::vec(seen(), 0..60)) {
             let t0 = 1_000_000;
             let mut w = PageWatch::new(t0);
             let (mut now, mut began, mut engaged_ms) = (t0, t0, 0i64);
+            let mut exits = 0;
             for (dt, what) in steps {
                 now += dt;
                 match what {
@@ -333,17 +354,18 @@ mod tests {
                             engaged_ms += i64::from(s) * 1000;
                         }
                     }
-                    Seen::Scroll(depth, y) => {
-                        w.scrolled(depth, y, now);
-                    }
+                    Seen::Scroll(depth, y) => exits += u32::from(w.scrolled(depth, y, now)),
+                    Seen::Leave => exits += u32::from(w.left()),
                     Seen::Input => w.last_input_ms = now,
                     Seen::NewRoute => {
                         w.new_page(now);
                         began = now;
                         engaged_ms = 0;
+                        exits = 0;
                     }
                 }
                 let a = w.at(now);
+                proptest::prop_assert_eq!(exits, u32::from(a.exit_intent));
                 proptest::prop_assert!(a.visible_ms >= 0 && a.visible_ms <= now - began, "{a:?}");
                 proptest::prop_assert!(engaged_ms <= a.visible_ms.max(0) + 1, "{engaged_ms} > {a:?}");
                 proptest::prop_assert!(a.idle_ms >= 0 && a.idle_ms <= now - t0);
