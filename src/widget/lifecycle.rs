@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use dangol_engine::config::{CompiledConfig, compact};
+use dangol_engine::config::{CompiledConfig, compact, trust};
 use dangol_engine::event::Event;
 use dangol_engine::profile::Input as ProfileInput;
 use dangol_engine::session::{Input, Key, Session};
@@ -61,11 +61,6 @@ pub(super) fn decide_after_cmp(cell: &Rc<RefCell<Inner>>) {
     if let Some(config) = inner.config.take() {
         inner.apply(config);
     }
-}
-
-/// Whether `config` is an older publish than the one held.
-fn replays(config: &CompiledConfig, held: Option<&(u64, String)>) -> bool {
-    held.is_some_and(|(version, lineage)| config.is_older_than(*version, lineage))
 }
 
 /// The page lifecycle, started by `start`. Everything local happens at
@@ -216,28 +211,23 @@ pub(super) fn config_answered(cell: Rc<RefCell<Inner>>, url: &str, reply: Reply)
             ..
         } => {
             let key = cell.borrow().public_key.clone();
-            let Some(key) = key else {
-                return config_body(cell, url, body, etag);
-            };
-            let Some(signature) = signature else {
-                warn_once(
-                    Problem::ConfigInvalid,
-                    &dangol_engine::cat::cat(&[
-                        "the config from ",
-                        url,
-                        " is not signed, but the script tag asks for signed configs; the page keeps its own content",
-                    ]),
-                );
-                return flush(cell);
-            };
-            let text = body.clone();
-            let pending = Pending::Verify {
-                url: url.to_string(),
-                text: body,
-                etag,
-            };
-            cell.borrow_mut()
-                .ask(pending, |host, id| host.verify(id, &key, &signature, &text));
+            match trust::to_check(key.as_deref(), signature.as_deref()) {
+                Ok(Some((key, signature))) => {
+                    let text = body.clone();
+                    let pending = Pending::Verify {
+                        url: url.to_string(),
+                        text: body,
+                        etag,
+                    };
+                    cell.borrow_mut()
+                        .ask(pending, |host, id| host.verify(id, key, signature, &text));
+                }
+                Ok(None) => config_body(cell, url, body, etag),
+                Err(refused) => {
+                    warn_once(Problem::ConfigInvalid, &refused.message(url));
+                    flush(cell);
+                }
+            }
             return;
         }
         Reply::Http { status, .. } => warn_once(
@@ -276,24 +266,10 @@ pub(super) fn verified(
     etag: Option<String>,
     answer: &JsValue,
 ) {
-    match answer.as_f64() {
-        Some(n) if n == 1.0 || n == 2.0 => return config_body(cell, url, text, etag),
-        Some(_) => warn_once(
-            Problem::ConfigInvalid,
-            &dangol_engine::cat::cat(&[
-                "the config from ",
-                url,
-                " does not match its signature (tampered with?); the page keeps its own content",
-            ]),
-        ),
-        None => warn_once(
-            Problem::ConfigInvalid,
-            &dangol_engine::cat::cat(&[
-                "the config's signature could not be checked (",
-                &answer.as_string().unwrap_or_default(),
-                "); the page keeps its own content",
-            ]),
-        ),
+    let error = answer.as_string();
+    match trust::check(answer.as_f64().ok_or(error.as_deref().unwrap_or_default())) {
+        Ok(()) => return config_body(cell, url, text, etag),
+        Err(refused) => warn_once(Problem::ConfigInvalid, &refused.message(url)),
     }
     flush(cell);
 }
@@ -310,16 +286,11 @@ fn config_body(cell: Rc<RefCell<Inner>>, url: &str, text: String, etag: Option<S
         parse_config(&text, &inner.site)
     };
     match parsed {
-        Ok(config) if replays(&config, cell.borrow().held.as_ref()) => warn_once(
-            Problem::ConfigInvalid,
-            &dangol_engine::cat::cat(&[
-                "the config from ",
-                url,
-                " is version ",
-                &dangol_engine::cat::uint(config.config().version),
-                ", older than the one this browser holds (replayed?); the newer one stays",
-            ]),
-        ),
+        Ok(config)
+            if let Err(refused) = trust::not_replayed(&config, cell.borrow().held.as_ref()) =>
+        {
+            warn_once(Problem::ConfigInvalid, &refused.message(url))
+        }
         Ok(config) => {
             let mut inner = cell.borrow_mut();
             inner.input(Input::ConfigFetched(text, etag));

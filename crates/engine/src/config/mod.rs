@@ -13,6 +13,7 @@ use serde::Serialize;
 pub mod compact;
 mod compile;
 mod parse;
+pub mod trust;
 
 pub use compile::{CONTEXTUAL_ROOTS, CompiledCampaign, CompiledConfig};
 
