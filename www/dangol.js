@@ -48,6 +48,7 @@
       w.removeEventListener("popstate", onPop);
       widget = null;
       queue = [];
+      listening = null;
       delete w.dangol;
     }
   };
@@ -170,6 +171,51 @@
     observer.observe(node);
     unwatch.push(function () { observer.disconnect(); });
   }
+  // The page's signals, reported as the widget's "page" call (kind, value):
+  // 0 scroll [depth %, scrollY], 1 exit intent (the pointer left through
+  // the top edge), 2 a tracked click [name, properties],
+  // 3 visibility, 4 input, 5 a second passed, 6 elements added, 7 another
+  // tab changed localStorage [key, newValue]. The listeners are added in a
+  // task of their own while the wasm loads: before the widget reads storage,
+  // so no other tab's change can fall between the two, and not in the
+  // widget's first task, which paints the first offer (adding a `storage`
+  // listener can take a millisecond or more). What they hear before the
+  // widget starts is dropped: it reads the page and storage when it starts.
+  function listen() {
+    if (!listening) return; // destroyed before
+    function on(target, name, f, passive) {
+      target.addEventListener(name, f, passive);
+      unwatch.push(function () { target.removeEventListener(name, f, passive); });
+    }
+    var passive = { passive: true };
+    var root = d.documentElement;
+    on(w, "scroll", function () {
+      var h = root.scrollHeight;
+      report(0, [h > 0 ? (w.scrollY + w.innerHeight) / h * 100 : 0, w.scrollY]);
+    }, passive);
+    on(d, "mouseout", function (e) { if (!e.relatedTarget && e.clientY <= 0) report(1); });
+    // A click inside [data-dangol-track="name"]: the name and GA4-style
+    // properties from the element's data-dangol-* attributes (numbers
+    // parsed where GA4 has numbers).
+    on(d, "click", function (e) {
+      var marked = e.target && e.target.closest && e.target.closest("[data-dangol-track]");
+      if (!marked) return;
+      var props = {};
+      ["item-id", "item-name", "item-category", "item-brand", "price", "quantity", "value", "currency", "transaction-id"].forEach(function (attr, i) {
+        var raw = marked.getAttribute("data-dangol-" + attr), n = parseFloat(raw);
+        if (raw != null) props[attr.replace("-", "_")] = i > 3 && i < 7 && isFinite(n) ? n : raw;
+      });
+      report(2, [marked.getAttribute("data-dangol-track"), props]);
+    });
+    function visibility() { report(3, !d.hidden); }
+    on(d, "visibilitychange", visibility);
+    on(w, "pagehide", visibility);
+    ["pointermove", "pointerdown", "keydown", "touchstart", "wheel"].forEach(function (name) {
+      on(d, name, function () { report(4); }, passive);
+    });
+    on(w, "storage", function (e) { report(7, [e.key, e.newValue]); });
+  }
+  var listening = nextTask().then(listen);
   var host = {
     // Anonymous requests (no cookies, no page URL) with a timeout; a batch
     // of events only while no other tab of the site holds `lock`. The
@@ -339,47 +385,12 @@
       if (root && e.hasAttribute("data-dangol-rendered")) root.replaceChildren(d.createElement("slot"));
       e.removeAttribute("data-dangol-rendered");
     },
-    // The page's signals, reported as the widget's "page" call (kind, value):
-    // 0 scroll [depth %, scrollY], 1 exit intent (the pointer left through
-    // the top edge), 2 a tracked click [name, properties],
-    // 3 visibility, 4 input, 5 a second passed, 6 elements added, 7 another
-    // tab changed localStorage [key, newValue].
+    // The timers and the observer behind the page's signals (see `listen`).
     watch: function () {
-      function on(target, name, f, passive) {
-        target.addEventListener(name, f, passive);
-        unwatch.push(function () { target.removeEventListener(name, f, passive); });
-      }
-      var passive = { passive: true };
-      var root = d.documentElement;
-      on(w, "scroll", function () {
-        var h = root.scrollHeight;
-        report(0, [h > 0 ? (w.scrollY + w.innerHeight) / h * 100 : 0, w.scrollY]);
-      }, passive);
-      on(d, "mouseout", function (e) { if (!e.relatedTarget && e.clientY <= 0) report(1); });
-      // A click inside [data-dangol-track="name"]: the name and GA4-style
-      // properties from the element's data-dangol-* attributes (numbers
-      // parsed where GA4 has numbers).
-      on(d, "click", function (e) {
-        var marked = e.target && e.target.closest && e.target.closest("[data-dangol-track]");
-        if (!marked) return;
-        var props = {};
-        ["item-id", "item-name", "item-category", "item-brand", "price", "quantity", "value", "currency", "transaction-id"].forEach(function (attr, i) {
-          var raw = marked.getAttribute("data-dangol-" + attr), n = parseFloat(raw);
-          if (raw != null) props[attr.replace("-", "_")] = i > 3 && i < 7 && isFinite(n) ? n : raw;
-        });
-        report(2, [marked.getAttribute("data-dangol-track"), props]);
-      });
-      function visibility() { report(3, !d.hidden); }
-      on(d, "visibilitychange", visibility);
-      on(w, "pagehide", visibility);
-      ["pointermove", "pointerdown", "keydown", "touchstart", "wheel"].forEach(function (name) {
-        on(d, name, function () { report(4); }, passive);
-      });
-      on(w, "storage", function (e) { report(7, [e.key, e.newValue]); });
       var tick = setInterval(function () { report(5); }, 1000);
       unwatch.push(function () { clearInterval(tick); });
       var added = new MutationObserver(function () { report(6); });
-      added.observe(root, { childList: true, subtree: true });
+      added.observe(d.documentElement, { childList: true, subtree: true });
       unwatch.push(function () { added.disconnect(); });
     },
     more: function (id) { answer(id, loadMore); },
@@ -439,7 +450,7 @@
     .then(function (m) {
       // The widget starts in a task of its own, so the page's input and
       // paint can run between instantiating the wasm and starting it.
-      return m.default(wasm).then(nextTask).then(function () {
+      return m.default(wasm).then(function () { return listening; }).then(nextTask).then(function () {
         if (!w.dangol) return; // destroyed before it loaded
         m.start(site, endpoint, key, host);
         widget = m;

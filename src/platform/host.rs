@@ -107,11 +107,13 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn clear(this: &Host, element: &web_sys::Element);
 
-    /// Starts the page's listeners: scroll, exit intent, clicks inside
-    /// elements marked `data-dangol-track`, visibility, input, a tick every
-    /// second, elements added to the page and other tabs' storage changes. Each reports through the
-    /// widget's `call(PAGE, kind, value)` (the kinds are in
-    /// `widget::watch::signal`); the loader removes them on `destroy()`.
+    /// Starts a tick every second and the observer of elements added to
+    /// the page. They, and the page's listeners the loader added while the
+    /// wasm loaded (scroll, exit intent, clicks inside elements marked
+    /// `data-dangol-track`, visibility, input and other tabs' storage
+    /// changes), report through the widget's `call(PAGE, kind, value)` (the
+    /// kinds are in `widget::watch::signal`); the loader removes them all
+    /// on `destroy()`.
     #[wasm_bindgen(method)]
     pub fn watch(this: &Host);
 

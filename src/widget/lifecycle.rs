@@ -97,11 +97,13 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
         inner.session = session;
         inner.carry_out(effects);
     }
-    // The page's listeners (reporting to `super::watch`): engaged time into
+    // The page's signals (reported to `super::watch`): engaged time into
     // the profile, scroll depth, exit intent, input and time for triggers,
     // clicks on tracked elements, slots a single-page app adds later, other
     // tabs' storage changes, and events flushed when the page is hidden or
-    // left (fetch keepalive survives the unload).
+    // left (fetch keepalive survives the unload). The loader added the
+    // listeners before this page read storage; the tick and the observer
+    // of added slots start now.
     if let Some(host) = &cell.borrow().host {
         host.watch();
     }
