@@ -395,7 +395,7 @@ impl Session {
             gpc,
             ..Signals::default()
         };
-        session.change(&mut out, ctx, signals);
+        session.change_with(&mut out, ctx, signals, true);
         (session, out)
     }
 
@@ -740,6 +740,25 @@ impl Session {
     /// stores what it allows at once; a withdrawal deletes what it no
     /// longer allows at once.
     fn change(&mut self, out: &mut Vec<Effect>, ctx: &mut Ctx, signals: Signals) {
+        self.change_with(out, ctx, signals, false);
+    }
+
+    /// [`Session::change`]; `at_start` when the signals are what storage
+    /// held at the page's start: what was just read is not written back,
+    /// unless storage had lost the id or its erase key.
+    fn change_with(
+        &mut self,
+        out: &mut Vec<Effect>,
+        ctx: &mut Ctx,
+        signals: Signals,
+        at_start: bool,
+    ) {
+        // The same answer again (a shop that calls `grant()` on every page,
+        // a consent manager that repeats itself) changes nothing: nothing
+        // is written again.
+        if signals == self.signals {
+            return;
+        }
         self.signals = signals;
         let before = self.purposes;
         let after = resolve(&self.signals);
@@ -785,12 +804,15 @@ impl Session {
         // 3. The id: kept while anything may be stored; dropped (and the
         //    server's copy erased) when nothing may.
         if after.may_store_anything() {
+            let held = self.id.is_some() || (self.stored.id.is_some() && self.stored.key.is_some());
             self.take_id(ctx);
             if before.personalisation != after.personalisation && after.personalisation.may_store()
             {
                 self.restore(ctx);
             }
-            self.persist(out, ctx.now_ms);
+            if !at_start || !held {
+                self.persist(out, ctx.now_ms);
+            }
             #[cfg(feature = "identity")]
             self.link(out, ctx.now_ms);
         } else {

@@ -605,6 +605,47 @@ fn a_new_page_with_a_stored_choice_restores_everything() {
 }
 
 #[test]
+fn the_same_consent_again_writes_nothing_again() {
+    // A returning shopper's page reads the choice, id, key, profile and
+    // config from storage and writes none of them back at start; a shop
+    // that calls `grant()` on every page, or a consent manager that repeats
+    // its answer, writes nothing again either.
+    let mut first = Page::new();
+    let mut written = first.on(Input::Own(yes()));
+    written.extend(first.view());
+    written.push(Effect::Store(Key::Config, "CONFIG".into()));
+    let mut stored = Page::stored_after(&written);
+    stored.config = Some(("CONFIG".into(), None));
+    let (mut second, at_start) = Page::start(stored.clone(), false);
+    assert!(!stores(&at_start), "{at_start:?}");
+    assert_eq!(second.session.purposes(), yes());
+    assert_eq!(second.session.id(), first.session.id());
+    assert_eq!(second.session.profile().visits, 1);
+    assert_eq!(second.on(Input::Own(yes())), Vec::new());
+    let tcf = Input::Tcf(yes());
+    second.on(tcf.clone());
+    assert_eq!(second.on(tcf), Vec::new());
+    assert_eq!(second.session.id(), first.session.id());
+    // Storage that lost the erase key gets a new one, with the id.
+    let (lost, at_start) = Page::start(
+        Stored {
+            key: None,
+            ..stored
+        },
+        false,
+    );
+    assert_eq!(lost.session.id(), first.session.id());
+    let key = lost.session.key.clone().unwrap();
+    assert!(
+        at_start.contains(&Effect::Store(Key::EraseKey, key)),
+        "{at_start:?}"
+    );
+    // A different answer still counts.
+    let out = second.on(Input::Own(no()));
+    assert!(out.iter().any(|e| matches!(e, Effect::Wipe)), "{out:?}");
+}
+
+#[test]
 fn http_answers_map_to_delivered_retried_or_refused() {
     assert_eq!(Outcome::of_status(200, None), Outcome::Delivered);
     assert_eq!(Outcome::of_status(204, None), Outcome::Delivered);
