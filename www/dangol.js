@@ -248,7 +248,10 @@
           });
         }
         var locks = lock && navigator.locks;
-        return locks ? locks.request(lock, { ifAvailable: true }, function (held) { return held ? go() : -1; }) : go();
+        // The config's revalidation waits a task: the first offer, drawn
+        // from the stored config in the task that asks, paints first.
+        return locks ? locks.request(lock, { ifAvailable: true }, function (held) { return held ? go() : -1; })
+          : method == "GET" && !config ? nextTask().then(go) : go();
       });
     },
     // Ed25519 in WebCrypto: 1 signed, 0 not, 2 this browser cannot check.
