@@ -804,13 +804,14 @@ impl Session {
         // 3. The id: kept while anything may be stored; dropped (and the
         //    server's copy erased) when nothing may.
         if after.may_store_anything() {
-            let held = self.id.is_some() || (self.stored.id.is_some() && self.stored.key.is_some());
+            // At start, storage that lost the id or its key gets everything again.
+            let lost = self.stored.id.is_none() || self.stored.key.is_none();
             self.take_id(ctx);
             if before.personalisation != after.personalisation && after.personalisation.may_store()
             {
                 self.restore(ctx);
             }
-            if !at_start || !held {
+            if !at_start || lost {
                 self.persist(out, ctx.now_ms);
             }
             #[cfg(feature = "identity")]
