@@ -163,7 +163,12 @@ pub fn show(
     answer[0] = JsValue::from(handle as u32);
     if let Some(row) = row {
         // The profile's stored form, when personalisation allows it.
-        let mine = recs::device::mine(&Profile::items_from_value(&json::from_parsed(&profile)));
+        let mine = recs::device::mine(
+            &profile
+                .as_string()
+                .and_then(|text| Profile::from_text(&text))
+                .unwrap_or_default(),
+        );
         let place = Place {
             handle,
             node: answer[2].clone().unchecked_into(),
@@ -323,6 +328,13 @@ fn host_of(handle: usize) -> Option<Element> {
 }
 
 /// Unwires the offer rendered as `handle` (it left the page).
+/// A profile an earlier widget stored as JSON, in the stored form
+/// (`undefined`: unreadable, and the profile starts afresh).
+#[wasm_bindgen]
+pub fn upgrade(old: &str) -> Option<String> {
+    json::upgrade_profile(old)
+}
+
 #[wasm_bindgen]
 pub fn unwire(handle: u32) {
     OFFERS.with(|o| {

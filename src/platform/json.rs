@@ -113,3 +113,14 @@ pub fn to_js(value: &Value) -> JsValue {
 pub fn stringify(value: &Value) -> Option<String> {
     js_sys::JSON::stringify(&to_js(value)).ok()?.as_string()
 }
+
+/// A profile an earlier widget stored as JSON, in the stored form the
+/// session reads now (`None`: unreadable). The second module's work: the
+/// first carries no reader of the old form.
+#[cfg(feature = "full")]
+pub fn upgrade_profile(old: &str) -> Option<String> {
+    let value = from_parsed(&js_sys::JSON::parse(old).ok()?);
+    dangol_engine::profile::Profile::from_value(&value)
+        .ok()
+        .map(|profile| profile.to_text())
+}

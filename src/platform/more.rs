@@ -44,6 +44,11 @@ extern "C" {
         check: &JsValue,
     ) -> Result<js_sys::Array, JsValue>;
 
+    /// The profile an earlier widget stored as JSON, in the stored form
+    /// (`None`: unreadable).
+    #[wasm_bindgen(method)]
+    pub fn upgrade(this: &More, old: &str) -> Option<String>;
+
     /// Unwires the offer rendered as `handle`.
     #[wasm_bindgen(method)]
     pub fn unwire(this: &More, handle: u32);

@@ -49,8 +49,10 @@ pub(crate) fn answer(cell: Rc<RefCell<Inner>>, id: JsValue, value: JsValue) {
         Pending::Show(later) => (*later).arrived(&cell, crate::platform::more::arrived(value)),
         #[cfg(not(feature = "full"))]
         Pending::Explain(explain) => (*explain).arrived(crate::platform::more::arrived(value)),
+        #[cfg(not(feature = "full"))]
+        Pending::Upgrade(old) => super::effects::upgraded(cell, &old, value),
         Pending::CmpWait => {
-            super::lifecycle::decide_after_cmp(&cell);
+            super::lifecycle::decide_when_ready(&cell);
             super::sync::flush(cell);
         }
         Pending::Drop(value) => drop(value),

@@ -6,7 +6,7 @@ use dangol_engine::json::Value;
 use dangol_engine::session::{Effect, Input, Key, OUTBOX_PREFIX, Stored};
 
 use super::pending::Pending;
-use super::state::Inner;
+use super::state::{Inner, Phase};
 use crate::platform::host::Reply;
 use crate::platform::json;
 use crate::platform::log::{Problem, warn, warn_once};
@@ -23,7 +23,7 @@ pub(super) fn read_stored(storage: Option<&SiteStorage>) -> Stored {
         consent: get(Key::Consent),
         id: get(Key::Id),
         key: get(Key::EraseKey),
-        profile: get(Key::Profile).and_then(|t| parse(&t)),
+        profile: get(Key::Profile),
         declared: get(Key::Declared).and_then(|t| parse(&t)),
         config: get(Key::Config).map(|text| (text, get(Key::Etag))),
         #[cfg(feature = "identity")]
@@ -59,6 +59,31 @@ pub(super) fn erased(reply: Reply) {
         &problem,
         ")",
     ]));
+}
+
+/// The second module loaded: it upgrades the profile an earlier widget
+/// stored, and the first decision, held for it, is made.
+#[cfg(not(feature = "full"))]
+pub(super) fn upgraded(
+    cell: std::rc::Rc<std::cell::RefCell<Inner>>,
+    old: &str,
+    module: wasm_bindgen::JsValue,
+) {
+    match crate::platform::more::arrived(module) {
+        Ok(more) => {
+            if let Ok(mut inner) = cell.try_borrow_mut() {
+                inner.input(Input::Upgraded(more.upgrade(old)));
+            }
+            super::lifecycle::decide_when_ready(&cell);
+            super::sync::flush(cell);
+        }
+        // The old profile stays stored for the next page; this one shows
+        // no offer rather than one its ledger may forbid.
+        Err(problem) => warn_once(
+            Problem::Render,
+            &dangol_engine::cat::cat(&[&problem, "; offers wait for the next page"]),
+        ),
+    }
 }
 
 #[cfg(feature = "identity")]
@@ -138,6 +163,16 @@ impl Inner {
                     });
                 }
                 Effect::Send { ticket, body, key } => self.outgoing.push((ticket, body, key)),
+                Effect::Upgrade(old) => {
+                    // The first decision waits for it.
+                    if self.phase == Phase::Waiting {
+                        self.phase = Phase::Held;
+                    }
+                    #[cfg(not(feature = "full"))]
+                    self.ask(Pending::Upgrade(old), |host, n| host.more(n));
+                    #[cfg(feature = "full")]
+                    self.input(Input::Upgraded(json::upgrade_profile(&old)));
+                }
                 #[cfg(feature = "identity")]
                 Effect::Identify {
                     id,

@@ -48,13 +48,14 @@ pub(crate) fn parse_config(text: &str, site: &str) -> Result<CompiledConfig, Str
 /// How long the first decision waits for a consent manager to answer.
 const CMP_WAIT_MS: u32 = 600;
 
-/// The consent manager answered, or waiting for it ran out: the first
-/// decision, if it was waiting.
-pub(super) fn decide_after_cmp(cell: &Rc<RefCell<Inner>>) {
+/// The consent manager answered, waiting for it ran out, or the stored
+/// profile was upgraded: the first decision, if it was waiting and nothing
+/// else holds it.
+pub(super) fn decide_when_ready(cell: &Rc<RefCell<Inner>>) {
     let Ok(mut inner) = cell.try_borrow_mut() else {
         return;
     };
-    if inner.phase != Phase::AwaitingConsentManager {
+    if inner.phase != Phase::Held || inner.session.upgrading() {
         return;
     }
     inner.phase = Phase::Waiting;
@@ -122,7 +123,7 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
         if inner.session.awaits_consent_manager(cmp_present)
             && inner.ask(Pending::CmpWait, |host, id| host.later(id, CMP_WAIT_MS))
         {
-            inner.phase = Phase::AwaitingConsentManager;
+            inner.phase = Phase::Held;
         }
     }
     let (url, cached_etag) = {
@@ -162,7 +163,7 @@ pub(super) fn tcf_answered(cell: Rc<RefCell<Inner>>, tc_data: &JsValue) {
         return;
     };
     cell.borrow_mut().input(Input::Tcf(purposes));
-    decide_after_cmp(&cell);
+    decide_when_ready(&cell);
     flush(cell);
 }
 
@@ -330,7 +331,7 @@ pub(super) fn decide_fetched(cell: Rc<RefCell<Inner>>, config: CompiledConfig) {
                 inner.apply(config);
             }
             // Decided when the consent manager answers.
-            Phase::AwaitingConsentManager => {
+            Phase::Held => {
                 inner.configure(&config);
                 inner.config = Some(config);
             }
@@ -377,7 +378,7 @@ pub(crate) fn navigated(cell: &Rc<RefCell<Inner>>) {
         inner.apply_input(&view);
         let id = inner.new_event_id();
         inner.record(Event::page_view(id, clock::now_ms(), String::new()));
-        if inner.phase != Phase::AwaitingConsentManager
+        if inner.phase != Phase::Held
             && let Some(config) = inner.config.take()
         {
             inner.apply(config);

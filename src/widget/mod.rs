@@ -470,7 +470,7 @@ impl Widget {
             let mut inner = self.inner.borrow_mut();
             // Off, or the first decision is still waiting for the consent
             // manager (and will include this refresh).
-            if matches!(inner.phase, Phase::Off | Phase::AwaitingConsentManager) {
+            if matches!(inner.phase, Phase::Off | Phase::Held) {
                 return;
             }
             inner.clear_offers();

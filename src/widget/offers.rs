@@ -354,12 +354,10 @@ impl Inner {
                 .host
                 .as_ref()
                 .map_or(wasm_bindgen::JsValue::NULL, |h| h.check().into()),
-            profile: json::to_js(
-                &self
-                    .session
-                    .recs_profile()
-                    .map_or(Value::Null, |p| p.to_value()),
-            ),
+            profile: self
+                .session
+                .recs_profile()
+                .map_or(wasm_bindgen::JsValue::NULL, |p| p.to_text().into()),
         };
         if !self.ask(Pending::Show(Box::new(later)), |host, id| host.more(id)) {
             render_failed(&chosen.campaign_id, placement, NO_LOADER);

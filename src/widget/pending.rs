@@ -33,6 +33,10 @@ pub(crate) enum Pending {
     /// "Why this offer?": the second module works out the words.
     #[cfg(not(feature = "full"))]
     Explain(Box<Explain>),
+    /// A profile an earlier widget stored as JSON, for the second module
+    /// to upgrade.
+    #[cfg(not(feature = "full"))]
+    Upgrade(String),
     /// The first decision's wait for the consent manager ran out.
     CmpWait,
     /// Something whose own callback is running now (an offer's listeners),

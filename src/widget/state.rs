@@ -117,10 +117,12 @@ pub(crate) fn offer_detail(campaign: &str, variant: &str) -> Value {
 pub(crate) enum Phase {
     /// No config has decided this page yet.
     Waiting,
-    /// No config has decided yet, and the first decision waits for the
+    /// No config has decided yet, and the first decision waits: for the
     /// page's consent manager (see `Session::awaits_consent_manager`), at
-    /// most `CMP_WAIT_MS`; a config that arrives meanwhile is kept.
-    AwaitingConsentManager,
+    /// most `CMP_WAIT_MS`, and for the upgrade of a profile an earlier
+    /// widget stored (see `Session::upgrading`); a config that arrives
+    /// meanwhile is kept.
+    Held,
     /// The page has decided with a config; a newer one waits for the next
     /// page (never swapping what the shopper sees).
     Decided,

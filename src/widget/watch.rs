@@ -141,9 +141,7 @@ fn slots_added(cell: &Rc<RefCell<Inner>>) {
         let Ok(mut inner) = cell.try_borrow_mut() else {
             return;
         };
-        if inner.config.is_none()
-            || matches!(inner.phase, Phase::Off | Phase::AwaitingConsentManager)
-        {
+        if inner.config.is_none() || matches!(inner.phase, Phase::Off | Phase::Held) {
             return;
         }
         let fresh = dom::slots(inner.host.as_ref())

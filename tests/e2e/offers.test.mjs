@@ -52,8 +52,8 @@ function banner(id, placement, headline, more = {}) {
 }
 
 /** Opens `path` on the server's origin with our HTML and config. */
-async function open(browserCtx, { html = pageHtml(), cfg, csp, init } = {}) {
-  const w = await watchedPage(browserCtx, init);
+async function open(browserCtx, { html = pageHtml(), cfg, csp, init, arg } = {}) {
+  const w = await watchedPage(browserCtx, init, arg);
   await w.page.route(`${server.url}/e2e/offers.html`, (route) => route.fulfill({
     status: 200,
     headers: { "content-type": "text/html; charset=utf-8", ...(csp ? { "content-security-policy": csp } : {}) },
@@ -267,20 +267,70 @@ test("the nth page view and a returning shopper with a cart open their overlays"
   // Same session: no "returning" bar.
   assert.equal(await page.evaluate(() => !!document.querySelector('[data-dangol-overlay="cartbar"]')), false);
   // Two hours later (the stored profile says so), a new session starts with
-  // the cart still full. The widget is stopped first so it cannot save over the edit.
-  await page.evaluate(() => window.dangol.destroy());
+  // the cart still full. The widget is stopped first so it cannot save over
+  // the edit, which is stored as JSON, as an earlier widget stored it: the
+  // widget upgrades it before it decides.
+  const exported = await page.evaluate(() => {
+    const p = window.dangol.export().profile;
+    window.dangol.destroy();
+    return p;
+  });
   await page.waitForTimeout(100);
-  await page.evaluate(() => {
-    const key = "dangol:demo:profile";
-    const p = JSON.parse(localStorage.getItem(key));
+  await page.evaluate((p) => {
     const shift = 2 * 3600 * 1000;
     p.last -= shift; p.ss -= shift; p.first -= shift; p.cart_ms -= shift;
-    localStorage.setItem(key, JSON.stringify(p));
-  });
+    localStorage.setItem("dangol:demo:profile", JSON.stringify(p));
+  }, exported);
   await page.reload();
   await page.waitForSelector('[data-dangol-overlay="cartbar"]', { state: "attached", timeout: 5000 });
   assert.equal(await shadowText(page, '[data-dangol-overlay="cartbar"]', ".headline"), "Welcome back, your cart is worth ₩59,000");
   assert.equal(await page.evaluate(() => !!document.querySelector('[data-dangol-overlay="nth"]')), false, "the first page of the new session is not the second");
+  await context.close();
+});
+
+test("a profile an earlier widget stored as JSON is upgraded before the first decision: its dismissals hold, nothing is lost", async () => {
+  const cfg = config([
+    banner("dismissed", "top", "Dismissed an hour ago", { priority: 9, caps: { dismiss_cooldown_hours: 24 } }),
+    banner("other", "top", "The next offer", { priority: 1 }),
+  ]);
+  const now = Date.now();
+  const HOUR = 3_600_000;
+  // What an earlier widget left: the choice, the id, and the profile as
+  // JSON, with nine visits and the top offer dismissed an hour ago.
+  const earlier = {
+    v: 1, first: now - 900 * HOUR, last: now - HOUR, ss: now - HOUR, visits: 9, sessions: 6,
+    hours: Array(24).fill(0), orders: 1, revenue: 59000, tx: ["t-9"], cat: [["knit", 3, now - HOUR]], brand: [], items: [],
+    price: [0, 0], cart: [["knit-01", 59000, 1]], cart_ms: now - HOUR, eng: 0, sv: 1, bought: false, stage: "active",
+    ledger: [{ c: "dismissed", v: "a", s: [now - 2 * HOUR], n: 1, d: now - HOUR, f: [now - 2 * HOUR, 0, 0], t: now - HOUR }],
+  };
+  const { context, page, log } = await open(browser, {
+    cfg,
+    init: (p) => {
+      localStorage.setItem("dangol:demo:consent", "p=granted;m=granted");
+      localStorage.setItem("dangol:demo:id", "0123456789abcdef0123");
+      localStorage.setItem("dangol:demo:key", "fedcba9876543210fedc");
+      localStorage.setItem("dangol:demo:profile", JSON.stringify(p));
+    },
+    arg: earlier,
+  });
+  await page.waitForSelector('[data-dangol-slot="top"][data-dangol-rendered]');
+  assert.equal(await page.evaluate(() => document.querySelector('[data-dangol-slot="top"]').dataset.dangolRendered), "other",
+    "the dismissed offer stays away: the first decision waited for the upgrade");
+  const decided = await page.evaluate(() => window.dangol.decisions().find((d) => d.placement === "top"));
+  assert.equal(decided.chosen.campaign_id, "other");
+  const { profile, stored } = await page.evaluate(() => ({
+    profile: window.dangol.export().profile,
+    stored: localStorage.getItem("dangol:demo:profile"),
+  }));
+  assert.equal(profile.visits, 10, "nine earlier visits and this one");
+  assert.equal(profile.orders, 1);
+  assert.deepEqual(profile.tx, ["t-9"]);
+  assert.equal(profile.cart[0][0], "knit-01");
+  assert.equal(profile.ledger.find((e) => e.c === "dismissed").d, now - HOUR);
+  assert.match(stored, /^[A-Za-z0-9+/]+=*$/, "rewritten in the compact stored form");
+  assert.ok(log.requests.some((r) => r.url.includes("/pkg/more/")), "the second module upgraded it");
+  assert.deepEqual(log.errors, []);
+  assert.deepEqual(log.warnings, []);
   await context.close();
 });
 

@@ -23,6 +23,7 @@ pub const TARGETS: &[&str] = &[
     "compact_config",
     "event_batch",
     "text_tokens",
+    "stored_profile",
 ];
 
 /// cargo-fuzz, installed when missing.

@@ -5,7 +5,9 @@
 //! - profile, declared attributes and config are stored only with
 //!   personalisation consent, events sent only with measurement consent;
 //! - an id that was erased or dropped never appears in a later write or send;
-//! - declared attributes never appear in a send.
+//! - declared attributes never appear in a send;
+//! - a profile an earlier widget stored as JSON is never overwritten before
+//!   its upgrade, and the upgrade keeps every count.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
 
 use std::collections::BTreeMap;
@@ -14,7 +16,7 @@ use dangol_engine::consent::{Consent, Purposes, from_tcf};
 use dangol_engine::event::Event;
 use dangol_engine::json;
 use dangol_engine::json::Value;
-use dangol_engine::profile::Input as ProfileInput;
+use dangol_engine::profile::{Input as ProfileInput, Profile};
 use dangol_engine::session::{Ctx, Effect, Input, Key, Outcome, Session, Stored};
 use proptest::prelude::*;
 
@@ -45,6 +47,8 @@ enum Step {
     SignIn(bool),
     SignOut,
     IdentifyAnswer(u8),
+    OldWidget,
+    UpgradeAnswer(bool),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -71,6 +75,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => any::<bool>().prop_map(Step::SignIn),
         1 => Just(Step::SignOut),
         2 => (0u8..3).prop_map(Step::IdentifyAnswer),
+        1 => Just(Step::OldWidget),
+        2 => any::<bool>().prop_map(Step::UpgradeAnswer),
     ]
 }
 
@@ -80,6 +86,8 @@ struct World {
     in_flight: [Vec<(u32, Value)>; 2],
     /// Identify requests in flight per tab, by customer, oldest first.
     identifying: [Vec<String>; 2],
+    /// Upgrades asked for per tab, oldest first.
+    upgrading: [Vec<String>; 2],
     now: i64,
     next: u64,
     pages: u32,
@@ -93,7 +101,7 @@ fn stored_from(storage: &BTreeMap<String, String>) -> Stored {
         consent: storage.get("consent").cloned(),
         id: storage.get("id").cloned(),
         key: storage.get("key").cloned(),
-        profile: json("profile"),
+        profile: storage.get("profile").cloned(),
         declared: json("declared"),
         config: storage
             .get("config")
@@ -110,6 +118,7 @@ impl World {
             tabs: [Session::new(String::new()), Session::new(String::new())],
             in_flight: [Vec::new(), Vec::new()],
             identifying: [Vec::new(), Vec::new()],
+            upgrading: [Vec::new(), Vec::new()],
             now: T0,
             next: 0,
             pages: 0,
@@ -130,6 +139,7 @@ impl World {
         self.tabs[tab] = session;
         self.in_flight[tab].clear();
         self.identifying[tab].clear();
+        self.upgrading[tab].clear();
         self.carry_out(tab, out);
     }
 
@@ -180,8 +190,14 @@ impl World {
             }
             match effect {
                 Effect::Store(key, value) => {
-                    if matches!(key, Key::Config | Key::Etag) {
+                    if matches!(key, Key::Config | Key::Etag | Key::Profile) {
                         assert!(purposes.personalisation.may_store(), "{text}");
+                    }
+                    if *key == Key::Profile {
+                        assert!(
+                            !self.tabs[tab].upgrading(),
+                            "an old widget's profile overwritten before its upgrade: {text}"
+                        );
                     }
                     assert!(purposes.may_store_anything(), "{text}");
                     self.storage.insert(key.name(), value.clone());
@@ -207,6 +223,11 @@ impl World {
                 }
                 Effect::Wipe => self.storage.clear(),
                 Effect::Erase { id, .. } => self.dead.push(id.clone()),
+                Effect::Upgrade(old) => {
+                    assert!(purposes.personalisation.may_store(), "{text}");
+                    assert!(old.starts_with('{'), "{text}");
+                    self.upgrading[tab].push(old.clone());
+                }
                 Effect::Identify {
                     id,
                     profile,
@@ -403,6 +424,38 @@ impl World {
                 }
             }
             Step::Orphans => self.orphans(tab),
+            // The last profile written was an earlier widget's: the same
+            // profile as JSON.
+            Step::OldWidget => {
+                if let Some(p) = self
+                    .storage
+                    .get("profile")
+                    .and_then(|t| Profile::from_text(t))
+                {
+                    let old = serde_json::to_string(&p.to_value()).unwrap();
+                    self.storage.insert("profile".into(), old);
+                }
+            }
+            // The second module's answer, as `src/more.rs` makes it.
+            Step::UpgradeAnswer(readable) => {
+                if !self.upgrading[tab].is_empty() {
+                    let old = self.upgrading[tab].remove(0);
+                    let value: Value = serde_json::from_str(&old).unwrap();
+                    let before = Profile::from_value(&value).unwrap();
+                    let answer = readable.then(|| before.to_text());
+                    let applies = self.tabs[tab].upgrading();
+                    self.handle(tab, Input::Upgraded(answer));
+                    if *readable && applies {
+                        let now = self.tabs[tab].profile();
+                        assert!(now.visits >= before.visits, "visits lost in the upgrade");
+                        assert!(now.orders >= before.orders, "orders lost in the upgrade");
+                        assert!(
+                            now.ledger.entries().len() >= before.ledger.entries().len(),
+                            "the ledger lost in the upgrade"
+                        );
+                    }
+                }
+            }
         }
     }
 }

@@ -853,6 +853,17 @@ impl Profile {
         store::to_value(self)
     }
 
+    /// The profile as first-party storage keeps it (compact, as base64
+    /// text).
+    pub fn to_text(&self) -> String {
+        store::to_text(self)
+    }
+
+    /// Reads what [`Profile::to_text`] wrote; `None` for anything else.
+    pub fn from_text(text: &str) -> Option<Self> {
+        store::from_text(text)
+    }
+
     /// Only the items of a stored profile: what was viewed, is in the cart
     /// and was bought (what recommendations read), the rest left empty.
     pub fn items_from_value(value: &Value) -> Self {

@@ -16,6 +16,50 @@ use crate::wire::{Reader, Writer};
 /// The form's version, its first byte.
 const FORM: u64 = 1;
 
+/// The visits at the start of both compact forms (this one and storage's).
+pub(super) fn write_visits(w: &mut Writer, p: &Profile) {
+    w.i(p.first_seen_ms);
+    w.i(p.last_seen_ms);
+    w.i(p.session_start_ms);
+    w.opt(p.previous_visit_ms.as_ref(), |w, t| w.i(*t));
+    w.u(u64::from(p.visits));
+    w.u(u64::from(p.sessions));
+}
+
+/// A profile with what [`write_visits`] wrote, the rest empty.
+pub(super) fn read_visits(r: &mut Reader) -> Profile {
+    Profile {
+        first_seen_ms: r.i(),
+        last_seen_ms: r.i(),
+        session_start_ms: r.i(),
+        previous_visit_ms: r.opt(Reader::i),
+        visits: r.u32(),
+        sessions: r.u32(),
+        ..Profile::default()
+    }
+}
+
+/// The session's end of both compact forms (this one and storage's):
+/// from when the cart last changed to the stage before this one.
+pub(super) fn write_session(w: &mut Writer, p: &Profile) {
+    w.i(p.cart_ms);
+    w.u(u64::from(p.session_engaged_s));
+    w.u(u64::from(p.session_views));
+    w.b(p.session_purchased);
+    w.u(p.stage as u64);
+    w.opt(p.previous_stage.as_ref(), |w, s| w.u(*s as u64));
+}
+
+/// Reads what [`write_session`] wrote into `p`.
+pub(super) fn read_session(r: &mut Reader, p: &mut Profile) {
+    p.cart_ms = r.i();
+    p.session_engaged_s = r.u32();
+    p.session_views = r.u32();
+    p.session_purchased = r.b();
+    p.stage = read_stage(r);
+    p.previous_stage = r.opt(read_stage);
+}
+
 fn read_stage(r: &mut Reader) -> Stage {
     // The declaration order, as `Stage as u64` writes it.
     match r.u() {
@@ -55,12 +99,7 @@ impl Profile {
     pub fn segment_form(&self) -> Vec<u8> {
         let mut w = Writer::default();
         w.u(FORM);
-        w.i(self.first_seen_ms);
-        w.i(self.last_seen_ms);
-        w.i(self.session_start_ms);
-        w.opt(self.previous_visit_ms.as_ref(), |w, t| w.i(*t));
-        w.u(u64::from(self.visits));
-        w.u(u64::from(self.sessions));
+        write_visits(&mut w, self);
         w.opt(self.usual_hour().as_ref(), |w, h| w.u(u64::from(*h)));
         w.u(u64::from(self.orders));
         w.n(self.revenue);
@@ -75,12 +114,7 @@ impl Profile {
             w.n(l.price);
             w.u(u64::from(l.quantity));
         });
-        w.i(self.cart_ms);
-        w.u(u64::from(self.session_engaged_s));
-        w.u(u64::from(self.session_views));
-        w.b(self.session_purchased);
-        w.u(self.stage as u64);
-        w.opt(self.previous_stage.as_ref(), |w, s| w.u(*s as u64));
+        write_session(&mut w, self);
         w.list(self.ledger.entries(), |w, e| {
             w.s(&e.campaign);
             w.i(e.seen_ms);
@@ -99,15 +133,7 @@ impl Profile {
         if r.u() != FORM {
             return None;
         }
-        let mut p = Profile {
-            first_seen_ms: r.i(),
-            last_seen_ms: r.i(),
-            session_start_ms: r.i(),
-            previous_visit_ms: r.opt(Reader::i),
-            visits: r.u32(),
-            sessions: r.u32(),
-            ..Profile::default()
-        };
+        let mut p = read_visits(&mut r);
         if let Some(hour) = r.opt(Reader::u) {
             match p.hours.get_mut(hour as usize) {
                 Some(count) => *count = 1,
@@ -128,12 +154,7 @@ impl Profile {
             price: r.n(),
             quantity: r.u32(),
         });
-        p.cart_ms = r.i();
-        p.session_engaged_s = r.u32();
-        p.session_views = r.u32();
-        p.session_purchased = r.b();
-        p.stage = read_stage(&mut r);
-        p.previous_stage = r.opt(read_stage);
+        read_session(&mut r, &mut p);
         let entries = r.list(|r| Entry {
             campaign: r.s(),
             seen_ms: r.i(),

@@ -3,8 +3,13 @@
 
 use crate::json::{Map, Value};
 
-use super::{CartLine, MAX_CART, MAX_SCORES, MAX_TRANSACTIONS, Profile, Score, Stage, clip};
-use crate::ledger::Ledger;
+use super::{
+    CartLine, MAX_CART, MAX_ID_LEN, MAX_SCORES, MAX_TRANSACTIONS, Profile, Score, Stage, clip,
+};
+use crate::ledger::{Entry, Ledger, MAX_CAMPAIGNS, MAX_SHOWS};
+use crate::wire::{Reader, Writer};
+
+use super::segment_form::{read_session, read_visits, write_session, write_visits};
 
 /// The stored schema this engine writes. Version history:
 /// - 1: the first stored profile.
@@ -217,4 +222,156 @@ pub(super) fn from_value(v: &Value) -> Result<Profile, String> {
             .and_then(Stage::parse),
         ledger: Ledger::from_value(obj.get("ledger").unwrap_or(&Value::Null)),
     })
+}
+
+/// The stored form's version, its first byte. Version history:
+/// - 1: the first compact form; before it, the JSON of [`to_value`].
+const FORM: u64 = 1;
+
+fn write_scores(w: &mut Writer, list: &[Score]) {
+    w.list(list, |w, s| {
+        w.s(&s.key);
+        w.f(s.value);
+        w.i(s.at_ms);
+    });
+}
+
+/// A finite float (every float a profile keeps is one).
+fn finite(r: &mut Reader) -> f64 {
+    let x = r.f();
+    if !x.is_finite() {
+        r.fail();
+    }
+    x
+}
+
+/// A list of at most `max` items, each an id of at most [`MAX_ID_LEN`]
+/// bytes where it has one: what the writer keeps to. Anything longer is
+/// not this engine's writing, and the read fails.
+fn bounded<'a, T>(
+    r: &mut Reader<'a>,
+    max: usize,
+    read: impl FnMut(&mut Reader<'a>) -> T,
+) -> Vec<T> {
+    let list = r.list(read);
+    if list.len() > max {
+        r.fail();
+    }
+    list
+}
+
+/// Text of at most `max` bytes.
+fn text(r: &mut Reader, max: usize) -> String {
+    let text = r.s();
+    if text.len() > max {
+        r.fail();
+    }
+    text
+}
+
+fn id(r: &mut Reader) -> String {
+    text(r, MAX_ID_LEN)
+}
+
+fn scores_from(r: &mut Reader) -> Vec<Score> {
+    bounded(r, MAX_SCORES, |r| Score {
+        key: id(r),
+        value: finite(r),
+        at_ms: r.i(),
+    })
+}
+
+/// The profile as first-party storage keeps it: the compact form of
+/// [`crate::wire`] as base64 text, every field in a fixed order.
+pub(super) fn to_text(p: &Profile) -> String {
+    let mut w = Writer::default();
+    w.u(FORM);
+    write_visits(&mut w, p);
+    for h in p.hours {
+        w.u(u64::from(h));
+    }
+    w.u(u64::from(p.orders));
+    w.f(p.revenue);
+    w.opt(p.last_purchase_ms.as_ref(), |w, t| w.i(*t));
+    w.opt(p.purchase_gap_days.as_ref(), |w, d| w.f(*d));
+    w.list(&p.transactions, |w, t| w.s(t));
+    for list in [
+        &p.categories,
+        &p.brands,
+        &p.item_views,
+        &p.bought,
+        &p.bought_categories,
+    ] {
+        write_scores(&mut w, list);
+    }
+    w.f(p.price_signals);
+    w.i(p.price_signals_ms);
+    w.list(&p.cart, |w, l| {
+        w.s(&l.item);
+        w.f(l.price);
+        w.u(u64::from(l.quantity));
+    });
+    write_session(&mut w, p);
+    w.list(p.ledger.entries(), |w, e| {
+        w.s(&e.campaign);
+        w.s(&e.variant);
+        w.list(&e.shows, |w, t| w.i(*t));
+        w.u(u64::from(e.lifetime));
+        w.opt(e.last_dismiss_ms.as_ref(), |w, t| w.i(*t));
+        w.b(e.converted);
+        w.i(e.last_ms);
+        w.i(e.seen_ms);
+        w.i(e.click_ms);
+        w.i(e.claim_ms);
+    });
+    w.finish()
+}
+
+/// Reads what [`to_text`] wrote; `None` for text that is not exactly one
+/// such form within the profile's bounds (never a panic).
+pub(super) fn from_text(stored: &str) -> Option<Profile> {
+    let bytes = crate::wire::unbase64(stored)?;
+    let mut r = Reader::new(&bytes);
+    if r.u() != FORM {
+        return None;
+    }
+    let mut p = read_visits(&mut r);
+    for h in &mut p.hours {
+        *h = u16::try_from(r.u()).unwrap_or_else(|_| {
+            r.fail();
+            0
+        });
+    }
+    p.orders = r.u32();
+    p.revenue = finite(&mut r);
+    p.last_purchase_ms = r.opt(Reader::i);
+    p.purchase_gap_days = r.opt(finite);
+    p.transactions = bounded(&mut r, MAX_TRANSACTIONS, id);
+    p.categories = scores_from(&mut r);
+    p.brands = scores_from(&mut r);
+    p.item_views = scores_from(&mut r);
+    p.bought = scores_from(&mut r);
+    p.bought_categories = scores_from(&mut r);
+    p.price_signals = finite(&mut r);
+    p.price_signals_ms = r.i();
+    p.cart = bounded(&mut r, MAX_CART, |r| CartLine {
+        item: id(r),
+        price: finite(r),
+        quantity: r.u32(),
+    });
+    read_session(&mut r, &mut p);
+    let entries = bounded(&mut r, MAX_CAMPAIGNS, |r| Entry {
+        campaign: text(r, 64),
+        variant: text(r, 64),
+        shows: bounded(r, MAX_SHOWS, Reader::i),
+        lifetime: r.u32(),
+        last_dismiss_ms: r.opt(Reader::i),
+        converted: r.b(),
+        last_ms: r.i(),
+        seen_ms: r.i(),
+        click_ms: r.i(),
+        claim_ms: r.i(),
+    });
+    p.ledger = Ledger::from_entries(entries);
+    r.finish(p)
 }

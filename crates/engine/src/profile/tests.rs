@@ -784,3 +784,76 @@ fn a_shopper_who_left_ages_into_dormant_as_if_coming_back() {
     none.return_at(&cfg(), T0);
     assert_eq!(none, Profile::default());
 }
+
+#[test]
+fn the_compact_stored_form_keeps_every_field_and_refuses_anything_else() {
+    let mut p = rich_profile();
+    p.apply(
+        &Input::Dismiss {
+            campaign: "welcome-hero".into(),
+        },
+        &cfg(),
+        T0 + 43 * DAY,
+        540,
+    );
+    p.previous_stage = Some(Stage::Dormant);
+    p.purchase_gap_days = Some(40.5);
+    let text = p.to_text();
+    assert_eq!(Profile::from_text(&text).as_ref(), Some(&p));
+    // Every field the JSON form kept, in a fraction of its bytes.
+    let json = serde_json::to_string(&p.to_value()).unwrap();
+    assert!(
+        text.len() * 2 < json.len(),
+        "{} against {}",
+        text.len(),
+        json.len()
+    );
+    assert_eq!(
+        Profile::from_text(&Profile::default().to_text()),
+        Some(Profile::default())
+    );
+    // Not this form: JSON, other base64, cut short, a byte more, a later
+    // version.
+    assert_eq!(Profile::from_text(&json), None);
+    assert_eq!(Profile::from_text("AAAA"), None);
+    let mut bytes = crate::wire::unbase64(&text).unwrap();
+    assert_eq!(
+        Profile::from_text(&crate::wire::base64(&bytes[..bytes.len() - 1])),
+        None
+    );
+    bytes.push(0);
+    assert_eq!(Profile::from_text(&crate::wire::base64(&bytes)), None);
+    bytes.pop();
+    bytes[0] = 2;
+    assert_eq!(Profile::from_text(&crate::wire::base64(&bytes)), None);
+}
+
+#[test]
+fn a_stored_form_beyond_the_profiles_bounds_is_refused() {
+    let too_many = |n: usize, long: usize| {
+        Profile {
+            categories: (0..n)
+                .map(|i| Score {
+                    key: format!("{i}{}", "x".repeat(long)),
+                    value: 1.0,
+                    at_ms: T0,
+                })
+                .collect(),
+            ..Profile::default()
+        }
+        .to_text()
+    };
+    assert!(Profile::from_text(&too_many(MAX_SCORES, 10)).is_some());
+    assert_eq!(Profile::from_text(&too_many(MAX_SCORES + 1, 10)), None);
+    assert_eq!(Profile::from_text(&too_many(1, MAX_ID_LEN)), None);
+    let nan = Profile {
+        revenue: f64::NAN,
+        ..Profile::default()
+    };
+    assert_eq!(Profile::from_text(&nan.to_text()), None);
+    let transactions = Profile {
+        transactions: (0..=MAX_TRANSACTIONS).map(|i| i.to_string()).collect(),
+        ..Profile::default()
+    };
+    assert_eq!(Profile::from_text(&transactions.to_text()), None);
+}

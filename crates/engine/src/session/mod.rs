@@ -160,6 +160,12 @@ pub enum Effect {
         /// consent only).
         profile: bool,
     },
+    /// A profile an earlier widget stored as JSON, for the second module
+    /// to rewrite in the stored form ([`Profile::to_text`]); answer with
+    /// [`Input::Upgraded`]. Until then the profile is not written and the
+    /// first decision waits ([`Session::upgrading`]): deciding without the
+    /// ledger could show what the shopper dismissed or has seen enough of.
+    Upgrade(String),
     /// POST a batch of events; answer with [`Input::Sent`] and this ticket.
     Send {
         /// Names this send in its answer.
@@ -242,6 +248,10 @@ pub enum Input {
     Orphans(Vec<(String, Option<Value>)>),
     /// Another tab changed a key (`None` for the key: storage was cleared).
     StorageChanged(Option<Key>, Option<String>),
+    /// The answer to [`Effect::Upgrade`]: the profile in the stored form, or
+    /// `None` when the old one could not be read (the profile starts
+    /// afresh, as with any unreadable profile).
+    Upgraded(Option<String>),
     /// `dangol.identify(customer, proof)` (`None`: `identify(null)`, the
     /// shopper signed out).
     Identify(Option<(String, String)>),
@@ -312,8 +322,8 @@ pub struct Stored {
     pub id: Option<String>,
     /// Its erase key.
     pub key: Option<String>,
-    /// The profile.
-    pub profile: Option<Value>,
+    /// The profile, as [`Profile::to_text`] wrote it.
+    pub profile: Option<String>,
     /// Declared attributes.
     pub declared: Option<Value>,
     /// The cached config and its ETag.
@@ -443,6 +453,12 @@ impl Session {
             && self.signals.own.is_none()
             && self.signals.tcf.is_none()
             && (self.stored.id.is_some() || self.stored.profile.is_some())
+    }
+
+    /// Whether a profile an earlier widget stored waits for its upgrade
+    /// ([`Effect::Upgrade`]): the first decision waits with it.
+    pub fn upgrading(&self) -> bool {
+        self.stored.profile.is_some() && self.purposes.personalisation.may_store()
     }
 
     /// What consent allows now.
@@ -691,6 +707,15 @@ impl Session {
                 }
             }
             Input::Orphans(list) => self.adopt(list, &mut out, ctx.now_ms),
+            Input::Upgraded(text) => {
+                if self.upgrading() {
+                    // Only the stored form is taken: an answer still in
+                    // JSON would only ask again.
+                    self.stored.profile = text.filter(|t| !t.starts_with('{'));
+                    self.restore(&mut out, ctx);
+                    self.save_profile(&mut out);
+                }
+            }
             Input::StorageChanged(key, value) => self.storage_changed(key, value, &mut out, ctx),
             #[cfg(feature = "identity")]
             Input::Identify(who) => self.identify(who, &mut out, ctx),
@@ -809,7 +834,7 @@ impl Session {
             self.take_id(ctx);
             if before.personalisation != after.personalisation && after.personalisation.may_store()
             {
-                self.restore(ctx);
+                self.restore(out, ctx);
             }
             if !at_start || lost {
                 self.persist(out, ctx.now_ms);
@@ -857,18 +882,30 @@ impl Session {
     }
 
     /// Personalisation is allowed: the stored profile, declared attributes
-    /// and config come back, with this page's inputs replayed on top.
-    fn restore(&mut self, ctx: &mut Ctx) {
-        if let Some(stored) = self.stored.profile.take()
-            && let Ok(profile) = Profile::from_value(&stored)
-        {
-            self.profile = profile;
-            for (input, at) in std::mem::take(&mut self.pending) {
-                self.profile
-                    .apply(&input, &self.profile_config, at, ctx.utc_offset_minutes);
+    /// and config come back, with this page's inputs replayed on top. A
+    /// profile an earlier widget stored as JSON stays stored, with this
+    /// page's inputs, until the second module has rewritten it.
+    fn restore(&mut self, out: &mut Vec<Effect>, ctx: &mut Ctx) {
+        match self.stored.profile.take() {
+            Some(text) if text.starts_with('{') => {
+                out.push(Effect::Upgrade(text.clone()));
+                self.stored.profile = Some(text);
+            }
+            stored => {
+                if let Some(profile) = stored.as_deref().and_then(Profile::from_text) {
+                    self.profile = profile;
+                    for (input, at) in std::mem::take(&mut self.pending) {
+                        self.profile.apply(
+                            &input,
+                            &self.profile_config,
+                            at,
+                            ctx.utc_offset_minutes,
+                        );
+                    }
+                }
+                self.pending.clear();
             }
         }
-        self.pending.clear();
         if let Some(Value::Object(stored)) = self.stored.declared.take() {
             // What this page declared wins over what was stored.
             let mut merged = stored;
@@ -1180,8 +1217,8 @@ impl Session {
     }
 
     fn save_profile(&self, out: &mut Vec<Effect>) {
-        if self.purposes.personalisation.may_store() {
-            out.push(Effect::StoreJson(Key::Profile, self.profile.to_value()));
+        if self.purposes.personalisation.may_store() && !self.upgrading() {
+            out.push(Effect::Store(Key::Profile, self.profile.to_text()));
         }
     }
 

@@ -93,7 +93,7 @@ impl Page {
                 Effect::Store(Key::Consent, v) => stored.consent = Some(v.clone()),
                 Effect::Store(Key::Id, v) => stored.id = Some(v.clone()),
                 Effect::Store(Key::EraseKey, v) => stored.key = Some(v.clone()),
-                Effect::StoreJson(Key::Profile, v) => stored.profile = Some(v.clone()),
+                Effect::Store(Key::Profile, v) => stored.profile = Some(v.clone()),
                 Effect::StoreJson(Key::Declared, v) => stored.declared = Some(v.clone()),
                 Effect::Store(Key::Customer, v) => stored.customer = Some(v.clone()),
                 Effect::StoreJson(Key::Remote, v) => stored.remote = Some(v.clone()),
@@ -1041,4 +1041,96 @@ fn outboxes_of_pages_that_are_gone_are_looked_for_once_measurement_is_allowed_an
     assert_eq!(reads(&cmp.on(Input::Tcf(from_tcf(|_| true)))), 1);
     // A second yes from the same source is no new permission.
     assert_eq!(reads(&cmp.on(Input::Tcf(from_tcf(|_| true)))), 0);
+}
+
+#[test]
+fn a_profile_an_earlier_widget_stored_as_json_is_upgraded_before_anything_decides_or_writes_it() {
+    // What an earlier widget left: the choice, the id, and the profile as
+    // JSON, with a dismissal in its ledger.
+    let mut earlier = Profile::default();
+    let cfg = crate::profile::ProfileConfig::default();
+    earlier.apply(
+        &ProfileInput::PageView {
+            category: Some("knit".into()),
+            sale: false,
+        },
+        &cfg,
+        T0 - 86_400_000,
+        540,
+    );
+    earlier.apply(
+        &ProfileInput::Dismiss {
+            campaign: "spring".into(),
+        },
+        &cfg,
+        T0 - 86_400_000,
+        540,
+    );
+    let json = serde_json::to_string(&earlier.to_value()).unwrap();
+    let stored = Stored {
+        consent: Some(yes().encode()),
+        profile: Some(json.clone()),
+        ..earlier_visit()
+    };
+    let (mut page, at_start) = Page::start(stored.clone(), false);
+    assert!(
+        at_start.contains(&Effect::Upgrade(json.clone())),
+        "{at_start:?}"
+    );
+    assert!(!stores(&at_start), "{at_start:?}");
+    assert!(page.session.upgrading(), "the first decision waits");
+    // This page's view waits with it: the old profile is not overwritten.
+    let viewed = page.view();
+    assert!(
+        !viewed
+            .iter()
+            .any(|e| matches!(e, Effect::Store(Key::Profile, _))),
+        "{viewed:?}"
+    );
+    // The second module's answer: the same profile in the stored form,
+    // with this page's view replayed on top, written once.
+    let out = page.on(Input::Upgraded(Some(earlier.to_text())));
+    assert!(!page.session.upgrading());
+    assert_eq!(page.session.profile().visits, 2);
+    assert!(page.session.profile().ledger.entry("spring").is_some());
+    let written = Page::stored_after(&out).profile.unwrap();
+    assert_eq!(
+        Profile::from_text(&written).as_ref(),
+        Some(page.session.profile())
+    );
+    // A second answer changes nothing.
+    assert_eq!(page.on(Input::Upgraded(None)), Vec::new());
+
+    // An old profile the second module cannot read: afresh, with this page.
+    let (mut unreadable, _) = Page::start(stored.clone(), false);
+    unreadable.view();
+    let out = unreadable.on(Input::Upgraded(None));
+    assert_eq!(unreadable.session.profile().visits, 1);
+    assert!(Page::stored_after(&out).profile.is_some());
+
+    // Without personalisation consent nothing is upgraded, and a grant
+    // asks for it then.
+    let (mut waiting, at_start) = Page::start(
+        Stored {
+            consent: None,
+            ..stored
+        },
+        false,
+    );
+    assert!(
+        !at_start.iter().any(|e| matches!(e, Effect::Upgrade(_))),
+        "{at_start:?}"
+    );
+    assert!(!waiting.session.upgrading());
+    let granted = waiting.on(Input::Own(yes()));
+    assert!(granted.contains(&Effect::Upgrade(json)), "{granted:?}");
+    assert!(waiting.session.upgrading());
+    // A withdrawal while it waits: nothing is upgraded any more.
+    waiting.on(Input::Own(no()));
+    assert!(!waiting.session.upgrading());
+    assert_eq!(
+        waiting.on(Input::Upgraded(Some(earlier.to_text()))),
+        Vec::new()
+    );
+    assert_eq!(waiting.session.profile(), &Profile::default());
 }
