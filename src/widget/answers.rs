@@ -50,11 +50,34 @@ pub(crate) fn answer(cell: Rc<RefCell<Inner>>, id: JsValue, value: JsValue) {
         #[cfg(not(feature = "full"))]
         Pending::Explain(explain) => (*explain).arrived(crate::platform::more::arrived(value)),
         #[cfg(not(feature = "full"))]
-        Pending::Upgrade(old) => super::effects::upgraded(cell, &old, value),
+        Pending::Upgrade(old) => upgraded(cell, &old, value),
         Pending::CmpWait => {
             super::lifecycle::decide_when_ready(&cell);
             super::sync::flush(cell);
         }
         Pending::Drop(value) => drop(value),
+    }
+}
+
+/// The second module loaded: it upgrades the profile an earlier widget
+/// stored, and the first decision, held for it, is made.
+#[cfg(not(feature = "full"))]
+fn upgraded(cell: Rc<RefCell<Inner>>, old: &str, module: JsValue) {
+    use crate::platform::log::{Problem, warn_once};
+    use dangol_engine::session::Input;
+    match crate::platform::more::arrived(module) {
+        Ok(more) => {
+            if let Ok(mut inner) = cell.try_borrow_mut() {
+                inner.input(Input::Upgraded(more.upgrade(old)));
+            }
+            super::lifecycle::decide_when_ready(&cell);
+            super::sync::flush(cell);
+        }
+        // The old profile stays stored for the next page; this one shows
+        // no offer rather than one its ledger may forbid.
+        Err(problem) => warn_once(
+            Problem::Render,
+            &dangol_engine::cat::cat(&[&problem, "; offers wait for the next page"]),
+        ),
     }
 }

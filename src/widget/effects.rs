@@ -61,31 +61,6 @@ pub(super) fn erased(reply: Reply) {
     ]));
 }
 
-/// The second module loaded: it upgrades the profile an earlier widget
-/// stored, and the first decision, held for it, is made.
-#[cfg(not(feature = "full"))]
-pub(super) fn upgraded(
-    cell: std::rc::Rc<std::cell::RefCell<Inner>>,
-    old: &str,
-    module: wasm_bindgen::JsValue,
-) {
-    match crate::platform::more::arrived(module) {
-        Ok(more) => {
-            if let Ok(mut inner) = cell.try_borrow_mut() {
-                inner.input(Input::Upgraded(more.upgrade(old)));
-            }
-            super::lifecycle::decide_when_ready(&cell);
-            super::sync::flush(cell);
-        }
-        // The old profile stays stored for the next page; this one shows
-        // no offer rather than one its ledger may forbid.
-        Err(problem) => warn_once(
-            Problem::Render,
-            &dangol_engine::cat::cat(&[&problem, "; offers wait for the next page"]),
-        ),
-    }
-}
-
 #[cfg(feature = "identity")]
 /// The identify request's answer, for the session: the other devices'
 /// profile (when asked for), a refusal that asking again cannot change
