@@ -327,7 +327,6 @@ fn host_of(handle: usize) -> Option<Element> {
     })
 }
 
-/// Unwires the offer rendered as `handle` (it left the page).
 /// A profile an earlier widget stored as JSON, in the stored form
 /// (`undefined`: unreadable, and the profile starts afresh).
 #[wasm_bindgen]
@@ -335,6 +334,7 @@ pub fn upgrade(old: &str) -> Option<String> {
     json::upgrade_profile(old)
 }
 
+/// Unwires the offer rendered as `handle` (it left the page).
 #[wasm_bindgen]
 pub fn unwire(handle: u32) {
     OFFERS.with(|o| {
