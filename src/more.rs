@@ -334,6 +334,13 @@ pub fn upgrade(old: &str) -> Option<String> {
     json::upgrade_profile(old)
 }
 
+/// The profile stored as `text`, as JSON (`null`: unreadable): what
+/// `dangol.export()` shows.
+#[wasm_bindgen]
+pub fn profile(text: &str) -> JsValue {
+    json::to_js(&Profile::text_to_value(text))
+}
+
 /// Unwires the offer rendered as `handle` (it left the page).
 #[wasm_bindgen]
 pub fn unwire(handle: u32) {

@@ -35,7 +35,9 @@
     track: api("track"),
     set: api("set"),
     decisions: api("decisions"),
-    export: api("export"),
+    // Resolves once the widget has loaded (the profile's JSON is the
+    // second module's work).
+    export: function () { return new Promise(function (ok) { call("export", [ok]); }); },
     forget: api("forget"),
     identify: api("identify"),
     on: api("on"),

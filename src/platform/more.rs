@@ -49,6 +49,11 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn upgrade(this: &More, old: &str) -> Option<String>;
 
+    /// The profile stored as `text`, as JSON (`null`: unreadable), for
+    /// `dangol.export()`.
+    #[wasm_bindgen(method)]
+    pub fn profile(this: &More, text: &str) -> JsValue;
+
     /// Unwires the offer rendered as `handle`.
     #[wasm_bindgen(method)]
     pub fn unwire(this: &More, handle: u32);

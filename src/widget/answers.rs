@@ -51,6 +51,8 @@ pub(crate) fn answer(cell: Rc<RefCell<Inner>>, id: JsValue, value: JsValue) {
         Pending::Explain(explain) => (*explain).arrived(crate::platform::more::arrived(value)),
         #[cfg(not(feature = "full"))]
         Pending::Upgrade(old) => upgraded(cell, &old, value),
+        #[cfg(not(any(feature = "full", feature = "identity")))]
+        Pending::Export(export) => (*export).arrived(crate::platform::more::arrived(value)),
         Pending::CmpWait => {
             super::lifecycle::decide_when_ready(&cell);
             super::sync::flush(cell);
@@ -79,5 +81,31 @@ fn upgraded(cell: Rc<RefCell<Inner>>, old: &str, module: JsValue) {
             Problem::Render,
             &dangol_engine::cat::cat(&[&problem, "; offers wait for the next page"]),
         ),
+    }
+}
+
+#[cfg(not(any(feature = "full", feature = "identity")))]
+impl super::pending::Export {
+    /// The second module loaded (or did not): the export, its profile
+    /// written as JSON, resolves the page's promise. Without the module
+    /// (offline, say) nothing is left out: the profile is given as storage
+    /// keeps it, with one console warning.
+    pub(crate) fn arrived(self, loaded: Result<crate::platform::more::More, String>) {
+        use crate::platform::log::{Problem, warn_once};
+        let profile = match loaded {
+            Ok(more) => more.profile(&self.profile),
+            Err(problem) => {
+                warn_once(
+                    Problem::Render,
+                    &dangol_engine::cat::cat(&[
+                        &problem,
+                        "; dangol.export() gives the profile as stored",
+                    ]),
+                );
+                self.profile.into()
+            }
+        };
+        let _ = js_sys::Reflect::set(&self.value, &"profile".into(), &profile);
+        let _ = self.done.call1(&JsValue::NULL, &self.value);
     }
 }

@@ -178,7 +178,7 @@ impl Widget {
             calls::DATA_LAYER => self.data_layer(a, b),
             calls::CONSENT_MODE => self.consent_mode(a, b),
             calls::SET => self.set(a),
-            calls::EXPORT => return self.export(),
+            calls::EXPORT => self.export(a),
             calls::NAVIGATE => self.navigate(),
             calls::FORGET => self.forget(),
             calls::IDENTIFY => self.identify(a, b),
@@ -401,13 +401,47 @@ impl Widget {
         }
     }
 
-    /// Everything stored about the shopper, as JSON.
+    /// Everything stored about the shopper, as JSON, handed to `done` (the
+    /// loader's promise). The profile is written as JSON by the second
+    /// module: few shoppers ask, so the first module carries no JSON writer
+    /// of the profile.
     ///
     /// ```js
-    /// const mine = dangol.export();
+    /// const mine = await dangol.export();
     /// ```
-    pub fn export(&self) -> JsValue {
-        json::to_js(&self.inner.borrow().export())
+    pub fn export(&self, done: JsValue) {
+        let Ok(done) = done.dyn_into::<js_sys::Function>() else {
+            return;
+        };
+        let (value, profile) = self.inner.borrow().export();
+        let value = json::to_js(&value);
+        // Builds that carry the profile's JSON writer anyway write it here.
+        #[cfg(any(feature = "full", feature = "identity"))]
+        {
+            let _ = js_sys::Reflect::set(
+                &value,
+                &"profile".into(),
+                &json::to_js(&dangol_engine::profile::Profile::text_to_value(&profile)),
+            );
+            let _ = done.call1(&JsValue::NULL, &value);
+        }
+        #[cfg(not(any(feature = "full", feature = "identity")))]
+        {
+            let export = pending::Export {
+                value,
+                profile,
+                done,
+            };
+            let mut inner = self.inner.borrow_mut();
+            if inner.host.is_some() {
+                inner.ask(pending::Pending::Export(Box::new(export)), |host, id| {
+                    host.more(id)
+                });
+            } else {
+                drop(inner);
+                export.arrived(Err("the widget has no loader".into()));
+            }
+        }
     }
 
     /// A single-page app changed its route (the loader calls this on

@@ -37,6 +37,9 @@ pub(crate) enum Pending {
     /// to upgrade.
     #[cfg(not(feature = "full"))]
     Upgrade(String),
+    /// `dangol.export()`: the second module writes the profile as JSON.
+    #[cfg(not(any(feature = "full", feature = "identity")))]
+    Export(Box<Export>),
     /// The first decision's wait for the consent manager ran out.
     CmpWait,
     /// Something whose own callback is running now (an offer's listeners),
@@ -71,4 +74,15 @@ pub(crate) struct Explain {
     pub(super) lang: &'static str,
     /// Where the words go.
     pub(super) text: Element,
+}
+
+/// `dangol.export()` waiting for the second module to write the profile.
+#[cfg(not(any(feature = "full", feature = "identity")))]
+pub(crate) struct Export {
+    /// Everything else kept, as the page gets it.
+    pub(super) value: wasm_bindgen::JsValue,
+    /// The profile as storage keeps it.
+    pub(super) profile: String,
+    /// The loader's promise's `resolve`.
+    pub(super) done: js_sys::Function,
 }

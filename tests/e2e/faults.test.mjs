@@ -112,7 +112,7 @@ for (const [mode, type] of [["down", "fault_down"], ["500", "fault_500"], ["429"
     await page.waitForTimeout(1500);
     proxy.mode = "pass";
     await exactlyOnce(anon, type, 12);
-    await eventually(() => page.evaluate(() => window.dangol.export().unsent_events.length === 0), 10000, "an empty outbox");
+    await eventually(() => page.evaluate(async () => (await window.dangol.export()).unsent_events.length === 0), 10000, "an empty outbox");
     await context.close();
   });
 }
@@ -161,8 +161,19 @@ test("offline then online: events wait and go once", async () => {
   await track(page, "fault_offline", 6);
   await page.waitForTimeout(1500);
   assert.equal(proxy.seen, before, "nothing is attempted while offline");
-  const waiting = await page.evaluate(() => window.dangol.export().unsent_events.filter((e) => e.type === "fault_offline").length);
-  assert.equal(waiting, 6, "the events wait in the outbox");
+  const offline = await page.evaluate(async () => {
+    const e = await window.dangol.export();
+    return {
+      waiting: e.unsent_events.filter((e) => e.type === "fault_offline").length,
+      profile: e.profile,
+      stored: localStorage.getItem("dangol:demo:profile"),
+    };
+  });
+  assert.equal(offline.waiting, 6, "the events wait in the outbox");
+  // The second module cannot load offline: the export leaves nothing out,
+  // the profile given as storage keeps it.
+  assert.equal(typeof offline.profile, "string");
+  assert.equal(offline.profile, offline.stored);
   await context.setOffline(false);
   await exactlyOnce(anon, "fault_offline", 6);
   await context.close();

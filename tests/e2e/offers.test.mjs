@@ -270,8 +270,8 @@ test("the nth page view and a returning shopper with a cart open their overlays"
   // the cart still full. The widget is stopped first so it cannot save over
   // the edit, which is stored as JSON, as an earlier widget stored it: the
   // widget upgrades it before it decides.
-  const exported = await page.evaluate(() => {
-    const p = window.dangol.export().profile;
+  const exported = await page.evaluate(async () => {
+    const p = (await window.dangol.export()).profile;
     window.dangol.destroy();
     return p;
   });
@@ -318,8 +318,8 @@ test("a profile an earlier widget stored as JSON is upgraded before the first de
     "the dismissed offer stays away: the first decision waited for the upgrade");
   const decided = await page.evaluate(() => window.dangol.decisions().find((d) => d.placement === "top"));
   assert.equal(decided.chosen.campaign_id, "other");
-  const { profile, stored } = await page.evaluate(() => ({
-    profile: window.dangol.export().profile,
+  const { profile, stored } = await page.evaluate(async () => ({
+    profile: (await window.dangol.export()).profile,
     stored: localStorage.getItem("dangol:demo:profile"),
   }));
   assert.equal(profile.visits, 10, "nine earlier visits and this one");

@@ -87,6 +87,43 @@ test("GA4 pushes (also before load) and track calls build the profile that decis
   await context.close();
 });
 
+test("export() is a promise that resolves once the widget has loaded, its profile written out by the second module only when asked", async () => {
+  // The export is asked for the moment the loader defines dangol, before
+  // the widget has started.
+  const { context, page, log, dangolWarnings } = await watchedPage(browser, () => {
+    addEventListener("dangol:loaded", () => {
+      if (sessionStorage.getItem("ask")) window.early = window.dangol.export();
+    });
+  });
+  await page.goto(`${server.url}/demo/`);
+  await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
+  await page.click("#consent-accept");
+  const stored = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:profile")), 5000, "the stored profile");
+  const more = () => log.requests.filter((r) => r.url.includes("/pkg/more/")).length;
+  assert.equal(more(), 0, "a page of banners does not fetch the second module");
+  await page.evaluate(() => sessionStorage.setItem("ask", "1"));
+  await page.reload();
+  const early = await page.evaluate(async () => {
+    const p = window.early;
+    return { promise: p instanceof Promise, value: await p };
+  });
+  assert.equal(early.promise, true);
+  assert.equal(early.value.id, await page.evaluate(() => localStorage.getItem("dangol:demo:id")));
+  assert.deepEqual(early.value.consent, { personalisation: "granted", measurement: "granted" });
+  assert.equal(early.value.site, "demo");
+  assert.equal(early.value.profile.visits, 2, "the stored visit and this one");
+  assert.ok(early.value.profile.first > 0 && early.value.profile.first <= early.value.profile.last, JSON.stringify(early.value.profile));
+  assert.ok(more() > 0, "the export fetched the second module");
+  // The stored text is the compact form, not the JSON export.
+  assert.ok(!stored.startsWith("{"), stored.slice(0, 20));
+  // Two at once both resolve, and agree.
+  const [a, b] = await page.evaluate(() => Promise.all([window.dangol.export(), window.dangol.export()]));
+  assert.deepEqual(a.profile, b.profile);
+  assert.deepEqual(dangolWarnings(), []);
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
 test("a bad track call logs one warning naming the problem and throws nothing", async () => {
   const { context, page, log } = await watchedPage(browser);
   await page.goto(`${server.url}/demo/`);
@@ -189,6 +226,9 @@ test("engaged time counts only while the page is visible", async () => {
 test("a personal offer says why in plain words and can switch personalisation off", async () => {
   const { context, page, log } = await watchedPage(browser);
   await page.goto(`${server.url}/demo/product.html?id=scarf-01`);
+  // Calls made before the widget has loaded wait in the loader, and a
+  // navigation drops them: the clicks wait for it.
+  await page.waitForFunction(() => window.dangol && window.dangol.ready);
   await page.click("#consent-accept");
   await page.click("#add-to-cart");
   await page.goto(`${server.url}/demo/`);

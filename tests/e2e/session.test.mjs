@@ -177,7 +177,7 @@ test("a DOM node, a cyclic object and a 10 MB array pushed to dataLayer cost the
   // Generous, so a loaded machine cannot fail it; walking the structures
   // (as the widget once did) takes many seconds or never ends.
   assert.ok(took < 1000, `dataLayer pushes took ${took} ms`);
-  const viewed = await page.evaluate(() => window.dangol.export().profile);
+  const viewed = await page.evaluate(async () => (await window.dangol.export()).profile);
   assert.ok(JSON.stringify(viewed).includes("knit"), "the cyclic view_item still counted");
   assert.deepEqual(log.errors, []);
   await context.close();

@@ -848,7 +848,8 @@ impl Profile {
         }
     }
 
-    /// The profile as compact JSON for first-party storage.
+    /// The profile as JSON: what `dangol.export()` shows and what the
+    /// identity build sends and keeps of the other devices.
     pub fn to_value(&self) -> Value {
         store::to_value(self)
     }
@@ -862,6 +863,12 @@ impl Profile {
     /// Reads what [`Profile::to_text`] wrote; `None` for anything else.
     pub fn from_text(text: &str) -> Option<Self> {
         store::from_text(text)
+    }
+
+    /// The profile stored as `text` (see [`Profile::to_text`]) as JSON
+    /// (see [`Profile::to_value`]); `null` when the text is not one.
+    pub fn text_to_value(text: &str) -> Value {
+        Self::from_text(text).map_or(Value::Null, |p| p.to_value())
     }
 
     /// Only the items of a stored profile: what was viewed, is in the cart

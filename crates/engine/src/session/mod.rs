@@ -729,7 +729,10 @@ impl Session {
         out
     }
 
-    /// Everything kept about the shopper, for `dangol.export()`.
+    /// Everything kept about the shopper, for `dangol.export()`, with the
+    /// profile as storage keeps it: `profile` is its text, which
+    /// [`Profile::text_to_value`] turns into JSON (the second module's
+    /// work; the first carries no JSON writer of the profile).
     pub fn export(&self) -> Map {
         let mut out = Map::new();
         let mut consent = Map::new();
@@ -740,7 +743,7 @@ impl Session {
         consent.set("measurement", self.purposes.measurement.as_str().into());
         out.set("consent", Value::Object(consent));
         out.set("id", self.id.as_deref().map_or(Value::Null, Value::from));
-        out.set("profile", self.profile.to_value());
+        out.set("profile", self.profile.to_text().into());
         #[cfg(feature = "identity")]
         out.set(
             "customer",

@@ -165,6 +165,28 @@ fn nothing_is_stored_or_sent_before_consent() {
 }
 
 #[test]
+fn the_export_holds_everything_kept_with_the_profile_as_stored() {
+    let mut page = Page::new();
+    page.on(Input::Own(yes()));
+    let viewed = page.view();
+    page.with(|s, _| s.declare(&json!({"tier": "gold"})))
+        .unwrap();
+    let export = page.session.export();
+    assert_eq!(export["consent"]["personalisation"], "granted");
+    assert_eq!(export["consent"]["measurement"], "granted");
+    assert_eq!(export["id"].as_str(), page.session.id());
+    assert_eq!(export["declared"]["tier"], "gold");
+    assert_eq!(export["unsent_events"][0]["type"], "page_view");
+    // The profile is the text storage holds, and reads as JSON in full.
+    let text = export["profile"].as_str().unwrap();
+    assert!(viewed.contains(&Effect::Store(Key::Profile, text.into())));
+    let profile = Profile::text_to_value(text);
+    assert_eq!(profile["visits"], 1);
+    assert_eq!(Profile::from_value(&profile).unwrap().to_text(), text);
+    assert_eq!(Profile::text_to_value("{\"visits\":1}"), Value::Null);
+}
+
+#[test]
 fn a_grant_stores_the_id_the_choice_the_profile_and_the_waiting_events_at_once() {
     let mut page = Page::new();
     page.view();
@@ -851,6 +873,10 @@ fn the_other_devices_profile_is_merged_into_what_decisions_read_and_never_into_t
     // The export shows both, named.
     let export = page.session.export();
     assert_eq!(export["customer"], "c-42");
+    // The profile is this browser's own, as stored.
+    let own = Profile::text_to_value(export["profile"].as_str().unwrap());
+    assert_eq!(own["visits"], 2);
+    assert_eq!(page.session.own_profile().visits, 2);
     assert_eq!(export["other_devices"]["visits"], 2);
     // Withdrawing personalisation drops the other devices too.
     let out = page.on(Input::PersonalisationOff);
