@@ -11,15 +11,17 @@ mod more;
 pub mod platform;
 #[cfg(feature = "preview")]
 pub mod preview;
+#[cfg(feature = "rare")]
+mod rare;
 pub mod render;
-// The second module exports only its own paths, not the widget.
-#[cfg(not(feature = "more"))]
+// The second and third modules export only their own paths, not the widget.
+#[cfg(not(any(feature = "more", feature = "rare")))]
 mod widget;
 
 #[cfg(all(feature = "bench", not(feature = "more")))]
 use wasm_bindgen::prelude::*;
 
-#[cfg(not(feature = "more"))]
+#[cfg(not(any(feature = "more", feature = "rare")))]
 pub use widget::{Widget, call, start, start_page};
 
 // A small free-list allocator: dlmalloc costs ~7 KB of wasm, and the widget

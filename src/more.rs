@@ -327,20 +327,6 @@ fn host_of(handle: usize) -> Option<Element> {
     })
 }
 
-/// A profile an earlier widget stored as JSON, in the stored form
-/// (`undefined`: unreadable, and the profile starts afresh).
-#[wasm_bindgen]
-pub fn upgrade(old: &str) -> Option<String> {
-    json::upgrade_profile(old)
-}
-
-/// The profile stored as `text`, as JSON (`null`: unreadable): what
-/// `dangol.export()` shows.
-#[wasm_bindgen]
-pub fn profile(text: &str) -> JsValue {
-    json::to_js(&Profile::text_to_value(text))
-}
-
 /// Unwires the offer rendered as `handle` (it left the page).
 #[wasm_bindgen]
 pub fn unwire(handle: u32) {

@@ -139,13 +139,15 @@
   // The wasm downloads and compiles while the glue loads, not after it.
   var wasm = compile(first);
   wasm.catch(function () { /* reported by init below */ });
-  // The widget's second module (overlays, coupons, loyalty and feedback
-  // prompts, the words of "Why this offer?"): imported once, on first use.
-  var more = null;
-  function loadMore() {
-    return more || (more = import(new URL("more/dangol.js" + v, base).href).then(function (m) {
-      return m.default(compile("more/")).then(function () { return m; });
-    }).catch(function (e) { more = null; throw e; }));
+  // The widget's second module ("more/": overlays, coupons, loyalty and
+  // feedback prompts, the words of "Why this offer?") and its third
+  // ("rare/": the profile's JSON form, for dangol.export() and upgrading an
+  // earlier widget's profile): each imported once, on first use.
+  var loaded = {};
+  function load(path) {
+    return loaded[path] || (loaded[path] = import(new URL(path + "dangol.js" + v, base).href).then(function (m) {
+      return m.default(compile(path)).then(function () { return m; });
+    }).catch(function (e) { delete loaded[path]; throw e; }));
   }
   // The widget's I/O. Each request carries an id; its answer goes back
   // through the widget's "answer" call, always from a promise
@@ -398,7 +400,8 @@
       added.observe(d.documentElement, { childList: true, subtree: true });
       unwatch.push(function () { added.disconnect(); });
     },
-    more: function (id) { answer(id, loadMore); },
+    more: function (id) { answer(id, function () { return load("more/"); }); },
+    rare: function (id) { answer(id, function () { return load("rare/"); }); },
     // What the page says about itself, read afresh: [page type, category
     // (its dangol:* meta tags), URL, path, query, referrer, viewport
     // width, the browser's language, Global Privacy Control, the page's

@@ -122,6 +122,11 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn more(this: &Host, id: u32);
 
+    /// Imports the widget's third module (the profile's JSON form) once
+    /// and answers with it, or with the error as a string.
+    #[wasm_bindgen(method)]
+    pub fn rare(this: &Host, id: u32);
+
     /// What the page says about itself, read afresh (see
     /// [`crate::platform::dom::page`]).
     #[wasm_bindgen(method)]

@@ -115,9 +115,9 @@ pub fn stringify(value: &Value) -> Option<String> {
 }
 
 /// A profile an earlier widget stored as JSON, in the stored form the
-/// session reads now (`None`: unreadable). The second module's work: the
+/// session reads now (`None`: unreadable). The third module's work: the
 /// first carries no reader of the old form.
-#[cfg(feature = "full")]
+#[cfg(any(feature = "full", feature = "rare"))]
 pub fn upgrade_profile(old: &str) -> Option<String> {
     let value = from_parsed(&js_sys::JSON::parse(old).ok()?);
     dangol_engine::profile::Profile::from_value(&value)

@@ -1,5 +1,7 @@
 //! The widget's second module, loaded on first use: overlays, coupons,
-//! loyalty prompts, feedback questions and the words of "Why this offer?".
+//! loyalty prompts, feedback questions and the words of "Why this offer?";
+//! and its third, the profile's JSON form (the upgrade of an earlier
+//! widget's profile, `dangol.export()`).
 //! Every shop pays for the first module on every first visit; these paths
 //! only on pages that use them, so they stay out of the first load.
 //!
@@ -44,16 +46,6 @@ extern "C" {
         check: &JsValue,
     ) -> Result<js_sys::Array, JsValue>;
 
-    /// The profile an earlier widget stored as JSON, in the stored form
-    /// (`None`: unreadable).
-    #[wasm_bindgen(method)]
-    pub fn upgrade(this: &More, old: &str) -> Option<String>;
-
-    /// The profile stored as `text`, as JSON (`null`: unreadable), for
-    /// `dangol.export()`.
-    #[wasm_bindgen(method)]
-    pub fn profile(this: &More, text: &str) -> JsValue;
-
     /// Unwires the offer rendered as `handle`.
     #[wasm_bindgen(method)]
     pub fn unwire(this: &More, handle: u32);
@@ -77,6 +69,22 @@ extern "C" {
     );
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// The third module's exports (`src/rare.rs`): the profile's JSON form.
+    pub type Rare;
+
+    /// The profile an earlier widget stored as JSON, in the stored form
+    /// (`None`: unreadable).
+    #[wasm_bindgen(method)]
+    pub fn upgrade(this: &Rare, old: &str) -> Option<String>;
+
+    /// The profile stored as `text`, as JSON (`null`: unreadable), for
+    /// `dangol.export()`.
+    #[wasm_bindgen(method)]
+    pub fn profile(this: &Rare, text: &str) -> JsValue;
+}
+
 thread_local! {
     /// The module, once loaded.
     static LOADED: RefCell<Option<More>> = const { RefCell::new(None) };
@@ -90,19 +98,31 @@ pub fn loaded() -> Option<More> {
 /// The loader's answer to [`super::host::Host::more`]: the module, kept
 /// for what follows, or why it did not load.
 pub fn arrived(answer: JsValue) -> Result<More, String> {
-    if let Some(error) = answer.as_string() {
-        return Err(dangol_engine::cat::cat(&[
-            "the widget's second module did not load (",
-            &error,
-            ")",
-        ]));
-    }
-    if !answer.is_object() {
-        return Err("the widget's second module did not load".into());
-    }
-    let more: More = answer.unchecked_into();
+    let more: More = module(answer, "second")?.unchecked_into();
     LOADED.with(|m| *m.borrow_mut() = Some(more.clone()));
     Ok(more)
+}
+
+/// The loader's answer to [`super::host::Host::rare`]: the third module,
+/// or why it did not load (the loader keeps it for a later use).
+pub fn rare(answer: JsValue) -> Result<Rare, String> {
+    module(answer, "third").map(JsCast::unchecked_into)
+}
+
+/// A module the loader imported (`which`: "second" or "third"), or why it
+/// did not load.
+fn module(answer: JsValue, which: &str) -> Result<JsValue, String> {
+    if answer.is_object() {
+        return Ok(answer);
+    }
+    // The loader answers with the error's message.
+    Err(dangol_engine::cat::cat(&[
+        "the widget's ",
+        which,
+        " module did not load (",
+        &answer.as_string().unwrap_or_default(),
+        ")",
+    ]))
 }
 
 /// An offer the second module rendered; dropping it unwires the offer.

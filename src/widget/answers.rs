@@ -52,7 +52,7 @@ pub(crate) fn answer(cell: Rc<RefCell<Inner>>, id: JsValue, value: JsValue) {
         #[cfg(not(feature = "full"))]
         Pending::Upgrade(old) => upgraded(cell, &old, value),
         #[cfg(not(any(feature = "full", feature = "identity")))]
-        Pending::Export(export) => (*export).arrived(crate::platform::more::arrived(value)),
+        Pending::Export(export) => (*export).arrived(crate::platform::more::rare(value)),
         Pending::CmpWait => {
             super::lifecycle::decide_when_ready(&cell);
             super::sync::flush(cell);
@@ -61,13 +61,13 @@ pub(crate) fn answer(cell: Rc<RefCell<Inner>>, id: JsValue, value: JsValue) {
     }
 }
 
-/// The second module loaded: it upgrades the profile an earlier widget
+/// The third module loaded: it upgrades the profile an earlier widget
 /// stored, and the first decision, held for it, is made.
 #[cfg(not(feature = "full"))]
 fn upgraded(cell: Rc<RefCell<Inner>>, old: &str, module: JsValue) {
     use crate::platform::log::{Problem, warn_once};
     use dangol_engine::session::Input;
-    match crate::platform::more::arrived(module) {
+    match crate::platform::more::rare(module) {
         Ok(more) => {
             if let Ok(mut inner) = cell.try_borrow_mut() {
                 inner.input(Input::Upgraded(more.upgrade(old)));
@@ -86,11 +86,11 @@ fn upgraded(cell: Rc<RefCell<Inner>>, old: &str, module: JsValue) {
 
 #[cfg(not(any(feature = "full", feature = "identity")))]
 impl super::pending::Export {
-    /// The second module loaded (or did not): the export, its profile
+    /// The third module loaded (or did not): the export, its profile
     /// written as JSON, resolves the page's promise. Without the module
     /// (offline, say) nothing is left out: the profile is given as storage
     /// keeps it, with one console warning.
-    pub(crate) fn arrived(self, loaded: Result<crate::platform::more::More, String>) {
+    pub(crate) fn arrived(self, loaded: Result<crate::platform::more::Rare, String>) {
         use crate::platform::log::{Problem, warn_once};
         let profile = match loaded {
             Ok(more) => more.profile(&self.profile),

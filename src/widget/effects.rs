@@ -144,7 +144,7 @@ impl Inner {
                         self.phase = Phase::Held;
                     }
                     #[cfg(not(feature = "full"))]
-                    self.ask(Pending::Upgrade(old), |host, n| host.more(n));
+                    self.ask(Pending::Upgrade(old), |host, n| host.rare(n));
                     #[cfg(feature = "full")]
                     self.input(Input::Upgraded(json::upgrade_profile(&old)));
                 }

@@ -85,9 +85,10 @@ pub fn call(number: u32, a: JsValue, b: JsValue) -> JsValue {
 /// `key` (the site's Ed25519 public key, base64, from the script tag's
 /// `data-key`), only configs signed with it are used. `host` is the
 /// loader's I/O (see [`crate::platform::host::Host`]): its requests, the
-/// signature check, a later task and the second module (`pkg/more/`,
+/// signature check, a later task, the second module (`pkg/more/`,
 /// which overlays, coupons, loyalty prompts, feedback questions and the
-/// words of "Why this offer?" need). Without it the widget decides and
+/// words of "Why this offer?" need) and the third (`pkg/rare/`, the
+/// profile's JSON form). Without it the widget decides and
 /// renders banners from what the browser stores, and asks the network
 /// for nothing.
 ///
@@ -402,7 +403,7 @@ impl Widget {
     }
 
     /// Everything stored about the shopper, as JSON, handed to `done` (the
-    /// loader's promise). The profile is written as JSON by the second
+    /// loader's promise). The profile is written as JSON by the third
     /// module: few shoppers ask, so the first module carries no JSON writer
     /// of the profile.
     ///
@@ -435,7 +436,7 @@ impl Widget {
             let mut inner = self.inner.borrow_mut();
             if inner.host.is_some() {
                 inner.ask(pending::Pending::Export(Box::new(export)), |host, id| {
-                    host.more(id)
+                    host.rare(id)
                 });
             } else {
                 drop(inner);

@@ -33,11 +33,11 @@ pub(crate) enum Pending {
     /// "Why this offer?": the second module works out the words.
     #[cfg(not(feature = "full"))]
     Explain(Box<Explain>),
-    /// A profile an earlier widget stored as JSON, for the second module
+    /// A profile an earlier widget stored as JSON, for the third module
     /// to upgrade.
     #[cfg(not(feature = "full"))]
     Upgrade(String),
-    /// `dangol.export()`: the second module writes the profile as JSON.
+    /// `dangol.export()`: the third module writes the profile as JSON.
     #[cfg(not(any(feature = "full", feature = "identity")))]
     Export(Box<Export>),
     /// The first decision's wait for the consent manager ran out.
@@ -76,7 +76,7 @@ pub(crate) struct Explain {
     pub(super) text: Element,
 }
 
-/// `dangol.export()` waiting for the second module to write the profile.
+/// `dangol.export()` waiting for the third module to write the profile.
 #[cfg(not(any(feature = "full", feature = "identity")))]
 pub(crate) struct Export {
     /// Everything else kept, as the page gets it.

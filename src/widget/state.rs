@@ -259,7 +259,7 @@ impl Inner {
     }
 
     /// Everything kept about the shopper, and the profile as storage keeps
-    /// it (its JSON is the second module's work; `profile` is `null` here).
+    /// it (its JSON is the third module's work; `profile` is `null` here).
     pub fn export(&self) -> (Value, String) {
         let mut out = self.session.export();
         let profile = match out.get_mut("profile").map(Value::take) {

@@ -87,7 +87,7 @@ test("GA4 pushes (also before load) and track calls build the profile that decis
   await context.close();
 });
 
-test("export() is a promise that resolves once the widget has loaded, its profile written out by the second module only when asked", async () => {
+test("export() is a promise that resolves once the widget has loaded, its profile written out by the third module only when asked", async () => {
   // The export is asked for the moment the loader defines dangol, before
   // the widget has started.
   const { context, page, log, dangolWarnings } = await watchedPage(browser, () => {
@@ -99,8 +99,8 @@ test("export() is a promise that resolves once the widget has loaded, its profil
   await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
   await page.click("#consent-accept");
   const stored = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:profile")), 5000, "the stored profile");
-  const more = () => log.requests.filter((r) => r.url.includes("/pkg/more/")).length;
-  assert.equal(more(), 0, "a page of banners does not fetch the second module");
+  const fetched = (dir) => log.requests.filter((r) => r.url.includes(`/pkg/${dir}/`)).length;
+  assert.equal(fetched("rare"), 0, "a page that does not export does not fetch the third module");
   await page.evaluate(() => sessionStorage.setItem("ask", "1"));
   await page.reload();
   const early = await page.evaluate(async () => {
@@ -113,7 +113,8 @@ test("export() is a promise that resolves once the widget has loaded, its profil
   assert.equal(early.value.site, "demo");
   assert.equal(early.value.profile.visits, 2, "the stored visit and this one");
   assert.ok(early.value.profile.first > 0 && early.value.profile.first <= early.value.profile.last, JSON.stringify(early.value.profile));
-  assert.ok(more() > 0, "the export fetched the second module");
+  assert.equal(fetched("rare"), 2, "the export fetched the third module's glue and wasm");
+  assert.equal(fetched("more"), 0, "and not the second");
   // The stored text is the compact form, not the JSON export.
   assert.ok(!stored.startsWith("{"), stored.slice(0, 20));
   // Two at once both resolve, and agree.

@@ -63,6 +63,17 @@ pub fn bundle_lazy_gzip_bytes() -> Result<u64> {
     Ok(total)
 }
 
+/// The third module's size (glue + wasm, gzipped as served): what a page
+/// loads on first use of `dangol.export()`, or once to upgrade a profile
+/// an earlier widget stored as JSON.
+pub fn bundle_rare_gzip_bytes() -> Result<u64> {
+    let mut total = 0u64;
+    for file in widget::rare_files() {
+        total += widget::gzip(&read(&file)?)?.len() as u64;
+    }
+    Ok(total)
+}
+
 /// The bundle's brotli size (quality 11): what a browser that accepts
 /// brotli downloads.
 pub fn bundle_brotli_bytes() -> Result<u64> {
@@ -129,6 +140,10 @@ pub fn run() -> Result<()> {
     report.insert(
         "bundle_lazy_gzip_bytes".into(),
         Value::from(bundle_lazy_gzip_bytes()?),
+    );
+    report.insert(
+        "bundle_rare_gzip_bytes".into(),
+        Value::from(bundle_rare_gzip_bytes()?),
     );
     // The recommendations row's code is in the second module (with the
     // other rarely used paths): a page with a row loads that module.

@@ -43,9 +43,10 @@ fn main() {
                 let (raw, gzip) = bench::bundle_sizes()?;
                 let brotli = bench::bundle_brotli_bytes()?;
                 let lazy = bench::bundle_lazy_gzip_bytes()?;
+                let rare = bench::bundle_rare_gzip_bytes()?;
                 let identity = bench::bundle_identity_gzip_bytes()?;
                 println!(
-                    "bundle: {raw} bytes raw, {gzip} gzip, {brotli} brotli; second module (on first use) {lazy} gzip; with data-identify {identity} gzip"
+                    "bundle: {raw} bytes raw, {gzip} gzip, {brotli} brotli; second module (on first use) {lazy} gzip; third module (on first use) {rare} gzip; with data-identify {identity} gzip"
                 );
                 Ok(())
             }),

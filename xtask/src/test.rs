@@ -94,11 +94,12 @@ pub fn run() -> Result<()> {
         ]))
     })?;
     stage(
-        "clippy (the shipped widget's two modules as wasm32)",
+        "clippy (the shipped widget's modules as wasm32)",
         &mut || {
-            // The first module, which hands offers to the second, and the
-            // second on its own.
-            for features in ["", "more"] {
+            // The first module, which hands offers to the second and the
+            // profile's JSON form to the third, its identity build, and the
+            // second and third on their own.
+            for features in ["", "identity", "more", "rare"] {
                 sh(Command::new("cargo").args([
                     "clippy",
                     "--package",

@@ -16,6 +16,11 @@ use crate::tools;
 /// Where the second module (loaded on first use) goes, under `pkg/`.
 pub const MORE: &str = "more";
 
+/// Where the third module (the profile's JSON form, loaded on first use
+/// by `dangol.export()` and the upgrade of an earlier widget's profile)
+/// goes, under `pkg/`.
+pub const RARE: &str = "rare";
+
 /// Where the identity build of the first module goes, under `pkg/`: the
 /// loader loads it instead of `pkg/`'s when the script tag has
 /// `data-identify` (pages that call `dangol.identify`).
@@ -25,6 +30,12 @@ pub const ID: &str = "id";
 pub fn lazy_files() -> Vec<PathBuf> {
     let more = root().join("pkg").join(MORE);
     vec![more.join("dangol.js"), more.join("dangol_bg.wasm")]
+}
+
+/// Files of the third module: the glue and the wasm, loaded on first use.
+pub fn rare_files() -> Vec<PathBuf> {
+    let rare = root().join("pkg").join(RARE);
+    vec![rare.join("dangol.js"), rare.join("dangol_bg.wasm")]
 }
 
 /// Files of the shipped bundle's first load, in load order.
@@ -95,8 +106,9 @@ pub fn build() -> Result<()> {
 
 /// The shipped pipeline, for the widget and for its `bench` build alike:
 /// the first module with `features` into `out`, its identity build into
-/// `out/id/`, the second module (the `more` feature) into `out/more/`, each
-/// by [`build_module`]; then the loader, the build id over all six files,
+/// `out/id/`, the second module (the `more` feature) into `out/more/`, the
+/// third (the `rare` feature) into `out/rare/`, each by [`build_module`];
+/// then the loader, the build id over all eight files,
 /// the compressed copies and the build's own directory.
 pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
     build_module(features, out)?;
@@ -108,6 +120,9 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
     step("building the widget's second module (loaded on first use)");
     let more = out.join(MORE);
     build_module(&["more"], &more)?;
+    step("building the widget's third module (the profile's JSON form, loaded on first use)");
+    let rare = out.join(RARE);
+    build_module(&["rare"], &rare)?;
     let loader = out.join(LOADER);
     // The engine's GA4 lists and the widget's numbered calls, written into
     // the loader before minifying.
@@ -122,7 +137,7 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
     }
     // The build id: the loader asks for the modules of its own build.
     let mut crc = flate2::Crc::new();
-    for dir in [out, identity.as_path(), more.as_path()] {
+    for dir in [out, identity.as_path(), more.as_path(), rare.as_path()] {
         for name in ["dangol.js", "dangol_bg.wasm"] {
             crc.update(&std::fs::read(dir.join(name))?);
         }
@@ -137,6 +152,7 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
     precompress(out, &[LOADER, "dangol.js", "dangol_bg.wasm"])?;
     precompress(&identity, &["dangol.js", "dangol_bg.wasm"])?;
     precompress(&more, &["dangol.js", "dangol_bg.wasm"])?;
+    precompress(&rare, &["dangol.js", "dangol_bg.wasm"])?;
     keep_build(out, &id)
 }
 
@@ -348,6 +364,7 @@ fn keep_build(out: &Path, id: &str) -> Result<()> {
         std::fs::remove_dir_all(&dir)?;
     }
     std::fs::create_dir_all(dir.join(MORE))?;
+    std::fs::create_dir_all(dir.join(RARE))?;
     std::fs::create_dir_all(dir.join(ID))?;
     for name in ["dangol.js", "dangol_bg.wasm"] {
         for suffix in ["", ".br", ".gz"] {
@@ -355,6 +372,7 @@ fn keep_build(out: &Path, id: &str) -> Result<()> {
                 format!("{name}{suffix}"),
                 format!("{ID}/{name}{suffix}"),
                 format!("{MORE}/{name}{suffix}"),
+                format!("{RARE}/{name}{suffix}"),
             ] {
                 std::fs::copy(out.join(&file), dir.join(&file))
                     .with_context(|| format!("keeping {file} of build {id}"))?;
@@ -648,6 +666,7 @@ mod tests {
         let out = std::env::temp_dir().join(format!("dangol-keep-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&out);
         std::fs::create_dir_all(out.join(MORE))?;
+        std::fs::create_dir_all(out.join(RARE))?;
         std::fs::create_dir_all(out.join(ID))?;
         let ids = ["00000001", "00000002", "00000003", "00000004", "00000005"];
         for id in ids {
@@ -657,6 +676,10 @@ mod tests {
                     std::fs::write(
                         out.join(format!("{MORE}/{name}{suffix}")),
                         format!("{id} more{suffix}"),
+                    )?;
+                    std::fs::write(
+                        out.join(format!("{RARE}/{name}{suffix}")),
+                        format!("{id} rare{suffix}"),
                     )?;
                     std::fs::write(
                         out.join(format!("{ID}/{name}{suffix}")),
@@ -680,6 +703,10 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(out.join("builds/00000004/more/dangol_bg.wasm.gz"))?,
             "00000004 more.gz"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("builds/00000004/rare/dangol.js"))?,
+            "00000004 rare"
         );
         assert_eq!(
             std::fs::read_to_string(out.join("builds/00000004/id/dangol.js"))?,

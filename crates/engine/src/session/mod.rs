@@ -160,7 +160,7 @@ pub enum Effect {
         /// consent only).
         profile: bool,
     },
-    /// A profile an earlier widget stored as JSON, for the second module
+    /// A profile an earlier widget stored as JSON, for the third module
     /// to rewrite in the stored form ([`Profile::to_text`]); answer with
     /// [`Input::Upgraded`]. Until then the profile is not written and the
     /// first decision waits ([`Session::upgrading`]): deciding without the
@@ -731,7 +731,7 @@ impl Session {
 
     /// Everything kept about the shopper, for `dangol.export()`, with the
     /// profile as storage keeps it: `profile` is its text, which
-    /// [`Profile::text_to_value`] turns into JSON (the second module's
+    /// [`Profile::text_to_value`] turns into JSON (the third module's
     /// work; the first carries no JSON writer of the profile).
     pub fn export(&self) -> Map {
         let mut out = Map::new();
@@ -887,7 +887,7 @@ impl Session {
     /// Personalisation is allowed: the stored profile, declared attributes
     /// and config come back, with this page's inputs replayed on top. A
     /// profile an earlier widget stored as JSON stays stored, with this
-    /// page's inputs, until the second module has rewritten it.
+    /// page's inputs, until the third module has rewritten it.
     fn restore(&mut self, out: &mut Vec<Effect>, ctx: &mut Ctx) {
         match self.stored.profile.take() {
             Some(text) if text.starts_with('{') => {
