@@ -251,7 +251,19 @@ impl World {
                 }
             }
         }
-        // 3. An id the tab dropped (a withdrawal, `forget()`, another tab's
+        // 3. A tab that may store and has an id leaves it in storage (what
+        //    it does not write again, such as the id a consent manager's
+        //    answer took from storage, must be there already).
+        if self.tabs[tab].purposes().may_store_anything()
+            && let Some(id) = self.tabs[tab].id()
+        {
+            assert!(
+                self.storage.contains_key("id") && self.storage.contains_key("key"),
+                "tab {tab} uses {id}, which storage lacks: {:?} after {out:?}",
+                self.storage
+            );
+        }
+        // 4. An id the tab dropped (a withdrawal, `forget()`, another tab's
         //    erase) is dead.
         if out.iter().any(|e| matches!(e, Effect::Wipe))
             && let Some(id) = before.get("id")

@@ -334,6 +334,18 @@ pub struct Stored {
     pub remote: Option<Value>,
 }
 
+/// What storage holds already, as this page would write it: not written
+/// again when consent is given (see [`Session::change_with`]).
+#[derive(Debug, Default, Clone, Copy)]
+struct Held {
+    /// The id and its erase key.
+    id: bool,
+    /// The config and its ETag.
+    config: bool,
+    /// The declared attributes.
+    declared: bool,
+}
+
 /// The time and randomness an input may need (the session has neither).
 pub struct Ctx<'a> {
     /// Now, in ms since the epoch.
@@ -834,13 +846,30 @@ impl Session {
         if after.may_store_anything() {
             // At start, storage that lost the id or its key gets everything again.
             let lost = self.stored.id.is_none() || self.stored.key.is_none();
+            // Later (a consent manager answering on a returning shopper's
+            // page), what is taken from storage now is there already and is
+            // not written again: the id and its key, and the config and
+            // declared attributes unless this page brought its own.
+            let held = Held {
+                id: !lost && self.id.is_none(),
+                config: self.config.is_none() && self.stored.config.is_some(),
+                declared: self.declared.is_empty() && self.stored.declared.is_some(),
+            };
             self.take_id(ctx);
-            if before.personalisation != after.personalisation && after.personalisation.may_store()
-            {
+            let restored = before.personalisation != after.personalisation
+                && after.personalisation.may_store();
+            if restored {
                 self.restore(out, ctx);
             }
-            if !at_start || lost {
-                self.persist(out, ctx.now_ms);
+            if at_start && lost {
+                self.persist(out, ctx.now_ms, Held::default());
+            } else if !at_start {
+                let held = Held {
+                    config: held.config && restored,
+                    declared: held.declared && restored,
+                    ..held
+                };
+                self.persist(out, ctx.now_ms, held);
             }
             #[cfg(feature = "identity")]
             self.link(out, ctx.now_ms);
@@ -931,11 +960,12 @@ impl Session {
         self.remerge(ctx.now_ms);
     }
 
-    /// After a grant: everything consent now allows goes to storage.
-    fn persist(&mut self, out: &mut Vec<Effect>, now_ms: i64) {
+    /// After a grant: everything consent now allows goes to storage, but
+    /// for what storage `held` already, as it is.
+    fn persist(&mut self, out: &mut Vec<Effect>, now_ms: i64, held: Held) {
         // The id before the choice: another tab that hears of the choice
         // finds the id already there and takes it rather than making one.
-        if let (Some(id), Some(key)) = (&self.id, &self.key) {
+        if let (Some(id), Some(key), false) = (&self.id, &self.key, held.id) {
             out.push(Effect::Store(Key::Id, id.clone()));
             out.push(Effect::Store(Key::EraseKey, key.clone()));
         }
@@ -943,9 +973,13 @@ impl Session {
             out.push(Effect::Store(Key::Consent, own.encode()));
         }
         self.save_outbox(out, now_ms);
-        self.save_config(out);
+        if !held.config {
+            self.save_config(out);
+        }
         self.save_profile(out);
-        self.save_declared(out);
+        if !held.declared {
+            self.save_declared(out);
+        }
     }
 
     fn forget(&mut self, out: &mut Vec<Effect>) {
@@ -1078,7 +1112,7 @@ impl Session {
             self.id = Some((ctx.fresh)());
             self.key = Some((ctx.fresh)());
             self.outbox.restamp(self.id.as_deref().unwrap_or_default());
-            self.persist(out, ctx.now_ms);
+            self.persist(out, ctx.now_ms, Held::default());
         } else {
             self.id = None;
             self.key = None;

@@ -235,6 +235,63 @@ fn a_consent_manager_only_shopper_keeps_one_id_and_profile_across_pages() {
 }
 
 #[test]
+fn a_consent_managers_answer_on_a_returning_shoppers_page_writes_back_only_what_changed() {
+    let tcf_yes = from_tcf(|_| true);
+    let mut first = Page::new();
+    first.view();
+    first
+        .with(|s, _| s.declare(&json!({"tier": "gold"})))
+        .unwrap();
+    let out = first.on(Input::Tcf(tcf_yes));
+    let mut stored = Page::stored_after(&out);
+    assert!(stored.id.is_some() && stored.declared.is_some());
+    stored.config = Some(("cfg-1".into(), Some("\"e1\"".into())));
+    let written = |out: &[Effect]| -> Vec<Key> {
+        out.iter()
+            .filter_map(|e| match e {
+                Effect::Store(k, _) | Effect::StoreJson(k, _) => Some(k.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    // Page 2: the manager answers after the page view. The view is
+    // written; what was read from storage is not written again.
+    let (mut second, _) = Page::start(stored.clone(), false);
+    second.view();
+    let out = second.on(Input::Tcf(tcf_yes));
+    let keys = written(&out);
+    assert!(keys.contains(&Key::Profile), "{out:?}");
+    for key in [
+        Key::Id,
+        Key::EraseKey,
+        Key::Config,
+        Key::Etag,
+        Key::Declared,
+    ] {
+        assert!(!keys.contains(&key), "{key:?} is stored already: {out:?}");
+    }
+    assert_eq!(second.session.id(), stored.id.as_deref());
+    assert_eq!(second.session.profile().visits, 2);
+    assert_eq!(
+        second.session.cached_config().map(|c| c.0.as_str()),
+        Some("cfg-1")
+    );
+    assert_eq!(second.session.declared()["tier"], "gold");
+    // Page 3 fetched a newer config and declared more before the manager
+    // answered: those are written, the id still is not.
+    let (mut third, _) = Page::start(stored, false);
+    third.on(Input::ConfigFetched("cfg-2".into(), None));
+    third
+        .with(|s, _| s.declare(&json!({"points": 10})))
+        .unwrap();
+    let out = third.on(Input::Tcf(tcf_yes));
+    assert!(out.contains(&Effect::Store(Key::Config, "cfg-2".into())));
+    assert!(out.iter().any(|e| matches!(e,
+        Effect::StoreJson(Key::Declared, v) if v["tier"] == "gold" && v["points"] == 10)));
+    assert!(!written(&out).contains(&Key::Id), "{out:?}");
+}
+
+#[test]
 fn the_first_decision_waits_for_the_consent_manager_only_for_a_shopper_to_restore() {
     let tcf_yes = from_tcf(|_| true);
     let mut first = Page::new();
