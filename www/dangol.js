@@ -48,6 +48,7 @@
       dl.push = push;
       for (var m in patched) history[m] = patched[m];
       w.removeEventListener("popstate", onPop);
+      w.removeEventListener("pagehide", onHide);
       widget = null;
       queue = [];
       listening = null;
@@ -105,6 +106,25 @@
   });
   function onPop() { call("navigate", []); }
   w.addEventListener("popstate", onPop);
+  // The shopper's consent actions (grant, deny, forget) made before the
+  // widget loaded must not be lost when they leave the page first: they
+  // are kept for the next page's widget, which takes them and removes the
+  // key (the engine's rules, `Key::Queued`). Nothing else queued is kept,
+  // nothing is written when the widget loaded, and the record stays short
+  // (a forget() in it always stays).
+  function onHide() {
+    if (widget || !w.dangol) return;
+    try {
+      var k = prefix + "queued", old = localStorage.getItem(k), all = old ? old.split(" ") : [];
+      queue.forEach(function (c) {
+        // grant(list) as "grant:a,b" (an array joins with commas).
+        if (/^(grant|deny|forget)$/.test(c[0])) all.push(c[0] + (Array.isArray(c[1][0]) ? ":" + c[1][0] : ""));
+      });
+      if (all.length > 8) all = (all.indexOf("forget") < 0 ? [] : ["forget"]).concat(all.slice(-7));
+      if (all.join(" ") != (old || "")) localStorage.setItem(k, all.join(" "));
+    } catch (e) { /* storage blocked: nothing can be kept */ }
+  }
+  w.addEventListener("pagehide", onHide);
   // Calls made now are queued until the wasm is ready; pages that ran before
   // this script wait for this event to find window.dangol.
   try { w.dispatchEvent(new Event("dangol:loaded")); } catch (e) { /* very old browser */ }

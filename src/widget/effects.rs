@@ -34,6 +34,7 @@ pub(super) fn read_stored(storage: Option<&SiteStorage>) -> Stored {
         customer: None,
         #[cfg(not(feature = "identity"))]
         remote: None,
+        queued: get(Key::Queued),
     }
 }
 

@@ -111,6 +111,48 @@ test("forget() in one tab stops every open tab at once, and nothing sent late br
   await context.close();
 });
 
+test("consent actions made before the widget loaded count even when the shopper leaves the page at once", async () => {
+  const { context, page, log } = await watchedPage(browser);
+  // A slow network: the widget's wasm arrives late on the first page.
+  const slow = (route) => setTimeout(() => route.continue().catch(() => {}), 3000);
+  await page.route("**/pkg/**/dangol_bg.wasm*", slow);
+  await page.goto(`${server.url}/demo/category.html`);
+  assert.equal(await page.evaluate(() => window.dangol.ready), undefined, "the widget has not loaded");
+  await page.evaluate(() => window.dangol.consent.grant(["measurement"]));
+  await page.unroute("**/pkg/**/dangol_bg.wasm*");
+  await page.goto(`${server.url}/demo/product.html?id=knit-01`);
+  await page.waitForFunction(() => window.dangol && window.dangol.ready);
+  assert.deepEqual(await page.evaluate(() => window.dangol.consent.purposes()),
+    { personalisation: "denied", measurement: "granted", gpc: false });
+  const anon = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
+  const kept = (p) => dangolKeys(p).then((keys) => keys.filter((k) => !k.startsWith("dangol:demo:outbox:")));
+  assert.deepEqual(await kept(page), ["dangol:demo:consent", "dangol:demo:id", "dangol:demo:key"],
+    "the kept actions were taken and their key removed");
+  await eventually(async () => (await server.events(anon)).some((e) => e.type === "page_view"), 10000, "this page's view");
+
+  // forget() on a page the shopper leaves before the widget loaded: the
+  // next page erases the id, here and on the server. (The same browser
+  // storage in a new context, whose empty cache makes the wasm come late.)
+  const later = await browser.newContext({ storageState: await context.storageState() });
+  await context.close();
+  const again = await later.newPage();
+  const errors = [];
+  again.on("pageerror", (e) => errors.push(String(e)));
+  await again.route("**/pkg/**/dangol_bg.wasm*", slow);
+  await again.goto(`${server.url}/demo/category.html`);
+  assert.equal(await again.evaluate(() => window.dangol.ready), undefined, "the widget has not loaded");
+  assert.deepEqual(await kept(again), ["dangol:demo:consent", "dangol:demo:id", "dangol:demo:key"]);
+  await again.evaluate(() => window.dangol.forget());
+  await again.unroute("**/pkg/**/dangol_bg.wasm*");
+  await again.goto(`${server.url}/demo/`);
+  await again.waitForFunction(() => window.dangol && window.dangol.ready);
+  assert.equal(await again.evaluate(() => window.dangol.consent.status()), "denied", "this page took the forget()");
+  await eventually(async () => (await server.events(anon)).length === 0, 10000, "the server to erase the id");
+  assert.deepEqual(await dangolKeys(again), []);
+  assert.deepEqual(log.errors.concat(errors), []);
+  await later.close();
+});
+
 test("deny() erases the server's copy of the id, in every tab", async () => {
   const context = await browser.newContext();
   const a = await context.newPage();

@@ -49,6 +49,11 @@ enum Step {
     IdentifyAnswer(u8),
     OldWidget,
     UpgradeAnswer(bool),
+    /// The tab's page is left before its widget loaded, with the shopper's
+    /// consent actions queued in the loader (0 grant, 1 grant of
+    /// measurement only, 2 deny, 3 forget, 4 something unknown), which
+    /// the loader keeps; the tab then loads its next page.
+    LeftBeforeLoad(Vec<u8>),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -77,6 +82,7 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (0u8..3).prop_map(Step::IdentifyAnswer),
         1 => Just(Step::OldWidget),
         2 => any::<bool>().prop_map(Step::UpgradeAnswer),
+        1 => proptest::collection::vec(0u8..5, 1..3).prop_map(Step::LeftBeforeLoad),
     ]
 }
 
@@ -108,6 +114,7 @@ fn stored_from(storage: &BTreeMap<String, String>) -> Stored {
             .map(|c| (c.clone(), storage.get("etag").cloned())),
         customer: storage.get("customer").cloned(),
         remote: json("remote"),
+        queued: storage.get("queued").cloned(),
     }
 }
 
@@ -372,6 +379,50 @@ impl World {
                     self.dead.push(id.to_string());
                 }
                 self.handle(tab, Input::Forget);
+            }
+            Step::LeftBeforeLoad(acts) => {
+                let words: Vec<&str> = acts
+                    .iter()
+                    .map(|a| match a {
+                        0 => "grant",
+                        1 => "grant:measurement",
+                        2 => "deny",
+                        3 => "forget",
+                        _ => "track:view_item",
+                    })
+                    .collect();
+                if acts.iter().any(|a| *a < 2) {
+                    self.granted_ever = true;
+                }
+                if acts.contains(&3) {
+                    // What forget() erases is every id this browser held.
+                    for id in [
+                        self.tabs[tab].id(),
+                        self.storage.get("id").map(String::as_str),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    {
+                        self.dead.push(id.to_string());
+                    }
+                }
+                // The loader appends to what an earlier such page kept.
+                let text = match self.storage.get("queued") {
+                    Some(old) => format!("{old} {}", words.join(" ")),
+                    None => words.join(" "),
+                };
+                self.storage.insert("queued".into(), text.clone());
+                // The other tab hears of it, then this tab's next page starts.
+                self.handle(
+                    1 - tab,
+                    Input::StorageChanged(Some(Key::Queued), Some(text)),
+                );
+                self.reload(tab, false);
+                assert!(
+                    !self.storage.contains_key("queued"),
+                    "the kept actions stay: {:?}",
+                    self.storage
+                );
             }
             Step::View => {
                 self.handle(

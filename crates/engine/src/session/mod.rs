@@ -80,6 +80,9 @@ pub enum Key {
     Customer,
     /// The customer's other devices' profile, with when it was fetched.
     Remote,
+    /// The shopper's consent actions on a page left before its widget
+    /// loaded (see [`Session::start`]).
+    Queued,
     /// One page's unsent events, by page id.
     Outbox(String),
 }
@@ -97,6 +100,7 @@ impl Key {
             Key::Declared => "declared".into(),
             Key::Customer => "customer".into(),
             Key::Remote => "remote".into(),
+            Key::Queued => "queued".into(),
             Key::Outbox(page) => crate::cat::cat(&[OUTBOX_PREFIX, page]),
         }
     }
@@ -113,6 +117,7 @@ impl Key {
             "declared" => Key::Declared,
             "customer" => Key::Customer,
             "remote" => Key::Remote,
+            "queued" => Key::Queued,
             other => Key::Outbox(other.strip_prefix(OUTBOX_PREFIX)?.to_string()),
         })
     }
@@ -332,6 +337,9 @@ pub struct Stored {
     pub customer: Option<String>,
     /// The other devices' profile (`{"at": ms, "profile": {...}}`).
     pub remote: Option<Value>,
+    /// Consent actions the loader kept from a page left before its widget
+    /// loaded (see [`Session::start`]).
+    pub queued: Option<String>,
 }
 
 /// What storage holds already, as this page would write it: not written
@@ -418,7 +426,52 @@ impl Session {
             ..Signals::default()
         };
         session.change_with(&mut out, ctx, signals, true);
+        if let Some(text) = session.stored.queued.take() {
+            session.take_queued(&text, &mut out, ctx);
+        }
         (session, out)
+    }
+
+    /// The shopper's consent actions on a page they left before its widget
+    /// loaded, which the loader kept (under [`Key::Queued`], the only thing
+    /// it writes itself, and only then): `grant`, `grant:<purpose>,…`,
+    /// `deny` and `forget`, separated by spaces, oldest first. They are
+    /// the shopper's own choices, so they count as if made on this page,
+    /// before anything this page does: a `forget()` among them first, then
+    /// the last choice made after it (an earlier one it overrode would
+    /// only be written and taken back). Unknown words are ignored. The key
+    /// is removed at once.
+    fn take_queued(&mut self, text: &str, out: &mut Vec<Effect>, ctx: &mut Ctx) {
+        out.push(Effect::Remove(Key::Queued));
+        let mut forget = false;
+        let mut choice = None;
+        for act in text.split(' ') {
+            match act.split_once(':') {
+                _ if act == "grant" => choice = Some(Purposes::both(Consent::Granted)),
+                Some(("grant", names)) => {
+                    let mut chosen = Purposes::both(Consent::Denied);
+                    for name in names.split(',') {
+                        match name {
+                            "personalisation" => chosen.personalisation = Consent::Granted,
+                            "measurement" => chosen.measurement = Consent::Granted,
+                            _ => {}
+                        }
+                    }
+                    choice = Some(chosen);
+                }
+                _ if act == "deny" => choice = Some(Purposes::both(Consent::Denied)),
+                _ if act == "forget" => (forget, choice) = (true, None),
+                _ => {}
+            }
+        }
+        if forget {
+            self.forget(out);
+        }
+        if let Some(choice) = choice {
+            let mut signals = self.signals;
+            signals.own = Some(choice);
+            self.change(out, ctx, signals);
+        }
     }
 
     /// A session that has read nothing yet and allows nothing: the state
@@ -1046,6 +1099,9 @@ impl Session {
                     self.change(out, ctx, s);
                 }
             }
+            // A page the shopper left before its widget loaded kept their
+            // consent actions: taken here at once, as another tab's choice.
+            (Some(Key::Queued), Some(text)) => self.take_queued(&text, out, ctx),
             // Two tabs that granted at once agree on the last id written; a
             // tab that may not store yet keeps it for when it may.
             (Some(Key::Id), Some(id)) => {

@@ -292,6 +292,72 @@ fn a_consent_managers_answer_on_a_returning_shoppers_page_writes_back_only_what_
 }
 
 #[test]
+fn consent_actions_on_a_page_left_before_its_widget_loaded_count_on_the_next() {
+    // A grant of measurement only, made before the widget loaded: the next
+    // page takes it before anything else and removes what the loader kept.
+    let (page, out) = Page::start(
+        Stored {
+            queued: Some("grant:measurement,bogus".into()),
+            ..Stored::default()
+        },
+        false,
+    );
+    assert_eq!(out.first(), Some(&Effect::Remove(Key::Queued)));
+    assert_eq!(page.session.purposes().measurement, Consent::Granted);
+    assert_eq!(page.session.purposes().personalisation, Consent::Denied);
+    let stored = Page::stored_after(&out);
+    assert_eq!(stored.consent.as_deref(), Some("p=denied;m=granted"));
+    assert_eq!(stored.id.as_deref(), page.session.id());
+    // A grant, then forget(), on a returning shopper's page: the stored id
+    // is erased and storage wiped; the next page starts with nothing.
+    let mut earlier = earlier_visit();
+    earlier.consent = Some("p=granted;m=granted".into());
+    earlier.queued = Some("grant forget".into());
+    let (page, out) = Page::start(earlier, false);
+    assert!(out.contains(&Effect::Erase {
+        id: "aaaaaaaaaaaaaaaa".into(),
+        key: "kkkkkkkkkkkkkkkk".into()
+    }));
+    assert!(out.contains(&Effect::Wipe));
+    assert_eq!(page.session.id(), None);
+    assert!(!stores(
+        &out[out.iter().position(|e| *e == Effect::Wipe).unwrap()..]
+    ));
+    // Unknown words are ignored; a grant that names no purpose refuses
+    // both, as `grant(["none"])` does: nothing is stored.
+    let (page, out) = Page::start(
+        Stored {
+            queued: Some("track:view_item grant:none".into()),
+            ..Stored::default()
+        },
+        false,
+    );
+    assert_eq!(page.session.id(), None);
+    assert_eq!(page.session.purposes(), Purposes::both(Consent::Denied));
+    assert!(!stores(&out), "{out:?}");
+}
+
+#[test]
+fn a_refusal_another_tab_left_before_its_widget_loaded_stops_this_tab_at_once() {
+    let mut page = Page::new();
+    page.on(Input::Own(yes()));
+    page.view();
+    let id = page.session.id().unwrap().to_string();
+    let out = page.on(Input::StorageChanged(
+        Some(Key::Queued),
+        Some("deny".into()),
+    ));
+    assert_eq!(out.first(), Some(&Effect::Remove(Key::Queued)));
+    assert!(
+        out.iter()
+            .any(|e| matches!(e, Effect::Erase { id: erased, .. } if *erased == id))
+    );
+    assert!(out.contains(&Effect::Wipe));
+    assert_eq!(page.session.id(), None);
+    assert!(page.session.outbox().events().is_empty());
+}
+
+#[test]
 fn the_first_decision_waits_for_the_consent_manager_only_for_a_shopper_to_restore() {
     let tcf_yes = from_tcf(|_| true);
     let mut first = Page::new();
