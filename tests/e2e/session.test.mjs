@@ -115,11 +115,12 @@ test("consent actions made before the widget loaded count even when the shopper 
   const { context, page, log } = await watchedPage(browser);
   // A slow network: the widget's wasm arrives late on the first page.
   const slow = (route) => setTimeout(() => route.continue().catch(() => {}), 3000);
-  await page.route("**/pkg/**/dangol_bg.wasm*", slow);
+  const WASM = /\/pkg\/dangol_bg\.wasm/; // the first module's
+  await page.route(WASM, slow);
   await page.goto(`${server.url}/demo/category.html`);
   assert.equal(await page.evaluate(() => window.dangol.ready), undefined, "the widget has not loaded");
   await page.evaluate(() => window.dangol.consent.grant(["measurement"]));
-  await page.unroute("**/pkg/**/dangol_bg.wasm*");
+  await page.unroute(WASM);
   await page.goto(`${server.url}/demo/product.html?id=knit-01`);
   await page.waitForFunction(() => window.dangol && window.dangol.ready);
   assert.deepEqual(await page.evaluate(() => window.dangol.consent.purposes()),
@@ -138,12 +139,12 @@ test("consent actions made before the widget loaded count even when the shopper 
   const again = await later.newPage();
   const errors = [];
   again.on("pageerror", (e) => errors.push(String(e)));
-  await again.route("**/pkg/**/dangol_bg.wasm*", slow);
+  await again.route(WASM, slow);
   await again.goto(`${server.url}/demo/category.html`);
   assert.equal(await again.evaluate(() => window.dangol.ready), undefined, "the widget has not loaded");
   assert.deepEqual(await kept(again), ["dangol:demo:consent", "dangol:demo:id", "dangol:demo:key"]);
   await again.evaluate(() => window.dangol.forget());
-  await again.unroute("**/pkg/**/dangol_bg.wasm*");
+  await again.unroute(WASM);
   await again.goto(`${server.url}/demo/`);
   await again.waitForFunction(() => window.dangol && window.dangol.ready);
   assert.equal(await again.evaluate(() => window.dangol.consent.status()), "denied", "this page took the forget()");
