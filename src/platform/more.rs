@@ -79,10 +79,10 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn upgrade(this: &Rare, old: &str) -> Option<String>;
 
-    /// `dangol.export()`'s object with its `profile` (the text storage
-    /// keeps) turned into JSON, in place (`null`: unreadable).
+    /// The profile stored as `text`, as JSON (`null`: unreadable), for
+    /// `dangol.export()`.
     #[wasm_bindgen(method)]
-    pub fn expand(this: &Rare, export: &JsValue);
+    pub fn profile(this: &Rare, text: &str) -> JsValue;
 }
 
 thread_local! {

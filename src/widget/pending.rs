@@ -79,9 +79,10 @@ pub(crate) struct Explain {
 /// `dangol.export()` waiting for the third module to write the profile.
 #[cfg(not(any(feature = "full", feature = "identity")))]
 pub(crate) struct Export {
-    /// Everything kept, as the page gets it, but for the profile, still
-    /// as storage keeps it (its text).
+    /// Everything else kept, as the page gets it.
     pub(super) value: wasm_bindgen::JsValue,
+    /// The profile as storage keeps it.
+    pub(super) profile: String,
     /// The loader's promise's `resolve`.
     pub(super) done: js_sys::Function,
 }
