@@ -113,8 +113,10 @@ test("forget() in one tab stops every open tab at once, and nothing sent late br
 
 test("consent actions made before the widget loaded count even when the shopper leaves the page at once", async () => {
   const { context, page, log } = await watchedPage(browser);
-  // A slow network: the widget's wasm arrives late on the first page.
-  const slow = (route) => setTimeout(() => route.continue().catch(() => {}), 3000);
+  // A stalled network: the widget's wasm does not arrive before the
+  // shopper leaves the first page (the request is held, never answered).
+  const held = [];
+  const slow = (route) => held.push(route);
   const WASM = /\/pkg\/dangol_bg\.wasm/; // the first module's
   await page.route(WASM, slow);
   await page.goto(`${server.url}/demo/category.html`);
@@ -151,6 +153,7 @@ test("consent actions made before the widget loaded count even when the shopper 
   await eventually(async () => (await server.events(anon)).length === 0, 10000, "the server to erase the id");
   assert.deepEqual(await dangolKeys(again), []);
   assert.deepEqual(log.errors.concat(errors), []);
+  for (const route of held) await route.abort().catch(() => {});
   await later.close();
 });
 
