@@ -439,7 +439,11 @@ pub fn brotli(bytes: &[u8]) -> Result<Vec<u8>> {
 /// The glue with wasm-opt's new names: `wasm.<export>` uses the export's
 /// new name, every import's key its new name, and the import object's
 /// module key the new module name. `mappings` are wasm-opt's, one per
-/// round, each renaming the names the round before left.
+/// round, each renaming the names the round before left. A round lists
+/// every import and export the wasm still has: one it leaves out was
+/// optimised away, and its glue keeps its old name, for a later round may
+/// give its last short name to another (an import object with two equal
+/// keys would hand the wasm the wrong function).
 fn rename_in_glue(glue: &str, mappings: &[Value], module: &str) -> Result<String> {
     let pairs = |key: &str, old: usize, new: usize| -> Result<HashMap<String, String>> {
         let mut names: Option<HashMap<String, String>> = None;
@@ -456,17 +460,19 @@ fn rename_in_glue(glue: &str, mappings: &[Value], module: &str) -> Result<String
                 .collect::<Result<HashMap<_, _>>>()?;
             names = Some(match names {
                 None => round,
-                Some(mut names) => {
-                    for name in names.values_mut() {
-                        if let Some(next) = round.get(name.as_str()) {
-                            name.clone_from(next);
-                        }
-                    }
-                    names
-                }
+                Some(names) => names
+                    .into_iter()
+                    .filter_map(|(first, name)| round.get(&name).map(|next| (first, next.clone())))
+                    .collect(),
             });
         }
-        names.context("wasm-opt printed no name mapping")
+        let names = names.context("wasm-opt printed no name mapping")?;
+        let mut new: Vec<&String> = names.values().collect();
+        new.sort();
+        if let Some(twice) = new.windows(2).find(|w| w[0] == w[1]) {
+            bail!("wasm-opt's mappings give two {key} the name `{}`", twice[0]);
+        }
+        Ok(names)
     };
     let imports = pairs("imports", 1, 2)?;
     let exports = pairs("exports", 0, 1)?;
@@ -782,6 +788,50 @@ function __wbg_get_imports() {
         assert!(out.contains("widget_set_x: 1"), "{out}");
         assert!(out.contains(r#"return { "m": import0 }"#), "{out}");
         Ok(())
+    }
+
+    #[test]
+    fn an_import_a_later_round_removed_keeps_its_name_and_frees_its_short_one() -> Result<()> {
+        // The first round names the throw helper `r`; the second drops it
+        // (unused once optimised) and gives `r` to the function check.
+        let glue = r#"function __wbg_get_imports() {
+    const import0 = { __wbg_throw_4c: function(a, b) { throw 0; }, __wbg_is_function_74: function(a) { return 1; } };
+    return { "./dangol_bg.js": import0 };
+}
+wasm.upgrade();"#;
+        let first = serde_json::json!({
+            "imports": [["./dangol_bg.js", "__wbg_throw_4c", "r"], ["./dangol_bg.js", "__wbg_is_function_74", "v"]],
+            "exports": [["upgrade", "a"]]
+        });
+        let second = serde_json::json!({
+            "imports": [["a", "v", "r"]],
+            "exports": [["a", "a"]]
+        });
+        let out = rename_in_glue(glue, &[first, second], "a")?;
+        assert!(out.contains("__wbg_throw_4c: function(a, b)"), "{out}");
+        assert!(out.contains("r: function(a) { return 1; }"), "{out}");
+        assert_eq!(out.matches("r: function").count(), 1, "{out}");
+        assert!(out.contains("wasm.a()"), "{out}");
+        Ok(())
+    }
+
+    #[test]
+    fn mappings_that_give_two_imports_one_name_are_refused() {
+        let mapping = serde_json::json!({
+            "imports": [["./dangol_bg.js", "__wbg_a_1", "r"], ["./dangol_bg.js", "__wbg_b_2", "r"]],
+            "exports": [["start", "b"]]
+        });
+        let err = rename_in_glue(
+            r#"wasm.start(); x = { "./dangol_bg.js": { __wbg_a_1: 1, __wbg_b_2: 2 } };"#,
+            &[mapping],
+            "m",
+        )
+        .err()
+        .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("wasm-opt's mappings give two imports the name `r`")
+        );
     }
 
     #[test]
