@@ -17,9 +17,14 @@ pub fn upgrade(old: &str) -> Option<String> {
     json::upgrade_profile(old)
 }
 
-/// The profile stored as `text`, as JSON (`null`: unreadable): what
-/// `dangol.export()` shows.
+/// `dangol.export()`'s object, its `profile` the text storage keeps,
+/// with the profile turned into JSON in place (`null`: unreadable).
 #[wasm_bindgen]
-pub fn profile(text: &str) -> JsValue {
-    json::to_js(&Profile::text_to_value(text))
+pub fn expand(export: &JsValue) {
+    let key = JsValue::from_str("profile");
+    let text = js_sys::Reflect::get(export, &key)
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default();
+    let _ = js_sys::Reflect::set(export, &key, &json::to_js(&Profile::text_to_value(&text)));
 }

@@ -79,10 +79,10 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn upgrade(this: &Rare, old: &str) -> Option<String>;
 
-    /// The profile stored as `text`, as JSON (`null`: unreadable), for
-    /// `dangol.export()`.
+    /// `dangol.export()`'s object with its `profile` (the text storage
+    /// keeps) turned into JSON, in place (`null`: unreadable).
     #[wasm_bindgen(method)]
-    pub fn profile(this: &Rare, text: &str) -> JsValue;
+    pub fn expand(this: &Rare, export: &JsValue);
 }
 
 thread_local! {

@@ -92,20 +92,16 @@ impl super::pending::Export {
     /// keeps it, with one console warning.
     pub(crate) fn arrived(self, loaded: Result<crate::platform::more::Rare, String>) {
         use crate::platform::log::{Problem, warn_once};
-        let profile = match loaded {
-            Ok(more) => more.profile(&self.profile),
-            Err(problem) => {
-                warn_once(
-                    Problem::Render,
-                    &dangol_engine::cat::cat(&[
-                        &problem,
-                        "; dangol.export() gives the profile as stored",
-                    ]),
-                );
-                self.profile.into()
-            }
-        };
-        let _ = js_sys::Reflect::set(&self.value, &"profile".into(), &profile);
+        match loaded {
+            Ok(rare) => rare.expand(&self.value),
+            Err(problem) => warn_once(
+                Problem::Render,
+                &dangol_engine::cat::cat(&[
+                    &problem,
+                    "; dangol.export() gives the profile as stored",
+                ]),
+            ),
+        }
         let _ = self.done.call1(&JsValue::NULL, &self.value);
     }
 }

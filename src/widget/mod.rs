@@ -414,23 +414,22 @@ impl Widget {
         let Ok(done) = done.dyn_into::<js_sys::Function>() else {
             return;
         };
-        let (value, profile) = self.inner.borrow().export();
-        let value = json::to_js(&value);
+        #[cfg_attr(not(any(feature = "full", feature = "identity")), allow(unused_mut))]
+        let mut export = self.inner.borrow().export();
         // Builds that carry the profile's JSON writer anyway write it here.
         #[cfg(any(feature = "full", feature = "identity"))]
         {
-            let _ = js_sys::Reflect::set(
-                &value,
-                &"profile".into(),
-                &json::to_js(&dangol_engine::profile::Profile::text_to_value(&profile)),
-            );
-            let _ = done.call1(&JsValue::NULL, &value);
+            if let Some(profile) = export.get_mut("profile") {
+                *profile = dangol_engine::profile::Profile::text_to_value(
+                    profile.as_str().unwrap_or_default(),
+                );
+            }
+            let _ = done.call1(&JsValue::NULL, &json::to_js(&export.into()));
         }
         #[cfg(not(any(feature = "full", feature = "identity")))]
         {
             let export = pending::Export {
-                value,
-                profile,
+                value: json::to_js(&export.into()),
                 done,
             };
             let mut inner = self.inner.borrow_mut();

@@ -79,10 +79,9 @@ pub(crate) struct Explain {
 /// `dangol.export()` waiting for the third module to write the profile.
 #[cfg(not(any(feature = "full", feature = "identity")))]
 pub(crate) struct Export {
-    /// Everything else kept, as the page gets it.
+    /// Everything kept, as the page gets it, but for the profile, still
+    /// as storage keeps it (its text).
     pub(super) value: wasm_bindgen::JsValue,
-    /// The profile as storage keeps it.
-    pub(super) profile: String,
     /// The loader's promise's `resolve`.
     pub(super) done: js_sys::Function,
 }

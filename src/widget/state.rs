@@ -258,20 +258,16 @@ impl Inner {
         Ok(())
     }
 
-    /// Everything kept about the shopper, and the profile as storage keeps
-    /// it (its JSON is the third module's work; `profile` is `null` here).
-    pub fn export(&self) -> (Value, String) {
+    /// Everything kept about the shopper, the profile as storage keeps it
+    /// (its text: the JSON is the third module's work).
+    pub fn export(&self) -> Map {
         let mut out = self.session.export();
-        let profile = match out.get_mut("profile").map(Value::take) {
-            Some(Value::String(text)) => text,
-            _ => String::new(),
-        };
         out.set("site", Value::from(self.site.as_str()));
         let mut page = Map::new();
         page.set("max_scroll_pct", Value::from(self.watched.max_scroll_pct));
         page.set("exit_intent", Value::from(self.watched.exit_intent));
         out.set("page", Value::Object(page));
-        (Value::Object(out), profile)
+        out
     }
 
     /// The page's first exit intent: an `exit_intent` event.
