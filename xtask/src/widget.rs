@@ -815,21 +815,22 @@ wasm.upgrade();"#;
         Ok(())
     }
 
+    /// Why [`rename_in_glue`] refuses `glue` under one round's `mapping`.
+    fn refusal(glue: &str, mapping: Value) -> Option<String> {
+        rename_in_glue(glue, &[mapping], "m")
+            .err()
+            .map(|e| e.to_string())
+    }
+
     #[test]
     fn mappings_that_give_two_imports_one_name_are_refused() {
         let mapping = serde_json::json!({
             "imports": [["./dangol_bg.js", "__wbg_a_1", "r"], ["./dangol_bg.js", "__wbg_b_2", "r"]],
             "exports": [["start", "b"]]
         });
-        let err = rename_in_glue(
-            r#"wasm.start(); x = { "./dangol_bg.js": { __wbg_a_1: 1, __wbg_b_2: 2 } };"#,
-            &[mapping],
-            "m",
-        )
-        .err()
-        .map(|e| e.to_string());
+        let glue = r#"wasm.start(); x = { "./dangol_bg.js": { __wbg_a_1: 1, __wbg_b_2: 2 } };"#;
         assert_eq!(
-            err.as_deref(),
+            refusal(glue, mapping).as_deref(),
             Some("wasm-opt's mappings give two imports the name `r`")
         );
     }
@@ -840,15 +841,9 @@ wasm.upgrade();"#;
             "imports": [["./dangol_bg.js", "__wbg_gone_1", "a"]],
             "exports": [["start", "b"]]
         });
-        let err = rename_in_glue(
-            r#"wasm.start(); x = { "./dangol_bg.js": {} };"#,
-            &[mapping],
-            "m",
-        )
-        .err()
-        .map(|e| e.to_string());
+        let glue = r#"wasm.start(); x = { "./dangol_bg.js": {} };"#;
         assert_eq!(
-            err.as_deref(),
+            refusal(glue, mapping).as_deref(),
             Some("the glue names 0 of the wasm's 1 imports")
         );
     }
