@@ -292,6 +292,7 @@ impl<'a> Reader<'a> {
     }
 
     /// See [`Writer::opt`].
+    #[inline(always)]
     pub fn opt<T>(&mut self, read: impl FnOnce(&mut Self) -> T) -> Option<T> {
         if self.b() { Some(read(self)) } else { None }
     }
@@ -313,7 +314,12 @@ impl<'a> Reader<'a> {
         n as usize
     }
 
-    /// See [`Writer::list`].
+    /// See [`Writer::list`]. Always inlined, like [`Reader::opt`]: the
+    /// config's and the profile's readers call both for some thirty
+    /// element types, and a copy of the loop in each caller costs the
+    /// widget's wasm less than thirty functions of their own (166 bytes
+    /// of gzip).
+    #[inline(always)]
     pub fn list<T>(&mut self, mut read: impl FnMut(&mut Self) -> T) -> Vec<T> {
         let n = self.count();
         let mut out = Vec::with_capacity(n);
