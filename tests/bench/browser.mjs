@@ -5,6 +5,8 @@
 // - first_offer_ms: loader start → first offer painted, cached config (median)
 // - page_fcp_after_loader_ms: loader start → the page's own first contentful
 //   paint, in the same loads (the floor under first_offer_ms)
+// - offer_after_page_paint_ms: the same loads, the offer's paint less the
+//   page's own, load by load (median): how far the widget trails the page
 // - wasm_ready_ms / widget_to_offer_ms: the same loads split where the
 //   module is instantiated: loader start → wasm instantiated (fetching and
 //   compiling), and instantiated → first offer in the page (the widget's
@@ -102,6 +104,7 @@ async function firstOffer(browser, server) {
   await page.waitForFunction(() => localStorage.getItem("dangol:demo:config"));
   const times = [];
   const pagePaints = [];
+  const lags = [];
   const ready = [];
   const widget = [];
   for (let i = 0; i < runs; i++) {
@@ -117,13 +120,14 @@ async function firstOffer(browser, server) {
     if (!(instantiated > 0 && decided >= instantiated)) throw new Error(`the module was not instantiated before the first offer (${instantiated}, ${decided})`);
     times.push(offer);
     pagePaints.push(fcp);
+    lags.push(offer - fcp);
     ready.push(instantiated);
     widget.push(decided - instantiated);
   }
   await context.close();
   // The page's own first contentful paint, from the same start: no offer
   // can be painted before the page is.
-  return { offer: median(times), pageFcp: median(pagePaints), ready: median(ready), widget: median(widget) };
+  return { offer: median(times), pageFcp: median(pagePaints), lag: median(lags), ready: median(ready), widget: median(widget) };
 }
 
 async function conditions(browser, server) {
@@ -237,6 +241,7 @@ try {
   const first = await firstOffer(browser, server);
   report.first_offer_ms = Math.round(first.offer * 10) / 10;
   report.page_fcp_after_loader_ms = Math.round(first.pageFcp * 10) / 10;
+  report.offer_after_page_paint_ms = Math.round(first.lag * 10) / 10;
   report.wasm_ready_ms = Math.round(first.ready * 10) / 10;
   report.widget_to_offer_ms = Math.round(first.widget * 10) / 10;
   const c = await conditions(browser, server);
