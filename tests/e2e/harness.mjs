@@ -1,12 +1,15 @@
 // Test harness: the real dangol-server on a free loopback port with a fresh
-// SQLite database, and headless Chromium driven by playwright-core.
+// SQLite database, headless Chromium driven by playwright-core, and
+// headless Firefox driven by puppeteer-core over WebDriver BiDi.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { createServer as createHttpServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { chromium } from "playwright-core";
+import puppeteer from "puppeteer-core";
 import { build } from "esbuild";
 
 export const ROOT = process.env.DANGOL_ROOT || new URL("../..", import.meta.url).pathname;
@@ -121,6 +124,54 @@ export function launchBrowser() {
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
+}
+
+/**
+ * Headless Firefox (Debian's ESR) in a fresh profile, driven by
+ * puppeteer-core over WebDriver BiDi: a second engine for what must hold
+ * by the standards rather than by one engine's leniency. Closing it also
+ * removes the profile.
+ */
+export async function launchFirefox() {
+  const profile = mkdtempSync(join(tmpdir(), "dangol-firefox-"));
+  const browser = await puppeteer.launch({
+    browser: "firefox",
+    executablePath: process.env.FIREFOX_PATH || "/usr/bin/firefox-esr",
+    headless: true,
+    userDataDir: profile,
+  });
+  const close = browser.close.bind(browser);
+  browser.close = async () => {
+    await close();
+    rmSync(profile, { recursive: true, force: true });
+  };
+  return browser;
+}
+
+/**
+ * A shop on an origin of its own (`http://localhost:<port>`, while
+ * dangol-server listens on 127.0.0.1), as the README's recommended setup
+ * has it: `/demo/` is a page with the home hero slot, an Accept button and
+ * dangol's script tag from `serverUrl`.
+ */
+export async function crossOriginShop(serverUrl) {
+  const shop = createHttpServer((req, res) => {
+    if (req.url.startsWith("/demo/")) {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      res.end(`<!doctype html><html lang="en"><head><title>Shop</title></head><body>
+        <div data-dangol-slot="home-hero" style="min-height:140px"></div>
+        <button id="consent-accept" onclick="dangol.consent.grant()">Accept</button>
+        <script async src="${serverUrl}/dangol.js" data-site="demo"></script></body></html>`);
+    } else if (req.url === "/favicon.ico") {
+      res.writeHead(204);
+      res.end();
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise((r) => shop.listen(0, "localhost", r));
+  return { origin: `http://localhost:${shop.address().port}`, close: () => shop.close() };
 }
 
 /** A new page that records console warnings, page errors and requests; `init` (given `arg`) runs before each page's scripts. */

@@ -3,8 +3,8 @@
 // page on another origin than dangol-server (the README's own setup).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
 import { startServer, launchBrowser, watchedPage, eventually, tcfCmpScript } from "./harness.mjs";
+import { crossOrigin, forgetStopsEveryTab, inContext, noPageUrl } from "./scenarios.mjs";
 
 let server;
 let browser;
@@ -25,7 +25,8 @@ const HERO = '[data-dangol-slot="home-hero"]';
 const dangolKeys = (page) =>
   page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("dangol:")).sort());
 
-const admin = (path, init) => server.adminApi(path, init);
+/** `scenario` (see `scenarios.mjs`, which Firefox runs too) in a fresh Chromium context. */
+const inChromium = async (scenario) => inContext(await browser.newContext(), scenario, server);
 
 test("a shopper whose consent comes only from a TCF consent manager keeps one id and profile across pages", async () => {
   const { context, page, log } = await watchedPage(browser, cmp);
@@ -72,44 +73,8 @@ test("a returning shopper whose consent manager answers late still gets offers f
   await context.close();
 });
 
-test("forget() in one tab stops every open tab at once, and nothing sent late brings data back", async () => {
-  const context = await browser.newContext();
-  const errors = [];
-  const a = await context.newPage();
-  const b = await context.newPage();
-  for (const p of [a, b]) p.on("pageerror", (e) => errors.push(String(e)));
-  await a.goto(`${server.url}/demo/`);
-  await a.click("#consent-accept");
-  const anon = await eventually(() => a.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
-  await b.goto(`${server.url}/demo/category.html`);
-  await b.waitForFunction(() => window.dangol && window.dangol.ready);
-  await eventually(async () => (await b.evaluate(() => window.dangol.export())).id === anon, 5000, "tab B on the same id");
-  await eventually(async () => (await server.events(anon)).length >= 2, 10000, "events of both tabs");
-
-  // Tab B keeps making events: a GA4 push every 50 ms, as a busy page would.
-  await b.evaluate(() => {
-    window.__pushes = setInterval(() => {
-      window.dataLayer.push({ event: "view_item", ecommerce: { items: [{ item_id: "knit-01", item_category: "knit", price: 59000 }] } });
-    }, 50);
-  });
-  await a.evaluate(() => window.dangol.forget());
-  // Tab B hears it through the storage event and stops.
-  await eventually(async () => (await b.evaluate(() => window.dangol.consent.status())) === "denied", 5000, "tab B to stop");
-  assert.equal((await b.evaluate(() => window.dangol.export())).id, null);
-  await b.waitForTimeout(2500); // heartbeats and retries would have written by now
-  assert.deepEqual(await dangolKeys(b), [], "no tab wrote anything back");
-  await eventually(async () => (await server.events(anon)).length === 0, 10000, "the server to erase the id");
-  // A batch of the erased id arriving now (one that was on its way) is refused.
-  const late = await fetch(`${server.url}/v1/sites/demo/events`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ events: [{ id: "e-late-0000000001", type: "page_view", ts: Date.now(), anon }] }),
-  }).then((r) => r.json());
-  assert.deepEqual([late.stored, late.erased], [0, 1]);
-  assert.equal((await server.events(anon)).length, 0);
-  assert.deepEqual(errors, []);
-  await context.close();
-});
+test("forget() in one tab stops every open tab at once, and nothing sent late brings data back", () =>
+  inChromium(forgetStopsEveryTab));
 
 test("consent actions made before the widget loaded count even when the shopper leaves the page at once", async () => {
   const { context, page, log } = await watchedPage(browser);
@@ -235,103 +200,7 @@ test("a DOM node, a cyclic object and a 10 MB array pushed to dataLayer cost the
   await context.close();
 });
 
-test("widget requests send no page URL", async () => {
-  const { context, page } = await watchedPage(browser);
-  const referers = [];
-  page.on("request", (r) => {
-    if (r.url().includes("/v1/")) referers.push([r.url(), r.headers()["referer"] || null]);
-  });
-  await page.goto(`${server.url}/demo/category.html?utm_source=mail&secret=1`);
-  await page.click("#consent-accept");
-  await eventually(() => referers.some(([u]) => u.endsWith("/events")), 10000, "an events request");
-  for (const [url, referer] of referers) assert.equal(referer, null, `${url} sent Referer ${referer}`);
-  await context.close();
-});
+test("widget requests send no page URL", () => inChromium(noPageUrl));
 
-test("cross-origin: a shop page on another origin gets offers, revalidates with 304, and sees a published change and a rollback", async () => {
-  // The shop: its own origin, its own page, dangol's script tag.
-  const shop = createServer((req, res) => {
-    if (req.url.startsWith("/demo/")) {
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-      res.end(`<!doctype html><html lang="en"><head><title>Shop</title></head><body>
-        <div data-dangol-slot="home-hero" style="min-height:140px"></div>
-        <button id="consent-accept" onclick="dangol.consent.grant()">Accept</button>
-        <script async src="${server.url}/dangol.js" data-site="demo"></script></body></html>`);
-    } else if (req.url === "/favicon.ico") {
-      res.writeHead(204);
-      res.end();
-    } else {
-      res.writeHead(404);
-      res.end();
-    }
-  });
-  await new Promise((r) => shop.listen(0, "localhost", r));
-  const shopOrigin = `http://localhost:${shop.address().port}`;
-  assert.notEqual(new URL(server.url).origin, shopOrigin);
-  const site = await admin("/v1/admin/sites/demo");
-  const putSite = (origins) => admin("/v1/admin/sites/demo", {
-    method: "PUT",
-    body: JSON.stringify({ name: site.name, allowed_origins: origins, retention_days: site.retention_days, settings: site.settings }),
-  });
-  await putSite([shopOrigin]);
-
-  const { context, page, log } = await watchedPage(browser);
-  const failed = [];
-  const consoleErrors = [];
-  const statuses = [];
-  // A CORS refusal fails a request with net::ERR_FAILED; the test's own
-  // reloads abort what is still in flight (net::ERR_ABORTED), which is not
-  // a failure of the page's.
-  page.on("requestfailed", (r) => {
-    if (r.failure()?.errorText !== "net::ERR_ABORTED") failed.push(`${r.url()} ${r.failure()?.errorText}`);
-  });
-  page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
-  page.on("response", (r) => { if (r.url().includes("/config")) statuses.push(r.status()); });
-  try {
-    // 1. First visit.
-    await page.goto(`${shopOrigin}/demo/`);
-    await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
-    const campaign = await page.getAttribute(HERO, "data-dangol-rendered");
-    await page.click("#consent-accept");
-    const anon = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
-    await eventually(async () => (await server.events(anon)).length >= 2, 10000, "events sent across origins");
-
-    // 2. A returning shopper revalidates the config: 304.
-    await page.reload();
-    await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
-    await eventually(() => statuses.includes(304), 5000, "a 304 revalidation");
-
-    // 3. A published change reaches the returning shopper (on the page
-    //    after the one that fetched it: shown offers never swap).
-    const hero = () => page.evaluate((sel) => document.querySelector(sel).shadowRoot.textContent, HERO);
-    const shown = await page.getAttribute(HERO, "data-dangol-rendered");
-    const draft = await admin(`/v1/admin/sites/demo/campaigns/${shown}`);
-    const before = await admin("/v1/admin/sites/demo/versions");
-    const oldVersion = Math.max(...before.versions.map((v) => v.version));
-    const changed = structuredClone(draft);
-    for (const v of changed.variants) v.content.headline = "Cross-origin change";
-    await admin(`/v1/admin/sites/demo/campaigns/${shown}`, { method: "PUT", body: JSON.stringify(changed) });
-    await admin("/v1/admin/sites/demo/publish", { method: "POST", body: "{}" });
-    await eventually(async () => {
-      await page.reload();
-      await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
-      return (await hero()).includes("Cross-origin change");
-    }, 15000, "the published change");
-
-    // 4. A rollback reaches them too.
-    await admin("/v1/admin/sites/demo/rollback", { method: "POST", body: JSON.stringify({ version: oldVersion }) });
-    await eventually(async () => {
-      await page.reload();
-      await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
-      return !(await hero()).includes("Cross-origin change");
-    }, 15000, "the rollback");
-    assert.ok(campaign);
-    assert.deepEqual(failed, [], "no failed request");
-    assert.deepEqual(consoleErrors, [], "no console error");
-    assert.deepEqual(log.errors, []);
-  } finally {
-    await context.close();
-    await putSite(site.allowed_origins);
-    shop.close();
-  }
-});
+test("cross-origin: a shop page on another origin gets offers, revalidates with 304, and sees a published change and a rollback", () =>
+  inChromium(crossOrigin));

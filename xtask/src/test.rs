@@ -64,6 +64,7 @@ pub fn run() -> Result<()> {
         tools::ensure_node()?;
         tools::ensure_npm_tools()?;
         tools::ensure_chromium()?;
+        tools::ensure_firefox()?;
         Ok(())
     })?;
     stage("clippy (native, all targets)", &mut || {
@@ -182,10 +183,11 @@ pub fn run() -> Result<()> {
         Ok(())
     })?;
     stage(
-        "end-to-end tests (real server, headless Chromium)",
+        "end-to-end tests (real server, headless Chromium and Firefox)",
         &mut || {
             sh(Command::new("cargo").args(["build", "--package", "dangol-server"]))?;
             let (chromium, _) = tools::ensure_chromium()?;
+            let firefox = tools::ensure_firefox()?;
             let root = root();
             let target = std::env::var_os("CARGO_TARGET_DIR")
                 .map(std::path::PathBuf::from)
@@ -202,6 +204,7 @@ pub fn run() -> Result<()> {
                 .env("DANGOL_SERVER_BIN", target.join("debug/dangol-server"))
                 .env("DANGOL_ROOT", &root)
                 .env("CHROMIUM_PATH", chromium)
+                .env("FIREFOX_PATH", firefox)
                 .args(["--test", "--test-concurrency=1"])
                 .args(&files))
         },

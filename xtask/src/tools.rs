@@ -1,5 +1,6 @@
 //! Installing what a fresh machine lacks: the wasm target, the pinned
-//! wasm-bindgen CLI, Chromium with its driver, and the npm dev tools.
+//! wasm-bindgen CLI, Chromium with its driver, Firefox, and the npm dev
+//! tools.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -84,6 +85,24 @@ pub fn ensure_chromium() -> Result<(PathBuf, PathBuf)> {
         (Some(b), Some(d)) => Ok((b, d)),
         _ => bail!("chromium or chromedriver is still missing after installing them"),
     }
+}
+
+/// Firefox's path, installing Debian's `firefox-esr` as root: the
+/// end-to-end tests run the cross-origin and cross-tab paths in it too.
+pub fn ensure_firefox() -> Result<PathBuf> {
+    let browsers = ["/usr/bin/firefox-esr", "/usr/bin/firefox"];
+    if let Some(b) = find(&browsers) {
+        return Ok(b);
+    }
+    if !is_root() {
+        bail!(
+            "Firefox is needed for the end-to-end tests: install Debian's `firefox-esr` \
+             package (or run this as root to install it)"
+        );
+    }
+    step("installing firefox-esr (Debian package)");
+    apt_install(&["firefox-esr"])?;
+    find(&browsers).context("firefox is still missing after installing firefox-esr")
 }
 
 pub fn apt_install(packages: &[&str]) -> Result<()> {

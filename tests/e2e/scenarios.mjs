@@ -1,0 +1,178 @@
+// Deployments run in both engines: `session.test.mjs` runs them in Chromium
+// (playwright-core), `firefox.test.mjs` in Firefox (puppeteer-core over
+// WebDriver BiDi). What they check must hold by the standards (CORS, the
+// storage event, referrer policy), not by one engine's leniency, so each
+// scenario uses only what both drivers' pages share: goto, reload, click,
+// evaluate, $eval, waitForSelector, waitForFunction and the request,
+// response, requestfailed, console and pageerror events. `context` is a
+// fresh browser context of either driver (`newPage()`, `close()`).
+import assert from "node:assert/strict";
+import { eventually, crossOriginShop } from "./harness.mjs";
+
+const HERO = '[data-dangol-slot="home-hero"]';
+// A reload aborts what is still in flight: not a failure of the page's.
+const ABORTED = new Set(["net::ERR_ABORTED", "NS_BINDING_ABORTED"]);
+
+/** Runs `scenario` in `context` (a fresh context of either driver), closing it after. */
+export async function inContext(context, scenario, server) {
+  try {
+    await scenario(server, context);
+  } finally {
+    await context.close();
+  }
+}
+
+/** Records what went wrong on `page`: failed requests, console errors, uncaught errors. */
+export function problemsOf(page) {
+  const problems = { failed: [], console: [], errors: [] };
+  page.on("requestfailed", (r) => {
+    const reason = r.failure()?.errorText;
+    if (!ABORTED.has(reason)) problems.failed.push(`${r.url()} ${reason}`);
+  });
+  page.on("console", (m) => { if (m.type() === "error") problems.console.push(m.text()); });
+  page.on("pageerror", (e) => problems.errors.push(String(e)));
+  return problems;
+}
+
+/** A request's headers as sent, in either driver. */
+const headersOf = (request) => (request.allHeaders ? request.allHeaders() : Promise.resolve(request.headers()));
+
+const rendered = (page) => page.waitForSelector(`${HERO}[data-dangol-rendered]`, { timeout: 10000 });
+const shownCampaign = (page) => page.$eval(HERO, (el) => el.getAttribute("data-dangol-rendered"));
+const hero = (page) => page.$eval(HERO, (el) => el.shadowRoot.textContent);
+const storedId = (page) => page.evaluate(() => localStorage.getItem("dangol:demo:id"));
+const dangolKeys = (page) =>
+  page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("dangol:")).sort());
+const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The shop's page on another origin than dangol-server (the README's own
+ * setup): an offer before any choice with nothing stored, consent, events
+ * sent across origins, a returning shopper's 304 revalidation, and a
+ * published change and a rollback reaching them, with one id throughout,
+ * no failed request and no console error.
+ */
+export async function crossOrigin(server, context) {
+  const admin = (path, init) => server.adminApi(path, init);
+  const shop = await crossOriginShop(server.url);
+  assert.notEqual(new URL(server.url).origin, shop.origin);
+  const site = await admin("/v1/admin/sites/demo");
+  const putSite = (origins) => admin("/v1/admin/sites/demo", {
+    method: "PUT",
+    body: JSON.stringify({ name: site.name, allowed_origins: origins, retention_days: site.retention_days, settings: site.settings }),
+  });
+  await putSite([shop.origin]);
+  const page = await context.newPage();
+  const problems = problemsOf(page);
+  const configs = [];
+  page.on("response", (r) => { if (r.url().includes("/config")) configs.push(r.status()); });
+  try {
+    // 1. First visit.
+    await page.goto(`${shop.origin}/demo/`);
+    await rendered(page);
+    assert.ok(await shownCampaign(page));
+    assert.deepEqual(await dangolKeys(page), [], "nothing stored before consent");
+    await page.click("#consent-accept");
+    const anon = await eventually(() => storedId(page), 5000, "the id");
+    await eventually(async () => (await server.events(anon)).length >= 2, 10000, "events sent across origins");
+
+    // 2. A returning shopper revalidates the stored config: 304.
+    await page.reload();
+    await rendered(page);
+    await eventually(() => configs.includes(304), 5000, `a 304 revalidation (config answers: ${configs})`);
+
+    // 3. A published change reaches the returning shopper (on the page
+    //    after the one that fetched it: shown offers never swap).
+    const shown = await shownCampaign(page);
+    const draft = await admin(`/v1/admin/sites/demo/campaigns/${shown}`);
+    const versions = await admin("/v1/admin/sites/demo/versions");
+    const oldVersion = Math.max(...versions.versions.map((v) => v.version));
+    const changed = structuredClone(draft);
+    for (const v of changed.variants) v.content.headline = "Cross-origin change";
+    await admin(`/v1/admin/sites/demo/campaigns/${shown}`, { method: "PUT", body: JSON.stringify(changed) });
+    await admin("/v1/admin/sites/demo/publish", { method: "POST", body: "{}" });
+    await eventually(async () => {
+      await page.reload();
+      await rendered(page);
+      return (await hero(page)).includes("Cross-origin change");
+    }, 15000, "the published change");
+
+    // 4. A rollback reaches them too.
+    await admin("/v1/admin/sites/demo/rollback", { method: "POST", body: JSON.stringify({ version: oldVersion }) });
+    await eventually(async () => {
+      await page.reload();
+      await rendered(page);
+      return !(await hero(page)).includes("Cross-origin change");
+    }, 15000, "the rollback");
+    assert.equal(await storedId(page), anon, "one id throughout");
+    assert.deepEqual(problems, { failed: [], console: [], errors: [] });
+  } finally {
+    await putSite(site.allowed_origins);
+    shop.close();
+  }
+}
+
+/**
+ * `forget()` in one tab while another keeps making events: the other tab
+ * stops at once (the storage event), writes nothing back, the server
+ * erases the id, and a batch of that id arriving late is refused.
+ */
+export async function forgetStopsEveryTab(server, context) {
+  const a = await context.newPage();
+  const b = await context.newPage();
+  const problems = [problemsOf(a), problemsOf(b)];
+  await a.goto(`${server.url}/demo/`);
+  await a.click("#consent-accept");
+  const anon = await eventually(() => storedId(a), 5000, "the id");
+  await b.goto(`${server.url}/demo/category.html`);
+  await b.waitForFunction(() => window.dangol && window.dangol.ready);
+  await eventually(async () => (await b.evaluate(() => window.dangol.export())).id === anon, 5000, "tab B on the same id");
+  await eventually(async () => (await server.events(anon)).length >= 2, 10000, "events of both tabs");
+
+  // Tab B keeps making events: a GA4 push every 50 ms, as a busy page would.
+  await b.evaluate(() => {
+    window.__pushes = setInterval(() => {
+      window.dataLayer.push({ event: "view_item", ecommerce: { items: [{ item_id: "knit-01", item_category: "knit", price: 59000 }] } });
+    }, 50);
+  });
+  await a.evaluate(() => window.dangol.forget());
+  // Tab B hears it through the storage event and stops.
+  await eventually(async () => (await b.evaluate(() => window.dangol.consent.status())) === "denied", 5000, "tab B to stop");
+  assert.equal((await b.evaluate(() => window.dangol.export())).id, null);
+  await pause(2500); // heartbeats and retries would have written by now
+  assert.deepEqual(await dangolKeys(b), [], "no tab wrote anything back");
+  await eventually(async () => (await server.events(anon)).length === 0, 10000, "the server to erase the id");
+  // A batch of the erased id arriving now (one that was on its way) is refused.
+  const late = await fetch(`${server.url}/v1/sites/demo/events`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ events: [{ id: "e-late-0000000001", type: "page_view", ts: Date.now(), anon }] }),
+  }).then((r) => r.json());
+  assert.deepEqual([late.stored, late.erased], [0, 1]);
+  assert.equal((await server.events(anon)).length, 0);
+  assert.deepEqual(problems.flatMap((p) => p.errors), []);
+}
+
+/**
+ * The widget's requests carry no `Referer`, before consent and after,
+ * while the page's own stylesheet does (so the header is seen at all).
+ */
+export async function noPageUrl(server, context) {
+  const page = await context.newPage();
+  const problems = problemsOf(page);
+  const requests = [];
+  page.on("request", (r) => {
+    if (r.url().includes("/v1/") || r.url().endsWith("/demo/shop.css")) {
+      requests.push(headersOf(r).then((h) => [r.url(), h["referer"] ?? null]));
+    }
+  });
+  const url = `${server.url}/demo/category.html?utm_source=mail&secret=1`;
+  await page.goto(url);
+  await page.click("#consent-accept");
+  await eventually(async () => (await Promise.all(requests)).some(([u]) => u.endsWith("/events")), 10000, "an events request");
+  const seen = await Promise.all(requests);
+  assert.ok(seen.some(([u]) => u.includes("/config")), "the config request was seen");
+  assert.deepEqual(seen.filter(([u]) => u.endsWith("/demo/shop.css")).map(([, referer]) => referer), [url]);
+  for (const [u, referer] of seen.filter(([u]) => u.includes("/v1/"))) assert.equal(referer, null, `${u} sent Referer ${referer}`);
+  assert.deepEqual(problems.errors, []);
+}
