@@ -2,8 +2,9 @@
 // driven over WebDriver BiDi, through the same scenarios `session.test.mjs`
 // runs in Chromium (see `scenarios.mjs`).
 import { test, before, after } from "node:test";
-import { startServer, launchFirefox } from "./harness.mjs";
-import { crossOrigin, forgetStopsEveryTab, inContext, noPageUrl } from "./scenarios.mjs";
+import assert from "node:assert/strict";
+import { startServer, launchFirefox, eventually } from "./harness.mjs";
+import { crossOrigin, forgetStopsEveryTab, inContext, noPageUrl, problemsOf } from "./scenarios.mjs";
 
 let server;
 let browser;
@@ -28,3 +29,36 @@ test("Firefox: forget() in one tab stops every open tab at once, and nothing sen
   inFirefox(forgetStopsEveryTab));
 
 test("Firefox: widget requests send no page URL", () => inFirefox(noPageUrl));
+
+/** The text of `selector` in the shadow root of `host`, or null. */
+const shadowText = (page, host, selector) =>
+  page.evaluate((h, s) => document.querySelector(h)?.shadowRoot?.querySelector(s)?.textContent ?? null, host, selector);
+
+test("Firefox: the second module draws the cart's coupon, whose reveal claims one code that redeems once", () =>
+  inFirefox(async (server, context) => {
+    const OFFER = '[data-dangol-slot="cart-offer"]';
+    const page = await context.newPage();
+    const problems = problemsOf(page);
+    await page.goto(`${server.url}/demo/product.html?id=coat-01`);
+    await page.click("#consent-accept");
+    await page.click("#add-to-cart");
+    const anon = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
+    await page.goto(`${server.url}/demo/cart.html`);
+    await page.waitForSelector(`${OFFER}[data-dangol-rendered="cart-coupon"]`, { timeout: 10000 });
+    assert.equal(await shadowText(page, OFFER, ".value"), "₩5,000 off over ₩50,000");
+    const reveal = () => page.evaluate((o) => document.querySelector(o).shadowRoot.querySelector(".reveal").click(), OFFER);
+    await reveal();
+    const code = await eventually(() => shadowText(page, OFFER, ".code"), 10000, "the code");
+    assert.match(code, /^DANGOL-[0-9A-HJKMNP-TV-Z]{10}$/);
+    assert.match(await shadowText(page, OFFER, ".status"), /Valid until .* \(14 days left\)/);
+    const claim = await eventually(async () => (await server.events(anon)).find((e) => e.type === "claim"), 10000, "the claim event");
+    assert.equal(claim.campaign, "cart-coupon");
+    // The same shopper gets the same code again.
+    await page.reload();
+    await page.waitForSelector(`${OFFER}[data-dangol-rendered="cart-coupon"]`, { timeout: 10000 });
+    await reveal();
+    assert.equal(await eventually(() => shadowText(page, OFFER, ".code"), 10000, "the code again"), code);
+    assert.equal((await server.redeem(code)).status, 200);
+    assert.equal((await server.redeem(code)).status, 409);
+    assert.deepEqual(problems, { failed: [], console: [], errors: [] });
+  }));
