@@ -62,3 +62,28 @@ test("Firefox: the second module draws the cart's coupon, whose reveal claims on
     assert.equal((await server.redeem(code)).status, 409);
     assert.deepEqual(problems, { failed: [], console: [], errors: [] });
   }));
+
+test("Firefox with Global Privacy Control switched on in its settings: measurement stays off after a grant", async () => {
+  const gpc = await launchFirefox({ "privacy.globalprivacycontrol.enabled": true });
+  try {
+    await inContext(await gpc.createBrowserContext(), async (server, context) => {
+      const page = await context.newPage();
+      const problems = problemsOf(page);
+      const posts = [];
+      page.on("request", (r) => { if (r.method() === "POST") posts.push(r.url()); });
+      await page.goto(`${server.url}/demo/`);
+      assert.equal(await page.evaluate(() => navigator.globalPrivacyControl), true, "the browser's own signal");
+      await page.waitForSelector('[data-dangol-slot="home-hero"][data-dangol-rendered]', { timeout: 10000 });
+      await page.click("#consent-accept");
+      await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:profile")), 5000, "the profile kept for personalisation");
+      assert.deepEqual(await page.evaluate(() => window.dangol.consent.purposes()), { personalisation: "granted", measurement: "denied", gpc: true });
+      await page.reload();
+      await page.waitForSelector('[data-dangol-slot="home-hero"][data-dangol-rendered]', { timeout: 10000 });
+      await new Promise((r) => setTimeout(r, 1000)); // a batch would be on its way by now
+      assert.deepEqual(posts, [], "nothing was sent");
+      assert.deepEqual(problems, { failed: [], console: [], errors: [] });
+    }, server);
+  } finally {
+    await gpc.close();
+  }
+});

@@ -129,16 +129,18 @@ export function launchBrowser() {
 /**
  * Headless Firefox (Debian's ESR) in a fresh profile, driven by
  * puppeteer-core over WebDriver BiDi: a second engine for what must hold
- * by the standards rather than by one engine's leniency. Closing it also
- * removes the profile.
+ * by the standards rather than by one engine's leniency. `prefs` are
+ * Firefox preferences for this profile. Closing it also removes the
+ * profile.
  */
-export async function launchFirefox() {
+export async function launchFirefox(prefs = {}) {
   const profile = mkdtempSync(join(tmpdir(), "dangol-firefox-"));
   const browser = await puppeteer.launch({
     browser: "firefox",
     executablePath: process.env.FIREFOX_PATH || "/usr/bin/firefox-esr",
     headless: true,
     userDataDir: profile,
+    extraPrefsFirefox: prefs,
   });
   const close = browser.close.bind(browser);
   browser.close = async () => {
