@@ -1,6 +1,7 @@
 // The session's deployments in a second engine: Firefox (Debian's ESR),
 // driven over WebDriver BiDi, through the same scenarios `session.test.mjs`
-// runs in Chromium (see `scenarios.mjs`).
+// runs in Chromium (see `scenarios.mjs`); then the second module's coupon
+// and Global Privacy Control as Firefox's own setting sends it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, launchFirefox, eventually } from "./harness.mjs";
