@@ -1,16 +1,20 @@
 // The session's deployments in a second engine: Firefox (Debian's ESR),
 // driven over WebDriver BiDi, through the same scenarios `session.test.mjs`
-// runs in Chromium (see `scenarios.mjs`); then the second module's coupon
-// and Global Privacy Control as Firefox's own setting sends it.
+// runs in Chromium (see `scenarios.mjs`: across origins and tabs, a
+// consent manager, tag managers' dataLayer pushes); then the second
+// module's coupon and Global Privacy Control as Firefox's own setting sends
+// it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchFirefox, eventually } from "./harness.mjs";
-import { crossOrigin, forgetStopsEveryTab, inContext, noPageUrl, problemsOf } from "./scenarios.mjs";
+import { startServer, launchFirefox, eventually, tcfCmpScript } from "./harness.mjs";
+import { crossOrigin, dataLayerNoPause, forgetStopsEveryTab, inContext, noPageUrl, problemsOf, tcfOnlyKeepsOneId } from "./scenarios.mjs";
 
 let server;
 let browser;
+let cmp;
 
 before(async () => {
+  cmp = await tcfCmpScript();
   server = await startServer();
   browser = await launchFirefox();
 });
@@ -30,6 +34,12 @@ test("Firefox: forget() in one tab stops every open tab at once, and nothing sen
   inFirefox(forgetStopsEveryTab));
 
 test("Firefox: widget requests send no page URL", () => inFirefox(noPageUrl));
+
+test("Firefox: a shopper whose consent comes only from a TCF consent manager keeps one id and profile across pages", () =>
+  inFirefox(tcfOnlyKeepsOneId(cmp)));
+
+test("Firefox: a DOM node, a cyclic object and a 10 MB array pushed to dataLayer cost the page no pause, and GA4 events still count", () =>
+  inFirefox(dataLayerNoPause));
 
 /** The text of `selector` in the shadow root of `host`, or null. */
 const shadowText = (page, host, selector) =>

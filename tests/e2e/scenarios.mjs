@@ -4,8 +4,9 @@
 // storage event, referrer policy), not by one engine's leniency, so each
 // scenario uses only what both drivers' pages share: goto, reload, click,
 // evaluate, $eval, waitForSelector, waitForFunction and the request,
-// response, requestfailed, console and pageerror events. `context` is a
-// fresh browser context of either driver (`newPage()`, `close()`).
+// response, requestfailed, console and pageerror events, plus a script run
+// before each document's own (`initScript`). `context` is a fresh browser
+// context of either driver (`newPage()`, `close()`).
 import assert from "node:assert/strict";
 import { eventually, crossOriginShop } from "./harness.mjs";
 
@@ -33,6 +34,10 @@ export function problemsOf(page) {
   page.on("pageerror", (e) => problems.errors.push(String(e)));
   return problems;
 }
+
+/** Runs `script` (source text) before each document's own scripts on `page`, in either driver. */
+const initScript = (page, script) =>
+  page.addInitScript ? page.addInitScript(script) : page.evaluateOnNewDocument(script);
 
 /** A request's headers as sent, in either driver. */
 const headersOf = (request) => (request.allHeaders ? request.allHeaders() : Promise.resolve(request.headers()));
@@ -174,5 +179,69 @@ export async function noPageUrl(server, context) {
   assert.ok(seen.some(([u]) => u.includes("/config")), "the config request was seen");
   assert.deepEqual(seen.filter(([u]) => u.endsWith("/demo/shop.css")).map(([, referer]) => referer), [url]);
   for (const [u, referer] of seen.filter(([u]) => u.includes("/v1/"))) assert.equal(referer, null, `${u} sent Referer ${referer}`);
+  assert.deepEqual(problems.errors, []);
+}
+
+/**
+ * A shopper whose consent comes only from a TCF consent manager (`cmp`,
+ * the fake CMP's script) keeps one id and profile across pages, and the
+ * server sees one shopper, not one per page.
+ */
+export const tcfOnlyKeepsOneId = (cmp) => async (server, context) => {
+  const page = await context.newPage();
+  const problems = problemsOf(page);
+  await initScript(page, cmp);
+  await page.goto(`${server.url}/demo/`);
+  await rendered(page);
+  await page.evaluate(() => window.__testCmp.answer([], [1, 5, 6, 8]));
+  const anon = await eventually(() => storedId(page), 5000, "the id");
+  assert.equal(await page.evaluate(() => localStorage.getItem("dangol:demo:consent")), null, "the shop made no choice of its own");
+
+  // Two more pages; on each the consent manager answers again.
+  for (const path of ["/demo/category.html", "/demo/"]) {
+    await page.goto(`${server.url}${path}`);
+    await page.evaluate(() => window.__testCmp.answer([], [1, 5, 6, 8]));
+    // Until the widget has loaded, the loader queues calls and answers none.
+    await eventually(async () => (await page.evaluate(() => window.dangol.consent.purposes()))?.measurement === "granted", 5000, "the answer");
+    assert.equal(await storedId(page), anon, `the same id on ${path}`);
+  }
+  const exported = await page.evaluate(() => window.dangol.export());
+  assert.equal(exported.id, anon);
+  assert.ok(exported.profile.visits >= 3, `the profile carried over: ${exported.profile.visits} visits`);
+  await eventually(async () => (await server.events(anon)).filter((e) => e.type === "page_view").length >= 3, 10000, "three page views of one id");
+  assert.deepEqual(problems.errors, []);
+};
+
+/**
+ * A DOM node with framework back-references, a cyclic object and a 10 MB
+ * array pushed to `dataLayer` (as tag managers push) cost the page no
+ * pause, and the cyclic GA4 event still counts.
+ */
+export async function dataLayerNoPause(server, context) {
+  const page = await context.newPage();
+  const problems = problemsOf(page);
+  await page.goto(`${server.url}/demo/`);
+  await page.waitForFunction(() => window.dangol && window.dangol.ready);
+  const took = await page.evaluate(() => {
+    const cyclic = { event: "view_item", ecommerce: { items: [{ item_id: "knit-01", price: 1 }] } };
+    cyclic.self = cyclic;
+    cyclic.ecommerce.back = cyclic;
+    cyclic.ecommerce.items[0].parent = cyclic;
+    const node = document.body;
+    node.__reactFiber = { stateNode: node, return: { child: node } };
+    const big = new Array(10 * 1024 * 1024 / 8).fill(0).map((_, i) => ({ i }));
+    big.event = "purchase";
+    const t0 = performance.now();
+    window.dataLayer.push(node);
+    window.dataLayer.push({ event: "view_item_list", ecommerce: { items: big } });
+    window.dataLayer.push(big);
+    window.dataLayer.push(cyclic);
+    return performance.now() - t0;
+  });
+  // Generous, so a loaded machine cannot fail it; walking the structures
+  // (as the widget once did) takes many seconds or never ends.
+  assert.ok(took < 1000, `dataLayer pushes took ${took} ms`);
+  const viewed = await page.evaluate(async () => (await window.dangol.export()).profile);
+  assert.ok(JSON.stringify(viewed).includes("knit"), "the cyclic view_item still counted");
   assert.deepEqual(problems.errors, []);
 }

@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, launchBrowser, watchedPage, eventually, tcfCmpScript } from "./harness.mjs";
-import { crossOrigin, forgetStopsEveryTab, inContext, noPageUrl } from "./scenarios.mjs";
+import { crossOrigin, dataLayerNoPause, forgetStopsEveryTab, inContext, noPageUrl, tcfOnlyKeepsOneId } from "./scenarios.mjs";
 
 let server;
 let browser;
@@ -28,30 +28,8 @@ const dangolKeys = (page) =>
 /** `scenario` (see `scenarios.mjs`, which Firefox runs too) in a fresh Chromium context. */
 const inChromium = async (scenario) => inContext(await browser.newContext(), scenario, server);
 
-test("a shopper whose consent comes only from a TCF consent manager keeps one id and profile across pages", async () => {
-  const { context, page, log } = await watchedPage(browser, cmp);
-  await page.goto(`${server.url}/demo/`);
-  await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
-  await page.evaluate(() => window.__testCmp.answer([], [1, 5, 6, 8]));
-  const anon = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
-  assert.equal(await page.evaluate(() => localStorage.getItem("dangol:demo:consent")), null, "the shop made no choice of its own");
-
-  // Two more pages; on each the consent manager answers again.
-  for (const path of ["/demo/category.html", "/demo/"]) {
-    await page.goto(`${server.url}${path}`);
-    await page.evaluate(() => window.__testCmp.answer([], [1, 5, 6, 8]));
-    // Until the widget has loaded, the loader queues calls and answers none.
-    await eventually(async () => (await page.evaluate(() => window.dangol.consent.purposes()))?.measurement === "granted", 5000, "the answer");
-    assert.equal(await page.evaluate(() => localStorage.getItem("dangol:demo:id")), anon, `the same id on ${path}`);
-  }
-  const exported = await page.evaluate(() => window.dangol.export());
-  assert.equal(exported.id, anon);
-  assert.ok(exported.profile.visits >= 3, `the profile carried over: ${exported.profile.visits} visits`);
-  // The server sees one shopper, not one per page.
-  await eventually(async () => (await server.events(anon)).filter((e) => e.type === "page_view").length >= 3, 10000, "three page views of one id");
-  assert.deepEqual(log.errors, []);
-  await context.close();
-});
+test("a shopper whose consent comes only from a TCF consent manager keeps one id and profile across pages", () =>
+  inChromium(tcfOnlyKeepsOneId(cmp)));
 
 test("a returning shopper whose consent manager answers late still gets offers from their profile on the first page", async () => {
   const { context, page, log } = await watchedPage(browser, cmp);
@@ -171,34 +149,8 @@ test("withdrawing measurement keeps personalisation but removes every unsent eve
   await context.close();
 });
 
-test("a DOM node, a cyclic object and a 10 MB array pushed to dataLayer cost the page no pause, and GA4 events still count", async () => {
-  const { context, page, log } = await watchedPage(browser);
-  await page.goto(`${server.url}/demo/`);
-  await page.waitForFunction(() => window.dangol && window.dangol.ready);
-  const took = await page.evaluate(() => {
-    const cyclic = { event: "view_item", ecommerce: { items: [{ item_id: "knit-01", price: 1 }] } };
-    cyclic.self = cyclic;
-    cyclic.ecommerce.back = cyclic;
-    cyclic.ecommerce.items[0].parent = cyclic;
-    const node = document.body;
-    node.__reactFiber = { stateNode: node, return: { child: node } };
-    const big = new Array(10 * 1024 * 1024 / 8).fill(0).map((_, i) => ({ i }));
-    big.event = "purchase";
-    const t0 = performance.now();
-    window.dataLayer.push(node);
-    window.dataLayer.push({ event: "view_item_list", ecommerce: { items: big } });
-    window.dataLayer.push(big);
-    window.dataLayer.push(cyclic);
-    return performance.now() - t0;
-  });
-  // Generous, so a loaded machine cannot fail it; walking the structures
-  // (as the widget once did) takes many seconds or never ends.
-  assert.ok(took < 1000, `dataLayer pushes took ${took} ms`);
-  const viewed = await page.evaluate(async () => (await window.dangol.export()).profile);
-  assert.ok(JSON.stringify(viewed).includes("knit"), "the cyclic view_item still counted");
-  assert.deepEqual(log.errors, []);
-  await context.close();
-});
+test("a DOM node, a cyclic object and a 10 MB array pushed to dataLayer cost the page no pause, and GA4 events still count", () =>
+  inChromium(dataLayerNoPause));
 
 test("widget requests send no page URL", () => inChromium(noPageUrl));
 
