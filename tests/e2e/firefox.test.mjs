@@ -6,7 +6,7 @@
 // it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchFirefox, eventually, tcfCmpScript } from "./harness.mjs";
+import { startServer, launchFirefox, eventually, tcfCmpScript, shadowText, storedId } from "./harness.mjs";
 import { crossOrigin, dataLayerNoPause, forgetStopsEveryTab, inContext, noPageUrl, problemsOf, tcfOnlyKeepsOneId } from "./scenarios.mjs";
 
 let server;
@@ -41,10 +41,6 @@ test("Firefox: a shopper whose consent comes only from a TCF consent manager kee
 test("Firefox: a DOM node, a cyclic object and a 10 MB array pushed to dataLayer cost the page no pause, and GA4 events still count", () =>
   inFirefox(dataLayerNoPause));
 
-/** The text of `selector` in the shadow root of `host`, or null. */
-const shadowText = (page, host, selector) =>
-  page.evaluate((h, s) => document.querySelector(h)?.shadowRoot?.querySelector(s)?.textContent ?? null, host, selector);
-
 test("Firefox: the second module draws the cart's coupon, whose reveal claims one code that redeems once", () =>
   inFirefox(async (server, context) => {
     const OFFER = '[data-dangol-slot="cart-offer"]';
@@ -53,7 +49,7 @@ test("Firefox: the second module draws the cart's coupon, whose reveal claims on
     await page.goto(`${server.url}/demo/product.html?id=coat-01`);
     await page.click("#consent-accept");
     await page.click("#add-to-cart");
-    const anon = await eventually(() => page.evaluate(() => localStorage.getItem("dangol:demo:id")), 5000, "the id");
+    const anon = await eventually(() => storedId(page), 5000, "the id");
     await page.goto(`${server.url}/demo/cart.html`);
     await page.waitForSelector(`${OFFER}[data-dangol-rendered="cart-coupon"]`, { timeout: 10000 });
     assert.equal(await shadowText(page, OFFER, ".value"), "₩5,000 off over ₩50,000");

@@ -197,6 +197,17 @@ export async function closedPort() {
   return port;
 }
 
+/** The shopper's stored id on `page` (either driver), or null. */
+export const storedId = (page) => page.evaluate(() => localStorage.getItem("dangol:demo:id"));
+
+/** The widget's localStorage keys on `page` (either driver), sorted. */
+export const dangolKeys = (page) =>
+  page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("dangol:")).sort());
+
+/** Text of `selector` inside the shadow root of `host` on `page` (either driver), or null. */
+export const shadowText = (page, host, selector) =>
+  page.evaluate(([h, s]) => document.querySelector(h)?.shadowRoot?.querySelector(s)?.textContent ?? null, [host, selector]);
+
 /** Polls `fn` until it returns a truthy value or `ms` pass. */
 export async function eventually(fn, ms = 10000, what = "condition") {
   const until = Date.now() + ms;

@@ -4,7 +4,7 @@
 // request interception on the real server's origin.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, watchedPage, eventually, shotPath, compactConfig } from "./harness.mjs";
+import { startServer, launchBrowser, watchedPage, eventually, shotPath, compactConfig, shadowText } from "./harness.mjs";
 
 let server;
 let browser;
@@ -67,11 +67,6 @@ async function open(browserCtx, { html = pageHtml(), cfg, csp, init, arg } = {})
   await w.page.goto(`${server.url}/e2e/offers.html`);
   await w.page.waitForFunction(() => window.dangol && window.dangol.ready === true);
   return w;
-}
-
-/** Text of `selector` inside the shadow root of `host`. */
-function shadowText(page, host, selector) {
-  return page.evaluate(([h, s]) => document.querySelector(h)?.shadowRoot?.querySelector(s)?.textContent ?? null, [host, selector]);
 }
 
 /** The element focused, looking inside shadow roots. */

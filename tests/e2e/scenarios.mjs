@@ -8,7 +8,7 @@
 // before each document's own (`initScript`). `context` is a fresh browser
 // context of either driver (`newPage()`, `close()`).
 import assert from "node:assert/strict";
-import { eventually, crossOriginShop } from "./harness.mjs";
+import { eventually, crossOriginShop, dangolKeys, storedId } from "./harness.mjs";
 
 const HERO = '[data-dangol-slot="home-hero"]';
 // A reload aborts what is still in flight: not a failure of the page's.
@@ -45,9 +45,6 @@ const headersOf = (request) => (request.allHeaders ? request.allHeaders() : Prom
 const rendered = (page) => page.waitForSelector(`${HERO}[data-dangol-rendered]`, { timeout: 10000 });
 const shownCampaign = (page) => page.$eval(HERO, (el) => el.getAttribute("data-dangol-rendered"));
 const hero = (page) => page.$eval(HERO, (el) => el.shadowRoot.textContent);
-const storedId = (page) => page.evaluate(() => localStorage.getItem("dangol:demo:id"));
-const dangolKeys = (page) =>
-  page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("dangol:")).sort());
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**

@@ -3,7 +3,7 @@
 // page on another origin than dangol-server (the README's own setup).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, watchedPage, eventually, tcfCmpScript } from "./harness.mjs";
+import { startServer, launchBrowser, watchedPage, eventually, tcfCmpScript, dangolKeys } from "./harness.mjs";
 import { crossOrigin, dataLayerNoPause, forgetStopsEveryTab, inContext, noPageUrl, tcfOnlyKeepsOneId } from "./scenarios.mjs";
 
 let server;
@@ -22,8 +22,6 @@ after(async () => {
 });
 
 const HERO = '[data-dangol-slot="home-hero"]';
-const dangolKeys = (page) =>
-  page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("dangol:")).sort());
 
 /** `scenario` (see `scenarios.mjs`, which Firefox runs too) in a fresh Chromium context. */
 const inChromium = async (scenario) => inContext(await browser.newContext(), scenario, server);
