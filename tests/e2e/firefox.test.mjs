@@ -1,13 +1,14 @@
 // The session's deployments in a second engine: Firefox (Debian's ESR),
 // driven over WebDriver BiDi, through the same scenarios `session.test.mjs`
 // runs in Chromium (see `scenarios.mjs`: across origins and tabs, a
-// consent manager, tag managers' dataLayer pushes); then the second
+// consent manager, tag managers' dataLayer pushes) and the overlays' (by
+// keyboard, in Korean; also run by `offers.test.mjs`); then the second
 // module's coupon and Global Privacy Control as Firefox's own setting sends
 // it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, launchFirefox, eventually, tcfCmpScript, shadowText, storedId } from "./harness.mjs";
-import { crossOrigin, dataLayerNoPause, forgetStopsEveryTab, inContext, noPageUrl, problemsOf, tcfOnlyKeepsOneId } from "./scenarios.mjs";
+import { crossOrigin, dataLayerNoPause, forgetStopsEveryTab, inContext, koreanPage, noPageUrl, overlaysByKeyboard, problemsOf, tcfOnlyKeepsOneId } from "./scenarios.mjs";
 
 let server;
 let browser;
@@ -40,6 +41,11 @@ test("Firefox: a shopper whose consent comes only from a TCF consent manager kee
 
 test("Firefox: a DOM node, a cyclic object and a 10 MB array pushed to dataLayer cost the page no pause, and GA4 events still count", () =>
   inFirefox(dataLayerNoPause));
+
+test("Firefox: modal, toast and bar open as overlays; the modal traps focus, Esc closes it and gives focus back", () =>
+  inFirefox(overlaysByKeyboard));
+
+test("Firefox: a Korean page gets the widget's words in Korean and amounts in won", () => inFirefox(koreanPage));
 
 test("Firefox: the second module draws the cart's coupon, whose reveal claims one code that redeems once", () =>
   inFirefox(async (server, context) => {

@@ -5,6 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, launchBrowser, watchedPage, eventually, shotPath, compactConfig, shadowText } from "./harness.mjs";
+import { bannerCampaign as banner, inContext, koreanPage, overlaysByKeyboard } from "./scenarios.mjs";
 
 let server;
 let browser;
@@ -42,15 +43,6 @@ function config(campaigns, extra = {}) {
   return { schema: 1, site: "demo", version: 900, campaigns, ...extra };
 }
 
-function banner(id, placement, headline, more = {}) {
-  const { content, ...rest } = more;
-  return {
-    id, placements: [placement], condition: {},
-    variants: [{ id: "a", content: { type: "banner", headline, body: "Body of " + id, cta: { text: "Go", url: "/demo/category.html" }, ...content } }],
-    ...rest,
-  };
-}
-
 /** Opens `path` on the server's origin with our HTML and config. */
 async function open(browserCtx, { html = pageHtml(), cfg, csp, init, arg } = {}) {
   const w = await watchedPage(browserCtx, init, arg);
@@ -69,110 +61,8 @@ async function open(browserCtx, { html = pageHtml(), cfg, csp, init, arg } = {})
   return w;
 }
 
-/** The element focused, looking inside shadow roots. */
-function deepFocus(page) {
-  return page.evaluate(() => {
-    let a = document.activeElement;
-    while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
-    return a ? (a.id || a.className || a.tagName) : null;
-  });
-}
-
-test("every content type renders inline inside shadow DOM, with tokens filled as text", async () => {
-  const cfg = config([
-    banner("b", "top", "Hi {{declared.name | \"there\"}}"),
-    {
-      id: "c", placements: ["second"], condition: {}, coupon: { budget: 5, valid_days: 7, prefix: "T" },
-      variants: [{ id: "a", content: { type: "coupon", headline: "For you", value: "10% off", reveal: "Show my code", terms: "Once" } }],
-    },
-    { id: "l", placements: ["third"], condition: {}, variants: [{ id: "a", content: { type: "loyalty_prompt", headline: "{{declared.name | \"You\"}}, nearly Gold" } }] },
-    { id: "f", placements: ["fourth"], condition: {}, variants: [{ id: "a", content: { type: "feedback_question", question: "How was it?", scale: "nps" } }] },
-  ], {
-    currency: "KRW",
-    tiers: [{ id: "silver", name: "Silver", points: 0 }, { id: "gold", name: "Gold", points: 2000, perks: "Free shipping" }],
-  });
-  const { context, page, log } = await open(browser, {
-    cfg,
-    init: () => window.addEventListener("dangol:loaded", () => window.dangol.set({ name: "Minji", points: 1200 })),
-  });
-  await page.waitForSelector('[data-dangol-slot="fourth"][data-dangol-rendered="f"]');
-  // Before consent, declared attributes are not used: tokens take their fallback.
-  assert.equal(await shadowText(page, '[data-dangol-slot="top"]', ".headline"), "Hi there");
-  assert.equal(await shadowText(page, '[data-dangol-slot="second"]', ".value"), "10% off");
-  assert.equal(await shadowText(page, '[data-dangol-slot="second"]', "button.reveal"), "Show my code");
-  assert.equal(await shadowText(page, '[data-dangol-slot="third"]', ".headline"), "You, nearly Gold");
-  assert.equal(await shadowText(page, '[data-dangol-slot="third"]', ".standing"), "1,200 / 2,000 points to Gold");
-  assert.equal(await page.evaluate(() => document.querySelector('[data-dangol-slot="fourth"]').shadowRoot.querySelectorAll(".answer").length), 11);
-  // The shop's own content is still there, behind the shadow root.
-  assert.equal(await page.locator('[data-dangol-slot="top"] .fallback').count(), 1);
-  // Without consent, the coupon's reveal says how to get a code.
-  await page.evaluate(() => document.querySelector('[data-dangol-slot="second"]').shadowRoot.querySelector(".reveal").click());
-  await eventually(async () => /Allow personalised offers/.test(await shadowText(page, '[data-dangol-slot="second"]', ".status") || ""), 3000, "the consent hint");
-  // With consent, the same offers greet the shopper by name.
-  await page.evaluate(() => { window.dangol.consent.grant(); window.dangol.refresh(); });
-  await page.waitForSelector('[data-dangol-slot="top"][data-dangol-rendered="b"]');
-  assert.equal(await shadowText(page, '[data-dangol-slot="top"]', ".headline"), "Hi Minji");
-  assert.equal(await shadowText(page, '[data-dangol-slot="third"]', ".headline"), "Minji, nearly Gold");
-  await page.screenshot({ path: shotPath("offers-content-types.png"), fullPage: false });
-  assert.deepEqual(log.errors, []);
-  await context.close();
-});
-
-test("modal, toast and bar open as overlays; the modal traps focus, Esc closes it and gives focus back", async () => {
-  const cfg = config([
-    banner("m", "pop", "A modal offer", { priority: 3 }),
-    banner("t", "corner", "A toast offer", { priority: 2 }),
-    banner("r", "strip", "A bar offer", { priority: 1 }),
-  ], {
-    placements: [
-      { id: "pop", kind: "modal", trigger: { type: "inactivity", seconds: 2 } },
-      { id: "corner", kind: "toast", trigger: { type: "page_load" } },
-      { id: "strip", kind: "bar" },
-    ],
-  });
-  const { context, page, log } = await open(browser, {
-    cfg,
-    init: () => window.addEventListener("dangol:loaded", () => {
-      window.__dismissed = [];
-      window.dangol.on("dismiss", (d) => window.__dismissed.push(d.campaign));
-    }),
-  });
-  await page.waitForSelector('[data-dangol-overlay="corner"]', { state: "attached" });
-  await page.waitForSelector('[data-dangol-overlay="strip"]', { state: "attached" });
-  assert.equal(await shadowText(page, '[data-dangol-overlay="corner"]', ".headline"), "A toast offer");
-  assert.equal(await page.evaluate(() => document.querySelector('[data-dangol-overlay="corner"]').shadowRoot.querySelector(".overlay").getAttribute("role")), "dialog");
-  assert.equal(await page.evaluate(() => document.querySelector('[data-dangol-overlay="strip"]').shadowRoot.querySelector(".overlay").getAttribute("role")), "region");
-  // Keyboard only: focus the shop's button, then stay idle until the modal opens.
-  await page.focus("#shop-button");
-  await page.waitForSelector('[data-dangol-overlay="pop"]', { state: "attached", timeout: 5000 });
-  const dialog = await page.evaluate(() => {
-    const f = document.querySelector('[data-dangol-overlay="pop"]').shadowRoot.querySelector(".overlay");
-    return { role: f.getAttribute("role"), modal: f.getAttribute("aria-modal"), label: f.getAttribute("aria-label") };
-  });
-  assert.deepEqual(dialog, { role: "dialog", modal: "true", label: "A modal offer" });
-  assert.equal(await deepFocus(page), "close");
-  await page.screenshot({ path: shotPath("offers-overlays.png") });
-  // Tab cycles inside the modal: close → call to action → close.
-  await page.keyboard.press("Tab");
-  assert.equal(await deepFocus(page), "cta");
-  await page.keyboard.press("Tab");
-  assert.equal(await deepFocus(page), "close");
-  await page.keyboard.press("Shift+Tab");
-  assert.equal(await deepFocus(page), "cta");
-  // Esc closes the modal (the overlay on top), focus returns to the shop's button.
-  await page.keyboard.press("Escape");
-  await eventually(() => page.evaluate(() => !document.querySelector('[data-dangol-overlay="pop"]')), 2000, "the modal to close");
-  assert.equal(await page.evaluate(() => document.activeElement.id), "shop-button");
-  assert.equal(await page.evaluate(() => document.querySelectorAll("[data-dangol-overlay]").length), 2, "the toast and bar stay");
-  // A close button works by click too; Esc then closes the last one.
-  await page.evaluate(() => document.querySelector('[data-dangol-overlay="corner"]').shadowRoot.querySelector(".close").click());
-  await page.keyboard.press("Escape");
-  await eventually(() => page.evaluate(() => !document.querySelector("[data-dangol-overlay]")), 2000, "every overlay closed");
-  const dismissed = await eventually(() => page.evaluate(() => window.__dismissed.length >= 3 && window.__dismissed), 2000, "dismiss callbacks");
-  assert.deepEqual(dismissed, ["m", "t", "r"]);
-  assert.deepEqual(log.errors, []);
-  await context.close();
-});
+test("modal, toast and bar open as overlays; the modal traps focus, Esc closes it and gives focus back", async () =>
+  inContext(await browser.newContext(), overlaysByKeyboard, server));
 
 test("a banner the loader draws in a slot is built like the same banner the second module draws in an overlay", async () => {
   // The same personal banner (a condition on the shopper's cart, so it
@@ -510,25 +400,8 @@ test("clicks, claims and an attributed purchase are events; on('decision') repla
   await context.close();
 });
 
-test("a Korean page gets the widget's words in Korean and amounts in won", async () => {
-  const cfg = config([
-    { ...banner("ko", "pop", "장바구니 {{cart.value}}"), condition: {} },
-  ], { currency: "KRW", placements: [{ id: "pop", kind: "modal", trigger: { type: "page_load" } }] });
-  const { context, page } = await open(browser, {
-    cfg, html: pageHtml({ lang: "ko" }),
-  });
-  await page.evaluate(() => window.dangol.consent.grant());
-  await page.evaluate(() => window.dangol.track("add_to_cart", { items: [{ item_id: "k1", price: 12000, quantity: 2 }] }));
-  await page.reload();
-  await page.waitForSelector('[data-dangol-overlay="pop"]', { state: "attached" });
-  const words = await page.evaluate(() => {
-    const r = document.querySelector('[data-dangol-overlay="pop"]').shadowRoot;
-    return { close: r.querySelector(".close").getAttribute("aria-label"), headline: r.querySelector(".headline").textContent };
-  });
-  assert.equal(words.close, "닫기");
-  assert.equal(words.headline, "장바구니 ₩24,000");
-  await context.close();
-});
+test("a Korean page gets the widget's words in Korean and amounts in won", async () =>
+  inContext(await browser.newContext(), koreanPage, server));
 
 test("offers render into the space the demo reserved: no layout shift on a phone or a desktop, even when the wasm is slow", async () => {
   for (const viewport of [{ width: 1280, height: 720 }, { width: 412, height: 823 }, { width: 360, height: 740 }]) {

@@ -3,12 +3,14 @@
 // WebDriver BiDi). What they check must hold by the standards (CORS, the
 // storage event, referrer policy), not by one engine's leniency, so each
 // scenario uses only what both drivers' pages share: goto, reload, click,
-// evaluate, $eval, waitForSelector, waitForFunction and the request,
-// response, requestfailed, console and pageerror events, plus a script run
-// before each document's own (`initScript`). `context` is a fresh browser
-// context of either driver (`newPage()`, `close()`).
+// focus, keyboard presses, evaluate, $eval, waitForSelector,
+// waitForFunction and the request, response, requestfailed, console and
+// pageerror events, plus a script run before each document's own
+// (`initScript`) and requests answered by interception (`openServed`).
+// `context` is a fresh browser context of either driver (`newPage()`,
+// `close()`).
 import assert from "node:assert/strict";
-import { eventually, crossOriginShop, dangolKeys, storedId } from "./harness.mjs";
+import { eventually, crossOriginShop, compactConfig, dangolKeys, shadowText, shotPath, storedId } from "./harness.mjs";
 
 const HERO = '[data-dangol-slot="home-hero"]';
 // A reload aborts what is still in flight: not a failure of the page's.
@@ -241,4 +243,147 @@ export async function dataLayerNoPause(server, context) {
   const viewed = await page.evaluate(async () => (await window.dangol.export()).profile);
   assert.ok(JSON.stringify(viewed).includes("knit"), "the cyclic view_item still counted");
   assert.deepEqual(problems.errors, []);
+}
+
+/**
+ * Opens a page of `html` at `/e2e/offers.html` on the server's origin in
+ * `context` (either driver), with the compact form of `cfg` (a config as
+ * JSON) served as the site's config, and `init` run before each document's
+ * own scripts. Both are answered by request interception; every other
+ * request goes to the real server. Resolves, once the widget is ready, to
+ * the page and what went wrong on it (see `problemsOf`).
+ */
+export async function openServed(server, context, { html, cfg, init }) {
+  const page = await context.newPage();
+  const problems = problemsOf(page);
+  const served = new Map([[`${server.url}/e2e/offers.html`, { status: 200, contentType: "text/html; charset=utf-8", body: html }]]);
+  if (cfg) served.set(`${server.url}/v1/sites/demo/config/compact`, { status: 200, contentType: "text/plain", body: compactConfig(cfg) });
+  const answer = (url) => served.get(url.split("?")[0]);
+  if (page.route) {
+    await page.route((url) => !!answer(url.href), (route) => route.fulfill(answer(route.request().url())));
+  } else {
+    await page.setRequestInterception(true);
+    page.on("request", (r) => {
+      if (r.isInterceptResolutionHandled()) return;
+      const hit = answer(r.url());
+      (hit ? r.respond(hit) : r.continue()).catch(() => { /* the page went away */ });
+    });
+  }
+  if (init) await initScript(page, init);
+  await page.goto(`${server.url}/e2e/offers.html`);
+  await page.waitForFunction(() => window.dangol && window.dangol.ready === true);
+  return { page, problems };
+}
+
+/** A test page in `lang`: the shop's own button and one slot. */
+export const offersPage = (lang = "en") => `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><title>offers</title>
+<script async src="/dangol.js" data-site="demo"></script></head>
+<body><button id="shop-button">Shop button</button>
+<div data-dangol-slot="top" style="min-height:140px"><p class="fallback">Shop's own top</p></div></body></html>`;
+
+/** A banner campaign `id` in `placement`, shown to everyone. */
+export function bannerCampaign(id, placement, headline, more = {}) {
+  const { content, ...rest } = more;
+  return {
+    id, placements: [placement], condition: {},
+    variants: [{ id: "a", content: { type: "banner", headline, body: "Body of " + id, cta: { text: "Go", url: "/demo/category.html" }, ...content } }],
+    ...rest,
+  };
+}
+
+/** The element focused on `page`, looking inside shadow roots. */
+export const deepFocus = (page) => page.evaluate(() => {
+  let a = document.activeElement;
+  while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
+  return a ? (a.id || a.className || a.tagName) : null;
+});
+
+const attached = (page, selector, timeout = 10000) => page.waitForSelector(selector, { state: "attached", timeout });
+const overlay = (id) => `[data-dangol-overlay="${id}"]`;
+const overlayAttr = (page, id, name) =>
+  page.evaluate(([o, n]) => document.querySelector(o).shadowRoot.querySelector(".overlay").getAttribute(n), [overlay(id), name]);
+
+/**
+ * Modal, toast and bar open as overlays with their roles; a keyboard user
+ * who stays idle gets the modal with focus on its close button, Tab and
+ * Shift+Tab cycle inside it, Esc closes it and gives focus back to where
+ * it was; the close button works by click; each close is one `dismiss`.
+ */
+export async function overlaysByKeyboard(server, context) {
+  const cfg = {
+    schema: 1, site: "demo", version: 900,
+    campaigns: [
+      bannerCampaign("m", "pop", "A modal offer", { priority: 3 }),
+      bannerCampaign("t", "corner", "A toast offer", { priority: 2 }),
+      bannerCampaign("r", "strip", "A bar offer", { priority: 1 }),
+    ],
+    placements: [
+      { id: "pop", kind: "modal", trigger: { type: "inactivity", seconds: 2 } },
+      { id: "corner", kind: "toast", trigger: { type: "page_load" } },
+      { id: "strip", kind: "bar" },
+    ],
+  };
+  const { page, problems } = await openServed(server, context, {
+    html: offersPage(),
+    cfg,
+    init: `window.addEventListener("dangol:loaded", () => {
+      window.__dismissed = [];
+      window.dangol.on("dismiss", (d) => window.__dismissed.push(d.campaign));
+    });`,
+  });
+  await attached(page, overlay("corner"));
+  await attached(page, overlay("strip"));
+  assert.equal(await shadowText(page, overlay("corner"), ".headline"), "A toast offer");
+  assert.equal(await overlayAttr(page, "corner", "role"), "dialog");
+  assert.equal(await overlayAttr(page, "strip", "role"), "region");
+  // Keyboard only: focus the shop's button, then stay idle until the modal opens.
+  await page.focus("#shop-button");
+  await attached(page, overlay("pop"), 5000);
+  assert.deepEqual(
+    [await overlayAttr(page, "pop", "role"), await overlayAttr(page, "pop", "aria-modal"), await overlayAttr(page, "pop", "aria-label")],
+    ["dialog", "true", "A modal offer"],
+  );
+  assert.equal(await deepFocus(page), "close");
+  await page.screenshot({ path: shotPath(`offers-overlays-${page.route ? "chromium" : "firefox"}.png`) });
+  // Tab cycles inside the modal: close → call to action → close, and back.
+  await page.keyboard.press("Tab");
+  assert.equal(await deepFocus(page), "cta");
+  await page.keyboard.press("Tab");
+  assert.equal(await deepFocus(page), "close");
+  await page.keyboard.down("Shift");
+  await page.keyboard.press("Tab");
+  await page.keyboard.up("Shift");
+  assert.equal(await deepFocus(page), "cta");
+  // Esc closes the modal (the overlay on top); focus returns to the shop's button.
+  await page.keyboard.press("Escape");
+  await eventually(() => page.evaluate((o) => !document.querySelector(o), overlay("pop")), 2000, "the modal to close");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "shop-button");
+  assert.equal(await page.evaluate(() => document.querySelectorAll("[data-dangol-overlay]").length), 2, "the toast and bar stay");
+  // A close button works by click too; Esc then closes the last one.
+  await page.evaluate((o) => document.querySelector(o).shadowRoot.querySelector(".close").click(), overlay("corner"));
+  await page.keyboard.press("Escape");
+  await eventually(() => page.evaluate(() => !document.querySelector("[data-dangol-overlay]")), 2000, "every overlay closed");
+  const dismissed = await eventually(() => page.evaluate(() => window.__dismissed.length >= 3 && window.__dismissed), 2000, "dismiss callbacks");
+  assert.deepEqual(dismissed, ["m", "t", "r"]);
+  assert.deepEqual(problems, { failed: [], console: [], errors: [] });
+}
+
+/** A Korean page gets the widget's own words in Korean and amounts in won. */
+export async function koreanPage(server, context) {
+  const cfg = {
+    schema: 1, site: "demo", version: 900, currency: "KRW",
+    campaigns: [bannerCampaign("ko", "pop", "장바구니 {{cart.value}}")],
+    placements: [{ id: "pop", kind: "modal", trigger: { type: "page_load" } }],
+  };
+  const { page, problems } = await openServed(server, context, { html: offersPage("ko"), cfg });
+  await page.evaluate(() => window.dangol.consent.grant());
+  await page.evaluate(() => window.dangol.track("add_to_cart", { items: [{ item_id: "k1", price: 12000, quantity: 2 }] }));
+  await page.reload();
+  await attached(page, overlay("pop"));
+  const words = await page.evaluate((o) => {
+    const r = document.querySelector(o).shadowRoot;
+    return { close: r.querySelector(".close").getAttribute("aria-label"), headline: r.querySelector(".headline").textContent };
+  }, overlay("pop"));
+  assert.deepEqual(words, { close: "닫기", headline: "장바구니 ₩24,000" });
+  assert.deepEqual(problems, { failed: [], console: [], errors: [] });
 }
