@@ -2,17 +2,19 @@
 // A and AA rules on storefront pages showing every content type (the
 // recommendations row too, its cards in), inline and
 // as each overlay, in English and Korean and in every built-in theme, with
-// the "why this offer?" explanation open.
+// the "why this offer?" explanation open; in Chromium and in Firefox.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, watchedPage, compactConfig } from "./harness.mjs";
+import { startServer, launchBrowser, launchFirefox } from "./harness.mjs";
+import { inContext, openServed } from "./scenarios.mjs";
 
 let server;
-let browser;
+const browsers = {};
 
 before(async () => {
   server = await startServer();
-  browser = await launchBrowser();
+  browsers.Chromium = await launchBrowser();
+  browsers.Firefox = await launchFirefox();
   // Orders of the demo catalog's items, so the recommendations row has
   // cards (its model built from them).
   const lines = [];
@@ -29,7 +31,8 @@ before(async () => {
 });
 
 after(async () => {
-  await browser?.close();
+  await browsers.Chromium?.close();
+  await browsers.Firefox?.close();
   await server?.stop();
 });
 
@@ -79,52 +82,64 @@ function configFor(theme) {
   };
 }
 
-for (const lang of ["en", "ko"]) {
-  for (const theme of ["light", "dark", "accent"]) {
-    test(`every content type, inline and as modal, toast and bar, passes axe (${lang}, ${theme} theme)`, async () => {
-      const { context, page, log } = await watchedPage(browser, () =>
-        window.addEventListener("dangol:loaded", () => window.dangol.set({ points: 1200 })));
-      await page.route(`${server.url}/e2e/a11y.html`, (route) =>
-        route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: pageHtml(lang) }));
-      const body = compactConfig(configFor(theme));
-      await page.route("**/v1/sites/demo/config/compact", (route) =>
-        route.fulfill({ status: 200, contentType: "text/plain", body }));
-      await page.goto(`${server.url}/e2e/a11y.html`);
-      for (const slot of ["s1", "s2", "s3", "s4", "s5"]) {
-        await page.waitForSelector(`[data-dangol-slot="${slot}"][data-dangol-rendered]`);
-      }
-      // The recommendations row, with its cards in.
-      await page.waitForFunction(() => document.querySelector('[data-dangol-slot="s5"]').shadowRoot
-        ?.querySelector(".recs:not([aria-busy]) .card[data-item]"), null, { timeout: 10000 });
-      // Only one overlay opens at a time (pressure); open each in turn.
-      const seen = [];
-      for (let round = 0; round < 3; round++) {
-        const overlay = await page.waitForSelector("[data-dangol-overlay]", { state: "attached", timeout: 5000 }).catch(() => null);
-        if (!overlay) break;
-        const id = await overlay.getAttribute("data-dangol-overlay");
-        if (seen.includes(id)) break;
-        seen.push(id);
-        // The explanation, opened on the inline banner, is checked too.
-        await page.evaluate(() => document.querySelector('[data-dangol-slot="s1"]').shadowRoot.querySelector(".why")?.click());
-        await page.addScriptTag({ path: AXE });
-        // Overlays fade in (0.2 s): contrast is checked on what stays, not
-        // on a frame of the entrance.
-        await page.evaluate(() => Promise.all([...document.querySelectorAll("[data-dangol-overlay]")]
-          .flatMap((host) => (host.shadowRoot?.getAnimations() ?? []).map((a) => a.finished))));
-        const violations = await page.evaluate(async () => {
-          const r = await window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa"], resultTypes: ["violations"] });
-          return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-        });
-        assert.deepEqual(violations, [], `${lang}, ${theme}, with the ${id} overlay open`);
-        await page.evaluate((sel) => {
-          const host = document.querySelector(`[data-dangol-overlay="${sel}"]`);
-          host?.shadowRoot?.querySelector(".close")?.click();
-        }, id);
-        await page.waitForTimeout(100);
-      }
-      assert.deepEqual(seen.sort(), ["corner", "pop", "strip"], "each overlay kind was checked");
-      assert.deepEqual(log.errors, []);
-      await context.close();
-    });
+const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until `check` (run in the page) answers true. */
+async function until(page, check, arg, what) {
+  for (const deadline = Date.now() + 10000; Date.now() < deadline; await pause(50)) {
+    if (await page.evaluate(check, arg)) return;
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+for (const engine of ["Chromium", "Firefox"]) {
+  for (const lang of ["en", "ko"]) {
+    for (const theme of ["light", "dark", "accent"]) {
+      test(`${engine}: every content type, inline and as modal, toast and bar, passes axe (${lang}, ${theme} theme)`, async () => {
+        const browser = browsers[engine];
+        const context = await (browser.newContext ? browser.newContext() : browser.createBrowserContext());
+        await inContext(context, async () => {
+          const { page, problems } = await openServed(server, context, {
+            html: pageHtml(lang),
+            cfg: configFor(theme),
+            init: () => window.addEventListener("dangol:loaded", () => window.dangol.set({ points: 1200 })),
+          });
+          for (const slot of ["s1", "s2", "s3", "s4", "s5"]) {
+            await until(page, (s) => !!document.querySelector(`[data-dangol-slot="${s}"][data-dangol-rendered]`), slot, `slot ${slot}`);
+          }
+          // The recommendations row, with its cards in.
+          await until(page, () => !!document.querySelector('[data-dangol-slot="s5"]').shadowRoot
+            ?.querySelector(".recs:not([aria-busy]) .card[data-item]"), null, "the recommendation cards");
+          // Only one overlay opens at a time (pressure); open each in turn.
+          const seen = [];
+          for (let round = 0; round < 3; round++) {
+            const id = await until(page, () => !!document.querySelector("[data-dangol-overlay]"), null, "an overlay")
+              .then(() => page.evaluate(() => document.querySelector("[data-dangol-overlay]").getAttribute("data-dangol-overlay")))
+              .catch(() => null);
+            if (!id || seen.includes(id)) break;
+            seen.push(id);
+            // The explanation, opened on the inline banner, is checked too.
+            await page.evaluate(() => document.querySelector('[data-dangol-slot="s1"]').shadowRoot.querySelector(".why")?.click());
+            await page.addScriptTag({ path: AXE });
+            // Overlays fade in (0.2 s): contrast is checked on what stays, not
+            // on a frame of the entrance.
+            await page.evaluate(() => Promise.all([...document.querySelectorAll("[data-dangol-overlay]")]
+              .flatMap((host) => (host.shadowRoot?.getAnimations() ?? []).map((a) => a.finished))));
+            const violations = await page.evaluate(async () => {
+              const r = await window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa"], resultTypes: ["violations"] });
+              return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+            });
+            assert.deepEqual(violations, [], `${engine}, ${lang}, ${theme}, with the ${id} overlay open`);
+            await page.evaluate((sel) => {
+              const host = document.querySelector(`[data-dangol-overlay="${sel}"]`);
+              host?.shadowRoot?.querySelector(".close")?.click();
+            }, id);
+            await pause(100);
+          }
+          assert.deepEqual(seen.sort(), ["corner", "pop", "strip"], "each overlay kind was checked");
+          assert.deepEqual(problems.errors, []);
+        }, server);
+      });
+    }
   }
 }
