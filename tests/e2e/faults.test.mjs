@@ -1,15 +1,23 @@
 // Nothing lost, nothing doubled: the widget on the demo storefront talks to
 // the real server through a small fault proxy, which fails the event
 // requests in every way a network and a server can. After recovery the
-// server must hold every event the pages made exactly once.
+// server must hold every event the pages made exactly once, in Chromium
+// and in Firefox (whose fetch, keepalive, Web Locks and storage events are
+// their own implementations).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { startServer, launchBrowser, eventually } from "./harness.mjs";
+import { startServer, launchBrowser, launchFirefox, eventually } from "./harness.mjs";
 
 let server;
-let browser;
 let proxy;
+const browsers = {};
+const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+/** A fresh browser context of `engine` (either driver). */
+const newContext = (engine) => {
+  const browser = browsers[engine];
+  return browser.newContext ? browser.newContext() : browser.createBrowserContext();
+};
 
 /** A proxy in front of the server. `mode` decides what happens to event posts. */
 function startProxy(target) {
@@ -58,13 +66,15 @@ function startProxy(target) {
 
 before(async () => {
   server = await startServer();
-  browser = await launchBrowser();
+  browsers.Chromium = await launchBrowser();
+  browsers.Firefox = await launchFirefox();
   proxy = await startProxy(server.url);
 });
 
 after(async () => {
   await proxy?.close();
-  await browser?.close();
+  await browsers.Chromium?.close();
+  await browsers.Firefox?.close();
   await server?.stop();
 });
 
@@ -101,65 +111,68 @@ async function exactlyOnce(anon, type, sent) {
   return stored;
 }
 
-for (const [mode, type] of [["down", "fault_down"], ["500", "fault_500"], ["429", "fault_429"], ["reset", "fault_reset"]]) {
-  test(`server ${mode === "down" ? "down" : mode === "reset" ? "resetting connections mid-request" : `answering ${mode}`}: every event arrives exactly once after recovery`, async () => {
-    const context = await browser.newContext();
+for (const engine of ["Chromium", "Firefox"]) {
+  for (const [mode, type] of [["down", "fault_down"], ["500", "fault_500"], ["429", "fault_429"], ["reset", "fault_reset"]]) {
+    test(`${engine}, server ${mode === "down" ? "down" : mode === "reset" ? "resetting connections mid-request" : `answering ${mode}`}: every event arrives exactly once after recovery`, async () => {
+      const context = await newContext(engine);
+      const { page, anon } = await shopper(context);
+      proxy.mode = mode;
+      const before = proxy.seen;
+      await track(page, type, 12);
+      await eventually(() => proxy.seen > before, 10000, "a failed attempt");
+      await pause(1500);
+      proxy.mode = "pass";
+      await exactlyOnce(anon, type, 12);
+      await eventually(() => page.evaluate(async () => (await window.dangol.export()).unsent_events.length === 0), 10000, "an empty outbox");
+      await context.close();
+    });
+  }
+
+  test(`${engine}: responses slower than the timeout: the retry is harmless, every event is stored once`, async () => {
+    const context = await newContext(engine);
     const { page, anon } = await shopper(context);
-    proxy.mode = mode;
-    const before = proxy.seen;
-    await track(page, type, 12);
-    await eventually(() => proxy.seen > before, 10000, "a failed attempt");
-    await page.waitForTimeout(1500);
+    proxy.mode = "slow";
+    await track(page, "fault_slow", 5);
+    await pause(9000);
     proxy.mode = "pass";
-    await exactlyOnce(anon, type, 12);
-    await eventually(() => page.evaluate(async () => (await window.dangol.export()).unsent_events.length === 0), 10000, "an empty outbox");
+    await exactlyOnce(anon, "fault_slow", 5);
+    await context.close();
+  });
+
+  test(`${engine}: a tab closed mid-flush: the next page adopts its outbox and sends it once`, async () => {
+    const context = await newContext(engine);
+    const { page, anon } = await shopper(context);
+    proxy.mode = "hold";
+    await track(page, "fault_closed", 8);
+    await eventually(() => proxy.held.length > 0, 10000, "a held request");
+    await page.close();
+    proxy.mode = "pass";
+    const next = await context.newPage();
+    await next.goto(`${proxy.url}/demo/category.html`);
+    await exactlyOnce(anon, "fault_closed", 8);
+    await context.close();
+  });
+
+  test(`${engine}: two tabs flushing at once: each event once`, async () => {
+    const context = await newContext(engine);
+    const { page: a, anon } = await shopper(context);
+    const b = await context.newPage();
+    await b.goto(`${proxy.url}/demo/category.html`);
+    await b.waitForFunction(() => window.dangol && window.dangol.ready);
+    await Promise.all([track(a, "fault_tabs", 10), track(b, "fault_tabs", 10)]);
+    await exactlyOnce(anon, "fault_tabs", 20);
     await context.close();
   });
 }
 
-test("responses slower than the timeout: the retry is harmless, every event is stored once", async () => {
-  const context = await browser.newContext();
-  const { page, anon } = await shopper(context);
-  proxy.mode = "slow";
-  await track(page, "fault_slow", 5);
-  await page.waitForTimeout(9000);
-  proxy.mode = "pass";
-  await exactlyOnce(anon, "fault_slow", 5);
-  await context.close();
-});
-
-test("a tab closed mid-flush: the next page adopts its outbox and sends it once", async () => {
-  const context = await browser.newContext();
-  const { page, anon } = await shopper(context);
-  proxy.mode = "hold";
-  await track(page, "fault_closed", 8);
-  await eventually(() => proxy.held.length > 0, 10000, "a held request");
-  await page.close();
-  proxy.mode = "pass";
-  const next = await context.newPage();
-  await next.goto(`${proxy.url}/demo/category.html`);
-  await exactlyOnce(anon, "fault_closed", 8);
-  await context.close();
-});
-
-test("two tabs flushing at once: each event once", async () => {
-  const context = await browser.newContext();
-  const { page: a, anon } = await shopper(context);
-  const b = await context.newPage();
-  await b.goto(`${proxy.url}/demo/category.html`);
-  await b.waitForFunction(() => window.dangol && window.dangol.ready);
-  await Promise.all([track(a, "fault_tabs", 10), track(b, "fault_tabs", 10)]);
-  await exactlyOnce(anon, "fault_tabs", 20);
-  await context.close();
-});
-
-test("offline then online: events wait and go once", async () => {
-  const context = await browser.newContext();
+// Offline mode is a Chromium driver feature (playwright-core).
+test("Chromium: offline then online: events wait and go once", async () => {
+  const context = await newContext("Chromium");
   const { page, anon } = await shopper(context);
   const before = proxy.seen;
   await context.setOffline(true);
   await track(page, "fault_offline", 6);
-  await page.waitForTimeout(1500);
+  await pause(1500);
   assert.equal(proxy.seen, before, "nothing is attempted while offline");
   const offline = await page.evaluate(async () => {
     const e = await window.dangol.export();
@@ -179,14 +192,16 @@ test("offline then online: events wait and go once", async () => {
   await context.close();
 });
 
-test("a reload with unsent events resumes them", async () => {
-  const context = await browser.newContext();
-  const { page, anon } = await shopper(context);
-  proxy.mode = "500";
-  await track(page, "fault_reload", 4);
-  await page.waitForTimeout(500);
-  await page.reload();
-  proxy.mode = "pass";
-  await exactlyOnce(anon, "fault_reload", 4);
-  await context.close();
-});
+for (const engine of ["Chromium", "Firefox"]) {
+  test(`${engine}: a reload with unsent events resumes them`, async () => {
+    const context = await newContext(engine);
+    const { page, anon } = await shopper(context);
+    proxy.mode = "500";
+    await track(page, "fault_reload", 4);
+    await pause(500);
+    await page.reload();
+    proxy.mode = "pass";
+    await exactlyOnce(anon, "fault_reload", 4);
+    await context.close();
+  });
+}
