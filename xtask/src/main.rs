@@ -7,6 +7,7 @@ mod demo;
 mod fuzz;
 mod hooks;
 mod load;
+mod order;
 mod orders;
 mod postgres;
 mod run;

@@ -38,11 +38,11 @@ fn is_orphan(name: &str) -> bool {
 
 /// A wasm section: its id, where its header starts, where its contents
 /// start and end.
-struct Section {
-    id: u8,
-    header: usize,
-    start: usize,
-    end: usize,
+pub(crate) struct Section {
+    pub(crate) id: u8,
+    pub(crate) header: usize,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
 }
 
 /// One active element segment at a constant offset: the offset expression's
@@ -122,7 +122,7 @@ fn table_entries(wasm: &[u8]) -> Result<Vec<u32>> {
         .collect())
 }
 
-fn sections(wasm: &[u8]) -> Result<Vec<Section>> {
+pub(crate) fn sections(wasm: &[u8]) -> Result<Vec<Section>> {
     if wasm.get(..8) != Some(b"\0asm\x01\0\0\0") {
         bail!("not a version 1 wasm module");
     }
@@ -167,7 +167,7 @@ fn table_exported(wasm: &[u8], sections: &[Section]) -> Result<bool> {
 }
 
 /// The function names of the `name` section's function subsection.
-fn function_names(wasm: &[u8], sections: &[Section]) -> Result<Vec<(u32, String)>> {
+pub(crate) fn function_names(wasm: &[u8], sections: &[Section]) -> Result<Vec<(u32, String)>> {
     let mut names = Vec::new();
     for s in sections.iter().filter(|s| s.id == 0) {
         let mut r = Reader {
@@ -223,7 +223,7 @@ fn segments(wasm: &[u8], elem: &Section) -> Result<Option<Vec<Segment>>> {
     Ok(Some(out))
 }
 
-fn leb(out: &mut Vec<u8>, mut value: u64) {
+pub(crate) fn leb(out: &mut Vec<u8>, mut value: u64) {
     loop {
         let byte = (value & 0x7f) as u8;
         value >>= 7;
