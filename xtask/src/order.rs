@@ -14,9 +14,9 @@
 //! the bodies and renumbers every call, table entry and export, as it does
 //! for its own ordering; the names are stripped after.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
-use crate::table::{Reader, leb, sections};
+use crate::table::{Reader, imports, leb, sections};
 
 /// How many of the functions taken last a candidate is compared with.
 const RECENT: usize = 3;
@@ -29,7 +29,8 @@ const SHINGLE: usize = 4;
 /// cannot read, by name.
 pub fn name_by_likeness(wasm: &[u8]) -> Result<Vec<u8>> {
     let sections = sections(wasm)?;
-    let imported = imported_functions(wasm, &sections)?;
+    // Imported functions come before the module's own.
+    let imported = imports(wasm)?.iter().filter(|(_, kind)| *kind == 0).count();
     let bodies = match sections.iter().find(|s| s.id == 10) {
         Some(code) => bodies(wasm, code.start, code.end)?,
         None => Vec::new(),
@@ -136,43 +137,6 @@ fn shared(a: &[u32], b: &[u32]) -> u64 {
         }
     }
     n
-}
-
-/// How many functions the module imports (they come before its own).
-fn imported_functions(wasm: &[u8], sections: &[crate::table::Section]) -> Result<usize> {
-    let Some(imports) = sections.iter().find(|s| s.id == 2) else {
-        return Ok(0);
-    };
-    let mut r = Reader {
-        bytes: &wasm[..imports.end],
-        at: imports.start,
-    };
-    let mut functions = 0;
-    for _ in 0..r.leb()? {
-        r.name()?;
-        r.name()?;
-        match r.byte()? {
-            0 => {
-                r.leb()?;
-                functions += 1;
-            }
-            1 => {
-                r.byte()?;
-                r.limits()?;
-            }
-            2 => r.limits()?,
-            3 => {
-                r.byte()?;
-                r.byte()?;
-            }
-            4 => {
-                r.byte()?;
-                r.leb()?;
-            }
-            other => bail!("unknown import kind {other}"),
-        }
-    }
-    Ok(functions)
 }
 
 /// The code section's function bodies (each with its locals).

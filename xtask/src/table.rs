@@ -193,6 +193,44 @@ pub(crate) fn function_names(wasm: &[u8], sections: &[Section]) -> Result<Vec<(u
     Ok(names)
 }
 
+/// The module's imports: each one's module name and kind (0 a function,
+/// 1 a table, 2 a memory, 3 a global, 4 a tag), in order.
+pub(crate) fn imports(wasm: &[u8]) -> Result<Vec<(String, u8)>> {
+    let mut out = Vec::new();
+    for s in sections(wasm)?.iter().filter(|s| s.id == 2) {
+        let mut r = Reader {
+            bytes: &wasm[..s.end],
+            at: s.start,
+        };
+        for _ in 0..r.leb()? {
+            let module = r.name()?;
+            r.name()?;
+            let kind = r.byte()?;
+            match kind {
+                0 => {
+                    r.leb()?;
+                }
+                1 => {
+                    r.byte()?;
+                    r.limits()?;
+                }
+                2 => r.limits()?,
+                3 => {
+                    r.byte()?;
+                    r.byte()?;
+                }
+                4 => {
+                    r.byte()?;
+                    r.leb()?;
+                }
+                other => bail!("unknown import kind {other}"),
+            }
+            out.push((module, kind));
+        }
+    }
+    Ok(out)
+}
+
 /// The element segments, if all are active segments of function indices
 /// at an `i32.const` offset (flags 0, what rustc's linker writes).
 fn segments(wasm: &[u8], elem: &Section) -> Result<Option<Vec<Segment>>> {
@@ -375,6 +413,33 @@ mod tests {
         ] {
             assert!(!is_orphan(name), "{name}");
         }
+    }
+
+    #[test]
+    fn imports_are_read_with_their_module_and_kind() -> Result<()> {
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.extend(section(1, &[1, 0x60, 0, 0]));
+        let mut list = vec![3];
+        for (module, field, desc) in [
+            ("a", "f", &[0u8, 0][..]),
+            ("b", "m", &[2, 1, 1, 2][..]),
+            ("a", "g", &[3, 0x7f, 0][..]),
+        ] {
+            list.extend(name(module));
+            list.extend(name(field));
+            list.extend_from_slice(desc);
+        }
+        wasm.extend(section(2, &list));
+        assert_eq!(
+            imports(&wasm)?,
+            [
+                ("a".to_string(), 0),
+                ("b".to_string(), 2),
+                ("a".to_string(), 3)
+            ]
+        );
+        assert_eq!(imports(&module(false))?, []);
+        Ok(())
     }
 
     #[test]

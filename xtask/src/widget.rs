@@ -552,45 +552,11 @@ fn is_ident(c: char) -> bool {
 
 /// The module names of a wasm's imports, in order, without repeats.
 fn import_modules(wasm: &[u8]) -> Result<Vec<String>> {
-    let mut r = crate::table::Reader { bytes: wasm, at: 8 };
-    if wasm.get(..4) != Some(b"\0asm") {
-        bail!("not a wasm module");
-    }
     let mut modules: Vec<String> = Vec::new();
-    while r.at < wasm.len() {
-        let id = r.byte()?;
-        let size = r.leb()? as usize;
-        if id != 2 {
-            r.at += size;
-            continue;
+    for (module, _) in crate::table::imports(wasm)? {
+        if !modules.contains(&module) {
+            modules.push(module);
         }
-        for _ in 0..r.leb()? {
-            let module = r.name()?;
-            r.name()?;
-            match r.byte()? {
-                0 => {
-                    r.leb()?;
-                }
-                4 => {
-                    r.byte()?;
-                    r.leb()?;
-                }
-                1 => {
-                    r.byte()?;
-                    r.limits()?;
-                }
-                2 => r.limits()?,
-                3 => {
-                    r.byte()?;
-                    r.byte()?;
-                }
-                other => bail!("unknown import kind {other}"),
-            }
-            if !modules.contains(&module) {
-                modules.push(module);
-            }
-        }
-        break;
     }
     Ok(modules)
 }
