@@ -185,12 +185,7 @@ mod tests {
     /// A module importing one function and defining three, with a name
     /// section naming two of them.
     fn module() -> Vec<u8> {
-        let section = |id: u8, contents: &[u8]| {
-            let mut out = vec![id];
-            leb(&mut out, contents.len() as u64);
-            out.extend_from_slice(contents);
-            out
-        };
+        use crate::table::tests::section;
         let mut wasm = b"\0asm\x01\0\0\0".to_vec();
         wasm.extend(section(1, &[1, 0x60, 0, 0]));
         wasm.extend(section(2, &[1, 1, b'm', 1, b'f', 0, 0]));

@@ -322,10 +322,11 @@ impl Reader<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn section(id: u8, contents: &[u8]) -> Vec<u8> {
+    /// A wasm section of `contents`, with its header.
+    pub(crate) fn section(id: u8, contents: &[u8]) -> Vec<u8> {
         let mut out = vec![id];
         leb(&mut out, contents.len() as u64);
         out.extend_from_slice(contents);
