@@ -1,14 +1,15 @@
 // The session's deployments in a second engine: Firefox (Debian's ESR),
-// driven over WebDriver BiDi, through the same scenarios `session.test.mjs`
-// runs in Chromium (see `scenarios.mjs`: across origins and tabs, a
-// consent manager, tag managers' dataLayer pushes) and the overlays' (by
+// driven over WebDriver BiDi, through the same scenarios the Chromium files
+// run (see `scenarios.mjs`: across origins and tabs, a
+// consent manager, Google Consent Mode, a grant for measurement only, no
+// cookie, tag managers' dataLayer pushes) and the overlays' (by
 // keyboard, in Korean; also run by `offers.test.mjs`); then the second
 // module's coupon and Global Privacy Control as Firefox's own setting sends
 // it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, launchFirefox, eventually, tcfCmpScript, shadowText, storedId } from "./harness.mjs";
-import { crossOrigin, dataLayerNoPause, forgetStopsEveryTab, inContext, koreanPage, noPageUrl, overlaysByKeyboard, problemsOf, tcfOnlyKeepsOneId } from "./scenarios.mjs";
+import { consentModeV2, crossOrigin, dataLayerNoPause, forgetStopsEveryTab, inContext, koreanPage, measurementOnly, noCookie, noPageUrl, overlaysByKeyboard, problemsOf, tcfOnlyKeepsOneId } from "./scenarios.mjs";
 
 let server;
 let browser;
@@ -41,6 +42,12 @@ test("Firefox: a shopper whose consent comes only from a TCF consent manager kee
 
 test("Firefox: a DOM node, a cyclic object and a 10 MB array pushed to dataLayer cost the page no pause, and GA4 events still count", () =>
   inFirefox(dataLayerNoPause));
+
+test("Firefox: a grant for measurement only sends events but keeps no profile", () => inFirefox(measurementOnly));
+
+test("Firefox: Google Consent Mode v2 updates grant and withdraw without a reload", () => inFirefox(consentModeV2));
+
+test("Firefox: dangol never sets a cookie, on the page or from the server", () => inFirefox(noCookie));
 
 test("Firefox: modal, toast and bar open as overlays; the modal traps focus, Esc closes it and gives focus back", () =>
   inFirefox(overlaysByKeyboard));

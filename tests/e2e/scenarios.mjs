@@ -387,3 +387,69 @@ export async function koreanPage(server, context) {
   assert.deepEqual(words, { close: "닫기", headline: "장바구니 ₩24,000" });
   assert.deepEqual(problems, { failed: [], console: [], errors: [] });
 }
+
+/**
+ * A grant for measurement only: events are sent under an id, and nothing
+ * else is kept (no profile, declared attributes or config; the outbox
+ * only until its events are sent).
+ */
+export async function measurementOnly(server, context) {
+  const page = await context.newPage();
+  const problems = problemsOf(page);
+  await page.goto(`${server.url}/demo/`);
+  await rendered(page);
+  await page.evaluate(() => window.dangol.consent.grant(["measurement"]));
+  const anon = await eventually(() => storedId(page), 5000, "the id");
+  await eventually(async () => (await server.events(anon)).length >= 2, 10000, "page_view and exposure");
+  const kept = ["dangol:demo:consent", "dangol:demo:id", "dangol:demo:key"];
+  assert.deepEqual((await dangolKeys(page)).filter((k) => !k.startsWith("dangol:demo:outbox:")), kept);
+  await eventually(async () => (await dangolKeys(page)).length === 3, 10000, "the outbox sent and removed");
+  assert.deepEqual(await dangolKeys(page), kept);
+  assert.deepEqual(problems, { failed: [], console: [], errors: [] });
+}
+
+/**
+ * Google Consent Mode v2 through `gtag` in `dataLayer`: nothing is sent
+ * under a default of denied; an update granting both purposes starts the
+ * session without a reload, and one denying them wipes it at once.
+ */
+export async function consentModeV2(server, context) {
+  const page = await context.newPage();
+  const problems = problemsOf(page);
+  await initScript(page, `window.dataLayer = window.dataLayer || [];
+    window.gtag = function () { window.dataLayer.push(arguments); };
+    window.gtag("consent", "default", { ad_storage: "denied", analytics_storage: "denied", personalization_storage: "denied" });`);
+  const posted = [];
+  page.on("request", (r) => { if (r.method() === "POST") posted.push(r.url()); });
+  await page.goto(`${server.url}/demo/`);
+  await rendered(page);
+  assert.deepEqual(await page.evaluate(() => window.dangol.consent.purposes()),
+    { personalisation: "unknown", measurement: "unknown", gpc: false });
+  assert.deepEqual(posted, [], "nothing is sent under the default");
+  await page.evaluate(() => window.gtag("consent", "update", { analytics_storage: "granted", personalization_storage: "granted" }));
+  const anon = await eventually(() => storedId(page), 5000, "the id after the update");
+  await eventually(async () => (await server.events(anon)).length >= 2, 10000, "events after the update");
+  await page.evaluate(() => window.gtag("consent", "update", { analytics_storage: "denied", personalization_storage: "denied" }));
+  assert.deepEqual(await dangolKeys(page), []);
+  assert.deepEqual(await page.evaluate(() => window.dangol.consent.purposes()),
+    { personalisation: "denied", measurement: "denied", gpc: false });
+  assert.deepEqual(problems.errors, []);
+}
+
+/** No cookie, on the page or from the server, before and after consent. */
+export async function noCookie(server, context) {
+  const page = await context.newPage();
+  const setCookies = [];
+  page.on("response", async (r) => {
+    const h = r.allHeaders ? await r.allHeaders() : r.headers();
+    if (h["set-cookie"]) setCookies.push(r.url());
+  });
+  await page.goto(`${server.url}/demo/`);
+  await page.click("#consent-accept");
+  await page.goto(`${server.url}/demo/category.html`);
+  await page.waitForSelector('[data-dangol-slot="category-top"][data-dangol-rendered]', { timeout: 10000 });
+  await pause(300);
+  assert.equal(await page.evaluate(() => document.cookie), "");
+  assert.deepEqual(await (context.cookies ? context.cookies() : page.cookies()), []);
+  assert.deepEqual(setCookies, []);
+}
