@@ -5,7 +5,7 @@
 // the "why this offer?" explanation open; in Chromium and in Firefox.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, launchFirefox } from "./harness.mjs";
+import { startServer, launchBrowser, launchFirefox, eventually, newContext, pause } from "./harness.mjs";
 import { inContext, openServed } from "./scenarios.mjs";
 
 let server;
@@ -82,22 +82,11 @@ function configFor(theme) {
   };
 }
 
-const pause = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits until `check` (run in the page) answers true. */
-async function until(page, check, arg, what) {
-  for (const deadline = Date.now() + 10000; Date.now() < deadline; await pause(50)) {
-    if (await page.evaluate(check, arg)) return;
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 for (const engine of ["Chromium", "Firefox"]) {
   for (const lang of ["en", "ko"]) {
     for (const theme of ["light", "dark", "accent"]) {
       test(`${engine}: every content type, inline and as modal, toast and bar, passes axe (${lang}, ${theme} theme)`, async () => {
-        const browser = browsers[engine];
-        const context = await (browser.newContext ? browser.newContext() : browser.createBrowserContext());
+        const context = await newContext(browsers[engine]);
         await inContext(context, async () => {
           const { page, problems } = await openServed(server, context, {
             html: pageHtml(lang),
@@ -105,16 +94,15 @@ for (const engine of ["Chromium", "Firefox"]) {
             init: () => window.addEventListener("dangol:loaded", () => window.dangol.set({ points: 1200 })),
           });
           for (const slot of ["s1", "s2", "s3", "s4", "s5"]) {
-            await until(page, (s) => !!document.querySelector(`[data-dangol-slot="${s}"][data-dangol-rendered]`), slot, `slot ${slot}`);
+            await eventually(() => page.evaluate((s) => !!document.querySelector(`[data-dangol-slot="${s}"][data-dangol-rendered]`), slot), 10000, `slot ${slot}`);
           }
           // The recommendations row, with its cards in.
-          await until(page, () => !!document.querySelector('[data-dangol-slot="s5"]').shadowRoot
-            ?.querySelector(".recs:not([aria-busy]) .card[data-item]"), null, "the recommendation cards");
+          await eventually(() => page.evaluate(() => !!document.querySelector('[data-dangol-slot="s5"]').shadowRoot
+            ?.querySelector(".recs:not([aria-busy]) .card[data-item]")), 10000, "the recommendation cards");
           // Only one overlay opens at a time (pressure); open each in turn.
           const seen = [];
           for (let round = 0; round < 3; round++) {
-            const id = await until(page, () => !!document.querySelector("[data-dangol-overlay]"), null, "an overlay")
-              .then(() => page.evaluate(() => document.querySelector("[data-dangol-overlay]").getAttribute("data-dangol-overlay")))
+            const id = await eventually(() => page.evaluate(() => document.querySelector("[data-dangol-overlay]")?.getAttribute("data-dangol-overlay")), 5000, "an overlay")
               .catch(() => null);
             if (!id || seen.includes(id)) break;
             seen.push(id);

@@ -7,17 +7,11 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { startServer, launchBrowser, launchFirefox, eventually } from "./harness.mjs";
+import { startServer, launchBrowser, launchFirefox, eventually, newContext, pause } from "./harness.mjs";
 
 let server;
 let proxy;
 const browsers = {};
-const pause = (ms) => new Promise((r) => setTimeout(r, ms));
-/** A fresh browser context of `engine` (either driver). */
-const newContext = (engine) => {
-  const browser = browsers[engine];
-  return browser.newContext ? browser.newContext() : browser.createBrowserContext();
-};
 
 /** A proxy in front of the server. `mode` decides what happens to event posts. */
 function startProxy(target) {
@@ -114,7 +108,7 @@ async function exactlyOnce(anon, type, sent) {
 for (const engine of ["Chromium", "Firefox"]) {
   for (const [mode, type] of [["down", "fault_down"], ["500", "fault_500"], ["429", "fault_429"], ["reset", "fault_reset"]]) {
     test(`${engine}, server ${mode === "down" ? "down" : mode === "reset" ? "resetting connections mid-request" : `answering ${mode}`}: every event arrives exactly once after recovery`, async () => {
-      const context = await newContext(engine);
+      const context = await newContext(browsers[engine]);
       const { page, anon } = await shopper(context);
       proxy.mode = mode;
       const before = proxy.seen;
@@ -129,7 +123,7 @@ for (const engine of ["Chromium", "Firefox"]) {
   }
 
   test(`${engine}: responses slower than the timeout: the retry is harmless, every event is stored once`, async () => {
-    const context = await newContext(engine);
+    const context = await newContext(browsers[engine]);
     const { page, anon } = await shopper(context);
     proxy.mode = "slow";
     await track(page, "fault_slow", 5);
@@ -140,7 +134,7 @@ for (const engine of ["Chromium", "Firefox"]) {
   });
 
   test(`${engine}: a tab closed mid-flush: the next page adopts its outbox and sends it once`, async () => {
-    const context = await newContext(engine);
+    const context = await newContext(browsers[engine]);
     const { page, anon } = await shopper(context);
     proxy.mode = "hold";
     await track(page, "fault_closed", 8);
@@ -154,7 +148,7 @@ for (const engine of ["Chromium", "Firefox"]) {
   });
 
   test(`${engine}: two tabs flushing at once: each event once`, async () => {
-    const context = await newContext(engine);
+    const context = await newContext(browsers[engine]);
     const { page: a, anon } = await shopper(context);
     const b = await context.newPage();
     await b.goto(`${proxy.url}/demo/category.html`);
@@ -167,7 +161,7 @@ for (const engine of ["Chromium", "Firefox"]) {
 
 // Offline mode is a Chromium driver feature (playwright-core).
 test("Chromium: offline then online: events wait and go once", async () => {
-  const context = await newContext("Chromium");
+  const context = await newContext(browsers.Chromium);
   const { page, anon } = await shopper(context);
   const before = proxy.seen;
   await context.setOffline(true);
@@ -194,7 +188,7 @@ test("Chromium: offline then online: events wait and go once", async () => {
 
 for (const engine of ["Chromium", "Firefox"]) {
   test(`${engine}: a reload with unsent events resumes them`, async () => {
-    const context = await newContext(engine);
+    const context = await newContext(browsers[engine]);
     const { page, anon } = await shopper(context);
     proxy.mode = "500";
     await track(page, "fault_reload", 4);

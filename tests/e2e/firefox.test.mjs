@@ -8,7 +8,7 @@
 // it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchFirefox, eventually, tcfCmpScript, shadowText, storedId } from "./harness.mjs";
+import { startServer, launchFirefox, eventually, newContext, tcfCmpScript, shadowText, storedId } from "./harness.mjs";
 import { consentModeV2, crossOrigin, dataLayerNoPause, forgetStopsEveryTab, inContext, koreanPage, measurementOnly, noCookie, noPageUrl, overlaysByKeyboard, problemsOf, tcfOnlyKeepsOneId } from "./scenarios.mjs";
 
 let server;
@@ -27,7 +27,7 @@ after(async () => {
 });
 
 /** `scenario` in a fresh Firefox browsing context. */
-const inFirefox = async (scenario) => inContext(await browser.createBrowserContext(), scenario, server);
+const inFirefox = async (scenario) => inContext(await newContext(browser), scenario, server);
 
 test("Firefox, cross-origin: a shop page on another origin gets offers, revalidates with 304, and sees a published change and a rollback", () =>
   inFirefox(crossOrigin));
@@ -86,7 +86,7 @@ test("Firefox: the second module draws the cart's coupon, whose reveal claims on
 test("Firefox with Global Privacy Control switched on in its settings: measurement stays off after a grant", async () => {
   const gpc = await launchFirefox({ "privacy.globalprivacycontrol.enabled": true });
   try {
-    await inContext(await gpc.createBrowserContext(), async (server, context) => {
+    await inContext(await newContext(gpc), async (server, context) => {
       const page = await context.newPage();
       const problems = problemsOf(page);
       const posts = [];

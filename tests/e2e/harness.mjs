@@ -220,6 +220,12 @@ export async function eventually(fn, ms = 10000, what = "condition") {
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** Resolves after `ms` milliseconds. */
+export const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A fresh browser context of `browser`, in either driver. */
+export const newContext = (browser) => (browser.newContext ? browser.newContext() : browser.createBrowserContext());
+
 /** Where screenshots go. */
 export function shotPath(name) {
   const dir = join(ROOT, "target/e2e");

@@ -10,7 +10,7 @@
 // `context` is a fresh browser context of either driver (`newPage()`,
 // `close()`).
 import assert from "node:assert/strict";
-import { eventually, crossOriginShop, compactConfig, dangolKeys, shadowText, shotPath, storedId } from "./harness.mjs";
+import { eventually, crossOriginShop, compactConfig, dangolKeys, pause, shadowText, shotPath, storedId } from "./harness.mjs";
 
 const HERO = '[data-dangol-slot="home-hero"]';
 // A reload aborts what is still in flight: not a failure of the page's.
@@ -47,7 +47,6 @@ const headersOf = (request) => (request.allHeaders ? request.allHeaders() : Prom
 const rendered = (page) => page.waitForSelector(`${HERO}[data-dangol-rendered]`, { timeout: 10000 });
 const shownCampaign = (page) => page.$eval(HERO, (el) => el.getAttribute("data-dangol-rendered"));
 const hero = (page) => page.$eval(HERO, (el) => el.shadowRoot.textContent);
-const pause = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The shop's page on another origin than dangol-server (the README's own

@@ -86,9 +86,9 @@ fn first_load(dir: &Path) -> Vec<PathBuf> {
 /// inline it whatever its size. The raw code grows by about 3 % (a call
 /// and a function header each), yet it compresses better: many small
 /// functions of like shape give gzip and brotli more repeats than a few
-/// large ones with everything inlined (the first load 1.9 KB less gzip, the identity build 2.6 KB, the second
-/// module 0.7 KB; a limit of 10 or 30 saves a little less, 100 or more a
-/// third as much). The price is a call where there was none: in one page,
+/// large ones with everything inlined (the first load 1.9 KB less gzip,
+/// the identity build 2.6 KB, the second module 0.7 KB; a limit of 10 or
+/// 30 saves a little less, 100 or more a third as much). The price is a call where there was none: in one page,
 /// alternated, 100 conditions evaluate in about a tenth more time (3.2
 /// against 2.9 µs) and the 100-campaign config loads in 116 against 104
 /// µs; V8 compiles the module 5–10 % slower, of under a millisecond.
@@ -553,7 +553,7 @@ fn is_ident(c: char) -> bool {
 /// The module names of a wasm's imports, in order, without repeats.
 fn import_modules(wasm: &[u8]) -> Result<Vec<String>> {
     let mut modules: Vec<String> = Vec::new();
-    for (module, _) in crate::table::imports(wasm)? {
+    for (module, _) in crate::table::imports(wasm, &crate::table::sections(wasm)?)? {
         if !modules.contains(&module) {
             modules.push(module);
         }
