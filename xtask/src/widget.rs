@@ -88,10 +88,11 @@ fn first_load(dir: &Path) -> Vec<PathBuf> {
 /// functions of like shape give gzip and brotli more repeats than a few
 /// large ones with everything inlined (the first load 1.9 KB less gzip,
 /// the identity build 2.6 KB, the second module 0.7 KB; a limit of 10 or
-/// 30 saves a little less, 100 or more a third as much). The price is a call where there was none: in one page,
-/// alternated, 100 conditions evaluate in about a tenth more time (3.2
-/// against 2.9 µs) and the 100-campaign config loads in 116 against 104
-/// µs; V8 compiles the module 5–10 % slower, of under a millisecond.
+/// 30 saves a little less, 100 or more a third as much). The price is a
+/// call where there was none: in one page, alternated, 100 conditions
+/// evaluate in about a tenth more time (3.2 against 2.9 µs) and the
+/// 100-campaign config loads in 116 against 104 µs; V8 compiles the
+/// module 5–10 % slower, of under a millisecond.
 pub const WASM_OPT_FLAGS: &[&str] = &[
     "-Oz",
     "--one-caller-inline-max-function-size=20",
@@ -229,7 +230,10 @@ fn fill(loader: &str, marker: &str, value: &Value) -> Result<String> {
 /// `try_allocate_in`, `layout_array`…), about a third of the time reading
 /// a stored config took. At level 2 they are inlined, and the first load is
 /// also smaller: the helpers and wrappers no longer exist as functions of
-/// their own. The engine at level 2 would be 14 KB larger in gzip.
+/// their own. The engine at level 2 would be 14 KB larger in gzip. Since
+/// every function is inlinable across crates (see [`build_module`]), the
+/// helpers are compiled into their callers anyway and this level matters
+/// less: "z" and 3 come within 10 bytes of 2, "s" 86 bytes under it.
 const DEPENDENCY_OPT_LEVEL: [&str; 4] = [
     "profile.wasm.package.core.opt-level=2",
     "profile.wasm.package.alloc.opt-level=2",
@@ -260,7 +264,7 @@ const DEPENDENCY_OPT_LEVEL: [&str; 4] = [
 ///    LLVM's loop strength reduction is off (`-disable-lsr`): it adds
 ///    induction variables (pointers stepped alongside a loop's index),
 ///    which in wasm's stack code cost locals and instructions in every
-///    loop; without it the first load is another 600 bytes smaller.
+///    loop; turning it off takes another 600 bytes off the first load.
 /// 2. wasm-bindgen, then the function table's entries nothing can call
 ///    pointed elsewhere (see [`crate::table`]).
 /// 3. wasm-opt `-Oz`, which also shortens the names the wasm imports and
