@@ -105,34 +105,6 @@ impl Event {
         Value::Object(map)
     }
 
-    /// Reads what [`Event::to_value`] wrote, by hand (the widget ships no
-    /// serde deserializer); `None` when a required field is missing or a
-    /// field has the wrong type.
-    pub fn from_stored(value: &Value) -> Option<Event> {
-        let text = |k: &str| match value.get(k) {
-            None => Some(None),
-            Some(v) => v.as_str().map(|s| Some(s.to_string())),
-        };
-        Some(Event {
-            id: value.get("id")?.as_str()?.to_string(),
-            kind: value.get("type")?.as_str()?.to_string(),
-            ts: value.get("ts")?.as_i64()?,
-            anon: value.get("anon")?.as_str()?.to_string(),
-            campaign: text("campaign")?,
-            variant: text("variant")?,
-            item: text("item")?,
-            category: text("category")?,
-            price: match value.get("price") {
-                None => None,
-                Some(v) => Some(v.as_f64()?),
-            },
-            answer: match value.get("answer") {
-                None => None,
-                Some(v) => Some(u8::try_from(v.as_u64()?).ok()?),
-            },
-        })
-    }
-
     /// The shopper was targeted by a campaign but kept in its holdout: the
     /// control side of the uplift measurement.
     pub fn holdout(id: String, ts: i64, anon: String, campaign: &str) -> Self {

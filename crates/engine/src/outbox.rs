@@ -6,6 +6,12 @@
 //! lost. Failed sends back off exponentially with jitter, never sooner than
 //! the server's `Retry-After`. Every event keeps its id, so a retry of a batch
 //! the server already stored is harmless.
+//!
+//! Events wait in their wire form (as [`Event::to_value`] writes them, the
+//! form they are stored and sent in): an outbox read back from storage,
+//! this page's after a reload or another page's adopted, is checked for
+//! the fields the outbox itself works with and otherwise sent as written.
+//! The server checks every event it is sent.
 
 use crate::json::{Map, Value};
 
@@ -21,7 +27,7 @@ const CAP_MS: i64 = 5 * 60_000;
 /// Unsent events, the count dropped for lack of room, and the retry state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outbox {
-    events: Vec<Event>,
+    events: Vec<Value>,
     dropped: u64,
     failures: u32,
     next_try_ms: i64,
@@ -30,8 +36,8 @@ pub struct Outbox {
 /// A batch on its way: the events and the dropped count it reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
-    /// The events, oldest first.
-    pub events: Vec<Event>,
+    /// The events in their wire form, oldest first.
+    pub events: Vec<Value>,
     /// Events dropped since the last delivered batch.
     pub dropped: u64,
 }
@@ -39,7 +45,15 @@ pub struct Batch {
 impl Outbox {
     /// Adds an event; when full, the oldest goes and is counted.
     pub fn push(&mut self, event: Event) {
-        if self.events.iter().any(|e| e.id == event.id) {
+        self.put(event.to_value());
+    }
+
+    fn put(&mut self, event: Value) {
+        if self
+            .events
+            .iter()
+            .any(|e| text(e, "id") == text(&event, "id"))
+        {
             return;
         }
         if self.events.len() >= MAX_EVENTS {
@@ -54,7 +68,7 @@ impl Outbox {
     pub fn adopt(&mut self, other: Outbox) {
         self.dropped += other.dropped;
         for e in other.events {
-            self.push(e);
+            self.put(e);
         }
     }
 
@@ -68,16 +82,16 @@ impl Outbox {
         self.events.is_empty() && self.dropped == 0
     }
 
-    /// The waiting events.
-    pub fn events(&self) -> &[Event] {
+    /// The waiting events, in their wire form.
+    pub fn events(&self) -> &[Value] {
         &self.events
     }
 
     /// Fills in the pseudonymous id where events were made before it existed.
     pub fn stamp(&mut self, anon: &str) {
         for e in &mut self.events {
-            if e.anon.is_empty() {
-                e.anon = anon.to_string();
+            if text(e, "anon").is_empty() {
+                e["anon"] = Value::from(anon);
             }
         }
     }
@@ -85,14 +99,17 @@ impl Outbox {
     /// Gives every waiting event `anon` (two tabs settled on one id).
     pub fn restamp(&mut self, anon: &str) {
         for e in &mut self.events {
-            anon.clone_into(&mut e.anon);
+            e["anon"] = Value::from(anon);
         }
     }
 
     /// Keeps only the events of `anon` or of no id yet (an adopted outbox
     /// may hold events of an id since erased: they are not sent).
     pub fn retain_id(&mut self, anon: &str) {
-        self.events.retain(|e| e.anon.is_empty() || e.anon == anon);
+        self.events.retain(|e| {
+            let mine = text(e, "anon");
+            mine.is_empty() || mine == anon
+        });
     }
 
     /// Whether a send may start now (not backing off).
@@ -118,7 +135,7 @@ impl Outbox {
     /// its dropped count leave the outbox, and the backoff resets.
     pub fn delivered(&mut self, batch: &Batch) {
         self.events
-            .retain(|e| !batch.events.iter().any(|b| b.id == e.id));
+            .retain(|e| !batch.events.iter().any(|b| text(b, "id") == text(e, "id")));
         self.dropped = self.dropped.saturating_sub(batch.dropped);
         self.failures = 0;
         self.next_try_ms = 0;
@@ -150,17 +167,17 @@ impl Outbox {
     /// The stored form.
     pub fn to_value(&self) -> Value {
         let mut m = Map::new();
-        m.set(
-            "e",
-            Value::Array(self.events.iter().map(Event::to_value).collect()),
-        );
+        m.set("e", Value::Array(self.events.clone()));
         m.set("d", Value::from(self.dropped));
         m.set("f", Value::from(self.failures));
         m.set("n", Value::from(self.next_try_ms));
         Value::Object(m)
     }
 
-    /// Reads [`Outbox::to_value`]; unreadable events are dropped and counted.
+    /// Reads [`Outbox::to_value`]. An event without the text fields the
+    /// outbox works with (`id`, for duplicates and delivery; `anon`, for
+    /// stamping and for leaving out an erased id's events) is dropped and
+    /// counted; the rest is kept exactly as stored.
     pub fn from_value(value: &Value) -> Outbox {
         let mut out = Outbox {
             dropped: value["d"].as_u64().unwrap_or(0),
@@ -172,9 +189,10 @@ impl Outbox {
             ..Outbox::default()
         };
         for e in value["e"].as_array().map(Vec::as_slice).unwrap_or_default() {
-            match Event::from_stored(e) {
-                Some(event) => out.push(event),
-                None => out.dropped += 1,
+            if !text(e, "id").is_empty() && e["anon"].is_string() {
+                out.put(e.clone());
+            } else {
+                out.dropped += 1;
             }
         }
         out
@@ -185,15 +203,17 @@ impl Batch {
     /// The request body: `{"events": [...], "dropped": n}`.
     pub fn to_value(&self) -> Value {
         let mut m = Map::new();
-        m.set(
-            "events",
-            Value::Array(self.events.iter().map(Event::to_value).collect()),
-        );
+        m.set("events", Value::Array(self.events.clone()));
         if self.dropped > 0 {
             m.set("dropped", Value::from(self.dropped));
         }
         Value::Object(m)
     }
+}
+
+/// An event's text field `name`; empty when missing or not text.
+fn text<'e>(event: &'e Value, name: &str) -> &'e str {
+    event[name].as_str().unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -211,7 +231,7 @@ mod tests {
             o.push(ev(n));
         }
         assert_eq!(o.len(), MAX_EVENTS);
-        assert_eq!(o.events()[0].id, "evt_00000007");
+        assert_eq!(o.events()[0]["id"], "evt_00000007");
         let b = o.batch();
         assert_eq!((b.events.len(), b.dropped), (MAX_BATCH, 7));
         assert_eq!(b.to_value()["dropped"], 7);
@@ -268,26 +288,33 @@ mod tests {
             stamped
                 .events()
                 .iter()
-                .all(|e| e.anon == "anon0123456789abcdef")
+                .all(|e| e["anon"] == "anon0123456789abcdef")
         );
     }
 
     #[test]
-    fn stored_events_read_back_exactly() {
-        let mut e = Event::exposure("evt_00000042".into(), 7, "anon".into(), "c", "v");
+    fn stored_events_are_kept_as_written_and_unusable_ones_counted() {
+        let mut e = Event::exposure("evt_00000042".into(), 7, String::new(), "c", "v");
         e.price = Some(1.5);
         e.answer = Some(4);
-        assert_eq!(Event::from_stored(&e.to_value()), Some(e));
-        assert_eq!(
-            Event::from_stored(&crate::json!({"id": "x", "type": "t", "ts": "now", "anon": ""})),
-            None
-        );
-        assert_eq!(
-            Event::from_stored(
-                &crate::json!({"id": "x", "type": "t", "ts": 1, "anon": "", "answer": 300})
-            ),
-            None
-        );
+        let written = e.to_value();
+        let stored = crate::json!({"e": [
+            written.clone(),
+            {"type": "page_view", "ts": 1, "anon": ""},
+            {"id": "", "type": "page_view", "ts": 1, "anon": ""},
+            {"id": "evt_00000043", "type": "page_view", "ts": 1},
+            "evt_00000044",
+        ], "d": 1});
+        let mut o = Outbox::from_value(&stored);
+        assert_eq!(o.events(), std::slice::from_ref(&written));
+        assert_eq!(o.batch().dropped, 5, "four unusable, one dropped before");
+        o.stamp("anon0123456789abcdef");
+        let sent = o.batch().to_value();
+        assert_eq!(sent["events"][0]["anon"], "anon0123456789abcdef");
+        assert_eq!(sent["events"][0]["price"], 1.5);
+        assert_eq!(sent["events"][0]["answer"], 4);
+        assert_eq!(sent["events"][0]["campaign"], "c");
+        assert_eq!(sent["dropped"], 5);
     }
 
     #[test]

@@ -822,7 +822,7 @@ impl Session {
                 .map_or(Value::Null, |(p, _)| p.to_value()),
         );
         out.set("declared", Value::Object(self.declared.clone()));
-        let pending = self.outbox.events().iter().map(Event::to_value).collect();
+        let pending = self.outbox.events().to_vec();
         out.set("unsent_events", Value::Array(pending));
         out
     }

@@ -81,7 +81,7 @@ impl Page {
             .outbox()
             .events()
             .iter()
-            .map(|e| e.kind.as_str())
+            .map(|e| e["type"].as_str().unwrap_or_default())
             .collect()
     }
 
@@ -726,7 +726,7 @@ fn outboxes_of_pages_that_are_gone_are_adopted_without_an_erased_ids_events() {
         .outbox()
         .events()
         .iter()
-        .map(|e| e.id.as_str())
+        .map(|e| e["id"].as_str().unwrap_or_default())
         .collect();
     assert_eq!(ids, ["e-mine"]);
 }
