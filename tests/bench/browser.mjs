@@ -7,6 +7,10 @@
 //   paint, in the same loads (the floor under first_offer_ms)
 // - offer_after_page_paint_ms: the same loads, the offer's paint less the
 //   page's own, load by load (median): how far the widget trails the page
+// - page_fcp_with_widget_ms / page_fcp_without_widget_ms / page_fcp_added_ms:
+//   the page's own first contentful paint from navigation, the demo home
+//   page served with and without the script tag, loads alternated (median
+//   of each): what the widget costs the page's own paint
 // - wasm_ready_ms / widget_to_offer_ms: the same loads split where the
 //   module is instantiated: loader start → wasm instantiated (fetching and
 //   compiling), and instantiated → first offer in the page (the widget's
@@ -130,6 +134,45 @@ async function firstOffer(browser, server) {
   return { offer: median(times), pageFcp: median(pagePaints), lag: median(lags), ready: median(ready), widget: median(widget) };
 }
 
+/**
+ * The page's own first paint with and without the widget: the demo home
+ * page, as the same returning shopper, served with its script tag and
+ * without it (both through the same route, so both pay the same), loads
+ * alternated. From navigation, since a page without the widget has no
+ * loader to start from.
+ */
+async function pagePaint(browser, server) {
+  const html = readFileSync(join(ROOT, "www/demo/index.html"), "utf8");
+  const tag = /<script async src="\/dangol\.js"[^>]*><\/script>/;
+  if (!tag.test(html)) throw new Error("the demo home page has no script tag to leave out");
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${server.url}/demo/`);
+  await page.click("#consent-accept");
+  await page.waitForFunction(() => localStorage.getItem("dangol:demo:config"));
+  await page.route((url) => url.pathname === "/demo/" && url.searchParams.has("widget"), (route) => {
+    const withWidget = new URL(route.request().url()).searchParams.get("widget") === "1";
+    route.fulfill({ status: 200, contentType: "text/html", body: withWidget ? html : html.replace(tag, "") });
+  });
+  const paints = { 1: [], 0: [] };
+  for (let i = 0; i < 2 * runs; i++) {
+    const widget = i % 2 === 0 ? 1 : 0;
+    await page.goto(`${server.url}/demo/?widget=${widget}`);
+    await page.waitForFunction(() => performance.getEntriesByName("first-contentful-paint").length, null, { timeout: 10000 });
+    // The page served with the tag starts the widget (after its paint,
+    // perhaps: the script is async); the one without never does.
+    if (widget) await page.waitForFunction(() => performance.getEntriesByName("dangol:start").length, null, { timeout: 10000 });
+    const [fcp, started] = await page.evaluate(() => [
+      performance.getEntriesByName("first-contentful-paint")[0].startTime,
+      performance.getEntriesByName("dangol:start").length > 0,
+    ]);
+    if (!widget && started) throw new Error("the demo page served without its script tag started the widget");
+    paints[widget].push(fcp);
+  }
+  await context.close();
+  return { with: median(paints[1]), without: median(paints[0]) };
+}
+
 async function conditions(browser, server) {
   const gb = join(BENCH, "growthbook.js");
   execFileSync(join(ROOT, "node_modules/.bin/esbuild"), ["--bundle", "--format=iife", "--global-name=GB", "--minify", `--outfile=${gb}`],
@@ -244,6 +287,10 @@ try {
   report.offer_after_page_paint_ms = Math.round(first.lag * 10) / 10;
   report.wasm_ready_ms = Math.round(first.ready * 10) / 10;
   report.widget_to_offer_ms = Math.round(first.widget * 10) / 10;
+  const paint = await pagePaint(browser, server);
+  report.page_fcp_with_widget_ms = Math.round(paint.with * 10) / 10;
+  report.page_fcp_without_widget_ms = Math.round(paint.without * 10) / 10;
+  report.page_fcp_added_ms = Math.round((paint.with - paint.without) * 10) / 10;
   const c = await conditions(browser, server);
   report.wasm_eval_100_conditions_ns = Math.round(c.wasm);
   report.growthbook_js_eval_100_conditions_ns = Math.round(c.js);
