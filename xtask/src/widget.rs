@@ -511,9 +511,10 @@ pub fn brotli(bytes: &[u8]) -> Result<Vec<u8>> {
 /// module key the new module name. `mappings` are wasm-opt's, one per
 /// round, each renaming the names the round before left. A round lists
 /// every import and export the wasm still has: one it leaves out was
-/// optimised away, and its glue keeps its old name, for a later round may
-/// give its last short name to another (an import object with two equal
-/// keys would hand the wasm the wrong function).
+/// optimised away, and its function is left out of the glue (see
+/// [`drop_dead_imports`]) rather than renamed, for a later round may give
+/// its last short name to another (an import object with two equal keys
+/// would hand the wasm the wrong function).
 fn rename_in_glue(glue: &str, mappings: &[Value], module: &str) -> Result<String> {
     let pairs = |key: &str, old: usize, new: usize| -> Result<HashMap<String, String>> {
         let mut names: Option<HashMap<String, String>> = None;
@@ -546,6 +547,7 @@ fn rename_in_glue(glue: &str, mappings: &[Value], module: &str) -> Result<String
     };
     let imports = pairs("imports", 1, 2)?;
     let exports = pairs("exports", 0, 1)?;
+    let glue = drop_dead_imports(glue, &imports)?;
     let old_module = "\"./dangol_bg.js\"";
     if glue.matches(old_module).count() != 1 {
         bail!("the glue does not name its import module {old_module} exactly once");
@@ -578,6 +580,68 @@ fn rename_in_glue(glue: &str, mappings: &[Value], module: &str) -> Result<String
         bail!("the glue calls none of the wasm's exports by name");
     }
     Ok(out)
+}
+
+/// The glue without the functions of its import object that the wasm no
+/// longer imports (`live` holds the names of those it does): wasm-opt
+/// removed their imports as unused, so they would be shipped and never
+/// called (wasm-bindgen's `__wbindgen_throw`, say, in a build whose panics
+/// trap at once). Each is a property `__wb…: function…{…},` of the import
+/// object; it goes with its comma and the white space after it.
+fn drop_dead_imports(glue: &str, live: &HashMap<String, String>) -> Result<String> {
+    const VALUE: &str = ": function";
+    let mut out = String::with_capacity(glue.len());
+    let mut rest = glue;
+    while let Some(at) = rest.find(VALUE) {
+        let (before, after) = rest.split_at(at);
+        let start = before.rfind(|c: char| !is_ident(c)).map_or(0, |i| i + 1);
+        let name = &before[start..];
+        if !name.starts_with("__wb") || live.contains_key(name) {
+            out.push_str(&rest[..at + VALUE.len()]);
+            rest = &rest[at + VALUE.len()..];
+            continue;
+        }
+        let body = after
+            .find('{')
+            .with_context(|| format!("the glue's import `{name}` has no body"))?;
+        let end = closing_brace(&after[body..])
+            .with_context(|| format!("the glue's import `{name}` never closes"))?;
+        let tail = &after[body + end + 1..];
+        out.push_str(&before[..start]);
+        rest = tail
+            .strip_prefix(',')
+            .unwrap_or(tail)
+            .trim_start_matches([' ', '\n']);
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Where the brace `code` opens with closes, skipping string literals.
+fn closing_brace(code: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote = None;
+    let mut escaped = false;
+    for (i, c) in code.char_indices() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '\'' | '"' | '`' => quote = Some(c),
+                '{' => depth += 1,
+                '}' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        return Some(i);
+                    }
+                }
+                _ => {}
+            },
+        }
+    }
+    None
 }
 
 fn is_ident(c: char) -> bool {
@@ -827,7 +891,7 @@ function __wbg_get_imports() {
     }
 
     #[test]
-    fn an_import_a_later_round_removed_keeps_its_name_and_frees_its_short_one() -> Result<()> {
+    fn an_import_a_later_round_removed_is_left_out_and_frees_its_short_one() -> Result<()> {
         // The first round names the throw helper `r`; the second drops it
         // (unused once optimised) and gives `r` to the function check.
         let glue = r#"function __wbg_get_imports() {
@@ -844,10 +908,59 @@ wasm.upgrade();"#;
             "exports": [["a", "a"]]
         });
         let out = rename_in_glue(glue, &[first, second], "a")?;
-        assert!(out.contains("__wbg_throw_4c: function(a, b)"), "{out}");
-        assert!(out.contains("r: function(a) { return 1; }"), "{out}");
+        // The removed import's function is left out of the glue.
+        assert!(!out.contains("throw"), "{out}");
+        assert!(out.contains("{ r: function(a) { return 1; } }"), "{out}");
         assert_eq!(out.matches("r: function").count(), 1, "{out}");
         assert!(out.contains("wasm.a()"), "{out}");
+        Ok(())
+    }
+
+    #[test]
+    fn functions_of_imports_the_wasm_no_longer_has_are_left_out_of_the_glue() -> Result<()> {
+        // As wasm-bindgen writes the import object: a function per line or
+        // over several, one wrapped in `handleError`, braces in strings.
+        let glue = r#"    const import0 = {
+        __proto__: null,
+        __wbg_keys_1: function(arg0) {
+            return Object.keys(getObject(arg0));
+        },
+        __wbg___wbindgen_throw_2: function(arg0, arg1) {
+            throw new Error("}{" + getStringFromWasm0(arg0, arg1));
+        },
+        __wbg_banner_3: function() { return handleError(function (arg0) {
+            return getObject(arg0).banner('{');
+        }, arguments); },
+        __wbindgen_object_drop_ref: function(arg0) {
+            takeObject(arg0);
+        },
+    };
+    const other = { helper: function() { return 1; } };"#;
+        let live: HashMap<String, String> =
+            [("__wbg_keys_1", "a"), ("__wbindgen_object_drop_ref", "b")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        let out = drop_dead_imports(glue, &live)?;
+        assert_eq!(
+            out,
+            r#"    const import0 = {
+        __proto__: null,
+        __wbg_keys_1: function(arg0) {
+            return Object.keys(getObject(arg0));
+        },
+        __wbindgen_object_drop_ref: function(arg0) {
+            takeObject(arg0);
+        },
+    };
+    const other = { helper: function() { return 1; } };"#
+        );
+        // A body that never closes is refused, not cut short.
+        let err = drop_dead_imports("{ __wbg_x_1: function() { if (a) {", &live).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the glue's import `__wbg_x_1` never closes"
+        );
         Ok(())
     }
 
