@@ -25,8 +25,7 @@ pub fn int(n: i64) -> String {
     if n < 0 {
         digits.push(b'-');
     }
-    digits.reverse();
-    String::from_utf8(digits).unwrap_or_default()
+    digits.into_iter().rev().map(char::from).collect()
 }
 
 /// A whole number in decimal, at least `width` digits (zeros in front).
@@ -71,8 +70,7 @@ pub fn hex(n: u64, width: usize) -> String {
         digits.push(b"0123456789abcdef"[(rest % 16) as usize]);
         rest /= 16;
     }
-    digits.reverse();
-    String::from_utf8(digits).unwrap_or_default()
+    digits.into_iter().rev().map(char::from).collect()
 }
 
 /// Where `needle` first occurs in `text`, as a byte offset (always on a

@@ -282,13 +282,10 @@ impl<'a> Reader<'a> {
     pub fn s(&mut self) -> String {
         let n = self.u() as usize;
         let raw = self.take(n);
-        match std::str::from_utf8(raw) {
-            Ok(text) => text.to_string(),
-            Err(_) => {
-                self.failed = true;
-                String::new()
-            }
-        }
+        decode_utf8(raw).unwrap_or_else(|| {
+            self.failed = true;
+            String::new()
+        })
     }
 
     /// See [`Writer::opt`].
@@ -473,10 +470,107 @@ pub fn unbase64(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// `raw` as text if it is valid UTF-8: the shortest encoding of a
+/// character that is not a surrogate, at most U+10FFFF. Decoded character
+/// by character into the string, so the widget ships no validator table of
+/// the standard library's beside it.
+fn decode_utf8(raw: &[u8]) -> Option<String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut bytes = raw.iter();
+    while let Some(&lead) = bytes.next() {
+        // The continuation bytes that follow, the lead's payload bits and
+        // the least code point that needs this many bytes.
+        let (more, mut code, least) = match lead {
+            0..=0x7f => (0, u32::from(lead), 0),
+            0xc0..=0xdf => (1, u32::from(lead & 0x1f), 0x80),
+            0xe0..=0xef => (2, u32::from(lead & 0x0f), 0x800),
+            0xf0..=0xf7 => (3, u32::from(lead & 0x07), 0x1_0000),
+            _ => return None,
+        };
+        for _ in 0..more {
+            let next = *bytes.next()?;
+            if next & 0xc0 != 0x80 {
+                return None;
+            }
+            code = code << 6 | u32::from(next & 0x3f);
+        }
+        if code < least {
+            return None;
+        }
+        out.push(char::from_u32(code)?);
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::json;
+
+    /// What the standard library makes of `raw`.
+    fn std_text(raw: &[u8]) -> Option<String> {
+        std::str::from_utf8(raw).ok().map(str::to_string)
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_refused_as_the_standard_library_refuses_it() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"plain",
+            "겨울 니트 \u{1F9E3} 20%".as_bytes(),
+            &[0x7f],
+            &[0xc2, 0x80],
+            &[0xdf, 0xbf],
+            &[0xef, 0xbf, 0xbf],
+            &[0xf4, 0x8f, 0xbf, 0xbf],
+            // Overlong forms of '/', U+07FF and U+FFFF.
+            &[0xc0, 0xaf],
+            &[0xc1, 0xbf],
+            &[0xe0, 0x9f, 0xbf],
+            &[0xf0, 0x8f, 0xbf, 0xbf],
+            // Surrogates, and past U+10FFFF.
+            &[0xed, 0xa0, 0x80],
+            &[0xed, 0xbf, 0xbf],
+            &[0xf4, 0x90, 0x80, 0x80],
+            &[0xf5, 0x80, 0x80, 0x80],
+            &[0xf8, 0x88, 0x80, 0x80, 0x80],
+            &[0xff],
+            // Cut short, a continuation byte alone, a lead where a
+            // continuation should be.
+            &[0xe2, 0x82],
+            &[0xf0, 0x9f, 0xa7],
+            &[0x80],
+            &[b'a', 0xbf, b'b'],
+            &[0xe2, 0x41, 0x82],
+        ];
+        for raw in cases {
+            assert_eq!(decode_utf8(raw), std_text(raw), "{raw:x?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_read_as_the_standard_library_reads_them(
+            raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)
+        ) {
+            proptest::prop_assert_eq!(decode_utf8(&raw), std_text(&raw));
+        }
+
+        #[test]
+        fn characters_mixed_with_stray_bytes_read_as_the_standard_library_reads_them(
+            parts in proptest::collection::vec(
+                (proptest::prelude::any::<char>(), proptest::option::of(proptest::prelude::any::<u8>())),
+                0..12,
+            )
+        ) {
+            let mut raw = Vec::new();
+            for (c, stray) in parts {
+                raw.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                raw.extend(stray);
+            }
+            proptest::prop_assert_eq!(decode_utf8(&raw), std_text(&raw));
+        }
+    }
 
     #[test]
     fn base64_round_trips_every_length() {
