@@ -474,7 +474,12 @@
       } catch (e) { return op ? (op == 3 ? [] : "" + (e && e.message || e)) : null; }
     }
   };
-  import(new URL(first + "dangol.js" + v, base).href)
+  // The first module's glue: the build writes it in here, as a function
+  // returning what wasm-bindgen's module exports, so a first visit fetches
+  // the loader and the wasm and nothing else. The identity build's glue
+  // (and, in the unbuilt source, the first module's) is imported.
+  var glue = /* DANGOL_GLUE */ null;
+  (glue && !first ? Promise.resolve().then(glue) : import(new URL(first + "dangol.js" + v, base).href))
     .then(function (m) {
       // The widget starts in a task of its own, so the page's input and
       // paint can run between instantiating the wasm and starting it.

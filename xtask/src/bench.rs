@@ -29,8 +29,9 @@ fn criterion_mean_ns(path: &Path) -> Result<f64> {
         .with_context(|| format!("no mean in {}", path.display()))
 }
 
-/// Raw and gzip sizes of the shipped bundle (loader + glue + wasm), gzip as
-/// the server sends it (the Zopfli copies next to each file).
+/// Raw and gzip sizes of the shipped bundle (the loader, which holds the
+/// glue, and the wasm), gzip as the server sends it (the Zopfli copies next
+/// to each file).
 pub fn bundle_sizes() -> Result<(u64, u64)> {
     let mut raw = 0u64;
     let mut gzip = 0u64;

@@ -8,7 +8,8 @@ use anyhow::{Result, bail};
 use crate::run::{sh, step};
 use crate::{bench, postgres, root, tools, widget};
 
-/// The shipped bundle (loader + glue + wasm, gzipped as served) may not grow past
+/// The shipped bundle (the loader, which holds the glue, and the wasm,
+/// gzipped as served) may not grow past
 /// this ceiling, the target of 81,920 bytes (48,000 is the goal; `cargo
 /// xtask bench` reports where it stands).
 /// Overlays, triggers, text tokens, two languages and the exposure rule

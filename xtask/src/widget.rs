@@ -38,25 +38,21 @@ pub fn rare_files() -> Vec<PathBuf> {
     vec![rare.join("dangol.js"), rare.join("dangol_bg.wasm")]
 }
 
-/// Files of the shipped bundle's first load, in load order.
+/// Files of the shipped bundle's first load, in load order: the loader,
+/// which holds the first module's glue (see [`with_glue`]), and the wasm.
 pub fn bundle_files() -> Vec<PathBuf> {
-    first_load(&root().join("pkg"))
+    let pkg = root().join("pkg");
+    vec![pkg.join(LOADER), pkg.join("dangol_bg.wasm")]
 }
 
 /// Files of the first load with `data-identify`: the loader, then the
 /// identity build's glue and wasm.
 pub fn identity_bundle_files() -> Vec<PathBuf> {
     let pkg = root().join("pkg");
-    let mut files = first_load(&pkg.join(ID));
-    files[0] = pkg.join(LOADER);
-    files
-}
-
-fn first_load(dir: &Path) -> Vec<PathBuf> {
     vec![
-        dir.join(LOADER),
-        dir.join("dangol.js"),
-        dir.join("dangol_bg.wasm"),
+        pkg.join(LOADER),
+        pkg.join(ID).join("dangol.js"),
+        pkg.join(ID).join("dangol_bg.wasm"),
     ]
 }
 
@@ -172,7 +168,11 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
     // The engine's GA4 lists and the widget's numbered calls, written into
     // the loader before minifying.
     let source = std::fs::read_to_string(root().join("www/dangol.js"))?;
-    std::fs::write(&loader, with_calls(&with_ga4_lists(&source)?)?)?;
+    let glue = glue_function(&std::fs::read_to_string(out.join("dangol.js"))?)?;
+    std::fs::write(
+        &loader,
+        with_glue(&with_calls(&with_ga4_lists(&source)?)?, &glue)?,
+    )?;
     match tools::terser() {
         Some(terser) => sh(Command::new(&terser)
             .arg(&loader)
@@ -231,6 +231,83 @@ fn with_calls(loader: &str) -> Result<String> {
         "DANGOL_CALLS",
         &serde_json::json!(dangol_engine::calls::NAMES),
     )
+}
+
+/// Where the loader's source holds the first module's glue.
+const GLUE_MARKER: &str = "/* DANGOL_GLUE */ null";
+
+/// The loader's source with `glue` (see [`glue_function`]) in place of
+/// [`GLUE_MARKER`]: the first load is then the loader and the wasm, one
+/// request fewer, and the two scripts compress as one (186 bytes less
+/// gzipped than apart). The glue's own file stays in `pkg/` for pages that
+/// import the module themselves; the identity build's is imported.
+fn with_glue(loader: &str, glue: &str) -> Result<String> {
+    if loader.matches(GLUE_MARKER).count() != 1 {
+        bail!("the loader has no single `{GLUE_MARKER}` to put the glue in");
+    }
+    Ok(loader.replace(GLUE_MARKER, glue))
+}
+
+/// wasm-bindgen's glue module, as terser wrote it, as a function
+/// expression that runs the module's code (strict, as a module's is) and
+/// returns what the module exports: each `export function f` and
+/// `export class C`, and the closing `export{a as b,…};`. A glue that
+/// imports, exports anything else
+/// or reads `import.meta` is refused, as is one without `start`, `call`
+/// and the init (`default`) the loader uses.
+fn glue_function(glue: &str) -> Result<String> {
+    const EXPORT: &str = "export ";
+    let code = glue.trim_end();
+    let at = code
+        .rfind("export{")
+        .context("the glue does not end in an `export{…};` list")?;
+    let list = code[at..]
+        .strip_prefix("export{")
+        .and_then(|l| l.strip_suffix("};"))
+        .context("the glue does not end in an `export{…};` list")?;
+    let mut exports: Vec<(String, String)> = Vec::new();
+    for item in list.split(',') {
+        let (local, name) = item.split_once(" as ").unwrap_or((item, item));
+        exports.push((name.trim().to_string(), local.trim().to_string()));
+    }
+    let mut body = String::with_capacity(code.len());
+    let mut rest = &code[..at];
+    while let Some(i) = rest.find(EXPORT) {
+        body.push_str(&rest[..i]);
+        rest = &rest[i + EXPORT.len()..];
+        let Some(named) = ["function ", "class "]
+            .iter()
+            .find_map(|kind| rest.strip_prefix(kind))
+        else {
+            bail!("the glue has `export ` where only exported functions and classes were expected");
+        };
+        let name = &named[..named.find(|c: char| !is_ident(c)).unwrap_or(named.len())];
+        if name.is_empty() {
+            bail!("an exported function or class of the glue has no name");
+        }
+        exports.push((name.to_string(), name.to_string()));
+    }
+    body.push_str(rest);
+    for banned in ["export ", "export{", "import(", "import.meta", "import "] {
+        if body.contains(banned) {
+            bail!(
+                "the glue has `{banned}` where only exported functions and classes were expected"
+            );
+        }
+    }
+    for needed in ["start", "call", "default"] {
+        if !exports.iter().any(|(name, _)| name == needed) {
+            bail!("the glue exports no `{needed}`");
+        }
+    }
+    let object: Vec<String> = exports
+        .iter()
+        .map(|(name, local)| format!("{name}:{local}"))
+        .collect();
+    Ok(format!(
+        "function(){{\"use strict\";{body}return{{{}}}}}",
+        object.join(",")
+    ))
 }
 
 /// The loader's source with `value` as JSON in place of the string
@@ -777,6 +854,46 @@ mod tests {
         assert_eq!(used, numbered);
         let err = with_calls("var x = 1;").unwrap_err();
         assert!(err.to_string().contains("DANGOL_CALLS"), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn the_loader_holds_the_first_modules_glue_as_a_function_of_its_exports() -> Result<()> {
+        let glue = "export function call(e,n){return v.a(e,n)}function t(e){return e}let v;\
+                    export class Bench{run(){return v.c()}}\
+                    export function start(e){v.b(t(e))}async function m(a){return v=a}export{m as default};";
+        let function = glue_function(glue)?;
+        assert_eq!(
+            function,
+            "function(){\"use strict\";function call(e,n){return v.a(e,n)}function t(e){return e}let v;\
+             class Bench{run(){return v.c()}}\
+             function start(e){v.b(t(e))}async function m(a){return v=a}\
+             return{default:m,call:call,Bench:Bench,start:start}}"
+        );
+        let source = std::fs::read_to_string(root().join("www/dangol.js"))?;
+        let built = with_glue(&source, &function)?;
+        assert!(!built.contains("DANGOL_GLUE"));
+        assert!(built.contains(&format!("var glue = {function};")));
+        // A glue of another shape is refused, not half-rewritten.
+        for (bad, why) in [
+            (glue.replace("export{m as default};", ""), "export{"),
+            (format!("export const x=1;{glue}"), "`export `"),
+            (
+                glue.replace("export function start(e)", "export function (e)"),
+                "no name",
+            ),
+            (format!("import x from\"y\";{glue}"), "`import "),
+            (format!("const u=import.meta.url;{glue}"), "`import.meta`"),
+            (
+                glue.replace("export function start", "function start"),
+                "no `start`",
+            ),
+            (glue.replace("m as default", "m as init"), "no `default`"),
+        ] {
+            let err = glue_function(&bad).unwrap_err();
+            assert!(err.to_string().contains(why), "{why}: {err}");
+        }
+        assert!(with_glue("var glue = null;", &function).is_err());
         Ok(())
     }
 
