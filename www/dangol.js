@@ -156,7 +156,8 @@
       return r.arrayBuffer();
     }).then(function (b) { return A.compile(b); });
   }
-  // The wasm downloads and compiles while the glue loads, not after it.
+  // The wasm downloads and compiles from here on (with data-identify,
+  // while the identity build's glue loads, not after it).
   var wasm = compile(first);
   wasm.catch(function () { /* reported by init below */ });
   // The widget's second module ("more/": overlays, coupons, loyalty and
