@@ -445,25 +445,23 @@ fn build_module(features: &[&str], out: &Path) -> Result<()> {
             step(
                 "rebuilding the wasm's control flow (wasm-opt's relooper), then -Os and -Oz again",
             );
-            for flags in [WASM_RELOOP_FLAGS, WASM_LAST_FLAGS] {
+            // wasm-opt over the wasm in place, with `flags`.
+            let again = |flags: &[&str]| {
                 sh(Command::new(&opt)
                     .args(flags)
                     .args(WASM_FEATURES)
                     .arg("-o")
                     .arg(&wasm)
-                    .arg(&wasm))?;
-            }
+                    .arg(&wasm))
+            };
+            again(WASM_RELOOP_FLAGS)?;
+            again(WASM_LAST_FLAGS)?;
             step("ordering the wasm's functions by likeness (see xtask/src/order.rs)");
             std::fs::write(
                 &wasm,
                 crate::order::name_by_likeness(&std::fs::read(&wasm)?)?,
             )?;
-            sh(Command::new(&opt)
-                .args(WASM_ORDER_FLAGS)
-                .args(WASM_FEATURES)
-                .arg("-o")
-                .arg(&wasm)
-                .arg(&wasm))?;
+            again(WASM_ORDER_FLAGS)?;
             // `--converge` reruns the passes, so one mapping per round.
             let mappings = serde_json::Deserializer::from_slice(&mapping.stdout)
                 .into_iter::<Value>()
