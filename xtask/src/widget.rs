@@ -56,9 +56,23 @@ pub fn identity_bundle_files() -> Vec<PathBuf> {
     ]
 }
 
-/// wasm-opt's flags: smallest code, plus the features Rust 1.95 emits
-/// ([`WASM_FEATURES`]). The functions are then put in order by
+/// wasm-opt's flags for its first run: smallest code, with
+/// [`WASM_SETTINGS`] and the features Rust 1.95 emits ([`WASM_FEATURES`]).
+/// `--strip-target-features` drops the section naming the wasm features
+/// the module was built with (0.1 KB gzip): browsers do not read it; it is
+/// for linkers. Two more runs follow ([`WASM_RELOOP_FLAGS`],
+/// [`WASM_LAST_FLAGS`]); the functions are then put in order by
 /// [`crate::order`] and [`WASM_ORDER_FLAGS`].
+pub const WASM_OPT_FLAGS: &[&str] = &[
+    "-Oz",
+    "--converge",
+    "--strip-debug",
+    "--strip-producers",
+    "--strip-target-features",
+];
+
+/// What every optimising wasm-opt run may assume of Rust's wasm, and how
+/// far it inlines.
 ///
 /// `--low-memory-unused` lets wasm-opt fold a constant added to a pointer
 /// into the load's or store's own offset (0.7 KB less gzip). The two differ
@@ -73,10 +87,6 @@ pub fn identity_bundle_files() -> Vec<PathBuf> {
 /// divisor itself and panics (an explicit `unreachable`, which still traps)
 /// before it could address memory out of bounds or divide by zero.
 ///
-/// `--strip-target-features` drops the section naming the wasm features
-/// the module was built with (0.1 KB gzip): browsers do not read it; it is
-/// for linkers.
-///
 /// `--one-caller-inline-max-function-size=20` keeps a function called from
 /// one place a function of its own unless it is tiny, where wasm-opt would
 /// inline it whatever its size. The raw code grows by about 3 % (a call
@@ -89,15 +99,10 @@ pub fn identity_bundle_files() -> Vec<PathBuf> {
 /// evaluate in about a tenth more time (3.2 against 2.9 µs) and the
 /// 100-campaign config loads in 116 against 104 µs; V8 compiles the
 /// module 5–10 % slower, of under a millisecond.
-pub const WASM_OPT_FLAGS: &[&str] = &[
-    "-Oz",
+const WASM_SETTINGS: &[&str] = &[
     "--one-caller-inline-max-function-size=20",
-    "--converge",
     "--low-memory-unused",
     "--ignore-implicit-traps",
-    "--strip-debug",
-    "--strip-producers",
-    "--strip-target-features",
 ];
 
 /// A second wasm-opt run over the first's output: the code flattened
@@ -117,23 +122,10 @@ pub const WASM_OPT_FLAGS: &[&str] = &[
 /// with and without these runs, alternated 41 times in Node: 224 against
 /// 210 µs, 4.55 against 4.52 µs), some microseconds a page; V8 compiles
 /// both modules in the same time (0.47 ms, median of 80 alternated).
-const WASM_RELOOP_FLAGS: &[&str] = &[
-    "--flatten",
-    "--rereloop",
-    "-Os",
-    "--converge",
-    "--low-memory-unused",
-    "--ignore-implicit-traps",
-    "--one-caller-inline-max-function-size=20",
-];
+const WASM_RELOOP_FLAGS: &[&str] = &["--flatten", "--rereloop", "-Os", "--converge"];
 
 /// The last optimising run, once, after [`WASM_RELOOP_FLAGS`].
-const WASM_LAST_FLAGS: &[&str] = &[
-    "-Oz",
-    "--low-memory-unused",
-    "--ignore-implicit-traps",
-    "--one-caller-inline-max-function-size=20",
-];
+const WASM_LAST_FLAGS: &[&str] = &["-Oz"];
 
 /// The wasm features Rust 1.95 emits, for every wasm-opt run.
 const WASM_FEATURES: &[&str] = &[
@@ -253,23 +245,19 @@ const GLUE_MARKER: &str = "/* DANGOL_GLUE */ null";
 
 /// The loader's source with `glue` (see [`glue_function`]) in place of
 /// [`GLUE_MARKER`]: the first load is then the loader and the wasm, one
-/// request fewer, and the two scripts compress as one (186 bytes less
+/// request fewer, and the two scripts compress as one (183 bytes less
 /// gzipped than apart). The glue's own file stays in `pkg/` for pages that
 /// import the module themselves; the identity build's is imported.
 fn with_glue(loader: &str, glue: &str) -> Result<String> {
-    if loader.matches(GLUE_MARKER).count() != 1 {
-        bail!("the loader has no single `{GLUE_MARKER}` to put the glue in");
-    }
-    Ok(loader.replace(GLUE_MARKER, glue))
+    put_in(loader, GLUE_MARKER, glue)
 }
 
 /// wasm-bindgen's glue module, as terser wrote it, as a function
 /// expression that runs the module's code (strict, as a module's is) and
 /// returns what the module exports: each `export function f` and
 /// `export class C`, and the closing `export{a as b,…};`. A glue that
-/// imports, exports anything else
-/// or reads `import.meta` is refused, as is one without `start`, `call`
-/// and the init (`default`) the loader uses.
+/// imports, exports anything else or reads `import.meta` is refused, as is
+/// one without `start`, `call` and the init (`default`) the loader uses.
 fn glue_function(glue: &str) -> Result<String> {
     const EXPORT: &str = "export ";
     let code = glue.trim_end();
@@ -326,13 +314,18 @@ fn glue_function(glue: &str) -> Result<String> {
 }
 
 /// The loader's source with `value` as JSON in place of the string
-/// `"<marker>"`, which the source must hold.
+/// `"<marker>"`, which the source must hold once.
 fn fill(loader: &str, marker: &str, value: &Value) -> Result<String> {
-    let quoted = format!("\"{marker}\"");
-    if !loader.contains(&quoted) {
-        bail!("the loader has no {quoted} to fill in");
+    put_in(loader, &format!("\"{marker}\""), &value.to_string())
+}
+
+/// The loader's source with `text` in place of `marker`, which the source
+/// must hold exactly once.
+fn put_in(loader: &str, marker: &str, text: &str) -> Result<String> {
+    if loader.matches(marker).count() != 1 {
+        bail!("the loader has no single {marker} to fill in");
     }
-    Ok(loader.replace(&quoted, &value.to_string()))
+    Ok(loader.replace(marker, text))
 }
 
 /// The standard library and the other crates the widget depends on
@@ -432,6 +425,7 @@ fn build_module(features: &[&str], out: &Path) -> Result<()> {
             let mapping = Command::new(&opt)
                 .arg("--minify-imports-and-exports-and-modules")
                 .args(WASM_OPT_FLAGS)
+                .args(WASM_SETTINGS)
                 .args(WASM_FEATURES)
                 .arg("-o")
                 .arg(&wasm)
@@ -449,6 +443,7 @@ fn build_module(features: &[&str], out: &Path) -> Result<()> {
             let again = |flags: &[&str]| {
                 sh(Command::new(&opt)
                     .args(flags)
+                    .args(WASM_SETTINGS)
                     .args(WASM_FEATURES)
                     .arg("-o")
                     .arg(&wasm)
