@@ -156,8 +156,7 @@
       return r.arrayBuffer();
     }).then(function (b) { return A.compile(b); });
   }
-  // The wasm downloads and compiles from here on (with data-identify,
-  // while the identity build's glue loads, not after it).
+  // The wasm downloads and compiles from here on.
   var wasm = compile(first);
   wasm.catch(function () { /* reported by init below */ });
   // The widget's second module ("more/": overlays, coupons, loyalty and
@@ -477,10 +476,11 @@
   };
   // The first module's glue: the build writes it in here, as a function
   // returning what wasm-bindgen's module exports, so a first visit fetches
-  // the loader and the wasm and nothing else. The identity build's glue
-  // (and, in the unbuilt source, the first module's) is imported.
+  // the loader and the wasm and nothing else. The identity build has the
+  // first module's import and export names, so the same glue takes it.
+  // (The unbuilt source imports the glue.)
   var glue = /* DANGOL_GLUE */ null;
-  (glue && !first ? Promise.resolve().then(glue) : import(new URL(first + "dangol.js" + v, base).href))
+  (glue ? Promise.resolve().then(glue) : import(new URL(first + "dangol.js" + v, base).href))
     .then(function (m) {
       // The widget starts in a task of its own, so the page's input and
       // paint can run between instantiating the wasm and starting it.

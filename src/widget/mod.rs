@@ -260,7 +260,12 @@ impl Widget {
     pub fn identify(&self, customer: JsValue, proof: JsValue) {
         let customer = match customer.as_string() {
             Some(id) => Some(id),
-            None if customer.is_null() || customer.is_undefined() => None,
+            // `Object.is`, which the first module imports too, rather than
+            // an `undefined` check of the identity build's own: both builds
+            // then take the one glue the loader carries.
+            None if customer.is_null() || js_sys::Object::is(&customer, &JsValue::UNDEFINED) => {
+                None
+            }
             None => {
                 warn(
                     "dangol.identify: the customer id must be a string (or null to sign out); the call was dropped",

@@ -12,6 +12,7 @@ mod orders;
 mod postgres;
 mod run;
 mod scale;
+mod share;
 mod table;
 mod test;
 mod tools;

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::root;
 use crate::run::{sh, step};
+use crate::share::Names;
 use crate::tools;
 
 /// Where the second module (loaded on first use) goes, under `pkg/`.
@@ -45,15 +46,12 @@ pub fn bundle_files() -> Vec<PathBuf> {
     vec![pkg.join(LOADER), pkg.join("dangol_bg.wasm")]
 }
 
-/// Files of the first load with `data-identify`: the loader, then the
-/// identity build's glue and wasm.
+/// Files of the first load with `data-identify`: the loader, whose glue
+/// takes the identity build too (see [`crate::share`]), and the identity
+/// build's wasm.
 pub fn identity_bundle_files() -> Vec<PathBuf> {
     let pkg = root().join("pkg");
-    vec![
-        pkg.join(LOADER),
-        pkg.join(ID).join("dangol.js"),
-        pkg.join(ID).join("dangol_bg.wasm"),
-    ]
+    vec![pkg.join(LOADER), pkg.join(ID).join("dangol_bg.wasm")]
 }
 
 /// wasm-opt's flags for its first run: smallest code, with
@@ -159,12 +157,19 @@ pub fn build() -> Result<()> {
 /// then the loader, the build id over all eight files,
 /// the compressed copies and the build's own directory.
 pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
-    build_module(features, out)?;
+    let first = build_module(features, out)?;
     step("building the widget's identity build (pages with data-identify)");
     let identity = out.join(ID);
     let mut with_identity = features.to_vec();
     with_identity.push("identity");
-    build_module(&with_identity, &identity)?;
+    let names = build_module(&with_identity, &identity)?;
+    step("giving the identity build the first module's names, so the first module's glue takes it");
+    let wasm = identity.join("dangol_bg.wasm");
+    std::fs::write(
+        &wasm,
+        crate::share::as_first(&std::fs::read(&wasm)?, &names, &first)?,
+    )?;
+    std::fs::copy(out.join("dangol.js"), identity.join("dangol.js"))?;
     step("building the widget's second module (loaded on first use)");
     let more = out.join(MORE);
     build_module(&["more"], &more)?;
@@ -377,7 +382,7 @@ const DEPENDENCY_OPT_LEVEL: [&str; 4] = [
 ///    exports (wasm-bindgen's are long and hashed, and appear in both
 ///    files); the JS glue is rewritten with the new names.
 /// 4. terser on the glue.
-fn build_module(features: &[&str], out: &Path) -> Result<()> {
+fn build_module(features: &[&str], out: &Path) -> Result<Names> {
     let target = crate::bench::target_dir().join("ship");
     let mut cargo = Command::new("cargo");
     cargo
@@ -419,7 +424,7 @@ fn build_module(features: &[&str], out: &Path) -> Result<()> {
         ));
         std::fs::write(&wasm, bytes)?;
     }
-    match tools::wasm_opt() {
+    let names = match tools::wasm_opt() {
         Some(opt) => {
             step("optimising the wasm (wasm-opt -Oz) and shortening its import and export names");
             let mapping = Command::new(&opt)
@@ -466,11 +471,16 @@ fn build_module(features: &[&str], out: &Path) -> Result<()> {
             let [module] = modules.as_slice() else {
                 bail!("expected the wasm to import from one module, found {modules:?}");
             };
+            let names = final_names(&mappings, module)?;
             let text = std::fs::read_to_string(&glue)?;
-            std::fs::write(&glue, rename_in_glue(&text, &mappings, module)?)?;
+            std::fs::write(&glue, rename_in_glue(&text, &names)?)?;
+            names
         }
-        None => println!("(wasm-opt not installed: the wasm is left unoptimised)"),
-    }
+        None => {
+            println!("(wasm-opt not installed: the wasm is left unoptimised)");
+            Names::unchanged(&std::fs::read(&wasm)?)?
+        }
+    };
     match tools::terser() {
         Some(terser) => {
             step("minifying the JS glue (terser)");
@@ -479,13 +489,11 @@ fn build_module(features: &[&str], out: &Path) -> Result<()> {
                 .arg("--module")
                 .args(TERSER_FLAGS)
                 .arg("--output")
-                .arg(&glue))
+                .arg(&glue))?;
         }
-        None => {
-            println!("(terser not installed: the JS glue is left unminified)");
-            Ok(())
-        }
+        None => println!("(terser not installed: the JS glue is left unminified)"),
     }
+    Ok(names)
 }
 
 /// The init the shipped glue keeps: the loader fetches and compiles the
@@ -622,16 +630,12 @@ pub fn brotli(bytes: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// The glue with wasm-opt's new names: `wasm.<export>` uses the export's
-/// new name, every import's key its new name, and the import object's
-/// module key the new module name. `mappings` are wasm-opt's, one per
-/// round, each renaming the names the round before left. A round lists
-/// every import and export the wasm still has: one it leaves out was
-/// optimised away, and its function is left out of the glue (see
-/// [`drop_dead_imports`]) rather than renamed, for a later round may give
-/// its last short name to another (an import object with two equal keys
-/// would hand the wasm the wrong function).
-fn rename_in_glue(glue: &str, mappings: &[Value], module: &str) -> Result<String> {
+/// The final names of wasm-opt's renaming: `mappings` are wasm-opt's, one
+/// per round, each renaming the names the round before left, and `module`
+/// the import module's name the last round left. A round lists every
+/// import and export the wasm still has: one it leaves out was optimised
+/// away and has no name here (see [`rename_in_glue`]).
+fn final_names(mappings: &[Value], module: &str) -> Result<Names> {
     let pairs = |key: &str, old: usize, new: usize| -> Result<HashMap<String, String>> {
         let mut names: Option<HashMap<String, String>> = None;
         for mapping in mappings {
@@ -661,9 +665,27 @@ fn rename_in_glue(glue: &str, mappings: &[Value], module: &str) -> Result<String
         }
         Ok(names)
     };
-    let imports = pairs("imports", 1, 2)?;
-    let exports = pairs("exports", 0, 1)?;
-    let glue = drop_dead_imports(glue, &imports)?;
+    Ok(Names {
+        imports: pairs("imports", 1, 2)?,
+        exports: pairs("exports", 0, 1)?,
+        module: module.to_string(),
+    })
+}
+
+/// The glue with wasm-opt's new names: `wasm.<export>` uses the export's
+/// new name, every import's key its new name, and the import object's
+/// module key the new module name. An import wasm-opt optimised away has
+/// no new name, and its function is left out of the glue (see
+/// [`drop_dead_imports`]) rather than kept under its old one, for a later
+/// round may give its last short name to another (an import object with
+/// two equal keys would hand the wasm the wrong function).
+fn rename_in_glue(glue: &str, names: &Names) -> Result<String> {
+    let Names {
+        imports,
+        exports,
+        module,
+    } = names;
+    let glue = drop_dead_imports(glue, imports)?;
     let old_module = "\"./dangol_bg.js\"";
     if glue.matches(old_module).count() != 1 {
         bail!("the glue does not name its import module {old_module} exactly once");
@@ -1036,7 +1058,7 @@ function __wbg_get_imports() {
             "imports": [["m", "z", "a"]],
             "exports": [["b", "b"], ["y", "c"]]
         });
-        let out = rename_in_glue(glue, &[first, second], "m")?;
+        let out = rename_in_glue(glue, &final_names(&[first, second], "m")?)?;
         assert!(out.contains("wasm.b(p)"), "{out}");
         assert!(out.contains("wasm.c.buffer"), "{out}");
         assert!(out.contains("{ a: function(a)"), "{out}");
@@ -1063,7 +1085,7 @@ wasm.upgrade();"#;
             "imports": [["a", "v", "r"]],
             "exports": [["a", "a"]]
         });
-        let out = rename_in_glue(glue, &[first, second], "a")?;
+        let out = rename_in_glue(glue, &final_names(&[first, second], "a")?)?;
         // The removed import's function is left out of the glue.
         assert!(!out.contains("throw"), "{out}");
         assert!(out.contains("{ r: function(a) { return 1; } }"), "{out}");
@@ -1122,7 +1144,8 @@ wasm.upgrade();"#;
 
     /// Why [`rename_in_glue`] refuses `glue` under one round's `mapping`.
     fn refusal(glue: &str, mapping: Value) -> Option<String> {
-        rename_in_glue(glue, &[mapping], "m")
+        final_names(&[mapping], "m")
+            .and_then(|names| rename_in_glue(glue, &names))
             .err()
             .map(|e| e.to_string())
     }
