@@ -17,6 +17,7 @@ pub mod style;
 
 #[cfg(feature = "full")]
 use dangol_engine::config::Banner;
+#[cfg(feature = "full")]
 use dangol_engine::config::Content;
 #[cfg(feature = "full")]
 use dangol_engine::loyalty::Progress;
@@ -125,19 +126,28 @@ pub struct Rendered {
 /// `content` with its text tokens filled from `attributes`, numbers and
 /// amounts formatted by `numbers` (the browser's `Intl`, in the widget's
 /// language). Tokens become text; nothing is ever parsed as HTML.
+#[cfg(feature = "full")]
 pub fn filled(
     content: &Content,
     attributes: &dangol_engine::json::Value,
     currency: Option<&str>,
     numbers: &impl dangol_engine::text::NumberFormat,
 ) -> Content {
-    content.map_text(|t| {
-        if dangol_engine::text::has_tokens(t) {
-            dangol_engine::text::fill(t, attributes, currency, numbers)
-        } else {
-            t.to_string()
-        }
-    })
+    content.map_text(|t| fill(t, attributes, currency, numbers))
+}
+
+/// One text of an offer with its tokens filled (see [`filled`]).
+pub fn fill(
+    text: &str,
+    attributes: &dangol_engine::json::Value,
+    currency: Option<&str>,
+    numbers: &impl dangol_engine::text::NumberFormat,
+) -> String {
+    if dangol_engine::text::has_tokens(text) {
+        dangol_engine::text::fill(text, attributes, currency, numbers)
+    } else {
+        text.to_string()
+    }
 }
 
 /// Renders `offer` into `slot`, replacing what the slot shows. The slot's

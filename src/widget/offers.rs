@@ -203,9 +203,7 @@ impl Inner {
         let handle = self.next_handle();
         #[cfg(not(feature = "full"))]
         {
-            if let (Target::Slot(slot, _), dangol_engine::config::Content::Banner(_)) =
-                (&target, &chosen.content)
-            {
+            if let (Target::Slot(slot, _), "banner") = (&target, chosen.kind) {
                 return self.show_banner(slot, placement, chosen, why, handle, &attributes);
             }
             self.show_later(target, placement, chosen, &attributes, handle)
@@ -213,12 +211,15 @@ impl Inner {
         #[cfg(feature = "full")]
         {
             let lang = self.lang();
-            let currency = self
-                .config
-                .as_ref()
-                .and_then(|c| c.config().currency.clone());
+            let Some(config) = self.config.as_ref() else {
+                return;
+            };
+            let currency = config.config().currency.clone();
+            let Some(content) = config.content(&chosen.campaign_id, chosen.variant_index) else {
+                return;
+            };
             let content = render::filled(
-                &chosen.content,
+                content,
                 &attributes,
                 currency.as_deref(),
                 &crate::platform::format::IntlNumbers { tag: lang.tag() },
@@ -271,15 +272,16 @@ impl Inner {
             host: self.host.as_ref(),
             tag: lang.tag(),
         };
-        let currency = self
-            .config
-            .as_ref()
-            .and_then(|c| c.config().currency.clone());
-        let Content::Banner(banner) =
-            render::filled(&chosen.content, attributes, currency.as_deref(), &numbers)
+        let Some(config) = self.config.as_ref() else {
+            return;
+        };
+        let Some(Content::Banner(banner)) =
+            config.content(&chosen.campaign_id, chosen.variant_index)
         else {
             return;
         };
+        let currency = config.config().currency.as_deref();
+        let fill = |text: &str| render::fill(text, attributes, currency, &numbers);
         let words = lang.words();
         let (why, off) = if personal {
             (words.why, words.off)
@@ -294,10 +296,10 @@ impl Inner {
                 &chosen.campaign_id,
                 render::style::CSS,
                 banner.theme.as_deref().unwrap_or("light"),
-                &banner.headline,
-                &banner.body,
+                &fill(&banner.headline),
+                &fill(&banner.body),
                 banner.image.as_deref().unwrap_or(""),
-                cta.map_or("", |c| c.text.as_str()),
+                &cta.map_or(String::new(), |c| fill(&c.text)),
                 cta.map_or("", |c| c.url.as_str()),
                 why,
                 off,

@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::bucket;
 use crate::condition::{RegexEngine, Resolved};
 use crate::config::{
-    Allocation, CompiledCampaign, CompiledConfig, Content, PlacementKind, Schedule, Trigger,
+    Allocation, CompiledCampaign, CompiledConfig, PlacementKind, Schedule, Trigger,
 };
 use crate::consent::Consent;
 use crate::event::Event;
@@ -104,8 +104,11 @@ pub struct Chosen {
     pub variant_id: String,
     /// The variant's position in the campaign.
     pub variant_index: usize,
-    /// The content to render.
-    pub content: Content,
+    /// The content's type, as in the config (`"banner"`, `"coupon"`…).
+    /// The content itself stays in the config
+    /// ([`CompiledConfig::content`]), so a decision copies none of it.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
 }
 
 /// The decision for one placement, with a reason for every campaign considered.
@@ -129,8 +132,7 @@ impl Decision {
 
     /// The decision as JSON for "why this offer?": placement, the chosen
     /// campaign and variant, and every reason. Built by hand so the widget
-    /// needs no serde serializer; it matches the `Serialize` output minus
-    /// the content.
+    /// needs no serde serializer; it matches the `Serialize` output.
     pub fn to_value(&self) -> Value {
         let mut out = Map::new();
         out.set("placement", Value::from(self.placement.as_str()));
@@ -138,7 +140,7 @@ impl Decision {
             let mut m = Map::new();
             m.set("campaign_id", Value::from(c.campaign_id.as_str()));
             m.set("variant_id", Value::from(c.variant_id.as_str()));
-            m.set("type", Value::from(c.content.kind()));
+            m.set("type", Value::from(c.kind));
             Value::Object(m)
         });
         out.set("chosen", chosen);
@@ -450,7 +452,7 @@ fn decide_one(
             campaign_id: id(),
             variant_id: variant.id.clone(),
             variant_index: index,
-            content: variant.content.clone(),
+            kind: variant.content.kind(),
         });
         page.shown += 1;
         page.campaigns.push(id());
@@ -1124,5 +1126,65 @@ mod tests {
         }
         let share_b = counts[1] as f64 / 4000.0;
         assert!((share_b - 0.8).abs() < 0.03, "share of b: {share_b}");
+    }
+
+    #[test]
+    fn a_decision_names_its_content_and_the_config_gives_it() {
+        let cfg = compiled(site(json!([{
+            "id": "mix", "placement": "p",
+            "variants": [
+                {"id": "a", "content": {"type": "banner", "headline": "A"}},
+                {"id": "b", "content": {"type": "banner", "headline": "B"}}
+            ]
+        }, {
+            "id": "code", "placement": "q", "coupon": {"budget": 100},
+            "variants": [
+                {"id": "c", "content": {"type": "coupon", "headline": "C", "value": "10%", "reveal": "SAVE"}}
+            ]
+        }])));
+        let mut seen = [false; 2];
+        let mut kinds = std::collections::BTreeSet::new();
+        for i in 0..64 {
+            let id = format!("anon{i:016}");
+            let ledger = Ledger::default();
+            let attrs = json!({});
+            let shopper = Shopper {
+                attributes: &attrs,
+                id: Some(&id),
+                consent: Consent::Granted,
+                ledger: &ledger,
+            };
+            for placement in ["p", "q"] {
+                let d = decide(
+                    &cfg,
+                    placement,
+                    &shopper,
+                    &Moment::utc(NOW),
+                    &mut SplitMix64::new(i),
+                    &NativeRegex,
+                );
+                let chosen = d.chosen().unwrap();
+                let content = cfg
+                    .content(&chosen.campaign_id, chosen.variant_index)
+                    .unwrap();
+                assert_eq!(chosen.kind, content.kind());
+                let campaign = cfg
+                    .campaigns()
+                    .iter()
+                    .find(|c| c.campaign.id == chosen.campaign_id)
+                    .unwrap();
+                let want = &campaign.campaign.variants[chosen.variant_index];
+                assert_eq!((&want.id, &want.content), (&chosen.variant_id, content));
+                assert_eq!(d.to_value()["chosen"]["type"], json!(chosen.kind));
+                kinds.insert(chosen.kind);
+                if placement == "p" {
+                    seen[chosen.variant_index] = true;
+                }
+            }
+        }
+        assert_eq!(seen, [true, true], "both variants were chosen");
+        assert_eq!(kinds, ["banner", "coupon"].into());
+        assert_eq!(cfg.content("mix", 2), None);
+        assert_eq!(cfg.content("other", 0), None);
     }
 }

@@ -121,6 +121,17 @@ impl CompiledConfig {
         &self.campaigns
     }
 
+    /// The content of variant `variant_index` of campaign `campaign_id`
+    /// (what a [`crate::decide::Chosen`] names), if the config has it.
+    pub fn content(&self, campaign_id: &str, variant_index: usize) -> Option<&Content> {
+        let campaign = &self
+            .campaigns
+            .iter()
+            .find(|c| c.campaign.id == campaign_id)?
+            .campaign;
+        Some(&campaign.variants.get(variant_index)?.content)
+    }
+
     /// Campaigns that were skipped, each with the error naming the field.
     pub fn problems(&self) -> &[ConfigError] {
         &self.problems
