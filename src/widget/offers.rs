@@ -105,9 +105,9 @@ impl Inner {
         );
         let mut placements: Vec<&str> = slots.iter().map(|(p, _)| p.as_str()).collect();
         placements.extend(overlays.iter().map(|(p, _, _)| p.as_str()));
-        let seed = random::hex_id(self.host.as_ref(), 8)
-            .and_then(|h| u64::from_str_radix(&h, 16).ok())
-            .unwrap_or(now as u64);
+        // The bandit's and the variants' draws for this round (53 bits of
+        // the browser's `Math.random`; ids take the cryptographic one).
+        let seed = (random::unit() * 9_007_199_254_740_992.0) as u64;
         let shopper = Shopper {
             attributes: &attributes,
             id: self.session.id(),
