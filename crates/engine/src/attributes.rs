@@ -232,7 +232,7 @@ pub fn build(
     // compared with this month on the shopper's clock.
     let birthday = match declared.get("birthday_month") {
         Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => crate::cat::digits(s.trim()),
+        Some(Value::String(s)) => crate::cat::digits(s.trim_ascii()),
         _ => None,
     };
     put(

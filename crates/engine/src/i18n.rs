@@ -17,7 +17,7 @@ impl Lang {
     /// language we speak, else the config's `locale`, else English.
     pub fn pick(page_lang: &str, config_locale: Option<&str>) -> Lang {
         let primary = |tag: &str| {
-            let tag = tag.trim();
+            let tag = tag.trim_ascii();
             let head = &tag[..tag
                 .bytes()
                 .position(|b| b == b'-' || b == b'_')

@@ -66,7 +66,7 @@ pub fn has_tokens(template: &str) -> bool {
 
 fn token(body: &str, attributes: &Value, currency: Option<&str>, fmt: &dyn NumberFormat) -> String {
     let mut parts = split_filters(body).into_iter();
-    let path = parts.next().unwrap_or_default().trim();
+    let path = parts.next().unwrap_or_default().trim_ascii();
     let mut value = lookup(attributes, path);
     // Text shows without control characters, at most 200 characters of it;
     // what is blank then is no value (the fallback shows).
@@ -77,7 +77,7 @@ fn token(body: &str, attributes: &Value, currency: Option<&str>, fmt: &dyn Numbe
             .filter(|c| !c.is_control())
             .take(MAX_VALUE_CHARS)
             .collect();
-        if shown.trim().is_empty() {
+        if shown.chars().all(char::is_whitespace) {
             value = &Value::Null;
         }
     } else {
@@ -90,7 +90,7 @@ fn token(body: &str, attributes: &Value, currency: Option<&str>, fmt: &dyn Numbe
     };
     let mut fallback = None;
     for filter in parts {
-        let filter = filter.trim();
+        let filter = filter.trim_ascii();
         match filter {
             "number" => style = Style::Number,
             "currency" => style = Style::Currency,
@@ -289,6 +289,15 @@ mod tests {
         assert_eq!(fill_krw("Hi {{declared.blank|\"there\"}}!"), "Hi there!");
         assert_eq!(fill_krw("Hi {{ declared.nick }}!"), "Hi !");
         assert_eq!(fill_krw("{{declared.nick | \"a | b\"}}"), "a | b");
+        // A value of only white space, ideographic or not, is no value.
+        let spaces = json!({"declared": {"name": "\u{3000}\u{a0} "}});
+        let greeting = fill(
+            "Hi {{declared.name | \"there\"}}!",
+            &spaces,
+            None,
+            &PlainNumbers,
+        );
+        assert_eq!(greeting, "Hi there!");
         // A number in the path reaches a list's element.
         let list = json!({"bought_a_year_ago": ["swimwear", "coat"]});
         let first = fill("{{bought_a_year_ago.0}}", &list, None, &PlainNumbers);

@@ -112,7 +112,7 @@ pub fn write(config: &CompiledConfig, lineage: &str) -> String {
 /// Reads a config [written](write) by the server, compiling its regexes
 /// with `regex`.
 pub fn read(text: &str, regex: &dyn RegexEngine) -> Result<CompiledConfig, CompactError> {
-    let bytes = unbase64(text.trim()).ok_or(CompactError::NotBase64)?;
+    let bytes = unbase64(text.trim_ascii()).ok_or(CompactError::NotBase64)?;
     let mut r = Reader::new(&bytes);
     match r.u() {
         FORMAT => {}

@@ -448,7 +448,7 @@ pub fn is_identifier(s: &str) -> bool {
 /// Only `http:`, `https:` or scheme-less (relative) URLs are allowed, so a
 /// config can never smuggle `javascript:` or `data:` links into a page.
 pub fn is_safe_url(url: &str) -> bool {
-    let url = url.trim();
+    let url = url.trim_ascii();
     if url.is_empty() || url.chars().any(|c| c.is_control()) {
         return false;
     }
@@ -473,6 +473,7 @@ mod tests {
             "/a",
             "a/b",
             "https://shop.example/x",
+            " https://shop.example/x\t",
             "HTTP://x",
             "?q=1",
             "#top",
@@ -483,6 +484,9 @@ mod tests {
         for bad in [
             "javascript:alert(1)",
             " JavaScript:x",
+            // Only ASCII white space is taken off, as browsers do; what is
+            // left before the colon is not http(s).
+            "\u{a0}javascript:x",
             "data:text/html,x",
             "vbscript:x",
             "",

@@ -208,7 +208,7 @@ const SCALE: f64 = 65_535.0;
 /// one (or names an item it does not list, or its cards are not in the
 /// order of their ids).
 pub fn read(text: &str) -> Option<Published> {
-    let bytes = unbase64(text.trim())?;
+    let bytes = unbase64(text.trim_ascii())?;
     let mut r = Reader::new(&bytes);
     if r.u() != FORMAT {
         return None;
