@@ -109,7 +109,7 @@ pub fn start(
     key: Option<String>,
     host: Option<crate::platform::host::Host>,
 ) -> Widget {
-    let endpoint = endpoint.trim_end_matches('/').to_string();
+    let endpoint = dangol_engine::cat::trim_end(&endpoint, b'/').to_string();
     // A session with nothing read yet; boot starts the page's own.
     let mut inner = Inner::new(site, endpoint, Session::new(String::new()));
     inner.public_key = key.filter(|k| !k.is_empty());

@@ -254,14 +254,12 @@ pub fn build(
 
 /// The `utm_*` parameters of a query string, without the prefix.
 pub fn utm_from_query(search: &str) -> Vec<(String, String)> {
-    search
-        .trim_start_matches('?')
-        .split('&')
+    crate::cat::split(crate::cat::trim_start(search, b'?'), b'&')
         .filter_map(|pair| {
-            let (k, v) = pair.split_once('=')?;
+            let (k, v) = crate::cat::split_once(pair, b'=')?;
             let key = k.strip_prefix("utm_")?;
             matches!(key, "source" | "medium" | "campaign" | "term" | "content")
-                .then(|| (key.to_string(), v.replace('+', " ")))
+                .then(|| (key.to_string(), crate::cat::replace(v, b'+', " ")))
         })
         .collect()
 }

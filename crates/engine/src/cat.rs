@@ -86,9 +86,89 @@ pub fn find(text: &str, needle: &str) -> Option<usize> {
         .position(|w| w == needle.as_bytes())
 }
 
+/// `text` cut at each `sep`, an ASCII byte: `str::split` with that
+/// character, by a plain scan (the standard library's character searcher
+/// and `memchr` stay out of the widget's wasm).
+pub fn split(text: &str, sep: u8) -> impl Iterator<Item = &str> {
+    debug_assert!(sep.is_ascii());
+    let mut rest = Some(text);
+    core::iter::from_fn(move || {
+        let text = rest?;
+        let (part, after) = match split_once(text, sep) {
+            Some((part, after)) => (part, Some(after)),
+            None => (text, None),
+        };
+        rest = after;
+        Some(part)
+    })
+}
+
+/// `text` before and after its first `sep`, an ASCII byte: `str::split_once`
+/// with that character, by a plain scan.
+pub fn split_once(text: &str, sep: u8) -> Option<(&str, &str)> {
+    debug_assert!(sep.is_ascii());
+    let at = text.bytes().position(|b| b == sep)?;
+    Some((&text[..at], &text[at + 1..]))
+}
+
+/// `text` without the `byte`s (ASCII) at its start.
+pub fn trim_start(text: &str, byte: u8) -> &str {
+    debug_assert!(byte.is_ascii());
+    &text[text.bytes().take_while(|&b| b == byte).count()..]
+}
+
+/// `text` without the `byte`s (ASCII) at its end.
+pub fn trim_end(text: &str, byte: u8) -> &str {
+    debug_assert!(byte.is_ascii());
+    &text[..text.len() - text.bytes().rev().take_while(|&b| b == byte).count()]
+}
+
+/// `text` with each `from` (an ASCII byte) replaced by `to`.
+pub fn replace(text: &str, from: u8, to: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, part) in split(text, from).enumerate() {
+        if i > 0 {
+            out.push_str(to);
+        }
+        out.push_str(part);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splitting_and_trimming_by_a_byte_agree_with_the_standard_library() {
+        let texts = [
+            "",
+            ".",
+            "a",
+            "a.b",
+            ".a.",
+            "a..b",
+            "한.글.날",
+            "utm_source=a+b&x",
+            "??q",
+            "//",
+            "1.500",
+        ];
+        for text in texts {
+            for sep in ['.', '&', '=', '+', '?', '/', '0'] {
+                let byte = sep as u8;
+                assert_eq!(
+                    split(text, byte).collect::<Vec<_>>(),
+                    text.split(sep).collect::<Vec<_>>(),
+                    "`{text}` split at {sep}"
+                );
+                assert_eq!(split_once(text, byte), text.split_once(sep), "`{text}`");
+                assert_eq!(trim_start(text, byte), text.trim_start_matches(sep));
+                assert_eq!(trim_end(text, byte), text.trim_end_matches(sep));
+                assert_eq!(replace(text, byte, " "), text.replace(sep, " "));
+            }
+        }
+    }
 
     #[test]
     fn find_agrees_with_the_standard_library() {

@@ -254,7 +254,8 @@ impl Compiler<'_> {
                         Node::Never
                     }
                     field => {
-                        let field: Vec<String> = field.split('.').map(str::to_string).collect();
+                        let field: Vec<String> =
+                            crate::cat::split(field, b'.').map(str::to_string).collect();
                         let slot = match (&mut self.paths, self.in_element) {
                             (Some(paths), false) => Some(paths.slot(&field)),
                             _ => None,
@@ -905,7 +906,7 @@ fn number_text(n: &crate::json::Number) -> String {
         return crate::cat::cat(&[sign, &whole]);
     }
     let digits = crate::cat::int_padded(frac, 6);
-    crate::cat::cat(&[sign, &whole, ".", digits.trim_end_matches('0')])
+    crate::cat::cat(&[sign, &whole, ".", crate::cat::trim_end(&digits, b'0')])
 }
 
 // The compact form (see `crate::wire`): the server writes compiled

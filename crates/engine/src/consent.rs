@@ -91,8 +91,8 @@ impl Purposes {
             return Self::default();
         };
         let mut out = Self::both(Consent::parse(Some(text)));
-        for part in text.split(';') {
-            match part.split_once('=') {
+        for part in crate::cat::split(text, b';') {
+            match crate::cat::split_once(part, b'=') {
                 Some(("p", v)) => out.personalisation = Consent::parse(Some(v)),
                 Some(("m", v)) => out.measurement = Consent::parse(Some(v)),
                 _ => {}

@@ -144,7 +144,7 @@ fn lookup<'v>(attributes: &'v Value, path: &str) -> &'v Value {
         return &NULL;
     }
     let mut current = attributes;
-    for part in path.split('.') {
+    for part in crate::cat::split(path, b'.') {
         match crate::condition::step(current, part) {
             Some(next) => current = next,
             None => return &NULL,

@@ -445,12 +445,12 @@ impl Session {
         out.push(Effect::Remove(Key::Queued));
         let mut forget = false;
         let mut choice = None;
-        for act in text.split(' ') {
-            match act.split_once(':') {
+        for act in crate::cat::split(text, b' ') {
+            match crate::cat::split_once(act, b':') {
                 _ if act == "grant" => choice = Some(Purposes::both(Consent::Granted)),
                 Some(("grant", names)) => {
                     let mut chosen = Purposes::both(Consent::Denied);
-                    for name in names.split(',') {
+                    for name in crate::cat::split(names, b',') {
                         match name {
                             "personalisation" => chosen.personalisation = Consent::Granted,
                             "measurement" => chosen.measurement = Consent::Granted,
