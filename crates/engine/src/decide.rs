@@ -545,7 +545,7 @@ fn in_schedule(s: &Schedule, m: &Moment) -> bool {
     {
         return false;
     }
-    if !s.weekdays.is_empty() && !s.weekdays.contains(&m.weekday()) {
+    if !s.weekdays.is_empty() && !s.weekdays.iter().any(|&d| d == m.weekday()) {
         return false;
     }
     match s.hours {

@@ -229,7 +229,7 @@ impl Parser<'_> {
                     self.group_prefix()?;
                     let first = self.atoms.len();
                     self.sequence(depth + 1)?;
-                    let alternatives = self.bytes[open..self.at].contains(&b'|');
+                    let alternatives = self.bytes[open..self.at].iter().any(|&b| b == b'|');
                     if self.next() != Some(b')') {
                         return Ok(()); // unbalanced: the regex engine names it
                     }

@@ -124,10 +124,11 @@ fn split_filters(body: &str) -> Vec<&str> {
     let mut parts = Vec::new();
     let mut quoted = false;
     let mut from = 0;
-    for (i, c) in body.char_indices() {
+    // Bytes: `"` and `|` are ASCII, never part of another character.
+    for (i, c) in body.bytes().enumerate() {
         match c {
-            '"' => quoted = !quoted,
-            '|' if !quoted => {
+            b'"' => quoted = !quoted,
+            b'|' if !quoted => {
                 parts.push(&body[from..i]);
                 from = i + 1;
             }
