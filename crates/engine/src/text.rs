@@ -158,7 +158,9 @@ fn lookup<'v>(attributes: &'v Value, path: &str) -> &'v Value {
 }
 
 fn clip(mut text: String) -> String {
-    if let Some((cut, _)) = text.char_indices().nth(MAX_VALUE_CHARS) {
+    // Where character MAX_VALUE_CHARS starts: the bytes that start one.
+    let mut starts = text.bytes().enumerate().filter(|(_, b)| b & 0xc0 != 0x80);
+    if let Some((cut, _)) = starts.nth(MAX_VALUE_CHARS) {
         text.truncate(cut);
     }
     text
@@ -265,6 +267,10 @@ mod tests {
         assert_eq!(shown("Min\u{0}ji\u{7}"), "Minji");
         assert_eq!(shown("Min\nji"), "Minji");
         assert_eq!(shown(" Minji "), " Minji ");
+        // A fallback is clipped to 200 characters too, not bytes.
+        let template = format!("{{{{declared.nick | \"{}\"}}}}", "한".repeat(250));
+        let long = fill(&template, &json!({}), None, &PlainNumbers);
+        assert_eq!(long, "한".repeat(200));
         // The replayed fuzz input, through the target's own oracle.
         let case = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
