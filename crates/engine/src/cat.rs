@@ -11,45 +11,45 @@ pub fn cat(parts: &[&str]) -> String {
     out
 }
 
+/// `n`'s digits in `base` (10 or 16, lowercase) after `out`, with zeros in
+/// front up to `width` digits.
+fn put(out: &mut String, mut n: u64, base: u64, width: usize) {
+    // A u64 has at most 20 decimal digits.
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    while n > 0 || at == digits.len() {
+        at -= 1;
+        digits[at] = b"0123456789abcdef"[(n % base) as usize];
+        n /= base;
+    }
+    for _ in digits.len() - at..width {
+        out.push('0');
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+}
+
 /// A whole number in decimal.
 pub fn int(n: i64) -> String {
-    let mut digits = Vec::with_capacity(20);
-    let mut rest = n.unsigned_abs();
-    loop {
-        digits.push(b'0' + (rest % 10) as u8);
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
+    let mut out = String::new();
     if n < 0 {
-        digits.push(b'-');
+        out.push('-');
     }
-    digits.into_iter().rev().map(char::from).collect()
+    put(&mut out, n.unsigned_abs(), 10, 0);
+    out
 }
 
 /// A whole number in decimal, at least `width` digits (zeros in front).
 pub fn int_padded(n: u64, width: usize) -> String {
-    let text = uint(n);
-    let mut out = String::with_capacity(width.max(text.len()));
-    for _ in text.len()..width {
-        out.push('0');
-    }
-    out.push_str(&text);
+    let mut out = String::new();
+    put(&mut out, n, 10, width);
     out
 }
 
 /// An unsigned whole number in decimal.
 pub fn uint(n: u64) -> String {
-    match i64::try_from(n) {
-        Ok(i) => int(i),
-        Err(_) => {
-            // Above i64::MAX: the last digit apart, the rest fits.
-            let mut s = int((n / 10) as i64);
-            s.push(char::from(b'0' + (n % 10) as u8));
-            s
-        }
-    }
+    int_padded(n, 0)
 }
 
 /// The whole number a string of ASCII digits (1–9 of them) spells.
@@ -62,15 +62,11 @@ pub fn digits(text: &str) -> Option<u64> {
     })
 }
 
-/// `n` in lowercase hex, `width` digits (zeros in front).
+/// `n` in lowercase hex, at least `width` digits (zeros in front).
 pub fn hex(n: u64, width: usize) -> String {
-    let mut digits = Vec::with_capacity(16);
-    let mut rest = n;
-    while rest > 0 || digits.len() < width {
-        digits.push(b"0123456789abcdef"[(rest % 16) as usize]);
-        rest /= 16;
-    }
-    digits.into_iter().rev().map(char::from).collect()
+    let mut out = String::new();
+    put(&mut out, n, 16, width);
+    out
 }
 
 /// Where `needle` first occurs in `text`, as a byte offset (always on a
@@ -198,7 +194,10 @@ mod tests {
         for n in [0u64, 255, 0xdead_beef, u64::MAX] {
             assert_eq!(hex(n, 16), format!("{n:016x}"));
         }
-        assert_eq!(hex(0, 0), "");
+        assert_eq!(hex(0, 0), "0");
+        assert_eq!(hex(0xabc, 1), "abc");
+        assert_eq!(int_padded(0, 0), "0");
+        assert_eq!(int_padded(7, 25), format!("{:025}", 7));
         assert_eq!(cat(&["a", "", "bc"]), "abc");
         assert_eq!(digits("012"), Some(12));
         assert_eq!(digits("123456789"), Some(123_456_789));
