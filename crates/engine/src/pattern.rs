@@ -229,6 +229,10 @@ impl Parser<'_> {
                     self.group_prefix()?;
                     let first = self.atoms.len();
                     self.sequence(depth + 1)?;
+                    #[allow(
+                        clippy::manual_contains,
+                        reason = "`contains` on bytes is memchr, 336 bytes of the widget's wasm"
+                    )]
                     let alternatives = self.bytes[open..self.at].iter().any(|&b| b == b'|');
                     if self.next() != Some(b')') {
                         return Ok(()); // unbalanced: the regex engine names it
