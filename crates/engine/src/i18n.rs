@@ -22,12 +22,14 @@ impl Lang {
                 .bytes()
                 .position(|b| b == b'-' || b == b'_')
                 .unwrap_or(tag.len())];
-            if head.eq_ignore_ascii_case("ko") {
-                Some(Lang::Ko)
-            } else if head.eq_ignore_ascii_case("en") {
-                Some(Lang::En)
-            } else {
-                None
+            // Two letters, either case.
+            match head.as_bytes() {
+                [a, b] => match [a | 0x20, b | 0x20] {
+                    [b'k', b'o'] => Some(Lang::Ko),
+                    [b'e', b'n'] => Some(Lang::En),
+                    _ => None,
+                },
+                _ => None,
             }
         };
         primary(page_lang)
@@ -172,6 +174,8 @@ mod tests {
         assert_eq!(Lang::pick("", None), Lang::En);
         assert_eq!(Lang::pick("KO_kr", None), Lang::Ko);
         assert_eq!(Lang::pick("kok", None), Lang::En);
+        assert_eq!(Lang::pick(" eN-gb", Some("ko")), Lang::En);
+        assert_eq!(Lang::pick("K", Some("Ko")), Lang::Ko);
     }
 
     #[test]
