@@ -454,10 +454,17 @@ pub fn is_safe_url(url: &str) -> bool {
     }
     // A scheme is whatever comes before the first ':' if no '/', '?' or '#'
     // comes earlier.
-    match url.find([':', '/', '?', '#']) {
-        Some(i) if url.as_bytes()[i] == b':' => {
-            let scheme = url[..i].to_ascii_lowercase();
-            scheme == "http" || scheme == "https"
+    let bytes = url.as_bytes();
+    match bytes
+        .iter()
+        .position(|b| matches!(b, b':' | b'/' | b'?' | b'#'))
+    {
+        Some(i) if bytes[i] == b':' => {
+            // `http` or `https` in either case: of all bytes only `H` and
+            // `h` give `h` with the lowercase bit set, and so on.
+            let scheme = &bytes[..i];
+            matches!(scheme.len(), 4 | 5)
+                && scheme.iter().zip(b"https").all(|(a, b)| a | 0x20 == *b)
         }
         _ => true,
     }
@@ -475,6 +482,7 @@ mod tests {
             "https://shop.example/x",
             " https://shop.example/x\t",
             "HTTP://x",
+            "HtTpS://x",
             "?q=1",
             "#top",
             "//cdn.example/x.png",
@@ -489,6 +497,10 @@ mod tests {
             "\u{a0}javascript:x",
             "data:text/html,x",
             "vbscript:x",
+            "httpx:y",
+            "htt:x",
+            "https2:x",
+            "ftp://x",
             "",
             "a\nb",
         ] {
