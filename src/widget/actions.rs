@@ -151,7 +151,7 @@ impl Explain {
 
 /// A coupon was claimed: a `claim` event.
 fn claimed(inner: &mut Inner, campaign: &str, variant: &str) {
-    inner.apply_input(&ProfileInput::Claim {
+    inner.apply_input(ProfileInput::Claim {
         campaign: campaign.to_string(),
     });
     inner.record_offer_event("claim", campaign, variant);
@@ -160,7 +160,7 @@ fn claimed(inner: &mut Inner, campaign: &str, variant: &str) {
 
 /// The shopper clicked an offer's call to action.
 fn offer_clicked(inner: &mut Inner, campaign: &str, variant: &str) {
-    inner.apply_input(&ProfileInput::Click {
+    inner.apply_input(ProfileInput::Click {
         campaign: campaign.to_string(),
     });
     inner.record_offer_event("click", campaign, variant);

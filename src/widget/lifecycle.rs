@@ -375,7 +375,7 @@ pub(crate) fn navigated(cell: &Rc<RefCell<Inner>>) {
             category: inner.page.category.clone(),
             sale: inner.page.page_type.as_deref() == Some("sale"),
         };
-        inner.apply_input(&view);
+        inner.apply_input(view);
         let id = inner.new_event_id();
         inner.record(Event::page_view(id, clock::now_ms(), String::new()));
         if inner.phase != Phase::Held

@@ -411,7 +411,7 @@ impl Inner {
         };
         shown.seen = true;
         let (campaign, variant) = (shown.campaign.clone(), shown.variant.clone());
-        self.apply_input(&Input::Exposure {
+        self.apply_input(Input::Exposure {
             campaign: campaign.clone(),
             variant: variant.clone(),
         });
@@ -435,7 +435,7 @@ impl Inner {
         };
         let shown = self.shown.remove(i);
         self.closed.push(shown.placement.clone());
-        self.apply_input(&Input::Dismiss {
+        self.apply_input(Input::Dismiss {
             campaign: shown.campaign.clone(),
         });
         self.record_offer_event("dismiss", &shown.campaign, &shown.variant);

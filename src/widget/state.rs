@@ -228,8 +228,8 @@ impl Inner {
     }
 
     /// Feeds one input to the profile (stored as consent allows).
-    pub fn apply_input(&mut self, input: &ProfileInput) {
-        self.input(Input::Profile(input.clone()));
+    pub fn apply_input(&mut self, input: ProfileInput) {
+        self.input(Input::Profile(input));
     }
 
     /// A tracked call from the page or the dataLayer.

@@ -88,7 +88,7 @@ pub(super) fn page_signal(cell: Rc<RefCell<Inner>>, kind: &JsValue, value: &JsVa
             signal::VISIBILITY => {
                 let visible = value.is_truthy();
                 if let Some(seconds) = inner.watched.visibility(visible, now) {
-                    inner.apply_input(&ProfileInput::Engaged { seconds });
+                    inner.apply_input(ProfileInput::Engaged { seconds });
                 }
                 if !visible {
                     drop(inner);
