@@ -648,7 +648,7 @@ impl Session {
                 next.set(k, v.clone());
             }
         }
-        let size = json_len(&Value::Object(next.clone()));
+        let size = object_len(&next);
         if size > MAX_DECLARED_BYTES {
             return Err(crate::cat::cat(&[
                 "the declared attributes would take ",
@@ -1460,14 +1460,17 @@ pub fn json_len(value: &Value) -> usize {
         Value::Array(items) => {
             2 + items.iter().map(json_len).sum::<usize>() + items.len().saturating_sub(1)
         }
-        Value::Object(map) => {
-            2 + map
-                .iter()
-                .map(|(k, v)| string_len(k) + 1 + json_len(v))
-                .sum::<usize>()
-                + map.len().saturating_sub(1)
-        }
+        Value::Object(map) => object_len(map),
     }
+}
+
+/// [`json_len`] of an object.
+fn object_len(map: &Map) -> usize {
+    2 + map
+        .iter()
+        .map(|(k, v)| string_len(k) + 1 + json_len(v))
+        .sum::<usize>()
+        + map.len().saturating_sub(1)
 }
 
 fn digits(mut n: u64) -> usize {
