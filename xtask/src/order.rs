@@ -32,7 +32,7 @@ pub fn name_by_likeness(wasm: &[u8]) -> Result<Vec<u8>> {
     // Imported functions come before the module's own.
     let imported = imports(wasm, &sections)?
         .iter()
-        .filter(|(_, kind)| *kind == 0)
+        .filter(|import| import.kind == 0)
         .count();
     let bodies = match sections.iter().find(|s| s.id == 10) {
         Some(code) => bodies(wasm, code.start, code.end)?,

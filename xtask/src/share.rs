@@ -14,7 +14,7 @@ use std::ops::Range;
 
 use anyhow::{Context, Result, bail};
 
-use crate::table::{Reader, Section, leb, sections};
+use crate::table::{Reader, Section, imports, leb, sections};
 
 /// A built module's names: each import's and export's name as wasm-bindgen
 /// wrote it, with the name the shipped wasm gives it, and the module name
@@ -45,14 +45,6 @@ impl Names {
             module,
         })
     }
-}
-
-/// One import: its module and field names, and where its description
-/// (kind and type) lies in the wasm.
-struct Import {
-    module: String,
-    name: String,
-    desc: Range<usize>,
 }
 
 /// One export: its name, and where its kind and index lie in the wasm.
@@ -139,47 +131,6 @@ pub fn as_first(wasm: &[u8], names: &Names, first: &Names) -> Result<Vec<u8>> {
 fn put_name(out: &mut Vec<u8>, name: &str) {
     leb(out, name.len() as u64);
     out.extend_from_slice(name.as_bytes());
-}
-
-/// The imports of `sections`' import sections, in order.
-fn imports(wasm: &[u8], sections: &[Section]) -> Result<Vec<Import>> {
-    let mut out = Vec::new();
-    for s in sections.iter().filter(|s| s.id == 2) {
-        let mut r = Reader {
-            bytes: &wasm[..s.end],
-            at: s.start,
-        };
-        for _ in 0..r.leb()? {
-            let module = r.name()?;
-            let name = r.name()?;
-            let start = r.at;
-            match r.byte()? {
-                0 => {
-                    r.leb()?;
-                }
-                1 => {
-                    r.byte()?;
-                    r.limits()?;
-                }
-                2 => r.limits()?,
-                3 => {
-                    r.byte()?;
-                    r.byte()?;
-                }
-                4 => {
-                    r.byte()?;
-                    r.leb()?;
-                }
-                other => bail!("unknown import kind {other}"),
-            }
-            out.push(Import {
-                module,
-                name,
-                desc: start..r.at,
-            });
-        }
-    }
-    Ok(out)
 }
 
 /// The exports of `sections`' export sections, in order.

@@ -193,9 +193,19 @@ pub(crate) fn function_names(wasm: &[u8], sections: &[Section]) -> Result<Vec<(u
     Ok(names)
 }
 
-/// The module's imports: each one's module name and kind (0 a function,
-/// 1 a table, 2 a memory, 3 a global, 4 a tag), in order.
-pub(crate) fn imports(wasm: &[u8], sections: &[Section]) -> Result<Vec<(String, u8)>> {
+/// One import: its module and field names, its kind (0 a function, 1 a
+/// table, 2 a memory, 3 a global, 4 a tag), and where its description
+/// (kind and type) lies in the wasm.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Import {
+    pub(crate) module: String,
+    pub(crate) name: String,
+    pub(crate) kind: u8,
+    pub(crate) desc: std::ops::Range<usize>,
+}
+
+/// The imports of `sections`' import sections, in order.
+pub(crate) fn imports(wasm: &[u8], sections: &[Section]) -> Result<Vec<Import>> {
     let mut out = Vec::new();
     for s in sections.iter().filter(|s| s.id == 2) {
         let mut r = Reader {
@@ -204,7 +214,8 @@ pub(crate) fn imports(wasm: &[u8], sections: &[Section]) -> Result<Vec<(String, 
         };
         for _ in 0..r.leb()? {
             let module = r.name()?;
-            r.name()?;
+            let name = r.name()?;
+            let start = r.at;
             let kind = r.byte()?;
             match kind {
                 0 => {
@@ -225,7 +236,12 @@ pub(crate) fn imports(wasm: &[u8], sections: &[Section]) -> Result<Vec<(String, 
                 }
                 other => bail!("unknown import kind {other}"),
             }
-            out.push((module, kind));
+            out.push(Import {
+                module,
+                name,
+                kind,
+                desc: start..r.at,
+            });
         }
     }
     Ok(out)
@@ -431,12 +447,16 @@ pub(crate) mod tests {
             list.extend_from_slice(desc);
         }
         wasm.extend(section(2, &list));
+        let read: Vec<(String, String, u8, Vec<u8>)> = imports(&wasm, &sections(&wasm)?)?
+            .into_iter()
+            .map(|i| (i.module, i.name, i.kind, wasm[i.desc].to_vec()))
+            .collect();
         assert_eq!(
-            imports(&wasm, &sections(&wasm)?)?,
+            read,
             [
-                ("a".to_string(), 0),
-                ("b".to_string(), 2),
-                ("a".to_string(), 3)
+                ("a".into(), "f".into(), 0, vec![0, 0]),
+                ("b".into(), "m".into(), 2, vec![2, 1, 1, 2]),
+                ("a".into(), "g".into(), 3, vec![3, 0x7f, 0]),
             ]
         );
         let table = module(false);

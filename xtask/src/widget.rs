@@ -789,9 +789,9 @@ fn is_ident(c: char) -> bool {
 /// The module names of a wasm's imports, in order, without repeats.
 fn import_modules(wasm: &[u8]) -> Result<Vec<String>> {
     let mut modules: Vec<String> = Vec::new();
-    for (module, _) in crate::table::imports(wasm, &crate::table::sections(wasm)?)? {
-        if !modules.contains(&module) {
-            modules.push(module);
+    for import in crate::table::imports(wasm, &crate::table::sections(wasm)?)? {
+        if !modules.contains(&import.module) {
+            modules.push(import.module);
         }
     }
     Ok(modules)
