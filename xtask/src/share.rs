@@ -10,11 +10,10 @@
 //! other page.
 
 use std::collections::HashMap;
-use std::ops::Range;
 
 use anyhow::{Context, Result, bail};
 
-use crate::table::{Reader, Section, imports, leb, sections};
+use crate::table::{exports, imports, leb, sections};
 
 /// A built module's names: each import's and export's name as wasm-bindgen
 /// wrote it, with the name the shipped wasm gives it, and the module name
@@ -45,12 +44,6 @@ impl Names {
             module,
         })
     }
-}
-
-/// One export: its name, and where its kind and index lie in the wasm.
-struct Export {
-    name: String,
-    desc: Range<usize>,
 }
 
 /// `wasm`, built with `names`, with every import and export under the name
@@ -131,28 +124,6 @@ pub fn as_first(wasm: &[u8], names: &Names, first: &Names) -> Result<Vec<u8>> {
 fn put_name(out: &mut Vec<u8>, name: &str) {
     leb(out, name.len() as u64);
     out.extend_from_slice(name.as_bytes());
-}
-
-/// The exports of `sections`' export sections, in order.
-fn exports(wasm: &[u8], sections: &[Section]) -> Result<Vec<Export>> {
-    let mut out = Vec::new();
-    for s in sections.iter().filter(|s| s.id == 7) {
-        let mut r = Reader {
-            bytes: &wasm[..s.end],
-            at: s.start,
-        };
-        for _ in 0..r.leb()? {
-            let name = r.name()?;
-            let start = r.at;
-            r.byte()?;
-            r.leb()?;
-            out.push(Export {
-                name,
-                desc: start..r.at,
-            });
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -149,21 +149,39 @@ pub(crate) fn sections(wasm: &[u8]) -> Result<Vec<Section>> {
 }
 
 fn table_exported(wasm: &[u8], sections: &[Section]) -> Result<bool> {
+    Ok(exports(wasm, sections)?
+        .iter()
+        .any(|export| wasm[export.desc.start] == 1))
+}
+
+/// One export: its name, and where its kind (0 a function, 1 a table,
+/// 2 a memory, 3 a global) and index lie in the wasm.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Export {
+    pub(crate) name: String,
+    pub(crate) desc: std::ops::Range<usize>,
+}
+
+/// The exports of `sections`' export sections, in order.
+pub(crate) fn exports(wasm: &[u8], sections: &[Section]) -> Result<Vec<Export>> {
+    let mut out = Vec::new();
     for s in sections.iter().filter(|s| s.id == 7) {
         let mut r = Reader {
             bytes: &wasm[..s.end],
             at: s.start,
         };
         for _ in 0..r.leb()? {
-            r.name()?;
-            let kind = r.byte()?;
+            let name = r.name()?;
+            let start = r.at;
+            r.byte()?;
             r.leb()?;
-            if kind == 1 {
-                return Ok(true);
-            }
+            out.push(Export {
+                name,
+                desc: start..r.at,
+            });
         }
     }
-    Ok(false)
+    Ok(out)
 }
 
 /// The function names of the `name` section's function subsection.

@@ -662,6 +662,33 @@ mod tests {
         )
     }
 
+    /// The decision for `placement` of a consented shopper `id` with no
+    /// attributes and nothing seen yet, at `now`, the draws seeded by `seed`.
+    fn decide_for(
+        config: &CompiledConfig,
+        placement: &str,
+        id: &str,
+        now: i64,
+        seed: u64,
+    ) -> Decision {
+        let ledger = Ledger::default();
+        let attrs = json!({});
+        let shopper = Shopper {
+            attributes: &attrs,
+            id: Some(id),
+            consent: Consent::Granted,
+            ledger: &ledger,
+        };
+        decide(
+            config,
+            placement,
+            &shopper,
+            &Moment::utc(now),
+            &mut SplitMix64::new(seed),
+            &NativeRegex,
+        )
+    }
+
     #[test]
     fn reasons_as_json_match_their_serde_form() {
         let reasons = [
@@ -1022,24 +1049,9 @@ mod tests {
         for i in 0..2_000 {
             let id = format!("anon{i:016}");
             let shopper_sees = {
-                let ledger = Ledger::default();
-                let attrs = json!({});
-                let shopper = Shopper {
-                    attributes: &attrs,
-                    id: Some(&id),
-                    consent: Consent::Granted,
-                    ledger: &ledger,
-                };
-                decide(
-                    &compiled,
-                    "p",
-                    &shopper,
-                    &Moment::utc(1_500),
-                    &mut SplitMix64::new(i),
-                    &NativeRegex,
-                )
-                .chosen()
-                .map(|ch| ch.variant_id.clone())
+                decide_for(&compiled, "p", &id, 1_500, i)
+                    .chosen()
+                    .map(|ch| ch.variant_id.clone())
             };
             match (refuse(Some(&id), "a", 1_500), refuse(Some(&id), "b", 1_500)) {
                 (Some(ClaimRefusal::Holdout), Some(ClaimRefusal::Holdout)) => {
@@ -1093,33 +1105,11 @@ mod tests {
                              {"id": "b", "content": {"type": "banner", "headline": "B"}}]
             })
         )])));
-        let attrs = json!({});
-        let ledger = Ledger::default();
         let mut counts = [0usize; 2];
         for i in 0..4000 {
             let id = format!("shopper-{i:08}");
-            let shopper = Shopper {
-                attributes: &attrs,
-                id: Some(&id),
-                consent: Consent::Granted,
-                ledger: &ledger,
-            };
-            let first = decide(
-                &cfg,
-                "hero",
-                &shopper,
-                &Moment::utc(NOW),
-                &mut SplitMix64::new(i),
-                &NativeRegex,
-            );
-            let again = decide(
-                &cfg,
-                "hero",
-                &shopper,
-                &Moment::utc(NOW + 1),
-                &mut SplitMix64::new(i + 99),
-                &NativeRegex,
-            );
+            let first = decide_for(&cfg, "hero", &id, NOW, i);
+            let again = decide_for(&cfg, "hero", &id, NOW + 1, i + 99);
             let v = first.chosen().unwrap().variant_index;
             assert_eq!(v, again.chosen().unwrap().variant_index, "sticky for {id}");
             counts[v] += 1;
@@ -1146,23 +1136,8 @@ mod tests {
         let mut kinds = std::collections::BTreeSet::new();
         for i in 0..64 {
             let id = format!("anon{i:016}");
-            let ledger = Ledger::default();
-            let attrs = json!({});
-            let shopper = Shopper {
-                attributes: &attrs,
-                id: Some(&id),
-                consent: Consent::Granted,
-                ledger: &ledger,
-            };
             for placement in ["p", "q"] {
-                let d = decide(
-                    &cfg,
-                    placement,
-                    &shopper,
-                    &Moment::utc(NOW),
-                    &mut SplitMix64::new(i),
-                    &NativeRegex,
-                );
+                let d = decide_for(&cfg, placement, &id, NOW, i);
                 let chosen = d.chosen().unwrap();
                 let content = cfg
                     .content(&chosen.campaign_id, chosen.variant_index)
