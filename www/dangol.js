@@ -146,15 +146,38 @@
       config.catch(function () { /* the widget reports it */ });
     }
   } catch (e) { config = null; /* storage blocked: the widget asks itself */ }
-  // A module's wasm, fetched without the page's URL and compiled as it
-  // downloads; the glue only instantiates what this hands it.
+  // A module's wasm as the build packs it (xtask/src/pack.rs): the code's
+  // opcodes and each kind of operand in a stream of its own, which
+  // compress a seventh smaller than the instructions as they come. The
+  // decoder (crates/unpack, a wasm of its own that comes in front of the
+  // first module's pack) puts it back together byte for byte, in a memory
+  // of its own that goes once the module is compiled.
+  var decoder;
+  function unpack(b, A) {
+    var i = 0, n, m, c, e, at;
+    // A pack's numbers: the decoder's length (0 for none), then the
+    // module's size.
+    function leb() {
+      for (n = 0, m = 1; c = b[i++], n += (c & 127) * m, c > 127; m *= 128);
+      return n;
+    }
+    if (leb()) decoder = new A.Module(b.subarray(i, i += n));
+    b = b.subarray(i);
+    i = 0;
+    e = new A.Instance(decoder).exports;
+    at = e.memory.grow(Math.ceil((b.length + leb() + 5) / 65536)) * 65536;
+    new Uint8Array(e.memory.buffer).set(b, at);
+    return new Uint8Array(e.memory.buffer, at + b.length, e.u(at, b.length, at + b.length, n + 5));
+  }
+  // A module's wasm, fetched without the page's URL, unpacked and
+  // compiled; the glue only instantiates what this hands it.
   function compile(path) {
-    var r = fetch(new URL(path + "dangol_bg.wasm" + v, base), { referrerPolicy: "no-referrer" }), A = w.WebAssembly;
+    var A = w.WebAssembly;
     if (!A) return Promise.reject(new Error("this browser has no WebAssembly"));
-    return A.compileStreaming ? A.compileStreaming(r) : r.then(function (r) {
+    return fetch(new URL(path + "dangol_bg.pack" + v, base), { referrerPolicy: "no-referrer" }).then(function (r) {
       if (!r.ok) throw new Error("HTTP " + r.status + " for " + r.url);
       return r.arrayBuffer();
-    }).then(function (b) { return A.compile(b); });
+    }).then(function (b) { return A.compile(unpack(new Uint8Array(b), A)); });
   }
   // The wasm downloads and compiles from here on.
   var wasm = compile(first);

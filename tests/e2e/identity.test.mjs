@@ -81,11 +81,11 @@ async function identify(p, customer) {
 test("a shopper signed in on two browsers sees the offers and caps of one person", async () => {
   const phone = await device("phone0000000000000001");
   assert.deepEqual(await offers(phone.page), { pb: "daily", pb2: "not_targeted" });
-  // The loader's glue takes the identity build: its wasm is the first
-  // module's one file asked from /pkg/ (the second module's may follow).
+  // The loader's glue takes the identity build: its packed wasm is the
+  // first module's one file asked from /pkg/ (the second module's may follow).
   const first = phone.log.requests.map((r) => new URL(r.url).pathname)
     .filter((p) => p.startsWith("/pkg/") && !/^\/pkg\/(more|rare)\//.test(p));
-  assert.deepEqual(first, ["/pkg/id/dangol_bg.wasm"], "the identity build's wasm, and no glue, is loaded");
+  assert.deepEqual(first, ["/pkg/id/dangol_bg.pack"], "the identity build's packed wasm, and no glue, is loaded");
   await phone.page.evaluate(() => window.dangol.track("purchase", {
     transaction_id: "T-1001", value: 59000, currency: "KRW", items: [{ item_id: "knit-01", item_category: "knit", price: 59000, quantity: 1 }],
   }));
@@ -162,7 +162,7 @@ test("a page without data-identify loads the default build, and identify there s
   await page.waitForFunction(() => window.dangol?.ready);
   await page.evaluate((p) => window.dangol.identify("customer-11", p), proof("customer-11"));
   await eventually(() => log.warnings.some((w) => w.includes("add data-identify to the script tag")), 3000, "the warning");
-  const wasm = log.requests.filter((r) => r.url.includes(".wasm")).map((r) => new URL(r.url).pathname);
-  assert.deepEqual(wasm, ["/pkg/dangol_bg.wasm"]);
+  const wasm = log.requests.filter((r) => /\.(wasm|pack)\b/.test(r.url)).map((r) => new URL(r.url).pathname);
+  assert.deepEqual(wasm, ["/pkg/dangol_bg.pack"]);
   await context.close();
 });

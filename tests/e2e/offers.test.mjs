@@ -414,7 +414,7 @@ test("offers render into the space the demo reserved: no layout shift on a phone
     });
     const page = await context.newPage();
     // The page paints its own content first; the offers come half a second later.
-    await page.route("**/pkg/dangol_bg.wasm*", async (route) => {
+    await page.route("**/pkg/dangol_bg.pack*", async (route) => {
       await new Promise((r) => setTimeout(r, 500));
       await route.continue();
     });

@@ -61,7 +61,7 @@ test("consent actions made before the widget loaded count even when the shopper 
   let stalled = true;
   const held = [];
   const slow = (route) => (stalled ? held.push(route) : route.continue());
-  const WASM = /\/pkg\/dangol_bg\.wasm/; // the first module's
+  const WASM = /\/pkg\/dangol_bg\.pack/; // the first module's wasm, packed
   await page.route(WASM, slow);
   await page.goto(`${server.url}/demo/category.html`);
   assert.equal(await page.evaluate(() => window.dangol.ready), undefined, "the widget has not loaded");

@@ -162,7 +162,7 @@ function rawGet(url, headers) {
 }
 
 test("the loader, glue, wasm and config travel compressed, as brotli or gzip by what the browser accepts", async () => {
-  for (const [file, type] of [["dangol_bg.wasm", "application/wasm"], ["dangol.js", "text/javascript"]]) {
+  for (const [file, type] of [["dangol_bg.pack", "application/octet-stream"], ["dangol_bg.wasm", "application/wasm"], ["dangol.js", "text/javascript"]]) {
     const url = `${server.url}/pkg/${file}`;
     const plain = await rawGet(url, {});
     assert.equal(plain.status, 200);
@@ -209,7 +209,7 @@ test("the loader, glue, wasm and config travel compressed, as brotli or gzip by 
   await page.goto(`${server.url}/demo/`);
   await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
   const sizes = await page.evaluate(() => {
-    const e = performance.getEntriesByType("resource").find((r) => r.name.includes("/pkg/dangol_bg.wasm"));
+    const e = performance.getEntriesByType("resource").find((r) => r.name.includes("/pkg/dangol_bg.pack"));
     return { encoded: e.encodedBodySize, decoded: e.decodedBodySize };
   });
   assert.ok(sizes.encoded < sizes.decoded * 0.5, JSON.stringify(sizes));
@@ -223,10 +223,10 @@ test("a first visit asks for the config while the wasm loads, once; a returning 
     if (r.url().endsWith("/v1/sites/demo/config/compact")) times.config ??= Date.now();
   });
   page.on("requestfinished", (r) => {
-    if (r.url().includes("/pkg/dangol_bg.wasm")) times.wasm = Date.now();
+    if (r.url().includes("/pkg/dangol_bg.pack")) times.wasm = Date.now();
   });
   // A slow wasm: the config must not wait for it.
-  await page.route("**/pkg/dangol_bg.wasm*", async (route) => {
+  await page.route("**/pkg/dangol_bg.pack*", async (route) => {
     await new Promise((r) => setTimeout(r, 400));
     await route.continue();
   });
@@ -259,7 +259,7 @@ test("the widget's files are asked for by build: cached for good, and another bu
   const loader = await rawGet(`${server.url}/dangol.js`, {});
   assert.match(loader.body.toString(), new RegExp(`"${build}"`));
   assert.equal(loader.headers["cache-control"], "public, max-age=300");
-  for (const file of ["dangol.js", "dangol_bg.wasm"]) {
+  for (const file of ["dangol.js", "dangol_bg.wasm", "dangol_bg.pack"]) {
     const current = await rawGet(`${server.url}/pkg/${file}?v=${build}`, {});
     assert.equal(current.status, 200, file);
     assert.equal(current.headers["cache-control"], "public, max-age=31536000, immutable", file);
@@ -272,12 +272,12 @@ test("the widget's files are asked for by build: cached for good, and another bu
     assert.equal(plain.headers["cache-control"], "no-cache", file);
   }
   // A page asks for its loader's build and shows its offer: the loader
-  // holds the first module's glue, so the wasm is the only file it asks for.
+  // holds the first module's glue, so the packed wasm is the only file it asks for.
   const { context, page, log, dangolWarnings } = await watchedPage(browser);
   await page.goto(`${server.url}/demo/`);
   await page.waitForSelector(`${HERO}[data-dangol-rendered]`);
   const asked = log.requests.map((r) => r.url).filter((u) => u.includes("/pkg/"));
-  assert.deepEqual(asked, [`${server.url}/pkg/dangol_bg.wasm?v=${build}`]);
+  assert.deepEqual(asked, [`${server.url}/pkg/dangol_bg.pack?v=${build}`]);
   assert.deepEqual(dangolWarnings(), []);
   await context.close();
 
@@ -306,7 +306,7 @@ test("the server keeps serving the builds before the current one, so a page with
   cpSync(join(pkg, "builds", build), join(pkg, "builds", earlier), { recursive: true });
   const upgraded = await startServer({ pkg });
   try {
-    for (const file of ["dangol.js", "dangol_bg.wasm"]) {
+    for (const file of ["dangol.js", "dangol_bg.wasm", "dangol_bg.pack"]) {
       const kept = await rawGet(`${upgraded.url}/pkg/${file}?v=${earlier}`, { "accept-encoding": "br" });
       assert.equal(kept.status, 200, file);
       assert.equal(kept.headers["cache-control"], "public, max-age=31536000, immutable", file);
@@ -325,7 +325,7 @@ test("the server keeps serving the builds before the current one, so a page with
     await page.goto(`${upgraded.url}/demo/`);
     await page.waitForSelector(`${HERO}[data-dangol-rendered="welcome-hero"]`);
     const asked = log.requests.map((r) => r.url).filter((u) => u.includes("/pkg/"));
-    assert.deepEqual(asked, [`${upgraded.url}/pkg/dangol_bg.wasm?v=${earlier}`]);
+    assert.deepEqual(asked, [`${upgraded.url}/pkg/dangol_bg.pack?v=${earlier}`]);
     assert.deepEqual(dangolWarnings(), []);
     assert.deepEqual(log.errors, []);
     await context.close();

@@ -9,6 +9,7 @@ mod hooks;
 mod load;
 mod order;
 mod orders;
+mod pack;
 mod postgres;
 mod run;
 mod scale;

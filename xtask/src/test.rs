@@ -99,8 +99,8 @@ pub fn run() -> Result<()> {
         "clippy (the shipped widget's modules as wasm32)",
         &mut || {
             // The first module, which hands offers to the second and the
-            // profile's JSON form to the third, its identity build, and the
-            // second and third on their own.
+            // profile's JSON form to the third, its identity build, the
+            // second and third on their own, and the packs' decoder.
             for features in ["", "identity", "more", "rare"] {
                 sh(Command::new("cargo").args([
                     "clippy",
@@ -116,7 +116,17 @@ pub fn run() -> Result<()> {
                     "warnings",
                 ]))?;
             }
-            Ok(())
+            // The decoder of the packed modules, as the loader runs it.
+            sh(Command::new("cargo").args([
+                "clippy",
+                "--package",
+                "dangol-unpack",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--",
+                "-D",
+                "warnings",
+            ]))
         },
     )?;
     stage("engine builds for wasm32 on its own", &mut || {

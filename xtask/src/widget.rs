@@ -30,28 +30,88 @@ pub const ID: &str = "id";
 /// Files of the second module: the glue and the wasm, loaded on first use.
 pub fn lazy_files() -> Vec<PathBuf> {
     let more = root().join("pkg").join(MORE);
-    vec![more.join("dangol.js"), more.join("dangol_bg.wasm")]
+    vec![more.join("dangol.js"), more.join(PACK)]
 }
 
 /// Files of the third module: the glue and the wasm, loaded on first use.
 pub fn rare_files() -> Vec<PathBuf> {
     let rare = root().join("pkg").join(RARE);
-    vec![rare.join("dangol.js"), rare.join("dangol_bg.wasm")]
+    vec![rare.join("dangol.js"), rare.join(PACK)]
 }
 
 /// Files of the shipped bundle's first load, in load order: the loader,
-/// which holds the first module's glue (see [`with_glue`]), and the wasm.
+/// which holds the first module's glue (see [`with_glue`]), and the wasm
+/// as packed (see [`PACK`]).
 pub fn bundle_files() -> Vec<PathBuf> {
     let pkg = root().join("pkg");
-    vec![pkg.join(LOADER), pkg.join("dangol_bg.wasm")]
+    vec![pkg.join(LOADER), pkg.join(PACK)]
 }
 
 /// Files of the first load with `data-identify`: the loader, whose glue
 /// takes the identity build too (see [`crate::share`]), and the identity
-/// build's wasm.
+/// build's packed wasm.
 pub fn identity_bundle_files() -> Vec<PathBuf> {
     let pkg = root().join("pkg");
-    vec![pkg.join(LOADER), pkg.join(ID).join("dangol_bg.wasm")]
+    vec![pkg.join(LOADER), pkg.join(ID).join(PACK)]
+}
+
+/// A module's wasm as the loader fetches it: packed, its code split into
+/// streams that compress better (see [`crate::pack`]), with the decoder in
+/// front in the first load's. The wasm itself stays beside it, for pages
+/// that import a module themselves.
+pub const PACK: &str = "dangol_bg.pack";
+
+/// The files of each module's directory that the server serves by build.
+const MODULE_FILES: [&str; 3] = ["dangol.js", "dangol_bg.wasm", PACK];
+
+/// The decoder of the packs (`crates/unpack`, built for wasm32 and
+/// optimised), which the first load's packs carry in front.
+fn build_decoder() -> Result<Vec<u8>> {
+    let target = crate::bench::target_dir().join("unpack");
+    sh(Command::new("cargo")
+        .args([
+            "rustc",
+            "--package",
+            "dangol-unpack",
+            "--profile",
+            "wasm",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--crate-type",
+            "cdylib",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .args(["--", "-Clink-arg=-zstack-size=4096"]))?;
+    let wasm = target.join("wasm32-unknown-unknown/wasm/dangol_unpack.wasm");
+    let out = target.join("decoder.wasm");
+    match tools::wasm_opt() {
+        Some(opt) => sh(Command::new(&opt)
+            .args([
+                "-Oz",
+                "--strip-debug",
+                "--strip-producers",
+                "--strip-target-features",
+            ])
+            .args(WASM_FEATURES)
+            .arg("-o")
+            .arg(&out)
+            .arg(&wasm))?,
+        None => {
+            std::fs::copy(&wasm, &out)?;
+        }
+    }
+    Ok(std::fs::read(&out)?)
+}
+
+/// `dir`'s wasm packed into [`PACK`], with `decoder` in front (empty for
+/// none).
+fn write_pack(dir: &Path, decoder: &[u8]) -> Result<()> {
+    let wasm = std::fs::read(dir.join("dangol_bg.wasm"))?;
+    let packed = crate::pack::pack_file(&wasm, decoder)
+        .with_context(|| format!("packing {}", dir.join("dangol_bg.wasm").display()))?;
+    std::fs::write(dir.join(PACK), packed)?;
+    Ok(())
 }
 
 /// wasm-opt's flags for its first run: smallest code, with
@@ -176,6 +236,12 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
     step("building the widget's third module (the profile's JSON form, loaded on first use)");
     let rare = out.join(RARE);
     build_module(&["rare"], &rare)?;
+    step("packing the wasm of each module (see xtask/src/pack.rs)");
+    let decoder = build_decoder()?;
+    write_pack(out, &decoder)?;
+    write_pack(&identity, &decoder)?;
+    write_pack(&more, &[])?;
+    write_pack(&rare, &[])?;
     let loader = out.join(LOADER);
     // The engine's GA4 lists and the widget's numbered calls, written into
     // the loader before minifying.
@@ -196,7 +262,7 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
     // The build id: the loader asks for the modules of its own build.
     let mut crc = flate2::Crc::new();
     for dir in [out, identity.as_path(), more.as_path(), rare.as_path()] {
-        for name in ["dangol.js", "dangol_bg.wasm"] {
+        for name in MODULE_FILES {
             crc.update(&std::fs::read(dir.join(name))?);
         }
     }
@@ -207,10 +273,10 @@ pub fn build_bundle(features: &[&str], out: &Path) -> Result<()> {
         fill(&text, "DANGOL_BUILD", &Value::from(id.as_str()))?,
     )?;
     std::fs::write(out.join(BUILD_ID), &id)?;
-    precompress(out, &[LOADER, "dangol.js", "dangol_bg.wasm"])?;
-    precompress(&identity, &["dangol.js", "dangol_bg.wasm"])?;
-    precompress(&more, &["dangol.js", "dangol_bg.wasm"])?;
-    precompress(&rare, &["dangol.js", "dangol_bg.wasm"])?;
+    precompress(out, &[LOADER])?;
+    for dir in [out, identity.as_path(), more.as_path(), rare.as_path()] {
+        precompress(dir, &MODULE_FILES)?;
+    }
     keep_build(out, &id)
 }
 
@@ -560,7 +626,7 @@ fn keep_build(out: &Path, id: &str) -> Result<()> {
     std::fs::create_dir_all(dir.join(MORE))?;
     std::fs::create_dir_all(dir.join(RARE))?;
     std::fs::create_dir_all(dir.join(ID))?;
-    for name in ["dangol.js", "dangol_bg.wasm"] {
+    for name in MODULE_FILES {
         for suffix in ["", ".br", ".gz"] {
             for file in [
                 format!("{name}{suffix}"),
@@ -954,7 +1020,7 @@ mod tests {
         std::fs::create_dir_all(out.join(ID))?;
         let ids = ["00000001", "00000002", "00000003", "00000004", "00000005"];
         for id in ids {
-            for name in ["dangol.js", "dangol_bg.wasm"] {
+            for name in MODULE_FILES {
                 for suffix in ["", ".br", ".gz"] {
                     std::fs::write(out.join(format!("{name}{suffix}")), format!("{id}{suffix}"))?;
                     std::fs::write(
@@ -987,6 +1053,10 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(out.join("builds/00000004/more/dangol_bg.wasm.gz"))?,
             "00000004 more.gz"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("builds/00000004/id/dangol_bg.pack.gz"))?,
+            "00000004 identity.gz"
         );
         assert_eq!(
             std::fs::read_to_string(out.join("builds/00000004/rare/dangol.js"))?,
