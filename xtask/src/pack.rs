@@ -11,7 +11,8 @@
 use crate::table::{Reader, leb, sections};
 use anyhow::{Context, Result, bail};
 use dangol_unpack::{
-    ALIGN, BR, HEAD, OFFSET, OP, OTHER, POST, PRE, STREAMS, Shape, prefixed_operands, shape,
+    ALIGN, ALIGNED, BR, HEAD, OFFSET, OP, OTHER, POST, PRE, STORE, STREAMS, Shape, TAILS,
+    prefixed_operands, shape,
 };
 
 /// The bytes from `r`'s position to the end of one LEB128 number, moved on.
@@ -26,10 +27,14 @@ fn value(bytes: &[u8]) -> Result<u64> {
     Reader { bytes, at: 0 }.leb()
 }
 
-/// `n` numbers from `r` onto `stream`.
-fn numbers(stream: &mut Vec<u8>, n: usize, r: &mut Reader) -> Result<()> {
+/// `n` numbers from `r` onto `stream`: each number's first byte, and
+/// its other bytes onto the stream that holds them (see
+/// [`dangol_unpack::TAILS`]).
+fn numbers(streams: &mut [Vec<u8>], stream: usize, n: usize, r: &mut Reader) -> Result<()> {
     for _ in 0..n {
-        stream.extend_from_slice(leb_bytes(r)?);
+        let bytes = leb_bytes(r)?;
+        streams[stream].push(bytes[0]);
+        streams[TAILS[stream]].extend_from_slice(&bytes[1..]);
     }
     Ok(())
 }
@@ -91,16 +96,24 @@ pub fn pack(wasm: &[u8]) -> Result<Vec<u8>> {
             }
             match shape(op) {
                 Shape::Bare => {}
-                Shape::Leb(stream) => numbers(&mut streams[stream], 1, &mut r)?,
-                Shape::Mem => {
-                    numbers(&mut streams[ALIGN], 1, &mut r)?;
-                    numbers(&mut streams[OFFSET], 1, &mut r)?;
+                Shape::Leb(stream) => numbers(&mut streams, stream, 1, &mut r)?,
+                Shape::Mem(natural) => {
+                    // The natural alignment is left for the decoder to
+                    // write; any other is marked in front of the opcode.
+                    let align = leb_bytes(&mut r)?;
+                    if align != [natural] {
+                        streams[OP].pop();
+                        streams[OP].extend([ALIGNED, op]);
+                        streams[ALIGN].extend_from_slice(align);
+                    }
+                    let offsets = if op < 0x36 { OFFSET } else { STORE };
+                    numbers(&mut streams, offsets, 1, &mut r)?;
                 }
                 Shape::Table => {
                     let count = leb_bytes(&mut r)?;
                     streams[BR].extend_from_slice(count);
                     let labels = value(count)? as usize + 1;
-                    numbers(&mut streams[BR], labels, &mut r)?;
+                    numbers(&mut streams, BR, labels, &mut r)?;
                 }
                 Shape::Bytes(n) => {
                     let bytes = wasm
@@ -109,7 +122,7 @@ pub fn pack(wasm: &[u8]) -> Result<Vec<u8>> {
                     streams[OTHER].extend_from_slice(bytes);
                     r.at += n;
                 }
-                Shape::Indirect => numbers(&mut streams[OTHER], 2, &mut r)?,
+                Shape::Indirect => numbers(&mut streams, OTHER, 2, &mut r)?,
                 Shape::Prefixed => {
                     let sub_bytes = leb_bytes(&mut r)?;
                     let sub = value(sub_bytes)?;
@@ -119,7 +132,7 @@ pub fn pack(wasm: &[u8]) -> Result<Vec<u8>> {
                     // The opcode's number goes with the opcodes (the
                     // decoder reads it there).
                     streams[OP].extend_from_slice(sub_bytes);
-                    numbers(&mut streams[OTHER], n, &mut r)?;
+                    numbers(&mut streams, OTHER, n, &mut r)?;
                 }
                 Shape::Unknown => bail!(
                     "function body {body} uses opcode 0x{op:02x} at byte {at}, which the packer does not know"
@@ -175,7 +188,7 @@ pub fn pack_file(wasm: &[u8], decoder: &[u8]) -> Result<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::table::tests::section;
-    use dangol_unpack::{BLOCK, CALL, GET, I32, SET};
+    use dangol_unpack::{BLOCK, CALL, GET, I32, I32_TAIL, OFFSET_TAIL, SET};
 
     /// A module of one function type and `bodies` (each its locals and
     /// instructions, without `end`).
@@ -207,10 +220,12 @@ mod tests {
     fn a_module_packs_into_streams_and_unpacks_byte_for_byte() -> Result<()> {
         let wasm = module(&[
             // two i32 locals; local.get 0, i32.const -200, i32.add,
-            // local.set 1, i32.load offset=300, drop, call 1.
+            // local.set 1, i32.load offset=300 (aligned as its width),
+            // drop, i32.load align=1 offset=4, drop, i32.store offset=8,
+            // call 1.
             &[
                 1, 2, 0x7F, 0x20, 0, 0x41, 0xB8, 0x7E, 0x6A, 0x21, 1, 0x20, 1, 0x28, 2, 0xAC, 2,
-                0x1A, 0x10, 1,
+                0x1A, 0x20, 1, 0x28, 0, 4, 0x1A, 0x20, 1, 0x20, 0, 0x36, 2, 8, 0x10, 1,
             ],
             // block, br_table 0 0 0, f64.const, drop, memory.copy,
             // i32.trunc_sat_f32_s on f32.const, drop, end.
@@ -237,19 +252,31 @@ mod tests {
                 s
             })
             .collect();
-        assert_eq!(streams[GET], &[0, 1]);
+        assert_eq!(streams[GET], &[0, 1, 1, 1, 0]);
         assert_eq!(streams[SET], &[1]);
-        assert_eq!(streams[I32], &[0xB8, 0x7E, 0, 0, 0, 0]);
-        assert_eq!(streams[ALIGN], &[2]);
-        assert_eq!(streams[OFFSET], &[0xAC, 2]);
+        assert_eq!(
+            streams[I32],
+            &[0xB8, 0, 0, 0, 0],
+            "each number's first byte"
+        );
+        assert_eq!(streams[I32_TAIL], &[0x7E], "and the rest apart");
+        assert_eq!(
+            streams[ALIGN],
+            &[0],
+            "only the alignment not the natural one"
+        );
+        assert_eq!(streams[OFFSET], &[0xAC, 4]);
+        assert_eq!(streams[OFFSET_TAIL], &[2]);
+        assert_eq!(streams[STORE], &[8]);
         assert_eq!(streams[CALL], &[1]);
         assert_eq!(streams[BR], &[2, 0, 0, 0]);
         assert_eq!(streams[BLOCK], &[0x40]);
         assert_eq!(
             streams[OP],
             &[
-                0x20, 0x41, 0x6A, 0x21, 0x20, 0x28, 0x1A, 0x10, 0x0B, 0x02, 0x41, 0x0E, 0x44, 0x1A,
-                0x41, 0x41, 0x41, 0xFC, 10, 0x43, 0xFC, 0, 0x1A, 0x0B, 0x0B
+                0x20, 0x41, 0x6A, 0x21, 0x20, 0x28, 0x1A, 0x20, ALIGNED, 0x28, 0x1A, 0x20, 0x20,
+                0x36, 0x10, 0x0B, 0x02, 0x41, 0x0E, 0x44, 0x1A, 0x41, 0x41, 0x41, 0xFC, 10, 0x43,
+                0xFC, 0, 0x1A, 0x0B, 0x0B
             ]
         );
         assert_eq!(
