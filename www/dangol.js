@@ -177,7 +177,14 @@
     return fetch(new URL(path + "dangol_bg.pack" + v, base), { referrerPolicy: "no-referrer" }).then(function (r) {
       if (!r.ok) throw new Error("HTTP " + r.status + " for " + r.url);
       return r.arrayBuffer();
-    }).then(function (b) { return A.compile(unpack(new Uint8Array(b), A)); });
+    }).then(function (b) {
+      try {
+        b = unpack(new Uint8Array(b), A);
+      } catch (e) {
+        throw new Error(path + "dangol_bg.pack does not unpack (" + e.message + ")");
+      }
+      return A.compile(b);
+    });
   }
   // The wasm downloads and compiles from here on.
   var wasm = compile(first);

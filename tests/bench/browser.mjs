@@ -15,6 +15,8 @@
 //   module is instantiated: loader start → wasm instantiated (fetching and
 //   compiling), and instantiated → first offer in the page (the widget's
 //   own work on the main thread: start, storage, deciding, drawing)
+// - wasm_unpack_ms: the same loads, the packed wasm put back together: from
+//   the decoder's compile to the unpacked module handed to the compiler
 // - wasm_eval_100_conditions_ns / growthbook_js_eval_100_conditions_ns: the
 //   same 100 conditions in the same page, ours (wasm) and GrowthBook's SDK
 // - config_load_us_100: a stored config of 100 campaigns to one ready to
@@ -76,6 +78,19 @@ async function firstOffer(browser, server) {
   await context.addInitScript((PAINTED) => {
     // When the widget's module is instantiated (the glue instantiates the
     // module the loader compiled).
+    // The decoder compiled (the first module's pack carries it), and the
+    // unpacked module handed to the compiler.
+    WebAssembly.Module = new Proxy(WebAssembly.Module, {
+      construct(target, args) {
+        if (!window.__unpacking) window.__unpacking = performance.now();
+        return Reflect.construct(target, args);
+      },
+    });
+    const compile = WebAssembly.compile;
+    WebAssembly.compile = function () {
+      if (window.__unpacking && !window.__unpacked) window.__unpacked = performance.now();
+      return compile.apply(this, arguments);
+    };
     const instantiate = WebAssembly.instantiate;
     WebAssembly.instantiate = function () {
       const made = instantiate.apply(this, arguments);
@@ -111,17 +126,21 @@ async function firstOffer(browser, server) {
   const lags = [];
   const ready = [];
   const widget = [];
+  const unpack = [];
   for (let i = 0; i < runs; i++) {
     const painted = page.waitForEvent("console", { predicate: (m) => m.text() === PAINTED, timeout: 10000 });
     await page.reload();
     await painted;
     await page.waitForFunction(() => performance.getEntriesByName("first-contentful-paint").length, null, { timeout: 10000 });
-    const [offer, fcp, instantiated, decided] = await page.evaluate(() => {
+    const [offer, fcp, instantiated, decided, unpacked] = await page.evaluate(() => {
       const start = performance.getEntriesByName("dangol:start")[0].startTime;
       const at = (name) => performance.getEntriesByName(name)[0].startTime - start;
-      return [window.__painted - start, at("first-contentful-paint"), window.__instantiated - start, at("dangol:first-offer")];
+      return [window.__painted - start, at("first-contentful-paint"), window.__instantiated - start, at("dangol:first-offer"),
+        window.__unpacked - window.__unpacking];
     });
     if (!(instantiated > 0 && decided >= instantiated)) throw new Error(`the module was not instantiated before the first offer (${instantiated}, ${decided})`);
+    if (!(unpacked >= 0)) throw new Error(`the packed wasm was not unpacked before it was compiled (${unpacked})`);
+    unpack.push(unpacked);
     times.push(offer);
     pagePaints.push(fcp);
     lags.push(offer - fcp);
@@ -131,7 +150,7 @@ async function firstOffer(browser, server) {
   await context.close();
   // The page's own first contentful paint, from the same start: no offer
   // can be painted before the page is.
-  return { offer: median(times), pageFcp: median(pagePaints), lag: median(lags), ready: median(ready), widget: median(widget) };
+  return { offer: median(times), pageFcp: median(pagePaints), lag: median(lags), ready: median(ready), widget: median(widget), unpack: median(unpack) };
 }
 
 /**
@@ -287,6 +306,7 @@ try {
   report.offer_after_page_paint_ms = Math.round(first.lag * 10) / 10;
   report.wasm_ready_ms = Math.round(first.ready * 10) / 10;
   report.widget_to_offer_ms = Math.round(first.widget * 10) / 10;
+  report.wasm_unpack_ms = Math.round(first.unpack * 100) / 100;
   const paint = await pagePaint(browser, server);
   report.page_fcp_with_widget_ms = Math.round(paint.with * 10) / 10;
   report.page_fcp_without_widget_ms = Math.round(paint.without * 10) / 10;

@@ -150,6 +150,24 @@ for (const [name, body, pattern] of [
   });
 }
 
+test("a packed wasm cut short leaves the slot's own content and logs one clear warning", async () => {
+  const { context, page, log, dangolWarnings } = await watchedPage(browser);
+  await page.route("**/pkg/dangol_bg.pack*", async (route) => {
+    const res = await route.fetch();
+    const body = await res.body();
+    await route.fulfill({ response: res, body: body.subarray(0, body.length >> 1) });
+  });
+  await page.goto(`${server.url}/demo/`);
+  await eventually(() => dangolWarnings().length > 0, 10000, "the widget's warning");
+  await page.waitForTimeout(300);
+  assert.equal(dangolWarnings().length, 1, dangolWarnings().join("\n"));
+  assert.match(dangolWarnings()[0], /could not load \((Error: )?dangol_bg\.pack does not unpack \(.+\)\)/);
+  assert.equal(await page.locator(`${HERO}[data-dangol-rendered]`).count(), 0);
+  assert.equal(await page.locator(`${HERO} .fallback h2`).textContent(), "Winter collection");
+  assert.deepEqual(log.errors, []);
+  await context.close();
+});
+
 /** A raw GET (no decoding): status, headers and body bytes. */
 function rawGet(url, headers) {
   return new Promise((resolve, reject) => {
