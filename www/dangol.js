@@ -148,7 +148,7 @@
   } catch (e) { config = null; /* storage blocked: the widget asks itself */ }
   // A module's wasm as the build packs it (xtask/src/pack.rs): the code's
   // opcodes and each kind of operand in a stream of its own, which
-  // compress a seventh smaller than the instructions as they come. The
+  // compress a sixth smaller than the instructions as they come. The
   // decoder (crates/unpack, a wasm of its own that comes in front of the
   // first module's pack) puts it back together byte for byte, in a memory
   // of its own that goes once the module is compiled.

@@ -3,12 +3,16 @@
 //!
 //! The build (`xtask/src/pack.rs`) splits the code of each function body
 //! into streams: one for the opcodes and one for each kind of operand
-//! (locals read, locals written, functions called, alignments, offsets,
-//! constants, labels…). Operands of one kind look alike, and so do opcodes,
-//! so the streams compress far better than the instructions as they come
-//! (the first module about a seventh smaller with gzip). Body sizes are
-//! left out: a body ends at the `end` that closes its own block, and its
-//! size is written back in the fewest bytes.
+//! (locals read, locals written, functions called, alignments, loads' and
+//! stores' offsets, constants, labels…), with the bytes after the first of
+//! the several-byte numbers (calls, constants, offsets) in streams of
+//! their own ([`TAILS`]). Operands of one kind look alike, and so do
+//! opcodes, so the streams compress far better than the instructions as
+//! they come (the first module about a sixth smaller with gzip). What the
+//! decoder can work out is left out: a body's size (a body ends at the
+//! `end` that closes its own block, and its size is written back in the
+//! fewest bytes) and a memory access's alignment where it is the natural
+//! one for its width ([`ALIGNED`] marks any other).
 //!
 //! A packed module is: the module's size, the number of bodies, the length
 //! of each of the [`STREAMS`] streams (all unsigned LEB128), then the
