@@ -27,13 +27,15 @@ pub const RARE: &str = "rare";
 /// `data-identify` (pages that call `dangol.identify`).
 pub const ID: &str = "id";
 
-/// Files of the second module: the glue and the wasm, loaded on first use.
+/// Files of the second module: the glue and the packed wasm, loaded on
+/// first use.
 pub fn lazy_files() -> Vec<PathBuf> {
     let more = root().join("pkg").join(MORE);
     vec![more.join("dangol.js"), more.join(PACK)]
 }
 
-/// Files of the third module: the glue and the wasm, loaded on first use.
+/// Files of the third module: the glue and the packed wasm, loaded on
+/// first use.
 pub fn rare_files() -> Vec<PathBuf> {
     let rare = root().join("pkg").join(RARE);
     vec![rare.join("dangol.js"), rare.join(PACK)]
@@ -87,12 +89,7 @@ fn build_decoder() -> Result<Vec<u8>> {
     let out = target.join("decoder.wasm");
     match tools::wasm_opt() {
         Some(opt) => sh(Command::new(&opt)
-            .args([
-                "-Oz",
-                "--strip-debug",
-                "--strip-producers",
-                "--strip-target-features",
-            ])
+            .args(WASM_OPT_FLAGS)
             .args(WASM_FEATURES)
             .arg("-o")
             .arg(&out)
