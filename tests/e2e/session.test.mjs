@@ -137,6 +137,9 @@ test("withdrawing measurement keeps personalisation but removes every unsent eve
   const claims = [];
   page.on("request", (r) => { if (r.url().endsWith("/coupons/claim")) claims.push(JSON.parse(r.postData())); });
   await page.goto(`${server.url}/demo/product.html?id=coat-01`);
+  // The widget reads the cart from the page's GA4 push; a push made while
+  // it is still loading dies with the page if the shopper leaves at once.
+  await page.waitForFunction(() => window.dangol && window.dangol.ready);
   await page.click("#add-to-cart");
   await page.goto(`${server.url}/demo/cart.html`);
   const OFFER = '[data-dangol-slot="cart-offer"]';
