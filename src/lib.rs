@@ -52,7 +52,7 @@ pub fn bench_config_load(text: &str, site: &str, rounds: u32) -> u32 {
         for _ in 0..rounds {
             if let Ok(config) = widget::parse_config(text, site) {
                 compiled += config.campaigns().len() as u32;
-                kept.push(config);
+                kept.push(config.into_inner());
             }
         }
         compiled

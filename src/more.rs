@@ -49,7 +49,7 @@ fn config(text: &str) -> Result<Rc<CompiledConfig>, String> {
     }) {
         return Ok(config);
     }
-    let config = Rc::new(compact::read(text, &BrowserRegex).map_err(|e| e.to_string())?);
+    let config = compact::read_as(text, &BrowserRegex, Rc::new).map_err(|e| e.to_string())?;
     CONFIG.with(|c| *c.borrow_mut() = Some((text.to_string(), config.clone())));
     Ok(config)
 }

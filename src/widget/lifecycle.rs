@@ -12,7 +12,7 @@ use wasm_bindgen::JsValue;
 
 use super::effects::read_stored;
 use super::pending::Pending;
-use super::state::{Inner, Phase, with_ctx};
+use super::state::{Inner, Kept, Phase, with_ctx};
 use super::sync::flush;
 use crate::platform::host::Reply;
 use crate::platform::log::{Problem, warn_once};
@@ -31,8 +31,8 @@ impl Inner {
 
 /// Reads the compact config the server published (checked and compiled
 /// there) and makes sure it is this site's.
-pub(crate) fn parse_config(text: &str, site: &str) -> Result<CompiledConfig, String> {
-    let config = compact::read(text, &BrowserRegex).map_err(|e| e.message())?;
+pub(crate) fn parse_config(text: &str, site: &str) -> Result<Kept, String> {
+    let config = compact::read_as(text, &BrowserRegex, Kept::new).map_err(|e| e.message())?;
     if config.config().site != site {
         return Err(dangol_engine::cat::cat(&[
             "it is for site `",
@@ -321,7 +321,7 @@ fn config_body(cell: Rc<RefCell<Inner>>, url: &str, text: String, etag: Option<S
 }
 
 /// Decides with a fetched config, if the page has not decided yet.
-pub(super) fn decide_fetched(cell: Rc<RefCell<Inner>>, config: CompiledConfig) {
+pub(super) fn decide_fetched(cell: Rc<RefCell<Inner>>, config: Kept) {
     {
         let mut inner = cell.borrow_mut();
         match inner.phase {
@@ -335,8 +335,9 @@ pub(super) fn decide_fetched(cell: Rc<RefCell<Inner>>, config: CompiledConfig) {
                 inner.configure(&config);
                 inner.config = Some(config);
             }
-            // Kept for the next page.
-            Phase::Decided => {}
+            // The next page's (stored already), and this page's at
+            // `dangol.refresh()`.
+            Phase::Decided => inner.newer = Some(config),
         }
     }
     after_config(cell);

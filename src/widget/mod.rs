@@ -516,12 +516,17 @@ impl Widget {
             let page = crate::platform::dom::page(inner.host.as_ref());
             inner.page = page.context;
             inner.page_lang = page.lang;
-            // The newest config the server sent, if one came after this page
-            // first decided.
-            let newest = inner
-                .session
-                .cached_config()
-                .and_then(|(text, _)| lifecycle::parse_config(text, &inner.site).ok());
+            // The newest config: the one the server sent after this page
+            // first decided, else the page's own; a page that has none yet
+            // reads the stored one (restored once consent came).
+            let newest = match inner.newer.take() {
+                Some(config) => Some(config),
+                None if inner.config.is_none() => inner
+                    .session
+                    .cached_config()
+                    .and_then(|(text, _)| lifecycle::parse_config(text, &inner.site).ok()),
+                None => None,
+            };
             if let Some(config) = newest.or_else(|| inner.config.take()) {
                 inner.apply(config);
             }

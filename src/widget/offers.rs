@@ -86,7 +86,7 @@ impl Inner {
     /// overlay whose trigger can still fire, renders the inline winners and
     /// arms the overlays. Slots showing an offer keep it: a newer config
     /// never swaps what the shopper sees.
-    pub fn apply(&mut self, config: CompiledConfig) {
+    pub fn apply(&mut self, config: super::state::Kept) {
         let now = clock::now_ms();
         let attributes = self.attributes(&config, now);
         let slots: Vec<(String, Element)> = dom::slots(self.host.as_ref())

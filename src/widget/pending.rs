@@ -2,7 +2,6 @@
 //! [`super::answers`], which carries on when the answer comes): plain data,
 //! so every module can ask without depending on the ones that answer.
 
-use dangol_engine::config::CompiledConfig;
 #[cfg(not(feature = "full"))]
 use dangol_engine::decide::Chosen;
 #[cfg(not(feature = "full"))]
@@ -19,7 +18,7 @@ pub(crate) enum Pending {
         etag: Option<String>,
     },
     /// A fetched config, decided with in a task of its own.
-    Decide(Box<CompiledConfig>),
+    Decide(Box<super::state::Kept>),
     /// A batch of events (the session's ticket).
     Send(u32),
     /// The request to erase the server's copy of a withdrawn id.

@@ -43,7 +43,10 @@ pub(crate) struct Inner {
     /// The last id given out: to requests asked of the host and, from the
     /// same count, to offers as their handles (so neither repeats).
     pub asked: u32,
-    pub config: Option<CompiledConfig>,
+    pub config: Option<Kept>,
+    /// A config the server sent after this page decided: the next page's,
+    /// and this page's at `dangol.refresh()`.
+    pub newer: Option<Kept>,
     /// The stored config's version and line of publishes: a fetched
     /// config older than it is a replay and is refused.
     pub held: Option<(u64, String)>,
@@ -112,6 +115,35 @@ pub(crate) fn offer_detail(campaign: &str, variant: &str) -> Value {
     Value::Object(m)
 }
 
+/// A config the page decides with, never freed. A page keeps its config
+/// for its whole life and reads at most two whole ones (the stored one at
+/// start, the server's answer): the one `dangol.refresh()` replaces with
+/// the server's newer one stays in memory, as does a config refused after
+/// its read (a corrupt form, another site's). In exchange the first module
+/// carries no code to free a config, its campaigns and their conditions
+/// (0.5 KB gzip).
+pub(crate) struct Kept(std::mem::ManuallyDrop<CompiledConfig>);
+
+impl Kept {
+    pub fn new(config: CompiledConfig) -> Self {
+        Kept(std::mem::ManuallyDrop::new(config))
+    }
+
+    /// The config, to be freed like any value: for the bench, which times
+    /// freeing apart.
+    #[cfg(feature = "bench")]
+    pub fn into_inner(self) -> CompiledConfig {
+        std::mem::ManuallyDrop::into_inner(self.0)
+    }
+}
+
+impl std::ops::Deref for Kept {
+    type Target = CompiledConfig;
+    fn deref(&self) -> &CompiledConfig {
+        &self.0
+    }
+}
+
 /// The widget's phase on this page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -166,6 +198,7 @@ impl Inner {
             asked: 0,
             held: None,
             config: None,
+            newer: None,
             page: PageContext::default(),
             page_lang: String::new(),
             decisions: Vec::new(),

@@ -400,6 +400,38 @@ test("clicks, claims and an attributed purchase are events; on('decision') repla
   await context.close();
 });
 
+test("a newer config the server sends after the page decided waits for the next page, and refresh() takes it at once", async () => {
+  const first = config([banner("old", "top", "The stored offer")]);
+  const newer = config([banner("new", "top", "The published offer")], { version: 901 });
+  const { context, page, log } = await open(browser, {
+    cfg: first,
+    init: () => window.addEventListener("dangol:loaded", () => window.dangol.consent.grant()),
+  });
+  const stored = () => page.evaluate(() => localStorage.getItem("dangol:demo:config") || "");
+  await page.waitForSelector('[data-dangol-slot="top"][data-dangol-rendered="old"]');
+  const before = await eventually(stored, 5000, "the config stored");
+  // The server publishes; the returning shopper's page decides with the
+  // stored config at once and gets the newer one from the server.
+  const body = compactConfig(newer);
+  await page.unroute("**/v1/sites/demo/config/compact");
+  await page.route("**/v1/sites/demo/config/compact", (route) =>
+    route.fulfill({ status: 200, contentType: "text/plain", body }));
+  await page.reload();
+  await page.waitForSelector('[data-dangol-slot="top"][data-dangol-rendered="old"]');
+  assert.ok(!before.includes(body));
+  await eventually(async () => (await stored()).includes(body), 5000, "the newer config stored");
+  assert.equal(await page.getAttribute('[data-dangol-slot="top"]', "data-dangol-rendered"), "old", "a shown offer never swaps by itself");
+  await page.evaluate(() => window.dangol.refresh());
+  await page.waitForSelector('[data-dangol-slot="top"][data-dangol-rendered="new"]');
+  assert.match(await shadowText(page, '[data-dangol-slot="top"]', ".headline"), /The published offer/);
+  // A second refresh keeps it.
+  await page.evaluate(() => window.dangol.refresh());
+  await page.waitForSelector('[data-dangol-slot="top"][data-dangol-rendered="new"]');
+  assert.deepEqual(log.errors, []);
+  assert.deepEqual(log.warnings.filter((w) => w.startsWith("dangol:")), []);
+  await context.close();
+});
+
 test("a Korean page gets the widget's words in Korean and amounts in won", async () =>
   inContext(await browser.newContext(), koreanPage, server));
 

@@ -112,6 +112,19 @@ pub fn write(config: &CompiledConfig, lineage: &str) -> String {
 /// Reads a config [written](write) by the server, compiling its regexes
 /// with `regex`.
 pub fn read(text: &str, regex: &dyn RegexEngine) -> Result<CompiledConfig, CompactError> {
+    read_as(text, regex, |config| config)
+}
+
+/// [`read`], with the config handed to `hold` as soon as it is read, before
+/// it is checked whole: what the read gives back (or, when the form turns
+/// out corrupt, drops) is what `hold` made of it. A caller that never frees
+/// its configs (the widget, whose page keeps its config for its life) holds
+/// them so that no read, failed or not, frees one.
+pub fn read_as<T>(
+    text: &str,
+    regex: &dyn RegexEngine,
+    hold: impl FnOnce(CompiledConfig) -> T,
+) -> Result<T, CompactError> {
     let bytes = unbase64(text.trim_ascii()).ok_or(CompactError::NotBase64)?;
     let mut r = Reader::new(&bytes);
     match r.u() {
@@ -121,6 +134,7 @@ pub fn read(text: &str, regex: &dyn RegexEngine) -> Result<CompiledConfig, Compa
     }
     let mut config = read_config(&mut r, regex);
     config.source = text.to_string();
+    let config = hold(config);
     let at = r.position();
     r.finish(config).ok_or(CompactError::Corrupt(at))
 }

@@ -125,6 +125,33 @@ fn broken_or_foreign_text_is_refused_by_name() {
     }
 }
 
+#[test]
+fn read_as_hands_every_config_read_to_its_holder_corrupt_or_not() {
+    use std::cell::RefCell;
+    let config = &case_configs()[0];
+    let text = write(config, "l1");
+    let held = RefCell::new(Vec::new());
+    let hold = |c: CompiledConfig| held.borrow_mut().push(c.config().site.clone());
+    // Read whole: the holder's value comes back.
+    assert_eq!(read_as(&text, &NativeRegex, hold), Ok(()));
+    // Cut short: corrupt, yet what was read went to the holder first (a
+    // holder that never frees has nothing freed behind its back).
+    let bytes = unbase64(&text).unwrap();
+    let cut = crate::wire::base64(&bytes[..bytes.len() - 1]);
+    assert!(matches!(
+        read_as(&cut, &NativeRegex, hold),
+        Err(CompactError::Corrupt(_))
+    ));
+    let site = config.config().site.clone();
+    assert_eq!(*held.borrow(), [site.clone(), site]);
+    // Not a compact form at all: nothing was read, nothing is handed over.
+    assert_eq!(
+        read_as("{}", &NativeRegex, hold),
+        Err(CompactError::NotBase64)
+    );
+    assert_eq!(held.borrow().len(), 2);
+}
+
 /// A campaign as written by something other than the checking server.
 fn forged(content: Content, weights: Option<Vec<f64>>, variants: usize) -> String {
     let campaign = Campaign {
