@@ -2,10 +2,8 @@
 //! out: clicks, dismissals, feedback answers, coupon claims and switching
 //! personalised offers off.
 
-use std::cell::RefCell;
-use std::rc::Rc;
 #[cfg(feature = "full")]
-use std::rc::Weak;
+use std::rc::Rc;
 
 use dangol_engine::profile::Input as ProfileInput;
 use dangol_engine::session::Input;
@@ -16,7 +14,7 @@ use super::callbacks;
 use super::pending::Explain;
 #[cfg(not(feature = "full"))]
 use super::pending::Pending;
-use super::state::{Inner, offer_detail};
+use super::state::{Cell, Inner, offer_detail};
 use super::sync::flush;
 #[cfg(not(feature = "full"))]
 use crate::platform::json;
@@ -28,9 +26,9 @@ use crate::render::{Sink, coupon};
 
 /// The sink for one offer's actions, where this module renders them.
 #[cfg(feature = "full")]
-pub(super) fn sink(cell: Weak<RefCell<Inner>>, handle: u32) -> Sink {
+pub(super) fn sink(cell: Option<Cell>, handle: u32) -> Sink {
     Rc::new(move |action| {
-        if let Some(cell) = cell.upgrade() {
+        if let Some(cell) = cell {
             act(cell, handle, action);
         }
     })
@@ -39,7 +37,7 @@ pub(super) fn sink(cell: Weak<RefCell<Inner>>, handle: u32) -> Sink {
 /// What the shopper did with the offer `handle` (reported by the loader,
 /// the second module or this module's own rendering). Actions on an offer
 /// no longer on the page are ignored.
-pub(super) fn act(cell: Rc<RefCell<Inner>>, handle: u32, action: Action) {
+pub(super) fn act(cell: Cell, handle: u32, action: Action) {
     let Ok(mut inner) = cell.try_borrow_mut() else {
         return;
     };
@@ -61,7 +59,7 @@ pub(super) fn act(cell: Rc<RefCell<Inner>>, handle: u32, action: Action) {
         #[cfg(not(feature = "full"))]
         Action::Explain(text) => {
             drop(inner);
-            return explain(&cell, &campaign, text);
+            return explain(cell, &campaign, text);
         }
         Action::Seen => inner.seen(handle),
     }
@@ -72,7 +70,7 @@ pub(super) fn act(cell: Rc<RefCell<Inner>>, handle: u32, action: Action) {
 /// Asks the server for the coupon's code and shows it (or why not): in
 /// this module when it renders coupons, else in the second module that
 /// rendered this one (which answers with [`Action::Claimed`]).
-fn claim(cell: Rc<RefCell<Inner>>, slot: Element, campaign: String, variant: String) {
+fn claim(cell: Cell, slot: Element, campaign: String, variant: String) {
     let (request, lang) = {
         let inner = cell.borrow();
         (inner.claim_request(&campaign, &variant), inner.lang())
@@ -114,7 +112,7 @@ fn claim(cell: Rc<RefCell<Inner>>, slot: Element, campaign: String, variant: Str
 /// "Why this offer?" opened: the second module works out the words for the
 /// shopper's attributes as they are now.
 #[cfg(not(feature = "full"))]
-fn explain(cell: &Rc<RefCell<Inner>>, campaign: &str, text: Element) {
+fn explain(cell: Cell, campaign: &str, text: Element) {
     let mut inner = cell.borrow_mut();
     let Some(config) = inner.config.as_ref() else {
         return;

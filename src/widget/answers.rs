@@ -5,18 +5,15 @@
 //! `call(ANSWER, id, value)` (`dangol_engine::calls`). One loop of plain
 //! calls instead of a future per request.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use wasm_bindgen::JsValue;
 
 use super::pending::Pending;
-use super::state::Inner;
+use super::state::Cell;
 use crate::platform::host::Reply;
 
 /// The loader answered the id `id` with `value`. An id nothing waits for
 /// (answered twice, or after `destroy()`) is ignored.
-pub(crate) fn answer(cell: Rc<RefCell<Inner>>, id: JsValue, value: JsValue) {
+pub(crate) fn answer(cell: Cell, id: JsValue, value: JsValue) {
     let Some(id) = id.as_f64() else {
         return;
     };
@@ -46,7 +43,7 @@ pub(crate) fn answer(cell: Rc<RefCell<Inner>>, id: JsValue, value: JsValue) {
             super::sync::flush(cell);
         }
         #[cfg(not(feature = "full"))]
-        Pending::Show(later) => (*later).arrived(&cell, crate::platform::more::arrived(value)),
+        Pending::Show(later) => (*later).arrived(cell, crate::platform::more::arrived(value)),
         #[cfg(not(feature = "full"))]
         Pending::Explain(explain) => (*explain).arrived(crate::platform::more::arrived(value)),
         #[cfg(not(feature = "full"))]
@@ -54,7 +51,7 @@ pub(crate) fn answer(cell: Rc<RefCell<Inner>>, id: JsValue, value: JsValue) {
         #[cfg(not(any(feature = "full", feature = "identity")))]
         Pending::Export(export) => (*export).arrived(crate::platform::more::rare(value)),
         Pending::CmpWait => {
-            super::lifecycle::decide_when_ready(&cell);
+            super::lifecycle::decide_when_ready(cell);
             super::sync::flush(cell);
         }
         Pending::Drop(value) => drop(value),
@@ -64,7 +61,7 @@ pub(crate) fn answer(cell: Rc<RefCell<Inner>>, id: JsValue, value: JsValue) {
 /// The third module loaded: it upgrades the profile an earlier widget
 /// stored, and the first decision, held for it, is made.
 #[cfg(not(feature = "full"))]
-fn upgraded(cell: Rc<RefCell<Inner>>, old: &str, module: JsValue) {
+fn upgraded(cell: Cell, old: &str, module: JsValue) {
     use crate::platform::log::{Problem, warn_once};
     use dangol_engine::session::Input;
     match crate::platform::more::rare(module) {
@@ -72,7 +69,7 @@ fn upgraded(cell: Rc<RefCell<Inner>>, old: &str, module: JsValue) {
             if let Ok(mut inner) = cell.try_borrow_mut() {
                 inner.input(Input::Upgraded(more.upgrade(old)));
             }
-            super::lifecycle::decide_when_ready(&cell);
+            super::lifecycle::decide_when_ready(cell);
             super::sync::flush(cell);
         }
         // The old profile stays stored for the next page; this one shows

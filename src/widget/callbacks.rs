@@ -2,13 +2,10 @@
 //! the widget's own work is done (never while it holds its state), and one
 //! that throws is reported once and cannot break the widget or the page.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use dangol_engine::json::Value;
 use wasm_bindgen::JsValue;
 
-use super::state::Inner;
+use super::state::{Cell, Inner};
 use crate::platform::describe;
 use crate::platform::json;
 use crate::platform::log::{Problem, warn_once};
@@ -53,7 +50,7 @@ impl Inner {
 
 /// Runs the queued callbacks, outside any borrow of the widget's state, so
 /// a callback may call `dangol.*` itself.
-pub(crate) fn deliver(cell: &Rc<RefCell<Inner>>) {
+pub(crate) fn deliver(cell: Cell) {
     loop {
         let calls = std::mem::take(&mut cell.borrow_mut().calls);
         if calls.is_empty() {

@@ -1,9 +1,6 @@
 //! The page lifecycle: read consent and the cached config, fetch the
 //! config, decide and render, and send what consent allows.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use dangol_engine::config::{CompiledConfig, compact, trust};
 use dangol_engine::event::Event;
 use dangol_engine::profile::Input as ProfileInput;
@@ -11,8 +8,9 @@ use dangol_engine::session::{Input, Key, Session};
 use wasm_bindgen::JsValue;
 
 use super::effects::read_stored;
+use super::kept::Kept;
 use super::pending::Pending;
-use super::state::{Inner, Kept, Phase, with_ctx};
+use super::state::{Cell, Inner, Phase, with_ctx};
 use super::sync::flush;
 use crate::platform::host::Reply;
 use crate::platform::log::{Problem, warn_once};
@@ -51,7 +49,7 @@ const CMP_WAIT_MS: u32 = 600;
 /// The consent manager answered, waiting for it ran out, or the stored
 /// profile was upgraded: the first decision, if it was waiting and nothing
 /// else holds it.
-pub(super) fn decide_when_ready(cell: &Rc<RefCell<Inner>>) {
+pub(super) fn decide_when_ready(cell: Cell) {
     let Ok(mut inner) = cell.try_borrow_mut() else {
         return;
     };
@@ -67,7 +65,7 @@ pub(super) fn decide_when_ready(cell: &Rc<RefCell<Inner>>) {
 /// The page lifecycle, started by `start`. Everything local happens at
 /// once, before `start` returns, so calls the page queued before the widget
 /// loaded see the stored profile; only the network waits.
-pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
+pub(crate) fn boot(cell: Cell) {
     // 1. Storage and consent: the session reads what storage holds and uses
     //    it only as consent allows. Other tabs' changes reach it at once.
     {
@@ -113,7 +111,7 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
     let tcf = cell.borrow().host.as_ref().map(|host| host.tcf());
     let cmp_present = tcf.as_ref().is_some_and(|answer| answer.is_truthy());
     if let Some(answer) = tcf.filter(|a| a.is_object()) {
-        tcf_answered(cell.clone(), &answer);
+        tcf_answered(cell, &answer);
     }
     // A returning shopper kept under a consent manager that has not answered
     // yet: the first decision waits for it (the slots keep their own
@@ -158,12 +156,12 @@ pub(crate) fn boot(cell: Rc<RefCell<Inner>>) {
 }
 
 /// The TCF consent manager answered (the first time, or a change of mind).
-pub(super) fn tcf_answered(cell: Rc<RefCell<Inner>>, tc_data: &JsValue) {
+pub(super) fn tcf_answered(cell: Cell, tc_data: &JsValue) {
     let Some(purposes) = consent::purposes_from(tc_data) else {
         return;
     };
     cell.borrow_mut().input(Input::Tcf(purposes));
-    decide_when_ready(&cell);
+    decide_when_ready(cell);
     flush(cell);
 }
 
@@ -186,7 +184,7 @@ pub(super) fn other_tab(inner: &mut Inner, name: Option<String>, value: Option<S
 
 /// Fetches (or revalidates) the config; without a host (no loader), the
 /// page goes on with what it has.
-fn fetch_config(cell: Rc<RefCell<Inner>>, url: String, etag: Option<String>) {
+fn fetch_config(cell: Cell, url: String, etag: Option<String>) {
     let etag = etag.unwrap_or_default();
     let asked = cell
         .borrow_mut()
@@ -200,7 +198,7 @@ fn fetch_config(cell: Rc<RefCell<Inner>>, url: String, etag: Option<String>) {
 
 /// The config request's answer. A new config applies to this page only if
 /// nothing was rendered yet: never swap what the shopper sees.
-pub(super) fn config_answered(cell: Rc<RefCell<Inner>>, url: &str, reply: Reply) {
+pub(super) fn config_answered(cell: Cell, url: &str, reply: Reply) {
     if cell.borrow().phase == Phase::Off {
         return; // destroyed while the config loaded: add nothing to the page
     }
@@ -263,7 +261,7 @@ pub(super) fn config_answered(cell: Rc<RefCell<Inner>>, url: &str, reply: Reply)
 /// The signature check's answer (`1` signed, `0` not, `2` this browser
 /// cannot check Ed25519 and trusts HTTPS alone, or an error).
 pub(super) fn verified(
-    cell: Rc<RefCell<Inner>>,
+    cell: Cell,
     url: &str,
     text: String,
     etag: Option<String>,
@@ -280,7 +278,7 @@ pub(super) fn verified(
 /// A fetched config (signed, where the script tag asks for that): kept for
 /// the next page, and decided with in a task of its own, so the page's
 /// input and paint can run between reading it and rendering.
-fn config_body(cell: Rc<RefCell<Inner>>, url: &str, text: String, etag: Option<String>) {
+fn config_body(cell: Cell, url: &str, text: String, etag: Option<String>) {
     let parsed = {
         let inner = cell.borrow();
         if inner.phase == Phase::Off {
@@ -321,7 +319,7 @@ fn config_body(cell: Rc<RefCell<Inner>>, url: &str, text: String, etag: Option<S
 }
 
 /// Decides with a fetched config, if the page has not decided yet.
-pub(super) fn decide_fetched(cell: Rc<RefCell<Inner>>, config: Kept) {
+pub(super) fn decide_fetched(cell: Cell, config: Kept) {
     {
         let mut inner = cell.borrow_mut();
         match inner.phase {
@@ -344,13 +342,13 @@ pub(super) fn decide_fetched(cell: Rc<RefCell<Inner>>, config: Kept) {
 }
 
 /// Then: sending what consent allows.
-fn after_config(cell: Rc<RefCell<Inner>>) {
+fn after_config(cell: Cell) {
     flush(cell);
 }
 
 /// A single-page app changed its route: a new page view, and decisions for
 /// slots the new route brought (slots showing an offer keep it).
-pub(crate) fn navigated(cell: &Rc<RefCell<Inner>>) {
+pub(crate) fn navigated(cell: Cell) {
     {
         let mut inner = cell.borrow_mut();
         let page = dom::page(inner.host.as_ref());
@@ -385,5 +383,5 @@ pub(crate) fn navigated(cell: &Rc<RefCell<Inner>>) {
             inner.apply(config);
         }
     }
-    flush(cell.clone());
+    flush(cell);
 }

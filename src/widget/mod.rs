@@ -6,6 +6,7 @@ mod actions;
 mod answers;
 mod callbacks;
 mod effects;
+mod kept;
 mod lifecycle;
 mod offers;
 mod pending;
@@ -14,7 +15,6 @@ mod sync;
 mod watch;
 
 use std::cell::RefCell;
-use std::rc::Rc;
 
 use dangol_engine::calls;
 use dangol_engine::config::is_identifier;
@@ -26,7 +26,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::platform::json;
 use crate::platform::log::{Problem, warn, warn_once};
-use state::{Inner, Phase};
+use state::{Cell, Inner, Phase};
 
 #[cfg(feature = "bench")]
 pub(crate) use lifecycle::parse_config;
@@ -35,7 +35,7 @@ pub(crate) use lifecycle::parse_config;
 /// the page's one (see [`start_page`] and [`call`]).
 #[derive(Clone)]
 pub struct Widget {
-    inner: Rc<RefCell<Inner>>,
+    inner: Cell,
 }
 
 thread_local! {
@@ -115,9 +115,9 @@ pub fn start(
     inner.public_key = key.filter(|k| !k.is_empty());
     inner.host = host;
     let widget = Widget {
-        inner: Rc::new(RefCell::new(inner)),
+        inner: Box::leak(Box::new(RefCell::new(inner))),
     };
-    widget.inner.borrow_mut().self_ref = Some(Rc::downgrade(&widget.inner));
+    widget.inner.borrow_mut().self_ref = Some(widget.inner);
     if let Err(problem) = widget.check_setup() {
         warn_once(
             Problem::Setup,
@@ -129,7 +129,7 @@ pub fn start(
         widget.inner.borrow_mut().phase = Phase::Off;
         return widget;
     }
-    lifecycle::boot(widget.inner.clone());
+    lifecycle::boot(widget.inner);
     widget
 }
 
@@ -142,7 +142,7 @@ impl Widget {
             return;
         };
         if let Some(action) = crate::render::Action::from_code(code as u32, at(1)) {
-            actions::act(self.inner.clone(), handle as u32, action);
+            actions::act(self.inner, handle as u32, action);
         }
     }
 
@@ -186,8 +186,8 @@ impl Widget {
             calls::ON => self.on(a, b),
             calls::REFRESH => self.refresh(),
             calls::DESTROY => self.destroy(),
-            calls::ANSWER => answers::answer(self.inner.clone(), a, b),
-            calls::PAGE => watch::page_signal(self.inner.clone(), &a, &b),
+            calls::ANSWER => answers::answer(self.inner, a, b),
+            calls::PAGE => watch::page_signal(self.inner, &a, &b),
             calls::OFFER => self.offer(&a, &b),
             _ => {}
         }
@@ -228,7 +228,7 @@ impl Widget {
             }
             inner.input(Input::Own(chosen));
         }
-        sync::flush(self.inner.clone());
+        sync::flush(self.inner);
     }
 
     /// The shopper refused or withdrew consent: the profile, the unsent
@@ -291,7 +291,7 @@ impl Widget {
             }
             inner.input(input);
         }
-        sync::flush(self.inner.clone());
+        sync::flush(self.inner);
     }
 
     /// Without the identity build, a call names what to change.
@@ -356,7 +356,7 @@ impl Widget {
         self.inner
             .borrow_mut()
             .track(&name, &json::from_js(&props), "dangol.track");
-        sync::flush(self.inner.clone());
+        sync::flush(self.inner);
     }
 
     /// One GA4 e-commerce event from `dataLayer`: its name and the fields
@@ -370,7 +370,7 @@ impl Widget {
         self.inner
             .borrow_mut()
             .track(&name, &json::from_js(&props), "dataLayer");
-        sync::flush(self.inner.clone());
+        sync::flush(self.inner);
     }
 
     /// A Google Consent Mode call from `dataLayer` (`gtag("consent",
@@ -385,7 +385,7 @@ impl Widget {
         let command = command.as_string().unwrap_or_default();
         if let Some(input) = Input::consent_mode(&command, at(0).as_deref(), at(1).as_deref()) {
             self.inner.borrow_mut().input(input);
-            sync::flush(self.inner.clone());
+            sync::flush(self.inner);
         }
     }
 
@@ -452,7 +452,7 @@ impl Widget {
     /// A single-page app changed its route (the loader calls this on
     /// `history.pushState`, `replaceState` and `popstate`).
     pub fn navigate(&self) {
-        lifecycle::navigated(&self.inner);
+        lifecycle::navigated(self.inner);
     }
 
     /// Deletes everything local, in every open tab of the site, and asks
@@ -493,7 +493,7 @@ impl Widget {
             return;
         };
         self.inner.borrow_mut().add_handler(event as u8, f);
-        sync::flush(self.inner.clone());
+        sync::flush(self.inner);
     }
 
     /// Decides again for the whole page with the newest config: offers on
@@ -531,7 +531,7 @@ impl Widget {
                 inner.apply(config);
             }
         }
-        sync::flush(self.inner.clone());
+        sync::flush(self.inner);
     }
 
     /// Removes everything the widget added to the page (offers, overlays,
@@ -547,6 +547,10 @@ impl Widget {
         inner.phase = Phase::Off;
         inner.handlers.clear();
         inner.calls.clear();
+        // The loader's I/O and what waits on it: the widget stays in the
+        // wasm's memory (see `state::Cell`), holding nothing of the page.
+        inner.host = None;
+        inner.pending.clear();
         // The page's listeners are the loader's, which removes them.
     }
 }

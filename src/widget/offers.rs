@@ -86,7 +86,7 @@ impl Inner {
     /// overlay whose trigger can still fire, renders the inline winners and
     /// arms the overlays. Slots showing an offer keep it: a newer config
     /// never swaps what the shopper sees.
-    pub fn apply(&mut self, config: super::state::Kept) {
+    pub fn apply(&mut self, config: super::kept::Kept) {
         let now = clock::now_ms();
         let attributes = self.attributes(&config, now);
         let slots: Vec<(String, Element)> = dom::slots(self.host.as_ref())
@@ -235,7 +235,7 @@ impl Inner {
                 why: &why,
                 loyalty: standing.as_ref(),
                 lang,
-                sink: super::actions::sink(self.self_ref.clone().unwrap_or_default(), handle),
+                sink: super::actions::sink(self.self_ref, handle),
             };
             let result = match target {
                 Target::Slot(slot, _) => render::inline(slot, &offer),
@@ -473,7 +473,7 @@ impl Later {
     /// its actions come back for the offer's handle.
     pub(crate) fn arrived(
         self,
-        cell: &std::rc::Rc<std::cell::RefCell<Inner>>,
+        cell: super::state::Cell,
         loaded: Result<crate::platform::more::More, String>,
     ) {
         use wasm_bindgen::JsCast;

@@ -18,7 +18,7 @@ pub(crate) enum Pending {
         etag: Option<String>,
     },
     /// A fetched config, decided with in a task of its own.
-    Decide(Box<super::state::Kept>),
+    Decide(Box<super::kept::Kept>),
     /// A batch of events (the session's ticket).
     Send(u32),
     /// The request to erase the server's copy of a withdrawn id.

@@ -2,7 +2,6 @@
 //! attributes, the config, the decisions and the events waiting to be sent.
 
 use dangol_engine::attributes::PageContext;
-use dangol_engine::config::CompiledConfig;
 use dangol_engine::consent::Consent;
 use dangol_engine::decide::Decision;
 use dangol_engine::event::Event;
@@ -20,6 +19,15 @@ use crate::platform::host::Host;
 use crate::platform::log::warn;
 use crate::platform::storage::SiteStorage;
 use crate::platform::{clock, json, random};
+
+/// The page's widget state. It lives as long as the page: `destroy()`
+/// lets go of everything it holds of the page (offers, callbacks, the
+/// loader's I/O) and turns it off, and the rest stays in the wasm's
+/// memory, which a page never gives back anyway. Passed around as a plain
+/// reference, the widget carries no reference counts and no code to free
+/// the whole (0.3 KB gzip); a widget started again on the same page
+/// (after `destroy()`, by a new script tag) takes memory of its own.
+pub(crate) type Cell = &'static std::cell::RefCell<Inner>;
 
 pub(crate) struct Inner {
     pub site: String,
@@ -43,10 +51,10 @@ pub(crate) struct Inner {
     /// The last id given out: to requests asked of the host and, from the
     /// same count, to offers as their handles (so neither repeats).
     pub asked: u32,
-    pub config: Option<Kept>,
+    pub config: Option<super::kept::Kept>,
     /// A config the server sent after this page decided: the next page's,
     /// and this page's at `dangol.refresh()`.
-    pub newer: Option<Kept>,
+    pub newer: Option<super::kept::Kept>,
     /// The stored config's version and line of publishes: a fetched
     /// config older than it is a replay and is refused.
     pub held: Option<(u64, String)>,
@@ -69,7 +77,7 @@ pub(crate) struct Inner {
     /// What the shopper did on this page so far.
     pub watched: PageWatch,
     /// The widget itself, for callbacks that outlive a borrow.
-    pub self_ref: Option<std::rc::Weak<std::cell::RefCell<Inner>>>,
+    pub self_ref: Option<Cell>,
 }
 
 /// An offer on the page.
@@ -113,35 +121,6 @@ pub(crate) fn offer_detail(campaign: &str, variant: &str) -> Value {
     m.set("campaign", Value::from(campaign));
     m.set("variant", Value::from(variant));
     Value::Object(m)
-}
-
-/// A config the page decides with, never freed. A page keeps its config
-/// for its whole life and reads at most two whole ones (the stored one at
-/// start, the server's answer): the one `dangol.refresh()` replaces with
-/// the server's newer one stays in memory, as does a config refused after
-/// its read (a corrupt form, another site's). In exchange the first module
-/// carries no code to free a config, its campaigns and their conditions
-/// (0.5 KB gzip).
-pub(crate) struct Kept(std::mem::ManuallyDrop<CompiledConfig>);
-
-impl Kept {
-    pub fn new(config: CompiledConfig) -> Self {
-        Kept(std::mem::ManuallyDrop::new(config))
-    }
-
-    /// The config, to be freed like any value: for the bench, which times
-    /// freeing apart.
-    #[cfg(feature = "bench")]
-    pub fn into_inner(self) -> CompiledConfig {
-        std::mem::ManuallyDrop::into_inner(self.0)
-    }
-}
-
-impl std::ops::Deref for Kept {
-    type Target = CompiledConfig;
-    fn deref(&self) -> &CompiledConfig {
-        &self.0
-    }
 }
 
 /// The widget's phase on this page.

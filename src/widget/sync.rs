@@ -1,13 +1,10 @@
 //! Sending the outbox: in batches, one tab at a time, with backoff and
 //! `Retry-After`, and directly (with `keepalive`) when the page goes.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use dangol_engine::session::{Input, Outcome};
 
 use super::pending::Pending;
-use super::state::Inner;
+use super::state::Cell;
 use crate::platform::host::Reply;
 use crate::platform::json;
 use crate::platform::log::{Problem, warn_once};
@@ -15,19 +12,19 @@ use crate::platform::log::{Problem, warn_once};
 /// Runs the page's queued callbacks, then sends the oldest waiting events
 /// if consent allows, the network is up and no retry is pending. A batch
 /// stays in the stored outbox until the server took it; failures back off.
-pub(crate) fn flush(cell: Rc<RefCell<Inner>>) {
+pub(crate) fn flush(cell: Cell) {
     send(cell, true);
 }
 
 /// The page is being hidden or left: send now, without waiting for the
 /// cross-tab lock (its callback might never run in a page that is going),
 /// with `keepalive` so the request outlives the page.
-pub(super) fn flush_on_hide(cell: Rc<RefCell<Inner>>) {
+pub(super) fn flush_on_hide(cell: Cell) {
     send(cell, false);
 }
 
-fn send(cell: Rc<RefCell<Inner>>, exclusive: bool) {
-    super::callbacks::deliver(&cell);
+fn send(cell: Cell, exclusive: bool) {
+    super::callbacks::deliver(cell);
     let mut inner = cell.borrow_mut();
     // Unknown (no loader) counts as online.
     let online = inner.host.as_ref().is_none_or(|h| h.online());
@@ -58,7 +55,7 @@ fn send(cell: Rc<RefCell<Inner>>, exclusive: bool) {
 
 /// A batch's answer: the session learns what became of it, and what it
 /// sends next (the rest of a long outbox) goes out in the same way.
-pub(super) fn sent(cell: Rc<RefCell<Inner>>, ticket: u32, reply: Reply) {
+pub(super) fn sent(cell: Cell, ticket: u32, reply: Reply) {
     let outcome = match &reply {
         Reply::Http {
             status,

@@ -3,14 +3,11 @@
 //! single-page app adds later. (What the shopper does with an offer comes
 //! through [`super::actions`].)
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use dangol_engine::profile::Input as ProfileInput;
 use dangol_engine::session::Input;
 use wasm_bindgen::JsValue;
 
-use super::state::{Inner, Phase};
+use super::state::{Cell, Phase};
 use super::sync::{flush, flush_on_hide};
 use crate::platform::{clock, dom};
 
@@ -43,7 +40,7 @@ pub(crate) mod signal {
 }
 
 /// One of the page's signals (`kind`, see [`signal`], with `value`).
-pub(super) fn page_signal(cell: Rc<RefCell<Inner>>, kind: &JsValue, value: &JsValue) {
+pub(super) fn page_signal(cell: Cell, kind: &JsValue, value: &JsValue) {
     let now = clock::now_ms();
     let send = {
         let Ok(mut inner) = cell.try_borrow_mut() else {
@@ -112,7 +109,7 @@ pub(super) fn page_signal(cell: Rc<RefCell<Inner>>, kind: &JsValue, value: &JsVa
             }
             signal::ADDED => {
                 drop(inner);
-                return slots_added(&cell);
+                return slots_added(cell);
             }
             signal::TCF => {
                 drop(inner);
@@ -136,7 +133,7 @@ pub(super) fn page_signal(cell: Rc<RefCell<Inner>>, kind: &JsValue, value: &JsVa
 }
 
 /// Elements were added to the page: decide for slots that are new.
-fn slots_added(cell: &Rc<RefCell<Inner>>) {
+fn slots_added(cell: Cell) {
     {
         let Ok(mut inner) = cell.try_borrow_mut() else {
             return;
@@ -154,5 +151,5 @@ fn slots_added(cell: &Rc<RefCell<Inner>>) {
             inner.apply(config);
         }
     }
-    flush(cell.clone());
+    flush(cell);
 }

@@ -342,7 +342,7 @@ test("an exposure counts only once the offer was half visible for a second", asy
   await context.close();
 });
 
-test("clicks, claims and an attributed purchase are events; on('decision') replays; refresh and destroy", async () => {
+test("clicks, claims and an attributed purchase are events; on('decision') replays; refresh, destroy and a new start", async () => {
   const cfg = config([
     banner("hero", "top", "Hero offer"),
     {
@@ -397,6 +397,17 @@ test("clicks, claims and an attributed purchase are events; on('decision') repla
     pushState: history.pushState.toString().includes("[native code]"),
   }));
   assert.deepEqual(after, { rendered: 0, shadow: false, api: "undefined", pushState: true });
+  // A new script tag starts the widget again on the same page (the same
+  // wasm instance): it decides and renders as the first did.
+  await page.evaluate(() => {
+    const s = document.createElement("script");
+    s.src = "/dangol.js";
+    s.setAttribute("data-site", "demo");
+    document.head.append(s);
+  });
+  await page.waitForFunction(() => window.dangol && window.dangol.ready === true);
+  await page.waitForSelector('[data-dangol-slot="top"][data-dangol-rendered="hero"]');
+  assert.equal(await page.evaluate(() => window.dangol.consent.status()), "granted");
   await context.close();
 });
 

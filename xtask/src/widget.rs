@@ -1332,10 +1332,15 @@ wasm.upgrade();"#;
     fn the_widgets_modules_use_each_other_in_one_direction() -> Result<()> {
         let graph = sibling_uses(&root().join("src/widget"))?;
         assert!(graph.len() >= 8, "{graph:?}");
-        // The state and what is asked of the loader are at the bottom; the
-        // answers, which carry on wherever a request left off, at the top.
-        assert_eq!(graph["pending"], Vec::<String>::new());
-        assert_eq!(graph["state"], vec!["pending".to_string()]);
+        // The config the page holds, what is asked of the loader and the
+        // state are at the bottom; the answers, which carry on wherever a
+        // request left off, at the top.
+        assert_eq!(graph["kept"], Vec::<String>::new());
+        assert_eq!(graph["pending"], vec!["kept".to_string()]);
+        assert_eq!(
+            graph["state"],
+            vec!["pending".to_string(), "kept".to_string()]
+        );
         assert!(
             graph
                 .values()
